@@ -1,0 +1,75 @@
+import type { Runtime } from '../util/runtime';
+import type { MemoryWindow } from './window';
+
+/** The four shared-memory queue formats of amp-bus.md §4. */
+export type QueueFormat = 'spsc-v0' | 'spsc-v1' | 'vmamp-shmem-v1' | 'openamp-static-v1';
+export const QUEUE_FORMATS: readonly QueueFormat[] = ['spsc-v0', 'spsc-v1', 'vmamp-shmem-v1', 'openamp-static-v1'];
+
+export type BusRole = 'driver' | 'device';
+
+/** A fault seen in shared memory: reported, never thrown, never a hang. */
+export interface QueueProblem {
+  code:
+    | 'layout' // layout header / queue definition fails validation
+    | 'layout-not-ready' // magic not (yet) written
+    | 'peer-index' // a peer index out of range
+    | 'peer-state' // peer SHUTDOWN / PEER_DEAD / restarted to INIT
+    | 'timeout'; // a handshake stage did not complete in time
+  /** Byte offset in the bus window of the offending field. */
+  offset: number;
+  /** What was expected and what was seen. */
+  reason: string;
+}
+
+/** Handshake and layout stages, reported as they happen (UI progress, trace markers). */
+export type AttachStage =
+  | 'layout-wait'
+  | 'layout-valid'
+  | 'layout-written'
+  | 'own-head-init'
+  | 'peer-wait'
+  | 'ready'
+  | 'run';
+
+export interface QueueState {
+  format: QueueFormat;
+  /** Slots per direction and bytes per slot. */
+  capacity: number;
+  slotSize: number;
+  /** Producer/consumer indices of both directions, as read from memory. */
+  driverToDevice: { producer: number; consumer: number };
+  deviceToDriver: { producer: number; consumer: number };
+  /** Head status words where the format has them (vmamp: INIT/READY/RUN/SHUTDOWN/PEER_DEAD). */
+  ownStatus?: string;
+  peerStatus?: string;
+}
+
+/** One endpoint's side of the pair of message rings. */
+export interface MessageQueue {
+  readonly format: QueueFormat;
+  readonly role: BusRole;
+  /** Largest message a slot carries. */
+  readonly slotSize: number;
+  /** Messages that can be in flight in one direction at most. */
+  readonly capacity: number;
+  /** Places one message (zero-filling the rest of the slot); 'full' when no slot is free. */
+  send(message: Uint8Array): Promise<'ok' | 'full'>;
+  /** Places as many of `messages` as fit, publishing the producer index once; returns how many. */
+  sendBatch(messages: readonly Uint8Array[]): Promise<number>;
+  /**
+   * Copies out up to `max` waiting messages, each a private copy of its whole slot (the caller
+   * trims by msg_size), and advances the consumer index. A fault stops the drain and is returned.
+   */
+  recv(max?: number): Promise<{ messages: Uint8Array[]; problem?: QueueProblem }>;
+  state(): Promise<QueueState>;
+}
+
+export interface AttachOptions {
+  runtime: Runtime;
+  /** Give up a stage after this long (amp-bus.md §11 bus.timeouts). */
+  layoutTimeoutMs?: number;
+  peerTimeoutMs?: number;
+  /** Poll interval while waiting for the layout or the peer. */
+  pollMs?: number;
+  onStage?: (stage: AttachStage, detail: string) => void;
+}
