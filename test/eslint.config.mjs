@@ -1,9 +1,12 @@
 // Layering rules from architecture.md: a wrong import fails `npm test`, not a review.
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'net', 'crypto', 'events', 'stream', 'util', 'url'];
-const restrict = (patterns, message) => ({
-  'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
+import { builtinModules } from 'node:module';
+
+// Exact module names (a bare name used as a pattern would also match folders such as ../util).
+const NODE = [...builtinModules, 'electron', 'react', 'react-dom'];
+const restrict = (paths, patterns, message) => ({
+  'no-restricted-imports': ['error', { paths: paths.map((name) => ({ name, message })), patterns: [{ group: patterns, message }] }],
 });
 
 export default tseslint.config(
@@ -17,17 +20,17 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     ignores: ['src/api/**'],
-    rules: restrict([...nodeBuiltins, 'electron', 'react', 'react-dom', 'zod', '**/main/**', '**/renderer/**', '**/test/**'],
+    rules: restrict([...NODE, 'zod'], ['node:*', '**/main/**', '**/renderer/**', '**/test/**'],
       'src/ is the environment-free core: it imports src/ only'),
   },
   {
     files: ['src/api/**/*.ts'],
-    rules: restrict([...nodeBuiltins, 'electron', 'react', 'react-dom', '**/main/**', '**/renderer/**', '**/test/**'],
+    rules: restrict(NODE, ['node:*', '**/main/**', '**/renderer/**', '**/test/**'],
       'src/api may import src/ and the schema library (zod) only'),
   },
   {
     files: ['main/host/**/*.ts'],
-    rules: restrict(['electron', 'react', 'react-dom', '**/renderer/**', '**/main/app/**', '**/main/preload/**', '**/test/**'],
+    rules: restrict(['electron', 'react', 'react-dom'], ['electron/*', '**/renderer/**', '**/main/app/**', '**/main/preload/**', '**/test/**'],
       'main/host runs without Electron: src/, node:*, serialport and main/native only'),
   },
 );
