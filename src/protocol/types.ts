@@ -97,6 +97,11 @@ export interface MessageInit {
   fields?: Record<string, FieldValue>;
   /** Override msg_size (to build malformed test messages); normally computed. */
   msgSize?: number;
+  /**
+   * Override the raw `type` byte; normally computed from kind and bus. For the R0 OpenAMP echo
+   * (a response without the response bit, amp-bus.md §3.2) and malformed test messages.
+   */
+  type?: number;
 }
 
 /** Header fields only: what the bus endpoint needs to route and match, cheaply. */

@@ -1,0 +1,70 @@
+/**
+ * Guessing the wire revision of unknown traffic (virtio-msg-protocol.md §13). R2, R3 and R4 all
+ * call themselves transport revision 1, so the layouts themselves are the evidence: every frame
+ * is decoded as every revision, and a revision scores where the frame fits it. This covers the
+ * §13 heuristics through the table: header size (where msg_size sits and whether it matches the
+ * frame), 40-byte R0 frames, and the R3/R4 differences (GET_DEVICE_INFO response 32/52 bytes,
+ * GET_SHM response 20/32, SET_VQUEUE word@12, GET_VQUEUE word@20, GET_DEVICES order and count).
+ */
+import { decode } from './codec';
+import type { Decoded, ProblemCode, Revision } from './types';
+
+export interface RevisionGuess {
+  revision: Revision | null;
+  confidence: 'high' | 'low' | 'none';
+  evidence: string[];
+}
+
+/** Preference when revisions fit equally: the current revision first (§0). */
+const CANDIDATES: readonly Revision[] = ['r4', 'r3', 'r2', 'r0'];
+
+/** Problems that mean the bytes are not shaped like this revision at all. */
+const SHAPE: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['truncated', 'size-mismatch', 'trailing-bytes']);
+
+/** 2: decodes cleanly; 1: fits the shape but with anomalies (reserved bits, unknown ids…); 0: does not fit. */
+function points(d: Decoded): number {
+  if (!d.msg || d.problems.some((p) => SHAPE.has(p.code))) return 0;
+  return d.problems.length === 0 ? 2 : 1;
+}
+
+/** The problem that decided the score: a shape problem first. */
+function describe(d: Decoded): string {
+  const p = d.problems.find((x) => SHAPE.has(x.code)) ?? d.problems[0];
+  return p ? `${p.code} at byte ${p.offset}: ${p.reason}` : 'decodes cleanly';
+}
+
+const MAX_EXAMPLES = 3;
+
+export function detectRevision(frames: Uint8Array[]): RevisionGuess {
+  if (frames.length === 0) return { revision: null, confidence: 'none', evidence: ['no frames'] };
+  const decoded = new Map<Revision, Decoded[]>(CANDIDATES.map((r) => [r, frames.map((f) => decode(f, r))]));
+  const pts = new Map<Revision, number[]>(CANDIDATES.map((r) => [r, decoded.get(r)!.map(points)]));
+  const total = (r: Revision): number => pts.get(r)!.reduce((a, b) => a + b, 0);
+  const ranked = [...CANDIDATES].sort((a, b) => total(b) - total(a));
+  const best = ranked[0]!;
+  const runnerUp = ranked[1]!;
+
+  const evidence = ranked.filter((r) => total(r) > 0).map((r) => {
+    const p = pts.get(r)!;
+    return `${r}: ${p.filter((x) => x > 0).length} of ${frames.length} frames fit, ${p.filter((x) => x === 2).length} decode cleanly`;
+  });
+  if (total(best) === 0) return { revision: null, confidence: 'none', evidence: [...evidence, 'no frame fits any revision'] };
+
+  const label = (i: number): string => {
+    const m = decoded.get(best)!.at(i)!.msg;
+    return `frame ${i} (${m ? `${m.name} ${m.kind}, ` : ''}${frames[i]!.length} bytes)`;
+  };
+  const better = frames.map((_, i) => i).filter((i) => pts.get(best)![i]! > pts.get(runnerUp)![i]!);
+  for (const i of better.slice(0, MAX_EXAMPLES)) {
+    evidence.push(`${label(i)} fits ${best}; as ${runnerUp}: ${describe(decoded.get(runnerUp)![i]!)}`);
+  }
+  const misfits = frames.map((_, i) => i).filter((i) => pts.get(best)![i] === 0);
+  for (const i of misfits.slice(0, MAX_EXAMPLES)) evidence.push(`frame ${i} does not fit ${best}: ${describe(decoded.get(best)![i]!)}`);
+
+  const fits = pts.get(best)!.filter((x) => x > 0).length;
+  if (total(best) === total(runnerUp)) {
+    evidence.push(`${best} and ${runnerUp} score equally: no frame tells them apart (${best} preferred)`);
+    return { revision: best, confidence: 'low', evidence };
+  }
+  return { revision: best, confidence: 2 * fits >= frames.length ? 'high' : 'low', evidence };
+}
