@@ -1,0 +1,133 @@
+/**
+ * The context a driver workload runs in (one virtqueue of a device at DRIVER_OK), and the one
+ * request/response routine every workload is built on: place buffers, publish the chains,
+ * notify, wait for the used entries, read the device-writable parts back, free the buffers.
+ */
+import type { MemoryWindow } from '../bus/window';
+import type { DataAllocator } from '../virtio/alloc';
+import type { DriverVirtqueue } from '../virtio/driver';
+
+export interface QueueContext {
+  queue: DriverVirtqueue;
+  alloc: DataAllocator;
+  /** The data window the queue and its buffers live in. */
+  window: MemoryWindow;
+  /** EVENT_AVAIL for this queue (next_offset from queue.nextOffsetForNotify() with NOTIFICATION_DATA). Rejects when it cannot be sent. */
+  kick(): Promise<void>;
+  /** Resolves true on EVENT_USED for this queue, false once `timeoutMs` passed without one. */
+  waitUsed(timeoutMs: number): Promise<boolean>;
+}
+
+export type WorkloadResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: string };
+
+export const DEFAULT_TIMEOUT_MS = 1000;
+
+/** One buffer of a request: device-readable with `data`, or device-writable of `length` bytes. */
+export type RequestPart = { data: Uint8Array } | { writable: number };
+
+export interface Completed {
+  /** used.len the device reported. */
+  len: number;
+  /** The bytes of each device-writable part, in order. */
+  writable: Uint8Array[];
+}
+
+const partLength = (p: RequestPart): number => ('data' in p ? p.data.length : p.writable);
+
+export function describeError(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Notifies the device when it asked for it (publish's `notify`), turning a transport failure
+ * into a message.
+ */
+export async function publishAndKick(ctx: QueueContext): Promise<string | null> {
+  const { notify } = await ctx.queue.publish();
+  if (!notify) return null;
+  try {
+    await ctx.kick();
+    return null;
+  } catch (e) {
+    return `notify (EVENT_AVAIL) failed: ${describeError(e)}`;
+  }
+}
+
+/**
+ * Waits until the heads in `pending` came back in the used ring — all of them, or with `until`
+ * 'any' at least one — calling `onUsed` for each (and removing it from `pending`). Used entries
+ * for heads the caller does not own are ignored. Returns an error text or null.
+ */
+export async function awaitUsed(
+  ctx: QueueContext,
+  pending: Set<number>,
+  timeoutMs: number,
+  onUsed: (head: number, len: number) => Promise<void> | void,
+  until: 'all' | 'any' = 'all',
+): Promise<string | null> {
+  const initially = pending.size;
+  for (;;) {
+    const { used, problems } = await ctx.queue.collectUsed();
+    for (const u of used) {
+      if (!pending.delete(u.id)) continue;
+      await onUsed(u.id, u.len);
+    }
+    if (problems.length > 0) return `the device wrote a bad used ring: ${problems.map((p) => p.reason).join('; ')}`;
+    if (pending.size === 0 || (until === 'any' && pending.size < initially)) return null;
+    if (!(await ctx.waitUsed(timeoutMs))) {
+      const q = ctx.queue;
+      return `no used entry for ${pending.size} request(s) within ${timeoutMs} ms (avail.idx ${q.availIndex}, last used.idx ${q.lastSeenUsed}); their buffers stay with the device until reset`;
+    }
+  }
+}
+
+/**
+ * Submits `requests` (each a chain of parts, device-readable parts first) as one batch and
+ * waits for all of them. Buffers are freed once their chain came back; on a timeout or a bad
+ * used ring the buffers still with the device are left allocated (the device may write them).
+ */
+export async function submitRequests(ctx: QueueContext, requests: readonly RequestPart[][], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult<{ completed: Completed[] }>> {
+  const descriptors = requests.reduce((n, r) => n + r.length, 0);
+  if (descriptors > ctx.queue.numFree) {
+    return { ok: false, error: `virtqueue has ${ctx.queue.numFree} free descriptors of ${ctx.queue.size}, the request needs ${descriptors}` };
+  }
+  const blocks: number[] = [];
+  for (const parts of requests) {
+    const block = ctx.alloc.alloc(parts.reduce((n, p) => n + partLength(p), 0), 8);
+    if (!block.ok) {
+      for (const b of blocks) ctx.alloc.free(b);
+      return { ok: false, error: block.error };
+    }
+    blocks.push(block.offset);
+  }
+  const byHead = new Map<number, number>();
+  for (const [k, parts] of requests.entries()) {
+    let at = blocks[k]!;
+    const buffers = [];
+    for (const p of parts) {
+      if ('data' in p) await ctx.window.write(at, p.data);
+      buffers.push({ offset: at, length: partLength(p), writable: !('data' in p) });
+      at += partLength(p);
+    }
+    const added = ctx.queue.addChain(buffers);
+    if (!added.ok) throw new Error(`addChain failed after the free-descriptor check: ${added.error}`);
+    byHead.set(added.head, k);
+  }
+  const kickError = await publishAndKick(ctx);
+  if (kickError) return { ok: false, error: kickError };
+
+  const completed: Completed[] = new Array<Completed>(requests.length);
+  const error = await awaitUsed(ctx, new Set(byHead.keys()), timeoutMs, async (head, len) => {
+    const k = byHead.get(head)!;
+    let at = blocks[k]!;
+    const writable: Uint8Array[] = [];
+    for (const p of requests[k]!) {
+      if (!('data' in p)) writable.push(await ctx.window.read(at, p.writable));
+      at += partLength(p);
+    }
+    ctx.alloc.free(blocks[k]!);
+    completed[k] = { len, writable };
+  });
+  if (error) return { ok: false, error };
+  return { ok: true, completed };
+}

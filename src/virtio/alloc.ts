@@ -1,0 +1,83 @@
+/**
+ * First-fit allocator over a region [base, base + length) of a data window, for vrings and
+ * buffers. Offsets are window offsets; the peer sees them at peerBase + offset, so alignment is
+ * also alignment in the peer's view when peerBase is aligned at least as strictly.
+ * Running out of memory is a value; freeing what was not allocated is a programmer error.
+ */
+
+interface Range {
+  start: number;
+  end: number;
+}
+
+export type AllocResult = { ok: true; offset: number } | { ok: false; error: string };
+
+export class DataAllocator {
+  /** Free ranges, sorted by start, never adjacent (coalesced). */
+  private readonly freeRanges: Range[];
+  /** offset → end of the allocated block. */
+  private readonly blocks = new Map<number, number>();
+
+  constructor(
+    readonly base: number,
+    readonly length: number,
+  ) {
+    if (!Number.isInteger(base) || !Number.isInteger(length) || base < 0 || length < 0) {
+      throw new RangeError(`allocator region [${base}, +${length}) is not a non-negative integer range`);
+    }
+    this.freeRanges = length > 0 ? [{ start: base, end: base + length }] : [];
+  }
+
+  /** Allocates `len` bytes (at least 1) at a multiple of `align` (a power of two). */
+  alloc(len: number, align = 8): AllocResult {
+    if (!Number.isInteger(len) || len < 0) throw new RangeError(`allocation length ${len} is not a non-negative integer`);
+    if (!Number.isInteger(align) || align < 1 || (align & (align - 1)) !== 0) throw new RangeError(`alignment ${align} is not a power of two`);
+    const need = Math.max(len, 1);
+    for (let i = 0; i < this.freeRanges.length; i++) {
+      const r = this.freeRanges[i]!;
+      const at = Math.ceil(r.start / align) * align;
+      if (at + need > r.end) continue;
+      const replacement: Range[] = [];
+      if (at > r.start) replacement.push({ start: r.start, end: at });
+      if (at + need < r.end) replacement.push({ start: at + need, end: r.end });
+      this.freeRanges.splice(i, 1, ...replacement);
+      this.blocks.set(at, at + need);
+      return { ok: true, offset: at };
+    }
+    return {
+      ok: false,
+      error: `data memory full: no ${need} free bytes aligned to ${align} in [0x${this.base.toString(16)}, 0x${(this.base + this.length).toString(16)}) (${this.freeBytes} bytes free, largest ${this.largestFree})`,
+    };
+  }
+
+  free(offset: number): void {
+    const end = this.blocks.get(offset);
+    if (end === undefined) throw new RangeError(`free(0x${offset.toString(16)}): no block allocated there`);
+    this.blocks.delete(offset);
+    let i = 0;
+    while (i < this.freeRanges.length && this.freeRanges[i]!.start < offset) i++;
+    const block: Range = { start: offset, end };
+    this.freeRanges.splice(i, 0, block);
+    const next = this.freeRanges[i + 1];
+    if (next && next.start === block.end) {
+      block.end = next.end;
+      this.freeRanges.splice(i + 1, 1);
+    }
+    const prev = this.freeRanges[i - 1];
+    if (prev && prev.end === block.start) {
+      prev.end = block.end;
+      this.freeRanges.splice(i, 1);
+    }
+  }
+
+  get freeBytes(): number {
+    return this.freeRanges.reduce((n, r) => n + r.end - r.start, 0);
+  }
+  get largestFree(): number {
+    return this.freeRanges.reduce((n, r) => Math.max(n, r.end - r.start), 0);
+  }
+  /** Number of blocks currently allocated (tests check workloads free what they take). */
+  get allocatedBlocks(): number {
+    return this.blocks.size;
+  }
+}
