@@ -1,5 +1,4 @@
 import type { Runtime } from '../util/runtime';
-import type { MemoryWindow } from './window';
 
 /** The four shared-memory queue formats of amp-bus.md §4. */
 export type QueueFormat = 'spsc-v0' | 'spsc-v1' | 'vmamp-shmem-v1' | 'openamp-static-v1';
@@ -62,6 +61,13 @@ export interface MessageQueue {
    */
   recv(max?: number): Promise<{ messages: Uint8Array[]; problem?: QueueProblem }>;
   state(): Promise<QueueState>;
+  /**
+   * Set once the queue stopped for good because of the peer (SHUTDOWN, PEER_DEAD, restarted to
+   * INIT): sends place nothing and receives read nothing until the session re-attaches.
+   */
+  readonly fault?: QueueProblem | undefined;
+  /** Orderly stop of this side (vmamp: own status SHUTDOWN); later sends and receives do nothing. */
+  shutdown?(): Promise<void>;
 }
 
 export interface AttachOptions {
@@ -72,4 +78,10 @@ export interface AttachOptions {
   /** Poll interval while waiting for the layout or the peer. */
   pollMs?: number;
   onStage?: (stage: AttachStage, detail: string) => void;
+  /**
+   * vmamp-shmem-v1 / openamp-static-v1: when the peer initialised its queue head but never
+   * leaves INIT (QEMU gives up its handshake after ~100 s while messages still flow,
+   * qemu-field-notes.md), proceed after `peerTimeoutMs` with a finding instead of failing.
+   */
+  tolerateStuckPeer?: boolean;
 }

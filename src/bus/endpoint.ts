@@ -1,0 +1,578 @@
+/**
+ * The bus endpoint: one per role, over a MessageQueue and the two doorbells. It
+ *
+ * - sends with backpressure (bounded retries, then an error value naming the stuck index) and
+ *   rings the doorbell once per message (QEMU's drain loop takes one message per doorbell and
+ *   spins on an empty ring, qemu-field-notes.md), never when nothing was sent;
+ * - drains the incoming ring on doorbell-in, after a request for a short busy-poll (`spinUs`,
+ *   because waking a waiting thread costs milliseconds), and on a timer for polling links;
+ * - reports every message in and out to the observers before interpreting it, trimmed to
+ *   msg_size (the whole slot when msg_size is not usable), so a trace holds garbage too;
+ * - matches responses to requests (virtio-msg-protocol.md §7): one outstanding request per
+ *   dev_num (bus messages have their own lane), response type = request type | 1, same msg_id
+ *   and dev_num, token when the peer echoes it, (dev_num, msg_id) fallback flagged once as
+ *   'token-mismatch'; in R0 a non-event message arriving at the driver answers the pending
+ *   request (the OpenAMP device echoes the request without the response bit);
+ * - routes incoming requests and events to handlers per dev_num / bus.
+ *
+ * Wire faults are values reported to the observers; nothing thrown by a handler or an observer
+ * leaves the drain loop.
+ */
+import { decodeHeader, HEADER_SIZE, lookupMessage, type Direction, type Header, type Problem, type Revision } from '../protocol/index';
+import type { Runtime } from '../util/runtime';
+import { Serial } from './formats/common';
+import type { DoorbellIn, DoorbellOut } from './link';
+import type { BusRole, MessageQueue, QueueProblem } from './queue';
+
+export interface WireMessage {
+  direction: Direction;
+  /** The message trimmed to msg_size (or the whole slot when msg_size is unusable). */
+  bytes: Uint8Array;
+  monoNs: bigint;
+}
+
+export type EndpointProblem =
+  | { kind: 'queue'; problem: QueueProblem; monoNs: bigint }
+  | { kind: 'message'; problem: Problem; direction: Direction; bytes: Uint8Array; monoNs: bigint }
+  | { kind: 'handler'; reason: string; monoNs: bigint };
+
+export interface EndpointObserver {
+  onMessage?(message: WireMessage): void;
+  onProblem?(problem: EndpointProblem): void;
+}
+
+export interface EndpointError {
+  code: 'no-response' | 'queue-full' | 'queue-fault' | 'too-large' | 'doorbell' | 'closed';
+  message: string;
+}
+
+export type RequestResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: EndpointError };
+export type SendResult = { ok: true } | { ok: false; error: EndpointError };
+export type BatchResult = { ok: true; sent: number } | { ok: false; sent: number; error: EndpointError };
+
+export interface IncomingMessage {
+  header: Header;
+  bytes: Uint8Array;
+  monoNs: bigint;
+}
+
+/** A request handler may answer with the response bytes; the endpoint sends them. */
+export type RequestHandler = (request: IncomingMessage) => Uint8Array | null | undefined | void | Promise<Uint8Array | null | undefined | void>;
+export type EventHandler = (event: IncomingMessage) => void;
+/** A dev_num, the bus itself, or everything not routed elsewhere. */
+export type Route = number | 'bus' | 'any';
+
+export interface EndpointOptions {
+  queue: MessageQueue;
+  doorbellOut: DoorbellOut;
+  doorbellIn: DoorbellIn;
+  revision: Revision;
+  runtime: Runtime;
+  observer?: EndpointObserver;
+  /** Backpressure when the queue is full: retries × delay (default 1000 × 10 ms, like Linux, amp-bus.md §4.2). */
+  fullRetries?: number;
+  fullRetryDelayMs?: number;
+  /** Ring once per message (default) or once per `sendBatch` for peers that drain fully. */
+  doorbellPerMessage?: boolean;
+  /** Busy-poll the incoming ring for this long after a request before relying on the doorbell (default 200). */
+  spinUs?: number;
+  /** Periodic drain; defaults to 1 ms when doorbellIn.mode is 'poll', off otherwise. */
+  pollMs?: number;
+  /** R3/R4: the first token to hand out (default 1; tokens run up to 0xffff, then wrap to 1). */
+  firstToken?: number;
+}
+
+interface Pending {
+  lane: string;
+  bytes: Uint8Array;
+  header: Header;
+  token: number;
+  timeoutMs: number;
+  sentNs: bigint | null;
+  done: boolean;
+  cancelTimer: (() => void) | null;
+  resolve: (result: RequestResult) => void;
+}
+
+interface Lane {
+  current: Pending | null;
+  waiting: Pending[];
+  /** Tokens of requests that timed out: a late response carrying one is not a fallback match. */
+  retired: number[];
+}
+
+const DEFAULT_SPIN_US = 200;
+const SPIN_MAX_ROUNDS = 10_000;
+const RETIRED_TOKENS = 16;
+
+function duration(ms: number): string {
+  return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+const hex16 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
+
+export class BusEndpoint {
+  readonly role: BusRole;
+  readonly revision: Revision;
+  private readonly q: MessageQueue;
+  private readonly rt: Runtime;
+  private readonly out: DoorbellOut;
+  private readonly observers: EndpointObserver[] = [];
+  private readonly fullRetries: number;
+  private readonly fullRetryDelayMs: number;
+  private readonly perMessageDoorbell: boolean;
+  private readonly spinNs: bigint;
+  private readonly hasToken: boolean;
+  private readonly inbound: Direction;
+  private readonly outbound: Direction;
+  private readonly txLock = new Serial();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly requestHandlers = new Map<Route, RequestHandler>();
+  private readonly eventHandlers = new Map<Route, Set<EventHandler>>();
+  private readonly flaggedMismatch = new Set<string>();
+  private serving: Promise<void> = Promise.resolve();
+  private nextToken = 1;
+  private draining = false;
+  private drainAgain = false;
+  private drainRun: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly unsubscribe: () => void;
+  private cancelPoll: (() => void) | null = null;
+
+  constructor(opts: EndpointOptions) {
+    this.q = opts.queue;
+    this.role = opts.queue.role;
+    this.revision = opts.revision;
+    this.rt = opts.runtime;
+    this.out = opts.doorbellOut;
+    if (opts.observer) this.observers.push(opts.observer);
+    this.fullRetries = opts.fullRetries ?? 1000;
+    this.fullRetryDelayMs = opts.fullRetryDelayMs ?? 10;
+    this.perMessageDoorbell = opts.doorbellPerMessage ?? true;
+    this.spinNs = BigInt(Math.round((opts.spinUs ?? DEFAULT_SPIN_US) * 1000));
+    this.hasToken = opts.revision === 'r3' || opts.revision === 'r4';
+    const first = opts.firstToken ?? 1;
+    this.nextToken = Number.isInteger(first) && first >= 1 && first <= 0xffff ? first : 1;
+    this.inbound = this.role === 'driver' ? 'device-to-driver' : 'driver-to-device';
+    this.outbound = this.role === 'driver' ? 'driver-to-device' : 'device-to-driver';
+    this.unsubscribe = opts.doorbellIn.subscribe(() => void this.drain());
+    const pollMs = opts.pollMs ?? (opts.doorbellIn.mode === 'poll' ? 1 : 0);
+    if (pollMs > 0) this.schedulePoll(pollMs);
+    // Whatever the peer queued before we subscribed (its doorbell is gone): after the caller has
+    // had the chance to add observers and handlers in the same tick.
+    void Promise.resolve().then(() => this.drain());
+  }
+
+  /** Adds an observer; returns the function that removes it. */
+  observe(observer: EndpointObserver): () => void {
+    this.observers.push(observer);
+    return () => {
+      const i = this.observers.indexOf(observer);
+      if (i >= 0) this.observers.splice(i, 1);
+    };
+  }
+
+  onRequest(route: Route, handler: RequestHandler): () => void {
+    this.requestHandlers.set(route, handler);
+    return () => {
+      if (this.requestHandlers.get(route) === handler) this.requestHandlers.delete(route);
+    };
+  }
+
+  onEvent(route: Route, handler: EventHandler): () => void {
+    let set = this.eventHandlers.get(route);
+    if (!set) this.eventHandlers.set(route, (set = new Set()));
+    set.add(handler);
+    return () => void set.delete(handler);
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  /** Sends one message (backpressure, one doorbell). */
+  send(bytes: Uint8Array): Promise<SendResult> {
+    return this.txLock.run(() => this.transmit(bytes, null));
+  }
+
+  /**
+   * Sends messages in order, as many per queue call as fit; rings once per message, or once
+   * per placed group when `doorbellPerMessage` is false.
+   */
+  sendBatch(messages: readonly Uint8Array[]): Promise<BatchResult> {
+    return this.txLock.run(async () => {
+      for (const m of messages) {
+        const err = this.checkSize(m);
+        if (err) return { ok: false, sent: 0, error: err };
+      }
+      let sent = 0;
+      let fullRounds = 0;
+      while (sent < messages.length) {
+        if (this.closed) return { ok: false, sent, error: this.closedError('sendBatch') };
+        if (this.q.fault) return { ok: false, sent, error: this.faultError(this.q.fault) };
+        const group = messages.slice(sent);
+        const placed = await this.q.sendBatch(group);
+        if (placed === 0) {
+          if (fullRounds++ >= this.fullRetries) return { ok: false, sent, error: await this.fullError() };
+          await this.rt.sleep(this.fullRetryDelayMs);
+          continue;
+        }
+        fullRounds = 0;
+        const now = this.rt.monoNs();
+        for (let i = 0; i < placed; i++) this.emitMessage({ direction: this.outbound, bytes: group[i]!, monoNs: now });
+        sent += placed;
+        const err = await this.ring(this.perMessageDoorbell ? placed : 1);
+        if (err) return { ok: false, sent, error: err };
+      }
+      return { ok: true, sent };
+    });
+  }
+
+  private checkSize(bytes: Uint8Array): EndpointError | null {
+    if (bytes.length > 0 && bytes.length <= this.q.slotSize) return null;
+    return {
+      code: 'too-large',
+      message: `a ${bytes.length}-byte message does not fit the ${this.q.slotSize}-byte ${this.q.format} slot`,
+    };
+  }
+
+  private async transmit(bytes: Uint8Array, onPlaced: ((monoNs: bigint) => void) | null): Promise<SendResult> {
+    const tooLarge = this.checkSize(bytes);
+    if (tooLarge) return { ok: false, error: tooLarge };
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) return { ok: false, error: this.closedError('send') };
+      if (this.q.fault) return { ok: false, error: this.faultError(this.q.fault) };
+      if ((await this.q.send(bytes)) === 'ok') break;
+      if (attempt >= this.fullRetries) return { ok: false, error: await this.fullError() };
+      await this.rt.sleep(this.fullRetryDelayMs);
+    }
+    const now = this.rt.monoNs();
+    onPlaced?.(now);
+    this.emitMessage({ direction: this.outbound, bytes, monoNs: now });
+    const err = await this.ring(1);
+    return err ? { ok: false, error: err } : { ok: true };
+  }
+
+  private async ring(times: number): Promise<EndpointError | null> {
+    try {
+      for (let i = 0; i < times; i++) await this.out.ring();
+      return null;
+    } catch (e) {
+      return { code: 'doorbell', message: `ringing the ${this.outbound} doorbell failed: ${String(e)}` };
+    }
+  }
+
+  private async fullError(): Promise<EndpointError> {
+    const waited = duration(this.fullRetries * this.fullRetryDelayMs);
+    const [dir, peer] = this.role === 'driver' ? ['driver→device', 'device'] : ['device→driver', 'driver'];
+    let stuck = '';
+    try {
+      const s = await this.q.state();
+      const idx = this.role === 'driver' ? s.driverToDevice.consumer : s.deviceToDriver.consumer;
+      stuck = ` (${peer}-side consumer index stuck at ${idx})`;
+    } catch {
+      // state() is diagnostic only
+    }
+    return { code: 'queue-full', message: `${dir} queue full for ${waited}: the ${peer} is not consuming${stuck}` };
+  }
+
+  private faultError(fault: QueueProblem): EndpointError {
+    return { code: 'queue-fault', message: `the ${this.q.format} queue stopped: ${fault.reason}` };
+  }
+
+  private closedError(what: string): EndpointError {
+    return { code: 'closed', message: `${what} on a closed bus endpoint` };
+  }
+
+  // ---- requests --------------------------------------------------------------------------------
+
+  /**
+   * Sends a request and waits for its response. R3/R4: the endpoint writes a fresh token into
+   * bytes 4–5 (of its own copy). Requests to the same dev_num (or to the bus) go one at a time,
+   * in call order.
+   */
+  request(bytes: Uint8Array, opts: { timeoutMs: number }): Promise<RequestResult> {
+    const header = decodeHeader(bytes, this.revision);
+    if (!header || header.kind !== 'request') {
+      throw new RangeError(`request() needs a ${this.revision} request message, got ${header ? `a ${header.kind}` : `${bytes.length} bytes`}`);
+    }
+    if (this.closed) return Promise.resolve({ ok: false, error: this.closedError('request') });
+    const copy = new Uint8Array(bytes);
+    let token = 0;
+    if (this.hasToken) {
+      token = this.takeToken();
+      copy[4] = token & 0xff;
+      copy[5] = token >>> 8;
+    }
+    const lane = laneKey(header.bus, header.devNum);
+    return new Promise<RequestResult>((resolve) => {
+      const p: Pending = { lane, bytes: copy, header: { ...header, token }, token, timeoutMs: opts.timeoutMs, sentNs: null, done: false, cancelTimer: null, resolve };
+      this.laneOf(lane).waiting.push(p);
+      this.pump(lane);
+    });
+  }
+
+  private takeToken(): number {
+    const token = this.nextToken;
+    this.nextToken = token === 0xffff ? 1 : token + 1;
+    return token;
+  }
+
+  private laneOf(key: string): Lane {
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = { current: null, waiting: [], retired: [] }));
+    return lane;
+  }
+
+  private pump(key: string): void {
+    const lane = this.laneOf(key);
+    if (lane.current || this.closed) return;
+    const next = lane.waiting.shift();
+    if (!next) return;
+    lane.current = next;
+    void this.start(next);
+  }
+
+  private async start(p: Pending): Promise<void> {
+    try {
+      const sent = await this.txLock.run(() =>
+        this.transmit(p.bytes, (now) => {
+          p.sentNs = now;
+        }),
+      );
+      if (!sent.ok) return this.finish(p, sent);
+      if (p.done) return;
+      p.cancelTimer = this.rt.setTimer(p.timeoutMs, () => this.expire(p));
+      await this.spin(() => p.done);
+    } catch (e) {
+      this.finish(p, { ok: false, error: { code: 'queue-fault', message: `sending ${this.describe(p.header)} failed: ${String(e)}` } });
+    }
+  }
+
+  private expire(p: Pending): void {
+    if (p.done) return;
+    const lane = this.laneOf(p.lane);
+    lane.retired.push(p.token);
+    if (lane.retired.length > RETIRED_TOKENS) lane.retired.shift();
+    const message = `no response to ${this.describe(p.header)} within ${p.timeoutMs} ms`;
+    this.emitProblem({ kind: 'message', problem: { code: 'no-response', offset: 0, reason: message }, direction: this.outbound, bytes: p.bytes, monoNs: this.rt.monoNs() });
+    this.finish(p, { ok: false, error: { code: 'no-response', message } });
+  }
+
+  private finish(p: Pending, result: RequestResult): void {
+    if (p.done) return;
+    p.done = true;
+    p.cancelTimer?.();
+    const lane = this.laneOf(p.lane);
+    if (lane.current === p) lane.current = null;
+    p.resolve(result);
+    this.pump(p.lane);
+  }
+
+  private describe(h: Header): string {
+    const name = lookupMessage(this.revision, h.bus, h.msgId).name;
+    const token = this.hasToken ? `, token ${hex16(h.token)}` : '';
+    return `${name} (${h.bus ? 'bus message' : `dev_num ${h.devNum}`}${token})`;
+  }
+
+  /** Busy-polls the incoming ring until `done()` or `spinUs` passed (bounded also by rounds). */
+  private async spin(done: () => boolean): Promise<void> {
+    if (this.spinNs <= 0n) return;
+    const start = this.rt.monoNs();
+    for (let round = 0; round < SPIN_MAX_ROUNDS && !done() && !this.closed; round++) {
+      await this.drain();
+      if (this.rt.monoNs() - start >= this.spinNs) break;
+    }
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  /** Drains the incoming ring until it is empty; concurrent calls join the running drain. */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.drainRun;
+    }
+    this.draining = true;
+    this.drainRun = this.drainLoop();
+    return this.drainRun;
+  }
+
+  private async drainLoop(): Promise<void> {
+    try {
+      do {
+        this.drainAgain = false;
+        for (;;) {
+          if (this.closed) return;
+          let got: { messages: Uint8Array[]; problem?: QueueProblem };
+          try {
+            got = await this.q.recv();
+          } catch (e) {
+            this.emitProblem({ kind: 'handler', reason: `receiving from the ${this.q.format} queue threw: ${String(e)}`, monoNs: this.rt.monoNs() });
+            return;
+          }
+          const now = this.rt.monoNs();
+          if (got.problem) this.emitProblem({ kind: 'queue', problem: got.problem, monoNs: now });
+          for (const slot of got.messages) this.incoming(slot, now);
+          if (got.messages.length === 0 && !got.problem) break;
+        }
+      } while (this.drainAgain);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Records one slot, then interprets it. */
+  private incoming(slot: Uint8Array, monoNs: bigint): void {
+    const header = decodeHeader(slot, this.revision);
+    const direction = this.inbound;
+    let bytes = slot;
+    let problem: Problem | null = null;
+    if (!header) {
+      problem = { code: 'truncated', offset: slot.length, reason: `a ${slot.length}-byte slot cannot hold the ${HEADER_SIZE[this.revision]}-byte ${this.revision} header` };
+    } else if (this.revision === 'r0') {
+      bytes = slot.subarray(0, Math.min(header.msgSize, slot.length));
+    } else {
+      const sizeAt = header.headerSize - 2;
+      if (header.msgSize < header.headerSize) {
+        problem = { code: 'size-mismatch', offset: sizeAt, reason: `msg_size ${header.msgSize} is smaller than the ${header.headerSize}-byte header; recorded the whole ${slot.length}-byte slot` };
+      } else if (header.msgSize > slot.length) {
+        problem = { code: 'oversize', offset: sizeAt, reason: `msg_size ${header.msgSize} exceeds the ${slot.length}-byte slot; clamped to the slot` };
+      } else {
+        bytes = slot.subarray(0, header.msgSize);
+      }
+    }
+    this.emitMessage({ direction, bytes, monoNs });
+    if (problem) this.emitProblem({ kind: 'message', problem, direction, bytes, monoNs });
+    if (!header || problem) return; // recorded; a malformed message is not interpreted
+    const message: IncomingMessage = { header, bytes, monoNs };
+    const answersUs = header.kind === 'response' || (this.revision === 'r0' && this.role === 'driver' && header.kind === 'request');
+    if (answersUs) this.matchResponse(message);
+    else if (header.kind === 'event') this.dispatchEvent(message);
+    else this.serveRequest(message);
+  }
+
+  private matchResponse(m: IncomingMessage): void {
+    const h = m.header;
+    const lane = this.lanes.get(laneKey(h.bus, h.devNum));
+    const p = lane?.current;
+    const expectType = p ? (p.header.type & 3) | 1 : -1;
+    const typeOk = p !== undefined && p !== null && ((h.type & 3) === expectType || (this.revision === 'r0' && (h.type & 3) === (p.header.type & 3)));
+    if (!lane || !p || p.sentNs === null || !typeOk || h.msgId !== p.header.msgId) {
+      return this.unmatched(m, 'answers no outstanding request');
+    }
+    if (this.hasToken && h.token !== p.token) {
+      if (lane.retired.includes(h.token)) return this.unmatched(m, 'is a late answer to a request that already timed out');
+      const key = `${h.bus ? 'bus' : 'transport'}:${h.msgId}`;
+      if (!this.flaggedMismatch.has(key)) {
+        this.flaggedMismatch.add(key);
+        this.emitProblem({
+          kind: 'message',
+          problem: {
+            code: 'token-mismatch',
+            offset: 4,
+            reason: `response to ${this.describe(p.header)} carries token ${hex16(h.token)}; matched by (dev_num, msg_id) instead (QEMU answers bus requests with token 0); reported once per message type`,
+          },
+          direction: this.inbound,
+          bytes: m.bytes,
+          monoNs: m.monoNs,
+        });
+      }
+    }
+    this.finish(p, { ok: true, response: m.bytes, latencyNs: Number(m.monoNs - p.sentNs) });
+  }
+
+  private unmatched(m: IncomingMessage, why: string): void {
+    this.emitProblem({
+      kind: 'message',
+      problem: { code: 'unmatched-response', offset: 0, reason: `response ${this.describe(m.header)} ${why}; dropped` },
+      direction: this.inbound,
+      bytes: m.bytes,
+      monoNs: m.monoNs,
+    });
+  }
+
+  private dispatchEvent(m: IncomingMessage): void {
+    this.callEventHandlers(this.eventHandlers.get(m.header.bus ? 'bus' : m.header.devNum), m);
+    this.callEventHandlers(this.eventHandlers.get('any'), m);
+  }
+
+  private callEventHandlers(handlers: Set<EventHandler> | undefined, m: IncomingMessage): void {
+    if (!handlers) return;
+    for (const handler of handlers) {
+      try {
+        handler(m);
+      } catch (e) {
+        this.emitProblem({ kind: 'handler', reason: `event handler for ${this.describe(m.header)} threw: ${String(e)}`, monoNs: this.rt.monoNs() });
+      }
+    }
+  }
+
+  /** Requests are served one at a time in arrival order; an answer is sent back as is. */
+  private serveRequest(m: IncomingMessage): void {
+    const route: Route = m.header.bus ? 'bus' : m.header.devNum;
+    const handler = this.requestHandlers.get(route) ?? this.requestHandlers.get('any');
+    if (!handler) return;
+    this.serving = this.serving.then(async () => {
+      try {
+        const answer = await handler(m);
+        if (answer instanceof Uint8Array && !this.closed) {
+          const sent = await this.send(answer);
+          if (!sent.ok) this.emitProblem({ kind: 'handler', reason: `answer to ${this.describe(m.header)} not sent: ${sent.error.message}`, monoNs: this.rt.monoNs() });
+        }
+      } catch (e) {
+        this.emitProblem({ kind: 'handler', reason: `request handler for ${this.describe(m.header)} threw: ${String(e)}`, monoNs: this.rt.monoNs() });
+      }
+    });
+  }
+
+  // ---- observers, polling, close ---------------------------------------------------------------
+
+  // An observer that throws is not allowed to stop the bus; its error has nowhere better to go.
+  private emitMessage(m: WireMessage): void {
+    for (const o of this.observers) {
+      try {
+        o.onMessage?.(m);
+      } catch {
+        // ignored, see above
+      }
+    }
+  }
+
+  private emitProblem(p: EndpointProblem): void {
+    for (const o of this.observers) {
+      try {
+        o.onProblem?.(p);
+      } catch {
+        // ignored, see above
+      }
+    }
+  }
+
+  private schedulePoll(ms: number): void {
+    this.cancelPoll = this.rt.setTimer(ms, () => {
+      if (this.closed) return;
+      void this.drain().then(() => {
+        if (!this.closed) this.schedulePoll(ms);
+      });
+    });
+  }
+
+  /** Unsubscribes, stops polling and fails every pending request with a 'closed' error. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    this.cancelPoll?.();
+    for (const lane of this.lanes.values()) {
+      const all = [...(lane.current ? [lane.current] : []), ...lane.waiting];
+      lane.waiting = [];
+      for (const p of all) {
+        this.finish(p, { ok: false, error: { code: 'closed', message: `bus endpoint closed while ${this.describe(p.header)} waited for its response` } });
+      }
+    }
+  }
+}
+
+function laneKey(bus: boolean, devNum: number): string {
+  return bus ? 'bus' : `dev${devNum}`;
+}
