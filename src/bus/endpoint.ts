@@ -204,18 +204,17 @@ export class BusEndpoint {
         if (err) return { ok: false, sent: 0, error: err };
       }
       let sent = 0;
-      let fullRounds = 0;
+      const full = this.backoff();
       while (sent < messages.length) {
         if (this.closed) return { ok: false, sent, error: this.closedError('sendBatch') };
         if (this.q.fault) return { ok: false, sent, error: this.faultError(this.q.fault) };
         const group = messages.slice(sent);
         const placed = await this.q.sendBatch(group);
         if (placed === 0) {
-          if (fullRounds++ >= this.fullRetries) return { ok: false, sent, error: await this.fullError() };
-          await this.rt.sleep(this.fullRetryDelayMs);
+          if (!(await full.wait())) return { ok: false, sent, error: await this.fullError() };
           continue;
         }
-        fullRounds = 0;
+        full.reset();
         const now = this.rt.monoNs();
         for (let i = 0; i < placed; i++) this.emitMessage({ direction: this.outbound, bytes: group[i]!, monoNs: now });
         sent += placed;
@@ -237,18 +236,41 @@ export class BusEndpoint {
   private async transmit(bytes: Uint8Array, onPlaced: ((monoNs: bigint) => void) | null): Promise<SendResult> {
     const tooLarge = this.checkSize(bytes);
     if (tooLarge) return { ok: false, error: tooLarge };
-    for (let attempt = 0; ; attempt++) {
+    const full = this.backoff();
+    for (;;) {
       if (this.closed) return { ok: false, error: this.closedError('send') };
       if (this.q.fault) return { ok: false, error: this.faultError(this.q.fault) };
       if ((await this.q.send(bytes)) === 'ok') break;
-      if (attempt >= this.fullRetries) return { ok: false, error: await this.fullError() };
-      await this.rt.sleep(this.fullRetryDelayMs);
+      if (!(await full.wait())) return { ok: false, error: await this.fullError() };
     }
     const now = this.rt.monoNs();
     onPlaced?.(now);
     this.emitMessage({ direction: this.outbound, bytes, monoNs: now });
     const err = await this.ring(1);
     return err ? { ok: false, error: err } : { ok: true };
+  }
+
+  /**
+   * Waiting for room in a full ring: retry at once for `spinUs` (the consumer on the other side
+   * is usually just behind, and a timer sleep costs a millisecond), then sleep between retries.
+   * Only the sleeps count against `fullRetries`. `wait()` resolves false when they are used up.
+   */
+  private backoff(): { wait(): Promise<boolean>; reset(): void } {
+    let since: bigint | null = null;
+    let sleeps = 0;
+    return {
+      wait: async () => {
+        since ??= this.rt.monoNs();
+        if (this.rt.monoNs() - since < this.spinNs) return true;
+        if (sleeps++ >= this.fullRetries) return false;
+        await this.rt.sleep(this.fullRetryDelayMs);
+        return true;
+      },
+      reset: () => {
+        since = null;
+        sleeps = 0;
+      },
+    };
   }
 
   private async ring(times: number): Promise<EndpointError | null> {
