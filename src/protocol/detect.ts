@@ -7,7 +7,8 @@
  * GET_SHM response 20/32, SET_VQUEUE word@12, GET_VQUEUE word@20, GET_DEVICES order and count).
  */
 import { decode } from './codec';
-import type { Decoded, ProblemCode, Revision } from './types';
+import { HEADER_SIZE, MAX_MSG_SIZE, R0_FRAME_SIZE } from './messages';
+import type { Decoded, ProblemCode, Revision, VirtioMsg } from './types';
 
 export interface RevisionGuess {
   revision: Revision | null;
@@ -21,10 +22,22 @@ const CANDIDATES: readonly Revision[] = ['r4', 'r3', 'r2', 'r0'];
 /** Problems that mean the bytes are not shaped like this revision at all. */
 const SHAPE: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['truncated', 'size-mismatch', 'trailing-bytes']);
 
-/** 2: decodes cleanly; 1: fits the shape but with anomalies (reserved bits, unknown ids…); 0: does not fit. */
-function points(d: Decoded): number {
-  if (!d.msg || d.problems.some((p) => SHAPE.has(p.code))) return 0;
-  return d.problems.length === 0 ? 2 : 1;
+/**
+ * 2: decodes cleanly; 1: fits the shape but with anomalies (reserved bits, unknown ids…);
+ * 0.5: only the header fits — a damaged frame (truncated, wrong size) whose header still has a
+ * known id and a plausible msg_size for this revision; 0: does not fit.
+ */
+function points(d: Decoded, rev: Revision, length: number): number {
+  if (!d.msg) return 0;
+  if (!d.problems.some((p) => SHAPE.has(p.code))) return d.problems.length === 0 ? 2 : 1;
+  return headerFits(d.msg, rev, length) ? 0.5 : 0;
+}
+
+function headerFits(m: VirtioMsg, rev: Revision, length: number): boolean {
+  if (m.name.startsWith('RESERVED_') || (m.type & 0xfc) !== 0) return false;
+  // R0 has no size field: only a whole 40-byte frame says anything.
+  if (rev === 'r0') return length >= R0_FRAME_SIZE;
+  return m.msgSize >= HEADER_SIZE[rev] && m.msgSize <= MAX_MSG_SIZE[rev];
 }
 
 /** The problem that decided the score: a shape problem first. */
@@ -38,7 +51,7 @@ const MAX_EXAMPLES = 3;
 export function detectRevision(frames: Uint8Array[]): RevisionGuess {
   if (frames.length === 0) return { revision: null, confidence: 'none', evidence: ['no frames'] };
   const decoded = new Map<Revision, Decoded[]>(CANDIDATES.map((r) => [r, frames.map((f) => decode(f, r))]));
-  const pts = new Map<Revision, number[]>(CANDIDATES.map((r) => [r, decoded.get(r)!.map(points)]));
+  const pts = new Map<Revision, number[]>(CANDIDATES.map((r) => [r, decoded.get(r)!.map((d, i) => points(d, r, frames[i]!.length))]));
   const total = (r: Revision): number => pts.get(r)!.reduce((a, b) => a + b, 0);
   const ranked = [...CANDIDATES].sort((a, b) => total(b) - total(a));
   const best = ranked[0]!;
@@ -46,7 +59,7 @@ export function detectRevision(frames: Uint8Array[]): RevisionGuess {
 
   const evidence = ranked.filter((r) => total(r) > 0).map((r) => {
     const p = pts.get(r)!;
-    return `${r}: ${p.filter((x) => x > 0).length} of ${frames.length} frames fit, ${p.filter((x) => x === 2).length} decode cleanly`;
+    return `${r}: ${p.filter((x) => x >= 1).length} of ${frames.length} frames fit, ${p.filter((x) => x === 2).length} decode cleanly, ${p.filter((x) => x === 0.5).length} only by their header`;
   });
   if (total(best) === 0) return { revision: null, confidence: 'none', evidence: [...evidence, 'no frame fits any revision'] };
 
@@ -61,7 +74,7 @@ export function detectRevision(frames: Uint8Array[]): RevisionGuess {
   const misfits = frames.map((_, i) => i).filter((i) => pts.get(best)![i] === 0);
   for (const i of misfits.slice(0, MAX_EXAMPLES)) evidence.push(`frame ${i} does not fit ${best}: ${describe(decoded.get(best)![i]!)}`);
 
-  const fits = pts.get(best)!.filter((x) => x > 0).length;
+  const fits = pts.get(best)!.filter((x) => x >= 1).length;
   if (total(best) === total(runnerUp)) {
     evidence.push(`${best} and ${runnerUp} score equally: no frame tells them apart (${best} preferred)`);
     return { revision: best, confidence: 'low', evidence };

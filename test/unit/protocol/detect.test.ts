@@ -100,3 +100,18 @@ describe('detectRevision', () => {
     expect(detectRevision([hex('00'), hex('01 02 03')])).toMatchObject({ revision: null, confidence: 'none' });
   });
 });
+
+describe('damaged frames', () => {
+  it('still name a revision, with low confidence, when only their header fits', () => {
+    // GET_VQUEUE request cut two bytes short: msg_size 12, 10 bytes present.
+    const g = detectRevision([Uint8Array.of(0x00, 0x09, 0x01, 0x00, 0x01, 0x00, 0x0c, 0x00, 0x00, 0x00)]);
+    expect(g.revision).toBe('r4');
+    expect(g.confidence).toBe('low');
+    expect(g.evidence.join('\n')).toMatch(/only by their header/);
+  });
+
+  it('does not take a header with a reserved id or reserved type bits as evidence', () => {
+    expect(detectRevision([Uint8Array.of(0x00, 0x3f, 0x01, 0x00, 0x01, 0x00, 0x0c, 0x00, 0x00)]).revision).toBeNull();
+    expect(detectRevision([Uint8Array.of(0x80, 0x09, 0x01, 0x00, 0x01, 0x00, 0x0c, 0x00, 0x00)]).revision).toBeNull();
+  });
+});
