@@ -1,0 +1,356 @@
+/**
+ * One small function per transport operation (the shape of Linux drivers/virtio/virtio_msg.c):
+ * each prepares one message, transfers it and checks the answer. Two dialects:
+ * - R2/R3/R4 (virtio-msg-protocol.md §6, §6R2), which differ only in a few fields;
+ * - R0, the ST/OpenAMP prototype (amp-bus.md §3.2, OpenAMP virtio_msg_rproc_bus.c): 32 bytes of
+ *   features per index, no config size or queue count in DEVICE_INFO, no bus messages, and a
+ *   firmware that answers only some requests (SET_DEVICE_STATUS is never answered, so status
+ *   writes are confirmed with GET_DEVICE_STATUS).
+ */
+import { decode, encode } from '../protocol/index';
+import type { FieldValue, Revision, VirtioMsg } from '../protocol/types';
+import type { DriverPort } from './port';
+
+export type OpResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export interface DeviceInfo {
+  deviceId: number;
+  vendorId: number;
+  /** Feature bits the device may offer (R0: 256 per GET_FEATURES index, one index read). */
+  featureBits: number;
+  /** null where the revision does not say (R0). */
+  configSize: number | null;
+  maxVirtqueues: number | null;
+  uuid?: string;
+}
+
+export interface VqueueInfo {
+  index: number;
+  maxSize: number;
+  curSize: number | null;
+  enabled: boolean | null;
+  descAddr: bigint;
+  driverAddr: bigint;
+  deviceAddr: bigint;
+}
+
+export interface ConfigRead {
+  generation: number;
+  data: Uint8Array;
+}
+
+export interface DeviceEntry {
+  devNum: number;
+}
+
+export interface Dialect {
+  readonly revision: Revision;
+  /** The largest config chunk one GET_CONFIG carries (0 when the revision has no GET_CONFIG the firmware answers). */
+  readonly configChunk: number;
+  readonly hasBusMessages: boolean;
+  getDeviceInfo(devNum: number): Promise<OpResult<DeviceInfo>>;
+  getFeatures(devNum: number, featureBits: number): Promise<OpResult<bigint>>;
+  setFeatures(devNum: number, featureBits: number, features: bigint): Promise<OpResult<void>>;
+  getStatus(devNum: number): Promise<OpResult<number>>;
+  /** Writes status and returns the status the device reports afterwards. */
+  setStatus(devNum: number, status: number): Promise<OpResult<number>>;
+  getConfig(devNum: number, offset: number, length: number): Promise<OpResult<ConfigRead>>;
+  getVqueue(devNum: number, index: number): Promise<OpResult<VqueueInfo>>;
+  setVqueue(devNum: number, index: number, size: number, addrs: { desc: bigint; driver: bigint; device: bigint }): Promise<OpResult<void>>;
+  resetVqueue(devNum: number, index: number): Promise<OpResult<void>>;
+  /** EVENT_AVAIL (no response). */
+  kick(devNum: number, index: number, nextOffset: number): Promise<OpResult<void>>;
+  getDevices(): Promise<OpResult<DeviceEntry[]>>;
+  ping(data: number): Promise<OpResult<number>>;
+  /** Parses an inbound event; null when the bytes are not one this dialect knows. */
+  parseEvent(bytes: Uint8Array): InboundEvent | null;
+}
+
+export type InboundEvent =
+  | { kind: 'used'; devNum: number; queue: number }
+  | { kind: 'config'; devNum: number; status: number; generation: number | null }
+  | { kind: 'device'; devNum: number; state: 'added' | 'removed' | 'other'; raw: number };
+
+function num(fields: Record<string, FieldValue>, name: string): number {
+  const v = fields[name];
+  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : 0;
+}
+function big(fields: Record<string, FieldValue>, name: string): bigint {
+  const v = fields[name];
+  return typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : 0n;
+}
+function bytes(fields: Record<string, FieldValue>, name: string): Uint8Array {
+  const v = fields[name];
+  return v instanceof Uint8Array ? v : new Uint8Array(0);
+}
+function words(fields: Record<string, FieldValue>, name: string): number[] {
+  const v = fields[name];
+  return Array.isArray(v) ? v : [];
+}
+
+/** Feature bits as 32-bit words, least significant first. */
+export function featureWords(features: bigint, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => Number((features >> BigInt(32 * i)) & 0xffffffffn));
+}
+export function wordsToFeatures(ws: readonly number[]): bigint {
+  return ws.reduce((acc, w, i) => acc | (BigInt(w >>> 0) << BigInt(32 * i)), 0n);
+}
+
+interface Exchange {
+  port: DriverPort;
+  revision: Revision;
+  timeoutMs: number;
+  maxMessageSize: number;
+}
+
+/** Sends one request and checks the answer is the response to it; returns its fields. */
+async function call(
+  x: Exchange,
+  name: string,
+  devNum: number,
+  fields: Record<string, FieldValue>,
+  bus = false,
+): Promise<OpResult<Record<string, FieldValue>>> {
+  const req = encode(x.revision, { name, kind: 'request', devNum, bus, fields });
+  const r = await x.port.request(req, x.timeoutMs);
+  if (!r.ok) return r;
+  const d = decode(r.response, x.revision, { direction: 'device-to-driver', maxSize: x.maxMessageSize });
+  const msg: VirtioMsg | null = d.msg;
+  if (!msg || msg.name !== name || msg.kind !== 'response') {
+    return { ok: false, error: `expected a ${name} response, saw ${msg ? `${msg.name} (${msg.kind})` : 'an unreadable message'}` };
+  }
+  const serious = d.problems.filter((p) => p.code === 'truncated' || p.code === 'size-mismatch');
+  if (serious.length > 0) {
+    return { ok: false, error: `malformed ${name} response: ${serious.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}` };
+  }
+  return { ok: true, value: msg.fields };
+}
+
+async function post(x: Exchange, name: string, devNum: number, fields: Record<string, FieldValue>, kind: 'request' | 'event'): Promise<OpResult<void>> {
+  const r = await x.port.post(encode(x.revision, { name, kind, devNum, fields }));
+  return r.ok ? { ok: true, value: undefined } : r;
+}
+
+function map<T, U>(r: OpResult<T>, f: (v: T) => U): OpResult<U> {
+  return r.ok ? { ok: true, value: f(r.value) } : r;
+}
+
+/** GET_DEVICES bitmap → device numbers (virtio-msg-protocol.md §12.1: LSB first). */
+export function bitmapDevices(offset: number, count: number, bitmap: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < count && i >> 3 < bitmap.length; i++) if ((bitmap[i >> 3]! >> (i & 7)) & 1) out.push(offset + i);
+  return out;
+}
+
+function modernDialect(x: Exchange): Dialect {
+  const rev = x.revision;
+  const headerSize = rev === 'r2' ? 6 : 8;
+  const dialect: Dialect = {
+    revision: rev,
+    configChunk: Math.max(0, x.maxMessageSize - headerSize - 12),
+    hasBusMessages: true,
+    async getDeviceInfo(devNum) {
+      return map(await call(x, 'GET_DEVICE_INFO', devNum, {}), (f) => {
+        const uuid = bytes(f, 'device_uuid');
+        const info: DeviceInfo = {
+          deviceId: num(f, 'device_id'),
+          vendorId: num(f, 'vendor_id'),
+          featureBits: rev === 'r4' ? 32 * num(f, 'num_feature_blocks') : num(f, 'num_feature_bits'),
+          configSize: num(f, 'config_size'),
+          maxVirtqueues: num(f, 'max_virtqueues'),
+        };
+        if (uuid.length === 16) info.uuid = Array.from(uuid, (b) => b.toString(16).padStart(2, '0')).join('');
+        return info;
+      });
+    },
+    async getFeatures(devNum, featureBits) {
+      // §14.2 step 5: split into several requests when 16 + 4n exceeds the bus maximum.
+      const total = Math.max(2, Math.ceil(featureBits / 32));
+      const perMsg = Math.max(1, Math.floor((x.maxMessageSize - headerSize - 8) / 4));
+      let features = 0n;
+      for (let block = 0; block < total; block += perMsg) {
+        const n = Math.min(perMsg, total - block);
+        const r = await call(x, 'GET_DEVICE_FEATURES', devNum, { block_index: block, num_blocks: n });
+        if (!r.ok) return r;
+        if (num(r.value, 'block_index') !== block || num(r.value, 'num_blocks') !== n) {
+          return { ok: false, error: `GET_DEVICE_FEATURES echoed block_index ${num(r.value, 'block_index')}/num_blocks ${num(r.value, 'num_blocks')}, expected ${block}/${n}` };
+        }
+        features |= wordsToFeatures(words(r.value, 'features')) << BigInt(32 * block);
+      }
+      return { ok: true, value: features };
+    },
+    async setFeatures(devNum, featureBits, features) {
+      const total = Math.max(2, Math.ceil(featureBits / 32));
+      const perMsg = Math.max(1, Math.floor((x.maxMessageSize - headerSize - 8) / 4));
+      const all = featureWords(features, total);
+      for (let block = 0; block < total; block += perMsg) {
+        const n = Math.min(perMsg, total - block);
+        const r = await call(x, 'SET_DRIVER_FEATURES', devNum, { block_index: block, num_blocks: n, features: all.slice(block, block + n) });
+        if (!r.ok) return r;
+      }
+      return { ok: true, value: undefined };
+    },
+    async getStatus(devNum) {
+      return map(await call(x, 'GET_DEVICE_STATUS', devNum, {}), (f) => num(f, 'status'));
+    },
+    async setStatus(devNum, status) {
+      return map(await call(x, 'SET_DEVICE_STATUS', devNum, { status }), (f) => num(f, 'status'));
+    },
+    async getConfig(devNum, offset, length) {
+      const r = await call(x, 'GET_CONFIG', devNum, { offset, length });
+      if (!r.ok) return r;
+      const data = bytes(r.value, 'data');
+      if (data.length !== length) return { ok: false, error: `GET_CONFIG asked for ${length} bytes at offset ${offset}, device returned ${data.length}` };
+      return { ok: true, value: { generation: num(r.value, 'generation'), data } };
+    },
+    async getVqueue(devNum, index) {
+      return map(await call(x, 'GET_VQUEUE', devNum, { index }), (f) => ({
+        index: num(f, 'index'),
+        maxSize: num(f, 'max_size'),
+        curSize: num(f, 'cur_size'),
+        enabled: rev === 'r4' ? (num(f, 'flags') & 1) === 1 : null,
+        descAddr: big(f, 'desc_addr'),
+        driverAddr: big(f, 'driver_addr'),
+        deviceAddr: big(f, 'device_addr'),
+      }));
+    },
+    async setVqueue(devNum, index, size, addrs) {
+      // R4 flags state op 1 = enable (§6.8); R3/R2 reserved words are zero.
+      const reserved = rev === 'r4' ? { flags: 1, reserved1: 0 } : rev === 'r3' ? { reserved0: 0, reserved1: 0 } : { reserved: 0 };
+      const r = await call(x, 'SET_VQUEUE', devNum, {
+        index,
+        size,
+        ...reserved,
+        desc_addr: addrs.desc,
+        driver_addr: addrs.driver,
+        device_addr: addrs.device,
+      });
+      return map(r, () => undefined);
+    },
+    async resetVqueue(devNum, index) {
+      return map(await call(x, 'RESET_VQUEUE', devNum, { index }), () => undefined);
+    },
+    kick(devNum, index, nextOffset) {
+      return post(x, 'EVENT_AVAIL', devNum, { vq_index: index, next_offset: nextOffset }, 'event');
+    },
+    async getDevices() {
+      // §12.1: walk windows until next_offset is 0; guard against peers that never end the walk.
+      const count = Math.min(Math.floor((8 * (x.maxMessageSize - headerSize - 6)) / 8) * 8, 0xfff8);
+      const found = new Set<number>();
+      let offset = 0;
+      for (let guard = 0; guard < 16; guard++) {
+        const r = await call(x, 'GET_DEVICES', 0, { offset, count }, true);
+        if (!r.ok) return r;
+        const respOffset = num(r.value, 'offset');
+        const respCount = num(r.value, 'count');
+        for (const d of bitmapDevices(respOffset, respCount, bytes(r.value, 'bitmap'))) found.add(d);
+        const next = num(r.value, 'next_offset');
+        // QEMU never ends the walk (next_offset = offset + count even past its last device,
+        // §12.1 quirks): an empty window ends it too.
+        if (next === 0 || next <= offset || respCount === 0 || bitmapDevices(respOffset, respCount, bytes(r.value, 'bitmap')).length === 0) break;
+        offset = next;
+      }
+      return { ok: true, value: [...found].sort((a, b) => a - b).map((devNum) => ({ devNum })) };
+    },
+    async ping(data) {
+      return map(await call(x, 'PING', 0, { data }, true), (f) => num(f, 'data'));
+    },
+    parseEvent(b) {
+      const d = decode(b, rev, { direction: 'device-to-driver' });
+      const m = d.msg;
+      if (!m || m.kind !== 'event') return null;
+      if (m.name === 'EVENT_USED') return { kind: 'used', devNum: m.devNum, queue: num(m.fields, 'vq_index') };
+      if (m.name === 'EVENT_CONFIG') return { kind: 'config', devNum: m.devNum, status: num(m.fields, 'device_status'), generation: num(m.fields, 'generation') };
+      if (m.name === 'EVENT_DEVICE') {
+        const state = num(m.fields, 'device_bus_state');
+        return { kind: 'device', devNum: num(m.fields, 'device_number'), state: state === 1 ? 'added' : state === 2 ? 'removed' : 'other', raw: state };
+      }
+      return null;
+    },
+  };
+  return dialect;
+}
+
+/** R0 GET_FEATURES carries 8 words (256 bits) per index; the ST firmware supports index 0 only. */
+const R0_FEATURE_WORDS = 8;
+
+function r0Dialect(x: Exchange): Dialect {
+  const dialect: Dialect = {
+    revision: 'r0',
+    configChunk: 0,
+    hasBusMessages: false,
+    async getDeviceInfo(devNum) {
+      return map(await call(x, 'DEVICE_INFO', devNum, {}), (f) => ({
+        deviceId: num(f, 'device_id'),
+        vendorId: num(f, 'vendor_id'),
+        featureBits: 32 * R0_FEATURE_WORDS,
+        configSize: null,
+        maxVirtqueues: null,
+      }));
+    },
+    async getFeatures(devNum) {
+      return map(await call(x, 'GET_FEATURES', devNum, { index: 0 }), (f) => wordsToFeatures(words(f, 'features')));
+    },
+    async setFeatures(devNum, _featureBits, features) {
+      return map(await call(x, 'SET_FEATURES', devNum, { index: 0, features: featureWords(features, R0_FEATURE_WORDS) }), () => undefined);
+    },
+    async getStatus(devNum) {
+      return map(await call(x, 'GET_DEVICE_STATUS', devNum, {}), (f) => num(f, 'status'));
+    },
+    async setStatus(devNum, status) {
+      const r = await post(x, 'SET_DEVICE_STATUS', devNum, { status }, 'request');
+      if (!r.ok) return r;
+      return dialect.getStatus(devNum);
+    },
+    getConfig() {
+      return Promise.resolve({ ok: false, error: 'the R0 firmware does not answer GET_CONFIG' });
+    },
+    async getVqueue(devNum, index) {
+      return map(await call(x, 'GET_VQUEUE', devNum, { index }), (f) => ({
+        index: num(f, 'index'),
+        maxSize: num(f, 'max_size'),
+        curSize: null,
+        enabled: null,
+        descAddr: 0n,
+        driverAddr: 0n,
+        deviceAddr: 0n,
+      }));
+    },
+    async setVqueue(devNum, index, size, addrs) {
+      const r = await call(x, 'SET_VQUEUE', devNum, {
+        index,
+        unused: 0,
+        size,
+        descriptor_addr: addrs.desc,
+        driver_addr: addrs.driver,
+        device_addr: addrs.device,
+      });
+      return map(r, () => undefined);
+    },
+    resetVqueue() {
+      return Promise.resolve({ ok: false, error: 'R0 has no RESET_VQUEUE the firmware answers; reset the device instead' });
+    },
+    kick(devNum, index, nextOffset) {
+      return post(x, 'EVENT_AVAIL', devNum, { vq_idx: index, next_offset: BigInt(nextOffset), next_wrap: 0n }, 'event');
+    },
+    getDevices() {
+      return Promise.resolve({ ok: false, error: 'R0 has no GET_DEVICES: the board profile lists the devices' });
+    },
+    ping() {
+      return Promise.resolve({ ok: false, error: 'R0 has no PING' });
+    },
+    parseEvent(b) {
+      const m = decode(b, 'r0', { direction: 'device-to-driver' }).msg;
+      if (!m || m.kind !== 'event') return null;
+      if (m.name === 'EVENT_USED') return { kind: 'used', devNum: m.devNum, queue: num(m.fields, 'vq_idx') };
+      if (m.name === 'EVENT_CONFIG') return { kind: 'config', devNum: m.devNum, status: num(m.fields, 'status'), generation: null };
+      return null;
+    },
+  };
+  return dialect;
+}
+
+export function createDialect(port: DriverPort, revision: Revision, opts: { timeoutMs: number; maxMessageSize: number }): Dialect {
+  const x: Exchange = { port, revision, timeoutMs: opts.timeoutMs, maxMessageSize: opts.maxMessageSize };
+  return revision === 'r0' ? r0Dialect(x) : modernDialect(x);
+}

@@ -1,0 +1,510 @@
+/**
+ * The driver role: enumerate the bus, bring each device to DRIVER_OK in the order of
+ * virtio-msg-protocol.md §14.2, keep a state model of every device that any UI can subscribe
+ * to, and react to EVENT_USED, EVENT_CONFIG (DEVICE_NEEDS_RESET) and EVENT_DEVICE (hot-plug).
+ */
+import type { MemoryWindow } from '../bus/window';
+import { queuePlan } from './catalog';
+import { releaseReceiver } from '../devices/console';
+import type { QueueContext } from '../devices/workload';
+import { deviceTypeName, FEATURE, STATUS, featureNames, statusNames } from '../protocol/names';
+import type { Revision } from '../protocol/types';
+import type { Runtime } from '../util/runtime';
+import { DataAllocator } from '../virtio/alloc';
+import { DriverVirtqueue } from '../virtio/driver';
+import { createDialect, type Dialect, type DeviceInfo, type InboundEvent } from './dialect';
+import type { DriverPort } from './port';
+
+export type DevicePhase =
+  | 'probing'
+  | 'resetting'
+  | 'negotiating'
+  | 'configuring'
+  | 'queues'
+  | 'ready'
+  | 'no-driver'
+  | 'needs-reset'
+  | 'failed'
+  | 'removed';
+
+export interface QueueModel {
+  index: number;
+  name: string;
+  size: number;
+  maxSize: number;
+  descAddr: bigint;
+  driverAddr: bigint;
+  deviceAddr: bigint;
+  /** EVENT_USED notifications received for this queue. */
+  usedEvents: number;
+}
+
+export interface DeviceState {
+  devNum: number;
+  phase: DevicePhase;
+  deviceId: number;
+  deviceType: string;
+  vendorId: number;
+  status: number;
+  featuresOffered: bigint;
+  featuresNegotiated: bigint;
+  configSize: number | null;
+  config: Uint8Array;
+  generation: number | null;
+  maxVirtqueues: number | null;
+  queues: QueueModel[];
+  /** What went wrong, in words that say expected vs seen. */
+  error?: string;
+  /** Deviations from the spec the device showed that we tolerated (reported, not fatal). */
+  findings: string[];
+}
+
+export interface DriverOptions {
+  port: DriverPort;
+  revision: Revision;
+  maxMessageSize: number;
+  responseTimeoutMs: number;
+  data: { window: MemoryWindow; peerBase: bigint };
+  runtime: Runtime;
+  /** The profile's device list, used where the bus has no GET_DEVICES (R0). */
+  expectedDevices?: readonly { devNum: number; virtioId: number }[];
+  /** Largest queue the driver asks for (capped by the device's max_size). */
+  maxQueueSize?: number;
+}
+
+export type DriverResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Device-independent bits this driver understands (§14.2 step 6: only bits understood). */
+const TRANSPORT_FEATURES = (1n << BigInt(FEATURE.VERSION_1)) | (1n << BigInt(FEATURE.ACCESS_PLATFORM));
+
+/** Reset completion polling (§14.3; Linux PoC-v2: every 10 ms, up to 10 s). */
+const RESET_POLL_MS = 10;
+const RESET_POLL_TRIES = 100;
+
+/** How long waitUsed polls the queue before it sleeps until the doorbell or the timeout. */
+const USED_SPIN_NS = 200_000n;
+
+interface LiveQueue {
+  model: QueueModel;
+  vq: DriverVirtqueue;
+  waiters: (() => void)[];
+  pendingUsed: boolean;
+}
+
+interface LiveDevice {
+  state: DeviceState;
+  info: DeviceInfo | null;
+  queues: LiveQueue[];
+  /** Serialises bring-up, reset and hot-plug handling per device. */
+  busy: Promise<unknown>;
+}
+
+export class Driver {
+  readonly dialect: Dialect;
+  private readonly devices = new Map<number, LiveDevice>();
+  private readonly listeners = new Set<(state: DeviceState) => void>();
+  private readonly alloc: DataAllocator;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: DriverOptions) {
+    this.dialect = createDialect(opts.port, opts.revision, { timeoutMs: opts.responseTimeoutMs, maxMessageSize: opts.maxMessageSize });
+    this.alloc = new DataAllocator(0, opts.data.window.size);
+    this.unsubscribe = opts.port.onEvent((bytes) => this.onEvent(bytes));
+  }
+
+  /** Every device's state now. */
+  states(): DeviceState[] {
+    return [...this.devices.values()].map((d) => d.state).sort((a, b) => a.devNum - b.devNum);
+  }
+
+  state(devNum: number): DeviceState | undefined {
+    return this.devices.get(devNum)?.state;
+  }
+
+  /** Called with a device's state every time it changes. */
+  subscribe(listener: (state: DeviceState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** GET_DEVICES (or the profile's list on buses without it), then bring every device up. */
+  async probeAll(): Promise<DriverResult<DeviceState[]>> {
+    const list = await this.enumerate();
+    if (!list.ok) return list;
+    for (const devNum of list.value) await this.bringUp(devNum);
+    return { ok: true, value: this.states() };
+  }
+
+  async enumerate(): Promise<DriverResult<number[]>> {
+    if (!this.dialect.hasBusMessages) {
+      const expected = this.opts.expectedDevices ?? [];
+      if (expected.length === 0) return { ok: false, error: `revision ${this.opts.revision} has no GET_DEVICES and the board profile lists no devices` };
+      return { ok: true, value: expected.map((d) => d.devNum) };
+    }
+    const r = await this.dialect.getDevices();
+    if (!r.ok) return { ok: false, error: `GET_DEVICES failed: ${r.error}` };
+    return { ok: true, value: r.value.map((d) => d.devNum) };
+  }
+
+  /** Brings one device from probe to DRIVER_OK (§14.2 steps 1–10). */
+  bringUp(devNum: number): Promise<DeviceState> {
+    const dev = this.live(devNum);
+    const run = dev.busy.then(() => this.initialise(dev));
+    dev.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Driver-initiated reset (§14.3) followed by a fresh initialisation. */
+  reset(devNum: number): Promise<DeviceState> {
+    return this.bringUp(devNum);
+  }
+
+  /** The context a device workload runs in, for a queue of a device at DRIVER_OK. */
+  queueContext(devNum: number, queue: number): DriverResult<QueueContext> {
+    const dev = this.devices.get(devNum);
+    if (!dev || dev.state.phase !== 'ready') {
+      return { ok: false, error: `device ${devNum} is not at DRIVER_OK (phase ${dev?.state.phase ?? 'absent'})` };
+    }
+    const q = dev.queues[queue];
+    if (!q) return { ok: false, error: `device ${devNum} has no queue ${queue} (it has ${dev.queues.length})` };
+    const ctx: QueueContext = {
+      queue: q.vq,
+      alloc: this.alloc,
+      window: this.opts.data.window,
+      kick: async () => {
+        const r = await this.dialect.kick(devNum, queue, 0);
+        if (!r.ok) throw new Error(`EVENT_AVAIL to device ${devNum} queue ${queue} failed: ${r.error}`);
+      },
+      waitUsed: (timeoutMs) => this.waitUsed(q, timeoutMs),
+    };
+    return { ok: true, value: ctx };
+  }
+
+  /** How much of the board's data memory the rings and buffers take now. */
+  dataMemory(): { freeBytes: number; allocatedBlocks: number } {
+    return { freeBytes: this.alloc.freeBytes, allocatedBlocks: this.alloc.allocatedBlocks };
+  }
+
+  close(): void {
+    this.unsubscribe();
+    for (const d of this.devices.values()) for (const q of d.queues) for (const w of q.waiters.splice(0)) w();
+  }
+
+  /**
+   * Resolves true on EVENT_USED for the queue, false after `timeoutMs` (a device in polling-only
+   * mode never sends one; the workload then reads the ring anyway). An EVENT_USED that arrived
+   * while nobody waited is kept, so a wake-up between "read the ring" and "wait" is never lost.
+   */
+  private async waitUsed(q: LiveQueue, timeoutMs: number): Promise<boolean> {
+    // Busy-poll briefly first: a doorbell wake-up costs far more than a device's answer.
+    const spinUntil = this.opts.runtime.monoNs() + USED_SPIN_NS;
+    while (!q.pendingUsed && this.opts.runtime.monoNs() < spinUntil) await this.opts.port.poll();
+    if (q.pendingUsed) {
+      q.pendingUsed = false;
+      return true;
+    }
+    return new Promise<boolean>((resolve) => {
+      let cancel = (): void => undefined;
+      const wake = () => {
+        cancel();
+        resolve(true);
+      };
+      q.waiters.push(wake);
+      cancel = this.opts.runtime.setTimer(timeoutMs, () => {
+        const i = q.waiters.indexOf(wake);
+        if (i >= 0) q.waiters.splice(i, 1);
+        resolve(false);
+      });
+    });
+  }
+
+  private live(devNum: number): LiveDevice {
+    let dev = this.devices.get(devNum);
+    if (!dev) {
+      dev = {
+        state: {
+          devNum,
+          phase: 'probing',
+          deviceId: 0,
+          deviceType: 'unknown',
+          vendorId: 0,
+          status: 0,
+          featuresOffered: 0n,
+          featuresNegotiated: 0n,
+          configSize: null,
+          config: new Uint8Array(0),
+          generation: null,
+          maxVirtqueues: null,
+          queues: [],
+          findings: [],
+        },
+        info: null,
+        queues: [],
+        busy: Promise.resolve(),
+      };
+      this.devices.set(devNum, dev);
+    }
+    return dev;
+  }
+
+  /** Replaces the device's state (queues always follow the live queues) and tells subscribers. */
+  private update(dev: LiveDevice, patch: Partial<Omit<DeviceState, 'queues'>>): void {
+    dev.state = { ...dev.state, ...patch, queues: dev.queues.map((q) => q.model) };
+    for (const l of this.listeners) l(dev.state);
+  }
+
+  private finding(dev: LiveDevice, text: string): void {
+    if (!dev.state.findings.includes(text)) this.update(dev, { findings: [...dev.state.findings, text] });
+  }
+
+  private fail(dev: LiveDevice, error: string): DeviceState {
+    this.update(dev, { phase: 'failed', error });
+    return dev.state;
+  }
+
+  private releaseQueues(dev: LiveDevice): void {
+    for (const q of dev.queues) {
+      // Receive buffers a console keeps posted belong to the queue: free them with it.
+      releaseReceiver(q.vq);
+      this.alloc.free(q.vq.offsets.desc);
+      for (const w of q.waiters.splice(0)) w();
+    }
+    dev.queues = [];
+  }
+
+  private async initialise(dev: LiveDevice): Promise<DeviceState> {
+    const d = this.dialect;
+    const n = dev.state.devNum;
+    this.releaseQueues(dev);
+    const { error: _previous, ...rest } = dev.state;
+    dev.state = rest;
+    this.update(dev, { phase: 'probing' });
+
+    // 1. PROBE
+    const info = await d.getDeviceInfo(n);
+    if (!info.ok) return this.fail(dev, `GET_DEVICE_INFO: ${info.error}`);
+    if (info.value.deviceId === 0) return this.fail(dev, `GET_DEVICE_INFO reports device_id 0: no device function at dev_num ${n}`);
+    if (info.value.featureBits % 32 !== 0) return this.fail(dev, `num_feature_bits ${info.value.featureBits} is not a multiple of 32`);
+    dev.info = info.value;
+    const expected = this.opts.expectedDevices?.find((e) => e.devNum === n);
+    if (expected && expected.virtioId !== info.value.deviceId) {
+      this.finding(dev, `profile expects virtio device ${expected.virtioId} at dev_num ${n}, the board reports ${info.value.deviceId}`);
+    }
+    this.update(dev, {
+      deviceId: info.value.deviceId,
+      deviceType: deviceTypeName(info.value.deviceId),
+      vendorId: info.value.vendorId,
+      configSize: info.value.configSize,
+      maxVirtqueues: info.value.maxVirtqueues,
+      phase: 'resetting',
+    });
+
+    // 2. RESET, polling until the device reports 0.
+    const reset = await this.resetDevice(dev);
+    if (!reset.ok) return this.fail(dev, reset.error);
+
+    // 3–4. ACKNOWLEDGE, DRIVER
+    let status = STATUS.ACKNOWLEDGE;
+    const ack = await this.writeStatus(dev, status);
+    if (!ack.ok) return this.fail(dev, ack.error);
+    const plan = queuePlan(info.value.deviceId);
+    if (!plan) {
+      this.update(dev, { phase: 'no-driver', error: `no driver for virtio device type ${info.value.deviceId} (${deviceTypeName(info.value.deviceId)})` });
+      return dev.state;
+    }
+    status |= STATUS.DRIVER;
+    const drv = await this.writeStatus(dev, status);
+    if (!drv.ok) return this.fail(dev, drv.error);
+
+    // 5–7. Features: read, write the subset we understand, FEATURES_OK and check it stuck.
+    this.update(dev, { phase: 'negotiating' });
+    const offered = await d.getFeatures(n, info.value.featureBits);
+    if (!offered.ok) return this.fail(dev, `GET_DEVICE_FEATURES: ${offered.error}`);
+    const wanted = offered.value & (TRANSPORT_FEATURES | plan.features);
+    this.update(dev, { featuresOffered: offered.value });
+    if (this.opts.revision !== 'r0' && (offered.value & (1n << BigInt(FEATURE.VERSION_1))) === 0n) {
+      return this.failWith(dev, status, `device does not offer VIRTIO_F_VERSION_1 (bit 32); offered ${featureNames(offered.value, info.value.deviceId).join(', ') || 'none'}`);
+    }
+    for (const bit of plan.requiredFeatures) {
+      if ((offered.value & (1n << BigInt(bit))) === 0n) {
+        return this.failWith(dev, status, `device does not offer ${featureNames(1n << BigInt(bit), info.value.deviceId)[0] ?? `bit ${bit}`}, which its driver requires`);
+      }
+    }
+    const set = await d.setFeatures(n, info.value.featureBits, wanted);
+    if (!set.ok) return this.fail(dev, `SET_DRIVER_FEATURES: ${set.error}`);
+    status |= STATUS.FEATURES_OK;
+    const fok = await this.writeStatus(dev, status);
+    if (!fok.ok) return this.fail(dev, fok.error);
+    if ((fok.value & STATUS.FEATURES_OK) === 0) {
+      return this.failWith(dev, status, `device refused the features (FEATURES_OK cleared, status ${statusNames(fok.value).join('|') || '0'})`);
+    }
+    this.update(dev, { featuresNegotiated: wanted });
+
+    // 8. Config space, in chunks, re-read until two reads agree on the generation.
+    this.update(dev, { phase: 'configuring' });
+    const cfg = await this.readConfig(dev);
+    if (!cfg.ok) return this.failWith(dev, status, cfg.error);
+
+    // 9. Virtqueues in the board's data memory, addresses in the device's view.
+    this.update(dev, { phase: 'queues' });
+    const queues = await this.setupQueues(dev, plan.queues);
+    if (!queues.ok) return this.failWith(dev, status, queues.error);
+
+    // 10. DRIVER_OK
+    status |= STATUS.DRIVER_OK;
+    const ok = await this.writeStatus(dev, status);
+    if (!ok.ok) return this.fail(dev, ok.error);
+    if ((ok.value & STATUS.DRIVER_OK) === 0 || (ok.value & STATUS.DEVICE_NEEDS_RESET) !== 0) {
+      return this.failWith(dev, status, `DRIVER_OK not accepted: device reports ${statusNames(ok.value).join('|') || '0'}`);
+    }
+    this.update(dev, { phase: 'ready' });
+    return dev.state;
+  }
+
+  /** Marks FAILED on the device (core spec: driver SHOULD set FAILED) and records the error. */
+  private async failWith(dev: LiveDevice, status: number, error: string): Promise<DeviceState> {
+    await this.writeStatus(dev, status | STATUS.FAILED);
+    return this.fail(dev, error);
+  }
+
+  private async writeStatus(dev: LiveDevice, status: number): Promise<DriverResult<number>> {
+    const r = await this.dialect.setStatus(dev.state.devNum, status);
+    if (!r.ok) return { ok: false, error: `SET_DEVICE_STATUS ${statusNames(status).join('|') || '0'}: ${r.error}` };
+    this.update(dev, { status: r.value });
+    if (status !== 0 && (r.value & STATUS.DEVICE_NEEDS_RESET) !== 0) {
+      this.update(dev, { phase: 'needs-reset' });
+      return { ok: false, error: `device set DEVICE_NEEDS_RESET (status ${statusNames(r.value).join('|')})` };
+    }
+    return r;
+  }
+
+  private async resetDevice(dev: LiveDevice): Promise<DriverResult<void>> {
+    const n = dev.state.devNum;
+    const r = await this.dialect.setStatus(n, 0);
+    if (!r.ok) return { ok: false, error: `reset (SET_DEVICE_STATUS 0): ${r.error}` };
+    let status = r.value;
+    for (let i = 0; status !== 0 && i < RESET_POLL_TRIES; i++) {
+      await this.opts.runtime.sleep(RESET_POLL_MS);
+      const s = await this.dialect.getStatus(n);
+      if (!s.ok) return { ok: false, error: `reset completion poll (GET_DEVICE_STATUS): ${s.error}` };
+      status = s.value;
+    }
+    this.update(dev, { status, featuresNegotiated: 0n });
+    if (status !== 0) return { ok: false, error: `device still reports status ${statusNames(status).join('|')} ${RESET_POLL_MS * RESET_POLL_TRIES} ms after reset` };
+    return { ok: true, value: undefined };
+  }
+
+  private async readConfig(dev: LiveDevice): Promise<DriverResult<void>> {
+    const size = dev.state.configSize ?? 0;
+    const chunk = this.dialect.configChunk;
+    if (size === 0 || chunk === 0) return { ok: true, value: undefined };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const data = new Uint8Array(size);
+      const generations = new Set<number>();
+      for (let off = 0; off < size; off += chunk) {
+        const r = await this.dialect.getConfig(dev.state.devNum, off, Math.min(chunk, size - off));
+        if (!r.ok) return { ok: false, error: `GET_CONFIG: ${r.error}` };
+        data.set(r.value.data, off);
+        generations.add(r.value.generation);
+      }
+      if (generations.size === 1) {
+        this.update(dev, { config: data, generation: [...generations][0]! });
+        return { ok: true, value: undefined };
+      }
+    }
+    return { ok: false, error: 'config generation kept changing across 5 reads of the config space' };
+  }
+
+  private async setupQueues(dev: LiveDevice, names: readonly string[]): Promise<DriverResult<void>> {
+    const n = dev.state.devNum;
+    const max = dev.state.maxVirtqueues;
+    if (max !== null && max < names.length) {
+      return { ok: false, error: `device has ${max} virtqueues, its driver needs ${names.length} (${names.join(', ')})` };
+    }
+    for (let index = 0; index < names.length; index++) {
+      const g = await this.dialect.getVqueue(n, index);
+      if (!g.ok) return { ok: false, error: `GET_VQUEUE ${index}: ${g.error}` };
+      if (g.value.index !== index) return { ok: false, error: `GET_VQUEUE ${index} answered for queue ${g.value.index}` };
+      if (g.value.maxSize === 0) return { ok: false, error: `queue ${index} (${names[index]}) is unavailable: max_size 0` };
+      if (g.value.curSize !== null && g.value.curSize !== 0) {
+        this.finding(dev, `GET_VQUEUE ${index} reports cur_size ${g.value.curSize} before any SET_VQUEUE (spec: 0 for an unconfigured queue; QEMU reports its default size)`);
+      }
+      let size = 1;
+      while (size * 2 <= Math.min(g.value.maxSize, this.opts.maxQueueSize ?? 128)) size *= 2;
+      const placed = DriverVirtqueue.allocate(this.alloc, this.opts.data.window, this.opts.data.peerBase, size);
+      if (!placed.ok) return { ok: false, error: `no room for queue ${index} in data memory: ${placed.error}` };
+      const vq = placed.queue;
+      await vq.init();
+      const addrs = { desc: vq.descAddr, driver: vq.driverAddr, device: vq.deviceAddr };
+      const s = await this.dialect.setVqueue(n, index, size, addrs);
+      if (!s.ok) {
+        this.alloc.free(vq.offsets.desc);
+        return { ok: false, error: `SET_VQUEUE ${index}: ${s.error}` };
+      }
+      const model: QueueModel = { index, name: names[index]!, size, maxSize: g.value.maxSize, descAddr: addrs.desc, driverAddr: addrs.driver, deviceAddr: addrs.device, usedEvents: 0 };
+      dev.queues.push({ model, vq, waiters: [], pendingUsed: false });
+      // §14.2 step 9b: confirm with GET_VQUEUE where the revision reports the configuration.
+      if (this.opts.revision !== 'r0') {
+        const v = await this.dialect.getVqueue(n, index);
+        if (!v.ok) return { ok: false, error: `GET_VQUEUE ${index} after SET_VQUEUE: ${v.error}` };
+        if (v.value.curSize !== size || v.value.descAddr !== addrs.desc || v.value.driverAddr !== addrs.driver || v.value.deviceAddr !== addrs.device) {
+          return {
+            ok: false,
+            error: `queue ${index} reads back size ${v.value.curSize} desc 0x${v.value.descAddr.toString(16)}, expected size ${size} desc 0x${addrs.desc.toString(16)}`,
+          };
+        }
+        if (v.value.enabled === false) return { ok: false, error: `queue ${index} is not enabled after SET_VQUEUE with flags enable` };
+      }
+      this.update(dev, {});
+    }
+    return { ok: true, value: undefined };
+  }
+
+  private onEvent(bytes: Uint8Array): void {
+    const ev: InboundEvent | null = this.dialect.parseEvent(bytes);
+    if (!ev) return;
+    if (ev.kind === 'device') {
+      if (ev.state === 'added') void this.bringUp(ev.devNum);
+      else if (ev.state === 'removed') this.removed(ev.devNum);
+      return;
+    }
+    const dev = this.devices.get(ev.devNum);
+    if (!dev) return;
+    if (ev.kind === 'used') {
+      const q = dev.queues[ev.queue];
+      if (!q) {
+        // The ST firmware puts its bus id in vq_idx (OpenAMP virtio_msg_bus_vq_notify): wake them all.
+        this.finding(dev, `EVENT_USED names queue ${ev.queue}, the device has ${dev.queues.length}; treated as "some queue"`);
+        for (const lq of dev.queues) this.used(lq);
+      } else this.used(q);
+      this.update(dev, {});
+      return;
+    }
+    this.update(dev, { status: ev.status, generation: ev.generation ?? dev.state.generation });
+    if ((ev.status & STATUS.DEVICE_NEEDS_RESET) !== 0) {
+      this.update(dev, { phase: 'needs-reset' });
+      void this.bringUp(ev.devNum);
+    } else if (dev.state.phase === 'ready') {
+      void this.refreshConfig(dev);
+    }
+  }
+
+  private async refreshConfig(dev: LiveDevice): Promise<void> {
+    const r = await this.readConfig(dev);
+    if (!r.ok) this.update(dev, { error: r.error });
+  }
+
+  private used(q: LiveQueue): void {
+    q.model = { ...q.model, usedEvents: q.model.usedEvents + 1 };
+    const waiters = q.waiters.splice(0);
+    if (waiters.length === 0) q.pendingUsed = true;
+    for (const w of waiters) w();
+  }
+
+  private removed(devNum: number): void {
+    const dev = this.devices.get(devNum);
+    if (!dev) return;
+    this.releaseQueues(dev);
+    this.update(dev, { phase: 'removed' });
+  }
+}
