@@ -1,0 +1,275 @@
+/**
+ * amp-workbench: the headless front end (CI, scripts, quick checks on a lab machine).
+ * Every failure exits non-zero with a message that says what was expected and what was seen.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { formatProfileErrors, parseBoardProfile, type BoardProfile } from '../../../src/api/boardProfile';
+import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile } from '../../../src/boards/builtin';
+import { hex32, parseHex, toHex } from '../../../src/util/hex';
+import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
+import { featureNames, statusNames } from '../../../src/protocol/names';
+import { REVISIONS, type Revision } from '../../../src/protocol/types';
+import { exerciseDevices, type ExerciseReport } from '../exercise';
+import { openSession } from '../session';
+import type { DeviceState } from '../../../src/driver/driver';
+
+class UsageError extends Error {}
+
+const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
+
+Usage:
+  amp-workbench boards [--json]
+  amp-workbench probe [--board ID | --profile FILE] [--json]
+  amp-workbench exercise [--board ID | --profile FILE] [--dev N] [--count K] [--json]
+  amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
+                       (without HEX, one message per line on stdin)
+
+The default board is ${DEFAULT_BOARD} (simulated). Exit status: 0 ok, 1 the board or a message
+failed (decode: a message has problems), 2 bad usage.`;
+
+function out(text: string): void {
+  process.stdout.write(text + '\n');
+}
+
+function loadProfile(values: { board?: string | undefined; profile?: string | undefined }): BoardProfile {
+  if (values.profile !== undefined) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(values.profile, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`cannot read profile ${values.profile}: ${(e as Error).message}`);
+    }
+    const r = parseBoardProfile(raw);
+    if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.errors)}`);
+    return r.profile;
+  }
+  const id = values.board ?? DEFAULT_BOARD;
+  const p = findBuiltinProfile(id);
+  if (!p) throw new UsageError(`unknown board "${id}"; expected one of: ${BUILTIN_PROFILES.map((b) => b.id).join(', ')}`);
+  return p;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+}
+
+function featureHex(v: bigint): string {
+  return '0x' + v.toString(16).padStart(16, '0');
+}
+
+function deviceJson(d: DeviceState) {
+  return {
+    devNum: d.devNum,
+    deviceId: d.deviceId,
+    deviceType: d.deviceType,
+    vendorId: hex32(d.vendorId),
+    phase: d.phase,
+    status: d.status,
+    statusNames: statusNames(d.status),
+    featuresOffered: featureHex(d.featuresOffered),
+    featuresNegotiated: featureHex(d.featuresNegotiated),
+    featuresOfferedNames: featureNames(d.featuresOffered, d.deviceId),
+    featuresNegotiatedNames: featureNames(d.featuresNegotiated, d.deviceId),
+    configSize: d.configSize,
+    config: toHex(d.config),
+    generation: d.generation,
+    queues: d.queues.map((q) => ({
+      index: q.index,
+      name: q.name,
+      size: q.size,
+      maxSize: q.maxSize,
+      descAddr: '0x' + q.descAddr.toString(16),
+      driverAddr: '0x' + q.driverAddr.toString(16),
+      deviceAddr: '0x' + q.deviceAddr.toString(16),
+    })),
+    findings: d.findings,
+    ...(d.error !== undefined ? { error: d.error } : {}),
+  };
+}
+
+async function cmdBoards(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
+  const boards = BUILTIN_PROFILES.map((p) => ({
+    id: p.id,
+    description: p.description,
+    format: p.bus.format,
+    revision: p.bus.revision,
+    simulated: p.access.kind === 'sim',
+    default: p.id === DEFAULT_BOARD,
+    devices: (p.sim?.devices ?? []).map((d) => ({ devNum: d.devNum, kind: d.kind })),
+  }));
+  if (values.json) out(JSON.stringify(boards, null, 2));
+  else {
+    out(table([['ID', 'FORMAT', 'REV', 'DEVICES', 'DESCRIPTION'], ...boards.map((b) => [b.id + (b.default ? ' (default)' : ''), b.format, b.revision, b.devices.map((d) => `${d.devNum}:${d.kind}`).join(' '), b.description])]));
+  }
+  return 0;
+}
+
+async function cmdProbe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, json: { type: 'boolean' } } });
+  const profile = loadProfile(values);
+  const session = await openSession(profile, { onStage: values.json ? undefined : (s, d) => process.stderr.write(`  ${s}: ${d}\n`) });
+  try {
+    const r = await session.probe();
+    if (!r.ok) {
+      process.stderr.write(`probe of ${profile.id} failed: ${r.error}\n`);
+      return 1;
+    }
+    const devices = r.value;
+    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, devices: devices.map(deviceJson) }, null, 2));
+    else {
+      out(`${profile.id}: ${devices.length} device(s) over ${profile.bus.format}, virtio-msg ${profile.bus.revision}`);
+      out(
+        table([
+          ['DEV', 'TYPE', 'STATUS', 'OFFERED', 'NEGOTIATED', 'QUEUES'],
+          ...devices.map((d) => [
+            String(d.devNum),
+            `${d.deviceType} (${d.deviceId})`,
+            statusNames(d.status).join('|') || '0',
+            featureHex(d.featuresOffered),
+            featureHex(d.featuresNegotiated),
+            d.queues.map((q) => `${q.index}:${q.name}[${q.size}]`).join(' '),
+          ]),
+        ]),
+      );
+      for (const d of devices) {
+        if (d.error) out(`  dev ${d.devNum}: ${d.error}`);
+        for (const f of d.findings) out(`  dev ${d.devNum} finding: ${f}`);
+      }
+    }
+    return devices.every((d) => d.phase === 'ready') ? 0 : 1;
+  } finally {
+    await session.close();
+  }
+}
+
+async function cmdExercise(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { board: { type: 'string' }, profile: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const profile = loadProfile(values);
+  const count = values.count === undefined ? 10 : Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new UsageError(`--count expects a whole number from 1 to 1000000, saw "${values.count}"`);
+  const dev = values.dev === undefined ? undefined : Number(values.dev);
+  if (dev !== undefined && (!Number.isInteger(dev) || dev < 0 || dev > 0xffff)) throw new UsageError(`--dev expects a dev_num from 0 to 65535, saw "${values.dev}"`);
+  const session = await openSession(profile, {});
+  try {
+    const probed = await session.probe();
+    if (!probed.ok) {
+      process.stderr.write(`bring-up of ${profile.id} failed: ${probed.error}\n`);
+      return 1;
+    }
+    if (dev !== undefined && !probed.value.some((d) => d.devNum === dev)) {
+      throw new UsageError(`--dev ${dev}: the board has dev_num ${probed.value.map((d) => d.devNum).join(', ')}`);
+    }
+    const report: ExerciseReport = await exerciseDevices(session, { devNum: dev, count });
+    if (values.json) out(JSON.stringify(report, null, 2));
+    else {
+      out(
+        table([
+          ['DEV', 'TYPE', 'WORKLOAD', 'OK', 'FAILED', 'P50 µs', 'P99 µs', 'MAX µs'],
+          ...report.devices.map((d) => [String(d.devNum), d.deviceType, d.workload, String(d.ok), String(d.failed), d.latencyUs.p50.toFixed(1), d.latencyUs.p99.toFixed(1), d.latencyUs.max.toFixed(1)]),
+        ]),
+      );
+      for (const d of report.devices) for (const e of d.errors) out(`  dev ${d.devNum}: ${e}`);
+    }
+    return report.devices.every((d) => d.failed === 0) ? 0 : 1;
+  } finally {
+    await session.close();
+  }
+}
+
+async function readStdinLines(): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter((l) => l.length > 0);
+}
+
+async function cmdDecode(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { rev: { type: 'string', default: 'auto' }, dir: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const rev = values.rev!;
+  if (rev !== 'auto' && !(REVISIONS as readonly string[]).includes(rev)) throw new UsageError(`--rev expects r0, r2, r3, r4 or auto, saw "${rev}"`);
+  if (values.dir !== undefined && values.dir !== 'to-device' && values.dir !== 'to-driver') throw new UsageError(`--dir expects to-device or to-driver, saw "${values.dir}"`);
+  // All arguments form one message (hex may be split by spaces); stdin gives one per line.
+  const texts = positionals.length > 0 ? [positionals.join(' ')] : await readStdinLines();
+  if (texts.length === 0) throw new UsageError('no message to decode: give hex bytes as arguments or one message per line on stdin');
+  const frames = texts.map((t, i) => {
+    const b = parseHex(t);
+    if (!b) throw new UsageError(`message ${i + 1} is not hex bytes: "${t.length > 40 ? t.slice(0, 37) + '...' : t}"`);
+    return b;
+  });
+  let revision: Revision;
+  let detection: ReturnType<typeof detectRevision> | null = null;
+  if (rev === 'auto') {
+    detection = detectRevision(frames);
+    if (!detection.revision) {
+      process.stderr.write(`cannot tell the revision of these bytes (${detection.evidence.join('; ') || 'no evidence'}); give --rev r0|r2|r3|r4\n`);
+      return 1;
+    }
+    revision = detection.revision;
+  } else revision = rev as Revision;
+  const direction = values.dir === 'to-device' ? 'driver-to-device' : values.dir === 'to-driver' ? 'device-to-driver' : undefined;
+  const results = frames.map((bytes) => {
+    const d = decode(bytes, revision, direction ? { direction } : {});
+    return {
+      ...(d.msg ? msgToJson(d.msg) : { revision, type: null, msgId: null, name: null, devNum: null, token: null, msgSize: null, fields: {} }),
+      problems: d.problems.map((p) => ({ offset: p.offset, code: p.code, reason: p.reason })),
+      ...(detection ? { detected: { confidence: detection.confidence, evidence: detection.evidence } } : {}),
+    };
+  });
+  if (values.json) out(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
+  else {
+    if (detection && detection.confidence !== 'high') out(`(revision ${revision} guessed from the bytes with ${detection.confidence} confidence; give --rev to be sure)`);
+    for (const r of results) {
+      out(`${r.revision} ${r.name ?? '(no header)'} dev_num ${r.devNum ?? '-'} token ${r.token ?? '-'} msg_size ${r.msgSize ?? '-'}`);
+      for (const [k, v] of Object.entries(r.fields)) out(`  ${k} = ${Array.isArray(v) ? v.map((w) => hex32(w)).join(' ') : String(v)}`);
+      for (const p of r.problems) out(`  problem at byte ${p.offset}: ${p.reason}`);
+    }
+  }
+  return results.some((r) => r.problems.length > 0) ? 1 : 0;
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  boards: cmdBoards,
+  probe: cmdProbe,
+  exercise: cmdExercise,
+  decode: cmdDecode,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    out(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) throw new UsageError(`unknown command "${cmd}"; expected one of: ${Object.keys(COMMANDS).join(', ')}`);
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`amp-workbench: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`amp-workbench: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,86 @@
+/**
+ * The device side of a simulated board, as a pure model over its memory windows and doorbells:
+ * lay out the message queues as the board's firmware would, run the device half of the
+ * handshake, and serve the profile's devices through the device role (src/device/server).
+ * The host runs it in a worker thread (main/host/sim/worker.ts) so both sides really run
+ * concurrently on shared memory.
+ */
+import type { BoardProfile } from '../api/boardProfile';
+import { attachQueue } from '../bus/formats/index';
+import { BusEndpoint } from '../bus/endpoint';
+import type { DoorbellIn, DoorbellOut } from '../bus/link';
+import type { AttachStage } from '../bus/queue';
+import type { MemoryWindow } from '../bus/window';
+import { queueGeometry } from '../boards/geometry';
+import { DeviceServer } from '../device/server';
+import { createDeviceModel } from '../devices/factory';
+import type { Revision } from '../protocol/types';
+import type { Runtime } from '../util/runtime';
+
+export interface SimBoardOptions {
+  profile: BoardProfile;
+  busWindow: MemoryWindow;
+  dataWindow: MemoryWindow;
+  doorbellOut: DoorbellOut;
+  doorbellIn: DoorbellIn;
+  runtime: Runtime;
+  onStage?: (stage: AttachStage, detail: string) => void;
+  log?: (text: string) => void;
+}
+
+export interface SimBoard {
+  endpoint: BusEndpoint;
+  server: DeviceServer;
+  close(): void;
+}
+
+export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; board: SimBoard } | { ok: false; error: string }> {
+  const { profile, runtime } = opts;
+  const devices = profile.sim?.devices ?? [];
+  const geometry = queueGeometry(profile);
+  if (!geometry.ok) return { ok: false, error: `${geometry.field}: ${geometry.message}` };
+  const timeouts = profile.bus.timeouts ?? {};
+  const attached = await attachQueue(profile.bus.format as Parameters<typeof attachQueue>[0], 'device', opts.busWindow, geometry.geometry, {
+    runtime,
+    layoutTimeoutMs: timeouts.layoutMs ?? 5000,
+    peerTimeoutMs: timeouts.peerMs ?? 5000,
+    pollMs: 1,
+    ...(opts.onStage ? { onStage: opts.onStage } : {}),
+  });
+  if (!attached.ok) return { ok: false, error: `device-side queue set-up failed at bus offset ${attached.problem.offset}: ${attached.problem.reason}` };
+  const revision = profile.bus.revision as Revision;
+  const endpoint = new BusEndpoint({ queue: attached.queue, doorbellOut: opts.doorbellOut, doorbellIn: opts.doorbellIn, revision, runtime });
+  const server = new DeviceServer({
+    revision,
+    memory: { window: opts.dataWindow, peerBase: profile.dataMemory.peerBase },
+    send: async (bytes) => {
+      const r = await endpoint.send(bytes);
+      if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);
+    },
+    onDrop: (reason) => opts.log?.(`dropped: ${reason}`),
+  });
+  for (const d of devices) await server.addDevice(d.devNum, createDeviceModel(d.kind, { seed: d.seed ?? d.devNum + 1 }));
+  // Requests and events are served one at a time, in arrival order (§17.2: process in order).
+  let serving: Promise<void> = Promise.resolve();
+  const serve = (bytes: Uint8Array) => {
+    serving = serving.then(() => server.handle(bytes)).catch((e: unknown) => opts.log?.(`server error: ${e instanceof Error ? e.message : String(e)}`));
+    return serving;
+  };
+  const offRequest = endpoint.onRequest('any', async (req) => {
+    await serve(req.bytes);
+    return null;
+  });
+  const offEvent = endpoint.onEvent('any', (ev) => void serve(ev.bytes));
+  return {
+    ok: true,
+    board: {
+      endpoint,
+      server,
+      close() {
+        offRequest();
+        offEvent();
+        endpoint.close();
+      },
+    },
+  };
+}
