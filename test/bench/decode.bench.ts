@@ -1,20 +1,11 @@
 /**
  * Codec throughput: decode and decodeHeader over a realistic mix of R3/R4 traffic (mostly
  * notifications, some control-plane requests and responses). Target: decode ≥ 5,000,000 msg/s.
- *
- * Run: npx tsx -e "import('./test/bench/decode.bench.ts').then(m=>m.run()).then(r=>console.log(JSON.stringify(r)))"
- *
- * Written CommonJS-style on purpose: under Node 20 tsx loads this package's .ts as CommonJS, and
- * Node finds the named exports of an import()ed CommonJS file by scanning its text, which fails
- * on any import/export statement (then `m.run` would be undefined). Hence `exports.run` and
- * require (which also works under `npm run bench`'s tsx/cjs hook, where a dynamic import of .ts
- * does not), with everything inside run() so this script-scoped file declares no globals.
+ * Run with the others: npm run bench.
  */
-exports.run = async function run(): Promise<Record<string, number | string>> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see the header
-  const { decode, decodeHeader, encode } = require('../../src/protocol/index') as typeof import('../../src/protocol/index');
-  type Revision = import('../../src/protocol/index').Revision;
-  type MessageInit = import('../../src/protocol/index').MessageInit;
+import { decode, decodeHeader, encode, type MessageInit, type Revision } from '../../src/protocol/index';
+
+export async function run(): Promise<Record<string, number | string>> {
 
   const DECODES = 3_000_000;
   const WARMUP = 300_000;
@@ -87,4 +78,4 @@ exports.run = async function run(): Promise<Record<string, number | string>> {
     decodeHeaderPerSecond: h.perSecond,
     decodeHeaderMs: h.ms,
   };
-};
+}

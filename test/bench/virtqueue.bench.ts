@@ -2,16 +2,13 @@
  * Split virtqueue round trips over a local BytesWindow: the driver publishes chains, the device
  * pops, answers and pushes them used, the driver collects — the data path minus the transport.
  * Also one end-to-end i2c write-then-read workload against the device model.
- *
- * Run: npx tsx -e "import('./test/bench/virtqueue.bench.ts').then(m=>m.run()).then(r=>console.log(JSON.stringify(r)))"
- * (CommonJS-style for the reasons given in decode.bench.ts.)
+ * Run with the others: npm run bench.
  */
-exports.run = async function run(): Promise<Record<string, number | string>> {
-  /* eslint-disable @typescript-eslint/no-require-imports -- see decode.bench.ts */
-  const { BytesWindow } = require('../../src/bus/window') as typeof import('../../src/bus/window');
-  const v = require('../../src/virtio/index') as typeof import('../../src/virtio/index');
-  const d = require('../../src/devices/index') as typeof import('../../src/devices/index');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+import { BytesWindow } from '../../src/bus/window';
+import * as d from '../../src/devices/index';
+import * as v from '../../src/virtio/index';
+
+export async function run(): Promise<Record<string, number | string>> {
 
   const SIZE = 256;
   const BATCH = 32;
@@ -90,4 +87,4 @@ exports.run = async function run(): Promise<Record<string, number | string>> {
     i2cWriteReadPerSecond: i2c.perSecond,
     i2cWriteReadMs: i2c.ms,
   };
-};
+}
