@@ -29,6 +29,11 @@ export default tseslint.config(
       'src/api may import src/ and the schema library (zod) only'),
   },
   {
+    files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
+    rules: restrict(NODE.filter((m) => m !== 'react' && m !== 'react-dom'), ['node:*', '**/main/**'],
+      'renderer/ reaches the engine through src/api only: no Node, no Electron, no main/'),
+  },
+  {
     files: ['main/host/**/*.ts'],
     rules: restrict(['electron', 'react', 'react-dom'], ['electron/*', '**/renderer/**', '**/main/app/**', '**/main/preload/**', '**/test/**'],
       'main/host runs without Electron: src/, node:*, serialport and main/native only'),

@@ -49,7 +49,17 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
   });
   if (!attached.ok) return { ok: false, error: `device-side queue set-up failed at bus offset ${attached.problem.offset}: ${attached.problem.reason}` };
   const revision = profile.bus.revision as Revision;
-  const endpoint = new BusEndpoint({ queue: attached.queue, doorbellOut: opts.doorbellOut, doorbellIn: opts.doorbellIn, revision, runtime });
+  const endpoint = new BusEndpoint({
+    queue: attached.queue,
+    doorbellOut: opts.doorbellOut,
+    doorbellIn: opts.doorbellIn,
+    revision,
+    runtime,
+    // What the endpoint refuses before the server sees it is dropped too: say so in the log.
+    observer: {
+      onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`),
+    },
+  });
   const server = new DeviceServer({
     revision,
     memory: { window: opts.dataWindow, peerBase: profile.dataMemory.peerBase },

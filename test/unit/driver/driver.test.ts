@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WireMessage } from '../../../src/bus/endpoint';
 import { I2cDeviceModel } from '../../../src/devices/i2c';
 import { RngDeviceModel } from '../../../src/devices/rng';
-import { decode, STATUS } from '../../../src/protocol/index';
+import { decode, encode, STATUS } from '../../../src/protocol/index';
 import type { Revision } from '../../../src/protocol/types';
 import { exerciseDevices } from '../../../main/host/exercise';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
@@ -57,7 +57,7 @@ describe.each(BOARDS)('driver on $id ($revision)', ({ id, devices, queueSize, re
 describe('bring-up order on the wire (R4)', () => {
   it('follows §14.2 for each device, with fresh non-zero tokens', async () => {
     const seen: WireMessage[] = [];
-    open = await inThreadBoard(builtin('sim-qemu-amp-pci'), { onMessage: (m) => seen.push(m) });
+    open = await inThreadBoard(builtin('sim-qemu-amp-pci'), { observer: { onMessage: (m) => seen.push(m) } });
     await open.session.probe();
     const sent = seen.filter((m) => m.direction === 'driver-to-device').map((m) => decode(m.bytes, 'r4').msg!);
     expect(sent[0]!.name).toBe('GET_DEVICES');
@@ -152,6 +152,24 @@ describe('device faults and events', () => {
     expect(s.phase).toBe('failed');
     expect(s.error).toMatch(/GET_DEVICE_INFO: no response to GET_DEVICE_INFO \(dev_num 42.*within 100 ms/);
     expect(open.log.some((l) => l.includes('absent dev_num 42'))).toBe(true);
+  });
+
+  it('device side drops malformed and unknown messages silently and keeps serving', async () => {
+    const problems: string[] = [];
+    open = await inThreadBoard(builtin('sim-qemu-amp-pci'), { observer: { onProblem: (p) => problems.push(p.kind) } });
+    await open.session.probe();
+    const bad = [
+      encode('r4', { name: 'GET_VQUEUE', kind: 'request', devNum: 1, token: 9, fields: { index: 0 }, msgSize: 48 }), // msg_size disagrees
+      encode('r4', { msgId: 0x3f, kind: 'request', devNum: 1, token: 10 }), // reserved id
+      encode('r4', { name: 'GET_DEVICE_STATUS', kind: 'response', devNum: 1, token: 11, fields: { status: 0 } }), // a response sent to the device
+      Uint8Array.of(0xff, 0xff, 0xff),
+    ];
+    for (const b of bad) expect((await open.session.endpoint.send(b)).ok).toBe(true);
+    const after = await open.session.endpoint.request(encode('r4', { name: 'GET_DEVICE_STATUS', kind: 'request', devNum: 1 }), { timeoutMs: 500 });
+    expect(after.ok).toBe(true);
+    // Nothing came back for the bad ones: no stray response reached the driver.
+    expect(problems).toEqual([]);
+    expect(open.log.filter((l) => l.startsWith('dropped'))).toHaveLength(bad.length);
   });
 
   it('tolerates the ST firmware putting its bus id in EVENT_USED and reports it', async () => {

@@ -7,7 +7,7 @@ import type { BoardProfile } from '../../../src/api/boardProfile';
 import { findBuiltinProfile } from '../../../src/boards/builtin';
 import type { EndpointObserver } from '../../../src/bus/endpoint';
 import type { Link } from '../../../src/bus/link';
-import { BytesWindow, SubWindow } from '../../../src/bus/window';
+import { BytesWindow, SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { startSimBoard, type SimBoard } from '../../../src/sim/board';
 import { attachSession, type Session } from '../../../main/host/session';
 import { nodeRuntime } from '../../../main/host/runtime';
@@ -28,7 +28,14 @@ export function builtin(id: string, patch: (p: BoardProfile) => BoardProfile = (
   return patch(structuredClone(p));
 }
 
-export async function inThreadBoard(profile: BoardProfile, observer?: EndpointObserver): Promise<InThreadBoard> {
+export interface InThreadOptions {
+  observer?: EndpointObserver;
+  /** Wraps the windows the driver side sees (the device side keeps direct access). */
+  driverWindow?: (w: MemoryWindow) => MemoryWindow;
+}
+
+export async function inThreadBoard(profile: BoardProfile, opts: InThreadOptions = {}): Promise<InThreadBoard> {
+  const { observer, driverWindow = (w) => w } = opts;
   const regions = new Map(profile.regions.map((r) => [r.name, new ArrayBuffer(Math.ceil(r.size / 8) * 8)]));
   const busWindow = new SubWindow(new BytesWindow(regions.get(profile.bus.region)!), profile.bus.offset, profile.bus.size);
   const dataWindow = new BytesWindow(regions.get(profile.dataMemory.region)!, 0, profile.dataMemory.size);
@@ -38,8 +45,8 @@ export async function inThreadBoard(profile: BoardProfile, observer?: EndpointOb
   const device = startSimBoard({ profile, busWindow, dataWindow, doorbellOut: toDriver, doorbellIn: toDevice, runtime: nodeRuntime, log: (t) => log.push(t) });
   const link: Link = {
     description: `${profile.id} (in-thread test board)`,
-    busWindow,
-    dataWindow,
+    busWindow: driverWindow(busWindow),
+    dataWindow: driverWindow(dataWindow),
     dataPeerBase: profile.dataMemory.peerBase,
     doorbellOut: toDevice,
     doorbellIn: toDriver,
