@@ -4,14 +4,12 @@
  * WebSocket bridge later) talks to.
  */
 import type { BoardProfile } from '../../src/api/boardProfile';
-import { queueGeometry } from '../../src/boards/geometry';
-import { BusEndpoint, type EndpointObserver } from '../../src/bus/endpoint';
-import { attachQueue } from '../../src/bus/formats/index';
+import { attachProfileBus } from '../../src/boards/bus';
+import type { BusEndpoint, EndpointObserver } from '../../src/bus/endpoint';
 import type { Link } from '../../src/bus/link';
-import type { AttachStage, MessageQueue, QueueFormat } from '../../src/bus/queue';
+import type { AttachStage, MessageQueue } from '../../src/bus/queue';
 import { Driver, type DeviceState, type DriverResult } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
-import type { Revision } from '../../src/protocol/types';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
 import { startSimBoard } from './sim/simLink';
@@ -89,46 +87,27 @@ export async function attachSession(profile: BoardProfile, link: Link & { ready?
     throw new SessionError(message);
   };
   if (profile.hostRole !== 'driver') return fail(`board ${profile.id} has hostRole "${profile.hostRole}"; the workbench plays the driver role`);
-  const geometry = queueGeometry(profile);
-  if (!geometry.ok) return fail(`profile ${profile.id}: ${geometry.field}: ${geometry.message}`);
   const runtime = opts.runtime ?? nodeRuntime;
-  const timeouts = profile.bus.timeouts ?? {};
-  const attaching = attachQueue(profile.bus.format as QueueFormat, 'driver', link.busWindow, geometry.geometry, {
-    runtime,
-    layoutTimeoutMs: timeouts.layoutMs ?? 10_000,
-    peerTimeoutMs: timeouts.peerMs ?? 10_000,
-    pollMs: 2,
-    ...(opts.onStage ? { onStage: opts.onStage } : {}),
-  });
+  const attaching = attachProfileBus(profile, 'driver', link, { runtime, pollMs: 2, defaultTimeoutMs: 10_000, onStage: opts.onStage, observer: opts.observer });
   // A simulated board whose worker failed says why at once instead of a handshake timeout.
   const never = new Promise<never>(() => undefined);
   const failed = link.ready ? link.ready.then(() => never) : never;
-  let attached: Awaited<typeof attaching>;
+  let bus: Awaited<typeof attaching>;
   try {
-    attached = await Promise.race([attaching, failed]);
+    bus = await Promise.race([attaching, failed]);
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e));
   }
-  if (!attached.ok) {
-    return fail(`bus set-up on ${link.description} failed (${attached.problem.code} at bus offset 0x${attached.problem.offset.toString(16)}): ${attached.problem.reason}`);
-  }
-  const revision = profile.bus.revision as Revision;
-  const endpoint = new BusEndpoint({
-    queue: attached.queue,
-    doorbellOut: link.doorbellOut,
-    doorbellIn: link.doorbellIn,
-    revision,
-    runtime,
-    ...(opts.observer ? { observer: opts.observer } : {}),
-  });
+  if (!bus.ok) return fail(`bus set-up on ${link.description} failed (${bus.error})`);
+  const { queue, endpoint, revision } = bus;
   const driver = new Driver({
     port: driverPort(endpoint),
     revision,
-    maxMessageSize: Math.min(profile.bus.maxMessageSize, attached.queue.slotSize),
-    responseTimeoutMs: timeouts.responseMs ?? 1000,
+    maxMessageSize: Math.min(profile.bus.maxMessageSize, queue.slotSize),
+    responseTimeoutMs: profile.bus.timeouts?.responseMs ?? 1000,
     data: { window: link.dataWindow, peerBase: link.dataPeerBase },
     runtime,
     ...(profile.devices ? { expectedDevices: profile.devices } : {}),
   });
-  return new Session(profile, link, attached.queue, endpoint, driver, runtime, attached.findings.map((f) => f.reason));
+  return new Session(profile, link, queue, endpoint, driver, runtime, bus.findings.map((f) => f.reason));
 }

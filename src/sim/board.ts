@@ -5,16 +5,14 @@
  * The host runs it in a worker thread (main/host/sim/worker.ts) so both sides really run
  * concurrently on shared memory.
  */
+import type { BusEndpoint } from '../bus/endpoint';
 import type { BoardProfile } from '../api/boardProfile';
-import { attachQueue } from '../bus/formats/index';
-import { BusEndpoint } from '../bus/endpoint';
+import { attachProfileBus } from '../boards/bus';
 import type { DoorbellIn, DoorbellOut } from '../bus/link';
 import type { AttachStage } from '../bus/queue';
 import type { MemoryWindow } from '../bus/window';
-import { queueGeometry } from '../boards/geometry';
 import { DeviceServer } from '../device/server';
 import { createDeviceModel } from '../devices/factory';
-import type { Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 
 export interface SimBoardOptions {
@@ -37,29 +35,16 @@ export interface SimBoard {
 export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; board: SimBoard } | { ok: false; error: string }> {
   const { profile, runtime } = opts;
   const devices = profile.sim?.devices ?? [];
-  const geometry = queueGeometry(profile);
-  if (!geometry.ok) return { ok: false, error: `${geometry.field}: ${geometry.message}` };
-  const timeouts = profile.bus.timeouts ?? {};
-  const attached = await attachQueue(profile.bus.format as Parameters<typeof attachQueue>[0], 'device', opts.busWindow, geometry.geometry, {
+  const bus = await attachProfileBus(profile, 'device', opts, {
     runtime,
-    layoutTimeoutMs: timeouts.layoutMs ?? 5000,
-    peerTimeoutMs: timeouts.peerMs ?? 5000,
     pollMs: 1,
-    ...(opts.onStage ? { onStage: opts.onStage } : {}),
-  });
-  if (!attached.ok) return { ok: false, error: `device-side queue set-up failed at bus offset ${attached.problem.offset}: ${attached.problem.reason}` };
-  const revision = profile.bus.revision as Revision;
-  const endpoint = new BusEndpoint({
-    queue: attached.queue,
-    doorbellOut: opts.doorbellOut,
-    doorbellIn: opts.doorbellIn,
-    revision,
-    runtime,
+    defaultTimeoutMs: 5000,
+    onStage: opts.onStage,
     // What the endpoint refuses before the server sees it is dropped too: say so in the log.
-    observer: {
-      onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`),
-    },
+    observer: { onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`) },
   });
+  if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };
+  const { endpoint, revision } = bus;
   const server = new DeviceServer({
     revision,
     memory: { window: opts.dataWindow, peerBase: profile.dataMemory.peerBase },

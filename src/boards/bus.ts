@@ -1,0 +1,61 @@
+/**
+ * The bus a board profile describes, attached for one role: the queue format at its place in
+ * the bus window (handshake included) and a bus endpoint over it speaking the profile's revision.
+ * The workbench's session (driver) and the simulated boards (device) both start here.
+ */
+import type { BoardProfile } from '../api/boardProfile';
+import { BusEndpoint, type EndpointObserver } from '../bus/endpoint';
+import { attachQueue } from '../bus/formats/index';
+import type { DoorbellIn, DoorbellOut } from '../bus/link';
+import type { AttachStage, BusRole, MessageQueue, QueueFormat, QueueProblem } from '../bus/queue';
+import type { MemoryWindow } from '../bus/window';
+import type { Revision } from '../protocol/types';
+import type { Runtime } from '../util/runtime';
+import { queueGeometry } from './geometry';
+
+export interface BusEnds {
+  busWindow: MemoryWindow;
+  doorbellOut: DoorbellOut;
+  doorbellIn: DoorbellIn;
+}
+
+export interface ProfileBusOptions {
+  runtime: Runtime;
+  /** Handshake poll interval. */
+  pollMs: number;
+  /** Stage timeouts where the profile gives none. */
+  defaultTimeoutMs: number;
+  onStage?: ((stage: AttachStage, detail: string) => void) | undefined;
+  observer?: EndpointObserver | undefined;
+}
+
+export type ProfileBus =
+  | { ok: true; queue: MessageQueue; endpoint: BusEndpoint; revision: Revision; findings: QueueProblem[] }
+  | { ok: false; error: string; problem?: QueueProblem };
+
+export async function attachProfileBus(profile: BoardProfile, role: BusRole, ends: BusEnds, opts: ProfileBusOptions): Promise<ProfileBus> {
+  const geometry = queueGeometry(profile);
+  if (!geometry.ok) return { ok: false, error: `profile ${profile.id}: ${geometry.field}: ${geometry.message}` };
+  const timeouts = profile.bus.timeouts ?? {};
+  const attached = await attachQueue(profile.bus.format as QueueFormat, role, ends.busWindow, geometry.geometry, {
+    runtime: opts.runtime,
+    layoutTimeoutMs: timeouts.layoutMs ?? opts.defaultTimeoutMs,
+    peerTimeoutMs: timeouts.peerMs ?? opts.defaultTimeoutMs,
+    pollMs: opts.pollMs,
+    ...(opts.onStage ? { onStage: opts.onStage } : {}),
+  });
+  if (!attached.ok) {
+    const p = attached.problem;
+    return { ok: false, problem: p, error: `${p.code} at bus offset 0x${p.offset.toString(16)}: ${p.reason}` };
+  }
+  const revision = profile.bus.revision as Revision;
+  const endpoint = new BusEndpoint({
+    queue: attached.queue,
+    doorbellOut: ends.doorbellOut,
+    doorbellIn: ends.doorbellIn,
+    revision,
+    runtime: opts.runtime,
+    ...(opts.observer ? { observer: opts.observer } : {}),
+  });
+  return { ok: true, queue: attached.queue, endpoint, revision, findings: attached.findings };
+}
