@@ -41,6 +41,11 @@ describe('amp-workbench CLI', () => {
       featuresNegotiated: '0x0000000100000001',
       queues: [{ index: 0, size: 128 }],
     });
+    const con = out.devices.find((d: { deviceType: string }) => d.deviceType === 'console');
+    expect(con.configFields.filter((f: { valid: boolean }) => f.valid).map((f: { name: string; value: number }) => [f.name, f.value])).toEqual([
+      ['cols', 80],
+      ['rows', 25],
+    ]);
   });
 
   it('exercises one device and reports latency', () => {

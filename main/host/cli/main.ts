@@ -10,6 +10,7 @@ import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile } from '../../../sr
 import { hex32, parseHex, toHex } from '../../../src/util/hex';
 import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { featureNames, statusNames } from '../../../src/protocol/names';
+import { decodeConfig } from '../../../src/devices/config';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
 import { openSession } from '../session';
@@ -75,6 +76,7 @@ function deviceJson(d: DeviceState) {
     featuresNegotiatedNames: featureNames(d.featuresNegotiated, d.deviceId),
     configSize: d.configSize,
     config: toHex(d.config),
+    configFields: decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? [],
     generation: d.generation,
     queues: d.queues.map((q) => ({
       index: q.index,
@@ -136,6 +138,8 @@ async function cmdProbe(argv: string[]): Promise<number> {
         ]),
       );
       for (const d of devices) {
+        const fields = (decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? []).filter((f) => f.valid !== false);
+        if (fields.length > 0) out(`  dev ${d.devNum} config (generation ${d.generation}): ${fields.map((f) => `${f.name}=${String(f.value)}`).join(' ')}`);
         if (d.error) out(`  dev ${d.devNum}: ${d.error}`);
         for (const f of d.findings) out(`  dev ${d.devNum} finding: ${f}`);
       }
