@@ -138,6 +138,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
         ]),
       );
       for (const d of devices) {
+        if (d.phase === 'ready') out(`  dev ${d.devNum} negotiated: ${featureNames(d.featuresNegotiated, d.deviceId).join(', ') || 'none'}`);
         const fields = (decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? []).filter((f) => f.valid !== false);
         if (fields.length > 0) out(`  dev ${d.devNum} config (generation ${d.generation}): ${fields.map((f) => `${f.name}=${String(f.value)}`).join(' ')}`);
         if (d.error) out(`  dev ${d.devNum}: ${d.error}`);
