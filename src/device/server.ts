@@ -7,6 +7,14 @@
  * driver times out; responses copy the request's token (R4 rule, harmless for R3); EVENT_USED is
  * sent only after the used ring was updated; device-originated status changes raise EVENT_CONFIG.
  *
+ * Queue and config rules (§6.8, §6.9, §9, §14.4, §17.2): SET_VQUEUE is atomic — an invalid one
+ * (reserved R4 flags, bad size or addresses, changing or disabling an enabled queue) changes
+ * nothing and is still answered, the driver checks with GET_VQUEUE; an enabled queue keeps its
+ * ring indices; RESET_VQUEUE resets the queue only when VIRTIO_F_RING_RESET is in effect (else a
+ * no-op that is answered); SET_CONFIG with a stale generation is refused in R2/R3 and the field
+ * ignored in R4 (baseline profile: the strict-generation transport feature is not offered);
+ * GET_DEVICES answers as many slots as fit the bus maximum message size and says where to go on.
+ *
  * R0 plays the ST/OpenAMP firmware (OpenAMP lib/virtio_msg/virtio_msg_rproc_bus.c): it answers
  * by echoing the request buffer without the response bit, fills DEVICE_INFO, GET_FEATURES
  * (index 0, first word only), GET_VQUEUE (max 16), GET_DEVICE_STATUS, echoes SET_FEATURES and
@@ -15,14 +23,19 @@
  */
 import type { MemoryWindow } from '../bus/window';
 import type { DeviceModel } from '../devices/model';
-import { decode, encode } from '../protocol/index';
-import { STATUS } from '../protocol/names';
-import type { FieldValue, Revision, VirtioMsg } from '../protocol/types';
+import { decode, encode, HEADER_SIZE } from '../protocol/index';
+import { FEATURE, STATUS } from '../protocol/names';
+import type { FieldValue, Problem, Revision, VirtioMsg } from '../protocol/types';
 import { DeviceVirtqueue } from '../virtio/device';
 
 export interface DeviceServerOptions {
   revision: Revision;
   memory: { window: MemoryWindow; peerBase: bigint };
+  /**
+   * The largest message the bus carries (the profile's maximum, bounded by the queue's slot
+   * size): GET_DEVICES answers only as many device slots as fit (§6.14, §12.1).
+   */
+  maxMessageSize: number;
   /** Puts a message on the device→driver queue (the endpoint records and rings). */
   send(bytes: Uint8Array): Promise<void>;
   /** Messages the server dropped, and why (for the simulator's own log). */
@@ -41,12 +54,31 @@ interface QueueSlot {
 interface Served {
   model: DeviceModel;
   status: number;
+  /** What SET_DRIVER_FEATURES wrote. */
   driverFeatures: bigint;
+  /** The features in effect: driverFeatures as accepted at FEATURES_OK (0 before and after reset). */
+  negotiated: bigint;
   queues: Map<number, QueueSlot>;
 }
 
 /** The ST firmware's GET_VQUEUE answer (VIRTIO_MSG_VIRTQUEUE_MAX_SIZE 0x10). */
 const R0_MAX_QUEUE_SIZE = 16;
+
+/** R4 SET_VQUEUE flags (§6.8): bits 1:0 state op, then one "use the current value" bit per field. */
+const VQ_OP_MASK = 0x3;
+const VQ_OP_KEEP_DISABLED = 0;
+const VQ_OP_ENABLE = 1;
+const VQ_OP_RESERVED = 3;
+const VQ_SIZE_IGNORE = 1 << 2;
+const VQ_DESC_ADDR_IGNORE = 1 << 3;
+const VQ_DRIVER_ADDR_IGNORE = 1 << 4;
+const VQ_DEVICE_ADDR_IGNORE = 1 << 5;
+/** Bits 31:6 must be zero. */
+const VQ_FLAGS_RESERVED = ~0x3f >>> 0;
+/** Byte offset of the R4 SET_VQUEUE flags word (8-byte header, then index). */
+const R4_SET_VQUEUE_FLAGS_OFFSET = 12;
+/** GET_DEVICES response payload before the bitmap: offset, count, next_offset (le16 each). */
+const GET_DEVICES_FIXED = 6;
 
 type Fields = Record<string, FieldValue>;
 
@@ -66,7 +98,7 @@ export class DeviceServer {
 
   /** Adds a device; with `announce`, tells the driver with EVENT_DEVICE ADDED (hot-plug). */
   async addDevice(devNum: number, model: DeviceModel, announce = false): Promise<void> {
-    this.devices.set(devNum, { model, status: 0, driverFeatures: 0n, queues: new Map() });
+    this.devices.set(devNum, { model, status: 0, driverFeatures: 0n, negotiated: 0n, queues: new Map() });
     if (announce) await this.sendDeviceEvent(devNum, 1);
   }
 
@@ -90,7 +122,7 @@ export class DeviceServer {
   async handle(bytes: Uint8Array): Promise<void> {
     const { msg, problems } = decode(bytes, this.opts.revision, { direction: 'driver-to-device' });
     if (!msg) return this.drop('unreadable header');
-    const fatal = problems.find((p) => p.code !== 'trailing-bytes' && p.code !== 'reserved-bits');
+    const fatal = problems.find((p) => !tolerated(msg, p));
     if (fatal) return this.drop(`${msg.name}: ${fatal.reason}`);
     if (msg.kind === 'response') return this.drop(`${msg.name}: a response sent to the device`);
     if (msg.bus) return this.handleBus(msg);
@@ -108,18 +140,35 @@ export class DeviceServer {
   }
 
   private async handleBus(msg: VirtioMsg): Promise<void> {
-    if (msg.name === 'GET_DEVICES') {
-      const offset = n(msg.fields, 'offset');
-      const count = n(msg.fields, 'count');
-      const bitmap = new Uint8Array(Math.ceil(count / 8));
-      for (const devNum of this.devices.keys()) {
-        const i = devNum - offset;
-        if (i >= 0 && i < count) bitmap[i >> 3]! |= 1 << (i & 7);
-      }
-      return this.reply(msg, { offset, count, next_offset: 0, bitmap });
-    }
+    if (msg.name === 'GET_DEVICES') return this.getDevices(msg);
     if (msg.name === 'PING') return this.reply(msg, { data: n(msg.fields, 'data') });
     return this.drop(`unsupported bus message ${msg.name}`);
+  }
+
+  /**
+   * GET_DEVICES (§6.14, §12.1, §17.1): the window [offset, offset + count) with count reduced so
+   * the response fits the bus maximum; next_offset is the next start when devices remain there or
+   * beyond, else 0. R2/R3: offset, count and next_offset are multiples of 8 (the codec refuses
+   * other request counts; an unaligned offset is malformed too). R4: any count, the bitmap's
+   * unused high bits stay 0.
+   */
+  private getDevices(msg: VirtioMsg): Promise<void> {
+    const rev = this.opts.revision;
+    const offset = n(msg.fields, 'offset');
+    if (rev !== 'r4' && offset % 8 !== 0) return Promise.resolve(this.drop(`GET_DEVICES offset ${offset} is not a multiple of 8 (${rev})`));
+    // 8 slots per bitmap byte; a multiple of 8, so an R2/R3 count stays aligned.
+    const fits = 8 * Math.max(0, this.opts.maxMessageSize - HEADER_SIZE[rev] - GET_DEVICES_FIXED);
+    const count = Math.min(n(msg.fields, 'count'), fits);
+    const bitmap = new Uint8Array(Math.ceil(count / 8));
+    let more = false;
+    for (const devNum of this.devices.keys()) {
+      const i = devNum - offset;
+      if (i >= 0 && i < count) bitmap[i >> 3]! |= 1 << (i & 7);
+      else if (i >= count) more = true;
+    }
+    // R4: a non-zero next_offset lies past the request offset, so an empty window (count 0) ends the walk.
+    const next = more && count > 0 ? offset + count : 0;
+    return this.reply(msg, { offset, count, next_offset: next, bitmap });
   }
 
   private async handleTransport(msg: VirtioMsg, d: Served): Promise<void> {
@@ -169,6 +218,13 @@ export class DeviceServer {
       case 'SET_CONFIG': {
         const offset = n(f, 'offset');
         const data = f['data'] instanceof Uint8Array ? f['data'] : new Uint8Array(0);
+        // §9: R3 (and R2) refuse a write made against another generation than the current one;
+        // R4 baseline (transport feature bit 0 not offered) ignores the field.
+        const generation = n(f, 'generation');
+        if (rev !== 'r4' && generation !== m.configGeneration) {
+          this.drop(`SET_CONFIG generation ${generation} is not the current ${m.configGeneration}: refused (length 0)`);
+          return this.reply(msg, { generation: m.configGeneration, offset, length: 0, data: new Uint8Array(0) });
+        }
         const applied = offset + data.length <= m.configSize && data.length > 0 && m.writeConfig(offset, data);
         return this.reply(msg, { generation: m.configGeneration, offset, length: applied ? data.length : 0, data: applied ? data : new Uint8Array(0) });
       }
@@ -186,19 +242,19 @@ export class DeviceServer {
           device_addr: q?.device ?? 0n,
         });
       }
-      case 'SET_VQUEUE': {
+      case 'SET_VQUEUE':
+        // Invalid requests change nothing but are answered all the same (§6.8, §11, §17.2).
+        this.setVqueue(d, f);
+        return this.reply(msg, {});
+      case 'RESET_VQUEUE': {
+        // §6.9, §14.4: only with VIRTIO_F_RING_RESET in effect; requests are served one at a
+        // time, so the queue is quiesced when the response goes out.
         const index = n(f, 'index');
-        const size = n(f, 'size');
-        // R4 §6.8: state op 1 enables; R2/R3 have no flags and the queue is usable once set.
-        const enable = rev === 'r4' ? (n(f, 'flags') & 3) === 1 : true;
-        if (index < m.numQueues && size > 0 && size <= m.queueMaxSize(index)) {
-          this.configureQueue(d, index, size, b(f, 'desc_addr'), b(f, 'driver_addr'), b(f, 'device_addr'), enable);
-        } else this.drop(`SET_VQUEUE ${index} size ${size} rejected (max ${index < m.numQueues ? m.queueMaxSize(index) : 0})`);
+        if ((d.negotiated & (1n << BigInt(FEATURE.RING_RESET))) === 0n) {
+          this.drop(`RESET_VQUEUE ${index}: VIRTIO_F_RING_RESET not negotiated, nothing done (answered)`);
+        } else d.queues.delete(index);
         return this.reply(msg, {});
       }
-      case 'RESET_VQUEUE':
-        d.queues.delete(n(f, 'index'));
-        return this.reply(msg, {});
       case 'GET_SHM':
         // No shared memory regions: length 0 (§11 "SHM region absent").
         return this.reply(msg, rev === 'r4' ? { shmid: n(f, 'shmid'), reserved: 0, length: 0n, address: 0n } : { index: n(f, 'index'), length: 0, address: 0 });
@@ -233,7 +289,12 @@ export class DeviceServer {
         const index = n(f, 'index');
         const size = n(f, 'size');
         if (index < m.numQueues && size > 0 && size <= R0_MAX_QUEUE_SIZE) {
-          this.configureQueue(d, index, size, b(f, 'descriptor_addr'), b(f, 'driver_addr'), b(f, 'device_addr'), true);
+          const desc = b(f, 'descriptor_addr');
+          const driver = b(f, 'driver_addr');
+          const device = b(f, 'device_addr');
+          const created = this.createQueue(size, desc, driver, device);
+          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.queue });
+          else this.drop(`SET_VQUEUE ${index}: ${created.problem.reason}`);
         }
         return echo({});
       }
@@ -254,27 +315,63 @@ export class DeviceServer {
       d.model.reset();
       d.status = 0;
       d.driverFeatures = 0n;
+      d.negotiated = 0n;
       d.queues.clear();
       return;
     }
     let next = status & 0xff;
-    // FEATURES_OK set for the first time: the device checks the subset (§14.2 step 7).
-    if ((next & STATUS.FEATURES_OK) !== 0 && (d.status & STATUS.FEATURES_OK) === 0 && !d.model.acceptFeatures(d.driverFeatures)) {
-      next &= ~STATUS.FEATURES_OK;
+    // FEATURES_OK set for the first time: the device checks the subset (§14.2 step 7); accepted,
+    // it is the feature set in effect.
+    if ((next & STATUS.FEATURES_OK) !== 0 && (d.status & STATUS.FEATURES_OK) === 0) {
+      if (d.model.acceptFeatures(d.driverFeatures)) d.negotiated = d.driverFeatures;
+      else next &= ~STATUS.FEATURES_OK;
     }
     d.status = next | (d.status & STATUS.DEVICE_NEEDS_RESET);
   }
 
-  private configureQueue(d: Served, index: number, size: number, desc: bigint, driver: bigint, device: bigint, enabled: boolean): void {
+  /**
+   * SET_VQUEUE for R2–R4 (§6.8, §14.4, §17.2), all or nothing. R4 flags: state op 0 keeps the
+   * queue disabled, 1 enables it, 2 keeps its state, 3 is reserved; bits 2–5 take the current
+   * size / desc / driver / device address instead of the request's; bits 31:6 are zero. R2/R3
+   * have no flags: the fields are applied and the queue is usable. An enabled queue can be
+   * neither changed nor disabled (that takes RESET_VQUEUE or a device reset); setting it again
+   * as it is leaves it running with its ring indices.
+   */
+  private setVqueue(d: Served, f: Fields): void {
+    const m = d.model;
+    const index = n(f, 'index');
+    const noop = (why: string) => this.drop(`SET_VQUEUE ${index}: ${why}; nothing changed (answered)`);
+    const cur = d.queues.get(index);
+    const flags = this.opts.revision === 'r4' ? n(f, 'flags') >>> 0 : VQ_OP_ENABLE;
+    const op = flags & VQ_OP_MASK;
+    if ((flags & VQ_FLAGS_RESERVED) !== 0) return noop(`flags 0x${flags.toString(16)} has reserved bits 31:6 set`);
+    if (op === VQ_OP_RESERVED) return noop('flags state op 3 is reserved');
+    const pick = <T>(ignore: number, current: T | undefined, zero: T, given: T): T => ((flags & ignore) !== 0 ? (current ?? zero) : given);
+    const size = pick(VQ_SIZE_IGNORE, cur?.size, 0, n(f, 'size'));
+    const desc = pick(VQ_DESC_ADDR_IGNORE, cur?.desc, 0n, b(f, 'desc_addr'));
+    const driver = pick(VQ_DRIVER_ADDR_IGNORE, cur?.driver, 0n, b(f, 'driver_addr'));
+    const device = pick(VQ_DEVICE_ADDR_IGNORE, cur?.device, 0n, b(f, 'device_addr'));
+    if (cur?.enabled) {
+      if (size !== cur.size || desc !== cur.desc || driver !== cur.driver || device !== cur.device) {
+        return noop('the queue is enabled; its size and addresses change only after RESET_VQUEUE');
+      }
+      if (op === VQ_OP_KEEP_DISABLED) return noop('the queue is enabled; SET_VQUEUE cannot disable it');
+      return; // enable / keep current with the same values: it runs on, indices untouched
+    }
+    const max = index < m.numQueues ? m.queueMaxSize(index) : 0;
+    if (size === 0 || size > max) return noop(`size ${size} not in 1..${max}`);
+    const created = this.createQueue(size, desc, driver, device);
+    if (!created.ok) return noop(created.problem.reason);
+    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.queue });
+  }
+
+  private createQueue(size: number, desc: bigint, driver: bigint, device: bigint): ReturnType<typeof DeviceVirtqueue.create> {
     const { window, peerBase } = this.opts.memory;
     const translate = (addr: bigint, len: number): number | null => {
       const off = addr - peerBase;
       return off >= 0n && off + BigInt(len) <= BigInt(window.size) ? Number(off) : null;
     };
-    const created = DeviceVirtqueue.create(window, { size, descAddr: desc, driverAddr: driver, deviceAddr: device }, translate);
-    // R4 §6.8: an invalid SET_VQUEUE leaves the queue as it was but is still answered.
-    if (!created.ok) return this.drop(`SET_VQUEUE ${index}: ${created.problem.reason}`);
-    d.queues.set(index, { size, desc, driver, device, enabled, vq: created.queue });
+    return DeviceVirtqueue.create(window, { size, descAddr: desc, driverAddr: driver, deviceAddr: device }, translate);
   }
 
   /** EVENT_AVAIL: serve the queue, then EVENT_USED once the used ring holds the results. */
@@ -284,7 +381,7 @@ export class DeviceServer {
       return this.sendConfigEvent(devNum, d);
     }
     const q = d.queues.get(index);
-    if (!q?.vq || !q.enabled) return this.drop(`EVENT_AVAIL for unconfigured queue ${index}`);
+    if (!q?.vq || !q.enabled) return this.drop(`EVENT_AVAIL for ${q ? 'disabled' : 'unconfigured'} queue ${index}`);
     const r = await d.model.process(index, q.vq, this.opts.memory.window, (i) => {
       const other = d.queues.get(i);
       return other?.enabled ? other.vq : null;
@@ -323,6 +420,16 @@ export class DeviceServer {
     if (this.opts.revision === 'r0') return Promise.resolve();
     return this.opts.send(encode(this.opts.revision, { name: 'EVENT_DEVICE', kind: 'event', bus: true, devNum: 0, fields: { device_number: devNum, device_bus_state: state } }));
   }
+}
+
+/**
+ * Decode problems the server lets through: stray non-zero bytes in reserved words and padding,
+ * and the R4 SET_VQUEUE flags word, which setVqueue checks itself (a reserved state op makes the
+ * request a no-op that is still answered, §6.8, §17.2).
+ */
+function tolerated(msg: VirtioMsg, p: Problem): boolean {
+  if (p.code === 'trailing-bytes' || p.code === 'reserved-bits') return true;
+  return msg.revision === 'r4' && msg.name === 'SET_VQUEUE' && p.code === 'bad-field' && p.offset === R4_SET_VQUEUE_FLAGS_OFFSET;
 }
 
 function bitLength(v: bigint): number {

@@ -44,10 +44,12 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     observer: { onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`) },
   });
   if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };
-  const { endpoint, revision } = bus;
+  const { endpoint, revision, queue } = bus;
   const server = new DeviceServer({
     revision,
     memory: { window: opts.dataWindow, peerBase: profile.dataMemory.peerBase },
+    // A message must fit the bus's advertised maximum and a queue slot.
+    maxMessageSize: Math.min(profile.bus.maxMessageSize, queue.slotSize),
     send: async (bytes) => {
       const r = await endpoint.send(bytes);
       if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);
