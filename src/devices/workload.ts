@@ -4,12 +4,12 @@
  * notify, wait for the used entries, read the device-writable parts back, free the buffers.
  */
 import type { MemoryWindow } from '../bus/window';
-import type { DataAllocator } from '../virtio/alloc';
+import type { BufferAllocator } from '../virtio/alloc';
 import type { DriverVirtqueue } from '../virtio/driver';
 
 export interface QueueContext {
   queue: DriverVirtqueue;
-  alloc: DataAllocator;
+  alloc: BufferAllocator;
   /** The data window the queue and its buffers live in. */
   window: MemoryWindow;
   /** EVENT_AVAIL for this queue (next_offset from queue.nextOffsetForNotify() with NOTIFICATION_DATA). Rejects when it cannot be sent. */
@@ -54,9 +54,17 @@ export async function publishAndKick(ctx: QueueContext): Promise<string | null> 
 }
 
 /**
+ * How often the used ring is read while no EVENT_USED comes: a device in polling-only mode never
+ * sends one (virtio-msg-protocol.md §10.2), and an EVENT_USED the driver cannot attribute (the ST
+ * firmware leaves dev_num unset) must not fail a request the device completed.
+ */
+export const USED_POLL_MS = 10;
+
+/**
  * Waits until the heads in `pending` came back in the used ring — all of them, or with `until`
  * 'any' at least one — calling `onUsed` for each (and removing it from `pending`). Used entries
- * for heads the caller does not own are ignored. Returns an error text or null.
+ * for heads the caller does not own are ignored. Fails after `timeoutMs` without progress (the
+ * ring is read once more first) or on a bad used ring. Returns an error text or null.
  */
 export async function awaitUsed(
   ctx: QueueContext,
@@ -66,18 +74,24 @@ export async function awaitUsed(
   until: 'all' | 'any' = 'all',
 ): Promise<string | null> {
   const initially = pending.size;
+  let idleMs = 0;
   for (;;) {
     const { used, problems } = await ctx.queue.collectUsed();
     for (const u of used) {
       if (!pending.delete(u.id)) continue;
       await onUsed(u.id, u.len);
     }
+    const retired = problems.find((p) => p.code === 'queue-retired');
+    if (retired) return `request abandoned: the queue was torn down while it was in flight (${retired.seen})`;
     if (problems.length > 0) return `the device wrote a bad used ring: ${problems.map((p) => p.reason).join('; ')}`;
     if (pending.size === 0 || (until === 'any' && pending.size < initially)) return null;
-    if (!(await ctx.waitUsed(timeoutMs))) {
+    if (used.length > 0) idleMs = 0;
+    if (idleMs >= timeoutMs) {
       const q = ctx.queue;
       return `no used entry for ${pending.size} request(s) within ${timeoutMs} ms (avail.idx ${q.availIndex}, last used.idx ${q.lastSeenUsed}); their buffers stay with the device until reset`;
     }
+    const slice = Math.min(USED_POLL_MS, timeoutMs - idleMs);
+    if (!(await ctx.waitUsed(slice))) idleMs += slice;
   }
 }
 

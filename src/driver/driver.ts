@@ -5,12 +5,11 @@
  */
 import type { MemoryWindow } from '../bus/window';
 import { queuePlan } from './catalog';
-import { releaseReceiver } from '../devices/console';
 import type { QueueContext } from '../devices/workload';
 import { deviceTypeName, FEATURE, STATUS, featureNames, statusNames } from '../protocol/names';
 import type { Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
-import { DataAllocator } from '../virtio/alloc';
+import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
 import { DriverVirtqueue } from '../virtio/driver';
 import { createDialect, type Dialect, type DeviceInfo, type InboundEvent } from './dialect';
 import type { DriverPort } from './port';
@@ -79,7 +78,16 @@ const TRANSPORT_FEATURES = (1n << BigInt(FEATURE.VERSION_1)) | (1n << BigInt(FEA
 
 /** Reset completion polling (§14.3; Linux PoC-v2: every 10 ms, up to 10 s). */
 const RESET_POLL_MS = 10;
-const RESET_POLL_TRIES = 100;
+const RESET_POLL_TRIES = 1000;
+
+/**
+ * Feature bits the driver reads and writes: every bit it can name lies below 128 (virtio-net's
+ * reach 70). Higher blocks are never accepted, so they are not read (R4 §14.2 step 1: the count
+ * must be within what the driver supports; the device keeps 0 for blocks not written).
+ */
+const DRIVER_FEATURE_BITS = 128;
+/** A num_feature_bits/blocks beyond this is corrupt, not a device: 1024 blocks would not fit any message. */
+const PLAUSIBLE_FEATURE_BITS = 32 * 1024;
 
 /** How long waitUsed polls the queue before it sleeps until the doorbell or the timeout. */
 const USED_SPIN_NS = 200_000n;
@@ -87,6 +95,8 @@ const USED_SPIN_NS = 200_000n;
 interface LiveQueue {
   model: QueueModel;
   vq: DriverVirtqueue;
+  /** Every buffer workloads take for this queue, returned at once when the queue goes. */
+  buffers: OwnedAllocator;
   waiters: (() => void)[];
   pendingUsed: boolean;
 }
@@ -105,11 +115,23 @@ export class Driver {
   private readonly listeners = new Set<(state: DeviceState) => void>();
   private readonly alloc: DataAllocator;
   private readonly unsubscribe: () => void;
+  private readonly busFindingList: string[] = [];
 
   constructor(private readonly opts: DriverOptions) {
-    this.dialect = createDialect(opts.port, opts.revision, { timeoutMs: opts.responseTimeoutMs, maxMessageSize: opts.maxMessageSize });
+    this.dialect = createDialect(opts.port, opts.revision, {
+      timeoutMs: opts.responseTimeoutMs,
+      maxMessageSize: opts.maxMessageSize,
+      onFinding: (text) => {
+        if (!this.busFindingList.includes(text)) this.busFindingList.push(text);
+      },
+    });
     this.alloc = new DataAllocator(0, opts.data.window.size);
     this.unsubscribe = opts.port.onEvent((bytes) => this.onEvent(bytes));
+  }
+
+  /** Deviations from the spec the bus or its peer showed that were tolerated (not tied to one device). */
+  busFindings(): readonly string[] {
+    return this.busFindingList;
   }
 
   /** Every device's state now. */
@@ -169,7 +191,7 @@ export class Driver {
     if (!q) return { ok: false, error: `device ${devNum} has no queue ${queue} (it has ${dev.queues.length})` };
     const ctx: QueueContext = {
       queue: q.vq,
-      alloc: this.alloc,
+      alloc: q.buffers,
       window: this.opts.data.window,
       kick: async () => {
         const r = await this.dialect.kick(devNum, queue, 0);
@@ -262,10 +284,15 @@ export class Driver {
     return dev.state;
   }
 
-  private releaseQueues(dev: LiveDevice): void {
+  /**
+   * Tears the device's queues down once the device can no longer touch them (reset confirmed,
+   * or removed): contexts handed out stop writing, and the rings and every buffer workloads took
+   * (a console's posted receive buffers, a timed-out request's) go back to the allocator.
+   */
+  private releaseQueues(dev: LiveDevice, reason: string): void {
     for (const q of dev.queues) {
-      // Receive buffers a console keeps posted belong to the queue: free them with it.
-      releaseReceiver(q.vq);
+      q.vq.retire(reason);
+      q.buffers.releaseAll();
       this.alloc.free(q.vq.offsets.desc);
       for (const w of q.waiters.splice(0)) w();
     }
@@ -275,7 +302,6 @@ export class Driver {
   private async initialise(dev: LiveDevice): Promise<DeviceState> {
     const d = this.dialect;
     const n = dev.state.devNum;
-    this.releaseQueues(dev);
     const { error: _previous, ...rest } = dev.state;
     dev.state = rest;
     this.update(dev, { phase: 'probing' });
@@ -285,6 +311,9 @@ export class Driver {
     if (!info.ok) return this.fail(dev, `GET_DEVICE_INFO: ${info.error}`);
     if (info.value.deviceId === 0) return this.fail(dev, `GET_DEVICE_INFO reports device_id 0: no device function at dev_num ${n}`);
     if (info.value.featureBits % 32 !== 0) return this.fail(dev, `num_feature_bits ${info.value.featureBits} is not a multiple of 32`);
+    if (info.value.featureBits > PLAUSIBLE_FEATURE_BITS) {
+      return this.fail(dev, `GET_DEVICE_INFO reports ${info.value.featureBits / 32} feature blocks; expected at most ${PLAUSIBLE_FEATURE_BITS / 32}`);
+    }
     dev.info = info.value;
     const expected = this.opts.expectedDevices?.find((e) => e.devNum === n);
     if (expected && expected.virtioId !== info.value.deviceId) {
@@ -299,9 +328,10 @@ export class Driver {
       phase: 'resetting',
     });
 
-    // 2. RESET, polling until the device reports 0.
+    // 2. RESET, polling until the device reports 0; only then are the old queues the device's no more.
     const reset = await this.resetDevice(dev);
     if (!reset.ok) return this.fail(dev, reset.error);
+    this.releaseQueues(dev, `device ${n} was reset`);
 
     // 3–4. ACKNOWLEDGE, DRIVER
     let status = STATUS.ACKNOWLEDGE;
@@ -318,7 +348,8 @@ export class Driver {
 
     // 5–7. Features: read, write the subset we understand, FEATURES_OK and check it stuck.
     this.update(dev, { phase: 'negotiating' });
-    const offered = await d.getFeatures(n, info.value.featureBits);
+    const featureBits = Math.min(info.value.featureBits, DRIVER_FEATURE_BITS);
+    const offered = await d.getFeatures(n, featureBits);
     if (!offered.ok) return this.fail(dev, `GET_DEVICE_FEATURES: ${offered.error}`);
     const wanted = offered.value & (TRANSPORT_FEATURES | plan.features);
     this.update(dev, { featuresOffered: offered.value });
@@ -330,7 +361,7 @@ export class Driver {
         return this.failWith(dev, status, `device does not offer ${featureNames(1n << BigInt(bit), info.value.deviceId)[0] ?? `bit ${bit}`}, which its driver requires`);
       }
     }
-    const set = await d.setFeatures(n, info.value.featureBits, wanted);
+    const set = await d.setFeatures(n, featureBits, wanted);
     if (!set.ok) return this.fail(dev, `SET_DRIVER_FEATURES: ${set.error}`);
     status |= STATUS.FEATURES_OK;
     const fok = await this.writeStatus(dev, status);
@@ -442,7 +473,7 @@ export class Driver {
         return { ok: false, error: `SET_VQUEUE ${index}: ${s.error}` };
       }
       const model: QueueModel = { index, name: names[index]!, size, maxSize: g.value.maxSize, descAddr: addrs.desc, driverAddr: addrs.driver, deviceAddr: addrs.device, usedEvents: 0 };
-      dev.queues.push({ model, vq, waiters: [], pendingUsed: false });
+      dev.queues.push({ model, vq, buffers: new OwnedAllocator(this.alloc, `queue ${index} of device ${n}`), waiters: [], pendingUsed: false });
       // §14.2 step 9b: confirm with GET_VQUEUE where the revision reports the configuration.
       if (this.opts.revision !== 'r0') {
         const v = await this.dialect.getVqueue(n, index);
@@ -464,11 +495,11 @@ export class Driver {
     const ev: InboundEvent | null = this.dialect.parseEvent(bytes);
     if (!ev) return;
     if (ev.kind === 'device') {
-      if (ev.state === 'added') void this.bringUp(ev.devNum);
+      if (ev.state === 'added') this.added(ev.devNum);
       else if (ev.state === 'removed') this.removed(ev.devNum);
       return;
     }
-    const dev = this.devices.get(ev.devNum);
+    const dev = this.eventTarget(ev.devNum);
     if (!dev) return;
     if (ev.kind === 'used') {
       const q = dev.queues[ev.queue];
@@ -501,10 +532,38 @@ export class Driver {
     for (const w of waiters) w();
   }
 
+  /**
+   * The device an event names. The ST firmware sends EVENT_USED from an uninitialised message,
+   * so its dev_num is garbage (OpenAMP virtio_msg_bus_vq_notify); R0 buses carry one device, so
+   * an unknown dev_num there means that device, reported once.
+   */
+  private eventTarget(devNum: number): LiveDevice | undefined {
+    const dev = this.devices.get(devNum);
+    if (dev || this.opts.revision !== 'r0' || this.devices.size !== 1) return dev;
+    const only = [...this.devices.values()][0]!;
+    this.finding(only, `event names dev_num ${devNum}, the bus has only dev_num ${only.state.devNum}; attributed to it (the R0 firmware leaves dev_num unset)`);
+    return only;
+  }
+
+  /** EVENT_DEVICE ADDED: duplicates and out-of-order events are tolerated (§12.3). */
+  private added(devNum: number): void {
+    const phase = this.devices.get(devNum)?.state.phase;
+    if (phase === undefined || phase === 'removed' || phase === 'failed' || phase === 'no-driver') {
+      void this.bringUp(devNum);
+      return;
+    }
+    const dev = this.devices.get(devNum)!;
+    this.finding(dev, `EVENT_DEVICE ADDED for dev_num ${devNum} while it is ${phase}: ignored as a duplicate`);
+  }
+
+  /** EVENT_DEVICE REMOVED: once any bring-up in progress ended, tear down without messaging (§12.3). */
   private removed(devNum: number): void {
     const dev = this.devices.get(devNum);
     if (!dev) return;
-    this.releaseQueues(dev);
-    this.update(dev, { phase: 'removed' });
+    const run = dev.busy.then(() => {
+      this.releaseQueues(dev, `device ${devNum} was removed`);
+      this.update(dev, { phase: 'removed' });
+    });
+    dev.busy = run.catch(() => undefined);
   }
 }

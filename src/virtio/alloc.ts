@@ -12,7 +12,13 @@ interface Range {
 
 export type AllocResult = { ok: true; offset: number } | { ok: false; error: string };
 
-export class DataAllocator {
+/** What rings and workloads take memory from. */
+export interface BufferAllocator {
+  alloc(len: number, align?: number): AllocResult;
+  free(offset: number): void;
+}
+
+export class DataAllocator implements BufferAllocator {
   /** Free ranges, sorted by start, never adjacent (coalesced). */
   private readonly freeRanges: Range[];
   /** offset → end of the allocated block. */
@@ -79,5 +85,43 @@ export class DataAllocator {
   /** Number of blocks currently allocated (tests check workloads free what they take). */
   get allocatedBlocks(): number {
     return this.blocks.size;
+  }
+}
+
+/**
+ * The buffers of one owner (a virtqueue) taken from a shared allocator, so that all of them go
+ * back at once when the owner goes away (device reset, removal) — including buffers a timed-out
+ * request left with the device. After `releaseAll` it hands out nothing, and freeing what it
+ * already released is a no-op (a late workload finishing after the reset).
+ */
+export class OwnedAllocator implements BufferAllocator {
+  private readonly blocks = new Set<number>();
+  private released = false;
+
+  constructor(
+    private readonly parent: BufferAllocator,
+    /** Named in the error of an allocation after release, e.g. "queue 0 of device 2". */
+    private readonly owner: string,
+  ) {}
+
+  alloc(len: number, align?: number): AllocResult {
+    if (this.released) return { ok: false, error: `${this.owner} was torn down (device reset or removed); take a new queue context` };
+    const r = this.parent.alloc(len, align);
+    if (r.ok) this.blocks.add(r.offset);
+    return r;
+  }
+
+  free(offset: number): void {
+    if (this.blocks.delete(offset)) this.parent.free(offset);
+    else if (!this.released) throw new RangeError(`free(0x${offset.toString(16)}): not a block of ${this.owner}`);
+  }
+
+  /** Returns every block still held to the shared allocator; returns how many there were. */
+  releaseAll(): number {
+    const n = this.blocks.size;
+    for (const b of this.blocks) this.parent.free(b);
+    this.blocks.clear();
+    this.released = true;
+    return n;
   }
 }

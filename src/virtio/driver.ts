@@ -1,5 +1,5 @@
 import { checkRange, type MemoryWindow } from '../bus/window';
-import type { DataAllocator } from './alloc';
+import type { BufferAllocator } from './alloc';
 import {
   AVAIL_IDX,
   AVAIL_RING,
@@ -86,6 +86,7 @@ export class DriverVirtqueue {
   private pendingHeads: number[] = [];
   private availIdx = 0;
   private lastUsedIdx = 0;
+  private retiredBecause: string | null = null;
   private publishedInFlight = 0;
 
   constructor(options: DriverVirtqueueOptions) {
@@ -118,7 +119,7 @@ export class DriverVirtqueue {
    * longer uses the queue (after a device reset or RESET_VQUEUE). Out of memory is a value.
    */
   static allocate(
-    alloc: DataAllocator,
+    alloc: BufferAllocator,
     window: MemoryWindow,
     peerBase: bigint,
     size: number,
@@ -130,6 +131,15 @@ export class DriverVirtqueue {
     const at = block.offset;
     const offsets = { desc: at + layout.descOffset, avail: at + layout.availOffset, used: at + layout.usedOffset };
     return { ok: true, queue: new DriverVirtqueue({ window, peerBase, size, offsets, eventIdx }) };
+  }
+
+  /**
+   * The driver tore the queue down (device reset or removed): from now on it writes nothing to
+   * memory, refuses new chains and reports `reason` (e.g. "device 2 was reset") to whoever
+   * still waits on it.
+   */
+  retire(reason: string): void {
+    this.retiredBecause = reason;
   }
 
   /** Addresses for SET_VQUEUE, in the device's view. */
@@ -196,6 +206,7 @@ export class DriverVirtqueue {
    */
   addChain(buffers: readonly BufferSpec[]): { ok: true; head: number } | { ok: false; error: string } {
     if (buffers.length === 0) throw new RangeError('addChain: a chain needs at least one buffer');
+    if (this.retiredBecause !== null) return { ok: false, error: `virtqueue retired: ${this.retiredBecause}` };
     let seenWritable = false;
     for (const b of buffers) {
       checkRange(this.window, b.offset, b.length);
@@ -228,7 +239,8 @@ export class DriverVirtqueue {
    */
   async publish(): Promise<{ count: number; notify: boolean }> {
     const heads = this.pendingHeads;
-    if (heads.length === 0) return { count: 0, notify: false };
+    // A retired queue's memory may already belong to someone else: write nothing.
+    if (heads.length === 0 || this.retiredBecause !== null) return { count: 0, notify: false };
     await this.flushDescriptors();
     const entries = new Uint8Array(2 * heads.length);
     heads.forEach((h, k) => {
@@ -277,6 +289,9 @@ export class DriverVirtqueue {
    */
   async collectUsed(): Promise<CollectResult> {
     const usedIdxAt = this.offsets.used + USED_IDX;
+    if (this.retiredBecause !== null) {
+      return { used: [], problems: [ringProblem('queue-retired', usedIdxAt, 'virtqueue', 'a queue in use', `one retired because ${this.retiredBecause}`)] };
+    }
     const seen = await this.window.load(usedIdxAt, 16);
     const count = idxDistance(this.lastUsedIdx, seen);
     if (count === 0) return { used: [], problems: [] };

@@ -24,7 +24,8 @@ export type RingProblemCode =
   | 'desc-in-use' // the avail ring names a head the device still holds (popped, not yet used)
   | 'desc-address' // a buffer address not translatable into the window
   | 'desc-order' // a device-readable descriptor after a device-writable one
-  | 'desc-indirect'; // INDIRECT descriptor although VIRTIO_F_INDIRECT_DESC is not offered
+  | 'desc-indirect' // INDIRECT descriptor although VIRTIO_F_INDIRECT_DESC is not offered
+  | 'queue-retired'; // the driver tore the queue down (device reset or removed) while it was in use
 
 export function ringProblem(code: RingProblemCode, offset: number, what: string, expected: string, seen: string): RingProblem {
   return { code, offset, expected, seen, reason: `${what} at data offset 0x${offset.toString(16)}: expected ${expected}, saw ${seen}` };
