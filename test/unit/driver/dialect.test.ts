@@ -1,0 +1,75 @@
+/** The dialect against scripted peers: the quirks of real ones, and the spec's paging rules. */
+import { describe, expect, it } from 'vitest';
+
+import { createDialect } from '../../../src/driver/dialect';
+import type { DriverPort } from '../../../src/driver/port';
+import { decode, encode } from '../../../src/protocol/index';
+import type { Revision } from '../../../src/protocol/types';
+import { parseHex } from '../../../src/util/hex';
+
+/** A port whose peer answers each request with `answer(request)`; records what was sent. */
+function scripted(revision: Revision, answer: (req: ReturnType<typeof decode>['msg'] & object) => Uint8Array | null) {
+  const sent: string[] = [];
+  const port: DriverPort = {
+    async request(bytes) {
+      const m = decode(bytes, revision).msg!;
+      sent.push(`${m.name}(${JSON.stringify(m.fields)})`);
+      const r = answer(m);
+      return r ? { ok: true, response: r, latencyNs: 1000 } : { ok: false, error: 'no response' };
+    },
+    post: async () => ({ ok: true }),
+    onEvent: () => () => undefined,
+    poll: async () => undefined,
+  };
+  const findings: string[] = [];
+  const dialect = createDialect(port, revision, { timeoutMs: 100, maxMessageSize: 64, onFinding: (t) => findings.push(t) });
+  return { dialect, sent, findings };
+}
+
+describe('GET_DEVICES', () => {
+  it('tolerates QEMU counting its bitmap in bytes (msg_size 46 for count 32) and reports it', async () => {
+    // qemu-field-notes.md: 03 02 0000 0000 2e00 | 0000 2000 0000 | 01 00 00 00 …, token not echoed.
+    const qemu = new Uint8Array(46);
+    qemu.set(parseHex('03 02 00 00 00 00 2e 00 00 00 20 00 00 00 01')!);
+    const { dialect, findings } = scripted('r3', () => qemu);
+    const r = await dialect.getDevices();
+    expect(r).toEqual({ ok: true, value: [{ devNum: 0 }] });
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatch(/GET_DEVICES response: .*46.*\(tolerated\)/);
+  });
+
+  it('walks an R4 bus by next_offset, across empty windows, to a device at 1000', async () => {
+    const { dialect, sent } = scripted('r4', (m) => {
+      const offset = m.fields['offset'] as number;
+      const count = Math.min(m.fields['count'] as number, 200);
+      const bitmap = new Uint8Array(Math.ceil(count / 8));
+      for (const dev of [0, 1000]) if (dev >= offset && dev < offset + count) bitmap[(dev - offset) >> 3]! |= 1 << ((dev - offset) & 7);
+      const next = offset + count > 1000 ? 0 : offset + count;
+      return encode('r4', { name: 'GET_DEVICES', kind: 'response', bus: true, fields: { offset, next_offset: next, count, bitmap } });
+    });
+    const r = await dialect.getDevices();
+    expect(r).toEqual({ ok: true, value: [{ devNum: 0 }, { devNum: 1000 }] });
+    expect(sent.length).toBe(6);
+  });
+
+  it('ends a walk whose next_offset does not grow, with a finding', async () => {
+    const { dialect, findings } = scripted('r4', () =>
+      encode('r4', { name: 'GET_DEVICES', kind: 'response', bus: true, fields: { offset: 0, next_offset: 0 + 0, count: 8, bitmap: Uint8Array.of(1) } }),
+    );
+    // next_offset 0 ends the walk normally; a peer answering its own offset again must not loop.
+    expect(await dialect.getDevices()).toEqual({ ok: true, value: [{ devNum: 0 }] });
+    const loop = scripted('r3', (m) =>
+      encode('r3', { name: 'GET_DEVICES', kind: 'response', bus: true, fields: { offset: m.fields['offset'] as number, count: 8, next_offset: 8, bitmap: Uint8Array.of(2) } }),
+    );
+    expect(await loop.dialect.getDevices()).toEqual({ ok: true, value: [{ devNum: 1 }, { devNum: 9 }] });
+    expect(loop.findings.join()).toMatch(/next_offset 8: the walk cannot advance/);
+    expect(findings).toEqual([]);
+  });
+
+  it('still refuses a response that is missing bytes', async () => {
+    const { dialect } = scripted('r4', () => parseHex('03 02 00 00 00 00 10 00 00 00 00 00 10 00')!);
+    const r = await dialect.getDevices();
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(/malformed GET_DEVICES response: .*16.*14/);
+  });
+});
