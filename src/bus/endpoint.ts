@@ -233,18 +233,22 @@ export class BusEndpoint {
     };
   }
 
-  private async transmit(bytes: Uint8Array, onPlaced: ((monoNs: bigint) => void) | null): Promise<SendResult> {
+  /**
+   * `onAttempt` runs just before each try to place the message: over a bridged window the peer
+   * may see the index store, and answer, before the store's own acknowledgement arrives here.
+   */
+  private async transmit(bytes: Uint8Array, onAttempt: ((monoNs: bigint) => void) | null): Promise<SendResult> {
     const tooLarge = this.checkSize(bytes);
     if (tooLarge) return { ok: false, error: tooLarge };
     const full = this.backoff();
     for (;;) {
       if (this.closed) return { ok: false, error: this.closedError('send') };
       if (this.q.fault) return { ok: false, error: this.faultError(this.q.fault) };
+      onAttempt?.(this.rt.monoNs());
       if ((await this.q.send(bytes)) === 'ok') break;
       if (!(await full.wait())) return { ok: false, error: await this.fullError() };
     }
     const now = this.rt.monoNs();
-    onPlaced?.(now);
     this.emitMessage({ direction: this.outbound, bytes, monoNs: now });
     const err = await this.ring(1);
     return err ? { ok: false, error: err } : { ok: true };
