@@ -30,6 +30,7 @@ describe('amp-workbench CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.board).toBe('sim-qemu-amp-pci');
+    expect(out.findings).toEqual([]);
     expect(out.devices).toHaveLength(3);
     const i2c = out.devices.find((d: { deviceType: string }) => d.deviceType === 'i2c');
     expect(i2c).toMatchObject({

@@ -121,7 +121,8 @@ async function cmdProbe(argv: string[]): Promise<number> {
       return 1;
     }
     const devices = r.value;
-    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, devices: devices.map(deviceJson) }, null, 2));
+    const busFindings = [...session.findings, ...session.driver.busFindings()];
+    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, findings: busFindings, devices: devices.map(deviceJson) }, null, 2));
     else {
       out(`${profile.id}: ${devices.length} device(s) over ${profile.bus.format}, virtio-msg ${profile.bus.revision}`);
       out(
@@ -137,6 +138,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
           ]),
         ]),
       );
+      for (const f of busFindings) out(`  bus finding: ${f}`);
       for (const d of devices) {
         if (d.phase === 'ready') out(`  dev ${d.devNum} negotiated: ${featureNames(d.featuresNegotiated, d.deviceId).join(', ') || 'none'}`);
         const fields = (decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? []).filter((f) => f.valid !== false);
