@@ -1,0 +1,34 @@
+/** The folder boundaries of architecture.md are enforced by lint: a wrong import fails npm test. */
+import { resolve } from 'node:path';
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '../..');
+const eslint = new ESLint({ cwd: root, overrideConfigFile: resolve(root, 'test/eslint.config.mjs') });
+
+async function restricted(file: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(source, { filePath: resolve(root, file) });
+  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('layering lint', () => {
+  it.each([
+    ['src/protocol/x.ts', "import { readFileSync } from 'node:fs';"],
+    ['src/protocol/x.ts', "import * as path from 'path';"],
+    ['src/bus/x.ts', "import { app } from 'electron';"],
+    ['src/driver/x.ts', "import { z } from 'zod';"],
+    ['src/driver/x.ts', "import { nodeRuntime } from '../../main/host/runtime';"],
+    ['main/host/x.ts', "import { BrowserWindow } from 'electron';"],
+    ['renderer/src/x.tsx', "import { Worker } from 'node:worker_threads';"],
+  ])('rejects in %s: %s', async (file, source) => {
+    expect((await restricted(file, `${source}\nexport {};\n`)).length).toBe(1);
+  });
+
+  it.each([
+    ['src/driver/x.ts', "import { toHex } from '../util/hex';"],
+    ['src/api/x.ts', "import { z } from 'zod';"],
+    ['main/host/x.ts', "import { Worker } from 'node:worker_threads';"],
+  ])('allows in %s: %s', async (file, source) => {
+    expect(await restricted(file, `${source}\nexport {};\n`)).toEqual([]);
+  });
+});
