@@ -11,6 +11,8 @@ import type { Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
 import { DriverVirtqueue } from '../virtio/driver';
+import { inspectRing, type RingState } from '../virtio/inspect';
+import { windowTranslator } from '../virtio/layout';
 import { createDialect, type Dialect, type DeviceInfo, type InboundEvent } from './dialect';
 import type { DriverPort } from './port';
 
@@ -200,6 +202,18 @@ export class Driver {
       waitUsed: (timeoutMs) => this.waitUsed(q, timeoutMs),
     };
     return { ok: true, value: ctx };
+  }
+
+  /**
+   * The state of one of a device's virtqueues as it is in memory now (avail.idx, used.idx,
+   * in flight, descriptor chains), read without changing anything; null for no such queue.
+   */
+  inspectQueue(devNum: number, queue: number): Promise<RingState> | null {
+    const q = this.devices.get(devNum)?.queues[queue];
+    if (!q) return null;
+    const { window, peerBase } = this.opts.data;
+    const m = q.model;
+    return inspectRing(window, windowTranslator(peerBase, window.size), { size: m.size, descAddr: m.descAddr, driverAddr: m.driverAddr, deviceAddr: m.deviceAddr }, q.vq.lastSeenUsed);
   }
 
   /** How much of the board's data memory the rings and buffers take now. */

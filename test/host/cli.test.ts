@@ -60,6 +60,16 @@ describe('amp-workbench CLI', () => {
     expect(l.p50 <= l.p99 && l.p99 <= l.max).toBe(true);
   });
 
+  it('shows the rings as they are in memory after the workloads (--rings)', () => {
+    const r = run(['exercise', '--board', 'sim-versal', '--count', '3', '--rings', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    // rng: 3 reads, all returned; console receiveq keeps receive buffers posted.
+    expect(out.rings['0/0']).toMatchObject({ size: 128, avail: { idx: 3 }, used: { idx: 3 }, lastSeenUsed: 3, inFlight: 0, problems: [] });
+    expect(out.rings['1/0'].inFlight).toBeGreaterThan(0);
+    expect(out.rings['1/1']).toMatchObject({ avail: { idx: 3 }, used: { idx: 3 }, inFlight: 0 });
+  });
+
   it('decodes a §15 vector (TV-2a, R4 GET_DEVICE_INFO response) as JSON', () => {
     const hex = '01 02 01 00 01 00 34 00 22 00 00 00 51 45 4D 55 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00';
     const r = run(['decode', '--rev', 'r4', '--json', ...hex.split(' ')]);

@@ -13,8 +13,9 @@ import { featureNames, statusNames } from '../../../src/protocol/names';
 import { decodeConfig } from '../../../src/devices/config';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
-import { openSession } from '../session';
+import { openSession, type Session } from '../session';
 import type { DeviceState } from '../../../src/driver/driver';
+import type { RingState } from '../../../src/virtio/inspect';
 
 class UsageError extends Error {}
 
@@ -22,12 +23,13 @@ const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
 
 Usage:
   amp-workbench boards [--json]
-  amp-workbench probe [--board ID | --profile FILE] [--json]
-  amp-workbench exercise [--board ID | --profile FILE] [--dev N] [--count K] [--json]
+  amp-workbench probe [--board ID | --profile FILE] [--rings] [--json]
+  amp-workbench exercise [--board ID | --profile FILE] [--dev N] [--count K] [--rings] [--json]
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
 
-The default board is ${DEFAULT_BOARD} (simulated). Exit status: 0 ok, 1 the board or a message
+--rings adds each virtqueue's state as it is in memory (avail.idx, used.idx, in flight,
+descriptor chains). The default board is ${DEFAULT_BOARD} (simulated). Exit status: 0 ok, 1 the board or a message
 failed (decode: a message has problems), 2 bad usage.`;
 
 function out(text: string): void {
@@ -61,7 +63,32 @@ function featureHex(v: bigint): string {
   return '0x' + v.toString(16).padStart(16, '0');
 }
 
-function deviceJson(d: DeviceState) {
+/** Every queue's ring state, read from the board's memory now. */
+async function ringsOf(session: Session, devices: readonly DeviceState[]): Promise<Map<string, RingState>> {
+  const rings = new Map<string, RingState>();
+  for (const d of devices) {
+    for (const q of d.queues) {
+      const r = session.driver.inspectQueue(d.devNum, q.index);
+      if (r) rings.set(`${d.devNum}/${q.index}`, await r);
+    }
+  }
+  return rings;
+}
+
+function printRings(devices: readonly DeviceState[], rings: Map<string, RingState>): void {
+  for (const d of devices) {
+    for (const q of d.queues) {
+      const r = rings.get(`${d.devNum}/${q.index}`);
+      if (!r) continue;
+      out(
+        `  dev ${d.devNum} queue ${q.index} (${q.name}, size ${r.size}): avail.idx ${r.avail?.idx ?? '?'}  used.idx ${r.used?.idx ?? '?'}  last seen ${r.lastSeenUsed ?? '?'}  in flight ${r.inFlight ?? '?'}  desc ${r.descAddr}`,
+      );
+      for (const p of r.problems) out(`    problem: ${p.reason}`);
+    }
+  }
+}
+
+function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
   return {
     devNum: d.devNum,
     deviceId: d.deviceId,
@@ -79,6 +106,7 @@ function deviceJson(d: DeviceState) {
     configFields: decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? [],
     generation: d.generation,
     queues: d.queues.map((q) => ({
+      ...(rings ? { ring: rings.get(`${d.devNum}/${q.index}`) ?? null } : {}),
       index: q.index,
       name: q.name,
       size: q.size,
@@ -111,7 +139,7 @@ async function cmdBoards(argv: string[]): Promise<number> {
 }
 
 async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
   const profile = loadProfile(values);
   const session = await openSession(profile, { onStage: values.json ? undefined : (s, d) => process.stderr.write(`  ${s}: ${d}\n`) });
   try {
@@ -122,7 +150,8 @@ async function cmdProbe(argv: string[]): Promise<number> {
     }
     const devices = r.value;
     const busFindings = [...session.findings, ...session.driver.busFindings()];
-    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, findings: busFindings, devices: devices.map(deviceJson) }, null, 2));
+    const rings = values.rings ? await ringsOf(session, devices) : undefined;
+    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, findings: busFindings, devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
     else {
       out(`${profile.id}: ${devices.length} device(s) over ${profile.bus.format}, virtio-msg ${profile.bus.revision}`);
       out(
@@ -146,6 +175,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
         if (d.error) out(`  dev ${d.devNum}: ${d.error}`);
         for (const f of d.findings) out(`  dev ${d.devNum} finding: ${f}`);
       }
+      if (rings) printRings(devices, rings);
     }
     return devices.every((d) => d.phase === 'ready') ? 0 : 1;
   } finally {
@@ -156,7 +186,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
 async function cmdExercise(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { board: { type: 'string' }, profile: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } },
+    options: { board: { type: 'string' }, profile: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const profile = loadProfile(values);
   const count = values.count === undefined ? 10 : Number(values.count);
@@ -174,7 +204,9 @@ async function cmdExercise(argv: string[]): Promise<number> {
       throw new UsageError(`--dev ${dev}: the board has dev_num ${probed.value.map((d) => d.devNum).join(', ')}`);
     }
     const report: ExerciseReport = await exerciseDevices(session, { devNum: dev, count });
-    if (values.json) out(JSON.stringify(report, null, 2));
+    const states = session.driver.states().filter((d) => dev === undefined || d.devNum === dev);
+    const rings = values.rings ? await ringsOf(session, states) : undefined;
+    if (values.json) out(JSON.stringify(rings ? { ...report, rings: Object.fromEntries(rings) } : report, null, 2));
     else {
       out(
         table([
@@ -183,6 +215,7 @@ async function cmdExercise(argv: string[]): Promise<number> {
         ]),
       );
       for (const d of report.devices) for (const e of d.errors) out(`  dev ${d.devNum}: ${e}`);
+      if (rings) printRings(states, rings);
     }
     return report.devices.every((d) => d.failed === 0) ? 0 : 1;
   } finally {
