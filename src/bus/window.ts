@@ -35,10 +35,14 @@ function checkAligned(offset: number, width: AccessWidth): void {
   if (offset % (width / 8) !== 0) throw new RangeError(`${width}-bit access at unaligned offset ${offset}`);
 }
 
+/** Whether this host stores integers little-endian, as every field in shared memory is. */
+export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /**
  * A window over bytes this process can address directly: a SharedArrayBuffer shared with a
  * worker thread (the simulated board), or an ordinary ArrayBuffer in tests. Loads and stores go
- * through Atomics, which are sequentially consistent and hence at least acquire/release.
+ * through Atomics, which are sequentially consistent and hence at least acquire/release — and
+ * use the host's byte order, so a big-endian host is refused (amp-bus.md §4.5 rule 5).
  */
 export class BytesWindow implements MemoryWindow {
   readonly size: number;
@@ -47,6 +51,7 @@ export class BytesWindow implements MemoryWindow {
   private readonly u32: Uint32Array;
 
   constructor(buffer: ArrayBufferLike, byteOffset = 0, size = buffer.byteLength - byteOffset) {
+    if (!HOST_IS_LITTLE_ENDIAN) throw new Error('this host is big-endian: shared-memory indices are little-endian and Atomics use host order');
     if (byteOffset % 4 !== 0) throw new RangeError('BytesWindow must start 4-byte aligned');
     this.size = size;
     this.u8 = new Uint8Array(buffer, byteOffset, size);
