@@ -155,6 +155,11 @@ export class Driver {
   async probeAll(): Promise<DriverResult<DeviceState[]>> {
     const list = await this.enumerate();
     if (!list.ok) return list;
+    for (const e of this.opts.expectedDevices ?? []) {
+      if (!list.value.includes(e.devNum)) {
+        this.busFindingList.push(`the board profile expects virtio device ${e.virtioId} at dev_num ${e.devNum}, but the bus does not report that dev_num`);
+      }
+    }
     for (const devNum of list.value) await this.bringUp(devNum);
     return { ok: true, value: this.states() };
   }

@@ -172,6 +172,13 @@ describe('device faults and events', () => {
     expect(open.log.filter((l) => l.startsWith('dropped'))).toHaveLength(bad.length);
   });
 
+  it('reports a device the profile expects but the bus does not have', async () => {
+    open = await inThreadBoard(builtin('sim-versal', (p) => ({ ...p, devices: [{ devNum: 4, virtioId: 34 }] })));
+    const r = await open.session.probe();
+    expect(r.ok).toBe(true);
+    expect(open.session.driver.busFindings()).toEqual(['the board profile expects virtio device 34 at dev_num 4, but the bus does not report that dev_num']);
+  });
+
   it('tolerates the ST firmware putting its bus id in EVENT_USED and reports it', async () => {
     open = await inThreadBoard(builtin('sim-stm32mp157'));
     await open.session.probe();
