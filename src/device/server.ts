@@ -23,8 +23,8 @@
  */
 import type { MemoryWindow } from '../bus/window';
 import type { DeviceModel } from '../devices/model';
-import { decode, encode, HEADER_SIZE } from '../protocol/index';
-import { FEATURE, STATUS } from '../protocol/names';
+import { decode, encode, fieldBigint as b, fieldBytes, fieldNumber as n, fieldWords, HEADER_SIZE } from '../protocol/index';
+import { FEATURE, featureBit, STATUS } from '../protocol/names';
 import type { FieldValue, Problem, Revision, VirtioMsg } from '../protocol/types';
 import { DeviceVirtqueue } from '../virtio/device';
 
@@ -81,15 +81,6 @@ const R4_SET_VQUEUE_FLAGS_OFFSET = 12;
 const GET_DEVICES_FIXED = 6;
 
 type Fields = Record<string, FieldValue>;
-
-function n(f: Fields, name: string): number {
-  const v = f[name];
-  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : 0;
-}
-function b(f: Fields, name: string): bigint {
-  const v = f[name];
-  return typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : 0n;
-}
 
 export class DeviceServer {
   private readonly devices = new Map<number, Served>();
@@ -197,7 +188,7 @@ export class DeviceServer {
       case 'SET_DRIVER_FEATURES': {
         // R4: each message overwrites only the blocks it addresses (§8.1).
         const block = n(f, 'block_index');
-        const words = (f['features'] as number[] | undefined) ?? [];
+        const words = fieldWords(f, 'features');
         words.forEach((w, j) => {
           const shift = BigInt(32 * (block + j));
           d.driverFeatures = (d.driverFeatures & ~(0xffffffffn << shift)) | (BigInt(w >>> 0) << shift);
@@ -217,7 +208,7 @@ export class DeviceServer {
       }
       case 'SET_CONFIG': {
         const offset = n(f, 'offset');
-        const data = f['data'] instanceof Uint8Array ? f['data'] : new Uint8Array(0);
+        const data = fieldBytes(f, 'data');
         // §9: R3 (and R2) refuse a write made against another generation than the current one;
         // R4 baseline (transport feature bit 0 not offered) ignores the field.
         const generation = n(f, 'generation');
@@ -250,7 +241,7 @@ export class DeviceServer {
         // §6.9, §14.4: only with VIRTIO_F_RING_RESET in effect; requests are served one at a
         // time, so the queue is quiesced when the response goes out.
         const index = n(f, 'index');
-        if ((d.negotiated & (1n << BigInt(FEATURE.RING_RESET))) === 0n) {
+        if ((d.negotiated & featureBit(FEATURE.RING_RESET)) === 0n) {
           this.drop(`RESET_VQUEUE ${index}: VIRTIO_F_RING_RESET not negotiated, nothing done (answered)`);
         } else d.queues.delete(index);
         return this.reply(msg, {});
@@ -280,7 +271,7 @@ export class DeviceServer {
       }
       case 'SET_FEATURES': {
         if (n(f, 'index') !== 0) return this.drop('SET_FEATURES: non-zero index not supported by the firmware');
-        d.driverFeatures = BigInt(((f['features'] as number[] | undefined)?.[0] ?? 0) >>> 0);
+        d.driverFeatures = BigInt((fieldWords(f, 'features')[0] ?? 0) >>> 0);
         return echo({});
       }
       case 'GET_VQUEUE':

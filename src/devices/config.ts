@@ -6,6 +6,8 @@ import { DEVICE_ID, featureName } from '../protocol/names';
 import { CONSOLE_CONFIG } from './console';
 import { GPIO_CONFIG } from './gpio';
 import { NET_CONFIG } from './network';
+import { toHex } from '../util/hex';
+import { featureBit } from '../protocol/names';
 
 export type ConfigFieldType = 'u8' | 'le16' | 'le32' | 'mac' | 'padding';
 
@@ -50,15 +52,10 @@ function fieldValue(bytes: Uint8Array, spec: ConfigFieldSpec): number | string {
     case 'le32':
       return v.getUint32(0, true);
     case 'mac':
-      return hexBytes(bytes.subarray(spec.offset, spec.offset + spec.size), ':');
+      return toHex(bytes.subarray(spec.offset, spec.offset + spec.size), ':');
     case 'padding':
-      return hexBytes(bytes.subarray(spec.offset, spec.offset + spec.size), ' ');
+      return toHex(bytes.subarray(spec.offset, spec.offset + spec.size), ' ');
   }
-}
-
-/** Local stand-in for util/hex toHex: the lint pattern 'util' (a Node builtin) also matches '../util/hex'. */
-function hexBytes(bytes: Uint8Array, sep: string): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(sep);
 }
 
 /**
@@ -72,7 +69,7 @@ export function decodeConfig(deviceId: number, bytes: Uint8Array, negotiatedFeat
     .filter((spec) => spec.offset + spec.size <= bytes.length)
     .map((spec) => {
       const when = spec.validWhen ?? null;
-      const valid = when === null ? true : negotiatedFeatures === undefined ? null : when.some((b) => (negotiatedFeatures & (1n << BigInt(b))) !== 0n);
+      const valid = when === null ? true : negotiatedFeatures === undefined ? null : when.some((b) => (negotiatedFeatures & featureBit(b)) !== 0n);
       return {
         name: spec.name,
         offset: spec.offset,

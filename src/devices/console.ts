@@ -7,8 +7,9 @@ import { DEVICE_FEATURE, DEVICE_ID } from '../protocol/names';
 import { gather, scatter } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/device';
 import type { ConfigFieldSpec } from './config';
-import { BaseDeviceModel, bit, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';
+import { BaseDeviceModel, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';
 import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext, type WorkloadResult } from './workload';
+import { featureBit } from '../protocol/names';
 
 const { SIZE, MULTIPORT, EMERG_WRITE } = DEVICE_FEATURE.CONSOLE;
 export const CONSOLE_RECEIVEQ = 0;
@@ -39,7 +40,7 @@ export class ConsoleDeviceModel extends BaseDeviceModel {
   private pending: Uint8Array = new Uint8Array(0);
 
   constructor(options: ConsoleModelOptions = {}) {
-    super({ deviceFeatures: bit(SIZE), numQueues: 2, configSize: CONSOLE_CONFIG_SIZE }, options);
+    super({ deviceFeatures: featureBit(SIZE), numQueues: 2, configSize: CONSOLE_CONFIG_SIZE }, options);
     this.cols = options.cols ?? 80;
     this.rows = options.rows ?? 25;
   }

@@ -7,8 +7,9 @@ import type { MemoryWindow } from '../bus/window';
 import { DEVICE_FEATURE, DEVICE_ID } from '../protocol/names';
 import { gather, scatter, totalLength, type Chain } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/device';
-import { BaseDeviceModel, bit, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
+import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
 import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type RequestPart, type WorkloadResult } from './workload';
+import { featureBit } from '../protocol/names';
 
 export const VIRTIO_I2C_FLAGS_FAIL_NEXT = 1;
 export const VIRTIO_I2C_FLAGS_M_RD = 2;
@@ -164,7 +165,7 @@ export class I2cDeviceModel extends BaseDeviceModel {
   private failingGroup = false;
 
   constructor(options: I2cModelOptions = {}) {
-    super({ deviceFeatures: bit(DEVICE_FEATURE.I2C.ZERO_LENGTH_REQUEST), numQueues: 1, configSize: 0 }, options);
+    super({ deviceFeatures: featureBit(DEVICE_FEATURE.I2C.ZERO_LENGTH_REQUEST), numQueues: 1, configSize: 0 }, options);
     this.targets = options.targets ?? new Map([[0x54, new I2cRam()], [0x56, new I2cRam()]]);
   }
 

@@ -3,7 +3,7 @@
  * queues) whose requests are served from the virtqueues in the board's data memory.
  */
 import type { MemoryWindow } from '../bus/window';
-import { FEATURE } from '../protocol/names';
+import { FEATURE, featureBit } from '../protocol/names';
 import type { Chain } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/device';
 import type { RingProblem } from '../virtio/problem';
@@ -11,7 +11,6 @@ import type { RingProblem } from '../virtio/problem';
 /** Vendor id the workbench's simulated devices report: "AMPW" as le32. */
 export const WORKBENCH_VENDOR_ID = 0x57504d41;
 
-export const bit = (n: number): bigint => 1n << BigInt(n);
 
 /** Looks up the device's other configured queues (null when not set up). */
 export type QueueLookup = (queueIndex: number) => DeviceVirtqueue | null;
@@ -89,7 +88,7 @@ export abstract class BaseDeviceModel implements DeviceModel {
   private readonly maxQueueSize: number;
 
   protected constructor(init: { deviceFeatures: bigint; numQueues: number; configSize: number }, options: ModelOptions) {
-    this.offeredFeatures = init.deviceFeatures | bit(FEATURE.VERSION_1);
+    this.offeredFeatures = init.deviceFeatures | featureBit(FEATURE.VERSION_1);
     this.numQueues = init.numQueues;
     this.configSize = init.configSize;
     this.maxQueueSize = options.queueMaxSize ?? 256;

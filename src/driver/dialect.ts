@@ -7,7 +7,8 @@
  *   firmware that answers only some requests (SET_DEVICE_STATUS is never answered, so status
  *   writes are confirmed with GET_DEVICE_STATUS).
  */
-import { decode, encode } from '../protocol/index';
+import { decode, encode, fieldBigint as big, fieldBytes as bytes, fieldNumber as num, fieldWords as words } from '../protocol/index';
+import { toHex } from '../util/hex';
 import type { FieldValue, Revision, VirtioMsg } from '../protocol/types';
 import type { DriverPort } from './port';
 
@@ -70,23 +71,6 @@ export type InboundEvent =
   | { kind: 'used'; devNum: number; queue: number }
   | { kind: 'config'; devNum: number; status: number; generation: number | null }
   | { kind: 'device'; devNum: number; state: 'added' | 'removed' | 'other'; raw: number };
-
-function num(fields: Record<string, FieldValue>, name: string): number {
-  const v = fields[name];
-  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : 0;
-}
-function big(fields: Record<string, FieldValue>, name: string): bigint {
-  const v = fields[name];
-  return typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : 0n;
-}
-function bytes(fields: Record<string, FieldValue>, name: string): Uint8Array {
-  const v = fields[name];
-  return v instanceof Uint8Array ? v : new Uint8Array(0);
-}
-function words(fields: Record<string, FieldValue>, name: string): number[] {
-  const v = fields[name];
-  return Array.isArray(v) ? v : [];
-}
 
 /** Feature bits as 32-bit words, least significant first. */
 export function featureWords(features: bigint, count: number): number[] {
@@ -165,7 +149,7 @@ function modernDialect(x: Exchange): Dialect {
           configSize: num(f, 'config_size'),
           maxVirtqueues: num(f, 'max_virtqueues'),
         };
-        if (uuid.length === 16) info.uuid = Array.from(uuid, (b) => b.toString(16).padStart(2, '0')).join('');
+        if (uuid.length === 16) info.uuid = toHex(uuid, '');
         return info;
       });
     },

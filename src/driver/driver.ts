@@ -6,7 +6,7 @@
 import type { MemoryWindow } from '../bus/window';
 import { queuePlan } from './catalog';
 import type { QueueContext } from '../devices/workload';
-import { deviceTypeName, FEATURE, STATUS, featureNames, statusNames } from '../protocol/names';
+import { deviceTypeName, FEATURE, featureBit, featureNames, STATUS, statusNames } from '../protocol/names';
 import type { Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
@@ -76,7 +76,7 @@ export interface DriverOptions {
 export type DriverResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Device-independent bits this driver understands (§14.2 step 6: only bits understood). */
-const TRANSPORT_FEATURES = (1n << BigInt(FEATURE.VERSION_1)) | (1n << BigInt(FEATURE.ACCESS_PLATFORM));
+const TRANSPORT_FEATURES = featureBit(FEATURE.VERSION_1) | featureBit(FEATURE.ACCESS_PLATFORM);
 
 /** Reset completion polling (§14.3; Linux PoC-v2: every 10 ms, up to 10 s). */
 const RESET_POLL_MS = 10;
@@ -372,12 +372,12 @@ export class Driver {
     if (!offered.ok) return this.fail(dev, `GET_DEVICE_FEATURES: ${offered.error}`);
     const wanted = offered.value & (TRANSPORT_FEATURES | plan.features);
     this.update(dev, { featuresOffered: offered.value });
-    if (this.opts.revision !== 'r0' && (offered.value & (1n << BigInt(FEATURE.VERSION_1))) === 0n) {
+    if (this.opts.revision !== 'r0' && (offered.value & featureBit(FEATURE.VERSION_1)) === 0n) {
       return this.failWith(dev, status, `device does not offer VIRTIO_F_VERSION_1 (bit 32); offered ${featureNames(offered.value, info.value.deviceId).join(', ') || 'none'}`);
     }
     for (const bit of plan.requiredFeatures) {
-      if ((offered.value & (1n << BigInt(bit))) === 0n) {
-        return this.failWith(dev, status, `device does not offer ${featureNames(1n << BigInt(bit), info.value.deviceId)[0] ?? `bit ${bit}`}, which its driver requires`);
+      if ((offered.value & featureBit(bit)) === 0n) {
+        return this.failWith(dev, status, `device does not offer ${featureNames(featureBit(bit), info.value.deviceId)[0] ?? `bit ${bit}`}, which its driver requires`);
       }
     }
     const set = await d.setFeatures(n, featureBits, wanted);

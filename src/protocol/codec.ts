@@ -18,6 +18,7 @@ import type {
   VirtioMsg,
 } from './types';
 import { REVISIONS } from './types';
+import { hexNum } from '../util/hex';
 
 // ---- compiled plans ---------------------------------------------------------------------------
 
@@ -173,8 +174,7 @@ const HEAD = Object.fromEntries(
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-const hex = (v: number, digits: number): string => '0x' + v.toString(16).padStart(digits, '0');
-const sized = (v: number): string => `${hex(v, 4)} (${v})`;
+const sized = (v: number): string => `${hexNum(v, 4)} (${v})`;
 
 function problem(problems: Problem[], offset: number, code: ProblemCode, reason: string): void {
   problems.push({ offset, code, reason });
@@ -191,7 +191,7 @@ function firstNonZero(bytes: Uint8Array, from: number, to: number): number {
 
 function zeroRun(bytes: Uint8Array, from: number, to: number, problems: Problem[], code: ProblemCode, what: string): void {
   const at = firstNonZero(bytes, from, to);
-  if (at >= 0) problem(problems, at, code, `${what} must be zero, byte ${at} is ${hex(bytes[at]!, 2)}`);
+  if (at >= 0) problem(problems, at, code, `${what} must be zero, byte ${at} is ${hexNum(bytes[at]!, 2)}`);
 }
 
 function defined(values: Readonly<Record<number, string>>): string {
@@ -202,13 +202,13 @@ function checkValue(s: Step, v: number, problems: Problem[]): void {
   const f = s.field;
   const digits = 2 * Math.min(f.size, 4);
   if (s.reservedMask !== 0 && (v & s.reservedMask) !== 0) {
-    const what = f.mbz ? f.name : `${f.name} reserved bits ${hex(s.reservedMask, digits)}`;
-    problem(problems, s.offset, 'reserved-bits', `${what} must be 0, saw ${hex(v, digits)}`);
+    const what = f.mbz ? f.name : `${f.name} reserved bits ${hexNum(s.reservedMask, digits)}`;
+    problem(problems, s.offset, 'reserved-bits', `${what} must be 0, saw ${hexNum(v, digits)}`);
   }
   for (const b of f.bits ?? []) checkBitValue(s, b, v, problems);
   if (f.values && !(v in f.values) && !(f.implFrom !== undefined && v >= f.implFrom)) {
-    const impl = f.implFrom === undefined ? '' : `, ≥ ${hex(f.implFrom, digits)} implementation-defined`;
-    problem(problems, s.offset, 'bad-field', `${f.name} ${hex(v, digits)} is reserved (defined: ${defined(f.values)}${impl})`);
+    const impl = f.implFrom === undefined ? '' : `, ≥ ${hexNum(f.implFrom, digits)} implementation-defined`;
+    problem(problems, s.offset, 'bad-field', `${f.name} ${hexNum(v, digits)} is reserved (defined: ${defined(f.values)}${impl})`);
   }
   if (f.multipleOf && v % f.multipleOf !== 0) {
     problem(problems, s.offset, 'bad-field', `${f.name} must be a multiple of ${f.multipleOf}, saw ${v}`);
@@ -258,13 +258,13 @@ export function decode(bytes: Uint8Array, rev: Revision, opts?: DecodeOptions): 
   const kind = kindOf(c, type, rev, opts);
 
   if ((type & h.typeReserved) !== 0) {
-    problem(problems, 0, 'reserved-bits', `type ${hex(type, 2)}: reserved bits 2–7 must be 0, saw ${hex(type & h.typeReserved, 2)}`);
+    problem(problems, 0, 'reserved-bits', `type ${hexNum(type, 2)}: reserved bits 2–7 must be 0, saw ${hexNum(type & h.typeReserved, 2)}`);
   }
   if (c.isEvent && (type & 1) !== 0) {
-    problem(problems, 0, 'event-response', `${c.def.name} (${hex(msgId, 2)}) is an event but type ${hex(type, 2)} has the response bit set`);
+    problem(problems, 0, 'event-response', `${c.def.name} (${hexNum(msgId, 2)}) is an event but type ${hexNum(type, 2)} has the response bit set`);
   }
   if (c.unknown) {
-    problem(problems, 1, 'unknown-id', `msg_id ${hex(msgId, 2)} is reserved in the ${rev} ${bus ? 'bus' : 'transport'} namespace`);
+    problem(problems, 1, 'unknown-id', `msg_id ${hexNum(msgId, 2)} is reserved in the ${rev} ${bus ? 'bus' : 'transport'} namespace`);
   }
   if (bus && devNum !== 0) problem(problems, 2, 'bad-field', `bus message must have dev_num 0, saw ${devNum}`);
 
@@ -400,7 +400,7 @@ function decodeRun(
     const lastByte = taken[need - 1]!;
     const unused = 0xff & ~((1 << (count % 8)) - 1);
     if ((lastByte & unused) !== 0) {
-      problem(problems, o + need - 1, 'reserved-bits', `${s.name} bits past ${s.count} ${count} must be 0, saw ${hex(lastByte, 2)} in the last byte`);
+      problem(problems, o + need - 1, 'reserved-bits', `${s.name} bits past ${s.count} ${count} must be 0, saw ${hexNum(lastByte, 2)} in the last byte`);
     }
   }
   return taken;
@@ -446,7 +446,7 @@ function resolve(rev: Revision, init: MessageInit): Compiled {
     const c = init.bus === undefined ? named[0]! : named.find((x) => x.def.bus === init.bus);
     if (!c) throw new Error(`encode ${rev}: ${init.name} is not a ${init.bus ? 'bus' : 'transport'} message`);
     if (init.msgId !== undefined && init.msgId !== c.def.msgId) {
-      throw new Error(`encode ${rev}: ${init.name} is msg_id ${hex(c.def.msgId, 2)}, not ${init.msgId}`);
+      throw new Error(`encode ${rev}: ${init.name} is msg_id ${hexNum(c.def.msgId, 2)}, not ${init.msgId}`);
     }
     return c;
   }

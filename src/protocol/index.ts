@@ -21,3 +21,4 @@ export {
   type MessageFamily,
 } from './messages';
 export * from './names';
+export * from './fields';

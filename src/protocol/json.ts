@@ -1,4 +1,5 @@
 /** A VirtioMsg as plain JSON (trace export, CLI output, web-mode transport). */
+import { toHex } from '../util/hex';
 import type { FieldValue, VirtioMsg } from './types';
 
 /** bigint as "0x…" hex, byte runs as "00 01 …", numbers and number[] as they are. */
@@ -8,8 +9,7 @@ export type VirtioMsgJson = Omit<VirtioMsg, 'fields'> & { fields: Record<string,
 
 function jsonValue(v: FieldValue): JsonFieldValue {
   if (typeof v === 'bigint') return '0x' + v.toString(16);
-  // src/util/hex toHex would do, but the layering lint's 'util' pattern rejects src/util imports.
-  if (v instanceof Uint8Array) return Array.from(v, (b) => b.toString(16).padStart(2, '0')).join(' ');
+  if (v instanceof Uint8Array) return toHex(v);
   return v;
 }
 

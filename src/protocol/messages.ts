@@ -10,6 +10,7 @@
  * size and the field sizes and are stored resolved in the exported table.
  */
 import type { MessageKind, Revision } from './types';
+import { hexNum } from '../util/hex';
 
 /**
  * Wire types: integers little-endian; u24 is R0's 3-byte config offset; uuid is 16 raw bytes;
@@ -341,13 +342,12 @@ function layout(rev: Revision, spec: LayoutSpec, extensible: boolean): Layout {
   return { fields: place(HEADER_SIZE[rev], fields), fixedSize: HEADER_SIZE[rev] + fields.reduce((n, f) => n + f.size, 0), extensible };
 }
 
-const hex2 = (id: number): string => '0x' + id.toString(16).padStart(2, '0');
 
 /** The name of an id the table does not define (types.ts VirtioMsg.name). */
 function unlistedName(rev: Revision, bus: boolean, id: number): { name: string; family: MessageFamily } {
-  if (rev === 'r0' || id < 0x80) return { name: `RESERVED_${hex2(id)}`, family: 'reserved' };
+  if (rev === 'r0' || id < 0x80) return { name: `RESERVED_${hexNum(id, 2)}`, family: 'reserved' };
   const what = id & 0x40 ? 'EVENT' : 'REQUEST';
-  return { name: `${bus ? 'BUS_' : ''}IMPL_${what}_${hex2(id)}`, family: 'impl' };
+  return { name: `${bus ? 'BUS_' : ''}IMPL_${what}_${hexNum(id, 2)}`, family: 'impl' };
 }
 
 /** R0 events are 0x10–0x12 (§5.3); R2+ events have msg_id bit 6 set (0x40–0x7F, 0xC0–0xFF, §5). */

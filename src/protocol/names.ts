@@ -149,6 +149,11 @@ export const STATUS = {
 const STATUS_NAMES = new Map<number, string>(Object.entries(STATUS).map(([name, bit]) => [bit, name]));
 
 /** Names of the set status bits, lowest first; undefined bits as hex: 0x4f → ACKNOWLEDGE, DRIVER, DRIVER_OK, FEATURES_OK, DEVICE_NEEDS_RESET. */
+/** The feature set holding only bit `n`: featureBit(FEATURE.VERSION_1) is 1n << 32n. */
+export function featureBit(n: number): bigint {
+  return 1n << BigInt(n);
+}
+
 export function statusNames(status: number): string[] {
   const names: string[] = [];
   for (let bit = 1; bit <= status && bit <= 0x80000000; bit *= 2) {

@@ -16,6 +16,11 @@ export function toHex(bytes: Uint8Array, sep = ' '): string {
   return s;
 }
 
+/** A number as "0x…" with at least `digits` hex digits: hexNum(0x4c, 4) → "0x004c". */
+export function hexNum(n: number | bigint, digits = 1): string {
+  return '0x' + n.toString(16).padStart(digits, '0');
+}
+
 export function hex32(n: number): string {
-  return '0x' + (n >>> 0).toString(16).padStart(8, '0');
+  return hexNum(n >>> 0, 8);
 }

@@ -1,6 +1,7 @@
 import type { MemoryWindow } from '../bus/window';
-import { hexAddr, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_SIZE, type Descriptor, type Translate } from './layout';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_SIZE, type Descriptor, type Translate } from './layout';
 import { ringProblem, type RingResult } from './problem';
+import { hexNum } from '../util/hex';
 
 /** A buffer as a range of the data window. */
 export interface Segment {
@@ -50,7 +51,7 @@ export async function walkChain(
     }
     const offset = translate(d.addr, d.len);
     if (offset === null) {
-      return { ok: false, problem: ringProblem('desc-address', at, `desc[${i}].addr`, 'a buffer inside the data window', `${hexAddr(d.addr)} + ${d.len} bytes`) };
+      return { ok: false, problem: ringProblem('desc-address', at, `desc[${i}].addr`, 'a buffer inside the data window', `${hexNum(d.addr)} + ${d.len} bytes`) };
     }
     (writable ? chain.writable : chain.readable).push({ offset, length: d.len });
     if (!(d.flags & VIRTQ_DESC_F_NEXT)) return { ok: true, chain };

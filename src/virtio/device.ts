@@ -9,7 +9,6 @@ import {
   decodeDescriptor,
   DESC_ALIGN,
   getU16,
-  hexAddr,
   idxDistance,
   isValidQueueSize,
   USED_ALIGN,
@@ -25,6 +24,7 @@ import {
 } from './layout';
 import { ringProblem, type RingResult } from './problem';
 import type { RingOffsets } from './driver';
+import { hexNum } from '../util/hex';
 
 /** What the driver sent in SET_VQUEUE: size and addresses in the device's view. */
 export interface VirtqueueAddresses {
@@ -56,7 +56,7 @@ export function translateRings(addresses: VirtqueueAddresses, translate: Transla
   for (const [key, field, addr, bytes, align] of areas) {
     const offset = translate(addr, bytes);
     if (offset === null || addr % BigInt(align) !== 0n || offset % align !== 0) {
-      const seen = `${hexAddr(addr)} (${bytes} bytes${offset === null ? ', outside the data window' : ''})`;
+      const seen = `${hexNum(addr)} (${bytes} bytes${offset === null ? ', outside the data window' : ''})`;
       return { ok: false, problem: ringProblem('ring-address', -1, `SET_VQUEUE ${field}`, `${align}-byte aligned area inside the data window`, seen) };
     }
     offsets[key] = offset;

@@ -10,7 +10,6 @@ import {
   descFlagNames,
   getU16,
   getU32,
-  hexAddr,
   idxDistance,
   USED_ELEM_SIZE,
   USED_FLAGS,
@@ -23,6 +22,7 @@ import {
   type Translate,
 } from './layout';
 import { ringProblem, type RingProblem } from './problem';
+import { hexNum } from '../util/hex';
 
 export interface InspectParams extends VirtqueueAddresses {
   /** The rings carry used_event / avail_event (VIRTIO_F_EVENT_IDX negotiated). */
@@ -85,9 +85,9 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
   const { size } = params;
   const state: RingState = {
     size,
-    descAddr: hexAddr(params.descAddr),
-    driverAddr: hexAddr(params.driverAddr),
-    deviceAddr: hexAddr(params.deviceAddr),
+    descAddr: hexNum(params.descAddr),
+    driverAddr: hexNum(params.driverAddr),
+    deviceAddr: hexNum(params.deviceAddr),
     avail: null,
     used: null,
     lastSeenUsed: lastSeenUsed ?? null,
@@ -125,7 +125,7 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
   };
   for (let i = 0; i < size; i++) {
     const d = decodeDescriptor(table, VIRTQ_DESC_SIZE * i);
-    state.descriptors.push({ index: i, addr: hexAddr(d.addr), len: d.len, flags: descFlagNames(d.flags), next: d.next });
+    state.descriptors.push({ index: i, addr: hexNum(d.addr), len: d.len, flags: descFlagNames(d.flags), next: d.next });
   }
 
   const inFlight = idxDistance(usedIdx, availIdx);

@@ -150,10 +150,6 @@ export function vringNeedEvent(event: number, now: number, old: number): boolean
   return ((now - event - 1) & 0xffff) < ((now - old) & 0xffff);
 }
 
-export function hexAddr(addr: bigint): string {
-  return '0x' + addr.toString(16);
-}
-
 /**
  * Maps an address in the device's view to an offset in the device's own window, or null when
  * [addr, addr + len) is not inside it.

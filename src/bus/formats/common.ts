@@ -4,6 +4,7 @@
  */
 import type { Runtime } from '../../util/runtime';
 import type { AttachOptions, AttachStage, MessageQueue, QueueProblem } from '../queue';
+import { hexNum } from '../../util/hex';
 
 export type QueueResult<T> = { ok: true; value: T } | { ok: false; problem: QueueProblem };
 
@@ -16,10 +17,6 @@ export function queueProblem(code: QueueProblem['code'], offset: number, reason:
   return { code, offset, reason };
 }
 
-/** `0x004c` style, at least `digits` hex digits. */
-export function hexN(n: number | bigint, digits = 4): string {
-  return '0x' + n.toString(16).padStart(digits, '0');
-}
 
 /** Defaults of amp-bus.md §11 (Linux: 300 retries of 1–2 s) with a faster poll than Linux. */
 export const DEFAULT_LAYOUT_TIMEOUT_MS = 300_000;
@@ -112,7 +109,7 @@ export function findOverlap(regions: readonly Region[]): [Region, Region] | null
 }
 
 export function describeRegion(r: Region): string {
-  return `${r.name} [${hexN(r.offset)}, ${hexN(r.offset + r.size)})`;
+  return `${r.name} [${hexNum(r.offset, 4)}, ${hexNum(r.offset + r.size, 4)})`;
 }
 
 /** Problem for the first overlapping pair (blamed on the later field), or null. */
@@ -150,8 +147,8 @@ export async function waitForHeader<T>(
   spec: HeaderSpec<T>,
   base = 0,
 ): Promise<QueueResult<T>> {
-  const want = hexN(spec.magic, spec.width / 4);
-  t.stage('layout-wait', `polling the ${spec.name} at ${hexN(base)} for ${want} every ${t.pollMs} ms (up to ${t.layoutTimeoutMs} ms)`);
+  const want = hexNum(spec.magic, spec.width / 4);
+  t.stage('layout-wait', `polling the ${spec.name} at ${hexNum(base, 4)} for ${want} every ${t.pollMs} ms (up to ${t.layoutTimeoutMs} ms)`);
   let seen = 0;
   const header = await pollUntil(t.runtime, t.layoutTimeoutMs, t.pollMs, async () => {
     seen = (await window.load(0, spec.width)) >>> 0;
@@ -160,7 +157,7 @@ export async function waitForHeader<T>(
   if (!header) {
     return {
       ok: false,
-      problem: queueProblem('timeout', base, `${spec.name} still ${hexN(seen, spec.width / 4)} after ${t.layoutTimeoutMs} ms, expected ${want}: the device has not published its layout`),
+      problem: queueProblem('timeout', base, `${spec.name} still ${hexNum(seen, spec.width / 4)} after ${t.layoutTimeoutMs} ms, expected ${want}: the device has not published its layout`),
     };
   }
   const valid = spec.validate(header);

@@ -15,9 +15,10 @@
 import type { MemoryWindow } from '../window';
 import { SubWindow } from '../window';
 import type { BusRole, QueueProblem } from '../queue';
-import { encodeFields, hexN, offsetsOf, overlapProblem, pollUntil, queueProblem, view, waitForHeader } from './common';
+import { encodeFields, offsetsOf, overlapProblem, pollUntil, queueProblem, view, waitForHeader } from './common';
 import type { AttachResult, FieldTable, QueueResult, Region, Timing } from './common';
 import { RingQueue, type IndexCell } from './ring';
+import { hexNum } from '../../util/hex';
 
 export const OA_MAGIC = 0x1a2b3c4d;
 export const OA_DEF_SIZE = 56;
@@ -105,7 +106,7 @@ export function validateOpenAmpDef(bytes: Uint8Array, areaSize: number, quirk: S
   const v = view(bytes);
   const f = OA_FIELD;
   const magic = v.getUint32(f.magic, true);
-  if (magic !== OA_MAGIC) return fail('layout-not-ready', f.magic, `queue definition magic ${hexN(magic, 8)}, expected ${hexN(OA_MAGIC, 8)}: not written yet`);
+  if (magic !== OA_MAGIC) return fail('layout-not-ready', f.magic, `queue definition magic ${hexNum(magic, 8)}, expected ${hexNum(OA_MAGIC, 8)}: not written yet`);
   const version = v.getUint32(f.version, true);
   if (version !== 1) return fail('layout', f.version, `queue definition version ${version}, expected 1`);
   const def: OpenAmpQueueDef = {
@@ -140,7 +141,7 @@ export function validateOpenAmpDef(bytes: Uint8Array, areaSize: number, quirk: S
   for (const [key, field, name, size, align] of spans) {
     const at = v.getBigUint64(field, true);
     if (at % BigInt(align) !== 0n || at + BigInt(size) > BigInt(areaSize)) {
-      return fail('layout', field, `${name} [${hexN(at)}, ${hexN(at + BigInt(size))}) must be ${align}-byte aligned and inside the ${areaSize}-byte area`);
+      return fail('layout', field, `${name} [${hexNum(at, 4)}, ${hexNum(at + BigInt(size), 4)}) must be ${align}-byte aligned and inside the ${areaSize}-byte area`);
     }
     def[key] = Number(at);
     placed.push({ name, offset: Number(at), size, field });
@@ -193,7 +194,7 @@ export async function attachOpenAmp(
     const created = await createOpenAmpLayout(window, g);
     if (!created.ok) return created;
     def = created.value;
-    t.stage('layout-written', `queue definition at ${hexN(base)}: ${g.numElts} × ${g.eltSize} B per direction, device head READY`);
+    t.stage('layout-written', `queue definition at ${hexNum(base, 4)}: ${g.numElts} × ${g.eltSize} B per direction, device head READY`);
   } else {
     const found = await waitForHeader(
       window,
@@ -204,7 +205,7 @@ export async function attachOpenAmp(
         magic: OA_MAGIC,
         size: OA_DEF_SIZE,
         validate: (bytes) => validateOpenAmpDef(bytes, window.size, g.strideQuirk),
-        describe: (d) => `driver ${d.drvNumElts} × ${d.drvEltSize} B at ${hexN(d.drvData)}, device ${d.devNumElts} × ${d.devEltSize} B at ${hexN(d.devData)}, stride quirk ${g.strideQuirk}`,
+        describe: (d) => `driver ${d.drvNumElts} × ${d.drvEltSize} B at ${hexNum(d.drvData, 4)}, device ${d.devNumElts} × ${d.devEltSize} B at ${hexNum(d.devData, 4)}, stride quirk ${g.strideQuirk}`,
       },
       base,
     );
@@ -215,18 +216,18 @@ export async function attachOpenAmp(
   }
   const own = role === 'driver' ? def.drvHead : def.devHead;
   const peer = role === 'driver' ? def.devHead : def.drvHead;
-  t.stage('ready', `own head at ${hexN(base + own)}: status READY, w_idx 0, r_idx 0`);
+  t.stage('ready', `own head at ${hexNum(base + own, 4)}: status READY, w_idx 0, r_idx 0`);
 
   const findings: QueueProblem[] = [];
   let peerReady = false;
   if (role === 'driver') {
-    t.stage('peer-wait', `waiting for READY in the device head at ${hexN(base + peer)}`);
+    t.stage('peer-wait', `waiting for READY in the device head at ${hexNum(base + peer, 4)}`);
     const ready = await pollUntil(t.runtime, t.peerTimeoutMs, t.pollMs, async () =>
       (await window.load(peer + HEAD.status, 16)) & OA_READY ? true : undefined,
     );
     peerReady = ready === true;
     if (!peerReady) {
-      const reason = `device head at ${hexN(base + peer)} not READY after ${t.peerTimeoutMs} ms`;
+      const reason = `device head at ${hexNum(base + peer, 4)} not READY after ${t.peerTimeoutMs} ms`;
       if (!tolerateStuckPeer) return { ok: false, problem: queueProblem('timeout', base + peer, reason) };
       findings.push(queueProblem('timeout', base + peer, `${reason}; proceeding (tolerateStuckPeer)`));
     }
@@ -249,7 +250,7 @@ function openAmpQueue(role: BusRole, window: MemoryWindow, base: number, def: Op
     stride: oaStride(q.size, q.slots, quirk),
   });
   let peerUp = peerWasReady;
-  const readyName = (status: number): string => (status & OA_READY ? 'READY' : `not ready (${hexN(status)})`);
+  const readyName = (status: number): string => (status & OA_READY ? 'READY' : `not ready (${hexNum(status, 4)})`);
   return new RingQueue({
     format: 'openamp-static-v1',
     role,
@@ -271,7 +272,7 @@ function openAmpQueue(role: BusRole, window: MemoryWindow, base: number, def: Op
         return null;
       }
       return peerUp
-        ? queueProblem('peer-state', base + peer.head + HEAD.status, `peer head status ${hexN(status)}: READY (bit 0) cleared; re-attach when the peer is back`)
+        ? queueProblem('peer-state', base + peer.head + HEAD.status, `peer head status ${hexNum(status, 4)}: READY (bit 0) cleared; re-attach when the peer is back`)
         : null;
     },
     shutdown: () => window.store(own.head + HEAD.status, 16, 0),

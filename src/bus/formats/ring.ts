@@ -14,7 +14,8 @@
  */
 import type { AccessWidth, MemoryWindow } from '../window';
 import type { BusRole, MessageQueue, QueueFormat, QueueProblem, QueueState } from '../queue';
-import { hexN, queueProblem, Serial } from './common';
+import { queueProblem, Serial } from './common';
+import { hexNum } from '../../util/hex';
 
 /** Where one index lives: window offset and access width. */
 export interface IndexCell {
@@ -236,7 +237,7 @@ export class RingQueue implements MessageQueue {
         queueProblem(
           'peer-index',
           this.spec.problemBase + cell.offset,
-          `peer ${which} index ${raw} at ${hexN(this.spec.problemBase + cell.offset)} is outside 0..${n - 1} (N = ${n}); ${action}`,
+          `peer ${which} index ${raw} at ${hexNum(this.spec.problemBase + cell.offset, 4)} is outside 0..${n - 1} (N = ${n}); ${action}`,
         ),
       );
     }

@@ -8,8 +8,9 @@
  */
 import type { MemoryWindow } from '../window';
 import type { BusRole } from '../queue';
-import { hexN, queueProblem, type AttachResult, type QueueResult, type Timing } from './common';
+import { queueProblem, type AttachResult, type QueueResult, type Timing } from './common';
 import { RingQueue, type IndexCell } from './ring';
+import { hexNum } from '../../util/hex';
 
 export const SPSC_HEAD = 0x00;
 export const SPSC_TAIL = 0x40;
@@ -48,11 +49,11 @@ export function checkSpscGeometry(window: MemoryWindow, g: SpscGeometry, role: B
   }
   for (const [name, at] of [['driver queue', drv], ['device queue', dev]] as const) {
     if (at % 4 !== 0 || at + ringSize > window.size) {
-      return { ok: false, problem: queueProblem('layout', at, `${name} ring [${hexN(at)}, ${hexN(at + ringSize)}) must be 4-byte aligned and inside the ${window.size}-byte window`) };
+      return { ok: false, problem: queueProblem('layout', at, `${name} ring [${hexNum(at, 4)}, ${hexNum(at + ringSize, 4)}) must be 4-byte aligned and inside the ${window.size}-byte window`) };
     }
   }
   if (drv < dev + ringSize && dev < drv + ringSize) {
-    return { ok: false, problem: queueProblem('layout', dev, `device queue ring at ${hexN(dev)} overlaps the driver queue ring at ${hexN(drv)} (ring size ${hexN(ringSize)})`) };
+    return { ok: false, problem: queueProblem('layout', dev, `device queue ring at ${hexNum(dev, 4)} overlaps the driver queue ring at ${hexNum(drv, 4)} (ring size ${hexNum(ringSize, 4)})`) };
   }
   return { ok: true, value: role === 'driver' ? { slots, own: drv, peer: dev } : { slots, own: dev, peer: drv } };
 }
@@ -78,7 +79,7 @@ export async function attachSpsc(
   const rings = await initSpsc(window, g, role);
   if (!rings.ok) return rings;
   const { slots, own, peer } = rings.value;
-  t.stage('own-head-init', `${format} ${role}: zeroed ${role} ring at ${hexN(own)} (${slots} slots of ${g.slotSize} B) and the consumer index of the peer ring at ${hexN(peer)}`);
+  t.stage('own-head-init', `${format} ${role}: zeroed ${role} ring at ${hexNum(own, 4)} (${slots} slots of ${g.slotSize} B) and the consumer index of the peer ring at ${hexNum(peer, 4)}`);
   const cell = (offset: number): IndexCell => ({ offset, width: 32 });
   const drvRing = role === 'driver' ? own : peer;
   const devRing = role === 'driver' ? peer : own;

@@ -9,7 +9,6 @@ import type { MemoryWindow } from '../window';
 import type { BusRole, QueueProblem } from '../queue';
 import {
   encodeFields,
-  hexN,
   offsetsOf,
   overlapProblem,
   pollUntil,
@@ -23,6 +22,7 @@ import {
   type Timing,
 } from './common';
 import { RingQueue, type IndexCell } from './ring';
+import { hexNum } from '../../util/hex';
 
 export const VMAMP_LAYOUT_MAGIC = 0x4c4f; // "LO"
 export const VMAMP_QUEUE_MAGIC = 0x514f; // "QO"
@@ -142,15 +142,15 @@ export function validateVmampLayout(bytes: Uint8Array, areaSize: number): QueueR
   const u16 = (at: number): number => v.getUint16(at, true);
   const magic = u16(f.magic);
   if (magic !== VMAMP_LAYOUT_MAGIC) {
-    return { ok: false, problem: queueProblem('layout-not-ready', f.magic, `layout magic ${hexN(magic)}, expected ${hexN(VMAMP_LAYOUT_MAGIC)}: the device has not published its layout yet; try again later`) };
+    return { ok: false, problem: queueProblem('layout-not-ready', f.magic, `layout magic ${hexNum(magic, 4)}, expected ${hexNum(VMAMP_LAYOUT_MAGIC, 4)}: the device has not published its layout yet; try again later`) };
   }
   if (u16(f.length) !== VMAMP_HEADER_SIZE) return layoutProblem(f.length, `layout length ${u16(f.length)}, expected ${VMAMP_HEADER_SIZE}`);
   if (u16(f.version) !== VMAMP_VERSION) return layoutProblem(f.version, `layout version ${u16(f.version)}, expected ${VMAMP_VERSION}`);
   const features = u16(f.features);
   if (features & ~VMAMP_FEAT_MASKED_NOTIF) {
-    return layoutProblem(f.features, `unknown feature bits ${hexN(features & ~VMAMP_FEAT_MASKED_NOTIF)} (only bit 0 MASKED_NOTIF is defined)`);
+    return layoutProblem(f.features, `unknown feature bits ${hexNum(features & ~VMAMP_FEAT_MASKED_NOTIF, 4)} (only bit 0 MASKED_NOTIF is defined)`);
   }
-  if (u16(f.reserved) !== 0) return layoutProblem(f.reserved, `reserved field ${hexN(u16(f.reserved))}, must be 0`);
+  if (u16(f.reserved) !== 0) return layoutProblem(f.reserved, `reserved field ${hexNum(u16(f.reserved), 4)}, must be 0`);
   const numNotif = v.getUint8(f.numNotif);
   if (numNotif > VMAMP_NUM_NOTIF_MAX) return layoutProblem(f.numNotif, `num_notif ${numNotif} exceeds ${VMAMP_NUM_NOTIF_MAX}`);
   const perDevice = v.getUint8(f.numVqNotifPerDevice);
@@ -168,9 +168,9 @@ export function validateVmampLayout(bytes: Uint8Array, areaSize: number): QueueR
   const place = (field: number, name: string, bytesLong: number, align: number): QueueProblem | null => {
     const at = v.getBigUint64(field, true);
     if (at === 0n) return queueProblem('layout', field, `${name} offset is 0, must be non-zero`);
-    if (at % BigInt(align) !== 0n) return queueProblem('layout', field, `${name} offset ${hexN(at)} is not ${align}-byte aligned`);
+    if (at % BigInt(align) !== 0n) return queueProblem('layout', field, `${name} offset ${hexNum(at, 4)} is not ${align}-byte aligned`);
     if (at + BigInt(bytesLong) > BigInt(areaSize)) {
-      return queueProblem('layout', field, `${name} [${hexN(at)}, ${hexN(at + BigInt(bytesLong))}) extends beyond the ${areaSize}-byte layout area`);
+      return queueProblem('layout', field, `${name} [${hexNum(at, 4)}, ${hexNum(at + BigInt(bytesLong), 4)}) extends beyond the ${areaSize}-byte layout area`);
     }
     placed.push({ name, offset: Number(at), size: bytesLong, field });
     return null;
@@ -286,8 +286,8 @@ class Handshake {
       await this.setStatus(VMAMP_STATUS.INIT);
       await window.store(sides.ownHead + QH.magic, 16, VMAMP_QUEUE_MAGIC);
       this.ownMagic = true;
-      this.t.stage('own-head-init', `${this.role} queue head at ${hexN(sides.ownHead)}: status INIT, magic 0x514f`);
-      this.t.stage('peer-wait', `waiting for the peer queue head at ${hexN(sides.peerHead)} (magic 0x514f, then leaving INIT)`);
+      this.t.stage('own-head-init', `${this.role} queue head at ${hexNum(sides.ownHead, 4)}: status INIT, magic 0x514f`);
+      this.t.stage('peer-wait', `waiting for the peer queue head at ${hexNum(sides.peerHead, 4)} (magic 0x514f, then leaving INIT)`);
     }
     const peer = await readHeadState(window, sides.peerHead);
     this.peerStatus = peer.status;
@@ -347,7 +347,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
       size: VMAMP_HEADER_SIZE,
       validate: (bytes) => validateVmampLayout(bytes, areaSize),
       describe: (l) =>
-        `N = ${l.numElements}, S = ${l.elementSize}, heads ${hexN(l.devQueueHead)}/${hexN(l.drvQueueHead)}, elements ${hexN(l.devQueueElements)}/${hexN(l.drvQueueElements)}`,
+        `N = ${l.numElements}, S = ${l.elementSize}, heads ${hexNum(l.devQueueHead, 4)}/${hexNum(l.drvQueueHead, 4)}, elements ${hexNum(l.devQueueElements, 4)}/${hexNum(l.drvQueueElements, 4)}`,
     });
     if (!found.ok) return found;
     layout = found.value;
@@ -370,8 +370,8 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
     const peer = await readHeadState(window, sides.peerHead);
     const stuck = peer.magic === VMAMP_QUEUE_MAGIC && peer.status === VMAMP_STATUS.INIT;
     const detail = stuck
-      ? `peer queue head at ${hexN(sides.peerHead)} still INIT after ${t.peerTimeoutMs} ms although its magic is 0x514f (QEMU stops retrying its handshake after ~100 s while messages still flow, qemu-field-notes.md)`
-      : `peer queue head at ${hexN(sides.peerHead)} has magic ${hexN(peer.magic)} after ${t.peerTimeoutMs} ms, expected 0x514f: the peer has not initialised its queue head`;
+      ? `peer queue head at ${hexNum(sides.peerHead, 4)} still INIT after ${t.peerTimeoutMs} ms although its magic is 0x514f (QEMU stops retrying its handshake after ~100 s while messages still flow, qemu-field-notes.md)`
+      : `peer queue head at ${hexNum(sides.peerHead, 4)} has magic ${hexNum(peer.magic, 4)} after ${t.peerTimeoutMs} ms, expected 0x514f: the peer has not initialised its queue head`;
     if (!(stuck && opts.tolerateStuckPeer)) {
       await hs.setStatus(VMAMP_STATUS.SHUTDOWN);
       return { ok: false, problem: queueProblem('timeout', sides.peerHead, detail) };
@@ -394,7 +394,7 @@ function vmampQueue(role: BusRole, window: MemoryWindow, layout: VmampLayout, si
     const peer = await readHeadState(window, sides.peerHead);
     const at = sides.peerHead;
     if (peer.magic !== VMAMP_QUEUE_MAGIC) {
-      return queueProblem('peer-state', at + QH.magic, `peer queue head magic ${hexN(peer.magic)}, expected 0x514f: the peer wiped or re-initialised its head; re-attach`);
+      return queueProblem('peer-state', at + QH.magic, `peer queue head magic ${hexNum(peer.magic, 4)}, expected 0x514f: the peer wiped or re-initialised its head; re-attach`);
     }
     if (peer.status > VMAMP_STATUS.RUN) {
       return queueProblem('peer-state', at + QH.status, `peer queue head status ${vmampStatusName(peer.status)}: the peer stopped; re-attach when it is back`);

@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { BytesWindow, type MemoryWindow } from '../../../src/bus/window';
 import { DeviceServer } from '../../../src/device/server';
 import { createDeviceModel } from '../../../src/devices/factory';
-import { BaseDeviceModel, bit, resultOf, serveAll, type DeviceModel, type ProcessResult } from '../../../src/devices/model';
+import { BaseDeviceModel, resultOf, serveAll, type DeviceModel, type ProcessResult } from '../../../src/devices/model';
 import { decode, encode, FEATURE, STATUS, type FieldValue, type Revision, type VirtioMsg } from '../../../src/protocol/index';
 import type { DeviceVirtqueue } from '../../../src/virtio/device';
+import { featureBit } from '../../../src/protocol/names';
 
 const PEER_BASE = 0x4000_0000n;
 const WINDOW_BYTES = 1 << 20;
@@ -258,12 +259,12 @@ describe.each(['r4', 'r3', 'r2'] as const)('SET_VQUEUE on a running queue (%s)',
 });
 
 describe('RESET_VQUEUE (§6.9, §14.4, §17.2)', () => {
-  const model = () => new ConfigModel(bit(FEATURE.RING_RESET));
+  const model = () => new ConfigModel(featureBit(FEATURE.RING_RESET));
 
   it.each(['r4', 'r3'] as const)('%s: without VIRTIO_F_RING_RESET negotiated it is a no-op with a normal response', async (rev) => {
     const h = await harness(rev, { models: [[DEV, model()]] });
     await h.call('SET_VQUEUE', setVq(rev, 0, QSIZE, RINGS_A));
-    await driverOk(h, bit(FEATURE.VERSION_1)); // RING_RESET offered, not taken
+    await driverOk(h, featureBit(FEATURE.VERSION_1)); // RING_RESET offered, not taken
     const r = await h.call('RESET_VQUEUE', { index: 0 });
     expect(r.msgSize).toBe(8);
     expect(await getVq(h, 0)).toMatchObject(at(RINGS_A, QSIZE, rev === 'r4' ? true : null));
@@ -271,7 +272,7 @@ describe('RESET_VQUEUE (§6.9, §14.4, §17.2)', () => {
 
   it('a RING_RESET bit written but not yet accepted with FEATURES_OK is not in effect', async () => {
     const h = await harness('r4', { models: [[DEV, model()]] });
-    await h.call('SET_DRIVER_FEATURES', { block_index: 0, num_blocks: 2, features: [0, Number(bit(FEATURE.RING_RESET) >> 32n) | 1] });
+    await h.call('SET_DRIVER_FEATURES', { block_index: 0, num_blocks: 2, features: [0, Number(featureBit(FEATURE.RING_RESET) >> 32n) | 1] });
     await h.call('SET_VQUEUE', setVq('r4', 0, QSIZE, RINGS_A, 0));
     await h.call('RESET_VQUEUE', { index: 0 });
     expect(await getVq(h, 0)).toMatchObject(at(RINGS_A, QSIZE, false));
@@ -279,7 +280,7 @@ describe('RESET_VQUEUE (§6.9, §14.4, §17.2)', () => {
 
   it.each(['r4', 'r3'] as const)('%s: with VIRTIO_F_RING_RESET negotiated the queue is reset (disabled, size 0, addresses 0) and can be set again', async (rev) => {
     const h = await harness(rev, { models: [[DEV, model()]] });
-    await driverOk(h, bit(FEATURE.VERSION_1) | bit(FEATURE.RING_RESET));
+    await driverOk(h, featureBit(FEATURE.VERSION_1) | featureBit(FEATURE.RING_RESET));
     await h.call('SET_VQUEUE', setVq(rev, 0, QSIZE, RINGS_A));
     await h.call('SET_VQUEUE', setVq(rev, 1, QSIZE, RINGS_B));
     const r = await h.call('RESET_VQUEUE', { index: 0 });
@@ -292,7 +293,7 @@ describe('RESET_VQUEUE (§6.9, §14.4, §17.2)', () => {
 
   it('a device reset forgets the negotiated RING_RESET', async () => {
     const h = await harness('r4', { models: [[DEV, model()]] });
-    await driverOk(h, bit(FEATURE.VERSION_1) | bit(FEATURE.RING_RESET));
+    await driverOk(h, featureBit(FEATURE.VERSION_1) | featureBit(FEATURE.RING_RESET));
     await h.call('SET_DEVICE_STATUS', { status: 0 });
     await h.call('SET_VQUEUE', setVq('r4', 0, QSIZE, RINGS_A, 1));
     await h.call('RESET_VQUEUE', { index: 0 });
