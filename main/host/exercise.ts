@@ -3,9 +3,9 @@
  * verified against the target RAM, rng reads, console echo. Latency is per workload round
  * (request published → result read back), in microseconds.
  */
-import { consoleEcho } from '../../src/devices/console';
-import { i2cWrite, i2cWriteRead } from '../../src/devices/i2c';
-import { rngRead } from '../../src/devices/rng';
+import { CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleEcho } from '../../src/devices/console';
+import { I2C_REQUESTQ, i2cWrite, i2cWriteRead } from '../../src/devices/i2c';
+import { RNG_REQUESTQ, rngRead } from '../../src/devices/rng';
 import type { WorkloadResult } from '../../src/devices/workload';
 import { DEVICE_ID } from '../../src/protocol/names';
 import { toHex } from '../../src/util/hex';
@@ -61,7 +61,7 @@ function workloadFor(session: Session, devNum: number, deviceId: number): { name
     return v.ok ? null : v.error;
   };
   if (deviceId === DEVICE_ID.I2C) {
-    const q = ctx(0);
+    const q = ctx(I2C_REQUESTQ);
     return {
       name: 'i2c write-then-read',
       round: async (i) => {
@@ -80,7 +80,7 @@ function workloadFor(session: Session, devNum: number, deviceId: number): { name
     };
   }
   if (deviceId === DEVICE_ID.RNG) {
-    const q = ctx(0);
+    const q = ctx(RNG_REQUESTQ);
     return {
       name: 'rng read 32 bytes',
       round: async () => {
@@ -91,8 +91,8 @@ function workloadFor(session: Session, devNum: number, deviceId: number): { name
     };
   }
   if (deviceId === DEVICE_ID.CONSOLE) {
-    const rx = ctx(0);
-    const tx = ctx(1);
+    const rx = ctx(CONSOLE_RECEIVEQ);
+    const tx = ctx(CONSOLE_TRANSMITQ);
     return {
       name: 'console echo',
       round: async (i) => {

@@ -12,7 +12,8 @@
 import { z } from 'zod';
 
 import { QUEUE_FORMATS } from '../bus/queue';
-import { REVISIONS } from '../protocol/types';
+import { MIN_BUS_MSG_SIZE, PRACTICAL_MIN_BUS_MSG_SIZE } from '../protocol/index';
+import { REVISIONS, type Revision } from '../protocol/types';
 
 /** A number in a profile: JSON number or a "0x…"/decimal string (strings when > 2^53). */
 const bigNumber = z
@@ -184,6 +185,12 @@ export const boardProfileSchema = z
         message: `data memory of ${p.dataMemory.size} bytes does not fit region "${dataRegion.name}" of ${dataRegion.size} bytes`,
       });
     }
+    const rev = p.bus.revision as Revision;
+    const minSize = PRACTICAL_MIN_BUS_MSG_SIZE[rev];
+    if (p.bus.maxMessageSize < minSize) {
+      const why = minSize === MIN_BUS_MSG_SIZE[rev] ? '' : ` (the spec's ${MIN_BUS_MSG_SIZE[rev]} cannot carry its 48-byte GET_VQUEUE and SET_VQUEUE, virtio-msg-protocol.md §18.3)`;
+      ctx.addIssue({ code: 'custom', path: ['bus', 'maxMessageSize'], message: `revision ${rev} needs a bus maximum of at least ${minSize} bytes${why}, saw ${p.bus.maxMessageSize}` });
+    }
     const prerfc = p.bus.messageFormat === 'virtio-msg-prerfc';
     if (p.bus.messageFormat !== undefined && prerfc !== (p.bus.revision === 'r0')) {
       ctx.addIssue({
@@ -203,7 +210,6 @@ export const boardProfileSchema = z
   });
 
 export type BoardProfile = z.output<typeof boardProfileSchema>;
-export type SimDeviceKind = (typeof SIM_DEVICE_KINDS)[number];
 
 export interface ProfileError {
   /** Dotted path of the field, e.g. "bus.format" or "regions[1].size". */

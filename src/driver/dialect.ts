@@ -58,11 +58,9 @@ export interface Dialect {
   getConfig(devNum: number, offset: number, length: number): Promise<OpResult<ConfigRead>>;
   getVqueue(devNum: number, index: number): Promise<OpResult<VqueueInfo>>;
   setVqueue(devNum: number, index: number, size: number, addrs: { desc: bigint; driver: bigint; device: bigint }): Promise<OpResult<void>>;
-  resetVqueue(devNum: number, index: number): Promise<OpResult<void>>;
   /** EVENT_AVAIL (no response). */
   kick(devNum: number, index: number, nextOffset: number): Promise<OpResult<void>>;
   getDevices(): Promise<OpResult<DeviceEntry[]>>;
-  ping(data: number): Promise<OpResult<number>>;
   /** Parses an inbound event; null when the bytes are not one this dialect knows. */
   parseEvent(bytes: Uint8Array): InboundEvent | null;
 }
@@ -149,7 +147,7 @@ function modernDialect(x: Exchange): Dialect {
           configSize: num(f, 'config_size'),
           maxVirtqueues: num(f, 'max_virtqueues'),
         };
-        if (uuid.length === 16) info.uuid = toHex(uuid, '');
+        if (uuid.length === 16 && uuid.some((b) => b !== 0)) info.uuid = toHex(uuid, '');
         return info;
       });
     },
@@ -217,9 +215,6 @@ function modernDialect(x: Exchange): Dialect {
       });
       return map(r, () => undefined);
     },
-    async resetVqueue(devNum, index) {
-      return map(await call(x, 'RESET_VQUEUE', devNum, { index }), () => undefined);
-    },
     kick(devNum, index, nextOffset) {
       return post(x, 'EVENT_AVAIL', devNum, { vq_index: index, next_offset: nextOffset }, 'event');
     },
@@ -248,9 +243,6 @@ function modernDialect(x: Exchange): Dialect {
         offset = next;
       }
       return { ok: true, value: [...found].sort((a, b) => a - b).map((devNum) => ({ devNum })) };
-    },
-    async ping(data) {
-      return map(await call(x, 'PING', 0, { data }, true), (f) => num(f, 'data'));
     },
     parseEvent(b) {
       const d = decode(b, rev, { direction: 'device-to-driver' });
@@ -327,17 +319,11 @@ function r0Dialect(x: Exchange): Dialect {
       });
       return map(r, () => undefined);
     },
-    resetVqueue() {
-      return Promise.resolve({ ok: false, error: 'R0 has no RESET_VQUEUE the firmware answers; reset the device instead' });
-    },
     kick(devNum, index, nextOffset) {
       return post(x, 'EVENT_AVAIL', devNum, { vq_idx: index, next_offset: BigInt(nextOffset), next_wrap: 0n }, 'event');
     },
     getDevices() {
       return Promise.resolve({ ok: false, error: 'R0 has no GET_DEVICES: the board profile lists the devices' });
-    },
-    ping() {
-      return Promise.resolve({ ok: false, error: 'R0 has no PING' });
     },
     parseEvent(b) {
       const m = decode(b, 'r0', { direction: 'device-to-driver' }).msg;

@@ -13,7 +13,7 @@ import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
 import { DriverVirtqueue } from '../virtio/driver';
 import { inspectRing, type RingState } from '../virtio/inspect';
 import { windowTranslator } from '../virtio/layout';
-import { createDialect, type Dialect, type DeviceInfo, type InboundEvent } from './dialect';
+import { createDialect, type Dialect, type InboundEvent } from './dialect';
 import type { DriverPort } from './port';
 
 export type DevicePhase =
@@ -46,6 +46,8 @@ export interface DeviceState {
   deviceId: number;
   deviceType: string;
   vendorId: number;
+  /** R4 device_uuid as 32 hex digits; null when the revision has none or the device reports nil. */
+  uuid: string | null;
   status: number;
   featuresOffered: bigint;
   featuresNegotiated: bigint;
@@ -105,7 +107,6 @@ interface LiveQueue {
 
 interface LiveDevice {
   state: DeviceState;
-  info: DeviceInfo | null;
   queues: LiveQueue[];
   /** Serialises bring-up, reset and hot-plug handling per device. */
   busy: Promise<unknown>;
@@ -269,6 +270,7 @@ export class Driver {
           deviceId: 0,
           deviceType: 'unknown',
           vendorId: 0,
+          uuid: null,
           status: 0,
           featuresOffered: 0n,
           featuresNegotiated: 0n,
@@ -279,7 +281,6 @@ export class Driver {
           queues: [],
           findings: [],
         },
-        info: null,
         queues: [],
         busy: Promise.resolve(),
       };
@@ -333,7 +334,6 @@ export class Driver {
     if (info.value.featureBits > PLAUSIBLE_FEATURE_BITS) {
       return this.fail(dev, `GET_DEVICE_INFO reports ${info.value.featureBits / 32} feature blocks; expected at most ${PLAUSIBLE_FEATURE_BITS / 32}`);
     }
-    dev.info = info.value;
     const expected = this.opts.expectedDevices?.find((e) => e.devNum === n);
     if (expected && expected.virtioId !== info.value.deviceId) {
       this.finding(dev, `profile expects virtio device ${expected.virtioId} at dev_num ${n}, the board reports ${info.value.deviceId}`);
@@ -342,6 +342,7 @@ export class Driver {
       deviceId: info.value.deviceId,
       deviceType: deviceTypeName(info.value.deviceId),
       vendorId: info.value.vendorId,
+      uuid: info.value.uuid ?? null,
       configSize: info.value.configSize,
       maxVirtqueues: info.value.maxVirtqueues,
       phase: 'resetting',

@@ -9,7 +9,7 @@ import { formatProfileErrors, parseBoardProfile, type BoardProfile } from '../..
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile } from '../../../src/boards/builtin';
 import { hex32, parseHex, toHex } from '../../../src/util/hex';
 import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
-import { featureNames, statusNames } from '../../../src/protocol/names';
+import { deviceDisplayName, featureNames, statusNames } from '../../../src/protocol/names';
 import { decodeConfig } from '../../../src/devices/config';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
@@ -93,7 +93,9 @@ function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
     devNum: d.devNum,
     deviceId: d.deviceId,
     deviceType: d.deviceType,
+    deviceName: deviceDisplayName(d.deviceId),
     vendorId: hex32(d.vendorId),
+    uuid: d.uuid,
     phase: d.phase,
     status: d.status,
     statusNames: statusNames(d.status),

@@ -69,6 +69,7 @@ describe('board profiles', () => {
     ['regions[1].name', 'regions.1.name', 'bar1', /region name "bar1" is used twice/],
     ['sim.devices[0].kind', 'sim.devices.0.kind', 'gpu', /expected one of "i2c", "rng", "console", saw "gpu"/],
     ['bus', 'bus.colour', 'blue', /unknown field\(s\) "colour"/],
+    ['bus.maxMessageSize', 'bus.maxMessageSize', 48, /revision r4 needs a bus maximum of at least 52 bytes, saw 48/],
     ['hostRole', 'hostRole', DELETE, /saw nothing/],
     ['sim', 'sim', DELETE, /needs sim.devices/],
   ] as const)('names the field %s in its error', (field, path, value, message) => {
@@ -77,6 +78,20 @@ describe('board profiles', () => {
     const errors = errorsOf(p);
     expect(errors.map((e) => e.field)).toContain(field);
     expect(errors.find((e) => e.field === field)!.message).toMatch(message);
+  });
+
+  it('refuses an R3 bus of the spec-table minimum, 44 bytes, and says why', () => {
+    const p = raw();
+    mutate(p, 'bus.revision', 'r3');
+    mutate(p, 'bus.maxMessageSize', 44);
+    expect(errorsOf(p)).toEqual([
+      {
+        field: 'bus.maxMessageSize',
+        message: "revision r3 needs a bus maximum of at least 48 bytes (the spec's 44 cannot carry its 48-byte GET_VQUEUE and SET_VQUEUE, virtio-msg-protocol.md §18.3), saw 44",
+      },
+    ]);
+    mutate(p, 'bus.maxMessageSize', 48);
+    expect(parseBoardProfile(p).ok).toBe(true);
   });
 
   it('rejects what is not a profile at all without throwing', () => {

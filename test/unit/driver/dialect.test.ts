@@ -73,3 +73,21 @@ describe('GET_DEVICES', () => {
     if (!r.ok) expect(r.error).toMatch(/malformed GET_DEVICES response: .*16.*14/);
   });
 });
+
+describe('GET_DEVICE_INFO', () => {
+  const info = (uuid: Uint8Array) =>
+    encode('r4', {
+      name: 'GET_DEVICE_INFO',
+      kind: 'response',
+      devNum: 1,
+      fields: { device_id: 34, vendor_id: 1, device_uuid: uuid, num_feature_blocks: 2, config_size: 0, max_virtqueues: 1, admin_vq_start: 0, admin_vq_count: 0 },
+    });
+
+  it('reports an R4 device_uuid as hex, and a nil UUID as none (§6.1)', async () => {
+    const uuid = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
+    const some = await scripted('r4', () => info(uuid)).dialect.getDeviceInfo(1);
+    expect(some).toMatchObject({ ok: true, value: { deviceId: 34, featureBits: 64, uuid: '101112131415161718191a1b1c1d1e1f' } });
+    const nil = await scripted('r4', () => info(new Uint8Array(16))).dialect.getDeviceInfo(1);
+    expect(nil.ok && nil.value.uuid).toBe(undefined);
+  });
+});
