@@ -47,8 +47,6 @@ export function summarize(samplesUs: number[]): LatencySummary {
   return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1]!, mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
-type Round = () => Promise<WorkloadResult>;
-
 /** One round per device type; null for a type without a workload. */
 function workloadFor(session: Session, devNum: number, deviceId: number): { name: string; round: (i: number) => Promise<string | null> } | null {
   const ctx = (queue: number) => {
@@ -56,7 +54,8 @@ function workloadFor(session: Session, devNum: number, deviceId: number): { name
     if (!c.ok) throw new Error(c.error);
     return c.value;
   };
-  const check = async (r: ReturnType<Round>): Promise<string | null> => {
+  /** A workload's result as the round's error text, or null when it succeeded. */
+  const check = async (r: Promise<WorkloadResult>): Promise<string | null> => {
     const v = await r;
     return v.ok ? null : v.error;
   };
