@@ -59,18 +59,25 @@ export interface Problem {
   reason: string;
 }
 
-export type ProblemCode =
-  | 'truncated' // fewer bytes than the header or the fixed payload needs
-  | 'size-mismatch' // msg_size disagrees with the bytes or with the message's own counts
-  | 'oversize' // bigger than the revision's or the bus's maximum
-  | 'reserved-bits' // reserved type bits, MBZ words or padding not zero
-  | 'unknown-id' // msg_id not defined for this revision/namespace
-  | 'bad-field' // a field value the protocol forbids (count not multiple of 8, dev_num ≠ 0 on a bus message…)
-  | 'event-response' // an event id with the response bit set
-  | 'trailing-bytes' // bytes after msg_size inside the frame that are not zero
-  | 'unmatched-response' // a response that answers no outstanding request (set by the bus endpoint)
-  | 'no-response' // a request that timed out (set by the bus endpoint)
-  | 'token-mismatch'; // response token differs from the request's (set by the bus endpoint)
+/**
+ * Every problem code, in a fixed order: the trace stores a record's problems as a bitmask over
+ * this list (bit i = PROBLEM_CODES[i]), so entries are only ever appended.
+ */
+export const PROBLEM_CODES = [
+  'truncated', // fewer bytes than the header or the fixed payload needs
+  'size-mismatch', // msg_size disagrees with the bytes or with the message's own counts
+  'oversize', // bigger than the revision's or the bus's maximum
+  'reserved-bits', // reserved type bits, MBZ words or padding not zero
+  'unknown-id', // msg_id not defined for this revision/namespace
+  'bad-field', // a field value the protocol forbids (count not multiple of 8, dev_num ≠ 0 on a bus message…)
+  'event-response', // an event id with the response bit set
+  'trailing-bytes', // bytes after msg_size inside the frame that are not zero
+  'unmatched-response', // a response that answers no outstanding request (set by the bus endpoint)
+  'no-response', // a request that timed out (set by the bus endpoint)
+  'token-mismatch', // response token differs from the request's (set by the bus endpoint)
+] as const;
+
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 export interface Decoded {
   /** null only when not even a header could be read. */
