@@ -73,6 +73,15 @@ export interface DriverOptions {
   expectedDevices?: readonly { devNum: number; virtioId: number }[];
   /** Largest queue the driver asks for (capped by the device's max_size). */
   maxQueueSize?: number;
+  /** Told whenever the driver publishes avail.idx or sees used.idx move on one of its queues. */
+  onQueueIndex?: (devNum: number, queue: number, state: QueueIndexState) => void;
+}
+
+export interface QueueIndexState {
+  availIdx: number;
+  usedIdx: number;
+  lastSeenUsed: number;
+  inFlight: number;
 }
 
 export type DriverResult<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -485,6 +494,10 @@ export class Driver {
       const placed = DriverVirtqueue.allocate(this.alloc, this.opts.data.window, this.opts.data.peerBase, size);
       if (!placed.ok) return { ok: false, error: `no room for queue ${index} in data memory: ${placed.error}` };
       const vq = placed.queue;
+      const onIndex = this.opts.onQueueIndex;
+      if (onIndex) {
+        vq.onIndexChange = (q, usedIdx) => onIndex(n, index, { availIdx: q.availIndex, usedIdx, lastSeenUsed: q.lastSeenUsed, inFlight: q.inFlight });
+      }
       await vq.init();
       const addrs = { desc: vq.descAddr, driver: vq.driverAddr, device: vq.deviceAddr };
       const s = await this.dialect.setVqueue(n, index, size, addrs);

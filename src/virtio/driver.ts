@@ -88,6 +88,8 @@ export class DriverVirtqueue {
   private lastUsedIdx = 0;
   private retiredBecause: string | null = null;
   private publishedInFlight = 0;
+  /** Called after avail.idx was published or new used entries were collected (the trace's vq-index records). */
+  onIndexChange: ((vq: DriverVirtqueue, usedIdx: number) => void) | null = null;
 
   constructor(options: DriverVirtqueueOptions) {
     const { window, peerBase, size, offsets } = options;
@@ -259,6 +261,7 @@ export class DriverVirtqueue {
     this.publishedInFlight += heads.length;
     this.pendingHeads = [];
     await this.window.fence();
+    this.onIndexChange?.(this, this.lastUsedIdx);
     let notify: boolean;
     if (this.eventIdx) {
       notify = vringNeedEvent(await this.readAvailEvent(), this.availIdx, old);
@@ -321,6 +324,7 @@ export class DriverVirtqueue {
     }
     this.lastUsedIdx = seen;
     if (this.eventIdx) await this.setUsedEvent(seen);
+    this.onIndexChange?.(this, seen);
     return { used, problems };
   }
 

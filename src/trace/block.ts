@@ -1,0 +1,130 @@
+/**
+ * Records in bulk: a block is one byte buffer holding encoded records back to back plus the
+ * offset of each. The journal reads chunks into blocks, importers build blocks, and filters,
+ * stats and exporters walk blocks with one reused RecordView, so a scan over millions of
+ * records allocates nothing per record.
+ */
+import { readRecord, RECORD_HEADER_SIZE, RECORD_VERSION, RecordView, writeRecord, type TraceRecord } from './record';
+
+export interface RecordBlock {
+  readonly bytes: Uint8Array;
+  /** Offset of each record in `bytes`, in capture order. */
+  readonly offsets: Uint32Array;
+}
+
+export type BlockIndex = { ok: true; block: RecordBlock } | { ok: false; block: RecordBlock; offset: number; reason: string };
+
+/**
+ * Indexes records laid back to back in `bytes`. Stops at the first damaged record: the block
+ * then holds every record before it, and the failure says where and why.
+ */
+export function indexRecords(bytes: Uint8Array): BlockIndex {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const offsets: number[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    const left = bytes.length - off;
+    const length = left >= RECORD_HEADER_SIZE ? dv.getUint32(off, true) : 0;
+    if (left < RECORD_HEADER_SIZE || length < RECORD_HEADER_SIZE || length > left || dv.getUint8(off + 4) !== RECORD_VERSION) {
+      const why = readRecord(bytes, off);
+      const block = { bytes: bytes.subarray(0, off), offsets: Uint32Array.from(offsets) };
+      return { ok: false, block, offset: off, reason: why.ok ? 'damaged record' : why.reason };
+    }
+    offsets.push(off);
+    off += length;
+  }
+  return { ok: true, block: { bytes, offsets: Uint32Array.from(offsets) } };
+}
+
+/** Collects encoded records into blocks of about `blockBytes`. */
+export class BlockBuilder {
+  private buf: Uint8Array;
+  private used = 0;
+  private offsets: number[] = [];
+  private readonly done: RecordBlock[] = [];
+  private total = 0;
+
+  constructor(private readonly blockBytes = 1 << 20) {
+    this.buf = new Uint8Array(blockBytes);
+  }
+
+  get count(): number {
+    return this.total;
+  }
+
+  /** Appends one encoded record (its bytes are copied). */
+  append(record: Uint8Array): void {
+    this.reserve(record.length);
+    this.buf.set(record, this.used);
+    this.push(record.length);
+  }
+
+  appendRecord(r: TraceRecord): void {
+    const n = RECORD_HEADER_SIZE + r.data.length;
+    this.reserve(n);
+    writeRecord(this.buf, this.used, r);
+    this.push(n);
+  }
+
+  /** The blocks built so far, including the partly filled one. */
+  blocks(): RecordBlock[] {
+    this.seal();
+    return [...this.done];
+  }
+
+  private push(n: number): void {
+    this.offsets.push(this.used);
+    this.used += n;
+    this.total++;
+  }
+
+  private reserve(n: number): void {
+    if (this.used + n <= this.buf.length) return;
+    this.seal();
+    this.buf = new Uint8Array(Math.max(this.blockBytes, n));
+  }
+
+  private seal(): void {
+    if (this.offsets.length === 0) return;
+    this.done.push({ bytes: this.buf.subarray(0, this.used), offsets: Uint32Array.from(this.offsets) });
+    this.buf = this.buf.subarray(this.used);
+    this.used = 0;
+    this.offsets = [];
+  }
+}
+
+export function blockCount(blocks: Iterable<RecordBlock>): number {
+  let n = 0;
+  for (const b of blocks) n += b.offsets.length;
+  return n;
+}
+
+/**
+ * Calls `fn` with one reused view per record. `fn` returning false stops the walk; the result
+ * says whether the walk ran to the end.
+ */
+export function forEachRecord(blocks: Iterable<RecordBlock>, fn: (view: RecordView) => boolean | void): boolean {
+  const view = new RecordView(new Uint8Array(0));
+  for (const b of blocks) {
+    const offs = b.offsets;
+    for (let i = 0; i < offs.length; i++) {
+      if (fn(view.at(b.bytes, offs[i]!)) === false) return false;
+    }
+  }
+  return true;
+}
+
+/** Every record as a plain value (tests, small captures). */
+export function toRecords(blocks: Iterable<RecordBlock>): TraceRecord[] {
+  const out: TraceRecord[] = [];
+  forEachRecord(blocks, (v) => {
+    out.push(v.toRecord());
+  });
+  return out;
+}
+
+export function fromRecords(records: Iterable<TraceRecord>): RecordBlock[] {
+  const b = new BlockBuilder();
+  for (const r of records) b.appendRecord(r);
+  return b.blocks();
+}

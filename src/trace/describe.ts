@@ -1,0 +1,84 @@
+/**
+ * One line per record for tables, CSV, pcapng info columns and Perfetto slice names, plus the
+ * record's full problem list: what the codec finds in the bytes now, and what the bus endpoint
+ * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch).
+ */
+import { decode } from '../protocol/index';
+import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
+import { toHex } from '../util/hex';
+import { decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
+
+export interface RecordDescription {
+  /** Message name (GET_VQUEUE), or DOORBELL, VQ_INDEX, QUEUE_STATE, or the marker kind upper-cased. */
+  name: string;
+  /** The name with its most telling fields, e.g. "GET_VQUEUE dev 1 token 0x0003 index=0". */
+  summary: string;
+  problems: Problem[];
+  /** The decoded message, for message records whose header could be read. */
+  msg: VirtioMsg | null;
+}
+
+const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
+  'unmatched-response': 'response answers no outstanding request',
+  'no-response': 'request was not answered before its timeout',
+  'token-mismatch': 'response token differs from the request; matched by (dev_num, msg_id)',
+};
+
+const MAX_SUMMARY_FIELDS = 4;
+
+function fieldText(v: FieldValue): string {
+  if (typeof v === 'bigint') return '0x' + v.toString(16);
+  if (v instanceof Uint8Array) return v.length <= 8 ? toHex(v).replaceAll(' ', '') : `${v.length} bytes`;
+  if (Array.isArray(v)) return `[${v.length}]`;
+  return v > 0xffff ? '0x' + v.toString(16) : String(v);
+}
+
+function text(data: Uint8Array): string {
+  return new TextDecoder().decode(data);
+}
+
+type Source = Pick<RecordView, 'kind' | 'dir' | 'rev' | 'devNum' | 'channel' | 'problems' | 'msgId'> & { data(): Uint8Array };
+
+function asSource(r: RecordView | TraceRecord): Source {
+  if ('toRecord' in r) return r;
+  return { ...r, devNum: r.devNum ?? NO_DEV, data: () => r.data };
+}
+
+export function describeRecord(record: RecordView | TraceRecord): RecordDescription {
+  const r = asSource(record);
+  const data = r.data();
+  const dev = r.devNum === NO_DEV ? '' : ` dev ${r.devNum}`;
+  switch (r.kind) {
+    case 'doorbell': {
+      const who = r.dir === 'driver-to-device' ? 'driver rang device' : r.dir === 'device-to-driver' ? 'device rang driver' : 'doorbell';
+      return { name: 'DOORBELL', summary: `DOORBELL ${who}`, problems: [], msg: null };
+    }
+    case 'vq-index': {
+      const v = decodeVqIndex(data);
+      const state = v ? ` avail.idx ${v.availIdx} used.idx ${v.usedIdx} last seen ${v.lastSeenUsed} in flight ${v.inFlight}` : ' (damaged)';
+      return { name: 'VQ_INDEX', summary: `VQ_INDEX${dev} q${r.channel}${state}`, problems: [], msg: null };
+    }
+    case 'queue-state':
+      return { name: 'QUEUE_STATE', summary: `QUEUE_STATE ${text(data)}`, problems: [], msg: null };
+    case 'marker': {
+      const name = (MARKER_KINDS[r.msgId] ?? 'marker').toUpperCase().replaceAll('-', '_');
+      return { name, summary: `${name}${dev} ${text(data)}`.trimEnd(), problems: [], msg: null };
+    }
+    case 'message':
+      break;
+  }
+  const flagged = problemCodes(r.problems)
+    .filter((c) => c in ENDPOINT_PROBLEMS)
+    .map((code): Problem => ({ offset: 0, code, reason: ENDPOINT_PROBLEMS[code]! }));
+  if (r.rev === null) return { name: 'UNKNOWN', summary: `UNKNOWN ${data.length} bytes, revision unknown`, problems: flagged, msg: null };
+  const d = decode(data, r.rev, r.dir ? { direction: r.dir } : {});
+  const problems = [...d.problems, ...flagged];
+  if (!d.msg) return { name: 'MALFORMED', summary: `MALFORMED ${data.length} bytes: ${d.problems[0]?.reason ?? 'no header'}`, problems, msg: null };
+  const m = d.msg;
+  const parts = [m.name];
+  if (!m.bus) parts.push(`dev ${m.devNum}`);
+  if (m.token !== 0) parts.push(`token 0x${m.token.toString(16).padStart(4, '0')}`);
+  const fields = Object.entries(m.fields).slice(0, MAX_SUMMARY_FIELDS);
+  for (const [k, v] of fields) parts.push(`${k}=${fieldText(v)}`);
+  return { name: m.name, summary: parts.join(' '), problems, msg: m };
+}

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+
+import { encode } from '../../../src/protocol/index';
+import { toRecords, type RecordBlock } from '../../../src/trace/block';
+import { indexRecords } from '../../../src/trace/block';
+import { describeRecord } from '../../../src/trace/describe';
+import { decodeVqIndex, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
+import { Recorder, type ChunkSink } from '../../../src/trace/recorder';
+import { FakeClock } from './fakeClock';
+
+class MemorySink implements ChunkSink {
+  chunks: { payload: Uint8Array; count: number; firstSeq: number }[] = [];
+  failing: string | null = null;
+  writeChunk(payload: Uint8Array, count: number, firstSeq: number): void {
+    if (this.failing) throw new Error(this.failing);
+    this.chunks.push({ payload: payload.slice(), count, firstSeq });
+  }
+  records(): TraceRecord[] {
+    const blocks: RecordBlock[] = this.chunks.map((c) => {
+      const idx = indexRecords(c.payload);
+      expect(idx.ok).toBe(true);
+      expect(idx.block.offsets.length).toBe(c.count);
+      return idx.block;
+    });
+    return toRecords(blocks);
+  }
+}
+
+function setup(opts: { timeoutMs?: number; chunkBytes?: number } = {}) {
+  const clock = new FakeClock();
+  const sink = new MemorySink();
+  const rec = new Recorder({ runtime: clock, sink, revision: 'r4', maxMessageSize: 128, responseTimeoutMs: opts.timeoutMs ?? 1000, ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}) });
+  return { clock, sink, rec };
+}
+
+const req = (token: number, devNum = 1) => encode('r4', { name: 'GET_DEVICE_STATUS', kind: 'request', devNum, token });
+const resp = (token: number, devNum = 1) => encode('r4', { name: 'GET_DEVICE_STATUS', kind: 'response', devNum, token, fields: { status: 15 } });
+
+describe('Recorder', () => {
+  it('pairs a response with its request by token and gives the latency', () => {
+    const { clock, sink, rec } = setup();
+    rec.message('driver-to-device', req(7));
+    clock.advance(0.25);
+    rec.message('device-to-driver', resp(7));
+    rec.flush();
+    const [q, r] = sink.records();
+    expect(q!.flags & RECORD_FLAGS.request).toBeTruthy();
+    expect(r!.pairSeq).toBe(q!.seq);
+    expect(r!.latencyNs).toBe(250_000n);
+    expect(r!.problems).toBe(0);
+    expect(r!.wallNs - q!.wallNs).toBe(250_000n);
+    expect(describeRecord(r!).summary).toMatch(/^GET_DEVICE_STATUS dev 1 token 0x0007/);
+  });
+
+  it('matches a response whose token was not echoed by (dev_num, msg_id) and flags it', () => {
+    const { sink, rec } = setup();
+    rec.message('driver-to-device', req(7));
+    rec.message('device-to-driver', resp(0));
+    rec.flush();
+    const r = sink.records()[1]!;
+    expect(r.pairSeq).toBe(0);
+    expect(r.flags & RECORD_FLAGS.tokenFallback).toBeTruthy();
+    expect(problemCodes(r.problems)).toEqual(['token-mismatch']);
+  });
+
+  it('flags a response that answers nothing, and records malformed bytes with their problems', () => {
+    const { sink, rec } = setup();
+    rec.message('device-to-driver', resp(9));
+    rec.message('device-to-driver', new Uint8Array([0x01, 0x0c]));
+    rec.flush();
+    const [a, b] = sink.records();
+    expect(problemCodes(a!.problems)).toEqual(['unmatched-response']);
+    expect(a!.pairSeq).toBeNull();
+    expect(b!.flags & RECORD_FLAGS.noHeader).toBeTruthy();
+    expect(problemCodes(b!.problems)).toContain('truncated');
+    expect(b!.data).toEqual(new Uint8Array([0x01, 0x0c]));
+  });
+
+  it('writes a no-response marker at the timeout, and still pairs a late answer', () => {
+    const { clock, sink, rec } = setup({ timeoutMs: 50 });
+    rec.message('driver-to-device', req(3, 2));
+    clock.advance(120);
+    rec.message('device-to-driver', resp(3, 2));
+    rec.flush();
+    const recs = sink.records();
+    const marker = recs.find((r) => r.kind === 'marker')!;
+    expect(marker.pairSeq).toBe(0);
+    expect(problemCodes(marker.problems)).toEqual(['no-response']);
+    expect(marker.monoNs - recs[0]!.monoNs).toBe(50_000_000n);
+    expect(describeRecord(marker).summary).toBe('NO_RESPONSE dev 2 GET_DEVICE_STATUS dev 2 token 0x0003 (record 0) not answered within 50 ms');
+    const late = recs.find((r) => r.kind === 'message' && r.seq !== 0)!;
+    expect(late.pairSeq).toBe(0);
+  });
+
+  it('flushes at least every 100 ms without being asked', () => {
+    const { clock, sink, rec } = setup();
+    rec.message('driver-to-device', req(1));
+    expect(sink.chunks).toHaveLength(0);
+    clock.advance(100);
+    expect(sink.chunks).toHaveLength(1);
+    rec.close();
+  });
+
+  it('writes a full chunk at once and keeps seq gap-free across chunks', () => {
+    const { sink, rec } = setup({ chunkBytes: 1024 });
+    for (let i = 0; i < 100; i++) rec.message('driver-to-device', req(i + 1));
+    rec.flush();
+    expect(sink.chunks.length).toBeGreaterThan(5);
+    expect(sink.records().map((r) => r.seq)).toEqual([...Array(100).keys()]);
+    for (let i = 1; i < sink.chunks.length; i++) expect(sink.chunks[i]!.firstSeq).toBe(sink.chunks[i - 1]!.firstSeq + sink.chunks[i - 1]!.count);
+  });
+
+  it('keeps chunks while the sink fails and writes them in order when it recovers', () => {
+    const { sink, rec } = setup();
+    sink.failing = 'EIO: disk gone';
+    rec.message('driver-to-device', req(1));
+    rec.flush();
+    rec.message('driver-to-device', req(2));
+    rec.flush();
+    expect(rec.error).toBe('EIO: disk gone');
+    sink.failing = null;
+    rec.flush();
+    expect(rec.error).toBeNull();
+    expect(sink.records().map((r) => r.token)).toEqual([1, 2]);
+  });
+
+  it('counts records lost beyond the backlog limit and says so with a dropped marker', () => {
+    const clock = new FakeClock();
+    const sink = new MemorySink();
+    const rec = new Recorder({ runtime: clock, sink, revision: 'r4', maxBacklogBytes: 200 });
+    sink.failing = 'ENOSPC';
+    for (let i = 0; i < 5; i++) {
+      rec.message('driver-to-device', req(i + 1));
+      rec.flush();
+    }
+    expect(rec.lostCount).toBeGreaterThan(0);
+    sink.failing = null;
+    rec.flush();
+    rec.flush();
+    const recs = sink.records();
+    const dropped = recs.find((r) => r.kind === 'marker')!;
+    const kept = recs.filter((r) => r.kind === 'message').length;
+    expect(new TextDecoder().decode(dropped.data)).toBe(`${5 - kept} records lost while the trace sink failed`);
+  });
+
+  it('records doorbells, queue states, ring indices and markers', () => {
+    const { sink, rec } = setup();
+    rec.doorbell('driver-to-device');
+    rec.queueState('ready: peer attached');
+    rec.vqIndex(1, 0, { availIdx: 5, usedIdx: 3, lastSeenUsed: 3, inFlight: 2 });
+    rec.marker('bookmark', 'before reset');
+    rec.flush();
+    const [d, q, v, m] = sink.records();
+    expect(d!.kind).toBe('doorbell');
+    expect(d!.dir).toBe('driver-to-device');
+    expect(new TextDecoder().decode(q!.data)).toBe('ready: peer attached');
+    expect(decodeVqIndex(v!.data)).toEqual({ availIdx: 5, usedIdx: 3, lastSeenUsed: 3, inFlight: 2 });
+    expect(v!.devNum).toBe(1);
+    expect(describeRecord(m!).summary).toBe('BOOKMARK before reset');
+  });
+
+  it('hands each flushed chunk to live listeners as a block of its own', () => {
+    const { sink, rec } = setup();
+    const seen: number[] = [];
+    rec.onFlush((b) => seen.push(b.offsets.length));
+    rec.message('driver-to-device', req(1));
+    rec.message('device-to-driver', resp(1));
+    rec.flush();
+    expect(seen).toEqual([2]);
+    expect(sink.chunks).toHaveLength(1);
+  });
+});
