@@ -1,0 +1,100 @@
+/**
+ * The amp_native addon (Node-API only, so the same binary loads in Node and in Electron): mapped
+ * board memory reached through copies and single aligned accesses, never as a live ArrayBuffer
+ * (Electron's memory cage forbids external ones, stack.md §8), interrupt waits on threads of
+ * their own, eventfds and SCM_RIGHTS. Sources in src/, built by build.cjs on `npm install`.
+ */
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+
+export type NativeWidth = 8 | 16 | 32 | 64;
+
+export interface NativeMapping {
+  readonly size: number;
+  /** Copy-out, bounds-checked (RangeError). */
+  readInto(offset: number, target: Uint8Array): void;
+  /** Copy-in, bounds-checked (RangeError). */
+  write(offset: number, data: Uint8Array): void;
+  /** Single aligned acquire load; 64 → bigint. Misaligned or out of range: RangeError. */
+  load(offset: number, width: NativeWidth): number | bigint;
+  /** Single aligned release store of an unsigned value of `width` bits. */
+  store(offset: number, width: NativeWidth, value: number | bigint): void;
+  /** Full barrier (__atomic_thread_fence SEQ_CST). */
+  fence(): void;
+  /** Idempotent; every other call afterwards throws. */
+  unmap(): void;
+}
+
+export interface FdWatch {
+  /** Stops the watch thread and waits for it; nothing is delivered afterwards. Idempotent. */
+  close(): void;
+}
+
+export interface NativeAddon {
+  /**
+   * mmap [offset, offset+length) of a file or device; shared, read/write unless readOnly.
+   * A regular file shorter than offset+length is refused (touching past its end is SIGBUS).
+   * writeCombine maps `${path}_wc` where it exists (sysfs resourceN_wc of a prefetchable BAR).
+   */
+  map(path: string, offset: number, length: number, opts?: { readOnly?: boolean; writeCombine?: boolean }): NativeMapping;
+  /** Like map() but of an already-open fd (e.g. one received over SCM_RIGHTS); the fd stays the caller's. */
+  mapFd(fd: number, offset: number, length: number): NativeMapping;
+  /**
+   * Opens `path` (e.g. /dev/uio0, or a FIFO in tests) non-blocking and on its own native thread
+   * polls and reads `readSize` bytes at a time (4 for UIO: the u32 interrupt count; 8 for
+   * eventfd), delivering each value through a thread-safe function without using libuv's pool.
+   * onError gets a message (EOF, errno) and the watch ends. The watch keeps the process alive until closed.
+   */
+  watchFile(path: string, readSize: 4 | 8, onData: (value: number) => void, onError: (message: string) => void): FdWatch;
+  /** Like watchFile() on an open fd, which stays the caller's. */
+  watchFd(fd: number, readSize: 4 | 8, onData: (value: number) => void, onError: (message: string) => void): FdWatch;
+  /** New eventfd (EFD_CLOEXEC), returns its fd. */
+  eventfd(initial?: number): number;
+  /** Writes a u64 to an eventfd (rings a peer). */
+  eventfdWrite(fd: number, value: number): void;
+  closeFd(fd: number): void;
+  /** UNIX stream socket connect; returns the fd. */
+  unixConnect(path: string): number;
+  /** A connected pair of UNIX stream sockets (tests play both ends of an fd-passing protocol). */
+  socketpair(): [number, number];
+  /**
+   * recvmsg with SCM_RIGHTS, waiting up to timeoutMs (poll): null on timeout, { data, fds }
+   * otherwise ({ data: empty, fds: [] } means EOF, the peer closed). Received fds are CLOEXEC.
+   */
+  recvWithFds(fd: number, maxBytes: number, timeoutMs: number): { data: Uint8Array; fds: number[] } | null;
+  /** sendmsg with SCM_RIGHTS (used by tests to play an ivshmem-server); fds need ≥ 1 data byte. */
+  sendWithFds(fd: number, data: Uint8Array, fds: number[]): void;
+}
+
+export type NativeLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+
+export const NATIVE_ADDON_PATH = resolve(__dirname, 'build', 'Release', 'amp_native.node');
+
+let loaded: NativeLoad | undefined;
+
+function load(): NativeLoad {
+  if (process.platform !== 'linux') {
+    return { ok: false, reason: `the native addon (main/native) supports Linux only; this is ${process.platform}` };
+  }
+  try {
+    const addon = createRequire(__filename)(NATIVE_ADDON_PATH) as NativeAddon;
+    if (typeof addon.map !== 'function' || typeof addon.watchFile !== 'function') {
+      return { ok: false, reason: `${NATIVE_ADDON_PATH} is not the amp_native addon this build expects; rebuild it with \`node main/native/build.cjs\`` };
+    }
+    return { ok: true, addon };
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return {
+      ok: false,
+      reason:
+        `the native addon is not available (${why}); build it with \`node main/native/build.cjs\` or \`npm run install\` ` +
+        '(needs a C++ compiler, make and python3)',
+    };
+  }
+}
+
+/** Loads the built addon once. Never throws: { ok: false, reason } says why and what to try. */
+export function loadNative(): NativeLoad {
+  loaded ??= load();
+  return loaded;
+}
