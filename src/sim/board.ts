@@ -56,9 +56,12 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     },
     onDrop: (reason) => opts.log?.(`dropped: ${reason}`),
   });
-  for (const d of devices) await server.addDevice(d.devNum, createDeviceModel(d.kind, { seed: d.seed ?? d.devNum + 1 }));
   // Requests and events are served one at a time, in arrival order (§17.2: process in order).
-  let serving: Promise<void> = Promise.resolve();
+  // Adding the devices is the first link of that chain, so the handlers below are registered
+  // before the endpoint's first drain and a request arriving meanwhile waits instead of dropping.
+  let serving: Promise<void> = (async () => {
+    for (const d of devices) await server.addDevice(d.devNum, createDeviceModel(d.kind, { seed: d.seed ?? d.devNum + 1 }));
+  })();
   const serve = (bytes: Uint8Array) => {
     serving = serving.then(() => server.handle(bytes)).catch((e: unknown) => opts.log?.(`server error: ${e instanceof Error ? e.message : String(e)}`));
     return serving;
