@@ -39,6 +39,11 @@ export class SeededPrng {
     return out;
   }
 
+  /** A number in [0, 1): for seeded fault injection and test data. */
+  nextUnit(): number {
+    return this.next32() / 4294967296;
+  }
+
   private next32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
