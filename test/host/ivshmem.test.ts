@@ -1,0 +1,159 @@
+/**
+ * The ivshmem link against a server speaking QEMU's ivshmem-server protocol
+ * (test/host/fakeIvshmemServer.py; Debian packages no ivshmem-server): two peers, the workbench
+ * as driver and a simulated board's device side, share the server's memory and ring each other
+ * through its eventfds; peers joining and leaving; servers that are wrong or silent.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { parseBoardProfile, type BoardProfile } from '../../src/api/boardProfile';
+import { startSimBoard, type SimBoard } from '../../src/sim/board';
+import { exerciseDevices } from '../../main/host/exercise';
+import { openIvshmemLink, type IvshmemLink } from '../../main/host/links/ivshmem';
+import { nodeRuntime } from '../../main/host/runtime';
+import { attachSession, type Session } from '../../main/host/session';
+import { loadNative } from '../../main/native/index';
+
+/** The example profile of the README's ivshmem set-up: queues and buffers both in the shared memory. */
+const IVSHMEM_PROFILE = {
+  schema: 'amp-board-profile/0',
+  id: 'ivshmem-peer',
+  description: 'A peer of a QEMU ivshmem-server: vmamp-shmem-v1 queues at the start of the shared memory, virtqueues in it at window offsets',
+  hostRole: 'driver',
+  access: { kind: 'ivshmem-server', path: '/tmp/ivshmem_socket' },
+  regions: [
+    { name: 'queues', source: { shm: '0x0' }, size: '0x2000' },
+    { name: 'data', source: { shm: '0x10000' }, size: '0x100000', peerAddress: '0x10000' },
+  ],
+  bus: { format: 'vmamp-shmem-v1', region: 'queues', offset: '0x0', size: '0x2000', messageFormat: 'virtio-msg-r1', revision: 'r4', maxMessageSize: 64, handshake: 'vmamp-v1', timeouts: { layoutMs: 10000, peerMs: 10000, responseMs: 5000 } },
+  doorbellOut: { kind: 'ivshmem', value: 0 },
+  doorbellIn: { kind: 'eventfd', vector: 0 },
+  dataMemory: { region: 'data', addressMode: 'window-offset', peerBase: '0x10000', size: '0x100000' },
+  sim: { devices: [{ devNum: 0, kind: 'rng', seed: 5 }, { devNum: 1, kind: 'i2c' }] },
+};
+
+function profile(edit: (p: typeof IVSHMEM_PROFILE) => void = () => undefined): BoardProfile {
+  const copy = structuredClone(IVSHMEM_PROFILE);
+  edit(copy);
+  const r = parseBoardProfile(copy);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.profile;
+}
+
+const native = loadNative();
+let dir = '';
+const servers: ChildProcess[] = [];
+const links: IvshmemLink[] = [];
+let session: Session | null = null;
+let board: SimBoard | null = null;
+
+async function startServer(...args: string[]): Promise<string> {
+  dir ||= mkdtempSync(join(tmpdir(), 'ivshmem-'));
+  const socket = join(dir, `sock${servers.length}`);
+  const server = spawn('python3', [join(__dirname, 'fakeIvshmemServer.py'), '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(server);
+  const lines = createInterface({ input: server.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    lines.once('line', () => resolve());
+    server.once('exit', (code) => reject(new Error(`fake ivshmem-server exited with ${code}`)));
+  });
+  return socket;
+}
+
+async function join_(p: BoardProfile, socket: string, opts = {}): Promise<IvshmemLink> {
+  const link = await openIvshmemLink(p, socket, opts);
+  links.push(link);
+  return link;
+}
+
+const until = async (cond: () => boolean): Promise<void> => {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+};
+
+afterEach(async () => {
+  await session?.close();
+  session = null;
+  board?.close();
+  board = null;
+  for (const l of links.splice(0)) await l.close();
+  for (const s of servers.splice(0)) s.kill();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = '';
+});
+
+describe.skipIf(!native.ok)('ivshmem link', () => {
+  it('joins as a peer: ids in order, the same shared memory, and rings through the eventfds', async () => {
+    const socket = await startServer();
+    const a = await join_(profile(), socket);
+    const b = await join_(profile(), socket);
+    expect([a.ownId, b.ownId]).toEqual([0, 1]);
+    expect(b.peers()).toEqual([0]);
+    await until(() => a.peers().length === 1);
+    expect(a.peers()).toEqual([1]);
+
+    await a.busWindow.write(0x100, Uint8Array.of(9, 8, 7));
+    expect(await b.busWindow.read(0x100, 3)).toEqual(Uint8Array.of(9, 8, 7));
+    await b.dataWindow.store(0, 32, 0x12345678);
+    expect(await a.dataWindow.load(0, 32)).toBe(0x12345678);
+
+    const rang = new Promise<void>((resolve) => b.doorbellIn.subscribe(resolve));
+    await a.doorbellOut.ring();
+    await rang;
+  });
+
+  it('sees a peer leave and stops ringing it, with a notice', async () => {
+    const socket = await startServer();
+    const a = await join_(profile(), socket, { updateIntervalMs: 5 });
+    const b = await join_(profile(), socket);
+    await until(() => a.peers().length === 1);
+    await b.close();
+    await until(() => a.peers().length === 0);
+    await a.doorbellOut.ring();
+    expect(a.notices).toEqual([`rang with no other peer (vector 0) connected to ${socket}; the ring was dropped`]);
+  });
+
+  it('runs a driver session against a simulated device side on another peer', async () => {
+    const socket = await startServer();
+    const p = profile();
+    const deviceLink = await join_(p, socket);
+    const driverLink = await join_(p, socket);
+    const started = startSimBoard({ profile: p, ...deviceLink, runtime: nodeRuntime });
+    session = await attachSession(p, driverLink);
+    const sim = await started;
+    if (!sim.ok) throw new Error(sim.error);
+    board = sim.board;
+    const probed = await session.probe();
+    expect(probed.ok).toBe(true);
+    if (!probed.ok) return;
+    expect(probed.value.map((d) => [d.devNum, d.deviceId, d.phase])).toEqual([
+      [0, 4, 'ready'],
+      [1, 34, 'ready'],
+    ]);
+    const report = await exerciseDevices(session, { count: 20 });
+    for (const d of report.devices) expect([d.devNum, d.failed, d.errors]).toEqual([d.devNum, 0, []]);
+    // The driver's virtqueues really are in the shared memory: at window offsets from peerBase.
+    expect(probed.value[0]!.queues[0]!.descAddr).toBeGreaterThanOrEqual(0x10000n);
+  });
+
+  it('refuses a server of another protocol version', async () => {
+    const socket = await startServer('--version', '2');
+    await expect(join_(profile(), socket)).rejects.toThrow(`the ivshmem-server at ${socket} speaks protocol version 2, expected 0`);
+  });
+
+  it('gives up on a server that never answers the handshake', async () => {
+    const socket = await startServer('--silent');
+    await expect(join_(profile(), socket, { handshakeTimeoutMs: 100 })).rejects.toThrow(`the ivshmem-server at ${socket} sent no protocol version within 100 ms: is it an ivshmem-server?`);
+  });
+
+  it('says when there is no server, and when its memory is too small for the profile', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'ivshmem-none-')), 'sock');
+    await expect(join_(profile(), missing)).rejects.toThrow(new RegExp(`^cannot connect to an ivshmem-server at ${missing} \\(.*\\); start one with: ivshmem-server -F -S ${missing} -l 4M -n 1$`));
+    const socket = await startServer('--size', String(0x20000));
+    await expect(join_(profile(), socket)).rejects.toThrow('region "data" [0x10000, 0x110000) does not fit the server\'s 0x20000 bytes of shared memory: start the server with a larger -l');
+  });
+});
