@@ -8,8 +8,11 @@
  * - `bus.revision` (r0/r2/r3/r4): "virtio-msg-r1" covers three incompatible layouts
  *   (virtio-msg-protocol.md §2, §18.1), so the profile names the one the board speaks.
  * - `access.kind: "sim"` and `sim.devices`: simulated boards are profiles too.
+ * - region source `{shm: offset}`: a place in the shared memory an ivshmem-server hands out.
  */
 import { z } from 'zod';
+
+import { scanJson, type JsonPath } from './jsonLocate';
 
 import { QUEUE_FORMATS } from '../bus/queue';
 import { MIN_BUS_MSG_SIZE, PRACTICAL_MIN_BUS_MSG_SIZE } from '../protocol/index';
@@ -32,6 +35,12 @@ const regionSource = z.union([
   z.object({ bridgeAddr: bigNumber }).strict(),
   z.object({ vfioDma: z.object({ iova: bigNumber }).strict() }).strict(),
   z.object({ sim: z.string().min(1) }).strict(),
+  // Offset in the shared memory the link is handed (access kind "ivshmem-server": the server's fd).
+  z.object({ shm: smallNumber }).strict(),
+  // Reached through QEMU's qtest socket (access kind "qtest"): a BAR of the PCI function the link
+  // assigns, or a guest-physical range of guest RAM.
+  z.object({ pciBar: z.number().int().min(0).max(5) }).strict(),
+  z.object({ guestPhys: bigNumber }).strict(),
 ]);
 
 const region = z
@@ -104,7 +113,7 @@ export const boardProfileSchema = z
       .optional(),
     access: z
       .object({
-        kind: z.enum(['sysfs-pci', 'vfio-pci', 'uio', 'file', 'bridge', 'ivshmem-server', 'sim']),
+        kind: z.enum(['sysfs-pci', 'vfio-pci', 'uio', 'file', 'bridge', 'ivshmem-server', 'qtest', 'sim']),
         transport: z.enum(['serial', 'tcp']).optional(),
         path: z.string().optional(),
         baud: z.number().int().positive().optional(),
@@ -121,7 +130,7 @@ export const boardProfileSchema = z
         size: smallNumber.refine((v) => v > 0, 'must be > 0'),
         fixed: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
         messageFormat: z.enum(['virtio-msg-r1', 'virtio-msg-prerfc']).optional(),
-        revision: z.enum(REVISIONS as unknown as [string, ...string[]]),
+        revision: z.enum(REVISIONS as unknown as [Revision, ...Revision[]]),
         maxMessageSize: z.number().int().min(8).max(65535),
         handshake: z.enum(['none', 'vmamp-v1', 'openamp-static', 'ready-word']),
         timeouts: z
@@ -132,6 +141,25 @@ export const boardProfileSchema = z
       })
       .strict(),
     publish: z.array(registerWrite).optional(),
+    /** QEMU driven through its qtest socket with no guest (main/host/links/qtest.ts). */
+    qtest: z
+      .object({
+        /** PCI configuration mechanism #1 (ports 0xcf8/0xcfc, x86 pc/q35) or ECAM MMIO (arm virt) at ecamBase. */
+        configAccess: z.enum(['cf8', 'ecam']).optional(),
+        ecamBase: bigNumber.optional(),
+        /** Guest-physical window the link assigns BARs from. */
+        mmio: z.object({ base: bigNumber, size: bigNumber }).strict(),
+        /** Guest-physical address of byte 0 of a file-backed RAM (memory-backend-file): maps guestPhys regions directly. */
+        ramFileBase: bigNumber.optional(),
+        /** Virtual time QEMU is advanced by (clock_step) on every poll; -accel qtest runs no clock of its own. */
+        clockStepNs: z.number().int().nonnegative().optional(),
+        /** A qtest command not answered within this long fails the link (QEMU hung). */
+        commandTimeoutMs: z.number().positive().optional(),
+        /** Started by the workbench when no socket is given: qtest arguments are appended. */
+        qemu: z.object({ binary: z.string().min(1), args: z.array(z.string()) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
     doorbellOut,
     doorbellIn,
     dataMemory: z
@@ -199,6 +227,12 @@ export const boardProfileSchema = z
         message: `messageFormat "${p.bus.messageFormat}" needs revision ${prerfc ? 'r0' : 'r2, r3 or r4'}, saw "${p.bus.revision}"`,
       });
     }
+    if (p.access.kind === 'qtest' && !p.qtest) {
+      ctx.addIssue({ code: 'custom', path: ['qtest'], message: 'a board reached through qtest (access.kind "qtest") needs qtest.mmio' });
+    }
+    if (p.qtest?.configAccess === 'ecam' && p.qtest.ecamBase === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['qtest', 'ecamBase'], message: 'configAccess "ecam" needs ecamBase (arm virt: 0x4010000000)' });
+    }
     if (p.access.kind === 'sim' && !p.sim) {
       ctx.addIssue({ code: 'custom', path: ['sim'], message: 'a simulated board (access.kind "sim") needs sim.devices' });
     }
@@ -215,6 +249,9 @@ export interface ProfileError {
   /** Dotted path of the field, e.g. "bus.format" or "regions[1].size". */
   field: string;
   message: string;
+  /** Where the field is in the profile file (1-based), when the profile came from text. */
+  line?: number;
+  column?: number;
 }
 
 export type ProfileResult = { ok: true; profile: BoardProfile } | { ok: false; errors: ProfileError[] };
@@ -242,25 +279,48 @@ function fieldName(path: readonly PropertyKey[]): string {
 
 /** Validates parsed JSON as a board profile; every error names its field and says expected vs seen. */
 export function parseBoardProfile(input: unknown): ProfileResult {
+  return validate(input);
+}
+
+/**
+ * Reads a profile file's text: errors also say the line of the field in the file (for a missing
+ * field, the line of the object it belongs in), and a syntax error says where the JSON broke.
+ */
+export function parseBoardProfileText(text: string, fileName: string): ProfileResult {
+  const scan = scanJson(text);
+  if (!scan.ok) {
+    const { line, column } = scan.position;
+    return { ok: false, errors: [{ field: '(file)', message: `${fileName} is not valid JSON: ${scan.message}`, line, column }] };
+  }
+  return validate(scan.value, scan.locate);
+}
+
+function validate(input: unknown, locate?: (path: JsonPath) => { line: number; column: number }): ProfileResult {
   const r = boardProfileSchema.safeParse(input);
   if (r.success) return { ok: true, profile: r.data };
   return {
     ok: false,
-    errors: r.error.issues.map((issue) => {
+    errors: r.error.issues.map((issue): ProfileError => {
       const seen = valueAt(input, issue.path);
       let message = issue.message;
+      // An unknown field is best shown where it is written, not where its object starts.
+      let where = issue.path as JsonPath;
       if (issue.code === 'invalid_value' && 'values' in issue) {
         message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, saw ${describe(seen)}`;
       } else if (issue.code === 'unrecognized_keys') {
         message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+        where = [...where, ...issue.keys.slice(0, 1)];
       } else if (issue.code !== 'custom') {
         message = `${issue.message}; saw ${describe(seen)}`;
       }
-      return { field: fieldName(issue.path), message };
+      const error: ProfileError = { field: fieldName(issue.path), message };
+      if (!locate) return error;
+      const { line, column } = locate(where);
+      return { ...error, line, column };
     }),
   };
 }
 
 export function formatProfileErrors(errors: readonly ProfileError[]): string {
-  return errors.map((e) => `  ${e.field}: ${e.message}`).join('\n');
+  return errors.map((e) => `  ${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('\n');
 }

@@ -31,7 +31,7 @@ export function checkRange(window: { readonly size: number }, offset: number, le
   }
 }
 
-function checkAligned(offset: number, width: AccessWidth): void {
+export function checkAligned(offset: number, width: AccessWidth): void {
   if (offset % (width / 8) !== 0) throw new RangeError(`${width}-bit access at unaligned offset ${offset}`);
 }
 

@@ -1,0 +1,321 @@
+/**
+ * The qtest link against a fake QEMU (test/host/fakeQtest.ts) speaking the qtest protocol on a
+ * real UNIX socket, with our simulated device side behind its BAR1 and guest RAM: PCI discovery,
+ * BAR assignment and command register, the doorbell register, a real driver session with
+ * polling, QEMU's quirks as findings, and failures (malformed replies, a closed socket, an
+ * unanswered command, QEMU exiting) as clear errors with the trace kept.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { parseBoardProfile, type BoardProfile } from '../../src/api/boardProfile';
+import raw from '../../src/boards/profiles/qemu-qtest-amp-pci.json';
+import { indexRecords, toRecords, type RecordBlock } from '../../src/trace/block';
+import { Recorder, type ChunkSink } from '../../src/trace/recorder';
+import { exerciseDevices } from '../../main/host/exercise';
+import { openQtestLink, type QtestLink, type QtestLinkOptions } from '../../main/host/links/qtest';
+import { nodeRuntime } from '../../main/host/runtime';
+import { attachSession, type Session } from '../../main/host/session';
+import { loadNative } from '../../main/native/index';
+import { listenFakeQtest, type FakeQtestOptions } from './fakeQtest';
+
+const MAIN = join(__dirname, 'fakeQtestMain.ts');
+
+/** The profile's JSON, with the parts the tests edit typed loosely. */
+type ProfileJson = Record<string, unknown> & { qtest: Record<string, unknown>; pci: Record<string, unknown>; bus: { timeouts: Record<string, unknown> } };
+
+function profileWith(edits: (p: ProfileJson) => void = () => undefined): BoardProfile {
+  const copy = JSON.parse(JSON.stringify(raw)) as ProfileJson;
+  edits(copy);
+  const r = parseBoardProfile(copy);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.profile;
+}
+
+class MemorySink implements ChunkSink {
+  readonly blocks: RecordBlock[] = [];
+  writeChunk(payload: Uint8Array, count: number): void {
+    const idx = indexRecords(payload.slice());
+    if (!idx.ok || idx.block.offsets.length !== count) throw new Error('bad chunk');
+    this.blocks.push(idx.block);
+  }
+}
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qtest-test-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A fake QEMU listening (`-qtest unix:PATH,server=on`) and the link connected to it. */
+async function rig(fake: Partial<FakeQtestOptions> = {}, profile = profileWith(), linkOpts: Partial<QtestLinkOptions> = {}) {
+  const path = join(tmp(), 'qtest.sock');
+  const qemu = await listenFakeQtest(path, { profile, ...fake });
+  cleanups.push(() => qemu.close());
+  const link = await openQtestLink(profile, { socket: path, ...linkOpts });
+  cleanups.push(() => link.close());
+  return { machine: qemu.machine, link, profile, path };
+}
+
+async function session(link: QtestLink, profile: BoardProfile, extra: { problems?: string[]; recorder?: Recorder } = {}): Promise<Session> {
+  const s = await attachSession(profile, link, {
+    ...(extra.recorder ? { recorder: extra.recorder } : {}),
+    observer: { onProblem: (p) => extra.problems?.push(p.kind === 'handler' ? p.reason : `${p.problem.code}: ${p.problem.reason}`) },
+  });
+  cleanups.push(() => s.close().catch(() => undefined));
+  return s;
+}
+
+function recorded(profile: BoardProfile) {
+  const sink = new MemorySink();
+  const recorder = new Recorder({ runtime: nodeRuntime, sink, revision: 'r3', maxMessageSize: profile.bus.maxMessageSize, flushMs: 5 });
+  return { sink, recorder, records: () => (recorder.flush(), toRecords(sink.blocks)) };
+}
+
+describe('qtest link: PCI set-up through config space', () => {
+  it('finds 10ee:9039 on bus 0, sizes and assigns BAR0/BAR1 from the MMIO window, enables memory and bus mastering', async () => {
+    const { machine, link } = await rig();
+    expect(link.fn).toMatchObject({ bdf: '0000:00:03.0', vendor: 0x10ee, device: 0x9039, classCode: 0x088000 });
+    expect(link.bars.map((b) => [b.index, b.base, b.size, b.prefetchable, b.is64])).toEqual([
+      [0, 0xc0000000n, 0x4000n, false, false],
+      [1, 0xc0004000n, 0x4000n, true, false],
+    ]);
+    expect([machine.amp.bar(0), machine.amp.bar(1)]).toEqual([0xc0000000, 0xc0004000]);
+    // BAR2 (the MSI-X BAR) is not the profile's: left alone.
+    expect(machine.amp.bar(2)).toBe(0);
+    expect(machine.amp.commandWrites).toEqual([0x0006]);
+    expect(link.description).toContain('0000:00:03.0 10ee:9039');
+    expect(link.notices.some((n) => n.includes('MSI-X, which qtest does not deliver') && n.includes('bar1+0x1044'))).toBe(true);
+    expect(link.notices.some((n) => n.includes('--link qtest:PATH,mem=FILE'))).toBe(true);
+  });
+
+  it('does the same through ECAM (arm virt) when the profile says so', async () => {
+    const profile = profileWith((p) => {
+      p.qtest.configAccess = 'ecam';
+      p.qtest.ecamBase = '0xb0000000';
+      p.qtest.mmio = { base: '0x10000000', size: '0x100000' };
+    });
+    const { machine, link } = await rig({}, profile);
+    expect(link.bars.map((b) => b.base)).toEqual([0x10000000n, 0x10004000n]);
+    expect(machine.amp.commandWrites).toEqual([0x0006]);
+  });
+
+  it('says what the bus has when the device is missing, and when the MMIO window is too small', async () => {
+    const wrongId = profileWith((p) => (p.pci.device = '0x9038'));
+    await expect(rig({}, wrongId)).rejects.toThrow(/no PCI device 10ee:9038; found: 0000:00:00.0 8086:29c0 .*0000:00:03.0 10ee:9039/);
+    const small = profileWith((p) => (p.qtest.mmio = { base: '0xc0000000', size: '0x6000' }));
+    await expect(rig({}, small)).rejects.toThrow(/BAR1 of 0x4000 bytes does not fit the MMIO window \[0xc0000000, 0xc0006000\)/);
+  });
+
+  it('refuses a profile without a qtest section or with ECAM but no base', () => {
+    const bad = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
+    delete bad.qtest;
+    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, errors: [{ field: 'qtest' }] });
+    bad.qtest = { configAccess: 'ecam', mmio: { base: 0, size: 4096 } };
+    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, errors: [{ field: 'qtest.ecamBase' }] });
+  });
+});
+
+describe('qtest link: windows and doorbells', () => {
+  it('rings NOTIFY[0] with one 32-bit store of 1, and moves ranges through b64read/b64write', async () => {
+    const { machine, link } = await rig();
+    await link.doorbellOut.ring();
+    expect(machine.notifies).toEqual([1]);
+    expect(machine.badRegisterAccesses).toEqual([]);
+    const data = Uint8Array.from({ length: 0x12345 }, (_, i) => (i * 31 + 7) & 0xff);
+    await link.dataWindow.write(0x100, data);
+    expect(Buffer.from(machine.ram.readSync(0x100, data.length)).equals(Buffer.from(data))).toBe(true);
+    expect(Buffer.from(await link.dataWindow.read(0x100, data.length)).equals(Buffer.from(data))).toBe(true);
+    await link.dataWindow.store(0x40, 16, 0xbeef);
+    expect(await link.dataWindow.load(0x40, 16)).toBe(0xbeef);
+    expect(await link.dataWindow.load(0x40, 8)).toBe(0xef);
+  });
+
+  it('a FAIL answer rejects that command only; async IRQ lines between answers are counted, not matched', async () => {
+    const { link } = await rig({ irqLines: true });
+    await expect(link.client.command('no_such_command 1')).rejects.toThrow(/QEMU refused "no_such_command 1": FAIL Unknown command/);
+    expect(await link.client.clockStep(1000)).toBeGreaterThan(0n);
+    await link.doorbellOut.ring();
+    expect(link.client.failed).toBeNull();
+  });
+});
+
+describe('qtest link: a driver session against the simulated device', () => {
+  it('probes and exercises rng and i2c with the device queue polled, IRQ lines interleaved', async () => {
+    const { link, profile, machine } = await rig({ irqLines: true });
+    const s = await session(link, profile);
+    const probed = await s.probe();
+    expect(probed.ok).toBe(true);
+    if (!probed.ok) return;
+    expect(probed.value.map((d) => [d.devNum, d.deviceType, d.phase])).toEqual([
+      [0, 'rng', 'ready'],
+      [1, 'i2c', 'ready'],
+    ]);
+    const report = await exerciseDevices(s, { count: 4 });
+    expect(report.devices.map((d) => [d.deviceType, d.ok, d.failed, d.errors])).toEqual([
+      ['rng', 4, 0, []],
+      ['i2c', 4, 0, []],
+    ]);
+    // Each response was seen by polling the producer index; QEMU's IRQ lines never got in the way.
+    expect(link.pollStats().rings).toBeGreaterThan(4);
+    expect(link.client.irqLines).toBeGreaterThan(0);
+    // The device reads one message per doorbell: one ring per message sent, never on an empty queue.
+    expect(machine.notifies.every((v) => v === 1)).toBe(true);
+    expect(link.findings).toEqual([]);
+  });
+
+  it('maps guest RAM from its shared file when given one (memory-backend-file,share=on)', async () => {
+    const native = loadNative();
+    if (!native.ok) throw new Error(native.reason);
+    const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
+    const file = join(tmp(), 'ram');
+    writeFileSync(file, '');
+    truncateSync(file, profile.dataMemory.size);
+    const ram = native.addon.map(file, 0, profile.dataMemory.size);
+    cleanups.push(() => ram.unmap());
+    const { link } = await rig({ ram }, profile, { memFile: file });
+    expect(link.notices.some((n) => n.includes('mem=FILE'))).toBe(false);
+    const s = await session(link, profile);
+    expect((await s.probe()).ok).toBe(true);
+    const report = await exerciseDevices(s, { count: 2 });
+    expect(report.devices.every((d) => d.ok === 2)).toBe(true);
+    // The link's view and the device's view are the same file.
+    await link.dataWindow.write(0x1f0000, Uint8Array.of(1, 2, 3));
+    const back = new Uint8Array(3);
+    ram.readInto(0x1f0000, back);
+    expect([...back]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('qtest link: QEMU quirks are findings, not failures', () => {
+  it('late layout magic, token 0 on bus responses, GET_DEVICES msg_size 46, GET_VQUEUE cur_size 8', async () => {
+    const { link, profile } = await rig({ layoutDelayMs: 40, quirks: { tokenZero: true, getDevicesSize: true, vqueueDefaultSize: true } });
+    expect(link.findings).toHaveLength(1);
+    expect(link.findings[0]).toMatch(/layout magic at bar1\+0x1000 read 0x0000 at connect and 0x4c4f \d+ ms later/);
+    const problems: string[] = [];
+    const s = await session(link, profile, { problems });
+    const probed = await s.probe();
+    expect(probed.ok).toBe(true);
+    if (!probed.ok) return;
+    expect(probed.value.every((d) => d.phase === 'ready')).toBe(true);
+    expect(s.driver.busFindings().some((f) => f.startsWith('GET_DEVICES response:') && f.includes('(tolerated)'))).toBe(true);
+    expect(probed.value[0]!.findings.some((f) => /GET_VQUEUE 0 reports cur_size 8 before any SET_VQUEUE/.test(f))).toBe(true);
+    expect(problems.some((p) => p.startsWith('token-mismatch:') && p.includes('carries token 0x0000'))).toBe(true);
+    const report = await exerciseDevices(s, { count: 2 });
+    expect(report.devices.every((d) => d.ok === 2)).toBe(true);
+  });
+
+  it('a layout that never appears is a clear error naming the place and the value', async () => {
+    const profile = profileWith((p) => (p.bus.timeouts.layoutMs = 60));
+    await expect(rig({ layoutDelayMs: 60_000 }, profile)).rejects.toThrow(/layout magic at bar1\+0x1000 still 0x0000 after \d+ ms, expected 0x4c4f/);
+  });
+});
+
+describe('qtest link: failures are clear errors and the trace is kept', () => {
+  it('a malformed reply ends the link: this and every later command fail saying what was seen; the trace is kept', async () => {
+    let armed = false;
+    const { link, profile } = await rig({ misbehave: () => (armed ? 'BANANA 42' : undefined) });
+    const rec = recorded(profile);
+    const s = await session(link, profile, { recorder: rec.recorder });
+    expect((await s.probe()).ok).toBe(true);
+    const before = rec.records();
+    armed = true;
+    const e1 = await link.dataWindow.read(0, 4).catch((e: Error) => e.message);
+    expect(e1).toMatch(/malformed qtest reply "BANANA 42" to ".*": expected "OK \[VALUE\]", "FAIL …" or "IRQ raise\|lower N" \(last exchange: /);
+    await expect(link.busWindow.load(0, 16)).rejects.toThrow(e1 as string);
+    const again = await s.resetDevice(0);
+    expect(again.phase).toBe('failed');
+    expect(again.error).toContain('malformed qtest reply "BANANA 42"');
+    const after = rec.records();
+    expect(after.length).toBeGreaterThan(before.length);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(before.filter((r) => r.kind === 'message').length).toBeGreaterThan(10);
+  });
+
+  it('a closed socket: every pending and later operation fails with "QEMU closed the qtest socket"', async () => {
+    let armed = false;
+    const { link, path } = await rig({ misbehave: () => (armed ? 'close' : undefined) });
+    armed = true;
+    const pending = [link.client.readMem(0xc0000000n, 32), link.dataWindow.read(0, 8), link.dataWindow.load(0, 32)];
+    const results = await Promise.allSettled(pending);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason.message).toContain(`QEMU closed the qtest socket ${path}`);
+    }
+    await expect(link.doorbellOut.ring()).rejects.toThrow(/QEMU closed the qtest socket/);
+    // The poller stopped and said why.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(link.notices.some((n) => n.startsWith('polling stopped: QEMU closed the qtest socket'))).toBe(true);
+  });
+
+  it('an unanswered command fails after commandTimeoutMs instead of hanging', async () => {
+    const profile = profileWith((p) => (p.qtest.commandTimeoutMs = 150));
+    let armed = false;
+    const { link } = await rig({ misbehave: () => (armed ? 'IRQ raise 3' : undefined) }, profile);
+    armed = true;
+    await expect(link.dataWindow.load(0, 32)).rejects.toThrow(/QEMU did not answer ".+" within 150 ms \(\d+ command\(s\) outstanding\)/);
+    await expect(link.dataWindow.load(0, 32)).rejects.toThrow(/did not answer/);
+  });
+
+  it('a QEMU the link started (it connects to the link: -qtest unix:PATH) and that exits mid-session: the exit code and stderr are in the error', async () => {
+    const profile = profileWith((p) => {
+      p.qtest.qemu = { binary: process.execPath, args: ['--require', 'tsx/cjs', MAIN, JSON.stringify({ quirks: { tokenZero: true } })] };
+    });
+    const link = await openQtestLink(profile, { connectTimeoutMs: 20_000 });
+    cleanups.push(() => link.close());
+    expect(link.qemu?.pid).toBeGreaterThan(0);
+    const rec = recorded(profile);
+    const s = await session(link, profile, { recorder: rec.recorder });
+    expect((await s.probe()).ok).toBe(true);
+    const before = rec.records().length;
+    // The fake exits (code 3) when it reads this command.
+    const dying = link.client.command('fake_exit').catch((e: Error) => e.message);
+    const exitSays = /QEMU \(pid \d+\) exited with code 3; its stderr ends: fake QEMU: virtio-msg-amp-pci: simulated abort/;
+    expect(await dying).toMatch(exitSays);
+    await expect(link.dataWindow.read(0, 16)).rejects.toThrow(exitSays);
+    const r = await s.driver.bringUp(0);
+    expect(r.phase).toBe('failed');
+    expect(r.error).toMatch(exitSays);
+    expect(rec.records().length).toBeGreaterThanOrEqual(before);
+  }, 30_000);
+
+  it('a QEMU that cannot start is reported with the reason', async () => {
+    const profile = profileWith((p) => (p.qtest.qemu = { binary: join(tmp(), 'no-such-qemu'), args: [] }));
+    await expect(openQtestLink(profile, { connectTimeoutMs: 5000 })).rejects.toThrow(/QEMU did not connect to .*: cannot start .*no-such-qemu: spawn .* ENOENT/);
+  });
+
+  it('connecting to a socket nobody listens on says how to start QEMU', async () => {
+    const path = join(tmp(), 'none.sock');
+    await expect(openQtestLink(profileWith(), { socket: path })).rejects.toThrow(/cannot connect to the qtest socket .*none\.sock.*-qtest unix:.*,server=on,wait=off/);
+  });
+});
+
+const qemuBinary = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' }).stdout.trim();
+const qemuHasAmpPci = qemuBinary !== '' && spawnSync(qemuBinary, ['-device', 'help'], { encoding: 'utf8' }).stdout.includes('virtio-msg-amp-pci');
+
+describe.skipIf(!qemuHasAmpPci)('qtest link against a real QEMU with virtio-msg-amp-pci', () => {
+  it('brings up virtio-rng and reads random bytes', async () => {
+    const profile = profileWith((p) => {
+      p.qtest.qemu = {
+        binary: qemuBinary,
+        args: ['-machine', 'q35', '-m', '128M', '-nodefaults', '-display', 'none', '-device', 'virtio-msg-amp-pci', '-device', 'virtio-rng-device,bus=/q35-pcihost/pcie.0/virtio-msg-amp-pci/fifo0/virtio-msg/bus0/virtio-msg-dev'],
+      };
+    });
+    const link = await openQtestLink(profile);
+    cleanups.push(() => link.close());
+    const s = await session(link, profile);
+    const probed = await s.probe();
+    expect(probed.ok).toBe(true);
+    const report = await exerciseDevices(s, { count: 2 });
+    expect(report.devices[0]?.ok).toBe(2);
+  }, 60_000);
+});
+
