@@ -49,6 +49,8 @@ export const RECORD_FLAGS = {
   noHeader: 1 << 4,
   /** The response was matched by (dev_num, msg_id) because the token did not match. */
   tokenFallback: 1 << 5,
+  /** The response came after its request's timeout (a no-response marker precedes it). */
+  late: 1 << 6,
 } as const;
 
 export const NO_DEV = 0xffff;

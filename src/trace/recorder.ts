@@ -14,7 +14,7 @@ import type { EndpointObserver, EndpointProblem } from '../bus/endpoint';
 import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
-import type { RecordBlock } from './block';
+import { indexRecords, type RecordBlock } from './block';
 import {
   dirCode,
   encodeVqIndex,
@@ -52,9 +52,13 @@ export interface RecorderOptions {
   chunkBytes?: number;
   /** Chunks kept while the sink fails before records are counted as lost (default 256 MiB). */
   maxBacklogBytes?: number;
+  /** Clock anchors (CaptureMeta.startMonoNs/startWallNs), so records and metadata agree; default now. */
+  startMonoNs?: bigint;
+  startWallNs?: bigint;
 }
 
 interface Pending {
+  key: number;
   seq: number;
   monoNs: bigint;
   devNum: number;
@@ -62,6 +66,44 @@ interface Pending {
   token: number;
   dir: number;
   name: string;
+}
+
+// Module-local copies: under a CommonJS transpile every imported binding is a getter call,
+// which costs more than the rest of a record in the hot path.
+const HEADER_SIZE = RECORD_HEADER_SIZE;
+const VERSION = RECORD_VERSION;
+const NONE_DEV = NO_DEV;
+const NONE_SEQ = NO_SEQ;
+const F_REQUEST = RECORD_FLAGS.request;
+const F_RESPONSE = RECORD_FLAGS.response;
+const F_EVENT = RECORD_FLAGS.event;
+const F_BUS = RECORD_FLAGS.bus;
+const F_NO_HEADER = RECORD_FLAGS.noHeader;
+const F_TOKEN_FALLBACK = RECORD_FLAGS.tokenFallback;
+const F_LATE = RECORD_FLAGS.late;
+const DIR_BYTE: Readonly<Record<Direction, number>> = { 'driver-to-device': dirCode('driver-to-device'), 'device-to-driver': dirCode('device-to-driver') };
+
+interface Summary {
+  /** The bytes this summary is for (null: too long to cache). */
+  bytes: Uint8Array | null;
+  dir: number;
+  problems: number;
+  kind: 'request' | 'response' | 'event' | null;
+  bus: boolean;
+  devNum: number;
+  msgType: number;
+  msgId: number;
+  token: number;
+  name: string;
+}
+
+const DECODE_CACHE_SLOTS = 256;
+const DECODE_CACHE_MAX_BYTES = 64;
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array): boolean {
+  if (a === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const RETIRED_MAX = 256;
@@ -76,6 +118,19 @@ const TOKEN_MISMATCH_MASK = problemMask(['token-mismatch']);
 const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch']);
 
 const encoder = new TextEncoder();
+
+/** Stores the u64 (hi·2^32 + lo) + add, for add < 2^53. */
+function putSum(dv: DataView, at: number, hi: number, lo: number, add: number): void {
+  const addHi = Math.floor(add / 0x1_0000_0000);
+  let sumLo = lo + (add - addHi * 0x1_0000_0000);
+  let carry = 0;
+  if (sumLo >= 0x1_0000_0000) {
+    sumLo -= 0x1_0000_0000;
+    carry = 1;
+  }
+  dv.setUint32(at, sumLo, true);
+  dv.setUint32(at + 4, (hi + addHi + carry) >>> 0, true);
+}
 
 /** (direction, dev_num, msg_id, token) as one number: exact below 2^53. */
 function pairKey(dir: number, devNum: number, msgId: number, token: number): number {
@@ -96,8 +151,14 @@ export class Recorder {
   private chunkCount = 0;
   private chunkFirstSeq = 0;
   private nextSeq = 0;
-  private readonly pending = new Map<number, Pending>();
-  private readonly retired = new Map<number, Pending>();
+  /**
+   * Outstanding requests by pair key, oldest first: peers may reuse a token while an earlier
+   * request with it is outstanding (Linux sends every request with token 1; R0–R2 have none),
+   * and responses come in request order (§7).
+   */
+  private readonly pending = new Map<number, Pending[]>();
+  /** Requests that timed out, oldest first, so a late answer still finds its request. */
+  private retired: Pending[] = [];
   private backlog: { payload: Uint8Array; count: number; firstSeq: number }[] = [];
   private backlogBytes = 0;
   private readonly maxBacklogBytes: number;
@@ -106,11 +167,16 @@ export class Recorder {
   private cancelTimer: (() => void) | null = null;
   private closed = false;
   private readonly listeners = new Set<(block: RecordBlock) => void>();
-  private listenerOffsets: number[] = [];
+  private readonly cache: (Summary | undefined)[] = new Array<Summary | undefined>(DECODE_CACHE_SLOTS);
 
   /** Clock anchors: wall = startWallNs + (mono - startMonoNs). */
   readonly startMonoNs: bigint;
   readonly startWallNs: bigint;
+  private readonly monoHi: number;
+  private readonly monoLo: number;
+  private readonly wallHi: number;
+  private readonly wallLo: number;
+  private readonly decodeOpts: Readonly<Record<Direction, { direction: Direction; maxSize?: number }>>;
 
   constructor(opts: RecorderOptions) {
     this.rt = opts.runtime;
@@ -123,8 +189,14 @@ export class Recorder {
     this.maxBacklogBytes = opts.maxBacklogBytes ?? 256 << 20;
     this.buf = new Uint8Array(opts.chunkBytes ?? 256 << 10);
     this.dv = new DataView(this.buf.buffer);
-    this.startMonoNs = this.rt.monoNs();
-    this.startWallNs = BigInt(this.rt.wallMs()) * 1_000_000n;
+    this.startMonoNs = opts.startMonoNs ?? this.rt.monoNs();
+    this.startWallNs = opts.startWallNs ?? BigInt(this.rt.wallMs()) * 1_000_000n;
+    this.monoHi = Number(this.startMonoNs >> 32n);
+    this.monoLo = Number(this.startMonoNs & 0xffff_ffffn);
+    this.wallHi = Number(this.startWallNs >> 32n);
+    this.wallLo = Number(this.startWallNs & 0xffff_ffffn);
+    const max = this.maxSize === undefined ? {} : { maxSize: this.maxSize };
+    this.decodeOpts = { 'driver-to-device': { direction: 'driver-to-device', ...max }, 'device-to-driver': { direction: 'device-to-driver', ...max } };
     this.schedule();
   }
 
@@ -157,8 +229,8 @@ export class Recorder {
 
   /** Records one message as it was copied out of or into a queue slot; returns its seq. */
   message(dir: Direction, bytes: Uint8Array, monoNs = this.rt.monoNs()): number {
-    const dirByte = dirCode(dir);
-    let devNum = NO_DEV;
+    const dirByte = DIR_BYTE[dir];
+    let devNum = NONE_DEV;
     let msgType = 0;
     let msgId = 0;
     let token = 0;
@@ -167,25 +239,28 @@ export class Recorder {
     let pairSeq = -1;
     let latency = 0n;
     if (this.rev !== null) {
-      const d = decode(bytes, this.rev, this.maxSize === undefined ? { direction: dir } : { direction: dir, maxSize: this.maxSize });
-      if (d.problems.length > 0) problems = problemMask(d.problems.map((p) => p.code));
-      const m = d.msg;
-      if (m === null) {
-        flags |= RECORD_FLAGS.noHeader;
+      const h = this.headerOf(dir, dirByte, bytes);
+      problems = h.problems;
+      if (h.kind === null) {
+        flags |= F_NO_HEADER;
       } else {
-        devNum = m.devNum;
-        msgType = m.type;
-        msgId = m.msgId;
-        token = m.token;
-        if (m.bus) flags |= RECORD_FLAGS.bus;
+        devNum = h.devNum;
+        msgType = h.msgType;
+        msgId = h.msgId;
+        token = h.token;
+        if (h.bus) flags |= F_BUS;
         const seq = this.nextSeq;
-        if (m.kind === 'request') {
-          flags |= RECORD_FLAGS.request;
-          this.pending.set(pairKey(dirByte, devNum, msgId, token), { seq, monoNs, devNum, msgId, token, dir: dirByte, name: m.name });
-        } else if (m.kind === 'event') {
-          flags |= RECORD_FLAGS.event;
+        if (h.kind === 'request') {
+          flags |= F_REQUEST;
+          const key = pairKey(dirByte, devNum, msgId, token);
+          const p: Pending = { key, seq, monoNs, devNum, msgId, token, dir: dirByte, name: h.name };
+          const queue = this.pending.get(key);
+          if (queue) queue.push(p);
+          else this.pending.set(key, [p]);
+        } else if (h.kind === 'event') {
+          flags |= F_EVENT;
         } else {
-          flags |= RECORD_FLAGS.response;
+          flags |= F_RESPONSE;
           const match = this.matchRequest(3 - dirByte, devNum, msgId, token);
           if (match === null) {
             problems |= UNMATCHED_MASK;
@@ -193,24 +268,26 @@ export class Recorder {
             pairSeq = match.request.seq;
             latency = monoNs - match.request.monoNs;
             if (match.fallback) {
-              flags |= RECORD_FLAGS.tokenFallback;
+              flags |= F_TOKEN_FALLBACK;
               problems |= TOKEN_MISMATCH_MASK;
             }
+            if (match.late) flags |= F_LATE;
           }
         }
       }
     }
-    return this.append(KIND.message, dirByte, this.revByte, monoNs, 0, devNum, msgType, msgId, token, problems >>> 0, flags, pairSeq, latency, bytes);
+    // channel: the bus queue the message travelled on (record.ts: 0 driver→device, 1 device→driver).
+    return this.append(KIND.message, dirByte, this.revByte, monoNs, dirByte - 1, devNum, msgType, msgId, token, problems >>> 0, flags, pairSeq, latency, bytes);
   }
 
   /** A doorbell rang: driver-to-device when the workbench rang the board, device-to-driver when the board rang. */
   doorbell(dir: Direction, monoNs = this.rt.monoNs()): number {
-    return this.append(KIND.doorbell, dirCode(dir), 0, monoNs, 0, NO_DEV, 0, 0, 0, 0, 0, -1, 0n, new Uint8Array(0));
+    return this.append(KIND.doorbell, DIR_BYTE[dir], 0, monoNs, 0, NONE_DEV, 0, 0, 0, 0, 0, -1, 0n, new Uint8Array(0));
   }
 
   /** A handshake or queue-state transition, e.g. "ready: layout valid, peer attached". */
   queueState(text: string, monoNs = this.rt.monoNs()): number {
-    return this.append(KIND['queue-state'], 0, 0, monoNs, 0, NO_DEV, 0, 0, 0, 0, 0, -1, 0n, this.text(text));
+    return this.append(KIND['queue-state'], 0, 0, monoNs, 0, NONE_DEV, 0, 0, 0, 0, 0, -1, 0n, this.text(text));
   }
 
   /** What the driver saw of one virtqueue's indices. */
@@ -221,7 +298,7 @@ export class Recorder {
   /** A session marker (attach, reset, error, bookmark…), optionally about a device. */
   marker(kind: MarkerKind, text: string, opts: { devNum?: number; problems?: number; pairSeq?: number; monoNs?: bigint } = {}): number {
     const monoNs = opts.monoNs ?? this.rt.monoNs();
-    return this.append(KIND.marker, 0, 0, monoNs, 0, opts.devNum ?? NO_DEV, 0, MARKER[kind], 0, opts.problems ?? 0, 0, opts.pairSeq ?? -1, 0n, this.text(text));
+    return this.append(KIND.marker, 0, 0, monoNs, 0, opts.devNum ?? NONE_DEV, 0, MARKER[kind], 0, opts.problems ?? 0, 0, opts.pairSeq ?? -1, 0n, this.text(text));
   }
 
   /** Writes everything recorded so far to the sink and flags requests past their timeout. */
@@ -239,6 +316,36 @@ export class Recorder {
     this.cancelTimer = null;
   }
 
+  /**
+   * The decoded header and problem mask of `bytes`. A running bus repeats the same bytes
+   * (EVENT_AVAIL/EVENT_USED of a busy queue) over and over, so results are kept in a small
+   * direct-mapped cache keyed by content: a hit costs a hash and a compare, not a decode.
+   */
+  private headerOf(dir: Direction, dirByte: number, bytes: Uint8Array): Summary {
+    let h = 0x811c9dc5 ^ dirByte;
+    const n = bytes.length;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+    const slot = (h >>> 0) & (DECODE_CACHE_SLOTS - 1);
+    const hit = this.cache[slot];
+    if (hit !== undefined && hit.dir === dirByte && sameBytes(hit.bytes, bytes)) return hit;
+    const d = decode(bytes, this.rev!, this.decodeOpts[dir]);
+    const m = d.msg;
+    const summary: Summary = {
+      bytes: n <= DECODE_CACHE_MAX_BYTES ? bytes.slice() : null,
+      dir: dirByte,
+      problems: d.problems.length > 0 ? problemMask(d.problems.map((p) => p.code)) : 0,
+      kind: m?.kind ?? null,
+      bus: m?.bus ?? false,
+      devNum: m?.devNum ?? NONE_DEV,
+      msgType: m?.type ?? 0,
+      msgId: m?.msgId ?? 0,
+      token: m?.token ?? 0,
+      name: m?.name ?? '',
+    };
+    if (summary.bytes !== null) this.cache[slot] = summary;
+    return summary;
+  }
+
   private endpointProblem(p: EndpointProblem): void {
     if (p.kind === 'message') {
       if (OWN_CODES.has(p.problem.code)) return;
@@ -250,38 +357,47 @@ export class Recorder {
     }
   }
 
-  private matchRequest(dir: number, devNum: number, msgId: number, token: number): { request: Pending; fallback: boolean } | null {
+  private matchRequest(dir: number, devNum: number, msgId: number, token: number): { request: Pending; fallback: boolean; late: boolean } | null {
     const key = pairKey(dir, devNum, msgId, token);
-    const exact = this.pending.get(key) ?? this.retired.get(key);
-    if (exact) {
-      this.pending.delete(key);
-      this.retired.delete(key);
-      return { request: exact, fallback: false };
-    }
+    const queue = this.pending.get(key);
+    if (queue) return { request: this.take(queue, 0), fallback: false, late: false };
+    const exactLate = this.retired.findIndex((p) => p.key === key);
+    if (exactLate >= 0) return { request: this.retired.splice(exactLate, 1)[0]!, fallback: false, late: true };
     // §7: a peer that does not echo the token is matched by (dev_num, msg_id), oldest first.
-    for (const [k, p] of this.pending) {
-      if (p.dir === dir && p.devNum === devNum && p.msgId === msgId) {
-        this.pending.delete(k);
-        return { request: p, fallback: true };
-      }
+    let oldest: Pending[] | null = null;
+    for (const q of this.pending.values()) {
+      const p = q[0]!;
+      if (p.dir === dir && p.devNum === devNum && p.msgId === msgId && (oldest === null || p.seq < oldest[0]!.seq)) oldest = q;
     }
+    if (oldest) return { request: this.take(oldest, 0), fallback: true, late: false };
+    const late = this.retired.findIndex((p) => p.dir === dir && p.devNum === devNum && p.msgId === msgId);
+    if (late >= 0) return { request: this.retired.splice(late, 1)[0]!, fallback: true, late: true };
     return null;
   }
 
+  /** Removes queue[i] from its pending queue (and the queue from the map once empty). */
+  private take(queue: Pending[], i: number): Pending {
+    const p = queue.splice(i, 1)[0]!;
+    if (queue.length === 0) this.pending.delete(p.key);
+    return p;
+  }
+
   private sweep(nowNs: bigint): void {
-    for (const [k, p] of this.pending) {
-      if (nowNs - p.monoNs < this.timeoutNs) continue;
-      this.pending.delete(k);
-      this.retired.set(k, p);
-      if (this.retired.size > RETIRED_MAX) this.retired.delete(this.retired.keys().next().value!);
-      const tok = p.token ? ` token 0x${p.token.toString(16).padStart(4, '0')}` : '';
-      const ms = Number(this.timeoutNs) / 1e6;
-      this.marker('no-response', `${p.name} dev ${p.devNum}${tok} (record ${p.seq}) not answered within ${ms} ms`, {
-        devNum: p.devNum,
-        problems: NO_RESPONSE_MASK,
-        pairSeq: p.seq,
-        monoNs: p.monoNs + this.timeoutNs,
-      });
+    for (const queue of [...this.pending.values()]) {
+      // Oldest first: stop at the first request still within its timeout.
+      while (queue.length > 0 && nowNs - queue[0]!.monoNs >= this.timeoutNs) {
+        const p = this.take(queue, 0);
+        this.retired.push(p);
+        if (this.retired.length > RETIRED_MAX) this.retired.shift();
+        const tok = p.token ? ` token 0x${p.token.toString(16).padStart(4, '0')}` : '';
+        const ms = Number(this.timeoutNs) / 1e6;
+        this.marker('no-response', `${p.name} dev ${p.devNum}${tok} (record ${p.seq}) not answered within ${ms} ms`, {
+          devNum: p.devNum,
+          problems: NO_RESPONSE_MASK,
+          pairSeq: p.seq,
+          monoNs: p.monoNs + this.timeoutNs,
+        });
+      }
     }
   }
 
@@ -306,7 +422,7 @@ export class Recorder {
     latency: bigint,
     data: Uint8Array,
   ): number {
-    const length = RECORD_HEADER_SIZE + data.length;
+    const length = HEADER_SIZE + data.length;
     if (this.used + length > this.buf.length) {
       this.writeOut();
       if (length > this.buf.length) this.grow(length);
@@ -316,14 +432,21 @@ export class Recorder {
     const o = this.used;
     const dv = this.dv;
     dv.setUint32(o, length, true);
-    dv.setUint8(o + 4, RECORD_VERSION);
+    dv.setUint8(o + 4, VERSION);
     dv.setUint8(o + 5, kind);
     dv.setUint8(o + 6, dir);
     dv.setUint8(o + 7, rev);
     dv.setUint32(o + 8, seq % 0x1_0000_0000, true);
     dv.setUint32(o + 12, Math.floor(seq / 0x1_0000_0000), true);
-    dv.setBigUint64(o + 16, monoNs, true);
-    dv.setBigUint64(o + 24, this.startWallNs + (monoNs - this.startMonoNs), true);
+    // mono and wall as base + offset in number arithmetic: bigint math per record costs more than the rest.
+    const rel = Number(monoNs - this.startMonoNs);
+    if (rel >= 0 && rel < 2 ** 53) {
+      putSum(dv, o + 16, this.monoHi, this.monoLo, rel);
+      putSum(dv, o + 24, this.wallHi, this.wallLo, rel);
+    } else {
+      dv.setBigUint64(o + 16, monoNs, true);
+      dv.setBigUint64(o + 24, this.startWallNs + (monoNs - this.startMonoNs), true);
+    }
     dv.setUint16(o + 32, channel, true);
     dv.setUint16(o + 34, devNum, true);
     dv.setUint8(o + 36, msgType);
@@ -332,14 +455,18 @@ export class Recorder {
     dv.setUint32(o + 40, problems, true);
     dv.setUint32(o + 44, flags, true);
     if (pairSeq < 0) {
-      dv.setBigUint64(o + 48, NO_SEQ, true);
+      dv.setBigUint64(o + 48, NONE_SEQ, true);
     } else {
       dv.setUint32(o + 48, pairSeq % 0x1_0000_0000, true);
       dv.setUint32(o + 52, Math.floor(pairSeq / 0x1_0000_0000), true);
     }
-    dv.setBigUint64(o + 56, latency, true);
-    this.buf.set(data, o + RECORD_HEADER_SIZE);
-    if (this.listeners.size > 0) this.listenerOffsets.push(o);
+    if (latency === 0n) {
+      dv.setUint32(o + 56, 0, true);
+      dv.setUint32(o + 60, 0, true);
+    } else {
+      dv.setBigUint64(o + 56, latency, true);
+    }
+    this.buf.set(data, o + HEADER_SIZE);
     this.used += length;
     this.chunkCount++;
     return seq;
@@ -356,10 +483,9 @@ export class Recorder {
       const count = this.chunkCount;
       const firstSeq = this.chunkFirstSeq;
       if (this.listeners.size > 0) {
-        const block: RecordBlock = { bytes: payload.slice(), offsets: Uint32Array.from(this.listenerOffsets) };
+        const block = indexRecords(payload.slice()).block;
         for (const l of this.listeners) l(block);
       }
-      this.listenerOffsets = [];
       this.used = 0;
       this.chunkCount = 0;
       if (this.backlog.length > 0 || !this.tryWrite(payload, count, firstSeq)) this.keep(payload, count, firstSeq);

@@ -92,6 +92,39 @@ describe('Recorder', () => {
     expect(late.pairSeq).toBe(0);
   });
 
+  it('pairs requests that reuse a token in request order, and flags only the one left unanswered', () => {
+    const { clock, sink, rec } = setup({ timeoutMs: 50 });
+    rec.message('driver-to-device', req(1)); // seq 0
+    clock.advance(1);
+    rec.message('driver-to-device', req(1)); // seq 1: same token while seq 0 is outstanding
+    clock.advance(1);
+    rec.message('driver-to-device', req(1)); // seq 2
+    rec.message('device-to-driver', resp(1)); // answers seq 0
+    rec.message('device-to-driver', resp(1)); // answers seq 1
+    clock.advance(100);
+    rec.flush();
+    const recs = sink.records();
+    expect(recs[3]!.pairSeq).toBe(0);
+    expect(recs[3]!.latencyNs).toBe(2_000_000n);
+    expect(recs[4]!.pairSeq).toBe(1);
+    expect(recs[4]!.latencyNs).toBe(1_000_000n);
+    const markers = recs.filter((r) => r.kind === 'marker');
+    expect(markers.map((m) => m.pairSeq)).toEqual([2]);
+  });
+
+  it('pairs a late answer that does not echo the token, and marks it late', () => {
+    const { clock, sink, rec } = setup({ timeoutMs: 50 });
+    rec.message('driver-to-device', req(5));
+    clock.advance(120);
+    rec.message('device-to-driver', resp(0));
+    rec.flush();
+    const late = sink.records().find((r) => r.kind === 'message' && r.seq !== 0)!;
+    expect(late.pairSeq).toBe(0);
+    expect(late.flags & RECORD_FLAGS.late).toBeTruthy();
+    expect(late.flags & RECORD_FLAGS.tokenFallback).toBeTruthy();
+    expect(problemCodes(late.problems)).toEqual(['token-mismatch']);
+  });
+
   it('flushes at least every 100 ms without being asked', () => {
     const { clock, sink, rec } = setup();
     rec.message('driver-to-device', req(1));
@@ -159,14 +192,14 @@ describe('Recorder', () => {
     expect(describeRecord(m!).summary).toBe('BOOKMARK before reset');
   });
 
-  it('hands each flushed chunk to live listeners as a block of its own', () => {
+  it('hands each flushed chunk to live listeners as a block of its own, even one that joined mid-chunk', () => {
     const { sink, rec } = setup();
-    const seen: number[] = [];
-    rec.onFlush((b) => seen.push(b.offsets.length));
     rec.message('driver-to-device', req(1));
+    const seen: number[][] = [];
+    rec.onFlush((b) => seen.push(toRecords([b]).map((r) => r.seq)));
     rec.message('device-to-driver', resp(1));
     rec.flush();
-    expect(seen).toEqual([2]);
+    expect(seen).toEqual([[0, 1]]);
     expect(sink.chunks).toHaveLength(1);
   });
 });
