@@ -1,0 +1,49 @@
+/**
+ * Opens anything we can read back as a capture: a journal folder, our pcapng, our JSONL. The
+ * format is told by content (folder, pcapng section magic, a JSON object line), not by name.
+ */
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+
+import type { RecordBlock } from '../../../src/trace/block';
+import { importJsonl } from '../../../src/trace/jsonl';
+import { importPcapng } from '../../../src/trace/pcapng';
+import { openJournal, type Capture, type CaptureOpen } from './journal';
+
+const PCAPNG_SHB = [0x0a, 0x0d, 0x0d, 0x0a];
+
+function head(path: string, n: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const b = new Uint8Array(n);
+    const got = readSync(fd, b, 0, n, 0);
+    return b.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function inMemory(path: string, r: { meta: Capture['meta']; blocks: RecordBlock[]; notes: string[] }): Capture {
+  const count = r.blocks.reduce((n, b) => n + b.offsets.length, 0);
+  return { path, meta: r.meta, notes: r.notes, count, blocks: () => r.blocks };
+}
+
+export function loadCapture(path: string): CaptureOpen {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (e) {
+    return { ok: false, reason: `cannot open capture ${path}: ${(e as Error).message}` };
+  }
+  if (isDir) return openJournal(path);
+  const h = head(path, 4);
+  if (h.length === 4 && PCAPNG_SHB.every((b, i) => h[i] === b)) {
+    const r = importPcapng(readFileSync(path));
+    return r.ok ? { ok: true, capture: inMemory(path, r) } : { ok: false, reason: `${path}: ${r.reason}` };
+  }
+  if (h[0] === 0x7b /* { */) {
+    const r = importJsonl(readFileSync(path));
+    return r.ok ? { ok: true, capture: inMemory(path, r) } : { ok: false, reason: `${path}: ${r.reason}` };
+  }
+  const seen = [...h].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  return { ok: false, reason: `${path}: not a capture this workbench reads; expected a capture folder, a pcapng file (starts 0a 0d 0d 0a) or JSONL (starts "{"), saw ${seen || 'an empty file'}` };
+}

@@ -1,0 +1,294 @@
+/**
+ * JSONL export and import: one JSON object per line. The first line is the capture header
+ * `{"type":"capture", ...CaptureMeta}` (meta.ts JSON, bigints as decimal strings); every other
+ * line is one record, `{"type":"record", ...}` with, in this order:
+ *
+ * - the record's own fields, which the importer reads back exactly: `seq`, `monoNs`, `wallNs`
+ *   (decimal strings), `kind`, `dir`, `rev`, `dev` (null when none), `channel`, `msgType`,
+ *   `msgId`, `token`, `problems` and `flags` (names; bits without a name as "bit<i>"),
+ *   `pairSeq` (decimal string or null), `latencyNs` (decimal string);
+ * - what describeRecord() makes of them, for readers (ignored on import): `name`, `summary`,
+ *   `problemReasons` ([{offset, code, reason}]), `fields` (msgToJson fields of a message, the
+ *   indexes of a vq-index record, else null), `text` (markers and queue states);
+ * - `data`: the raw bytes as hex.
+ */
+import { msgToJson } from '../protocol/json';
+import { PROBLEM_CODES, REVISIONS, type Direction, type Revision } from '../protocol/types';
+import { toHex } from '../util/hex';
+import { BlockBuilder, type RecordBlock } from './block';
+import { describeRecord } from './describe';
+import { DEFAULT_CHUNK_CHARS, TextChunker, type ChunkSink, type TraceWriter } from './exportWriter';
+import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
+import { decodeVqIndex, DIRECTIONS, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
+
+const FLAG_NAMES: readonly string[] = (() => {
+  const names: string[] = [];
+  for (const [name, bit] of Object.entries(RECORD_FLAGS)) names[Math.log2(bit)] = name;
+  return names;
+})();
+
+/** Set bits as names; bits no name covers as "bit<i>", so any mask survives the round trip. */
+function bitNames(mask: number, names: readonly (string | undefined)[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 32; i++) if ((mask >>> i) & 1) out.push(names[i] ?? `bit${i}`);
+  return out;
+}
+
+function bitsFromNames(list: unknown, names: readonly (string | undefined)[]): number | null {
+  if (!Array.isArray(list)) return null;
+  let mask = 0;
+  for (const n of list) {
+    if (typeof n !== 'string') return null;
+    let i = names.indexOf(n);
+    if (i < 0) {
+      const m = /^bit(\d{1,2})$/.exec(n);
+      i = m ? Number(m[1]) : -1;
+      if (i < 0 || i > 31) return null;
+    }
+    mask |= 1 << i;
+  }
+  return mask >>> 0;
+}
+
+/** A u64 field of the view's record, exactly (RecordView's numbers are exact only below 2^53). */
+function u64At(v: RecordView, offset: number, approx: number): string {
+  if (Number.isSafeInteger(approx)) return String(approx);
+  const raw = v.raw();
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  return dv.getBigUint64(offset, true).toString();
+}
+
+const utf8 = new TextDecoder();
+
+/** One record as the JSON object of its line. */
+export function recordToJson(v: RecordView): Record<string, unknown> {
+  const d = describeRecord(v);
+  const data = v.data();
+  const pair = v.pairSeq;
+  let fields: unknown = null;
+  if (d.msg) fields = msgToJson(d.msg).fields;
+  else if (v.kind === 'vq-index') fields = decodeVqIndex(data);
+  const o: Record<string, unknown> = {
+    type: 'record',
+    seq: String(v.seq),
+    monoNs: v.monoNs.toString(),
+    wallNs: v.wallNs.toString(),
+    kind: v.kind,
+    dir: v.dir,
+    rev: v.rev,
+    dev: v.devNum === NO_DEV ? null : v.devNum,
+    channel: v.channel,
+    msgType: v.msgType,
+    msgId: v.msgId,
+    token: v.token,
+    problems: bitNames(v.problems, PROBLEM_CODES),
+    flags: bitNames(v.flags, FLAG_NAMES),
+    pairSeq: pair < 0 ? null : String(pair),
+    latencyNs: u64At(v, 56, v.latencyNs),
+    name: d.name,
+    summary: d.summary,
+    problemReasons: d.problems,
+    fields,
+  };
+  if (v.kind === 'marker' || v.kind === 'queue-state') o['text'] = utf8.decode(data);
+  o['data'] = toHex(data, '');
+  return o;
+}
+
+export class JsonlWriter implements TraceWriter {
+  private readonly out: TextChunker;
+
+  constructor(emit: ChunkSink, options: { chunkChars?: number } = {}) {
+    this.out = new TextChunker(emit, options.chunkChars ?? DEFAULT_CHUNK_CHARS);
+  }
+
+  begin(meta: CaptureMeta): void {
+    this.out.push(JSON.stringify({ type: 'capture', ...metaToJson(meta) }) + '\n');
+  }
+
+  write(v: RecordView): void {
+    this.out.push(JSON.stringify(recordToJson(v)) + '\n');
+  }
+
+  end(): void {
+    this.out.flush();
+  }
+}
+
+// ---- import -----------------------------------------------------------------------------------
+
+export type JsonlImport = { ok: true; meta: CaptureMeta; blocks: RecordBlock[]; notes: string[] } | { ok: false; reason: string };
+
+/** Bad lines reported one by one; beyond this many, one note counts the rest. */
+export const MAX_LINE_NOTES = 100;
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const DECIMAL = /^\d{1,20}$/;
+
+function seen(v: unknown): string {
+  const s = v === undefined ? 'nothing' : JSON.stringify(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+const u64 = (v: unknown): bigint | undefined => {
+  if (typeof v !== 'string' || !DECIMAL.test(v)) return undefined;
+  const n = BigInt(v);
+  return n <= U64_MAX ? n : undefined;
+};
+const seqNumber = (v: unknown): number | undefined => {
+  const n = u64(v);
+  return n !== undefined && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined;
+};
+const int =
+  (max: number) =>
+  (v: unknown): number | undefined =>
+    Number.isInteger(v) && (v as number) >= 0 && (v as number) <= max ? (v as number) : undefined;
+const oneOf =
+  <T>(values: readonly T[]) =>
+  (v: unknown): T | undefined =>
+    values.includes(v as T) ? (v as T) : undefined;
+const orNull =
+  <T>(read: (v: unknown) => T | undefined) =>
+  (v: unknown): T | null | undefined =>
+    v === null ? null : read(v);
+
+const U64_TEXT = 'a decimal string 0..18446744073709551615';
+const SEQ_TEXT = 'a decimal string 0..9007199254740991';
+
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  NIBBLE['0123456789abcdef'.charCodeAt(i)] = i;
+  NIBBLE['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
+/** Strict hex (pairs of digits, nothing else): the hot path of an import, hence not util/hex's lenient parseHex. */
+const hexBytes = (v: unknown): Uint8Array | undefined => {
+  if (typeof v !== 'string' || v.length % 2 !== 0) return undefined;
+  const out = new Uint8Array(v.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const hi = NIBBLE[v.charCodeAt(2 * i)] ?? -1;
+    const lo = NIBBLE[v.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) return undefined;
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
+};
+
+/** [TraceRecord field, JSON key, what is expected, reader] for every raw field, in line order. */
+const RAW_FIELDS: readonly [keyof TraceRecord, string, string, (v: unknown) => unknown][] = [
+  ['seq', 'seq', SEQ_TEXT, seqNumber],
+  ['monoNs', 'monoNs', U64_TEXT, u64],
+  ['wallNs', 'wallNs', U64_TEXT, u64],
+  ['kind', 'kind', `one of ${RECORD_KINDS.join(', ')}`, oneOf<RecordKind>(RECORD_KINDS)],
+  ['dir', 'dir', 'null, "driver-to-device" or "device-to-driver"', orNull(oneOf<Direction>(DIRECTIONS.filter((d) => d !== null)))],
+  ['rev', 'rev', `null or one of ${REVISIONS.join(', ')}`, orNull(oneOf<Revision>(REVISIONS))],
+  ['devNum', 'dev', 'null or an integer 0..65534', orNull(int(NO_DEV - 1))],
+  ['channel', 'channel', 'an integer 0..65535', int(0xffff)],
+  ['msgType', 'msgType', 'an integer 0..255', int(0xff)],
+  ['msgId', 'msgId', 'an integer 0..255', int(0xff)],
+  ['token', 'token', 'an integer 0..65535', int(0xffff)],
+  ['problems', 'problems', 'an array of problem codes or "bit<i>"', (v) => bitsFromNames(v, PROBLEM_CODES) ?? undefined],
+  ['flags', 'flags', `an array of ${FLAG_NAMES.join(', ')} or "bit<i>"`, (v) => bitsFromNames(v, FLAG_NAMES) ?? undefined],
+  ['pairSeq', 'pairSeq', `null or ${SEQ_TEXT}`, orNull(seqNumber)],
+  ['latencyNs', 'latencyNs', U64_TEXT, u64],
+  ['data', 'data', 'a string of hex bytes', hexBytes],
+];
+
+/** Rebuilds a record from its raw fields (the decoded ones are ignored), or says which field is wrong. */
+function recordFromJson(o: Record<string, unknown>): TraceRecord | string {
+  const r: Record<string, unknown> = {};
+  for (const [key, name, expected, read] of RAW_FIELDS) {
+    const v = read(o[name]);
+    if (v === undefined) return `field "${name}": expected ${expected}, saw ${seen(o[name])}`;
+    r[key] = v;
+  }
+  return r as unknown as TraceRecord;
+}
+
+function parseLine(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, reason: `not valid JSON (${e instanceof Error ? e.message : String(e)}); a truncated last line means the export was cut short` };
+  }
+}
+
+/** Bytes are decoded a window at a time (cut at a line end), so a file larger than the longest JS string still reads. */
+const WINDOW_BYTES = 1 << 23;
+
+function* textWindows(input: string | Uint8Array, windowBytes: number): Generator<string> {
+  if (typeof input === 'string') {
+    yield input;
+    return;
+  }
+  for (let pos = 0; pos < input.length; ) {
+    let end = Math.min(pos + windowBytes, input.length);
+    if (end < input.length) {
+      const nl = input.lastIndexOf(0x0a, end - 1);
+      end = nl >= pos ? nl + 1 : (input.indexOf(0x0a, end) + 1 || input.length);
+    }
+    yield utf8.decode(input.subarray(pos, end));
+    pos = end;
+  }
+}
+
+/** Each line without its line end (LF or CRLF). */
+function* lines(input: string | Uint8Array, windowBytes: number): Generator<string> {
+  for (const text of textWindows(input, windowBytes)) {
+    for (let pos = 0; pos < text.length; ) {
+      let end = text.indexOf('\n', pos);
+      if (end < 0) end = text.length;
+      const line = text.slice(pos, end);
+      pos = end + 1;
+      yield line.endsWith('\r') ? line.slice(0, -1) : line;
+    }
+  }
+}
+
+/**
+ * Reads a JSONL export. A bad record line is skipped and reported in `notes` (line number,
+ * field, expected and seen); the records before and after it are kept. Only a missing or bad
+ * header line fails the import.
+ */
+export function importJsonl(input: string | Uint8Array, options: { windowBytes?: number } = {}): JsonlImport {
+  const builder = new BlockBuilder();
+  const notes: string[] = [];
+  let bad = 0;
+  const note = (line: number, why: string): void => {
+    bad++;
+    if (bad <= MAX_LINE_NOTES) notes.push(`line ${line}: ${why}`);
+  };
+  let meta: CaptureMeta | null = null;
+  let lineNo = 0;
+  for (const line of lines(input, options.windowBytes ?? WINDOW_BYTES)) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    const parsed = parseLine(line);
+    if (meta === null) {
+      const v = parsed.ok ? (parsed.value as Record<string, unknown> | null) : null;
+      if (typeof v !== 'object' || v === null || v['type'] !== 'capture') {
+        return { ok: false, reason: `line ${lineNo}: expected the capture header {"type":"capture",...}, saw ${parsed.ok ? seen(parsed.value) : parsed.reason}; is this an amp-workbench JSONL export?` };
+      }
+      const { type: _type, ...rest } = v;
+      const m = metaFromJson(rest);
+      if (!m.ok) return { ok: false, reason: `line ${lineNo}: ${m.reason}` };
+      meta = m.meta;
+      continue;
+    }
+    if (!parsed.ok) {
+      note(lineNo, parsed.reason);
+      continue;
+    }
+    const v = parsed.value;
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || (v as Record<string, unknown>)['type'] !== 'record') {
+      note(lineNo, `expected a record object {"type":"record",...}, saw ${seen(v)}`);
+      continue;
+    }
+    const r = recordFromJson(v as Record<string, unknown>);
+    if (typeof r === 'string') note(lineNo, r);
+    else builder.appendRecord(r);
+  }
+  if (meta === null) return { ok: false, reason: 'no capture header line: the file is empty' };
+  if (bad > MAX_LINE_NOTES) notes.push(`${bad - MAX_LINE_NOTES} more bad lines not listed (${bad} in all)`);
+  return { ok: true, meta, blocks: builder.blocks(), notes };
+}

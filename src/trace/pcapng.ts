@@ -1,0 +1,533 @@
+/**
+ * pcapng export and import (block layouts: peers.md §C.1, from draft-ietf-opsawg-pcapng).
+ *
+ * The file is one little-endian section: a Section Header Block whose comments carry the
+ * CaptureMeta (`amp-trace-meta=<json>`) and the session notes, three Interface Description
+ * Blocks (driver→device queue, device→driver queue, session: markers, vq indexes, queue state),
+ * then one Enhanced Packet Block per record. Packet data is link type 252 WIRESHARK_UPPER_PDU:
+ * big-endian exported-PDU TLVs naming the `virtio_msg` dissector and the direction (optionally
+ * the Info text), then the encoded trace record itself (record.ts) — so an import gives
+ * back every record byte for byte, and the Lua dissector (dissector.ts) decodes it.
+ *
+ * The writer streams: records go in one at a time and bytes come out in chunks through a
+ * callback. The reader takes the file's bytes and keeps every record before any damage.
+ */
+import { BlockBuilder, type RecordBlock } from './block';
+import { describeRecord } from './describe';
+import type { ChunkSink, TraceWriter } from './exportWriter';
+import { CAPTURE_FORMAT, metaFromJson, metaToJson, type CaptureMeta } from './meta';
+import { DIRECTIONS, kindCode, RECORD_HEADER_SIZE, RECORD_KINDS, RECORD_VERSION, REVISION_CODES, readRecord, RecordView } from './record';
+import { hex32 } from '../util/hex';
+
+export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
+/** DLT_USER0: packet data is the bare record (the dissector claims it when its USER0 preference is on). */
+export const LINKTYPE_USER0 = 147;
+/** The Lua dissector's registered name (Proto("virtio_msg") registers it lower-cased). */
+export const DISSECTOR_NAME = 'virtio_msg';
+export const META_COMMENT_PREFIX = 'amp-trace-meta=';
+
+const BLOCK_SHB = 0x0a0d0d0a;
+const BLOCK_IDB = 0x00000001;
+const BLOCK_EPB = 0x00000006;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+
+const OPT_ENDOFOPT = 0;
+const OPT_COMMENT = 1;
+const SHB_HARDWARE = 2;
+const SHB_OS = 3;
+const SHB_USERAPPL = 4;
+const IF_NAME = 2;
+const IF_DESCRIPTION = 3;
+const IF_TSRESOL = 9;
+const EPB_FLAGS = 2;
+const EPB_PACKETID = 5;
+
+/** wiretap/exported_pdu_tlvs.h */
+const EXP_PDU_TAG_END_OF_OPT = 0;
+const EXP_PDU_TAG_DISSECTOR_NAME = 12;
+const EXP_PDU_TAG_P2P_DIRECTION = 35;
+const EXP_PDU_TAG_COL_INFO_TEXT = 36;
+/** epan/packet_info.h P2P_DIR_SENT / P2P_DIR_RECV, seen from the driver. */
+const P2P_DIR_SENT = 0;
+const P2P_DIR_RECV = 1;
+/** epb_flags bits 0–1: 01 inbound (device→driver), 10 outbound (driver→device). */
+const EPB_INBOUND = 1;
+const EPB_OUTBOUND = 2;
+
+const MARKER_KIND = kindCode('marker');
+
+/** Comment and Info text caps, in UTF-16 units (option and TLV lengths are 16-bit byte counts). */
+const MAX_INFO_CHARS = 1000;
+const MAX_COMMENT_CHARS = 16000;
+
+/** The fixed interface set, indexed by the record's direction code (record.ts `dir`): 1, 2, then 0. */
+export const PCAPNG_INTERFACES = [
+  { suffix: 'to-device', description: 'driver-to-device queue (outbound)' },
+  { suffix: 'to-driver', description: 'device-to-driver queue (inbound)' },
+  { suffix: 'session', description: 'session markers, virtqueue indexes and queue state' },
+] as const;
+
+/** Interface id of a record with direction code `dir` (0 none, 1 driver→device, 2 device→driver). */
+const interfaceOf = (dir: number): number => (dir === 1 ? 0 : dir === 2 ? 1 : 2);
+
+export interface PcapngWriterOptions {
+  /** 'exported-pdu' (default, link type 252) or 'user0' (link type 147, bare records). */
+  encapsulation?: 'exported-pdu' | 'user0';
+  /** shb_os, e.g. "Linux 6.8.0 x64"; omitted when not given (src/ knows no OS). */
+  os?: string;
+  /** Bytes per emitted chunk (default 1 MiB). */
+  chunkBytes?: number;
+  /**
+   * Add the EXP_PDU_TAG_COL_INFO_TEXT tag (describeRecord's summary) to every packet. Off by
+   * default: Wireshark applies it only when the virtio_msg dissector is present, which sets the
+   * Info column itself, and describing every record triples the export time.
+   */
+  infoText?: boolean;
+}
+
+const encoder = new TextEncoder();
+const pad4 = (n: number): number => (n + 3) & ~3;
+
+/** The exported-PDU dissector-name TLV, NUL-padded to 4 with the padding counted (epan/exported_pdu.c). */
+const DISSECTOR_TLV: Uint8Array = (() => {
+  const name = encoder.encode(DISSECTOR_NAME);
+  const out = new Uint8Array(4 + pad4(name.length));
+  new DataView(out.buffer).setUint16(0, EXP_PDU_TAG_DISSECTOR_NAME);
+  new DataView(out.buffer).setUint16(2, pad4(name.length));
+  out.set(name, 4);
+  return out;
+})();
+
+/**
+ * Streaming pcapng writer: `begin(meta)`, then `write(view)` per record in capture order, then
+ * `end()` (or exportRecords from exportWriter.ts). Bytes reach `emit` in chunks of about `chunkBytes`; each chunk is a fresh buffer the
+ * consumer may keep.
+ */
+export class PcapngWriter implements TraceWriter {
+  private buf: Uint8Array;
+  private dv: DataView;
+  private pos = 0;
+  private readonly chunkBytes: number;
+  private readonly user0: boolean;
+  private readonly infoText: boolean;
+  private state: 'new' | 'open' | 'ended' = 'new';
+
+  constructor(
+    private readonly emit: ChunkSink,
+    private readonly opts: PcapngWriterOptions = {},
+  ) {
+    this.chunkBytes = opts.chunkBytes ?? 1 << 20;
+    this.user0 = opts.encapsulation === 'user0';
+    this.infoText = !this.user0 && opts.infoText === true;
+    this.buf = new Uint8Array(this.chunkBytes);
+    this.dv = new DataView(this.buf.buffer);
+  }
+
+  /** The section header and interface descriptions. */
+  begin(meta: CaptureMeta): void {
+    if (this.state !== 'new') throw new Error('PcapngWriter.begin: called twice');
+    this.state = 'open';
+    const shbOptions: [number, string][] = [
+      [SHB_HARDWARE, meta.board],
+      ...(this.opts.os === undefined ? [] : [[SHB_OS, this.opts.os] as [number, string]]),
+      [SHB_USERAPPL, meta.app],
+      [OPT_COMMENT, metaComment(meta)],
+      ...meta.notes.map((n): [number, string] => [OPT_COMMENT, n.slice(0, MAX_COMMENT_CHARS)]),
+    ];
+    const start = this.open(BLOCK_SHB, 16 + optionsBound(shbOptions));
+    this.u32(BYTE_ORDER_MAGIC);
+    this.u16(1); // major
+    this.u16(0); // minor
+    this.u32(0xffffffff); // section length -1: not known while streaming
+    this.u32(0xffffffff);
+    for (const [code, text] of shbOptions) this.textOption(code, text);
+    this.close(start);
+
+    const linkType = this.user0 ? LINKTYPE_USER0 : LINKTYPE_WIRESHARK_UPPER_PDU;
+    for (const i of PCAPNG_INTERFACES) {
+      const idbOptions: [number, string][] = [
+        [IF_NAME, `vmsg-${meta.board}-${i.suffix}`],
+        [IF_DESCRIPTION, `${meta.boardDescription}: ${i.description}`],
+      ];
+      const at = this.open(BLOCK_IDB, 8 + optionsBound(idbOptions) + 8);
+      this.u16(linkType);
+      this.u16(0); // reserved
+      this.u32(0); // snaplen 0: no limit
+      for (const [code, text] of idbOptions) this.textOption(code, text);
+      this.u16(IF_TSRESOL);
+      this.u16(1);
+      this.u32(9); // 10^-9 s, then 3 pad bytes (zero)
+      this.close(at);
+    }
+  }
+
+  /** One Enhanced Packet Block for the record under `v`. */
+  write(v: RecordView): void {
+    if (this.state !== 'open') throw new Error(`PcapngWriter.write: call begin() first${this.state === 'ended' ? ' (writer ended)' : ''}`);
+    const raw = v.raw();
+    const dir = v.dirCode;
+    // Describing is the costly part: only for the Info tag, markers and records with problems.
+    const marker = v.kindCode === MARKER_KIND;
+    const d = this.infoText || marker || v.problems !== 0 ? describeRecord(v) : null;
+    const info = d === null ? '' : d.summary.slice(0, MAX_INFO_CHARS);
+    const comments = d === null ? [] : d.problems.map((p) => `${p.code}: ${p.reason}`.slice(0, MAX_COMMENT_CHARS));
+    if (marker && d !== null) comments.unshift(d.summary.slice(0, MAX_COMMENT_CHARS));
+
+    let bound = 28 + raw.length + 3 + 12 + 4 + 8 + 12 + 4 + 4;
+    if (!this.user0) bound += DISSECTOR_TLV.length + 8 + 4 + 3 * info.length + 3;
+    for (const c of comments) bound += 4 + 3 * c.length + 3;
+    const start = this.open(BLOCK_EPB, bound);
+    this.u32(interfaceOf(dir));
+    this.u32(le32(raw, 28)); // timestamp high: wallNs in ns (if_tsresol 9)
+    this.u32(le32(raw, 24)); // timestamp low
+    const lengthsAt = this.pos;
+    this.pos += 8; // captured and original length, filled below
+    const dataAt = this.pos;
+    if (!this.user0) {
+      this.buf.set(DISSECTOR_TLV, this.pos);
+      this.pos += DISSECTOR_TLV.length;
+      if (dir !== 0) {
+        this.dv.setUint16(this.pos, EXP_PDU_TAG_P2P_DIRECTION);
+        this.dv.setUint16(this.pos + 2, 4);
+        this.dv.setInt32(this.pos + 4, dir === 1 ? P2P_DIR_SENT : P2P_DIR_RECV);
+        this.pos += 8;
+      }
+      if (this.infoText) {
+        this.dv.setUint16(this.pos, EXP_PDU_TAG_COL_INFO_TEXT);
+        const n = this.text(this.pos + 4, info);
+        this.buf.fill(0, this.pos + 4 + n, this.pos + 4 + pad4(n));
+        this.dv.setUint16(this.pos + 2, pad4(n));
+        this.pos += 4 + pad4(n);
+      }
+      this.u32(EXP_PDU_TAG_END_OF_OPT); // tag 0, length 0
+    }
+    this.buf.set(raw, this.pos);
+    this.pos += raw.length;
+    const caplen = this.pos - dataAt;
+    this.dv.setUint32(lengthsAt, caplen, true);
+    this.dv.setUint32(lengthsAt + 4, caplen, true);
+    this.zeroPad(caplen);
+    if (dir !== 0) {
+      this.u16(EPB_FLAGS);
+      this.u16(4);
+      this.u32(dir === 1 ? EPB_OUTBOUND : EPB_INBOUND);
+    }
+    const seq = v.seq;
+    this.u16(EPB_PACKETID);
+    this.u16(8);
+    this.u32(seq >>> 0);
+    this.u32(Math.floor(seq / 0x1_0000_0000));
+    for (const c of comments) this.textOption(OPT_COMMENT, c);
+    this.close(start);
+  }
+
+  /** Emits what is buffered; the writer takes no more records. */
+  end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.flush();
+  }
+
+  // ---- block assembly ----
+
+  /** Starts a block of at most `bodyBound` body bytes (options included, terminator and trailer added here). */
+  private open(type: number, bodyBound: number): number {
+    const need = 8 + bodyBound + 4 + 4;
+    if (this.pos + need > this.buf.length) {
+      this.flush();
+      if (need > this.buf.length) {
+        this.buf = new Uint8Array(need);
+        this.dv = new DataView(this.buf.buffer);
+      }
+    }
+    const start = this.pos;
+    this.u32(type);
+    this.pos += 4; // block_total_length, filled by close()
+    return start;
+  }
+
+  /** Ends the options list and the block: opt_endofopt, then the total length at both ends. */
+  private close(start: number): void {
+    this.u32(OPT_ENDOFOPT);
+    const total = this.pos + 4 - start;
+    this.dv.setUint32(start + 4, total, true);
+    this.u32(total);
+  }
+
+  private flush(): void {
+    if (this.pos === 0) return;
+    this.emit(this.buf.subarray(0, this.pos));
+    this.buf = new Uint8Array(this.chunkBytes);
+    this.dv = new DataView(this.buf.buffer);
+    this.pos = 0;
+  }
+
+  private u16(v: number): void {
+    this.dv.setUint16(this.pos, v, true);
+    this.pos += 2;
+  }
+
+  private u32(v: number): void {
+    this.dv.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+
+  /** UTF-8 `s` at `at`; returns its byte length (the caller reserved 3 bytes per UTF-16 unit). */
+  private text(at: number, s: string): number {
+    return encoder.encodeInto(s, this.buf.subarray(at)).written;
+  }
+
+  private zeroPad(n: number): void {
+    const end = this.pos + pad4(n) - n;
+    this.buf.fill(0, this.pos, end);
+    this.pos = end;
+  }
+
+  private textOption(code: number, s: string): void {
+    const n = this.text(this.pos + 4, s);
+    this.dv.setUint16(this.pos, code, true);
+    this.dv.setUint16(this.pos + 2, n, true);
+    this.pos += 4 + n;
+    this.zeroPad(n);
+  }
+}
+
+/** The metadata comment; notes that would overflow the 16-bit option length stay out of it (each is its own comment). */
+function metaComment(meta: CaptureMeta): string {
+  const notes = [...meta.notes];
+  for (;;) {
+    const text = META_COMMENT_PREFIX + JSON.stringify(metaToJson({ ...meta, notes }));
+    if (encoder.encode(text).length <= 0xffff || notes.length === 0) return text;
+    notes.pop();
+  }
+}
+
+function optionsBound(options: readonly [number, string][]): number {
+  let n = 0;
+  for (const [, s] of options) n += 4 + 3 * s.length + 3;
+  return n;
+}
+
+const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+
+// ---- import -----------------------------------------------------------------------------------
+
+export type PcapngImport = { ok: true; meta: CaptureMeta; blocks: RecordBlock[]; notes: string[] } | { ok: false; reason: string };
+
+const decoder = new TextDecoder();
+
+interface Section {
+  le: boolean;
+  linkTypes: number[];
+}
+
+/**
+ * Reads a pcapng file written by PcapngWriter (or re-saved by Wireshark tools): sections of
+ * either byte order, IDBs and EPBs; other block types are skipped. Damage (a block running past
+ * the end, a wrong trailing length, a record that does not parse) ends the walk or skips the
+ * packet, with a note saying where; every record before it is kept.
+ */
+export function importPcapng(bytes: Uint8Array): PcapngImport {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = bytes.length;
+  if (size < 12 || dv.getUint32(0, true) !== BLOCK_SHB) {
+    const saw = size < 4 ? `${size} bytes` : hex32(dv.getUint32(0, true));
+    return { ok: false, reason: `not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw ${saw}` };
+  }
+  const notes: string[] = [];
+  const builder = new BlockBuilder();
+  let meta: CaptureMeta | null = null;
+  let hardware = '';
+  let userappl = '';
+  let section: Section = { le: true, linkTypes: [] };
+  let skipped = 0;
+  let packet = 0;
+  let off = 0;
+
+  walk: while (off < size) {
+    const left = size - off;
+    if (left < 12) {
+      notes.push(`truncated pcapng block at offset ${off}: ${left} bytes left, a block needs at least 12; stopped here, ${builder.count} records kept`);
+      break;
+    }
+    const type = dv.getUint32(off, section.le);
+    if (type === BLOCK_SHB) {
+      const magic = dv.getUint32(off + 8, true);
+      if (magic !== BYTE_ORDER_MAGIC && magic !== 0x4d3c2b1a) {
+        notes.push(`damaged section header at offset ${off}: byte-order magic 0x1a2b3c4d expected, saw ${hex32(magic)}; stopped here`);
+        break;
+      }
+      section = { le: magic === BYTE_ORDER_MAGIC, linkTypes: [] };
+    }
+    const le = section.le;
+    const total = dv.getUint32(off + 4, le);
+    if (total < 12 || total % 4 !== 0 || total > left) {
+      const why = total > left ? `it needs ${total} bytes but ${left} are left` : `block_total_length ${total} is not a multiple of 4 of at least 12`;
+      notes.push(`truncated or damaged pcapng block (type ${hex32(type)}) at offset ${off}: ${why}; stopped here, ${builder.count} records kept`);
+      break;
+    }
+    const trailer = dv.getUint32(off + total - 4, le);
+    if (trailer !== total) {
+      notes.push(`damaged pcapng block (type ${hex32(type)}) at offset ${off}: trailing length ${trailer} differs from leading length ${total}; stopped here, ${builder.count} records kept`);
+      break;
+    }
+    const body = off + 8;
+    const bodyEnd = off + total - 4;
+    switch (type) {
+      case BLOCK_SHB: {
+        if (total < 28) {
+          notes.push(`damaged section header at offset ${off}: ${total} bytes, 28 minimum; stopped here`);
+          break walk;
+        }
+        const major = dv.getUint16(body + 4, le);
+        if (major !== 1) {
+          notes.push(`section at offset ${off} is pcapng version ${major}, only 1 is understood; stopped here`);
+          break walk;
+        }
+        for (const [code, value] of options(dv, body + 16, bodyEnd, le)) {
+          const text = decoder.decode(value);
+          if (code === SHB_HARDWARE) hardware = text;
+          else if (code === SHB_USERAPPL) userappl = text;
+          else if (code === OPT_COMMENT && meta === null && text.startsWith(META_COMMENT_PREFIX)) meta = parseMeta(text, off, notes);
+        }
+        break;
+      }
+      case BLOCK_IDB:
+        section.linkTypes.push(total >= 20 ? dv.getUint16(body, le) : -1);
+        break;
+      case BLOCK_EPB: {
+        if (total < 32) {
+          notes.push(`damaged enhanced packet block at offset ${off}: ${total} bytes, 32 minimum; skipped`);
+          break;
+        }
+        packet++;
+        const ifId = dv.getUint32(body, le);
+        const caplen = dv.getUint32(body + 12, le);
+        const data = body + 20;
+        if (data + caplen > bodyEnd) {
+          notes.push(`damaged packet ${packet} at offset ${off}: captured length ${caplen} runs past its block; skipped`);
+          break;
+        }
+        const linkType = section.linkTypes[ifId];
+        let rec = data;
+        if (linkType === LINKTYPE_WIRESHARK_UPPER_PDU) {
+          rec = ourPdu(dv, data, data + caplen);
+          if (rec < 0) {
+            skipped++;
+            break;
+          }
+        } else if (linkType !== LINKTYPE_USER0) {
+          if (linkType === undefined) notes.push(`packet ${packet} at offset ${off} names interface ${ifId}, which was not described; skipped`);
+          else skipped++;
+          break;
+        }
+        const bad = checkRecord(bytes, dv, rec, data + caplen);
+        if (bad !== null) {
+          notes.push(`packet ${packet} at offset ${off}: damaged trace record (starting at offset ${rec}): ${bad}; skipped`);
+          break;
+        }
+        builder.append(bytes.subarray(rec, data + caplen));
+        break;
+      }
+      default:
+        break; // name resolution, interface statistics, custom blocks: nothing to import
+    }
+    off += total;
+  }
+
+  if (skipped > 0) notes.push(`${skipped} packets are not virtio_msg trace records; skipped`);
+  const blocks = builder.blocks();
+  if (meta === null) {
+    const first = blocks[0];
+    if (first === undefined) return { ok: false, reason: `no capture metadata (an SHB comment starting "${META_COMMENT_PREFIX}") and no virtio_msg records: not an AMP Workbench pcapng file` };
+    notes.push(`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`);
+    const v = new RecordView(first.bytes).at(first.bytes, first.offsets[0]!);
+    meta = {
+      format: CAPTURE_FORMAT,
+      app: userappl,
+      board: hardware,
+      boardDescription: '',
+      revision: null,
+      queueFormat: null,
+      link: '',
+      startWallNs: v.wallNs,
+      startMonoNs: v.monoNs,
+      notes: [],
+    };
+  }
+  return { ok: true, meta, blocks, notes };
+}
+
+function parseMeta(text: string, off: number, notes: string[]): CaptureMeta | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text.slice(META_COMMENT_PREFIX.length));
+  } catch (e) {
+    notes.push(`section header at offset ${off}: capture metadata comment is not JSON (${(e as Error).message})`);
+    return null;
+  }
+  const m = metaFromJson(json);
+  if (!m.ok) {
+    notes.push(`section header at offset ${off}: ${m.reason}`);
+    return null;
+  }
+  return m.meta;
+}
+
+/** Options in [from, to): code and value (a view), until opt_endofopt or the end of the body. */
+function* options(dv: DataView, from: number, to: number, le: boolean): Generator<[number, Uint8Array]> {
+  const bytes = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+  let o = from;
+  while (o + 4 <= to) {
+    const code = dv.getUint16(o, le);
+    const len = dv.getUint16(o + 2, le);
+    if (code === OPT_ENDOFOPT || o + 4 + len > to) return;
+    yield [code, bytes.subarray(o + 4, o + 4 + len)];
+    o += 4 + pad4(len);
+  }
+}
+
+/**
+ * Walks the exported-PDU TLVs (always big-endian) in [from, to); returns where the payload
+ * starts when the dissector-name tag names ours, else -1.
+ */
+function ourPdu(dv: DataView, from: number, to: number): number {
+  let ours = false;
+  let o = from;
+  while (o + 4 <= to) {
+    const tag = dv.getUint16(o);
+    const len = dv.getUint16(o + 2);
+    if (tag === EXP_PDU_TAG_END_OF_OPT) return ours ? o + 4 : -1;
+    if (o + 4 + len > to) return -1;
+    if (tag === EXP_PDU_TAG_DISSECTOR_NAME) ours = isName(dv, o + 4, len);
+    o += 4 + len;
+  }
+  return -1;
+}
+
+/** The tag value is DISSECTOR_NAME followed by nothing but NUL padding. */
+function isName(dv: DataView, at: number, len: number): boolean {
+  if (len < DISSECTOR_NAME.length) return false;
+  for (let i = 0; i < len; i++) {
+    const c = dv.getUint8(at + i);
+    if (c !== (i < DISSECTOR_NAME.length ? DISSECTOR_NAME.charCodeAt(i) : 0)) return false;
+  }
+  return true;
+}
+
+/** Cheap validation of the record filling [at, end); null when good, else where and why (readRecord's words). */
+function checkRecord(bytes: Uint8Array, dv: DataView, at: number, end: number): string | null {
+  const avail = end - at;
+  if (
+    avail >= RECORD_HEADER_SIZE &&
+    dv.getUint32(at, true) === avail &&
+    dv.getUint8(at + 4) === RECORD_VERSION &&
+    dv.getUint8(at + 5) < RECORD_KINDS.length &&
+    dv.getUint8(at + 6) < DIRECTIONS.length &&
+    dv.getUint8(at + 7) < REVISION_CODES.length
+  ) {
+    return null;
+  }
+  const r = readRecord(bytes.subarray(0, end), at);
+  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset}: ${r.reason}`;
+}

@@ -1,0 +1,46 @@
+/**
+ * Runs the real Wireshark command-line tools (tshark, capinfos) the way a user would, with a
+ * fresh, empty profile so nothing installed on the machine changes the result. As root they
+ * run as `nobody` through setpriv: Wireshark prints "Running as user root … could be dangerous"
+ * on every root run, and a test that expects an empty stderr must not have to ignore anything.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function onPath(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status === 0;
+}
+
+export const HAVE_TSHARK = onPath('tshark');
+export const HAVE_CAPINFOS = onPath('capinfos');
+const AS_NOBODY = process.getuid?.() === 0 && onPath('setpriv');
+
+export interface ToolRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A scratch folder the tools can read (and a HOME for their profile); `dispose` deletes it. */
+export function toolDir(): { dir: string; home: string; dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'amp-ws-'));
+  chmodSync(dir, 0o755);
+  const home = join(dir, 'home');
+  mkdirSync(home, { mode: 0o755 });
+  chmodSync(home, 0o755);
+  return { dir, home, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Runs `tool args` with HOME = `home` (its personal plugins folder is home/.local/lib/wireshark/plugins).
+ * `discardStdout` sends the output to /dev/null (benchmarks of a million-line listing).
+ */
+export function runTool(tool: 'tshark' | 'capinfos', args: string[], home: string, opts: { timeoutMs?: number; discardStdout?: boolean } = {}): ToolRun {
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+  const [cmd, argv] = AS_NOBODY ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', tool, ...args]] : [tool, args];
+  const stdout = opts.discardStdout ? 'ignore' : 'pipe';
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 1 << 30, stdio: ['ignore', stdout, 'pipe'] });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr };
+}
