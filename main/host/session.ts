@@ -6,18 +6,20 @@
 import type { BoardProfile } from '../../src/api/boardProfile';
 import { attachProfileBus } from '../../src/boards/bus';
 import type { BusEndpoint, EndpointObserver } from '../../src/bus/endpoint';
-import type { Link } from '../../src/bus/link';
 import type { AttachStage, MessageQueue } from '../../src/bus/queue';
-import { Driver, type DeviceState, type DriverResult } from '../../src/driver/driver';
+import { Driver, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
+import type { Recorder } from '../../src/trace/recorder';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
-import { startSimBoard } from './sim/simLink';
+import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
 
 export interface SessionOptions {
   runtime?: Runtime;
   onStage?: ((stage: AttachStage, detail: string) => void) | undefined;
   observer?: EndpointObserver;
+  /** Records everything the session sees: messages, doorbells, queue states, ring indices, markers. */
+  recorder?: Recorder;
 }
 
 export class SessionError extends Error {}
@@ -25,34 +27,44 @@ export class SessionError extends Error {}
 export class Session {
   constructor(
     readonly profile: BoardProfile,
-    readonly link: Link,
+    readonly link: BoardLink,
     readonly queue: MessageQueue,
     readonly endpoint: BusEndpoint,
     readonly driver: Driver,
     readonly runtime: Runtime,
     /** What the queue set-up tolerated (peer quirks), as findings. */
     readonly findings: string[],
+    readonly recorder: Recorder | null = null,
   ) {}
+
+  /** What the user should know about the link (polling instead of interrupts…); may grow during the session. */
+  get notices(): readonly string[] {
+    return this.link.notices ?? [];
+  }
 
   /** Enumerates the bus and brings every device to DRIVER_OK. */
   probe(): Promise<DriverResult<DeviceState[]>> {
     return this.driver.probeAll();
   }
 
+  /** Resets a device and brings it up again; the trace gets a reset marker first. */
+  resetDevice(devNum: number): Promise<DeviceState> {
+    this.recorder?.marker('reset', `driver resets device ${devNum}`, { devNum });
+    return this.driver.reset(devNum);
+  }
+
+  /** A user's note at this point of the trace. */
+  bookmark(text: string): number | null {
+    return this.recorder?.marker('bookmark', text) ?? null;
+  }
+
   async close(): Promise<void> {
+    this.recorder?.marker('detach', `session on ${this.link.description} closed`);
     this.driver.close();
     await this.queue.shutdown?.();
     this.endpoint.close();
     await this.link.close();
   }
-}
-
-/** The link a profile describes. Real-hardware links (pci, serial bridge, shm file) plug in here. */
-function openLink(profile: BoardProfile): Link & { ready?: Promise<void> } {
-  if (profile.access.kind === 'sim') return startSimBoard(profile);
-  throw new SessionError(
-    `board ${profile.id} is reached through access kind "${profile.access.kind}", for which this build has no link yet; the simulated boards (access kind "sim") work everywhere`,
-  );
 }
 
 function driverPort(endpoint: BusEndpoint): DriverPort {
@@ -72,23 +84,102 @@ function driverPort(endpoint: BusEndpoint): DriverPort {
   };
 }
 
-/** Opens the link the profile describes and attaches a session to it. */
-export function openSession(profile: BoardProfile, opts: SessionOptions = {}): Promise<Session> {
-  return attachSession(profile, openLink(profile), opts);
+/** Opens the link the profile describes (or `opts.link`) and attaches a session to it. */
+export async function openSession(profile: BoardProfile, opts: SessionOptions & { link?: LinkSpec } = {}): Promise<Session> {
+  let link: BoardLink;
+  try {
+    link = await openBoardLink(profile, opts.link);
+  } catch (e) {
+    throw new SessionError(e instanceof Error ? e.message : String(e));
+  }
+  return attachSession(profile, link, opts);
+}
+
+/** The link with its doorbells recorded: the workbench ringing the board, and the board ringing back. */
+function tracedLink(link: BoardLink, recorder: Recorder): BoardLink {
+  const traced: BoardLink = {
+    description: link.description,
+    busWindow: link.busWindow,
+    dataWindow: link.dataWindow,
+    dataPeerBase: link.dataPeerBase,
+    doorbellOut: {
+      ring() {
+        recorder.doorbell('driver-to-device');
+        return link.doorbellOut.ring();
+      },
+    },
+    doorbellIn: {
+      mode: link.doorbellIn.mode,
+      subscribe: (listener) =>
+        link.doorbellIn.subscribe(() => {
+          recorder.doorbell('device-to-driver');
+          listener();
+        }),
+    },
+    close: () => link.close(),
+  };
+  if (link.ready) traced.ready = link.ready;
+  if (link.findings) traced.findings = link.findings;
+  // A getter, because a link adds notices as it learns (an interrupt source that dies mid-session).
+  Object.defineProperty(traced, 'notices', { get: () => link.notices ?? [] });
+  return traced;
+}
+
+/** Each device's bring-up phases as markers: a reset (the driver's own, e.g. after NEEDS_RESET), a failure, or a note. */
+function recordPhases(driver: Driver, recorder: Recorder): void {
+  const last = new Map<number, string>();
+  driver.subscribe((d) => {
+    if (last.get(d.devNum) === d.phase) return;
+    last.set(d.devNum, d.phase);
+    const text = `phase ${d.phase}${d.error ? `: ${d.error}` : ''}`;
+    const kind = d.phase === 'resetting' ? 'reset' : d.phase === 'failed' ? 'error' : 'note';
+    recorder.marker(kind, text, { devNum: d.devNum });
+  });
+}
+
+function bothObservers(a: EndpointObserver | undefined, b: EndpointObserver | undefined): EndpointObserver | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    onMessage: (m) => {
+      a.onMessage?.(m);
+      b.onMessage?.(m);
+    },
+    onProblem: (p) => {
+      a.onProblem?.(p);
+      b.onProblem?.(p);
+    },
+  };
 }
 
 /**
  * Runs the bus handshake as the driver over `link`, then sets up endpoint and driver. On
  * failure the link is closed and the error says which stage failed and why.
  */
-export async function attachSession(profile: BoardProfile, link: Link & { ready?: Promise<void> }, opts: SessionOptions = {}): Promise<Session> {
+export async function attachSession(profile: BoardProfile, board: BoardLink, opts: SessionOptions = {}): Promise<Session> {
+  const recorder = opts.recorder ?? null;
+  const link = recorder ? tracedLink(board, recorder) : board;
   const fail = async (message: string): Promise<never> => {
+    recorder?.marker('error', message);
     await link.close();
     throw new SessionError(message);
   };
   if (profile.hostRole !== 'driver') return fail(`board ${profile.id} has hostRole "${profile.hostRole}"; the workbench plays the driver role`);
   const runtime = opts.runtime ?? nodeRuntime;
-  const attaching = attachProfileBus(profile, 'driver', link, { runtime, pollMs: 2, defaultTimeoutMs: 10_000, onStage: opts.onStage, observer: opts.observer });
+  const onStage = recorder
+    ? (stage: AttachStage, detail: string) => {
+        recorder.queueState(`${stage}: ${detail}`);
+        opts.onStage?.(stage, detail);
+      }
+    : opts.onStage;
+  // Peer quirks tolerated: the link's, the queue set-up's, and tokens the peer did not echo.
+  const tolerated: string[] = [...(board.findings ?? [])];
+  const quirks: EndpointObserver = {
+    onProblem: (p) => {
+      if (p.kind === 'message' && p.problem.code === 'token-mismatch' && !tolerated.includes(p.problem.reason)) tolerated.push(p.problem.reason);
+    },
+  };
+  const observer = bothObservers(bothObservers(recorder?.observer(), opts.observer), quirks);
+  const attaching = attachProfileBus(profile, 'driver', link, { runtime, pollMs: 2, defaultTimeoutMs: 10_000, onStage, observer });
   // A simulated board whose worker failed says why at once instead of a handshake timeout.
   const never = new Promise<never>(() => undefined);
   const failed = link.ready ? link.ready.then(() => never) : never;
@@ -108,6 +199,11 @@ export async function attachSession(profile: BoardProfile, link: Link & { ready?
     data: { window: link.dataWindow, peerBase: link.dataPeerBase },
     runtime,
     ...(profile.devices ? { expectedDevices: profile.devices } : {}),
+    ...(recorder ? { onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state) } : {}),
   });
-  return new Session(profile, link, queue, endpoint, driver, runtime, bus.findings.map((f) => f.reason));
+  if (recorder) recordPhases(driver, recorder);
+  tolerated.push(...bus.findings.map((f) => f.reason));
+  const findings = tolerated;
+  recorder?.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
+  return new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder);
 }

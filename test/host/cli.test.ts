@@ -16,12 +16,19 @@ describe('amp-workbench CLI', () => {
   it('lists the built-in boards as JSON', () => {
     const r = run(['boards', '--json']);
     expect(r.code).toBe(0);
-    const boards = JSON.parse(r.stdout) as { id: string; default: boolean; format: string; revision: string }[];
-    expect(boards.map((b) => [b.id, b.format, b.revision])).toEqual([
+    const boards = JSON.parse(r.stdout) as { id: string; default: boolean; simulated: boolean; format: string; revision: string }[];
+    expect(boards.filter((b) => b.simulated).map((b) => [b.id, b.format, b.revision])).toEqual([
       ['sim-qemu-amp-pci', 'vmamp-shmem-v1', 'r4'],
       ['sim-versal', 'vmamp-shmem-v1', 'r3'],
       ['sim-stm32mp157', 'openamp-static-v1', 'r0'],
     ]);
+    expect(boards.filter((b) => !b.simulated).map((b) => [b.id, b.format, b.revision])).toEqual(
+      expect.arrayContaining([
+        ['stm32mp157c-dk2', 'openamp-static-v1', 'r0'],
+        ['versal-vek280', 'vmamp-shmem-v1', 'r3'],
+        ['qemu-virtio-msg-amp-pci', 'vmamp-shmem-v1', 'r3'],
+      ]),
+    );
     expect(boards.find((b) => b.default)!.id).toBe('sim-qemu-amp-pci');
   });
 
@@ -104,10 +111,10 @@ describe('amp-workbench CLI', () => {
   it('shows a broken profile file with its errors by field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'amp-profile-'));
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ schema: 'amp-board-profile/0', id: 'Bad Id', bus: { format: 'ring' } }));
+    writeFileSync(file, JSON.stringify({ schema: 'amp-board-profile/0', id: 'Bad Id', bus: { format: 'ring' } }, null, 2));
     const r = run(['probe', '--profile', file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/id: expected lower-case letters/);
-    expect(r.stderr).toMatch(/bus.format: expected one of/);
+    expect(r.stderr).toMatch(/id \(line 3\): expected lower-case letters/);
+    expect(r.stderr).toMatch(/bus.format \(line 5\): expected one of/);
   });
 });

@@ -2,62 +2,45 @@
  * amp-workbench: the headless front end (CI, scripts, quick checks on a lab machine).
  * Every failure exits non-zero with a message that says what was expected and what was seen.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { formatProfileErrors, parseBoardProfile, type BoardProfile } from '../../../src/api/boardProfile';
-import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile } from '../../../src/boards/builtin';
+import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { hex32, parseHex, toHex } from '../../../src/util/hex';
 import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { deviceDisplayName, featureNames, statusNames } from '../../../src/protocol/names';
 import { decodeConfig } from '../../../src/devices/config';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
+import { LINK_SPEC_HELP } from '../links/open';
+import { linkOption, loadProfile, out, printNotices, table, UsageError } from './common';
+import { cmdSim } from './sim';
+import { cmdCapture, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
 import { openSession, type Session } from '../session';
 import type { DeviceState } from '../../../src/driver/driver';
 import type { RingState } from '../../../src/virtio/inspect';
 
-class UsageError extends Error {}
-
 const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
 
 Usage:
   amp-workbench boards [--json]
-  amp-workbench probe [--board ID | --profile FILE] [--rings] [--json]
-  amp-workbench exercise [--board ID | --profile FILE] [--dev N] [--count K] [--rings] [--json]
+  amp-workbench probe [--board ID | --profile FILE] [--link SPEC] [--rings] [--json]
+  amp-workbench exercise [--board ID | --profile FILE] [--link SPEC] [--dev N] [--count K] [--rings] [--json]
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
+  amp-workbench capture [--board ID | --profile FILE] [--link SPEC] --out FOLDER
+                        [--duration 5s] [--exercise] [--ring MB] [--json]
+  amp-workbench export CAPTURE --format pcapng|perfetto|jsonl|csv --out FILE
+                       [--filter EXPR] [--from T] [--to T]
+  amp-workbench stats CAPTURE [--filter EXPR] [--json]
+  amp-workbench wireshark-dissector --install [--dir DIR] | --print
+  amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
 
---rings adds each virtqueue's state as it is in memory (avail.idx, used.idx, in flight,
-descriptor chains). The default board is ${DEFAULT_BOARD} (simulated). Exit status: 0 ok, 1 the board or a message
-failed (decode: a message has problems), 2 bad usage.`;
-
-function out(text: string): void {
-  process.stdout.write(text + '\n');
-}
-
-function loadProfile(values: { board?: string | undefined; profile?: string | undefined }): BoardProfile {
-  if (values.profile !== undefined) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(values.profile, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`cannot read profile ${values.profile}: ${(e as Error).message}`);
-    }
-    const r = parseBoardProfile(raw);
-    if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.errors)}`);
-    return r.profile;
-  }
-  const id = values.board ?? DEFAULT_BOARD;
-  const p = findBuiltinProfile(id);
-  if (!p) throw new UsageError(`unknown board "${id}"; expected one of: ${BUILTIN_PROFILES.map((b) => b.id).join(', ')}`);
-  return p;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
-}
+--link SPEC picks how the board is reached: ${LINK_SPEC_HELP}
+(default: what the profile's access.kind says). --rings adds each virtqueue's state as it is in
+memory. CAPTURE is a capture folder, or a pcapng or JSONL file this workbench exported; T is a
+time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD} (simulated).
+Exit status: 0 ok, 1 the board, a message or a capture failed (decode: a message has problems),
+2 bad usage.`;
 
 function featureHex(v: bigint): string {
   return '0x' + v.toString(16).padStart(16, '0');
@@ -124,7 +107,7 @@ function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
 
 async function cmdBoards(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
-  const boards = BUILTIN_PROFILES.map((p) => ({
+  const boards = [...BUILTIN_PROFILES, ...HARDWARE_PROFILES].map((p) => ({
     id: p.id,
     description: p.description,
     format: p.bus.format,
@@ -141,9 +124,9 @@ async function cmdBoards(argv: string[]): Promise<number> {
 }
 
 async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, link: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
   const profile = loadProfile(values);
-  const session = await openSession(profile, { onStage: values.json ? undefined : (s, d) => process.stderr.write(`  ${s}: ${d}\n`) });
+  const session = await openSession(profile, { ...linkOption(values.link), onStage: values.json ? undefined : (s, d) => process.stderr.write(`  ${s}: ${d}\n`) });
   try {
     const r = await session.probe();
     if (!r.ok) {
@@ -153,8 +136,9 @@ async function cmdProbe(argv: string[]): Promise<number> {
     const devices = r.value;
     const busFindings = [...session.findings, ...session.driver.busFindings()];
     const rings = values.rings ? await ringsOf(session, devices) : undefined;
-    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, findings: busFindings, devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
+    if (values.json) out(JSON.stringify({ board: profile.id, link: session.link.description, notices: session.notices, findings: busFindings, devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
     else {
+      printNotices(session.notices);
       out(`${profile.id}: ${devices.length} device(s) over ${profile.bus.format}, virtio-msg ${profile.bus.revision}`);
       out(
         table([
@@ -188,14 +172,14 @@ async function cmdProbe(argv: string[]): Promise<number> {
 async function cmdExercise(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { board: { type: 'string' }, profile: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { board: { type: 'string' }, profile: { type: 'string' }, link: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const profile = loadProfile(values);
   const count = values.count === undefined ? 10 : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new UsageError(`--count expects a whole number from 1 to 1000000, saw "${values.count}"`);
   const dev = values.dev === undefined ? undefined : Number(values.dev);
   if (dev !== undefined && (!Number.isInteger(dev) || dev < 0 || dev > 0xffff)) throw new UsageError(`--dev expects a dev_num from 0 to 65535, saw "${values.dev}"`);
-  const session = await openSession(profile, {});
+  const session = await openSession(profile, linkOption(values.link));
   try {
     const probed = await session.probe();
     if (!probed.ok) {
@@ -288,6 +272,11 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   probe: cmdProbe,
   exercise: cmdExercise,
   decode: cmdDecode,
+  capture: cmdCapture,
+  export: cmdExport,
+  stats: cmdStats,
+  'wireshark-dissector': cmdWiresharkDissector,
+  sim: cmdSim,
 };
 
 async function main(argv: string[]): Promise<number> {

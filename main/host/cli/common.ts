@@ -1,0 +1,49 @@
+/** What every CLI command shares: usage errors, output, board profile selection, tables, durations. */
+import { readFileSync } from 'node:fs';
+
+import { formatProfileErrors, parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
+import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
+import { parseLinkSpec, type LinkSpec } from '../links/open';
+
+/** Bad usage: exit status 2. */
+export class UsageError extends Error {}
+
+export function out(text: string): void {
+  process.stdout.write(text + '\n');
+}
+
+export function loadProfile(values: { board?: string | undefined; profile?: string | undefined }): BoardProfile {
+  if (values.profile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(values.profile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read profile ${values.profile}: ${(e as Error).message}`);
+    }
+    const r = parseBoardProfileText(text, values.profile);
+    if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.errors)}`);
+    return r.profile;
+  }
+  const id = values.board ?? DEFAULT_BOARD;
+  const p = findBuiltinProfile(id) ?? HARDWARE_PROFILES.find((h) => h.id === id);
+  if (!p) throw new UsageError(`unknown board "${id}"; expected one of: ${[...BUILTIN_PROFILES, ...HARDWARE_PROFILES].map((b) => b.id).join(', ')}`);
+  return p;
+}
+
+/** The --link option, when given. */
+export function linkOption(text: string | undefined): { link?: LinkSpec } {
+  if (text === undefined) return {};
+  const r = parseLinkSpec(text);
+  if (!r.ok) throw new UsageError(r.error);
+  return { link: r.spec };
+}
+
+/** Prints the link's notices (polling instead of interrupts…) to stderr. */
+export function printNotices(notices: readonly string[]): void {
+  for (const n of notices) process.stderr.write(`notice: ${n}\n`);
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+}

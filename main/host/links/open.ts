@@ -1,0 +1,115 @@
+/**
+ * Which link reaches a board: the profile's access kind says, and `--link` may override it
+ * (a simulated board running as its own process on a shared-memory file, another serial port,
+ * a particular PCI function). Every link gives the bus engine the same Link (src/bus/link.ts).
+ */
+import type { BoardProfile } from '../../../src/api/boardProfile';
+import type { Link } from '../../../src/bus/link';
+import { startSimBoard } from '../sim/simLink';
+import { openIvshmemLink } from './ivshmem';
+import { openPciLink } from './pci';
+import { openQtestLink } from './qtest';
+import { openSerialBridgeLink } from './serialBridge';
+import { openShmFileLink } from './shmFile';
+
+export type LinkSpec =
+  | { kind: 'sim' }
+  | { kind: 'shm-file'; file: string; doorbells?: 'socket' | 'poll' }
+  | { kind: 'serial'; path: string; baudRate?: number }
+  | { kind: 'pci'; bdf?: string }
+  | { kind: 'ivshmem'; socket?: string }
+  | { kind: 'qtest'; socket?: string; listen?: boolean; memFile?: string };
+
+/**
+ * A link, what the user should know about it (polling instead of interrupts…), and peer quirks
+ * it tolerated while opening (findings, e.g. a layout published only after connect).
+ */
+export type BoardLink = Link & { ready?: Promise<void>; notices?: readonly string[]; findings?: readonly string[] };
+
+export class LinkError extends Error {}
+
+export const LINK_SPEC_HELP = `sim | shm-file:FILE[,poll] | serial:PORT[@BAUD] | pci[:BDF] | ivshmem[:SOCKET] | qtest[:SOCKET][,listen][,mem=FILE]`;
+
+export type LinkSpecParse = { ok: true; spec: LinkSpec } | { ok: false; error: string };
+
+export function parseLinkSpec(text: string): LinkSpecParse {
+  const colon = text.indexOf(':');
+  const kind = colon < 0 ? text : text.slice(0, colon);
+  const arg = colon < 0 ? '' : text.slice(colon + 1);
+  const bad = (why: string): LinkSpecParse => ({ ok: false, error: `--link "${text}": ${why}; expected ${LINK_SPEC_HELP}` });
+  switch (kind) {
+    case 'sim':
+      return arg ? bad('sim takes no argument') : { ok: true, spec: { kind: 'sim' } };
+    case 'shm-file': {
+      if (!arg) return bad('shm-file needs the file, e.g. shm-file:/dev/shm/amp0');
+      const poll = arg.endsWith(',poll');
+      return { ok: true, spec: { kind: 'shm-file', file: poll ? arg.slice(0, -5) : arg, ...(poll ? { doorbells: 'poll' as const } : {}) } };
+    }
+    case 'serial': {
+      const m = /^(.+?)(?:@(\d+))?$/.exec(arg);
+      if (!m) return bad('serial needs the port, e.g. serial:/dev/ttyUSB0@2000000');
+      return { ok: true, spec: { kind: 'serial', path: m[1]!, ...(m[2] ? { baudRate: Number(m[2]) } : {}) } };
+    }
+    case 'pci':
+      return { ok: true, spec: arg ? { kind: 'pci', bdf: arg } : { kind: 'pci' } };
+    case 'ivshmem':
+      return { ok: true, spec: arg ? { kind: 'ivshmem', socket: arg } : { kind: 'ivshmem' } };
+    case 'qtest': {
+      const [socket = '', ...flags] = arg.split(',');
+      const spec: Extract<LinkSpec, { kind: 'qtest' }> = { kind: 'qtest' };
+      if (socket) spec.socket = socket;
+      for (const f of flags) {
+        if (f === 'listen') spec.listen = true;
+        else if (f.startsWith('mem=') && f.length > 4) spec.memFile = f.slice(4);
+        else return bad(`unknown qtest option "${f}" (listen, mem=FILE)`);
+      }
+      if (spec.listen && !spec.socket) return bad('qtest listen needs the socket path, e.g. qtest:/tmp/amp-qtest.sock,listen');
+      return { ok: true, spec };
+    }
+    default:
+      return bad(`unknown link kind "${kind}"`);
+  }
+}
+
+/** The link the profile's access kind implies, when the user names none. */
+function defaultSpec(profile: BoardProfile): LinkSpec {
+  const a = profile.access as { kind: string; path?: string };
+  switch (a.kind) {
+    case 'sim':
+      return { kind: 'sim' };
+    case 'sysfs-pci':
+    case 'uio':
+      return { kind: 'pci' };
+    case 'ivshmem-server':
+      return a.path ? { kind: 'ivshmem', socket: a.path } : { kind: 'ivshmem' };
+    case 'bridge':
+      if (!a.path) throw new LinkError(`board ${profile.id} is reached over a serial bridge but its profile has no access.path; give the port with --link serial:PORT`);
+      return { kind: 'serial', path: a.path };
+    case 'qtest':
+      return a.path ? { kind: 'qtest', socket: a.path } : { kind: 'qtest' };
+    case 'file':
+      if (!a.path) throw new LinkError(`board ${profile.id} is a shared-memory file but its profile has no access.path; give it with --link shm-file:FILE`);
+      return { kind: 'shm-file', file: a.path };
+    default:
+      throw new LinkError(`board ${profile.id} is reached through access kind "${a.kind}", which this build cannot open (no VFIO yet); bind the device to uio_pci_generic and use a sysfs-pci profile, or use --link`);
+  }
+}
+
+/** Opens the link to the board; failures are LinkError-like messages that say what to try. */
+export async function openBoardLink(profile: BoardProfile, spec: LinkSpec = defaultSpec(profile)): Promise<BoardLink> {
+  switch (spec.kind) {
+    case 'sim':
+      if (profile.access.kind !== 'sim') throw new LinkError(`board ${profile.id} is real hardware (access kind "${profile.access.kind}"); --link sim needs a simulated board profile`);
+      return startSimBoard(profile);
+    case 'shm-file':
+      return openShmFileLink(profile, spec.file, spec.doorbells ? { doorbells: spec.doorbells } : {});
+    case 'serial':
+      return openSerialBridgeLink(profile, spec.path, spec.baudRate ? { baudRate: spec.baudRate } : {});
+    case 'pci':
+      return openPciLink(profile, spec.bdf ? { bdf: spec.bdf } : {});
+    case 'ivshmem':
+      return openIvshmemLink(profile, spec.socket);
+    case 'qtest':
+      return openQtestLink(profile, { socket: spec.socket, listen: spec.listen, memFile: spec.memFile });
+  }
+}
