@@ -71,7 +71,7 @@ function driverPort(endpoint: BusEndpoint): DriverPort {
   return {
     async request(bytes, timeoutMs) {
       const r = await endpoint.request(bytes, { timeoutMs });
-      return r.ok ? r : { ok: false, error: r.error.message };
+      return r.ok ? r : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
     },
     async post(bytes) {
       const r = await endpoint.send(bytes);

@@ -20,6 +20,9 @@
  * (index 0, first word only), GET_VQUEUE (max 16), GET_DEVICE_STATUS, echoes SET_FEATURES and
  * SET_VQUEUE, never answers SET_DEVICE_STATUS, GET/SET_CONFIG or RESET_VQUEUE, and puts its own
  * bus id in EVENT_USED's vq_idx.
+ *
+ * GET_SHM (§6.10) reports the regions a model offers and length 0 (absent) otherwise; with
+ * `silentGetShm` the server drops it unanswered, as QEMU before PoC-v2 does (§16.1).
  */
 import type { MemoryWindow } from '../bus/window';
 import type { DeviceModel } from '../devices/model';
@@ -40,6 +43,8 @@ export interface DeviceServerOptions {
   send(bytes: Uint8Array): Promise<void>;
   /** Messages the server dropped, and why (for the simulator's own log). */
   onDrop?(reason: string): void;
+  /** Play QEMU before PoC-v2: GET_SHM is dropped unanswered (virtio-msg-protocol.md §16.1). */
+  silentGetShm?: boolean;
 }
 
 interface QueueSlot {
@@ -79,13 +84,19 @@ const VQ_FLAGS_RESERVED = ~0x3f >>> 0;
 const R4_SET_VQUEUE_FLAGS_OFFSET = 12;
 /** GET_DEVICES response payload before the bitmap: offset, count, next_offset (le16 each). */
 const GET_DEVICES_FIXED = 6;
+/** R2/R3 GET_SHM carries length and address as le32 (§6.10, §18 item 12). */
+const U32_LIMIT = 0x1_0000_0000n;
 
 type Fields = Record<string, FieldValue>;
 
 export class DeviceServer {
   private readonly devices = new Map<number, Served>();
+  /** Drop GET_SHM unanswered (QEMU before PoC-v2); settable while serving, for tests of that peer. */
+  silentGetShm: boolean;
 
-  constructor(private readonly opts: DeviceServerOptions) {}
+  constructor(private readonly opts: DeviceServerOptions) {
+    this.silentGetShm = opts.silentGetShm ?? false;
+  }
 
   /** Adds a device; with `announce`, tells the driver with EVENT_DEVICE ADDED (hot-plug). */
   async addDevice(devNum: number, model: DeviceModel, announce = false): Promise<void> {
@@ -247,13 +258,27 @@ export class DeviceServer {
         return this.reply(msg, {});
       }
       case 'GET_SHM':
-        // No shared memory regions: length 0 (§11 "SHM region absent").
-        return this.reply(msg, rev === 'r4' ? { shmid: n(f, 'shmid'), reserved: 0, length: 0n, address: 0n } : { index: n(f, 'index'), length: 0, address: 0 });
+        return this.getShm(msg, d);
       case 'EVENT_AVAIL':
         return this.serveQueue(msg.devNum, d, n(f, 'vq_index'));
       default:
         return this.drop(`unsupported message ${msg.name}`);
     }
+  }
+
+  /** GET_SHM (§6.10): the model's region, or length 0 (§11 "SHM region absent"). */
+  private getShm(msg: VirtioMsg, d: Served): Promise<void> {
+    const r4 = this.opts.revision === 'r4';
+    const shmid = n(msg.fields, r4 ? 'shmid' : 'index');
+    if (this.silentGetShm) return Promise.resolve(this.drop(`GET_SHM ${shmid}: not answered (playing QEMU before PoC-v2)`));
+    let region = d.model.sharedMemory?.find((s) => s.shmid === shmid);
+    if (region && !r4 && (region.length >= U32_LIMIT || region.address >= U32_LIMIT)) {
+      this.drop(`GET_SHM ${shmid}: region at 0x${region.address.toString(16)} (+0x${region.length.toString(16)}) does not fit ${this.opts.revision}'s le32 fields; answered absent`);
+      region = undefined;
+    }
+    const length = region?.length ?? 0n;
+    const address = region?.address ?? 0n;
+    return this.reply(msg, r4 ? { shmid, reserved: 0, length, address } : { index: shmid, length: Number(length), address: Number(address) });
   }
 
   private async handleR0(msg: VirtioMsg, d: Served): Promise<void> {

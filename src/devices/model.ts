@@ -27,8 +27,17 @@ export interface ProcessResult {
   problem?: RingProblem & { queueIndex: number };
 }
 
+/** One shared-memory region: its id, its length (0 = absent) and base address in the driver's view (§6.10). */
+export interface SharedMemoryRegion {
+  shmid: number;
+  length: bigint;
+  address: bigint;
+}
+
 export interface DeviceModel {
   readonly deviceId: number;
+  /** Regions GET_SHM reports; none when absent. */
+  readonly sharedMemory?: readonly SharedMemoryRegion[];
   readonly vendorId: number;
   /** Includes VIRTIO_F_VERSION_1 (bit 32). */
   readonly offeredFeatures: bigint;

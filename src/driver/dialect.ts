@@ -44,6 +44,21 @@ export interface DeviceEntry {
   devNum: number;
 }
 
+/** One shared-memory region a device reports (GET_SHM, virtio-msg-protocol.md §6.10). */
+export interface ShmRegion {
+  shmid: number;
+  length: bigint;
+  /** Physical base address, in the device's view. */
+  address: bigint;
+}
+
+/**
+ * GET_SHM's outcome: the region, or null when the device reports length 0 (region absent).
+ * `unanswered` tells a request that got no answer at all (QEMU before PoC-v2 drops GET_SHM)
+ * from an answer that was unusable.
+ */
+export type ShmResult = { ok: true; value: ShmRegion | null } | { ok: false; error: string; unanswered: boolean };
+
 export interface Dialect {
   readonly revision: Revision;
   /** The largest config chunk one GET_CONFIG carries (0 when the revision has no GET_CONFIG the firmware answers). */
@@ -61,6 +76,8 @@ export interface Dialect {
   /** EVENT_AVAIL (no response). */
   kick(devNum: number, index: number, nextOffset: number): Promise<OpResult<void>>;
   getDevices(): Promise<OpResult<DeviceEntry[]>>;
+  /** GET_SHM for one region; absent where the revision has no GET_SHM (R0). */
+  getShm?(devNum: number, shmid: number): Promise<ShmResult>;
   /** Parses an inbound event; null when the bytes are not one this dialect knows. */
   parseEvent(bytes: Uint8Array): InboundEvent | null;
 }
@@ -87,28 +104,25 @@ interface Exchange {
   onFinding(text: string): void;
 }
 
+/** A request's outcome; a failure says whether any answer came back (`unanswered`: none did). */
+type CallResult = { ok: true; value: Record<string, FieldValue> } | { ok: false; error: string; unanswered: boolean };
+
 /** Sends one request and checks the answer is the response to it; returns its fields. */
-async function call(
-  x: Exchange,
-  name: string,
-  devNum: number,
-  fields: Record<string, FieldValue>,
-  bus = false,
-): Promise<OpResult<Record<string, FieldValue>>> {
+async function call(x: Exchange, name: string, devNum: number, fields: Record<string, FieldValue>, bus = false): Promise<CallResult> {
   const req = encode(x.revision, { name, kind: 'request', devNum, bus, fields });
   const r = await x.port.request(req, x.timeoutMs);
-  if (!r.ok) return r;
+  if (!r.ok) return { ok: false, error: r.error, unanswered: r.timedOut === true };
   const d = decode(r.response, x.revision, { direction: 'device-to-driver', maxSize: x.maxMessageSize });
   const msg: VirtioMsg | null = d.msg;
   if (!msg || msg.name !== name || msg.kind !== 'response') {
-    return { ok: false, error: `expected a ${name} response, saw ${msg ? `${msg.name} (${msg.kind})` : 'an unreadable message'}` };
+    return { ok: false, error: `expected a ${name} response, saw ${msg ? `${msg.name} (${msg.kind})` : 'an unreadable message'}`, unanswered: false };
   }
   // Missing bytes make a response unusable. A msg_size larger than the message's own counts say
   // (QEMU's GET_DEVICES counts its bitmap in bytes, qemu-field-notes.md) leaves every field
   // readable: tolerated and reported.
   const truncated = d.problems.filter((p) => p.code === 'truncated' || (p.code === 'size-mismatch' && msg.msgSize > r.response.length));
   if (truncated.length > 0) {
-    return { ok: false, error: `malformed ${name} response: ${truncated.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}` };
+    return { ok: false, error: `malformed ${name} response: ${truncated.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}`, unanswered: false };
   }
   for (const p of d.problems) if (p.code === 'size-mismatch') x.onFinding(`${name} response: ${p.reason} (tolerated)`);
   return { ok: true, value: msg.fields };
@@ -214,6 +228,15 @@ function modernDialect(x: Exchange): Dialect {
         device_addr: addrs.device,
       });
       return map(r, () => undefined);
+    },
+    async getShm(devNum, shmid) {
+      // §6.10: R2/R3 name the region `index` and carry le32 length/address; R4 `shmid` and le64.
+      const id = rev === 'r4' ? 'shmid' : 'index';
+      const r = await call(x, 'GET_SHM', devNum, { [id]: shmid });
+      if (!r.ok) return r;
+      if (num(r.value, id) !== shmid) return { ok: false, error: `GET_SHM asked for ${id} ${shmid}, the device answered for ${id} ${num(r.value, id)}`, unanswered: false };
+      const length = big(r.value, 'length');
+      return { ok: true, value: length === 0n ? null : { shmid, length, address: big(r.value, 'address') } };
     },
     kick(devNum, index, nextOffset) {
       return post(x, 'EVENT_AVAIL', devNum, { vq_index: index, next_offset: nextOffset }, 'event');

@@ -13,7 +13,7 @@ import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
 import { DriverVirtqueue } from '../virtio/driver';
 import { inspectRing, type RingState } from '../virtio/inspect';
 import { windowTranslator } from '../virtio/layout';
-import { createDialect, type Dialect, type InboundEvent } from './dialect';
+import { createDialect, type Dialect, type InboundEvent, type ShmRegion } from './dialect';
 import type { DriverPort } from './port';
 
 export type DevicePhase =
@@ -56,6 +56,8 @@ export interface DeviceState {
   generation: number | null;
   maxVirtqueues: number | null;
   queues: QueueModel[];
+  /** Shared-memory regions the device reports (GET_SHM); empty when absent, unanswered or not in the revision. */
+  shm: ShmRegion[];
   /** What went wrong, in words that say expected vs seen. */
   error?: string;
   /** Deviations from the spec the device showed that we tolerated (reported, not fatal). */
@@ -128,6 +130,8 @@ export class Driver {
   private readonly alloc: DataAllocator;
   private readonly unsubscribe: () => void;
   private readonly busFindingList: string[] = [];
+  /** The dev_num whose GET_SHM went unanswered: the bus's peer does not answer it, so it is not asked again. */
+  private shmUnansweredBy: number | null = null;
 
   constructor(private readonly opts: DriverOptions) {
     this.dialect = createDialect(opts.port, opts.revision, {
@@ -288,6 +292,7 @@ export class Driver {
           generation: null,
           maxVirtqueues: null,
           queues: [],
+          shm: [],
           findings: [],
         },
         queues: [],
@@ -404,6 +409,8 @@ export class Driver {
     this.update(dev, { phase: 'configuring' });
     const cfg = await this.readConfig(dev);
     if (!cfg.ok) return this.failWith(dev, status, cfg.error);
+    // Shared-memory regions, where the revision has GET_SHM.
+    await this.readShm(dev);
 
     // 9. Virtqueues in the board's data memory, addresses in the device's view.
     this.update(dev, { phase: 'queues' });
@@ -473,6 +480,31 @@ export class Driver {
       }
     }
     return { ok: false, error: 'config generation kept changing across 5 reads of the config space' };
+  }
+
+  /**
+   * Shared-memory region 0 (§6.10; length 0 = absent). Never fatal: QEMU before PoC-v2 drops
+   * GET_SHM (virtio-msg-protocol.md §16.1, §18 item 11), so one unanswered request marks the
+   * bus and later devices are not asked, costing one response timeout per session at most.
+   */
+  private async readShm(dev: LiveDevice): Promise<void> {
+    const n = dev.state.devNum;
+    if (!this.dialect.getShm) return;
+    if (this.shmUnansweredBy !== null) {
+      this.update(dev, { shm: [] });
+      if (this.shmUnansweredBy !== n) this.finding(dev, `GET_SHM not asked: dev_num ${this.shmUnansweredBy} left it unanswered on this bus; treated as no shared-memory regions`);
+      return;
+    }
+    const r = await this.dialect.getShm(n, 0);
+    this.update(dev, { shm: r.ok && r.value ? [r.value] : [] });
+    if (r.ok) return;
+    if (!r.unanswered) {
+      this.finding(dev, `GET_SHM shmid 0: ${r.error}; treated as no shared-memory regions`);
+      return;
+    }
+    this.shmUnansweredBy = n;
+    this.finding(dev, `GET_SHM shmid 0 not answered within ${this.opts.responseTimeoutMs} ms; QEMU before PoC-v2 does not answer GET_SHM: treated as no shared-memory regions`);
+    this.busFindingList.push(`GET_SHM went unanswered (dev_num ${n}): later devices on this bus are not asked and have no shared-memory regions`);
   }
 
   private async setupQueues(dev: LiveDevice, names: readonly string[]): Promise<DriverResult<void>> {

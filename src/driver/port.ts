@@ -2,7 +2,8 @@
  * What the driver needs from the bus endpoint: send a request and get its response, send a
  * message that has no response, and hear events. The session binds it to src/bus/endpoint.
  */
-export type PortResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: string };
+/** A failure says whether the request timed out (no answer came) or failed otherwise (link closed, queue full). */
+export type PortResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: string; timedOut?: boolean };
 
 export interface DriverPort {
   request(bytes: Uint8Array, timeoutMs: number): Promise<PortResult>;

@@ -35,6 +35,8 @@ export interface Quirks {
   getDevicesSize?: boolean;
   /** GET_VQUEUE reports cur_size 8 for a queue never set up. */
   vqueueDefaultSize?: boolean;
+  /** GET_SHM is dropped unanswered (QEMU before PoC-v2). */
+  silentGetShm?: boolean;
 }
 
 export interface FakeQtestOptions {
@@ -198,6 +200,8 @@ export class FakeMachine {
       this.startError = started.error;
       return;
     }
+    // Set before the driver can reach GET_SHM: it first needs GET_DEVICES and the device's bring-up.
+    if (quirks?.silentGetShm) started.board.server.silentGetShm = true;
     // A connection that ended while the device side was coming up.
     if (this.stopped) started.board.close();
     else this.board = started.board;

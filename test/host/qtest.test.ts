@@ -196,8 +196,8 @@ describe('qtest link: a driver session against the simulated device', () => {
 });
 
 describe('qtest link: QEMU quirks are findings, not failures', () => {
-  it('late layout magic, token 0 on bus responses, GET_DEVICES msg_size 46, GET_VQUEUE cur_size 8', async () => {
-    const { link, profile } = await rig({ layoutDelayMs: 40, quirks: { tokenZero: true, getDevicesSize: true, vqueueDefaultSize: true } });
+  it('late layout magic, token 0 on bus responses, GET_DEVICES msg_size 46, GET_VQUEUE cur_size 8, GET_SHM never answered', async () => {
+    const { link, profile } = await rig({ layoutDelayMs: 40, quirks: { tokenZero: true, getDevicesSize: true, vqueueDefaultSize: true, silentGetShm: true } });
     expect(link.findings).toHaveLength(1);
     expect(link.findings[0]).toMatch(/layout magic at bar1\+0x1000 read 0x0000 at connect and 0x4c4f \d+ ms later/);
     const problems: string[] = [];
@@ -209,6 +209,12 @@ describe('qtest link: QEMU quirks are findings, not failures', () => {
     expect(s.driver.busFindings().some((f) => f.startsWith('GET_DEVICES response:') && f.includes('(tolerated)'))).toBe(true);
     expect(probed.value[0]!.findings.some((f) => /GET_VQUEUE 0 reports cur_size 8 before any SET_VQUEUE/.test(f))).toBe(true);
     expect(problems.some((p) => p.startsWith('token-mismatch:') && p.includes('carries token 0x0000'))).toBe(true);
+    // GET_SHM: one request waits out the timeout (dev 0); dev 1 is not asked.
+    expect(problems.filter((p) => p.startsWith('no-response:'))).toEqual([expect.stringMatching(/^no-response: no response to GET_SHM \(dev_num 0/)]);
+    expect(probed.value[0]!.findings).toContain('GET_SHM shmid 0 not answered within 1000 ms; QEMU before PoC-v2 does not answer GET_SHM: treated as no shared-memory regions');
+    expect(probed.value[1]!.findings.some((f) => f.startsWith('GET_SHM not asked: dev_num 0 left it unanswered'))).toBe(true);
+    expect(s.driver.busFindings().some((f) => f.startsWith('GET_SHM went unanswered (dev_num 0)'))).toBe(true);
+    expect(probed.value.map((d) => d.shm)).toEqual([[], []]);
     const report = await exerciseDevices(s, { count: 2 });
     expect(report.devices.every((d) => d.ok === 2)).toBe(true);
   });

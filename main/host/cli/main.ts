@@ -100,6 +100,7 @@ function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
       driverAddr: '0x' + q.driverAddr.toString(16),
       deviceAddr: '0x' + q.deviceAddr.toString(16),
     })),
+    shm: d.shm.map((r) => ({ shmid: r.shmid, length: '0x' + r.length.toString(16), address: '0x' + r.address.toString(16) })),
     findings: d.findings,
     ...(d.error !== undefined ? { error: d.error } : {}),
   };
@@ -158,6 +159,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
         if (d.phase === 'ready') out(`  dev ${d.devNum} negotiated: ${featureNames(d.featuresNegotiated, d.deviceId).join(', ') || 'none'}`);
         const fields = (decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? []).filter((f) => f.valid !== false);
         if (fields.length > 0) out(`  dev ${d.devNum} config (generation ${d.generation}): ${fields.map((f) => `${f.name}=${String(f.value)}`).join(' ')}`);
+        for (const r of d.shm) out(`  dev ${d.devNum} shm: shmid ${r.shmid} length 0x${r.length.toString(16)} at 0x${r.address.toString(16)}`);
         if (d.error) out(`  dev ${d.devNum}: ${d.error}`);
         for (const f of d.findings) out(`  dev ${d.devNum} finding: ${f}`);
       }

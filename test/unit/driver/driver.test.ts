@@ -71,6 +71,7 @@ describe('bring-up order on the wire (R4)', () => {
       'GET_DEVICE_FEATURES',
       'SET_DRIVER_FEATURES',
       'STATUS=11',
+      'GET_SHM',
       'GET_VQUEUE',
       'SET_VQUEUE',
       'GET_VQUEUE',
