@@ -6,9 +6,9 @@
 import type { BoardProfile } from '../api/boardProfile';
 import { BusEndpoint, type EndpointObserver } from '../bus/endpoint';
 import { attachQueue } from '../bus/formats/index';
-import type { DoorbellIn, DoorbellOut } from '../bus/link';
+import type { DoorbellIn, DoorbellOut, Link } from '../bus/link';
 import type { AttachStage, BusRole, MessageQueue, QueueFormat, QueueProblem } from '../bus/queue';
-import type { MemoryWindow } from '../bus/window';
+import { SubWindow, type MemoryWindow } from '../bus/window';
 import type { Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 import { queueGeometry } from './geometry';
@@ -58,4 +58,16 @@ export async function attachProfileBus(profile: BoardProfile, role: BusRole, end
     ...(opts.observer ? { observer: opts.observer } : {}),
   });
   return { ok: true, queue: attached.queue, endpoint, revision, findings: attached.findings };
+}
+
+/**
+ * The bus area and the data memory a link hands the engine, cut from the windows it opened for
+ * the profile's regions (every link does this the same way, whatever carries the bytes).
+ */
+export function profileWindows(profile: BoardProfile, region: (name: string) => MemoryWindow): Pick<Link, 'busWindow' | 'dataWindow' | 'dataPeerBase'> {
+  return {
+    busWindow: new SubWindow(region(profile.bus.region), profile.bus.offset, profile.bus.size),
+    dataWindow: new SubWindow(region(profile.dataMemory.region), 0, profile.dataMemory.size),
+    dataPeerBase: profile.dataMemory.peerBase,
+  };
 }

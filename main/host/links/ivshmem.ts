@@ -13,8 +13,9 @@
 import { fstatSync } from 'node:fs';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
+import { profileWindows } from '../../../src/boards/bus';
 import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
-import { SubWindow, type MemoryWindow } from '../../../src/bus/window';
+import type { MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
 import { NativeWindow } from './nativeWindow';
@@ -244,9 +245,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       ownId,
       peers: () => [...peerFds.keys()].sort((a, b) => a - b),
       notices,
-      busWindow: new SubWindow(busRegion, profile.bus.offset, profile.bus.size),
-      dataWindow: new SubWindow(dataRegion, 0, profile.dataMemory.size),
-      dataPeerBase: profile.dataMemory.peerBase,
+      ...profileWindows(profile, (name) => (name === profile.bus.region ? busRegion : dataRegion)),
       doorbellOut,
       doorbellIn,
       close() {

@@ -11,8 +11,9 @@
 import { join } from 'node:path';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
+import { profileWindows } from '../../../src/boards/bus';
 import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
-import { SubWindow, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
+import type { AccessWidth, MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
 import { NativeWindow } from './nativeWindow';
@@ -311,15 +312,11 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
     const doorbellOut = openDoorbellOut(profile, windows);
     const doorbell = openDoorbellIn(addon, fn, config, profile.doorbellIn, devRoot, notices);
     doorbells.push(doorbell);
-    const busWindow = new SubWindow(windows.get(profile.bus.region)!, profile.bus.offset, profile.bus.size);
-    const dataWindow = new SubWindow(windows.get(profile.dataMemory.region)!, 0, profile.dataMemory.size);
     return {
       description: `${profile.id} at PCI ${describeFunction(fn)}${doorbell.mode === 'poll' ? ', polling' : ', UIO interrupts'}`,
       fn,
       notices,
-      busWindow,
-      dataWindow,
-      dataPeerBase: profile.dataMemory.peerBase,
+      ...profileWindows(profile, (name) => windows.get(name)!),
       doorbellOut,
       doorbellIn: doorbell,
       close() {

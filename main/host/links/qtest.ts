@@ -22,9 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
+import { profileWindows } from '../../../src/boards/bus';
 import { VMAMP_LAYOUT_MAGIC } from '../../../src/bus/formats/vmamp';
 import type { DoorbellIn } from '../../../src/bus/link';
-import { checkAligned, checkRange, SubWindow, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
+import { checkAligned, checkRange, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type NativeMapping } from '../../native/index';
 import type { BoardLink } from './open';
@@ -698,13 +699,12 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
       `device-to-driver notifications are MSI-X, which qtest does not deliver: polling ${source ? `the device queue's producer index (${source.region}+${hexNum(source.offset)})` : 'the device queue'} every ${intervalMs} ms${q.clockStepNs ? `, advancing QEMU's virtual clock ${q.clockStepNs} ns per poll` : ''}`,
     );
 
-    const busWindow = new SubWindow(windows.get(profile.bus.region)!, profile.bus.offset, profile.bus.size);
+    const { busWindow, dataWindow, dataPeerBase } = profileWindows(profile, (name) => windows.get(name)!);
     const findings: string[] = [];
     if (profile.bus.format === 'vmamp-shmem-v1') {
       const late = await awaitLayoutMagic(busWindow, profile, intervalMs);
       if (late) findings.push(late);
     }
-    const dataWindow = new SubWindow(windows.get(profile.dataMemory.region)!, 0, profile.dataMemory.size);
     const barText = bars.map((b) => `BAR${b.index} ${hexAddr(b.base)}`).join(', ');
     const p = poll;
     return {
@@ -717,7 +717,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
       qemu: qemu?.child ?? null,
       busWindow,
       dataWindow,
-      dataPeerBase: profile.dataMemory.peerBase,
+      dataPeerBase,
       doorbellOut,
       doorbellIn: p,
       pollStats: () => ({ polls: p.polls, rings: p.rings }),

@@ -9,11 +9,11 @@ import { autoDetect } from '@serialport/bindings-cpp';
 import { SerialPortStream } from '@serialport/stream';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
+import { profileWindows } from '../../../src/boards/bus';
 import { BridgeClient, type BridgeClientOptions } from '../../../src/bridge/client';
 import type { Capabilities } from '../../../src/bridge/protocol';
 import { BridgeDoorbellIn, BridgeDoorbellOut, BridgeWindow, type BridgeRegisterWrite } from '../../../src/bridge/window';
 import type { DoorbellIn, Link } from '../../../src/bus/link';
-import { SubWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import type { Runtime } from '../../../src/util/runtime';
 import { nodeRuntime } from '../runtime';
@@ -168,9 +168,7 @@ export async function openSerialBridgeLink(profile: BoardProfile, portPath: stri
 
     return {
       description: `${profile.id} over serial bridge ${portPath} (agent ${caps.agentName} ${caps.agentVersion})`,
-      busWindow: new SubWindow(windows.get(profile.bus.region)!, profile.bus.offset, profile.bus.size),
-      dataWindow: new SubWindow(windows.get(profile.dataMemory.region)!, 0, profile.dataMemory.size),
-      dataPeerBase: profile.dataMemory.peerBase,
+      ...profileWindows(profile, (name) => windows.get(name)!),
       doorbellOut,
       doorbellIn,
       bridge,
