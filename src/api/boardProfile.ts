@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 
+import { describeValue, fieldName, valueAt } from './issues';
 import { scanJson, type JsonPath } from './jsonLocate';
 
 import { QUEUE_FORMATS } from '../bus/queue';
@@ -256,27 +257,6 @@ export interface ProfileError {
 
 export type ProfileResult = { ok: true; profile: BoardProfile } | { ok: false; errors: ProfileError[] };
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const s = JSON.stringify(value);
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = input;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
-}
-
-function fieldName(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const k of path) s += typeof k === 'number' ? `[${k}]` : (s ? '.' : '') + String(k);
-  return s || '(profile)';
-}
-
 /** Validates parsed JSON as a board profile; every error names its field and says expected vs seen. */
 export function parseBoardProfile(input: unknown): ProfileResult {
   return validate(input);
@@ -306,14 +286,14 @@ function validate(input: unknown, locate?: (path: JsonPath) => { line: number; c
       // An unknown field is best shown where it is written, not where its object starts.
       let where = issue.path as JsonPath;
       if (issue.code === 'invalid_value' && 'values' in issue) {
-        message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, saw ${describe(seen)}`;
+        message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, saw ${describeValue(seen)}`;
       } else if (issue.code === 'unrecognized_keys') {
         message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
         where = [...where, ...issue.keys.slice(0, 1)];
       } else if (issue.code !== 'custom') {
-        message = `${issue.message}; saw ${describe(seen)}`;
+        message = `${issue.message}; saw ${describeValue(seen)}`;
       }
-      const error: ProfileError = { field: fieldName(issue.path), message };
+      const error: ProfileError = { field: fieldName(issue.path) || '(profile)', message };
       if (!locate) return error;
       const { line, column } = locate(where);
       return { ...error, line, column };
