@@ -15,6 +15,7 @@ import { run as traceExport } from './traceExport.bench';
 import { run as traceQuery } from './traceQuery.bench';
 import { run as traceRecord } from './traceRecord.bench';
 import { run as virtqueue } from './virtqueue.bench';
+import { run as webFirstResponse } from './webFirstResponse.bench';
 
 type Result = Record<string, number | string>;
 
@@ -31,6 +32,7 @@ const BENCHES: [string, () => Promise<Result>][] = [
   ['serialBridge', serialBridge],
   ['ivshmem', ivshmem],
   ['qtest', qtest],
+  ['webFirstResponse', webFirstResponse],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */

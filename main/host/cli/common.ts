@@ -5,6 +5,13 @@ import { formatProfileErrors, parseBoardProfileText, type BoardProfile } from '.
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
 
+/** The options that pick a board and how to reach it, shared by every command that attaches. */
+export const BOARD_OPTIONS = {
+  board: { type: 'string' },
+  profile: { type: 'string' },
+  link: { type: 'string' },
+} as const;
+
 /** Bad usage: exit status 2. */
 export class UsageError extends Error {}
 

@@ -11,7 +11,8 @@ import { deviceDisplayName, featureNames, statusNames } from '../../../src/proto
 import { decodeConfig } from '../../../src/devices/config';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/open';
-import { linkOption, loadProfile, out, printNotices, table, UsageError } from './common';
+import { BOARD_OPTIONS, linkOption, loadProfile, out, printNotices, table, UsageError } from './common';
+import { cmdServe } from './serve';
 import { cmdSim } from './sim';
 import { cmdCapture, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
@@ -34,6 +35,8 @@ Usage:
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
+  amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
+                      [--static DIR] [--no-connect]
 
 --link SPEC picks how the board is reached: ${LINK_SPEC_HELP}
 (default: what the profile's access.kind says). --rings adds each virtqueue's state as it is in
@@ -125,7 +128,7 @@ async function cmdBoards(argv: string[]): Promise<number> {
 }
 
 async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, link: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
   const profile = loadProfile(values);
   const session = await openSession(profile, { ...linkOption(values.link), onStage: values.json ? undefined : (s, d) => process.stderr.write(`  ${s}: ${d}\n`) });
   try {
@@ -174,7 +177,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
 async function cmdExercise(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { board: { type: 'string' }, profile: { type: 'string' }, link: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { ...BOARD_OPTIONS, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const profile = loadProfile(values);
   const count = values.count === undefined ? 10 : Number(values.count);
@@ -279,6 +282,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   stats: cmdStats,
   'wireshark-dissector': cmdWiresharkDissector,
   sim: cmdSim,
+  serve: cmdServe,
 };
 
 async function main(argv: string[]): Promise<number> {

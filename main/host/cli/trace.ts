@@ -10,7 +10,7 @@ import { EXPORT_FORMATS, exportCapture, type ExportFormat } from '../trace/expor
 import { journalBytes, type Capture } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { installDissector } from '../trace/wireshark';
-import { linkOption, loadProfile, out, printNotices, UsageError } from './common';
+import { BOARD_OPTIONS, linkOption, loadProfile, out, printNotices, UsageError } from './common';
 
 function duration(flag: string, text: string | undefined, fallbackNs: number): number {
   if (text === undefined) return fallbackNs;
@@ -23,9 +23,7 @@ export async function cmdCapture(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      board: { type: 'string' },
-      profile: { type: 'string' },
-      link: { type: 'string' },
+      ...BOARD_OPTIONS,
       duration: { type: 'string' },
       exercise: { type: 'boolean' },
       out: { type: 'string' },

@@ -1,0 +1,391 @@
+/**
+ * WorkbenchService: the Workbench API (src/api/workbench.ts) over the engine. One board session at
+ * a time, always recorded: session.connect starts a capture journal in a folder of its own under
+ * the captures folder, and the trace stays queryable (rows, record, window, stats, export) while
+ * it grows and after the session ends. A capture opened from disk goes into the same TraceStore.
+ *
+ * Every request is validated (parseRequest); every failure is a value `{ ok: false, error }` that
+ * says what was expected, what was seen and what to try. Transports (Electron IPC, the web
+ * server, tests) call `handle` with what they received and forward `onEvent`.
+ */
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+
+import { parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
+import {
+  boardInfo,
+  deviceToJson,
+  parseRequest,
+  workbenchError,
+  type ParsedRequest,
+  type SessionStateJson,
+  type WorkbenchApi,
+  type WorkbenchError,
+  type WorkbenchEvent,
+  type WorkbenchEventData,
+  type WorkbenchEventName,
+  type WorkbenchMethod,
+  type WorkbenchParsedParams,
+  type WorkbenchResponse,
+} from '../../../src/api/workbench';
+import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
+import { CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleEcho, consoleWrite } from '../../../src/devices/console';
+import { I2C_REQUESTQ, i2cTransfer, type I2cSegment } from '../../../src/devices/i2c';
+import { RNG_REQUESTQ, rngRead } from '../../../src/devices/rng';
+import type { WorkloadResult } from '../../../src/devices/workload';
+import { DEVICE_ID } from '../../../src/protocol/names';
+import { toHex } from '../../../src/util/hex';
+import { parseLinkSpec, type LinkSpec } from '../links/open';
+import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
+import { exportCapture } from '../trace/export';
+import { openJournal } from '../trace/journal';
+import { loadCapture } from '../trace/load';
+import { toDetail, toRow } from './rows';
+import { TraceStore } from './traceStore';
+
+export interface WorkbenchServiceOptions {
+  /** Where session captures go, one folder each (default os.tmpdir()/amp-workbench-captures). */
+  capturesDir?: string;
+  /** Trace bytes kept in memory (TraceStore; default 256 MiB). */
+  residentBytes?: number;
+}
+
+type Reply = { ok: true; result: unknown } | { ok: false; error: WorkbenchError };
+
+const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function ok(result: unknown): Reply {
+  return { ok: true, result };
+}
+
+interface Live {
+  rec: RecordedSession;
+  dir: string;
+  unsubscribe: (() => void)[];
+}
+
+export class WorkbenchService implements WorkbenchApi {
+  private live: Live | null = null;
+  /** What is in progress that excludes a second connect/open. */
+  private busy: string | null = null;
+  private store: TraceStore | null = null;
+  private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
+  readonly capturesDir: string;
+
+  constructor(private readonly opts: WorkbenchServiceOptions = {}) {
+    this.capturesDir = opts.capturesDir ?? join(tmpdir(), 'amp-workbench-captures');
+  }
+
+  call<M extends WorkbenchMethod>(method: M, params: unknown): Promise<WorkbenchResponse<M>> {
+    return this.handle(method, params) as Promise<WorkbenchResponse<M>>;
+  }
+
+  onEvent(listener: (e: WorkbenchEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A request as a transport received it: validated, then run. Never rejects. */
+  async handle(method: unknown, params: unknown): Promise<Reply> {
+    const p = parseRequest(method, params);
+    if (!p.ok) return p;
+    try {
+      return await this.dispatch(p.request);
+    } catch (e) {
+      return workbenchError('failed', `${p.request.method} failed: ${message(e)}`);
+    }
+  }
+
+  /** Ends the session, if any (the capture folder is kept). */
+  async close(): Promise<void> {
+    if (this.live) await this.disconnect('the workbench is shutting down');
+  }
+
+  private emit<E extends WorkbenchEventName>(event: E, data: WorkbenchEventData<E>): void {
+    for (const l of this.listeners) l({ event, data } as WorkbenchEvent);
+  }
+
+  private dispatch(req: ParsedRequest): Promise<Reply> | Reply {
+    switch (req.method) {
+      case 'boards.list':
+        return ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD)) });
+      case 'profile.validate': {
+        const r = parseBoardProfileText(req.params.text, req.params.fileName);
+        return ok(r.ok ? { valid: true, id: r.profile.id, description: r.profile.description } : { valid: false, errors: r.errors });
+      }
+      case 'session.connect':
+        return this.connect(req.params);
+      case 'session.disconnect':
+        return this.live ? this.disconnect('disconnected by the user') : workbenchError('no-session', 'session.disconnect: no board is connected');
+      case 'session.state':
+        return ok(this.state());
+      case 'session.takeControl':
+        return ok({ controller: true });
+      case 'device.reset':
+        return this.reset(req.params.devNum);
+      case 'device.workload':
+        return this.workload(req.params);
+      case 'queue.inspect':
+        return this.inspect(req.params.devNum, req.params.queue);
+      case 'trace.info':
+        return this.withStore((s) => ok(s.info()));
+      case 'trace.rows':
+        return this.withStore((s) => {
+          const r = s.rows(req.params.from, req.params.count, req.params.filter);
+          if (!r.ok) return workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
+          const base = s.source.meta.startMonoNs;
+          const rows = r.value.positions.flatMap((p) => {
+            const v = s.at(p);
+            return v ? [toRow(v, p, base)] : [];
+          });
+          return ok({ total: r.value.total, from: req.params.from, rows });
+        });
+      case 'trace.record':
+        return this.withStore((s) => {
+          const p = s.positionOf(req.params.seq);
+          const v = p < 0 ? null : s.at(p);
+          if (!v) return workbenchError('not-found', `trace.record: no record with seq ${req.params.seq} in the trace (${s.count} records); take a seq from trace.rows`, { field: 'params.seq' });
+          return ok(toDetail(v, p, s.source.meta.startMonoNs));
+        });
+      case 'trace.window':
+        return this.withStore((s) => {
+          const r = s.window(req.params);
+          return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
+        });
+      case 'trace.stats':
+        return this.withStore((s) => {
+          const r = s.stats(req.params.filter);
+          return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
+        });
+      case 'trace.bookmark': {
+        if (!this.live) return workbenchError('no-session', 'trace.bookmark: bookmarks go into a live capture; connect a board first');
+        const seq = this.live.rec.session.bookmark(req.params.text);
+        // Flushed at once, so the bookmark is in the trace when the caller looks for it.
+        this.live.rec.recorder.flush();
+        return ok({ seq });
+      }
+      case 'trace.export':
+        return this.withStore((s) => this.export(s, req.params));
+      case 'capture.open':
+        return this.open(req.params.path);
+    }
+  }
+
+  private withStore(fn: (s: TraceStore) => Reply): Reply {
+    if (!this.store) return workbenchError('no-session', 'no trace yet: connect a board (session.connect) or open a capture (capture.open)');
+    return fn(this.store);
+  }
+
+  private state(): SessionStateJson {
+    if (!this.live) return { connected: false, board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
+    const s = this.live.rec.session;
+    return {
+      connected: true,
+      board: s.profile.id,
+      link: s.link.description,
+      capture: this.live.dir,
+      notices: [...s.notices],
+      findings: [...s.findings, ...s.driver.busFindings()],
+      devices: s.driver.states().map(deviceToJson),
+    };
+  }
+
+  private profileFor(p: WorkbenchParsedParams<'session.connect'>): { ok: true; profile: BoardProfile } | { ok: false; error: WorkbenchError } {
+    if (p.profileText !== undefined) {
+      const r = parseBoardProfileText(p.profileText, p.fileName ?? 'profile');
+      if (r.ok) return r;
+      const list = r.errors.map((e) => `${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('; ');
+      return workbenchError('bad-request', `session.connect: the board profile is invalid: ${list}; check it with profile.validate`, { field: 'params.profileText' });
+    }
+    const id = p.board ?? DEFAULT_BOARD;
+    const profile = findBuiltinProfile(id) ?? HARDWARE_PROFILES.find((h) => h.id === id);
+    if (profile) return { ok: true, profile };
+    return workbenchError('bad-request', `session.connect: unknown board "${id}"; expected one of ${ALL_PROFILES().map((b) => b.id).join(', ')} (boards.list)`, { field: 'params.board' });
+  }
+
+  private async connect(p: WorkbenchParsedParams<'session.connect'>): Promise<Reply> {
+    if (this.live || this.busy) {
+      return workbenchError('busy', `session.connect: ${this.busy ?? `connected to ${this.live!.rec.session.profile.id}`}; disconnect first (one session at a time)`);
+    }
+    const chosen = this.profileFor(p);
+    if (!chosen.ok) return chosen;
+    const profile = chosen.profile;
+    let link: LinkSpec | undefined;
+    if (p.link !== undefined) {
+      const l = parseLinkSpec(p.link);
+      if (!l.ok) return workbenchError('bad-request', `session.connect: ${l.error}`, { field: 'params.link' });
+      link = l.spec;
+    }
+    const dir = join(this.capturesDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${profile.id}`);
+    this.busy = `connecting to ${profile.id}`;
+    let rec: RecordedSession;
+    try {
+      rec = await startCapture(profile, {
+        dir,
+        ...(link ? { link } : {}),
+        onStage: (stage, detail) => this.emit('session.stage', { stage, detail }),
+        notes: [`amp-workbench session on ${profile.id}`],
+      });
+    } catch (e) {
+      const kept = e instanceof CaptureError ? `; ${e.records} records kept in ${dir}` : '';
+      return workbenchError('failed', `session.connect: connecting to ${profile.id} failed: ${message(e)}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`);
+    } finally {
+      this.busy = null;
+    }
+    // What the journal holds already, then every later flush: synchronous, so nothing falls between.
+    const opened = openJournal(dir);
+    if (!opened.ok) {
+      await rec.stop();
+      return workbenchError('failed', `session.connect: the new capture cannot be read back: ${opened.reason}`);
+    }
+    const store = new TraceStore(
+      {
+        path: dir,
+        meta: opened.capture.meta,
+        notes: opened.capture.meta.notes,
+        live: true,
+        reread: () => {
+          const o = openJournal(dir);
+          return o.ok ? o.capture.blocks() : [];
+        },
+      },
+      this.residentOption(),
+    );
+    for (const b of opened.capture.blocks()) store.append(b);
+    this.store = store;
+    const unsubscribe = [
+      rec.recorder.onFlush((b) => {
+        store.append(b);
+        this.emit('trace.appended', { count: b.offsets.length, total: store.count });
+      }),
+      rec.session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
+    ];
+    this.live = { rec, dir, unsubscribe };
+    this.emit('trace.reset', store.info());
+    const probed = await rec.session.probe();
+    return ok({ ...this.state(), bringUpError: probed.ok ? null : `bring-up of ${profile.id} failed: ${probed.error}` });
+  }
+
+  private residentOption(): { residentBytes?: number } {
+    return this.opts.residentBytes !== undefined ? { residentBytes: this.opts.residentBytes } : {};
+  }
+
+  private async disconnect(reason: string): Promise<Reply> {
+    const live = this.live!;
+    this.live = null;
+    let records: number;
+    try {
+      records = await live.rec.stop();
+    } finally {
+      // After stop: the recorder's last flush (detach marker included) still reaches the store.
+      for (const u of live.unsubscribe) u();
+      if (this.store) this.store.live = false;
+    }
+    this.emit('session.closed', { reason, capture: live.dir });
+    return ok({ capture: live.dir, records });
+  }
+
+  private session(method: string, devNum: number): { ok: true; live: Live } | { ok: false; error: WorkbenchError } {
+    if (!this.live) return workbenchError('no-session', `${method}: no board is connected; call session.connect first`);
+    if (!this.live.rec.session.driver.state(devNum)) {
+      const have = this.live.rec.session.driver.states().map((d) => d.devNum);
+      return workbenchError('not-found', `${method}: no device with dev_num ${devNum}; the board has ${have.length ? have.join(', ') : 'no devices'}`, { field: 'params.devNum' });
+    }
+    return { ok: true, live: this.live };
+  }
+
+  private async reset(devNum: number): Promise<Reply> {
+    const s = this.session('device.reset', devNum);
+    if (!s.ok) return s;
+    return ok({ device: deviceToJson(await s.live.rec.session.resetDevice(devNum)) });
+  }
+
+  private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
+    const s = this.session('device.workload', p.devNum);
+    if (!s.ok) return s;
+    const { session } = s.live.rec;
+    const state = session.driver.state(p.devNum)!;
+    const wants = { 'i2c-transfer': DEVICE_ID.I2C, 'rng-read': DEVICE_ID.RNG, 'console-send': DEVICE_ID.CONSOLE }[p.kind];
+    if (state.deviceId !== wants) {
+      return workbenchError('bad-request', `device.workload: ${p.kind} needs virtio device type ${wants}, but dev_num ${p.devNum} is ${state.deviceType} (${state.deviceId})`, { field: 'params.kind' });
+    }
+    const ctx = (queue: number) => {
+      const c = session.driver.queueContext(p.devNum, queue);
+      if (!c.ok) throw new Error(c.error);
+      return c.value;
+    };
+    const t0 = session.runtime.monoNs();
+    let r: WorkloadResult<{ reads: Uint8Array[] }>;
+    if (p.kind === 'i2c-transfer') {
+      const { address, tenBit, segments } = p.params;
+      const addr = tenBit ? { address, tenBit } : { address };
+      const segs: I2cSegment[] = segments.map((g) => ('write' in g ? { ...addr, write: g.write } : { ...addr, read: g.read }));
+      r = await i2cTransfer(ctx(I2C_REQUESTQ), segs);
+    } else if (p.kind === 'rng-read') {
+      const got = await rngRead(ctx(RNG_REQUESTQ), p.params.bytes);
+      r = got.ok ? { ok: true, reads: [got.bytes] } : got;
+    } else {
+      const bytes = new TextEncoder().encode(p.params.text);
+      const tx = ctx(CONSOLE_TRANSMITQ);
+      const got = p.params.echo ? await consoleEcho(tx, ctx(CONSOLE_RECEIVEQ), bytes) : await consoleWrite(tx, bytes);
+      r = !got.ok ? got : { ok: true, reads: 'echoed' in got ? [got.echoed as Uint8Array] : [] };
+    }
+    const latencyUs = Number(session.runtime.monoNs() - t0) / 1000;
+    return ok({
+      kind: p.kind,
+      devNum: p.devNum,
+      succeeded: r.ok,
+      error: r.ok ? null : r.error,
+      latencyUs,
+      reads: r.ok ? r.reads.map((b) => toHex(b, '')) : [],
+    });
+  }
+
+  private async inspect(devNum: number, queue: number): Promise<Reply> {
+    const s = this.session('queue.inspect', devNum);
+    if (!s.ok) return s;
+    const { driver } = s.live.rec.session;
+    const ring = driver.inspectQueue(devNum, queue);
+    const model = driver.state(devNum)!.queues[queue];
+    if (!ring || !model) {
+      const n = driver.state(devNum)!.queues.length;
+      return workbenchError('not-found', `queue.inspect: device ${devNum} has no queue ${queue} (it has ${n === 0 ? 'none set up' : `0..${n - 1}`})`, { field: 'params.queue' });
+    }
+    return ok({ devNum, queue, name: model.name, ring: await ring });
+  }
+
+  private export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>): Reply {
+    if (!isAbsolute(p.out)) return workbenchError('bad-request', `trace.export: params.out: expected an absolute path on the workbench's machine, saw "${p.out}"`, { field: 'params.out' });
+    // Everything recorded so far goes into the file, not only what the last flush delivered.
+    if (this.live && s.live) this.live.rec.recorder.flush();
+    const r = exportCapture(s.capture(), {
+      format: p.format,
+      out: p.out,
+      ...(p.filter !== undefined ? { filter: p.filter } : {}),
+      ...(p.fromNs !== undefined ? { fromNs: p.fromNs } : {}),
+      ...(p.toNs !== undefined ? { toNs: p.toNs } : {}),
+      onProgress: (done, total) => this.emit('export.progress', { out: p.out, done, total }),
+    });
+    if (!r.ok) return workbenchError(r.error.startsWith('filter:') ? 'bad-filter' : 'failed', `trace.export: ${r.error}`);
+    return ok({ out: p.out, written: r.written, scanned: r.scanned, bytes: r.bytes });
+  }
+
+  private open(path: string): Reply {
+    if (this.live || this.busy) return workbenchError('busy', `capture.open: ${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
+    const o = loadCapture(path);
+    if (!o.ok) return workbenchError('not-found', `capture.open: ${o.reason}`, { field: 'params.path' });
+    const c = o.capture;
+    const folder = statSync(path).isDirectory();
+    const store = new TraceStore({ path, meta: c.meta, notes: c.notes, live: false, reread: folder ? () => c.blocks() : null }, this.residentOption());
+    for (const b of c.blocks()) store.append(b);
+    this.store = store;
+    const info = store.info();
+    this.emit('trace.reset', info);
+    return ok(info);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The renderer's Content-Security-Policy, generated per mode (stack.md §4 "CSP", §11 pitfall 19):
+ * only web mode may open a WebSocket, and only to the one server that served the page.
+ * No inline scripts, no eval (the filter language compiles to closures for this reason).
+ */
+export type CspMode = { kind: 'web'; port: number } | { kind: 'electron' };
+
+export function contentSecurityPolicy(mode: CspMode): string {
+  const connect = mode.kind === 'web' ? `ws://127.0.0.1:${mode.port}` : `'none'`;
+  return [
+    `default-src 'self'`,
+    `script-src 'self'`,
+    `style-src 'self'`,
+    `img-src 'self' data:`,
+    `font-src 'self'`,
+    `connect-src ${connect}`,
+    `worker-src 'self'`,
+    `object-src 'none'`,
+    `base-uri 'none'`,
+    `form-action 'none'`,
+    `frame-ancestors 'none'`,
+  ].join('; ');
+}

@@ -1,0 +1,555 @@
+/**
+ * The Workbench API: every request a front end may make of the engine, its result, and the events
+ * the engine pushes. Written once, transport-independent (the VS Code pattern, architecture.md
+ * "Models"): the same contract is bound to Electron IPC, to the web mode's WebSocket and to tests.
+ *
+ * - `WORKBENCH_METHODS` holds, per method, the zod schema of its params and of its result, and
+ *   whether a read-only viewer may call it. Types are inferred from the schemas.
+ * - `parseRequest` validates a request from outside (renderer, socket) at runtime: an unknown
+ *   method or a bad field is an error value naming the field, what was expected and what was seen.
+ * - Every result is plain JSON: no bigints (hex strings instead), no typed arrays (hex strings).
+ *
+ * Wire shape on message transports: `{id, method, params}` → `{id, result}` or `{id, error}`;
+ * events `{event, data}`. The high-rate trace is never pushed: `trace.appended` says how many
+ * records arrived and the UI pulls the rows it shows (stack.md §6, "batch" and "windowed queries").
+ */
+import { z } from 'zod';
+
+import type { ConfigField } from '../devices/config';
+import { decodeConfig } from '../devices/config';
+import type { DevicePhase, DeviceState } from '../driver/driver';
+import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
+import { PROBLEM_CODES } from '../protocol/types';
+import { hex32, hexNum, toHex } from '../util/hex';
+import type { BoardProfile } from './boardProfile';
+import { describeValue, fieldName, valueAt } from './issues';
+
+// ---- shared pieces ------------------------------------------------------------------------------
+
+const none = z.object({}).strict();
+const devNum = z.number().int().min(0).max(0xfffe);
+const count = z.number().int().nonnegative();
+/** A trace filter in the filter language (src/trace/filter.ts); empty means none. */
+const filter = z.string().max(4096);
+/** Nanoseconds from the capture start. */
+const timeNs = z.number().int().nonnegative();
+const hexString = z.string().regex(/^0x[0-9a-f]+$/, 'expected a "0x…" hex string');
+/** Byte runs as hex digit pairs ("0a1b…"; spaces allowed on input). */
+const hexBytesIn = z
+  .string()
+  .max(8192)
+  .regex(/^(\s*[0-9a-fA-F]{2})*\s*$/, 'expected hex bytes such as "0a 1b 2c"')
+  .transform((s) => Uint8Array.from(s.match(/[0-9a-fA-F]{2}/g) ?? [], (h) => parseInt(h, 16)));
+const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
+
+export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
+export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy'] as const;
+export const WORKLOAD_KINDS = ['i2c-transfer', 'rng-read', 'console-send'] as const;
+export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configuring', 'queues', 'ready', 'no-driver', 'needs-reset', 'failed', 'removed'] as const;
+// The driver's phases and this list must agree: a phase added there fails typecheck here.
+type MissingPhase = Exclude<DevicePhase, (typeof DEVICE_PHASES)[number]>;
+const _phasesComplete: [MissingPhase] extends [never] ? true : MissingPhase = true;
+void _phasesComplete;
+
+const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
+const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker'] as const;
+
+// ---- result shapes ------------------------------------------------------------------------------
+
+export const boardInfoSchema = z.object({
+  id: z.string(),
+  description: z.string(),
+  format: z.string(),
+  revision: z.string().nullable(),
+  simulated: z.boolean(),
+  default: z.boolean(),
+  devices: z.array(z.object({ devNum: z.number(), kind: z.string() })),
+});
+
+const profileErrorSchema = z.object({ field: z.string(), message: z.string(), line: z.number().optional(), column: z.number().optional() });
+
+const featureSchema = z.object({ bit: z.number(), name: z.string(), offered: z.boolean(), negotiated: z.boolean() });
+
+const configFieldSchema = z.object({
+  name: z.string(),
+  offset: z.number(),
+  size: z.number(),
+  type: z.string(),
+  value: z.union([z.number(), z.string()]),
+  valid: z.boolean().nullable(),
+  validWhen: z.string().nullable(),
+});
+
+const queueModelSchema = z.object({
+  index: z.number(),
+  name: z.string(),
+  size: z.number(),
+  maxSize: z.number(),
+  descAddr: hexString,
+  driverAddr: hexString,
+  deviceAddr: hexString,
+  usedEvents: z.number(),
+});
+
+/** DeviceState as JSON: bigints as "0x…", config as hex bytes and decoded fields. */
+export const deviceJsonSchema = z.object({
+  devNum: z.number(),
+  phase: z.enum(DEVICE_PHASES),
+  deviceId: z.number(),
+  deviceType: z.string(),
+  deviceName: z.string(),
+  vendorId: hexString,
+  uuid: z.string().nullable(),
+  status: z.number(),
+  statusNames: z.array(z.string()),
+  featuresOffered: hexString,
+  featuresNegotiated: hexString,
+  /** Every bit offered or negotiated, lowest first. */
+  features: z.array(featureSchema),
+  configSize: z.number().nullable(),
+  config: hexBytesOut,
+  configFields: z.array(configFieldSchema),
+  generation: z.number().nullable(),
+  maxVirtqueues: z.number().nullable(),
+  queues: z.array(queueModelSchema),
+  /** Shared-memory regions the device reports (GET_SHM). */
+  shm: z.array(z.object({ shmid: z.number(), length: hexString, address: hexString })),
+  error: z.string().nullable(),
+  findings: z.array(z.string()),
+});
+export type DeviceJson = z.infer<typeof deviceJsonSchema>;
+
+export const sessionStateSchema = z.object({
+  connected: z.boolean(),
+  board: z.string().nullable(),
+  link: z.string().nullable(),
+  /** The capture folder this session records into. */
+  capture: z.string().nullable(),
+  notices: z.array(z.string()),
+  findings: z.array(z.string()),
+  devices: z.array(deviceJsonSchema),
+});
+export type SessionStateJson = z.infer<typeof sessionStateSchema>;
+
+const ringStateSchema = z.object({
+  size: z.number(),
+  descAddr: z.string(),
+  driverAddr: z.string(),
+  deviceAddr: z.string(),
+  avail: z.object({ flags: z.number(), flagNames: z.string(), idx: z.number(), used_event: z.number().nullable() }).nullable(),
+  used: z.object({ flags: z.number(), flagNames: z.string(), idx: z.number(), avail_event: z.number().nullable() }).nullable(),
+  lastSeenUsed: z.number().nullable(),
+  inFlight: z.number().nullable(),
+  descriptors: z.array(z.object({ index: z.number(), addr: z.string(), len: z.number(), flags: z.string(), next: z.number() })),
+  chains: z.array(
+    z.object({
+      availSlot: z.number(),
+      head: z.number(),
+      descriptors: z.array(z.number()),
+      readableBytes: z.number(),
+      writableBytes: z.number(),
+      problem: z.string().optional(),
+    }),
+  ),
+  usedNotSeen: z.array(z.object({ slot: z.number(), id: z.number(), len: z.number() })),
+  problems: z.array(z.object({ code: z.string(), reason: z.string() }).loose()),
+});
+
+export const traceInfoSchema = z.object({
+  source: z.enum(['live', 'file']),
+  /** Capture folder or file. */
+  path: z.string(),
+  /** Records in the trace now. */
+  count: z.number(),
+  board: z.string(),
+  revision: z.string().nullable(),
+  queueFormat: z.string().nullable(),
+  link: z.string(),
+  /** Clock anchors of the capture start, ns as decimal strings. */
+  startMonoNs: z.string(),
+  startWallNs: z.string(),
+  /** First and last record time, ns from the start; null while empty. */
+  firstNs: z.number().nullable(),
+  lastNs: z.number().nullable(),
+  notes: z.array(z.string()),
+  /** Record bytes held in memory now, and the bound (older blocks are re-read from disk). */
+  residentBytes: z.number(),
+  residentLimit: z.number(),
+});
+export type TraceInfo = z.infer<typeof traceInfoSchema>;
+
+/** One row of the trace table. */
+export const traceRowSchema = z.object({
+  /** Position in the trace (0-based, gap-free), which a filtered view's rows also report. */
+  index: z.number(),
+  seq: z.number(),
+  timeNs: z.number(),
+  kind: z.enum(RECORD_KINDS),
+  dir: z.enum(DIRECTIONS).nullable(),
+  dev: z.number().nullable(),
+  /** Bus queue of a message, virtqueue of a vq-index record. */
+  channel: z.number(),
+  name: z.string(),
+  token: z.number(),
+  size: z.number(),
+  summary: z.string(),
+  /** Responses: ns since the request. */
+  latencyNs: z.number().nullable(),
+  /** A response's request, or the request a no-response marker is about. */
+  pairSeq: z.number().nullable(),
+  problems: z.array(z.enum(PROBLEM_CODES)),
+});
+export type TraceRow = z.infer<typeof traceRowSchema>;
+
+/** A field of a message with where it lies in the bytes, for the hex pane's highlighting. */
+export const recordFieldSchema = z.object({
+  name: z.string(),
+  /** Byte offset from the first header byte; size 0 for an absent optional tail. */
+  offset: z.number(),
+  size: z.number(),
+  value: z.union([z.number(), z.string(), z.array(z.number())]),
+  part: z.enum(['header', 'payload']),
+});
+
+export const recordDetailSchema = z.object({
+  row: traceRowSchema,
+  fields: z.array(recordFieldSchema),
+  problems: z.array(z.object({ offset: z.number(), code: z.string(), reason: z.string() })),
+  /** The record's data bytes (message bytes, marker text…) as hex pairs. */
+  data: hexBytesOut,
+  /** Marker and queue-state text. */
+  text: z.string().nullable(),
+  vqIndex: z.object({ availIdx: z.number(), usedIdx: z.number(), lastSeenUsed: z.number(), inFlight: z.number() }).nullable(),
+  flags: z.array(z.string()),
+});
+export type RecordDetail = z.infer<typeof recordDetailSchema>;
+
+const nullableNumbers = z.array(z.number().nullable());
+
+export const windowResultSchema = z.object({
+  fromNs: z.number(),
+  toNs: z.number(),
+  bucketNs: z.number(),
+  series: z.enum(WINDOW_SERIES),
+  count: z.array(z.number()),
+  sum: z.array(z.number()),
+  min: nullableNumbers,
+  max: nullableNumbers,
+});
+
+const traffic = z.object({ messages: z.number(), bytes: z.number() });
+const histogramBucket = z.object({ fromNs: z.number(), toNs: z.number().nullable(), count: z.number() });
+
+export const traceStatsSchema = z.object({
+  records: z.number(),
+  firstNs: z.number().nullable(),
+  lastNs: z.number().nullable(),
+  kinds: z.record(z.enum(RECORD_KINDS), z.number()),
+  directions: z.object({ toDevice: traffic, toDriver: traffic }),
+  names: z.array(z.object({ name: z.string(), count: z.number(), toDevice: z.number(), toDriver: z.number(), bytes: z.number() })),
+  devices: z.array(z.object({ dev: z.number().nullable(), messages: z.number(), toDevice: z.number(), toDriver: z.number(), bytes: z.number() })),
+  problems: z.array(z.object({ code: z.enum(PROBLEM_CODES), count: z.number() })),
+  latency: z.array(
+    z.object({
+      name: z.string(),
+      count: z.number(),
+      minNs: z.number(),
+      meanNs: z.number(),
+      p50Ns: z.number(),
+      p90Ns: z.number(),
+      p99Ns: z.number(),
+      maxNs: z.number(),
+      histogram: z.array(histogramBucket),
+    }),
+  ),
+  throughput: z.object({ originNs: z.number(), bucketNs: z.number(), messages: z.array(z.number()), bytes: z.array(z.number()) }),
+  occupancy: z.array(
+    z.object({ dev: z.number().nullable(), queue: z.number(), samples: z.number(), maxInFlight: z.number(), lastInFlight: z.number(), maxPerBucket: nullableNumbers }),
+  ),
+});
+
+// ---- requests -----------------------------------------------------------------------------------
+
+const i2cSegment = z.union([z.object({ write: hexBytesIn }).strict(), z.object({ read: z.number().int().min(1).max(4096) }).strict()], {
+  error: 'expected a segment {"write": "hex bytes"} or {"read": length 1..4096}',
+});
+
+const workloadParams = z.discriminatedUnion(
+  'kind',
+  [
+    z
+      .object({
+        devNum,
+        kind: z.literal('i2c-transfer'),
+        params: z
+          .object({
+            /** 7-bit address, or 10-bit with tenBit. */
+            address: z.number().int().min(0).max(0x3ff),
+            tenBit: z.boolean().optional(),
+            segments: z.array(i2cSegment).min(1).max(16),
+          })
+          .strict(),
+      })
+      .strict(),
+    z.object({ devNum, kind: z.literal('rng-read'), params: z.object({ bytes: z.number().int().min(1).max(4096) }).strict() }).strict(),
+    z
+      .object({
+        devNum,
+        kind: z.literal('console-send'),
+        /** echo: also read as many bytes back from receiveq and compare (a console that echoes). */
+        params: z.object({ text: z.string().min(1).max(4096), echo: z.boolean().optional() }).strict(),
+      })
+      .strict(),
+  ],
+  { error: `expected kind one of ${WORKLOAD_KINDS.map((k) => `"${k}"`).join(', ')}` },
+);
+
+const workloadResult = z.object({
+  kind: z.enum(WORKLOAD_KINDS),
+  devNum: z.number(),
+  /** Whether the device did what was asked; `error` says why not. */
+  succeeded: z.boolean(),
+  error: z.string().nullable(),
+  latencyUs: z.number(),
+  /** i2c-transfer: bytes of each read segment; rng-read: one entry with the random bytes; console-send with echo: the echo. */
+  reads: z.array(hexBytesOut),
+});
+
+const windowParams = z
+  .object({
+    fromNs: timeNs,
+    toNs: timeNs,
+    buckets: z.number().int().min(1).max(100_000),
+    series: z.enum(WINDOW_SERIES),
+    filter: filter.optional(),
+    dev: devNum.optional(),
+    queue: z.number().int().min(0).max(0xffff).optional(),
+  })
+  .strict()
+  .refine((q) => q.toNs > q.fromNs, { path: ['toNs'], message: 'expected toNs greater than fromNs' });
+
+const exportParams = z
+  .object({
+    format: z.enum(EXPORT_FORMATS),
+    /** Output file on the engine's machine. */
+    out: z.string().min(1).max(4096),
+    filter: filter.optional(),
+    fromNs: timeNs.optional(),
+    toNs: timeNs.optional(),
+  })
+  .strict()
+  .refine((q) => q.fromNs === undefined || q.toNs === undefined || q.toNs > q.fromNs, { path: ['toNs'], message: 'expected toNs greater than fromNs' });
+
+const connectParams = z
+  .object({
+    /** A built-in board id (boards.list); without board and profileText the default simulated board. */
+    board: z.string().min(1).max(200).optional(),
+    /** A board profile file's text, validated as profile.validate does. */
+    profileText: z.string().min(1).max(1 << 20).optional(),
+    fileName: z.string().min(1).max(4096).optional(),
+    /** A link spec as the CLI's --link takes it (sim, shm-file:FILE, serial:PORT@BAUD, pci[:BDF]…). */
+    link: z.string().min(1).max(4096).optional(),
+  })
+  .strict()
+  .refine((p) => p.board === undefined || p.profileText === undefined, { path: ['profileText'], message: 'expected either board or profileText, not both' });
+
+function method<P extends z.ZodType, R extends z.ZodType>(params: P, result: R, readOnly: boolean) {
+  return { params, result, readOnly };
+}
+
+export const WORKBENCH_METHODS = {
+  'boards.list': method(none, z.object({ boards: z.array(boardInfoSchema) }), true),
+  'profile.validate': method(
+    z.object({ text: z.string().max(1 << 20), fileName: z.string().min(1).max(4096) }).strict(),
+    z.union([z.object({ valid: z.literal(true), id: z.string(), description: z.string() }), z.object({ valid: z.literal(false), errors: z.array(profileErrorSchema) })]),
+    true,
+  ),
+  'session.connect': method(connectParams, sessionStateSchema.extend({ bringUpError: z.string().nullable() }), false),
+  'session.disconnect': method(none, z.object({ capture: z.string().nullable(), records: count }), false),
+  'session.state': method(none, sessionStateSchema, true),
+  /** Transport-level: makes the caller the one controlling client (web mode); in-process callers always control. */
+  'session.takeControl': method(none, z.object({ controller: z.literal(true) }), true),
+  'device.reset': method(z.object({ devNum }).strict(), z.object({ device: deviceJsonSchema }), false),
+  'device.workload': method(workloadParams, workloadResult, false),
+  'queue.inspect': method(
+    z.object({ devNum, queue: z.number().int().min(0).max(0xffff) }).strict(),
+    z.object({ devNum: z.number(), queue: z.number(), name: z.string(), ring: ringStateSchema }),
+    true,
+  ),
+  'trace.info': method(none, traceInfoSchema, true),
+  'trace.rows': method(
+    z.object({ from: count, count: z.number().int().min(1).max(5000), filter: filter.optional() }).strict(),
+    /** total: rows in the (filtered) view now; rows from `from`, fewer at the end. */
+    z.object({ total: count, from: count, rows: z.array(traceRowSchema) }),
+    true,
+  ),
+  'trace.record': method(z.object({ seq: count }).strict(), recordDetailSchema, true),
+  'trace.window': method(windowParams, windowResultSchema, true),
+  'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
+  'trace.bookmark': method(z.object({ text: z.string().min(1).max(1000) }).strict(), z.object({ seq: count }), false),
+  'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count }), false),
+  'capture.open': method(z.object({ path: z.string().min(1).max(4096) }).strict(), traceInfoSchema, false),
+} as const;
+
+type Methods = typeof WORKBENCH_METHODS;
+export type WorkbenchMethod = keyof Methods;
+export const METHOD_NAMES = Object.keys(WORKBENCH_METHODS) as WorkbenchMethod[];
+/** What a caller sends. */
+export type WorkbenchParams<M extends WorkbenchMethod> = z.input<Methods[M]['params']>;
+/** Params after validation (hex strings decoded to bytes). */
+export type WorkbenchParsedParams<M extends WorkbenchMethod> = z.output<Methods[M]['params']>;
+export type WorkbenchResult<M extends WorkbenchMethod> = z.output<Methods[M]['result']>;
+
+/** Methods a read-only viewer may call (web mode: every client but the controlling one). */
+export function isReadOnly(method: WorkbenchMethod): boolean {
+  return WORKBENCH_METHODS[method].readOnly;
+}
+
+// ---- errors -------------------------------------------------------------------------------------
+
+export const ERROR_CODES = ['bad-request', 'unknown-method', 'read-only', 'no-session', 'busy', 'not-found', 'bad-filter', 'failed'] as const;
+export type WorkbenchErrorCode = (typeof ERROR_CODES)[number];
+
+export const workbenchErrorSchema = z.object({
+  code: z.enum(ERROR_CODES),
+  /** A whole sentence: what was expected, what was seen, where, and what to try. */
+  message: z.string(),
+  /** The request field at fault, e.g. "params.devNum". */
+  field: z.string().optional(),
+  /** Filter errors: 1-based column in the filter text. */
+  column: z.number().optional(),
+});
+export type WorkbenchError = z.infer<typeof workbenchErrorSchema>;
+
+export type WorkbenchResponse<M extends WorkbenchMethod> = { ok: true; result: WorkbenchResult<M> } | { ok: false; error: WorkbenchError };
+
+export function workbenchError(code: WorkbenchErrorCode, message: string, extra: { field?: string; column?: number } = {}): { ok: false; error: WorkbenchError } {
+  return { ok: false, error: { code, message, ...extra } };
+}
+
+// ---- events -------------------------------------------------------------------------------------
+
+export const WORKBENCH_EVENTS = {
+  /** Attach progress through the bus handshake (AttachStage of src/bus/queue.ts). */
+  'session.stage': z.object({ stage: z.string(), detail: z.string() }),
+  /** A device's state changed. */
+  'session.device': z.object({ device: deviceJsonSchema }),
+  /** The session ended (disconnect, or the link failed). */
+  'session.closed': z.object({ reason: z.string(), capture: z.string().nullable() }),
+  /** The trace grew by `count` records to `total`; the UI pulls rows. Coalesced by transports. */
+  'trace.appended': z.object({ count, total: count }),
+  /** A trace was opened or a new session started recording: views restart from empty. */
+  'trace.reset': traceInfoSchema,
+  'export.progress': z.object({ out: z.string(), done: count, total: count }),
+  /** Web mode: whether this client now controls the session. */
+  'control.changed': z.object({ controller: z.boolean() }),
+} as const;
+
+type Events = typeof WORKBENCH_EVENTS;
+export type WorkbenchEventName = keyof Events;
+export type WorkbenchEventData<E extends WorkbenchEventName> = z.output<Events[E]>;
+export type WorkbenchEvent = { [E in WorkbenchEventName]: { event: E; data: WorkbenchEventData<E> } }[WorkbenchEventName];
+
+/** What every binding (in-process service, IPC, WebSocket client) offers. */
+export interface WorkbenchApi {
+  call<M extends WorkbenchMethod>(method: M, params: WorkbenchParams<M>): Promise<WorkbenchResponse<M>>;
+  onEvent(listener: (event: WorkbenchEvent) => void): () => void;
+}
+
+// ---- validation ---------------------------------------------------------------------------------
+
+
+/** zod's wording minus its "Invalid input:" prefix and its ", received …" (we say what was seen ourselves). */
+function expectation(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
+    return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}`;
+  }
+  const m = issue.message.replace(/^[A-Z][a-z ]+: /, '').replace(/, received \w+$/, '');
+  return m.startsWith('expected') ? m : `expected ${m}`;
+}
+
+export type ParsedRequest = { [M in WorkbenchMethod]: { method: M; params: WorkbenchParsedParams<M> } }[WorkbenchMethod];
+
+/** Validates a request from outside; an error names the field, what was expected and what was seen. */
+export function parseRequest(method: unknown, params: unknown): { ok: true; request: ParsedRequest } | { ok: false; error: WorkbenchError } {
+  if (typeof method !== 'string' || !Object.hasOwn(WORKBENCH_METHODS, method)) {
+    return workbenchError('unknown-method', `unknown method ${describeValue(method)}; expected one of ${METHOD_NAMES.join(', ')}`, { field: 'method' });
+  }
+  const m = method as WorkbenchMethod;
+  const r = WORKBENCH_METHODS[m].params.safeParse(params ?? {});
+  if (r.success) return { ok: true, request: { method: m, params: r.data } as ParsedRequest };
+  const issue = r.error.issues[0]!;
+  let path = issue.path;
+  let text: string;
+  if (issue.code === 'unrecognized_keys') {
+    path = [...path, ...issue.keys.slice(0, 1)];
+    text = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against the ${method} params`;
+  } else {
+    text = `${expectation(issue)}, saw ${describeValue(valueAt(params, issue.path))}`;
+  }
+  const field = fieldName(path, 'params');
+  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
+  return workbenchError('bad-request', `${method}: ${field}: ${text}${more}`, { field });
+}
+
+// ---- conversions --------------------------------------------------------------------------------
+
+function features(d: DeviceState): z.infer<typeof featureSchema>[] {
+  const out: z.infer<typeof featureSchema>[] = [];
+  for (let bit = 0, rest = d.featuresOffered | d.featuresNegotiated; rest > 0n; bit++, rest >>= 1n) {
+    if ((rest & 1n) === 0n) continue;
+    const b = 1n << BigInt(bit);
+    out.push({ bit, name: featureName(bit, d.deviceId), offered: (d.featuresOffered & b) !== 0n, negotiated: (d.featuresNegotiated & b) !== 0n });
+  }
+  return out;
+}
+
+/** A device's state as JSON: bigints as hex strings, config bytes as hex and decoded fields. */
+export function deviceToJson(d: DeviceState): DeviceJson {
+  const configFields: ConfigField[] = decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? [];
+  return {
+    devNum: d.devNum,
+    phase: d.phase,
+    deviceId: d.deviceId,
+    deviceType: d.deviceType,
+    deviceName: deviceDisplayName(d.deviceId),
+    vendorId: hex32(d.vendorId),
+    uuid: d.uuid,
+    status: d.status,
+    statusNames: statusNames(d.status),
+    featuresOffered: hexNum(d.featuresOffered),
+    featuresNegotiated: hexNum(d.featuresNegotiated),
+    features: features(d),
+    configSize: d.configSize,
+    config: toHex(d.config, ''),
+    configFields,
+    generation: d.generation,
+    maxVirtqueues: d.maxVirtqueues,
+    queues: d.queues.map((q) => ({
+      index: q.index,
+      name: q.name,
+      size: q.size,
+      maxSize: q.maxSize,
+      descAddr: hexNum(q.descAddr),
+      driverAddr: hexNum(q.driverAddr),
+      deviceAddr: hexNum(q.deviceAddr),
+      usedEvents: q.usedEvents,
+    })),
+    shm: d.shm.map((r) => ({ shmid: r.shmid, length: hexNum(r.length), address: hexNum(r.address) })),
+    error: d.error ?? null,
+    findings: [...d.findings],
+  };
+}
+
+/** A profile as boards.list shows it. */
+export function boardInfo(p: BoardProfile, defaultId: string): z.infer<typeof boardInfoSchema> {
+  return {
+    id: p.id,
+    description: p.description,
+    format: p.bus.format,
+    revision: p.bus.revision ?? null,
+    simulated: p.access.kind === 'sim',
+    default: p.id === defaultId,
+    devices: (p.sim?.devices ?? []).map((d) => ({ devNum: d.devNum, kind: d.kind })),
+  };
+}
