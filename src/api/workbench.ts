@@ -458,7 +458,6 @@ export interface WorkbenchApi {
 
 // ---- validation ---------------------------------------------------------------------------------
 
-
 /** zod's wording minus its "Invalid input:" prefix and its ", received …" (we say what was seen ourselves). */
 function expectation(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
