@@ -5,6 +5,7 @@ import { builtinModules } from 'node:module';
 
 // Exact module names (a bare name used as a pattern would also match folders such as ../util).
 const NODE = [...builtinModules, 'electron', 'react', 'react-dom'];
+const PRELOAD = 'main/preload is a sandboxed bundle: electron, src/api/desktop (constants and types), and type-only imports from src/';
 const restrict = (paths, patterns, message) => ({
   'no-restricted-imports': ['error', { paths: paths.map((name) => ({ name, message })), patterns: [{ group: patterns, message }] }],
 });
@@ -16,6 +17,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
+    ignores: ['main/app/**', 'main/preload/**'],
+    rules: restrict(['electron'], ['electron/*'], 'only main/app and main/preload may import electron (in plain Node it starts a binary download: stack.md §11 pitfall 1)'),
   },
   {
     files: ['src/**/*.ts'],
@@ -30,12 +36,30 @@ export default tseslint.config(
   },
   {
     files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
+    // The build config runs in Node (Vite), not in the page.
+    ignores: ['renderer/vite.config.ts'],
     rules: restrict(NODE.filter((m) => m !== 'react' && m !== 'react-dom'), ['node:*', '**/main/**'],
       'renderer/ reaches the engine through src/api only: no Node, no Electron, no main/'),
   },
   {
     files: ['main/host/**/*.ts'],
-    rules: restrict(['electron', 'react', 'react-dom'], ['electron/*', '**/renderer/**', '**/main/app/**', '**/main/preload/**', '**/test/**'],
+    rules: restrict(['electron', 'react', 'react-dom'], ['electron/*', '**/renderer/**', '**/app/**', '**/preload/**', '**/test/**'],
       'main/host runs without Electron: src/, node:*, serialport and main/native only'),
+  },
+  {
+    files: ['main/preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: NODE.filter((m) => m !== 'electron').map((name) => ({ name, message: PRELOAD })),
+          patterns: [
+            { group: ['node:*', 'zod', '**/renderer/**', '**/test/**', '**/app/**', '**/native/**', '**/host/**'], message: PRELOAD },
+            { regex: '(^|/)src/(?!api/desktop$)', allowTypeImports: true, message: PRELOAD },
+          ],
+        },
+      ],
+    },
   },
 );

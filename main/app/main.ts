@@ -1,0 +1,383 @@
+/**
+ * The desktop app's main process: one window, native menus, settings, and a relay between the
+ * page and the engine. It stays thin (stack.md §4 "Process layout"): the engine runs in a utility
+ * process (engine.ts), every decision worth testing lives in main/host/desktop, and this file
+ * only wires Electron to it.
+ *
+ * Security checklist (stack.md §4): sandboxed, context-isolated window without Node
+ * (windowOptions.ts), a CSP header per mode (desktopCsp), navigation, new windows, webviews and
+ * permission requests denied, and every IPC message's sender checked against the app's own page
+ * before its payload is validated (gate.ts). Fuses are set at packaging (electron-builder.yml).
+ *
+ * Command line: --board [ID] connects a board at start (the default simulated board without ID).
+ */
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  MessageChannelMain,
+  nativeTheme,
+  session,
+  shell,
+  utilityProcess,
+  type IpcMainEvent,
+  type IpcMainInvokeEvent,
+  type MenuItemConstructorOptions,
+  type UtilityProcess,
+  type WebContents,
+} from 'electron';
+
+import type { WorkbenchEvent } from '../../src/api/workbench';
+import { DEFAULT_BOARD } from '../../src/boards/builtin';
+import { CHANNELS, type DesktopCommand, type DesktopSettings, type SettingsUpdateResult } from '../../src/api/desktop';
+import { EngineClient } from '../host/desktop/engineClient';
+import type { EngineReply } from '../host/desktop/engineHost';
+import { appUrl, fileOrigin, gateRequest, isAppSender, type AppOrigin } from '../host/desktop/gate';
+import { buildMenuTemplate, type MenuAction, type MenuState } from '../host/desktop/menu';
+import { pruneRecent, rememberEvent, rememberRequest } from '../host/desktop/recent';
+import { applySettingsPatch, loadSettings, saveSettings, SETTINGS_FILE } from '../host/desktop/settings';
+import { desktopCsp, PRODUCT_NAME, windowOptions } from '../host/desktop/windowOptions';
+import { installDissector } from '../host/trace/wireshark';
+import { electronPort, utilityHostPort } from './ports';
+
+/** Engine restarts allowed within RESTART_WINDOW_MS before the app gives up and says so. */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
+const devUrl = !app.isPackaged ? process.env['ELECTRON_RENDERER_URL'] : undefined;
+const origin: AppOrigin = devUrl ? { kind: 'dev', url: devUrl } : fileOrigin(join(__dirname, '../renderer/index.html'));
+
+let win: BrowserWindow | null = null;
+let settings: DesktopSettings;
+let settingsFile = '';
+let logFile = '';
+let engine: { child: UtilityProcess; client: EngineClient } | null = null;
+const restarts: number[] = [];
+/** Pages that pulled a trace port: they get a fresh one when the engine restarts. */
+const tracePages = new Set<WebContents>();
+let menuState: Pick<MenuState, 'connected' | 'hasTrace' | 'devices'> = { connected: false, hasTrace: false, devices: [] };
+let quitting = false;
+
+function log(line: string): void {
+  const text = `${new Date().toISOString()} ${line}\n`;
+  process.stderr.write(text);
+  if (logFile) appendFileSync(logFile, text);
+}
+
+function boardArg(argv: readonly string[]): string | null {
+  const i = argv.findIndex((a) => a === '--board' || a.startsWith('--board='));
+  if (i < 0) return null;
+  const a = argv[i]!;
+  if (a.startsWith('--board=')) return a.slice('--board='.length) || DEFAULT_BOARD;
+  const next = argv[i + 1];
+  return next !== undefined && !next.startsWith('-') ? next : DEFAULT_BOARD;
+}
+
+// ---- settings -----------------------------------------------------------------------------------
+
+function updateSettings(next: DesktopSettings): void {
+  settings = next;
+  try {
+    saveSettings(settingsFile, settings);
+  } catch (e) {
+    log(`settings: cannot save ${settingsFile}: ${(e as Error).message}; changes last until the app quits`);
+  }
+  nativeTheme.themeSource = settings.theme;
+  refreshMenu();
+}
+
+// ---- engine -------------------------------------------------------------------------------------
+
+function startEngine(): void {
+  const child = utilityProcess.fork(join(__dirname, 'engine.js'), ['--captures', join(app.getPath('userData'), 'captures')], {
+    serviceName: `${PRODUCT_NAME} engine`,
+    stdio: 'inherit',
+  });
+  const client = new EngineClient(utilityHostPort(child), (line) => log(`engine: ${line}`));
+  engine = { child, client };
+  client.onEvent(onEngineEvent);
+  child.on('exit', (code) => {
+    if (engine?.child !== child) return;
+    engine = null;
+    if (quitting) return client.fail('the app is quitting');
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
+    const giveUp = restarts.length > MAX_RESTARTS;
+    const reason = giveUp
+      ? `the engine process stopped (exit code ${code}) ${restarts.length} times within a minute and was not restarted; see Help → Show Logs, then restart the app`
+      : `the engine process stopped (exit code ${code}) and was restarted; connect the board again`;
+    log(reason);
+    client.fail(reason);
+    sendEvent({ event: 'session.closed', data: { reason, capture: null } });
+    menuState = { connected: false, hasTrace: false, devices: [] };
+    refreshMenu();
+    if (giveUp) return void dialog.showErrorBox(PRODUCT_NAME, reason);
+    startEngine();
+    for (const page of tracePages) handTracePort(page);
+  });
+}
+
+function request(method: string, params: unknown): Promise<EngineReply> {
+  if (!engine) return Promise.resolve({ ok: false, error: { code: 'failed', message: `${method}: the engine is not running; restart the app (Help → Show Logs says why it stopped)` } });
+  return engine.client.request(method, params).then((reply) => {
+    const remembered = rememberRequest(settings, method, params, reply);
+    if (remembered) updateSettings(remembered);
+    if (reply.ok && (method === 'session.connect' || method === 'session.disconnect' || method === 'capture.open')) void syncMenuState();
+    return reply;
+  });
+}
+
+function onEngineEvent(e: WorkbenchEvent): void {
+  sendEvent(e);
+  const remembered = rememberEvent(settings, e);
+  if (remembered) updateSettings(remembered);
+  if (e.event === 'session.closed' || e.event === 'trace.reset') void syncMenuState();
+}
+
+/** Asks the engine what the menus must reflect (connected, devices, a trace to export). */
+async function syncMenuState(): Promise<void> {
+  const [state, info] = await Promise.all([request('session.state', {}), request('trace.info', {})]);
+  const s = state.ok ? (state.result as { connected: boolean; devices: { devNum: number; deviceName: string }[] }) : { connected: false, devices: [] };
+  menuState = { connected: s.connected, hasTrace: info.ok, devices: s.devices.map((d) => ({ devNum: d.devNum, name: d.deviceName })) };
+  refreshMenu();
+}
+
+function handTracePort(page: WebContents): void {
+  if (page.isDestroyed() || !engine) return;
+  const { port1, port2 } = new MessageChannelMain();
+  engine.client.attachTracePort(electronPort(port1));
+  page.postMessage(CHANNELS.tracePort, null, [port2]);
+  tracePages.add(page);
+  page.once('destroyed', () => tracePages.delete(page));
+}
+
+// ---- the page -----------------------------------------------------------------------------------
+
+function sendEvent(e: WorkbenchEvent): void {
+  if (win && !win.isDestroyed()) win.webContents.send(CHANNELS.event, e);
+}
+
+function sendCommand(c: DesktopCommand): void {
+  if (!win || win.isDestroyed()) return;
+  win.webContents.send(CHANNELS.command, c);
+  win.focus();
+}
+
+/** The sender check every IPC entry starts with; refusals are logged. */
+function fromApp(event: IpcMainEvent | IpcMainInvokeEvent, channel: string): boolean {
+  const url = event.senderFrame?.url;
+  if (isAppSender(url, origin)) return true;
+  log(`refused ${channel} from ${url ?? 'a frame that is gone'}: not the workbench page ${appUrl(origin)}`);
+  return false;
+}
+
+function registerIpc(): void {
+  ipcMain.handle(CHANNELS.call, async (event, method: unknown, params: unknown) => {
+    const gated = gateRequest(event.senderFrame?.url, origin, method, params);
+    if (!gated.ok) {
+      if (gated.error.field === 'sender') log(gated.error.message);
+      return gated;
+    }
+    return request(gated.method, gated.params);
+  });
+  ipcMain.on(CHANNELS.requestTracePort, (event) => {
+    if (fromApp(event, CHANNELS.requestTracePort)) handTracePort(event.sender);
+  });
+  ipcMain.handle(CHANNELS.settingsGet, (event) => (fromApp(event, CHANNELS.settingsGet) ? settings : null));
+  ipcMain.handle(CHANNELS.settingsUpdate, (event, patch: unknown): SettingsUpdateResult => {
+    if (!fromApp(event, CHANNELS.settingsUpdate)) return { ok: false, error: 'refused: not the workbench page' };
+    const r = applySettingsPatch(settings, patch);
+    if (r.ok) updateSettings(r.settings);
+    return r;
+  });
+}
+
+function createWindow(): void {
+  const w = new BrowserWindow(windowOptions({ preload: join(__dirname, '../preload/preload.cjs'), dev: !app.isPackaged, settings, prefersDark: nativeTheme.shouldUseDarkColors }));
+  win = w;
+  if (settings.window.maximized) w.maximize();
+  w.once('ready-to-show', () => w.show());
+  w.on('close', () => {
+    const { width, height } = w.getNormalBounds();
+    updateSettings({ ...settings, window: { width: Math.min(10_000, Math.max(400, width)), height: Math.min(10_000, Math.max(300, height)), maximized: w.isMaximized() } });
+  });
+  w.on('closed', () => (win = null));
+  void w.loadURL(appUrl(origin));
+}
+
+// ---- menus --------------------------------------------------------------------------------------
+
+function refreshMenu(): void {
+  if (!app.isReady()) return;
+  const template = buildMenuTemplate(
+    { platform: process.platform, dev: !app.isPackaged, ...menuState, recentBoards: settings.recentBoards, recentCaptures: settings.recentCaptures, defaultBoard: DEFAULT_BOARD, theme: settings.theme, view: settings.view },
+    (a) => void onMenu(a).catch((e: unknown) => log(`menu ${a.id} failed: ${(e as Error).message}`)),
+  );
+  Menu.setApplicationMenu(Menu.buildFromTemplate(template as MenuItemConstructorOptions[]));
+}
+
+async function tell(type: 'info' | 'error', message: string, detail?: string): Promise<void> {
+  const opts = { type, title: PRODUCT_NAME, message, ...(detail ? { detail } : {}) };
+  await (win ? dialog.showMessageBox(win, opts) : dialog.showMessageBox(opts));
+}
+
+async function showReply(what: string, reply: EngineReply): Promise<void> {
+  if (!reply.ok) await tell('error', `${what} failed`, reply.error.message);
+}
+
+async function openCapture(path: string): Promise<void> {
+  let reply = await request('capture.open', { path });
+  // A file picked inside a journal folder means the folder.
+  if (!reply.ok && reply.error.code === 'not-found' && statSync(path, { throwIfNoEntry: false })?.isFile()) {
+    const folder = await request('capture.open', { path: dirname(path) });
+    if (folder.ok) reply = folder;
+  }
+  await showReply(`Opening ${path}`, reply);
+  if (reply.ok) sendCommand({ kind: 'show-view', view: 'trace' });
+}
+
+async function onMenu(a: MenuAction): Promise<void> {
+  switch (a.id) {
+    case 'file.open-capture': {
+      const picked = await dialog.showOpenDialog({
+        title: 'Open Capture',
+        // macOS offers files and folders in one dialog; elsewhere pick a file (inside a journal folder for the folder).
+        properties: process.platform === 'darwin' ? ['openFile', 'openDirectory'] : ['openFile'],
+        filters: [{ name: 'Captures', extensions: ['pcapng', 'jsonl', 'json', '*'] }],
+      });
+      if (!picked.canceled && picked.filePaths[0]) await openCapture(picked.filePaths[0]);
+      return;
+    }
+    case 'file.open-recent':
+      return openCapture(a.path);
+    case 'file.clear-recent':
+      return updateSettings({ ...settings, recentCaptures: [] });
+    case 'file.export':
+      return sendCommand({ kind: 'export' });
+    case 'board.connect':
+      if (a.board === null) return sendCommand({ kind: 'show-view', view: 'connect' });
+      sendCommand({ kind: 'show-view', view: 'devices' });
+      return showReply(`Connecting ${a.board}`, await request('session.connect', { board: a.board }));
+    case 'board.disconnect':
+      return showReply('Disconnecting', await request('session.disconnect', {}));
+    case 'board.reset-device': {
+      const opts = { type: 'question' as const, buttons: ['Reset', 'Cancel'], defaultId: 1, cancelId: 1, title: PRODUCT_NAME, message: `Reset device ${a.devNum}?`, detail: 'The driver writes status 0 and brings the device up again.' };
+      const answer = await (win ? dialog.showMessageBox(win, opts) : dialog.showMessageBox(opts));
+      if (answer.response === 0) await showReply(`Resetting device ${a.devNum}`, await request('device.reset', { devNum: a.devNum }));
+      return;
+    }
+    case 'view.theme':
+      updateSettings({ ...settings, theme: a.theme });
+      return sendCommand({ kind: 'theme', theme: a.theme });
+    case 'view.show':
+      updateSettings({ ...settings, view: a.view });
+      return sendCommand({ kind: 'show-view', view: a.view });
+    case 'view.command-palette':
+      return sendCommand({ kind: 'command-palette' });
+    case 'help.docs': {
+      const readme = app.isPackaged ? join(process.resourcesPath, 'README.md') : join(app.getAppPath(), 'README.md');
+      const failed = await shell.openPath(readme);
+      if (failed) await tell('error', 'Cannot open the documentation', `${readme}: ${failed}`);
+      return;
+    }
+    case 'help.logs': {
+      const failed = await shell.openPath(dirname(logFile));
+      if (failed) await tell('error', 'Cannot open the logs folder', `${dirname(logFile)}: ${failed}`);
+      return;
+    }
+    case 'help.install-dissector': {
+      try {
+        const r = installDissector();
+        if (!r.printed) await tell('info', 'Wireshark dissector installed', r.message);
+      } catch (e) {
+        await tell('error', 'Installing the Wireshark dissector failed', `${(e as Error).message}. Check that the Wireshark personal plugins folder is writable.`);
+      }
+      return;
+    }
+  }
+}
+
+// ---- start --------------------------------------------------------------------------------------
+
+function harden(): void {
+  const csp = desktopCsp(origin);
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } });
+  });
+  session.defaultSession.setPermissionRequestHandler((_contents, permission, callback) => {
+    log(`denied a permission request: ${permission}`);
+    callback(false);
+  });
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  app.on('web-contents-created', (_e, contents) => {
+    contents.on('will-navigate', (e) => {
+      log(`denied navigation to ${e.url}`);
+      e.preventDefault();
+    });
+    contents.on('will-redirect', (e) => e.preventDefault());
+    contents.on('will-attach-webview', (e) => e.preventDefault());
+    contents.setWindowOpenHandler(({ url }) => {
+      log(`denied a new window for ${url}`);
+      return { action: 'deny' };
+    });
+  });
+}
+
+async function start(): Promise<void> {
+  app.setAppLogsPath();
+  mkdirSync(app.getPath('logs'), { recursive: true });
+  logFile = join(app.getPath('logs'), 'main.log');
+  settingsFile = join(app.getPath('userData'), SETTINGS_FILE);
+  const loaded = loadSettings(settingsFile);
+  settings = { ...loaded.settings, recentCaptures: pruneRecent(loaded.settings.recentCaptures, existsSync) };
+  for (const p of loaded.problems) log(`settings: ${p}`);
+  if (loaded.problems.length) updateSettings(settings);
+  nativeTheme.themeSource = settings.theme;
+
+  harden();
+  registerIpc();
+  startEngine();
+  refreshMenu();
+  createWindow();
+  if (loaded.problems.length) void tell('error', 'Some settings could not be read and were reset', loaded.problems.join('\n'));
+
+  const board = boardArg(process.argv);
+  if (board) {
+    await engine?.client.ready;
+    await showReply(`Connecting ${board}`, await request('session.connect', { board }));
+  }
+}
+
+app.enableSandbox();
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (!win) return;
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  });
+  app.on('window-all-closed', () => app.quit());
+  app.on('before-quit', (e) => {
+    if (quitting || !engine) return;
+    // The engine ends its session first, so the capture journal is complete on disk.
+    e.preventDefault();
+    quitting = true;
+    const { client, child } = engine;
+    const forced = setTimeout(() => child.kill(), 5000);
+    void client.shutdown().then(() => {
+      clearTimeout(forced);
+      app.quit();
+    });
+  });
+  void app.whenReady().then(start).catch((e: unknown) => {
+    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${(e as Error).stack ?? String(e)}`);
+    app.exit(1);
+  });
+}

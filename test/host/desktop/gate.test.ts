@@ -1,0 +1,92 @@
+/** The main process's request gate: the sender must be the app's own page, the payload must fit the API. */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+import { BRIDGE_METHODS } from '../../../src/api/desktop';
+import { appUrl, fileOrigin, gateRequest, isAppSender, type AppOrigin } from '../../../main/host/desktop/gate';
+import { METHOD_NAMES } from '../../../src/api/workbench';
+
+const index = resolve('/opt/AMP Workbench/resources/app.asar/out/renderer/index.html');
+const packaged = fileOrigin(index);
+const own = pathToFileURL(index).href;
+const dev: AppOrigin = { kind: 'dev', url: 'http://localhost:5173/' };
+
+describe('sender check', () => {
+  it.each([
+    [own],
+    [`${own}#/trace`],
+    [`${own}?view=devices`],
+  ])('allows the app page %s', (url) => {
+    expect(isAppSender(url, packaged)).toBe(true);
+  });
+
+  it.each([
+    ['http://evil.example/'],
+    ['https://evil.example/index.html'],
+    ['devtools://devtools/bundled/devtools_app.html'],
+    ['data:text/html,<script>ampWorkbench.call("session.disconnect",{})</script>'],
+    ['about:blank'],
+    ['chrome-extension://abc/index.html'],
+    [pathToFileURL(resolve('/home/user/Downloads/index.html')).href],
+    [pathToFileURL(resolve('/opt/AMP Workbench/resources/app.asar/out/renderer/other.html')).href],
+    ['file://evil-host/opt/AMP%20Workbench/resources/app.asar/out/renderer/index.html'],
+    ['not a url'],
+    [''],
+    [null],
+    [undefined],
+  ])('refuses %s', (url) => {
+    expect(isAppSender(url, packaged)).toBe(false);
+  });
+
+  it('in development allows the dev server origin only', () => {
+    expect(isAppSender('http://localhost:5173/', dev)).toBe(true);
+    expect(isAppSender('http://localhost:5173/src/main.tsx?x#y', dev)).toBe(true);
+    expect(isAppSender('http://localhost:5174/', dev)).toBe(false);
+    expect(isAppSender('http://127.0.0.1:5173/', dev)).toBe(false);
+    expect(isAppSender('ws://localhost:5173/', dev)).toBe(false);
+    expect(isAppSender(own, dev)).toBe(false);
+  });
+
+  it('the page the window loads passes its own check', () => {
+    expect(isAppSender(appUrl(packaged), packaged)).toBe(true);
+    expect(isAppSender(appUrl(dev), dev)).toBe(true);
+  });
+});
+
+describe('request gate', () => {
+  it('lets a valid request through with its params unparsed (the engine parses them itself)', () => {
+    const params = { devNum: 1, kind: 'i2c-transfer', params: { address: 0x50, segments: [{ write: '00 10' }, { read: 4 }] } };
+    expect(gateRequest(own, packaged, 'device.workload', params)).toEqual({ ok: true, method: 'device.workload', params });
+    expect(gateRequest(own, packaged, 'trace.info', undefined)).toEqual({ ok: true, method: 'trace.info', params: {} });
+  });
+
+  it('refuses a foreign sender before looking at the payload', () => {
+    const r = gateRequest('http://evil.example/', packaged, 'session.disconnect', {});
+    expect(r).toEqual({
+      ok: false,
+      error: { code: 'bad-request', field: 'sender', message: `request refused: it came from "http://evil.example/", not from the workbench page ${own}` },
+    });
+    expect(gateRequest(null, packaged, 'trace.info', {})).toMatchObject({ ok: false, error: { field: 'sender', message: expect.stringContaining('a frame that is gone') } });
+  });
+
+  it.each([['shell.openExternal'], ['__proto__'], ['toString'], [42], [null]])('refuses the unknown method %s', (method) => {
+    expect(gateRequest(own, packaged, method, {})).toMatchObject({ ok: false, error: { code: 'unknown-method', field: 'method' } });
+  });
+
+  it.each([
+    ['device.reset', { devNum: -1 }, 'params.devNum'],
+    ['device.reset', { devNum: 1, extra: true }, 'params.extra'],
+    ['trace.rows', { from: 0, count: 0 }, 'params.count'],
+    ['trace.export', { format: 'xml', out: '/tmp/x' }, 'params.format'],
+    ['session.connect', { board: 'a', profileText: 'b' }, 'params.profileText'],
+  ])('refuses %s with bad params, naming the field', (method, params, field) => {
+    const r = gateRequest(own, packaged, method, params);
+    expect(r).toMatchObject({ ok: false, error: { code: 'bad-request', field } });
+    expect((r as { error: { message: string } }).error.message).toContain(`${method}: ${field}:`);
+  });
+
+  it("the preload's method list is the API's", () => {
+    expect([...BRIDGE_METHODS].sort()).toEqual([...METHOD_NAMES].sort());
+  });
+});
