@@ -14,7 +14,9 @@ import { run as shmFile } from './shmFile.bench';
 import { run as traceExport } from './traceExport.bench';
 import { run as traceQuery } from './traceQuery.bench';
 import { run as traceRecord } from './traceRecord.bench';
+import { run as traceUi } from './traceUi.bench';
 import { run as virtqueue } from './virtqueue.bench';
+import { run as webFirstPaint } from './webFirstPaint.bench';
 import { run as webFirstResponse } from './webFirstResponse.bench';
 
 type Result = Record<string, number | string>;
@@ -33,6 +35,8 @@ const BENCHES: [string, () => Promise<Result>][] = [
   ['ivshmem', ivshmem],
   ['qtest', qtest],
   ['webFirstResponse', webFirstResponse],
+  ['webFirstPaint', webFirstPaint],
+  ['traceUi', traceUi],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */
@@ -46,6 +50,8 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['pcapng', 'exportMs', '<= 2000', (v) => v <= 2000],
   ['pcapng', 'importMs', '<= 2000', (v) => v <= 2000],
   ['traceQuery', 'filterWorstMs', '<= 300', (v) => v <= 300],
+  ['webFirstPaint', 'firstPaintMs', '<= 2000', (v) => v <= 2000],
+  ['traceUi', 'liveFrameP95Ms', '<= 33', (v) => v <= 33],
 ];
 
 async function main(): Promise<void> {

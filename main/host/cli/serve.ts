@@ -62,7 +62,7 @@ export async function cmdServe(argv: string[]): Promise<number> {
     process.stderr.write(`connected to ${s.board}: ${s.devices.map((d) => `dev ${d.devNum} ${d.deviceType} ${d.phase}`).join(', ')}; recording to ${s.capture}\n`);
     if (s.bringUpError) process.stderr.write(`${s.bringUpError}\n`);
   }
-  if (!staticDir) process.stderr.write('no renderer build found (out/renderer); serving the Workbench API only\n');
+  if (!staticDir) process.stderr.write('no UI build found in out/renderer (run npm run build:renderer, or npm run web which does): serving the Workbench API only\n');
   out(server.url);
   await new Promise<void>((done) => {
     const onSignal = (): void => {

@@ -1,0 +1,79 @@
+/**
+ * Bookmarks: marker records (MARKER_KINDS "bookmark") the user adds with trace.bookmark to a live
+ * capture. The list is a filtered view (`msg == BOOKMARK`), pulled again when the trace grows, at
+ * most once a second.
+ */
+import { useEffect, useState, type FormEvent } from 'react';
+
+import type { TraceRow, WorkbenchApi } from '../../../../src/api/workbench';
+import { useTraceTick } from '../../ui/useTraceTick';
+import { formatTime } from './traceFormat';
+
+export const BOOKMARK_FILTER = 'msg == BOOKMARK';
+const MAX_LISTED = 5000;
+const REFRESH_MS = 1000;
+
+interface BookmarksProps {
+  api: WorkbenchApi;
+  onJump(seq: number): void;
+  /** Next (1) or previous (-1) bookmark from the selection. */
+  onStep(dir: 1 | -1): void;
+}
+
+export function Bookmarks({ api, onJump, onStep }: BookmarksProps) {
+  const [list, setList] = useState<TraceRow[]>([]);
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const tick = useTraceTick(api, REFRESH_MS);
+  // Bumped by our own bookmark, so the list shows it at once.
+  const [added, setAdded] = useState(0);
+
+  useEffect(() => {
+    let live = true;
+    void api.call('trace.rows', { from: 0, count: MAX_LISTED, filter: BOOKMARK_FILTER }).then((r) => {
+      if (live) setList(r.ok ? r.result.rows : []);
+    });
+    return () => {
+      live = false;
+    };
+  }, [api, tick, added]);
+
+  const add = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    const t = text.trim();
+    if (t === '') return;
+    const r = await api.call('trace.bookmark', { text: t });
+    if (r.ok) {
+      setText('');
+      setError(null);
+      setAdded((x) => x + 1);
+    } else setError(r.error.message);
+  };
+
+  return (
+    <section className="trace-bookmarks" aria-label="bookmarks">
+      <form onSubmit={(e) => void add(e)}>
+        <input aria-label="bookmark text" placeholder="bookmark text" value={text} onChange={(e) => setText(e.target.value)} />
+        <button type="submit">★ Add</button>
+        <button type="button" aria-label="previous bookmark" disabled={list.length === 0} onClick={() => onStep(-1)}>
+          ★↑
+        </button>
+        <button type="button" aria-label="next bookmark" disabled={list.length === 0} onClick={() => onStep(1)}>
+          ★↓
+        </button>
+      </form>
+      {error ? <p role="alert">{error}</p> : null}
+      {list.length > 0 ? (
+        <ol>
+          {list.map((b) => (
+            <li key={b.seq}>
+              <button type="button" className="link" onClick={() => onJump(b.seq)}>
+                {formatTime(b.timeNs)} s — {b.summary}
+              </button>
+            </li>
+          ))}
+        </ol>
+      ) : null}
+    </section>
+  );
+}

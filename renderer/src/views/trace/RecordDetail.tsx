@@ -1,0 +1,228 @@
+/**
+ * The detail pane of one record (trace.record): the decoded field tree and a hex dump of the
+ * record's bytes. Field offsets count from the first header byte (recordFieldSchema), so hovering
+ * a field lights its bytes and hovering a byte lights the field that holds it. Problems found in
+ * the bytes carry an offset and a reason; problems the endpoint or recorder noted carry a code only.
+ */
+import { useEffect, useState } from 'react';
+
+import type { RecordDetail as Detail, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
+import { formatDir, formatNs, formatTime, formatValue } from './traceFormat';
+import { responseOf } from './traceSearch';
+
+const BYTES_PER_LINE = 16;
+
+type Field = Detail['fields'][number];
+interface Span {
+  from: number;
+  to: number;
+  /** The field lit, if the span is one. */
+  field: number | null;
+}
+
+/** The narrowest field holding byte `offset`, so a byte inside a sub-field lights that one. */
+function fieldAt(fields: readonly Field[], offset: number): number | null {
+  let best: number | null = null;
+  fields.forEach((f, i) => {
+    if (f.size > 0 && offset >= f.offset && offset < f.offset + f.size && (best === null || f.size < fields[best]!.size)) best = i;
+  });
+  return best;
+}
+
+function bytesOf(hex: string): number[] {
+  return Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+function HexDump({ bytes, lit, problems, onHover }: { bytes: number[]; lit: Span | null; problems: ReadonlySet<number>; onHover(offset: number | null): void }) {
+  const lines: number[] = [];
+  for (let o = 0; o < bytes.length; o += BYTES_PER_LINE) lines.push(o);
+  return (
+    <div className="trace-hex" aria-label="bytes" onMouseLeave={() => onHover(null)}>
+      {lines.map((o) => (
+        <div key={o} className="trace-hex-line">
+          <span className="trace-hex-offset">{o.toString(16).padStart(4, '0')}</span>
+          {bytes.slice(o, o + BYTES_PER_LINE).map((b, i) => {
+            const at = o + i;
+            const cls = ['trace-hex-byte'];
+            if (lit && at >= lit.from && at < lit.to) cls.push('lit');
+            if (problems.has(at)) cls.push('bad');
+            return (
+              <span key={at} className={cls.join(' ')} data-offset={at} onMouseEnter={() => onHover(at)}>
+                {b.toString(16).padStart(2, '0')}
+              </span>
+            );
+          })}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+interface RecordDetailProps {
+  api: WorkbenchApi;
+  seq: number;
+  /** Select and show another record (the request of a response, a response of a request). */
+  onJump(seq: number): void;
+  onClose(): void;
+}
+
+export function RecordDetail({ api, seq, onJump, onClose }: RecordDetailProps) {
+  const [detail, setDetail] = useState<Detail | null>(null);
+  const [error, setError] = useState<WorkbenchError | null>(null);
+  const [lit, setLit] = useState<Span | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    setLit(null);
+    setNote(null);
+    void api.call('trace.record', { seq }).then((r) => {
+      if (!live) return;
+      setDetail(r.ok ? r.result : null);
+      setError(r.ok ? null : r.error);
+    });
+    return () => {
+      live = false;
+    };
+  }, [api, seq]);
+
+  if (error) {
+    return (
+      <aside className="trace-detail" aria-label="record detail">
+        <p role="alert">{error.message}</p>
+      </aside>
+    );
+  }
+  if (!detail || detail.row.seq !== seq) return <aside className="trace-detail" aria-label="record detail" aria-busy="true" />;
+
+  const { row, fields } = detail;
+  const bytes = bytesOf(detail.data);
+  const problemBytes = new Set(detail.problems.map((p) => p.offset));
+  const located = new Set(detail.problems.map((p) => p.code));
+  const recordedOnly = row.problems.filter((c) => !located.has(c));
+  const isRequest = detail.flags.includes('request');
+  const hasRequest = row.pairSeq !== null;
+
+  const findResponse = async (): Promise<void> => {
+    const response = await responseOf(api, row);
+    if (response) onJump(response.seq);
+    else setNote('No response to this request in the trace (yet).');
+  };
+
+  const hoverByte = (offset: number | null): void => {
+    if (offset === null) return setLit(null);
+    const f = fieldAt(fields, offset);
+    setLit(f === null ? { from: offset, to: offset + 1, field: null } : { from: fields[f]!.offset, to: fields[f]!.offset + fields[f]!.size, field: f });
+  };
+
+  const part = (name: Field['part']) => {
+    const list = fields.map((f, i) => [f, i] as const).filter(([f]) => f.part === name);
+    if (list.length === 0) return null;
+    return (
+      <details open className="trace-fields">
+        <summary>{name}</summary>
+        <ul role="tree">
+          {list.map(([f, i]) => (
+            <li
+              key={i}
+              role="treeitem"
+              aria-selected={lit?.field === i}
+              className={lit?.field === i ? 'lit' : undefined}
+              onMouseEnter={() => setLit({ from: f.offset, to: f.offset + f.size, field: i })}
+              onMouseLeave={() => setLit(null)}
+            >
+              <span className="trace-field-name">{f.name}</span>
+              <span className="trace-field-value">{formatValue(f.value)}</span>
+              <span className="trace-field-where">{f.size > 0 ? `@${f.offset}+${f.size}` : 'absent'}</span>
+            </li>
+          ))}
+        </ul>
+      </details>
+    );
+  };
+
+  return (
+    <aside className={row.problems.length > 0 ? 'trace-detail problem' : 'trace-detail'} aria-label="record detail">
+      <header>
+        <h3>
+          {row.name} <span className="trace-detail-seq">#{row.seq}</span>
+        </h3>
+        <button type="button" className="trace-detail-close" aria-label="close detail" onClick={onClose}>
+          ×
+        </button>
+      </header>
+      <dl className="trace-detail-facts">
+        <dt>time</dt>
+        <dd>{formatTime(row.timeNs)} s</dd>
+        {row.dir ? (
+          <>
+            <dt>direction</dt>
+            <dd>{formatDir(row.dir)}</dd>
+          </>
+        ) : null}
+        {row.dev !== null ? (
+          <>
+            <dt>device</dt>
+            <dd>{row.dev}</dd>
+          </>
+        ) : null}
+        {row.kind === 'message' ? (
+          <>
+            <dt>token</dt>
+            <dd>{row.token}</dd>
+          </>
+        ) : null}
+        <dt>size</dt>
+        <dd>{row.size} bytes</dd>
+        {row.latencyNs !== null ? (
+          <>
+            <dt>latency</dt>
+            <dd>{formatNs(row.latencyNs)}</dd>
+          </>
+        ) : null}
+        {detail.flags.length > 0 ? (
+          <>
+            <dt>flags</dt>
+            <dd>{detail.flags.join(', ')}</dd>
+          </>
+        ) : null}
+      </dl>
+      <div className="trace-detail-nav">
+        {hasRequest ? (
+          <button type="button" onClick={() => onJump(row.pairSeq!)}>
+            ← request #{row.pairSeq}
+          </button>
+        ) : null}
+        {isRequest ? (
+          <button type="button" onClick={() => void findResponse()}>
+            response →
+          </button>
+        ) : null}
+        {note ? <span className="trace-detail-note">{note}</span> : null}
+      </div>
+      {detail.problems.length > 0 || recordedOnly.length > 0 ? (
+        <ul className="trace-problems" aria-label="problems">
+          {detail.problems.map((p, i) => (
+            <li key={i} onMouseEnter={() => setLit({ from: p.offset, to: p.offset + 1, field: null })} onMouseLeave={() => setLit(null)}>
+              <b>{p.code}</b> at byte {p.offset}: {p.reason}
+            </li>
+          ))}
+          {recordedOnly.map((c) => (
+            <li key={c}>
+              <b>{c}</b> (noted when recorded)
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {detail.text !== null ? <pre className="trace-detail-text">{detail.text}</pre> : null}
+      {detail.vqIndex ? (
+        <p className="trace-detail-vq">
+          avail.idx {detail.vqIndex.availIdx}, used.idx {detail.vqIndex.usedIdx}, last seen {detail.vqIndex.lastSeenUsed}, in flight {detail.vqIndex.inFlight}
+        </p>
+      ) : null}
+      {part('header')}
+      {part('payload')}
+      {bytes.length > 0 ? <HexDump bytes={bytes} lit={lit} problems={problemBytes} onHover={hoverByte} /> : null}
+    </aside>
+  );
+}

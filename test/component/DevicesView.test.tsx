@@ -1,0 +1,88 @@
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { DevicesView } from '../../renderer/src/views/devices/DevicesView';
+import { fakeApi, ok } from './fakeApi';
+import { device, sessionState } from './fixtures';
+
+afterEach(cleanup);
+
+const I2C = device({
+  devNum: 1,
+  deviceId: 34,
+  deviceType: 'i2c',
+  deviceName: 'I2C adapter',
+  status: 0x4f,
+  statusNames: ['ACKNOWLEDGE', 'DRIVER', 'DRIVER_OK', 'FEATURES_OK', 'DEVICE_NEEDS_RESET'],
+  phase: 'needs-reset',
+  featuresOffered: '0x100000001',
+  featuresNegotiated: '0x100000000',
+  features: [
+    { bit: 0, name: 'VIRTIO_I2C_F_ZERO_LENGTH_REQUEST', offered: true, negotiated: false },
+    { bit: 32, name: 'VIRTIO_F_VERSION_1', offered: true, negotiated: true },
+  ],
+  generation: 7,
+  configSize: 4,
+  config: '01000000',
+  configFields: [],
+});
+
+describe('DevicesView', () => {
+  it('shows status bits as named chips, the trouble bits loudest, and features offered versus negotiated', async () => {
+    const api = fakeApi({ 'session.state': () => ok(sessionState([device(), I2C])) });
+    render(<DevicesView api={api} />);
+    const card = await screen.findByRole('region', { name: 'Device 1' });
+    const status = within(card).getByLabelText('Status of device 1');
+    expect([...status.querySelectorAll('.chip')].map((c) => [c.textContent, c.getAttribute('data-tone')])).toEqual([
+      ['ACKNOWLEDGE', 'neutral'],
+      ['DRIVER', 'neutral'],
+      ['DRIVER_OK', 'ok'],
+      ['FEATURES_OK', 'neutral'],
+      ['DEVICE_NEEDS_RESET', 'danger'],
+    ]);
+    expect(status.textContent).toContain('status 0x4f');
+    const rows = [...within(card).getByRole('table', { name: 'Features of device 1' }).querySelectorAll('tbody tr')];
+    expect(rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))).toEqual([
+      ['0', 'VIRTIO_I2C_F_ZERO_LENGTH_REQUEST', '✓', '—'],
+      ['32', 'VIRTIO_F_VERSION_1', '✓', '✓'],
+    ]);
+    expect(within(card).getByTestId('generation-1').textContent).toBe('7');
+    expect(card.textContent).toContain('0000  01 00 00 00');
+    expect(card.textContent).toContain('vendor 0x554d4551');
+    // i2c devices get the transfer form.
+    expect(within(card).getByRole('button', { name: 'Run transfer' })).toBeTruthy();
+  });
+
+  it('follows session.device events and shows a workload result', async () => {
+    const api = fakeApi({
+      'session.state': () => ok(sessionState([device()])),
+      'device.workload': () => ok({ kind: 'rng-read', devNum: 0, succeeded: true, error: null, latencyUs: 42, reads: ['a1b2c3'] }),
+    });
+    render(<DevicesView api={api} />);
+    const card = await screen.findByRole('region', { name: 'Device 0' });
+    expect(within(card).queryByText('FAILED')).toBeNull();
+    api.emit({ event: 'session.device', data: { device: device({ status: 0x8f, statusNames: ['ACKNOWLEDGE', 'DRIVER', 'DRIVER_OK', 'FEATURES_OK', 'FAILED'], phase: 'failed' }) } });
+    const failed = await within(card).findByText('FAILED');
+    expect(failed.getAttribute('data-tone')).toBe('danger');
+
+    fireEvent.change(within(card).getByLabelText('Random bytes'), { target: { value: '3' } });
+    fireEvent.click(within(card).getByRole('button', { name: 'Read' }));
+    const result = await screen.findByTestId('workload-result-0');
+    expect(result.textContent).toContain('succeeded');
+    expect(result.textContent).toContain('a1 b2 c3');
+    expect(api.callsOf('device.workload')).toEqual([{ devNum: 0, kind: 'rng-read', params: { bytes: 3 } }]);
+  });
+
+  it('resets a device and shows the state it came back in', async () => {
+    const api = fakeApi({
+      'session.state': () => ok(sessionState([device({ phase: 'needs-reset', statusNames: ['DEVICE_NEEDS_RESET'], status: 0x40 })])),
+      'device.reset': () => ok({ device: device() }),
+    });
+    render(<DevicesView api={api} />);
+    const card = await screen.findByRole('region', { name: 'Device 0' });
+    fireEvent.click(within(card).getByRole('button', { name: 'Reset & renegotiate' }));
+    await waitFor(() => expect(within(card).queryByText('DEVICE_NEEDS_RESET')).toBeNull());
+    expect(within(card).getByText('DRIVER_OK')).toBeTruthy();
+    expect(api.callsOf('device.reset')).toEqual([{ devNum: 0 }]);
+  });
+});

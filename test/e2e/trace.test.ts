@@ -1,0 +1,119 @@
+/**
+ * Trace, Timeline and Export in Debian Chromium against `amp-workbench serve` on the simulated
+ * board: the trace grows while a device is reset, a filter narrows it (and a bad one shows its
+ * column), a message's detail lights its bytes, the export dialog writes a pcapng that
+ * loadCapture reads back with as many records as the dialog reported. Screenshots of Trace and
+ * Timeline go to test/output/screenshots/.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadCapture } from '../../main/host/trace/load';
+import { e2eSkipReason, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
+
+const skip = e2eSkipReason();
+
+describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
+  let wb: Workbench;
+  let opened: OpenedPage;
+  const outDir = mkdtempSync(join(tmpdir(), 'amp-e2e-export-'));
+
+  beforeAll(async () => {
+    wb = await startWorkbench({ board: 'sim-qemu-amp-pci' });
+    opened = await wb.open();
+  });
+  afterAll(async () => {
+    await wb?.close();
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  const recordCount = async (): Promise<number> => Number(((await opened.page.locator('.trace-count').textContent()) ?? '').replace(/[^\d]/g, ''));
+
+  it('shows the trace growing while a device is reset', async () => {
+    const { page } = opened;
+    await page.getByRole('tab', { name: 'Trace' }).click();
+    await page.locator('.trace-row[data-index]').first().waitFor();
+    const before = await recordCount();
+    expect(before).toBeGreaterThan(0);
+
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    await page.getByRole('button', { name: 'Reset & renegotiate' }).first().click();
+    await page.getByRole('button', { name: 'Reset & renegotiate' }).first().waitFor();
+    await page.getByRole('tab', { name: 'Trace' }).click();
+    await expect.poll(recordCount).toBeGreaterThan(before);
+    // Following the tail: the last record is on screen.
+    const total = await recordCount();
+    await page.locator(`.trace-row[data-index="${total - 1}"]`).waitFor();
+    expect(opened.errors).toEqual([]);
+  });
+
+  it('filters the trace and shows a refused filter with a caret at its column', async () => {
+    const { page } = opened;
+    const all = await recordCount();
+    const input = page.getByLabel('filter', { exact: true });
+    await input.fill('dev == 1 && msg = GET_CONFIG');
+    await input.press('Enter');
+    const caret = page.getByTestId('filter-caret');
+    await caret.waitFor();
+    const [, marker] = ((await caret.textContent()) ?? '').split('\n');
+    expect(marker).toBe(`${' '.repeat(16)}^`);
+
+    await input.fill('type == response');
+    await input.press('Enter');
+    await page.getByText(/matching records/).waitFor();
+    // The view's size arrives with its first page.
+    await expect.poll(recordCount).toBeGreaterThan(0);
+    const matching = await recordCount();
+    expect(matching).toBeLessThan(all);
+    const rows = page.locator('.trace-row[data-index]');
+    await rows.first().waitFor();
+    // Every response has a latency.
+    for (const latency of await page.locator('.trace-row[data-index] .c-latency').allTextContents()) expect(latency).toMatch(/\d/);
+  });
+
+  it("opens a message's detail whose bytes light with the field under the pointer", async () => {
+    const { page } = opened;
+    await page.locator('.trace-row[data-index]').first().click();
+    await page.locator('.trace-table-wrap').press('Enter');
+    const pane = page.getByRole('complementary', { name: 'record detail' });
+    const field = pane.getByRole('treeitem').first();
+    await field.waitFor();
+    await field.hover();
+    await expect.poll(() => pane.locator('.trace-hex-byte.lit').count()).toBeGreaterThan(0);
+    await screenshot(page, 'trace');
+    await pane.getByRole('button', { name: /← request/ }).click();
+    await expect.poll(async () => (await pane.getByRole('button', { name: 'response →' }).count()) === 1).toBe(true);
+  });
+
+  it('exports pcapng through the dialog and the file reads back', async () => {
+    const { page } = opened;
+    await page.getByLabel('filter', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.locator('body').press('Control+e');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    const out = join(outDir, 'e2e.pcapng');
+    await dialog.getByLabel('Format').selectOption('pcapng');
+    await dialog.getByLabel('Output file').fill(out);
+    await dialog.getByRole('button', { name: 'Export' }).click();
+    const status = dialog.getByRole('status');
+    await status.waitFor();
+    const written = Number(/Wrote ([\d,]+) records/.exec((await status.textContent()) ?? '')![1]!.replace(/,/g, ''));
+    expect(written).toBeGreaterThan(0);
+    const back = loadCapture(out);
+    expect(back.ok && back.capture.count).toBe(written);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
+
+  it('draws the timeline from windowed queries', async () => {
+    const { page } = opened;
+    await page.getByRole('tab', { name: 'Timeline' }).click();
+    await page.locator('[data-lane="throughput"] canvas').first().waitFor();
+    await expect.poll(() => page.locator('.timeline-lane[data-lane^="d"]').count()).toBeGreaterThan(0);
+    await screenshot(page, 'timeline');
+    expect(opened.errors).toEqual([]);
+  });
+});
