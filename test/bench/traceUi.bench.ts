@@ -149,6 +149,13 @@ export async function run(): Promise<Record<string, number | string>> {
       out.liveFrameP95Ms = Number(percentile(frames, 95).toFixed(1));
       out.liveFrameMaxMs = Number(Math.max(...frames).toFixed(1));
       out.liveRowsShownAtEnd = shownTotal;
+      // The same page with the trace standing still: what this machine's headless Chromium
+      // manages anyway (software rendering, 2 cores shared with the engine).
+      live.stop();
+      await page.waitForTimeout(500);
+      const idle = await frameTimes(page, MEASURE_MS);
+      out.idleFrameP50Ms = Number(percentile(idle, 50).toFixed(1));
+      out.idleFrameP95Ms = Number(percentile(idle, 95).toFixed(1));
       await page.close();
     } finally {
       live.stop();
