@@ -1,9 +1,10 @@
 /**
  * Bookmarks: marker records (MARKER_KINDS "bookmark") the user adds with trace.bookmark to a live
  * capture. The list is a filtered view (`msg == BOOKMARK`), pulled again when the trace grows, at
- * most once a second.
+ * most once a second. Memoized, and an answer that lists the same bookmarks keeps the old list:
+ * the trace grows many times a second and up to MAX_LISTED entries are not redrawn for that.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { memo, useEffect, useState, type FormEvent } from 'react';
 
 import type { TraceRow, WorkbenchApi } from '../../../../src/api/workbench';
 import { useTraceTick } from '../../ui/useTraceTick';
@@ -20,7 +21,12 @@ interface BookmarksProps {
   onStep(dir: 1 | -1): void;
 }
 
-export function Bookmarks({ api, onJump, onStep }: BookmarksProps) {
+/** Records are immutable until trace.reset, which renumbers them: seq and text tell them apart. */
+function sameList(a: readonly TraceRow[], b: readonly TraceRow[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.seq === b[i]!.seq && r.timeNs === b[i]!.timeNs && r.summary === b[i]!.summary);
+}
+
+export const Bookmarks = memo(function Bookmarks({ api, onJump, onStep }: BookmarksProps) {
   const [list, setList] = useState<TraceRow[]>([]);
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -31,7 +37,8 @@ export function Bookmarks({ api, onJump, onStep }: BookmarksProps) {
   useEffect(() => {
     let live = true;
     void api.call('trace.rows', { from: 0, count: MAX_LISTED, filter: BOOKMARK_FILTER }).then((r) => {
-      if (live) setList(r.ok ? r.result.rows : []);
+      const next = r.ok ? r.result.rows : [];
+      if (live) setList((old) => (sameList(old, next) ? old : next));
     });
     return () => {
       live = false;
@@ -76,4 +83,4 @@ export function Bookmarks({ api, onJump, onStep }: BookmarksProps) {
       ) : null}
     </section>
   );
-}
+});

@@ -4,7 +4,7 @@
  * a field lights its bytes and hovering a byte lights the field that holds it. Problems found in
  * the bytes carry an offset and a reason; problems the endpoint or recorder noted carry a code only.
  */
-import { useEffect, useState } from 'react';
+import { memo, useEffect, useState } from 'react';
 
 import type { RecordDetail as Detail, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 import { formatDir, formatNs, formatTime, formatValue } from './traceFormat';
@@ -66,7 +66,8 @@ interface RecordDetailProps {
   onClose(): void;
 }
 
-export function RecordDetail({ api, seq, onJump, onClose }: RecordDetailProps) {
+/** Memoized: the live trace re-renders the view around it many times a second. */
+export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClose }: RecordDetailProps) {
   const [detail, setDetail] = useState<Detail | null>(null);
   const [error, setError] = useState<WorkbenchError | null>(null);
   const [lit, setLit] = useState<Span | null>(null);
@@ -225,4 +226,4 @@ export function RecordDetail({ api, seq, onJump, onClose }: RecordDetailProps) {
       {bytes.length > 0 ? <HexDump bytes={bytes} lit={lit} problems={problemBytes} onHover={hoverByte} /> : null}
     </aside>
   );
-}
+});

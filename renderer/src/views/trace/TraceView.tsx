@@ -91,6 +91,14 @@ export function TraceView({ api }: { api: WorkbenchApi }) {
     await jumpToSeq(next.seq);
   };
 
+  // The side pane is memoized and the trace re-renders this view many times a second: hand it
+  // callbacks that stay the same and call this render's closures.
+  const latest = useRef({ jumpToSeq, step });
+  latest.current = { jumpToSeq, step };
+  const onJump = useCallback((seq: number) => void latest.current.jumpToSeq(seq), []);
+  const onStepBookmark = useCallback((dir: 1 | -1) => void latest.current.step(BOOKMARK_FILTER, dir, 'bookmark'), []);
+  const closeDetail = useCallback(() => setDetailSeq(null), []);
+
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>): void => {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLButtonElement) return;
     const page = table.current?.pageRows() ?? 10;
@@ -173,8 +181,8 @@ export function TraceView({ api }: { api: WorkbenchApi }) {
           />
         </div>
         <div className="trace-side">
-          {detailSeq !== null ? <RecordDetail api={api} seq={detailSeq} onJump={(s) => void jumpToSeq(s)} onClose={() => setDetailSeq(null)} /> : null}
-          <Bookmarks api={api} onJump={(s) => void jumpToSeq(s)} onStep={(dir) => void step(BOOKMARK_FILTER, dir, 'bookmark')} />
+          {detailSeq !== null ? <RecordDetail api={api} seq={detailSeq} onJump={onJump} onClose={closeDetail} /> : null}
+          <Bookmarks api={api} onJump={onJump} onStep={onStepBookmark} />
         </div>
       </div>
     </div>
