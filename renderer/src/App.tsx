@@ -2,7 +2,7 @@
  * The workbench shell: header (board, link, control), view tabs, the active view, status bar,
  * command palette (Ctrl+K), export dialog (Ctrl+E) and the view shortcuts 1–5.
  */
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState, type DragEvent } from 'react';
 
 import type { WorkbenchError } from '../../src/api/workbench';
 import type { BridgeApi, LinkState } from './bridge/api';
@@ -15,6 +15,7 @@ import { useTraceActivity } from './ui/useTraceActivity';
 import { ConnectView } from './views/connect/ConnectView';
 import { DevicesView } from './views/devices/DevicesView';
 import { ExportDialog } from './views/export/ExportDialog';
+import { droppedCapturePath } from './views/export/captureFiles';
 import { OpenCaptureDialog } from './views/export/OpenCaptureDialog';
 import { QueuesView } from './views/queues/QueuesView';
 import { TimelineView } from './views/timeline/TimelineView';
@@ -122,8 +123,26 @@ export function App({ api }: { api: BridgeApi }) {
     return () => window.removeEventListener('keydown', onKey);
   }, []);
 
+  // A capture dropped anywhere on the window opens (desktop app; web mode explains why not).
+  const onDrop = useCallback(
+    (e: DragEvent<HTMLDivElement>) => {
+      if (!e.dataTransfer.types.includes('Files')) return;
+      e.preventDefault();
+      const dropped = droppedCapturePath(api, e.dataTransfer);
+      if (!dropped.ok) {
+        setNotice({ code: 'bad-request', message: dropped.error });
+        return;
+      }
+      void api.call('capture.open', { path: dropped.path }).then((r) => {
+        setNotice(r.ok ? null : r.error);
+        if (r.ok) setView('trace');
+      });
+    },
+    [api],
+  );
+
   return (
-    <div className="app">
+    <div className="app" onDragOver={(e) => e.dataTransfer.types.includes('Files') && e.preventDefault()} onDrop={onDrop}>
       <header className="app-header">
         <strong className="app-title">AMP Workbench</strong>
         <span className="app-board" data-testid="header-board">

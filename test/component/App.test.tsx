@@ -66,4 +66,33 @@ describe('App shell', () => {
     expect(filterCommands(cmds, 'exp TRACE').map((c) => c.title)).toEqual(['Export the trace…']);
     expect(filterCommands(cmds, '').length).toBe(3);
   });
+
+  it('opens a capture dropped on the window in the desktop app, and explains why not in web mode', async () => {
+    const web = bridge();
+    render(<App api={web} />);
+    await screen.findByTestId('header-board');
+    const file = new File(['x'], 'session.pcapng');
+    const drop = () => fireEvent.drop(document.querySelector('.app')!, { dataTransfer: { types: ['Files'], files: [file] } });
+    drop();
+    expect(await screen.findByText(/Web mode opens captures on the server machine only/)).toBeTruthy();
+    expect(web.callsOf('capture.open')).toEqual([]);
+    cleanup();
+
+    const desktop = Object.assign(bridge(), { mode: 'electron' as const });
+    desktop.calls.length = 0;
+    const handlers = desktop.call.bind(desktop);
+    desktop.call = (async (method: string, params: unknown) =>
+      method === 'capture.open' ? (desktop.calls.push({ method: 'capture.open', params }), ok({ live: false, path: '/captures/session.pcapng' })) : handlers(method as never, params as never)) as typeof desktop.call;
+    window.ampWorkbench = { desktop: { pathForFile: (f: { name: string }) => `/captures/${f.name}`, onCommand: () => () => undefined } } as unknown as NonNullable<typeof window.ampWorkbench>;
+    try {
+      render(<App api={desktop} />);
+      await screen.findByTestId('header-board');
+      drop();
+      await act(async () => undefined);
+      expect(desktop.callsOf('capture.open')).toEqual([{ path: '/captures/session.pcapng' }]);
+      expect(screen.getByRole('tab', { name: 'Trace' }).getAttribute('aria-selected')).toBe('true');
+    } finally {
+      delete window.ampWorkbench;
+    }
+  });
 });
