@@ -17,15 +17,12 @@ import { join } from 'node:path';
 
 import type { Page } from 'playwright-core';
 
-import { nodeRuntime } from '../../main/host/runtime';
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { JournalWriter } from '../../main/host/trace/journal';
 import { startWebServer, type WorkbenchBackend } from '../../main/host/web/server';
 import type { TraceRow, WorkbenchEvent } from '../../src/api/workbench';
-import { encode, type Direction, type MessageInit } from '../../src/protocol/index';
-import { CAPTURE_FORMAT } from '../../src/trace/meta';
-import { Recorder } from '../../src/trace/recorder';
 import { launchBrowser, RENDERER_DIR, REPO } from '../e2e/harness';
+
+import { benchRecorder, workingDevice } from './busTraffic';
 
 const RATE = 50_000;
 const TICK_MS = 20;
@@ -84,21 +81,8 @@ function growingBackend(): WorkbenchBackend & { stop(): void } {
 
 /** 1,000,000 messages of a device at work into a journal folder, as traceRecord.bench.ts records them. */
 function writeCapture(dir: string): void {
-  const pattern: [Direction, MessageInit][] = [];
-  for (let token = 1; token <= 1024; token++) {
-    pattern.push(
-      ['driver-to-device', { name: 'EVENT_AVAIL', kind: 'event', devNum: 1, fields: { vq_index: 0, next_offset: 0 } }],
-      ['device-to-driver', { name: 'EVENT_USED', kind: 'event', devNum: 1, fields: { vq_index: 0 } }],
-      ['driver-to-device', { name: 'GET_CONFIG', kind: 'request', devNum: 1, token, fields: { offset: 0, length: 8 } }],
-      ['device-to-driver', { name: 'GET_CONFIG', kind: 'response', devNum: 1, token, fields: { generation: 3, offset: 0, length: 8, data: new Uint8Array(8) } }],
-    );
-  }
-  const msgs = pattern.map(([d, init]) => [d, encode('r4', init)] as const);
-  const journal = new JournalWriter({
-    dir,
-    meta: { format: CAPTURE_FORMAT, app: 'bench', board: 'bench', boardDescription: '', revision: 'r4', queueFormat: null, link: 'none', startWallNs: 0n, startMonoNs: 0n, notes: [] },
-  });
-  const rec = new Recorder({ runtime: nodeRuntime, sink: journal, revision: 'r4', maxMessageSize: 64 });
+  const msgs = workingDevice(1024);
+  const { journal, rec } = benchRecorder(dir);
   for (let i = 0; i < FILE_MESSAGES; i++) rec.message(msgs[i % msgs.length]![0], msgs[i % msgs.length]![1]);
   rec.close();
   journal.close(0n);

@@ -408,7 +408,7 @@ export async function assignBar(config: QtestConfig, index: number, alloc: MmioA
     await config.write(off + 4, 32, 0xffffffff);
     hi = await config.read(off + 4, 32);
   }
-  if (lo === 0 && (!is64 || hi === 0)) throw new QtestError(`${where} is not implemented (reads 0 after writing all ones); wrong device or profile`);
+  if (lo === 0 && (!is64 || hi === 0)) throw new QtestError(`${where} is absent (reads 0 after writing all ones); wrong device or profile`);
   const mask = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
   const size = (~mask & 0xffffffffffffffffn) + 1n;
   const base = alloc.take(size, where);
