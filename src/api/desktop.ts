@@ -48,6 +48,7 @@ export const BRIDGE_METHODS = [
   'trace.stats',
   'trace.bookmark',
   'trace.export',
+  'trace.cancelExport',
   'capture.open',
 ] as const satisfies readonly WorkbenchMethod[];
 type MissingMethod = Exclude<WorkbenchMethod, (typeof BRIDGE_METHODS)[number]>;

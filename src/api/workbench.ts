@@ -388,6 +388,8 @@ export const WORKBENCH_METHODS = {
   'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
   'trace.bookmark': method(z.object({ text: z.string().min(1).max(1000) }).strict(), z.object({ seq: count }), false),
   'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count }), false),
+  /** Stops the running export; its trace.export call then fails with code "cancelled" and no file is left. */
+  'trace.cancelExport': method(none, z.object({ out: z.string() }), false),
   'capture.open': method(z.object({ path: z.string().min(1).max(4096) }).strict(), traceInfoSchema, false),
 } as const;
 
@@ -407,7 +409,7 @@ export function isReadOnly(method: WorkbenchMethod): boolean {
 
 // ---- errors -------------------------------------------------------------------------------------
 
-export const ERROR_CODES = ['bad-request', 'unknown-method', 'read-only', 'no-session', 'busy', 'not-found', 'bad-filter', 'failed'] as const;
+export const ERROR_CODES = ['bad-request', 'unknown-method', 'read-only', 'no-session', 'busy', 'not-found', 'bad-filter', 'cancelled', 'failed'] as const;
 export type WorkbenchErrorCode = (typeof ERROR_CODES)[number];
 
 export const workbenchErrorSchema = z.object({

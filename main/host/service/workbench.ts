@@ -38,7 +38,7 @@ import { DEVICE_ID } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
-import { exportCapture } from '../trace/export';
+import { exportCaptureAsync } from '../trace/export';
 import { openJournal } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { toDetail, toRow } from './rows';
@@ -74,6 +74,8 @@ export class WorkbenchService implements WorkbenchApi {
   /** What is in progress that excludes a second connect/open. */
   private busy: string | null = null;
   private store: TraceStore | null = null;
+  /** The export running now (one at a time): its file and how to cancel it. */
+  private exporting: { out: string; abort: AbortController } | null = null;
   private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
   readonly capturesDir: string;
 
@@ -171,12 +173,16 @@ export class WorkbenchService implements WorkbenchApi {
       }
       case 'trace.export':
         return this.withStore((s) => this.export(s, req.params));
+      case 'trace.cancelExport':
+        if (!this.exporting) return workbenchError('not-found', 'trace.cancelExport: no export is running');
+        this.exporting.abort.abort();
+        return ok({ out: this.exporting.out });
       case 'capture.open':
         return this.open(req.params.path);
     }
   }
 
-  private withStore(fn: (s: TraceStore) => Reply): Reply {
+  private withStore<R extends Reply | Promise<Reply>>(fn: (s: TraceStore) => R): R | Reply {
     if (!this.store) return workbenchError('no-session', 'no trace yet: connect a board (session.connect) or open a capture (capture.open)');
     return fn(this.store);
   }
@@ -359,20 +365,29 @@ export class WorkbenchService implements WorkbenchApi {
     return ok({ devNum, queue, name: model.name, ring: await ring });
   }
 
-  private export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>): Reply {
+  private async export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>): Promise<Reply> {
     if (!isAbsolute(p.out)) return workbenchError('bad-request', `trace.export: params.out: expected an absolute path on the workbench's machine, saw "${p.out}"`, { field: 'params.out' });
+    if (this.exporting) return workbenchError('busy', `trace.export: an export to ${this.exporting.out} is running; wait for it or cancel it (trace.cancelExport)`);
     // Everything recorded so far goes into the file, not only what the last flush delivered.
     if (this.live && s.live) this.live.rec.recorder.flush();
-    const r = exportCapture(s.capture(), {
-      format: p.format,
-      out: p.out,
-      ...(p.filter !== undefined ? { filter: p.filter } : {}),
-      ...(p.fromNs !== undefined ? { fromNs: p.fromNs } : {}),
-      ...(p.toNs !== undefined ? { toNs: p.toNs } : {}),
-      onProgress: (done, total) => this.emit('export.progress', { out: p.out, done, total }),
-    });
-    if (!r.ok) return workbenchError(r.error.startsWith('filter:') ? 'bad-filter' : 'failed', `trace.export: ${r.error}`);
-    return ok({ out: p.out, written: r.written, scanned: r.scanned, bytes: r.bytes });
+    const abort = new AbortController();
+    this.exporting = { out: p.out, abort };
+    try {
+      const r = await exportCaptureAsync(s.capture(), {
+        format: p.format,
+        out: p.out,
+        ...(p.filter !== undefined ? { filter: p.filter } : {}),
+        ...(p.fromNs !== undefined ? { fromNs: p.fromNs } : {}),
+        ...(p.toNs !== undefined ? { toNs: p.toNs } : {}),
+        onProgress: (done, total) => this.emit('export.progress', { out: p.out, done, total }),
+        signal: abort.signal,
+      });
+      if (r.ok) return ok({ out: p.out, written: r.written, scanned: r.scanned, bytes: r.bytes });
+      const code = abort.signal.aborted ? 'cancelled' : r.error.startsWith('filter:') ? 'bad-filter' : 'failed';
+      return workbenchError(code, `trace.export: ${r.error}`);
+    } finally {
+      this.exporting = null;
+    }
   }
 
   private open(path: string): Reply {

@@ -45,7 +45,13 @@ function writerFor(format: ExportFormat, emit: (chunk: Uint8Array) => void): Tra
 
 const PROGRESS_EVERY = 100_000;
 
-export function exportCapture(capture: Capture, opts: ExportOptions): ExportResult {
+/**
+ * The export as steps: it yields after each block of records, so a caller that must stay
+ * responsive (the engine serving a UI) can give the event loop a turn and stop it midway. The
+ * records exported are those present when it starts: a live capture growing meanwhile does not
+ * stretch it.
+ */
+function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => string | null): Generator<void, ExportResult> {
   let test: ((v: Parameters<TraceWriter['write']>[0]) => boolean) | null = null;
   if (opts.filter !== undefined && opts.filter.trim() !== '') {
     const f = compileFilter(opts.filter, { startMonoNs: capture.meta.startMonoNs });
@@ -55,12 +61,22 @@ export function exportCapture(capture: Capture, opts: ExportOptions): ExportResu
   const base = capture.meta.startMonoNs;
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
+  const total = capture.count;
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
   const fd = openSync(tmp, 'w');
   let bytes = 0;
   let written = 0;
   let scanned = 0;
+  const discard = (why: string): ExportResult => {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    unlinkSync(tmp);
+    return { ok: false, error: why };
+  };
   try {
     const writer = writerFor(opts.format, (chunk) => {
       let off = 0;
@@ -68,27 +84,57 @@ export function exportCapture(capture: Capture, opts: ExportOptions): ExportResu
       bytes += chunk.length;
     });
     writer.begin(capture.meta);
-    forEachRecord(capture.blocks(), (v) => {
-      scanned++;
-      if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, capture.count);
-      const t = v.relNs(base);
-      if (t < from || t >= to) return;
-      if (test !== null && !test(v)) return;
-      writer.write(v);
-      written++;
-    });
+    for (const block of capture.blocks()) {
+      const complete = forEachRecord([block], (v) => {
+        if (scanned === total) return false;
+        scanned++;
+        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, total);
+        const t = v.relNs(base);
+        if (t < from || t >= to) return;
+        if (test !== null && !test(v)) return;
+        writer.write(v);
+        written++;
+      });
+      if (!complete) break;
+      yield;
+      const why = stopped();
+      if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')} records; no file was written`);
+    }
     writer.end();
     closeSync(fd);
     renameSync(tmp, opts.out);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    unlinkSync(tmp);
-    return { ok: false, error: `export to ${opts.out} failed: ${e instanceof Error ? e.message : String(e)}` };
+    return discard(`export to ${opts.out} failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  opts.onProgress?.(scanned, capture.count);
+  opts.onProgress?.(scanned, total);
   return { ok: true, written, scanned, bytes };
+}
+
+/** Exports in one go (the CLI). */
+export function exportCapture(capture: Capture, opts: ExportOptions): ExportResult {
+  const steps = exportSteps(capture, opts, () => null);
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+  }
+}
+
+/** How long the export may hold the event loop before it gives other work a turn. */
+const SLICE_MS = 20;
+
+/**
+ * Exports in slices of about SLICE_MS, so the engine keeps serving requests and the live capture
+ * while a long export runs; `signal` cancels it (the partial file is removed).
+ */
+export async function exportCaptureAsync(capture: Capture, opts: ExportOptions & { signal?: AbortSignal }): Promise<ExportResult> {
+  const steps = exportSteps(capture, opts, () => (opts.signal?.aborted ? 'was cancelled' : null));
+  let sliceStart = performance.now();
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
 }

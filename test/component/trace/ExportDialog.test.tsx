@@ -55,6 +55,30 @@ describe('ExportDialog', () => {
     expect(screen.getByRole('status').textContent).toBe('Wrote 420 records (3.0 MiB) of 1,000 to /var/captures/2026-01-01-sim-export.jsonl');
   });
 
+  it('cancels a running export on Cancel, stays open and says no file was written', async () => {
+    let finish: (r: WorkbenchResponse<'trace.export'>) => void = () => {};
+    let closed = 0;
+    const api = fakeApi({
+      'trace.info': () => ({ ok: true, result: INFO }),
+      'trace.export': () => new Promise((r) => (finish = r)),
+      'trace.cancelExport': () => {
+        finish({ ok: false, error: { code: 'cancelled', message: 'trace.export: export to /tmp/x.pcapng was cancelled after 200 of 1,000 records; no file was written' } });
+        return { ok: true, result: { out: '/tmp/x.pcapng' } };
+      },
+    });
+    render(<ExportDialog api={api} open onClose={() => closed++} />);
+    fireEvent.change(screen.getByLabelText('Output file'), { target: { value: '/tmp/x.pcapng' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Export' }));
+    await waitFor(() => expect(api.callsOf('trace.export')).toHaveLength(1));
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel export' }));
+    expect(await screen.findByText(/^Cancelled: export to \/tmp\/x.pcapng was cancelled after 200 of 1,000 records; no file was written$/)).toBeTruthy();
+    expect(api.callsOf('trace.cancelExport')).toHaveLength(1);
+    expect(closed).toBe(0);
+    expect(screen.queryByRole('alert')).toBeNull();
+    fireEvent.keyDown(window, { key: 'Escape' });
+    expect(closed).toBe(1);
+  });
+
   it('says what is wrong with the form before asking, and shows the engine’s error', async () => {
     const api = fakeApi({
       'trace.info': () => ({ ok: true, result: INFO }),

@@ -30,6 +30,7 @@ const GOOD: Record<WorkbenchMethod, unknown> = {
   'trace.stats': { filter: '' },
   'trace.bookmark': { text: 'before the reset' },
   'trace.export': { format: 'pcapng', out: '/tmp/x.pcapng', fromNs: 0, toNs: 5 },
+  'trace.cancelExport': {},
   'capture.open': { path: '/tmp/capture' },
 };
 
@@ -100,7 +101,7 @@ describe('Workbench API requests', () => {
 
   it('lets viewers call only methods that read', () => {
     const writes = METHOD_NAMES.filter((m) => !isReadOnly(m)).sort();
-    expect(writes).toEqual(['capture.open', 'device.reset', 'device.workload', 'session.connect', 'session.disconnect', 'trace.bookmark', 'trace.export']);
+    expect(writes).toEqual(['capture.open', 'device.reset', 'device.workload', 'session.connect', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export']);
   });
 
   it('has a schema for every event', () => {

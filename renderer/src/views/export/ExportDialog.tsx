@@ -3,7 +3,7 @@
  * machine. The engine writes the file itself (stack.md §6 rule 6: the page never streams the
  * capture); the page shows export.progress events for its path and then the result or the error.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 
 import { EXPORT_FORMATS, type WorkbenchApi, type WorkbenchError, type WorkbenchParams, type WorkbenchResult } from '../../../../src/api/workbench';
 import { parseDurationNs } from '../../../../src/trace/filter';
@@ -24,7 +24,8 @@ type Phase =
   | { kind: 'editing' }
   | { kind: 'running'; done: number; total: number }
   | { kind: 'done'; result: WorkbenchResult<'trace.export'> }
-  | { kind: 'failed'; error: WorkbenchError | { message: string } };
+  | { kind: 'failed'; error: WorkbenchError | { message: string } }
+  | { kind: 'cancelled'; message: string };
 
 /** The path with the extension of `format` in place of another format's (a name the user typed keeps its own). */
 function withExtension(path: string, format: Format): string {
@@ -63,14 +64,22 @@ export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportD
     };
   }, [api, open]);
 
+  const running = phase.kind === 'running';
+  // While an export runs, Cancel and Escape stop it (the engine removes the partial file); the
+  // dialog stays to say so. Otherwise they close the dialog.
+  const cancelOrClose = useCallback((): void => {
+    if (running) void api.call('trace.cancelExport', {});
+    else onClose();
+  }, [api, running, onClose]);
+
   useEffect(() => {
     if (!open) return;
     const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape') onClose();
+      if (e.key === 'Escape') cancelOrClose();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [open, onClose]);
+  }, [open, cancelOrClose]);
 
   if (!open) return null;
 
@@ -96,10 +105,9 @@ export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportD
     });
     const r = await api.call('trace.export', params);
     off();
-    setPhase(r.ok ? { kind: 'done', result: r.result } : { kind: 'failed', error: r.error });
+    if (r.ok) setPhase({ kind: 'done', result: r.result });
+    else setPhase(r.error.code === 'cancelled' ? { kind: 'cancelled', message: r.error.message.replace(/^trace\.export: /, '') } : { kind: 'failed', error: r.error });
   };
-
-  const running = phase.kind === 'running';
   return (
     <div className="export-backdrop">
       <div className="export-dialog" role="dialog" aria-modal="true" aria-labelledby="export-title">
@@ -167,6 +175,11 @@ export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportD
               <code>{phase.result.out}</code>
             </p>
           ) : null}
+          {phase.kind === 'cancelled' ? (
+            <p role="status" className="export-result">
+              Cancelled: {phase.message}
+            </p>
+          ) : null}
           {phase.kind === 'failed' ? (
             <p role="alert" className="export-error">
               {phase.error.message}
@@ -176,8 +189,8 @@ export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportD
             <button type="submit" disabled={running}>
               {running ? 'Exporting…' : 'Export'}
             </button>
-            <button type="button" onClick={onClose}>
-              {phase.kind === 'done' ? 'Close' : 'Cancel'}
+            <button type="button" onClick={cancelOrClose}>
+              {phase.kind === 'done' ? 'Close' : running ? 'Cancel export' : 'Cancel'}
             </button>
           </div>
         </form>

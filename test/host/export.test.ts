@@ -1,0 +1,76 @@
+/**
+ * Export to a file (main/host/trace/export.ts): the one-go export of the CLI and the sliced export
+ * of the engine write the same bytes; the sliced one can be cancelled between blocks and then
+ * leaves no file; a live capture growing during the export does not stretch it.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { exportCapture, exportCaptureAsync } from '../../main/host/trace/export';
+import type { Capture } from '../../main/host/trace/journal';
+import { loadCapture } from '../../main/host/trace/load';
+import { fromRecords, toRecords, type RecordBlock } from '../../src/trace/block';
+import { sampleMeta, sessionRecords } from '../unit/trace/sample';
+
+const root = mkdtempSync(join(tmpdir(), 'amp-export-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const records = sessionRecords();
+/** One block per record, so every record boundary is a point where the export may stop. */
+const blocks: RecordBlock[] = records.flatMap((r) => fromRecords([r]));
+
+function capture(source: () => Iterable<RecordBlock> = () => blocks, count = records.length): Capture {
+  return { path: 'test', meta: sampleMeta(), notes: [], count, blocks: source };
+}
+
+describe('export to a file', () => {
+  it('writes the same file in one go and in slices', async () => {
+    const a = join(root, 'a.pcapng');
+    const b = join(root, 'b.pcapng');
+    const one = exportCapture(capture(), { format: 'pcapng', out: a });
+    const sliced = await exportCaptureAsync(capture(), { format: 'pcapng', out: b });
+    expect(one).toEqual(sliced);
+    expect(one.ok && one.written).toBe(records.length);
+    expect(readFileSync(b)).toEqual(readFileSync(a));
+    const back = loadCapture(b);
+    if (!back.ok) throw new Error(back.reason);
+    expect(toRecords(back.capture.blocks())).toEqual(records);
+  });
+
+  it('stops at the next block when cancelled, removes the partial file and says how far it got', async () => {
+    const out = join(root, 'cancelled.jsonl');
+    const abort = new AbortController();
+    function* cancelAtThird(): Generator<RecordBlock> {
+      for (let i = 0; i < blocks.length; i++) {
+        if (i === 3) abort.abort();
+        yield blocks[i]!;
+      }
+    }
+    const r = await exportCaptureAsync(capture(cancelAtThird), { format: 'jsonl', out, signal: abort.signal });
+    expect(r).toEqual({ ok: false, error: `export to ${out} was cancelled after 4 of ${records.length} records; no file was written` });
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+  });
+
+  it('exports the records present when it started, not those a live capture adds meanwhile', async () => {
+    const out = join(root, 'live.csv');
+    const at = 10;
+    const r = await exportCaptureAsync(capture(() => blocks, at), { format: 'csv', out });
+    expect(r.ok && r.scanned).toBe(at);
+    expect(r.ok && r.written).toBe(at);
+    // Header line plus one line per record.
+    expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(at + 1);
+  });
+
+  it('reports a bad filter without creating a file', async () => {
+    const out = join(root, 'bad.pcapng');
+    const r = await exportCaptureAsync(capture(), { format: 'pcapng', out, filter: 'dve == 1' });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/^filter: error at column 1/);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+    expect(existsSync(out)).toBe(false);
+  });
+});
