@@ -25,6 +25,8 @@ export interface SessionOptions {
 export class SessionError extends Error {}
 
 export class Session {
+  private closing = false;
+
   constructor(
     readonly profile: BoardProfile,
     readonly link: BoardLink,
@@ -35,7 +37,22 @@ export class Session {
     /** What the queue set-up tolerated (peer quirks), as findings. */
     readonly findings: string[],
     readonly recorder: Recorder | null = null,
+    /** Resolves with why, once the board is gone under the session (link lost, or the peer stopped the bus). */
+    private readonly lost: Promise<string> = new Promise(() => undefined),
   ) {}
+
+  /**
+   * Calls `listener` once if the session is lost under the user: the link went away, or the
+   * board stopped or restarted its side of the bus (a reset mid-session). The trace has an
+   * error marker saying why; the caller decides to close. Not called after close().
+   */
+  onLost(listener: (reason: string) => void): void {
+    void this.lost.then((reason) => {
+      if (this.closing) return;
+      this.recorder?.marker('error', `session lost: ${reason}`);
+      listener(reason);
+    });
+  }
 
   /** What the user should know about the link (polling instead of interrupts…); may grow during the session. */
   get notices(): readonly string[] {
@@ -59,9 +76,15 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.recorder?.marker('detach', `session on ${this.link.description} closed`);
     this.driver.close();
-    await this.queue.shutdown?.();
+    try {
+      await this.queue.shutdown?.();
+    } catch (e) {
+      // A board that is gone cannot take the orderly SHUTDOWN; our side is freed all the same.
+      this.recorder?.marker('note', `the queue's SHUTDOWN status was not written: ${e instanceof Error ? e.message : String(e)}`);
+    }
     this.endpoint.close();
     await this.link.close();
   }
@@ -173,9 +196,15 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
     : opts.onStage;
   // Peer quirks tolerated: the link's, the queue set-up's, and tokens the peer did not echo.
   const tolerated: string[] = [...(board.findings ?? [])];
+  // Set once the bus is up: a queue that then stops for good (the peer's SHUTDOWN, PEER_DEAD or
+  // restart to INIT) loses the session.
+  let attached: MessageQueue | null = null;
+  let loseBus: (why: string) => void = () => undefined;
+  const busLost = new Promise<string>((resolve) => (loseBus = resolve));
   const quirks: EndpointObserver = {
     onProblem: (p) => {
       if (p.kind === 'message' && p.problem.code === 'token-mismatch' && !tolerated.includes(p.problem.reason)) tolerated.push(p.problem.reason);
+      if (p.kind === 'queue' && attached?.fault) loseBus(`the board stopped its side of the bus (${p.problem.reason})`);
     },
   };
   const observer = bothObservers(bothObservers(recorder?.observer(), opts.observer), quirks);
@@ -191,6 +220,8 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   }
   if (!bus.ok) return fail(`bus set-up on ${link.description} failed (${bus.error})`);
   const { queue, endpoint, revision } = bus;
+  attached = queue;
+  const lost = board.lost ? Promise.race([busLost, board.lost]) : busLost;
   const driver = new Driver({
     port: driverPort(endpoint),
     revision,
@@ -205,5 +236,5 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   tolerated.push(...bus.findings.map((f) => f.reason));
   const findings = tolerated;
   recorder?.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
-  return new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder);
+  return new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder, lost);
 }

@@ -114,6 +114,7 @@ export class BridgeClient {
   private cancelTimer: (() => void) | null = null;
   private seq: number;
   private closedBy: BridgeError | null = null;
+  private readonly closedListeners = new Set<(reason: string) => void>();
   private readonly eventListeners = new Set<(e: WatchEvent) => void>();
   private readonly timeoutMs: number;
   private readonly bytesPerMs: number;
@@ -135,10 +136,18 @@ export class BridgeClient {
     this.splitter.push(chunk, (encoded) => this.onFrame(encoded));
   }
 
+  /** Called once, with the reason, when the line is gone (fail()). */
+  onClosed(listener: (reason: string) => void): () => void {
+    this.closedListeners.add(listener);
+    return () => this.closedListeners.delete(listener);
+  }
+
   /** The line is gone: every pending and later request fails with `reason`. Idempotent. */
   fail(reason: string): void {
     if (this.closedBy) return;
     this.closedBy = new BridgeError('closed', `${this.where}: ${reason}`);
+    for (const l of this.closedListeners) l(this.closedBy.message);
+    this.closedListeners.clear();
     this.cancelTimer?.();
     this.cancelTimer = null;
     const all = this.current ? [this.current, ...this.queue] : [...this.queue];

@@ -5,12 +5,12 @@
  * or the peer can be wrong, each a clear error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { parseBoardProfile, type BoardProfile } from '../../src/api/boardProfile';
 import { findBuiltinProfile } from '../../src/boards/builtin';
@@ -26,6 +26,9 @@ import {
   type ShmDoorbells,
 } from '../../main/host/links/shmFile';
 import { attachSession, type Session } from '../../main/host/session';
+import { WorkbenchService } from '../../main/host/service/workbench';
+import { validateVmampLayout, VMAMP_HEADER_SIZE, VMAMP_STATUS } from '../../src/bus/formats/vmamp';
+import type { WorkbenchEvent } from '../../src/api/workbench';
 import { loadNative } from '../../main/native/index';
 
 const native = loadNative();
@@ -224,5 +227,52 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
         }),
       );
     });
+  });
+
+  it('a board that restarts mid-session ends the workbench session with the reason, and keeps the trace', async () => {
+    const path = freshPath();
+    await startBoard(['--board', 'sim-qemu-amp-pci', '--shm', path]);
+    const service = new WorkbenchService({ capturesDir: join(dir, 'captures') });
+    const events: WorkbenchEvent[] = [];
+    service.onEvent((e) => events.push(e));
+    const connected = await service.handle('session.connect', { board: 'sim-qemu-amp-pci', link: `shm-file:${path}` });
+    expect(connected.ok && (connected.result as { bringUpError: string | null }).bringUpError).toBe(null);
+
+    // The board's firmware starts over: its queue head is back at INIT (amp-bus.md §4.2).
+    const profile = builtin('sim-qemu-amp-pci');
+    const fd = openSync(path, 'r+');
+    try {
+      const header = new Uint8Array(0x1000);
+      readSync(fd, header, 0, header.length, 0);
+      const file = decodeShmHeader(header, path);
+      if (!file.ok) throw new Error(file.error);
+      const busAt = file.layout.regions.find((r) => r.name === profile.bus.region)!.offset + profile.bus.offset;
+      const bytes = new Uint8Array(VMAMP_HEADER_SIZE);
+      readSync(fd, bytes, 0, bytes.length, busAt);
+      const layout = validateVmampLayout(bytes, profile.bus.size);
+      if (!layout.ok) throw new Error(layout.problem.reason);
+      writeSync(fd, Uint8Array.of(VMAMP_STATUS.INIT, 0), 0, 2, busAt + layout.value.devQueueHead + 2);
+    } finally {
+      closeSync(fd);
+    }
+
+    // The next exchange meets the restarted board: the session ends at once, not request by request.
+    await service.handle('device.workload', { devNum: 0, kind: 'rng-read', params: { bytes: 8 } });
+    await vi.waitFor(() => expect(events.some((e) => e.event === 'session.closed')).toBe(true));
+    const closed = events.find((e) => e.event === 'session.closed')!;
+    expect(closed.event === 'session.closed' && closed.data.reason).toMatch(/^lost the board: the board stopped its side of the bus \(.*INIT.*\)\. The trace so far is kept; connect again when the board is back$/);
+    const state = await service.handle('session.state', {});
+    expect(state.ok && (state.result as { connected: boolean }).connected).toBe(false);
+    // Everything recorded is still there, ending with why the session was lost and the detach.
+    const info = await service.handle('trace.info', {});
+    if (!info.ok) throw new Error(info.error.message);
+    const count = (info.result as { count: number }).count;
+    const tail = await service.handle('trace.rows', { from: 0, count: 5000, filter: 'kind == marker' });
+    if (!tail.ok) throw new Error(tail.error.message);
+    const markers = (tail.result as { rows: { name: string; summary: string }[] }).rows.map((r) => r.name);
+    expect(count).toBeGreaterThan(50);
+    expect(markers.slice(-2)).toEqual(['ERROR', 'DETACH']);
+    expect((await service.handle('session.disconnect', {})).ok).toBe(false);
+    await service.close();
   });
 });

@@ -21,10 +21,13 @@ export type LinkSpec =
   | { kind: 'qtest'; socket?: string; listen?: boolean; memFile?: string };
 
 /**
- * A link, what the user should know about it (polling instead of interrupts…), and peer quirks
- * it tolerated while opening (findings, e.g. a layout published only after connect).
+ * A link, what the user should know about it (polling instead of interrupts…), peer quirks it
+ * tolerated while opening (findings, e.g. a layout published only after connect), and `lost`:
+ * resolves with why, once the link is gone for good under the session (a simulated board's
+ * worker died, the serial port disappeared, QEMU closed its socket). It also resolves when the
+ * link is closed on purpose; the session ignores it then.
  */
-export type BoardLink = Link & { ready?: Promise<void>; notices?: readonly string[]; findings?: readonly string[] };
+export type BoardLink = Link & { ready?: Promise<void>; lost?: Promise<string>; notices?: readonly string[]; findings?: readonly string[] };
 
 export class LinkError extends Error {}
 

@@ -720,6 +720,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
       dataPeerBase,
       doorbellOut,
       doorbellIn: p,
+      lost: new Promise<string>((resolve) => client.onFail((e) => resolve(e.message))),
       pollStats: () => ({ polls: p.polls, rings: p.rings }),
       close() {
         closeAll();

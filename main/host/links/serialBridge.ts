@@ -95,7 +95,7 @@ function describeWindows(caps: Capabilities): string {
  * (`bridge-notify`) or a register STORE (`ipcc`, `mmio-write`), doorbell in by a watched word
  * (`bridge-event` with `source`) or polling (`poll`).
  */
-export async function openSerialBridgeLink(profile: BoardProfile, portPath: string, opts: SerialBridgeOptions = {}): Promise<Link & { bridge: SerialBridge }> {
+export async function openSerialBridgeLink(profile: BoardProfile, portPath: string, opts: SerialBridgeOptions = {}): Promise<Link & { bridge: SerialBridge; lost: Promise<string> }> {
   const fail = (field: string, message: string): never => {
     throw new SerialBridgeError(`profile ${profile.id}: ${field}: ${message}`);
   };
@@ -172,6 +172,7 @@ export async function openSerialBridgeLink(profile: BoardProfile, portPath: stri
       doorbellOut,
       doorbellIn,
       bridge,
+      lost: new Promise<string>((resolve) => bridge.client.onClosed(resolve)),
       async close() {
         doorbellIn.close?.();
         await bridge.close();

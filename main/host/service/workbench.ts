@@ -272,6 +272,11 @@ export class WorkbenchService implements WorkbenchApi {
       rec.session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.live = { rec, dir, unsubscribe };
+    // A board that resets or a link that dies mid-session ends the session at once, with the
+    // reason, instead of leaving every later request to time out; the trace stays open.
+    rec.session.onLost((reason) => {
+      if (this.live?.rec === rec) void this.disconnect(`lost the board: ${reason}. The trace so far is kept; connect again when the board is back`);
+    });
     this.emit('trace.reset', store.info());
     const probed = await rec.session.probe();
     return ok({ ...this.state(), bringUpError: probed.ok ? null : `bring-up of ${profile.id} failed: ${probed.error}` });
@@ -284,16 +289,20 @@ export class WorkbenchService implements WorkbenchApi {
   private async disconnect(reason: string): Promise<Reply> {
     const live = this.live!;
     this.live = null;
-    let records: number;
+    let records = 0;
+    let failure: string | null = null;
     try {
       records = await live.rec.stop();
+    } catch (e) {
+      failure = `closing the link failed: ${message(e)}`;
     } finally {
       // After stop: the recorder's last flush (detach marker included) still reaches the store.
       for (const u of live.unsubscribe) u();
       if (this.store) this.store.live = false;
     }
-    this.emit('session.closed', { reason, capture: live.dir });
-    return ok({ capture: live.dir, records });
+    // The session is over either way: the page must hear it.
+    this.emit('session.closed', { reason: failure ? `${reason}; ${failure}` : reason, capture: live.dir });
+    return failure ? workbenchError('failed', `session.disconnect: ${failure}; the capture is in ${live.dir}`) : ok({ capture: live.dir, records });
   }
 
   private session(method: string, devNum: number): { ok: true; live: Live } | { ok: false; error: WorkbenchError } {

@@ -25,6 +25,8 @@ export interface SimLink extends Link {
   readonly ready: Promise<void>;
   /** What the simulated device side logged (dropped messages and the like). */
   readonly log: string[];
+  /** Resolves with why the worker stopped (it crashed, or was terminated by close()). */
+  readonly lost: Promise<string>;
 }
 
 export function startSimBoard(profile: BoardProfile): SimLink {
@@ -38,20 +40,25 @@ export function startSimBoard(profile: BoardProfile): SimLink {
   const log: string[] = [];
 
   let failure: Error | null = null;
+  let lose: (why: string) => void = () => undefined;
+  const lost = new Promise<string>((resolveLost) => (lose = resolveLost));
   const ready = new Promise<void>((resolveReady, reject) => {
     worker.on('message', (m: SimWorkerMessage) => {
       if (m.type === 'ready') resolveReady();
       else if (m.type === 'error') {
         failure = new Error(`simulated board ${profile.id}: ${m.message}`);
         reject(failure);
+        lose(failure.message);
       } else log.push(m.message);
     });
     worker.on('error', (e) => {
       failure = new Error(`simulated board ${profile.id} crashed: ${e.message}`);
       reject(failure);
+      lose(failure.message);
     });
     worker.on('exit', (code) => {
       if (code !== 0 && !failure) reject(new Error(`simulated board ${profile.id} exited with code ${code}`));
+      lose(`simulated board ${profile.id}'s worker thread exited (code ${code})`);
     });
   });
   ready.catch(() => undefined);
@@ -68,6 +75,7 @@ export function startSimBoard(profile: BoardProfile): SimLink {
     doorbellOut: new CounterDoorbellOut(words, DOORBELL_TO_DEVICE),
     doorbellIn,
     ready,
+    lost,
     log,
     async close() {
       doorbellIn.close();
