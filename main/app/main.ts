@@ -5,9 +5,11 @@
  * only wires Electron to it.
  *
  * Security checklist (stack.md §4): sandboxed, context-isolated window without Node
- * (windowOptions.ts), a CSP header per mode (desktopCsp), navigation, new windows, webviews and
- * permission requests denied, and every IPC message's sender checked against the app's own page
- * before its payload is validated (gate.ts). Fuses are set at packaging (electron-builder.yml).
+ * (windowOptions.ts), the page served from the privileged scheme amp-workbench://app rather than
+ * file:// (appProtocol.ts), a CSP header per mode (desktopCsp: sent by that scheme's handler, or
+ * added to the dev server's responses), navigation, new windows, webviews and permission requests
+ * denied, and every IPC message's sender checked against the app's own page before its payload is
+ * validated (gate.ts). Fuses are set at packaging (electron-builder.yml).
  *
  * Command line: --board [ID] connects a board at start (the default simulated board without ID).
  */
@@ -22,6 +24,7 @@ import {
   Menu,
   MessageChannelMain,
   nativeTheme,
+  protocol,
   session,
   shell,
   utilityProcess,
@@ -37,7 +40,8 @@ import { DEFAULT_BOARD } from '../../src/boards/builtin';
 import { CHANNELS, type DesktopCommand, type DesktopSettings, type SettingsUpdateResult } from '../../src/api/desktop';
 import { EngineClient } from '../host/desktop/engineClient';
 import type { EngineReply } from '../host/desktop/engineHost';
-import { appUrl, fileOrigin, gateRequest, isAppSender, type AppOrigin } from '../host/desktop/gate';
+import { APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from '../host/desktop/appProtocol';
+import { appOrigin, appUrl, gateRequest, isAppSender, type AppOrigin } from '../host/desktop/gate';
 import { buildMenuTemplate, type MenuAction, type MenuState } from '../host/desktop/menu';
 import { pruneRecent, rememberEvent, rememberRequest } from '../host/desktop/recent';
 import { applySettingsPatch, loadSettings, saveSettings, SETTINGS_FILE } from '../host/desktop/settings';
@@ -50,7 +54,7 @@ const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 60_000;
 
 const devUrl = !app.isPackaged ? process.env['ELECTRON_RENDERER_URL'] : undefined;
-const origin: AppOrigin = devUrl ? { kind: 'dev', url: devUrl } : fileOrigin(join(__dirname, '../renderer/index.html'));
+const origin: AppOrigin = devUrl ? { kind: 'dev', url: devUrl } : appOrigin(join(__dirname, '../renderer'));
 
 let win: BrowserWindow | null = null;
 let settings: DesktopSettings;
@@ -307,9 +311,13 @@ async function onMenu(a: MenuAction): Promise<void> {
 
 function harden(): void {
   const csp = desktopCsp(origin);
-  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } });
-  });
+  if (origin.kind === 'app') {
+    protocol.handle(APP_SCHEME, appProtocolHandler(origin.rendererDir, csp));
+  } else {
+    session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+      callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } });
+    });
+  }
   session.defaultSession.setPermissionRequestHandler((_contents, permission, callback) => {
     log(`denied a permission request: ${permission}`);
     callback(false);
@@ -354,6 +362,8 @@ async function start(): Promise<void> {
   }
 }
 
+// Privileges can only be granted before the app is ready.
+protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 app.enableSandbox();
 if (!app.requestSingleInstanceLock()) {
   app.quit();

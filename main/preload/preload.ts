@@ -41,8 +41,8 @@ const bridge: DesktopBridge = {
 };
 
 ipcRenderer.on(CHANNELS.tracePort, (e) => {
-  // file:// pages have the opaque origin "null", so '*' it is; the message goes to this window only.
-  window.postMessage({ type: TRACE_PORT_MESSAGE }, '*', e.ports);
+  // Only to the page's own origin (amp-workbench://app, or the dev server in development).
+  window.postMessage({ type: TRACE_PORT_MESSAGE }, window.location.origin, e.ports);
 });
 
 contextBridge.exposeInMainWorld('ampWorkbench', bridge);

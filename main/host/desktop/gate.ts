@@ -1,31 +1,31 @@
 /**
  * The main process's gate for every request from a renderer (stack.md §4 "Validate on the main
- * side, twice"): first the sender — the frame must be the app's own page, the packaged
- * out/renderer/index.html or the dev server in development (Electron advisory GHSA-mq8j-3h7h-p8g7:
- * an unchecked senderFrame turns any frame's bug into the app's privileges) — then the payload,
- * with the Workbench API's own runtime schemas (parseRequest). The engine validates again.
+ * side, twice"): first the sender — the frame must be the app's own page, served from
+ * amp-workbench://app (appProtocol.ts), or the dev server in development (Electron advisory
+ * GHSA-mq8j-3h7h-p8g7: an unchecked senderFrame turns any frame's bug into the app's privileges) —
+ * then the payload, with the Workbench API's own runtime schemas (parseRequest). The engine
+ * validates again.
  */
-import { pathToFileURL } from 'node:url';
-
 import { describeValue } from '../../../src/api/issues';
 import { parseRequest, type WorkbenchError } from '../../../src/api/workbench';
+import { APP_HOST, APP_INDEX_URL, APP_SCHEME } from './appProtocol';
 
-/** Where the app's page comes from. */
-export type AppOrigin = { kind: 'file'; indexHtml: string } | { kind: 'dev'; url: string };
+/** Where the app's page comes from: the renderer build over amp-workbench://, or Vite's dev server. */
+export type AppOrigin = { kind: 'app'; rendererDir: string } | { kind: 'dev'; url: string };
 
-export function fileOrigin(indexHtml: string): AppOrigin {
-  return { kind: 'file', indexHtml };
+export function appOrigin(rendererDir: string): AppOrigin {
+  return { kind: 'app', rendererDir };
 }
 
 /** The URL the window loads. */
 export function appUrl(origin: AppOrigin): string {
-  return origin.kind === 'file' ? pathToFileURL(origin.indexHtml).href : origin.url;
+  return origin.kind === 'app' ? APP_INDEX_URL : origin.url;
 }
 
 /**
- * Whether a frame URL is the app's own page: for file:// exactly the renderer's index.html (any
- * other local file is not the app, whatever it contains); for the dev server its origin.
- * Query and fragment are ignored (the renderer may route with them).
+ * Whether a frame URL is the app's own page: a frame of the origin amp-workbench://app (every
+ * file there is the renderer build; file:// and any other scheme are refused), or in development
+ * one of the dev server's origin. Path, query and fragment are not the check's business.
  */
 export function isAppSender(frameUrl: string | null | undefined, origin: AppOrigin): boolean {
   if (!frameUrl) return false;
@@ -35,10 +35,7 @@ export function isAppSender(frameUrl: string | null | undefined, origin: AppOrig
   } catch {
     return false;
   }
-  if (origin.kind === 'file') {
-    const own = new URL(appUrl(origin));
-    return u.protocol === 'file:' && u.host === own.host && u.pathname === own.pathname;
-  }
+  if (origin.kind === 'app') return u.protocol === `${APP_SCHEME}:` && u.host === APP_HOST;
   const own = new URL(origin.url);
   return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === own.origin;
 }

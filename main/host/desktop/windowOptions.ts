@@ -1,8 +1,8 @@
 /**
  * The workbench window's options and its Content-Security-Policy, as plain data so the security
  * checklist of stack.md §4 is asserted by a test rather than trusted (main/app passes these to
- * BrowserWindow and session unchanged). The shapes are Electron's BrowserWindowConstructorOptions
- * and WebPreferences, restricted to what we set.
+ * BrowserWindow, the amp-workbench:// handler and session unchanged). The shapes are Electron's
+ * BrowserWindowConstructorOptions and WebPreferences, restricted to what we set.
  */
 import { contentSecurityPolicy } from '../web/csp';
 import type { AppOrigin } from './gate';
@@ -79,14 +79,16 @@ function widen(policy: string, directive: string, extra: string): string {
 }
 
 /**
- * The policy the app's page gets. Packaged: exactly csp.ts's Electron policy (no network at all).
- * Development against Vite's dev server: Vite injects the React Refresh preamble and styles
+ * The policy the app's page gets. From amp-workbench:// (appProtocol.ts sends it with every file):
+ * exactly csp.ts's Electron policy, no network at all.
+ * Development against Vite's dev server (main.ts adds it to the http responses with
+ * webRequest.onHeadersReceived): Vite injects the React Refresh preamble and styles
  * inline and talks HMR over a WebSocket to its own host, so those are allowed — in dev only
  * (stack.md §11 pitfall 19: generate the policy per mode).
  */
 export function desktopCsp(origin: AppOrigin): string {
   const policy = contentSecurityPolicy({ kind: 'electron' });
-  if (origin.kind === 'file') return policy;
+  if (origin.kind === 'app') return policy;
   const host = new URL(origin.url).host;
   return widen(widen(widen(policy, 'script-src', `'unsafe-inline'`), 'style-src', `'unsafe-inline'`), 'connect-src', `'self' ws://${host}`);
 }

@@ -19,16 +19,16 @@
  * (default 50 ms) carrying the summed count: never one message per record (stack.md §6).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
 import { isReadOnly, WORKBENCH_METHODS, type WorkbenchError, type WorkbenchEvent, type WorkbenchMethod } from '../../../src/api/workbench';
 import { contentSecurityPolicy } from './csp';
+import { readStaticFile } from './staticFiles';
 
 /** What the server needs of the engine: WorkbenchService, or a stand-in in tests. */
 export interface WorkbenchBackend {
@@ -67,20 +67,6 @@ const LOOPBACK = '127.0.0.1';
 /** A client that lets this much pile up unsent is not reading: it is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 16 << 20;
 const MAX_MESSAGE_BYTES = 1 << 20;
-
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.wasm': 'application/wasm',
-  '.map': 'application/json',
-};
 
 interface Client {
   ws: WebSocket;
@@ -158,21 +144,13 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       plain(res, 404, `no renderer build is served (start with --static DIR); the Workbench API is at ws://${LOOPBACK}:${port}${WS_PATH}`);
       return;
     }
-    const rel = normalize(pathname === '/' ? '/index.html' : pathname);
-    const file = join(staticRoot, rel);
-    if (!file.startsWith(staticRoot + sep)) {
-      plain(res, 404, `not found: ${pathname}`);
+    const r = await readStaticFile(staticRoot, pathname);
+    if (!r.ok) {
+      plain(res, r.status, r.reason);
       return;
     }
-    let body: Buffer;
-    try {
-      body = await readFile(file);
-    } catch {
-      plain(res, 404, `not found: ${pathname}`);
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': body.length });
-    res.end(body);
+    res.writeHead(200, { 'Content-Type': r.contentType, 'Content-Length': r.body.length });
+    res.end(r.body);
   };
 
   const server = createServer((req, res) => {

@@ -4,12 +4,14 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { BRIDGE_METHODS } from '../../../src/api/desktop';
-import { appUrl, fileOrigin, gateRequest, isAppSender, type AppOrigin } from '../../../main/host/desktop/gate';
+import { appOrigin, appUrl, gateRequest, isAppSender, type AppOrigin } from '../../../main/host/desktop/gate';
 import { METHOD_NAMES } from '../../../src/api/workbench';
 
-const index = resolve('/opt/AMP Workbench/resources/app.asar/out/renderer/index.html');
-const packaged = fileOrigin(index);
-const own = pathToFileURL(index).href;
+const rendererDir = resolve('/opt/AMP Workbench/resources/app.asar/out/renderer');
+const packaged = appOrigin(rendererDir);
+const own = 'amp-workbench://app/index.html';
+/** Where the page used to load from: no longer the app's page. */
+const fileIndex = pathToFileURL(resolve(rendererDir, 'index.html')).href;
 const dev: AppOrigin = { kind: 'dev', url: 'http://localhost:5173/' };
 
 describe('sender check', () => {
@@ -17,6 +19,9 @@ describe('sender check', () => {
     [own],
     [`${own}#/trace`],
     [`${own}?view=devices`],
+    ['amp-workbench://app/'],
+    // Every file of that origin is the renderer build (appProtocol.ts serves nothing else).
+    ['amp-workbench://app/assets/worker.js'],
   ])('allows the app page %s', (url) => {
     expect(isAppSender(url, packaged)).toBe(true);
   });
@@ -28,9 +33,16 @@ describe('sender check', () => {
     ['data:text/html,<script>ampWorkbench.call("session.disconnect",{})</script>'],
     ['about:blank'],
     ['chrome-extension://abc/index.html'],
+    [fileIndex],
+    [`${fileIndex}#/trace`],
     [pathToFileURL(resolve('/home/user/Downloads/index.html')).href],
-    [pathToFileURL(resolve('/opt/AMP Workbench/resources/app.asar/out/renderer/other.html')).href],
     ['file://evil-host/opt/AMP%20Workbench/resources/app.asar/out/renderer/index.html'],
+    ['amp-workbench://evil/index.html'],
+    ['amp-workbench://app.evil/index.html'],
+    ['amp-workbench://app:1/index.html'],
+    ['amp-workbench:index.html'],
+    ['other-scheme://app/index.html'],
+    ['https://app/index.html'],
     ['not a url'],
     [''],
     [null],
@@ -46,9 +58,11 @@ describe('sender check', () => {
     expect(isAppSender('http://127.0.0.1:5173/', dev)).toBe(false);
     expect(isAppSender('ws://localhost:5173/', dev)).toBe(false);
     expect(isAppSender(own, dev)).toBe(false);
+    expect(isAppSender(fileIndex, dev)).toBe(false);
   });
 
   it('the page the window loads passes its own check', () => {
+    expect(appUrl(packaged)).toBe(own);
     expect(isAppSender(appUrl(packaged), packaged)).toBe(true);
     expect(isAppSender(appUrl(dev), dev)).toBe(true);
   });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
+import { appOrigin } from '../../../main/host/desktop/gate';
 import { buildMenuTemplate, type MenuAction, type MenuItemTemplate, type MenuState } from '../../../main/host/desktop/menu';
 import { defaultSettings } from '../../../main/host/desktop/settings';
 import { desktopCsp, windowOptions } from '../../../main/host/desktop/windowOptions';
@@ -42,8 +43,8 @@ describe('window options', () => {
 });
 
 describe('content security policy per mode', () => {
-  it('packaged: exactly the Electron policy of csp.ts, with no network', () => {
-    const p = desktopCsp({ kind: 'file', indexHtml: '/app/out/renderer/index.html' });
+  it('from amp-workbench://: exactly the Electron policy of csp.ts, with no network', () => {
+    const p = desktopCsp(appOrigin('/app/out/renderer'));
     expect(p).toBe(contentSecurityPolicy({ kind: 'electron' }));
     expect(p).toContain(`script-src 'self';`);
     expect(p).toContain(`connect-src 'none';`);

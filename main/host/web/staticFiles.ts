@@ -1,0 +1,49 @@
+/**
+ * The renderer build's files, as web mode's HTTP server (server.ts) and the desktop app's
+ * amp-workbench:// scheme (desktop/appProtocol.ts) serve them: one folder, nothing outside it,
+ * a Content-Type by extension (the page is served with nosniff, so the type must be right).
+ */
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.wasm': 'application/wasm',
+  '.map': 'application/json',
+};
+
+export type StaticRefusal = { ok: false; status: number; reason: string };
+export type StaticFile = { ok: true; file: string; contentType: string } | StaticRefusal;
+export type StaticBody = { ok: true; body: Buffer; contentType: string } | StaticRefusal;
+
+/**
+ * Where a URL path (already percent-decoded) lies under root; `/` means index.html. A path that
+ * would leave root is "not found", like a missing file, so a probe learns nothing about the disk.
+ */
+export function resolveStaticFile(root: string, pathname: string): StaticFile {
+  const base = resolve(root);
+  // normalize() of an absolute path cannot climb above its "/", so the join stays under base;
+  // the prefix check is the second line of defence (drive letters, UNC paths on Windows).
+  const file = join(base, normalize(pathname === '/' || pathname === '' ? '/index.html' : pathname));
+  if (!file.startsWith(base + sep)) return { ok: false, status: 404, reason: `not found: ${pathname}` };
+  return { ok: true, file, contentType: CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' };
+}
+
+/** resolveStaticFile and the read; an unreadable file (missing, a folder) is "not found". */
+export async function readStaticFile(root: string, pathname: string): Promise<StaticBody> {
+  const r = resolveStaticFile(root, pathname);
+  if (!r.ok) return r;
+  try {
+    return { ok: true, body: await readFile(r.file), contentType: r.contentType };
+  } catch {
+    return { ok: false, status: 404, reason: `not found: ${pathname}` };
+  }
+}
