@@ -45,8 +45,12 @@ describe('amp-workbench CLI', () => {
       deviceId: 34,
       status: 15,
       statusNames: ['ACKNOWLEDGE', 'DRIVER', 'DRIVER_OK', 'FEATURES_OK'],
-      featuresOffered: '0x0000000100000001',
-      featuresNegotiated: '0x0000000100000001',
+      featuresOffered: '0x100000001',
+      featuresNegotiated: '0x100000001',
+      features: [
+        { bit: 0, name: 'VIRTIO_I2C_F_ZERO_LENGTH_REQUEST', offered: true, negotiated: true },
+        { bit: 32, name: 'VIRTIO_F_VERSION_1', offered: true, negotiated: true },
+      ],
       queues: [{ index: 0, size: 128 }],
     });
     const con = out.devices.find((d: { deviceType: string }) => d.deviceType === 'console');

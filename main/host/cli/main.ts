@@ -5,9 +5,9 @@
 import { parseArgs } from 'node:util';
 
 import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
-import { hex32, parseHex, toHex } from '../../../src/util/hex';
+import { hex32, parseHex } from '../../../src/util/hex';
 import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
-import { deviceDisplayName, featureNames, statusNames } from '../../../src/protocol/names';
+import { featureNames, statusNames } from '../../../src/protocol/names';
 import { decodeConfig } from '../../../src/devices/config';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/open';
@@ -19,6 +19,7 @@ import { exerciseDevices, type ExerciseReport } from '../exercise';
 import { openSession, type Session } from '../session';
 import type { DeviceState } from '../../../src/driver/driver';
 import type { RingState } from '../../../src/virtio/inspect';
+import { deviceToJson } from '../../../src/api/workbench';
 
 const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
 
@@ -74,39 +75,10 @@ function printRings(devices: readonly DeviceState[], rings: Map<string, RingStat
   }
 }
 
+/** The API's device JSON (one converter for CLI and UI), with each queue's ring state when read. */
 function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
-  return {
-    devNum: d.devNum,
-    deviceId: d.deviceId,
-    deviceType: d.deviceType,
-    deviceName: deviceDisplayName(d.deviceId),
-    vendorId: hex32(d.vendorId),
-    uuid: d.uuid,
-    phase: d.phase,
-    status: d.status,
-    statusNames: statusNames(d.status),
-    featuresOffered: featureHex(d.featuresOffered),
-    featuresNegotiated: featureHex(d.featuresNegotiated),
-    featuresOfferedNames: featureNames(d.featuresOffered, d.deviceId),
-    featuresNegotiatedNames: featureNames(d.featuresNegotiated, d.deviceId),
-    configSize: d.configSize,
-    config: toHex(d.config),
-    configFields: decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? [],
-    generation: d.generation,
-    queues: d.queues.map((q) => ({
-      ...(rings ? { ring: rings.get(`${d.devNum}/${q.index}`) ?? null } : {}),
-      index: q.index,
-      name: q.name,
-      size: q.size,
-      maxSize: q.maxSize,
-      descAddr: '0x' + q.descAddr.toString(16),
-      driverAddr: '0x' + q.driverAddr.toString(16),
-      deviceAddr: '0x' + q.deviceAddr.toString(16),
-    })),
-    shm: d.shm.map((r) => ({ shmid: r.shmid, length: '0x' + r.length.toString(16), address: '0x' + r.address.toString(16) })),
-    findings: d.findings,
-    ...(d.error !== undefined ? { error: d.error } : {}),
-  };
+  const j = deviceToJson(d);
+  return rings ? { ...j, queues: j.queues.map((q) => ({ ...q, ring: rings.get(`${d.devNum}/${q.index}`) ?? null })) } : j;
 }
 
 async function cmdBoards(argv: string[]): Promise<number> {
