@@ -13,6 +13,12 @@ export interface RecordDescription {
   name: string;
   /** The name with its most telling fields, e.g. "GET_VQUEUE dev 1 token 0x0003 index=0". */
   summary: string;
+  /**
+   * The summary without its leading name, dev and token, for tables that show those in columns of
+   * their own: a message's fields ("index=0"), the text after a doorbell's, marker's, vq-index's or
+   * queue state's name, why a record is MALFORMED or UNKNOWN.
+   */
+  detail: string;
   problems: Problem[];
   /** The decoded message, for message records whose header could be read. */
   msg: VirtioMsg | null;
@@ -44,6 +50,11 @@ function asSource(r: RecordView | TraceRecord): Source {
   return { ...r, devNum: r.devNum ?? NO_DEV, data: () => r.data };
 }
 
+/** `head` and `detail` as one line; a record with no detail is its head alone. */
+function line(head: string, detail: string): string {
+  return detail === '' ? head : `${head} ${detail}`;
+}
+
 export function describeRecord(record: RecordView | TraceRecord): RecordDescription {
   const r = asSource(record);
   const data = r.data();
@@ -51,18 +62,21 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
   switch (r.kind) {
     case 'doorbell': {
       const who = r.dir === 'driver-to-device' ? 'driver rang device' : r.dir === 'device-to-driver' ? 'device rang driver' : 'doorbell';
-      return { name: 'DOORBELL', summary: `DOORBELL ${who}`, problems: [], msg: null };
+      return { name: 'DOORBELL', summary: line('DOORBELL', who), detail: who, problems: [], msg: null };
     }
     case 'vq-index': {
       const v = decodeVqIndex(data);
-      const state = v ? ` avail.idx ${v.availIdx} used.idx ${v.usedIdx} last seen ${v.lastSeenUsed} in flight ${v.inFlight}` : ' (damaged)';
-      return { name: 'VQ_INDEX', summary: `VQ_INDEX${dev} q${r.channel}${state}`, problems: [], msg: null };
+      const detail = `q${r.channel}${v ? ` avail.idx ${v.availIdx} used.idx ${v.usedIdx} last seen ${v.lastSeenUsed} in flight ${v.inFlight}` : ' (damaged)'}`;
+      return { name: 'VQ_INDEX', summary: line(`VQ_INDEX${dev}`, detail), detail, problems: [], msg: null };
     }
-    case 'queue-state':
-      return { name: 'QUEUE_STATE', summary: `QUEUE_STATE ${text(data)}`, problems: [], msg: null };
+    case 'queue-state': {
+      const detail = text(data);
+      return { name: 'QUEUE_STATE', summary: `QUEUE_STATE ${detail}`, detail, problems: [], msg: null };
+    }
     case 'marker': {
       const name = (MARKER_KINDS[r.msgId] ?? 'marker').toUpperCase().replaceAll('-', '_');
-      return { name, summary: `${name}${dev} ${text(data)}`.trimEnd(), problems: [], msg: null };
+      const detail = text(data).trimEnd();
+      return { name, summary: line(`${name}${dev}`, detail), detail, problems: [], msg: null };
     }
     case 'message':
       break;
@@ -70,15 +84,20 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
   const flagged = problemCodes(r.problems)
     .filter((c) => c in ENDPOINT_PROBLEMS)
     .map((code): Problem => ({ offset: 0, code, reason: ENDPOINT_PROBLEMS[code]! }));
-  if (r.rev === null) return { name: 'UNKNOWN', summary: `UNKNOWN ${data.length} bytes, revision unknown`, problems: flagged, msg: null };
+  if (r.rev === null) return { name: 'UNKNOWN', summary: `UNKNOWN ${data.length} bytes, revision unknown`, detail: 'revision unknown', problems: flagged, msg: null };
   const d = decode(data, r.rev, r.dir ? { direction: r.dir } : {});
   const problems = [...d.problems, ...flagged];
-  if (!d.msg) return { name: 'MALFORMED', summary: `MALFORMED ${data.length} bytes: ${d.problems[0]?.reason ?? 'no header'}`, problems, msg: null };
+  if (!d.msg) {
+    const reason = d.problems[0]?.reason ?? 'no header';
+    return { name: 'MALFORMED', summary: `MALFORMED ${data.length} bytes: ${reason}`, detail: reason, problems, msg: null };
+  }
   const m = d.msg;
-  const parts = [m.name];
-  if (!m.bus) parts.push(`dev ${m.devNum}`);
-  if (m.token !== 0) parts.push(`token 0x${m.token.toString(16).padStart(4, '0')}`);
-  const fields = Object.entries(m.fields).slice(0, MAX_SUMMARY_FIELDS);
-  for (const [k, v] of fields) parts.push(`${k}=${fieldText(v)}`);
-  return { name: m.name, summary: parts.join(' '), problems, msg: m };
+  const head = [m.name];
+  if (!m.bus) head.push(`dev ${m.devNum}`);
+  if (m.token !== 0) head.push(`token 0x${m.token.toString(16).padStart(4, '0')}`);
+  const detail = Object.entries(m.fields)
+    .slice(0, MAX_SUMMARY_FIELDS)
+    .map(([k, v]) => `${k}=${fieldText(v)}`)
+    .join(' ');
+  return { name: m.name, summary: line(head.join(' '), detail), detail, problems, msg: m };
 }

@@ -28,18 +28,27 @@ const I2C = device({
 });
 
 describe('DevicesView', () => {
-  it('shows status bits as named chips, the trouble bits loudest, and features offered versus negotiated', async () => {
+  /** [name, tone, set] of every status chip of a card. */
+  const statusChips = (card: HTMLElement, devNum: number) =>
+    [...within(card).getByLabelText(`Status of device ${devNum}`).querySelectorAll('.chip')].map((c) => [c.textContent, c.getAttribute('data-tone'), !c.classList.contains('chip-off')]);
+
+  it('shows every status bit as a named chip, set ones emphasized and the trouble bits loudest, and features offered versus negotiated', async () => {
     const api = fakeApi({ 'session.state': () => ok(sessionState([device(), I2C])) });
     render(<DevicesView api={api} />);
     const card = await screen.findByRole('region', { name: 'Device 1' });
     const status = within(card).getByLabelText('Status of device 1');
-    expect([...status.querySelectorAll('.chip')].map((c) => [c.textContent, c.getAttribute('data-tone')])).toEqual([
-      ['ACKNOWLEDGE', 'neutral'],
-      ['DRIVER', 'neutral'],
-      ['DRIVER_OK', 'ok'],
-      ['FEATURES_OK', 'neutral'],
-      ['DEVICE_NEEDS_RESET', 'danger'],
+    // Names and values from the protocol's STATUS table (Appendix C), unset bits included.
+    expect(statusChips(card, 1)).toEqual([
+      ['ACKNOWLEDGE', 'neutral', true],
+      ['DRIVER', 'neutral', true],
+      ['DRIVER_OK', 'ok', true],
+      ['FEATURES_OK', 'neutral', true],
+      ['SUSPEND', 'neutral', false],
+      ['DEVICE_NEEDS_RESET', 'danger', true],
+      ['FAILED', 'neutral', false],
     ]);
+    expect(within(status).getByLabelText('DEVICE_NEEDS_RESET (0x40) set').getAttribute('title')).toBe('DEVICE_NEEDS_RESET (0x40) set');
+    expect(within(status).getByLabelText('FAILED (0x80) not set')).toBeTruthy();
     expect(status.textContent).toContain('status 0x4f');
     const rows = [...within(card).getByRole('table', { name: 'Features of device 1' }).querySelectorAll('tbody tr')];
     expect(rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))).toEqual([
@@ -60,9 +69,9 @@ describe('DevicesView', () => {
     });
     render(<DevicesView api={api} />);
     const card = await screen.findByRole('region', { name: 'Device 0' });
-    expect(within(card).queryByText('FAILED')).toBeNull();
+    expect(within(card).getByText('FAILED').getAttribute('data-tone')).toBe('neutral');
     api.emit({ event: 'session.device', data: { device: device({ status: 0x8f, statusNames: ['ACKNOWLEDGE', 'DRIVER', 'DRIVER_OK', 'FEATURES_OK', 'FAILED'], phase: 'failed' }) } });
-    const failed = await within(card).findByText('FAILED');
+    const failed = await within(card).findByLabelText('FAILED (0x80) set');
     expect(failed.getAttribute('data-tone')).toBe('danger');
 
     fireEvent.change(within(card).getByLabelText('Random bytes'), { target: { value: '3' } });
@@ -73,6 +82,19 @@ describe('DevicesView', () => {
     expect(api.callsOf('device.workload')).toEqual([{ devNum: 0, kind: 'rng-read', params: { bytes: 3 } }]);
   });
 
+  it('names a set bit the protocol does not define by its value, and says a reset device is reset', async () => {
+    const api = fakeApi({ 'session.state': () => ok(sessionState([device({ devNum: 0, status: 0x21, statusNames: ['ACKNOWLEDGE', '0x20'] }), device({ devNum: 1, status: 0, statusNames: [] })])) });
+    render(<DevicesView api={api} />);
+    const odd = await screen.findByRole('region', { name: 'Device 0' });
+    expect(statusChips(odd, 0).filter(([, , set]) => set)).toEqual([
+      ['ACKNOWLEDGE', 'neutral', true],
+      ['0x20', 'neutral', true],
+    ]);
+    const reset = screen.getByRole('region', { name: 'Device 1' });
+    expect(statusChips(reset, 1).every(([, tone, set]) => tone === 'neutral' && !set)).toBe(true);
+    expect(within(reset).getByLabelText('Status of device 1').textContent).toContain('reset (0)');
+  });
+
   it('resets a device and shows the state it came back in', async () => {
     const api = fakeApi({
       'session.state': () => ok(sessionState([device({ phase: 'needs-reset', statusNames: ['DEVICE_NEEDS_RESET'], status: 0x40 })])),
@@ -81,8 +103,8 @@ describe('DevicesView', () => {
     render(<DevicesView api={api} />);
     const card = await screen.findByRole('region', { name: 'Device 0' });
     fireEvent.click(within(card).getByRole('button', { name: 'Reset & renegotiate' }));
-    await waitFor(() => expect(within(card).queryByText('DEVICE_NEEDS_RESET')).toBeNull());
-    expect(within(card).getByText('DRIVER_OK')).toBeTruthy();
+    await waitFor(() => expect(within(card).getByText('DEVICE_NEEDS_RESET').classList.contains('chip-off')).toBe(true));
+    expect(within(card).getByLabelText('DRIVER_OK (0x04) set')).toBeTruthy();
     expect(api.callsOf('device.reset')).toEqual([{ devNum: 0 }]);
   });
 });

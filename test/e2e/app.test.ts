@@ -1,7 +1,8 @@
 /**
  * The renderer in Debian Chromium against `amp-workbench serve` on the simulated board: connect,
  * every device reaches DRIVER_OK, a queue's descriptor table, a broken profile's error at its
- * field. Screenshots of each view go to test/output/screenshots/.
+ * field; the app fills the window and a long view scrolls inside it. Screenshots of each view go
+ * to test/output/screenshots/.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { e2eSkipReason, REPO, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
+import { expectFillsViewport, shellLayout } from './layout';
 
 const skip = e2eSkipReason();
 
@@ -41,13 +43,18 @@ describe.skipIf(skip !== null)(`workbench in Chromium ${skip ?? ''}`, () => {
     const cards = page.locator('section.device-card');
     await expect.poll(() => cards.count()).toBe(3);
     for (let i = 0; i < 3; i++) {
-      await cards.nth(i).locator('.chip', { hasText: /^DRIVER_OK$/ }).waitFor();
+      // Every status bit has a chip; the unset ones are dimmed (.chip-off).
+      await cards.nth(i).locator('.chip:not(.chip-off)', { hasText: /^DRIVER_OK$/ }).waitFor();
       await cards.nth(i).locator('.chip', { hasText: /^ready$/ }).waitFor();
     }
     expect(await page.locator('.chip[data-tone="danger"]').count()).toBe(0);
     expect(await page.getByTestId('header-board').textContent()).toBe('sim-qemu-amp-pci');
     // The first page to connect controls the session.
     expect(await page.getByText('controlling').count()).toBe(1);
+    // Three cards are taller than the window: they scroll inside the view, the status bar stays put.
+    const layout = await shellLayout(page);
+    expectFillsViewport(layout);
+    expect(layout.mainScroll).toBeGreaterThan(layout.mainClient);
     await screenshot(page, 'devices');
   });
 

@@ -2,7 +2,8 @@
  * Trace, Timeline and Export in Debian Chromium against `amp-workbench serve` on the simulated
  * board: the trace grows while a device is reset, a filter narrows it (and a bad one shows its
  * column), a message's detail lights its bytes, the export dialog writes a pcapng that
- * loadCapture reads back with as many records as the dialog reported. Screenshots of Trace and
+ * loadCapture reads back with as many records as the dialog reported, an rng read puts a
+ * virtqueue lane on the Timeline. Both views fill the window exactly. Screenshots of Trace and
  * Timeline go to test/output/screenshots/.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadCapture } from '../../main/host/trace/load';
 import { e2eSkipReason, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
+import { expectFillsViewport, shellLayout } from './layout';
 
 const skip = e2eSkipReason();
 
@@ -72,6 +74,11 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
     await rows.first().waitFor();
     // Every response has a latency.
     for (const latency of await page.locator('.trace-row[data-index] .c-latency').allTextContents()) expect(latency).toMatch(/\d/);
+    // The summary says what the message, dev and token columns do not.
+    const first = rows.first();
+    const name = (await first.locator('.c-msg').textContent()) ?? '';
+    expect(name).toMatch(/^[A-Z_]+$/);
+    expect(await first.locator('.c-summary').textContent()).not.toMatch(new RegExp(`^${name}|\\bdev \\d|\\btoken 0x`));
   });
 
   it("opens a message's detail whose bytes light with the field under the pointer", async () => {
@@ -83,6 +90,15 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
     await field.waitFor();
     await field.hover();
     await expect.poll(() => pane.locator('.trace-hex-byte.lit').count()).toBeGreaterThan(0);
+    // The table and the side pane grow down to the bottom of the view, above the status bar.
+    expectFillsViewport(await shellLayout(page));
+    const bottoms = await page.evaluate<{ inner: number; table: number; side: number }>(`(() => {
+      const main = document.querySelector('.app-main');
+      const bottom = (s) => document.querySelector(s).getBoundingClientRect().bottom;
+      return { inner: main.getBoundingClientRect().bottom - parseFloat(getComputedStyle(main).paddingBottom), table: bottom('.trace-table'), side: bottom('.trace-side') };
+    })()`);
+    expect(bottoms.table).toBeCloseTo(bottoms.inner, 0);
+    expect(bottoms.side).toBeCloseTo(bottoms.inner, 0);
     await screenshot(page, 'trace');
     await pane.getByRole('button', { name: /← request/ }).click();
     await expect.poll(async () => (await pane.getByRole('button', { name: 'response →' }).count()) === 1).toBe(true);
@@ -108,11 +124,29 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
 
-  it('draws the timeline from windowed queries', async () => {
+  it('draws the timeline from windowed queries, with a lane per virtqueue a workload used', async () => {
     const { page } = opened;
+    // An rng read through the Devices view, as a user would: descriptors go in flight on dev 0's queue.
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    const rng = page.locator('section.device-card', { has: page.getByLabel('Random bytes') });
+    await rng.getByLabel('Random bytes').fill('64');
+    await rng.getByRole('button', { name: 'Read' }).click();
+    const devNum = await rng.getAttribute('data-devnum');
+    await page.getByTestId(`workload-result-${devNum}`).getByText(/succeeded/).waitFor();
+
     await page.getByRole('tab', { name: 'Timeline' }).click();
     await page.locator('[data-lane="throughput"] canvas').first().waitFor();
     await expect.poll(() => page.locator('.timeline-lane[data-lane^="d"]').count()).toBeGreaterThan(0);
+    const queueLane = page.locator(`.timeline-lane[data-lane^="d${devNum}q"]`).first();
+    await queueLane.waitFor();
+    expect(await queueLane.locator('.timeline-lane-label').textContent()).toMatch(new RegExp(`^dev ${devNum} vq \\d+ in flight$`));
+    // No uPlot legend under the chart: the values under the cursor go into the lane's label.
+    expect(await page.locator('.timeline-view .u-legend').count()).toBe(0);
+    const readout = page.getByTestId('throughput-readout');
+    expect(await readout.textContent()).toBe('');
+    await page.locator('[data-lane="throughput"] .u-over').hover();
+    await expect.poll(() => readout.textContent()).toMatch(/^at .+: [\d.]+[kMG]? messages\/s · [\d.]+[kMG]? bytes\/s$/);
+    expectFillsViewport(await shellLayout(page));
     await screenshot(page, 'timeline');
     expect(opened.errors).toEqual([]);
   });

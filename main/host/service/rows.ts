@@ -32,7 +32,8 @@ function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof
     name: d.name,
     token: view.token,
     size: view.dataLength,
-    summary: d.summary,
+    // Name, dev and token have columns of their own.
+    summary: d.detail,
     latencyNs: response && pair >= 0 ? view.latencyNs : null,
     pairSeq: pair >= 0 ? pair : null,
     problems: problemList(view, d.problems),

@@ -1,7 +1,8 @@
 /**
- * Devices: per device its type, vendor and dev_num; status bits as named chips; features offered
- * versus negotiated by name and bit; config space decoded and as hex with its generation; reset and
- * the device's workload. Live: session.device events replace a device's card as it changes.
+ * Devices: per device its type, vendor and dev_num; every status bit as a named chip, set or not;
+ * features offered versus negotiated by name and bit; config space decoded and as hex with its
+ * generation; reset and the device's workload. Live: session.device events replace a device's
+ * card as it changes.
  */
 import { useState } from 'react';
 
@@ -10,7 +11,7 @@ import type { WorkbenchApi } from '../../bridge/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 import { useSession, withDevice } from '../../ui/useSession';
-import { phaseTone, statusTone } from './deviceTone';
+import { phaseTone, statusBits, statusTone } from './deviceTone';
 import { Workload } from './Workload';
 
 import './DevicesView.css';
@@ -130,12 +131,15 @@ function DeviceCard({ api, device, onChanged }: { api: WorkbenchApi; device: Dev
       </header>
       <div className="status-chips" aria-label={`Status of device ${device.devNum}`}>
         <span className="mono muted">status 0x{device.status.toString(16).padStart(2, '0')}</span>{' '}
-        {device.statusNames.map((n) => (
-          <Chip key={n} tone={statusTone(n)}>
-            {n}
-          </Chip>
-        ))}
-        {device.statusNames.length === 0 && <span className="muted">reset (0)</span>}
+        {statusBits(device.status).map(({ name, bit, set }) => {
+          const what = `${name} (0x${bit.toString(16).padStart(2, '0')}) ${set ? 'set' : 'not set'}`;
+          return (
+            <Chip key={name} tone={set ? statusTone(name) : 'neutral'} off={!set} title={what} label={what}>
+              {name}
+            </Chip>
+          );
+        })}
+        {device.status === 0 && <span className="muted">reset (0)</span>}
       </div>
       {device.error && <ErrorNote error={device.error} tryThis={['Reset the device; if it fails again, look in Trace for the failing request.']} />}
       {device.findings.map((f) => (

@@ -11,6 +11,7 @@ import uPlot from 'uplot';
 import type { WorkbenchApi, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
 import { useTraceTick } from '../../ui/useTraceTick';
 import { formatNs } from '../trace/traceFormat';
+import { AXIS_FONT, axisSize, formatSi, siValues } from './axes';
 import { Plot } from './Plot';
 import './timeline.css';
 
@@ -25,7 +26,11 @@ interface Lane {
   queue?: number;
 }
 
-/** Width of every chart's y axis, so the plots' time axes line up and a pointer maps to a time. */
+/**
+ * Width every chart keeps on each side of its plot (a y axis, or padding where it has none), so
+ * the plots' time axes line up and a pointer maps to a time. SI labels fit in it; a wider one
+ * widens its axis rather than being clipped.
+ */
 const Y_AXIS_PX = 56;
 const LANE_PX = 56;
 /** The last lane carries the shared time axis below its plot. */
@@ -62,12 +67,20 @@ function xs(w: Window): number[] {
   return w.count.map((_, i) => (w.fromNs + i * w.bucketNs) / 1e9);
 }
 
+/** A y axis with SI labels, as wide as they need (at least Y_AXIS_PX); `extra` places and labels it. */
+function yAxis(stroke: string, extra: uPlot.Axis = {}): uPlot.Axis {
+  const ticks = extra.ticks?.show !== false;
+  return { size: axisSize(Y_AXIS_PX, ticks), stroke, font: AXIS_FONT, values: siValues, ...extra };
+}
+
 function laneOptions(label: string, stroke: string, showX: boolean): Omit<uPlot.Options, 'width' | 'height'> {
   return {
     legend: { show: false },
     cursor: { drag: { x: false, y: false }, sync: { key: 'timeline' } },
     scales: { x: { time: false } },
-    axes: [{ show: showX, stroke }, { size: Y_AXIS_PX, stroke, label, labelSize: 0, ticks: { show: false } }],
+    // The right padding stands in for the throughput chart's right axis.
+    padding: [null, Y_AXIS_PX, null, null],
+    axes: [{ show: showX, stroke, font: AXIS_FONT }, yAxis(stroke, { label, labelSize: 0, ticks: { show: false } })],
     series: [{}, { label, stroke, fill: translucent(stroke), width: 1 }],
   };
 }
@@ -91,7 +104,7 @@ export function TimelineView({ api }: { api: WorkbenchApi }) {
   const tick = useTraceTick(api, REFRESH_MS, resetZoom);
   const drag = useRef<{ x: number; view: View } | null>(null);
 
-  const plotWidth = Math.max(1, width - Y_AXIS_PX - 8);
+  const plotWidth = Math.max(1, width - 2 * Y_AXIS_PX - 8);
   const fullTo = Math.max(MIN_SPAN_NS, (stats?.lastNs ?? 0) + 1);
   const view: View = zoom ?? { fromNs: 0, toNs: fullTo };
 
@@ -149,25 +162,49 @@ export function TimelineView({ api }: { api: WorkbenchApi }) {
 
   const colors = useMemo(() => ({ accent: cssColor('--accent', '#3b82f6'), muted: cssColor('--muted', '#888'), warn: cssColor('--warn', '#d97706') }), []);
   const laneOpts = useMemo(() => new Map(lanes.map((l, i) => [l.key, laneOptions(l.label, l.series === 'messages' ? colors.accent : colors.warn, i === lanes.length - 1)])), [lanes, colors]);
+  // The values under the cursor (on any lane: the cursors are synced) go into the lane's label.
+  const readout = useRef<HTMLSpanElement>(null);
   const throughputOpts = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
+      legend: { show: false },
       cursor: { drag: { x: false, y: false }, sync: { key: 'timeline' } },
       scales: { x: { time: false }, bytes: {} },
-      axes: [{ stroke: colors.muted }, { size: Y_AXIS_PX, stroke: colors.accent }, { scale: 'bytes', side: 1, stroke: colors.warn, size: Y_AXIS_PX }],
-      series: [{ label: 's' }, { label: 'messages/s', stroke: colors.accent, width: 1 }, { label: 'bytes/s', stroke: colors.warn, scale: 'bytes', width: 1 }],
+      axes: [{ stroke: colors.muted, font: AXIS_FONT }, yAxis(colors.accent), yAxis(colors.warn, { scale: 'bytes', side: 1 })],
+      series: [{}, { label: 'messages/s', stroke: colors.accent, width: 1 }, { label: 'bytes/s', stroke: colors.warn, scale: 'bytes', width: 1 }],
+      hooks: {
+        setCursor: [
+          (u) => {
+            if (!readout.current) return;
+            const i = u.cursor.idx;
+            const [x, messages, bytes] = u.data.map((d) => (i === null || i === undefined ? null : d[i]));
+            readout.current.textContent =
+              x === null || x === undefined ? '' : `at ${formatNs(x * 1e9)}: ${formatSi(messages ?? 0)} messages/s · ${formatSi(bytes ?? 0)} bytes/s`;
+          },
+        ],
+      },
     }),
     [colors],
   );
 
   const latency = stats?.latency ?? [];
-  const shownLatency = latency.find((l) => l.name === latencyName) ?? latency[0];
+  // Until the user picks one: the request type with the most answers, the one worth looking at.
+  const shownLatency = latency.find((l) => l.name === latencyName) ?? latency.reduce<(typeof latency)[number] | undefined>((a, l) => (!a || l.count > a.count ? l : a), undefined);
   const histogramOpts = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(() => {
     const edges = shownLatency?.histogram.map((b) => b.fromNs) ?? [];
     return {
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: false } },
-      axes: [{ stroke: colors.muted, values: (_u, ticks) => ticks.map((t) => (edges[t] === undefined ? '' : formatNs(edges[t]!))) }, { size: Y_AXIS_PX, stroke: colors.accent }],
+      // One slot per bucket, labelled at its lower edge, so a single bucket is one bar, not the whole width.
+      scales: { x: { time: false, range: () => [-0.5, Math.max(edges.length, 8) - 0.5] } },
+      axes: [
+        {
+          stroke: colors.muted,
+          font: AXIS_FONT,
+          splits: () => edges.map((_, i) => i),
+          values: (_u, ticks) => ticks.map((t) => (edges[t] === undefined ? '' : formatNs(edges[t]!))),
+        },
+        yAxis(colors.accent),
+      ],
       series: [{}, { label: 'requests', stroke: colors.accent, fill: colors.accent, paths: uPlot.paths.bars!({ size: [0.9] }) }],
     };
   }, [shownLatency, colors]);
@@ -241,7 +278,10 @@ export function TimelineView({ api }: { api: WorkbenchApi }) {
           );
         })}
         <div className="timeline-lane" data-lane="throughput">
-          <span className="timeline-lane-label">throughput</span>
+          <span className="timeline-lane-label">
+            throughput: <span className="timeline-series-messages">messages/s</span> (left) · <span className="timeline-series-bytes">bytes/s</span> (right){' '}
+            <span ref={readout} className="timeline-readout" data-testid="throughput-readout" />
+          </span>
           <Plot options={throughputOpts} data={throughputData} width={width - 8} height={140} />
         </div>
       </div>

@@ -19,7 +19,17 @@ export const WINDOW_ROWS = 100_000;
 /** Rows from the window's edge at which it slides. */
 const EDGE_ROWS = 200;
 
-export const COLUMNS = ['time', 'direction', 'device', 'message', 'token', 'size', 'summary', 'latency'] as const;
+/** Header text and the cell class that sizes the column (trace.css). "dev" as the filter names it. */
+export const COLUMNS = [
+  { label: 'time', cls: 'c-time' },
+  { label: 'direction', cls: 'c-dir' },
+  { label: 'dev', cls: 'c-dev' },
+  { label: 'message', cls: 'c-msg' },
+  { label: 'token', cls: 'c-token' },
+  { label: 'size', cls: 'c-size' },
+  { label: 'summary', cls: 'c-summary' },
+  { label: 'latency', cls: 'c-latency' },
+] as const;
 
 export interface TraceTableHandle {
   /** Brings view row `index` into view: 'nearest' scrolls as little as possible, 'center' centers it. */
@@ -175,8 +185,8 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
     <div className="trace-table" role="grid" aria-rowcount={total} aria-label="trace">
       <div className="trace-header" role="row">
         {COLUMNS.map((c) => (
-          <span key={c} role="columnheader" className={`c-${c === 'direction' ? 'dir' : c === 'device' ? 'dev' : c === 'message' ? 'msg' : c}`}>
-            {c}
+          <span key={c.cls} role="columnheader" className={c.cls}>
+            {c.label}
           </span>
         ))}
       </div>
