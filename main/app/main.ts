@@ -118,7 +118,7 @@ function startEngine(): void {
       : `the engine process stopped (exit code ${code}) and was restarted; connect the board again`;
     log(reason);
     client.fail(reason);
-    sendEvent({ event: 'session.closed', data: { reason, capture: null } });
+    sendEvent({ event: 'session.closed', data: { reason, capture: null, lost: true } });
     menuState = { connected: false, hasTrace: false, devices: [] };
     refreshMenu();
     if (giveUp) return void dialog.showErrorBox(PRODUCT_NAME, reason);

@@ -67,6 +67,9 @@ export function App({ api }: { api: BridgeApi }) {
   const activity = useTraceActivity(api);
   const connected = session.state?.connected ?? false;
 
+  // A session lost under the user (the board reset, the link or the engine died) says why.
+  useEffect(() => api.onEvent((e) => e.event === 'session.closed' && e.data.lost && setNotice({ code: 'failed', message: e.data.reason })), [api]);
+
   // After reconnecting, the engine may have moved on: read its state again.
   const { refresh } = session;
   useEffect(() => {

@@ -192,6 +192,7 @@ export const traceRowSchema = z.object({
   name: z.string(),
   token: z.number(),
   size: z.number(),
+  /** What the record says beyond its name, dev and token (describeRecord().detail): a message's fields, a marker's text. */
   summary: z.string(),
   /** Responses: ns since the request. */
   latencyNs: z.number().nullable(),
@@ -436,8 +437,8 @@ export const WORKBENCH_EVENTS = {
   'session.stage': z.object({ stage: z.string(), detail: z.string() }),
   /** A device's state changed. */
   'session.device': z.object({ device: deviceJsonSchema }),
-  /** The session ended (disconnect, or the link failed). */
-  'session.closed': z.object({ reason: z.string(), capture: z.string().nullable() }),
+  /** The session ended: disconnected (lost false), or lost under the user (board reset, link or engine died). */
+  'session.closed': z.object({ reason: z.string(), capture: z.string().nullable(), lost: z.boolean() }),
   /** The trace grew by `count` records to `total`; the UI pulls rows. Coalesced by transports. */
   'trace.appended': z.object({ count, total: count }),
   /** A trace was opened or a new session started recording: views restart from empty. */

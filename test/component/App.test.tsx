@@ -60,6 +60,20 @@ describe('App shell', () => {
     expect(screen.getByTestId('status-records').textContent).toBe('40 records');
   });
 
+  it('says why when the session is lost under the user, not when the user disconnects', async () => {
+    const api = bridge();
+    render(<App api={api} />);
+    await screen.findByTestId('header-board');
+    const banner = () => document.querySelector('.app-notice');
+    await act(async () => api.emit({ event: 'session.closed', data: { reason: 'disconnected by the user', capture: '/c', lost: false } }));
+    expect(banner()).toBeNull();
+    const reason = 'lost the board: the board stopped its side of the bus (peer queue head dropped from RUN to INIT). The trace so far is kept; connect again when the board is back';
+    await act(async () => api.emit({ event: 'session.closed', data: { reason, capture: '/c', lost: true } }));
+    expect(within(banner() as HTMLElement).getByRole('alert').textContent).toBe(reason);
+    fireEvent.click(within(banner() as HTMLElement).getByRole('button', { name: 'Dismiss' }));
+    expect(banner()).toBeNull();
+  });
+
   it('filters commands by every word typed', () => {
     const cmds = ['Go to Trace', 'Theme: dark', 'Export the trace…'].map((title) => ({ id: title, title, run: () => undefined }));
     expect(filterCommands(cmds, 'trace').map((c) => c.title)).toEqual(['Go to Trace', 'Export the trace…']);

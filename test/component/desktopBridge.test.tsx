@@ -46,7 +46,7 @@ describe('desktop bridge', () => {
     const seen: string[] = [];
     api.onEvent((e) => seen.push(`${e.event}:${JSON.stringify(e.data)}`));
 
-    fake.events[0]!({ event: 'session.closed', data: { reason: 'bye' } } as WorkbenchEvent);
+    fake.events[0]!({ event: 'session.closed', data: { reason: 'bye', capture: null, lost: false } } as WorkbenchEvent);
     const first = handPort();
     first.postMessage({ event: 'trace.appended', data: { count: 5, total: 5 } });
     await tick();
@@ -56,7 +56,7 @@ describe('desktop bridge', () => {
     second.postMessage({ event: 'trace.appended', data: { count: 9, total: 9 } });
     await tick();
 
-    expect(seen).toEqual(['session.closed:{"reason":"bye"}', 'trace.appended:{"count":5,"total":5}', 'trace.appended:{"count":9,"total":9}']);
+    expect(seen).toEqual(['session.closed:{"reason":"bye","capture":null,"lost":false}', 'trace.appended:{"count":5,"total":5}', 'trace.appended:{"count":9,"total":9}']);
     expect(await api.call('trace.info', {})).toEqual({ ok: true, result: { live: true } });
   });
 

@@ -260,6 +260,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     await service.handle('device.workload', { devNum: 0, kind: 'rng-read', params: { bytes: 8 } });
     await vi.waitFor(() => expect(events.some((e) => e.event === 'session.closed')).toBe(true));
     const closed = events.find((e) => e.event === 'session.closed')!;
+    expect(closed.event === 'session.closed' && closed.data.lost).toBe(true);
     expect(closed.event === 'session.closed' && closed.data.reason).toMatch(/^lost the board: the board stopped its side of the bus \(.*INIT.*\)\. The trace so far is kept; connect again when the board is back$/);
     const state = await service.handle('session.state', {});
     expect(state.ok && (state.result as { connected: boolean }).connected).toBe(false);

@@ -105,7 +105,7 @@ export class WorkbenchService implements WorkbenchApi {
 
   /** Ends the session, if any (the capture folder is kept). */
   async close(): Promise<void> {
-    if (this.live) await this.disconnect('the workbench is shutting down');
+    if (this.live) await this.disconnect('the workbench is shutting down', false);
   }
 
   private emit<E extends WorkbenchEventName>(event: E, data: WorkbenchEventData<E>): void {
@@ -123,7 +123,7 @@ export class WorkbenchService implements WorkbenchApi {
       case 'session.connect':
         return this.connect(req.params);
       case 'session.disconnect':
-        return this.live ? this.disconnect('disconnected by the user') : workbenchError('no-session', 'session.disconnect: no board is connected');
+        return this.live ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'session.disconnect: no board is connected');
       case 'session.state':
         return ok(this.state());
       case 'session.takeControl':
@@ -275,7 +275,7 @@ export class WorkbenchService implements WorkbenchApi {
     // A board that resets or a link that dies mid-session ends the session at once, with the
     // reason, instead of leaving every later request to time out; the trace stays open.
     rec.session.onLost((reason) => {
-      if (this.live?.rec === rec) void this.disconnect(`lost the board: ${reason}. The trace so far is kept; connect again when the board is back`);
+      if (this.live?.rec === rec) void this.disconnect(`lost the board: ${reason}. The trace so far is kept; connect again when the board is back`, true);
     });
     this.emit('trace.reset', store.info());
     const probed = await rec.session.probe();
@@ -286,7 +286,7 @@ export class WorkbenchService implements WorkbenchApi {
     return this.opts.residentBytes !== undefined ? { residentBytes: this.opts.residentBytes } : {};
   }
 
-  private async disconnect(reason: string): Promise<Reply> {
+  private async disconnect(reason: string, lost: boolean): Promise<Reply> {
     const live = this.live!;
     this.live = null;
     let records = 0;
@@ -301,7 +301,7 @@ export class WorkbenchService implements WorkbenchApi {
       if (this.store) this.store.live = false;
     }
     // The session is over either way: the page must hear it.
-    this.emit('session.closed', { reason: failure ? `${reason}; ${failure}` : reason, capture: live.dir });
+    this.emit('session.closed', { reason: failure ? `${reason}; ${failure}` : reason, capture: live.dir, lost });
     return failure ? workbenchError('failed', `session.disconnect: ${failure}; the capture is in ${live.dir}`) : ok({ capture: live.dir, records });
   }
 

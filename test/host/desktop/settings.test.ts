@@ -123,7 +123,7 @@ describe('recent lists', () => {
     expect(rememberRequest(s, 'capture.open', { path: '/captures/x' }, ok)?.recentCaptures).toEqual(['/captures/x']);
     expect(rememberRequest(s, 'capture.open', { path: '/captures/x' }, { ok: false, error: {} })).toBeNull();
     expect(rememberRequest(s, 'trace.info', {}, ok)).toBeNull();
-    expect(rememberEvent(s, { event: 'session.closed', data: { reason: 'x', capture: '/captures/y' } })?.recentCaptures).toEqual(['/captures/y']);
-    expect(rememberEvent(s, { event: 'session.closed', data: { reason: 'x', capture: null } })).toBeNull();
+    expect(rememberEvent(s, { event: 'session.closed', data: { reason: 'x', capture: '/captures/y', lost: false } })?.recentCaptures).toEqual(['/captures/y']);
+    expect(rememberEvent(s, { event: 'session.closed', data: { reason: 'x', capture: null, lost: false } })).toBeNull();
   });
 });
