@@ -51,7 +51,7 @@ function growingBackend(): WorkbenchBackend & { stop(): void } {
     name: index % 2 === 0 ? 'GET_CONFIG' : 'GET_CONFIG',
     token: (index >> 1) & 0xffff,
     size: 16,
-    summary: 'GET_CONFIG dev 1 offset 0 length 8',
+    summary: 'offset=0 length=8',
     latencyNs: index % 2 === 1 ? 20_000 : null,
     pairSeq: index % 2 === 1 ? index - 1 : null,
     problems: [],
