@@ -203,7 +203,8 @@ export function TimelineView({ api }: { api: WorkbenchApi }) {
           splits: () => edges.map((_, i) => i),
           values: (_u, ticks) => ticks.map((t) => (edges[t] === undefined ? '' : formatNs(edges[t]!))),
         },
-        yAxis(colors.accent),
+        // Counts: whole-number ticks only.
+        { ...yAxis(colors.accent), incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7] },
       ],
       series: [{}, { label: 'requests', stroke: colors.accent, fill: colors.accent, paths: uPlot.paths.bars!({ size: [0.9] }) }],
     };
