@@ -276,4 +276,24 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     expect((await service.handle('session.disconnect', {})).ok).toBe(false);
     await service.close();
   });
+
+  it('a board process that dies mid-session ends the workbench session at once, saying so', async () => {
+    const path = freshPath();
+    const board = await startBoard(['--board', 'sim-versal', '--shm', path]);
+    const service = new WorkbenchService({ capturesDir: join(dir, 'captures') });
+    const events: WorkbenchEvent[] = [];
+    service.onEvent((e) => events.push(e));
+    const connected = await service.handle('session.connect', { board: 'sim-versal', link: `shm-file:${path}` });
+    expect(connected.ok && (connected.result as { bringUpError: string | null }).bringUpError).toBe(null);
+    board.child.kill('SIGKILL');
+    await vi.waitFor(() => expect(events.some((e) => e.event === 'session.closed')).toBe(true));
+    const closed = events.find((e) => e.event === 'session.closed')!;
+    expect(closed.event === 'session.closed' && closed.data).toMatchObject({
+      lost: true,
+      reason: `lost the board: the board side closed the doorbell socket ${path}.sock (its process ended or restarted). The trace so far is kept; connect again when the board is back`,
+    });
+    const info = await service.handle('trace.info', {});
+    expect(info.ok && (info.result as { count: number }).count).toBeGreaterThan(20);
+    await service.close();
+  });
 });

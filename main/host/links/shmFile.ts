@@ -248,6 +248,7 @@ export class SocketDoorbells {
   readonly doorbellIn: DoorbellIn;
   private socket: Socket | null = null;
   private readonly listeners = new Set<() => void>();
+  private readonly detachListeners = new Set<() => void>();
   private readonly poller: NodeJS.Timeout | null;
   private readonly notify = () => {
     for (const l of this.listeners) l();
@@ -282,10 +283,17 @@ export class SocketDoorbells {
     // 'close' follows 'error'; the error itself surfaces on the next ring.
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket !== socket) return;
+      this.socket = null;
+      for (const l of this.detachListeners) l();
     });
     // Rings made while detached went nowhere: one ring tells the new peer to look at the queue.
     if (this.poller) socket.write(RING);
+  }
+
+  /** Called when the attached socket closes: the peer went away (or close() ran). */
+  onDetach(listener: () => void): void {
+    this.detachListeners.add(listener);
   }
 
   close(): void {
@@ -326,16 +334,19 @@ function connectUnix(path: string): Promise<Socket> {
  * The workbench's side of a shm-file link (driver role), as a Link for attachSession.
  * `notices` says when it fell back to polling.
  */
-export async function openShmFileLink(profile: BoardProfile, filePath: string, opts: ShmFileLinkOptions = {}): Promise<Link & { notices: readonly string[] }> {
+export async function openShmFileLink(profile: BoardProfile, filePath: string, opts: ShmFileLinkOptions = {}): Promise<Link & { notices: readonly string[]; lost?: Promise<string> }> {
   const shm = mapShmFile(profile, filePath, requireNative('the shm-file link'));
   const socketPath = opts.socketPath ?? doorbellSocketPath(filePath);
   const mode = opts.doorbells ?? 'auto';
   let doorbells: { doorbellOut: DoorbellOut; doorbellIn: DoorbellIn; close?: () => void } = POLLING;
   let how = 'doorbells: polling';
+  let lost: Promise<string> | undefined;
   if (mode !== 'poll') {
     try {
       const socket = await connectUnix(socketPath);
       const bells = new SocketDoorbells(socketPath, null);
+      // The board side holds its socket for as long as it runs: its closing means the board went away.
+      lost = new Promise((resolve) => bells.onDetach(() => resolve(`the board side closed the doorbell socket ${socketPath} (its process ended or restarted)`)));
       bells.attach(socket);
       doorbells = bells;
       how = `doorbells: socket ${socketPath}`;
@@ -357,6 +368,7 @@ export async function openShmFileLink(profile: BoardProfile, filePath: string, o
     dataPeerBase: profile.dataMemory.peerBase,
     doorbellOut: doorbells.doorbellOut,
     doorbellIn: doorbells.doorbellIn,
+    ...(lost ? { lost } : {}),
     close() {
       doorbells.close?.();
       shm.mapping.unmap();
