@@ -1,6 +1,6 @@
 /**
  * Export to a file (main/host/trace/export.ts): the one-go export of the CLI and the sliced export
- * of the engine write the same bytes; the sliced one can be cancelled between blocks and then
+ * of the engine write the same bytes; the sliced one can be cancelled at its next step and then
  * leaves no file; a live capture growing during the export does not stretch it.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -40,17 +40,18 @@ describe('export to a file', () => {
     expect(toRecords(back.capture.blocks())).toEqual(records);
   });
 
-  it('stops at the next block when cancelled, removes the partial file and says how far it got', async () => {
+  it('stops at its next step (every 1,000 records) when cancelled, removes the partial file and says how far it got', async () => {
     const out = join(root, 'cancelled.jsonl');
     const abort = new AbortController();
-    function* cancelAtThird(): Generator<RecordBlock> {
-      for (let i = 0; i < blocks.length; i++) {
-        if (i === 3) abort.abort();
-        yield blocks[i]!;
+    const many = Array.from({ length: 100 }, () => blocks).flat();
+    function* cancelAt1500(): Generator<RecordBlock> {
+      for (let i = 0; i < many.length; i++) {
+        if (i === 1500) abort.abort();
+        yield many[i]!;
       }
     }
-    const r = await exportCaptureAsync(capture(cancelAtThird), { format: 'jsonl', out, signal: abort.signal });
-    expect(r).toEqual({ ok: false, error: `export to ${out} was cancelled after 4 of ${records.length} records; no file was written` });
+    const r = await exportCaptureAsync(capture(cancelAt1500, many.length), { format: 'jsonl', out, signal: abort.signal });
+    expect(r).toEqual({ ok: false, error: `export to ${out} was cancelled after 2,000 of ${many.length.toLocaleString('en')} records; no file was written` });
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.partial`)).toBe(false);
   });

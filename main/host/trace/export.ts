@@ -4,13 +4,13 @@
  */
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
-import { forEachRecord } from '../../../src/trace/block';
 import { CsvWriter } from '../../../src/trace/csv';
 import type { TraceWriter } from '../../../src/trace/exportWriter';
 import { compileFilter, renderFilterError } from '../../../src/trace/filter';
 import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { PerfettoWriter } from '../../../src/trace/perfetto';
+import { RecordView } from '../../../src/trace/record';
 import type { Capture } from './journal';
 import { osDescription } from './osInfo';
 
@@ -44,9 +44,11 @@ function writerFor(format: ExportFormat, emit: (chunk: Uint8Array) => void): Tra
 }
 
 const PROGRESS_EVERY = 100_000;
+/** Records between the points where the export may pause or stop (a divisor of PROGRESS_EVERY). */
+const STEP_RECORDS = 1000;
 
 /**
- * The export as steps: it yields after each block of records, so a caller that must stay
+ * The export as steps: it yields every STEP_RECORDS records, so a caller that must stay
  * responsive (the engine serving a UI) can give the event loop a turn and stop it midway. The
  * records exported are those present when it starts: a live capture growing meanwhile does not
  * stretch it.
@@ -84,21 +86,23 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
       bytes += chunk.length;
     });
     writer.begin(capture.meta);
-    for (const block of capture.blocks()) {
-      const complete = forEachRecord([block], (v) => {
-        if (scanned === total) return false;
+    const v = new RecordView(new Uint8Array(0));
+    walk: for (const block of capture.blocks()) {
+      for (let i = 0; i < block.offsets.length; i++) {
+        if (scanned === total) break walk;
+        v.at(block.bytes, block.offsets[i]!);
         scanned++;
-        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, total);
         const t = v.relNs(base);
-        if (t < from || t >= to) return;
-        if (test !== null && !test(v)) return;
-        writer.write(v);
-        written++;
-      });
-      if (!complete) break;
-      yield;
-      const why = stopped();
-      if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')} records; no file was written`);
+        if (t >= from && t < to && (test === null || test(v))) {
+          writer.write(v);
+          written++;
+        }
+        if (scanned % STEP_RECORDS !== 0) continue;
+        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, total);
+        yield;
+        const why = stopped();
+        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')} records; no file was written`);
+      }
     }
     writer.end();
     closeSync(fd);
