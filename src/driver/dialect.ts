@@ -147,6 +147,8 @@ export function bitmapDevices(offset: number, count: number, bitmap: Uint8Array)
 function modernDialect(x: Exchange): Dialect {
   const rev = x.revision;
   const headerSize = rev === 'r2' ? 6 : 8;
+  // A bus deviation seen on every GET_DEVICES (QEMU's msg_size) is one finding per session.
+  const gd: Exchange = { ...x, onFinding: once(x.onFinding) };
   const dialect: Dialect = {
     revision: rev,
     configChunk: Math.max(0, x.maxMessageSize - headerSize - 12),
@@ -242,9 +244,11 @@ function modernDialect(x: Exchange): Dialect {
       return post(x, 'EVENT_AVAIL', devNum, { vq_index: index, next_offset: nextOffset }, 'event');
     },
     async getDevices() {
-      // §12.1: walk windows until next_offset is 0. next_offset must grow (R4 guarantees it;
-      // QEMU answers next_offset = offset past its last device, which ends the walk there).
-      const count = Math.min(8 * (x.maxMessageSize - headerSize - 6), 0xfff8);
+      // §12.1, asked as the Linux driver asks (amp-bus.md §4.2 step 8): offset 0, count 32, then
+      // windows of 32 only while next_offset is non-zero and grows. QEMU's model answers
+      // num = MAX(count, 32) bitmap bytes, so a larger count gives it a msg_size larger than its
+      // own slot (272 → 286), and copies them out of a 4-byte array: only the bytes of the
+      // window we asked for are read, never what msg_size claims past them (QEMU field notes).
       const found = new Set<number>();
       let offset = 0;
       for (let windows = 0; ; windows++) {
@@ -252,11 +256,20 @@ function modernDialect(x: Exchange): Dialect {
           x.onFinding(`GET_DEVICES walk stopped after ${windows} windows at offset ${offset}: the bus never answered next_offset 0`);
           break;
         }
-        const r = await call(x, 'GET_DEVICES', 0, { offset, count }, true);
+        const r = await call(gd, 'GET_DEVICES', 0, { offset, count: GET_DEVICES_COUNT }, true);
         if (!r.ok) return r;
         const respOffset = num(r.value, 'offset');
-        const respCount = num(r.value, 'count');
-        for (const d of bitmapDevices(respOffset, respCount, bytes(r.value, 'bitmap'))) found.add(d);
+        if (respOffset !== offset) {
+          return { ok: false, error: `GET_DEVICES asked for offset ${offset}, the response is for offset ${respOffset}` };
+        }
+        // The window both sides agree on: a bus may answer fewer slots than asked (§6.14), never more.
+        const window = Math.min(num(r.value, 'count'), GET_DEVICES_COUNT);
+        const bitmap = bytes(r.value, 'bitmap');
+        const need = Math.ceil(window / 8);
+        if (bitmap.length < need) {
+          return { ok: false, error: `malformed GET_DEVICES response: count ${window} needs ${need} bitmap bytes, msg_size carries ${bitmap.length} (bitmap at byte ${headerSize + 6})` };
+        }
+        for (const d of bitmapDevices(offset, window, bitmap)) found.add(d);
         const next = num(r.value, 'next_offset');
         if (next === 0) break;
         if (next <= offset) {
@@ -283,8 +296,19 @@ function modernDialect(x: Exchange): Dialect {
   return dialect;
 }
 
+/** The window the Linux driver asks for, and the only one QEMU's model answers within its slot. */
+export const GET_DEVICES_COUNT = 32;
 /** Enough for 65536 device numbers in windows of 8, the smallest an R3 bus may answer. */
 const MAX_GET_DEVICES_WINDOWS = 8192;
+
+/** A deviation seen on every window of a walk is reported once. */
+function once(report: (text: string) => void): (text: string) => void {
+  const seen = new Set<string>();
+  return (text) => {
+    if (!seen.has(text)) report(text);
+    seen.add(text);
+  };
+}
 
 /** R0 GET_FEATURES carries 8 words (256 bits) per index; the ST firmware supports index 0 only. */
 const R0_FEATURE_WORDS = 8;

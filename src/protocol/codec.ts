@@ -389,7 +389,10 @@ function decodeRun(
     const absent = s.field.optional === true && declared === plan.fixedSize;
     if (declared !== full && !absent) {
       const alt = s.field.optional ? ` (or ${plan.fixedSize} without ${s.name})` : '';
-      problem(problems, s.countOffset, 'size-mismatch', `${s.count} ${count} needs msg_size ${full}${alt} but msg_size is ${declared}`);
+      // QEMU's virtio-msg model sizes GET_DEVICES as 14 + num (QEMU field notes): say so, since
+      // the bytes past count/8 are then not bitmap (only `need` bytes are ever decoded).
+      const inBytes = s.op === OP_BITMAP && declared === plan.fixedSize + count && count > 0 ? `: ${plan.fixedSize} + ${count}, the ${s.name} counted in bytes, not bits` : '';
+      problem(problems, s.countOffset, 'size-mismatch', `${s.count} ${count} needs msg_size ${full}${alt} but msg_size is ${declared}${inBytes}`);
     }
   }
   const avail = len - o;

@@ -27,15 +27,28 @@ function scripted(revision: Revision, answer: (req: ReturnType<typeof decode>['m
 }
 
 describe('GET_DEVICES', () => {
-  it('tolerates QEMU counting its bitmap in bytes (msg_size 46 for count 32) and reports it', async () => {
-    // qemu-field-notes.md: 03 02 0000 0000 2e00 | 0000 2000 0000 | 01 00 00 00 …, token not echoed.
-    const qemu = new Uint8Array(46);
-    qemu.set(parseHex('03 02 00 00 00 00 2e 00 00 00 20 00 00 00 01')!);
-    const { dialect, findings } = scripted('r3', () => qemu);
-    const r = await dialect.getDevices();
-    expect(r).toEqual({ ok: true, value: [{ devNum: 0 }] });
-    expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatch(/GET_DEVICES response: .*46.*\(tolerated\)/);
+  it('asks as Linux does (offset 0, count 32) and reads only the 4 bitmap bytes of QEMU\'s 46-byte answer, reported once', async () => {
+    // QEMU field notes: 03 02 0000 0000 2e00 | 0000 2000 0000 | 01 00 00 00 …, token not echoed;
+    // the 28 bytes msg_size claims past the bitmap are QEMU's stack: phantom devices if read.
+    const qemu = new Uint8Array(46).fill(0xa5);
+    qemu.set(parseHex('03 02 00 00 00 00 2e 00 00 00 20 00 00 00 01 00 00 00')!);
+    const { dialect, sent, findings } = scripted('r3', () => qemu);
+    expect(await dialect.getDevices()).toEqual({ ok: true, value: [{ devNum: 0 }] });
+    expect(await dialect.getDevices()).toEqual({ ok: true, value: [{ devNum: 0 }] });
+    expect(sent).toEqual(['GET_DEVICES({"offset":0,"count":32})', 'GET_DEVICES({"offset":0,"count":32})']);
+    expect(findings).toEqual(['GET_DEVICES response: count 32 needs msg_size 18 but msg_size is 46: 14 + 32, the bitmap counted in bytes, not bits (tolerated)']);
+  });
+
+  it('never takes devices past the window it asked for, and refuses a bitmap shorter than that window', async () => {
+    // A bus answering a larger window than asked: devices 32..39 are outside the request.
+    const wide = scripted('r3', () => encode('r3', { name: 'GET_DEVICES', kind: 'response', bus: true, fields: { offset: 0, count: 40, next_offset: 0, bitmap: Uint8Array.of(1, 0, 0, 0x80, 0xff) } }));
+    expect(await wide.dialect.getDevices()).toEqual({ ok: true, value: [{ devNum: 0 }, { devNum: 31 }] });
+    // count 32 in a msg_size of 16: two of the four bitmap bytes are missing.
+    const short = scripted('r3', () => parseHex('03 02 00 00 00 00 10 00 00 00 20 00 00 00 01 00')!);
+    const r = await short.dialect.getDevices();
+    expect(r).toMatchObject({ ok: false, error: 'malformed GET_DEVICES response: count 32 needs 4 bitmap bytes, msg_size carries 2 (bitmap at byte 14)' });
+    const moved = scripted('r3', () => encode('r3', { name: 'GET_DEVICES', kind: 'response', bus: true, fields: { offset: 8, count: 32, next_offset: 0, bitmap: new Uint8Array(4) } }));
+    expect(await moved.dialect.getDevices()).toMatchObject({ ok: false, error: 'GET_DEVICES asked for offset 0, the response is for offset 8' });
   });
 
   it('walks an R4 bus by next_offset, across empty windows, to a device at 1000', async () => {
@@ -49,7 +62,8 @@ describe('GET_DEVICES', () => {
     });
     const r = await dialect.getDevices();
     expect(r).toEqual({ ok: true, value: [{ devNum: 0 }, { devNum: 1000 }] });
-    expect(sent.length).toBe(6);
+    // Windows of 32 (what was asked, less than the 200 the bus would give): 0, 32, …, 992.
+    expect(sent.length).toBe(32);
   });
 
   it('ends a walk whose next_offset does not grow, with a finding', async () => {

@@ -90,6 +90,28 @@ describe('size-mismatch', () => {
     expect(d.msg!.fields['bitmap']).toEqual(hex('25 00'));
   });
 
+  it("QEMU's GET_DEVICES (num = MAX(count, 32), msg_size = 14 + num): only count/8 bitmap bytes are decoded", () => {
+    // QEMU field notes, requested count 32: 03 02 0000 0000 2e00 | 0000 2000 0000 | 01 00 00 00 …,
+    // then 28 bytes of QEMU's stack (garbage, here 0xa5) inside msg_size 46, zero padding to the slot.
+    const slot = new Uint8Array(64);
+    slot.set(hex('03 02 00 00 00 00 2e 00 00 00 20 00 00 00 01 00 00 00'));
+    slot.fill(0xa5, 18, 46);
+    const d = dec('r3', slot, { maxSize: 64 });
+    expect(d.msg!.msgSize).toBe(46);
+    expect(d.msg!.fields['bitmap']).toEqual(hex('01 00 00 00'));
+    expect(d.problems).toEqual([{ offset: 10, code: 'size-mismatch', reason: 'count 32 needs msg_size 18 but msg_size is 46: 14 + 32, the bitmap counted in bytes, not bits' }]);
+    // Requested count 272: 03 02 0000 0000 1e01 | 0000 1001 0000 | 01 00 00 00 …: msg_size 286
+    // cannot fit the 64-byte slot it arrives in (why the driver asks for 32).
+    const big = new Uint8Array(64);
+    big.set(hex('03 02 00 00 00 00 1e 01 00 00 10 01 00 00 01 00 00 00'));
+    big.fill(0xa5, 18);
+    const b = dec('r3', big, { maxSize: 64 });
+    expect(b.msg!.msgSize).toBe(286);
+    expectProblem(b, 'oversize', 6, 'msg_size 0x011e (286) exceeds the bus maximum 64');
+    expectProblem(b, 'size-mismatch', 6, 'msg_size 0x011e (286) but 64 bytes received');
+    expectProblem(b, 'size-mismatch', 10, 'count 272 needs msg_size 48 but msg_size is 286: 14 + 272, the bitmap counted in bytes, not bits');
+  });
+
   it('EVENT_CONFIG length disagreeing with its data', () => {
     const d = dec('r3', hex('00 40 01 00 00 00 1A 00 0F 00 00 00 02 00 00 00 00 00 00 00 04 00 00 00 AA BB'));
     expectProblem(d, 'size-mismatch', 20, 'length 4 needs msg_size 28 (or 24 without data)', 'msg_size is 26');
