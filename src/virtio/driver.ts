@@ -1,6 +1,7 @@
 import { checkRange, type MemoryWindow } from '../bus/window';
 import type { BufferAllocator } from './alloc';
 import {
+  AVAIL_ALIGN,
   AVAIL_IDX,
   AVAIL_RING,
   DESC_ALIGN,
@@ -95,15 +96,21 @@ export class DriverVirtqueue {
     const { window, peerBase, size, offsets } = options;
     if (!isValidQueueSize(size)) throw new RangeError(`queue size ${size} is not a power of two in 1..32768`);
     const eventIdx = options.eventIdx ?? false;
+    // The whole virtio 1.x areas (event words included, negotiated or not), apart from each other.
     const areas: [string, number, number, number][] = [
       ['descriptor table', offsets.desc, VIRTQ_DESC_SIZE * size, DESC_ALIGN],
-      ['available ring', offsets.avail, availRingBytes(size, eventIdx), 2],
-      ['used ring', offsets.used, usedRingBytes(size, eventIdx), USED_ALIGN],
+      ['available ring', offsets.avail, availRingBytes(size, true), AVAIL_ALIGN],
+      ['used ring', offsets.used, usedRingBytes(size, true), USED_ALIGN],
     ];
-    for (const [name, offset, bytes, align] of areas) {
+    for (const [i, [name, offset, bytes, align]] of areas.entries()) {
       checkRange(window, offset, bytes);
       if (offset % align !== 0 || (peerBase + BigInt(offset)) % BigInt(align) !== 0n) {
         throw new RangeError(`${name} at offset 0x${offset.toString(16)} (device address 0x${(peerBase + BigInt(offset)).toString(16)}) is not ${align}-byte aligned`);
+      }
+      for (const [other, at, len] of areas.slice(i + 1)) {
+        if (offset < at + len && at < offset + bytes) {
+          throw new RangeError(`${name} [0x${offset.toString(16)}, +${bytes}) overlaps the ${other} [0x${at.toString(16)}, +${len})`);
+        }
       }
     }
     this.window = window;
@@ -127,7 +134,7 @@ export class DriverVirtqueue {
     size: number,
     eventIdx = false,
   ): { ok: true; queue: DriverVirtqueue } | { ok: false; error: string } {
-    const layout = splitRingLayout(size, eventIdx);
+    const layout = splitRingLayout(size);
     const block = alloc.alloc(layout.totalBytes, DESC_ALIGN);
     if (!block.ok) return { ok: false, error: `virtqueue of size ${size}: ${block.error}` };
     const at = block.offset;
@@ -183,8 +190,8 @@ export class DriverVirtqueue {
   async init(startIdx = 0): Promise<void> {
     const { desc, avail, used } = this.offsets;
     await this.window.write(desc, new Uint8Array(VIRTQ_DESC_SIZE * this.size));
-    await this.window.write(avail, new Uint8Array(availRingBytes(this.size, this.eventIdx)));
-    await this.window.write(used, new Uint8Array(usedRingBytes(this.size, this.eventIdx)));
+    await this.window.write(avail, new Uint8Array(availRingBytes(this.size, true)));
+    await this.window.write(used, new Uint8Array(usedRingBytes(this.size, true)));
     this.resetState(startIdx & 0xffff);
     await this.window.store(avail + AVAIL_IDX, 16, this.availIdx);
     await this.window.store(used + USED_IDX, 16, this.availIdx);

@@ -2,8 +2,11 @@
  * Byte layout of a virtio 1.x split virtqueue (virtio spec "Split Virtqueues"):
  *
  *   descriptor table  16 × N   {le64 addr, le32 len, le16 flags, le16 next}     align 16
- *   available ring    4 + 2N (+2 used_event)   {le16 flags, le16 idx, le16 ring[N]}  align 2
- *   used ring         4 + 8N (+2 avail_event)  {le16 flags, le16 idx, {le32 id, le32 len}[N]}  align 4
+ *   available ring    6 + 2N   {le16 flags, le16 idx, le16 ring[N], le16 used_event}  align 2
+ *   used ring         6 + 8N   {le16 flags, le16 idx, {le32 id, le32 len}[N], le16 avail_event}  align 4
+ *
+ * The event words are used only with VIRTIO_F_EVENT_IDX, but virtio 1.x sizes the driver and
+ * device areas with them (6 + 2N, 6 + 8N) whatever is negotiated.
  *
  * Indices (`avail.idx`, `used.idx`) are free-running 16-bit counters; ring slot = idx mod N.
  * Nothing here touches memory: these are the numbers every other module derives offsets from.
@@ -35,7 +38,6 @@ export const USED_ELEM_SIZE = 8;
 
 export interface SplitRingLayout {
   size: number;
-  eventIdx: boolean;
   /** Offsets of the three areas when placed back to back from 0 (desc, avail, used). */
   descOffset: number;
   descBytes: number;
@@ -45,9 +47,9 @@ export interface SplitRingLayout {
   usedBytes: number;
   /** Bytes from descOffset to the end of the used ring (one allocation, aligned 16). */
   totalBytes: number;
-  /** Offset of `used_event` inside the available ring (present when eventIdx). */
+  /** Offset of `used_event` inside the available ring. */
   usedEventInAvail: number;
-  /** Offset of `avail_event` inside the used ring (present when eventIdx). */
+  /** Offset of `avail_event` inside the used ring. */
   availEventInUsed: number;
 }
 
@@ -69,19 +71,20 @@ export function usedRingBytes(size: number, eventIdx: boolean): number {
 }
 
 /**
- * Layout of one split queue placed contiguously: descriptor table, available ring, then the used
- * ring at the next 4-byte boundary. With `eventIdx` the rings carry `used_event`/`avail_event`.
+ * Layout of one split queue placed contiguously: descriptor table, the whole driver area
+ * (6 + 2N, so `used_event` is there even without EVENT_IDX), then the used ring at the next
+ * 4-byte boundary. A used ring at avail + 4 + 2N would lie over `used_event`: a device that
+ * offers EVENT_IDX (QEMU does) would read used entries there the day it is negotiated.
  */
-export function splitRingLayout(size: number, eventIdx: boolean): SplitRingLayout {
+export function splitRingLayout(size: number): SplitRingLayout {
   if (!isValidQueueSize(size)) throw new RangeError(`queue size ${size} is not a power of two in 1..${VIRTQ_MAX_SIZE}`);
   const descBytes = VIRTQ_DESC_SIZE * size;
   const availOffset = descBytes;
-  const availBytes = availRingBytes(size, eventIdx);
+  const availBytes = availRingBytes(size, true);
   const usedOffset = alignUp(availOffset + availBytes, USED_ALIGN);
-  const usedBytes = usedRingBytes(size, eventIdx);
+  const usedBytes = usedRingBytes(size, true);
   return {
     size,
-    eventIdx,
     descOffset: 0,
     descBytes,
     availOffset,

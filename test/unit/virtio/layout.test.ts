@@ -12,38 +12,43 @@ import {
 import { toHex } from '../../../src/util/hex';
 
 describe('splitRingLayout', () => {
-  it('places size 8 rings byte-exact (no event idx)', () => {
-    expect(splitRingLayout(8, false)).toEqual({
+  it('places size 8 rings byte-exact: the used ring after the whole 6 + 2N driver area', () => {
+    expect(splitRingLayout(8)).toEqual({
       size: 8,
-      eventIdx: false,
       descOffset: 0,
       descBytes: 128,
       availOffset: 128,
-      availBytes: 20,
-      usedOffset: 148,
-      usedBytes: 68,
-      totalBytes: 216,
+      availBytes: 22,
+      usedOffset: 152,
+      usedBytes: 70,
+      totalBytes: 222,
       usedEventInAvail: 20,
       availEventInUsed: 68,
     });
   });
 
-  it('places size 8 rings byte-exact with event idx (used ring realigned to 4)', () => {
-    const l = splitRingLayout(8, true);
-    expect([l.availOffset, l.availBytes, l.usedOffset, l.usedBytes, l.totalBytes]).toEqual([128, 22, 152, 70, 222]);
+  it('places size 256 rings byte-exact', () => {
+    const l = splitRingLayout(256);
+    expect([l.descBytes, l.availOffset, l.availBytes, l.usedOffset, l.usedBytes, l.totalBytes, l.usedEventInAvail, l.availEventInUsed]).toEqual([
+      4096, 4096, 518, 4616, 2054, 6670, 516, 2052,
+    ]);
   });
 
-  it('places size 256 rings byte-exact', () => {
-    const plain = splitRingLayout(256, false);
-    expect([plain.descBytes, plain.availOffset, plain.availBytes, plain.usedOffset, plain.usedBytes, plain.totalBytes]).toEqual([4096, 4096, 516, 4612, 2052, 6664]);
-    const ev = splitRingLayout(256, true);
-    expect([ev.availBytes, ev.usedOffset, ev.usedBytes, ev.totalBytes, ev.usedEventInAvail, ev.availEventInUsed]).toEqual([518, 4616, 2054, 6670, 516, 2052]);
+  it('never puts the used ring over used_event, for every queue size (the old avail + 4 + 2N did)', () => {
+    for (let size = 1; size <= 32768; size *= 2) {
+      const l = splitRingLayout(size);
+      const usedEvent = l.availOffset + l.usedEventInAvail;
+      expect(l.usedOffset, `size ${size}`).toBeGreaterThanOrEqual(usedEvent + 2);
+      expect(l.usedOffset % 4).toBe(0);
+      // No wasted space beyond the 4-byte alignment of the used ring.
+      expect(l.usedOffset - (usedEvent + 2)).toBeLessThan(4);
+    }
   });
 
   it('rejects sizes that are not powers of two in 1..32768', () => {
     for (const bad of [0, 3, 100, 65536, -8, 1.5]) {
       expect(isValidQueueSize(bad)).toBe(false);
-      expect(() => splitRingLayout(bad, false)).toThrow(RangeError);
+      expect(() => splitRingLayout(bad)).toThrow(RangeError);
     }
     for (const good of [1, 2, 256, 32768]) expect(isValidQueueSize(good)).toBe(true);
   });

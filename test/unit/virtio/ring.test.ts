@@ -28,12 +28,16 @@ async function submit(pair: RingPair, payload: Uint8Array, w: number): Promise<n
 describe('split ring: byte-exact placement', () => {
   it('writes descriptors, avail entries and avail.idx at the spec offsets (size 8)', async () => {
     const window = new BytesWindow(new ArrayBuffer(0x1000));
-    const offsets = { desc: 0x100, avail: 0x180, used: 0x194 };
+    // The used ring after the 6 + 2N driver area (0x180 + 22, aligned 4); 0x194 would be used_event.
+    const offsets = { desc: 0x100, avail: 0x180, used: 0x198 };
+    expect(() => new DriverVirtqueue({ window, peerBase: PEER_BASE, size: 8, offsets: { ...offsets, used: 0x194 } })).toThrow(
+      'available ring [0x180, +22) overlaps the used ring [0x194, +70)',
+    );
     const q = new DriverVirtqueue({ window, peerBase: PEER_BASE, size: 8, offsets });
     await q.init();
     expect(q.descAddr).toBe(0x4000_0100n);
     expect(q.driverAddr).toBe(0x4000_0180n);
-    expect(q.deviceAddr).toBe(0x4000_0194n);
+    expect(q.deviceAddr).toBe(0x4000_0198n);
     const added = q.addChain([
       { offset: 0x800, length: 8, writable: false },
       { offset: 0x808, length: 4, writable: true },
@@ -53,7 +57,7 @@ describe('split ring: byte-exact placement', () => {
     expect(r).toEqual({ ok: true, chain: { head: 0, indices: [0, 1], readable: [{ offset: 0x800, length: 8 }], writable: [{ offset: 0x808, length: 4 }] } });
     await created.queue.pushUsed(0, 3);
     // used: flags 0, idx 1, ring[0] = {id 0, len 3}
-    expect(toHex(window.readSync(0x194, 12))).toBe('00 00 01 00 00 00 00 00 03 00 00 00');
+    expect(toHex(window.readSync(0x198, 12))).toBe('00 00 01 00 00 00 00 00 03 00 00 00');
     expect(await q.collectUsed()).toEqual({ used: [{ id: 0, len: 3 }], problems: [] });
     expect(q.numFree).toBe(8);
   });
