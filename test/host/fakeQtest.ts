@@ -2,65 +2,49 @@
  * A fake QEMU for the qtest link: the qtest text protocol (QEMU system/qtest.c) over a UNIX
  * socket, backed by a machine with guest RAM, configuration mechanism #1 (ports 0xcf8/0xcfc)
  * and ECAM, a host bridge at 00:00.0 and virtio-msg-amp-pci (10ee:9039) at 00:03.0 with BAR0
- * registers (VERSION, NOTIFY[0]), a 16 KiB BAR1 and a 64-bit BAR2 (amp-bus.md §5.1). BAR1 and
- * RAM are run by our simulated device side (src/sim/board.ts) on the same event loop.
+ * registers (VERSION, NOTIFY[0]), a 16 KiB BAR1 and a 64-bit BAR2 (amp-bus.md §5.1). Behind BAR1
+ * runs QEMU's virtio-msg model as the QEMU field notes describe it, bugs included
+ * (fakeQtestModel.ts); its state outlives a qtest connection, as QEMU's does (field notes,
+ * "Re-attach").
  *
- * Knobs for the tests: QEMU's known quirks applied to the device's outgoing messages
- * (qemu-field-notes.md), a delay before the layout appears, async IRQ lines after each
- * device→driver ring, and a `misbehave` hook that replaces a reply or drops the connection.
+ * Knobs for the tests: the delay before the layout magic appears, IRQ lines after each message
+ * the device sends (qtest's asynchronous lines; the real model only sets an MSI-X pending bit),
+ * and a `misbehave` hook that replaces a reply or drops the connection.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 import type { BoardProfile } from '../../src/api/boardProfile';
-import type { DoorbellIn } from '../../src/bus/link';
-import { BytesWindow, SubWindow, type AccessWidth, type MemoryWindow } from '../../src/bus/window';
-import { decodeHeader } from '../../src/protocol/index';
-import { startSimBoard, type SimBoard } from '../../src/sim/board';
-import { nodeRuntime } from '../../main/host/runtime';
+import { BytesWindow } from '../../src/bus/window';
 import type { NativeMapping } from '../../main/native/index';
+import { VirtioMsgAmpPciModel, type HaltKind, type SyncMemory } from './fakeQtestModel';
 
 export const AMP_DEV = 3;
 const BAR_SIZES = [0x4000, 0x4000, 0x1000] as const;
 const NOTIFY0 = 0x20;
 const ECAM_SIZE = 0x10000000n;
-const DEVICE_ELEMENTS = 0x50;
-const ELEMENT_SIZE = 64;
-const NUM_ELEMENTS = 63;
-
-/** The QEMU behaviours of qemu-field-notes.md, applied to what the device sends. */
-export interface Quirks {
-  /** Bus responses carry token 0. */
-  tokenZero?: boolean;
-  /** GET_DEVICES msg_size counts the bitmap as 32 bytes (46 for num 32). */
-  getDevicesSize?: boolean;
-  /** GET_VQUEUE reports cur_size 8 for a queue never set up. */
-  vqueueDefaultSize?: boolean;
-  /** GET_SHM is dropped unanswered (QEMU before PoC-v2). */
-  silentGetShm?: boolean;
-}
+/** QEMU field notes: the layout magic reads 0 at connect and 0x4C4F "shortly after". */
+const LAYOUT_DELAY_MS = 20;
 
 export interface FakeQtestOptions {
   profile: BoardProfile;
-  /** Devices of the simulated side (default rng at 0, i2c at 1). */
-  devices?: NonNullable<BoardProfile['sim']>['devices'];
-  quirks?: Quirks;
-  /** Start the device side (and so the layout) this long after the first command. */
+  /** AMP bus numbers with a virtio-rng device (default bus0, the field notes' command line). */
+  devices?: readonly number[];
+  /** Publish the layout magic this long after the first command. */
   layoutDelayMs?: number;
-  /** Send "IRQ raise 0"/"IRQ lower 0" after every device→driver ring. */
+  /** Send "IRQ raise 0"/"IRQ lower 0" after every message the device sends. */
   irqLines?: boolean;
   /** Guest RAM from a shared file instead of process memory (memory-backend-file,share=on). */
   ram?: NativeMapping;
   /** Called per command line (1-based count): a raw reply to send instead, or 'close' to drop the link. */
   misbehave?: (line: string, n: number) => string | 'close' | undefined;
+  /** The model aborted (QEMU is gone) or spins (QEMU answers nothing more). */
+  onHalt?: (kind: HaltKind, reason: string) => void;
+  /** Requests the model dropped, and why. */
+  onDrop?: (reason: string) => void;
 }
 
-interface SyncMemory {
-  readSync(offset: number, length: number): Uint8Array;
-  writeSync(offset: number, data: Uint8Array): void;
-}
-
-/** The native mapping as the machine's synchronous RAM, and as the device side's window. */
-function mappedRam(m: NativeMapping): SyncMemory & { window: MemoryWindow } {
+/** The native mapping as the machine's synchronous RAM. */
+function mappedRam(m: NativeMapping): SyncMemory {
   return {
     readSync: (offset, length) => {
       const out = new Uint8Array(length);
@@ -68,18 +52,6 @@ function mappedRam(m: NativeMapping): SyncMemory & { window: MemoryWindow } {
       return out;
     },
     writeSync: (offset, data) => m.write(offset, data),
-    window: {
-      size: m.size,
-      read: (o, l) => {
-        const out = new Uint8Array(l);
-        m.readInto(o, out);
-        return Promise.resolve(out);
-      },
-      write: (o, d) => Promise.resolve(m.write(o, d)),
-      load: (o, w) => Promise.resolve(m.load(o, w) as number),
-      store: (o, w, v) => Promise.resolve(m.store(o, w, v)),
-      fence: () => Promise.resolve(m.fence()),
-    },
   };
 }
 
@@ -142,10 +114,10 @@ class ConfigSpace {
   }
 }
 
-/** The machine: address decode, config access, BAR0 registers, and the simulated device on BAR1 + RAM. */
+/** The machine: address decode, config access, BAR0 registers, and QEMU's model on BAR1 + RAM. */
 export class FakeMachine {
   readonly bar1 = new BytesWindow(new ArrayBuffer(BAR_SIZES[1]));
-  readonly ram: SyncMemory & { window: MemoryWindow };
+  readonly ram: SyncMemory;
   readonly ramBase: bigint;
   readonly amp = new ConfigSpace(0x10ee, 0x9039, 0x088000, [
     { size: BAR_SIZES[0], flags: 0 },
@@ -158,12 +130,11 @@ export class FakeMachine {
   /** Values written to NOTIFY[0]; and accesses the model rejects (not 4 bytes wide). */
   readonly notifies: number[] = [];
   readonly badRegisterAccesses: string[] = [];
-  private readonly doorbell = new Set<() => void>();
-  private deviceRing: () => void = () => undefined;
-  board: SimBoard | null = null;
-  private stopped = false;
-  /** Why the device side failed to start, if it did (the link then times out on the layout). */
-  startError: string | null = null;
+  readonly model: VirtioMsgAmpPciModel;
+  /** Called after each message the device sends (the IRQ-line knob). */
+  onDeviceSend: () => void = () => undefined;
+  private layoutTimer: ReturnType<typeof setTimeout> | undefined;
+  private started = false;
   clockNs = 0n;
 
   constructor(readonly opts: FakeQtestOptions) {
@@ -172,45 +143,31 @@ export class FakeMachine {
       this.ram = mappedRam(opts.ram);
     } else {
       const bytes = new BytesWindow(new ArrayBuffer(opts.profile.dataMemory.size));
-      this.ram = { readSync: (o, l) => bytes.readSync(o, l), writeSync: (o, d) => bytes.writeSync(o, d), window: bytes };
+      this.ram = { readSync: (o, l) => bytes.readSync(o, l), writeSync: (o, d) => bytes.writeSync(o, d) };
     }
+    this.model = new VirtioMsgAmpPciModel({
+      bar1: this.bar1,
+      ram: this.ram,
+      ramBase: this.ramBase,
+      ramSize: opts.profile.dataMemory.size,
+      devices: opts.devices ?? [0],
+      onHalt: (kind, reason) => opts.onHalt?.(kind, reason),
+      onSend: () => this.onDeviceSend(),
+      ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
+    });
+    this.model.writeLayout();
   }
 
-  /** Runs the device side: lays out the queues in BAR1+0x1000 and serves the devices. */
-  async startDevice(onRing: () => void): Promise<void> {
-    this.deviceRing = onRing;
-    const { profile, quirks, devices } = this.opts;
-    const bus = new SubWindow(this.bar1, profile.bus.offset, profile.bus.size);
-    const doorbellIn: DoorbellIn = {
-      mode: 'interrupt',
-      subscribe: (l) => {
-        this.doorbell.add(l);
-        return () => this.doorbell.delete(l);
-      },
-    };
-    const started = await startSimBoard({
-      profile: { ...profile, sim: { devices: devices ?? [{ devNum: 0, kind: 'rng' }, { devNum: 1, kind: 'i2c' }] } },
-      busWindow: quirks ? new QuirkyWindow(bus, quirks, profile.bus.revision) : bus,
-      dataWindow: this.ram.window,
-      doorbellIn,
-      doorbellOut: { ring: () => Promise.resolve(this.deviceRing()) },
-      runtime: nodeRuntime,
-    });
-    if (!started.ok) {
-      this.startError = started.error;
-      return;
-    }
-    // Set before the driver can reach GET_SHM: it first needs GET_DEVICES and the device's bring-up.
-    if (quirks?.silentGetShm) started.board.server.silentGetShm = true;
-    // A connection that ended while the device side was coming up.
-    if (this.stopped) started.board.close();
-    else this.board = started.board;
+  /** The first command: the layout magic follows after the delay. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.layoutTimer = setTimeout(() => this.model.publishLayout(), this.opts.layoutDelayMs ?? LAYOUT_DELAY_MS);
   }
 
   stop(): void {
-    this.stopped = true;
-    this.board?.close();
-    this.board = null;
+    clearTimeout(this.layoutTimer);
+    this.model.stop();
   }
 
   // ---- config space ----
@@ -297,54 +254,8 @@ export class FakeMachine {
     }
     if (offset === NOTIFY0) {
       this.notifies.push(value);
-      for (const l of this.doorbell) l();
+      this.model.doorbell();
     }
-  }
-}
-
-/**
- * The device's bus window with QEMU's habits applied to every message the device writes into its
- * element array (a write of a whole message at a slot, which is how the vmamp queue sends).
- */
-class QuirkyWindow implements MemoryWindow {
-  constructor(
-    private readonly inner: MemoryWindow,
-    private readonly quirks: Quirks,
-    private readonly revision: BoardProfile['bus']['revision'],
-  ) {}
-  get size(): number {
-    return this.inner.size;
-  }
-  read(offset: number, length: number): Promise<Uint8Array> {
-    return this.inner.read(offset, length);
-  }
-  write(offset: number, data: Uint8Array): Promise<void> {
-    const slot = offset - DEVICE_ELEMENTS;
-    if (slot < 0 || slot % ELEMENT_SIZE !== 0 || slot + data.length > NUM_ELEMENTS * ELEMENT_SIZE) return this.inner.write(offset, data);
-    // The ring writes whole zero-padded slots, one or several at a time.
-    const copy = data.slice();
-    for (let at = 0; at + ELEMENT_SIZE <= copy.length; at += ELEMENT_SIZE) this.rewrite(copy.subarray(at, at + ELEMENT_SIZE));
-    return this.inner.write(offset, copy);
-  }
-  load(offset: number, width: AccessWidth): Promise<number> {
-    return this.inner.load(offset, width);
-  }
-  store(offset: number, width: AccessWidth, value: number): Promise<void> {
-    return this.inner.store(offset, width, value);
-  }
-  fence(): Promise<void> {
-    return this.inner.fence();
-  }
-
-  /** Rewrites one message in its (zero-padded) slot in place. */
-  private rewrite(slot: Uint8Array): void {
-    const h = decodeHeader(slot, this.revision);
-    if (!h || h.kind !== 'response') return;
-    const dv = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
-    if (this.quirks.tokenZero && h.bus) dv.setUint16(4, 0, true);
-    // 14 bytes of header and fields plus the bitmap counted as 32 bytes instead of 4.
-    if (this.quirks.getDevicesSize && h.bus && h.msgId === 0x02) dv.setUint16(6, 46, true);
-    if (this.quirks.vqueueDefaultSize && !h.bus && h.msgId === 0x09 && dv.getUint32(16, true) === 0) dv.setUint32(16, 8, true);
   }
 }
 
@@ -409,21 +320,16 @@ function execute(m: FakeMachine, line: string): string {
   return `FAIL Unknown command '${cmd}'`;
 }
 
-/** Speaks qtest on one connected socket until it closes. */
+/**
+ * Speaks qtest on one connected socket until it closes. A halted model answers nothing more: a
+ * spin leaves the socket open and silent, an abort closes it (QEMU is gone).
+ */
 export function serveQtest(m: FakeMachine, socket: Socket): void {
   const { opts } = m;
   let buffer = '';
   let count = 0;
-  let started = false;
-  const ring = () => {
+  m.onDeviceSend = () => {
     if (opts.irqLines && !socket.destroyed) socket.write('IRQ raise 0\nIRQ lower 0\n');
-  };
-  const start = () => {
-    if (started) return;
-    started = true;
-    const go = () => void m.startDevice(ring);
-    if (opts.layoutDelayMs) setTimeout(go, opts.layoutDelayMs);
-    else go();
   };
   socket.setEncoding('latin1');
   socket.on('data', (text: string) => {
@@ -433,7 +339,7 @@ export function serveQtest(m: FakeMachine, socket: Socket): void {
     while ((nl = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      start();
+      m.start();
       const odd = opts.misbehave?.(line, ++count);
       if (odd === 'close') {
         socket.end(replies.join(''));
@@ -441,20 +347,40 @@ export function serveQtest(m: FakeMachine, socket: Socket): void {
         socket.removeAllListeners('data');
         return;
       }
-      replies.push(`${odd ?? execute(m, line)}\n`);
+      const reply = odd ?? execute(m, line);
+      const halted = m.model.halted;
+      if (halted) {
+        if (replies.length) socket.write(replies.join(''));
+        socket.removeAllListeners('data');
+        if (halted.kind === 'abort') socket.destroy();
+        return;
+      }
+      replies.push(`${reply}\n`);
     }
     if (replies.length) socket.write(replies.join(''));
   });
-  socket.on('close', () => m.stop());
 }
 
-/** QEMU started with `-qtest unix:PATH,server=on,wait=off`: it listens, the link connects. */
+/**
+ * QEMU started with `-qtest unix:PATH,server=on,wait=off`: it listens, the link connects; the
+ * machine lives on across connections. An abort closes the listener too.
+ */
 export function listenFakeQtest(path: string, opts: FakeQtestOptions): Promise<{ machine: FakeMachine; server: Server; close(): void }> {
-  const machine = new FakeMachine(opts);
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
+    s.on('close', () => sockets.delete(s));
     serveQtest(machine, s);
+  });
+  const machine = new FakeMachine({
+    ...opts,
+    onHalt: (kind, reason) => {
+      if (kind === 'abort') {
+        server.close();
+        machine.stop();
+      }
+      opts.onHalt?.(kind, reason);
+    },
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -472,13 +398,14 @@ export function listenFakeQtest(path: string, opts: FakeQtestOptions): Promise<{
   });
 }
 
-/** QEMU started with `-qtest unix:PATH` (libqtest style): it connects to the link's socket. */
+/** QEMU started with `-qtest unix:PATH` (libqtest style): it connects to the link's socket and ends with it. */
 export function connectFakeQtest(path: string, opts: FakeQtestOptions): Promise<{ machine: FakeMachine; socket: Socket }> {
   const machine = new FakeMachine(opts);
   return new Promise((resolve, reject) => {
     const socket = createConnection(path, () => {
       socket.off('error', reject);
       serveQtest(machine, socket);
+      socket.on('close', () => machine.stop());
       resolve({ machine, socket });
     });
     socket.once('error', reject);
