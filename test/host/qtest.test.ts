@@ -13,6 +13,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { parseBoardProfile, type BoardProfile } from '../../src/api/boardProfile';
 import raw from '../../src/boards/profiles/qemu-qtest-amp-pci.json';
+import { BytesWindow } from '../../src/bus/window';
+import { GET_DEVICES_COUNT } from '../../src/driver/dialect';
+import { decode } from '../../src/protocol/index';
+import { parseHex, toHex } from '../../src/util/hex';
+import { encodeDescriptor } from '../../src/virtio/layout';
 import { indexRecords, toRecords, type RecordBlock } from '../../src/trace/block';
 import { Recorder, type ChunkSink } from '../../src/trace/recorder';
 import { exerciseDevices } from '../../main/host/exercise';
@@ -21,6 +26,7 @@ import { nodeRuntime } from '../../main/host/runtime';
 import { attachSession, type Session } from '../../main/host/session';
 import { loadNative } from '../../main/native/index';
 import { listenFakeQtest, type FakeQtestOptions } from './fakeQtest';
+import { STACK_GARBAGE, VirtioMsgAmpPciModel } from './fakeQtestModel';
 
 const MAIN = join(__dirname, 'fakeQtestMain.ts');
 
@@ -333,3 +339,144 @@ describe.skipIf(!qemuHasAmpPci)('qtest link against a real QEMU with virtio-msg-
   }, 60_000);
 });
 
+
+/**
+ * The fake's model driven directly through its BAR1 and RAM, as a driver would: the bytes of the
+ * QEMU field notes, and why the driver asks what it asks.
+ */
+describe("fake QEMU's virtio-msg-amp-pci model, byte for byte from the field notes", () => {
+  const RAM_BASE = 0x4000000n;
+  function bare(devices: number[] = [0]) {
+    const bar1 = new BytesWindow(new ArrayBuffer(0x4000));
+    const ram = new BytesWindow(new ArrayBuffer(0x10000));
+    const halts: string[] = [];
+    const drops: string[] = [];
+    const model = new VirtioMsgAmpPciModel({ bar1, ram, ramBase: RAM_BASE, ramSize: 0x10000, devices, onHalt: (k, r) => halts.push(`${k}: ${r}`), onDrop: (r) => drops.push(r) });
+    model.writeLayout();
+    let tail = 0;
+    let head = 0;
+    return {
+      bar1,
+      ram,
+      model,
+      halts,
+      drops,
+      /** Queues one message in the driver element array (no doorbell). */
+      put(hexText: string) {
+        const slot = new Uint8Array(64);
+        slot.set(parseHex(hexText)!);
+        bar1.writeSync(0x2010 + 64 * tail, slot);
+        tail = (tail + 1) % 63;
+        bar1.storeSync(0x104c, 16, tail);
+      },
+      /** The next slot the device published, or null. */
+      take(): Uint8Array | null {
+        if (bar1.loadSync(0x1044, 16) === head) return null;
+        const m = bar1.readSync(0x1050 + 64 * head, 64);
+        head = (head + 1) % 63;
+        bar1.storeSync(0x104e, 16, head);
+        return m;
+      },
+    };
+  }
+  const hexOf = (b: Uint8Array | null, n: number): string => (b ? toHex(b.subarray(0, n)) : 'nothing');
+
+  it('writes the layout header of the notes, its magic only when published', () => {
+    const m = bare();
+    expect(toHex(m.bar1.readSync(0x1000, 64))).toBe(
+      '00 00 40 00 01 00 00 00 00 00 3f 00 40 00 00 00 ' +
+        '00 00 00 00 00 00 00 00 40 00 00 00 00 00 00 00 50 00 00 00 00 00 00 00 ' +
+        '00 00 00 00 00 00 00 00 48 00 00 00 00 00 00 00 10 10 00 00 00 00 00 00',
+    );
+    m.model.publishLayout();
+    m.model.stop();
+    expect(m.bar1.loadSync(0x1000, 16)).toBe(0x4c4f);
+    // The first init tick: device head magic 0x514f, status INIT (the driver head is not up yet).
+    expect(toHex(m.bar1.readSync(0x1040, 8))).toBe('4f 51 00 00 00 00 00 00');
+  });
+
+  it('GET_DEVICES count 32: msg_size 46, token 0, 4 real bitmap bytes, then 28 bytes of stack', () => {
+    const m = bare([0, 3]);
+    m.put('02 02 00 00 07 00 0c 00 00 00 20 00');
+    m.model.doorbell();
+    const r = m.take()!;
+    expect(hexOf(r, 18)).toBe('03 02 00 00 00 00 2e 00 00 00 20 00 00 00 09 00 00 00');
+    expect([...r.subarray(18, 46)]).toEqual([...STACK_GARBAGE.subarray(0, 28)]);
+    expect(r.subarray(18, 46).every((b) => b !== 0)).toBe(true);
+    // Read as msg_size says (28 more bitmap bytes), the stack would be phantom devices.
+    const d = decode(r, 'r3', { maxSize: 48 });
+    expect(d.msg!.fields['bitmap']).toEqual(Uint8Array.of(9, 0, 0, 0));
+  });
+
+  it('GET_DEVICES count 272 (what the driver used to ask): msg_size 286, which no 64-byte slot holds', () => {
+    const m = bare();
+    m.put('02 02 00 00 07 00 0c 00 00 00 10 01');
+    m.model.doorbell();
+    const r = m.take()!;
+    expect(hexOf(r, 18)).toBe('03 02 00 00 00 00 1e 01 00 00 10 01 00 00 01 00 00 00');
+    // The profile's bus maximum is 48 and the slot 64: the answer is oversize whatever is done with it.
+    const d = decode(r, 'r3', { maxSize: 48 });
+    expect(d.problems.map((p) => p.code)).toEqual(expect.arrayContaining(['oversize', 'size-mismatch']));
+    expect(d.problems.find((p) => p.code === 'oversize')!.reason).toBe('msg_size 0x011e (286) exceeds the bus maximum 48');
+    expect(GET_DEVICES_COUNT).toBe(32);
+  });
+
+  it('drains one message per doorbell and spins on a doorbell with nothing queued', () => {
+    const m = bare();
+    m.put('00 07 00 00 01 00 08 00');
+    m.put('00 07 00 00 02 00 08 00');
+    m.model.doorbell();
+    expect(hexOf(m.take(), 12)).toBe('01 07 00 00 01 00 0c 00 00 00 00 00');
+    expect(m.take()).toBeNull();
+    m.model.doorbell();
+    expect(hexOf(m.take(), 12)).toBe('01 07 00 00 02 00 0c 00 00 00 00 00');
+    m.model.doorbell();
+    expect(m.halts).toEqual(['spin: doorbell 3 on an empty driver queue (head 2): the inverted drain loop spins']);
+    m.put('00 07 00 00 03 00 08 00');
+    m.model.doorbell();
+    expect(m.take()).toBeNull();
+  });
+
+  it('answers virtio-rng as observed: DEVICE_INFO, features, status echo, GET_VQUEUE 1024/8, GET_SHM dropped', () => {
+    const m = bare();
+    const ask = (req: string, n: number): string => {
+      m.put(req);
+      m.model.doorbell();
+      return hexOf(m.take(), n);
+    };
+    expect(ask('00 02 00 00 11 00 08 00', 32)).toBe('01 02 00 00 11 00 20 00 04 00 00 00 51 45 4d 55 40 00 00 00 00 00 00 00 00 04 00 00 00 00 00 00');
+    expect(ask('00 03 00 00 12 00 10 00 00 00 00 00 02 00 00 00', 24)).toBe('01 03 00 00 12 00 18 00 00 00 00 00 02 00 00 00 00 00 00 30 01 01 00 00');
+    expect(ask('00 08 00 00 13 00 0c 00 0b 00 00 00', 12)).toBe('01 08 00 00 13 00 0c 00 0b 00 00 00');
+    expect(ask('00 09 00 00 14 00 0c 00 00 00 00 00', 24)).toBe('01 09 00 00 14 00 30 00 00 00 00 00 00 04 00 00 08 00 00 00 00 00 00 00');
+    expect(ask('00 0c 00 00 15 00 0c 00 00 00 00 00', 8)).toBe('nothing');
+    expect(m.drops).toEqual(['GET_SHM for dev_num 0: not answered (QEMU field notes)']);
+    expect(m.halts).toEqual([]);
+  });
+
+  it('fills an rng buffer on EVENT_AVAIL and sends EVENT_USED 00 42 0000 0000 0c00 00000000', () => {
+    const m = bare();
+    // Queue 0, size 8: desc at RAM 0x1000, avail 0x1080, used 0x10a0; one 64-byte writable buffer at 0x2000.
+    m.ram.writeSync(0x1000, Uint8Array.from(encodeDescriptor({ addr: RAM_BASE + 0x2000n, len: 64, flags: 2, next: 0 })));
+    m.ram.storeSync(0x1084, 16, 0);
+    m.ram.storeSync(0x1082, 16, 1);
+    m.put('00 0a 00 00 01 00 30 00 00 00 00 00 00 00 00 00 08 00 00 00 00 00 00 00 00 10 00 04 00 00 00 00 80 10 00 04 00 00 00 00 a0 10 00 04 00 00 00 00');
+    m.model.doorbell();
+    expect(hexOf(m.take(), 8)).toBe('01 0a 00 00 01 00 08 00');
+    m.put('00 41 00 00 00 00 10 00 00 00 00 00 00 00 00 00');
+    m.model.doorbell();
+    expect(hexOf(m.take(), 12)).toBe('00 42 00 00 00 00 0c 00 00 00 00 00');
+    expect(toHex(m.ram.readSync(0x10a0, 12))).toBe('00 00 01 00 00 00 00 00 40 00 00 00');
+    expect(m.ram.readSync(0x2000, 64).some((b) => b !== 0)).toBe(true);
+  });
+
+  it('aborts on GET_VQUEUE past the queue count and on a response-typed message', () => {
+    const past = bare();
+    past.put('00 09 00 00 01 00 0c 00 01 00 00 00');
+    past.model.doorbell();
+    expect(past.halts).toEqual(['abort: assertion failed: vring.num (GET_VQUEUE index 1 of dev_num 0, which has 1 queue)']);
+    const response = bare();
+    response.put('01 07 00 00 01 00 0c 00 00 00 00 00');
+    response.model.doorbell();
+    expect(response.halts).toEqual(['abort: assertion failed: a response-typed message (type 0x01, msg_id 0x07) reached the device']);
+  });
+});
