@@ -332,6 +332,8 @@ export function serveQtest(m: FakeMachine, socket: Socket): void {
     if (opts.irqLines && !socket.destroyed) socket.write('IRQ raise 0\nIRQ lower 0\n');
   };
   socket.setEncoding('latin1');
+  // A client that goes away (ECONNRESET) is a disconnect, as QEMU sees it; 'close' follows.
+  socket.on('error', () => undefined);
   socket.on('data', (text: string) => {
     buffer += text;
     let nl: number;

@@ -5,8 +5,8 @@
  * polling, QEMU's quirks as findings, and failures (malformed replies, a closed socket, an
  * unanswered command, QEMU exiting) as clear errors with the trace kept.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -142,7 +142,7 @@ describe('qtest link: windows and doorbells', () => {
     expect(await link.dataWindow.load(0x40, 16)).toBe(0xbeef);
     expect(await link.dataWindow.load(0x40, 8)).toBe(0xef);
     // QEMU field notes: the inverted drain loop spins on an empty queue and QEMU answers nothing more.
-    await expect(link.doorbellOut.ring()).rejects.toThrow(/QEMU did not answer "writel 0xc0000020 0x1" within 150 ms .*it may be spinning \(a doorbell on an empty queue/);
+    await expect(link.doorbellOut.ring()).rejects.toThrow(/QEMU did not answer "writel 0xc0000020 0x1" within 150 ms .*it may be spinning \(QEMU's virtio-msg-amp-pci spins on a doorbell rung with its queue empty\)/);
     expect(machine.notifies).toEqual([1]);
     expect(machine.badRegisterAccesses).toEqual([]);
     expect(machine.model.halted).toEqual({ kind: 'spin', reason: 'doorbell 1 on an empty driver queue (head 0): the inverted drain loop spins' });
@@ -316,6 +316,60 @@ describe('qtest link: failures are clear errors and the trace is kept', () => {
     const path = join(tmp(), 'none.sock');
     await expect(openQtestLink(profileWith(), { socket: path })).rejects.toThrow(/cannot connect to the qtest socket .*none\.sock.*-qtest unix:.*,server=on,wait=off/);
   });
+});
+
+/**
+ * The real CLI, as a user runs it ("Attach a real board", qtest), against the fake QEMU in its
+ * own process, listening like `-qtest unix:PATH,server=on,wait=off`, with virtio-rng on bus0,
+ * bus1 and bus2. probe, exercise and capture run one after the other against the same QEMU (the
+ * later sessions re-attach to a device head already in RUN). The fake says on stderr when the
+ * driver led it into an abort or a spin; it must have nothing to say.
+ */
+describe('the CLI against the fake QEMU process (probe, exercise, capture)', () => {
+  const BIN = join(__dirname, '../../main/host/cli/amp-workbench.cjs');
+  const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  it('enumerates and brings up every device to DRIVER_OK, prints QEMU\'s deviations as findings, and never trips the model', async () => {
+    const dir = tmp();
+    const path = join(dir, 'qtest.sock');
+    const fake = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, JSON.stringify({ devices: [0, 1, 2] }), '-qtest', `unix:${path},server=on,wait=off`, '-accel', 'qtest'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let fakeErr = '';
+    fake.stderr.setEncoding('utf8').on('data', (t: string) => (fakeErr += t));
+    cleanups.push(() => void fake.kill());
+    while (!existsSync(path) && fake.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    const link = ['--board', 'qemu-qtest-amp-pci', '--link', `qtest:${path}`];
+
+    const probe = cli(['probe', ...link]);
+    expect(probe.status, probe.stderr).toBe(0);
+    const lines = probe.stdout.split('\n');
+    expect(lines.filter((l) => /^\d+\s+rng \(4\)\s+ACKNOWLEDGE\|DRIVER\|DRIVER_OK\|FEATURES_OK\s/.test(l))).toHaveLength(3);
+    for (const finding of [
+      '  bus finding: GET_DEVICES response: count 32 needs msg_size 18 but msg_size is 46: 14 + 32, the bitmap counted in bytes, not bits (tolerated)',
+      '  bus finding: response to GET_DEVICES (bus message, token 0x0001) carries token 0x0000; matched by (dev_num, msg_id) instead (QEMU answers bus requests with token 0); reported once per message type',
+      '  bus finding: GET_SHM went unanswered (dev_num 0): later devices on this bus are not asked and have no shared-memory regions',
+      '  dev 2 finding: GET_VQUEUE 0 reports cur_size 8 before any SET_VQUEUE (spec: 0 for an unconfigured queue; QEMU reports its default size)',
+    ]) {
+      expect(lines).toContain(finding);
+    }
+
+    const exercise = cli(['exercise', ...link, '--count', '5', '--json']);
+    expect(exercise.status, exercise.stderr).toBe(0);
+    const report = JSON.parse(exercise.stdout) as { devices: { devNum: number; ok: number; failed: number }[] };
+    expect(report.devices.map((d) => [d.devNum, d.ok, d.failed])).toEqual([
+      [0, 5, 0],
+      [1, 5, 0],
+      [2, 5, 0],
+    ]);
+
+    const capture = cli(['capture', ...link, '--exercise', '--duration', '1s', '--out', join(dir, 'qemu1')]);
+    expect(capture.status, capture.stderr).toBe(0);
+    expect(capture.stdout).toMatch(/^\d+ records \(.*\) from qemu-qtest-amp-pci in .* → .*qemu1$/m);
+
+    // Still alive and answering (no abort), and it never spun or asserted.
+    expect(fake.exitCode).toBeNull();
+    expect(cli(['probe', ...link, '--json']).status).toBe(0);
+    expect(fakeErr).toBe('');
+  }, 120_000);
 });
 
 const qemuBinary = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' }).stdout.trim();

@@ -220,7 +220,7 @@ export class QtestClient {
     const head = this.pending[0];
     if (!head) return;
     this.fail(
-      `QEMU did not answer "${shorten(head.line)}" within ${this.timeoutMs} ms (${this.pending.length} command(s) outstanding); it may be spinning (a doorbell on an empty queue, qemu-field-notes.md) or stopped`,
+      `QEMU did not answer "${shorten(head.line)}" within ${this.timeoutMs} ms (${this.pending.length} command(s) outstanding); it may be spinning (QEMU's virtio-msg-amp-pci spins on a doorbell rung with its queue empty) or stopped`,
     );
   }
 
@@ -746,7 +746,7 @@ async function awaitLayoutMagic(bus: MemoryWindow, profile: BoardProfile, pollMs
   for (let seen = first; ; seen = await bus.load(0, 16)) {
     const waited = Math.round(performance.now() - start);
     if (seen === VMAMP_LAYOUT_MAGIC) {
-      return `layout magic at ${profile.bus.region}+${hexNum(profile.bus.offset)} read ${hexNum(first, 4)} at connect and ${hexNum(VMAMP_LAYOUT_MAGIC, 4)} ${waited} ms later: QEMU publishes its layout after the machine is created (qemu-field-notes.md); polled for it`;
+      return `layout magic at ${profile.bus.region}+${hexNum(profile.bus.offset)} read ${hexNum(first, 4)} at connect and ${hexNum(VMAMP_LAYOUT_MAGIC, 4)} ${waited} ms later: QEMU's virtio-msg-amp-pci publishes its layout after the machine is created; polled for it`;
     }
     if (waited >= limitMs) {
       fail(`layout magic at ${profile.bus.region}+${hexNum(profile.bus.offset)} still ${hexNum(seen, 4)} after ${waited} ms, expected ${hexNum(VMAMP_LAYOUT_MAGIC, 4)}: is this the vmamp-shmem-v1 model (amp-bus.md §5.1 G3)? A spsc-v1 (G2) model has no layout header`);
