@@ -11,6 +11,9 @@ import { BaseDeviceModel, resultOf, serveAll, type DeviceModel, type ProcessResu
 import { decode, encode, FEATURE, STATUS, type FieldValue, type Revision, type VirtioMsg } from '../../../src/protocol/index';
 import type { DeviceVirtqueue } from '../../../src/virtio/device';
 import { featureBit } from '../../../src/protocol/names';
+import { createDialect, GET_DEVICES_COUNT } from '../../../src/driver/dialect';
+import type { DriverPort } from '../../../src/driver/port';
+import { toHex } from '../../../src/util/hex';
 
 const PEER_BASE = 0x4000_0000n;
 const WINDOW_BYTES = 1 << 20;
@@ -359,6 +362,29 @@ describe('bus GET_DEVICES (§6.14, §12.1)', () => {
     const h = await harness('r3', { maxMessageSize: 48, models: devices() });
     expect(await ask(h, 0, 0xfff8)).toEqual({ offset: 0, count: 272, next: 272, devices: [0], bytes: 48 });
     expect(await ask(h, 272, 0xfff8)).toEqual({ offset: 272, count: 272, next: 0, devices: [300], bytes: 48 });
+  });
+
+  it("R3, the driver's request (offset 0, count 32): per spec, not QEMU's way: msg_size 14 + 4, token echoed; the driver walks it", async () => {
+    const h = await harness('r3', { maxMessageSize: 48, models: devices() });
+    await h.call('GET_DEVICES', { offset: 0, count: GET_DEVICES_COUNT }, true);
+    // type 03, GET_DEVICES, dev_num 0, token 0x1234, msg_size 18 | offset 0, count 32, next_offset 32 | bitmap
+    expect(toHex(h.sent.at(-1)!)).toBe('03 02 00 00 34 12 12 00 00 00 20 00 20 00 01 00 00 00');
+    const port: DriverPort = {
+      request: async (bytes) => {
+        await h.server.handle(bytes);
+        return { ok: true, response: h.sent.at(-1)!, latencyNs: 1 };
+      },
+      post: () => Promise.resolve({ ok: true }),
+      onEvent: () => () => undefined,
+      poll: () => Promise.resolve(),
+    };
+    const findings: string[] = [];
+    const dialect = createDialect(port, 'r3', { timeoutMs: 100, maxMessageSize: 48, onFinding: (f) => findings.push(f) });
+    const before = h.sent.length;
+    expect(await dialect.getDevices()).toEqual({ ok: true, value: [{ devNum: 0 }, { devNum: 300 }] });
+    // Windows of 32 up to the one holding 300 ([288, 320)), where next_offset is 0.
+    expect(h.sent.length - before).toBe(10);
+    expect(findings).toEqual([]);
   });
 
   it('R3: a request with an unaligned offset is malformed and dropped', async () => {
