@@ -227,6 +227,7 @@ export class VirtioMsgAmpPciModel {
         // GET_DEVICE_FEATURES: QEMU field notes, 0x00000101_30000000.
         const block = le32(m, 8);
         const n = le32(m, 12);
+        if (16 + 4 * n > S) return this.o.onDrop?.(`GET_DEVICE_FEATURES num_blocks ${n} for dev_num ${devNum}: more than a slot, not modelled`);
         const out = reply(16 + 4 * n).u32(8, block).u32(12, n);
         for (let i = 0; i < n; i++) out.u32(16 + 4 * i, FEATURES[block + i] ?? 0);
         return this.send(out);
