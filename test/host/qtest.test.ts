@@ -168,6 +168,8 @@ describe('qtest link: a driver session against the simulated device', () => {
       [1, 'rng', 'ready'],
       [2, 'rng', 'ready'],
     ]);
+    // Size-128 queues: the used ring after the 6 + 2·128-byte driver area, aligned 4 (QEMU offers EVENT_IDX).
+    expect(probed.value.map((d) => d.queues.map((q) => [q.size, q.deviceAddr - q.driverAddr]))).toEqual([[[128, 264n]], [[128, 264n]], [[128, 264n]]]);
     const report = await exerciseDevices(s, { count: 4 });
     expect(report.devices.map((d) => [d.deviceType, d.ok, d.failed, d.errors])).toEqual([
       ['rng', 4, 0, []],
