@@ -111,7 +111,7 @@ describe('BusEndpoint requests', () => {
     expect(p.kind === 'message' && p.problem.reason).toMatch(/GET_DEVICES \(bus message, token 0x0001\) carries token 0x0000/);
   });
 
-  it('times out with a clear error, then treats the late answer as unmatched', async () => {
+  it('times out with a clear error, then flags the late answer late and ignores it', async () => {
     const { ep, peer, problems, rt } = await setup();
     const held: Uint8Array[] = [];
     peer.answer = (m) => (held.push(m), []);
@@ -124,9 +124,11 @@ describe('BusEndpoint requests', () => {
     await peer.put(respond(held[1]!)); // the real answer to token 2
     const r = await second;
     expect(r.ok && tokenOf(r.response)).toBe(2);
-    expect(codes(problems)).toEqual(['no-response', 'unmatched-response']);
+    expect(codes(problems)).toEqual(['no-response', 'late']);
     const late = problems[1]!;
-    expect(late.kind === 'message' && late.problem.reason).toMatch(/late answer to a request that already timed out/);
+    expect(late.kind === 'message' && late.problem.reason).toBe(
+      'response GET_VQUEUE (dev_num 1, token 0x0001) is a late answer to GET_VQUEUE (dev_num 1, token 0x0001), which timed out; ignored',
+    );
   });
 
   it('reports a response that answers nothing and keeps running', async () => {
@@ -290,7 +292,7 @@ describe('BusEndpoint receiving', () => {
     expect(seen.map((m) => m.bytes.length)).toEqual([64, 64, 12]);
     expect(codes(problems)).toEqual(['oversize', 'size-mismatch', 'handler']);
     const first = problems[0]!;
-    expect(first.kind === 'message' && first.problem).toMatchObject({ offset: 6, reason: 'msg_size 200 exceeds the 64-byte slot; clamped to the slot' });
+    expect(first.kind === 'message' && first.problem).toMatchObject({ offset: 6, reason: 'msg_size 200 at byte 6 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot' });
   });
 
   it('passes queue problems on as protocol errors and keeps running', async () => {
