@@ -508,7 +508,7 @@ export class BusEndpoint {
       bytes = slot.subarray(0, Math.min(header.msgSize, slot.length));
     } else {
       framing = checkFraming(this.revision, header.msgSize, slot.length);
-      if (framing) problem = { code: framing.code, offset: framing.offset, reason: `${framingText(framing)}; recorded the whole slot` };
+      if (framing) problem = { code: framing.code, offset: framing.offset, reason: `${framingText(framing, false)}; recorded the whole slot` };
       else bytes = slot.subarray(0, header.msgSize);
     }
     const answersUs = header !== null && (header.kind === 'response' || (this.revision === 'r0' && this.role === 'driver' && header.kind === 'request'));

@@ -202,7 +202,7 @@ export function checkFraming(rev: Revision, msgSize: number, length: number): Fr
   return null;
 }
 
-/** "msg_size 300 at byte 6 exceeds the 64-byte slot (expected ≤ 64, saw 300)" */
-export function framingText(f: Framing): string {
-  return `msg_size ${f.saw} at byte ${f.offset} ${f.problem} (expected ${f.expected}, saw ${f.saw})`;
+/** "msg_size 300 at byte 6 exceeds the 64-byte slot (expected ≤ 64, saw 300)"; without the byte where a Problem carries it. */
+export function framingText(f: Framing, withByte = true): string {
+  return `msg_size ${f.saw}${withByte ? ` at byte ${f.offset}` : ''} ${f.problem} (expected ${f.expected}, saw ${f.saw})`;
 }

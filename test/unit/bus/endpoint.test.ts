@@ -386,7 +386,7 @@ describe('BusEndpoint receiving', () => {
     expect(seen.map((m) => m.bytes.length)).toEqual([64, 64, 12]);
     expect(codes(problems)).toEqual(['oversize', 'size-mismatch', 'handler']);
     const first = problems[0]!;
-    expect(first.kind === 'message' && first.problem).toMatchObject({ offset: 6, reason: 'msg_size 200 at byte 6 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot' });
+    expect(first.kind === 'message' && first.problem).toMatchObject({ offset: 6, reason: 'msg_size 200 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot' });
   });
 
   it('passes queue problems on as protocol errors and keeps running', async () => {

@@ -235,3 +235,49 @@ describe('endpoint verdicts and recorder pairing', () => {
     }
   }
 });
+
+describe('a malformed answer to the pending request', () => {
+  it('fails the request, and both recorders pair it and flag it malformed-response', async () => {
+    const rt = new VirtualRuntime();
+    const { driver, device } = await attachPair('vmamp-shmem-v1', undefined, undefined, rt);
+    const toDevice = new Bell();
+    const toDriver = new Bell();
+    const sink = new Sink();
+    const rec = new Recorder({ runtime: new FakeClock(), sink, revision: 'r4', startMonoNs: 0n, startWallNs: 0n });
+    const wire: WireMessage[] = [];
+    const observer = rec.observer();
+    const ep = new BusEndpoint({
+      queue: driver,
+      doorbellOut: toDevice,
+      doorbellIn: toDriver,
+      revision: 'r4',
+      runtime: rt,
+      observer: { onMessage: (m) => (wire.push(m), observer.onMessage?.(m)), onProblem: (p) => observer.onProblem?.(p) },
+    });
+    toDevice.subscribe(() =>
+      void (async () => {
+        for (const m of (await device.recv()).messages) {
+          const answer = new Uint8Array(64);
+          answer.set(encode('r4', { name: 'GET_DEVICE_STATUS', kind: 'response', devNum: 1, token: tokenOf(m), fields: { status: 15 } }));
+          answer[6] = 200; // msg_size 200 in a 64-byte slot
+          await device.send(answer);
+          await toDriver.ring();
+        }
+      })(),
+    );
+    const r = await ep.request(encode('r4', { name: 'GET_DEVICE_STATUS', kind: 'request', devNum: 1 }), { timeoutMs: 1000 });
+    expect(r.ok ? '' : r.error.message).toBe('malformed GET_DEVICE_STATUS response (dev_num 1, token 0x0001): msg_size 200 at byte 6 exceeds the 64-byte slot (expected ≤ 64, saw 200)');
+    ep.close();
+    rec.close();
+    const solo = new Sink();
+    const own = new Recorder({ runtime: new FakeClock(), sink: solo, revision: 'r4', startMonoNs: 0n, startWallNs: 0n });
+    for (const m of wire) own.message(m.direction, m.bytes, m.monoNs);
+    own.close();
+    const engine = sink.records();
+    const [request, response, marker] = engine;
+    expect(response!.pairSeq).toBe(request!.seq);
+    expect(problemCodes(response!.problems)).toContain('malformed-response');
+    expect(new TextDecoder().decode(marker!.data)).toBe('device-to-driver message at byte 6: msg_size 200 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot');
+    expect(canonical(solo.records()).messages).toEqual(canonical(engine).messages);
+  });
+});
