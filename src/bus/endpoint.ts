@@ -13,7 +13,7 @@
  *   responses with the one rule in matcher.ts; in R0 a non-event message arriving at the
  *   driver answers the pending request (the OpenAMP device echoes the request without the
  *   response bit). A response that answers the pending request but is malformed, or names
- *   another dev_num with its token, fails that request at once with what the board did;
+ *   another dev_num or msg_id with its token, fails that request at once with what the board did;
  * - never sends a response-typed message in the driver role (QEMU asserts on one,
  *   qemu-field-notes.md);
  * - routes incoming requests and events to handlers per dev_num / bus.
@@ -21,7 +21,8 @@
  * Wire faults are values reported to the observers; nothing thrown by a handler or an observer
  * leaves the drain loop.
  */
-import { decodeHeader, HEADER_SIZE, type Direction, type Header, type Problem, type Revision } from '../protocol/index';
+import { decodeHeader, HEADER_SIZE, lookupMessage, type Direction, type Header, type Problem, type Revision } from '../protocol/index';
+import { hexNum } from '../util/hex';
 import type { Runtime } from '../util/runtime';
 import { Serial } from './formats/common';
 import type { DoorbellIn, DoorbellOut } from './link';
@@ -57,7 +58,7 @@ export interface EndpointObserver {
 }
 
 export interface EndpointError {
-  code: 'no-response' | 'malformed-response' | 'wrong-dev-num' | 'link-lost' | 'queue-full' | 'queue-fault' | 'too-large' | 'not-allowed' | 'doorbell' | 'closed';
+  code: 'no-response' | 'malformed-response' | 'wrong-dev-num' | 'wrong-msg-id' | 'link-lost' | 'queue-full' | 'queue-fault' | 'too-large' | 'not-allowed' | 'doorbell' | 'closed';
   message: string;
 }
 
@@ -541,6 +542,12 @@ export class BusEndpoint {
         const message = `wrong dev_num in the ${this.describe(p!.header, ' response')}: byte 2 names dev_num ${h.devNum} (expected ${p!.devNum}, saw ${h.devNum})`;
         this.report(m, 'wrong-dev-num', 2, message);
         return this.finish(p!, { ok: false, error: { code: 'wrong-dev-num', message } });
+      }
+      case 'wrong-msg-id': {
+        const seen = lookupMessage(this.revision, h.bus, h.msgId).name;
+        const message = `wrong msg_id in the ${this.describe(p!.header, ' response')}: byte 1 names ${seen} (expected ${hexNum(p!.msgId, 2)}, saw ${hexNum(h.msgId, 2)})`;
+        this.report(m, 'wrong-msg-id', 1, message);
+        return this.finish(p!, { ok: false, error: { code: 'wrong-msg-id', message } });
       }
       case 'duplicate':
         return this.report(m, 'duplicate', 4, `response ${this.describe(h)} repeats the answer to ${this.describe(p!.header)}, already answered; ignored`);

@@ -8,8 +8,8 @@
  * msg_id it carries, oldest first, and
  * - R3/R4 with a non-zero token: only the request with that token. A token that belongs to a
  *   request already answered is a `duplicate` (a stale or repeated copy), to one that timed out
- *   `late`; the right token with another dev_num is a `wrong-dev-num` answer to that request.
- *   A non-zero token is never matched by (dev_num, msg_id).
+ *   `late`; the right token with another dev_num is a `wrong-dev-num` answer to that request,
+ *   with another msg_id a `wrong-msg-id` one. A non-zero token is never matched by (dev_num, msg_id).
  * - R3/R4 with token 0: a peer that does not echo tokens (QEMU's GET_DEVICES, qemu-field-notes):
  *   matched by (dev_num, msg_id) and flagged as a fallback (problem token-mismatch).
  * - R0/R2 (no token): by (dev_num, msg_id), which is the revision's rule.
@@ -27,11 +27,11 @@ export interface MatchEntry extends MatchHeader {
   id: number;
 }
 
-export type VerdictKind = 'answer' | 'wrong-dev-num' | 'duplicate' | 'late' | 'unmatched';
+export type VerdictKind = 'answer' | 'wrong-dev-num' | 'wrong-msg-id' | 'duplicate' | 'late' | 'unmatched';
 
 export interface Verdict<E extends MatchEntry> {
   kind: VerdictKind;
-  /** The request answered (answer, wrong-dev-num), answered before (duplicate) or expired (late); null when unmatched. */
+  /** The request answered (answer, wrong-dev-num, wrong-msg-id), answered before (duplicate) or expired (late); null when unmatched. */
   request: E | null;
   /** An answer found by (dev_num, msg_id) although the revision has tokens: the peer sent token 0. */
   fallback: boolean;
@@ -97,11 +97,13 @@ export class Matcher<E extends MatchEntry> {
       for (const lane of this.lanes.values()) {
         for (let i = 0; i < lane.length; i++) {
           const p = lane[i]!;
-          if (p.token === token && p.bus === h.bus && this.answersType(h, p)) {
-            lane.splice(i, 1);
-            this.answeredAt = remember(this.answered, this.answeredAt, p);
-            return { kind: 'wrong-dev-num', request: p, fallback: false };
-          }
+          if (p.token !== token || p.bus !== h.bus) continue;
+          // One field wrong: the answer is that request's, and says what the board got wrong.
+          const kind = p.devNum !== h.devNum ? (this.answersType(h, p) ? 'wrong-dev-num' : null) : 'wrong-msg-id';
+          if (kind === null) continue;
+          lane.splice(i, 1);
+          this.answeredAt = remember(this.answered, this.answeredAt, p);
+          return { kind, request: p, fallback: false };
         }
       }
     }

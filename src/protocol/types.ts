@@ -79,6 +79,7 @@ export const PROBLEM_CODES = [
   'late', // a response whose request had timed out (request/response matcher)
   'wrong-dev-num', // a response with its request's token but another dev_num (request/response matcher)
   'malformed-response', // the response to a request, unusable: msg_size beyond the slot or below the header
+  'wrong-msg-id', // a response with its request's token and dev_num but another msg_id (request/response matcher)
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];

@@ -119,12 +119,13 @@ const MALFORMED_MASK = problemMask(['malformed-response']);
 const VERDICT_MASK: Readonly<Record<VerdictKind, number>> = {
   answer: 0,
   'wrong-dev-num': problemMask(['wrong-dev-num']),
+  'wrong-msg-id': problemMask(['wrong-msg-id']),
   duplicate: problemMask(['duplicate']),
   late: problemMask(['late']),
   unmatched: problemMask(['unmatched-response']),
 };
 /** Codes recorded on the message records themselves; the endpoint's reports of these are not recorded twice. */
-const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch', 'duplicate', 'late', 'wrong-dev-num', 'malformed-response']);
+const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch', 'duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id', 'malformed-response']);
 
 const encoder = new TextEncoder();
 

@@ -278,6 +278,21 @@ describe('BusEndpoint: what a misbehaving board did', () => {
     expect(codes(problems)).toEqual(['wrong-dev-num']);
   });
 
+  it('the right token and dev_num with another msg_id fails the request as a wrong msg_id', async () => {
+    const { ep, peer, problems } = await setup();
+    peer.answer = (m) => {
+      const r = respond(m);
+      r[1] = 0x05; // GET_CONFIG
+      return [r];
+    };
+    const r = await ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 1000 });
+    expect(r.ok ? null : r.error).toEqual({
+      code: 'wrong-msg-id',
+      message: 'wrong msg_id in the GET_DEVICE_INFO response (dev_num 1, token 0x0001): byte 1 names GET_CONFIG (expected 0x02, saw 0x05)',
+    });
+    expect(codes(problems)).toEqual(['wrong-msg-id']);
+  });
+
   it('abort() fails every outstanding and queued request at once with the reason, and everything after', async () => {
     const { ep, rt } = await setup();
     rt.auto = false;

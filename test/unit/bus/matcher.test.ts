@@ -58,6 +58,14 @@ describe('Matcher, R3/R4 (tokens)', () => {
       expect(verdict(m, resp(7, 5))).toBe('answer #3');
     });
 
+    it(`${rev}: the right token and dev_num with another msg_id answers that request as wrong-msg-id`, () => {
+      const m = new Matcher<MatchEntry>(rev);
+      m.request(req(1, 3)); // GET_DEVICE_STATUS #1
+      expect(verdict(m, resp(1, 3, SET_DEVICE_STATUS))).toBe('wrong-msg-id #1');
+      m.request(req(1, 4)); // #2
+      expect(verdict(m, resp(2, 4, SET_DEVICE_STATUS))).toBe('unmatched'); // two fields wrong: not that request's
+    });
+
     it(`${rev}: a cancelled request takes no answer; sweep expires oldest first per lane`, () => {
       const m = new Matcher<MatchEntry>(rev);
       const a = m.request(req(1, 1));

@@ -1,7 +1,7 @@
 /**
  * The engine and the capture cannot disagree: a driver endpoint against a peer that answers at
  * random — promptly, with token 0, twice, after a stale copy of an earlier answer, after the
- * timeout, or naming another dev_num — recorded twice: once with the endpoint's verdicts, once
+ * timeout, or naming another dev_num or msg_id — recorded twice: once with the endpoint's verdicts, once
  * by a recorder that sees only the bytes and matches on its own. Both captures must be the same
  * record for record, must say what the peer did, and must agree with what each request returned.
  */
@@ -17,7 +17,7 @@ import { FakeClock } from './fakeClock';
 
 const TIMEOUT_MS = 50;
 type Rev = 'r3' | 'r4';
-type Intent = 'answer' | 'duplicate' | 'late' | 'wrong-dev-num';
+type Intent = 'answer' | 'duplicate' | 'late' | 'wrong-dev-num' | 'wrong-msg-id';
 
 class Sink implements ChunkSink {
   private chunks: Uint8Array[] = [];
@@ -99,8 +99,10 @@ class RandomPeer {
         await this.put(this.answers[Math.floor(this.dice() * this.answers.length)]!, 'duplicate'); // a stale copy first
         await this.put(proper, 'answer');
         this.answers.push(proper);
-      } else if (roll < 0.85 && !isBus(req)) {
+      } else if (roll < 0.8 && !isBus(req)) {
         await this.put(this.response(req, token, devOf(req) + 5), 'wrong-dev-num');
+      } else if (roll < 0.85 && !isBus(req)) {
+        await this.put(encode(this.rev, { name: 'SET_DEVICE_STATUS', kind: 'response', devNum: devOf(req), token, fields: { status: 0 } }), 'wrong-msg-id');
       } else {
         this.held.push(req);
       }
@@ -110,7 +112,7 @@ class RandomPeer {
 
 function verdictOf(r: TraceRecord): Intent | 'unmatched' {
   const codes = problemCodes(r.problems);
-  for (const c of ['duplicate', 'late', 'wrong-dev-num'] as const) if (codes.includes(c)) return c;
+  for (const c of ['duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id'] as const) if (codes.includes(c)) return c;
   if (codes.includes('unmatched-response')) return 'unmatched';
   return 'answer';
 }
@@ -216,8 +218,8 @@ async function run(seed: number, rev: Rev): Promise<void> {
       expect(verdictOf(answer!)).toBe('answer');
       expect(answer!.data).toEqual(outcome.response);
     } else {
-      expect(outcome.error.code).toBe('wrong-dev-num');
-      expect(verdictOf(answer!)).toBe('wrong-dev-num');
+      expect(['wrong-dev-num', 'wrong-msg-id']).toContain(outcome.error.code);
+      expect(verdictOf(answer!)).toBe(outcome.error.code);
     }
   }
   for (const late of responses.filter((x) => verdictOf(x) === 'late')) {
