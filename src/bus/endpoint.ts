@@ -7,33 +7,49 @@
  * - drains the incoming ring on doorbell-in, after a request for a short busy-poll (`spinUs`,
  *   because waking a waiting thread costs milliseconds), and on a timer for polling links;
  * - reports every message in and out to the observers before interpreting it, trimmed to
- *   msg_size (the whole slot when msg_size is not usable), so a trace holds garbage too;
- * - matches responses to requests (virtio-msg-protocol.md §7): one outstanding request per
- *   dev_num (bus messages have their own lane), response type = request type | 1, same msg_id
- *   and dev_num, token when the peer echoes it, (dev_num, msg_id) fallback flagged once as
- *   'token-mismatch'; in R0 a non-event message arriving at the driver answers the pending
- *   request (the OpenAMP device echoes the request without the response bit);
+ *   msg_size (the whole slot when msg_size is not usable), so a trace holds garbage too, each
+ *   with the matcher's verdict (matcher.ts) so a recorder pairs exactly what the engine did;
+ * - keeps one outstanding request per dev_num (bus messages have their own lane) and matches
+ *   responses with the one rule in matcher.ts; in R0 a non-event message arriving at the
+ *   driver answers the pending request (the OpenAMP device echoes the request without the
+ *   response bit). A response that answers the pending request but is malformed, or names
+ *   another dev_num or msg_id with its token, fails that request at once with what the board did;
+ * - never sends a response-typed message in the driver role (QEMU asserts on one,
+ *   qemu-field-notes.md);
  * - routes incoming requests and events to handlers per dev_num / bus.
  *
  * Wire faults are values reported to the observers; nothing thrown by a handler or an observer
  * leaves the drain loop.
  */
 import { decodeHeader, HEADER_SIZE, lookupMessage, type Direction, type Header, type Problem, type Revision } from '../protocol/index';
+import { hexNum } from '../util/hex';
 import type { Runtime } from '../util/runtime';
 import { Serial } from './formats/common';
 import type { DoorbellIn, DoorbellOut } from './link';
+import { checkFraming, describeMessage, framingText, Matcher, noResponseText, type Framing, type MatchEntry, type Verdict, type VerdictKind } from './matcher';
 import type { BusRole, MessageQueue, QueueProblem } from './queue';
+
+/** The matcher's verdict on a message: a request sent (its id), or what a response was to which request (-1: none). */
+export interface WireMatch {
+  kind: 'request' | VerdictKind;
+  requestId: number;
+  /** Matched by (dev_num, msg_id): the peer answered with token 0. */
+  fallback: boolean;
+}
 
 export interface WireMessage {
   direction: Direction;
   /** The message trimmed to msg_size (or the whole slot when msg_size is unusable). */
   bytes: Uint8Array;
   monoNs: bigint;
+  /** The verdict on a request sent or a response received; null for everything else. */
+  match: WireMatch | null;
 }
 
 export type EndpointProblem =
   | { kind: 'queue'; problem: QueueProblem; monoNs: bigint }
-  | { kind: 'message'; problem: Problem; direction: Direction; bytes: Uint8Array; monoNs: bigint }
+  /** `requestId`: the request a no-response is about (its WireMatch id). */
+  | { kind: 'message'; problem: Problem; direction: Direction; bytes: Uint8Array; monoNs: bigint; requestId?: number }
   | { kind: 'handler'; reason: string; monoNs: bigint };
 
 export interface EndpointObserver {
@@ -42,7 +58,7 @@ export interface EndpointObserver {
 }
 
 export interface EndpointError {
-  code: 'no-response' | 'queue-full' | 'queue-fault' | 'too-large' | 'doorbell' | 'closed';
+  code: 'no-response' | 'malformed-response' | 'wrong-dev-num' | 'wrong-msg-id' | 'link-lost' | 'queue-full' | 'queue-fault' | 'too-large' | 'not-allowed' | 'doorbell' | 'closed';
   message: string;
 }
 
@@ -82,13 +98,14 @@ export interface EndpointOptions {
   firstToken?: number;
 }
 
-interface Pending {
+interface Pending extends MatchEntry {
   lane: string;
   bytes: Uint8Array;
   header: Header;
-  token: number;
   timeoutMs: number;
   sentNs: bigint | null;
+  /** Handed to the matcher (at the first attempt to place it). */
+  matching: boolean;
   done: boolean;
   cancelTimer: (() => void) | null;
   resolve: (result: RequestResult) => void;
@@ -97,19 +114,14 @@ interface Pending {
 interface Lane {
   current: Pending | null;
   waiting: Pending[];
-  /** Tokens of requests that timed out: a late response carrying one is not a fallback match. */
-  retired: number[];
 }
 
 const DEFAULT_SPIN_US = 200;
 const SPIN_MAX_ROUNDS = 10_000;
-const RETIRED_TOKENS = 16;
 
 function duration(ms: number): string {
   return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }
-
-const hex16 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
 
 export class BusEndpoint {
   readonly role: BusRole;
@@ -127,6 +139,7 @@ export class BusEndpoint {
   private readonly outbound: Direction;
   private readonly txLock = new Serial();
   private readonly lanes = new Map<string, Lane>();
+  private readonly matcher: Matcher<Pending>;
   private readonly requestHandlers = new Map<Route, RequestHandler>();
   private readonly eventHandlers = new Map<Route, Set<EventHandler>>();
   private readonly flaggedMismatch = new Set<string>();
@@ -136,6 +149,8 @@ export class BusEndpoint {
   private drainAgain = false;
   private drainRun: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Why the link died (abort): every request and send fails with it. */
+  private lostReason: string | null = null;
   private readonly unsubscribe: () => void;
   private cancelPoll: (() => void) | null = null;
 
@@ -151,6 +166,7 @@ export class BusEndpoint {
     this.perMessageDoorbell = opts.doorbellPerMessage ?? true;
     this.spinNs = BigInt(Math.round((opts.spinUs ?? DEFAULT_SPIN_US) * 1000));
     this.hasToken = opts.revision === 'r3' || opts.revision === 'r4';
+    this.matcher = new Matcher(opts.revision);
     const first = opts.firstToken ?? 1;
     this.nextToken = Number.isInteger(first) && first >= 1 && first <= 0xffff ? first : 1;
     this.inbound = this.role === 'driver' ? 'device-to-driver' : 'driver-to-device';
@@ -200,14 +216,14 @@ export class BusEndpoint {
   sendBatch(messages: readonly Uint8Array[]): Promise<BatchResult> {
     return this.txLock.run(async () => {
       for (const m of messages) {
-        const err = this.checkSize(m);
+        const err = this.checkOutgoing(m);
         if (err) return { ok: false, sent: 0, error: err };
       }
       let sent = 0;
       const full = this.backoff();
       while (sent < messages.length) {
-        if (this.closed) return { ok: false, sent, error: this.closedError('sendBatch') };
-        if (this.q.fault) return { ok: false, sent, error: this.faultError(this.q.fault) };
+        const stopped = this.stopped('sendBatch');
+        if (stopped) return { ok: false, sent, error: stopped };
         const group = messages.slice(sent);
         const placed = await this.q.sendBatch(group);
         if (placed === 0) {
@@ -216,7 +232,7 @@ export class BusEndpoint {
         }
         full.reset();
         const now = this.rt.monoNs();
-        for (let i = 0; i < placed; i++) this.emitMessage({ direction: this.outbound, bytes: group[i]!, monoNs: now });
+        for (let i = 0; i < placed; i++) this.emitMessage({ direction: this.outbound, bytes: group[i]!, monoNs: now, match: null });
         sent += placed;
         const err = await this.ring(this.perMessageDoorbell ? placed : 1);
         if (err) return { ok: false, sent, error: err };
@@ -225,31 +241,45 @@ export class BusEndpoint {
     });
   }
 
-  private checkSize(bytes: Uint8Array): EndpointError | null {
-    if (bytes.length > 0 && bytes.length <= this.q.slotSize) return null;
-    return {
-      code: 'too-large',
-      message: `a ${bytes.length}-byte message does not fit the ${this.q.slotSize}-byte ${this.q.format} slot`,
-    };
+  /** What must not be sent: a message that does not fit a slot; a response from the driver role. */
+  private checkOutgoing(bytes: Uint8Array): EndpointError | null {
+    if (bytes.length === 0 || bytes.length > this.q.slotSize) {
+      return { code: 'too-large', message: `a ${bytes.length}-byte message does not fit the ${this.q.slotSize}-byte ${this.q.format} slot` };
+    }
+    const h = this.role === 'driver' ? decodeHeader(bytes, this.revision) : null;
+    if (h?.kind === 'response') {
+      // QEMU's device asserts on a response-typed message (qemu-field-notes.md); the spec has it dropped.
+      return { code: 'not-allowed', message: `the driver never sends a response-typed message; refused ${describeMessage(this.revision, h, ' response')}` };
+    }
+    return null;
+  }
+
+  /** Why nothing can be sent any more, if so. */
+  private stopped(what: string): EndpointError | null {
+    if (this.lostReason !== null) return { code: 'link-lost', message: this.lostReason };
+    if (this.closed) return this.closedError(what);
+    if (this.q.fault) return this.faultError(this.q.fault);
+    return null;
   }
 
   /**
-   * `onAttempt` runs just before each try to place the message: over a bridged window the peer
-   * may see the index store, and answer, before the store's own acknowledgement arrives here.
+   * A request is outstanding from just before each try to place it: over a bridged window the
+   * peer may see the index store, and answer, before the store's own acknowledgement arrives here.
    */
-  private async transmit(bytes: Uint8Array, onAttempt: ((monoNs: bigint) => void) | null): Promise<SendResult> {
-    const tooLarge = this.checkSize(bytes);
-    if (tooLarge) return { ok: false, error: tooLarge };
+  private async transmit(bytes: Uint8Array, request: Pending | null): Promise<SendResult> {
+    const refused = this.checkOutgoing(bytes);
+    if (refused) return { ok: false, error: refused };
     const full = this.backoff();
     for (;;) {
-      if (this.closed) return { ok: false, error: this.closedError('send') };
-      if (this.q.fault) return { ok: false, error: this.faultError(this.q.fault) };
-      onAttempt?.(this.rt.monoNs());
+      const stopped = this.stopped('send');
+      if (stopped) return { ok: false, error: stopped };
+      if (request) this.attempt(request);
       if ((await this.q.send(bytes)) === 'ok') break;
       if (!(await full.wait())) return { ok: false, error: await this.fullError() };
     }
     const now = this.rt.monoNs();
-    this.emitMessage({ direction: this.outbound, bytes, monoNs: now });
+    const match: WireMatch | null = request ? { kind: 'request', requestId: request.id, fallback: false } : null;
+    this.emitMessage({ direction: this.outbound, bytes, monoNs: now, match });
     const err = await this.ring(1);
     return err ? { ok: false, error: err } : { ok: true };
   }
@@ -308,6 +338,13 @@ export class BusEndpoint {
     return { code: 'closed', message: `${what} on a closed bus endpoint` };
   }
 
+  private attempt(p: Pending): void {
+    p.sentNs = this.rt.monoNs();
+    if (p.matching) return;
+    p.matching = true;
+    this.matcher.request(p);
+  }
+
   // ---- requests --------------------------------------------------------------------------------
 
   /**
@@ -320,6 +357,7 @@ export class BusEndpoint {
     if (!header || header.kind !== 'request') {
       throw new RangeError(`request() needs a ${this.revision} request message, got ${header ? `a ${header.kind}` : `${bytes.length} bytes`}`);
     }
+    if (this.lostReason !== null) return Promise.resolve({ ok: false, error: { code: 'link-lost', message: this.lostReason } });
     if (this.closed) return Promise.resolve({ ok: false, error: this.closedError('request') });
     const copy = new Uint8Array(bytes);
     let token = 0;
@@ -330,7 +368,23 @@ export class BusEndpoint {
     }
     const lane = laneKey(header.bus, header.devNum);
     return new Promise<RequestResult>((resolve) => {
-      const p: Pending = { lane, bytes: copy, header: { ...header, token }, token, timeoutMs: opts.timeoutMs, sentNs: null, done: false, cancelTimer: null, resolve };
+      const p: Pending = {
+        type: header.type,
+        bus: header.bus,
+        msgId: header.msgId,
+        devNum: header.devNum,
+        token,
+        id: 0,
+        lane,
+        bytes: copy,
+        header: { ...header, token },
+        timeoutMs: opts.timeoutMs,
+        sentNs: null,
+        matching: false,
+        done: false,
+        cancelTimer: null,
+        resolve,
+      };
       this.laneOf(lane).waiting.push(p);
       this.pump(lane);
     });
@@ -344,13 +398,13 @@ export class BusEndpoint {
 
   private laneOf(key: string): Lane {
     let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = { current: null, waiting: [], retired: [] }));
+    if (!lane) this.lanes.set(key, (lane = { current: null, waiting: [] }));
     return lane;
   }
 
   private pump(key: string): void {
     const lane = this.laneOf(key);
-    if (lane.current || this.closed) return;
+    if (lane.current || this.closed || this.lostReason !== null) return;
     const next = lane.waiting.shift();
     if (!next) return;
     lane.current = next;
@@ -359,11 +413,7 @@ export class BusEndpoint {
 
   private async start(p: Pending): Promise<void> {
     try {
-      const sent = await this.txLock.run(() =>
-        this.transmit(p.bytes, (now) => {
-          p.sentNs = now;
-        }),
-      );
+      const sent = await this.txLock.run(() => this.transmit(p.bytes, p));
       if (!sent.ok) return this.finish(p, sent);
       if (p.done) return;
       p.cancelTimer = this.rt.setTimer(p.timeoutMs, () => this.expire(p));
@@ -373,37 +423,36 @@ export class BusEndpoint {
     }
   }
 
+  /** The request's timeout: the matcher now takes an answer to it as late, and observers hear it at this moment. */
   private expire(p: Pending): void {
     if (p.done) return;
-    const lane = this.laneOf(p.lane);
-    lane.retired.push(p.token);
-    if (lane.retired.length > RETIRED_TOKENS) lane.retired.shift();
-    const message = `no response to ${this.describe(p.header)} within ${p.timeoutMs} ms`;
-    this.emitProblem({ kind: 'message', problem: { code: 'no-response', offset: 0, reason: message }, direction: this.outbound, bytes: p.bytes, monoNs: this.rt.monoNs() });
+    this.matcher.expire(p);
+    const message = noResponseText(this.revision, p.header, p.timeoutMs);
+    this.emitProblem({ kind: 'message', problem: { code: 'no-response', offset: 0, reason: message }, direction: this.outbound, bytes: p.bytes, monoNs: this.rt.monoNs(), requestId: p.id });
     this.finish(p, { ok: false, error: { code: 'no-response', message } });
   }
 
+  /** Ends a request; one that ends unanswered for another reason than its timeout leaves the matcher. */
   private finish(p: Pending, result: RequestResult): void {
     if (p.done) return;
     p.done = true;
     p.cancelTimer?.();
+    if (!result.ok && result.error.code !== 'no-response') this.matcher.cancel(p);
     const lane = this.laneOf(p.lane);
     if (lane.current === p) lane.current = null;
     p.resolve(result);
     this.pump(p.lane);
   }
 
-  private describe(h: Header): string {
-    const name = lookupMessage(this.revision, h.bus, h.msgId).name;
-    const token = this.hasToken ? `, token ${hex16(h.token)}` : '';
-    return `${name} (${h.bus ? 'bus message' : `dev_num ${h.devNum}`}${token})`;
+  private describe(h: Header, what = ''): string {
+    return describeMessage(this.revision, h, what);
   }
 
   /** Busy-polls the incoming ring until `done()` or `spinUs` passed (bounded also by rounds). */
   private async spin(done: () => boolean): Promise<void> {
     if (this.spinNs <= 0n) return;
     const start = this.rt.monoNs();
-    for (let round = 0; round < SPIN_MAX_ROUNDS && !done() && !this.closed; round++) {
+    for (let round = 0; round < SPIN_MAX_ROUNDS && !done() && !this.closed && this.lostReason === null; round++) {
       await this.drain();
       if (this.rt.monoNs() - start >= this.spinNs) break;
     }
@@ -447,74 +496,79 @@ export class BusEndpoint {
     }
   }
 
-  /** Records one slot, then interprets it. */
+  /** Records one slot with the matcher's verdict, then interprets it. */
   private incoming(slot: Uint8Array, monoNs: bigint): void {
     const header = decodeHeader(slot, this.revision);
     const direction = this.inbound;
     let bytes = slot;
     let problem: Problem | null = null;
+    let framing: Framing | null = null;
     if (!header) {
       problem = { code: 'truncated', offset: slot.length, reason: `a ${slot.length}-byte slot cannot hold the ${HEADER_SIZE[this.revision]}-byte ${this.revision} header` };
     } else if (this.revision === 'r0') {
       bytes = slot.subarray(0, Math.min(header.msgSize, slot.length));
     } else {
-      const sizeAt = header.headerSize - 2;
-      if (header.msgSize < header.headerSize) {
-        problem = { code: 'size-mismatch', offset: sizeAt, reason: `msg_size ${header.msgSize} is smaller than the ${header.headerSize}-byte header; recorded the whole ${slot.length}-byte slot` };
-      } else if (header.msgSize > slot.length) {
-        problem = { code: 'oversize', offset: sizeAt, reason: `msg_size ${header.msgSize} exceeds the ${slot.length}-byte slot; clamped to the slot` };
-      } else {
-        bytes = slot.subarray(0, header.msgSize);
-      }
+      framing = checkFraming(this.revision, header.msgSize, slot.length);
+      if (framing) problem = { code: framing.code, offset: framing.offset, reason: `${framingText(framing, false)}; recorded the whole slot` };
+      else bytes = slot.subarray(0, header.msgSize);
     }
-    this.emitMessage({ direction, bytes, monoNs });
+    const answersUs = header !== null && (header.kind === 'response' || (this.revision === 'r0' && this.role === 'driver' && header.kind === 'request'));
+    const verdict = answersUs ? this.matcher.response(header) : null;
+    const match: WireMatch | null = verdict ? { kind: verdict.kind, requestId: verdict.request?.id ?? -1, fallback: verdict.fallback } : null;
+    this.emitMessage({ direction, bytes, monoNs, match });
     if (problem) this.emitProblem({ kind: 'message', problem, direction, bytes, monoNs });
-    if (!header || problem) return; // recorded; a malformed message is not interpreted
+    if (!header) return;
     const message: IncomingMessage = { header, bytes, monoNs };
-    const answersUs = header.kind === 'response' || (this.revision === 'r0' && this.role === 'driver' && header.kind === 'request');
-    if (answersUs) this.matchResponse(message);
+    if (verdict) this.settle(verdict, message, framing);
+    else if (problem) return; // recorded; a malformed message is not interpreted
     else if (header.kind === 'event') this.dispatchEvent(message);
     else this.serveRequest(message);
   }
 
-  private matchResponse(m: IncomingMessage): void {
+  /** Acts on the matcher's verdict: completes or fails the request it answers, reports the rest. */
+  private settle(v: Verdict<Pending>, m: IncomingMessage, framing: Framing | null): void {
     const h = m.header;
-    const lane = this.lanes.get(laneKey(h.bus, h.devNum));
-    const p = lane?.current;
-    const expectType = p ? (p.header.type & 3) | 1 : -1;
-    const typeOk = p !== undefined && p !== null && ((h.type & 3) === expectType || (this.revision === 'r0' && (h.type & 3) === (p.header.type & 3)));
-    if (!lane || !p || p.sentNs === null || !typeOk || h.msgId !== p.header.msgId) {
-      return this.unmatched(m, 'answers no outstanding request');
-    }
-    if (this.hasToken && h.token !== p.token) {
-      if (lane.retired.includes(h.token)) return this.unmatched(m, 'is a late answer to a request that already timed out');
-      const key = `${h.bus ? 'bus' : 'transport'}:${h.msgId}`;
-      if (!this.flaggedMismatch.has(key)) {
-        this.flaggedMismatch.add(key);
-        this.emitProblem({
-          kind: 'message',
-          problem: {
-            code: 'token-mismatch',
-            offset: 4,
-            reason: `response to ${this.describe(p.header)} carries token ${hex16(h.token)}; matched by (dev_num, msg_id) instead (QEMU answers bus requests with token 0); reported once per message type`,
-          },
-          direction: this.inbound,
-          bytes: m.bytes,
-          monoNs: m.monoNs,
-        });
+    const p = v.request;
+    switch (v.kind) {
+      case 'answer': {
+        if (framing) {
+          const message = `malformed ${this.describe(p!.header, ' response')}: ${framingText(framing)}`;
+          return this.finish(p!, { ok: false, error: { code: 'malformed-response', message } });
+        }
+        if (v.fallback) this.flagFallback(p!, m);
+        return this.finish(p!, { ok: true, response: m.bytes, latencyNs: Number(m.monoNs - (p!.sentNs ?? m.monoNs)) });
       }
+      case 'wrong-dev-num': {
+        const message = `wrong dev_num in the ${this.describe(p!.header, ' response')}: byte 2 names dev_num ${h.devNum} (expected ${p!.devNum}, saw ${h.devNum})`;
+        this.report(m, 'wrong-dev-num', 2, message);
+        return this.finish(p!, { ok: false, error: { code: 'wrong-dev-num', message } });
+      }
+      case 'wrong-msg-id': {
+        const seen = lookupMessage(this.revision, h.bus, h.msgId).name;
+        const message = `wrong msg_id in the ${this.describe(p!.header, ' response')}: byte 1 names ${seen} (expected ${hexNum(p!.msgId, 2)}, saw ${hexNum(h.msgId, 2)})`;
+        this.report(m, 'wrong-msg-id', 1, message);
+        return this.finish(p!, { ok: false, error: { code: 'wrong-msg-id', message } });
+      }
+      case 'duplicate':
+        return this.report(m, 'duplicate', 4, `response ${this.describe(h)} repeats the answer to ${this.describe(p!.header)}, already answered; ignored`);
+      case 'late':
+        return this.report(m, 'late', 4, `response ${this.describe(h)} is a late answer to ${this.describe(p!.header)}, which timed out; ignored`);
+      case 'unmatched':
+        return this.report(m, 'unmatched-response', 0, `response ${this.describe(h)} answers no outstanding request; dropped`);
     }
-    this.finish(p, { ok: true, response: m.bytes, latencyNs: Number(m.monoNs - p.sentNs) });
   }
 
-  private unmatched(m: IncomingMessage, why: string): void {
-    this.emitProblem({
-      kind: 'message',
-      problem: { code: 'unmatched-response', offset: 0, reason: `response ${this.describe(m.header)} ${why}; dropped` },
-      direction: this.inbound,
-      bytes: m.bytes,
-      monoNs: m.monoNs,
-    });
+  private report(m: IncomingMessage, code: Problem['code'], offset: number, reason: string): void {
+    this.emitProblem({ kind: 'message', problem: { code, offset, reason }, direction: this.inbound, bytes: m.bytes, monoNs: m.monoNs });
+  }
+
+  /** A peer that answers with token 0 is tolerated; said once per message type. */
+  private flagFallback(p: Pending, m: IncomingMessage): void {
+    const key = `${p.bus ? 'bus' : 'transport'}:${p.msgId}`;
+    if (this.flaggedMismatch.has(key)) return;
+    this.flaggedMismatch.add(key);
+    const reason = `response to ${this.describe(p.header)} carries token 0x0000; matched by (dev_num, msg_id) instead (QEMU answers bus requests with token 0); reported once per message type`;
+    this.report(m, 'token-mismatch', 4, reason);
   }
 
   private dispatchEvent(m: IncomingMessage): void {
@@ -583,18 +637,31 @@ export class BusEndpoint {
     });
   }
 
+  /**
+   * The link is gone (the session says why): every outstanding and queued request fails at once
+   * with `reason`, and so does every later request and send. What the peer already published
+   * can still be drained (into the capture).
+   */
+  abort(reason: string): void {
+    if (this.lostReason !== null || this.closed) return;
+    this.lostReason = reason;
+    this.failAll(() => ({ code: 'link-lost', message: reason }));
+  }
+
   /** Unsubscribes, stops polling and fails every pending request with a 'closed' error. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
     this.cancelPoll?.();
+    this.failAll((p) => ({ code: 'closed', message: `bus endpoint closed while ${this.describe(p.header)} waited for its response` }));
+  }
+
+  private failAll(error: (p: Pending) => EndpointError): void {
     for (const lane of this.lanes.values()) {
       const all = [...(lane.current ? [lane.current] : []), ...lane.waiting];
       lane.waiting = [];
-      for (const p of all) {
-        this.finish(p, { ok: false, error: { code: 'closed', message: `bus endpoint closed while ${this.describe(p.header)} waited for its response` } });
-      }
+      for (const p of all) this.finish(p, { ok: false, error: error(p) });
     }
   }
 }

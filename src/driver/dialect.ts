@@ -7,7 +7,8 @@
  *   firmware that answers only some requests (SET_DEVICE_STATUS is never answered, so status
  *   writes are confirmed with GET_DEVICE_STATUS).
  */
-import { decode, encode, fieldBigint as big, fieldBytes as bytes, fieldNumber as num, fieldWords as words } from '../protocol/index';
+import { describeMessage } from '../bus/matcher';
+import { decode, encode, fieldBigint as big, fieldBytes as bytes, fieldNumber as num, fieldWords as words, HEADERS, layoutSize } from '../protocol/index';
 import { toHex } from '../util/hex';
 import type { FieldValue, Revision, VirtioMsg } from '../protocol/types';
 import type { DriverPort } from './port';
@@ -107,7 +108,11 @@ interface Exchange {
 /** A request's outcome; a failure says whether any answer came back (`unanswered`: none did). */
 type CallResult = { ok: true; value: Record<string, FieldValue> } | { ok: false; error: string; unanswered: boolean };
 
-/** Sends one request and checks the answer is the response to it; returns its fields. */
+/**
+ * Sends one request and checks the answer is the response to it; returns its fields. The
+ * driver never acts on a field past msg_size: a response shorter than its layout is malformed,
+ * whatever the slot held beyond it.
+ */
 async function call(x: Exchange, name: string, devNum: number, fields: Record<string, FieldValue>, bus = false): Promise<CallResult> {
   const req = encode(x.revision, { name, kind: 'request', devNum, bus, fields });
   const r = await x.port.request(req, x.timeoutMs);
@@ -117,12 +122,18 @@ async function call(x: Exchange, name: string, devNum: number, fields: Record<st
   if (!msg || msg.name !== name || msg.kind !== 'response') {
     return { ok: false, error: `expected a ${name} response, saw ${msg ? `${msg.name} (${msg.kind})` : 'an unreadable message'}`, unanswered: false };
   }
-  // Missing bytes make a response unusable. A msg_size larger than the message's own counts say
-  // (QEMU's GET_DEVICES counts its bitmap in bytes, qemu-field-notes.md) leaves every field
-  // readable: tolerated and reported.
+  const malformed = `malformed ${describeMessage(x.revision, msg, ' response')}`;
+  const need = layoutSize(msg);
+  if (msg.msgSize < need) {
+    const at = HEADERS[x.revision].msgSizeOffset;
+    return { ok: false, error: `${malformed}: msg_size ${msg.msgSize}, its layout needs ${need} bytes (byte ${at}: expected ≥ ${need}, saw ${msg.msgSize})`, unanswered: false };
+  }
+  // Bytes missing below msg_size make a response unusable too. A msg_size larger than the
+  // message's own counts say (QEMU's GET_DEVICES counts its bitmap in bytes,
+  // qemu-field-notes.md) leaves every field readable: tolerated and reported.
   const truncated = d.problems.filter((p) => p.code === 'truncated' || (p.code === 'size-mismatch' && msg.msgSize > r.response.length));
   if (truncated.length > 0) {
-    return { ok: false, error: `malformed ${name} response: ${truncated.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}`, unanswered: false };
+    return { ok: false, error: `${malformed}: ${truncated.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}`, unanswered: false };
   }
   for (const p of d.problems) if (p.code === 'size-mismatch') x.onFinding(`${name} response: ${p.reason} (tolerated)`);
   return { ok: true, value: msg.fields };

@@ -316,6 +316,18 @@ export function decode(bytes: Uint8Array, rev: Revision, opts?: DecodeOptions): 
   return { msg, problems };
 }
 
+/**
+ * The msg_size a decoded message's layout needs for the counts it carries: the fixed part and,
+ * unless it may be absent, the tail. Fields past a shorter msg_size were never sent.
+ */
+export function layoutSize(msg: VirtioMsg): number {
+  const c = SPACES[msg.revision].byKey[(msg.bus ? 256 : 0) | msg.msgId]!;
+  const plan = (c.isEvent ? c.event : msg.kind === 'response' ? c.response : c.request)!;
+  const tail = plan.tail;
+  if (tail === null || tail.count === null || tail.field.optional) return plan.fixedSize;
+  return plan.fixedSize + tailBytes(tail, (msg.fields[tail.count] as number | undefined) ?? 0);
+}
+
 function decodeFields(
   plan: Plan,
   bytes: Uint8Array,

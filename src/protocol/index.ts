@@ -1,6 +1,6 @@
 /** The virtio-msg codec: everything outside src/protocol imports from here (or names.ts). */
 export * from './types';
-export { decode, decodeHeader, encode } from './codec';
+export { decode, decodeHeader, encode, layoutSize } from './codec';
 export { detectRevision, type RevisionGuess } from './detect';
 export { msgToJson, type JsonFieldValue, type VirtioMsgJson } from './json';
 export {

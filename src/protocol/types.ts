@@ -75,6 +75,11 @@ export const PROBLEM_CODES = [
   'unmatched-response', // a response that answers no outstanding request (set by the bus endpoint)
   'no-response', // a request that timed out (set by the bus endpoint)
   'token-mismatch', // response token differs from the request's (set by the bus endpoint)
+  'duplicate', // a response whose request was already answered: a stale or repeated copy (request/response matcher)
+  'late', // a response whose request had timed out (request/response matcher)
+  'wrong-dev-num', // a response with its request's token but another dev_num (request/response matcher)
+  'malformed-response', // the response to a request, unusable: msg_size beyond the slot or below the header
+  'wrong-msg-id', // a response with its request's token and dev_num but another msg_id (request/response matcher)
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];

@@ -1,7 +1,8 @@
 /**
  * One line per record for tables, CSV, pcapng info columns and Perfetto slice names, plus the
  * record's full problem list: what the codec finds in the bytes now, and what the bus endpoint
- * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch).
+ * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch, duplicate,
+ * late, wrong-dev-num, wrong-msg-id, malformed-response).
  */
 import { decode } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
@@ -28,6 +29,11 @@ const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
   'unmatched-response': 'response answers no outstanding request',
   'no-response': 'request was not answered before its timeout',
   'token-mismatch': 'response token differs from the request; matched by (dev_num, msg_id)',
+  duplicate: 'response repeats the answer to a request already answered; ignored',
+  late: 'response to a request that had timed out; ignored',
+  'wrong-dev-num': "response carries its request's token but another dev_num; the request failed",
+  'malformed-response': 'response to a request is malformed; the request failed',
+  'wrong-msg-id': "response carries its request's token and dev_num but another msg_id; the request failed",
 };
 
 const MAX_SUMMARY_FIELDS = 4;

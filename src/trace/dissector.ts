@@ -34,6 +34,11 @@ const EXPERT: Readonly<Record<ProblemCode, [group: string, severity: string, tex
   'unmatched-response': ['SEQUENCE', 'WARN', 'response answers no outstanding request'],
   'no-response': ['SEQUENCE', 'WARN', 'request was not answered before its timeout'],
   'token-mismatch': ['SEQUENCE', 'WARN', 'response token differs from the request; matched by (dev_num, msg_id)'],
+  duplicate: ['SEQUENCE', 'WARN', 'response repeats the answer to a request already answered; ignored'],
+  late: ['SEQUENCE', 'WARN', 'response to a request that had timed out; ignored'],
+  'wrong-dev-num': ['SEQUENCE', 'ERROR', 'response carries its request\'s token but another dev_num; the request failed'],
+  'malformed-response': ['MALFORMED', 'ERROR', 'response to a request is malformed; the request failed'],
+  'wrong-msg-id': ['SEQUENCE', 'ERROR', 'response carries its request\'s token and dev_num but another msg_id; the request failed'],
 };
 
 const FIELD_TYPES = ['u8', 'u16', 'u24', 'u32', 'u64', 'uuid', 'u32[]', 'bytes', 'bitmap'] as const;

@@ -19,7 +19,7 @@
  * +38 u16 token
  * +40 u32 problems    bit i set = PROBLEM_CODES[i] (src/protocol/types.ts)
  * +44 u32 flags       RECORD_FLAGS
- * +48 u64 pairSeq     response: its request's seq; no-response marker: the request's seq; else ~0
+ * +48 u64 pairSeq     response: its request's seq (late: its no-response marker's); no-response marker: the request's seq; else ~0
  * +56 u64 latencyNs   response: ns from its request; else 0
  * +64 data            message: the raw bytes; vq-index: VQ_INDEX_DATA; marker/queue-state: UTF-8 text
  * ```
@@ -49,7 +49,7 @@ export const RECORD_FLAGS = {
   noHeader: 1 << 4,
   /** The response was matched by (dev_num, msg_id) because the token did not match. */
   tokenFallback: 1 << 5,
-  /** The response came after its request's timeout (a no-response marker precedes it). */
+  /** The response came after its request's timeout: pairSeq is the no-response marker that precedes it. */
   late: 1 << 6,
 } as const;
 

@@ -1,16 +1,18 @@
 /**
  * The trace recorder: turns what crosses the bus into records (record.ts) as it happens, before
  * anything interprets it, and hands them to a sink (the disk journal) in chunks at least every
- * `flushMs`. It pairs requests with responses on its own, independently of the bus endpoint
- * (virtio-msg-protocol.md §7: response type = request type | 1, same msg_id and dev_num, token
- * echoed), so a response carries its request's seq and the latency, and a request still
- * unanswered after the response timeout gets a 'no-response' marker.
+ * `flushMs`. A response carries its request's seq and the latency, and a request the engine
+ * gave up on gets a 'no-response' marker, by the one matching rule (src/bus/matcher.ts): fed by
+ * a bus endpoint (`observer()`) it records the endpoint's verdicts and writes the marker when the
+ * endpoint expires the request; fed messages alone (`message()` without a verdict) it runs its
+ * own matcher and expires requests after `responseTimeoutMs`.
  *
  * Nothing recorded is dropped while memory lasts: a sink that fails keeps its chunks queued and
  * retried; only beyond `maxBacklogBytes` are new records counted as lost, and a 'dropped' marker
  * with the count is written once the sink works again.
  */
-import type { EndpointObserver, EndpointProblem } from '../bus/endpoint';
+import type { EndpointObserver, EndpointProblem, WireMatch } from '../bus/endpoint';
+import { checkFraming, Matcher, noResponseText, type MatchEntry, type VerdictKind } from '../bus/matcher';
 import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
@@ -44,7 +46,7 @@ export interface RecorderOptions {
   revision: Revision | null;
   /** The bus's maximum message size (oversize problems). */
   maxMessageSize?: number;
-  /** After this long without a response a request gets a 'no-response' marker (default 1000 ms). */
+  /** Without an endpoint: after this long without a response a request gets a 'no-response' marker (default 1000 ms). */
   responseTimeoutMs?: number;
   /** Longest time a record waits before it reaches the sink (default 100 ms). */
   flushMs?: number;
@@ -57,15 +59,11 @@ export interface RecorderOptions {
   startWallNs?: bigint;
 }
 
-interface Pending {
-  key: number;
+/** A request as recorded: its record, and once it expired its no-response marker. */
+interface Sent extends MatchEntry {
   seq: number;
   monoNs: bigint;
-  devNum: number;
-  msgId: number;
-  token: number;
-  dir: number;
-  name: string;
+  markerSeq: number;
 }
 
 // Module-local copies: under a CommonJS transpile every imported binding is a getter call,
@@ -81,6 +79,7 @@ const F_BUS = RECORD_FLAGS.bus;
 const F_NO_HEADER = RECORD_FLAGS.noHeader;
 const F_TOKEN_FALLBACK = RECORD_FLAGS.tokenFallback;
 const F_LATE = RECORD_FLAGS.late;
+const DRIVER_TO_DEVICE = dirCode('driver-to-device');
 const DIR_BYTE: Readonly<Record<Direction, number>> = { 'driver-to-device': dirCode('driver-to-device'), 'device-to-driver': dirCode('device-to-driver') };
 
 interface Summary {
@@ -91,10 +90,11 @@ interface Summary {
   kind: 'request' | 'response' | 'event' | null;
   bus: boolean;
   devNum: number;
-  msgType: number;
+  /** The raw type byte. */
+  type: number;
   msgId: number;
   token: number;
-  name: string;
+  msgSize: number;
 }
 
 const DECODE_CACHE_SLOTS = 256;
@@ -106,16 +106,26 @@ function sameBytes(a: Uint8Array | null, b: Uint8Array): boolean {
   return true;
 }
 
-const RETIRED_MAX = 256;
+/** Requests an endpoint expired, kept for their late answers. */
+const EXPIRED_MAX = 256;
 const MAX_TEXT_BYTES = 4096;
 
 const KIND: Readonly<Record<RecordKind, number>> = Object.fromEntries(RECORD_KINDS.map((k, i) => [k, i])) as Record<RecordKind, number>;
 const MARKER: Readonly<Record<MarkerKind, number>> = Object.fromEntries(MARKER_KINDS.map((k, i) => [k, i])) as Record<MarkerKind, number>;
 const NO_RESPONSE_MASK = problemMask(['no-response']);
-const UNMATCHED_MASK = problemMask(['unmatched-response']);
 const TOKEN_MISMATCH_MASK = problemMask(['token-mismatch']);
-/** Codes the recorder finds itself; the endpoint's reports of these are not recorded twice. */
-const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch']);
+const MALFORMED_MASK = problemMask(['malformed-response']);
+/** The problem a response's verdict puts on its record. */
+const VERDICT_MASK: Readonly<Record<VerdictKind, number>> = {
+  answer: 0,
+  'wrong-dev-num': problemMask(['wrong-dev-num']),
+  'wrong-msg-id': problemMask(['wrong-msg-id']),
+  duplicate: problemMask(['duplicate']),
+  late: problemMask(['late']),
+  unmatched: problemMask(['unmatched-response']),
+};
+/** Codes recorded on the message records themselves; the endpoint's reports of these are not recorded twice. */
+const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch', 'duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id', 'malformed-response']);
 
 const encoder = new TextEncoder();
 
@@ -132,10 +142,6 @@ function putSum(dv: DataView, at: number, hi: number, lo: number, add: number): 
   dv.setUint32(at + 4, (hi + addHi + carry) >>> 0, true);
 }
 
-/** (direction, dev_num, msg_id, token) as one number: exact below 2^53. */
-function pairKey(dir: number, devNum: number, msgId: number, token: number): number {
-  return ((dir * 0x1_0000 + devNum) * 0x100 + msgId) * 0x1_0000 + token;
-}
 
 export class Recorder {
   private readonly rt: Runtime;
@@ -151,14 +157,11 @@ export class Recorder {
   private chunkCount = 0;
   private chunkFirstSeq = 0;
   private nextSeq = 0;
-  /**
-   * Outstanding requests by pair key, oldest first: peers may reuse a token while an earlier
-   * request with it is outstanding (Linux sends every request with token 1; R0–R2 have none),
-   * and responses come in request order (§7).
-   */
-  private readonly pending = new Map<number, Pending[]>();
-  /** Requests that timed out, oldest first, so a late answer still finds its request. */
-  private retired: Pending[] = [];
+  /** Without an endpoint: one matcher per direction requests travel (index: dirCode). */
+  private readonly matchers: (Matcher<Sent> | null)[] = [null, null, null];
+  /** With an endpoint: its requests by WireMatch id, while outstanding or expired. */
+  private readonly sent = new Map<number, Sent>();
+  private readonly expiredIds: number[] = [];
   private backlog: { payload: Uint8Array; count: number; firstSeq: number }[] = [];
   private backlogBytes = 0;
   private readonly maxBacklogBytes: number;
@@ -195,6 +198,7 @@ export class Recorder {
     this.monoLo = Number(this.startMonoNs & 0xffff_ffffn);
     this.wallHi = Number(this.startWallNs >> 32n);
     this.wallLo = Number(this.startWallNs & 0xffff_ffffn);
+    if (this.rev !== null) for (const dir of [DRIVER_TO_DEVICE, 3 - DRIVER_TO_DEVICE]) this.matchers[dir] = new Matcher(this.rev);
     const max = this.maxSize === undefined ? {} : { maxSize: this.maxSize };
     this.decodeOpts = { 'driver-to-device': { direction: 'driver-to-device', ...max }, 'device-to-driver': { direction: 'device-to-driver', ...max } };
     this.schedule();
@@ -219,16 +223,19 @@ export class Recorder {
     return () => this.listeners.delete(listener);
   }
 
-  /** An endpoint observer that records every message and endpoint problem. */
+  /** An endpoint observer that records every message with the endpoint's verdict, and every endpoint problem. */
   observer(): EndpointObserver {
     return {
-      onMessage: (m) => void this.message(m.direction, m.bytes, m.monoNs),
+      onMessage: (m) => void this.message(m.direction, m.bytes, m.monoNs, m.match),
       onProblem: (p) => this.endpointProblem(p),
     };
   }
 
-  /** Records one message as it was copied out of or into a queue slot; returns its seq. */
-  message(dir: Direction, bytes: Uint8Array, monoNs = this.rt.monoNs()): number {
+  /**
+   * Records one message as it was copied out of or into a queue slot; returns its seq. `match`:
+   * the endpoint's verdict (null: nothing to pair); without one the recorder matches itself.
+   */
+  message(dir: Direction, bytes: Uint8Array, monoNs = this.rt.monoNs(), match?: WireMatch | null): number {
     const dirByte = DIR_BYTE[dir];
     let devNum = NONE_DEV;
     let msgType = 0;
@@ -245,34 +252,43 @@ export class Recorder {
         flags |= F_NO_HEADER;
       } else {
         devNum = h.devNum;
-        msgType = h.msgType;
+        msgType = h.type;
         msgId = h.msgId;
         token = h.token;
         if (h.bus) flags |= F_BUS;
-        const seq = this.nextSeq;
-        if (h.kind === 'request') {
-          flags |= F_REQUEST;
-          const key = pairKey(dirByte, devNum, msgId, token);
-          const p: Pending = { key, seq, monoNs, devNum, msgId, token, dir: dirByte, name: h.name };
-          const queue = this.pending.get(key);
-          if (queue) queue.push(p);
-          else this.pending.set(key, [p]);
-        } else if (h.kind === 'event') {
-          flags |= F_EVENT;
-        } else {
-          flags |= F_RESPONSE;
-          const match = this.matchRequest(3 - dirByte, devNum, msgId, token);
-          if (match === null) {
-            problems |= UNMATCHED_MASK;
-          } else {
-            pairSeq = match.request.seq;
-            latency = monoNs - match.request.monoNs;
-            if (match.fallback) {
-              flags |= F_TOKEN_FALLBACK;
-              problems |= TOKEN_MISMATCH_MASK;
-            }
-            if (match.late) flags |= F_LATE;
+        if (h.kind === 'request') flags |= F_REQUEST;
+        else if (h.kind === 'event') flags |= F_EVENT;
+        else flags |= F_RESPONSE;
+        let verdict: VerdictKind | null = null;
+        let request: Sent | null = null;
+        if (match === undefined) {
+          if (h.kind === 'request') {
+            this.matchers[dirByte]!.request({ type: h.type, bus: h.bus, msgId, devNum, token, id: 0, seq: this.nextSeq, monoNs, markerSeq: -1 });
+          } else if (h.kind === 'response') {
+            const v = this.matchers[3 - dirByte]!.response(h);
+            verdict = v.kind;
+            request = v.request;
+            if (v.fallback) flags |= F_TOKEN_FALLBACK;
           }
+        } else if (match !== null) {
+          if (match.kind === 'request') {
+            this.sent.set(match.requestId, { type: h.type, bus: h.bus, msgId, devNum, token, id: match.requestId, seq: this.nextSeq, monoNs, markerSeq: -1 });
+          } else {
+            verdict = match.kind;
+            request = this.sent.get(match.requestId) ?? null;
+            this.sent.delete(match.requestId);
+            if (match.fallback) flags |= F_TOKEN_FALLBACK;
+          }
+        }
+        if (verdict !== null) {
+          problems |= VERDICT_MASK[verdict];
+          if (flags & F_TOKEN_FALLBACK) problems |= TOKEN_MISMATCH_MASK;
+          if (request !== null && verdict !== 'duplicate') {
+            latency = monoNs - request.monoNs;
+            pairSeq = verdict === 'late' ? request.markerSeq : request.seq;
+          }
+          if (verdict === 'late') flags |= F_LATE;
+          if (verdict === 'answer' && h.msgSize !== bytes.length && checkFraming(this.rev, h.msgSize, bytes.length) !== null) problems |= MALFORMED_MASK;
         }
       }
     }
@@ -337,10 +353,10 @@ export class Recorder {
       kind: m?.kind ?? null,
       bus: m?.bus ?? false,
       devNum: m?.devNum ?? NONE_DEV,
-      msgType: m?.type ?? 0,
+      type: m?.type ?? 0,
       msgId: m?.msgId ?? 0,
       token: m?.token ?? 0,
-      name: m?.name ?? '',
+      msgSize: m?.msgSize ?? 0,
     };
     if (summary.bytes !== null) this.cache[slot] = summary;
     return summary;
@@ -348,6 +364,7 @@ export class Recorder {
 
   private endpointProblem(p: EndpointProblem): void {
     if (p.kind === 'message') {
+      if (p.problem.code === 'no-response') return this.endpointExpired(p.requestId, p.problem.reason, p.monoNs);
       if (OWN_CODES.has(p.problem.code)) return;
       this.marker('error', `${p.direction} message at byte ${p.problem.offset}: ${p.problem.reason}`, { problems: problemMask([p.problem.code]), monoNs: p.monoNs });
     } else if (p.kind === 'queue') {
@@ -357,47 +374,28 @@ export class Recorder {
     }
   }
 
-  private matchRequest(dir: number, devNum: number, msgId: number, token: number): { request: Pending; fallback: boolean; late: boolean } | null {
-    const key = pairKey(dir, devNum, msgId, token);
-    const queue = this.pending.get(key);
-    if (queue) return { request: this.take(queue, 0), fallback: false, late: false };
-    const exactLate = this.retired.findIndex((p) => p.key === key);
-    if (exactLate >= 0) return { request: this.retired.splice(exactLate, 1)[0]!, fallback: false, late: true };
-    // §7: a peer that does not echo the token is matched by (dev_num, msg_id), oldest first.
-    let oldest: Pending[] | null = null;
-    for (const q of this.pending.values()) {
-      const p = q[0]!;
-      if (p.dir === dir && p.devNum === devNum && p.msgId === msgId && (oldest === null || p.seq < oldest[0]!.seq)) oldest = q;
+  /** The endpoint gave up on a request: its marker, at that moment, which a late answer links to. */
+  private endpointExpired(id: number | undefined, reason: string, monoNs: bigint): void {
+    const s = id === undefined ? undefined : this.sent.get(id);
+    if (s === undefined) {
+      this.marker('no-response', reason, { problems: NO_RESPONSE_MASK, monoNs });
+      return;
     }
-    if (oldest) return { request: this.take(oldest, 0), fallback: true, late: false };
-    const late = this.retired.findIndex((p) => p.dir === dir && p.devNum === devNum && p.msgId === msgId);
-    if (late >= 0) return { request: this.retired.splice(late, 1)[0]!, fallback: true, late: true };
-    return null;
+    this.noResponse(s, reason, monoNs);
+    this.expiredIds.push(s.id);
+    if (this.expiredIds.length > EXPIRED_MAX) this.sent.delete(this.expiredIds.shift()!);
   }
 
-  /** Removes queue[i] from its pending queue (and the queue from the map once empty). */
-  private take(queue: Pending[], i: number): Pending {
-    const p = queue.splice(i, 1)[0]!;
-    if (queue.length === 0) this.pending.delete(p.key);
-    return p;
+  private noResponse(s: Sent, reason: string, monoNs: bigint): void {
+    s.markerSeq = this.marker('no-response', `${reason} (record ${s.seq})`, { devNum: s.devNum, problems: NO_RESPONSE_MASK, pairSeq: s.seq, monoNs });
   }
 
+  /** Without an endpoint: requests past the response timeout expire here. */
   private sweep(nowNs: bigint): void {
-    for (const queue of [...this.pending.values()]) {
-      // Oldest first: stop at the first request still within its timeout.
-      while (queue.length > 0 && nowNs - queue[0]!.monoNs >= this.timeoutNs) {
-        const p = this.take(queue, 0);
-        this.retired.push(p);
-        if (this.retired.length > RETIRED_MAX) this.retired.shift();
-        const tok = p.token ? ` token 0x${p.token.toString(16).padStart(4, '0')}` : '';
-        const ms = Number(this.timeoutNs) / 1e6;
-        this.marker('no-response', `${p.name} dev ${p.devNum}${tok} (record ${p.seq}) not answered within ${ms} ms`, {
-          devNum: p.devNum,
-          problems: NO_RESPONSE_MASK,
-          pairSeq: p.seq,
-          monoNs: p.monoNs + this.timeoutNs,
-        });
-      }
+    const ms = Number(this.timeoutNs) / 1e6;
+    for (const m of this.matchers) {
+      if (m === null) continue;
+      for (const s of m.sweep((e) => nowNs - e.monoNs >= this.timeoutNs)) this.noResponse(s, noResponseText(m.revision, s, ms), s.monoNs + this.timeoutNs);
     }
   }
 

@@ -111,7 +111,7 @@ describe('BusEndpoint requests', () => {
     expect(p.kind === 'message' && p.problem.reason).toMatch(/GET_DEVICES \(bus message, token 0x0001\) carries token 0x0000/);
   });
 
-  it('times out with a clear error, then treats the late answer as unmatched', async () => {
+  it('times out with a clear error, then flags the late answer late and ignores it', async () => {
     const { ep, peer, problems, rt } = await setup();
     const held: Uint8Array[] = [];
     peer.answer = (m) => (held.push(m), []);
@@ -124,9 +124,11 @@ describe('BusEndpoint requests', () => {
     await peer.put(respond(held[1]!)); // the real answer to token 2
     const r = await second;
     expect(r.ok && tokenOf(r.response)).toBe(2);
-    expect(codes(problems)).toEqual(['no-response', 'unmatched-response']);
+    expect(codes(problems)).toEqual(['no-response', 'late']);
     const late = problems[1]!;
-    expect(late.kind === 'message' && late.problem.reason).toMatch(/late answer to a request that already timed out/);
+    expect(late.kind === 'message' && late.problem.reason).toBe(
+      'response GET_VQUEUE (dev_num 1, token 0x0001) is a late answer to GET_VQUEUE (dev_num 1, token 0x0001), which timed out; ignored',
+    );
   });
 
   it('reports a response that answers nothing and keeps running', async () => {
@@ -210,6 +212,115 @@ describe('BusEndpoint requests', () => {
   });
 });
 
+describe('BusEndpoint: what a misbehaving board did', () => {
+  it('a stale copy of an earlier answer, or an answer sent twice, is a duplicate and never answers a later request', async () => {
+    const { ep, peer, problems } = await setup();
+    let previous: Uint8Array | null = null;
+    peer.answer = (m) => {
+      const real = respond(m);
+      const out = previous ? [previous, real, real] : [real];
+      previous = real;
+      return out;
+    };
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await ep.request(r3(0x00, 0x08, 1, 0, 12), { timeoutMs: 1000 })); // SET_DEVICE_STATUS
+    expect(results.map((r) => r.ok && tokenOf(r.response))).toEqual([1, 2, 3]);
+    await ep.drain();
+    expect(codes(problems)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    const first = problems[0]!;
+    expect(first.kind === 'message' && first.problem.reason).toBe(
+      'response SET_DEVICE_STATUS (dev_num 1, token 0x0001) repeats the answer to SET_DEVICE_STATUS (dev_num 1, token 0x0001), already answered; ignored',
+    );
+  });
+
+  it('a malformed answer to the pending request fails it at once, naming the message, byte and sizes', async () => {
+    const { ep, peer, rt, problems } = await setup({ firstToken: 4 });
+    peer.answer = (m) => {
+      const r = respond(m);
+      const big = new Uint8Array(64);
+      big.set(r);
+      big[6] = 300 & 0xff; // msg_size 300 in a 64-byte slot
+      big[7] = 300 >> 8;
+      return [big];
+    };
+    const r = await ep.request(r3(0x00, 0x03, 1, 0, 16), { timeoutMs: 1000 }); // GET_DEVICE_FEATURES
+    expect(r.ok ? null : r.error).toEqual({
+      code: 'malformed-response',
+      message: 'malformed GET_DEVICE_FEATURES response (dev_num 1, token 0x0004): msg_size 300 at byte 6 exceeds the 64-byte slot (expected ≤ 64, saw 300)',
+    });
+    expect(rt.elapsedMs).toBeLessThan(1000);
+    expect(codes(problems)).toEqual(['oversize']);
+
+    peer.answer = (m) => {
+      const tiny = respond(m);
+      tiny[6] = 3; // msg_size smaller than the 8-byte header
+      return [tiny];
+    };
+    const small = await ep.request(r3(0x00, 0x07, 1, 0), { timeoutMs: 1000 });
+    expect(small.ok ? '' : small.error.message).toBe(
+      'malformed GET_DEVICE_STATUS response (dev_num 1, token 0x0005): msg_size 3 at byte 6 is smaller than the 8-byte header (expected ≥ 8, saw 3)',
+    );
+  });
+
+  it('the right token with the wrong dev_num fails the request as a wrong dev_num', async () => {
+    const { ep, peer, rt, problems } = await setup();
+    peer.answer = (m) => {
+      const r = respond(m);
+      r[2] = 7;
+      return [r];
+    };
+    const r = await ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 1000 });
+    expect(r.ok ? null : r.error).toEqual({
+      code: 'wrong-dev-num',
+      message: 'wrong dev_num in the GET_DEVICE_INFO response (dev_num 1, token 0x0001): byte 2 names dev_num 7 (expected 1, saw 7)',
+    });
+    expect(rt.elapsedMs).toBeLessThan(1000);
+    expect(codes(problems)).toEqual(['wrong-dev-num']);
+  });
+
+  it('the right token and dev_num with another msg_id fails the request as a wrong msg_id', async () => {
+    const { ep, peer, problems } = await setup();
+    peer.answer = (m) => {
+      const r = respond(m);
+      r[1] = 0x05; // GET_CONFIG
+      return [r];
+    };
+    const r = await ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 1000 });
+    expect(r.ok ? null : r.error).toEqual({
+      code: 'wrong-msg-id',
+      message: 'wrong msg_id in the GET_DEVICE_INFO response (dev_num 1, token 0x0001): byte 1 names GET_CONFIG (expected 0x02, saw 0x05)',
+    });
+    expect(codes(problems)).toEqual(['wrong-msg-id']);
+  });
+
+  it('abort() fails every outstanding and queued request at once with the reason, and everything after', async () => {
+    const { ep, rt } = await setup();
+    rt.auto = false;
+    const pending = [
+      ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 10_000 }),
+      ep.request(r3(0x00, 0x07, 1, 0), { timeoutMs: 10_000 }), // queued behind the first
+      ep.request(r3(0x02, 0x03, 0, 0, 12), { timeoutMs: 10_000 }),
+    ];
+    await new Promise((r) => setImmediate(r));
+    ep.abort('the board closed its doorbell socket');
+    const lost = { ok: false, error: { code: 'link-lost', message: 'the board closed its doorbell socket' } };
+    // Time stands still (rt.auto false): only abort() can end these requests.
+    expect(await Promise.all(pending)).toEqual([lost, lost, lost]);
+    expect(await ep.request(r3(0x00, 0x02, 2, 0), { timeoutMs: 10 })).toEqual(lost);
+    expect(await ep.send(r3(0x00, 0x41, 1, 0, 16))).toEqual(lost);
+    expect(await ep.sendBatch([r3(0x00, 0x41, 1, 0, 16)])).toEqual({ ...lost, sent: 0 });
+  });
+
+  it('the driver role refuses to send a response-typed message (QEMU asserts on one)', async () => {
+    const { ep, peer } = await setup();
+    const r = await ep.send(r3(0x01, 0x07, 1, 3, 12));
+    expect(r).toEqual({ ok: false, error: { code: 'not-allowed', message: 'the driver never sends a response-typed message; refused GET_DEVICE_STATUS response (dev_num 1, token 0x0003)' } });
+    expect((await ep.sendBatch([r3(0x00, 0x41, 1, 0, 16), r3(0x01, 0x07, 1, 3, 12)])).ok).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(peer.received).toEqual([]);
+  });
+});
+
 describe('BusEndpoint sending', () => {
   it('rings once per message (a QEMU-like peer takes one message per doorbell) and never when nothing was sent', async () => {
     const { ep, peer, toDevice } = await setup();
@@ -290,7 +401,7 @@ describe('BusEndpoint receiving', () => {
     expect(seen.map((m) => m.bytes.length)).toEqual([64, 64, 12]);
     expect(codes(problems)).toEqual(['oversize', 'size-mismatch', 'handler']);
     const first = problems[0]!;
-    expect(first.kind === 'message' && first.problem).toMatchObject({ offset: 6, reason: 'msg_size 200 exceeds the 64-byte slot; clamped to the slot' });
+    expect(first.kind === 'message' && first.problem).toMatchObject({ offset: 6, reason: 'msg_size 200 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot' });
   });
 
   it('passes queue problems on as protocol errors and keeps running', async () => {

@@ -84,7 +84,7 @@ describe('GET_DEVICES', () => {
     const { dialect } = scripted('r4', () => parseHex('03 02 00 00 00 00 10 00 00 00 00 00 10 00')!);
     const r = await dialect.getDevices();
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error).toMatch(/malformed GET_DEVICES response: .*16.*14/);
+    if (!r.ok) expect(r.error).toMatch(/malformed GET_DEVICES response \(bus message, token 0x0000\): .*16.*14/);
   });
 });
 

@@ -114,7 +114,7 @@ describe('GET_SHM answers that cannot be used are findings', () => {
   it.each([
     // R4 response: shmid at byte 8 (§6.10).
     ['answered for another shmid', (b: Uint8Array) => b.map((v, i) => (i === 8 ? 5 : v)), /^GET_SHM shmid 0: GET_SHM asked for shmid 0, the device answered for shmid 5; treated as no shared-memory regions$/],
-    ['cut short', (b: Uint8Array) => b.slice(0, 20), /^GET_SHM shmid 0: malformed GET_SHM response: .*; treated as no shared-memory regions$/],
+    ['cut short', (b: Uint8Array) => b.slice(0, 20), /^GET_SHM shmid 0: malformed GET_SHM response \(dev_num \d, token 0x[0-9a-f]{4}\): .*; treated as no shared-memory regions$/],
   ])('an answer %s: the device still reaches DRIVER_OK and later devices are still asked', async (_what, tamper, finding) => {
     const seen: WireMessage[] = [];
     open = await inThreadBoard(builtin('sim-qemu-amp-pci'), { observer: { onMessage: (m) => seen.push(m) } });

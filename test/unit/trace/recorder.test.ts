@@ -76,7 +76,7 @@ describe('Recorder', () => {
     expect(b!.data).toEqual(new Uint8Array([0x01, 0x0c]));
   });
 
-  it('writes a no-response marker at the timeout, and still pairs a late answer', () => {
+  it('writes a no-response marker at the timeout, and links a late answer to it', () => {
     const { clock, sink, rec } = setup({ timeoutMs: 50 });
     rec.message('driver-to-device', req(3, 2));
     clock.advance(120);
@@ -87,9 +87,11 @@ describe('Recorder', () => {
     expect(marker.pairSeq).toBe(0);
     expect(problemCodes(marker.problems)).toEqual(['no-response']);
     expect(marker.monoNs - recs[0]!.monoNs).toBe(50_000_000n);
-    expect(describeRecord(marker).summary).toBe('NO_RESPONSE dev 2 GET_DEVICE_STATUS dev 2 token 0x0003 (record 0) not answered within 50 ms');
+    expect(describeRecord(marker).summary).toBe('NO_RESPONSE dev 2 no response to GET_DEVICE_STATUS (dev_num 2, token 0x0003) within 50 ms (record 0)');
     const late = recs.find((r) => r.kind === 'message' && r.seq !== 0)!;
-    expect(late.pairSeq).toBe(0);
+    expect(late.pairSeq).toBe(marker.seq);
+    expect(late.flags & RECORD_FLAGS.late).toBeTruthy();
+    expect(problemCodes(late.problems)).toEqual(['late']);
   });
 
   it('pairs requests that reuse a token in request order, and flags only the one left unanswered', () => {
@@ -112,17 +114,19 @@ describe('Recorder', () => {
     expect(markers.map((m) => m.pairSeq)).toEqual([2]);
   });
 
-  it('pairs a late answer that does not echo the token, and marks it late', () => {
+  it('links a late answer that does not echo the token to the marker, and marks it late', () => {
     const { clock, sink, rec } = setup({ timeoutMs: 50 });
     rec.message('driver-to-device', req(5));
     clock.advance(120);
     rec.message('device-to-driver', resp(0));
     rec.flush();
-    const late = sink.records().find((r) => r.kind === 'message' && r.seq !== 0)!;
-    expect(late.pairSeq).toBe(0);
+    const recs = sink.records();
+    const marker = recs.find((r) => r.kind === 'marker')!;
+    const late = recs.find((r) => r.kind === 'message' && r.seq !== 0)!;
+    expect(late.pairSeq).toBe(marker.seq);
     expect(late.flags & RECORD_FLAGS.late).toBeTruthy();
     expect(late.flags & RECORD_FLAGS.tokenFallback).toBeTruthy();
-    expect(problemCodes(late.problems)).toEqual(['token-mismatch']);
+    expect(problemCodes(late.problems)).toEqual(['token-mismatch', 'late']);
   });
 
   it('flushes at least every 100 ms without being asked', () => {
