@@ -46,7 +46,7 @@ describe('GET_DEVICES', () => {
     // count 32 in a msg_size of 16: two of the four bitmap bytes are missing.
     const short = scripted('r3', () => parseHex('03 02 00 00 00 00 10 00 00 00 20 00 00 00 01 00')!);
     const r = await short.dialect.getDevices();
-    expect(r).toMatchObject({ ok: false, error: 'malformed GET_DEVICES response: count 32 needs 4 bitmap bytes, msg_size carries 2 (bitmap at byte 14)' });
+    expect(r).toMatchObject({ ok: false, error: 'malformed GET_DEVICES response (bus message, token 0x0000): msg_size 16, its layout needs 18 bytes (byte 6: expected ≥ 18, saw 16)' });
     const moved = scripted('r3', () => encode('r3', { name: 'GET_DEVICES', kind: 'response', bus: true, fields: { offset: 8, count: 32, next_offset: 0, bitmap: new Uint8Array(4) } }));
     expect(await moved.dialect.getDevices()).toMatchObject({ ok: false, error: 'GET_DEVICES asked for offset 0, the response is for offset 8' });
   });
