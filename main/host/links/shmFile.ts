@@ -34,7 +34,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import { SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum, toHex } from '../../../src/util/hex';
 import { loadNative, type NativeAddon, type NativeMapping } from '../../native/index';
-import { NativeWindow } from './nativeWindow';
+import { NativeWindow, type MappingGoneError } from './nativeWindow';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
 export const SHM_VERSION = 1;
@@ -178,6 +178,8 @@ export interface ShmFileMapping {
   mapping: NativeMapping;
   busWindow: MemoryWindow;
   dataWindow: MemoryWindow;
+  /** Resolves once an access found the file shrunk under the mapping (the peer truncated it). */
+  gone: Promise<MappingGoneError>;
 }
 
 /**
@@ -225,13 +227,16 @@ export function mapShmFile(profile: BoardProfile, filePath: string, addon: Nativ
     placed.set(r.name, entry);
   }
   const mapping = addon.map(filePath, 0, layout.fileSize);
-  const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size);
+  let lose!: (e: MappingGoneError) => void;
+  const gone = new Promise<MappingGoneError>((resolve) => (lose = resolve));
+  const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size, lose);
   const busRegion = profile.regions.find((r) => r.name === profile.bus.region)!;
   return {
     layout,
     mapping,
     busWindow: new SubWindow(regionWindow(busRegion.name, busRegion.size), profile.bus.offset, profile.bus.size),
     dataWindow: regionWindow(profile.dataMemory.region, profile.dataMemory.size),
+    gone,
   };
 }
 
@@ -334,19 +339,20 @@ function connectUnix(path: string): Promise<Socket> {
  * The workbench's side of a shm-file link (driver role), as a Link for attachSession.
  * `notices` says when it fell back to polling.
  */
-export async function openShmFileLink(profile: BoardProfile, filePath: string, opts: ShmFileLinkOptions = {}): Promise<Link & { notices: readonly string[]; lost?: Promise<string> }> {
+export async function openShmFileLink(profile: BoardProfile, filePath: string, opts: ShmFileLinkOptions = {}): Promise<Link & { notices: readonly string[]; lost: Promise<string> }> {
   const shm = mapShmFile(profile, filePath, requireNative('the shm-file link'));
   const socketPath = opts.socketPath ?? doorbellSocketPath(filePath);
   const mode = opts.doorbells ?? 'auto';
   let doorbells: { doorbellOut: DoorbellOut; doorbellIn: DoorbellIn; close?: () => void } = POLLING;
   let how = 'doorbells: polling';
-  let lost: Promise<string> | undefined;
+  let lost = shm.gone.then((e) => e.message);
   if (mode !== 'poll') {
     try {
       const socket = await connectUnix(socketPath);
       const bells = new SocketDoorbells(socketPath, null);
       // The board side holds its socket for as long as it runs: its closing means the board went away.
-      lost = new Promise((resolve) => bells.onDetach(() => resolve(`the board side closed the doorbell socket ${socketPath} (its process ended or restarted)`)));
+      const closed = new Promise<string>((resolve) => bells.onDetach(() => resolve(`the board side closed the doorbell socket ${socketPath} (its process ended or restarted)`)));
+      lost = Promise.race([lost, closed]);
       bells.attach(socket);
       doorbells = bells;
       how = `doorbells: socket ${socketPath}`;
@@ -368,7 +374,7 @@ export async function openShmFileLink(profile: BoardProfile, filePath: string, o
     dataPeerBase: profile.dataMemory.peerBase,
     doorbellOut: doorbells.doorbellOut,
     doorbellIn: doorbells.doorbellIn,
-    ...(lost ? { lost } : {}),
+    lost,
     close() {
       doorbells.close?.();
       shm.mapping.unmap();
