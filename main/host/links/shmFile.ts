@@ -26,7 +26,7 @@
  * bus area at bus.offset of bus.region, the data memory at offset 0 of dataMemory.region.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
@@ -153,18 +153,44 @@ export function decodeShmHeader(bytes: Uint8Array, where: string): { ok: true; l
  */
 export function createShmFile(profile: BoardProfile, filePath: string): ShmLayout {
   const layout = shmFileLayout(profile);
+  const header = encodeShmHeader(layout);
   // A fresh, unguessable name opened exclusively: /dev/shm is writable by everyone, and 'w' would
   // follow a symlink planted at a predictable name.
   const tmp = `${filePath}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o660);
+  let fd = -1;
   try {
+    fd = openSync(tmp, 'wx', 0o660);
     ftruncateSync(fd, layout.fileSize);
-    writeSync(fd, encodeShmHeader(layout), 0, SHM_HEADER_SIZE, 0);
-  } finally {
+    writeSync(fd, header, 0, SHM_HEADER_SIZE, 0);
     closeSync(fd);
+    fd = -1;
+    renameSync(tmp, filePath);
+  } catch (e) {
+    // Whatever failed, the half-made file goes: nothing else would ever remove it.
+    if (fd >= 0) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot create the shm file ${filePath} (${layout.fileSize} bytes for board ${profile.id}): ${fileErrorText(e)}`);
   }
-  renameSync(tmp, filePath);
   return layout;
+}
+
+/** What a failed file operation means to the user, without Node's syscall wording. */
+function fileErrorText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EFBIG':
+      return 'the file-size limit (ulimit -f) is smaller (EFBIG)';
+    case 'ENOSPC':
+      return 'no space left on the file system (ENOSPC)';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `not allowed to write there (${code})`;
+    case 'ENOENT':
+      return 'its folder does not exist (ENOENT)';
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
+  }
 }
 
 export function requireNative(what: string): NativeAddon {
