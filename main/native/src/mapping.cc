@@ -10,10 +10,9 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <pthread.h>
 
 #include <atomic>
 #include <cerrno>
@@ -26,7 +25,6 @@ namespace amp {
 namespace {
 
 #if defined(__linux__)
-#define AMP_GUARD_ACCESSES 1
 
 // The guarded access running on this thread, if any. One pointer in initial-exec TLS: the
 // handler reads it without calling into the dynamic loader (not async-signal-safe).
