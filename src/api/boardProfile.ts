@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 
-import { describeValue, fieldName, valueAt } from './issues';
+import { describeValue, expectedText, fieldName, valueAt } from './issues';
 import { scanJson, type JsonPath } from './jsonLocate';
 
 import { QUEUE_FORMATS } from '../bus/queue';
@@ -397,13 +397,11 @@ function validate(input: unknown, locate?: (path: JsonPath) => { line: number; c
       let message = issue.message;
       // An unknown field is best shown where it is written, not where its object starts.
       let where = issue.path as JsonPath;
-      if (issue.code === 'invalid_value' && 'values' in issue) {
-        message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, saw ${describeValue(seen)}`;
-      } else if (issue.code === 'unrecognized_keys') {
+      if (issue.code === 'unrecognized_keys') {
         message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
         where = [...where, ...issue.keys.slice(0, 1)];
       } else if (issue.code !== 'custom') {
-        message = `${expectation(issue)}, saw ${describeValue(seen)}`;
+        message = `${expectedText(issue)}, saw ${describeValue(seen)}`;
       }
       const error: ProfileError = { field: fieldName(issue.path) || '(profile)', message };
       if (!locate) return error;
@@ -411,27 +409,6 @@ function validate(input: unknown, locate?: (path: JsonPath) => { line: number; c
       return { ...error, line, column };
     }),
   };
-}
-
-const TYPE_NAMES: Record<string, string> = { string: 'a string', number: 'a number', int: 'an integer', boolean: 'true or false', object: 'an object', array: 'an array' };
-
-/** What a field-level issue expected, in words: zod's own texts ("Invalid input") do not say. */
-function expectation(issue: z.core.$ZodIssue): string {
-  const count = (n: number | bigint, what: string) => `${n} ${what}${n === 1 || n === 1n ? '' : 's'}`;
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
-    case 'too_small':
-      if (issue.origin === 'array') return `expected at least ${count(issue.minimum, 'item')}`;
-      if (issue.origin === 'string') return issue.minimum === 1 ? 'expected a non-empty string' : `expected at least ${count(issue.minimum, 'character')}`;
-      return `expected ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}`;
-    case 'too_big':
-      if (issue.origin === 'array') return `expected at most ${count(issue.maximum, 'item')}`;
-      if (issue.origin === 'string') return `expected at most ${count(issue.maximum, 'character')}`;
-      return `expected ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
-    default:
-      return issue.message;
-  }
 }
 
 export function formatProfileErrors(errors: readonly ProfileError[]): string {
