@@ -1,7 +1,8 @@
 /**
  * A board side that truncates the shared file in the middle of a run, as a peer restarting or
- * misbehaving would: the workbench (the real CLI, its own process) must not die of SIGBUS. It
- * says the file shrank, exits 1, and the capture is closed with everything it had recorded.
+ * misbehaving would (the board is `sim --shm` in its own process; the test truncates its file):
+ * the link reports itself lost with the reason, and the real CLI does not die of SIGBUS. It says
+ * the file shrank, exits 1, and the capture is closed with everything it had recorded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
@@ -10,6 +11,9 @@ import { join, resolve } from 'node:path';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
+import { findBuiltinProfile } from '../../src/boards/builtin';
+import { MappingGoneError } from '../../main/host/links/nativeWindow';
+import { openShmFileLink } from '../../main/host/links/shmFile';
 import { openJournal } from '../../main/host/trace/journal';
 import { loadNative } from '../../main/native/index';
 
@@ -47,6 +51,26 @@ async function until(done: () => boolean): Promise<void> {
 const segmentBytes = (capture: string) => (existsSync(join(capture, 'seg-000001.ampc')) ? statSync(join(capture, 'seg-000001.ampc')).size : 0);
 
 describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a shared file truncated mid-run (skipped: ${native.reason})`, () => {
+  it('the shm-file link: an access past the new end is a MappingGoneError, and the link is lost with its text', async () => {
+    const file = join(dir, 'amp-link');
+    const board = cli(['sim', '--board', 'sim-qemu-amp-pci', '--shm', file]);
+    await until(() => board.stdout().includes('ready'));
+    const fullSize = statSync(file).size;
+    const link = await openShmFileLink(findBuiltinProfile('sim-qemu-amp-pci')!, file, { doorbells: 'socket' });
+    try {
+      truncateSync(file, 4096);
+      const shrank = `the shared file ${file} shrank to 4096 bytes under the session (expected at least ${fullSize}): the board side truncated it`;
+      const access = link.busWindow.load(0, 32);
+      await expect(access).rejects.toBeInstanceOf(MappingGoneError);
+      await expect(access).rejects.toThrow(shrank);
+      expect(await link.lost).toBe(shrank);
+      // The data memory is in the same file: it is gone too, with the same words.
+      await expect(link.dataWindow.read(0, 16)).rejects.toThrow(shrank);
+    } finally {
+      await link.close();
+    }
+  });
+
   it('capture --exercise over shm-file says the file shrank, exits 1 and closes the capture with every record', async () => {
     const file = join(dir, 'amp0');
     const capture = join(dir, 'cap');
