@@ -22,8 +22,8 @@ import { hexNum } from '../util/hex';
 
 /**
  * The largest region a simulated board can have: the simulator allocates every region in RAM
- * (a SharedArrayBuffer, or the shm file of `sim --shm`) and reaches it with 32-bit typed-array
- * indices, so 4 GiB and more cannot work and a few GiB already cost that much memory.
+ * (a SharedArrayBuffer, or the shm file of `sim --shm`) and sizes its typed-array views in 32-bit
+ * arithmetic, so 4 GiB and more cannot work, and a few GiB already cost that much memory.
  */
 export const SIM_MAX_REGION_BYTES = 0x4000_0000;
 /** The longest timeout a timer can wait (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
@@ -61,19 +61,19 @@ const REGION_SOURCES =
 
 const regionSource = z.union(
   [
-  z.object({ sysfsResource: z.number().int().min(0).max(5), wc: z.boolean().optional() }).strict(),
-  z.object({ uioMap: z.number().int().min(0) }).strict(),
-  z.object({ vfioRegion: z.number().int().min(0) }).strict(),
-  z.object({ file: z.string().min(1), offset: smallNumber.optional() }).strict(),
-  z.object({ bridgeAddr: bigNumber }).strict(),
-  z.object({ vfioDma: z.object({ iova: bigNumber }).strict() }).strict(),
-  z.object({ sim: z.string().min(1) }).strict(),
-  // Offset in the shared memory the link is handed (access kind "ivshmem-server": the server's fd).
-  z.object({ shm: smallNumber }).strict(),
-  // Reached through QEMU's qtest socket (access kind "qtest"): a BAR of the PCI function the link
-  // assigns, or a guest-physical range of guest RAM.
-  z.object({ pciBar: z.number().int().min(0).max(5) }).strict(),
-  z.object({ guestPhys: bigNumber }).strict(),
+    z.object({ sysfsResource: z.number().int().min(0).max(5), wc: z.boolean().optional() }).strict(),
+    z.object({ uioMap: z.number().int().min(0) }).strict(),
+    z.object({ vfioRegion: z.number().int().min(0) }).strict(),
+    z.object({ file: z.string().min(1), offset: smallNumber.optional() }).strict(),
+    z.object({ bridgeAddr: bigNumber }).strict(),
+    z.object({ vfioDma: z.object({ iova: bigNumber }).strict() }).strict(),
+    z.object({ sim: z.string().min(1) }).strict(),
+    // Offset in the shared memory the link is handed (access kind "ivshmem-server": the server's fd).
+    z.object({ shm: smallNumber }).strict(),
+    // Reached through QEMU's qtest socket (access kind "qtest"): a BAR of the PCI function the link
+    // assigns, or a guest-physical range of guest RAM.
+    z.object({ pciBar: z.number().int().min(0).max(5) }).strict(),
+    z.object({ guestPhys: bigNumber }).strict(),
   ],
   { error: `expected one of the region sources ${REGION_SOURCES}` },
 );
