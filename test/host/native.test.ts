@@ -191,6 +191,19 @@ describe.skipIf(!native.ok)(native.ok ? 'native addon' : `native addon (skipped:
       expect(JSON.parse(out.slice('mapped\n'.length))).toEqual({ results: Array(6).fill(shrank), gone: 6 });
     });
 
+    it('hands a fault outside its guarded accesses to the handler installed before it: V8 still turns a WebAssembly trap into a RuntimeError', () => {
+      // (module (memory 1) (func (export "f") (result i32) (i32.load (i32.const 0x20000)))): on
+      // x64 Linux V8 catches the out-of-bounds load as SIGSEGV in its trap handler, which the
+      // addon's handler must call rather than swallow or die on.
+      const wasm = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 0x66, 0, 0, 0x0a, 0x0b, 1, 9, 0, 0x41, 0x80, 0x80, 0x08, 0x28, 2, 0, 0x0b];
+      const script =
+        `require(${JSON.stringify(NATIVE_ADDON_PATH)});` +
+        `const { f } = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(${JSON.stringify(wasm)}))).exports;` +
+        `try { f(); } catch (e) { process.stdout.write(e.constructor.name + ': ' + e.message); }`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect([r.status, r.signal, r.stdout]).toEqual([0, null, 'RuntimeError: memory access out of bounds']);
+    });
+
     it('leaves a bus error that is not inside a guarded access to the default action', () => {
       const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(NATIVE_ADDON_PATH)}); process.kill(process.pid, 'SIGBUS');`]);
       expect(r.signal).toBe('SIGBUS');
