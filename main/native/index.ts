@@ -9,6 +9,15 @@ import { resolve } from 'node:path';
 
 export type NativeWidth = 8 | 16 | 32 | 64;
 
+/**
+ * The `code` of the Error every access throws once the memory behind a mapping is gone: an
+ * access raised SIGBUS (a peer truncated the shared file, a device went away), which the addon
+ * catches instead of dying. The message says what happened, e.g. "the shared file F shrank to
+ * N bytes under the session (expected at least M): the board side truncated it".
+ */
+export const MAPPING_GONE = 'ERR_AMP_MAPPING_GONE';
+
+/** Every access below also throws an Error with code MAPPING_GONE once the memory is gone. */
 export interface NativeMapping {
   readonly size: number;
   /** Copy-out, bounds-checked (RangeError). */

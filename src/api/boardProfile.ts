@@ -12,43 +12,77 @@
  */
 import { z } from 'zod';
 
-import { describeValue, fieldName, valueAt } from './issues';
+import { describeValue, expectedText, fieldName, valueAt } from './issues';
 import { scanJson, type JsonPath } from './jsonLocate';
 
 import { QUEUE_FORMATS } from '../bus/queue';
 import { MIN_BUS_MSG_SIZE, PRACTICAL_MIN_BUS_MSG_SIZE } from '../protocol/index';
 import { REVISIONS, type Revision } from '../protocol/types';
+import { hexNum } from '../util/hex';
+
+/**
+ * The largest region a simulated board can have: the simulator allocates every region in RAM
+ * (a SharedArrayBuffer, or the shm file of `sim --shm`) and sizes its typed-array views in 32-bit
+ * arithmetic, so 4 GiB and more cannot work, and a few GiB already cost that much memory.
+ */
+export const SIM_MAX_REGION_BYTES = 0x4000_0000;
+/** The longest timeout a timer can wait (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMEOUT_MS = 0x7fff_ffff;
+
+const NUMBER_TEXT = 'a non-negative integer or a "0x…" hex string';
 
 /** A number in a profile: JSON number or a "0x…"/decimal string (strings when > 2^53). */
 const bigNumber = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^(0x[0-9a-fA-F]+|[0-9]+)$/, 'expected a number or a "0x…" hex string')])
+  .union([z.number().int().nonnegative(), z.string().regex(/^(0x[0-9a-fA-F]+|[0-9]+)$/, `expected ${NUMBER_TEXT}`)], { error: `expected ${NUMBER_TEXT}` })
   .transform((v) => BigInt(v));
 
-const smallNumber = bigNumber.refine((v) => v <= BigInt(Number.MAX_SAFE_INTEGER), 'too large').transform((v) => Number(v));
+const smallNumber = bigNumber.transform((v, ctx) => {
+  if (v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  ctx.addIssue({ code: 'custom', message: `expected at most 2^53 − 1 (${Number.MAX_SAFE_INTEGER}), saw ${v}` });
+  return z.NEVER;
+});
 
-const accessWidth = z.union([z.literal(8), z.literal(16), z.literal(32), z.literal(64)]);
+/** A size in bytes: at least one. */
+const byteSize = smallNumber.refine((v) => v > 0, 'expected at least 1 byte, saw 0');
 
-const regionSource = z.union([
-  z.object({ sysfsResource: z.number().int().min(0).max(5), wc: z.boolean().optional() }).strict(),
-  z.object({ uioMap: z.number().int().min(0) }).strict(),
-  z.object({ vfioRegion: z.number().int().min(0) }).strict(),
-  z.object({ file: z.string().min(1), offset: smallNumber.optional() }).strict(),
-  z.object({ bridgeAddr: bigNumber }).strict(),
-  z.object({ vfioDma: z.object({ iova: bigNumber }).strict() }).strict(),
-  z.object({ sim: z.string().min(1) }).strict(),
-  // Offset in the shared memory the link is handed (access kind "ivshmem-server": the server's fd).
-  z.object({ shm: smallNumber }).strict(),
-  // Reached through QEMU's qtest socket (access kind "qtest"): a BAR of the PCI function the link
-  // assigns, or a guest-physical range of guest RAM.
-  z.object({ pciBar: z.number().int().min(0).max(5) }).strict(),
-  z.object({ guestPhys: bigNumber }).strict(),
-]);
+/** A timeout in milliseconds: at least 1 ms, at most what a timer can wait. */
+const timeoutMs = z.number().transform((v, ctx) => {
+  if (v >= 1 && v <= MAX_TIMEOUT_MS) return v;
+  const expected = v < 1 ? 'at least 1 ms' : `at most ${MAX_TIMEOUT_MS} ms (about 24.8 days, the longest a timer waits)`;
+  ctx.addIssue({ code: 'custom', message: `expected ${expected}, saw ${v}` });
+  return z.NEVER;
+});
+
+const accessWidth = z.literal([8, 16, 32, 64]);
+
+const REGION_SOURCES =
+  '{"sysfsResource": N}, {"uioMap": N}, {"vfioRegion": N}, {"file": PATH, "offset"?}, {"bridgeAddr": ADDR}, ' +
+  '{"vfioDma": {"iova": ADDR}}, {"sim": NAME}, {"shm": OFFSET}, {"pciBar": N} or {"guestPhys": ADDR}';
+
+const regionSource = z.union(
+  [
+    z.object({ sysfsResource: z.number().int().min(0).max(5), wc: z.boolean().optional() }).strict(),
+    z.object({ uioMap: z.number().int().min(0) }).strict(),
+    z.object({ vfioRegion: z.number().int().min(0) }).strict(),
+    z.object({ file: z.string().min(1), offset: smallNumber.optional() }).strict(),
+    z.object({ bridgeAddr: bigNumber }).strict(),
+    z.object({ vfioDma: z.object({ iova: bigNumber }).strict() }).strict(),
+    z.object({ sim: z.string().min(1) }).strict(),
+    // Offset in the shared memory the link is handed (access kind "ivshmem-server": the server's fd).
+    z.object({ shm: smallNumber }).strict(),
+    // Reached through QEMU's qtest socket (access kind "qtest"): a BAR of the PCI function the link
+    // assigns, or a guest-physical range of guest RAM.
+    z.object({ pciBar: z.number().int().min(0).max(5) }).strict(),
+    z.object({ guestPhys: bigNumber }).strict(),
+  ],
+  { error: `expected one of the region sources ${REGION_SOURCES}` },
+);
 
 const region = z
   .object({
     name: z.string().min(1),
     source: regionSource,
-    size: smallNumber.refine((v) => v > 0, 'must be > 0'),
+    size: byteSize,
     mapping: z.enum(['uc', 'wc', 'cached']).optional(),
     accessWidths: z.array(accessWidth).optional(),
     peerAddress: bigNumber.optional(),
@@ -56,7 +90,12 @@ const region = z
   .strict();
 
 const registerWrite = z
-  .object({ region: z.string(), offset: smallNumber, width: accessWidth, value: z.union([smallNumber, z.string().startsWith('$')]) })
+  .object({
+    region: z.string(),
+    offset: smallNumber,
+    width: accessWidth,
+    value: z.union([smallNumber, z.string().startsWith('$')], { error: `expected ${NUMBER_TEXT}, or a "$…" reference such as "$dataMemory.iova.lo"` }),
+  })
   .strict();
 
 const doorbellOut = z
@@ -128,14 +167,14 @@ export const boardProfileSchema = z
         format: z.enum(QUEUE_FORMATS as unknown as [string, ...string[]]),
         region: z.string(),
         offset: smallNumber,
-        size: smallNumber.refine((v) => v > 0, 'must be > 0'),
-        fixed: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+        size: byteSize,
+        fixed: z.record(z.string(), z.union([z.string(), z.number()], { error: 'expected a string or a number' })).optional(),
         messageFormat: z.enum(['virtio-msg-r1', 'virtio-msg-prerfc']).optional(),
         revision: z.enum(REVISIONS as unknown as [Revision, ...Revision[]]),
         maxMessageSize: z.number().int().min(8).max(65535),
         handshake: z.enum(['none', 'vmamp-v1', 'openamp-static', 'ready-word']),
         timeouts: z
-          .object({ layoutMs: z.number().positive(), peerMs: z.number().positive(), responseMs: z.number().positive() })
+          .object({ layoutMs: timeoutMs, peerMs: timeoutMs, responseMs: timeoutMs })
           .partial()
           .strict()
           .optional(),
@@ -155,7 +194,7 @@ export const boardProfileSchema = z
         /** Virtual time QEMU is advanced by (clock_step) on every poll; -accel qtest runs no clock of its own. */
         clockStepNs: z.number().int().nonnegative().optional(),
         /** A qtest command not answered within this long fails the link (QEMU hung). */
-        commandTimeoutMs: z.number().positive().optional(),
+        commandTimeoutMs: timeoutMs.optional(),
         /** Started by the workbench when no socket is given: qtest arguments are appended. */
         qemu: z.object({ binary: z.string().min(1), args: z.array(z.string()) }).strict().optional(),
       })
@@ -168,7 +207,7 @@ export const boardProfileSchema = z
         region: z.string(),
         addressMode: z.enum(['guest-physical', 'iova', 'physical-identity', 'window-offset']),
         peerBase: bigNumber,
-        size: smallNumber.refine((v) => v > 0, 'must be > 0'),
+        size: byteSize,
         reserveForQueues: smallNumber.optional(),
       })
       .strict(),
@@ -183,6 +222,8 @@ export const boardProfileSchema = z
       .optional(),
   })
   .strict()
+  // Checks across fields run on a profile whose fields are each valid: a field's own error says
+  // what is wrong, without follow-on errors computed from the bad value.
   .superRefine((p, ctx) => {
     const names = new Set<string>();
     p.regions.forEach((r, i) => {
@@ -214,6 +255,29 @@ export const boardProfileSchema = z
         message: `data memory of ${p.dataMemory.size} bytes does not fit region "${dataRegion.name}" of ${dataRegion.size} bytes`,
       });
     }
+    // The data memory starts at offset 0 of its region (every link places it there).
+    if (p.dataMemory.region === p.bus.region && p.dataMemory.size > p.bus.offset) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataMemory', 'size'],
+        message:
+          `data memory ${span(0, p.dataMemory.size)} of region "${p.bus.region}" overlaps the bus area ${span(p.bus.offset, p.bus.size)}: ` +
+          `the virtqueues would overwrite the message queues; expected ${p.bus.offset > 0 ? `at most ${p.bus.offset} bytes (the bus area starts at bus.offset ${hexNum(p.bus.offset)}) or ` : ''}` +
+          `a data memory in another region, saw ${p.dataMemory.size} bytes`,
+      });
+    }
+    checkRegionOverlaps(p.regions, ctx);
+    if (p.access.kind === 'sim') {
+      p.regions.forEach((r, i) => {
+        if (r.size > SIM_MAX_REGION_BYTES) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['regions', i, 'size'],
+            message: `a simulated board holds each region in RAM: expected at most ${SIM_MAX_REGION_BYTES} bytes (${hexNum(SIM_MAX_REGION_BYTES)}, 1 GiB), saw ${r.size}`,
+          });
+        }
+      });
+    }
     const rev = p.bus.revision as Revision;
     const minSize = PRACTICAL_MIN_BUS_MSG_SIZE[rev];
     if (p.bus.maxMessageSize < minSize) {
@@ -242,7 +306,55 @@ export const boardProfileSchema = z
       if (devNums.has(d.devNum)) ctx.addIssue({ code: 'custom', path: ['sim', 'devices', i, 'devNum'], message: `dev_num ${d.devNum} is used twice` });
       devNums.add(d.devNum);
     });
+  }, { when: (payload) => payload.issues.length === 0 });
+
+/** "[0x1000, 0x3000)": a byte range as errors show it. */
+function span(start: number | bigint, size: number): string {
+  return `[${hexNum(start)}, ${hexNum(BigInt(start) + BigInt(size))})`;
+}
+
+type RegionSource = z.output<typeof regionSource>;
+
+/**
+ * The address space a region's source points into and where the region starts in it; regions
+ * in one space must not share bytes (a BAR, UIO map or VFIO region named twice is the same memory).
+ * Simulated regions are each their own buffer.
+ */
+function placeOf(source: RegionSource): { space: string; start: bigint } | null {
+  if ('sysfsResource' in source) return { space: `PCI resource ${source.sysfsResource}`, start: 0n };
+  if ('uioMap' in source) return { space: `UIO map ${source.uioMap}`, start: 0n };
+  if ('vfioRegion' in source) return { space: `VFIO region ${source.vfioRegion}`, start: 0n };
+  if ('pciBar' in source) return { space: `PCI BAR ${source.pciBar}`, start: 0n };
+  if ('file' in source) return { space: `file ${source.file}`, start: BigInt(source.offset ?? 0) };
+  if ('bridgeAddr' in source) return { space: 'the board address space (bridgeAddr)', start: source.bridgeAddr };
+  if ('vfioDma' in source) return { space: 'the IOVA space (vfioDma.iova)', start: source.vfioDma.iova };
+  if ('shm' in source) return { space: 'the ivshmem shared memory (shm)', start: BigInt(source.shm) };
+  if ('guestPhys' in source) return { space: 'guest-physical memory (guestPhys)', start: source.guestPhys };
+  return null;
+}
+
+function checkRegionOverlaps(regions: readonly { name: string; source: RegionSource; size: number }[], ctx: z.RefinementCtx): void {
+  const placed = regions.map((r) => placeOf(r.source));
+  regions.forEach((r, i) => {
+    const here = placed[i];
+    if (!here) return;
+    const end = here.start + BigInt(r.size);
+    for (let j = 0; j < i; j++) {
+      const other = placed[j];
+      if (!other || other.space !== here.space) continue;
+      const otherEnd = other.start + BigInt(regions[j]!.size);
+      if (here.start >= otherEnd || end <= other.start) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['regions', i, 'source'],
+        message:
+          `region "${r.name}" ${span(here.start, r.size)} of ${here.space} overlaps region "${regions[j]!.name}" ${span(other.start, regions[j]!.size)}: ` +
+          `expected regions that share no bytes, saw ${hexNum((end < otherEnd ? end : otherEnd) - (here.start > other.start ? here.start : other.start))} bytes in common`,
+      });
+      return;
+    }
   });
+}
 
 export type BoardProfile = z.output<typeof boardProfileSchema>;
 
@@ -285,13 +397,11 @@ function validate(input: unknown, locate?: (path: JsonPath) => { line: number; c
       let message = issue.message;
       // An unknown field is best shown where it is written, not where its object starts.
       let where = issue.path as JsonPath;
-      if (issue.code === 'invalid_value' && 'values' in issue) {
-        message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, saw ${describeValue(seen)}`;
-      } else if (issue.code === 'unrecognized_keys') {
+      if (issue.code === 'unrecognized_keys') {
         message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
         where = [...where, ...issue.keys.slice(0, 1)];
       } else if (issue.code !== 'custom') {
-        message = `${issue.message}; saw ${describeValue(seen)}`;
+        message = `${expectedText(issue)}, saw ${describeValue(seen)}`;
       }
       const error: ProfileError = { field: fieldName(issue.path) || '(profile)', message };
       if (!locate) return error;

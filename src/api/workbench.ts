@@ -22,7 +22,7 @@ import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
 import { PROBLEM_CODES } from '../protocol/types';
 import { hex32, hexNum, toHex } from '../util/hex';
 import type { BoardProfile } from './boardProfile';
-import { describeValue, fieldName, valueAt } from './issues';
+import { describeValue, expectedText, fieldName, valueAt } from './issues';
 
 // ---- shared pieces ------------------------------------------------------------------------------
 
@@ -461,15 +461,6 @@ export interface WorkbenchApi {
 
 // ---- validation ---------------------------------------------------------------------------------
 
-/** zod's wording minus its "Invalid input:" prefix and its ", received …" (we say what was seen ourselves). */
-function expectation(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
-    return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}`;
-  }
-  const m = issue.message.replace(/^[A-Z][a-z ]+: /, '').replace(/, received \w+$/, '');
-  return m.startsWith('expected') ? m : `expected ${m}`;
-}
-
 export type ParsedRequest = { [M in WorkbenchMethod]: { method: M; params: WorkbenchParsedParams<M> } }[WorkbenchMethod];
 
 /** Validates a request from outside; an error names the field, what was expected and what was seen. */
@@ -487,7 +478,7 @@ export function parseRequest(method: unknown, params: unknown): { ok: true; requ
     path = [...path, ...issue.keys.slice(0, 1)];
     text = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against the ${method} params`;
   } else {
-    text = `${expectation(issue)}, saw ${describeValue(valueAt(params, issue.path))}`;
+    text = `${expectedText(issue)}, saw ${describeValue(valueAt(params, issue.path))}`;
   }
   const field = fieldName(path, 'params');
   const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';

@@ -2,15 +2,15 @@
  * The native addon against the real kernel objects it exists for: a /dev/shm file mapped twice,
  * a FIFO standing in for /dev/uioN, eventfds, and fds passed over a UNIX socket pair.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { loadNative, type NativeAddon } from '../../main/native/index';
+import { loadNative, NATIVE_ADDON_PATH, type NativeAddon } from '../../main/native/index';
 import { NativeWindow } from '../../main/host/links/nativeWindow';
 
 const native = loadNative();
@@ -32,6 +32,40 @@ async function until(done: () => boolean): Promise<void> {
 }
 
 const u32le = (n: number) => new Uint8Array(Uint32Array.of(n).buffer);
+
+const NATIVE_MODULE = resolve(__dirname, '../../main/native/index.ts');
+const WINDOW_MODULE = resolve(__dirname, '../../main/host/links/nativeWindow.ts');
+
+/**
+ * A separate process that maps `file` through the addon and a NativeWindow, says "mapped", and
+ * on a line on stdin runs one access of each kind; it prints what each did and what the
+ * window reported as gone, then exits 0. A SIGBUS that escaped the guard would kill it instead.
+ */
+const SHRINK_CHILD = `
+require('tsx/cjs');
+const { loadNative } = require(${JSON.stringify(NATIVE_MODULE)});
+const { NativeWindow, MappingGoneError } = require(${JSON.stringify(WINDOW_MODULE)});
+const [file] = process.argv.slice(1);
+const native = loadNative();
+if (!native.ok) throw new Error(native.reason);
+const gone = [];
+const w = new NativeWindow(native.addon.map(file, 0, 0x4000), 0x1000, 0x3000, (e) => gone.push(e.message));
+process.stdout.write('mapped\\n');
+process.stdin.once('data', async () => {
+  const results = [];
+  const accesses = [() => w.load(0x2000, 32), () => w.read(0x1ff0, 0x20), () => w.write(0, Uint8Array.of(1)), () => w.store(0, 32, 1), () => w.load(0, 32), () => w.fence()];
+  for (const access of accesses) {
+    try {
+      await access();
+      results.push('ok');
+    } catch (e) {
+      results.push(e instanceof MappingGoneError ? e.message : 'not a MappingGoneError: ' + String(e));
+    }
+  }
+  process.stdout.write(JSON.stringify({ results, gone: gone.length }) + '\\n');
+  process.exit(0);
+});
+`;
 
 describe.skipIf(!native.ok)(native.ok ? 'native addon' : `native addon (skipped: ${native.reason})`, () => {
   describe('map', () => {
@@ -130,6 +164,49 @@ describe.skipIf(!native.ok)(native.ok ? 'native addon' : `native addon (skipped:
       } finally {
         m.unmap();
       }
+    });
+  });
+
+  describe('a file that shrinks under its mapping', () => {
+    it('turns the bus error into an error that says so, in every access after it too, without killing the process', async () => {
+      const file = join(dir, 'shrinking');
+      writeFileSync(file, new Uint8Array(0x4000));
+      const child = spawn(process.execPath, ['-e', SHRINK_CHILD, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
+      await new Promise<void>((ok) =>
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out === 'mapped\n') ok();
+        }),
+      );
+      // The board side's truncation: the window's pages from file offset 0x2000 on are gone.
+      truncateSync(file, 0x1800);
+      child.stdin.end('go\n');
+      expect(await exited, err).toEqual([0, null]);
+      const shrank = `the shared file ${file} shrank to 6144 bytes under the session (expected at least 16384): the board side truncated it`;
+      // The first access faults; every later one fails the same way, even one the file still holds (offset 0).
+      expect(JSON.parse(out.slice('mapped\n'.length))).toEqual({ results: Array(6).fill(shrank), gone: 6 });
+    });
+
+    it('hands a fault outside its guarded accesses to the handler installed before it: V8 still turns a WebAssembly trap into a RuntimeError', () => {
+      // (module (memory 1) (func (export "f") (result i32) (i32.load (i32.const 0x20000)))): on
+      // x64 Linux V8 catches the out-of-bounds load as SIGSEGV in its trap handler, which the
+      // addon's handler must call rather than swallow or die on.
+      const wasm = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 0x66, 0, 0, 0x0a, 0x0b, 1, 9, 0, 0x41, 0x80, 0x80, 0x08, 0x28, 2, 0, 0x0b];
+      const script =
+        `require(${JSON.stringify(NATIVE_ADDON_PATH)});` +
+        `const { f } = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(${JSON.stringify(wasm)}))).exports;` +
+        `try { f(); } catch (e) { process.stdout.write(e.constructor.name + ': ' + e.message); }`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect([r.status, r.signal, r.stdout]).toEqual([0, null, 'RuntimeError: memory access out of bounds']);
+    });
+
+    it('leaves a bus error that is not inside a guarded access to the default action', () => {
+      const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(NATIVE_ADDON_PATH)}); process.kill(process.pid, 'SIGBUS');`]);
+      expect(r.signal).toBe('SIGBUS');
     });
   });
 

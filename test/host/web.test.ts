@@ -193,7 +193,7 @@ describe('web mode: the API over the socket', () => {
     expect(await c.raw(JSON.stringify({ id: 'x', method: 'no.such', params: {} }), 'x')).toMatchObject({ id: 'x', error: { code: 'unknown-method' } });
     const r = await c.request('trace.rows', { from: 0, count: 'ten' });
     expect(r['error']).toMatchObject({ code: 'bad-request', field: 'params.count' });
-    expect(String((r['error'] as { message: string }).message)).toMatch(/expected number, saw "ten"/);
+    expect(String((r['error'] as { message: string }).message)).toMatch(/expected a number, saw "ten"/);
     const boards = await c.request('boards.list');
     expect((boards['result'] as { boards: unknown[] }).boards.length).toBeGreaterThan(0);
     c.close();

@@ -26,7 +26,7 @@
  * bus area at bus.offset of bus.region, the data memory at offset 0 of dataMemory.region.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
@@ -34,7 +34,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import { SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum, toHex } from '../../../src/util/hex';
 import { loadNative, type NativeAddon, type NativeMapping } from '../../native/index';
-import { NativeWindow } from './nativeWindow';
+import { NativeWindow, type MappingGoneError } from './nativeWindow';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
 export const SHM_VERSION = 1;
@@ -153,18 +153,44 @@ export function decodeShmHeader(bytes: Uint8Array, where: string): { ok: true; l
  */
 export function createShmFile(profile: BoardProfile, filePath: string): ShmLayout {
   const layout = shmFileLayout(profile);
+  const header = encodeShmHeader(layout);
   // A fresh, unguessable name opened exclusively: /dev/shm is writable by everyone, and 'w' would
   // follow a symlink planted at a predictable name.
   const tmp = `${filePath}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o660);
+  let fd = -1;
   try {
+    fd = openSync(tmp, 'wx', 0o660);
     ftruncateSync(fd, layout.fileSize);
-    writeSync(fd, encodeShmHeader(layout), 0, SHM_HEADER_SIZE, 0);
-  } finally {
+    writeSync(fd, header, 0, SHM_HEADER_SIZE, 0);
     closeSync(fd);
+    fd = -1;
+    renameSync(tmp, filePath);
+  } catch (e) {
+    // Whatever failed, the half-made file goes: nothing else would ever remove it.
+    if (fd >= 0) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot create the shm file ${filePath} (${layout.fileSize} bytes for board ${profile.id}): ${fileErrorText(e)}`);
   }
-  renameSync(tmp, filePath);
   return layout;
+}
+
+/** What a failed file operation means to the user, without Node's syscall wording. */
+function fileErrorText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EFBIG':
+      return 'the file-size limit (ulimit -f) is smaller (EFBIG)';
+    case 'ENOSPC':
+      return 'no space left on the file system (ENOSPC)';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `not allowed to write there (${code})`;
+    case 'ENOENT':
+      return 'its folder does not exist (ENOENT)';
+    default:
+      return code ?? (e instanceof Error ? e.message : String(e));
+  }
 }
 
 export function requireNative(what: string): NativeAddon {
@@ -178,6 +204,8 @@ export interface ShmFileMapping {
   mapping: NativeMapping;
   busWindow: MemoryWindow;
   dataWindow: MemoryWindow;
+  /** Resolves once an access found the file shrunk under the mapping (the peer truncated it). */
+  gone: Promise<MappingGoneError>;
 }
 
 /**
@@ -225,13 +253,16 @@ export function mapShmFile(profile: BoardProfile, filePath: string, addon: Nativ
     placed.set(r.name, entry);
   }
   const mapping = addon.map(filePath, 0, layout.fileSize);
-  const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size);
+  let lose!: (e: MappingGoneError) => void;
+  const gone = new Promise<MappingGoneError>((resolve) => (lose = resolve));
+  const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size, lose);
   const busRegion = profile.regions.find((r) => r.name === profile.bus.region)!;
   return {
     layout,
     mapping,
     busWindow: new SubWindow(regionWindow(busRegion.name, busRegion.size), profile.bus.offset, profile.bus.size),
     dataWindow: regionWindow(profile.dataMemory.region, profile.dataMemory.size),
+    gone,
   };
 }
 
@@ -334,19 +365,20 @@ function connectUnix(path: string): Promise<Socket> {
  * The workbench's side of a shm-file link (driver role), as a Link for attachSession.
  * `notices` says when it fell back to polling.
  */
-export async function openShmFileLink(profile: BoardProfile, filePath: string, opts: ShmFileLinkOptions = {}): Promise<Link & { notices: readonly string[]; lost?: Promise<string> }> {
+export async function openShmFileLink(profile: BoardProfile, filePath: string, opts: ShmFileLinkOptions = {}): Promise<Link & { notices: readonly string[]; lost: Promise<string> }> {
   const shm = mapShmFile(profile, filePath, requireNative('the shm-file link'));
   const socketPath = opts.socketPath ?? doorbellSocketPath(filePath);
   const mode = opts.doorbells ?? 'auto';
   let doorbells: { doorbellOut: DoorbellOut; doorbellIn: DoorbellIn; close?: () => void } = POLLING;
   let how = 'doorbells: polling';
-  let lost: Promise<string> | undefined;
+  let lost = shm.gone.then((e) => e.message);
   if (mode !== 'poll') {
     try {
       const socket = await connectUnix(socketPath);
       const bells = new SocketDoorbells(socketPath, null);
       // The board side holds its socket for as long as it runs: its closing means the board went away.
-      lost = new Promise((resolve) => bells.onDetach(() => resolve(`the board side closed the doorbell socket ${socketPath} (its process ended or restarted)`)));
+      const closed = new Promise<string>((resolve) => bells.onDetach(() => resolve(`the board side closed the doorbell socket ${socketPath} (its process ended or restarted)`)));
+      lost = Promise.race([lost, closed]);
       bells.attach(socket);
       doorbells = bells;
       how = `doorbells: socket ${socketPath}`;
@@ -368,7 +400,7 @@ export async function openShmFileLink(profile: BoardProfile, filePath: string, o
     dataPeerBase: profile.dataMemory.peerBase,
     doorbellOut: doorbells.doorbellOut,
     doorbellIn: doorbells.doorbellIn,
-    ...(lost ? { lost } : {}),
+    lost,
     close() {
       doorbells.close?.();
       shm.mapping.unmap();

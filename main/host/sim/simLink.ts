@@ -32,7 +32,15 @@ export interface SimLink extends Link {
 export function startSimBoard(profile: BoardProfile): SimLink {
   if (profile.access.kind !== 'sim') throw new Error(`board ${profile.id} is not a simulated board (access.kind "${profile.access.kind}")`);
   const regions: Record<string, SharedArrayBuffer> = {};
-  for (const r of profile.regions) regions[r.name] = new SharedArrayBuffer(Math.ceil(r.size / 8) * 8);
+  for (const r of profile.regions) {
+    // The profile bounds each region (SIM_MAX_REGION_BYTES); together they may still exceed memory.
+    try {
+      regions[r.name] = new SharedArrayBuffer(Math.ceil(r.size / 8) * 8);
+    } catch {
+      const total = profile.regions.reduce((n, x) => n + x.size, 0);
+      throw new Error(`simulated board ${profile.id}: cannot allocate region "${r.name}" of ${r.size} bytes in RAM (its regions total ${total} bytes); make the regions smaller`);
+    }
+  }
   const doorbells = new SharedArrayBuffer(DOORBELL_WORDS * 4);
   const words = new Int32Array(doorbells);
   const data: SimWorkerData = { profile, regions, doorbells };

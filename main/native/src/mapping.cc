@@ -1,17 +1,112 @@
 // map()/mapFd(): a shared mapping of a file or device reached only through copies and single
 // aligned accesses, never as an ArrayBuffer (Electron's memory cage forbids external ones).
+//
+// Every access is guarded: a peer that truncates the shared file under us turns the next
+// access to a page past the new end into SIGBUS, which would kill the process with nothing
+// printed. A handler installed once catches SIGBUS/SIGSEGV raised inside a guarded access to a
+// mapping (and only there; anything else goes on to the handler that was installed before) and
+// jumps back out of the access, which then throws an error with code ERR_AMP_MAPPING_GONE.
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "common.h"
 
 namespace amp {
 namespace {
+
+#if defined(__linux__)
+
+// The guarded access running on this thread, if any. One pointer in initial-exec TLS: the
+// handler reads it without calling into the dynamic loader (not async-signal-safe).
+struct GuardFrame {
+  sigjmp_buf jump;
+  uintptr_t lo;
+  uintptr_t hi;
+  int signal;
+};
+__thread GuardFrame* tlsGuard __attribute__((tls_model("initial-exec"))) = nullptr;
+
+struct sigaction previousBus {};
+struct sigaction previousSegv {};
+
+void OnFault(int sig, siginfo_t* info, void* context) {
+  GuardFrame* frame = tlsGuard;
+  uintptr_t at = reinterpret_cast<uintptr_t>(info->si_addr);
+  if (frame != nullptr && at >= frame->lo && at < frame->hi) {
+    frame->signal = sig;
+    tlsGuard = nullptr;
+    siglongjmp(frame->jump, 1);
+  }
+  // Not ours: whoever handled this signal before us (Node's WebAssembly trap handler, a crash
+  // reporter), or the default action.
+  const struct sigaction& previous = sig == SIGBUS ? previousBus : previousSegv;
+  if ((previous.sa_flags & SA_SIGINFO) != 0) {
+    previous.sa_sigaction(sig, info, context);
+  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(sig);
+  } else {
+    // Back to the default: a fault re-raises itself when the access runs again on return, a
+    // signal sent by kill() does not.
+    signal(sig, SIG_DFL);
+    if (info->si_code <= 0) raise(sig);
+  }
+}
+
+void InstallFaultHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnFault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &previousBus);
+    sigaction(SIGSEGV, &sa, &previousSegv);
+  });
+}
+
+// Runs `access` (which touches only [lo, lo + length)); false if it faulted. No C++ object with
+// a destructor may live inside `access`: the jump out skips destructors.
+template <typename Access>
+bool Guarded(const uint8_t* lo, size_t length, Access&& access) {
+  GuardFrame frame;
+  frame.lo = reinterpret_cast<uintptr_t>(lo);
+  frame.hi = frame.lo + length;
+  frame.signal = 0;
+  // No signal mask saved: that would be a system call per access. The handler ran with the
+  // signal blocked, so the landing unblocks it.
+  if (sigsetjmp(frame.jump, 0) != 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, frame.signal);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    return false;
+  }
+  tlsGuard = &frame;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  access();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  tlsGuard = nullptr;
+  return true;
+}
+#else
+// Elsewhere the addon is not built (build.cjs); this keeps the file compiling unguarded.
+void InstallFaultHandler() {}
+template <typename Access>
+bool Guarded(const uint8_t*, size_t, Access&& access) {
+  access();
+  return true;
+}
+#endif
 
 struct MapRequest {
   uint8_t* base;       // what mmap returned (page aligned)
@@ -19,7 +114,13 @@ struct MapRequest {
   size_t delta;        // offset of byte 0 of the mapping's view inside [base, base + mapLength)
   size_t size;         // bytes the caller asked for
   bool readOnly;       // mapped PROT_READ: a write would be SIGSEGV, so it is refused first
+  uint64_t offset;     // where the view starts in the file
+  int fd;              // our own descriptor of the file, to fstat it after a fault
+  std::string what;    // the file's name in errors
 };
+
+// The code of the error a guarded access throws once the memory behind the mapping is gone.
+constexpr const char* kMappingGone = "ERR_AMP_MAPPING_GONE";
 
 class Mapping : public Napi::ObjectWrap<Mapping> {
  public:
@@ -48,6 +149,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // Byte `offset` of the view, after checking [offset, offset + length) lies inside it.
   uint8_t* At(const Napi::CallbackInfo& info, uint64_t offset, uint64_t length) {
     if (req_.base == nullptr) throw Napi::Error::New(info.Env(), "mapping was unmapped");
+    if (!gone_.empty()) throw GoneError(info.Env());
     if (offset > req_.size || length > req_.size - offset) {
       throw Napi::RangeError::New(info.Env(), "access [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
                                                    ") outside mapping of " + std::to_string(req_.size) + " bytes");
@@ -67,6 +169,32 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     return p;
   }
 
+  // Runs one access to the mapping under the fault guard. Once an access has faulted, every
+  // later one throws the same error: the session over this memory is over.
+  template <typename Access>
+  void Touch(const Napi::CallbackInfo& info, Access&& access) {
+    if (Guarded(req_.base, req_.mapLength, access)) return;
+    gone_ = GoneMessage();
+    throw GoneError(info.Env());
+  }
+
+  std::string GoneMessage() const {
+    uint64_t needed = req_.offset + req_.size;
+    struct stat st {};
+    if (fstat(req_.fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < needed) {
+      return "the shared file " + req_.what + " shrank to " + std::to_string(st.st_size) + " bytes under the session (expected at least " +
+             std::to_string(needed) + "): the board side truncated it";
+    }
+    return "the memory behind the mapping of " + req_.what + " is gone (an access raised a bus error): the device was removed or reset, " +
+           "or the file was truncated under the session";
+  }
+
+  Napi::Error GoneError(Napi::Env env) const {
+    Napi::Error e = Napi::Error::New(env, gone_);
+    e.Set("code", Napi::String::New(env, kMappingGone));
+    return e;
+  }
+
   static uint32_t WidthArg(const Napi::CallbackInfo& info) {
     return info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   }
@@ -74,7 +202,10 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   void ReadInto(const Napi::CallbackInfo& info) {
     uint64_t offset = IndexArg(info, 0, "offset");
     Napi::Uint8Array target = BytesArg(info, 1, "target");
-    std::memcpy(target.Data(), At(info, offset, target.ByteLength()), target.ByteLength());
+    uint8_t* to = target.Data();
+    const uint8_t* from = At(info, offset, target.ByteLength());
+    size_t length = target.ByteLength();
+    Touch(info, [&] { std::memcpy(to, from, length); });
   }
 
   void Writable(const Napi::CallbackInfo& info) {
@@ -85,7 +216,10 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     Writable(info);
     uint64_t offset = IndexArg(info, 0, "offset");
     Napi::Uint8Array data = BytesArg(info, 1, "data");
-    std::memcpy(At(info, offset, data.ByteLength()), data.Data(), data.ByteLength());
+    uint8_t* to = At(info, offset, data.ByteLength());
+    const uint8_t* from = data.Data();
+    size_t length = data.ByteLength();
+    Touch(info, [&] { std::memcpy(to, from, length); });
   }
 
   // Single accesses are acquire loads and release stores (amp-bus.md §4.5): one instruction
@@ -94,13 +228,17 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     uint64_t offset = IndexArg(info, 0, "offset");
     uint32_t width = WidthArg(info);
     void* p = Word(info, offset, width);
-    Napi::Env env = info.Env();
-    switch (width) {
-      case 8: return Napi::Number::New(env, __atomic_load_n(static_cast<volatile uint8_t*>(p), __ATOMIC_ACQUIRE));
-      case 16: return Napi::Number::New(env, __atomic_load_n(static_cast<volatile uint16_t*>(p), __ATOMIC_ACQUIRE));
-      case 32: return Napi::Number::New(env, __atomic_load_n(static_cast<volatile uint32_t*>(p), __ATOMIC_ACQUIRE));
-      default: return Napi::BigInt::New(env, __atomic_load_n(static_cast<volatile uint64_t*>(p), __ATOMIC_ACQUIRE));
-    }
+    uint64_t value = 0;
+    Touch(info, [&] {
+      switch (width) {
+        case 8: value = __atomic_load_n(static_cast<volatile uint8_t*>(p), __ATOMIC_ACQUIRE); break;
+        case 16: value = __atomic_load_n(static_cast<volatile uint16_t*>(p), __ATOMIC_ACQUIRE); break;
+        case 32: value = __atomic_load_n(static_cast<volatile uint32_t*>(p), __ATOMIC_ACQUIRE); break;
+        default: value = __atomic_load_n(static_cast<volatile uint64_t*>(p), __ATOMIC_ACQUIRE); break;
+      }
+    });
+    if (width == 64) return Napi::BigInt::New(info.Env(), value);
+    return Napi::Number::New(info.Env(), static_cast<double>(value));
   }
 
   void Store(const Napi::CallbackInfo& info) {
@@ -122,12 +260,14 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     if (!ok || (width < 64 && value >> width != 0)) {
       throw Napi::RangeError::New(info.Env(), "value: expected an unsigned " + std::to_string(width) + "-bit integer");
     }
-    switch (width) {
-      case 8: __atomic_store_n(static_cast<volatile uint8_t*>(p), static_cast<uint8_t>(value), __ATOMIC_RELEASE); break;
-      case 16: __atomic_store_n(static_cast<volatile uint16_t*>(p), static_cast<uint16_t>(value), __ATOMIC_RELEASE); break;
-      case 32: __atomic_store_n(static_cast<volatile uint32_t*>(p), static_cast<uint32_t>(value), __ATOMIC_RELEASE); break;
-      default: __atomic_store_n(static_cast<volatile uint64_t*>(p), value, __ATOMIC_RELEASE); break;
-    }
+    Touch(info, [&] {
+      switch (width) {
+        case 8: __atomic_store_n(static_cast<volatile uint8_t*>(p), static_cast<uint8_t>(value), __ATOMIC_RELEASE); break;
+        case 16: __atomic_store_n(static_cast<volatile uint16_t*>(p), static_cast<uint16_t>(value), __ATOMIC_RELEASE); break;
+        case 32: __atomic_store_n(static_cast<volatile uint32_t*>(p), static_cast<uint32_t>(value), __ATOMIC_RELEASE); break;
+        default: __atomic_store_n(static_cast<volatile uint64_t*>(p), value, __ATOMIC_RELEASE); break;
+      }
+    });
   }
 
   void Fence(const Napi::CallbackInfo& info) {
@@ -138,11 +278,15 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   void Unmap(const Napi::CallbackInfo&) { Release(); }
 
   void Release() {
-    if (req_.base != nullptr) munmap(req_.base, req_.mapLength);
+    if (req_.base != nullptr) {
+      munmap(req_.base, req_.mapLength);
+      close(req_.fd);
+    }
     req_.base = nullptr;
   }
 
   MapRequest req_{};
+  std::string gone_;  // set by the first access that faulted
 };
 
 // Maps [offset, offset + length) of an open fd. `what` names the file in errors.
@@ -157,10 +301,17 @@ Napi::Value MapOpenFd(Napi::Env env, int fd, uint64_t offset, uint64_t length, b
   }
   uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   uint64_t aligned = offset - offset % page;
-  MapRequest req{nullptr, static_cast<size_t>(length + (offset - aligned)), static_cast<size_t>(offset - aligned), static_cast<size_t>(length), readOnly};
+  MapRequest req{nullptr, static_cast<size_t>(length + (offset - aligned)), static_cast<size_t>(offset - aligned), static_cast<size_t>(length), readOnly,
+                 offset, -1, what};
   int prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE;
   void* base = mmap(nullptr, req.mapLength, prot, MAP_SHARED, fd, static_cast<off_t>(aligned));
   if (base == MAP_FAILED) throw ErrnoError(env, "mmap " + what + " at offset " + std::to_string(aligned), errno);
+  req.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (req.fd < 0) {
+    int err = errno;
+    munmap(base, req.mapLength);
+    throw ErrnoError(env, "dup " + what, err);
+  }
   req.base = static_cast<uint8_t*>(base);
   return ClassesOf(env).mapping.New({Napi::External<MapRequest>::New(env, &req)});
 }
@@ -205,6 +356,7 @@ Napi::Value MapFd(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitMapping(Napi::Env env, Napi::Object exports) {
+  InstallFaultHandler();
   ClassesOf(env).mapping = Napi::Persistent(Mapping::Define(env));
   exports.Set("map", Napi::Function::New<Map>(env, "map"));
   exports.Set("mapFd", Napi::Function::New<MapFd>(env, "mapFd"));

@@ -56,14 +56,14 @@ describe('Workbench API requests', () => {
   });
 
   it.each([
-    ['device.reset', { devNum: -1 }, 'params.devNum', /expected number to be >=0, saw -1/],
-    ['device.reset', { devNum: '1' }, 'params.devNum', /expected number, saw "1"/],
+    ['device.reset', { devNum: -1 }, 'params.devNum', /expected at least 0, saw -1/],
+    ['device.reset', { devNum: '1' }, 'params.devNum', /expected a number, saw "1"/],
     ['device.reset', {}, 'params.devNum', /saw nothing/],
     ['device.reset', { devNum: 1, force: true }, 'params.force', /unknown field\(s\) "force"/],
-    ['trace.rows', { from: 0, count: 0 }, 'params.count', /expected number to be >=1, saw 0/],
-    ['trace.rows', { from: 1.5, count: 10 }, 'params.from', /expected int/],
+    ['trace.rows', { from: 0, count: 0 }, 'params.count', /expected at least 1, saw 0/],
+    ['trace.rows', { from: 1.5, count: 10 }, 'params.from', /expected an integer, saw 1.5/],
     ['trace.window', { fromNs: 10, toNs: 10, buckets: 4, series: 'messages' }, 'params.toNs', /expected toNs greater than fromNs/],
-    ['trace.window', { fromNs: 0, toNs: 10, buckets: 4, series: 'frames' }, 'params.series', /expected one of "messages"\|"bytes"\|"latency"\|"occupancy", saw "frames"/],
+    ['trace.window', { fromNs: 0, toNs: 10, buckets: 4, series: 'frames' }, 'params.series', /expected one of "messages", "bytes", "latency", "occupancy", saw "frames"/],
     ['trace.export', { format: 'pcap', out: '/x' }, 'params.format', /saw "pcap"/],
     ['session.connect', { board: 'a', profileText: '{}' }, 'params.profileText', /either board or profileText/],
     ['device.workload', { devNum: 0, kind: 'spi-transfer', params: {} }, 'params.kind', /expected one of "i2c-transfer", "rng-read", "console-send"/],
