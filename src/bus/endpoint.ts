@@ -42,7 +42,7 @@ export interface EndpointObserver {
 }
 
 export interface EndpointError {
-  code: 'no-response' | 'queue-full' | 'queue-fault' | 'too-large' | 'doorbell' | 'closed';
+  code: 'no-response' | 'queue-full' | 'queue-fault' | 'too-large' | 'doorbell' | 'closed' | 'link-lost';
   message: string;
 }
 
@@ -136,6 +136,8 @@ export class BusEndpoint {
   private drainAgain = false;
   private drainRun: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Why the link is gone (abort()); every request and send fails with it from then on. */
+  private lostBecause: string | null = null;
   private readonly unsubscribe: () => void;
   private cancelPoll: (() => void) | null = null;
 
@@ -207,6 +209,7 @@ export class BusEndpoint {
       const full = this.backoff();
       while (sent < messages.length) {
         if (this.closed) return { ok: false, sent, error: this.closedError('sendBatch') };
+        if (this.lostBecause !== null) return { ok: false, sent, error: this.lostError() };
         if (this.q.fault) return { ok: false, sent, error: this.faultError(this.q.fault) };
         const group = messages.slice(sent);
         const placed = await this.q.sendBatch(group);
@@ -243,6 +246,7 @@ export class BusEndpoint {
     const full = this.backoff();
     for (;;) {
       if (this.closed) return { ok: false, error: this.closedError('send') };
+      if (this.lostBecause !== null) return { ok: false, error: this.lostError() };
       if (this.q.fault) return { ok: false, error: this.faultError(this.q.fault) };
       onAttempt?.(this.rt.monoNs());
       if ((await this.q.send(bytes)) === 'ok') break;
@@ -304,6 +308,10 @@ export class BusEndpoint {
     return { code: 'queue-fault', message: `the ${this.q.format} queue stopped: ${fault.reason}` };
   }
 
+  private lostError(): EndpointError {
+    return { code: 'link-lost', message: this.lostBecause ?? '' };
+  }
+
   private closedError(what: string): EndpointError {
     return { code: 'closed', message: `${what} on a closed bus endpoint` };
   }
@@ -321,6 +329,7 @@ export class BusEndpoint {
       throw new RangeError(`request() needs a ${this.revision} request message, got ${header ? `a ${header.kind}` : `${bytes.length} bytes`}`);
     }
     if (this.closed) return Promise.resolve({ ok: false, error: this.closedError('request') });
+    if (this.lostBecause !== null) return Promise.resolve({ ok: false, error: this.lostError() });
     const copy = new Uint8Array(bytes);
     let token = 0;
     if (this.hasToken) {
@@ -583,18 +592,31 @@ export class BusEndpoint {
     });
   }
 
+  /**
+   * The link is gone: every outstanding and queued request fails at once with
+   * `{ code: 'link-lost', message: reason }`, and every later request and send the same. The
+   * incoming ring can still be drained (what the board published before it went is recorded).
+   */
+  abort(reason: string): void {
+    if (this.lostBecause !== null || this.closed) return;
+    this.lostBecause = reason;
+    this.failAll(() => this.lostError());
+  }
+
   /** Unsubscribes, stops polling and fails every pending request with a 'closed' error. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
     this.cancelPoll?.();
+    this.failAll((p) => ({ code: 'closed', message: `bus endpoint closed while ${this.describe(p.header)} waited for its response` }));
+  }
+
+  private failAll(error: (p: Pending) => EndpointError): void {
     for (const lane of this.lanes.values()) {
       const all = [...(lane.current ? [lane.current] : []), ...lane.waiting];
       lane.waiting = [];
-      for (const p of all) {
-        this.finish(p, { ok: false, error: { code: 'closed', message: `bus endpoint closed while ${this.describe(p.header)} waited for its response` } });
-      }
+      for (const p of all) this.finish(p, { ok: false, error: error(p) });
     }
   }
 }

@@ -2,8 +2,11 @@
  * What the driver needs from the bus endpoint: send a request and get its response, send a
  * message that has no response, and hear events. The session binds it to src/bus/endpoint.
  */
-/** A failure says whether the request timed out (no answer came) or failed otherwise (link closed, queue full). */
-export type PortResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: string; timedOut?: boolean };
+/**
+ * A failure says whether the request timed out (no answer came), failed because the link to the
+ * board is gone (`linkLost`: `error` is the link's reason), or failed otherwise (queue full…).
+ */
+export type PortResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: string; timedOut?: boolean; linkLost?: boolean };
 
 export interface DriverPort {
   request(bytes: Uint8Array, timeoutMs: number): Promise<PortResult>;

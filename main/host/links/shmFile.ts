@@ -269,24 +269,43 @@ export class SocketDoorbells {
     this.doorbellOut = {
       ring: () => {
         const s = this.socket;
-        if (s) return new Promise<void>((resolve, reject) => s.write(RING, (e) => (e ? reject(new Error(`doorbell socket ${this.label}: ${e.message}`)) : resolve())));
+        // A socket the peer closed refuses writes (EPIPE, or a destroyed stream) before its
+        // 'close' arrives: that is the peer going away, said in words, not a write error.
+        if (s && !s.destroyed && s.writable) {
+          return new Promise<void>((resolve, reject) =>
+            s.write(RING, (e) => {
+              if (!e) return resolve();
+              this.detach(s);
+              reject(new Error(this.goneText));
+            }),
+          );
+        }
+        if (s) this.detach(s);
         if (this.poller) return Promise.resolve();
-        return Promise.reject(new Error(`doorbell socket ${this.label} is closed: the board side went away`));
+        return Promise.reject(new Error(this.goneText));
       },
     };
+  }
+
+  private get goneText(): string {
+    return `the peer closed the doorbell socket ${this.label}`;
+  }
+
+  /** The socket is gone: stop using it and tell the detach listeners, once per socket. */
+  private detach(socket: Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    socket.destroy();
+    for (const l of this.detachListeners) l();
   }
 
   attach(socket: Socket): void {
     this.socket?.destroy();
     this.socket = socket;
     socket.on('data', () => this.notify());
-    // 'close' follows 'error'; the error itself surfaces on the next ring.
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      for (const l of this.detachListeners) l();
-    });
+    // 'close' follows 'error' (a peer that reset the connection): both mean the peer went away.
+    socket.on('error', () => this.detach(socket));
+    socket.on('close', () => this.detach(socket));
     // Rings made while detached went nowhere: one ring tells the new peer to look at the queue.
     if (this.poller) socket.write(RING);
   }
