@@ -7,7 +7,7 @@ import type { BoardProfile } from '../../src/api/boardProfile';
 import { attachProfileBus } from '../../src/boards/bus';
 import type { BusEndpoint, EndpointError, EndpointObserver } from '../../src/bus/endpoint';
 import type { AttachStage, MessageQueue } from '../../src/bus/queue';
-import { Driver, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
+import { Driver, type BringUpProgress, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
 import type { Recorder } from '../../src/trace/recorder';
 import type { Runtime } from '../../src/util/runtime';
@@ -17,6 +17,8 @@ import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
 export interface SessionOptions {
   runtime?: Runtime;
   onStage?: ((stage: AttachStage, detail: string) => void) | undefined;
+  /** Told as Session.probe brings each device up, or gives up on the rest. */
+  onProgress?: ((progress: BringUpProgress) => void) | undefined;
   observer?: EndpointObserver;
   /** Records everything the session sees: messages, doorbells, queue states, ring indices, markers. */
   recorder?: Recorder;
@@ -177,12 +179,11 @@ export async function openSession(profile: BoardProfile, opts: SessionOptions & 
 /** Opens the board's link; a failure or the user's stop is a SessionError saying why. */
 export async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; signal?: AbortSignal }): Promise<BoardLink> {
   const opening = openBoardLink(profile, opts.link);
-  const interrupted = whenAborted(opts.signal);
-  // A link that opens after the user stopped waiting is closed at once.
-  interrupted.catch(() => void opening.then((l) => l.close(), () => undefined));
   try {
-    return await Promise.race([opening, interrupted]);
+    return await Promise.race([opening, whenAborted(opts.signal)]);
   } catch (e) {
+    // A link that opens after the user stopped waiting is closed at once.
+    void opening.then((l) => l.close(), () => undefined);
     throw e instanceof SessionError ? e : new SessionError(e instanceof Error ? e.message : String(e));
   }
 }
@@ -300,6 +301,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
     data: { window: link.dataWindow, peerBase: link.dataPeerBase },
     runtime,
     ...(profile.devices ? { expectedDevices: profile.devices } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(recorder ? { onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state) } : {}),
   });
   if (recorder) recordPhases(driver, recorder);
