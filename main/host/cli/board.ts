@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { deviceToJson } from '../../../src/api/workbench';
 import type { BoardProfile } from '../../../src/api/boardProfile';
 import { decodeConfig } from '../../../src/devices/config';
+import type { AttachStage } from '../../../src/bus/queue';
 import type { BringUpProgress, DeviceState } from '../../../src/driver/driver';
 import { featureNames, statusNames } from '../../../src/protocol/names';
 import { formatNs } from '../../../src/trace/stats';
@@ -56,6 +57,11 @@ function printRings(devices: readonly DeviceState[], rings: Map<string, RingStat
 function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
   const j = deviceToJson(d);
   return rings ? { ...j, queues: j.queues.map((q) => ({ ...q, ring: rings.get(`${d.devNum}/${q.index}`) ?? null })) } : j;
+}
+
+/** The bus set-up's stages as they pass (stderr). */
+function printStage(stage: AttachStage, detail: string): void {
+  err(`  ${stage}: ${detail}`);
 }
 
 /** One line per device as bring-up reaches its end for it (stderr, so stdout stays the report). */
@@ -106,7 +112,7 @@ async function attach(profile: BoardProfile, values: { link?: string | undefined
     return await openSession(profile, {
       ...linkOption(values.link),
       signal,
-      ...(quiet ? {} : { onStage: (s, d) => err(`  ${s}: ${d}`), onProgress: printProgress }),
+      ...(quiet ? {} : { onStage: printStage, onProgress: printProgress }),
     });
   } catch (e) {
     if (e instanceof SessionError) return e.message;
@@ -267,7 +273,7 @@ export async function cmdCapture(argv: string[]): Promise<number> {
       dir: values.out,
       signal: stop.signal,
       ...(ringBytes ? { ringBytes } : {}),
-      ...(json ? {} : { onProgress: printProgress }),
+      ...(json ? {} : { onStage: printStage, onProgress: printProgress }),
       notes: [`amp-workbench capture --board ${profile.id}${values.exercise ? ' --exercise' : ''}`],
     });
   } catch (e) {
