@@ -236,7 +236,7 @@ export class Driver {
       if (silent === MAX_SILENT_DEVICES && i + 1 < total) {
         const skipped = list.value.slice(i + 1);
         const reason =
-          `gave up on the last ${skipped.length} of ${total} devices GET_DEVICES advertised: ${MAX_SILENT_DEVICES} in a row ` +
+          `gave up on the last ${skipped.length} of ${total} advertised devices: ${MAX_SILENT_DEVICES} in a row ` +
           `(dev_num ${list.value.slice(i + 1 - MAX_SILENT_DEVICES, i + 1).join(', ')}) left GET_DEVICE_INFO unanswered within ${this.opts.responseTimeoutMs} ms`;
         this.busProblemList.push(reason);
         this.opts.onProgress?.({ kind: 'gave-up', skipped, reason });
