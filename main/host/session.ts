@@ -12,6 +12,7 @@ import type { DriverPort } from '../../src/driver/port';
 import type { Recorder } from '../../src/trace/recorder';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
+import { systemErrorText } from './systemError';
 import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
 
 export interface SessionOptions {
@@ -184,7 +185,7 @@ export async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; s
   } catch (e) {
     // A link that opens after the user stopped waiting is closed at once.
     void opening.then((l) => l.close(), () => undefined);
-    throw e instanceof SessionError ? e : new SessionError(e instanceof Error ? e.message : String(e));
+    throw e instanceof SessionError ? e : new SessionError(systemErrorText(e));
   }
 }
 
@@ -286,7 +287,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   try {
     bus = await Promise.race([attaching, failed, whenAborted(opts.signal)]);
   } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
+    return fail(systemErrorText(e));
   }
   if (!bus.ok) return fail(`bus set-up on ${link.description} failed (${bus.error})`);
   const { queue, endpoint, revision } = bus;

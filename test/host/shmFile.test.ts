@@ -128,8 +128,8 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     const path = freshPath();
     await startBoard(['--board', 'sim-qemu-amp-pci', '--shm', path, '--doorbells', 'poll']);
     const { description, notices } = await probeAndExercise(builtin('sim-qemu-amp-pci'), path, 'auto', 10);
-    expect(description).toMatch(/doorbells: polling, no doorbell socket \(.*\.sock: ENOENT\)/);
-    expect(notices).toEqual([`shm file ${path}: doorbells: polling, no doorbell socket (${path}.sock: ENOENT); the workbench polls the queue every few milliseconds`]);
+    expect(description).toMatch(/doorbells: polling, no doorbell socket \(.*\.sock: no such file or folder \(ENOENT\)\)/);
+    expect(notices).toEqual([`shm file ${path}: doorbells: polling, no doorbell socket (${path}.sock: no such file or folder (ENOENT)); the workbench polls the queue every few milliseconds`]);
   });
 
   it('serves a workbench that polls while the board listens on its socket', async () => {
@@ -178,7 +178,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     it('no doorbell socket when socket doorbells are required', async () => {
       const path = freshPath();
       createShmFile(qemu, path);
-      await expect(openShmFileLink(qemu, path, { doorbells: 'socket' })).rejects.toThrow(/cannot connect to the doorbell socket .*\.sock: ENOENT; is the board side running/);
+      await expect(openShmFileLink(qemu, path, { doorbells: 'socket' })).rejects.toThrow(/cannot connect to the doorbell socket .*\.sock: no such file or folder \(ENOENT\); is the board side running/);
     });
 
     it('a peer that never answers the handshake: the session says which stage timed out', async () => {

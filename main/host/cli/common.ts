@@ -5,6 +5,7 @@ import { formatProfileErrors, parseBoardProfileText, type BoardProfile } from '.
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { parseDurationNs } from '../../../src/trace/filter';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
+import { systemErrorText } from '../systemError';
 
 /** The options that pick a board and how to reach it, shared by every command that attaches. */
 export const BOARD_OPTIONS = {
@@ -26,7 +27,7 @@ export function loadProfile(values: { board?: string | undefined; profile?: stri
     try {
       text = readFileSync(values.profile, 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read profile ${values.profile}: ${(e as Error).message}`);
+      throw new UsageError(`cannot read profile ${values.profile}: ${systemErrorText(e)}`);
     }
     const r = parseBoardProfileText(text, values.profile);
     if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.errors)}`);

@@ -14,7 +14,7 @@ import { out, table, UsageError } from './common';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
 import { cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
-import { systemErrorText } from '../trace/capture';
+import { systemErrorText } from '../systemError';
 
 const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
 

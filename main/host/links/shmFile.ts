@@ -34,6 +34,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import { SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum, toHex } from '../../../src/util/hex';
 import { loadNative, type NativeAddon, type NativeMapping } from '../../native/index';
+import { systemErrorText } from '../systemError';
 import { NativeWindow } from './nativeWindow';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
@@ -345,7 +346,7 @@ function connectUnix(path: string): Promise<Socket> {
       s.removeAllListeners('error');
       resolve(s);
     });
-    s.once('error', (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${path}: ${e.code ?? e.message}`), { code: e.code })));
+    s.once('error', (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${path}: ${systemErrorText(e)}`), { code: e.code })));
   });
 }
 

@@ -10,6 +10,7 @@ import type { Runtime } from '../../../src/util/runtime';
 import { nodeRuntime } from '../runtime';
 import type { LinkSpec } from '../links/open';
 import { attachSession, openLink, type Session, type SessionOptions } from '../session';
+import { systemErrorText } from '../systemError';
 import { appName } from '../version';
 import { JournalWriter } from './journal';
 
@@ -38,24 +39,6 @@ export class CaptureError extends Error {
   ) {
     super(message);
   }
-}
-
-const ERRNO_WORDS: Readonly<Record<string, string>> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is used up',
-  EROFS: 'the file system is read-only',
-  ENOENT: 'a folder on the way does not exist',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EEXIST: 'a file of that name exists already',
-};
-
-/** A file-system failure in words (Node's own text names syscalls and errno codes). */
-export function systemErrorText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (typeof code === 'string') return `${ERRNO_WORDS[code] ?? 'the operating system refused'} (${code})`;
-  return e instanceof Error ? e.message : String(e);
 }
 
 function captureMeta(profile: BoardProfile, link: string, rt: Runtime, notes: string[]): CaptureMeta {
