@@ -94,16 +94,21 @@ const NODE_INTERNALS = /EPIPE|ECONNRESET|Cannot call write|stream was destroyed|
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1);
 
 describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session ends (skipped: ${native.reason})`, () => {
-  it('a board that dies mid-exercise ends the run once with the reason; failed rounds apart from rounds not run', async () => {
+  /** Runs `command` against a fresh board, kills the board once both devices are up, and waits for the command to end. */
+  async function killBoardMidRun(command: string, args: string[]): Promise<{ run: Run; code: number | null; reason: string }> {
     const { run: board, file } = await startBoard('sim-versal');
-    const ex = start('exercise', ['--board', 'sim-versal', '--link', `shm-file:${file}`, '--count', '1000000']);
-    await ex.saw('dev 1 virtio-console: DRIVER_OK');
+    const run = start(command, ['--board', 'sim-versal', '--link', `shm-file:${file}`, ...args]);
+    await run.saw('dev 1 virtio-console: DRIVER_OK');
     board.child.kill('SIGKILL');
-    const { code } = await ex.done;
+    const { code } = await run.done;
+    expect(run.stdout + run.stderr).not.toMatch(NODE_INTERNALS);
+    return { run, code, reason: `the board side closed the doorbell socket ${file}.sock (its process ended or restarted)` };
+  }
+
+  it('a board that dies mid-exercise ends the run once with the reason; failed rounds apart from rounds not run', async () => {
+    const { run: ex, code, reason } = await killBoardMidRun('exercise', ['--count', '1000000']);
     expect(code, ex.stderr).toBe(1);
-    const reason = `the board side closed the doorbell socket ${file}.sock (its process ended or restarted)`;
     expect(ex.stdout.split(reason).length - 1, ex.stdout).toBe(1);
-    expect(ex.stdout + ex.stderr).not.toMatch(NODE_INTERNALS);
     // rng ran until the board died: its rounds that succeeded, at most the one in flight failed, the rest not run.
     const rng = /^0\s+rng\s+rng read 32 bytes\s+(\d+)\s+(\d+)\s+(\d+)\s/m.exec(ex.stdout);
     expect(rng, ex.stdout).not.toBeNull();
@@ -117,17 +122,11 @@ describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session en
   }, 60_000);
 
   it('a board that dies mid-capture: one message, the capture ends with ERROR saying why, then DETACH', async () => {
-    const { run: board, file } = await startBoard('sim-versal');
     const out = fresh('cap');
-    const cap = start('capture', ['--board', 'sim-versal', '--link', `shm-file:${file}`, '--exercise', '--duration', '120s', '--out', out]);
-    await cap.saw('dev 1 virtio-console: DRIVER_OK');
-    board.child.kill('SIGKILL');
-    const { code } = await cap.done;
+    const { run: cap, code, reason } = await killBoardMidRun('capture', ['--exercise', '--duration', '120s', '--out', out]);
     expect(code, cap.stderr).toBe(1);
-    const reason = `the board side closed the doorbell socket ${file}.sock (its process ended or restarted)`;
     expect(cap.stderr.split(reason).length - 1, cap.stderr).toBe(1);
     expect(cap.stderr).toContain(`capture stopped: ${reason}\n`);
-    expect(cap.stdout + cap.stderr).not.toMatch(NODE_INTERNALS);
     expect(lastLine(cap.stdout)).toBe('1 problem, 0 findings');
     const m = markers(records(out));
     expect(m.slice(-2)).toEqual([

@@ -106,13 +106,12 @@ function printCount(problems: number, findings: number, json: boolean): void {
 }
 
 /** Opens a session for a command; a link or bus set-up that fails (or the user's stop) is an error text. */
-async function attach(profile: BoardProfile, values: { link?: string | undefined; json?: boolean | undefined }, signal: AbortSignal): Promise<Session | string> {
-  const quiet = values.json === true;
+async function attach(profile: BoardProfile, values: BoardValues, signal: AbortSignal): Promise<Session | string> {
   try {
     return await openSession(profile, {
       ...linkOption(values.link),
       signal,
-      ...(quiet ? {} : { onStage: printStage, onProgress: printProgress }),
+      ...(values.json ? {} : { onStage: printStage, onProgress: printProgress }),
     });
   } catch (e) {
     if (e instanceof SessionError) return e.message;
@@ -120,33 +119,69 @@ async function attach(profile: BoardProfile, values: { link?: string | undefined
   }
 }
 
-export async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const profile = loadProfile(values);
-  const json = values.json === true;
+type BoardValues = { link?: string | undefined; json?: boolean | undefined };
+type Told = ReturnType<typeof told>;
+/** How many problems and findings a command reported: its count line and its exit status. */
+type Outcome = { problems: number; findings: number };
+
+/**
+ * Attaches and brings the board up, then runs `report` on the devices. A set-up or bring-up
+ * that fails is one message (`failed`, with what was found by then); however the command ends,
+ * the session is closed, the count line printed, and Ctrl-C answered with its exit status.
+ */
+async function onBoard(
+  profile: BoardProfile,
+  values: BoardValues,
+  failed: (error: string, session: Session | null, found: Told) => void,
+  report: (session: Session, devices: DeviceState[]) => Promise<Outcome>,
+): Promise<number> {
   const stop = onInterrupt();
   let session: Session | null = null;
   try {
     const attached = await attach(profile, values, stop.signal);
     const probed = typeof attached === 'string' ? ({ ok: false, error: attached } as const) : await (session = attached).probe();
-    const devices = session?.driver.states() ?? [];
-    const t = told(session, devices);
-    const busFindings = session ? [...session.findings, ...session.driver.busFindings()] : [];
-    const problems = [...session?.driver.busProblems() ?? []];
-    if (!probed.ok) {
-      if (json) out(JSON.stringify({ ok: false, board: profile.id, error: probed.error, problems, findings: busFindings, devices: devices.map((d) => deviceJson(d)) }, null, 2));
-      else {
-        err(`probe of ${profile.id} failed: ${probed.error}`);
-        printTold(t);
-      }
-      printCount(1 + t.problems.length, t.findings.length, json);
-      return stop.exitCode() ?? 1;
+    let outcome: Outcome;
+    if (probed.ok) outcome = await report(session!, probed.value);
+    else {
+      const found = told(session, session?.driver.states() ?? []);
+      failed(probed.error, session, found);
+      outcome = { problems: 1 + found.problems.length, findings: found.findings.length };
     }
-    const rings = values.rings ? await ringsOf(session!, devices) : undefined;
-    if (json) {
-      out(JSON.stringify({ ok: true, board: profile.id, link: session!.link.description, notices: session!.notices, problems, findings: busFindings, devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
-    } else {
-      printNotices(session!.notices);
+    printCount(outcome.problems, outcome.findings, values.json === true);
+    return stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1);
+  } finally {
+    await session?.close();
+    stop.dispose();
+  }
+}
+
+export async function cmdProbe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const profile = loadProfile(values);
+  /** The JSON's bus-level lists; devices carry their own errors and findings. */
+  const bus = (session: Session | null) => ({
+    problems: [...(session?.driver.busProblems() ?? [])],
+    findings: session ? [...session.findings, ...session.driver.busFindings()] : [],
+  });
+  return onBoard(
+    profile,
+    values,
+    (error, session, found) => {
+      const devices = session?.driver.states() ?? [];
+      if (values.json) out(JSON.stringify({ ok: false, board: profile.id, error, ...bus(session), devices: devices.map((d) => deviceJson(d)) }, null, 2));
+      else {
+        err(`probe of ${profile.id} failed: ${error}`);
+        printTold(found);
+      }
+    },
+    async (session, devices) => {
+      const found = told(session, devices);
+      const rings = values.rings ? await ringsOf(session, devices) : undefined;
+      if (values.json) {
+        out(JSON.stringify({ ok: found.problems.length === 0, board: profile.id, link: session.link.description, notices: session.notices, ...bus(session), devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
+        return { problems: found.problems.length, findings: found.findings.length };
+      }
+      printNotices(session.notices);
       out(`${profile.id}: ${devices.length} device(s) over ${profile.bus.format}, virtio-msg ${profile.bus.revision}`);
       out(
         table([
@@ -167,15 +202,11 @@ export async function cmdProbe(argv: string[]): Promise<number> {
         if (fields.length > 0) out(`  dev ${d.devNum} config (generation ${d.generation}): ${fields.map((f) => `${f.name}=${String(f.value)}`).join(' ')}`);
         for (const r of d.shm) out(`  dev ${d.devNum} shm: shmid ${r.shmid} length 0x${r.length.toString(16)} at 0x${r.address.toString(16)}`);
       }
-      printTold(t);
+      printTold(found);
       if (rings) printRings(devices, rings);
-    }
-    printCount(t.problems.length, t.findings.length, json);
-    return stop.exitCode() ?? (t.problems.length === 0 ? 0 : 1);
-  } finally {
-    await session?.close();
-    stop.dispose();
-  }
+      return { problems: found.problems.length, findings: found.findings.length };
+    },
+  );
 }
 
 export async function cmdExercise(argv: string[]): Promise<number> {
@@ -188,58 +219,47 @@ export async function cmdExercise(argv: string[]): Promise<number> {
   if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new UsageError(`--count expects a whole number from 1 to 1000000, saw "${values.count}"`);
   const dev = values.dev === undefined ? undefined : Number(values.dev);
   if (dev !== undefined && (!Number.isInteger(dev) || dev < 0 || dev > 0xffff)) throw new UsageError(`--dev expects a dev_num from 0 to 65535, saw "${values.dev}"`);
-  const json = values.json === true;
-  const stop = onInterrupt();
-  let session: Session | null = null;
-  try {
-    const attached = await attach(profile, values, stop.signal);
-    const probed = typeof attached === 'string' ? ({ ok: false, error: attached } as const) : await (session = attached).probe();
-    if (!probed.ok) {
-      const t = told(session, session?.driver.states() ?? []);
-      err(`bring-up of ${profile.id} failed: ${probed.error}`);
-      printTold(t);
-      printCount(1 + t.problems.length, t.findings.length, json);
-      return stop.exitCode() ?? 1;
-    }
-    const s = session!;
-    if (dev !== undefined && !probed.value.some((d) => d.devNum === dev)) {
-      throw new UsageError(`--dev ${dev}: the board has dev_num ${probed.value.map((d) => d.devNum).join(', ')}`);
-    }
-    const report: ExerciseReport = await exerciseDevices(s, { devNum: dev, count });
-    const states = s.driver.states().filter((d) => dev === undefined || d.devNum === dev);
-    // Devices that did not come up are in the report (their rounds not run); only findings are added.
-    const { findings } = told(s, states);
-    const problems = report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`));
-    const notRun = report.devices.reduce((n, d) => n + d.notRun, 0);
-    const stopped = report.stopped !== null && notRun > 0 ? `rounds stopped: ${report.stopped}; ${notRun} round(s) not run` : null;
-    if (stopped) problems.push(stopped);
-    const rings = values.rings && s.endedBecause === null ? await ringsOf(s, states) : undefined;
-    if (json) out(JSON.stringify({ ok: problems.length === 0, ...report, problems, findings, ...(rings ? { rings: Object.fromEntries(rings) } : {}) }, null, 2));
-    else {
-      out(
-        table([
-          ['DEV', 'TYPE', 'WORKLOAD', 'OK', 'FAILED', 'NOT RUN', 'P50 µs', 'P99 µs', 'MAX µs'],
-          ...report.devices.map((d) => [
-            String(d.devNum),
-            d.deviceType,
-            d.workload,
-            String(d.ok),
-            String(d.failed),
-            String(d.notRun),
-            ...(d.ok > 0 ? [d.latencyUs.p50.toFixed(1), d.latencyUs.p99.toFixed(1), d.latencyUs.max.toFixed(1)] : ['-', '-', '-']),
+  return onBoard(
+    profile,
+    values,
+    (error, _session, found) => {
+      err(`bring-up of ${profile.id} failed: ${error}`);
+      printTold(found);
+    },
+    async (session, devices) => {
+      if (dev !== undefined && !devices.some((d) => d.devNum === dev)) {
+        throw new UsageError(`--dev ${dev}: the board has dev_num ${devices.map((d) => d.devNum).join(', ')}`);
+      }
+      const report: ExerciseReport = await exerciseDevices(session, { devNum: dev, count });
+      const states = session.driver.states().filter((d) => dev === undefined || d.devNum === dev);
+      // Devices that did not come up are in the report (their rounds not run); only findings are added.
+      const { findings } = told(session, states);
+      const problems = report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`));
+      const notRun = report.devices.reduce((n, d) => n + d.notRun, 0);
+      if (report.stopped !== null && notRun > 0) problems.push(`rounds stopped: ${report.stopped}; ${notRun} round(s) not run`);
+      const rings = values.rings && session.endedBecause === null ? await ringsOf(session, states) : undefined;
+      if (values.json) out(JSON.stringify({ ok: problems.length === 0, ...report, problems, findings, ...(rings ? { rings: Object.fromEntries(rings) } : {}) }, null, 2));
+      else {
+        out(
+          table([
+            ['DEV', 'TYPE', 'WORKLOAD', 'OK', 'FAILED', 'NOT RUN', 'P50 µs', 'P99 µs', 'MAX µs'],
+            ...report.devices.map((d) => [
+              String(d.devNum),
+              d.deviceType,
+              d.workload,
+              String(d.ok),
+              String(d.failed),
+              String(d.notRun),
+              ...(d.ok > 0 ? [d.latencyUs.p50.toFixed(1), d.latencyUs.p99.toFixed(1), d.latencyUs.max.toFixed(1)] : ['-', '-', '-']),
+            ]),
           ]),
-        ]),
-      );
-      for (const f of findings) out(`  ${f}`);
-      for (const p of problems) out(`  ${p}`);
-      if (rings) printRings(states, rings);
-    }
-    printCount(problems.length, findings.length, json);
-    return stop.exitCode() ?? (problems.length === 0 ? 0 : 1);
-  } finally {
-    await session?.close();
-    stop.dispose();
-  }
+        );
+        printTold({ problems, findings });
+        if (rings) printRings(states, rings);
+      }
+      return { problems: problems.length, findings: findings.length };
+    },
+  );
 }
 
 export async function cmdCapture(argv: string[]): Promise<number> {
