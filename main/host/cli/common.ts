@@ -61,12 +61,14 @@ export function linkOption(text: string | undefined): { link?: LinkSpec } {
  * capture and returns `exitCode()`: 130 for SIGINT, 143 for SIGTERM (128 + the signal's number,
  * as shells report it). A second one while it closes exits at once.
  */
+export const INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as const;
+
 export function onInterrupt(): { signal: AbortSignal; exitCode(): number | null; dispose(): void } {
   const controller = new AbortController();
   let code: number | null = null;
   const handler = (sig: NodeJS.Signals): void => {
     if (code !== null) process.exit(code);
-    code = sig === 'SIGINT' ? 130 : 143;
+    code = sig === 'SIGINT' ? INTERRUPTED.SIGINT : INTERRUPTED.SIGTERM;
     controller.abort(sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'terminated (SIGTERM)');
   };
   process.on('SIGINT', handler);

@@ -10,7 +10,7 @@ import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/open';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
-import { out, table, UsageError } from './common';
+import { INTERRUPTED, out, table, UsageError } from './common';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
 import { cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
@@ -144,6 +144,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // Stopped by the user: what was still opening (a qtest link waiting for QEMU to connect) must
+    // not keep the process alive. The session and the capture are closed by now.
+    if (code === INTERRUPTED.SIGINT || code === INTERRUPTED.SIGTERM) setTimeout(() => process.exit(code), 500).unref();
   },
   (e: unknown) => {
     if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
