@@ -219,12 +219,17 @@ function tracedLink(link: BoardLink, recorder: Recorder): BoardLink {
   return traced;
 }
 
-/** Each device's bring-up phases as markers: a reset (the driver's own, e.g. after NEEDS_RESET), a failure, or a note. */
-function recordPhases(driver: Driver, recorder: Recorder): void {
+/**
+ * Each device's bring-up phases as markers: a reset (the driver's own, e.g. after NEEDS_RESET),
+ * a failure, or a note. A device that fails because the session ended has no marker of its own:
+ * the session's end has one.
+ */
+function recordPhases(driver: Driver, recorder: Recorder, ended: () => string | null): void {
   const last = new Map<number, string>();
   driver.subscribe((d) => {
     if (last.get(d.devNum) === d.phase) return;
     last.set(d.devNum, d.phase);
+    if (d.phase === 'failed' && ended() !== null) return;
     const text = `phase ${d.phase}${d.error ? `: ${d.error}` : ''}`;
     const kind = d.phase === 'resetting' ? 'reset' : d.phase === 'failed' ? 'error' : 'note';
     recorder.marker(kind, text, { devNum: d.devNum });
@@ -270,12 +275,14 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   // Set once the bus is up: a queue that then stops for good (the peer's SHUTDOWN, PEER_DEAD or
   // restart to INIT) loses the session.
   let attached: MessageQueue | null = null;
+  const busStopped = (): string | null => (attached?.fault ? `the board stopped its side of the bus (${attached.fault.reason})` : null);
   let loseBus: (why: string) => void = () => undefined;
   const busLost = new Promise<string>((resolve) => (loseBus = resolve));
   const quirks: EndpointObserver = {
     onProblem: (p) => {
       if (p.kind === 'message' && p.problem.code === 'token-mismatch' && !tolerated.includes(p.problem.reason)) tolerated.push(p.problem.reason);
-      if (p.kind === 'queue' && attached?.fault) loseBus(`the board stopped its side of the bus (${p.problem.reason})`);
+      const stopped = p.kind === 'queue' ? busStopped() : null;
+      if (stopped) loseBus(stopped);
     },
   };
   const observer = bothObservers(bothObservers(recorder?.observer(), opts.observer), quirks);
@@ -294,8 +301,10 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   attached = queue;
   const lost = board.lost ? Promise.race([busLost, board.lost]) : busLost;
   let session: Session | null = null;
+  // Why the session ended; a queue the board stopped ends it even before the session heard of it.
+  const ended = (): string | null => session?.endedBecause ?? busStopped();
   const driver = new Driver({
-    port: driverPort(endpoint, () => session?.endedBecause ?? null),
+    port: driverPort(endpoint, ended),
     revision,
     maxMessageSize: Math.min(profile.bus.maxMessageSize, queue.slotSize),
     responseTimeoutMs: profile.bus.timeouts?.responseMs ?? 1000,
@@ -305,7 +314,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(recorder ? { onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state) } : {}),
   });
-  if (recorder) recordPhases(driver, recorder);
+  if (recorder) recordPhases(driver, recorder, ended);
   tolerated.push(...bus.findings.map((f) => f.reason));
   const findings = tolerated;
   recorder?.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);

@@ -15,14 +15,18 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import versalRaw from '../../src/boards/profiles/sim-versal.json';
+import { findBuiltinProfile } from '../../src/boards/builtin';
+import { VMAMP_STATUS } from '../../src/bus/formats/vmamp';
 import { toRecords } from '../../src/trace/block';
 import { MARKER_KINDS, type TraceRecord } from '../../src/trace/record';
 import { loadCapture } from '../../main/host/trace/load';
 import { loadNative } from '../../main/native/index';
+import { writeDeviceHeadStatus } from './shmPeer';
 
 const native = loadNative();
 const BIN = resolve(__dirname, '../../main/host/cli/amp-workbench.cjs');
 const BOARD = resolve(__dirname, 'countingShmBoard.ts');
+const versal = findBuiltinProfile('sim-versal')!;
 const dir = mkdtempSync(join(readFileSync('/proc/mounts', 'utf8').includes(' /dev/shm ') ? '/dev/shm' : tmpdir(), 'amp-end-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
@@ -94,16 +98,30 @@ const NODE_INTERNALS = /EPIPE|ECONNRESET|Cannot call write|stream was destroyed|
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1);
 
 describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session ends (skipped: ${native.reason})`, () => {
-  /** Runs `command` against a fresh board, kills the board once both devices are up, and waits for the command to end. */
-  async function killBoardMidRun(command: string, args: string[]): Promise<{ run: Run; code: number | null; reason: string }> {
+  /** Runs `command` against a fresh board, does `end` to the board once both devices are up, and waits for the command to end. */
+  async function endMidRun(command: string, args: string[], end: (board: Run, file: string) => void): Promise<{ run: Run; code: number | null; file: string }> {
     const { run: board, file } = await startBoard('sim-versal');
     const run = start(command, ['--board', 'sim-versal', '--link', `shm-file:${file}`, ...args]);
     await run.saw('dev 1 virtio-console: DRIVER_OK');
-    board.child.kill('SIGKILL');
+    end(board, file);
     const { code } = await run.done;
     expect(run.stdout + run.stderr).not.toMatch(NODE_INTERNALS);
+    return { run, code, file };
+  }
+
+  async function killBoardMidRun(command: string, args: string[]): Promise<{ run: Run; code: number | null; reason: string }> {
+    const { run, code, file } = await endMidRun(command, args, (board) => board.child.kill('SIGKILL'));
     return { run, code, reason: `the board side closed the doorbell socket ${file}.sock (its process ended or restarted)` };
   }
+
+  it('a board whose queue head drops to INIT mid-exercise: the run ends once with that reason, not once per round', async () => {
+    const { run: ex, code } = await endMidRun('exercise', ['--count', '1000000'], (_board, file) => writeDeviceHeadStatus(file, versal, VMAMP_STATUS.INIT));
+    expect(code, ex.stderr).toBe(1);
+    const stopped = /^  rounds stopped: (the board stopped its side of the bus \(.*INIT.*\)); \d+ round\(s\) not run$/m.exec(ex.stdout);
+    expect(stopped, ex.stdout).not.toBeNull();
+    expect(ex.stdout.split('the board stopped its side of the bus').length - 1, ex.stdout).toBe(1);
+    expect(lastLine(ex.stdout)).toBe('1 problem, 0 findings');
+  }, 60_000);
 
   it('a board that dies mid-exercise ends the run once with the reason; failed rounds apart from rounds not run', async () => {
     const { run: ex, code, reason } = await killBoardMidRun('exercise', ['--count', '1000000']);

@@ -351,8 +351,9 @@ export class WorkbenchService implements WorkbenchApi {
       r = !got.ok ? got : { ok: true, reads: 'echoed' in got ? [got.echoed as Uint8Array] : [] };
     }
     const latencyUs = Number(session.runtime.monoNs() - t0) / 1000;
-    // The trace says why the workload failed (a bad used ring, a device that did not answer).
-    if (!r.ok) s.live.rec.recorder.marker('error', `${p.kind} on device ${p.devNum} failed: ${r.error}`, { devNum: p.devNum });
+    // The trace says why the workload failed (a bad used ring, a device that did not answer);
+    // a session that ended under it has its own marker.
+    if (!r.ok && session.endedBecause === null) s.live.rec.recorder.marker('error', `${p.kind} on device ${p.devNum} failed: ${r.error}`, { devNum: p.devNum });
     return ok({
       kind: p.kind,
       devNum: p.devNum,
