@@ -1,7 +1,9 @@
 /**
  * Device workloads run K times against a board brought up to DRIVER_OK: i2c write-then-read
  * verified against the target RAM, rng reads, console echo. Latency is per workload round
- * (request published → result read back), in microseconds.
+ * (request published → result read back), in microseconds, over the rounds that succeeded: a
+ * failed round's time says how long the failure took, not how fast the device is. Once the
+ * session ends (link lost, the board stopped its bus, Ctrl-C) no further round runs.
  */
 import { CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleEcho } from '../../src/devices/console';
 import { I2C_REQUESTQ, i2cWrite, i2cWriteRead } from '../../src/devices/i2c';
@@ -25,14 +27,19 @@ export interface DeviceExercise {
   count: number;
   ok: number;
   failed: number;
+  /** Rounds never run: the device was not at DRIVER_OK, or the session ended first. */
+  notRun: number;
+  /** Over the rounds that succeeded only. */
   latencyUs: LatencySummary;
-  /** The first few failures, each saying expected vs seen. */
+  /** The first failure and the first few that differ from it, each saying expected vs seen. */
   errors: string[];
 }
 
 export interface ExerciseReport {
   board: string;
   devices: DeviceExercise[];
+  /** Why the rounds stopped before all ran (the session's end: link lost, interrupted); null when they all ran. */
+  stopped: string | null;
 }
 
 /** The I2C RAM targets of the ST demo: 20 bytes each at 0x54 and 0x56. */
@@ -109,30 +116,42 @@ export async function exerciseDevices(session: Session, opts: { devNum?: number 
   for (const state of session.driver.states()) {
     if (opts.devNum !== undefined && state.devNum !== opts.devNum) continue;
     const base = { devNum: state.devNum, deviceType: state.deviceType, count: opts.count };
+    const none = { ok: 0, failed: 0, notRun: opts.count, latencyUs: summarize([]) };
     if (state.phase !== 'ready') {
-      devices.push({ ...base, workload: '-', ok: 0, failed: opts.count, latencyUs: summarize([]), errors: [`device not at DRIVER_OK (${state.phase}): ${state.error ?? ''}`] });
+      devices.push({ ...base, workload: '-', ...none, errors: [`device not at DRIVER_OK (${state.phase}): ${state.error ?? ''}`] });
       continue;
     }
     const w = workloadFor(session, state.devNum, state.deviceId);
     if (!w) continue;
+    if (session.endedBecause !== null) {
+      devices.push({ ...base, workload: w.name, ...none, errors: [] });
+      continue;
+    }
     const samples: number[] = [];
     const errors: string[] = [];
+    const seen = new Set<string>();
     let failed = 0;
-    for (let i = 0; i < opts.count; i++) {
+    let ran = 0;
+    for (; ran < opts.count && session.endedBecause === null; ran++) {
       const t0 = session.runtime.monoNs();
       let error: string | null;
       try {
-        error = await w.round(i);
+        error = await w.round(ran);
       } catch (e) {
         error = e instanceof Error ? e.message : String(e);
       }
-      samples.push(Number(session.runtime.monoNs() - t0) / 1000);
-      if (error) {
-        failed++;
-        if (errors.length < MAX_ERRORS) errors.push(`round ${i}: ${error}`);
+      if (!error) {
+        samples.push(Number(session.runtime.monoNs() - t0) / 1000);
+        continue;
       }
+      failed++;
+      // A round cut off by the session's end failed for the report's `stopped` reason, said once there.
+      if (session.endedBecause !== null || seen.has(error)) continue;
+      if (seen.size === 0) session.recorder?.marker('error', `${w.name} round ${ran} failed: ${error}`, { devNum: state.devNum });
+      seen.add(error);
+      if (errors.length < MAX_ERRORS) errors.push(`round ${ran}: ${error}`);
     }
-    devices.push({ ...base, workload: w.name, ok: opts.count - failed, failed, latencyUs: summarize(samples), errors });
+    devices.push({ ...base, workload: w.name, ok: ran - failed, failed, notRun: opts.count - ran, latencyUs: summarize(samples), errors });
   }
-  return { board: session.profile.id, devices };
+  return { board: session.profile.id, devices, stopped: session.endedBecause };
 }

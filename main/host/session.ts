@@ -5,27 +5,48 @@
  */
 import type { BoardProfile } from '../../src/api/boardProfile';
 import { attachProfileBus } from '../../src/boards/bus';
-import type { BusEndpoint, EndpointObserver } from '../../src/bus/endpoint';
+import type { BusEndpoint, EndpointError, EndpointObserver } from '../../src/bus/endpoint';
 import type { AttachStage, MessageQueue } from '../../src/bus/queue';
-import { Driver, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
+import { Driver, type BringUpProgress, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
 import type { Recorder } from '../../src/trace/recorder';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
+import { systemErrorText } from './systemError';
 import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
 
 export interface SessionOptions {
   runtime?: Runtime;
   onStage?: ((stage: AttachStage, detail: string) => void) | undefined;
+  /** Told as Session.probe brings each device up, or gives up on the rest. */
+  onProgress?: ((progress: BringUpProgress) => void) | undefined;
   observer?: EndpointObserver;
   /** Records everything the session sees: messages, doorbells, queue states, ring indices, markers. */
   recorder?: Recorder;
+  /**
+   * The user's stop (Ctrl-C), its reason a string: during set-up the attach fails with it, after
+   * it the session is interrupted (Session.interrupt).
+   */
+  signal?: AbortSignal;
+}
+
+/** Rejects with the signal's reason once it aborts (never settles without one). */
+export function whenAborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (!signal) return;
+    const stop = () => reject(new SessionError(String(signal.reason)));
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
 }
 
 export class SessionError extends Error {}
 
 export class Session {
   private closing = false;
+  private ended: string | null = null;
+  private readonly lostListeners: ((reason: string) => void)[] = [];
+  private lostReason: string | null = null;
 
   constructor(
     readonly profile: BoardProfile,
@@ -38,20 +59,54 @@ export class Session {
     readonly findings: string[],
     readonly recorder: Recorder | null = null,
     /** Resolves with why, once the board is gone under the session (link lost, or the peer stopped the bus). */
-    private readonly lost: Promise<string> = new Promise(() => undefined),
-  ) {}
+    lost: Promise<string> = new Promise(() => undefined),
+  ) {
+    void lost.then(async (reason) => {
+      if (!(await this.end(reason, 'error'))) return;
+      this.lostReason = reason;
+      for (const l of this.lostListeners.splice(0)) l(reason);
+    });
+  }
+
+  /**
+   * Why the session stopped talking to the board (the link was lost, the board stopped its side
+   * of the bus, or the user interrupted it); null while it runs. Every request made after that
+   * fails at once with this reason.
+   */
+  get endedBecause(): string | null {
+    return this.ended;
+  }
 
   /**
    * Calls `listener` once if the session is lost under the user: the link went away, or the
-   * board stopped or restarted its side of the bus (a reset mid-session). The trace has an
-   * error marker saying why; the caller decides to close. Not called after close().
+   * board stopped or restarted its side of the bus (a reset mid-session). By then the trace has
+   * an error marker saying why and every request has failed with the reason; the caller decides
+   * to close. Not called after close() or interrupt().
    */
   onLost(listener: (reason: string) => void): void {
-    void this.lost.then((reason) => {
-      if (this.closing) return;
-      this.recorder?.marker('error', `session lost: ${reason}`);
-      listener(reason);
-    });
+    if (this.lostReason !== null) listener(this.lostReason);
+    else this.lostListeners.push(listener);
+  }
+
+  /** The user stops the session (Ctrl-C): the same as a lost link, with a note instead of an error in the trace. */
+  interrupt(reason: string): Promise<void> {
+    return this.end(reason, 'note').then(() => undefined);
+  }
+
+  /**
+   * Stops all traffic at once, the first time only (returns whether it did): what the board
+   * already published is drained into the trace while the mapping is still valid, a marker
+   * says why, every outstanding and later request fails with `reason`, and workloads waiting on
+   * a used ring stop.
+   */
+  private async end(reason: string, marker: 'error' | 'note'): Promise<boolean> {
+    if (this.closing || this.ended !== null) return false;
+    this.ended = reason;
+    await this.endpoint.drain();
+    this.recorder?.marker(marker, `session ${marker === 'error' ? 'lost' : 'ended'}: ${reason}`);
+    this.endpoint.abort(reason);
+    this.driver.abort(reason);
+    return true;
   }
 
   /** What the user should know about the link (polling instead of interrupts…); may grow during the session. */
@@ -75,8 +130,11 @@ export class Session {
     return this.recorder?.marker('bookmark', text) ?? null;
   }
 
+  /** Drains what the board already published into the trace, then detaches (SHUTDOWN where the board is still there). */
   async close(): Promise<void> {
+    if (this.closing) return;
     this.closing = true;
+    await this.endpoint.drain();
     this.recorder?.marker('detach', `session on ${this.link.description} closed`);
     this.driver.close();
     try {
@@ -90,15 +148,22 @@ export class Session {
   }
 }
 
-function driverPort(endpoint: BusEndpoint): DriverPort {
+/**
+ * The endpoint as the driver's port. `ended` is the session's reason once it ended: a failure
+ * that raced the end (a doorbell write refused by a peer that just died) is the link's loss too.
+ */
+function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPort {
+  const lost = (error: EndpointError): string | null => (error.code === 'link-lost' ? error.message : ended());
   return {
     async request(bytes, timeoutMs) {
       const r = await endpoint.request(bytes, { timeoutMs });
-      return r.ok ? r : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
+      if (r.ok) return r;
+      const reason = lost(r.error);
+      return reason !== null ? { ok: false, error: reason, linkLost: true } : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
     },
     async post(bytes) {
       const r = await endpoint.send(bytes);
-      return r.ok ? r : { ok: false, error: r.error.message };
+      return r.ok ? r : { ok: false, error: lost(r.error) ?? r.error.message };
     },
     onEvent(listener) {
       return endpoint.onEvent('any', (ev) => listener(ev.bytes));
@@ -109,13 +174,19 @@ function driverPort(endpoint: BusEndpoint): DriverPort {
 
 /** Opens the link the profile describes (or `opts.link`) and attaches a session to it. */
 export async function openSession(profile: BoardProfile, opts: SessionOptions & { link?: LinkSpec } = {}): Promise<Session> {
-  let link: BoardLink;
+  return attachSession(profile, await openLink(profile, opts), opts);
+}
+
+/** Opens the board's link; a failure or the user's stop is a SessionError saying why. */
+export async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; signal?: AbortSignal }): Promise<BoardLink> {
+  const opening = openBoardLink(profile, opts.link);
   try {
-    link = await openBoardLink(profile, opts.link);
+    return await Promise.race([opening, whenAborted(opts.signal)]);
   } catch (e) {
-    throw new SessionError(e instanceof Error ? e.message : String(e));
+    // A link that opens after the user stopped waiting is closed at once.
+    void opening.then((l) => l.close(), () => undefined);
+    throw e instanceof SessionError ? e : new SessionError(systemErrorText(e));
   }
-  return attachSession(profile, link, opts);
 }
 
 /** The link with its doorbells recorded: the workbench ringing the board, and the board ringing back. */
@@ -148,12 +219,17 @@ function tracedLink(link: BoardLink, recorder: Recorder): BoardLink {
   return traced;
 }
 
-/** Each device's bring-up phases as markers: a reset (the driver's own, e.g. after NEEDS_RESET), a failure, or a note. */
-function recordPhases(driver: Driver, recorder: Recorder): void {
+/**
+ * Each device's bring-up phases as markers: a reset (the driver's own, e.g. after NEEDS_RESET),
+ * a failure, or a note. A device that fails because the session ended has no marker of its own:
+ * the session's end has one.
+ */
+function recordPhases(driver: Driver, recorder: Recorder, ended: () => string | null): void {
   const last = new Map<number, string>();
   driver.subscribe((d) => {
     if (last.get(d.devNum) === d.phase) return;
     last.set(d.devNum, d.phase);
+    if (d.phase === 'failed' && ended() !== null) return;
     const text = `phase ${d.phase}${d.error ? `: ${d.error}` : ''}`;
     const kind = d.phase === 'resetting' ? 'reset' : d.phase === 'failed' ? 'error' : 'note';
     recorder.marker(kind, text, { devNum: d.devNum });
@@ -199,12 +275,14 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   // Set once the bus is up: a queue that then stops for good (the peer's SHUTDOWN, PEER_DEAD or
   // restart to INIT) loses the session.
   let attached: MessageQueue | null = null;
+  const busStopped = (): string | null => (attached?.fault ? `the board stopped its side of the bus (${attached.fault.reason})` : null);
   let loseBus: (why: string) => void = () => undefined;
   const busLost = new Promise<string>((resolve) => (loseBus = resolve));
   const quirks: EndpointObserver = {
     onProblem: (p) => {
       if (p.kind === 'message' && p.problem.code === 'token-mismatch' && !tolerated.includes(p.problem.reason)) tolerated.push(p.problem.reason);
-      if (p.kind === 'queue' && attached?.fault) loseBus(`the board stopped its side of the bus (${p.problem.reason})`);
+      const stopped = p.kind === 'queue' ? busStopped() : null;
+      if (stopped) loseBus(stopped);
     },
   };
   const observer = bothObservers(bothObservers(recorder?.observer(), opts.observer), quirks);
@@ -214,27 +292,38 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   const failed = link.ready ? link.ready.then(() => never) : never;
   let bus: Awaited<typeof attaching>;
   try {
-    bus = await Promise.race([attaching, failed]);
+    bus = await Promise.race([attaching, failed, whenAborted(opts.signal)]);
   } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
+    return fail(systemErrorText(e));
   }
   if (!bus.ok) return fail(`bus set-up on ${link.description} failed (${bus.error})`);
   const { queue, endpoint, revision } = bus;
   attached = queue;
   const lost = board.lost ? Promise.race([busLost, board.lost]) : busLost;
+  let session: Session | null = null;
+  // Why the session ended; a queue the board stopped ends it even before the session heard of it.
+  const ended = (): string | null => session?.endedBecause ?? busStopped();
   const driver = new Driver({
-    port: driverPort(endpoint),
+    port: driverPort(endpoint, ended),
     revision,
     maxMessageSize: Math.min(profile.bus.maxMessageSize, queue.slotSize),
     responseTimeoutMs: profile.bus.timeouts?.responseMs ?? 1000,
     data: { window: link.dataWindow, peerBase: link.dataPeerBase },
     runtime,
     ...(profile.devices ? { expectedDevices: profile.devices } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(recorder ? { onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state) } : {}),
   });
-  if (recorder) recordPhases(driver, recorder);
+  if (recorder) recordPhases(driver, recorder, ended);
   tolerated.push(...bus.findings.map((f) => f.reason));
   const findings = tolerated;
   recorder?.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
-  return new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder, lost);
+  session = new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder, lost);
+  const { signal } = opts;
+  if (signal) {
+    const stop = () => void session?.interrupt(String(signal.reason));
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  }
+  return session;
 }

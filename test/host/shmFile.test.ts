@@ -5,7 +5,7 @@
  * or the peer can be wrong, each a clear error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -27,7 +27,8 @@ import {
 } from '../../main/host/links/shmFile';
 import { attachSession, type Session } from '../../main/host/session';
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { validateVmampLayout, VMAMP_HEADER_SIZE, VMAMP_STATUS } from '../../src/bus/formats/vmamp';
+import { VMAMP_STATUS } from '../../src/bus/formats/vmamp';
+import { writeDeviceHeadStatus } from './shmPeer';
 import type { WorkbenchEvent } from '../../src/api/workbench';
 import { loadNative } from '../../main/native/index';
 
@@ -128,8 +129,8 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     const path = freshPath();
     await startBoard(['--board', 'sim-qemu-amp-pci', '--shm', path, '--doorbells', 'poll']);
     const { description, notices } = await probeAndExercise(builtin('sim-qemu-amp-pci'), path, 'auto', 10);
-    expect(description).toMatch(/doorbells: polling, no doorbell socket \(.*\.sock: ENOENT\)/);
-    expect(notices).toEqual([`shm file ${path}: doorbells: polling, no doorbell socket (${path}.sock: ENOENT); the workbench polls the queue every few milliseconds`]);
+    expect(description).toMatch(/doorbells: polling, no doorbell socket \(.*\.sock: no such file or folder \(ENOENT\)\)/);
+    expect(notices).toEqual([`shm file ${path}: doorbells: polling, no doorbell socket (${path}.sock: no such file or folder (ENOENT)); the workbench polls the queue every few milliseconds`]);
   });
 
   it('serves a workbench that polls while the board listens on its socket', async () => {
@@ -178,7 +179,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     it('no doorbell socket when socket doorbells are required', async () => {
       const path = freshPath();
       createShmFile(qemu, path);
-      await expect(openShmFileLink(qemu, path, { doorbells: 'socket' })).rejects.toThrow(/cannot connect to the doorbell socket .*\.sock: ENOENT; is the board side running/);
+      await expect(openShmFileLink(qemu, path, { doorbells: 'socket' })).rejects.toThrow(/cannot connect to the doorbell socket .*\.sock: no such file or folder \(ENOENT\); is the board side running/);
     });
 
     it('a peer that never answers the handshake: the session says which stage timed out', async () => {
@@ -239,22 +240,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     expect(connected.ok && (connected.result as { bringUpError: string | null }).bringUpError).toBe(null);
 
     // The board's firmware starts over: its queue head is back at INIT (amp-bus.md §4.2).
-    const profile = builtin('sim-qemu-amp-pci');
-    const fd = openSync(path, 'r+');
-    try {
-      const header = new Uint8Array(0x1000);
-      readSync(fd, header, 0, header.length, 0);
-      const file = decodeShmHeader(header, path);
-      if (!file.ok) throw new Error(file.error);
-      const busAt = file.layout.regions.find((r) => r.name === profile.bus.region)!.offset + profile.bus.offset;
-      const bytes = new Uint8Array(VMAMP_HEADER_SIZE);
-      readSync(fd, bytes, 0, bytes.length, busAt);
-      const layout = validateVmampLayout(bytes, profile.bus.size);
-      if (!layout.ok) throw new Error(layout.problem.reason);
-      writeSync(fd, Uint8Array.of(VMAMP_STATUS.INIT, 0), 0, 2, busAt + layout.value.devQueueHead + 2);
-    } finally {
-      closeSync(fd);
-    }
+    writeDeviceHeadStatus(path, builtin('sim-qemu-amp-pci'), VMAMP_STATUS.INIT);
 
     // The next exchange meets the restarted board: the session ends at once, not request by request.
     await service.handle('device.workload', { devNum: 0, kind: 'rng-read', params: { bytes: 8 } });

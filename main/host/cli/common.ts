@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 
 import { formatProfileErrors, parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
+import { parseDurationNs } from '../../../src/trace/filter';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
+import { systemErrorText } from '../systemError';
 
 /** The options that pick a board and how to reach it, shared by every command that attaches. */
 export const BOARD_OPTIONS = {
@@ -25,7 +27,7 @@ export function loadProfile(values: { board?: string | undefined; profile?: stri
     try {
       text = readFileSync(values.profile, 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read profile ${values.profile}: ${(e as Error).message}`);
+      throw new UsageError(`cannot read profile ${values.profile}: ${systemErrorText(e)}`);
     }
     const r = parseBoardProfileText(text, values.profile);
     if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.errors)}`);
@@ -37,12 +39,53 @@ export function loadProfile(values: { board?: string | undefined; profile?: stri
   return p;
 }
 
+/** A duration option (5s, 500ms, 250us) in nanoseconds; `fallbackNs` when not given. */
+export function durationOption(flag: string, text: string | undefined, fallbackNs: number): number {
+  if (text === undefined) return fallbackNs;
+  const ns = parseDurationNs(text);
+  if (ns === null) throw new UsageError(`${flag} expects a duration such as 5s, 500ms or 250us, saw "${text}"`);
+  return ns;
+}
+
 /** The --link option, when given. */
 export function linkOption(text: string | undefined): { link?: LinkSpec } {
   if (text === undefined) return {};
   const r = parseLinkSpec(text);
   if (!r.ok) throw new UsageError(r.error);
   return { link: r.spec };
+}
+
+/**
+ * The user's stop: Ctrl-C (SIGINT) or SIGTERM aborts `signal` with the reason the session and
+ * its capture record ("interrupted (Ctrl-C)"); the command then closes the session and the
+ * capture and returns `exitCode()`: 130 for SIGINT, 143 for SIGTERM (128 + the signal's number,
+ * as shells report it). A second one while it closes exits at once.
+ */
+export const INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as const;
+
+export function onInterrupt(): { signal: AbortSignal; exitCode(): number | null; dispose(): void } {
+  const controller = new AbortController();
+  let code: number | null = null;
+  const handler = (sig: NodeJS.Signals): void => {
+    if (code !== null) process.exit(code);
+    code = sig === 'SIGINT' ? INTERRUPTED.SIGINT : INTERRUPTED.SIGTERM;
+    controller.abort(sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'terminated (SIGTERM)');
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    exitCode: () => code,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** The line every board command ends with. */
+export function countLine(problems: number, findings: number): string {
+  return `${problems} problem${problems === 1 ? '' : 's'}, ${findings} finding${findings === 1 ? '' : 's'}`;
 }
 
 /** Prints the link's notices (polling instead of interrupts…) to stderr. */

@@ -1,101 +1,14 @@
-/** The trace commands: capture, export, stats, wireshark-dissector. */
+/** The trace commands: export, stats, wireshark-dissector (capture is with the board commands, ./board.ts). */
 import { parseArgs } from 'node:util';
 
 import { forEachRecord } from '../../../src/trace/block';
-import { compileFilter, parseDurationNs, renderFilterError } from '../../../src/trace/filter';
-import { computeStats, formatNs, formatStats, StatsAccumulator } from '../../../src/trace/stats';
-import { exerciseDevices } from '../exercise';
-import { CaptureError, startCapture } from '../trace/capture';
+import { compileFilter, renderFilterError } from '../../../src/trace/filter';
+import { computeStats, formatStats, StatsAccumulator } from '../../../src/trace/stats';
 import { EXPORT_FORMATS, exportCapture, type ExportFormat } from '../trace/export';
-import { journalBytes, type Capture } from '../trace/journal';
+import type { Capture } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { installDissector } from '../trace/wireshark';
-import { BOARD_OPTIONS, linkOption, loadProfile, out, printNotices, UsageError } from './common';
-
-function duration(flag: string, text: string | undefined, fallbackNs: number): number {
-  if (text === undefined) return fallbackNs;
-  const ns = parseDurationNs(text);
-  if (ns === null) throw new UsageError(`${flag} expects a duration such as 5s, 500ms or 250us, saw "${text}"`);
-  return ns;
-}
-
-export async function cmdCapture(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...BOARD_OPTIONS,
-      duration: { type: 'string' },
-      exercise: { type: 'boolean' },
-      out: { type: 'string' },
-      ring: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  if (values.out === undefined) throw new UsageError('capture needs --out FOLDER (a new or empty folder for the capture journal)');
-  const profile = loadProfile(values);
-  const durationNs = duration('--duration', values.duration, 5e9);
-  let ringBytes: number | undefined;
-  if (values.ring !== undefined) {
-    const mb = Number(values.ring);
-    if (!Number.isFinite(mb) || mb < 1) throw new UsageError(`--ring expects a size in MB of at least 1, saw "${values.ring}"`);
-    ringBytes = Math.round(mb * (1 << 20));
-  }
-  const started = process.hrtime.bigint();
-  let rec;
-  try {
-    rec = await startCapture(profile, { ...linkOption(values.link), dir: values.out, ...(ringBytes ? { ringBytes } : {}), notes: [`amp-workbench capture --board ${profile.id}${values.exercise ? ' --exercise' : ''}`] });
-  } catch (e) {
-    if (e instanceof CaptureError) {
-      process.stderr.write(`capture of ${profile.id} failed: ${e.message}\n${e.records} records kept in ${values.out}\n`);
-      return 1;
-    }
-    throw e;
-  }
-  let failed = false;
-  let interrupted = false;
-  const onSignal = (): void => {
-    interrupted = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    printNotices(rec.session.notices);
-    const probed = await rec.session.probe();
-    if (!probed.ok) {
-      process.stderr.write(`bring-up of ${profile.id} failed: ${probed.error}\n`);
-      failed = true;
-    }
-    // The duration is what is recorded after bring-up, so a slow bring-up still gets its workload time.
-    const deadline = process.hrtime.bigint() + BigInt(durationNs);
-    let rounds = 0;
-    while (!failed && !interrupted && process.hrtime.bigint() < deadline) {
-      if (values.exercise) {
-        const report = await exerciseDevices(rec.session, { count: 10 });
-        rounds++;
-        const errors = report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`));
-        if (errors.length > 0) {
-          process.stderr.write(`exercise round ${rounds} failed:\n  ${errors.join('\n  ')}\n`);
-          failed = true;
-        }
-      } else {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    const records = await rec.stop();
-    const elapsedNs = Number(process.hrtime.bigint() - started);
-    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount };
-    if (values.json) out(JSON.stringify(summary, null, 2));
-    else {
-      out(`${records} records (${(summary.bytes / 1e6).toFixed(2)} MB) from ${profile.id} in ${formatNs(elapsedNs)} → ${values.out}`);
-      if (summary.lost > 0) process.stderr.write(`${summary.lost} records could not be written: ${rec.recorder.error ?? 'the disk failed'}\n`);
-    }
-    if (summary.lost > 0) failed = true;
-  }
-  return failed ? 1 : 0;
-}
+import { durationOption, out, UsageError } from './common';
 
 function openCaptureArg(path: string | undefined, command: string): Capture {
   if (path === undefined) throw new UsageError(`${command} needs a CAPTURE: a capture folder, or a pcapng or JSONL file this workbench exported`);
@@ -116,8 +29,8 @@ export async function cmdExport(argv: string[]): Promise<number> {
   if (format === undefined || !EXPORT_FORMATS.includes(format)) throw new UsageError(`--format expects one of ${EXPORT_FORMATS.join(', ')}, saw ${values.format === undefined ? 'nothing' : `"${values.format}"`}`);
   if (values.out === undefined) throw new UsageError('export needs --out FILE');
   const capture = openCaptureArg(positionals[0], 'export');
-  const fromNs = values.from === undefined ? undefined : duration('--from', values.from, 0);
-  const toNs = values.to === undefined ? undefined : duration('--to', values.to, 0);
+  const fromNs = values.from === undefined ? undefined : durationOption('--from', values.from, 0);
+  const toNs = values.to === undefined ? undefined : durationOption('--to', values.to, 0);
   if (fromNs !== undefined && toNs !== undefined && toNs < fromNs) throw new UsageError(`--to (${values.to}) is before --from (${values.from})`);
   const tty = process.stderr.isTTY === true;
   const r = exportCapture(capture, {

@@ -34,6 +34,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import { SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum, toHex } from '../../../src/util/hex';
 import { loadNative, type NativeAddon, type NativeMapping } from '../../native/index';
+import { systemErrorText } from '../systemError';
 import { NativeWindow, type MappingGoneError } from './nativeWindow';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
@@ -169,28 +170,9 @@ export function createShmFile(profile: BoardProfile, filePath: string): ShmLayou
     // Whatever failed, the half-made file goes: nothing else would ever remove it.
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw new Error(`cannot create the shm file ${filePath} (${layout.fileSize} bytes for board ${profile.id}): ${fileErrorText(e)}`);
+    throw new Error(`cannot create the shm file ${filePath} (${layout.fileSize} bytes for board ${profile.id}): ${systemErrorText(e)}`);
   }
   return layout;
-}
-
-/** What a failed file operation means to the user, without Node's syscall wording. */
-function fileErrorText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'EFBIG':
-      return 'the file-size limit (ulimit -f) is smaller (EFBIG)';
-    case 'ENOSPC':
-      return 'no space left on the file system (ENOSPC)';
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return `not allowed to write there (${code})`;
-    case 'ENOENT':
-      return 'its folder does not exist (ENOENT)';
-    default:
-      return code ?? (e instanceof Error ? e.message : String(e));
-  }
 }
 
 export function requireNative(what: string): NativeAddon {
@@ -300,24 +282,43 @@ export class SocketDoorbells {
     this.doorbellOut = {
       ring: () => {
         const s = this.socket;
-        if (s) return new Promise<void>((resolve, reject) => s.write(RING, (e) => (e ? reject(new Error(`doorbell socket ${this.label}: ${e.message}`)) : resolve())));
+        // A socket the peer closed refuses writes (EPIPE, or a destroyed stream) before its
+        // 'close' arrives: that is the peer going away, said in words, not a write error.
+        if (s && !s.destroyed && s.writable) {
+          return new Promise<void>((resolve, reject) =>
+            s.write(RING, (e) => {
+              if (!e) return resolve();
+              this.detach(s);
+              reject(new Error(this.goneText));
+            }),
+          );
+        }
+        if (s) this.detach(s);
         if (this.poller) return Promise.resolve();
-        return Promise.reject(new Error(`doorbell socket ${this.label} is closed: the board side went away`));
+        return Promise.reject(new Error(this.goneText));
       },
     };
+  }
+
+  private get goneText(): string {
+    return `the peer closed the doorbell socket ${this.label}`;
+  }
+
+  /** The socket is gone: stop using it and tell the detach listeners, once per socket. */
+  private detach(socket: Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    socket.destroy();
+    for (const l of this.detachListeners) l();
   }
 
   attach(socket: Socket): void {
     this.socket?.destroy();
     this.socket = socket;
     socket.on('data', () => this.notify());
-    // 'close' follows 'error'; the error itself surfaces on the next ring.
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      for (const l of this.detachListeners) l();
-    });
+    // 'close' follows 'error' (a peer that reset the connection): both mean the peer went away.
+    socket.on('error', () => this.detach(socket));
+    socket.on('close', () => this.detach(socket));
     // Rings made while detached went nowhere: one ring tells the new peer to look at the queue.
     if (this.poller) socket.write(RING);
   }
@@ -357,7 +358,7 @@ function connectUnix(path: string): Promise<Socket> {
       s.removeAllListeners('error');
       resolve(s);
     });
-    s.once('error', (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${path}: ${e.code ?? e.message}`), { code: e.code })));
+    s.once('error', (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${path}: ${systemErrorText(e)}`), { code: e.code })));
   });
 }
 

@@ -40,6 +40,7 @@ import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
 import { exportCaptureAsync } from '../trace/export';
 import { openJournal } from '../trace/journal';
+import { systemErrorText } from '../systemError';
 import { loadCapture } from '../trace/load';
 import { toDetail, toRow } from './rows';
 import { TraceStore } from './traceStore';
@@ -55,9 +56,8 @@ type Reply = { ok: true; result: unknown } | { ok: false; error: WorkbenchError 
 
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+/** A failure in words, never a Node error's own text. */
+const message = systemErrorText;
 
 function ok(result: unknown): Reply {
   return { ok: true, result };
@@ -351,6 +351,9 @@ export class WorkbenchService implements WorkbenchApi {
       r = !got.ok ? got : { ok: true, reads: 'echoed' in got ? [got.echoed as Uint8Array] : [] };
     }
     const latencyUs = Number(session.runtime.monoNs() - t0) / 1000;
+    // The trace says why the workload failed (a bad used ring, a device that did not answer);
+    // a session that ended under it has its own marker.
+    if (!r.ok && session.endedBecause === null) s.live.rec.recorder.marker('error', `${p.kind} on device ${p.devNum} failed: ${r.error}`, { devNum: p.devNum });
     return ok({
       kind: p.kind,
       devNum: p.devNum,

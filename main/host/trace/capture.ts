@@ -8,8 +8,9 @@ import { CAPTURE_FORMAT, type CaptureMeta } from '../../../src/trace/meta';
 import { Recorder } from '../../../src/trace/recorder';
 import type { Runtime } from '../../../src/util/runtime';
 import { nodeRuntime } from '../runtime';
-import { openBoardLink, type LinkSpec } from '../links/open';
-import { attachSession, SessionError, type Session, type SessionOptions } from '../session';
+import type { LinkSpec } from '../links/open';
+import { attachSession, openLink, type Session, type SessionOptions } from '../session';
+import { systemErrorText } from '../systemError';
 import { appName } from '../version';
 import { JournalWriter } from './journal';
 
@@ -58,19 +59,14 @@ function captureMeta(profile: BoardProfile, link: string, rt: Runtime, notes: st
 /** Opens the board's link, starts the journal and attaches a recorded session. */
 export async function startCapture(profile: BoardProfile, opts: CaptureOptions): Promise<RecordedSession> {
   const runtime = opts.runtime ?? nodeRuntime;
-  let link;
-  try {
-    link = await openBoardLink(profile, opts.link);
-  } catch (e) {
-    throw new SessionError(e instanceof Error ? e.message : String(e));
-  }
+  const link = await openLink(profile, opts);
   const meta = captureMeta(profile, link.description, runtime, opts.notes ?? []);
   let journal: JournalWriter;
   try {
     journal = new JournalWriter({ dir: opts.dir, meta, ...(opts.ringBytes ? { ringBytes: opts.ringBytes } : {}) });
   } catch (e) {
     await link.close();
-    throw e;
+    throw new CaptureError(`cannot start the capture in ${opts.dir}: ${systemErrorText(e)}`, 0);
   }
   const recorder = new Recorder({
     runtime,

@@ -1,0 +1,346 @@
+/**
+ * The commands that attach to a board: probe, exercise, capture. Each prints bring-up progress,
+ * ends with one message when the board goes away under it, stops within a second on Ctrl-C
+ * (the session detached and the capture closed), and ends with a line counting the problems
+ * and findings it reported.
+ */
+import { parseArgs } from 'node:util';
+
+import { deviceToJson } from '../../../src/api/workbench';
+import type { BoardProfile } from '../../../src/api/boardProfile';
+import { decodeConfig } from '../../../src/devices/config';
+import type { AttachStage } from '../../../src/bus/queue';
+import type { BringUpProgress, DeviceState } from '../../../src/driver/driver';
+import { featureNames, statusNames } from '../../../src/protocol/names';
+import { formatNs } from '../../../src/trace/stats';
+import type { RingState } from '../../../src/virtio/inspect';
+import { exerciseDevices, type ExerciseReport } from '../exercise';
+import { openSession, SessionError, type Session } from '../session';
+import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
+import { journalBytes } from '../trace/journal';
+import { BOARD_OPTIONS, countLine, durationOption, linkOption, loadProfile, onInterrupt, out, printNotices, table, UsageError } from './common';
+
+function err(text: string): void {
+  process.stderr.write(text + '\n');
+}
+
+function featureHex(v: bigint): string {
+  return '0x' + v.toString(16).padStart(16, '0');
+}
+
+/** Every queue's ring state, read from the board's memory now. */
+async function ringsOf(session: Session, devices: readonly DeviceState[]): Promise<Map<string, RingState>> {
+  const rings = new Map<string, RingState>();
+  for (const d of devices) {
+    for (const q of d.queues) {
+      const r = session.driver.inspectQueue(d.devNum, q.index);
+      if (r) rings.set(`${d.devNum}/${q.index}`, await r);
+    }
+  }
+  return rings;
+}
+
+function printRings(devices: readonly DeviceState[], rings: Map<string, RingState>): void {
+  for (const d of devices) {
+    for (const q of d.queues) {
+      const r = rings.get(`${d.devNum}/${q.index}`);
+      if (!r) continue;
+      out(
+        `  dev ${d.devNum} queue ${q.index} (${q.name}, size ${r.size}): avail.idx ${r.avail?.idx ?? '?'}  used.idx ${r.used?.idx ?? '?'}  last seen ${r.lastSeenUsed ?? '?'}  in flight ${r.inFlight ?? '?'}  desc ${r.descAddr}`,
+      );
+      for (const p of r.problems) out(`    problem: ${p.reason}`);
+    }
+  }
+}
+
+/** The API's device JSON (one converter for CLI and UI), with each queue's ring state when read. */
+function deviceJson(d: DeviceState, rings?: Map<string, RingState>) {
+  const j = deviceToJson(d);
+  return rings ? { ...j, queues: j.queues.map((q) => ({ ...q, ring: rings.get(`${d.devNum}/${q.index}`) ?? null })) } : j;
+}
+
+/** The bus set-up's stages as they pass (stderr). */
+function printStage(stage: AttachStage, detail: string): void {
+  err(`  ${stage}: ${detail}`);
+}
+
+/** One line per device as bring-up reaches its end for it (stderr, so stdout stays the report). */
+function printProgress(p: BringUpProgress): void {
+  if (p.kind === 'gave-up') {
+    err(`giving up on the remaining ${p.skipped.length} advertised device(s)`);
+    return;
+  }
+  const d = p.state;
+  if (p.unanswered) err(`dev ${d.devNum}: no answer to GET_DEVICE_INFO`);
+  else err(`dev ${d.devNum} virtio-${d.deviceType}: ${d.phase === 'ready' ? 'DRIVER_OK' : d.phase === 'no-driver' ? 'no driver' : d.phase}`);
+}
+
+/**
+ * What the session found about the board, as the lines a command prints: problems (bus-wide,
+ * and each device that did not come up) and findings (deviations tolerated). A device that
+ * failed only because the session ended is left out: the end is said once, by the command.
+ */
+function told(session: Session | null, devices: readonly DeviceState[]): { problems: string[]; findings: string[] } {
+  if (!session) return { problems: [], findings: [] };
+  const ended = session.endedBecause;
+  return {
+    problems: [
+      ...session.driver.busProblems().map((p) => `bus problem: ${p}`),
+      ...devices.flatMap((d) => (d.error && !(ended !== null && d.error.endsWith(ended)) ? [`dev ${d.devNum}: ${d.error}`] : [])),
+    ],
+    findings: [
+      ...[...session.findings, ...session.driver.busFindings()].map((f) => `bus finding: ${f}`),
+      ...devices.flatMap((d) => d.findings.map((f) => `dev ${d.devNum} finding: ${f}`)),
+    ],
+  };
+}
+
+function printTold(t: { problems: string[]; findings: string[] }): void {
+  for (const f of t.findings) out(`  ${f}`);
+  for (const p of t.problems) out(`  ${p}`);
+}
+
+/** The closing count: on stdout after a text report, on stderr after JSON (stdout stays one JSON document). */
+function printCount(problems: number, findings: number, json: boolean): void {
+  (json ? err : out)(countLine(problems, findings));
+}
+
+/** Opens a session for a command; a link or bus set-up that fails (or the user's stop) is an error text. */
+async function attach(profile: BoardProfile, values: BoardValues, signal: AbortSignal): Promise<Session | string> {
+  try {
+    return await openSession(profile, {
+      ...linkOption(values.link),
+      signal,
+      ...(values.json ? {} : { onStage: printStage, onProgress: printProgress }),
+    });
+  } catch (e) {
+    if (e instanceof SessionError) return e.message;
+    throw e;
+  }
+}
+
+type BoardValues = { link?: string | undefined; json?: boolean | undefined };
+type Told = ReturnType<typeof told>;
+/** How many problems and findings a command reported: its count line and its exit status. */
+type Outcome = { problems: number; findings: number };
+
+/**
+ * Attaches and brings the board up, then runs `report` on the devices. A set-up or bring-up
+ * that fails is one message (`failed`, with what was found by then); however the command ends,
+ * the session is closed, the count line printed, and Ctrl-C answered with its exit status.
+ */
+async function onBoard(
+  profile: BoardProfile,
+  values: BoardValues,
+  failed: (error: string, session: Session | null, found: Told) => void,
+  report: (session: Session, devices: DeviceState[]) => Promise<Outcome>,
+): Promise<number> {
+  const stop = onInterrupt();
+  let session: Session | null = null;
+  try {
+    const attached = await attach(profile, values, stop.signal);
+    const probed = typeof attached === 'string' ? ({ ok: false, error: attached } as const) : await (session = attached).probe();
+    let outcome: Outcome;
+    if (probed.ok) outcome = await report(session!, probed.value);
+    else {
+      const found = told(session, session?.driver.states() ?? []);
+      failed(probed.error, session, found);
+      outcome = { problems: 1 + found.problems.length, findings: found.findings.length };
+    }
+    printCount(outcome.problems, outcome.findings, values.json === true);
+    return stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1);
+  } finally {
+    await session?.close();
+    stop.dispose();
+  }
+}
+
+export async function cmdProbe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const profile = loadProfile(values);
+  /** The JSON's bus-level lists; devices carry their own errors and findings. */
+  const bus = (session: Session | null) => ({
+    problems: [...(session?.driver.busProblems() ?? [])],
+    findings: session ? [...session.findings, ...session.driver.busFindings()] : [],
+  });
+  return onBoard(
+    profile,
+    values,
+    (error, session, found) => {
+      const devices = session?.driver.states() ?? [];
+      if (values.json) out(JSON.stringify({ ok: false, board: profile.id, error, ...bus(session), devices: devices.map((d) => deviceJson(d)) }, null, 2));
+      else {
+        err(`probe of ${profile.id} failed: ${error}`);
+        printTold(found);
+      }
+    },
+    async (session, devices) => {
+      const found = told(session, devices);
+      const rings = values.rings ? await ringsOf(session, devices) : undefined;
+      if (values.json) {
+        out(JSON.stringify({ ok: found.problems.length === 0, board: profile.id, link: session.link.description, notices: session.notices, ...bus(session), devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
+        return { problems: found.problems.length, findings: found.findings.length };
+      }
+      printNotices(session.notices);
+      out(`${profile.id}: ${devices.length} device(s) over ${profile.bus.format}, virtio-msg ${profile.bus.revision}`);
+      out(
+        table([
+          ['DEV', 'TYPE', 'STATUS', 'OFFERED', 'NEGOTIATED', 'QUEUES'],
+          ...devices.map((d) => [
+            String(d.devNum),
+            `${d.deviceType} (${d.deviceId})`,
+            statusNames(d.status).join('|') || '0',
+            featureHex(d.featuresOffered),
+            featureHex(d.featuresNegotiated),
+            d.queues.map((q) => `${q.index}:${q.name}[${q.size}]`).join(' '),
+          ]),
+        ]),
+      );
+      for (const d of devices) {
+        if (d.phase === 'ready') out(`  dev ${d.devNum} negotiated: ${featureNames(d.featuresNegotiated, d.deviceId).join(', ') || 'none'}`);
+        const fields = (decodeConfig(d.deviceId, d.config, d.featuresNegotiated) ?? []).filter((f) => f.valid !== false);
+        if (fields.length > 0) out(`  dev ${d.devNum} config (generation ${d.generation}): ${fields.map((f) => `${f.name}=${String(f.value)}`).join(' ')}`);
+        for (const r of d.shm) out(`  dev ${d.devNum} shm: shmid ${r.shmid} length 0x${r.length.toString(16)} at 0x${r.address.toString(16)}`);
+      }
+      printTold(found);
+      if (rings) printRings(devices, rings);
+      return { problems: found.problems.length, findings: found.findings.length };
+    },
+  );
+}
+
+export async function cmdExercise(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...BOARD_OPTIONS, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
+  });
+  const profile = loadProfile(values);
+  const count = values.count === undefined ? 10 : Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new UsageError(`--count expects a whole number from 1 to 1000000, saw "${values.count}"`);
+  const dev = values.dev === undefined ? undefined : Number(values.dev);
+  if (dev !== undefined && (!Number.isInteger(dev) || dev < 0 || dev > 0xffff)) throw new UsageError(`--dev expects a dev_num from 0 to 65535, saw "${values.dev}"`);
+  return onBoard(
+    profile,
+    values,
+    (error, _session, found) => {
+      err(`bring-up of ${profile.id} failed: ${error}`);
+      printTold(found);
+    },
+    async (session, devices) => {
+      if (dev !== undefined && !devices.some((d) => d.devNum === dev)) {
+        throw new UsageError(`--dev ${dev}: the board has dev_num ${devices.map((d) => d.devNum).join(', ')}`);
+      }
+      const report: ExerciseReport = await exerciseDevices(session, { devNum: dev, count });
+      const states = session.driver.states().filter((d) => dev === undefined || d.devNum === dev);
+      // Devices that did not come up are in the report (their rounds not run); only findings are added.
+      const { findings } = told(session, states);
+      const problems = report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`));
+      const notRun = report.devices.reduce((n, d) => n + d.notRun, 0);
+      if (report.stopped !== null && notRun > 0) problems.push(`rounds stopped: ${report.stopped}; ${notRun} round(s) not run`);
+      const rings = values.rings && session.endedBecause === null ? await ringsOf(session, states) : undefined;
+      if (values.json) out(JSON.stringify({ ok: problems.length === 0, ...report, problems, findings, ...(rings ? { rings: Object.fromEntries(rings) } : {}) }, null, 2));
+      else {
+        out(
+          table([
+            ['DEV', 'TYPE', 'WORKLOAD', 'OK', 'FAILED', 'NOT RUN', 'P50 µs', 'P99 µs', 'MAX µs'],
+            ...report.devices.map((d) => [
+              String(d.devNum),
+              d.deviceType,
+              d.workload,
+              String(d.ok),
+              String(d.failed),
+              String(d.notRun),
+              ...(d.ok > 0 ? [d.latencyUs.p50.toFixed(1), d.latencyUs.p99.toFixed(1), d.latencyUs.max.toFixed(1)] : ['-', '-', '-']),
+            ]),
+          ]),
+        );
+        printTold({ problems, findings });
+        if (rings) printRings(states, rings);
+      }
+      return { problems: problems.length, findings: findings.length };
+    },
+  );
+}
+
+export async function cmdCapture(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...BOARD_OPTIONS,
+      duration: { type: 'string' },
+      exercise: { type: 'boolean' },
+      out: { type: 'string' },
+      ring: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (values.out === undefined) throw new UsageError('capture needs --out FOLDER (a new or empty folder for the capture journal)');
+  const profile = loadProfile(values);
+  const durationNs = durationOption('--duration', values.duration, 5e9);
+  let ringBytes: number | undefined;
+  if (values.ring !== undefined) {
+    const mb = Number(values.ring);
+    if (!Number.isFinite(mb) || mb < 1) throw new UsageError(`--ring expects a size in MB of at least 1, saw "${values.ring}"`);
+    ringBytes = Math.round(mb * (1 << 20));
+  }
+  const json = values.json === true;
+  const started = process.hrtime.bigint();
+  const stop = onInterrupt();
+  let rec: RecordedSession;
+  try {
+    rec = await startCapture(profile, {
+      ...linkOption(values.link),
+      dir: values.out,
+      signal: stop.signal,
+      ...(ringBytes ? { ringBytes } : {}),
+      ...(json ? {} : { onStage: printStage, onProgress: printProgress }),
+      notes: [`amp-workbench capture --board ${profile.id}${values.exercise ? ' --exercise' : ''}`],
+    });
+  } catch (e) {
+    stop.dispose();
+    if (!(e instanceof CaptureError) && !(e instanceof SessionError)) throw e;
+    err(`capture of ${profile.id} failed: ${e.message}${e instanceof CaptureError && e.records > 0 ? `\n${e.records} records kept in ${values.out}` : ''}`);
+    printCount(1, 0, json);
+    return stop.exitCode() ?? 1;
+  }
+  const { session } = rec;
+  const problems: string[] = [];
+  let findings: string[] = [];
+  try {
+    if (!json) printNotices(session.notices);
+    const probed = await session.probe();
+    if (!probed.ok) problems.push(`bring-up of ${profile.id} failed: ${probed.error}`);
+    // The duration is what is recorded after bring-up, so a slow bring-up still gets its workload time.
+    const deadline = process.hrtime.bigint() + BigInt(durationNs);
+    let rounds = 0;
+    while (problems.length === 0 && session.endedBecause === null && process.hrtime.bigint() < deadline) {
+      if (values.exercise) {
+        const report = await exerciseDevices(session, { count: 10 });
+        rounds++;
+        const errors = report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`));
+        if (errors.length > 0) problems.push(`exercise round ${rounds} failed:\n  ${errors.join('\n  ')}`);
+      } else {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // The end of the session, said once: the board went away (an interrupt is the user's own doing).
+    if (session.endedBecause !== null && stop.exitCode() === null && probed.ok) problems.push(`capture stopped: ${session.endedBecause}`);
+    const t = told(session, session.driver.states());
+    problems.push(...t.problems);
+    findings = t.findings;
+  } finally {
+    const records = await rec.stop();
+    stop.dispose();
+    const elapsedNs = Number(process.hrtime.bigint() - started);
+    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount };
+    if (summary.lost > 0) problems.push(`${summary.lost} records could not be written: ${rec.recorder.error ?? 'the disk failed'}`);
+    if (json) out(JSON.stringify({ ok: problems.length === 0, ...summary, problems, findings }, null, 2));
+    else {
+      for (const f of findings) out(`  ${f}`);
+      for (const p of problems) err(p);
+      out(`${records} records (${(summary.bytes / 1e6).toFixed(2)} MB) from ${profile.id} in ${formatNs(elapsedNs)} → ${values.out}`);
+    }
+    printCount(problems.length, findings.length, json);
+  }
+  return stop.exitCode() ?? (problems.length === 0 ? 0 : 1);
+}
