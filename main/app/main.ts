@@ -128,7 +128,7 @@ function startEngine(): void {
 }
 
 function request(method: string, params: unknown): Promise<EngineReply> {
-  if (!engine) return Promise.resolve({ ok: false, error: { code: 'failed', message: `${method}: the engine is not running; restart the app (Help → Show Logs says why it stopped)` } });
+  if (!engine) return Promise.resolve({ ok: false, error: { code: 'failed', method, message: 'the engine is not running; restart the app (Help → Show Logs says why it stopped)' } });
   return engine.client.request(method, params).then((reply) => {
     const remembered = rememberRequest(settings, method, params, reply);
     if (remembered) updateSettings(remembered);
@@ -387,7 +387,9 @@ if (!app.requestSingleInstanceLock()) {
     });
   });
   void app.whenReady().then(start).catch((e: unknown) => {
-    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${(e as Error).stack ?? String(e)}`);
+    // The stack is for the log; the user reads what happened and where to look.
+    log(`start failed: ${(e as Error).stack ?? String(e)}`);
+    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${e instanceof Error ? e.message : String(e)}. The log (Help → Show Logs) has the details.`);
     app.exit(1);
   });
 }

@@ -207,7 +207,8 @@ describe('web mode: the API over the socket', () => {
     expect((await b.event('control.changed')).data).toEqual({ controller: false });
     const denied = await b.request('session.connect', {});
     expect(denied['error']).toMatchObject({ code: 'read-only' });
-    expect(String((denied['error'] as { message: string }).message)).toMatch(/read-only viewer/);
+    expect(denied['error']).toMatchObject({ method: 'session.connect' });
+    expect(String((denied['error'] as { message: string }).message)).toMatch(/^this window only views the session .* so connecting the board is not allowed here: take control in the header first$/);
     expect((await b.request('session.state'))['result']).toMatchObject({ connected: false });
     a.events.length = 0;
     b.events.length = 0;

@@ -86,7 +86,7 @@ export class EngineClient {
   }
 
   private failed(method: string): EngineReply {
-    return { ok: false, error: { code: 'failed', message: `${method}: ${this.failure}` } };
+    return { ok: false, error: { code: 'failed', method, message: this.failure! } };
   }
 
   private post(m: ToEngine, ports?: readonly HostPort[]): void {

@@ -9,6 +9,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 
 import { describeValue } from '../../../src/api/issues';
 import { SETTINGS_VERSION, THEMES, VIEWS, type DesktopSettings } from '../../../src/api/desktop';
+import { fileErrorText } from '../failure';
 
 export const SETTINGS_FILE = 'settings.json';
 /** How many recent boards and captures are kept. */
@@ -117,7 +118,7 @@ export function loadSettings(file: string): LoadedSettings {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { settings: defaultSettings(), problems: [], brokenCopy: null };
-    return { settings: defaultSettings(), problems: [`${file}: cannot be read (${(e as Error).message}); using defaults, and it will be written anew`], brokenCopy: null };
+    return { settings: defaultSettings(), problems: [`cannot read the settings: ${fileErrorText(e, file, 'read')}; using defaults, and the file will be written anew`], brokenCopy: null };
   }
   let raw: unknown;
   try {
