@@ -14,7 +14,8 @@ import { systemErrorText } from './systemError';
 /** The error classes the runtime throws; our own sentences are plain Errors and their subclasses. */
 const RUNTIME_ERRORS: readonly ErrorConstructor[] = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
 
-export const INTERNAL_FAILURE = 'the workbench hit an internal error (a bug: please report it with the error details)';
+/** What the user reads for a runtime error; the transports log its own text (error.detail). */
+export const INTERNAL_FAILURE = "the workbench hit an internal error (a bug: please report it with the lines about it in the workbench's log)";
 
 export interface FailureText {
   /** What the user reads. */
@@ -39,21 +40,22 @@ export function describeFailure(e: unknown): FailureText {
 }
 
 /**
- * Why `path` could not be read or written, naming the path the user chose (not a temporary
- * name next to it) and what to fix: the folder missing or not writable, the disk full…
+ * Why `path` could not be read or written, to follow "cannot read PATH: " or "cannot write PATH: ":
+ * what to fix about the path the user chose (not about a temporary name next to it), such as its
+ * folder missing or not writable, or the disk full.
  */
 export function fileErrorText(e: unknown, path: string, op: 'read' | 'write'): string {
   const folder = dirname(path);
   switch (errnoCode(e)) {
     case 'ENOENT':
-      return op === 'write' ? `the folder ${folder} does not exist; choose an existing folder` : `${path} does not exist`;
+      return op === 'write' ? `the folder ${folder} does not exist; choose an existing folder` : 'it does not exist';
     case 'EACCES':
     case 'EPERM':
-      return op === 'write' ? `the folder ${folder} is not writable by this user (or ${path} is read-only); choose another folder` : `this user may not read ${path}`;
+      return op === 'write' ? `the folder ${folder} is not writable by this user (or the file is read-only); choose another folder` : 'this user may not read it';
     case 'ENOTDIR':
       return `a part of ${folder} is a file, not a folder`;
     case 'EISDIR':
-      return `${path} is a folder; give a file name`;
+      return 'it is a folder; give a file name';
     case 'ENOSPC':
     case 'EDQUOT':
       return `the disk holding ${folder} is full`;

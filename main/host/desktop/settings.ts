@@ -118,7 +118,7 @@ export function loadSettings(file: string): LoadedSettings {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { settings: defaultSettings(), problems: [], brokenCopy: null };
-    return { settings: defaultSettings(), problems: [`cannot read the settings: ${fileErrorText(e, file, 'read')}; using defaults, and the file will be written anew`], brokenCopy: null };
+    return { settings: defaultSettings(), problems: [`cannot read the settings ${file}: ${fileErrorText(e, file, 'read')}; using defaults, and the file will be written anew`], brokenCopy: null };
   }
   let raw: unknown;
   try {

@@ -197,7 +197,7 @@ export function openJournal(dir: string): CaptureOpen {
     const manifest = join(dir, MANIFEST);
     if (e instanceof SyntaxError) return { ok: false, reason: `${manifest}: the capture manifest is not JSON; the capture folder is damaged` };
     if ((e as { code?: unknown }).code === 'ENOENT') return { ok: false, reason: `${dir} is not a capture folder: it has no ${MANIFEST}` };
-    return { ok: false, reason: `cannot read the capture manifest: ${fileErrorText(e, manifest, 'read')}` };
+    return { ok: false, reason: `cannot read ${manifest}: ${fileErrorText(e, manifest, 'read')}` };
   }
   const meta = metaFromJson(raw);
   if (!meta.ok) return { ok: false, reason: `${join(dir, MANIFEST)}: ${meta.reason}` };

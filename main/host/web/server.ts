@@ -257,6 +257,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       });
     }
     const r = await opts.backend.handle(method, params);
+    // An internal failure's own text goes to the terminal the message points to.
+    if (!r.ok && r.error.detail) log(`${String(method)} failed: ${r.error.detail}`);
     send(c, r.ok ? { id, result: r.result } : { id, error: r.error });
   };
 
