@@ -46,6 +46,7 @@ import { buildMenuTemplate, type MenuAction, type MenuState } from '../host/desk
 import { pruneRecent, rememberEvent, rememberRequest } from '../host/desktop/recent';
 import { applySettingsPatch, loadSettings, saveSettings, SETTINGS_FILE } from '../host/desktop/settings';
 import { desktopCsp, PRODUCT_NAME, windowOptions } from '../host/desktop/windowOptions';
+import { describeFailure, fileErrorText } from '../host/failure';
 import { installDissector } from '../host/trace/wireshark';
 import { electronPort, utilityHostPort } from './ports';
 
@@ -89,7 +90,7 @@ function updateSettings(next: DesktopSettings): void {
   try {
     saveSettings(settingsFile, settings);
   } catch (e) {
-    log(`settings: cannot save ${settingsFile}: ${(e as Error).message}; changes last until the app quits`);
+    log(`settings: cannot write ${settingsFile}: ${fileErrorText(e, settingsFile, 'write')}; changes last until the app quits`);
   }
   nativeTheme.themeSource = settings.theme;
   refreshMenu();
@@ -300,7 +301,7 @@ async function onMenu(a: MenuAction): Promise<void> {
         const r = installDissector();
         if (!r.printed) await tell('info', 'Wireshark dissector installed', r.message);
       } catch (e) {
-        await tell('error', 'Installing the Wireshark dissector failed', `${(e as Error).message}. Check that the Wireshark personal plugins folder is writable.`);
+        await tell('error', 'Installing the Wireshark dissector failed', `${describeFailure(e).text}. Check that the Wireshark personal plugins folder is writable.`);
       }
       return;
     }
