@@ -39,6 +39,11 @@ export function describeFailure(e: unknown): FailureText {
   return { text: e.message, internal: null };
 }
 
+/** The part of a WorkbenchError that carries a runtime error's own text, for the log. */
+export function failureDetail(f: FailureText): { detail?: string } {
+  return f.internal === null ? {} : { detail: f.internal };
+}
+
 /**
  * Why `path` could not be read or written, to follow "cannot read PATH: " or "cannot write PATH: ":
  * what to fix about the path the user chose (not about a temporary name next to it), such as its

@@ -37,7 +37,7 @@ import { RNG_REQUESTQ, rngRead } from '../../../src/devices/rng';
 import type { WorkloadResult } from '../../../src/devices/workload';
 import { DEVICE_ID } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
-import { describeFailure } from '../failure';
+import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
 import { exportCaptureAsync } from '../trace/export';
@@ -56,11 +56,6 @@ export interface WorkbenchServiceOptions {
 type Reply = { ok: true; result: unknown } | { ok: false; error: WorkbenchError };
 
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
-
-/** A failure in words, never a Node or JavaScript error's own text. */
-function message(e: unknown): string {
-  return describeFailure(e).text;
-}
 
 function ok(result: unknown): Reply {
   return { ok: true, result };
@@ -106,7 +101,7 @@ export class WorkbenchService implements WorkbenchApi {
       return r.ok ? r : { ok: false, error: { ...r.error, method: m } };
     } catch (e) {
       const f = describeFailure(e);
-      return workbenchError('failed', `${METHOD_ACTIONS[m]} failed: ${f.text}`, { method: m, ...(f.internal ? { detail: f.internal } : {}) });
+      return workbenchError('failed', `${METHOD_ACTIONS[m]} failed: ${f.text}`, { method: m, ...failureDetail(f) });
     }
   }
 
@@ -246,7 +241,8 @@ export class WorkbenchService implements WorkbenchApi {
       });
     } catch (e) {
       const kept = e instanceof CaptureError ? `; ${e.records} records kept in ${dir}` : '';
-      return workbenchError('failed', `connecting to ${profile.id} failed: ${message(e)}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`);
+      const f = describeFailure(e);
+      return workbenchError('failed', `connecting to ${profile.id} failed: ${f.text}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`, failureDetail(f));
     } finally {
       this.busy = null;
     }
@@ -297,19 +293,20 @@ export class WorkbenchService implements WorkbenchApi {
     const live = this.live!;
     this.live = null;
     let records = 0;
-    let failure: string | null = null;
+    let failure: FailureText | null = null;
     try {
       records = await live.rec.stop();
     } catch (e) {
-      failure = `closing the link failed: ${message(e)}`;
+      failure = describeFailure(e);
     } finally {
       // After stop: the recorder's last flush (detach marker included) still reaches the store.
       for (const u of live.unsubscribe) u();
       if (this.store) this.store.live = false;
     }
     // The session is over either way: the page must hear it.
-    this.emit('session.closed', { reason: failure ? `${reason}; ${failure}` : reason, capture: live.dir, lost });
-    return failure ? workbenchError('failed', `${failure}; the capture is in ${live.dir}`) : ok({ capture: live.dir, records });
+    const why = failure && `closing the link failed: ${failure.text}`;
+    this.emit('session.closed', { reason: why ? `${reason}; ${why}` : reason, capture: live.dir, lost });
+    return failure ? workbenchError('failed', `${why}; the capture is in ${live.dir}`, failureDetail(failure)) : ok({ capture: live.dir, records });
   }
 
   private session(devNum: number): { ok: true; live: Live } | { ok: false; error: WorkbenchError } {
