@@ -46,6 +46,7 @@ import { buildMenuTemplate, type MenuAction, type MenuState } from '../host/desk
 import { pruneRecent, rememberEvent, rememberRequest } from '../host/desktop/recent';
 import { applySettingsPatch, loadSettings, saveSettings, SETTINGS_FILE } from '../host/desktop/settings';
 import { desktopCsp, PRODUCT_NAME, windowOptions } from '../host/desktop/windowOptions';
+import { describeFailure, fileErrorText } from '../host/failure';
 import { installDissector } from '../host/trace/wireshark';
 import { electronPort, utilityHostPort } from './ports';
 
@@ -89,7 +90,7 @@ function updateSettings(next: DesktopSettings): void {
   try {
     saveSettings(settingsFile, settings);
   } catch (e) {
-    log(`settings: cannot save ${settingsFile}: ${(e as Error).message}; changes last until the app quits`);
+    log(`settings: cannot write ${settingsFile}: ${fileErrorText(e, settingsFile, 'write')}; changes last until the app quits`);
   }
   nativeTheme.themeSource = settings.theme;
   refreshMenu();
@@ -128,7 +129,7 @@ function startEngine(): void {
 }
 
 function request(method: string, params: unknown): Promise<EngineReply> {
-  if (!engine) return Promise.resolve({ ok: false, error: { code: 'failed', message: `${method}: the engine is not running; restart the app (Help → Show Logs says why it stopped)` } });
+  if (!engine) return Promise.resolve({ ok: false, error: { code: 'failed', method, message: 'the engine is not running; restart the app (Help → Show Logs says why it stopped)' } });
   return engine.client.request(method, params).then((reply) => {
     const remembered = rememberRequest(settings, method, params, reply);
     if (remembered) updateSettings(remembered);
@@ -300,7 +301,7 @@ async function onMenu(a: MenuAction): Promise<void> {
         const r = installDissector();
         if (!r.printed) await tell('info', 'Wireshark dissector installed', r.message);
       } catch (e) {
-        await tell('error', 'Installing the Wireshark dissector failed', `${(e as Error).message}. Check that the Wireshark personal plugins folder is writable.`);
+        await tell('error', 'Installing the Wireshark dissector failed', `${describeFailure(e).text}. Check that the Wireshark personal plugins folder is writable.`);
       }
       return;
     }
@@ -387,7 +388,9 @@ if (!app.requestSingleInstanceLock()) {
     });
   });
   void app.whenReady().then(start).catch((e: unknown) => {
-    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${(e as Error).stack ?? String(e)}`);
+    // The stack is for the log; the user reads what happened and where to look.
+    log(`start failed: ${(e as Error).stack ?? String(e)}`);
+    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${e instanceof Error ? e.message : String(e)}. The log (Help → Show Logs) has the details.`);
     app.exit(1);
   });
 }

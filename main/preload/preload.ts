@@ -25,7 +25,9 @@ function subscribe<T>(channel: string, listener: (value: T) => void): () => void
 const bridge: DesktopBridge = {
   call(method, params) {
     if (typeof method !== 'string' || !METHODS.has(method)) {
-      const error = { code: 'unknown-method' as const, field: 'method', message: `unknown method ${JSON.stringify(method)}; expected one of ${BRIDGE_METHODS.join(', ')}` };
+      // Worded as parseRequest words it (the sandboxed preload cannot load the schemas).
+      const message = `the workbench does not know the request ${JSON.stringify(method)}; the page and the engine may be from different versions: reload the page`;
+      const error = { code: 'unknown-method' as const, field: 'method', message };
       return Promise.resolve({ ok: false, error });
     }
     return ipcRenderer.invoke(CHANNELS.call, method, params) as Promise<WorkbenchResponse<typeof method>>;

@@ -394,6 +394,31 @@ export const WORKBENCH_METHODS = {
   'capture.open': method(z.object({ path: z.string().min(1).max(4096) }).strict(), traceInfoSchema, false),
 } as const;
 
+/**
+ * Each request as the user would name what they asked for, for messages about a request as a
+ * whole (it failed, timed out, was refused): a message never names the API method.
+ */
+export const METHOD_ACTIONS: Readonly<Record<keyof typeof WORKBENCH_METHODS, string>> = {
+  'boards.list': 'listing the boards',
+  'profile.validate': 'checking the board profile',
+  'session.connect': 'connecting the board',
+  'session.disconnect': 'disconnecting',
+  'session.state': 'reading the session state',
+  'session.takeControl': 'taking control',
+  'device.reset': 'resetting the device',
+  'device.workload': 'running the workload',
+  'queue.inspect': 'reading the queue',
+  'trace.info': 'reading the trace',
+  'trace.rows': 'reading the trace rows',
+  'trace.record': 'reading the record',
+  'trace.window': 'reading the timeline',
+  'trace.stats': 'computing the statistics',
+  'trace.bookmark': 'adding the bookmark',
+  'trace.export': 'the export',
+  'trace.cancelExport': 'cancelling the export',
+  'capture.open': 'opening the capture',
+};
+
 type Methods = typeof WORKBENCH_METHODS;
 export type WorkbenchMethod = keyof Methods;
 export const METHOD_NAMES = Object.keys(WORKBENCH_METHODS) as WorkbenchMethod[];
@@ -421,12 +446,16 @@ export const workbenchErrorSchema = z.object({
   field: z.string().optional(),
   /** Filter errors: 1-based column in the filter text. */
   column: z.number().optional(),
+  /** The request that failed, for programs and logs: the message never names API methods. */
+  method: z.string().optional(),
+  /** An internal failure's own text (a bug report's material), which the message does not repeat. */
+  detail: z.string().optional(),
 });
 export type WorkbenchError = z.infer<typeof workbenchErrorSchema>;
 
 export type WorkbenchResponse<M extends WorkbenchMethod> = { ok: true; result: WorkbenchResult<M> } | { ok: false; error: WorkbenchError };
 
-export function workbenchError(code: WorkbenchErrorCode, message: string, extra: { field?: string; column?: number } = {}): { ok: false; error: WorkbenchError } {
+export function workbenchError(code: WorkbenchErrorCode, message: string, extra: { field?: string; column?: number; method?: string; detail?: string } = {}): { ok: false; error: WorkbenchError } {
   return { ok: false, error: { code, message, ...extra } };
 }
 
@@ -466,7 +495,11 @@ export type ParsedRequest = { [M in WorkbenchMethod]: { method: M; params: Workb
 /** Validates a request from outside; an error names the field, what was expected and what was seen. */
 export function parseRequest(method: unknown, params: unknown): { ok: true; request: ParsedRequest } | { ok: false; error: WorkbenchError } {
   if (typeof method !== 'string' || !Object.hasOwn(WORKBENCH_METHODS, method)) {
-    return workbenchError('unknown-method', `unknown method ${describeValue(method)}; expected one of ${METHOD_NAMES.join(', ')}`, { field: 'method' });
+    // Only a program sends an unknown method (the page is built against this list): the likely cause is a version mismatch.
+    return workbenchError('unknown-method', `the workbench does not know the request ${describeValue(method)}; the page and the engine may be from different versions: reload the page`, {
+      field: 'method',
+      ...(typeof method === 'string' ? { method } : {}),
+    });
   }
   const m = method as WorkbenchMethod;
   const r = WORKBENCH_METHODS[m].params.safeParse(params ?? {});
@@ -476,13 +509,13 @@ export function parseRequest(method: unknown, params: unknown): { ok: true; requ
   let text: string;
   if (issue.code === 'unrecognized_keys') {
     path = [...path, ...issue.keys.slice(0, 1)];
-    text = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against the ${method} params`;
+    text = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling`;
   } else {
     text = `${expectedText(issue)}, saw ${describeValue(valueAt(params, issue.path))}`;
   }
   const field = fieldName(path, 'params');
   const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
-  return workbenchError('bad-request', `${method}: ${field}: ${text}${more}`, { field });
+  return workbenchError('bad-request', `${fieldName(path) || 'the request'}: ${text}${more}`, { field, method: m });
 }
 
 // ---- conversions --------------------------------------------------------------------------------

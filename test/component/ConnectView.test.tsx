@@ -74,7 +74,7 @@ describe('ConnectView', () => {
     const api = fakeApi({
       'boards.list': () => ok({ boards: BOARDS }),
       'session.state': () => ok(sessionState([], { connected: false })),
-      'session.connect': () => ({ ok: false, error: { code: 'failed', message: 'session.connect: connecting to versal-vek280 failed: no /dev/uio0' } }),
+      'session.connect': () => ({ ok: false, error: { code: 'failed', method: 'session.connect', message: 'connecting to versal-vek280 failed: no /dev/uio0' } }),
     });
     render(<ConnectView api={api} />);
     const row = (await screen.findByText('versal-vek280')).closest('tr')!;

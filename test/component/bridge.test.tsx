@@ -83,6 +83,10 @@ describe('connectWebSocketApi', () => {
     const r = await pending;
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error.message).toContain('engine restarting');
+    // Until the link is back a call fails at once, saying so in words; the method is for programs.
+    const meanwhile = await api.call('device.reset', { devNum: 0 });
+    expect(meanwhile).toMatchObject({ ok: false, error: { code: 'failed', method: 'device.reset' } });
+    expect(!meanwhile.ok && meanwhile.error.message).toMatch(/^not connected to the workbench \(the workbench closed the link: engine restarting; reconnecting in .*\); wait for the link to come back or reload the page$/);
     await expect.poll(() => states, { timeout: 5000 }).toEqual(['reconnecting', 'open']);
     expect(await api.call('session.state', {})).toEqual({ ok: true, result: { echo: 'session.state', params: {} } });
   });

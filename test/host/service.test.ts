@@ -192,7 +192,7 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(back.capture.count).toBe(journal.length);
     expect(events.some((e) => e.event === 'export.progress')).toBe(true);
     expect((await fail('trace.export', { format: 'pcapng', out: 'relative.pcapng' })).field).toBe('params.out');
-    expect(await fail('trace.cancelExport')).toMatchObject({ code: 'not-found', message: 'trace.cancelExport: no export is running' });
+    expect(await fail('trace.cancelExport')).toMatchObject({ code: 'not-found', method: 'trace.cancelExport', message: 'no export is running' });
   });
 
   it('opens the saved capture again, and gives the same answers when nearly everything is re-read from disk', async () => {

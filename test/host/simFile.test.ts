@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -47,6 +47,6 @@ describe('sim --shm creating its file', () => {
 
   it('a folder that does not exist is named as such', () => {
     const file = join(root, 'no-such-folder', 'amp0');
-    expect(() => createShmFile(qemu, file)).toThrow(`cannot create the shm file ${file} (${shmFileLayout(qemu).fileSize} bytes for board sim-qemu-amp-pci): no such file or folder (`);
+    expect(() => createShmFile(qemu, file)).toThrow(`cannot create the shm file ${file} (${shmFileLayout(qemu).fileSize} bytes for board sim-qemu-amp-pci): the folder ${dirname(file)} does not exist; choose an existing folder`);
   });
 });

@@ -111,7 +111,7 @@ describe('amp-workbench capture / stats / export', () => {
     const r = run(['stats', BIN]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not a capture this workbench reads; expected a capture folder, a pcapng file .* saw [0-9a-f]{2} /);
-    expect(run(['stats', join(dir, 'missing')]).stderr).toMatch(/cannot open capture .*missing: ENOENT/);
+    expect(run(['stats', join(dir, 'missing')]).stderr).toMatch(/cannot open capture .*missing: it does not exist\n/);
   });
 
   it('capture refuses a folder that already holds a capture', () => {

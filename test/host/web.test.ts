@@ -189,7 +189,9 @@ describe('web mode: the API over the socket', () => {
     c.ws.send('{not json');
     const bad = await c.orphan();
     expect(bad).toMatchObject({ id: null, error: { code: 'bad-request' } });
-    expect(String((bad['error'] as { message: string }).message)).toMatch(/not JSON/);
+    // The parser's own text ("Unexpected token…") is for the log, not the reply.
+    expect(String((bad['error'] as { message: string }).message)).toBe('message is not JSON text; expected an object {"id", "method", "params"}');
+    expect(logged.some((l) => /sent a message that is not JSON: .*JSON/.test(l))).toBe(true);
     expect(await c.raw(JSON.stringify({ id: 'x', method: 'no.such', params: {} }), 'x')).toMatchObject({ id: 'x', error: { code: 'unknown-method' } });
     const r = await c.request('trace.rows', { from: 0, count: 'ten' });
     expect(r['error']).toMatchObject({ code: 'bad-request', field: 'params.count' });
@@ -207,7 +209,8 @@ describe('web mode: the API over the socket', () => {
     expect((await b.event('control.changed')).data).toEqual({ controller: false });
     const denied = await b.request('session.connect', {});
     expect(denied['error']).toMatchObject({ code: 'read-only' });
-    expect(String((denied['error'] as { message: string }).message)).toMatch(/read-only viewer/);
+    expect(denied['error']).toMatchObject({ method: 'session.connect' });
+    expect(String((denied['error'] as { message: string }).message)).toMatch(/^this window only views the session .* so connecting the board is not allowed here: take control in the header first$/);
     expect((await b.request('session.state'))['result']).toMatchObject({ connected: false });
     a.events.length = 0;
     b.events.length = 0;
@@ -242,6 +245,23 @@ describe('web mode: the API over the socket', () => {
     await viewer.event('session.closed');
     ctl.close();
     viewer.close();
+  });
+});
+
+describe('web mode: internal failures', () => {
+  it('logs an internal failure\'s own text and sends the page only the sentence', async () => {
+    const error = { code: 'failed', method: 'trace.info', message: 'reading the trace failed: the workbench hit an internal error', detail: 'RangeError: Invalid atomic access index' } as const;
+    const backend: WorkbenchBackend = { handle: async () => ({ ok: false, error }), onEvent: () => () => undefined };
+    const lines: string[] = [];
+    const s = await startWebServer({ backend, log: (l) => lines.push(l) });
+    try {
+      const c = await open(`ws://127.0.0.1:${s.port}${WS_PATH}?token=${s.token}`);
+      expect((await c.request('trace.info'))['error']).toEqual(error);
+      expect(lines).toEqual(['trace.info failed: RangeError: Invalid atomic access index']);
+      c.close();
+    } finally {
+      await s.close();
+    }
   });
 });
 

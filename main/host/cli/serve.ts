@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { fileErrorText } from '../failure';
 import { WorkbenchService } from '../service/workbench';
 import { startWebServer } from '../web/server';
 import { BOARD_OPTIONS, out, UsageError } from './common';
@@ -33,7 +34,7 @@ export async function cmdServe(argv: string[]): Promise<number> {
     try {
       profileText = readFileSync(values.profile, 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read profile ${values.profile}: ${(e as Error).message}`);
+      throw new UsageError(`cannot read profile ${values.profile}: ${fileErrorText(e, values.profile, 'read')}`);
     }
   }
   const staticDir = values.static ?? (existsSync(DEFAULT_STATIC) ? DEFAULT_STATIC : null);

@@ -40,6 +40,8 @@ export class EngineClient {
         const p = this.pending.get(m.id);
         if (!p) return this.log(`a reply to request ${m.id}, which is not open`);
         this.pending.delete(m.id);
+        // An internal failure's own text goes to the log the message points to (Help → Show Logs).
+        if (!m.reply.ok && m.reply.error.detail) this.log(`${p.method} failed: ${m.reply.error.detail}`);
         p.resolve(m.reply);
       }
     });
@@ -86,7 +88,7 @@ export class EngineClient {
   }
 
   private failed(method: string): EngineReply {
-    return { ok: false, error: { code: 'failed', message: `${method}: ${this.failure}` } };
+    return { ok: false, error: { code: 'failed', method, message: this.failure! } };
   }
 
   private post(m: ToEngine, ports?: readonly HostPort[]): void {

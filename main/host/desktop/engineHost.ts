@@ -121,7 +121,7 @@ export function serveEngine(control: HostPort, backend: EngineBackend, opts: Eng
     }
     if (m.type === 'request') {
       if (stopping) {
-        send({ type: 'response', id: m.id, reply: { ok: false, error: { code: 'failed', message: `${m.method}: the engine is shutting down` } } });
+        send({ type: 'response', id: m.id, reply: { ok: false, error: { code: 'failed', method: m.method, message: 'the engine is shutting down' } } });
         return;
       }
       // handle() never rejects: every failure is a reply value.

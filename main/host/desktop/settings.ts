@@ -8,7 +8,9 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
 import { describeValue } from '../../../src/api/issues';
+import { scanJson } from '../../../src/api/jsonLocate';
 import { SETTINGS_VERSION, THEMES, VIEWS, type DesktopSettings } from '../../../src/api/desktop';
+import { fileErrorText } from '../failure';
 
 export const SETTINGS_FILE = 'settings.json';
 /** How many recent boards and captures are kept. */
@@ -117,12 +119,11 @@ export function loadSettings(file: string): LoadedSettings {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { settings: defaultSettings(), problems: [], brokenCopy: null };
-    return { settings: defaultSettings(), problems: [`${file}: cannot be read (${(e as Error).message}); using defaults, and it will be written anew`], brokenCopy: null };
+    return { settings: defaultSettings(), problems: [`cannot read the settings ${file}: ${fileErrorText(e, file, 'read')}; using defaults, and the file will be written anew`], brokenCopy: null };
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
+  // scanJson says where the JSON broke in its own words (JSON.parse's text is the engine's).
+  const scan = scanJson(text);
+  if (!scan.ok) {
     const brokenCopy = `${file}.broken`;
     let kept: string | null = brokenCopy;
     try {
@@ -131,9 +132,9 @@ export function loadSettings(file: string): LoadedSettings {
       kept = null;
     }
     const where = kept ? `kept as ${kept}` : 'could not be moved aside';
-    return { settings: defaultSettings(), problems: [`${file}: not JSON (${(e as Error).message}); ${where}, using defaults`], brokenCopy: kept };
+    return { settings: defaultSettings(), problems: [`${file}: not JSON (line ${scan.position.line}, column ${scan.position.column}: ${scan.message}); ${where}, using defaults`], brokenCopy: kept };
   }
-  return { ...validateSettings(raw, file), brokenCopy: null };
+  return { ...validateSettings(scan.value, file), brokenCopy: null };
 }
 
 /** Writes atomically: a temp file beside, flushed, then renamed over the old one. */

@@ -28,6 +28,7 @@ import type { DoorbellIn } from '../../../src/bus/link';
 import { checkAligned, checkRange, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type NativeMapping } from '../../native/index';
+import { describeFailure } from '../failure';
 import type { BoardLink } from './open';
 import { NativeWindow } from './nativeWindow';
 import { openDoorbellOut } from './pci';
@@ -543,7 +544,7 @@ function connectTo(path: string, timeoutMs: number): Promise<Socket> {
         e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
           ? `; is QEMU running with -qtest unix:${path},server=on,wait=off? (or use qtest:${path},listen and start QEMU with -qtest unix:${path})`
           : '';
-      reject(new QtestError(`cannot connect to the qtest socket ${path}: ${e.message}${hint}`));
+      reject(new QtestError(`cannot connect to the qtest socket ${path}: ${describeFailure(e).text}${hint}`));
     });
   });
 }
@@ -570,7 +571,7 @@ function acceptFrom(path: string, timeoutMs: number, gaveUp: Promise<string>): P
     };
     const timer = setTimeout(() => done(new QtestError(`QEMU did not connect to ${path} within ${timeoutMs} ms; start it with -qtest unix:${path} -accel qtest`)), timeoutMs);
     server.once('connection', (s) => done(null, s));
-    server.once('error', (e) => done(new QtestError(`cannot listen at ${path}: ${e.message}`)));
+    server.once('error', (e) => done(new QtestError(`cannot listen at ${path}: ${describeFailure(e).text}`)));
     void gaveUp.then((why) => done(new QtestError(`QEMU did not connect to ${path}: ${why}`)));
     server.listen(path);
   });
@@ -587,7 +588,7 @@ function startQemu(binary: string, args: readonly string[], socket: string): { c
   });
   const exited = new Promise<string>((resolve) => {
     const tail = () => (stderr.trim() ? `; its stderr ends: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : '');
-    child.once('error', (e) => resolve(`cannot start ${binary}: ${e.message}`));
+    child.once('error', (e: NodeJS.ErrnoException) => resolve(`cannot start ${binary}: ${e.code === 'ENOENT' ? 'no such program (give its full path, or put it on PATH)' : describeFailure(e).text}`));
     child.once('exit', (code, signal) => resolve(`QEMU (pid ${child.pid}) exited ${signal ? `on signal ${signal}` : `with code ${code}`}${tail()}`));
   });
   return { child, exited };

@@ -34,6 +34,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import { SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { hexNum, toHex } from '../../../src/util/hex';
 import { loadNative, type NativeAddon, type NativeMapping } from '../../native/index';
+import { fileErrorText } from '../failure';
 import { systemErrorText } from '../systemError';
 import { NativeWindow, type MappingGoneError } from './nativeWindow';
 
@@ -170,7 +171,7 @@ export function createShmFile(profile: BoardProfile, filePath: string): ShmLayou
     // Whatever failed, the half-made file goes: nothing else would ever remove it.
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw new Error(`cannot create the shm file ${filePath} (${layout.fileSize} bytes for board ${profile.id}): ${systemErrorText(e)}`);
+    throw new Error(`cannot create the shm file ${filePath} (${layout.fileSize} bytes for board ${profile.id}): ${fileErrorText(e, filePath, 'write')}`);
   }
   return layout;
 }

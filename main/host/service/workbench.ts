@@ -16,6 +16,7 @@ import { parseBoardProfileText, type BoardProfile } from '../../../src/api/board
 import {
   boardInfo,
   deviceToJson,
+  METHOD_ACTIONS,
   parseRequest,
   workbenchError,
   type ParsedRequest,
@@ -36,11 +37,11 @@ import { RNG_REQUESTQ, rngRead } from '../../../src/devices/rng';
 import type { WorkloadResult } from '../../../src/devices/workload';
 import { DEVICE_ID } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
+import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
 import { exportCaptureAsync } from '../trace/export';
 import { openJournal } from '../trace/journal';
-import { systemErrorText } from '../systemError';
 import { loadCapture } from '../trace/load';
 import { toDetail, toRow } from './rows';
 import { TraceStore } from './traceStore';
@@ -55,9 +56,6 @@ export interface WorkbenchServiceOptions {
 type Reply = { ok: true; result: unknown } | { ok: false; error: WorkbenchError };
 
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
-
-/** A failure in words, never a Node error's own text. */
-const message = systemErrorText;
 
 function ok(result: unknown): Reply {
   return { ok: true, result };
@@ -96,10 +94,14 @@ export class WorkbenchService implements WorkbenchApi {
   async handle(method: unknown, params: unknown): Promise<Reply> {
     const p = parseRequest(method, params);
     if (!p.ok) return p;
+    const m = p.request.method;
     try {
-      return await this.dispatch(p.request);
+      const r = await this.dispatch(p.request);
+      // Messages say what happened in the user's words; programs find the request in `method`.
+      return r.ok ? r : { ok: false, error: { ...r.error, method: m } };
     } catch (e) {
-      return workbenchError('failed', `${p.request.method} failed: ${message(e)}`);
+      const f = describeFailure(e);
+      return workbenchError('failed', `${METHOD_ACTIONS[m]} failed: ${f.text}`, { method: m, ...failureDetail(f) });
     }
   }
 
@@ -123,7 +125,7 @@ export class WorkbenchService implements WorkbenchApi {
       case 'session.connect':
         return this.connect(req.params);
       case 'session.disconnect':
-        return this.live ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'session.disconnect: no board is connected');
+        return this.live ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected');
       case 'session.state':
         return ok(this.state());
       case 'session.takeControl':
@@ -151,7 +153,7 @@ export class WorkbenchService implements WorkbenchApi {
         return this.withStore((s) => {
           const p = s.positionOf(req.params.seq);
           const v = p < 0 ? null : s.at(p);
-          if (!v) return workbenchError('not-found', `trace.record: no record with seq ${req.params.seq} in the trace (${s.count} records); take a seq from trace.rows`, { field: 'params.seq' });
+          if (!v) return workbenchError('not-found', `no record #${req.params.seq} in the trace (${s.count} records)`, { field: 'params.seq' });
           return ok(toDetail(v, p, s.source.meta.startMonoNs));
         });
       case 'trace.window':
@@ -165,7 +167,7 @@ export class WorkbenchService implements WorkbenchApi {
           return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
         });
       case 'trace.bookmark': {
-        if (!this.live) return workbenchError('no-session', 'trace.bookmark: bookmarks go into a live capture; connect a board first');
+        if (!this.live) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
         const seq = this.live.rec.session.bookmark(req.params.text);
         // Flushed at once, so the bookmark is in the trace when the caller looks for it.
         this.live.rec.recorder.flush();
@@ -174,7 +176,7 @@ export class WorkbenchService implements WorkbenchApi {
       case 'trace.export':
         return this.withStore((s) => this.export(s, req.params));
       case 'trace.cancelExport':
-        if (!this.exporting) return workbenchError('not-found', 'trace.cancelExport: no export is running');
+        if (!this.exporting) return workbenchError('not-found', 'no export is running');
         this.exporting.abort.abort();
         return ok({ out: this.exporting.out });
       case 'capture.open':
@@ -183,7 +185,7 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private withStore<R extends Reply | Promise<Reply>>(fn: (s: TraceStore) => R): R | Reply {
-    if (!this.store) return workbenchError('no-session', 'no trace yet: connect a board (session.connect) or open a capture (capture.open)');
+    if (!this.store) return workbenchError('no-session', 'no trace yet: connect a board or open a saved capture');
     return fn(this.store);
   }
 
@@ -206,17 +208,17 @@ export class WorkbenchService implements WorkbenchApi {
       const r = parseBoardProfileText(p.profileText, p.fileName ?? 'profile');
       if (r.ok) return r;
       const list = r.errors.map((e) => `${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('; ');
-      return workbenchError('bad-request', `session.connect: the board profile is invalid: ${list}; check it with profile.validate`, { field: 'params.profileText' });
+      return workbenchError('bad-request', `the board profile is invalid: ${list}`, { field: 'params.profileText' });
     }
     const id = p.board ?? DEFAULT_BOARD;
     const profile = findBuiltinProfile(id) ?? HARDWARE_PROFILES.find((h) => h.id === id);
     if (profile) return { ok: true, profile };
-    return workbenchError('bad-request', `session.connect: unknown board "${id}"; expected one of ${ALL_PROFILES().map((b) => b.id).join(', ')} (boards.list)`, { field: 'params.board' });
+    return workbenchError('bad-request', `unknown board "${id}"; expected one of ${ALL_PROFILES().map((b) => b.id).join(', ')}`, { field: 'params.board' });
   }
 
   private async connect(p: WorkbenchParsedParams<'session.connect'>): Promise<Reply> {
     if (this.live || this.busy) {
-      return workbenchError('busy', `session.connect: ${this.busy ?? `connected to ${this.live!.rec.session.profile.id}`}; disconnect first (one session at a time)`);
+      return workbenchError('busy', `${this.busy ?? `connected to ${this.live!.rec.session.profile.id}`}; disconnect first (one session at a time)`);
     }
     const chosen = this.profileFor(p);
     if (!chosen.ok) return chosen;
@@ -224,7 +226,7 @@ export class WorkbenchService implements WorkbenchApi {
     let link: LinkSpec | undefined;
     if (p.link !== undefined) {
       const l = parseLinkSpec(p.link);
-      if (!l.ok) return workbenchError('bad-request', `session.connect: ${l.error}`, { field: 'params.link' });
+      if (!l.ok) return workbenchError('bad-request', l.error, { field: 'params.link' });
       link = l.spec;
     }
     const dir = join(this.capturesDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${profile.id}`);
@@ -239,7 +241,8 @@ export class WorkbenchService implements WorkbenchApi {
       });
     } catch (e) {
       const kept = e instanceof CaptureError ? `; ${e.records} records kept in ${dir}` : '';
-      return workbenchError('failed', `session.connect: connecting to ${profile.id} failed: ${message(e)}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`);
+      const f = describeFailure(e);
+      return workbenchError('failed', `connecting to ${profile.id} failed: ${f.text}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`, failureDetail(f));
     } finally {
       this.busy = null;
     }
@@ -247,7 +250,7 @@ export class WorkbenchService implements WorkbenchApi {
     const opened = openJournal(dir);
     if (!opened.ok) {
       await rec.stop();
-      return workbenchError('failed', `session.connect: the new capture cannot be read back: ${opened.reason}`);
+      return workbenchError('failed', `the new capture cannot be read back: ${opened.reason}`);
     }
     const store = new TraceStore(
       {
@@ -290,44 +293,45 @@ export class WorkbenchService implements WorkbenchApi {
     const live = this.live!;
     this.live = null;
     let records = 0;
-    let failure: string | null = null;
+    let failure: FailureText | null = null;
     try {
       records = await live.rec.stop();
     } catch (e) {
-      failure = `closing the link failed: ${message(e)}`;
+      failure = describeFailure(e);
     } finally {
       // After stop: the recorder's last flush (detach marker included) still reaches the store.
       for (const u of live.unsubscribe) u();
       if (this.store) this.store.live = false;
     }
     // The session is over either way: the page must hear it.
-    this.emit('session.closed', { reason: failure ? `${reason}; ${failure}` : reason, capture: live.dir, lost });
-    return failure ? workbenchError('failed', `session.disconnect: ${failure}; the capture is in ${live.dir}`) : ok({ capture: live.dir, records });
+    const why = failure && `closing the link failed: ${failure.text}`;
+    this.emit('session.closed', { reason: why ? `${reason}; ${why}` : reason, capture: live.dir, lost });
+    return failure ? workbenchError('failed', `${why}; the capture is in ${live.dir}`, failureDetail(failure)) : ok({ capture: live.dir, records });
   }
 
-  private session(method: string, devNum: number): { ok: true; live: Live } | { ok: false; error: WorkbenchError } {
-    if (!this.live) return workbenchError('no-session', `${method}: no board is connected; call session.connect first`);
+  private session(devNum: number): { ok: true; live: Live } | { ok: false; error: WorkbenchError } {
+    if (!this.live) return workbenchError('no-session', 'no board is connected; connect a board first');
     if (!this.live.rec.session.driver.state(devNum)) {
       const have = this.live.rec.session.driver.states().map((d) => d.devNum);
-      return workbenchError('not-found', `${method}: no device with dev_num ${devNum}; the board has ${have.length ? have.join(', ') : 'no devices'}`, { field: 'params.devNum' });
+      return workbenchError('not-found', `no device with dev_num ${devNum}; the board has ${have.length ? have.join(', ') : 'no devices'}`, { field: 'params.devNum' });
     }
     return { ok: true, live: this.live };
   }
 
   private async reset(devNum: number): Promise<Reply> {
-    const s = this.session('device.reset', devNum);
+    const s = this.session(devNum);
     if (!s.ok) return s;
     return ok({ device: deviceToJson(await s.live.rec.session.resetDevice(devNum)) });
   }
 
   private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
-    const s = this.session('device.workload', p.devNum);
+    const s = this.session(p.devNum);
     if (!s.ok) return s;
     const { session } = s.live.rec;
     const state = session.driver.state(p.devNum)!;
     const wants = { 'i2c-transfer': DEVICE_ID.I2C, 'rng-read': DEVICE_ID.RNG, 'console-send': DEVICE_ID.CONSOLE }[p.kind];
     if (state.deviceId !== wants) {
-      return workbenchError('bad-request', `device.workload: ${p.kind} needs virtio device type ${wants}, but dev_num ${p.devNum} is ${state.deviceType} (${state.deviceId})`, { field: 'params.kind' });
+      return workbenchError('bad-request', `${p.kind} needs virtio device type ${wants}, but dev_num ${p.devNum} is ${state.deviceType} (${state.deviceId})`, { field: 'params.kind' });
     }
     const ctx = (queue: number) => {
       const c = session.driver.queueContext(p.devNum, queue);
@@ -365,21 +369,21 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private async inspect(devNum: number, queue: number): Promise<Reply> {
-    const s = this.session('queue.inspect', devNum);
+    const s = this.session(devNum);
     if (!s.ok) return s;
     const { driver } = s.live.rec.session;
     const ring = driver.inspectQueue(devNum, queue);
     const model = driver.state(devNum)!.queues[queue];
     if (!ring || !model) {
       const n = driver.state(devNum)!.queues.length;
-      return workbenchError('not-found', `queue.inspect: device ${devNum} has no queue ${queue} (it has ${n === 0 ? 'none set up' : `0..${n - 1}`})`, { field: 'params.queue' });
+      return workbenchError('not-found', `device ${devNum} has no queue ${queue} (it has ${n === 0 ? 'none set up' : `0..${n - 1}`})`, { field: 'params.queue' });
     }
     return ok({ devNum, queue, name: model.name, ring: await ring });
   }
 
   private async export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>): Promise<Reply> {
-    if (!isAbsolute(p.out)) return workbenchError('bad-request', `trace.export: params.out: expected an absolute path on the workbench's machine, saw "${p.out}"`, { field: 'params.out' });
-    if (this.exporting) return workbenchError('busy', `trace.export: an export to ${this.exporting.out} is running; wait for it or cancel it (trace.cancelExport)`);
+    if (!isAbsolute(p.out)) return workbenchError('bad-request', `the output file must be a full path on the workbench's machine (such as /home/me/trace.pcapng), saw "${p.out}"`, { field: 'params.out' });
+    if (this.exporting) return workbenchError('busy', `an export to ${this.exporting.out} is running; wait for it or cancel it`);
     // Everything recorded so far goes into the file, not only what the last flush delivered.
     if (this.live && s.live) this.live.rec.recorder.flush();
     const abort = new AbortController();
@@ -396,16 +400,16 @@ export class WorkbenchService implements WorkbenchApi {
       });
       if (r.ok) return ok({ out: p.out, written: r.written, scanned: r.scanned, bytes: r.bytes });
       const code = abort.signal.aborted ? 'cancelled' : r.error.startsWith('filter:') ? 'bad-filter' : 'failed';
-      return workbenchError(code, `trace.export: ${r.error}`);
+      return workbenchError(code, r.error);
     } finally {
       this.exporting = null;
     }
   }
 
   private open(path: string): Reply {
-    if (this.live || this.busy) return workbenchError('busy', `capture.open: ${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
+    if (this.live || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
-    if (!o.ok) return workbenchError('not-found', `capture.open: ${o.reason}`, { field: 'params.path' });
+    if (!o.ok) return workbenchError('not-found', o.reason, { field: 'params.path' });
     const c = o.capture;
     const folder = statSync(path).isDirectory();
     const store = new TraceStore({ path, meta: c.meta, notes: c.notes, live: false, reread: folder ? () => c.blocks() : null }, this.residentOption());

@@ -11,6 +11,7 @@ import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { PerfettoWriter } from '../../../src/trace/perfetto';
 import { RecordView } from '../../../src/trace/record';
+import { fileErrorText } from '../failure';
 import type { Capture } from './journal';
 import { osDescription } from './osInfo';
 
@@ -66,7 +67,13 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   const total = capture.count;
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    // Named by the file the user chose: the temporary name is ours.
+    return { ok: false, error: `cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}` };
+  }
   let bytes = 0;
   let written = 0;
   let scanned = 0;
@@ -108,7 +115,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
     closeSync(fd);
     renameSync(tmp, opts.out);
   } catch (e) {
-    return discard(`export to ${opts.out} failed: ${e instanceof Error ? e.message : String(e)}`);
+    return discard(`cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}`);
   }
   opts.onProgress?.(scanned, total);
   return { ok: true, written, scanned, bytes };

@@ -13,6 +13,7 @@ import { indexRecords, type RecordBlock } from '../../../src/trace/block';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, chunkHeader, parseChunkHeader, payloadIntact, type ChunkHeader } from '../../../src/trace/chunk';
 import { metaFromJson, metaToJson, type CaptureMeta, type CaptureMetaJson } from '../../../src/trace/meta';
 import type { ChunkSink } from '../../../src/trace/recorder';
+import { fileErrorText } from '../failure';
 
 export const MANIFEST = 'capture.json';
 const SEGMENT_RE = /^seg-(\d{6})\.ampc$/;
@@ -193,7 +194,10 @@ export function openJournal(dir: string): CaptureOpen {
   try {
     raw = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8'));
   } catch (e) {
-    return { ok: false, reason: `${join(dir, MANIFEST)}: cannot read the capture manifest (${(e as Error).message})` };
+    const manifest = join(dir, MANIFEST);
+    if (e instanceof SyntaxError) return { ok: false, reason: `${manifest}: the capture manifest is not JSON; the capture folder is damaged` };
+    if ((e as { code?: unknown }).code === 'ENOENT') return { ok: false, reason: `${dir} is not a capture folder: it has no ${MANIFEST}` };
+    return { ok: false, reason: `cannot read ${manifest}: ${fileErrorText(e, manifest, 'read')}` };
   }
   const meta = metaFromJson(raw);
   if (!meta.ok) return { ok: false, reason: `${join(dir, MANIFEST)}: ${meta.reason}` };

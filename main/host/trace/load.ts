@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import type { RecordBlock } from '../../../src/trace/block';
 import { importJsonl } from '../../../src/trace/jsonl';
 import { importPcapng } from '../../../src/trace/pcapng';
+import { fileErrorText } from '../failure';
 import { openJournal, type Capture, type CaptureOpen } from './journal';
 
 const PCAPNG_SHB = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -32,7 +33,7 @@ export function loadCapture(path: string): CaptureOpen {
   try {
     isDir = statSync(path).isDirectory();
   } catch (e) {
-    return { ok: false, reason: `cannot open capture ${path}: ${(e as Error).message}` };
+    return { ok: false, reason: `cannot open capture ${path}: ${fileErrorText(e, path, 'read')}` };
   }
   if (isDir) return openJournal(path);
   const h = head(path, 4);

@@ -26,7 +26,7 @@ import type { Duplex } from 'node:stream';
 
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
-import { isReadOnly, WORKBENCH_METHODS, type WorkbenchError, type WorkbenchEvent, type WorkbenchMethod } from '../../../src/api/workbench';
+import { isReadOnly, METHOD_ACTIONS, WORKBENCH_METHODS, type WorkbenchError, type WorkbenchEvent, type WorkbenchMethod } from '../../../src/api/workbench';
 import { contentSecurityPolicy } from './csp';
 import { readStaticFile } from './staticFiles';
 
@@ -232,7 +232,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     try {
       msg = JSON.parse(data.toString());
     } catch (e) {
-      return reply(c, null, { code: 'bad-request', message: `message is not JSON (${(e as Error).message}); expected {"id": 1, "method": "trace.info", "params": {}}` });
+      // The parser's own text ("Unexpected token…") is for the log, not the reply.
+      log(`client ${c.remote} sent a message that is not JSON: ${(e as Error).message}`);
+      return reply(c, null, { code: 'bad-request', message: 'message is not JSON text; expected an object {"id", "method", "params"}' });
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
       return reply(c, null, { code: 'bad-request', message: `expected a JSON object {"id", "method", "params"}, saw ${describe(msg)}` });
@@ -247,9 +249,16 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     }
     const known = typeof method === 'string' && Object.hasOwn(WORKBENCH_METHODS, method);
     if (known && c !== controller && !isReadOnly(method as WorkbenchMethod)) {
-      return reply(c, id, { code: 'read-only', message: `read-only viewer: ${method} changes the session, and another client controls it; call session.takeControl to take over` });
+      const action = METHOD_ACTIONS[method as WorkbenchMethod];
+      return reply(c, id, {
+        code: 'read-only',
+        method: method as string,
+        message: `this window only views the session (another window controls it), so ${action} is not allowed here: take control in the header first`,
+      });
     }
     const r = await opts.backend.handle(method, params);
+    // An internal failure's own text goes to the terminal the message points to.
+    if (!r.ok && r.error.detail) log(`${String(method)} failed: ${r.error.detail}`);
     send(c, r.ok ? { id, result: r.result } : { id, error: r.error });
   };
 

@@ -6,7 +6,7 @@
  * other, so views have one failure path.
  */
 import { TRACE_PORT_MESSAGE, type DesktopBridge } from '../../../src/api/desktop';
-import type { WorkbenchApi, WorkbenchError, WorkbenchEvent, WorkbenchMethod, WorkbenchParams, WorkbenchResponse } from '../../../src/api/workbench';
+import { METHOD_ACTIONS, type WorkbenchApi, type WorkbenchError, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchParams, type WorkbenchResponse } from '../../../src/api/workbench';
 
 export type { WorkbenchApi };
 
@@ -41,8 +41,8 @@ const CALL_TIMEOUT_MS = 30_000;
 const SLOW_CALL_TIMEOUT_MS = 180_000;
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 5000];
 
-function failure(message: string): { ok: false; error: WorkbenchError } {
-  return { ok: false, error: { code: 'failed', message } };
+function failure(message: string, method?: string): { ok: false; error: WorkbenchError } {
+  return { ok: false, error: { code: 'failed', message, ...(method ? { method } : {}) } };
 }
 
 /** Listeners are independent: one that throws is reported and the others still run. */
@@ -143,7 +143,7 @@ export function connectWebSocketApi(url: string = defaultSocketUrl()): Promise<B
     },
     call<M extends WorkbenchMethod>(method: M, params: WorkbenchParams<M>): Promise<WorkbenchResponse<M>> {
       if (!ws || ws.readyState !== WebSocket.OPEN) {
-        return Promise.resolve(failure(`${method}: not connected to the workbench (${link.detail}); wait for the link to come back or reload the page`));
+        return Promise.resolve(failure(`not connected to the workbench (${link.detail}); wait for the link to come back or reload the page`, method));
       }
       const id = nextId++;
       const ms = SLOW_METHODS.has(method) ? SLOW_CALL_TIMEOUT_MS : CALL_TIMEOUT_MS;
@@ -151,7 +151,7 @@ export function connectWebSocketApi(url: string = defaultSocketUrl()): Promise<B
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           pending.delete(id);
-          resolve(failure(`${method}: no reply from the workbench within ${ms / 1000} s; the engine may be stuck — check its terminal`));
+          resolve(failure(`no reply from the workbench to ${METHOD_ACTIONS[method]} within ${ms / 1000} s; the engine may be stuck — check its terminal`, method));
         }, ms);
         pending.set(id, { resolve: resolve as Pending['resolve'], timer });
         socket.send(JSON.stringify({ id, method, params }));

@@ -62,7 +62,7 @@ describe('ExportDialog', () => {
       'trace.info': () => ({ ok: true, result: INFO }),
       'trace.export': () => new Promise((r) => (finish = r)),
       'trace.cancelExport': () => {
-        finish({ ok: false, error: { code: 'cancelled', message: 'trace.export: export to /tmp/x.pcapng was cancelled after 200 of 1,000 records; no file was written' } });
+        finish({ ok: false, error: { code: 'cancelled', method: 'trace.export', message: 'export to /tmp/x.pcapng was cancelled after 200 of 1,000 records; no file was written' } });
         return { ok: true, result: { out: '/tmp/x.pcapng' } };
       },
     });
@@ -82,7 +82,7 @@ describe('ExportDialog', () => {
   it('says what is wrong with the form before asking, and shows the engine’s error', async () => {
     const api = fakeApi({
       'trace.info': () => ({ ok: true, result: INFO }),
-      'trace.export': () => ({ ok: false, error: { code: 'bad-filter', message: 'trace.export: filter: error at column 3: unknown field "dve"' } }),
+      'trace.export': () => ({ ok: false, error: { code: 'bad-filter', method: 'trace.export', message: 'filter: error at column 3: unknown field "dve"' } }),
     });
     render(<ExportDialog api={api} open onClose={() => {}} />);
     fireEvent.change(screen.getByLabelText('Output file'), { target: { value: 'relative.pcapng' } });
@@ -103,7 +103,7 @@ describe('ExportDialog', () => {
 
 describe('OpenCaptureDialog', () => {
   it('opens a capture by path, shows the engine’s refusal, and in web mode refuses drops with the reason', async () => {
-    let answer: WorkbenchResponse<'capture.open'> = { ok: false, error: { code: 'busy', message: 'capture.open: a board is connected; disconnect first (its capture stays on disk)' } };
+    let answer: WorkbenchResponse<'capture.open'> = { ok: false, error: { code: 'busy', method: 'capture.open', message: 'a board is connected; disconnect first (its capture stays on disk)' } };
     const api = fakeApi({ 'capture.open': () => answer });
     let opened: TraceInfo | null = null;
     let closed = false;

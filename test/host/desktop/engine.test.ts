@@ -122,7 +122,7 @@ describe('engine host with the real WorkbenchService on the simulated board', ()
     await host.done;
     expect(events.at(-1)).toMatchObject({ event: 'session.closed', data: { reason: 'the workbench is shutting down' } });
     const after = await call('session.state');
-    expect(after).toMatchObject({ ok: false, error: { code: 'failed', message: 'session.state: the engine is shutting down' } });
+    expect(after).toMatchObject({ ok: false, error: { code: 'failed', method: 'session.state', message: 'the engine is shutting down' } });
     expect(logged).toEqual([]);
   });
 });
@@ -189,7 +189,7 @@ describe('engine host batching and failure handling with a stand-in backend', ()
     client.fail('the engine process exited with code 3; it was restarted, connect the board again');
     expect(await open).toEqual({
       ok: false,
-      error: { code: 'failed', message: 'session.connect: the engine process exited with code 3; it was restarted, connect the board again' },
+      error: { code: 'failed', method: 'session.connect', message: 'the engine process exited with code 3; it was restarted, connect the board again' },
     });
     expect(await client.request('trace.info', {})).toMatchObject({ ok: false, error: { code: 'failed' } });
     await client.shutdown();

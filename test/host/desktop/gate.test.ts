@@ -96,8 +96,9 @@ describe('request gate', () => {
     ['session.connect', { board: 'a', profileText: 'b' }, 'params.profileText'],
   ])('refuses %s with bad params, naming the field', (method, params, field) => {
     const r = gateRequest(own, packaged, method, params);
-    expect(r).toMatchObject({ ok: false, error: { code: 'bad-request', field } });
-    expect((r as { error: { message: string } }).error.message).toContain(`${method}: ${field}:`);
+    expect(r).toMatchObject({ ok: false, error: { code: 'bad-request', field, method } });
+    // The message names the field the way the form does, not the API method.
+    expect((r as { error: { message: string } }).error.message).toMatch(new RegExp(`^${field.replace(/^params\./, '')}: `));
   });
 
   it("the preload's method list is the API's", () => {

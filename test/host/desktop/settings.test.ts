@@ -55,7 +55,7 @@ describe('settings file', () => {
     expect(r.settings).toEqual(defaultSettings());
     expect(r.brokenCopy).toBe(`${file}.broken`);
     expect(r.problems).toHaveLength(1);
-    expect(r.problems[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not JSON \\(.+\\); kept as ${file}\\.broken, using defaults$`));
+    expect(r.problems[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not JSON \\(line 1, column 18: .+\\); kept as ${file}\\.broken, using defaults$`));
     expect(readFileSync(`${file}.broken`, 'utf8')).toBe('{"theme": "dark",');
     expect(existsSync(file)).toBe(false);
   });

@@ -106,7 +106,7 @@ export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportD
     const r = await api.call('trace.export', params);
     off();
     if (r.ok) setPhase({ kind: 'done', result: r.result });
-    else setPhase(r.error.code === 'cancelled' ? { kind: 'cancelled', message: r.error.message.replace(/^trace\.export: /, '') } : { kind: 'failed', error: r.error });
+    else setPhase(r.error.code === 'cancelled' ? { kind: 'cancelled', message: r.error.message } : { kind: 'failed', error: r.error });
   };
   return (
     <div className="export-backdrop">
