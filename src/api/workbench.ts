@@ -20,6 +20,7 @@ import { decodeConfig } from '../devices/config';
 import type { DevicePhase, DeviceState } from '../driver/driver';
 import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
 import { PROBLEM_CODES } from '../protocol/types';
+import { RECORD_KINDS } from '../trace/record';
 import { hex32, hexNum, toHex } from '../util/hex';
 import type { BoardProfile } from './boardProfile';
 import { describeValue, fieldName, valueAt } from './issues';
@@ -52,7 +53,6 @@ const _phasesComplete: [MissingPhase] extends [never] ? true : MissingPhase = tr
 void _phasesComplete;
 
 const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
-const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker'] as const;
 
 // ---- result shapes ------------------------------------------------------------------------------
 
