@@ -14,7 +14,7 @@ import { LINK_SPEC_HELP } from '../links/open';
 import { BOARD_OPTIONS, linkOption, loadProfile, out, printNotices, table, UsageError } from './common';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
-import { cmdCapture, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
+import { cmdCapture, cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
 import { openSession, type Session } from '../session';
 import type { DeviceState } from '../../../src/driver/driver';
@@ -34,6 +34,7 @@ Usage:
   amp-workbench export CAPTURE --format pcapng|perfetto|jsonl|csv --out FILE
                        [--filter EXPR] [--from T] [--to T]
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
+  amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
@@ -44,7 +45,7 @@ Usage:
 memory. CAPTURE is a capture folder, or a pcapng or JSONL file this workbench exported; T is a
 time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD} (simulated).
 Exit status: 0 ok, 1 the board, a message or a capture failed (decode: a message has problems),
-2 bad usage.`;
+2 bad usage; check: 1 when the capture has conformance errors.`;
 
 function featureHex(v: bigint): string {
   return '0x' + v.toString(16).padStart(16, '0');
@@ -252,6 +253,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   capture: cmdCapture,
   export: cmdExport,
   stats: cmdStats,
+  check: cmdCheck,
   'wireshark-dissector': cmdWiresharkDissector,
   sim: cmdSim,
   serve: cmdServe,

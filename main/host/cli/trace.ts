@@ -1,7 +1,8 @@
-/** The trace commands: capture, export, stats, wireshark-dissector. */
+/** The trace commands: capture, export, stats, check, wireshark-dissector. */
 import { parseArgs } from 'node:util';
 
 import { forEachRecord } from '../../../src/trace/block';
+import { checkRecords, PEERS, RULES, type Finding, type PeerName } from '../../../src/trace/conformance';
 import { compileFilter, parseDurationNs, renderFilterError } from '../../../src/trace/filter';
 import { computeStats, formatNs, formatStats, StatsAccumulator } from '../../../src/trace/stats';
 import { exerciseDevices } from '../exercise';
@@ -10,7 +11,7 @@ import { EXPORT_FORMATS, exportCapture, type ExportFormat } from '../trace/expor
 import { journalBytes, type Capture } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { installDissector } from '../trace/wireshark';
-import { BOARD_OPTIONS, linkOption, loadProfile, out, printNotices, UsageError } from './common';
+import { BOARD_OPTIONS, linkOption, loadProfile, out, printNotices, table, UsageError } from './common';
 
 function duration(flag: string, text: string | undefined, fallbackNs: number): number {
   if (text === undefined) return fallbackNs;
@@ -156,6 +157,46 @@ export async function cmdStats(argv: string[]): Promise<number> {
   if (values.json) out(JSON.stringify({ capture: capture.path, board: capture.meta.board, notes: capture.notes, ...stats }, null, 2));
   else out(`${capture.meta.board}: ${capture.count} records${values.filter === undefined ? '' : `, ${stats.records} matching ${values.filter}`}\n${formatStats(stats)}`);
   return 0;
+}
+
+/** Findings shown per rule and severity in the text report (the JSON has them all). */
+const SHOWN_PER_GROUP = 3;
+
+export async function cmdCheck(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, peer: { type: 'string' } } });
+  if (positionals.length > 1) throw new UsageError(`check takes one CAPTURE, saw ${positionals.length}: ${positionals.join(' ')}`);
+  const peerArg = values.peer;
+  if (peerArg !== undefined && peerArg !== 'none' && !PEERS.includes(peerArg as PeerName)) {
+    throw new UsageError(`--peer expects one of ${PEERS.join(', ')} or none, saw "${peerArg}"`);
+  }
+  const capture = openCaptureArg(positionals[0], 'check');
+  const peer = peerArg === undefined ? (capture.meta.peer ?? null) : peerArg === 'none' ? null : (peerArg as PeerName);
+  const report = checkRecords(capture.blocks(), { peer });
+  const section = new Map<string, string>(RULES.map((r) => [r.id, r.section]));
+  if (values.json) {
+    const findings = report.findings.map((f) => ({ rule: f.rule, section: f.section, severity: f.severity, seq: f.seq, dev: f.devNum, message: f.message }));
+    out(JSON.stringify({ capture: capture.path, board: capture.meta.board, peer, errors: report.errors, warnings: report.warnings, infos: report.infos, checked: report.checked, findings }, null, 2));
+  } else {
+    const groups = new Map<string, Finding[]>();
+    for (const f of report.findings) {
+      const key = `${f.rule}\0${f.severity}`;
+      const g = groups.get(key);
+      if (g) g.push(f);
+      else groups.set(key, [f]);
+    }
+    const lines = [`${capture.meta.board}: ${report.checked} records checked${peer ? ` with the ${peer} quirk profile` : ''}`];
+    if (groups.size > 0) {
+      lines.push(table([['RULE', 'SECTION', 'SEVERITY', 'COUNT'], ...[...groups.values()].map((g) => [g[0]!.rule, section.get(g[0]!.rule)!, g[0]!.severity, String(g.length)])]));
+      for (const g of groups.values()) {
+        lines.push(`${g[0]!.rule} (${g[0]!.severity}):`);
+        for (const f of g.slice(0, SHOWN_PER_GROUP)) lines.push(`  record ${f.seq}: ${f.message}`);
+        if (g.length > SHOWN_PER_GROUP) lines.push(`  … ${g.length - SHOWN_PER_GROUP} more (--json lists them all)`);
+      }
+    }
+    lines.push(`${report.errors} errors, ${report.warnings} warnings, ${report.infos} infos`);
+    out(lines.join('\n'));
+  }
+  return report.errors > 0 ? 1 : 0;
 }
 
 export async function cmdWiresharkDissector(argv: string[]): Promise<number> {
