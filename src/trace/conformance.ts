@@ -508,7 +508,7 @@ const utf8 = new TextDecoder();
  * pairSeq = the offending record, data = the message); null for other records or codes this
  * build does not know.
  */
-export function findingOf(r: Pick<RecordView, 'kind' | 'msgId' | 'msgType' | 'seq' | 'devNum'> & { pairSeq: number | null; data: Uint8Array | (() => Uint8Array) }): RecordedFinding | null {
+export function findingOf(r: Pick<RecordView, 'kind' | 'msgId' | 'msgType' | 'seq'> & { devNum: number | null; pairSeq: number | null; data: Uint8Array | (() => Uint8Array) }): RecordedFinding | null {
   if (r.kind !== 'finding') return null;
   const rule: Rule | undefined = RULES[r.msgId];
   const severity = SEVERITIES[r.msgType];
