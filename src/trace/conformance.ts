@@ -96,7 +96,7 @@ export const QUIRKS: Readonly<Record<PeerName, readonly Quirk[]>> = {
     ),
   ],
   // Linux RFC v1 transport (virtio_msg.c, virtio-msg §16.2).
-  'linux-rfc': [{ rule: 'msg-size-exact', messages: ['SET_CONFIG'], why: 'the Linux RFC sets SET_CONFIG msg_size without counting the data bytes' }],
+  'linux-rfc': (['msg-size-exact', 'reserved-zero'] as const).map((rule): Quirk => ({ rule, messages: ['SET_CONFIG'], why: 'the Linux RFC sets SET_CONFIG msg_size without counting the data bytes that follow' })),
 };
 
 export interface Finding {
