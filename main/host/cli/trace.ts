@@ -175,7 +175,7 @@ export async function cmdCheck(argv: string[]): Promise<number> {
   const section = new Map<string, string>(RULES.map((r) => [r.id, r.section]));
   if (values.json) {
     const findings = report.findings.map((f) => ({ rule: f.rule, section: f.section, severity: f.severity, seq: f.seq, dev: f.devNum, message: f.message }));
-    out(JSON.stringify({ capture: capture.path, board: capture.meta.board, peer, errors: report.errors, warnings: report.warnings, infos: report.infos, checked: report.checked, findings }, null, 2));
+    out(JSON.stringify({ capture: capture.path, board: capture.meta.board, peer, errors: report.errors, warnings: report.warnings, infos: report.infos, checked: report.checked, recorded: report.recorded, findings }, null, 2));
   } else {
     const groups = new Map<string, Finding[]>();
     for (const f of report.findings) {
