@@ -210,12 +210,6 @@ interface QueueState {
   lastEventSeq: number;
 }
 
-/** A request still waiting for its response: what response-type and request-answered need. */
-interface Outstanding {
-  type: number;
-  name: string;
-}
-
 const MAX_OUTSTANDING = 1 << 16;
 
 const hex = (v: number, digits = 2): string => '0x' + v.toString(16).padStart(digits, '0');
@@ -228,7 +222,11 @@ export class ConformanceEvaluator {
   private readonly counts = new Uint32Array(RULES.length);
   private readonly devices = new Map<number, DeviceState>();
   private readonly queues = new Map<number, QueueState>();
-  private readonly outstanding = new Map<number, Outstanding>();
+  /**
+   * Requests waiting for their response, by seq: what response-type and request-answered need,
+   * packed as (type byte · 512 + name slot) · 8 + revision code (no allocation per request on the hot path).
+   */
+  private readonly outstanding = new Map<number, number>();
   private anyPresent = false;
   private out: Finding[] | null = null;
 
@@ -268,7 +266,7 @@ export class ConformanceEvaluator {
     if ((flags & F_REQUEST) !== 0) {
       if (tokens && v.token === 0) this.raise(R['request-token-nonzero'], v, this.nameOf(table, slot), `${dirText(v.dir)} ${this.nameOf(table, slot)} request has token 0; R3/R4 requests carry a non-zero token`);
       if (this.outstanding.size >= MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
-      this.outstanding.set(v.seq, { type: v.msgType, name: this.nameOf(table, slot) });
+      this.outstanding.set(v.seq, (v.msgType * 512 + slot) * 8 + revCode);
       if (role !== 0) this.request(v, table, role);
     } else if ((flags & F_RESPONSE) !== 0) {
       this.response(v, table, slot, problems, flags);
@@ -276,7 +274,7 @@ export class ConformanceEvaluator {
     } else if ((flags & F_EVENT) !== 0) {
       if (tokens && v.token !== 0) this.raise(R['event-token-zero'], v, this.nameOf(table, slot), `${dirText(v.dir)} ${this.nameOf(table, slot)} has token ${hex(v.token, 4)}; events carry token 0`);
       if (role === ROLE.used) this.eventUsed(v, table);
-      else if (role === ROLE.avail) this.queueInRange(v, 'EVENT_AVAIL', readU32(v, table.availQueueAt));
+      else if (role === ROLE.avail) this.queueInRange(v, 'EVENT_AVAIL', v.dataU32(table.availQueueAt));
     }
   }
 
@@ -311,8 +309,9 @@ export class ConformanceEvaluator {
     const req = pair < 0 ? undefined : this.outstanding.get(pair);
     if (req === undefined) return;
     this.outstanding.delete(pair);
-    const want = (req.type & 0x03) | 0x01;
-    if (v.msgType !== want) this.raise(R['response-type'], v, name, `${what} has type ${hex(v.msgType)}, expected ${hex(want)} (request record ${pair} type ${hex(req.type)} | 1)`);
+    const reqType = Math.floor(req / 4096);
+    const want = (reqType & 0x03) | 0x01;
+    if (v.msgType !== want) this.raise(R['response-type'], v, name, `${what} has type ${hex(v.msgType)}, expected ${hex(want)} (request record ${pair} type ${hex(reqType)} | 1)`);
     if ((flags & F_TOKEN_FALLBACK) !== 0) {
       const rule = v.revCode === REV_R4 ? R['R4-token-echo'] : v.revCode === REV_R3 ? R['R3-token-echo'] : -1;
       if (rule >= 0) this.raise(rule, v, name, `${what} has token ${hex(v.token, 4)}, not the token of its request (record ${pair}); paired by (dev_num, msg_id)`);
@@ -322,10 +321,12 @@ export class ConformanceEvaluator {
   private noResponse(v: RecordView): void {
     const pair = v.pairSeq;
     const req = pair < 0 ? undefined : this.outstanding.get(pair);
-    if (req === undefined) return;
+    const table = req === undefined ? null : revTable(req % 8);
+    if (req === undefined || table === null) return;
     this.outstanding.delete(pair);
+    const name = this.nameOf(table, Math.floor(req / 8) % 512);
     const dev = v.devNum === NO_DEV ? '' : ` dev ${v.devNum}`;
-    this.raise(R['request-answered'], v, req.name, `${req.name}${dev} (record ${pair}) got no response before its timeout`);
+    this.raise(R['request-answered'], v, name, `${name}${dev} (record ${pair}) got no response before its timeout`);
   }
 
   private device(devNum: number): DeviceState {
@@ -418,7 +419,7 @@ export class ConformanceEvaluator {
   }
 
   private eventUsed(v: RecordView, table: RevTable): void {
-    const index = readU32(v, table.usedQueueAt);
+    const index = v.dataU32(table.usedQueueAt);
     const devNum = v.devNum;
     if (this.anyPresent && this.devices.get(devNum)?.present !== true) {
       this.raise(R['event-dev-num'], v, 'EVENT_USED', `EVENT_USED names dev ${devNum}, which no GET_DEVICE_INFO response named`);
@@ -485,13 +486,6 @@ export class ConformanceEvaluator {
 
 function queueKey(devNum: number, index: number): number {
   return devNum * 0x1_0000 + (index & 0xffff);
-}
-
-/** The little-endian u32 at `offset` of the record's data, or -1 past its end. */
-function readU32(v: RecordView, offset: number): number {
-  const d = v.data();
-  if (offset < 0 || offset + 4 > d.length) return -1;
-  return (d[offset]! | (d[offset + 1]! << 8) | (d[offset + 2]! << 16) | (d[offset + 3]! << 24)) >>> 0;
 }
 
 

@@ -296,6 +296,11 @@ export class RecordView {
   get dataLength(): number {
     return this.length - RECORD_HEADER_SIZE;
   }
+  /** The little-endian u32 at `offset` of the data, or -1 when the data is shorter (no allocation, unlike data()). */
+  dataU32(offset: number): number {
+    if (offset < 0 || offset + 4 > this.length - RECORD_HEADER_SIZE) return -1;
+    return this.dv.getUint32(this.offset + RECORD_HEADER_SIZE + offset, true);
+  }
   /** The data bytes (a view, not a copy). */
   data(): Uint8Array {
     return this.bytes.subarray(this.offset + RECORD_HEADER_SIZE, this.offset + this.length);
