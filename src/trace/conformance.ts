@@ -63,8 +63,10 @@ export const RULES = [
 
 export type RuleId = (typeof RULES)[number]['id'];
 
+const R = Object.fromEntries(RULES.map((r, i) => [r.id, i])) as Record<RuleId, number>;
+
 export function ruleIndex(id: RuleId): number {
-  return RULES.findIndex((r) => r.id === id);
+  return R[id];
 }
 
 export const PEERS = ['qemu', 'openamp-st', 'linux-rfc'] as const;
@@ -141,7 +143,6 @@ const REV_R4 = REVISION_CODES.indexOf('r4');
 /** Status bits a driver write must keep once set (the device sets DEVICE_NEEDS_RESET; SUSPEND may be cleared). */
 const KEPT_BITS = STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK | STATUS.DRIVER_OK | STATUS.FAILED;
 
-const R = Object.fromEntries(RULES.map((r, i) => [r.id, i])) as Record<RuleId, number>;
 
 /** Messages some rule looks into; everything else costs one table read. */
 const ROLE = { used: 1, avail: 2, setStatus: 3, status: 4, setFeatures: 5, getVqueue: 6, setVqueue: 7, deviceInfo: 8 } as const;
@@ -192,6 +193,12 @@ function revTable(code: number): RevTable | null {
 interface DeviceState {
   /** The status the device holds as far as the wire says (last written, then as reported). */
   status: number;
+  /**
+   * A reset (status 0) was seen: what happened since is known, so rules about the history since
+   * reset judge. A capture that starts mid-session (ring mode, a re-attach) does not blame the
+   * device for what it cannot show.
+   */
+  resetSeen: boolean;
   featuresWritten: boolean;
   /** From GET_DEVICE_INFO; -1 while unknown. */
   maxVirtqueues: number;
@@ -220,6 +227,7 @@ export class ConformanceEvaluator {
   private readonly peer: PeerName | null;
   private readonly limit: number;
   private readonly counts = new Uint32Array(RULES.length);
+  private readonly severityCounts = new Float64Array(SEVERITIES.length);
   private readonly devices = new Map<number, DeviceState>();
   private readonly queues = new Map<number, QueueState>();
   /**
@@ -235,9 +243,10 @@ export class ConformanceEvaluator {
     this.limit = opts.limitPerRule ?? Infinity;
   }
 
-  /** Findings of each rule so far (reported or beyond the limit), by RULES index. */
-  get ruleCounts(): readonly number[] {
-    return [...this.counts];
+  /** Findings so far by severity, those beyond the per-rule limit included. */
+  get totals(): { errors: number; warnings: number; infos: number } {
+    const [errors, warnings, infos] = this.severityCounts;
+    return { errors: errors!, warnings: warnings!, infos: infos! };
   }
 
   /** Evaluates the record under `v` (finding records are ignored); returns its findings, most often none. */
@@ -332,7 +341,7 @@ export class ConformanceEvaluator {
   private device(devNum: number): DeviceState {
     let d = this.devices.get(devNum);
     if (d === undefined) {
-      d = { status: 0, featuresWritten: false, maxVirtqueues: -1, present: false, queueSizes: new Map() };
+      d = { status: 0, resetSeen: false, featuresWritten: false, maxVirtqueues: -1, present: false, queueSizes: new Map() };
       this.devices.set(devNum, d);
     }
     return d;
@@ -369,6 +378,7 @@ export class ConformanceEvaluator {
     const held = dev.status;
     if (s === 0) {
       dev.status = 0;
+      dev.resetSeen = true;
       dev.featuresWritten = false;
       dev.queueSizes.clear();
       for (const k of [...this.queues.keys()]) if (Math.floor(k / 0x1_0000) === v.devNum) this.queues.delete(k);
@@ -377,7 +387,7 @@ export class ConformanceEvaluator {
     const what = `SET_DEVICE_STATUS ${hex(s)} to dev ${v.devNum}`;
     const cleared = held & KEPT_BITS & ~s;
     if (cleared !== 0) this.raise(R['status-transition'], v, 'SET_DEVICE_STATUS', `${what} clears ${hex(cleared)} of the status ${hex(held)} the device holds; only a write of 0 (reset) clears bits`);
-    if ((s & STATUS.FEATURES_OK) !== 0 && (held & STATUS.FEATURES_OK) === 0 && !dev.featuresWritten) {
+    if ((s & STATUS.FEATURES_OK) !== 0 && (held & STATUS.FEATURES_OK) === 0 && dev.resetSeen && !dev.featuresWritten) {
       this.raise(R['features-ok-after-write'], v, 'SET_DEVICE_STATUS', `${what} sets FEATURES_OK, but no SET_DRIVER_FEATURES was sent since the last reset`);
     }
     if ((s & STATUS.DRIVER_OK) !== 0 && (held & STATUS.DRIVER_OK) === 0 && (s & STATUS.FEATURES_OK) === 0) {
@@ -404,7 +414,7 @@ export class ConformanceEvaluator {
           const nonZero = ['cur_size', 'flags', 'desc_addr', 'driver_addr', 'device_addr'].filter((n) => fieldBigint(f, n) !== 0n);
           if (nonZero.length > 0) this.raise(R['vqueue-absent-sentinel'], v, 'GET_VQUEUE', `GET_VQUEUE response for unavailable queue ${index} of dev ${v.devNum} (max_size 0) has ${nonZero.join(', ')} non-zero; expected all zero but the index`);
         }
-      } else if ('cur_size' in f && cur !== 0 && !dev.queueSizes.has(index)) {
+      } else if ('cur_size' in f && cur !== 0 && dev.resetSeen && !dev.queueSizes.has(index)) {
         this.raise(R['vqueue-unconfigured-size'], v, 'GET_VQUEUE', `GET_VQUEUE response for queue ${index} of dev ${v.devNum} reports cur_size ${cur} before any SET_VQUEUE; expected 0`);
       }
     } else {
@@ -468,16 +478,14 @@ export class ConformanceEvaluator {
   }
 
   private raise(rule: number, v: RecordView, about: string, message: string, seq = v.seq): void {
+    const r: Rule = RULES[rule]!;
+    const quirk = this.peer === null ? undefined : QUIRKS[this.peer].find((q) => q.rule === r.id && (q.messages === undefined || q.messages.includes(about)));
+    const severity = quirk === undefined ? r.severity : 'info';
+    this.severityCounts[SEVERITIES.indexOf(severity)]!++;
     const n = ++this.counts[rule]!;
     if (n > this.limit) return;
-    const r: Rule = RULES[rule]!;
-    let severity = r.severity;
     let text = message.trim();
-    const quirk = this.peer === null ? undefined : QUIRKS[this.peer].find((q) => q.rule === r.id && (q.messages === undefined || q.messages.includes(about)));
-    if (quirk !== undefined) {
-      severity = 'info';
-      text += ` (known ${this.peer} deviation: ${quirk.why})`;
-    }
+    if (quirk !== undefined) text += ` (known ${this.peer} deviation: ${quirk.why})`;
     if (n === this.limit) text += ` (the ${this.limit}th ${r.id} finding: later ones are not recorded; amp-workbench check counts them)`;
     const dev = v.devNum;
     (this.out ??= []).push({ rule: r.id as RuleId, section: r.section, severity, message: text, seq, devNum: dev === NO_DEV ? null : dev });

@@ -15,7 +15,7 @@ import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 import { indexRecords, type RecordBlock } from './block';
-import { ConformanceEvaluator, RULES, SEVERITIES, type PeerName } from './conformance';
+import { ConformanceEvaluator, ruleIndex, SEVERITIES, type PeerName } from './conformance';
 import {
   dirCode,
   encodeVqIndex,
@@ -126,8 +126,6 @@ const encoder = new TextEncoder();
 /** Live findings per rule before the recorder stops writing them (amp-workbench check counts them all). */
 const FINDINGS_PER_RULE = 1000;
 const KIND_FINDING = KIND.finding;
-const RULE_CODE: Readonly<Record<string, number>> = Object.fromEntries(RULES.map((r, i) => [r.id, i]));
-const SEVERITY_CODE: Readonly<Record<string, number>> = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
 
 /** Stores the u64 (hi·2^32 + lo) + add, for add < 2^53. */
 function putSum(dv: DataView, at: number, hi: number, lo: number, add: number): void {
@@ -221,6 +219,10 @@ export class Recorder {
   /** Records that could not be kept because the sink failed for too long. */
   get lostCount(): number {
     return this.lost;
+  }
+  /** Conformance findings so far by severity (null when the rules are not evaluated). */
+  get findingCounts(): { errors: number; warnings: number; infos: number } | null {
+    return this.conformance?.totals ?? null;
   }
   /** The sink's last failure, while it is failing. */
   get error(): string | null {
@@ -490,7 +492,7 @@ export class Recorder {
   /** The conformance hook: findings about the record at `o` go in right after it (conformance.ts). */
   private findings(o: number, monoNs: bigint): void {
     for (const f of this.conformance!.record(this.view.at(this.buf, o))) {
-      this.append(KIND_FINDING, 0, 0, monoNs, 0, f.devNum ?? NONE_DEV, SEVERITY_CODE[f.severity]!, RULE_CODE[f.rule]!, 0, 0, 0, f.seq, 0n, this.text(f.message));
+      this.append(KIND_FINDING, 0, 0, monoNs, 0, f.devNum ?? NONE_DEV, SEVERITIES.indexOf(f.severity), ruleIndex(f.rule), 0, 0, 0, f.seq, 0n, this.text(f.message));
     }
   }
 

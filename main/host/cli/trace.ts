@@ -87,10 +87,12 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
     const records = await rec.stop();
     const elapsedNs = Number(process.hrtime.bigint() - started);
-    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount };
+    const findings = rec.recorder.findingCounts;
+    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount, findings };
     if (values.json) out(JSON.stringify(summary, null, 2));
     else {
       out(`${records} records (${(summary.bytes / 1e6).toFixed(2)} MB) from ${profile.id} in ${formatNs(elapsedNs)} → ${values.out}`);
+      if (findings) out(`conformance: ${findings.errors} errors, ${findings.warnings} warnings, ${findings.infos} infos (amp-workbench check ${values.out} lists them)`);
       if (summary.lost > 0) process.stderr.write(`${summary.lost} records could not be written: ${rec.recorder.error ?? 'the disk failed'}\n`);
     }
     if (summary.lost > 0) failed = true;
