@@ -171,10 +171,10 @@ interface RevTable {
 const REV_TABLES: (RevTable | undefined)[] = [];
 
 function revTable(code: number): RevTable | null {
-  const rev = REVISION_CODES[code];
-  if (!rev) return null;
   let t = REV_TABLES[code];
   if (t === undefined) {
+    const rev = REVISION_CODES[code];
+    if (!rev) return null;
     const role = new Uint8Array(512);
     for (let slot = 0; slot < 512; slot++) role[slot] = ROLE_OF_NAME[lookupMessage(rev, slot >= 256, slot & 0xff).name] ?? 0;
     const queueAt = (name: string): number => {
