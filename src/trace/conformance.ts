@@ -122,6 +122,7 @@ export interface EvaluatorOptions {
 
 const NONE: readonly Finding[] = Object.freeze([]);
 
+// Module-local copies, as in recorder.ts: under a CommonJS transpile every imported binding is a getter call.
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
 const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
 const KIND_MARKER = RECORD_KINDS.indexOf('marker');

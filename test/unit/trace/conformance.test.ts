@@ -5,14 +5,17 @@
  * same findings again without counting recorded ones twice.
  */
 import { describe, expect, it } from 'vitest';
+import { formatProfileErrors, parseBoardProfile } from '../../../src/api/boardProfile';
+import { BUILTIN_PROFILES, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { encode, type MessageInit, type Revision } from '../../../src/protocol/index';
 import { fromRecords, toRecords } from '../../../src/trace/block';
 import { checkRecords, findingOf, PEERS, QUIRKS, RULES, type Finding, type PeerName, type RuleId } from '../../../src/trace/conformance';
+import { metaFromJson, metaToJson } from '../../../src/trace/meta';
 import { Recorder, type ChunkSink } from '../../../src/trace/recorder';
 import { indexRecords } from '../../../src/trace/block';
 import { problemMask, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
 import { FakeClock } from './fakeClock';
-import { SampleBuilder } from './sample';
+import { SampleBuilder, sampleMeta } from './sample';
 
 const D2D = 'driver-to-device';
 const D2H = 'device-to-driver';
@@ -89,6 +92,35 @@ describe('the rule table', () => {
 
   it('every quirk names a rule of the table', () => {
     for (const p of PEERS) for (const q of QUIRKS[p]) expect(RULES.some((r) => r.id === q.rule), `${p} ${q.rule}`).toBe(true);
+  });
+});
+
+describe('the peer: board profile, capture metadata', () => {
+  it('the built-in profiles of known peers name them; others name none', () => {
+    const peers = Object.fromEntries([...BUILTIN_PROFILES, ...HARDWARE_PROFILES].map((p) => [p.id, p.peer ?? null]));
+    expect(peers).toEqual({
+      'sim-qemu-amp-pci': null,
+      'sim-versal': null,
+      'sim-stm32mp157': 'openamp-st',
+      'stm32mp157c-dk2': 'openamp-st',
+      'versal-vek280': null,
+      'qemu-virtio-msg-amp-pci': 'qemu',
+      'qemu-qtest-amp-pci': 'qemu',
+    });
+  });
+
+  it('a profile naming an unknown peer is refused with the names it takes', () => {
+    const raw = JSON.parse(JSON.stringify(BUILTIN_PROFILES[0]!, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))) as Record<string, unknown>;
+    raw['peer'] = 'qmeu';
+    const r = parseBoardProfile(raw);
+    expect(r.ok || formatProfileErrors(r.errors)).toBe('  peer: expected one of "qemu", "openamp-st", "linux-rfc", saw "qmeu"');
+  });
+
+  it('capture metadata carries the peer through JSON, and refuses an unknown one', () => {
+    const meta = sampleMeta({ peer: 'qemu' });
+    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(meta))))).toEqual({ ok: true, meta });
+    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(sampleMeta()))))).toEqual({ ok: true, meta: sampleMeta() });
+    expect(metaFromJson({ ...metaToJson(meta), peer: 'zephyr' })).toEqual({ ok: false, reason: 'capture metadata field "peer": expected absent or one of qemu, openamp-st, linux-rfc, saw "zephyr"' });
   });
 });
 
