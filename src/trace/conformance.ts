@@ -212,7 +212,7 @@ interface DeviceState {
 interface QueueState {
   avail: number;
   used: number;
-  /** Used entries seen (vq-index records) and EVENT_USED received since tracking began. */
+  /** Used entries seen (used.idx moves in vq-index records) and EVENT_USED received since tracking began. */
   entries: number;
   events: number;
   lastEventSeq: number;
@@ -237,6 +237,8 @@ export class ConformanceEvaluator {
    */
   private readonly outstanding = new Map<number, number>();
   private anyPresent = false;
+  /** The first record evaluated was the capture's first (seq 0): every device's GET_DEVICE_INFO is in view. */
+  private fromStart: boolean | null = null;
   private out: Finding[] | null = null;
 
   constructor(opts: EvaluatorOptions = {}) {
@@ -252,6 +254,7 @@ export class ConformanceEvaluator {
 
   /** Evaluates the record under `v` (finding records are ignored); returns its findings, most often none. */
   record(v: RecordView): readonly Finding[] {
+    this.fromStart ??= v.seq === 0;
     const kind = v.kindCode;
     if (kind === KIND_MESSAGE) this.message(v);
     else if (kind === KIND_VQ_INDEX) this.vqIndex(v);
@@ -432,24 +435,13 @@ export class ConformanceEvaluator {
   private eventUsed(v: RecordView, table: RevTable): void {
     const index = v.dataU32(table.usedQueueAt);
     const devNum = v.devNum;
-    if (this.anyPresent && this.devices.get(devNum)?.present !== true) {
+    if (this.anyPresent && this.fromStart === true && this.devices.get(devNum)?.present !== true) {
       this.raise(R['event-dev-num'], v, 'EVENT_USED', `EVENT_USED names dev ${devNum}, which no GET_DEVICE_INFO response named`);
       return;
     }
     this.queueInRange(v, 'EVENT_USED', index);
     const q = this.queues.get(queueKey(devNum, index));
     if (q === undefined) return;
-    // Events are judged when the next one comes: the driver records the used ring it collects after the event.
-    if (q.events > q.entries) {
-      this.raise(
-        R['event-used-after-used-ring'],
-        v,
-        'EVENT_USED',
-        `EVENT_USED for queue ${index} of dev ${devNum} (record ${q.lastEventSeq}) came when used.idx had not moved: ${q.events} EVENT_USED for ${q.entries} used entries`,
-        q.lastEventSeq,
-      );
-      q.events = q.entries;
-    }
     q.events++;
     q.lastEventSeq = v.seq;
   }
@@ -470,7 +462,15 @@ export class ConformanceEvaluator {
     const du = (x.usedIdx - q.used) & 0xffff;
     if (da >= 0x8000) this.raise(R['queue-index-forward'], v, 'VQ_INDEX', `${where}: avail.idx went back from ${q.avail} to ${x.availIdx}`);
     if (du >= 0x8000) this.raise(R['queue-index-forward'], v, 'VQ_INDEX', `${where}: used.idx went back from ${q.used} to ${x.usedIdx}`);
-    else q.entries += du;
+    else if (du !== 0) {
+      // used.idx as the driver read it when it collected: every EVENT_USED so far needed a used entry before it.
+      q.entries += du;
+      if (q.events > q.entries) {
+        const what = `${q.events} EVENT_USED for ${where} while used.idx moved ${q.entries} (to ${x.usedIdx}): an EVENT_USED came without the used ring moving (latest record ${q.lastEventSeq})`;
+        this.raise(R['event-used-after-used-ring'], v, 'EVENT_USED', what, q.lastEventSeq);
+        q.events = q.entries;
+      }
+    }
     const ahead = (x.availIdx - x.usedIdx) & 0xffff;
     const size = this.devices.get(devNum)?.queueSizes.get(index);
     if (size !== undefined && ahead > size) this.raise(R['queue-index-range'], v, 'VQ_INDEX', `${where}: avail.idx ${x.availIdx} runs ${ahead} ahead of used.idx ${x.usedIdx}, more than the queue size ${size}`);
