@@ -20,6 +20,7 @@ import { decodeConfig } from '../devices/config';
 import type { DevicePhase, DeviceState } from '../driver/driver';
 import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
 import { PROBLEM_CODES } from '../protocol/types';
+import { SEVERITIES } from '../trace/conformance';
 import { RECORD_KINDS } from '../trace/record';
 import { hex32, hexNum, toHex } from '../util/hex';
 import type { BoardProfile } from './boardProfile';
@@ -267,6 +268,7 @@ export const traceStatsSchema = z.object({
   occupancy: z.array(
     z.object({ dev: z.number().nullable(), queue: z.number(), samples: z.number(), maxInFlight: z.number(), lastInFlight: z.number(), maxPerBucket: nullableNumbers }),
   ),
+  findings: z.array(z.object({ rule: z.string(), severity: z.enum(SEVERITIES), count: z.number() })),
 });
 
 // ---- requests -----------------------------------------------------------------------------------
