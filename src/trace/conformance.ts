@@ -59,6 +59,7 @@ export const RULES = [
   { id: 'queue-index-forward', section: 'virtio 1.x §2.7 (split virtqueue)', severity: 'error', description: "a virtqueue's avail.idx and used.idx only move forward" },
   { id: 'event-used-after-used-ring', section: 'virtio-msg §10.2', severity: 'warning', description: 'EVENT_USED is sent only after the used ring moved' },
   { id: 'event-dev-num', section: 'virtio-msg §14.5', severity: 'error', description: 'a device event names a device that answered GET_DEVICE_INFO' },
+  { id: 'bus-queue-index', section: 'amp-bus §4.1, §4.2', severity: 'error', description: "the peer's bus queue producer and consumer indices stay within 0..N-1" },
 ] as const satisfies readonly Rule[];
 
 export type RuleId = (typeof RULES)[number]['id'];
@@ -121,6 +122,7 @@ export interface EvaluatorOptions {
 }
 
 const NONE: readonly Finding[] = Object.freeze([]);
+const utf8 = new TextDecoder();
 
 // Module-local copies, as in recorder.ts: under a CommonJS transpile every imported binding is a getter call.
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
@@ -128,6 +130,9 @@ const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
 const KIND_MARKER = RECORD_KINDS.indexOf('marker');
 const KIND_FINDING = RECORD_KINDS.indexOf('finding');
 const MARKER_NO_RESPONSE = MARKER_KINDS.indexOf('no-response');
+const MARKER_ERROR = MARKER_KINDS.indexOf('error');
+/** The recorder's ERROR marker for the bus endpoint's 'peer-index' queue problem (recorder.ts endpointProblem). */
+const PEER_INDEX_MARKER = /^queue peer-index at bus byte \d+: (.*)$/s;
 const F_REQUEST = RECORD_FLAGS.request;
 const F_RESPONSE = RECORD_FLAGS.response;
 const F_EVENT = RECORD_FLAGS.event;
@@ -258,7 +263,11 @@ export class ConformanceEvaluator {
     const kind = v.kindCode;
     if (kind === KIND_MESSAGE) this.message(v);
     else if (kind === KIND_VQ_INDEX) this.vqIndex(v);
-    else if (kind === KIND_MARKER && v.msgId === MARKER_NO_RESPONSE) this.noResponse(v);
+    else if (kind === KIND_MARKER) {
+      const marker = v.msgId;
+      if (marker === MARKER_NO_RESPONSE) this.noResponse(v);
+      else if (marker === MARKER_ERROR) this.errorMarker(v);
+    }
     const out = this.out;
     if (out === null) return NONE;
     this.out = null;
@@ -340,6 +349,12 @@ export class ConformanceEvaluator {
     const name = this.nameOf(table, Math.floor(req / 8) % 512);
     const dev = v.devNum === NO_DEV ? '' : ` dev ${v.devNum}`;
     this.raise(R['request-answered'], v, name, `${name}${dev} (record ${pair}) got no response before its timeout`);
+  }
+
+  /** Bus queue faults the endpoint found are recorded as ERROR markers; the index ones break a rule. */
+  private errorMarker(v: RecordView): void {
+    const m = PEER_INDEX_MARKER.exec(utf8.decode(v.data()));
+    if (m !== null) this.raise(R['bus-queue-index'], v, 'QUEUE', `bus queue: ${m[1]}`);
   }
 
   private device(devNum: number): DeviceState {
@@ -504,7 +519,6 @@ export interface RecordedFinding extends Finding {
   recordSeq: number;
 }
 
-const utf8 = new TextDecoder();
 
 /**
  * What a finding record says (record.ts: msgId = RULES index, msgType = SEVERITIES index,

@@ -492,6 +492,19 @@ describe('live in the recorder, and again after the fact', () => {
     expect(rec.findingCounts).toEqual({ errors: 0, warnings: 1005, infos: 0 });
   });
 
+  it("bus-queue-index: the endpoint's peer-index queue problem, as the recorder records it, is a finding; other queue problems are not", () => {
+    const sink = new MemorySink();
+    const clock = new FakeClock();
+    const rec = new Recorder({ runtime: clock, sink, revision: 'r4', conformance: { peer: null } });
+    const reason = 'peer tail index 70 at 0x0040 is outside 0..61 (N = 62); using 8 (modulo N, as the peer would)';
+    rec.observer().onProblem!({ kind: 'queue', problem: { code: 'peer-index', offset: 0x40, reason }, monoNs: clock.monoNs() });
+    rec.observer().onProblem!({ kind: 'queue', problem: { code: 'peer-state', offset: 0x08, reason: 'device head went to PEER_DEAD' }, monoNs: clock.monoNs() });
+    rec.close();
+    const records = sink.records();
+    expect(records.map((r) => r.kind)).toEqual(['marker', 'finding', 'marker']);
+    expect(findingOf(records[1]!)).toMatchObject({ rule: 'bus-queue-index', severity: 'error', seq: 0, section: 'amp-bus §4.1, §4.2', message: `bus queue: ${reason}` });
+  });
+
   it('every rule id is reachable from a finding record', () => {
     for (const id of RULES.map((r) => r.id as RuleId)) expect(findingOf({ kind: 'finding', msgId: RULES.findIndex((r) => r.id === id), msgType: 0, seq: 0, devNum: null, pairSeq: 0, data: new Uint8Array(0) })?.rule).toBe(id);
   });
