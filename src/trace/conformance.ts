@@ -223,7 +223,43 @@ interface QueueState {
   lastEventSeq: number;
 }
 
-const MAX_OUTSTANDING = 1 << 16;
+/**
+ * Requests waiting for their response, by seq, each as what response-type and request-answered
+ * need: (type byte · 512 + name slot) · 8 + revision code. A direct-mapped table (no Map churn on
+ * the hot path); the rare request still unanswered when its slot is reused is kept aside, up to a
+ * bound, oldest dropped first.
+ */
+class OutstandingRequests {
+  private static readonly SLOTS = 1 << 16;
+  private static readonly ASIDE_MAX = 1 << 16;
+  private readonly seqs = new Float64Array(OutstandingRequests.SLOTS).fill(-1);
+  private readonly infos = new Int32Array(OutstandingRequests.SLOTS);
+  private readonly aside = new Map<number, number>();
+
+  add(seq: number, info: number): void {
+    const i = seq % OutstandingRequests.SLOTS;
+    const old = this.seqs[i]!;
+    if (old >= 0) {
+      if (this.aside.size >= OutstandingRequests.ASIDE_MAX) this.aside.delete(this.aside.keys().next().value!);
+      this.aside.set(old, this.infos[i]!);
+    }
+    this.seqs[i] = seq;
+    this.infos[i] = info;
+  }
+
+  /** The request's info, now no longer outstanding; -1 when unknown. */
+  take(seq: number): number {
+    const i = seq % OutstandingRequests.SLOTS;
+    if (this.seqs[i] === seq) {
+      this.seqs[i] = -1;
+      return this.infos[i]!;
+    }
+    const aside = this.aside.get(seq);
+    if (aside === undefined) return -1;
+    this.aside.delete(seq);
+    return aside;
+  }
+}
 
 const hex = (v: number, digits = 2): string => '0x' + v.toString(16).padStart(digits, '0');
 const dirText = (dir: Direction | null): string => (dir === 'device-to-driver' ? 'device→driver' : dir === 'driver-to-device' ? 'driver→device' : '');
@@ -236,11 +272,7 @@ export class ConformanceEvaluator {
   private readonly severityCounts = new Float64Array(SEVERITIES.length);
   private readonly devices = new Map<number, DeviceState>();
   private readonly queues = new Map<number, QueueState>();
-  /**
-   * Requests waiting for their response, by seq: what response-type and request-answered need,
-   * packed as (type byte · 512 + name slot) · 8 + revision code (no allocation per request on the hot path).
-   */
-  private readonly outstanding = new Map<number, number>();
+  private readonly outstanding = new OutstandingRequests();
   private anyPresent = false;
   /** The first record evaluated was the capture's first (seq 0): every device's GET_DEVICE_INFO is in view. */
   private fromStart: boolean | null = null;
@@ -287,8 +319,7 @@ export class ConformanceEvaluator {
     const tokens = revCode >= REV_R3;
     if ((flags & F_REQUEST) !== 0) {
       if (tokens && v.token === 0) this.raise(R['request-token-nonzero'], v, this.nameOf(table, slot), `${dirText(v.dir)} ${this.nameOf(table, slot)} request has token 0; R3/R4 requests carry a non-zero token`);
-      if (this.outstanding.size >= MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
-      this.outstanding.set(v.seq, (v.msgType * 512 + slot) * 8 + revCode);
+      this.outstanding.add(v.seq, (v.msgType * 512 + slot) * 8 + revCode);
       if (role !== 0) this.request(v, table, role);
     } else if ((flags & F_RESPONSE) !== 0) {
       this.response(v, table, slot, problems, flags);
@@ -328,24 +359,23 @@ export class ConformanceEvaluator {
       return;
     }
     const pair = v.pairSeq;
-    const req = pair < 0 ? undefined : this.outstanding.get(pair);
-    if (req === undefined) return;
-    this.outstanding.delete(pair);
-    const reqType = Math.floor(req / 4096);
-    const want = (reqType & 0x03) | 0x01;
-    if (v.msgType !== want) this.raise(R['response-type'], v, name, `${what} has type ${hex(v.msgType)}, expected ${hex(want)} (request record ${pair} type ${hex(reqType)} | 1)`);
     if ((flags & F_TOKEN_FALLBACK) !== 0) {
       const rule = v.revCode === REV_R4 ? R['R4-token-echo'] : v.revCode === REV_R3 ? R['R3-token-echo'] : -1;
       if (rule >= 0) this.raise(rule, v, name, `${what} has token ${hex(v.token, 4)}, not the token of its request (record ${pair}); paired by (dev_num, msg_id)`);
     }
+    // A late response's request was taken by its no-response marker: its type is no longer known.
+    const req = pair < 0 ? -1 : this.outstanding.take(pair);
+    if (req < 0) return;
+    const reqType = Math.floor(req / 4096);
+    const want = (reqType & 0x03) | 0x01;
+    if (v.msgType !== want) this.raise(R['response-type'], v, name, `${what} has type ${hex(v.msgType)}, expected ${hex(want)} (request record ${pair} type ${hex(reqType)} | 1)`);
   }
 
   private noResponse(v: RecordView): void {
     const pair = v.pairSeq;
-    const req = pair < 0 ? undefined : this.outstanding.get(pair);
-    const table = req === undefined ? null : revTable(req % 8);
-    if (req === undefined || table === null) return;
-    this.outstanding.delete(pair);
+    const req = pair < 0 ? -1 : this.outstanding.take(pair);
+    const table = req < 0 ? null : revTable(req % 8);
+    if (table === null) return;
     const name = this.nameOf(table, Math.floor(req / 8) % 512);
     const dev = v.devNum === NO_DEV ? '' : ` dev ${v.devNum}`;
     this.raise(R['request-answered'], v, name, `${name}${dev} (record ${pair}) got no response before its timeout`);

@@ -208,6 +208,27 @@ describe('each rule: broken and kept', () => {
     expect(r2.check()).toEqual([]);
   });
 
+  it('a late response that does not echo the token is still a token-echo finding after its no-response marker', () => {
+    const s = new Session();
+    const q = s.req({ name: 'GET_DEVICE_STATUS', devNum: 1, token: 5 });
+    s.timeout(q);
+    s.fallback(q, { name: 'GET_DEVICE_STATUS', devNum: 1, token: 0, fields: { status: 0 } }).flags |= RECORD_FLAGS.late;
+    expect(ids(s.check())).toEqual(['request-answered/error', 'R4-token-echo/error']);
+  });
+
+  it('a request left unanswered for more than 65536 records is still named when its timeout comes', () => {
+    const s = new Session();
+    const q = s.req({ name: 'GET_SHM', devNum: 1, token: 1, fields: { shmid: 0 } });
+    s.event(D2D, { name: 'EVENT_AVAIL', devNum: 1, fields: { vq_index: 0, next_offset: 0 } }); // so that a later request takes record 65536
+    for (let i = 0; i < 70_000; i++) {
+      const token = (i % 0xfffe) + 2;
+      s.req({ name: 'GET_DEVICE_STATUS', devNum: 2, token });
+      s.resp({ name: 'GET_DEVICE_STATUS', devNum: 2, token, fields: { status: 0 } });
+    }
+    s.timeout(q);
+    expect(s.check().map((f) => f.message)).toEqual([`GET_SHM dev 1 (record 0) got no response before its timeout`]);
+  });
+
   it('request-token-nonzero and event-token-zero (R3/R4 only)', () => {
     const s = new Session();
     s.req({ name: 'GET_DEVICE_STATUS', devNum: 1, token: 0 });
