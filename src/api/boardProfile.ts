@@ -18,6 +18,7 @@ import { scanJson, type JsonPath } from './jsonLocate';
 import { QUEUE_FORMATS } from '../bus/queue';
 import { MIN_BUS_MSG_SIZE, PRACTICAL_MIN_BUS_MSG_SIZE } from '../protocol/index';
 import { REVISIONS, type Revision } from '../protocol/types';
+import { PEERS } from '../trace/conformance';
 import { hexNum } from '../util/hex';
 
 /**
@@ -141,6 +142,8 @@ export const boardProfileSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected lower-case letters, digits, ".", "_" or "-"'),
     description: z.string(),
     hostRole: z.enum(['driver', 'device']),
+    /** A known peer whose known deviations the conformance findings report as info (conformance.ts QUIRKS). */
+    peer: z.enum(PEERS).optional(),
     pci: z
       .object({
         vendor: smallNumber,

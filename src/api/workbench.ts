@@ -20,6 +20,8 @@ import { decodeConfig } from '../devices/config';
 import type { DevicePhase, DeviceState } from '../driver/driver';
 import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
 import { PROBLEM_CODES } from '../protocol/types';
+import { SEVERITIES } from '../trace/conformance';
+import { RECORD_KINDS } from '../trace/record';
 import { hex32, hexNum, toHex } from '../util/hex';
 import type { BoardProfile } from './boardProfile';
 import { describeValue, expectedText, fieldName, valueAt } from './issues';
@@ -52,7 +54,6 @@ const _phasesComplete: [MissingPhase] extends [never] ? true : MissingPhase = tr
 void _phasesComplete;
 
 const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
-const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker'] as const;
 
 // ---- result shapes ------------------------------------------------------------------------------
 
@@ -267,6 +268,7 @@ export const traceStatsSchema = z.object({
   occupancy: z.array(
     z.object({ dev: z.number().nullable(), queue: z.number(), samples: z.number(), maxInFlight: z.number(), lastInFlight: z.number(), maxPerBucket: nullableNumbers }),
   ),
+  findings: z.array(z.object({ rule: z.string(), severity: z.enum(SEVERITIES), count: z.number() })),
 });
 
 // ---- requests -----------------------------------------------------------------------------------

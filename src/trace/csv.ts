@@ -10,15 +10,15 @@
  * | wall_iso   | wall clock, ISO-8601 UTC with ns: 2026-01-01T00:00:00.000012345Z            |
  * | dir        | driver-to-device, device-to-driver, or empty                               |
  * | dev        | dev_num, or empty                                                          |
- * | kind       | message, doorbell, queue-state, vq-index, marker                           |
- * | msg        | message name (GET_VQUEUE), MALFORMED, UNKNOWN, DOORBELL, VQ_INDEX, marker…  |
+ * | kind       | message, doorbell, queue-state, vq-index, marker, finding                  |
+ * | msg        | message name (GET_VQUEUE), MALFORMED, UNKNOWN, DOORBELL, VQ_INDEX, FINDING… |
  * | msg_id     | msg_id as 0x.. (messages with a header), else empty                        |
  * | token      | token as 0x.... (messages with a header), else empty                       |
  * | size       | data bytes                                                                 |
- * | pair_seq   | a response's request, a no-response marker's request, else empty           |
+ * | pair_seq   | a response's request, a no-response marker's request, a finding's record   |
  * | latency_ns | a paired response's latency, else empty                                    |
  * | problems   | problem codes, ";"-separated                                               |
- * | summary    | the one-line description (describeRecord)                                  |
+ * | summary    | the one-line description (describeRecord); a finding's severity, rule, text |
  * | data_hex   | the raw bytes as hex                                                       |
  *
  * CSV is export-only: JSONL is the lossless text format.

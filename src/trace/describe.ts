@@ -7,10 +7,11 @@
 import { decode } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
 import { toHex } from '../util/hex';
+import { findingOf } from './conformance';
 import { decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
 
 export interface RecordDescription {
-  /** Message name (GET_VQUEUE), or DOORBELL, VQ_INDEX, QUEUE_STATE, or the marker kind upper-cased. */
+  /** Message name (GET_VQUEUE), or DOORBELL, VQ_INDEX, QUEUE_STATE, FINDING, or the marker kind upper-cased. */
   name: string;
   /** The name with its most telling fields, e.g. "GET_VQUEUE dev 1 token 0x0003 index=0". */
   summary: string;
@@ -49,11 +50,11 @@ function text(data: Uint8Array): string {
   return new TextDecoder().decode(data);
 }
 
-type Source = Pick<RecordView, 'kind' | 'dir' | 'rev' | 'devNum' | 'channel' | 'problems' | 'msgId'> & { data(): Uint8Array };
+type Source = Pick<RecordView, 'kind' | 'dir' | 'rev' | 'devNum' | 'channel' | 'problems' | 'msgId' | 'msgType' | 'seq' | 'pairSeq'> & { data(): Uint8Array };
 
 function asSource(r: RecordView | TraceRecord): Source {
   if ('toRecord' in r) return r;
-  return { ...r, devNum: r.devNum ?? NO_DEV, data: () => r.data };
+  return { ...r, devNum: r.devNum ?? NO_DEV, pairSeq: r.pairSeq ?? -1, data: () => r.data };
 }
 
 /** `head` and `detail` as one line; a record with no detail is its head alone. */
@@ -83,6 +84,12 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
       const name = (MARKER_KINDS[r.msgId] ?? 'marker').toUpperCase().replaceAll('-', '_');
       const detail = text(data).trimEnd();
       return { name, summary: line(`${name}${dev}`, detail), detail, problems: [], msg: null };
+    }
+    case 'finding': {
+      const f = findingOf(r);
+      // "error R4-token-echo (record 12): …"; a rule this build does not know keeps its codes.
+      const detail = f ? `${f.severity} ${f.rule} (record ${f.seq}): ${f.message}` : `rule ${r.msgId} severity ${r.msgType} (record ${r.pairSeq}): ${text(data)}`;
+      return { name: 'FINDING', summary: line(`FINDING${dev}`, detail), detail, problems: [], msg: null };
     }
     case 'message':
       break;

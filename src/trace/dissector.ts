@@ -15,9 +15,12 @@
  * 64-bit integer; u32 arrays as one item per word; byte runs as bytes — a name that is a byte run
  * in one message and an integer in another gives the integer form an `_int` suffix), bit ranges
  * as `virtio_msg.field.<field>.<bits>`; `virtio_msg.summary` is the line describeRecord gives.
+ * Conformance findings (conformance.ts) show as `virtio_msg.finding.rule`, `.severity`, `.section`
+ * and `.record` (the offending frame), with expert info of the finding's severity.
  */
 import { HEADERS, MAX_MSG_SIZE, MESSAGES, R0_FRAME_SIZE, type FieldDef, type Layout, type MessageDef } from '../protocol/messages';
 import { PROBLEM_CODES, REVISIONS, type ProblemCode } from '../protocol/types';
+import { RULES, SEVERITIES } from './conformance';
 import { DISSECTOR_NAME, LINKTYPE_USER0 } from './pcapng';
 import { DIRECTIONS, MARKER_KINDS, NO_DEV, RECORD_FLAGS, RECORD_HEADER_SIZE, RECORD_KINDS, RECORD_VERSION, REVISION_CODES, VQ_INDEX_DATA_SIZE } from './record';
 
@@ -40,6 +43,9 @@ const EXPERT: Readonly<Record<ProblemCode, [group: string, severity: string, tex
   'malformed-response': ['MALFORMED', 'ERROR', 'response to a request is malformed; the request failed'],
   'wrong-msg-id': ['SEQUENCE', 'ERROR', 'response carries its request\'s token and dev_num but another msg_id; the request failed'],
 };
+
+/** Expert severity of each finding severity (SEVERITIES order). */
+const FINDING_EXPERT: Readonly<Record<(typeof SEVERITIES)[number], string>> = { error: 'ERROR', warning: 'WARN', info: 'NOTE' };
 
 const FIELD_TYPES = ['u8', 'u16', 'u24', 'u32', 'u64', 'uuid', 'u32[]', 'bytes', 'bitmap'] as const;
 /** Lua type codes: 1..4 integers ≤ 32 bits, then 64-bit, uuid, words, bytes, bitmap. */
@@ -192,7 +198,8 @@ export function generateDissector(): string {
 -- Packets reach it by name from exported-PDU captures (link type 252, tag 12 "${DISSECTOR_NAME}");
 -- raw-record captures (link type ${LINKTYPE_USER0}, DLT_USER0) with the "Decode USER0" preference on.
 -- Filter fields: virtio_msg.name, .msg_id, .dev_num, .token, .msg_size, .kind, .summary,
--- virtio_msg.field.<protocol field name>, virtio_msg.record.* (seq, dir, rev, latency_ns, problems).
+-- virtio_msg.field.<protocol field name>, virtio_msg.record.* (seq, dir, rev, latency_ns, problems),
+-- virtio_msg.finding.* (rule, severity, section, record) on conformance findings.
 
 local proto = Proto(${lua(DISSECTOR_NAME)}, "virtio-msg trace record (AMP Workbench)")
 
@@ -206,6 +213,8 @@ local KINDS = ${luaList(RECORD_KINDS, '')}
 local DIRS = ${luaList(DIRECTIONS, 'none')}
 local REVS = ${luaList(REVISION_CODES, 'unknown')}
 local MARKERS = ${luaList(MARKER_KINDS, '')}
+local RULES = {[0]=${RULES.map((r) => `{id=${lua(r.id)}, section=${lua(r.section)}}`).join(', ')}}
+local SEVERITIES = ${luaList(SEVERITIES, '')}
 local PROBLEMS = {${PROBLEM_CODES.map(lua).join(', ')}}
 
 -- ---- messages.ts: headers and layouts per revision code ---------------------------------------
@@ -253,6 +262,10 @@ PF.avail_idx = ProtoField.uint16("virtio_msg.vq.avail_idx", "avail.idx", base.DE
 PF.used_idx = ProtoField.uint16("virtio_msg.vq.used_idx", "used.idx", base.DEC)
 PF.last_seen_used = ProtoField.uint16("virtio_msg.vq.last_seen_used", "last seen used.idx", base.DEC)
 PF.in_flight = ProtoField.uint16("virtio_msg.vq.in_flight", "in flight", base.DEC)
+PF.finding_rule = ProtoField.string("virtio_msg.finding.rule", "Rule")
+PF.finding_severity = ProtoField.string("virtio_msg.finding.severity", "Severity")
+PF.finding_section = ProtoField.string("virtio_msg.finding.section", "Reference")
+PF.finding_record = ProtoField.framenum("virtio_msg.finding.record", "Offending record in", base.NONE)
 ${problemBits.join('\n')}
 local FLAG_BITS = {
 ${flagBits.join(',\n')},
@@ -261,6 +274,7 @@ ${fieldDecls.join('\n')}
 ${bitDecls.join('\n')}
 ${experts.join('\n')}
 EX.record = ProtoExpert.new("virtio_msg.expert.record", "damaged trace record", expert.group.MALFORMED, expert.severity.ERROR)
+${SEVERITIES.map((sv) => `EX.finding_${sv} = ProtoExpert.new("virtio_msg.expert.finding_${sv}", "conformance finding (${sv})", expert.group.PROTOCOL, expert.severity.${FINDING_EXPERT[sv]})`).join('\n')}
 
 local all = {}
 for _, f in pairs(PF) do all[#all + 1] = f end
@@ -620,7 +634,22 @@ function proto.dissector(tvb, pinfo, tree)
   else
     local text = text_of(tvb, data_len)
     if data_len > 0 then root:add(PF.text, tvb(RECORD_HEADER_SIZE, data_len), text) end
-    if kname == "queue-state" then
+    if kname == "finding" then
+      local rule, sev = RULES[tvb(37, 1):uint()], SEVERITIES[tvb(36, 1):uint()]
+      local rid, stxt = rule and rule.id or ("rule " .. tvb(37, 1):uint()), sev or ("severity " .. tvb(36, 1):uint())
+      local ft = root:add(tvb(0, length), "Conformance finding: " .. rid .. " (" .. stxt .. ")")
+      ft:add(PF.finding_rule, tvb(37, 1), rid)
+      ft:add(PF.finding_severity, tvb(36, 1), stxt)
+      if rule then ft:add(PF.finding_section, rule.section):set_generated() end
+      if has_pair then
+        local at = frame_of_seq[tostring(pair_range:le_uint64())]
+        if at then ft:add(PF.finding_record, at):set_generated() end
+      end
+      local ex = EX["finding_" .. (sev or "warning")]
+      ft:add_proto_expert_info(ex, rid .. ": " .. text)
+      name = "FINDING"
+      summary = string.format("FINDING%s %s %s (record %s): %s", devtxt, stxt, rid, has_pair and tostring(pair_range:le_uint64()) or "?", text)
+    elseif kname == "queue-state" then
       name, summary = "QUEUE_STATE", "QUEUE_STATE " .. text
     else
       local m = MARKERS[tvb(37, 1):uint()]
@@ -638,7 +667,7 @@ function proto.dissector(tvb, pinfo, tree)
     frame_of_seq[key] = pinfo.number
     if has_pair and bit.band(flags, ${RECORD_FLAGS.response}) ~= 0 then response_of_seq[tostring(pair_range:le_uint64())] = pinfo.number end
   end
-  if has_pair then
+  if has_pair and kname ~= "finding" then
     local req = frame_of_seq[tostring(pair_range:le_uint64())]
     if req then root:add(PF.request_in, req):set_generated() end
   end

@@ -3,6 +3,7 @@
  *
  *   dev == 1 && msg == GET_VQUEUE && latency > 50us
  *   (problem || msg ~ "EVENT") && time in 1.5s..2s
+ *   finding == R4-token-echo || (finding ~ "queue" && severity == error)
  *
  * parseFilter() gives a tree or a located error; compileFilter() type-checks the tree against
  * the fields below and builds a closure over RecordView getters (no eval: the renderer's CSP
@@ -16,6 +17,7 @@
  * (the MESSAGES table via names.ts), whatever its msg_id there.
  */
 import { PROBLEM_CODES } from '../protocol/types';
+import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
 import { NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordView } from './record';
 
@@ -322,6 +324,8 @@ export function renderFilterError(text: string, error: Pick<FilterError, 'column
 const ALWAYS = (): boolean => true;
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
 const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
+const KIND_FINDING = RECORD_KINDS.indexOf('finding');
+const isFinding = (v: RecordView): boolean => v.kindCode === KIND_FINDING;
 const TYPE_MASK = RECORD_FLAGS.request | RECORD_FLAGS.response | RECORD_FLAGS.event;
 
 const hasHeader = (v: RecordView): boolean => v.kindCode === KIND_MESSAGE && (v.flags & RECORD_FLAGS.noHeader) === 0;
@@ -342,8 +346,8 @@ interface NumericField {
   describe: string;
 }
 
-/** msg and problem: names and codes rather than numbers. */
-type Field = NumericField | { type: 'msg' } | { type: 'problem' };
+/** msg, problem and finding: names and codes rather than numbers. */
+type Field = NumericField | { type: 'msg' } | { type: 'problem' } | { type: 'finding' };
 
 const count = (get: (v: RecordView) => number, has: (v: RecordView) => boolean, describe: string): NumericField => ({ type: 'number', get, has, ordered: true, zeroIsFalse: true, describe });
 const enumField = (get: (v: RecordView) => number, has: (v: RecordView) => boolean, values: Record<string, number>, ordered: boolean, describe: string): NumericField => ({
@@ -383,6 +387,8 @@ const FIELDS: Readonly<Record<string, Field>> = {
   },
   size: count((v) => v.dataLength, ALWAYS, 'data bytes'),
   problem: { type: 'problem' },
+  finding: { type: 'finding' },
+  severity: enumField((v) => v.msgType, isFinding, Object.fromEntries(SEVERITIES.map((s, i) => [s, i])), false, "a finding's severity"),
   rev: enumField((v) => v.revCode, (v) => v.revCode !== 0, { r0: 1, r2: 2, r3: 3, r4: 4 }, true, 'revision'),
   kind: enumField((v) => v.kindCode, ALWAYS, Object.fromEntries(RECORD_KINDS.map((k, i) => [k, i])), false, 'record kind'),
   type: enumField(
@@ -522,6 +528,45 @@ function compileProblem(node: Leaf): RecordPredicate {
   return (r) => (r.problems & mask) !== 0;
 }
 
+const RULE_IDS: readonly string[] = RULES.map((r) => r.id.toLowerCase());
+
+/** The RULES index named by `v` (case-insensitive); an unknown id lists near matches. */
+function ruleNamed(v: FilterValue): number {
+  const id = v.value.toString().toLowerCase();
+  const i = v.kind === 'number' ? -1 : RULE_IDS.indexOf(id);
+  if (i >= 0) return i;
+  const near = RULES.filter((r) => r.id.toLowerCase().includes(id)).map((r) => r.id);
+  const hint = near.length > 0 ? `did you mean ${near.join(', ')}?` : `rules are ${RULES.map((r) => r.id).join(', ')}`;
+  throw new Located(v.column, `unknown rule '${formatValue(v)}': ${hint}`);
+}
+
+/** finding: a finding record, or one about the named rules (`amp-workbench check` lists them). */
+function compileFinding(node: Leaf): RecordPredicate {
+  const table = new Uint8Array(256);
+  switch (node.type) {
+    case 'field':
+      return isFinding;
+    case 'range':
+      throw new Located(node.from.column, `finding takes no range; use finding in {a, b} or finding == rule`);
+    case 'set':
+      for (const v of node.values) table[ruleNamed(v)] = 1;
+      break;
+    case 'compare':
+      if (node.op === '~') {
+        const re = pattern(node.value);
+        RULES.forEach((r, i) => {
+          if (re.test(r.id)) table[i] = 1;
+        });
+      } else if (node.op === '==' || node.op === '!=') {
+        table[ruleNamed(node.value)] = 1;
+        if (node.op === '!=') return (r) => isFinding(r) && table[r.msgId] === 0;
+      } else {
+        opNotAllowed('finding', node.op, node.opColumn, `==, !=, ~ and in {…} with rule ids`);
+      }
+  }
+  return (r) => isFinding(r) && table[r.msgId] === 1;
+}
+
 function numberCompare(op: Exclude<CompareOp, '~'>, get: (v: RecordView) => number, has: (v: RecordView) => boolean, k: number): RecordPredicate {
   switch (op) {
     case '==':
@@ -573,7 +618,7 @@ function compileNumeric(node: Leaf, f: NumericField, base: bigint): RecordPredic
     case 'field':
       return f.zeroIsFalse ? (v) => f.has(v) && get(v) !== 0 : f.has;
     case 'compare':
-      if (node.op === '~') throw new Located(node.opColumn, `'~' applies to msg and problem only; ${node.field} takes ${allowed}`);
+      if (node.op === '~') throw new Located(node.opColumn, `'~' applies to msg, problem and finding only; ${node.field} takes ${allowed}`);
       if (!f.ordered && node.op !== '==' && node.op !== '!=') opNotAllowed(node.field, node.op, node.opColumn, allowed);
       return numberCompare(node.op, get, f.has, numericValue(node.field, f, node.value));
     case 'range':
@@ -612,6 +657,7 @@ function compileNode(node: FilterNode, base: bigint): RecordPredicate {
       if (f === undefined) throw new Located(node.column, `unknown field '${node.field}': fields are ${FILTER_FIELDS.join(', ')}`);
       if (f.type === 'msg') return compileMsg(node);
       if (f.type === 'problem') return compileProblem(node);
+      if (f.type === 'finding') return compileFinding(node);
       return compileNumeric(node, f, base);
     }
   }

@@ -9,13 +9,15 @@
  *   `pairSeq` (decimal string or null), `latencyNs` (decimal string);
  * - what describeRecord() makes of them, for readers (ignored on import): `name`, `summary`,
  *   `problemReasons` ([{offset, code, reason}]), `fields` (msgToJson fields of a message, the
- *   indexes of a vq-index record, else null), `text` (markers and queue states);
+ *   indexes of a vq-index record, else null), `text` (markers, queue states and findings), and for
+ *   findings `finding` ({rule, section, severity, seq}: conformance.ts, seq the offending record);
  * - `data`: the raw bytes as hex.
  */
 import { msgToJson } from '../protocol/json';
 import { PROBLEM_CODES, REVISIONS, type Direction, type Revision } from '../protocol/types';
 import { toHex } from '../util/hex';
 import { BlockBuilder, type RecordBlock } from './block';
+import { findingOf } from './conformance';
 import { describeRecord } from './describe';
 import { DEFAULT_CHUNK_CHARS, TextChunker, type ChunkSink, type TraceWriter } from './exportWriter';
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
@@ -90,7 +92,9 @@ export function recordToJson(v: RecordView): Record<string, unknown> {
     problemReasons: d.problems,
     fields,
   };
-  if (v.kind === 'marker' || v.kind === 'queue-state') o['text'] = utf8.decode(data);
+  if (v.kind === 'marker' || v.kind === 'queue-state' || v.kind === 'finding') o['text'] = utf8.decode(data);
+  const f = findingOf(v);
+  if (f !== null) o['finding'] = { rule: f.rule, section: f.section, severity: f.severity, seq: f.seq < 0 ? null : String(f.seq) };
   o['data'] = toHex(data, '');
   return o;
 }

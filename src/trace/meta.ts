@@ -4,6 +4,7 @@
  * manifest, the pcapng section header comment and the first JSONL line.
  */
 import { REVISIONS, type Revision } from '../protocol/types';
+import { PEERS, type PeerName } from './conformance';
 
 export const CAPTURE_FORMAT = 'amp-trace/1';
 
@@ -24,6 +25,8 @@ export interface CaptureMeta {
   startMonoNs: bigint;
   /** Free text: session notes, recovery notes. */
   notes: string[];
+  /** The board profile's known peer: its quirk profile applies to the conformance findings (absent: none). */
+  peer?: PeerName;
 }
 
 export interface CaptureMetaJson extends Omit<CaptureMeta, 'startWallNs' | 'startMonoNs'> {
@@ -52,6 +55,8 @@ export function metaFromJson(v: unknown): MetaParse {
   const startMonoNs = ns('startMonoNs');
   if (startMonoNs === null) return bad('startMonoNs', 'a decimal string of nanoseconds');
   if (!Array.isArray(o['notes']) || !o['notes'].every((n) => typeof n === 'string')) return bad('notes', 'an array of strings');
+  const peer = o['peer'];
+  if (peer !== undefined && !PEERS.includes(peer as PeerName)) return bad('peer', `absent or one of ${PEERS.join(', ')}`);
   return {
     ok: true,
     meta: {
@@ -65,6 +70,7 @@ export function metaFromJson(v: unknown): MetaParse {
       startWallNs,
       startMonoNs,
       notes: [...(o['notes'] as string[])],
+      ...(peer === undefined ? {} : { peer: peer as PeerName }),
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Record names without decoding: the same name describeRecord() gives (GET_VQUEUE, DOORBELL,
- * NO_RESPONSE…), read from the header fields the recorder stored. Every possible name has a
+ * NO_RESPONSE, FINDING…), read from the header fields the recorder stored. Every possible name has a
  * slot number, so filters test a record's name with one table lookup and stats count names in a
  * flat array, over millions of records without allocating.
  */
@@ -14,8 +14,9 @@ const MALFORMED = MSG_SLOTS + 1;
 const DOORBELL = MSG_SLOTS + 2;
 const VQ_INDEX = MSG_SLOTS + 3;
 const QUEUE_STATE = MSG_SLOTS + 4;
-const MARKER = MSG_SLOTS + 5;
-const FIRST_MARKER = MSG_SLOTS + 6;
+const FINDING = MSG_SLOTS + 5;
+const MARKER = MSG_SLOTS + 6;
+const FIRST_MARKER = MSG_SLOTS + 7;
 
 const markerName = (kind: string): string => kind.toUpperCase().replaceAll('-', '_');
 
@@ -27,13 +28,14 @@ export const NAME_SLOTS: readonly string[] = [
   'DOORBELL',
   'VQ_INDEX',
   'QUEUE_STATE',
+  'FINDING',
   'MARKER',
   ...MARKER_KINDS.map(markerName),
 ];
 
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
 const KIND_SLOT: readonly number[] = RECORD_KINDS.map((k) =>
-  k === 'doorbell' ? DOORBELL : k === 'vq-index' ? VQ_INDEX : k === 'queue-state' ? QUEUE_STATE : MARKER,
+  k === 'doorbell' ? DOORBELL : k === 'vq-index' ? VQ_INDEX : k === 'queue-state' ? QUEUE_STATE : k === 'finding' ? FINDING : MARKER,
 );
 
 /** True for the slots of messages whose header was read (the slot says revision, namespace and msg_id). */

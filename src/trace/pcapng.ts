@@ -3,7 +3,8 @@
  *
  * The file is one little-endian section: a Section Header Block whose comments carry the
  * CaptureMeta (`amp-trace-meta=<json>`) and the session notes, three Interface Description
- * Blocks (driver→device queue, device→driver queue, session: markers, vq indexes, queue state),
+ * Blocks (driver→device queue, device→driver queue, session: markers, conformance findings, vq
+ * indexes, queue state),
  * then one Enhanced Packet Block per record. Packet data is link type 252 WIRESHARK_UPPER_PDU:
  * big-endian exported-PDU TLVs naming the `virtio_msg` dissector and the direction (optionally
  * the Info text), then the encoded trace record itself (record.ts) — so an import gives
@@ -55,6 +56,7 @@ const EPB_INBOUND = 1;
 const EPB_OUTBOUND = 2;
 
 const MARKER_KIND = kindCode('marker');
+const FINDING_KIND = kindCode('finding');
 
 /** Comment and Info text caps, in UTF-16 units (option and TLV lengths are 16-bit byte counts). */
 const MAX_INFO_CHARS = 1000;
@@ -64,7 +66,7 @@ const MAX_COMMENT_CHARS = 16000;
 export const PCAPNG_INTERFACES = [
   { suffix: 'to-device', description: 'driver-to-device queue (outbound)' },
   { suffix: 'to-driver', description: 'device-to-driver queue (inbound)' },
-  { suffix: 'session', description: 'session markers, virtqueue indexes and queue state' },
+  { suffix: 'session', description: 'session markers, conformance findings, virtqueue indexes and queue state' },
 ] as const;
 
 /** Interface id of a record with direction code `dir` (0 none, 1 driver→device, 2 device→driver). */
@@ -166,8 +168,8 @@ export class PcapngWriter implements TraceWriter {
     if (this.state !== 'open') throw new Error(`PcapngWriter.write: call begin() first${this.state === 'ended' ? ' (writer ended)' : ''}`);
     const raw = v.raw();
     const dir = v.dirCode;
-    // Describing is the costly part: only for the Info tag, markers and records with problems.
-    const marker = v.kindCode === MARKER_KIND;
+    // Describing is the costly part: only for the Info tag, markers, findings and records with problems.
+    const marker = v.kindCode === MARKER_KIND || v.kindCode === FINDING_KIND;
     const d = this.infoText || marker || v.problems !== 0 ? describeRecord(v) : null;
     const info = d === null ? '' : d.summary.slice(0, MAX_INFO_CHARS);
     const comments = d === null ? [] : d.problems.map((p) => `${p.code}: ${p.reason}`.slice(0, MAX_COMMENT_CHARS));

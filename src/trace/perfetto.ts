@@ -7,7 +7,8 @@
  * the recipe (tracks before use, nesting per track, interning) follows docs/reference/synthetic-track-event.md.
  *
  * Track layout:
- * - the board: a process track (synthetic pid BOARD_PID) named after the board profile;
+ * - the board: a process track (synthetic pid BOARD_PID) named after the board profile, with an
+ *   instant per conformance finding ("R4-token-echo error", annotated with the offending record);
  * - under it "session" (markers), "bus" (bus messages, queue states, headerless messages), "doorbells";
  * - one track per device, "dev N" until a GET_DEVICE_INFO / DEVICE_INFO response names its type
  *   ("dev N I2C adapter"; the descriptor is re-emitted, and trace processor keeps the latest name);
@@ -24,6 +25,7 @@
  */
 import { deviceDisplayName } from '../protocol/names';
 import type { Problem } from '../protocol/types';
+import { findingOf } from './conformance';
 import { describeRecord, type RecordDescription } from './describe';
 import type { ChunkSink, TraceWriter } from './exportWriter';
 import type { CaptureMeta } from './meta';
@@ -61,7 +63,7 @@ const INTERNED = { eventNames: 2, debugAnnotationNames: 3 } as const;
 const INTERNED_ENTRY = { iid: 1, name: 2 } as const;
 
 /** Debug annotation names, interned once in the first packet (iid = index + 1). */
-const ANNOTATIONS = ['seq', 'token', 'msg_size', 'summary', 'problems', 'latency_ns', 'response_seq', 'response', 'outcome', 'request_seq'] as const;
+const ANNOTATIONS = ['seq', 'token', 'msg_size', 'summary', 'problems', 'latency_ns', 'response_seq', 'response', 'outcome', 'request_seq', 'offending_seq'] as const;
 type AnnotationName = (typeof ANNOTATIONS)[number];
 const ANN = Object.fromEntries(ANNOTATIONS.map((n, i) => [n, i + 1])) as Record<AnnotationName, number>;
 
@@ -309,6 +311,14 @@ export class PerfettoWriter implements TraceWriter {
       case 'marker':
         this.marker(v, ts);
         break;
+      case 'finding': {
+        const f = findingOf(v);
+        const d = describeRecord(v);
+        const ann: Annotation[] = [['seq', v.seq], ['summary', d.detail]];
+        if (f !== null && f.seq >= 0) ann.push(['offending_seq', f.seq]);
+        this.instant(ts, this.rootUuid, f ? `${f.rule} ${f.severity}` : d.name, ann);
+        break;
+      }
     }
     if (this.out.pos >= this.chunkBytes) this.emit(this.out.take(this.chunkBytes + 4096));
   }

@@ -6,7 +6,7 @@
  * ```
  *  +0 u32 length      whole record in bytes (header + data)
  *  +4 u8  version     RECORD_VERSION
- *  +5 u8  kind        RECORD_KINDS index (message, doorbell, queue-state, vq-index, marker)
+ *  +5 u8  kind        RECORD_KINDS index (message, doorbell, queue-state, vq-index, marker, finding)
  *  +6 u8  dir         0 none, 1 driver-to-device, 2 device-to-driver
  *  +7 u8  rev         0 unknown, 1 r0, 2 r2, 3 r3, 4 r4
  *  +8 u64 seq         record number within the capture, from 0, gap-free unless records were dropped
@@ -14,14 +14,15 @@
  * +24 u64 wallNs      wall clock, ns since 1970-01-01 UTC
  * +32 u16 channel     message: the bus queue (0 driver→device, 1 device→driver); vq-index: the virtqueue
  * +34 u16 devNum      0xffff when none (no header, or not about a device)
- * +36 u8  msgType     the message's raw type byte
- * +37 u8  msgId       message: msg_id; marker: MARKER_KINDS index
+ * +36 u8  msgType     message: the raw type byte; finding: SEVERITIES index (conformance.ts)
+ * +37 u8  msgId       message: msg_id; marker: MARKER_KINDS index; finding: RULES index
  * +38 u16 token
  * +40 u32 problems    bit i set = PROBLEM_CODES[i] (src/protocol/types.ts)
  * +44 u32 flags       RECORD_FLAGS
- * +48 u64 pairSeq     response: its request's seq (late: its no-response marker's); no-response marker: the request's seq; else ~0
+ * +48 u64 pairSeq     response: its request's seq (late: its no-response marker's); no-response marker:
+ *                     the request's seq; finding: the offending record's seq; else ~0
  * +56 u64 latencyNs   response: ns from its request; else 0
- * +64 data            message: the raw bytes; vq-index: VQ_INDEX_DATA; marker/queue-state: UTF-8 text
+ * +64 data            message: the raw bytes; vq-index: VQ_INDEX_DATA; marker/queue-state/finding: UTF-8 text
  * ```
  */
 import { PROBLEM_CODES, type Direction, type ProblemCode, type Revision } from '../protocol/types';
@@ -29,7 +30,7 @@ import { PROBLEM_CODES, type Direction, type ProblemCode, type Revision } from '
 export const RECORD_VERSION = 1;
 export const RECORD_HEADER_SIZE = 64;
 
-export const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker'] as const;
+export const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** Session markers: what happened to the session, and user bookmarks. */
@@ -294,6 +295,11 @@ export class RecordView {
   }
   get dataLength(): number {
     return this.length - RECORD_HEADER_SIZE;
+  }
+  /** The little-endian u32 at `offset` of the data, or -1 when the data is shorter (no allocation, unlike data()). */
+  dataU32(offset: number): number {
+    if (offset < 0 || offset + 4 > this.length - RECORD_HEADER_SIZE) return -1;
+    return this.dv.getUint32(this.offset + RECORD_HEADER_SIZE + offset, true);
   }
   /** The data bytes (a view, not a copy). */
   data(): Uint8Array {

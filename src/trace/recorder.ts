@@ -17,6 +17,7 @@ import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 import { indexRecords, type RecordBlock } from './block';
+import { ConformanceEvaluator, ruleIndex, SEVERITIES, type PeerName } from './conformance';
 import {
   dirCode,
   encodeVqIndex,
@@ -29,6 +30,7 @@ import {
   RECORD_KINDS,
   RECORD_VERSION,
   revCode,
+  RecordView,
   type MarkerKind,
   type RecordKind,
   type VqIndex,
@@ -57,6 +59,8 @@ export interface RecorderOptions {
   /** Clock anchors (CaptureMeta.startMonoNs/startWallNs), so records and metadata agree; default now. */
   startMonoNs?: bigint;
   startWallNs?: bigint;
+  /** Evaluate the conformance rules on every record (conformance.ts), with the peer's quirk profile. */
+  conformance?: { peer: PeerName | null };
 }
 
 /** A request as recorded: its record, and once it expired its no-response marker. */
@@ -129,6 +133,10 @@ const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch'
 
 const encoder = new TextEncoder();
 
+/** Live findings per rule before the recorder stops writing them (amp-workbench check counts them all). */
+const FINDINGS_PER_RULE = 1000;
+const KIND_FINDING = KIND.finding;
+
 /** Stores the u64 (hi·2^32 + lo) + add, for add < 2^53. */
 function putSum(dv: DataView, at: number, hi: number, lo: number, add: number): void {
   const addHi = Math.floor(add / 0x1_0000_0000);
@@ -171,6 +179,8 @@ export class Recorder {
   private closed = false;
   private readonly listeners = new Set<(block: RecordBlock) => void>();
   private readonly cache: (Summary | undefined)[] = new Array<Summary | undefined>(DECODE_CACHE_SLOTS);
+  private readonly conformance: ConformanceEvaluator | null;
+  private readonly view: RecordView;
 
   /** Clock anchors: wall = startWallNs + (mono - startMonoNs). */
   readonly startMonoNs: bigint;
@@ -201,6 +211,8 @@ export class Recorder {
     if (this.rev !== null) for (const dir of [DRIVER_TO_DEVICE, 3 - DRIVER_TO_DEVICE]) this.matchers[dir] = new Matcher(this.rev);
     const max = this.maxSize === undefined ? {} : { maxSize: this.maxSize };
     this.decodeOpts = { 'driver-to-device': { direction: 'driver-to-device', ...max }, 'device-to-driver': { direction: 'device-to-driver', ...max } };
+    this.conformance = opts.conformance ? new ConformanceEvaluator({ peer: opts.conformance.peer, limitPerRule: FINDINGS_PER_RULE }) : null;
+    this.view = new RecordView(this.buf);
     this.schedule();
   }
 
@@ -211,6 +223,10 @@ export class Recorder {
   /** Records that could not be kept because the sink failed for too long. */
   get lostCount(): number {
     return this.lost;
+  }
+  /** Conformance findings so far by severity (null when the rules are not evaluated). */
+  get findingCounts(): { errors: number; warnings: number; infos: number } | null {
+    return this.conformance?.totals ?? null;
   }
   /** The sink's last failure, while it is failing. */
   get error(): string | null {
@@ -467,7 +483,15 @@ export class Recorder {
     this.buf.set(data, o + HEADER_SIZE);
     this.used += length;
     this.chunkCount++;
+    if (this.conformance !== null && kind !== KIND_FINDING) this.findings(o, monoNs);
     return seq;
+  }
+
+  /** The conformance hook: findings about the record at `o` go in right after it (conformance.ts). */
+  private findings(o: number, monoNs: bigint): void {
+    for (const f of this.conformance!.record(this.view.at(this.buf, o))) {
+      this.append(KIND_FINDING, 0, 0, monoNs, 0, f.devNum ?? NONE_DEV, SEVERITIES.indexOf(f.severity), ruleIndex(f.rule), 0, 0, 0, f.seq, 0n, this.text(f.message));
+    }
   }
 
   private grow(n: number): void {

@@ -12,6 +12,7 @@
  */
 import { PROBLEM_CODES, type ProblemCode } from '../protocol/types';
 import { forEachRecord, type RecordBlock } from './block';
+import { RULES, SEVERITIES, type Severity } from './conformance';
 import type { RecordPredicate } from './filter';
 import { NAME_SLOTS, nameSlot } from './names';
 import { NO_DEV, RECORD_KINDS, VQ_INDEX_DATA_SIZE, type RecordKind, type RecordView } from './record';
@@ -104,6 +105,8 @@ export interface TraceStats {
   throughput: Throughput;
   /** By dev_num, then queue. */
   occupancy: OccupancyStats[];
+  /** Conformance findings recorded in the capture, by rule (RULES order) and severity. */
+  findings: { rule: string; severity: Severity; count: number }[];
 }
 
 export interface StatsOptions {
@@ -117,6 +120,7 @@ export interface StatsOptions {
 
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
 const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
+const KIND_FINDING = RECORD_KINDS.indexOf('finding');
 const DIR_TO_DEVICE = 1;
 const DIR_TO_DRIVER = 2;
 
@@ -252,6 +256,8 @@ export class StatsAccumulator {
   private readonly tputMessages: Float64Array;
   private readonly tputBytes: Float64Array;
   private readonly occupancy = new Map<number, Occupancy>();
+  /** Finding records by RULES index · SEVERITIES.length + SEVERITIES index. */
+  private readonly findings = new Map<number, number>();
 
   constructor(opts: StatsOptions = {}) {
     this.base = opts.startMonoNs ?? 0n;
@@ -288,6 +294,9 @@ export class StatsAccumulator {
         if (s === undefined) this.latency.set(name, (s = new Samples()));
         s.push(v.latencyNs);
       }
+    } else if (kind === KIND_FINDING) {
+      const key = v.msgId * SEVERITIES.length + v.msgType;
+      this.findings.set(key, (this.findings.get(key) ?? 0) + 1);
     } else if (kind === KIND_VQ_INDEX) {
       const n = inFlight(v);
       if (n < 0) return;
@@ -341,6 +350,13 @@ export class StatsAccumulator {
           lastInFlight: o.last,
           maxPerBucket: Array.from(o.perBucket.subarray(0, this.timeline.used), (x) => (Number.isNaN(x) ? null : x)),
         })),
+      findings: [...this.findings]
+        .sort(([a], [b]) => a - b)
+        .flatMap(([key, count]) => {
+          const rule = RULES[Math.floor(key / SEVERITIES.length)];
+          const severity = SEVERITIES[key % SEVERITIES.length];
+          return rule && severity ? [{ rule: rule.id, severity, count }] : [];
+        }),
     };
   }
 
@@ -533,6 +549,9 @@ export function formatStats(s: TraceStats): string {
   if (s.latency.length > 0) {
     const rows = s.latency.map((l) => [l.name, num(l.count), formatNs(l.minNs), formatNs(l.meanNs), formatNs(l.p50Ns), formatNs(l.p90Ns), formatNs(l.p99Ns), formatNs(l.maxNs), sparkline(l.histogram)]);
     out.push('', table(['latency', 'count', 'min', 'mean', 'p50', 'p90', 'p99', 'max', 'histogram'], rows));
+  }
+  if (s.findings.length > 0) {
+    out.push('', table(['finding', 'severity', 'records'], s.findings.map((f) => [f.rule, f.severity, num(f.count)])));
   }
   if (s.occupancy.length > 0) {
     const rows = s.occupancy.map((o) => [o.dev === null ? 'none' : `dev ${o.dev}`, String(o.queue), num(o.samples), num(o.maxInFlight), num(o.lastInFlight)]);

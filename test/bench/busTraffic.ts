@@ -22,11 +22,11 @@ export function workingDevice(tokens: number): (readonly [Direction, Uint8Array]
   return msgs;
 }
 
-/** A journal in `dir` with a recorder writing into it (R4, 64-byte messages). */
-export function benchRecorder(dir: string): { journal: JournalWriter; rec: Recorder } {
+/** A journal in `dir` with a recorder writing into it (R4, 64-byte messages), the conformance rules live when `rules`. */
+export function benchRecorder(dir: string, rules = false): { journal: JournalWriter; rec: Recorder } {
   const journal = new JournalWriter({
     dir,
     meta: { format: CAPTURE_FORMAT, app: 'bench', board: 'bench', boardDescription: '', revision: 'r4', queueFormat: null, link: 'none', startWallNs: 0n, startMonoNs: 0n, notes: [] },
   });
-  return { journal, rec: new Recorder({ runtime: nodeRuntime, sink: journal, revision: 'r4', maxMessageSize: 64 }) };
+  return { journal, rec: new Recorder({ runtime: nodeRuntime, sink: journal, revision: 'r4', maxMessageSize: 64, ...(rules ? { conformance: { peer: null } } : {}) }) };
 }

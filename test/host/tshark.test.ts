@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installDissector } from '../../main/host/trace/wireshark';
 import { decode, lookupMessage, MESSAGES, REVISIONS, type FieldValue } from '../../src/protocol/index';
 import { fromRecords } from '../../src/trace/block';
+import { findingOf } from '../../src/trace/conformance';
 import { describeRecord } from '../../src/trace/describe';
 import { generateDissector, payloadFieldFilter } from '../../src/trace/dissector';
 import { exportRecords } from '../../src/trace/exportWriter';
@@ -101,14 +102,14 @@ describe.skipIf(!HAVE_TSHARK)('tshark reads our pcapng (skipped when tshark is n
     return checked;
   }
 
-  /** The dissector's expert infos per packet are exactly the record's problem codes; returns those codes. */
+  /** The dissector's expert infos per packet are exactly the record's problem codes (a finding's: finding-<severity>); returns those codes. */
   function checkExperts(path: string, recs: TraceRecord[]): string[][] {
     const r = runTool('tshark', ['-r', path, '-X', `lua_script:${lua}`, '-T', 'pdml'], ws.home);
     expect(r.stderr).toBe('');
     const packets = r.stdout.split('<packet>').slice(1);
     expect(packets).toHaveLength(recs.length);
     const seen = packets.map((p) => [...new Set([...p.matchAll(/name="virtio_msg\.expert\.([a-z_]+)"/g)].map((x) => x[1]!.replaceAll('_', '-')))].sort());
-    const want = recs.map((rec) => problemCodes(rec.problems).sort());
+    const want = recs.map((rec) => (rec.kind === 'finding' ? [`finding-${findingOf(rec)!.severity}`] : problemCodes(rec.problems).sort()));
     expect(seen).toEqual(want);
     return want;
   }
@@ -169,7 +170,7 @@ describe.skipIf(!HAVE_TSHARK)('tshark reads our pcapng (skipped when tshark is n
   it("marks every problem with expert info: the codec's own findings and those the endpoint flagged", () => {
     const want = checkExperts(file, records);
     expect(want.filter((codes) => codes.length > 0).length).toBeGreaterThanOrEqual(5);
-    expect(new Set(want.flat())).toEqual(new Set(['size-mismatch', 'unknown-id', 'truncated', 'event-response', 'no-response']));
+    expect(new Set(want.flat())).toEqual(new Set(['size-mismatch', 'unknown-id', 'truncated', 'event-response', 'no-response', 'finding-error', 'finding-info']));
   });
 
   it('carries direction, packet id, markers and problems as packet comments, doorbells and vq indexes', () => {
@@ -180,9 +181,9 @@ describe.skipIf(!HAVE_TSHARK)('tshark reads our pcapng (skipped when tshark is n
       expect(row[0] === '' ? null : Number(row[0])).toBe(dir);
       expect(row[1] === '' ? null : Number(row[1])).toBe(dir === null ? null : dir === 2 ? 0 : 1);
       const d = describeRecord(rec);
-      const comments = [...(rec.kind === 'marker' ? [d.summary] : []), ...d.problems.map((p) => `${p.code}: ${p.reason}`)];
+      const comments = [...(rec.kind === 'marker' || rec.kind === 'finding' ? [d.summary] : []), ...d.problems.map((p) => `${p.code}: ${p.reason}`)];
       expect(row[2]).toBe(comments.join('|'));
-      if (rec.kind === 'marker' || rec.kind === 'queue-state') expect(row[3]).toBe(new TextDecoder().decode(rec.data));
+      if (rec.kind === 'marker' || rec.kind === 'queue-state' || rec.kind === 'finding') expect(row[3]).toBe(new TextDecoder().decode(rec.data));
       if (rec.kind === 'vq-index') expect(row[4]).toBe('2');
     });
     const packetIds = runTool('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.packet_id'], ws.home);
@@ -194,9 +195,26 @@ describe.skipIf(!HAVE_TSHARK)('tshark reads our pcapng (skipped when tshark is n
     const frame = (seq: number): string => String(seq + 1);
     records.forEach((rec, i) => {
       const answeredBy = records.find((r) => r.pairSeq === rec.seq && (r.flags & RECORD_FLAGS.response) !== 0);
-      expect(rows[i], `seq ${rec.seq}`).toEqual([rec.pairSeq === null ? '' : frame(rec.pairSeq), answeredBy && rec.flags & RECORD_FLAGS.request ? frame(answeredBy.seq) : '']);
+      const requestIn = rec.pairSeq === null || rec.kind === 'finding' ? '' : frame(rec.pairSeq);
+      expect(rows[i], `seq ${rec.seq}`).toEqual([requestIn, answeredBy && rec.flags & RECORD_FLAGS.request ? frame(answeredBy.seq) : '']);
     });
     expect(rows.filter((r) => r[0] !== '').length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('shows a conformance finding: rule, severity, reference section and the frame of the offending record', () => {
+    const rows = fields(['virtio_msg.finding.rule', 'virtio_msg.finding.severity', 'virtio_msg.finding.section', 'virtio_msg.finding.record'], ['-2']);
+    const found = records.flatMap((rec, i) => {
+      const f = findingOf(rec);
+      return f ? [[i, [f.rule, f.severity, f.section, String(f.seq + 1)]] as const] : [];
+    });
+    expect(found.length).toBe(2);
+    for (const [i, want] of found) expect(rows[i]).toEqual(want);
+    records.forEach((rec, i) => {
+      if (rec.kind !== 'finding') expect(rows[i]).toEqual(['', '', '', '']);
+    });
+    // The display filter language sees them too.
+    const errors = runTool('tshark', ['-r', file, '-X', `lua_script:${lua}`, '-Y', 'virtio_msg.finding.severity == "error"', '-T', 'fields', '-e', 'frame.packet_id'], ws.home);
+    expect(errors.stdout.trim().split('\n')).toEqual(records.filter((r) => findingOf(r)?.severity === 'error').map((r) => String(r.seq)));
   });
 
   it('installDissector puts the plugin where tshark loads it with no options', () => {

@@ -332,13 +332,15 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     const records = await rec.stop();
     stop.dispose();
     const elapsedNs = Number(process.hrtime.bigint() - started);
-    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount };
+    const conformance = rec.recorder.findingCounts;
+    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount, conformance };
     if (summary.lost > 0) problems.push(`${summary.lost} records could not be written: ${rec.recorder.error ?? 'the disk failed'}`);
     if (json) out(JSON.stringify({ ok: problems.length === 0, ...summary, problems, findings }, null, 2));
     else {
       for (const f of findings) out(`  ${f}`);
       for (const p of problems) err(p);
       out(`${records} records (${(summary.bytes / 1e6).toFixed(2)} MB) from ${profile.id} in ${formatNs(elapsedNs)} → ${values.out}`);
+      if (conformance) out(`conformance: ${conformance.errors} errors, ${conformance.warnings} warnings, ${conformance.infos} infos (amp-workbench check ${values.out} lists them)`);
     }
     printCount(problems.length, findings.length, json);
   }

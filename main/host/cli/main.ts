@@ -13,7 +13,7 @@ import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, table, UsageError } from './common';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
-import { cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
+import { cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
 import { systemErrorText } from '../systemError';
 
 const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
@@ -29,6 +29,7 @@ Usage:
   amp-workbench export CAPTURE --format pcapng|perfetto|jsonl|csv --out FILE
                        [--filter EXPR] [--from T] [--to T]
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
+  amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
@@ -39,7 +40,7 @@ Usage:
 memory. CAPTURE is a capture folder, or a pcapng or JSONL file this workbench exported; T is a
 time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD} (simulated).
 Exit status: 0 ok, 1 the board, a message or a capture failed (decode: a message has problems),
-2 bad usage.`;
+2 bad usage; check: 1 when the capture has conformance errors.`;
 
 async function cmdBoards(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
@@ -125,6 +126,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   capture: cmdCapture,
   export: cmdExport,
   stats: cmdStats,
+  check: cmdCheck,
   'wireshark-dissector': cmdWiresharkDissector,
   sim: cmdSim,
   serve: cmdServe,

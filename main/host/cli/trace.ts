@@ -1,14 +1,15 @@
-/** The trace commands: export, stats, wireshark-dissector (capture is with the board commands, ./board.ts). */
+/** The trace commands: export, stats, check, wireshark-dissector (capture is with the board commands, ./board.ts). */
 import { parseArgs } from 'node:util';
 
 import { forEachRecord } from '../../../src/trace/block';
+import { checkRecords, PEERS, RULES, type Finding, type PeerName } from '../../../src/trace/conformance';
 import { compileFilter, renderFilterError } from '../../../src/trace/filter';
 import { computeStats, formatStats, StatsAccumulator } from '../../../src/trace/stats';
 import { EXPORT_FORMATS, exportCapture, type ExportFormat } from '../trace/export';
 import type { Capture } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { installDissector } from '../trace/wireshark';
-import { durationOption, out, UsageError } from './common';
+import { durationOption, out, table, UsageError } from './common';
 
 function openCaptureArg(path: string | undefined, command: string): Capture {
   if (path === undefined) throw new UsageError(`${command} needs a CAPTURE: a capture folder, or a pcapng or JSONL file this workbench exported`);
@@ -69,6 +70,46 @@ export async function cmdStats(argv: string[]): Promise<number> {
   if (values.json) out(JSON.stringify({ capture: capture.path, board: capture.meta.board, notes: capture.notes, ...stats }, null, 2));
   else out(`${capture.meta.board}: ${capture.count} records${values.filter === undefined ? '' : `, ${stats.records} matching ${values.filter}`}\n${formatStats(stats)}`);
   return 0;
+}
+
+/** Findings shown per rule and severity in the text report (the JSON has them all). */
+const SHOWN_PER_GROUP = 3;
+
+export async function cmdCheck(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, peer: { type: 'string' } } });
+  if (positionals.length > 1) throw new UsageError(`check takes one CAPTURE, saw ${positionals.length}: ${positionals.join(' ')}`);
+  const peerArg = values.peer;
+  if (peerArg !== undefined && peerArg !== 'none' && !PEERS.includes(peerArg as PeerName)) {
+    throw new UsageError(`--peer expects one of ${PEERS.join(', ')} or none, saw "${peerArg}"`);
+  }
+  const capture = openCaptureArg(positionals[0], 'check');
+  const peer = peerArg === undefined ? (capture.meta.peer ?? null) : peerArg === 'none' ? null : (peerArg as PeerName);
+  const report = checkRecords(capture.blocks(), { peer });
+  const section = new Map<string, string>(RULES.map((r) => [r.id, r.section]));
+  if (values.json) {
+    const findings = report.findings.map((f) => ({ rule: f.rule, section: f.section, severity: f.severity, seq: f.seq, dev: f.devNum, message: f.message }));
+    out(JSON.stringify({ capture: capture.path, board: capture.meta.board, peer, errors: report.errors, warnings: report.warnings, infos: report.infos, checked: report.checked, recorded: report.recorded, findings }, null, 2));
+  } else {
+    const groups = new Map<string, Finding[]>();
+    for (const f of report.findings) {
+      const key = `${f.rule}\0${f.severity}`;
+      const g = groups.get(key);
+      if (g) g.push(f);
+      else groups.set(key, [f]);
+    }
+    const lines = [`${capture.meta.board}: ${report.checked} records checked${peer ? ` with the ${peer} quirk profile` : ''}`];
+    if (groups.size > 0) {
+      lines.push(table([['RULE', 'SECTION', 'SEVERITY', 'COUNT'], ...[...groups.values()].map((g) => [g[0]!.rule, section.get(g[0]!.rule)!, g[0]!.severity, String(g.length)])]));
+      for (const g of groups.values()) {
+        lines.push(`${g[0]!.rule} (${g[0]!.severity}):`);
+        for (const f of g.slice(0, SHOWN_PER_GROUP)) lines.push(`  record ${f.seq}: ${f.message}`);
+        if (g.length > SHOWN_PER_GROUP) lines.push(`  … ${g.length - SHOWN_PER_GROUP} more (--json lists them all)`);
+      }
+    }
+    lines.push(`${report.errors} errors, ${report.warnings} warnings, ${report.infos} infos`);
+    out(lines.join('\n'));
+  }
+  return report.errors > 0 ? 1 : 0;
 }
 
 export async function cmdWiresharkDissector(argv: string[]): Promise<number> {

@@ -53,6 +53,7 @@ function captureMeta(profile: BoardProfile, link: string, rt: Runtime, notes: st
     startWallNs: BigInt(rt.wallMs()) * 1_000_000n,
     startMonoNs: rt.monoNs(),
     notes,
+    ...(profile.peer === undefined ? {} : { peer: profile.peer }),
   };
 }
 
@@ -76,6 +77,7 @@ export async function startCapture(profile: BoardProfile, opts: CaptureOptions):
     responseTimeoutMs: profile.bus.timeouts?.responseMs ?? 1000,
     startMonoNs: meta.startMonoNs,
     startWallNs: meta.startWallNs,
+    conformance: { peer: profile.peer ?? null },
   });
   const finish = (): number => {
     recorder.close();

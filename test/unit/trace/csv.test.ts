@@ -65,6 +65,12 @@ describe('CSV export', () => {
     );
   });
 
+  it('writes a finding: kind, name, device, the offending record in pair_seq, severity, rule and text in the summary', () => {
+    const f = sampleRecords().find((r) => r.kind === 'finding')!;
+    const [, row] = parseCsv(exportText([f]).text);
+    expect(row!.slice(4, 15)).toEqual(['', '1', 'finding', 'FINDING', '', '', String(f.data.length), String(f.pairSeq), '', '', `FINDING dev 1 error request-answered (record ${f.pairSeq}): GET_DEVICE_STATUS dev 1 (record ${f.pairSeq! - 1}) got no response before its timeout`]);
+  });
+
   it('quotes per RFC 4180', () => {
     expect(csvField('plain text')).toBe('plain text');
     expect(csvField('a,b')).toBe('"a,b"');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { MESSAGES, PROBLEM_CODES, REVISIONS, type Layout } from '../../../src/protocol/index';
+import { RULES, SEVERITIES } from '../../../src/trace/conformance';
 import { generateDissector, payloadFieldFilter } from '../../../src/trace/dissector';
 import { MARKER_KINDS, RECORD_FLAGS, REVISION_CODES } from '../../../src/trace/record';
 
@@ -36,6 +37,9 @@ describe('generated Wireshark dissector', () => {
     for (const c of PROBLEM_CODES) expect(lua).toContain(`ProtoExpert.new("virtio_msg.expert.${c.replaceAll('-', '_')}"`);
     for (const m of MARKER_KINDS) expect(lua).toContain(`"${m}"`);
     for (const f of Object.keys(RECORD_FLAGS)) expect(lua).toContain(`"virtio_msg.record.flags.${f}"`);
+    // Conformance findings: the rule table in RULES order (a finding record's msg_id), one expert per severity.
+    expect(lua).toContain(`local RULES = {[0]=${RULES.map((r) => `{id=${JSON.stringify(r.id)}, section=${JSON.stringify(r.section)}}`).join(', ')}}`);
+    for (const sv of SEVERITIES) expect(lua).toContain(`ProtoExpert.new("virtio_msg.expert.finding_${sv}"`);
   });
 
   it('names a byte run and an integer of the same protocol name apart', () => {

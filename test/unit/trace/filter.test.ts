@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PROBLEM_CODES } from '../../../src/protocol/types';
 import { forEachRecord, fromRecords } from '../../../src/trace/block';
+import { RULES } from '../../../src/trace/conformance';
 import { describeRecord } from '../../../src/trace/describe';
 import { compileFilter, formatFilter, parseDurationNs, parseFilter, renderFilterError, type FilterNode, type FilterValue } from '../../../src/trace/filter';
 import { recordName } from '../../../src/trace/names';
@@ -29,6 +30,7 @@ function select(text: string): number[] {
 const expected = (p: (r: TraceRecord) => boolean): number[] => records.filter(p).map((r) => r.seq);
 
 const name = (r: TraceRecord): string => describeRecord(r).name;
+const ruleOf = (r: TraceRecord): string => RULES[r.msgId]!.id;
 const isMsg = (r: TraceRecord): boolean => r.kind === 'message' && (r.flags & RECORD_FLAGS.noHeader) === 0;
 const t = (r: TraceRecord): number => Number(r.monoNs - START_MONO_NS);
 const lat = (r: TraceRecord): number | null => (r.kind === 'message' && r.pairSeq !== null ? Number(r.latencyNs) : null);
@@ -137,14 +139,14 @@ describe('parseFilter', () => {
 describe('compileFilter errors', () => {
   it('rejects unknown fields, names and codes, and comparisons a field does not take', () => {
     const cases: [string, number, string][] = [
-      ['foo == 1', 1, 'unknown field \'foo\': fields are dev, msg, dir, token, latency, size, problem, rev, kind, type, seq, queue, channel, time'],
+      ['foo == 1', 1, 'unknown field \'foo\': fields are dev, msg, dir, token, latency, size, problem, finding, severity, rev, kind, type, seq, queue, channel, time'],
       ['dir > 3', 5, "'>' does not apply to dir; dir takes ==, != and in {…}"],
       ['dir == 3', 8, 'dir is one of to-device, out, driver-to-device, to-driver, in, device-to-driver; saw 3'],
       ['latency > 5', 11, 'latency takes a duration with a unit (ns, us (µs), ms, s), e.g. 5us; saw 5'],
       ['time < fast', 8, 'time (time since capture start) takes a duration, saw fast'],
       ['dev == 1ms', 8, 'dev (dev_num) takes a whole number, saw 1ms'],
       ['size == 1.5', 9, 'size (data bytes) takes a whole number, saw 1.5'],
-      ['dev ~ "1"', 5, "'~' applies to msg and problem only; dev takes ==, !=, <, <=, >, >=, in from..to and in {…}"],
+      ['dev ~ "1"', 5, "'~' applies to msg, problem and finding only; dev takes ==, !=, <, <=, >, >=, in from..to and in {…}"],
       ['msg == GET_VQUEU', 8, "unknown message name 'GET_VQUEU': did you mean GET_VQUEUE?"],
       ['msg == XYZZY', 8, 'unknown message name \'XYZZY\': names are as the protocol spells them (GET_VQUEUE, EVENT_USED, DOORBELL…); msg ~ "text" matches part of a name'],
       ['msg < GET_VQUEUE', 5, "'<' does not apply to msg; msg takes ==, != and ~ with a name, or any comparison with a msg_id"],
@@ -157,6 +159,10 @@ describe('compileFilter errors', () => {
       ['kind in message..marker', 9, 'kind has no order, so no range; it takes ==, != and in {…}'],
       ['time in 2s..1s', 13, 'the range ends (1000000000) before it starts (2000000000)'],
       ['dev == 1 && rev == r1', 20, 'rev is one of r0, r2, r3, r4; saw r1'],
+      ['finding == token-echo', 12, "unknown rule 'token-echo': did you mean R4-token-echo, R3-token-echo?"],
+      ['finding > R4-token-echo', 9, "'>' does not apply to finding; finding takes ==, !=, ~ and in {…} with rule ids"],
+      ['finding in 1..2', 12, 'finding takes no range; use finding in {a, b} or finding == rule'],
+      ['severity == fatal', 13, 'severity is one of error, warning, info; saw fatal'],
     ];
     for (const [text, column, message] of cases) expect(compileFilter(text), text).toEqual({ ok: false, column, message });
   });
@@ -226,6 +232,16 @@ describe('every field and operator', () => {
     ['problem != truncated', (r) => !problemCodes(r.problems).includes('truncated')],
     ['problem ~ "size|id"', (r) => problemCodes(r.problems).some((c) => c === 'size-mismatch' || c === 'unknown-id')],
     ['problem in {event-response, truncated}', (r) => problemCodes(r.problems).some((c) => c === 'event-response' || c === 'truncated')],
+    // finding: bare, by rule id, not, pattern, set; severity
+    ['finding', (r) => r.kind === 'finding'],
+    ['finding == request-answered', (r) => r.kind === 'finding' && ruleOf(r) === 'request-answered'],
+    ['finding == REQUEST-ANSWERED', (r) => r.kind === 'finding' && ruleOf(r) === 'request-answered'],
+    ['finding != request-answered', (r) => r.kind === 'finding' && ruleOf(r) !== 'request-answered'],
+    ['finding ~ "vqueue"', (r) => r.kind === 'finding' && ruleOf(r).includes('vqueue')],
+    ['finding in {R4-token-echo, vqueue-unconfigured-size}', (r) => r.kind === 'finding' && ruleOf(r) === 'vqueue-unconfigured-size'],
+    ['severity == error', (r) => r.kind === 'finding' && r.msgType === 0],
+    ['severity in {warning, info}', (r) => r.kind === 'finding' && r.msgType !== 0],
+    ['msg == FINDING', (r) => r.kind === 'finding'],
     // rev is ordered
     ['rev == r0', (r) => r.rev === 'r0'],
     ['rev >= r3', (r) => r.rev === 'r3' || r.rev === 'r4'],

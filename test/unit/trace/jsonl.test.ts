@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromRecords, toRecords } from '../../../src/trace/block';
+import { RULES } from '../../../src/trace/conformance';
 import { exportRecords } from '../../../src/trace/exportWriter';
 import { importJsonl, JsonlWriter, MAX_LINE_NOTES } from '../../../src/trace/jsonl';
 import type { CaptureMeta } from '../../../src/trace/meta';
@@ -53,6 +54,21 @@ describe('JSONL export', () => {
 });
 
 describe('JSONL import', () => {
+  it('writes a finding with its text and its rule, section, severity and offending record', () => {
+    const f = sampleRecords().find((r) => r.kind === 'finding')!;
+    const line = JSON.parse(exportText([f]).text.split('\n')[1]!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      kind: 'finding',
+      name: 'FINDING',
+      msgId: RULES.findIndex((r) => r.id === 'request-answered'),
+      msgType: 0,
+      pairSeq: String(f.pairSeq),
+      text: `GET_DEVICE_STATUS dev 1 (record ${f.pairSeq! - 1}) got no response before its timeout`,
+      finding: { rule: 'request-answered', section: 'virtio-msg §11, §17.2', severity: 'error', seq: String(f.pairSeq) },
+    });
+    expect(imported(exportText([f]).text).records).toEqual([f]);
+  });
+
   it('gives back every record exactly: all kinds, revisions, malformed, pairs', () => {
     const rs = [...sampleRecords()];
     const session = sessionRecords().map((r) => ({ ...r, seq: r.seq + rs.length, pairSeq: r.pairSeq === null ? null : r.pairSeq + rs.length }));
@@ -110,7 +126,7 @@ describe('JSONL import', () => {
     expect(back.notes).toEqual([
       expect.stringMatching(/^line 4: not valid JSON \(.*\); a truncated last line means the export was cut short$/),
       'line 6: field "monoNs": expected a decimal string 0..18446744073709551615, saw 5000049380',
-      'line 7: field "kind": expected one of message, doorbell, queue-state, vq-index, marker, saw "packet"',
+      'line 7: field "kind": expected one of message, doorbell, queue-state, vq-index, marker, finding, saw "packet"',
       'line 10: field "data": expected a string of hex bytes, saw "0g"',
       'line 12: expected a record object {"type":"record",...}, saw [1,2,3]',
       'line 13: field "dev": expected null or an integer 0..65534, saw 65535',

@@ -232,7 +232,7 @@ describe('pcapng import', () => {
     expect(r.meta).toEqual(meta);
     expect(toRecords(r.blocks)).toEqual(records);
     expect(new Set(records.map((x) => x.rev))).toEqual(new Set([null, 'r0', 'r2', 'r3', 'r4']));
-    expect(new Set(records.map((x) => x.kind))).toEqual(new Set(['message', 'doorbell', 'queue-state', 'vq-index', 'marker']));
+    expect(new Set(records.map((x) => x.kind))).toEqual(new Set(['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding']));
   });
 
   it('keeps extreme values exact: 53-bit seq, 64-bit times and latencies', () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fromRecords } from '../../../src/trace/block';
 import { exportRecords } from '../../../src/trace/exportWriter';
 import { BOARD_PID, PerfettoWriter, SEQUENCE_ID, TYPE_COUNTER, TYPE_INSTANT, TYPE_SLICE_BEGIN, TYPE_SLICE_END } from '../../../src/trace/perfetto';
+import { RULES, SEVERITIES } from '../../../src/trace/conformance';
 import { MARKER_KINDS, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
 import { arbRecord, sampleMeta, sampleRecords, sessionRecords, START_MONO_NS, START_WALL_NS } from './sample';
 
@@ -328,6 +329,17 @@ describe('Perfetto export', () => {
     const { events: got } = parse(exportBytes(s).bytes);
     expect(slices(got)).toHaveLength(s.filter((r) => r.flags & RECORD_FLAGS.request).length);
     expect(got.filter((e) => e.name === 'MALFORMED').length).toBeGreaterThan(0);
+  });
+
+  it('shows each conformance finding as an instant on the board track, with the offending record', () => {
+    const s = sampleRecords();
+    const { events: got, tracks: t } = parse(exportBytes(s).bytes);
+    const findings = s.filter((r) => r.kind === 'finding');
+    const onBoard = got.filter((e) => e.type === TYPE_INSTANT && t.get(e.track)!.pid === BOARD_PID);
+    expect(onBoard.map((e) => [e.ts, e.name, e.args['seq'], e.args['offending_seq']])).toEqual(
+      findings.map((f) => [f.monoNs, `${RULES[f.msgId]!.id} ${SEVERITIES[f.msgType]}`, f.seq, f.pairSeq]),
+    );
+    expect(onBoard[0]!.args['summary']).toBe(`error request-answered (record ${findings[0]!.pairSeq}): GET_DEVICE_STATUS dev 1 (record ${findings[0]!.pairSeq! - 1}) got no response before its timeout`);
   });
 
   it('stays a valid, balanced trace for arbitrary records', () => {

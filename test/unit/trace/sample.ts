@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { decode, encode, type MessageInit, type Revision } from '../../../src/protocol/index';
+import { ruleIndex, SEVERITIES, type RuleId, type Severity } from '../../../src/trace/conformance';
 import { CAPTURE_FORMAT, type CaptureMeta } from '../../../src/trace/meta';
 import { DIRECTIONS, encodeVqIndex, MARKER_KINDS, problemMask, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type MarkerKind, type TraceRecord } from '../../../src/trace/record';
 
@@ -144,6 +145,13 @@ export class SampleBuilder {
     return r;
   }
 
+  /** A finding record as the recorder writes it (conformance.ts: msgId rule, msgType severity, pairSeq the offending record). */
+  finding(rule: RuleId, severity: Severity, pairSeq: number, devNum: number | null, text: string): TraceRecord {
+    const r = { ...this.base('finding'), msgId: ruleIndex(rule), msgType: SEVERITIES.indexOf(severity), devNum, pairSeq, data: new TextEncoder().encode(text) };
+    this.records.push(r);
+    return r;
+  }
+
   queueState(text: string): TraceRecord {
     const r = { ...this.base('queue-state'), data: new TextEncoder().encode(text) };
     this.records.push(r);
@@ -165,7 +173,9 @@ export function sampleRecords(): TraceRecord[] {
   b.marker('bookmark', 'first i2c transfer — ok ✓', 1);
   const lost = b.message({ rev: 'r4', dir: 'driver-to-device', init: { name: 'GET_DEVICE_STATUS', kind: 'request', devNum: 1, token: 0x22 } });
   lost.problems = problemMask(['no-response']);
-  b.marker('no-response', 'GET_DEVICE_STATUS dev 1 token 0x0022 after 1000 ms', 1, lost.seq);
+  const timeout = b.marker('no-response', 'GET_DEVICE_STATUS dev 1 token 0x0022 after 1000 ms', 1, lost.seq);
+  b.finding('request-answered', 'error', timeout.seq, 1, `GET_DEVICE_STATUS dev 1 (record ${lost.seq}) got no response before its timeout`);
+  b.finding('vqueue-unconfigured-size', 'info', 2, 1, 'GET_VQUEUE response for queue 0 of dev 1 reports cur_size 128 before any SET_VQUEUE; expected 0 (known qemu deviation: "quoted", ✓)');
   b.marker('detach', '');
   return b.records;
 }

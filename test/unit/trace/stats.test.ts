@@ -8,7 +8,7 @@ import { BlockBuilder, forEachRecord, fromRecords } from '../../../src/trace/blo
 import { compileFilter } from '../../../src/trace/filter';
 import { encodeRecord } from '../../../src/trace/record';
 import { computeStats, formatNs, formatStats, StatsAccumulator, windowQuery } from '../../../src/trace/stats';
-import { SampleBuilder, START_MONO_NS } from './sample';
+import { SampleBuilder, sampleRecords, START_MONO_NS } from './sample';
 
 const addrs = { desc_addr: 0x4000_0000n, driver_addr: 0x4000_1000n, device_addr: 0x4000_2000n };
 
@@ -60,7 +60,7 @@ describe('computeStats', () => {
     expect(s.records).toBe(13);
     expect(s.firstNs).toBe(0);
     expect(s.lastNs).toBe(148_140);
-    expect(s.kinds).toEqual({ message: 8, doorbell: 2, 'queue-state': 0, 'vq-index': 2, marker: 1 });
+    expect(s.kinds).toEqual({ message: 8, doorbell: 2, 'queue-state': 0, 'vq-index': 2, marker: 1, finding: 0 });
     expect(s.directions).toEqual({ toDevice: { messages: 3, bytes: 36 }, toDriver: { messages: 5, bytes: 159 } });
     expect(s.names).toEqual([
       { name: 'GET_VQUEUE', count: 6, toDevice: 3, toDriver: 3, bytes: 180 },
@@ -192,6 +192,17 @@ describe('windowQuery', () => {
   it('rejects an empty window or a bad bucket count', () => {
     expect(() => windowQuery(blocks, { ...q, toNs: 0, series: 'messages' })).toThrow(RangeError);
     expect(() => windowQuery(blocks, { ...q, buckets: 0, series: 'messages' })).toThrow(/1\.\.1000000 whole buckets, saw 0\.\.150000 in 0 buckets/);
+  });
+});
+
+describe('findings', () => {
+  it('counts recorded conformance findings by rule and severity, and shows them as a table', () => {
+    const s = computeStats(fromRecords(sampleRecords()), opts);
+    expect(s.findings).toEqual([
+      { rule: 'request-answered', severity: 'error', count: 1 },
+      { rule: 'vqueue-unconfigured-size', severity: 'info', count: 1 },
+    ]);
+    expect(formatStats(s)).toContain('\nfinding                   severity  records\nrequest-answered             error        1\nvqueue-unconfigured-size      info        1\n');
   });
 });
 
