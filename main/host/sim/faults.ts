@@ -370,18 +370,15 @@ export class FaultyBoard {
     switch (f.name) {
       case 'index-range': {
         const layout = await vmampLayout(bus);
-        await bus.store(layout.devQueueHead + 4, 16, f.arg ?? layout.numElements + 5);
-        await side.doorbells.doorbellOut.ring();
         this.silent = 'the producer index is broken';
-        return;
+        await this.moveProducer(bus, layout, () => f.arg ?? layout.numElements + 5);
+        return side.doorbells.doorbellOut.ring();
       }
       case 'index-back': {
         const layout = await vmampLayout(bus);
-        const tail = await bus.load(layout.devQueueHead + 4, 16);
-        await bus.store(layout.devQueueHead + 4, 16, (tail - (f.arg ?? 1) + layout.numElements * 0x10000) % layout.numElements);
-        await side.doorbells.doorbellOut.ring();
         this.silent = 'the producer index moved back';
-        return;
+        await this.moveProducer(bus, layout, (tail) => (tail - (f.arg ?? 1) + layout.numElements * 0x10000) % layout.numElements);
+        return side.doorbells.doorbellOut.ring();
       }
       case 'head': {
         const layout = await vmampLayout(bus);
@@ -424,6 +421,14 @@ export class FaultyBoard {
       default:
         return;
     }
+  }
+
+  /** The device queue head's tail: the board's producer index (amp-bus.md §4.2). */
+  private async moveProducer(bus: MemoryWindow, layout: VmampLayout, to: (tail: number) => number): Promise<void> {
+    const tail = await bus.load(layout.devQueueHead + 4, 16);
+    const next = to(tail);
+    await bus.store(layout.devQueueHead + 4, 16, next);
+    this.opts.log(`producer index ${tail} -> ${next} (N = ${layout.numElements})`);
   }
 
   /** Until the driver's consumer index reached the board's producer index (bounded). */
