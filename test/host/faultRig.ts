@@ -60,16 +60,16 @@ export interface FaultRun {
 let counter = 0;
 
 /**
- * Starts the board with `fault`, runs `amp-workbench ARGS --profile … --link shm-file:…` (with
+ * Starts the board with `fault` (null: a board that behaves), runs `amp-workbench ARGS --profile … --link shm-file:…` (with
  * `--out DIR` for capture), stops the board and collects everything. A run that must stop
  * (timeout) is killed after `timeoutMs`.
  */
-export async function runWithFault(board: keyof typeof BOARDS, fault: string, args: string[], timeoutMs = 30_000): Promise<FaultRun> {
+export async function runWithFault(board: keyof typeof BOARDS, fault: string | null, args: string[], timeoutMs = 30_000): Promise<FaultRun> {
   const n = counter++;
   const shm = join(dir, `amp${n}`);
   const publishedPath = join(dir, `published${n}.jsonl`);
   const profile = BOARDS[board];
-  const sim = spawn(process.execPath, [SIM, '--profile', profile, '--shm', shm, '--fault', fault, '--published', publishedPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sim = spawn(process.execPath, [SIM, '--profile', profile, '--shm', shm, ...(fault === null ? [] : ['--fault', fault]), '--published', publishedPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let simLog = '';
   sim.stderr!.on('data', (d: Buffer) => (simLog += d.toString()));
   const exited = new Promise<void>((r) => sim.once('exit', () => r()));

@@ -4,14 +4,18 @@
  * expected vs seen and where, keep every message the board published in the capture, and end
  * with a count of problems and findings. The link-level faults are in faultsLink.test.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { decode, decodeHeader } from '../../src/protocol/index';
 import { loadNative } from '../../main/native/index';
 import { dir, expectCaptureHoldsPublished, expectCleanText, expectErrorThenDetach, markers, runWithFault, SLOT, withProblem, type FaultRun } from './faultRig';
 
 const native = loadNative();
+const SIM_ENTRY = resolve(__dirname, '../../main/host/sim/shm-entry.cjs');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CAPTURE = ['capture', '--exercise', '--duration', '300ms'];
@@ -21,6 +25,28 @@ function publishedNamed(run: FaultRun, rev: 'r3' | 'r4', name: string) {
 }
 
 describe.skipIf(!native.ok)('a board that answers wrongly', () => {
+  it('a board that behaves: a clean run, and the capture holds every message it published (the yardstick for the faults below)', async () => {
+    const run = await runWithFault('qemu', null, CAPTURE);
+    expect(run.code, `exit status; ${run.text}`).toBe(0);
+    expect(markers(run).map((m) => m.kind)).not.toContain('error');
+    expectCaptureHoldsPublished(run);
+    expect(run.text).toMatch(/\b0 problems\b/);
+    expectCleanText(run);
+  });
+
+  it('an unknown fault, or one the board cannot play, is a usage error that lists what there is', () => {
+    const sim = (args: string[]) => spawnSync(process.execPath, [SIM_ENTRY, ...args, '--shm', `${dir}/unused`], { encoding: 'utf8' });
+    const unknown = sim(['--board', 'sim-versal', '--fault', 'dupliate']);
+    expect([unknown.status, unknown.stderr]).toEqual([2, expect.stringMatching(/--fault "dupliate": expected NAME\[=ARG\]\[@N\|@MESSAGE\] with NAME one of size-over, .*duplicate, /)]);
+    const trigger = sim(['--board', 'sim-versal', '--fault', 'die@GET_DEVICE_INF']);
+    expect([trigger.status, trigger.stderr]).toEqual([2, expect.stringContaining('saw "GET_DEVICE_INF"')]);
+    const r4 = sim(['--board', 'sim-qemu-amp-pci', '--fault', 'qemu-get-devices']);
+    expect([r4.status, r4.stderr]).toEqual([2, expect.stringContaining("plays QEMU's R3 model; sim-qemu-amp-pci speaks r4")]);
+    const help = sim(['--fault', 'help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout.split('\n').filter((l) => /^ {2}[a-z-]+(\[=ARG\])? \((each message|once), default @/.test(l))).toHaveLength(22);
+  });
+
   describe('malformed sizes: reported as malformed, with the byte and expected vs seen, never as a timeout', () => {
     it('msg_size larger than the slot', async () => {
       const run = await runWithFault('versal', 'size-over@GET_DEVICE_INFO', CAPTURE);

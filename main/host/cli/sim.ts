@@ -1,17 +1,14 @@
 /** `sim --shm FILE`: a simulated board's device side as its own process, on a shared-memory file. */
 import { parseArgs } from 'node:util';
 
-import { faultHelp, FaultyBoard, parseFaults } from '../sim/faults';
+import { FAULT_OPTIONS, faultHelp, faultyBoardFromArgs } from '../sim/faults';
 import { runSimOnShmFile } from '../sim/shmBoard';
-import { loadProfile, UsageError } from './common';
+import { loadProfile, out, UsageError } from './common';
 
 export async function cmdSim(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { board: { type: 'string' }, profile: { type: 'string' }, shm: { type: 'string' }, doorbells: { type: 'string' }, fault: { type: 'string' }, published: { type: 'string' } },
-  });
+  const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, shm: { type: 'string' }, doorbells: { type: 'string' }, ...FAULT_OPTIONS } });
   if (values.fault === 'help') {
-    process.stdout.write(`sim --fault NAME[=ARG][@N|@MESSAGE][,…]: @N after the board published N messages, @MESSAGE on a message it sends\n${faultHelp()}\n`);
+    out(faultHelp());
     return 0;
   }
   if (values.shm === undefined) throw new UsageError('sim needs --shm FILE (e.g. /dev/shm/amp0): the file the board side creates and the workbench attaches to with --link shm-file:FILE');
@@ -19,23 +16,15 @@ export async function cmdSim(argv: string[]): Promise<number> {
   if (doorbells !== 'socket' && doorbells !== 'poll') throw new UsageError(`--doorbells expects socket or poll, saw "${doorbells}"`);
   const profile = loadProfile(values);
   const log = (text: string): void => void process.stderr.write(`sim ${profile.id}: ${text}\n`);
-  let faulty: FaultyBoard | undefined;
-  if (values.fault !== undefined || values.published !== undefined) {
-    const parsed = values.fault === undefined ? { ok: true as const, faults: [] } : parseFaults(values.fault, profile);
-    if (!parsed.ok) throw new UsageError(parsed.error);
-    faulty = new FaultyBoard({ profile, filePath: values.shm, faults: parsed.faults, log, ...(values.published !== undefined ? { publishedPath: values.published } : {}) });
-  }
-  const board = await runSimOnShmFile(profile, values.shm, {
-    doorbells,
-    log,
-    ...(faulty ? { sendThrough: faulty.sendThrough, onMessage: faulty.onMessage, onAttached: faulty.onAttached } : {}),
-  });
+  const faulty = faultyBoardFromArgs(values, profile, values.shm, log);
+  if (!faulty.ok) throw new UsageError(faulty.error);
+  const board = await runSimOnShmFile(profile, values.shm, { doorbells, log, ...faulty.board?.shmOptions });
   // One line on stdout once a workbench can attach: scripts and tests wait for it.
   process.stdout.write(`ready ${values.shm} ${board.socketPath ?? 'poll'}\n`);
   return new Promise<number>((resolve) => {
     const stop = (code: number) =>
       void board.close().then(() => {
-        faulty?.close();
+        faulty.board?.close();
         resolve(code);
       });
     board.attached.catch((e: unknown) => {

@@ -19,11 +19,11 @@ import type { BoardProfile } from '../../../src/api/boardProfile';
 import type { WireMessage } from '../../../src/bus/endpoint';
 import { VMAMP_FIELD, VMAMP_HEADER_SIZE, VMAMP_STATUS, validateVmampLayout, type VmampLayout } from '../../../src/bus/formats/vmamp';
 import type { MemoryWindow } from '../../../src/bus/window';
-import { decode, decodeHeader, encode, fieldBytes, fieldNumber as n, HEADER_SIZE, lookupMessage } from '../../../src/protocol/index';
+import { decode, decodeHeader, encode, fieldBytes, fieldNumber as n, HEADER_SIZE, lookupMessage, MESSAGES } from '../../../src/protocol/index';
 import type { Revision } from '../../../src/protocol/types';
 import type { SimBoard } from '../../../src/sim/board';
 import { toHex } from '../../../src/util/hex';
-import type { ShmBoardSide } from './shmBoard';
+import type { ShmBoardOptions, ShmBoardSide } from './shmBoard';
 
 type Trigger = { after: number } | { on: string };
 
@@ -109,19 +109,23 @@ function describeTrigger(t: Trigger): string {
   return 'after' in t ? `@${t.after}` : `@${t.on}`;
 }
 
-/** `--fault` help: one line per fault with its argument and default trigger. */
+/** `sim --fault help`: the syntax, then one line per fault with its argument and default trigger. */
 export function faultHelp(): string {
-  return (Object.keys(SPECS) as FaultName[])
+  const head =
+    'sim --fault NAME[=ARG][@N|@MESSAGE][,…]: @N after the board published N messages, @MESSAGE on a message it sends (a response or event name).\n' +
+    '"each message" faults change every message they apply to from the trigger on; "once" faults act once, right after it.';
+  const lines = (Object.keys(SPECS) as FaultName[])
     .map((k) => {
       const s = SPECS[k];
       return `  ${k}${s.arg ? '[=ARG]' : ''} (${s.kind === 'send' ? 'each message' : 'once'}, default ${describeTrigger(s.when)}): ${s.does}${s.arg ? `; ARG: ${s.arg.what}` : ''}`;
-    })
-    .join('\n');
+    });
+  return [head, ...lines].join('\n');
 }
 
 /** Parses `NAME[=ARG][@N|@MESSAGE][,…]` against the board it will run on. */
 export function parseFaults(text: string, profile: BoardProfile): { ok: true; faults: Fault[] } | { ok: false; error: string } {
   const rev = profile.bus.revision;
+  if (rev !== 'r3' && rev !== 'r4') return { ok: false, error: `--fault needs a board speaking virtio-msg r3 or r4 (8-byte header with token); ${profile.id} speaks ${rev}` };
   const faults: Fault[] = [];
   for (const item of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
     const m = /^([a-z-]+)(?:=([^@]+))?(?:@(.+))?$/.exec(item);
@@ -138,16 +142,34 @@ export function parseFaults(text: string, profile: BoardProfile): { ok: true; fa
     if (m[3] !== undefined) {
       const at = m[3];
       if (/^\d+$/.test(at)) when = { after: Number(at) };
-      else if (/^[A-Z_]+$/.test(at)) when = { on: at };
-      else return { ok: false, error: `--fault ${item}: after @ expected a message count (e.g. @20) or a message name the board sends (e.g. @EVENT_USED), saw "${at}"` };
+      else if (MESSAGES[rev].some((d) => d.name === at)) when = { on: at };
+      else return { ok: false, error: `--fault ${item}: after @ expected a message count (e.g. @20) or the name of a ${rev} message the board sends (e.g. @EVENT_USED), saw "${at}"` };
     }
-    if (rev !== 'r3' && rev !== 'r4') return { ok: false, error: `--fault needs a board speaking virtio-msg r3 or r4 (8-byte header with token); ${profile.id} speaks ${rev}` };
     if (spec.vmamp && profile.bus.format !== 'vmamp-shmem-v1') return { ok: false, error: `--fault ${name} writes the board's vmamp-shmem-v1 queue head; ${profile.id} uses ${profile.bus.format}` };
     if (name === 'qemu-get-devices' && rev !== 'r3') return { ok: false, error: `--fault qemu-get-devices plays QEMU's R3 model; ${profile.id} speaks ${rev} (try --board sim-versal)` };
     faults.push({ name, arg, when });
   }
   if (faults.length === 0) return { ok: false, error: '--fault needs at least one fault' };
   return { ok: true, faults };
+}
+
+/** What `sim` adds to its options (main/host/cli/sim.ts). */
+export const FAULT_OPTIONS = { fault: { type: 'string' }, published: { type: 'string' } } as const;
+
+/**
+ * From `sim --fault … --published FILE`: the fault layer to hand to runSimOnShmFile
+ * (`board.shmOptions`), null when neither option is given, or the usage error.
+ */
+export function faultyBoardFromArgs(
+  values: { fault?: string | undefined; published?: string | undefined },
+  profile: BoardProfile,
+  filePath: string,
+  log: (text: string) => void,
+): { ok: true; board: FaultyBoard | null } | { ok: false; error: string } {
+  if (values.fault === undefined && values.published === undefined) return { ok: true, board: null };
+  const parsed = values.fault === undefined ? { ok: true as const, faults: [] } : parseFaults(values.fault, profile);
+  if (!parsed.ok) return parsed;
+  return { ok: true, board: new FaultyBoard({ profile, filePath, faults: parsed.faults, log, ...(values.published !== undefined ? { publishedPath: values.published } : {}) }) };
 }
 
 /** The first 4 bytes hold QEMU's real device bitmap; past them it copies whatever lies on its stack (arbitrary, fixed here). */
@@ -192,7 +214,7 @@ export class FaultyBoard {
   private readonly fired = new Set<Fault>();
   private readonly namesSent = new Set<string>();
   private readonly queues = new Map<string, { size: number; device: bigint }>();
-  private readonly logFd: number | null;
+  private logFd: number | null;
   private published = 0;
   private seq = 0;
   private previousResponse: Uint8Array | null = null;
@@ -214,6 +236,11 @@ export class FaultyBoard {
     const h = decodeHeader(m.bytes, this.rev);
     if (h) this.namesSent.add(lookupMessage(this.rev, h.bus, h.msgId).name);
   };
+
+  /** What runSimOnShmFile takes to run the board through this layer. */
+  get shmOptions(): Pick<ShmBoardOptions, 'sendThrough' | 'onMessage' | 'onAttached'> {
+    return { sendThrough: this.sendThrough, onMessage: this.onMessage, onAttached: this.onAttached };
+  }
 
   readonly onAttached = (board: SimBoard, side: ShmBoardSide): void => {
     this.attached = { board, side };
@@ -240,6 +267,7 @@ export class FaultyBoard {
 
   close(): void {
     if (this.logFd !== null) closeSync(this.logFd);
+    this.logFd = null;
   }
 
   private applies(f: Fault, name: string): boolean {
