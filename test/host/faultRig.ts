@@ -155,3 +155,25 @@ export function expectCleanText(run: FaultRun): void {
   const lastLine = (s: string) => s.trimEnd().split('\n').at(-1) ?? '';
   expect(`${lastLine(run.stdout)}\n${lastLine(run.stderr)}`, `the last line counts problems and findings; ${run.text}`).toMatch(/\b\d+ problems?\b.*\b\d+ findings?\b/);
 }
+
+/**
+ * The run stopped on the fault and said why: exit 1, every pattern of `says` in the text (the
+ * first is the reason the ERROR marker must give), none of `not`, the ERROR marker then DETACH,
+ * every published message in the capture, clean text.
+ */
+export function expectStoppedOn(run: FaultRun, says: RegExp[], not: RegExp[] = []): void {
+  expect(run.code, `exit status; ${run.text}`).toBe(1);
+  for (const re of says) expect(run.text).toMatch(re);
+  for (const re of not) expect(run.text).not.toMatch(re);
+  expectErrorThenDetach(run, says[0]);
+  expectCaptureHoldsPublished(run);
+  expectCleanText(run);
+}
+
+/** The run survived the fault: exit 0, no ERROR marker, every published message in the capture, clean text. */
+export function expectSurvived(run: FaultRun): void {
+  expect(run.code, `exit status; ${run.text}`).toBe(0);
+  expect(markers(run).map((m) => m.kind)).not.toContain('error');
+  expectCaptureHoldsPublished(run);
+  expectCleanText(run);
+}
