@@ -221,7 +221,6 @@ export class FaultyBoard {
   /** Set by faults after which a real board sends nothing more (its queue is broken or stopped). */
   private silent: string | null = null;
   private attached: Attached | null = null;
-  private slotSize = 0;
 
   constructor(private readonly opts: FaultyBoardOptions) {
     this.rev = opts.profile.bus.revision as Revision;
@@ -244,7 +243,6 @@ export class FaultyBoard {
 
   readonly onAttached = (board: SimBoard, side: ShmBoardSide): void => {
     this.attached = { board, side };
-    this.slotSize = board.slotSize;
     void this.fireDue();
   };
 
@@ -268,6 +266,11 @@ export class FaultyBoard {
   close(): void {
     if (this.logFd !== null) closeSync(this.logFd);
     this.logFd = null;
+  }
+
+  /** The device queue's slot size; before the board is up, the bus maximum it cannot exceed. */
+  private get slotSize(): number {
+    return this.attached?.board.slotSize ?? this.opts.profile.bus.maxMessageSize;
   }
 
   private applies(f: Fault, name: string): boolean {
@@ -434,7 +437,9 @@ export class FaultyBoard {
         } finally {
           closeSync(fd);
         }
-        return;
+        // The server's next step would touch the vanished pages (SIGBUS here, and a dead socket
+        // the workbench would see before the shrunk file): its chain stops here for good.
+        return new Promise<void>(() => undefined);
       }
       case 'needs-reset':
         return board.server.raiseNeedsReset(f.arg ?? 0);
