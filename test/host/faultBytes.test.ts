@@ -11,18 +11,21 @@ import { FaultyBoard, parseFaults } from '../../main/host/sim/faults';
 
 const versal = findBuiltinProfile('sim-versal')!;
 
-/** Everything the board sends for `bytes` with `fault`, as hex. */
-async function through(fault: string, bytes: Uint8Array): Promise<string[]> {
+/** A fault layer playing `fault` on sim-versal, and what it has sent so far (hex). */
+function faulty(fault: string): { through(bytes: Uint8Array): Promise<string[]>; sent: string[] } {
   const parsed = parseFaults(fault, versal);
   if (!parsed.ok) throw new Error(parsed.error);
   const board = new FaultyBoard({ profile: versal, filePath: '/nonexistent', faults: parsed.faults, log: () => undefined });
   const sent: string[] = [];
-  await board.sendThrough(bytes, (b) => {
+  const send = (b: Uint8Array): Promise<boolean> => {
     sent.push(toHex(b));
     return Promise.resolve(true);
-  });
-  return sent;
+  };
+  return { sent, through: (bytes) => board.sendThrough(bytes, send).then(() => sent) };
 }
+
+/** Everything the board sends for `bytes` with `fault`, as hex. */
+const through = (fault: string, bytes: Uint8Array): Promise<string[]> => faulty(fault).through(bytes);
 
 const getDevices = (count: number, token: number) => encode('r3', { name: 'GET_DEVICES', kind: 'response', devNum: 0, token, fields: { offset: 0, count, next_offset: 0, bitmap: Uint8Array.of(0x03, ...new Array<number>(count / 8 - 1).fill(0)) } });
 const features = encode('r3', { name: 'GET_DEVICE_FEATURES', kind: 'response', devNum: 0, token: 7, fields: { block_index: 0, num_blocks: 2, features: [0, 1] } });
@@ -60,17 +63,10 @@ describe('the fault layer rewrites messages byte for byte', () => {
 
   it('duplicate sends each response twice; stale sends the previous response before each', async () => {
     expect(await through('duplicate', features)).toEqual([toHex(features), toHex(features)]);
-    const parsed = parseFaults('stale', versal);
-    if (!parsed.ok) throw new Error(parsed.error);
-    const board = new FaultyBoard({ profile: versal, filePath: '/nonexistent', faults: parsed.faults, log: () => undefined });
-    const sent: string[] = [];
-    const send = (b: Uint8Array): Promise<boolean> => {
-      sent.push(toHex(b));
-      return Promise.resolve(true);
-    };
+    const stale = faulty('stale');
     const first = getDevices(32, 1);
-    await board.sendThrough(first, send);
-    await board.sendThrough(features, send);
+    await stale.through(first);
+    const sent = await stale.through(features);
     expect(sent).toEqual([toHex(first), toHex(first), toHex(features)]);
   });
 
