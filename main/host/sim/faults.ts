@@ -57,7 +57,7 @@ export const FAULTS = {
   'wrong-token': { kind: 'send', does: 'responses carry another token than the request’s', arg: { what: 'token (default: the right one xor 0x8000)', parse: uint(0xffff), fallback: null }, when: FROM_START },
   duplicate: { kind: 'send', does: 'every response sent twice', when: FROM_START },
   stale: { kind: 'send', does: 'a copy of the previous response sent before each real one', when: FROM_START },
-  late: { kind: 'send', does: 'responses sent this long after they were ready (past the driver’s timeout)', arg: { what: 'delay in ms (default 2000)', parse: uint(600_000), fallback: 2000 }, when: { on: 'GET_DEVICE_STATUS' } },
+  late: { kind: 'send', does: 'responses sent this long after they were ready (past the driver’s timeout)', arg: { what: 'delay in ms (default 2000)', parse: uint(600_000), fallback: 2000 }, when: { on: 'GET_CONFIG' } },
   torn: { kind: 'send', does: 'the index published when only the slot’s first 4 bytes are written (the rest reads 0)', when: MID_SESSION },
   'bad-used': {
     kind: 'send',
@@ -221,6 +221,8 @@ export class FaultyBoard {
   /** Set by faults after which a real board sends nothing more (its queue is broken or stopped). */
   private silent: string | null = null;
   private attached: Attached | null = null;
+  /** The workbench's queue head had left RUN when the message being sent was published. */
+  private driverGone = false;
 
   constructor(private readonly opts: FaultyBoardOptions) {
     this.rev = opts.profile.bus.revision as Revision;
@@ -229,7 +231,10 @@ export class FaultyBoard {
 
   /** Every message the board's endpoint placed or read: counted, named, logged (synchronously, so a killed board loses nothing). */
   readonly onMessage = (m: WireMessage): void => {
-    if (this.logFd !== null) writeSync(this.logFd, JSON.stringify({ seq: this.seq++, direction: m.direction, bytes: toHex(m.bytes).replaceAll(' ', '') }) + '\n');
+    if (this.logFd !== null) {
+      const gone = m.direction === 'device-to-driver' && this.driverGone ? { afterDriverLeft: true } : {};
+      writeSync(this.logFd, JSON.stringify({ seq: this.seq++, direction: m.direction, bytes: toHex(m.bytes).replaceAll(' ', ''), ...gone }) + '\n');
+    }
     if (m.direction === 'driver-to-device') return this.noteRequest(m.bytes);
     this.published++;
     const h = decodeHeader(m.bytes, this.rev);
@@ -257,7 +262,7 @@ export class FaultyBoard {
     }
     for (const b of out) {
       if (this.silent) break;
-      await send(b);
+      await this.publish(b, send);
     }
     if (h?.kind === 'response') this.previousResponse = bytes;
     await this.fireDue();
@@ -266,6 +271,19 @@ export class FaultyBoard {
   close(): void {
     if (this.logFd !== null) closeSync(this.logFd);
     this.logFd = null;
+  }
+
+  /**
+   * Puts one message on the bus, noting whether the workbench had already left (its queue head
+   * no longer RUN): a capture cannot hold what the board sent after the session ended.
+   */
+  private async publish(b: Uint8Array, send: (bytes: Uint8Array) => Promise<boolean>): Promise<boolean> {
+    const bus = this.attached?.side.shm.busWindow;
+    if (bus && this.opts.profile.bus.format === 'vmamp-shmem-v1') {
+      const layout = await vmampLayout(bus);
+      this.driverGone = ((await bus.load(layout.drvQueueHead + 2, 16)) & 0x1f) !== VMAMP_STATUS.RUN;
+    }
+    return send(b);
   }
 
   /** The device queue's slot size; before the board is up, the bus maximum it cannot exceed. */
@@ -330,8 +348,11 @@ export class FaultyBoard {
   private async sendLate(b: Uint8Array): Promise<void> {
     const a = this.attached;
     if (!a || this.silent) return;
-    const r = await a.board.endpoint.send(b);
-    if (!r.ok) this.opts.log(`late response not sent: ${r.error.message}`);
+    await this.publish(b, async (bytes) => {
+      const r = await a.board.endpoint.send(bytes);
+      if (!r.ok) this.opts.log(`late response not sent: ${r.error.message}`);
+      return r.ok;
+    });
   }
 
   private rewriteGetDevices(f: Fault, b: Uint8Array): Uint8Array {
@@ -419,7 +440,7 @@ export class FaultyBoard {
         return;
       }
       case 'die':
-        this.close();
+        // The log is on disk already (written as each message went); nothing else is cleaned up.
         process.kill(process.pid, 'SIGKILL');
         return;
       case 'socket-close':
@@ -445,7 +466,8 @@ export class FaultyBoard {
         return board.server.raiseNeedsReset(f.arg ?? 0);
       case 'event-flood': {
         const ev = encode(this.rev, { name: 'EVENT_USED', kind: 'event', devNum: 0, fields: { vq_index: 0 } });
-        for (let i = 0; i < (f.arg ?? 1000) && !this.silent; i++) if (!(await board.endpoint.send(ev)).ok) return;
+        const send = async (bytes: Uint8Array) => (await board.endpoint.send(bytes)).ok;
+        for (let i = 0; i < (f.arg ?? 1000) && !this.silent; i++) if (!(await this.publish(ev, send))) return;
         return;
       }
       case 'doorbell-flood':
