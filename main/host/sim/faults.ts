@@ -252,7 +252,7 @@ export class FaultyBoard {
   };
 
   readonly sendThrough = async (bytes: Uint8Array, send: (bytes: Uint8Array) => Promise<boolean>): Promise<void> => {
-    if (this.silent) return this.opts.log(`not sent (${this.silent}): ${toHex(bytes)}`);
+    if (this.silent) return; // said once, when the fault fired
     const h = decodeHeader(bytes, this.rev);
     const name = h ? lookupMessage(this.rev, h.bus, h.msgId).name : '';
     let out: Uint8Array[] = [bytes];
@@ -414,6 +414,7 @@ export class FaultyBoard {
       this.fired.add(f);
       this.opts.log(`fault ${f.name}${f.arg === null ? '' : `=${f.arg}`} after ${this.published} messages published`);
       await this.fire(f, a);
+      if (this.silent) this.opts.log(`sends nothing more: ${this.silent}`);
     }
   }
 
