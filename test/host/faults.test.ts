@@ -117,6 +117,14 @@ describe.skipIf(!native.ok)('a board that answers wrongly', () => {
     expect([...new Set(asked.map((r) => r.devNum))].sort()).toEqual([0, 1]);
   });
 
+  it('QEMU’s GET_DEVICES, probed: the device table lists the two real devices, with the finding', async () => {
+    const run = await runWithFault('versal', 'qemu-get-devices', ['probe']);
+    expect(run.code, `exit status; ${run.text}`).toBe(0);
+    expect(run.text).toMatch(/: 2 device\(s\) over vmamp-shmem-v1/);
+    expect(run.text).toMatch(/GET_DEVICES[^\n]*msg_size/);
+    expectCleanText(run);
+  });
+
   it('GET_DEVICES advertising 1000 devices of which 2 answer: bring-up ends in bounded time and says how many it gave up on', async () => {
     const run = await runWithFault('versal', 'ghost-devices=1000', ['capture', '--duration', '100ms'], 45_000);
     expect(run.signal, 'killed: bring-up did not end within 45 s').toBe(null);

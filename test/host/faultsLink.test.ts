@@ -42,6 +42,15 @@ describe.skipIf(!native.ok)('a board whose link or memory fails mid-session', ()
     expectStoppedOn(run, [reason, ...also]);
   });
 
+  it('the board dies during `exercise --count`: it stops at once, says why once, and keeps failed rounds out of the latency', async () => {
+    const run = await runWithFault('versal', 'die@EVENT_USED', ['exercise', '--count', '1000']);
+    expect(run.code, `exit status; ${run.text}`).toBe(1);
+    expect(linesMatching(run, /doorbell socket/), run.text).toBe(1);
+    // Rounds after the loss are not attempted one by one (each would print its own failure).
+    expect(linesMatching(run, /round \d+/), run.text).toBeLessThanOrEqual(2);
+    expectCleanText(run);
+  });
+
   it('the board truncates the shared file: an error that says it shrank, not SIGBUS', async () => {
     const run = await runWithFault('versal', 'truncate@EVENT_USED', CAPTURE);
     expect(run.signal, `killed by ${run.signal} (a mapping that shrank under the workbench); ${run.text}`).toBe(null);
