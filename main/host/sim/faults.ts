@@ -31,8 +31,11 @@ interface FaultSpec {
   kind: 'send' | 'once';
   /** What the board does wrong, for `sim --help` and the README. */
   does: string;
-  /** The argument after `=`: what it means and its default; absent when the fault takes none. */
-  arg?: { what: string; parse: (text: string) => number | null; fallback: number | null };
+  /**
+   * The argument after `=`: what it is, its default (null: computed from the message or the
+   * layout, `shown` says how) and how the default reads in the help; absent when the fault takes none.
+   */
+  arg?: { what: string; parse: (text: string) => number | null; fallback: number | null; shown?: string };
   when: Trigger;
   /** Needs a vmamp-shmem-v1 bus (writes the board's queue head). */
   vmamp?: true;
@@ -45,39 +48,39 @@ const MID_SESSION: Trigger = { on: 'EVENT_USED' };
 const FROM_START: Trigger = { after: 0 };
 
 export const FAULTS = {
-  'size-over': { kind: 'send', does: 'msg_size larger than the queue slot (the bytes stay as they were)', arg: { what: 'msg_size (default: slot size + 4)', parse: uint(0xffff), fallback: null }, when: FROM_START },
-  'size-under': { kind: 'send', does: 'msg_size smaller than the 8-byte header', arg: { what: 'msg_size (default 6)', parse: uint(7), fallback: 6 }, when: FROM_START },
+  'size-over': { kind: 'send', does: 'msg_size larger than the queue slot (the bytes stay as they were)', arg: { what: 'msg_size', parse: uint(0xffff), fallback: null, shown: 'slot size + 4' }, when: FROM_START },
+  'size-under': { kind: 'send', does: 'msg_size smaller than the 8-byte header', arg: { what: 'msg_size', parse: uint(7), fallback: 6 }, when: FROM_START },
   'size-short': {
     kind: 'send',
     does: 'msg_size shorter than the message layout, the message cut there (GET_DEVICE_FEATURES 20 for its 24 bytes)',
-    arg: { what: 'msg_size (default: 4 bytes short)', parse: uint(0xffff), fallback: null },
+    arg: { what: 'msg_size', parse: uint(0xffff), fallback: null, shown: '4 bytes short' },
     when: { on: 'GET_DEVICE_FEATURES' },
   },
-  'wrong-dev': { kind: 'send', does: 'transport responses name another dev_num, with the right token', arg: { what: 'dev_num (default: the right one + 1)', parse: uint(0xffff), fallback: null }, when: FROM_START },
-  'wrong-token': { kind: 'send', does: 'responses carry another token than the request’s', arg: { what: 'token (default: the right one xor 0x8000)', parse: uint(0xffff), fallback: null }, when: FROM_START },
+  'wrong-dev': { kind: 'send', does: 'transport responses name another dev_num, with the right token', arg: { what: 'dev_num', parse: uint(0xffff), fallback: null, shown: 'the right one + 1' }, when: FROM_START },
+  'wrong-token': { kind: 'send', does: 'responses carry another token than the request’s', arg: { what: 'token', parse: uint(0xffff), fallback: null, shown: 'the right one xor 0x8000' }, when: FROM_START },
   duplicate: { kind: 'send', does: 'every response sent twice', when: FROM_START },
   stale: { kind: 'send', does: 'a copy of the previous response sent before each real one', when: FROM_START },
-  late: { kind: 'send', does: 'responses sent this long after they were ready (past the driver’s timeout)', arg: { what: 'delay in ms (default 2000)', parse: uint(600_000), fallback: 2000 }, when: { on: 'GET_CONFIG' } },
+  late: { kind: 'send', does: 'responses sent this long after they were ready (past the driver’s timeout)', arg: { what: 'delay in ms', parse: uint(600_000), fallback: 2000 }, when: { on: 'GET_CONFIG' } },
   torn: { kind: 'send', does: 'the index published when only the slot’s first 4 bytes are written (the rest reads 0)', when: MID_SESSION },
   'bad-used': {
     kind: 'send',
-    does: 'before EVENT_USED, the newest used-ring entry gets an id past the queue size (ARG 0) or a len of 1 MiB (ARG 1)',
-    arg: { what: '0 = id out of range (default), 1 = len larger than the buffer', parse: uint(1), fallback: 0 },
+    does: 'before EVENT_USED, the newest used-ring entry gets an id past the queue size or a len of 1 MiB',
+    arg: { what: '0 = id out of range, 1 = len larger than the buffer', parse: uint(1), fallback: 0 },
     when: MID_SESSION,
   },
-  'ghost-devices': { kind: 'send', does: 'GET_DEVICES advertises this many devices; only the real ones answer', arg: { what: 'device count (default 1000)', parse: uint(0xffff), fallback: 1000 }, when: { on: 'GET_DEVICES' } },
-  'next-offset-loop': { kind: 'send', does: 'GET_DEVICES always answers this next_offset, so the walk cannot get past it', arg: { what: 'next_offset (default 8)', parse: uint(0xffff), fallback: 8 }, when: { on: 'GET_DEVICES' } },
+  'ghost-devices': { kind: 'send', does: 'GET_DEVICES advertises this many devices; only the real ones answer', arg: { what: 'device count', parse: uint(0xffff), fallback: 1000 }, when: { on: 'GET_DEVICES' } },
+  'next-offset-loop': { kind: 'send', does: 'GET_DEVICES always answers this next_offset, so the walk cannot get past it', arg: { what: 'next_offset', parse: uint(0xffff), fallback: 8 }, when: { on: 'GET_DEVICES' } },
   'qemu-get-devices': {
     kind: 'send',
     does: 'GET_DEVICES answered as QEMU’s virtio-msg-amp-pci does: num = MAX(count, 32), msg_size = 14 + num, token 0, next_offset 0, garbage after 4 bitmap bytes (R3)',
     when: { on: 'GET_DEVICES' },
   },
-  'index-range': { kind: 'once', does: 'the board’s producer index set past the ring (N + 5 by default), then nothing more sent', arg: { what: 'index value', parse: uint(0xffff), fallback: null }, when: MID_SESSION, vmamp: true },
-  'index-back': { kind: 'once', does: 'the board’s producer index moved back this many slots, then nothing more sent', arg: { what: 'slots (default 1)', parse: uint(0xffff), fallback: 1 }, when: MID_SESSION, vmamp: true },
+  'index-range': { kind: 'once', does: 'the board’s producer index set outside the ring, then nothing more sent', arg: { what: 'index value', parse: uint(0xffff), fallback: null, shown: 'N + 5' }, when: MID_SESSION, vmamp: true },
+  'index-back': { kind: 'once', does: 'the board’s producer index moved back this many slots, then nothing more sent', arg: { what: 'slots', parse: uint(0xffff), fallback: 1 }, when: MID_SESSION, vmamp: true },
   head: {
     kind: 'once',
-    does: 'the board’s queue head status set to INIT, SHUTDOWN (default) or PEER_DEAD, then nothing more sent',
-    arg: { what: 'INIT, SHUTDOWN or PEER_DEAD', parse: (t) => HEAD_STATES[t.toUpperCase()] ?? null, fallback: VMAMP_STATUS.SHUTDOWN },
+    does: 'the board’s queue head status changes, then nothing more sent',
+    arg: { what: 'INIT, SHUTDOWN or PEER_DEAD', parse: (t) => HEAD_STATES[t.toUpperCase()] ?? null, fallback: VMAMP_STATUS.SHUTDOWN, shown: 'SHUTDOWN' },
     when: MID_SESSION,
     vmamp: true,
   },
@@ -85,25 +88,30 @@ export const FAULTS = {
   'socket-close': { kind: 'once', does: 'the doorbell socket closed; the process lives on and serves nothing', when: MID_SESSION },
   truncate: {
     kind: 'once',
-    does: 'once the driver read everything published, the shared file truncated to ARG bytes (default: the 4 KiB header page) and the board stops',
-    arg: { what: 'file size in bytes', parse: uint(Number.MAX_SAFE_INTEGER), fallback: 0x1000 },
+    does: 'once the driver read everything published, the shared file truncated to this size and the board stops',
+    arg: { what: 'file size in bytes', parse: uint(Number.MAX_SAFE_INTEGER), fallback: 0x1000, shown: '4096, the header page' },
     when: MID_SESSION,
   },
-  'needs-reset': { kind: 'once', does: 'DEVICE_NEEDS_RESET set in the device status, announced with EVENT_CONFIG', arg: { what: 'dev_num (default 0)', parse: uint(0xffff), fallback: 0 }, when: MID_SESSION },
-  'event-flood': { kind: 'once', does: 'this many EVENT_USED for dev_num 0 queue 0 with nothing new in the used ring', arg: { what: 'count (default 1000)', parse: uint(1_000_000), fallback: 1000 }, when: MID_SESSION },
-  'doorbell-flood': { kind: 'once', does: 'the driver’s doorbell rung this many times with nothing queued', arg: { what: 'count (default 1000)', parse: uint(1_000_000), fallback: 1000 }, when: MID_SESSION },
+  'needs-reset': { kind: 'once', does: 'DEVICE_NEEDS_RESET set in the device status, announced with EVENT_CONFIG', arg: { what: 'dev_num', parse: uint(0xffff), fallback: 0 }, when: MID_SESSION },
+  'event-flood': { kind: 'once', does: 'this many EVENT_USED for dev_num 0 queue 0 with nothing new in the used ring', arg: { what: 'count', parse: uint(1_000_000), fallback: 1000 }, when: MID_SESSION },
+  'doorbell-flood': { kind: 'once', does: 'the driver’s doorbell rung this many times with nothing queued', arg: { what: 'count', parse: uint(1_000_000), fallback: 1000 }, when: MID_SESSION },
 } satisfies Record<string, FaultSpec>;
 
 export type FaultName = keyof typeof FAULTS;
 
 export interface Fault {
   name: FaultName;
-  /** The parsed argument, or null for the fault's own default. */
+  /** The argument given, or null for the fault's default (FAULTS; some depend on the message or the layout). */
   arg: number | null;
   when: Trigger;
 }
 
 const SPECS: Readonly<Record<FaultName, FaultSpec>> = FAULTS;
+
+/** The argument of a fault whose default is fixed in FAULTS. */
+function argOf(f: Fault): number {
+  return f.arg ?? SPECS[f.name].arg?.fallback ?? 0;
+}
 
 function describeTrigger(t: Trigger): string {
   return 'after' in t ? `@${t.after}` : `@${t.on}`;
@@ -117,7 +125,7 @@ export function faultHelp(): string {
   const lines = (Object.keys(SPECS) as FaultName[])
     .map((k) => {
       const s = SPECS[k];
-      return `  ${k}${s.arg ? '[=ARG]' : ''} (${s.kind === 'send' ? 'each message' : 'once'}, default ${describeTrigger(s.when)}): ${s.does}${s.arg ? `; ARG: ${s.arg.what}` : ''}`;
+      return `  ${k}${s.arg ? '[=ARG]' : ''} (${s.kind === 'send' ? 'each message' : 'once'}, default ${describeTrigger(s.when)}): ${s.does}${s.arg ? `; ARG: ${s.arg.what} (default ${s.arg.shown ?? String(s.arg.fallback)})` : ''}`;
     });
   return [head, ...lines].join('\n');
 }
@@ -310,7 +318,7 @@ export class FaultyBoard {
       case 'size-over':
         return [withU16(b, MSG_SIZE_OFFSET, f.arg ?? this.slotSize + 4)];
       case 'size-under':
-        return [withU16(b, MSG_SIZE_OFFSET, f.arg ?? 6)];
+        return [withU16(b, MSG_SIZE_OFFSET, argOf(f))];
       case 'size-short': {
         const size = Math.max(HEADER_SIZE[this.rev], Math.min(b.length, f.arg ?? b.length - 4));
         return [withU16(b.subarray(0, size), MSG_SIZE_OFFSET, size)];
@@ -325,7 +333,7 @@ export class FaultyBoard {
         return response && this.previousResponse ? [this.previousResponse, b] : [b];
       case 'late':
         if (!response) return [b];
-        setTimeout(() => void this.sendLate(b), f.arg ?? SPECS.late.arg!.fallback!);
+        setTimeout(() => void this.sendLate(b), argOf(f));
         return [];
       case 'torn': {
         const torn = new Uint8Array(b.length);
@@ -333,7 +341,7 @@ export class FaultyBoard {
         return [torn];
       }
       case 'bad-used':
-        if (h.kind === 'event' && lookupMessage(this.rev, h.bus, h.msgId).name === 'EVENT_USED') await this.corruptUsed(h.devNum, u16(b, HEADER_SIZE[this.rev]), f.arg ?? 0);
+        if (h.kind === 'event' && lookupMessage(this.rev, h.bus, h.msgId).name === 'EVENT_USED') await this.corruptUsed(h.devNum, u16(b, HEADER_SIZE[this.rev]), argOf(f));
         return [b];
       case 'ghost-devices':
       case 'next-offset-loop':
@@ -363,10 +371,10 @@ export class FaultyBoard {
     let next = n(msg.fields, 'next_offset');
     const bitmap = new Uint8Array(fieldBytes(msg.fields, 'bitmap'));
     if (f.name === 'ghost-devices') {
-      const total = f.arg ?? SPECS['ghost-devices'].arg!.fallback!;
+      const total = argOf(f);
       for (let i = 0; i < count && offset + i < total; i++) bitmap[i >> 3]! |= 1 << (i & 7);
       if (offset + count < total) next = offset + count;
-    } else next = f.arg ?? SPECS['next-offset-loop'].arg!.fallback!;
+    } else next = argOf(f);
     return encode(this.rev, { name: 'GET_DEVICES', kind: 'response', devNum: 0, token: msg.token, fields: { offset, count, next_offset: next, bitmap } });
   }
 
@@ -430,13 +438,13 @@ export class FaultyBoard {
       case 'index-back': {
         const layout = await vmampLayout(bus);
         this.silent = 'the producer index moved back';
-        await this.moveProducer(bus, layout, (tail) => (tail - (f.arg ?? 1) + layout.numElements * 0x10000) % layout.numElements);
+        await this.moveProducer(bus, layout, (tail) => (tail - argOf(f) + layout.numElements * 0x10000) % layout.numElements);
         return side.doorbells.doorbellOut.ring();
       }
       case 'head': {
         const layout = await vmampLayout(bus);
         this.silent = 'the queue head left RUN';
-        await bus.store(layout.devQueueHead + 2, 16, f.arg ?? VMAMP_STATUS.SHUTDOWN);
+        await bus.store(layout.devQueueHead + 2, 16, argOf(f));
         await side.doorbells.doorbellOut.ring();
         return;
       }
@@ -455,7 +463,7 @@ export class FaultyBoard {
         board.close();
         const fd = openSync(this.opts.filePath, 'r+');
         try {
-          ftruncateSync(fd, f.arg ?? 0x1000);
+          ftruncateSync(fd, argOf(f));
         } finally {
           closeSync(fd);
         }
@@ -464,15 +472,15 @@ export class FaultyBoard {
         return new Promise<void>(() => undefined);
       }
       case 'needs-reset':
-        return board.server.raiseNeedsReset(f.arg ?? 0);
+        return board.server.raiseNeedsReset(argOf(f));
       case 'event-flood': {
         const ev = encode(this.rev, { name: 'EVENT_USED', kind: 'event', devNum: 0, fields: { vq_index: 0 } });
         const send = async (bytes: Uint8Array) => (await board.endpoint.send(bytes)).ok;
-        for (let i = 0; i < (f.arg ?? 1000) && !this.silent; i++) if (!(await this.publish(ev, send))) return;
+        for (let i = 0; i < argOf(f) && !this.silent; i++) if (!(await this.publish(ev, send))) return;
         return;
       }
       case 'doorbell-flood':
-        for (let i = 0; i < (f.arg ?? 1000); i++) await side.doorbells.doorbellOut.ring();
+        for (let i = 0; i < argOf(f); i++) await side.doorbells.doorbellOut.ring();
         return;
       default:
         return;
