@@ -17,7 +17,7 @@ import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
 import type { WireMessage } from '../../../src/bus/endpoint';
-import { VMAMP_FIELD, VMAMP_HEADER_SIZE, VMAMP_STATUS, validateVmampLayout, type VmampLayout } from '../../../src/bus/formats/vmamp';
+import { QH, VMAMP_FIELD, VMAMP_HEADER_SIZE, VMAMP_STATUS, validateVmampLayout, vmampStatusName, type VmampLayout } from '../../../src/bus/formats/vmamp';
 import type { MemoryWindow } from '../../../src/bus/window';
 import { decode, decodeHeader, encode, fieldBytes, fieldNumber as n, HEADER_SIZE, lookupMessage, MESSAGES } from '../../../src/protocol/index';
 import type { Revision } from '../../../src/protocol/types';
@@ -231,6 +231,7 @@ export class FaultyBoard {
   private attached: Attached | null = null;
   /** The workbench's queue head had left RUN when the message being sent was published. */
   private driverGone = false;
+  private layout: VmampLayout | null = null;
 
   constructor(private readonly opts: FaultyBoardOptions) {
     this.rev = opts.profile.bus.revision as Revision;
@@ -288,10 +289,18 @@ export class FaultyBoard {
   private async publish(b: Uint8Array, send: (bytes: Uint8Array) => Promise<boolean>): Promise<boolean> {
     const bus = this.attached?.side.shm.busWindow;
     if (bus && this.opts.profile.bus.format === 'vmamp-shmem-v1') {
-      const layout = await vmampLayout(bus);
-      this.driverGone = ((await bus.load(layout.drvQueueHead + 2, 16)) & 0x1f) !== VMAMP_STATUS.RUN;
+      const layout = await this.layoutOf(bus);
+      this.driverGone = vmampStatusName(await bus.load(layout.drvQueueHead + QH.status, 16)) !== 'RUN';
     }
     return send(b);
+  }
+
+  /** The board's vmamp layout (read once: the board wrote it and does not change it). */
+  private async layoutOf(bus: MemoryWindow): Promise<VmampLayout> {
+    if (this.layout) return this.layout;
+    const l = validateVmampLayout(await bus.read(VMAMP_FIELD.magic, VMAMP_HEADER_SIZE), bus.size);
+    if (!l.ok) throw new Error(`the board's own vmamp layout does not validate: ${l.problem.reason}`);
+    return (this.layout = l.value);
   }
 
   /** The device queue's slot size; before the board is up, the bus maximum it cannot exceed. */
@@ -430,21 +439,21 @@ export class FaultyBoard {
     const bus = side.shm.busWindow;
     switch (f.name) {
       case 'index-range': {
-        const layout = await vmampLayout(bus);
+        const layout = await this.layoutOf(bus);
         this.silent = 'the producer index is broken';
         await this.moveProducer(bus, layout, () => f.arg ?? layout.numElements + 5);
         return side.doorbells.doorbellOut.ring();
       }
       case 'index-back': {
-        const layout = await vmampLayout(bus);
+        const layout = await this.layoutOf(bus);
         this.silent = 'the producer index moved back';
         await this.moveProducer(bus, layout, (tail) => (tail - argOf(f) + layout.numElements * 0x10000) % layout.numElements);
         return side.doorbells.doorbellOut.ring();
       }
       case 'head': {
-        const layout = await vmampLayout(bus);
+        const layout = await this.layoutOf(bus);
         this.silent = 'the queue head left RUN';
-        await bus.store(layout.devQueueHead + 2, 16, argOf(f));
+        await bus.store(layout.devQueueHead + QH.status, 16, argOf(f));
         await side.doorbells.doorbellOut.ring();
         return;
       }
@@ -489,25 +498,19 @@ export class FaultyBoard {
 
   /** The device queue head's tail: the board's producer index (amp-bus.md §4.2). */
   private async moveProducer(bus: MemoryWindow, layout: VmampLayout, to: (tail: number) => number): Promise<void> {
-    const tail = await bus.load(layout.devQueueHead + 4, 16);
+    const tail = await bus.load(layout.devQueueHead + QH.tail, 16);
     const next = to(tail);
-    await bus.store(layout.devQueueHead + 4, 16, next);
+    await bus.store(layout.devQueueHead + QH.tail, 16, next);
     this.opts.log(`producer index ${tail} -> ${next} (N = ${layout.numElements})`);
   }
 
   /** Until the driver's consumer index reached the board's producer index (bounded). */
   private async waitUntilRead(bus: MemoryWindow): Promise<void> {
     if (this.opts.profile.bus.format !== 'vmamp-shmem-v1') return;
-    const layout = await vmampLayout(bus);
+    const layout = await this.layoutOf(bus);
     const end = Date.now() + TRUNCATE_DRAIN_MS;
-    while (Date.now() < end && (await bus.load(layout.devQueueHead + 4, 16)) !== (await bus.load(layout.drvQueueHead + 6, 16))) {
+    while (Date.now() < end && (await bus.load(layout.devQueueHead + QH.tail, 16)) !== (await bus.load(layout.drvQueueHead + QH.head, 16))) {
       await new Promise((r) => setTimeout(r, 1));
     }
   }
-}
-
-async function vmampLayout(bus: MemoryWindow): Promise<VmampLayout> {
-  const l = validateVmampLayout(await bus.read(VMAMP_FIELD.magic, VMAMP_HEADER_SIZE), bus.size);
-  if (!l.ok) throw new Error(`the board's own vmamp layout no longer validates: ${l.problem.reason}`);
-  return l.value;
 }
