@@ -342,7 +342,8 @@ export class FaultyBoard {
         return response && this.previousResponse ? [this.previousResponse, b] : [b];
       case 'late':
         if (!response) return [b];
-        setTimeout(() => void this.sendLate(b), argOf(f));
+        // Not keeping the process up: a board told to stop does not answer later.
+        setTimeout(() => void this.sendLate(b), argOf(f)).unref();
         return [];
       case 'torn': {
         const torn = new Uint8Array(b.length);
@@ -398,8 +399,9 @@ export class FaultyBoard {
     out.set(b.subarray(0, 4)); // type, msg_id, dev_num 0
     const v = new DataView(out.buffer);
     v.setUint16(MSG_SIZE_OFFSET, msgSize, true);
-    v.setUint16(8, offset, true);
-    v.setUint16(10, num, true);
+    // Payload: offset, count (num), next_offset (0, left as is).
+    v.setUint16(HEADER_SIZE.r3, offset, true);
+    v.setUint16(HEADER_SIZE.r3 + 2, num, true);
     const real = fieldBytes(msg.fields, 'bitmap');
     const at = HEADER_SIZE.r3 + GET_DEVICES_FIXED;
     for (let i = 0; at + i < out.length; i++) out[at + i] = i < 4 ? (real[i] ?? 0) : QEMU_STACK_BYTES[(i - 4) % QEMU_STACK_BYTES.length]!;
