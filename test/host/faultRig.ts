@@ -21,8 +21,11 @@ const BIN = resolve(__dirname, '../../main/host/cli/amp-workbench.cjs');
 const SIM = resolve(__dirname, '../../main/host/sim/shm-entry.cjs');
 export const dir = mkdtempSync(join(readFileSync('/proc/mounts', 'utf8').includes(' /dev/shm ') ? '/dev/shm' : tmpdir(), 'amp-faults-'));
 
-/** Test profiles: the simulated boards with a 150 ms response timeout, so a fault costs little time. */
-const RESPONSE_MS = 150;
+/**
+ * Test profiles: the simulated boards with a 500 ms response timeout, so a fault costs little
+ * time while a board slowed down by a loaded machine still answers in time.
+ */
+export const RESPONSE_MS = 500;
 function fastProfile(raw: typeof versalRaw | typeof qemuRaw, id: string): string {
   const file = join(dir, `${id}.json`);
   writeFileSync(file, JSON.stringify({ ...raw, id, bus: { ...raw.bus, timeouts: { layoutMs: 3000, peerMs: 3000, responseMs: RESPONSE_MS } } }));

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { decode, decodeHeader } from '../../src/protocol/index';
 import { loadNative } from '../../main/native/index';
-import { dir, expectCaptureHoldsPublished, expectCleanText, expectStoppedOn, expectSurvived, runWithFault, SLOT, withProblem, type BOARDS, type FaultRun } from './faultRig';
+import { dir, expectCaptureHoldsPublished, expectCleanText, expectStoppedOn, expectSurvived, RESPONSE_MS, runWithFault, SLOT, withProblem, type BOARDS, type FaultRun } from './faultRig';
 
 const native = loadNative();
 const SIM_ENTRY = resolve(__dirname, '../../main/host/sim/shm-entry.cjs');
@@ -92,9 +92,9 @@ describe.skipIf(!native.ok)('a board that answers wrongly', () => {
   });
 
   it('a late response: "no response", then the late answer recorded as late', async () => {
-    // The console's GET_CONFIG answered 300 ms late: that device fails, the rng comes up, and the
-    // capture (without --exercise it records on after bring-up) is still open when the answer comes.
-    const run = await runWithFault('versal', 'late=300@GET_CONFIG', ['capture', '--duration', '1s']);
+    // The console's GET_CONFIG answered twice the timeout late: that device fails, the rng comes up,
+    // and the capture (without --exercise it records on after bring-up) is still open when the answer comes.
+    const run = await runWithFault('versal', `late=${2 * RESPONSE_MS}@GET_CONFIG`, ['capture', '--duration', `${4 * RESPONSE_MS}ms`]);
     expect(run.code, `exit status; ${run.text}`).toBe(1);
     expect(run.text).toMatch(/no response to GET_CONFIG/);
     const late = withProblem(run, 'late');
