@@ -5,7 +5,7 @@
  * The host runs it in a worker thread (main/host/sim/worker.ts) so both sides really run
  * concurrently on shared memory.
  */
-import type { BusEndpoint } from '../bus/endpoint';
+import type { BusEndpoint, WireMessage } from '../bus/endpoint';
 import type { BoardProfile } from '../api/boardProfile';
 import { attachProfileBus } from '../boards/bus';
 import type { DoorbellIn, DoorbellOut } from '../bus/link';
@@ -24,11 +24,21 @@ export interface SimBoardOptions {
   runtime: Runtime;
   onStage?: (stage: AttachStage, detail: string) => void;
   log?: (text: string) => void;
+  /**
+   * Stands between the device server and the bus (fault injection: a misbehaving board's send
+   * path): gets every message the server sends and the function that puts one on the bus
+   * (true once placed), and may send it changed, several times, later or not at all.
+   */
+  sendThrough?: (bytes: Uint8Array, send: (bytes: Uint8Array) => Promise<boolean>) => Promise<void>;
+  /** Every message the device side placed on or read from the bus, as the endpoint reports it. */
+  onMessage?: (message: WireMessage) => void;
 }
 
 export interface SimBoard {
   endpoint: BusEndpoint;
   server: DeviceServer;
+  /** Bytes per slot of the device's message queue. */
+  slotSize: number;
   close(): void;
 }
 
@@ -40,19 +50,27 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     pollMs: 1,
     defaultTimeoutMs: 5000,
     onStage: opts.onStage,
-    // What the endpoint refuses before the server sees it is dropped too: say so in the log.
-    observer: { onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`) },
+    observer: {
+      ...(opts.onMessage ? { onMessage: opts.onMessage } : {}),
+      // What the endpoint refuses before the server sees it is dropped too: say so in the log.
+      onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`),
+    },
   });
   if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };
   const { endpoint, revision, queue } = bus;
+  const send = async (bytes: Uint8Array): Promise<boolean> => {
+    const r = await endpoint.send(bytes);
+    if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);
+    return r.ok;
+  };
   const server = new DeviceServer({
     revision,
     memory: { window: opts.dataWindow, peerBase: profile.dataMemory.peerBase },
     // A message must fit the bus's advertised maximum and a queue slot.
     maxMessageSize: Math.min(profile.bus.maxMessageSize, queue.slotSize),
     send: async (bytes) => {
-      const r = await endpoint.send(bytes);
-      if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);
+      if (opts.sendThrough) await opts.sendThrough(bytes, send);
+      else await send(bytes);
     },
     onDrop: (reason) => opts.log?.(`dropped: ${reason}`),
   });
@@ -76,6 +94,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     board: {
       endpoint,
       server,
+      slotSize: queue.slotSize,
       close() {
         offRequest();
         offEvent();

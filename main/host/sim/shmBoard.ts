@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
 import type { AttachStage } from '../../../src/bus/queue';
-import { startSimBoard, type SimBoard } from '../../../src/sim/board';
+import { startSimBoard, type SimBoard, type SimBoardOptions } from '../../../src/sim/board';
 import { createShmFile, doorbellSocketPath, mapShmFile, requireNative, SocketDoorbells, type ShmFileMapping } from '../links/shmFile';
 import { nodeRuntime } from '../runtime';
 
@@ -22,6 +22,11 @@ export interface ShmBoardOptions {
   pollMs?: number;
   log?: (text: string) => void;
   onStage?: (stage: AttachStage, detail: string) => void;
+  /** The device side's send path (fault injection, main/host/sim/faults.ts). */
+  sendThrough?: SimBoardOptions['sendThrough'];
+  onMessage?: SimBoardOptions['onMessage'];
+  /** Called once the driver completed the handshake, with the board and its side of the link. */
+  onAttached?: (board: SimBoard, side: ShmBoardSide) => void;
 }
 
 export interface ShmBoard {
@@ -61,7 +66,7 @@ export interface ShmBoardSide {
  * The board's side of a shm-file link without a device model: creates the file, maps it and
  * (with socket doorbells) listens on the socket, taking the newest connection.
  */
-export async function openShmBoardSide(profile: BoardProfile, filePath: string, opts: Omit<ShmBoardOptions, 'log' | 'onStage'> = {}): Promise<ShmBoardSide> {
+export async function openShmBoardSide(profile: BoardProfile, filePath: string, opts: Pick<ShmBoardOptions, 'doorbells' | 'socketPath' | 'pollMs'> = {}): Promise<ShmBoardSide> {
   const addon = requireNative('the board side of a shm file');
   createShmFile(profile, filePath);
   const shm = mapShmFile(profile, filePath, addon);
@@ -111,6 +116,8 @@ export async function runSimOnShmFile(profile: BoardProfile, filePath: string, o
       opts.onStage?.(stage, detail);
     },
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.sendThrough ? { sendThrough: opts.sendThrough } : {}),
+    ...(opts.onMessage ? { onMessage: opts.onMessage } : {}),
   });
   let board: SimBoard | null = null;
   let closed = false;
@@ -118,6 +125,7 @@ export async function runSimOnShmFile(profile: BoardProfile, filePath: string, o
     if (!r.ok) throw new Error(`simulated board ${profile.id} on ${filePath}: ${r.error}`);
     board = r.board;
     if (closed) board.close();
+    else opts.onAttached?.(board, side);
   });
   attached.catch(() => undefined);
   try {

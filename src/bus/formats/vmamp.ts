@@ -64,8 +64,8 @@ export const VMAMP_FIELDS = {
 
 export const VMAMP_FIELD = offsetsOf(VMAMP_FIELDS);
 
-/** Queue head field offsets. */
-const QH = { magic: 0, status: 2, tail: 4, head: 6 } as const;
+/** Queue head field offsets: tail is the producer index of its side's queue, head the consumer index of the peer's. */
+export const QH = { magic: 0, status: 2, tail: 4, head: 6 } as const;
 
 export interface VmampLayout {
   features: number;
