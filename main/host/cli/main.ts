@@ -32,6 +32,7 @@ Usage:
   amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
+                    [--fault NAME[=ARG][@N|@MESSAGE],… | --fault help] [--published FILE]
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
                       [--static DIR] [--no-connect]
 
