@@ -18,7 +18,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import type { MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
-import { NativeWindow } from './nativeWindow';
+import { NativeWindow, watchMappings } from './nativeWindow';
 
 export const IVSHMEM_PROTOCOL_VERSION = 0n;
 export const DEFAULT_IVSHMEM_SOCKET = '/tmp/ivshmem_socket';
@@ -37,6 +37,11 @@ export interface IvshmemLink extends Link {
   /** Ids of the other peers now connected. */
   peers(): number[];
   readonly notices: readonly string[];
+  /**
+   * Resolves with why, once the session cannot go on: the peer we ring (the board) left the
+   * server, or the shared memory shrank under the mapping.
+   */
+  readonly lost: Promise<string>;
 }
 
 export class IvshmemLinkError extends Error {}
@@ -161,11 +166,20 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
     return m;
   };
   let ownId = -1;
+  const mappings = watchMappings();
+  let peerLeft!: (why: string) => void;
+  const lost = Promise.race([mappings.lost, new Promise<string>((resolve) => (peerLeft = resolve))]);
+  /** The peer a ring goes to: the one asked for, else the lowest-numbered other peer. */
+  const targetId = (): number | undefined => opts.peerId ?? [...peerFds.keys()].sort((a, b) => a - b)[0];
   /** Applies a message that follows the first three: a peer's or our own eventfd, or a peer leaving. */
   const apply = (m: ServerMessage): void => {
     const id = Number(m.value);
     if (m.fd === undefined) {
-      // A peer left: forget (and close) the eventfds that rang it.
+      // A peer left: forget (and close) the eventfds that rang it. If it was the board, the
+      // session is over: its side of the queues and its virtqueue state are gone with it.
+      if (peerFds.has(id) && id === targetId()) {
+        peerLeft(`ivshmem peer ${id}, the board this session rang, left the server at ${path} (its process ended or it disconnected)`);
+      }
       for (const fd of peerFds.get(id) ?? []) addon.closeFd(fd);
       peerFds.delete(id);
     } else if (id === ownId) ownFds.push(m.fd);
@@ -200,7 +214,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
         fail(`region "${region.name}" [${hexNum(offset)}, ${hexNum(offset + region.size)}) does not fit the server's ${hexNum(shmSize)} bytes of shared memory: start the server with a larger -l`);
       }
       mapping ??= addon.mapFd(shmFd, 0, shmSize);
-      windows.set(region.name, new NativeWindow(mapping, offset, region.size));
+      windows.set(region.name, new NativeWindow(mapping, offset, region.size, mappings.onGone));
     }
     const busRegion = windows.get(profile.bus.region)!;
     const dataRegion = windows.get(profile.dataMemory.region)!;
@@ -220,24 +234,20 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
     };
     timer = setInterval(poll, opts.updateIntervalMs ?? 100);
     timer.unref();
-    const target = (): number[] | undefined => {
-      if (opts.peerId !== undefined) return peerFds.get(opts.peerId);
-      const ids = [...peerFds.keys()].sort((a, b) => a - b);
-      return ids.length ? peerFds.get(ids[0]!) : undefined;
-    };
     let warnedNoPeer = false;
     const doorbellOut: DoorbellOut = {
-      ring() {
+      async ring() {
         poll();
-        mapping!.fence();
-        const fd = target()?.[outVector];
+        // Through the window: a fence on memory that is gone loses the link like any access.
+        await busRegion.fence();
+        const to = targetId();
+        const fd = to === undefined ? undefined : peerFds.get(to)?.[outVector];
         if (fd === undefined) {
           if (!warnedNoPeer) notices.push(`rang with no ${opts.peerId !== undefined ? `peer ${opts.peerId}` : 'other peer'} (vector ${outVector}) connected to ${path}; the ring was dropped`);
           warnedNoPeer = true;
-          return Promise.resolve();
+          return;
         }
         addon.eventfdWrite(fd, 1);
-        return Promise.resolve();
       },
     };
     return {
@@ -248,6 +258,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       ...profileWindows(profile, (name) => (name === profile.bus.region ? busRegion : dataRegion)),
       doorbellOut,
       doorbellIn,
+      lost,
       close() {
         closeAll();
         return Promise.resolve();
