@@ -5,7 +5,7 @@
  * through its eventfds; peers joining and leaving; servers that are wrong or silent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -115,6 +115,53 @@ describe.skipIf(!native.ok)('ivshmem link', () => {
     await until(() => a.peers().length === 0);
     await a.doorbellOut.ring();
     expect(a.notices).toEqual([`rang with no other peer (vector 0) connected to ${socket}; the ring was dropped`]);
+  });
+
+  it('loses the session, naming the peer, when the board peer leaves the server; requests then fail with it', async () => {
+    const socket = await startServer();
+    const p = profile();
+    const deviceLink = await join_(p, socket);
+    const driverLink = await join_(p, socket, { updateIntervalMs: 5 });
+    const started = startSimBoard({ profile: p, ...deviceLink, runtime: nodeRuntime });
+    session = await attachSession(p, driverLink);
+    const sim = await started;
+    if (!sim.ok) throw new Error(sim.error);
+    board = sim.board;
+    expect((await session.probe()).ok).toBe(true);
+    const told: string[] = [];
+    session.onLost((reason) => told.push(reason));
+    // The board's process goes: the server tells the driver's peer that peer 0 left.
+    board.close();
+    board = null;
+    await deviceLink.close();
+    const why = `ivshmem peer 0, the board this session rang, left the server at ${socket} (its process ended or it disconnected)`;
+    expect(await driverLink.lost).toBe(why);
+    // Told once the session has drained the bus and failed every request.
+    await until(() => told.length > 0);
+    expect(told).toEqual([why]);
+    expect(await session.probe()).toEqual({ ok: false, error: `GET_DEVICES failed: ${why}` });
+  });
+
+  it('loses the session when the shared memory shrinks under it (the file behind it truncated)', async () => {
+    dir ||= mkdtempSync(join(tmpdir(), 'ivshmem-'));
+    const shm = join(dir, 'shm');
+    const socket = await startServer('--shm', shm);
+    const p = profile();
+    const deviceLink = await join_(p, socket);
+    const driverLink = await join_(p, socket);
+    const started = startSimBoard({ profile: p, ...deviceLink, runtime: nodeRuntime });
+    session = await attachSession(p, driverLink);
+    const sim = await started;
+    if (!sim.ok) throw new Error(sim.error);
+    board = sim.board;
+    expect((await session.probe()).ok).toBe(true);
+    truncateSync(shm, 0x1000);
+    const failed = await session.probe();
+    const why = await driverLink.lost;
+    // The addon names the memory by the fd the server passed (it has no path).
+    expect(why).toMatch(new RegExp(`^the shared file fd \\d+ shrank to 4096 bytes under the session \\(expected at least ${4 << 20}\\): the board side truncated it$`));
+    expect(failed).toEqual({ ok: false, error: `GET_DEVICES failed: ${why}` });
+    expect(session.endedBecause).toBe(why);
   });
 
   it('runs a driver session against a simulated device side on another peer', async () => {
