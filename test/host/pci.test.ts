@@ -122,10 +122,14 @@ describe('sysfs discovery', () => {
     expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee })).toMatchObject({ ok: true, fn: { uio: 'uio3', driver: 'uio_pci_generic' } });
   });
 
-  it('turns EACCES into what to do about it', () => {
-    const e = Object.assign(new Error("EACCES: permission denied, open '/sys/bus/pci/devices/x/resource0'"), { code: 'EACCES' });
-    expect(accessHint(e)).toMatch(/permission denied; run as root, or give this user access .* and bind uio_pci_generic$/);
-    expect(accessHint(new Error('ENOENT'))).toBe('ENOENT');
+  it('turns EACCES into what to do about it, in words whether Node or the native addon failed', () => {
+    const hint = "; run as root, or give this user access to the device's sysfs files and bind uio_pci_generic";
+    const node = Object.assign(new Error("EACCES: permission denied, open '/sys/bus/pci/devices/x/resource0'"), { code: 'EACCES', path: '/sys/bus/pci/devices/x/resource0' });
+    expect(accessHint(node)).toBe(`permission denied (/sys/bus/pci/devices/x/resource0) (EACCES)${hint}`);
+    // The native addon's map(): "open PATH: strerror (errno N)".
+    expect(accessHint(new Error('open /sys/bus/pci/devices/x/resource0: Permission denied (errno 13)'))).toBe(`permission denied (/sys/bus/pci/devices/x/resource0) (EACCES)${hint}`);
+    expect(accessHint(new Error('open /sys/bus/pci/devices/x/resource2: No such device (errno 19)'))).toBe('no such device (removed, or its driver unbound) (/sys/bus/pci/devices/x/resource2) (ENODEV)');
+    expect(accessHint(new Error('the board said no'))).toBe('the board said no');
   });
 
   it('resolves publish values from region addresses', () => {

@@ -16,8 +16,10 @@ import type { BoardProfile } from '../../../src/api/boardProfile';
 import { profileWindows } from '../../../src/boards/bus';
 import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import type { MemoryWindow } from '../../../src/bus/window';
+import { errorText } from '../../../src/util/errorText';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
+import { systemErrorText } from '../systemError';
 import { NativeWindow, watchMappings } from './nativeWindow';
 
 export const IVSHMEM_PROTOCOL_VERSION = 0n;
@@ -61,10 +63,15 @@ class MessageReader {
     private readonly sock: number,
   ) {}
 
-  /** null: nothing within timeoutMs; 'eof': the server closed the connection. */
+  /** null: nothing within timeoutMs; 'eof': the server closed the connection. A broken connection throws IvshmemLinkError. */
   next(timeoutMs: number): ServerMessage | null | 'eof' {
     while (this.pending.length < 8) {
-      const r = this.addon.recvWithFds(this.sock, 8 - this.pending.length, timeoutMs);
+      let r: ReturnType<NativeAddon['recvWithFds']>;
+      try {
+        r = this.addon.recvWithFds(this.sock, 8 - this.pending.length, timeoutMs);
+      } catch (e) {
+        fail(`reading from the ivshmem-server failed: ${systemErrorText(e)}`);
+      }
       if (r === null) return null;
       if (r.data.length === 0) return 'eof';
       const joined = new Uint8Array(this.pending.length + r.data.length);
@@ -99,7 +106,7 @@ class EventfdDoorbellIn implements DoorbellIn {
       () => {
         for (const l of this.listeners) l();
       },
-      (message) => notices.push(`interrupt wait on our eventfd stopped: ${message}`),
+      (message) => notices.push(`interrupt wait on our eventfd stopped: ${systemErrorText(message)}`),
     );
   }
 
@@ -130,7 +137,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
   try {
     sock = addon.unixConnect(path);
   } catch (e) {
-    fail(`cannot connect to an ivshmem-server at ${path} (${e instanceof Error ? e.message : String(e)}); start one with: ivshmem-server -F -S ${path} -l 4M -n 1`);
+    fail(`cannot connect to an ivshmem-server at ${path}: ${systemErrorText(e)}; start one with: ivshmem-server -F -S ${path} -l 4M -n 1`);
   }
   const reader = new MessageReader(addon, sock);
   const ownFds: number[] = [];
@@ -213,19 +220,32 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       if (offset + region.size > shmSize) {
         fail(`region "${region.name}" [${hexNum(offset)}, ${hexNum(offset + region.size)}) does not fit the server's ${hexNum(shmSize)} bytes of shared memory: start the server with a larger -l`);
       }
-      mapping ??= addon.mapFd(shmFd, 0, shmSize);
+      try {
+        mapping ??= addon.mapFd(shmFd, 0, shmSize);
+      } catch (e) {
+        fail(`cannot map the ${hexNum(shmSize)} bytes of shared memory the ivshmem-server at ${path} sent: ${systemErrorText(e)}`);
+      }
       windows.set(region.name, new NativeWindow(mapping, offset, region.size, mappings.onGone));
     }
     const busRegion = windows.get(profile.bus.region)!;
     const dataRegion = windows.get(profile.dataMemory.region)!;
     doorbellIn = new EventfdDoorbellIn(addon, ownFds[inVector]!, notices);
 
+    // The server going away leaves the memory and the eventfds working (QEMU's peers carry on too).
+    let serverGone = false;
     const poll = () => {
-      for (;;) {
-        const m = reader.next(0);
+      while (!serverGone) {
+        let m: ReturnType<MessageReader['next']>;
+        try {
+          m = reader.next(0);
+        } catch (e) {
+          m = 'eof';
+          notices.push(errorText(e));
+        }
         if (m === null) return;
         if (m === 'eof') {
           notices.push(`the ivshmem-server at ${path} closed the connection; peers joining or leaving are no longer seen`);
+          serverGone = true;
           clearInterval(timer);
           return;
         }
@@ -247,7 +267,11 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
           warnedNoPeer = true;
           return;
         }
-        addon.eventfdWrite(fd, 1);
+        try {
+          addon.eventfdWrite(fd, 1);
+        } catch (e) {
+          throw new IvshmemLinkError(`ringing ivshmem peer ${to} failed: ${systemErrorText(e)}`);
+        }
       },
     };
     return {

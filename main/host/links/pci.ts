@@ -16,6 +16,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import type { AccessWidth, MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
+import { systemErrorText } from '../systemError';
 import { NativeWindow, watchMappings, type MappingGoneError } from './nativeWindow';
 import {
   accessHint,
@@ -121,12 +122,12 @@ class UioDoorbellIn implements DoorbellIn {
           try {
             rearm();
           } catch (e) {
-            poll(`re-arming the interrupt through config space failed (${e instanceof Error ? e.message : String(e)})`);
+            poll(`re-arming the interrupt through config space failed (${systemErrorText(e)})`);
           }
         }
         this.listeners.fire();
       },
-      (message) => poll(`interrupt wait on ${node} stopped (${message})`),
+      (message) => poll(`interrupt wait on ${node} stopped (${systemErrorText(message)})`),
     );
   }
 

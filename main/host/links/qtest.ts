@@ -29,6 +29,7 @@ import { checkAligned, checkRange, type AccessWidth, type MemoryWindow } from '.
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type NativeMapping } from '../../native/index';
 import { describeFailure } from '../failure';
+import { systemErrorText } from '../systemError';
 import type { BoardLink } from './open';
 import { NativeWindow, watchMappings, type MappingGoneError } from './nativeWindow';
 import { openDoorbellOut } from './pci';
@@ -88,7 +89,7 @@ export class QtestClient {
     socket.on('data', (text: string) => this.received(text));
     // 'close' always follows 'error': the error is told there, with the reason for the close.
     socket.on('error', (e) => {
-      this.socketError = e.message;
+      this.socketError = systemErrorText(e);
     });
     socket.on('close', () => void this.closed());
   }
@@ -790,7 +791,7 @@ function mapFile(region: Region, path: string, offset: number, mappings: NativeM
   try {
     mapping = native.addon.map(path, offset, region.size);
   } catch (e) {
-    fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${e instanceof Error ? e.message : String(e)}; is it QEMU's mem-path file with share=on, and is qtest.ramFileBase right?`);
+    fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${systemErrorText(e)}; is it QEMU's mem-path file with share=on, and is qtest.ramFileBase right?`);
   }
   mappings.push(mapping);
   return new NativeWindow(mapping, 0, mapping.size, onGone);
