@@ -76,6 +76,20 @@ async function rig(fake: Partial<FakeQtestOptions> = {}, profile = profileWith()
   return { machine: qemu.machine, link, profile, path };
 }
 
+/** The rig with guest RAM in a shared file (memory-backend-file,share=on) that the fake and the link both map. */
+async function ramRig() {
+  const native = loadNative();
+  if (!native.ok) throw new Error(native.reason);
+  const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
+  const file = join(tmp(), 'ram');
+  writeFileSync(file, '');
+  truncateSync(file, profile.dataMemory.size);
+  const ram = native.addon.map(file, 0, profile.dataMemory.size);
+  cleanups.push(() => ram.unmap());
+  const { link } = await rig({ ram }, profile, { memFile: file });
+  return { link, profile, file, ram };
+}
+
 async function session(link: QtestLink, profile: BoardProfile, extra: { problems?: string[]; recorder?: Recorder } = {}): Promise<Session> {
   const s = await attachSession(profile, link, {
     ...(extra.recorder ? { recorder: extra.recorder } : {}),
@@ -193,15 +207,7 @@ describe('qtest link: a driver session against the simulated device', () => {
   });
 
   it('maps guest RAM from its shared file when given one (memory-backend-file,share=on)', async () => {
-    const native = loadNative();
-    if (!native.ok) throw new Error(native.reason);
-    const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
-    const file = join(tmp(), 'ram');
-    writeFileSync(file, '');
-    truncateSync(file, profile.dataMemory.size);
-    const ram = native.addon.map(file, 0, profile.dataMemory.size);
-    cleanups.push(() => ram.unmap());
-    const { link } = await rig({ ram }, profile, { memFile: file });
+    const { link, profile, ram } = await ramRig();
     expect(link.notices.some((n) => n.includes('mem=FILE'))).toBe(false);
     const s = await session(link, profile);
     expect((await s.probe()).ok).toBe(true);
@@ -215,15 +221,7 @@ describe('qtest link: a driver session against the simulated device', () => {
   });
 
   it('a guest RAM file that shrinks under the session loses the link once with why; requests then fail with it', async () => {
-    const native = loadNative();
-    if (!native.ok) throw new Error(native.reason);
-    const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
-    const file = join(tmp(), 'ram');
-    writeFileSync(file, '');
-    truncateSync(file, profile.dataMemory.size);
-    const ram = native.addon.map(file, 0, profile.dataMemory.size);
-    cleanups.push(() => ram.unmap());
-    const { link } = await rig({ ram }, profile, { memFile: file });
+    const { link, profile, file } = await ramRig();
     const s = await session(link, profile);
     expect((await s.probe()).ok).toBe(true);
     const told: string[] = [];
