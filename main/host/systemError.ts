@@ -28,6 +28,7 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
   EBUSY: 'the device is busy (another program has it)',
   ENOMEM: 'not enough memory (or address space) for it',
   EBADF: 'the file or descriptor was already closed',
+  ENOTTY: 'it is not a serial port or terminal',
 };
 
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
