@@ -26,6 +26,7 @@ import { profileWindows } from '../../../src/boards/bus';
 import { VMAMP_LAYOUT_MAGIC } from '../../../src/bus/formats/vmamp';
 import type { DoorbellIn } from '../../../src/bus/link';
 import { checkAligned, checkRange, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
+import { errorText } from '../../../src/util/errorText';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type NativeMapping } from '../../native/index';
 import { describeFailure } from '../failure';
@@ -479,7 +480,7 @@ class ProducerIndexPoll implements DoorbellIn {
         }
       }
     } catch (e) {
-      if (!this.stopped) this.notices.push(`polling stopped: ${e instanceof Error ? e.message : String(e)}`);
+      if (!this.stopped) this.notices.push(`polling stopped: ${errorText(e)}`);
       this.stopped = true;
       return;
     }
