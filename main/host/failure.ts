@@ -9,7 +9,7 @@
  */
 import { dirname } from 'node:path';
 
-import { systemErrorText } from './systemError';
+import { errnoCode, systemErrorText } from './systemError';
 
 /** The error classes the runtime throws; our own sentences are plain Errors and their subclasses. */
 const RUNTIME_ERRORS: readonly ErrorConstructor[] = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
@@ -22,11 +22,6 @@ export interface FailureText {
   text: string;
   /** For a runtime error: its class and text, for the log or a bug report, never the message. */
   internal: string | null;
-}
-
-function errnoCode(e: unknown): string | null {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : null;
 }
 
 export function describeFailure(e: unknown): FailureText {

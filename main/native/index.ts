@@ -92,7 +92,9 @@ function load(): NativeLoad {
     }
     return { ok: true, addon };
   } catch (e) {
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    // Node's "Cannot find module '…'" (with its require stack) says only that it was never built.
+    const why =
+      (e as { code?: unknown }).code === 'MODULE_NOT_FOUND' ? `${NATIVE_ADDON_PATH} was not built` : e instanceof Error ? e.message.split('\n')[0] : String(e);
     return {
       ok: false,
       reason:

@@ -22,6 +22,7 @@
  * leaves the drain loop.
  */
 import { decodeHeader, HEADER_SIZE, lookupMessage, type Direction, type Header, type Problem, type Revision } from '../protocol/index';
+import { errorText } from '../util/errorText';
 import { hexNum } from '../util/hex';
 import type { Runtime } from '../util/runtime';
 import { Serial } from './formats/common';
@@ -312,7 +313,7 @@ export class BusEndpoint {
       for (let i = 0; i < times; i++) await this.out.ring();
       return null;
     } catch (e) {
-      return { code: 'doorbell', message: `ringing the ${this.outbound} doorbell failed: ${String(e)}` };
+      return { code: 'doorbell', message: `ringing the ${this.outbound} doorbell failed: ${errorText(e)}` };
     }
   }
 
@@ -419,7 +420,7 @@ export class BusEndpoint {
       p.cancelTimer = this.rt.setTimer(p.timeoutMs, () => this.expire(p));
       await this.spin(() => p.done);
     } catch (e) {
-      this.finish(p, { ok: false, error: { code: 'queue-fault', message: `sending ${this.describe(p.header)} failed: ${String(e)}` } });
+      this.finish(p, { ok: false, error: { code: 'queue-fault', message: `sending ${this.describe(p.header)} failed: ${errorText(e)}` } });
     }
   }
 
@@ -482,7 +483,7 @@ export class BusEndpoint {
           try {
             got = await this.q.recv();
           } catch (e) {
-            this.emitProblem({ kind: 'handler', reason: `receiving from the ${this.q.format} queue threw: ${String(e)}`, monoNs: this.rt.monoNs() });
+            this.emitProblem({ kind: 'handler', reason: `receiving from the ${this.q.format} queue threw: ${errorText(e)}`, monoNs: this.rt.monoNs() });
             return;
           }
           const now = this.rt.monoNs();
@@ -582,7 +583,7 @@ export class BusEndpoint {
       try {
         handler(m);
       } catch (e) {
-        this.emitProblem({ kind: 'handler', reason: `event handler for ${this.describe(m.header)} threw: ${String(e)}`, monoNs: this.rt.monoNs() });
+        this.emitProblem({ kind: 'handler', reason: `event handler for ${this.describe(m.header)} threw: ${errorText(e)}`, monoNs: this.rt.monoNs() });
       }
     }
   }
@@ -600,7 +601,7 @@ export class BusEndpoint {
           if (!sent.ok) this.emitProblem({ kind: 'handler', reason: `answer to ${this.describe(m.header)} not sent: ${sent.error.message}`, monoNs: this.rt.monoNs() });
         }
       } catch (e) {
-        this.emitProblem({ kind: 'handler', reason: `request handler for ${this.describe(m.header)} threw: ${String(e)}`, monoNs: this.rt.monoNs() });
+        this.emitProblem({ kind: 'handler', reason: `request handler for ${this.describe(m.header)} threw: ${errorText(e)}`, monoNs: this.rt.monoNs() });
       }
     });
   }

@@ -4,6 +4,7 @@
  * notify, wait for the used entries, read the device-writable parts back, free the buffers.
  */
 import type { MemoryWindow } from '../bus/window';
+import { errorText } from '../util/errorText';
 import type { BufferAllocator } from '../virtio/alloc';
 import type { DriverVirtqueue } from '../virtio/driver';
 
@@ -34,10 +35,6 @@ export interface Completed {
 
 const partLength = (p: RequestPart): number => ('data' in p ? p.data.length : p.writable);
 
-export function describeError(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * Notifies the device when it asked for it (publish's `notify`), turning a transport failure
  * into a message.
@@ -49,7 +46,7 @@ export async function publishAndKick(ctx: QueueContext): Promise<string | null> 
     await ctx.kick();
     return null;
   } catch (e) {
-    return `notify (EVENT_AVAIL) failed: ${describeError(e)}`;
+    return `notify (EVENT_AVAIL) failed: ${errorText(e)}`;
   }
 }
 

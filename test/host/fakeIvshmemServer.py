@@ -6,7 +6,9 @@ eventfd (and the new peer to the others); last its own id once per vector with i
 A client that sends anything or disconnects is gone: the others get its id without an fd.
 
 Knobs for bad-input tests: --version N sends another protocol version; --silent accepts and
-sends nothing. Prints "ready" once listening.
+sends nothing; --shm PATH keeps the memory in a named file (as the real server's -M NAME does
+with shm_open, i.e. /dev/shm/NAME) instead of a memfd, so a test can truncate it. Prints
+"ready" once listening.
 """
 import argparse
 import os
@@ -34,9 +36,10 @@ def main():
     ap.add_argument('--vectors', type=int, default=1)
     ap.add_argument('--version', type=int, default=0)
     ap.add_argument('--silent', action='store_true')
+    ap.add_argument('--shm')
     a = ap.parse_args()
 
-    shm = os.memfd_create('ivshmem')
+    shm = os.open(a.shm, os.O_RDWR | os.O_CREAT, 0o600) if a.shm else os.memfd_create('ivshmem')
     os.ftruncate(shm, a.size)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(a.socket)

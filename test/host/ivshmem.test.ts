@@ -5,7 +5,7 @@
  * through its eventfds; peers joining and leaving; servers that are wrong or silent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -71,6 +71,20 @@ async function join_(p: BoardProfile, socket: string, opts = {}): Promise<Ivshme
   return link;
 }
 
+/** A simulated device side on one peer of the server, and a driver session on another (set as `session` and `board`). */
+async function driverAndBoard(socket: string, driverOpts = {}): Promise<{ deviceLink: IvshmemLink; driverLink: IvshmemLink; s: Session }> {
+  const p = profile();
+  const deviceLink = await join_(p, socket);
+  const driverLink = await join_(p, socket, driverOpts);
+  const started = startSimBoard({ profile: p, ...deviceLink, runtime: nodeRuntime });
+  const s = await attachSession(p, driverLink);
+  session = s;
+  const sim = await started;
+  if (!sim.ok) throw new Error(sim.error);
+  board = sim.board;
+  return { deviceLink, driverLink, s };
+}
+
 const until = async (cond: () => boolean): Promise<void> => {
   while (!cond()) await new Promise((r) => setTimeout(r, 5));
 };
@@ -117,24 +131,50 @@ describe.skipIf(!native.ok)('ivshmem link', () => {
     expect(a.notices).toEqual([`rang with no other peer (vector 0) connected to ${socket}; the ring was dropped`]);
   });
 
+  it('loses the session, naming the peer, when the board peer leaves the server; requests then fail with it', async () => {
+    const socket = await startServer();
+    const { deviceLink, driverLink, s } = await driverAndBoard(socket, { updateIntervalMs: 5 });
+    expect((await s.probe()).ok).toBe(true);
+    const told: string[] = [];
+    s.onLost((reason) => told.push(reason));
+    // The board's process goes: the server tells the driver's peer that peer 0 left.
+    board?.close();
+    board = null;
+    await deviceLink.close();
+    const why = `ivshmem peer 0, the board this session rang, left the server at ${socket} (its process ended or it disconnected)`;
+    expect(await driverLink.lost).toBe(why);
+    // Told once the session has drained the bus and failed every request.
+    await until(() => told.length > 0);
+    expect(told).toEqual([why]);
+    expect(await s.probe()).toEqual({ ok: false, error: `GET_DEVICES failed: ${why}` });
+  });
+
+  it('loses the session when the shared memory shrinks under it (the file behind it truncated)', async () => {
+    dir ||= mkdtempSync(join(tmpdir(), 'ivshmem-'));
+    const shm = join(dir, 'shm');
+    const socket = await startServer('--shm', shm);
+    const { driverLink, s } = await driverAndBoard(socket);
+    expect((await s.probe()).ok).toBe(true);
+    truncateSync(shm, 0x1000);
+    const failed = await s.probe();
+    const why = await driverLink.lost;
+    // The addon names the memory by the fd the server passed (it has no path).
+    expect(why).toMatch(new RegExp(`^the shared file fd \\d+ shrank to 4096 bytes under the session \\(expected at least ${4 << 20}\\): the board side truncated it$`));
+    expect(failed).toEqual({ ok: false, error: `GET_DEVICES failed: ${why}` });
+    expect(s.endedBecause).toBe(why);
+  });
+
   it('runs a driver session against a simulated device side on another peer', async () => {
     const socket = await startServer();
-    const p = profile();
-    const deviceLink = await join_(p, socket);
-    const driverLink = await join_(p, socket);
-    const started = startSimBoard({ profile: p, ...deviceLink, runtime: nodeRuntime });
-    session = await attachSession(p, driverLink);
-    const sim = await started;
-    if (!sim.ok) throw new Error(sim.error);
-    board = sim.board;
-    const probed = await session.probe();
+    const { s } = await driverAndBoard(socket);
+    const probed = await s.probe();
     expect(probed.ok).toBe(true);
     if (!probed.ok) return;
     expect(probed.value.map((d) => [d.devNum, d.deviceId, d.phase])).toEqual([
       [0, 4, 'ready'],
       [1, 34, 'ready'],
     ]);
-    const report = await exerciseDevices(session, { count: 20 });
+    const report = await exerciseDevices(s, { count: 20 });
     for (const d of report.devices) expect([d.devNum, d.failed, d.errors]).toEqual([d.devNum, 0, []]);
     // The driver's virtqueues really are in the shared memory: at window offsets from peerBase.
     expect(probed.value[0]!.queues[0]!.descAddr).toBeGreaterThanOrEqual(0x10000n);
@@ -152,7 +192,10 @@ describe.skipIf(!native.ok)('ivshmem link', () => {
 
   it('says when there is no server, and when its memory is too small for the profile', async () => {
     const missing = join(mkdtempSync(join(tmpdir(), 'ivshmem-none-')), 'sock');
-    await expect(join_(profile(), missing)).rejects.toThrow(new RegExp(`^cannot connect to an ivshmem-server at ${missing} \\(.*\\); start one with: ivshmem-server -F -S ${missing} -l 4M -n 1$`));
+    // The native connect's "connect PATH: No such file or directory (errno 2)" in words.
+    await expect(join_(profile(), missing)).rejects.toThrow(
+      new Error(`cannot connect to an ivshmem-server at ${missing}: no such file or folder (${missing}) (ENOENT); start one with: ivshmem-server -F -S ${missing} -l 4M -n 1`),
+    );
     const socket = await startServer('--size', String(0x20000));
     await expect(join_(profile(), socket)).rejects.toThrow('region "data" [0x10000, 0x110000) does not fit the server\'s 0x20000 bytes of shared memory: start the server with a larger -l');
   });

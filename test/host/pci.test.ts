@@ -67,6 +67,10 @@ function qemuProfile(tree: FakeSysfs, doorbellIn: unknown = { kind: 'uio', rearm
 }
 
 const native = loadNative();
+/** Waits (bounded by the test timeout) until `done` holds. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 5));
+}
 const trees: FakeSysfs[] = [];
 const links: PciLink[] = [];
 const children: ChildProcess[] = [];
@@ -118,10 +122,14 @@ describe('sysfs discovery', () => {
     expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee })).toMatchObject({ ok: true, fn: { uio: 'uio3', driver: 'uio_pci_generic' } });
   });
 
-  it('turns EACCES into what to do about it', () => {
-    const e = Object.assign(new Error("EACCES: permission denied, open '/sys/bus/pci/devices/x/resource0'"), { code: 'EACCES' });
-    expect(accessHint(e)).toMatch(/permission denied; run as root, or give this user access .* and bind uio_pci_generic$/);
-    expect(accessHint(new Error('ENOENT'))).toBe('ENOENT');
+  it('turns EACCES into what to do about it, in words whether Node or the native addon failed', () => {
+    const hint = "; run as root, or give this user access to the device's sysfs files and bind uio_pci_generic";
+    const node = Object.assign(new Error("EACCES: permission denied, open '/sys/bus/pci/devices/x/resource0'"), { code: 'EACCES', path: '/sys/bus/pci/devices/x/resource0' });
+    expect(accessHint(node)).toBe(`permission denied (/sys/bus/pci/devices/x/resource0) (EACCES)${hint}`);
+    // The native addon's map(): "open PATH: strerror (errno N)".
+    expect(accessHint(new Error('open /sys/bus/pci/devices/x/resource0: Permission denied (errno 13)'))).toBe(`permission denied (/sys/bus/pci/devices/x/resource0) (EACCES)${hint}`);
+    expect(accessHint(new Error('open /sys/bus/pci/devices/x/resource2: No such device (errno 19)'))).toBe('no such device (removed, or its driver unbound) (/sys/bus/pci/devices/x/resource2) (ENODEV)');
+    expect(accessHint(new Error('the board said no'))).toBe('the board said no');
   });
 
   it('resolves publish values from region addresses', () => {
@@ -267,10 +275,9 @@ describe.skipIf(!native.ok)('a driver session through the pci link', () => {
     session = null;
   });
 
-  it('probes and exercises a simulated device in another process on the same BAR files, with UIO interrupts', async () => {
-    const t = tree([ampPci({ uio: 'uio0' })]);
+  /** The simulated device side in its own process on the BAR and memory files of the tree's function. */
+  function startDevice(t: FakeSysfs, profile: BoardProfile): string[] {
     const fn = t.fns.get(BDF)!;
-    const profile = qemuProfile(t);
     const args: FakeDeviceArgs = {
       profile: JSON.parse(JSON.stringify(profile, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))) as unknown,
       bar0: fn.resource(0),
@@ -285,6 +292,13 @@ describe.skipIf(!native.ok)('a driver session through the pci link', () => {
     child.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && 'error' in m) childErrors.push(String((m as { error: unknown }).error));
     });
+    return childErrors;
+  }
+
+  it('probes and exercises a simulated device in another process on the same BAR files, with UIO interrupts', async () => {
+    const t = tree([ampPci({ uio: 'uio0' })]);
+    const profile = qemuProfile(t);
+    const childErrors = startDevice(t, profile);
     const link = await openPciLink(profile, { sysfsRoot: t.sysfsRoot, devRoot: t.devRoot });
     session = await attachSession(profile, link);
     const probed = await session.probe();
@@ -298,5 +312,26 @@ describe.skipIf(!native.ok)('a driver session through the pci link', () => {
     const report = await exerciseDevices(session, { count: 20 });
     for (const d of report.devices) expect([d.devNum, d.failed, d.errors]).toEqual([d.devNum, 0, []]);
     expect(link.notices).toEqual([]);
+  });
+
+  it('a BAR whose memory goes away mid-session (device removed, here its resource file truncated) loses the link once with why; requests then fail with it', async () => {
+    const t = tree([ampPci({ uio: 'uio0' })]);
+    const profile = qemuProfile(t);
+    startDevice(t, profile);
+    const link = await openPciLink(profile, { sysfsRoot: t.sysfsRoot, devRoot: t.devRoot });
+    session = await attachSession(profile, link);
+    expect((await session.probe()).ok).toBe(true);
+    const told: string[] = [];
+    session.onLost((why) => told.push(why));
+    truncateSync(t.fns.get(BDF)!.resource(1), 0);
+    // The next request's first access to the bus in BAR1 finds the memory gone.
+    const failed = await session.probe();
+    const why = await link.lost;
+    expect(why).toBe(`the shared file ${t.fns.get(BDF)!.resource(1, true)} shrank to 0 bytes under the session (expected at least ${0x4000}): the board side truncated it`);
+    expect(failed).toEqual({ ok: false, error: `GET_DEVICES failed: ${why}` });
+    await until(() => told.length > 0);
+    expect(told).toEqual([why]);
+    expect(session.endedBecause).toBe(why);
+    expect(await session.probe()).toEqual(failed);
   });
 });

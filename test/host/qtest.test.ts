@@ -55,6 +55,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** Waits (bounded by the test timeout) until `done` holds. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 5));
+}
+
 function tmp(): string {
   const dir = mkdtempSync(join(tmpdir(), 'qtest-test-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,6 +74,20 @@ async function rig(fake: Partial<FakeQtestOptions> = {}, profile = profileWith()
   const link = await openQtestLink(profile, { socket: path, ...linkOpts });
   cleanups.push(() => link.close());
   return { machine: qemu.machine, link, profile, path };
+}
+
+/** The rig with guest RAM in a shared file (memory-backend-file,share=on) that the fake and the link both map. */
+async function ramRig() {
+  const native = loadNative();
+  if (!native.ok) throw new Error(native.reason);
+  const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
+  const file = join(tmp(), 'ram');
+  writeFileSync(file, '');
+  truncateSync(file, profile.dataMemory.size);
+  const ram = native.addon.map(file, 0, profile.dataMemory.size);
+  cleanups.push(() => ram.unmap());
+  const { link } = await rig({ ram }, profile, { memFile: file });
+  return { link, profile, file, ram };
 }
 
 async function session(link: QtestLink, profile: BoardProfile, extra: { problems?: string[]; recorder?: Recorder } = {}): Promise<Session> {
@@ -188,15 +207,7 @@ describe('qtest link: a driver session against the simulated device', () => {
   });
 
   it('maps guest RAM from its shared file when given one (memory-backend-file,share=on)', async () => {
-    const native = loadNative();
-    if (!native.ok) throw new Error(native.reason);
-    const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
-    const file = join(tmp(), 'ram');
-    writeFileSync(file, '');
-    truncateSync(file, profile.dataMemory.size);
-    const ram = native.addon.map(file, 0, profile.dataMemory.size);
-    cleanups.push(() => ram.unmap());
-    const { link } = await rig({ ram }, profile, { memFile: file });
+    const { link, profile, ram } = await ramRig();
     expect(link.notices.some((n) => n.includes('mem=FILE'))).toBe(false);
     const s = await session(link, profile);
     expect((await s.probe()).ok).toBe(true);
@@ -207,6 +218,24 @@ describe('qtest link: a driver session against the simulated device', () => {
     const back = new Uint8Array(3);
     ram.readInto(0x1f0000, back);
     expect([...back]).toEqual([1, 2, 3]);
+  });
+
+  it('a guest RAM file that shrinks under the session loses the link once with why; requests then fail with it', async () => {
+    const { link, profile, file } = await ramRig();
+    const s = await session(link, profile);
+    expect((await s.probe()).ok).toBe(true);
+    const told: string[] = [];
+    s.onLost((reason) => told.push(reason));
+    truncateSync(file, 0x1000);
+    const why = `the shared file ${file} shrank to 4096 bytes under the session (expected at least ${profile.dataMemory.size}): the board side truncated it`;
+    // The driver's next touch of guest RAM (a virtqueue, a buffer) finds it gone.
+    await expect(link.dataWindow.read(0x1f0000, 8)).rejects.toThrow(why);
+    expect(await link.lost).toBe(why);
+    // Told once the session has drained the bus and failed every request.
+    await until(() => told.length > 0);
+    expect(told).toEqual([why]);
+    expect(s.endedBecause).toBe(why);
+    expect(await s.probe()).toEqual({ ok: false, error: `GET_DEVICES failed: ${why}` });
   });
 });
 

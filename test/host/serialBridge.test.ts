@@ -172,7 +172,15 @@ describe.skipIf(missingTools !== null)(`serial bridge over pty pairs${missingToo
     await expect(openSerialBridge(p.b, { baudRate: 115200, timeoutMs: 30, retries: 1 })).rejects.toThrow(
       new RegExp(`^no bridge agent answering on ${p.b}: serial port ${p.b}: no valid reply to HELLO .* after 2 attempts`),
     );
-    await expect(openSerialBridge(join(dir.path, 'no-such-tty'), { baudRate: 115200 })).rejects.toThrow(/^cannot open serial port .*no-such-tty: .*check the path/);
+    // The port library says "Error: No such file or directory, cannot open PATH" and, for a file
+    // that is no tty, "Error: Inappropriate ioctl for device setting custom baud rate of 115200".
+    const missing = join(dir.path, 'no-such-tty');
+    const advice = '; check the path, permissions (dialout group) and that no other program holds it';
+    await expect(openSerialBridge(missing, { baudRate: 115200 })).rejects.toThrow(new Error(`cannot open serial port ${missing}: no such file or folder (ENOENT)${advice}`));
+    const plain = memFile('not-a-tty');
+    await expect(openSerialBridge(plain, { baudRate: 115200 })).rejects.toThrow(
+      new Error(`cannot open serial port ${plain}: it is not a serial port or terminal (ENOTTY) when setting custom baud rate of 115200${advice}`),
+    );
   });
 
   it('builds the Link from a bridge profile: windows at the region addresses, doorbells both ways', async () => {

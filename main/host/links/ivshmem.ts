@@ -16,9 +16,11 @@ import type { BoardProfile } from '../../../src/api/boardProfile';
 import { profileWindows } from '../../../src/boards/bus';
 import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import type { MemoryWindow } from '../../../src/bus/window';
+import { errorText } from '../../../src/util/errorText';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
-import { NativeWindow } from './nativeWindow';
+import { systemErrorText } from '../systemError';
+import { NativeWindow, watchMappings } from './nativeWindow';
 
 export const IVSHMEM_PROTOCOL_VERSION = 0n;
 export const DEFAULT_IVSHMEM_SOCKET = '/tmp/ivshmem_socket';
@@ -37,6 +39,11 @@ export interface IvshmemLink extends Link {
   /** Ids of the other peers now connected. */
   peers(): number[];
   readonly notices: readonly string[];
+  /**
+   * Resolves with why, once the session cannot go on: the peer we ring (the board) left the
+   * server, or the shared memory shrank under the mapping.
+   */
+  readonly lost: Promise<string>;
 }
 
 export class IvshmemLinkError extends Error {}
@@ -56,10 +63,15 @@ class MessageReader {
     private readonly sock: number,
   ) {}
 
-  /** null: nothing within timeoutMs; 'eof': the server closed the connection. */
+  /** null: nothing within timeoutMs; 'eof': the server closed the connection. A broken connection throws IvshmemLinkError. */
   next(timeoutMs: number): ServerMessage | null | 'eof' {
     while (this.pending.length < 8) {
-      const r = this.addon.recvWithFds(this.sock, 8 - this.pending.length, timeoutMs);
+      let r: ReturnType<NativeAddon['recvWithFds']>;
+      try {
+        r = this.addon.recvWithFds(this.sock, 8 - this.pending.length, timeoutMs);
+      } catch (e) {
+        fail(`reading from the ivshmem-server failed: ${systemErrorText(e)}`);
+      }
       if (r === null) return null;
       if (r.data.length === 0) return 'eof';
       const joined = new Uint8Array(this.pending.length + r.data.length);
@@ -94,7 +106,7 @@ class EventfdDoorbellIn implements DoorbellIn {
       () => {
         for (const l of this.listeners) l();
       },
-      (message) => notices.push(`interrupt wait on our eventfd stopped: ${message}`),
+      (message) => notices.push(`interrupt wait on our eventfd stopped: ${systemErrorText(message)}`),
     );
   }
 
@@ -125,7 +137,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
   try {
     sock = addon.unixConnect(path);
   } catch (e) {
-    fail(`cannot connect to an ivshmem-server at ${path} (${e instanceof Error ? e.message : String(e)}); start one with: ivshmem-server -F -S ${path} -l 4M -n 1`);
+    fail(`cannot connect to an ivshmem-server at ${path}: ${systemErrorText(e)}; start one with: ivshmem-server -F -S ${path} -l 4M -n 1`);
   }
   const reader = new MessageReader(addon, sock);
   const ownFds: number[] = [];
@@ -161,11 +173,20 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
     return m;
   };
   let ownId = -1;
+  const mappings = watchMappings();
+  let peerLeft!: (why: string) => void;
+  const lost = Promise.race([mappings.lost, new Promise<string>((resolve) => (peerLeft = resolve))]);
+  /** The peer a ring goes to: the one asked for, else the lowest-numbered other peer. */
+  const targetId = (): number | undefined => opts.peerId ?? [...peerFds.keys()].sort((a, b) => a - b)[0];
   /** Applies a message that follows the first three: a peer's or our own eventfd, or a peer leaving. */
   const apply = (m: ServerMessage): void => {
     const id = Number(m.value);
     if (m.fd === undefined) {
-      // A peer left: forget (and close) the eventfds that rang it.
+      // A peer left: forget (and close) the eventfds that rang it. If it was the board, the
+      // session is over: its side of the queues and its virtqueue state are gone with it.
+      if (peerFds.has(id) && id === targetId()) {
+        peerLeft(`ivshmem peer ${id}, the board this session rang, left the server at ${path} (its process ended or it disconnected)`);
+      }
       for (const fd of peerFds.get(id) ?? []) addon.closeFd(fd);
       peerFds.delete(id);
     } else if (id === ownId) ownFds.push(m.fd);
@@ -199,19 +220,32 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       if (offset + region.size > shmSize) {
         fail(`region "${region.name}" [${hexNum(offset)}, ${hexNum(offset + region.size)}) does not fit the server's ${hexNum(shmSize)} bytes of shared memory: start the server with a larger -l`);
       }
-      mapping ??= addon.mapFd(shmFd, 0, shmSize);
-      windows.set(region.name, new NativeWindow(mapping, offset, region.size));
+      try {
+        mapping ??= addon.mapFd(shmFd, 0, shmSize);
+      } catch (e) {
+        fail(`cannot map the ${hexNum(shmSize)} bytes of shared memory the ivshmem-server at ${path} sent: ${systemErrorText(e)}`);
+      }
+      windows.set(region.name, new NativeWindow(mapping, offset, region.size, mappings.onGone));
     }
     const busRegion = windows.get(profile.bus.region)!;
     const dataRegion = windows.get(profile.dataMemory.region)!;
     doorbellIn = new EventfdDoorbellIn(addon, ownFds[inVector]!, notices);
 
+    // The server going away leaves the memory and the eventfds working (QEMU's peers carry on too).
+    let serverGone = false;
     const poll = () => {
-      for (;;) {
-        const m = reader.next(0);
+      while (!serverGone) {
+        let m: ReturnType<MessageReader['next']>;
+        try {
+          m = reader.next(0);
+        } catch (e) {
+          m = 'eof';
+          notices.push(errorText(e));
+        }
         if (m === null) return;
         if (m === 'eof') {
           notices.push(`the ivshmem-server at ${path} closed the connection; peers joining or leaving are no longer seen`);
+          serverGone = true;
           clearInterval(timer);
           return;
         }
@@ -220,24 +254,24 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
     };
     timer = setInterval(poll, opts.updateIntervalMs ?? 100);
     timer.unref();
-    const target = (): number[] | undefined => {
-      if (opts.peerId !== undefined) return peerFds.get(opts.peerId);
-      const ids = [...peerFds.keys()].sort((a, b) => a - b);
-      return ids.length ? peerFds.get(ids[0]!) : undefined;
-    };
     let warnedNoPeer = false;
     const doorbellOut: DoorbellOut = {
-      ring() {
+      async ring() {
         poll();
-        mapping!.fence();
-        const fd = target()?.[outVector];
+        // Through the window: a fence on memory that is gone loses the link like any access.
+        await busRegion.fence();
+        const to = targetId();
+        const fd = to === undefined ? undefined : peerFds.get(to)?.[outVector];
         if (fd === undefined) {
           if (!warnedNoPeer) notices.push(`rang with no ${opts.peerId !== undefined ? `peer ${opts.peerId}` : 'other peer'} (vector ${outVector}) connected to ${path}; the ring was dropped`);
           warnedNoPeer = true;
-          return Promise.resolve();
+          return;
         }
-        addon.eventfdWrite(fd, 1);
-        return Promise.resolve();
+        try {
+          addon.eventfdWrite(fd, 1);
+        } catch (e) {
+          throw new IvshmemLinkError(`ringing ivshmem peer ${to} failed: ${systemErrorText(e)}`);
+        }
       },
     };
     return {
@@ -248,6 +282,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       ...profileWindows(profile, (name) => (name === profile.bus.region ? busRegion : dataRegion)),
       doorbellOut,
       doorbellIn,
+      lost,
       close() {
         closeAll();
         return Promise.resolve();

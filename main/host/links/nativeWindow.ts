@@ -12,6 +12,17 @@ import { MAPPING_GONE, type NativeMapping } from '../../native/index';
  */
 export class MappingGoneError extends Error {}
 
+/**
+ * Where the windows of one link report a gone mapping: pass `onGone` to each NativeWindow of
+ * the link; `lost` resolves once, with the first access's words, and is the link's
+ * BoardLink.lost (or part of it), so the session ends once with that reason.
+ */
+export function watchMappings(): { onGone: (error: MappingGoneError) => void; lost: Promise<string> } {
+  let onGone!: (error: MappingGoneError) => void;
+  const lost = new Promise<string>((resolve) => (onGone = (e) => resolve(e.message)));
+  return { onGone, lost };
+}
+
 export class NativeWindow implements MemoryWindow {
   constructor(
     private readonly mapping: NativeMapping,

@@ -16,7 +16,8 @@ import type { DoorbellIn, DoorbellOut, Link } from '../../../src/bus/link';
 import type { AccessWidth, MemoryWindow } from '../../../src/bus/window';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
-import { NativeWindow } from './nativeWindow';
+import { systemErrorText } from '../systemError';
+import { NativeWindow, watchMappings, type MappingGoneError } from './nativeWindow';
 import {
   accessHint,
   describeFunction,
@@ -44,6 +45,8 @@ export interface PciLink extends Link {
   readonly fn: PciFunction;
   /** Things the user should know about this link (no interrupts, no write-combining, …). */
   readonly notices: readonly string[];
+  /** Resolves with why, once a BAR or memory mapping is gone under the session (the device was removed or reset). */
+  readonly lost: Promise<string>;
 }
 
 export class PciLinkError extends Error {}
@@ -119,12 +122,12 @@ class UioDoorbellIn implements DoorbellIn {
           try {
             rearm();
           } catch (e) {
-            poll(`re-arming the interrupt through config space failed (${e instanceof Error ? e.message : String(e)})`);
+            poll(`re-arming the interrupt through config space failed (${systemErrorText(e)})`);
           }
         }
         this.listeners.fire();
       },
-      (message) => poll(`interrupt wait on ${node} stopped (${message})`),
+      (message) => poll(`interrupt wait on ${node} stopped (${systemErrorText(message)})`),
     );
   }
 
@@ -185,7 +188,7 @@ interface Mapped {
   mapping: NativeMapping;
 }
 
-function mapRegion(addon: NativeAddon, fn: PciFunction, region: Region, notices: string[]): Mapped {
+function mapRegion(addon: NativeAddon, fn: PciFunction, region: Region, notices: string[], onGone: (e: MappingGoneError) => void): Mapped {
   const src = region.source;
   let path: string;
   let offset = 0;
@@ -211,7 +214,7 @@ function mapRegion(addon: NativeAddon, fn: PciFunction, region: Region, notices:
   } catch (e) {
     fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${accessHint(e)}`);
   }
-  return { mapping, window: new NativeWindow(mapping) };
+  return { mapping, window: new NativeWindow(mapping, 0, mapping.size, onGone) };
 }
 
 type ClosableDoorbellIn = DoorbellIn & { close(): void };
@@ -291,6 +294,7 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
   config.updateCommand(set, 0);
 
   const mapped: Mapped[] = [];
+  const { onGone, lost } = watchMappings();
   const doorbells: { close(): void }[] = [];
   const closeAll = () => {
     for (const d of doorbells) d.close();
@@ -299,7 +303,7 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
   try {
     const windows = new Map<string, MemoryWindow>();
     for (const region of profile.regions) {
-      const m = mapRegion(addon, fn, region, notices);
+      const m = mapRegion(addon, fn, region, notices, onGone);
       mapped.push(m);
       windows.set(region.name, m.window);
     }
@@ -319,6 +323,7 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
       ...profileWindows(profile, (name) => windows.get(name)!),
       doorbellOut,
       doorbellIn: doorbell,
+      lost,
       close() {
         closeAll();
         return Promise.resolve();

@@ -26,11 +26,13 @@ import { profileWindows } from '../../../src/boards/bus';
 import { VMAMP_LAYOUT_MAGIC } from '../../../src/bus/formats/vmamp';
 import type { DoorbellIn } from '../../../src/bus/link';
 import { checkAligned, checkRange, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
+import { errorText } from '../../../src/util/errorText';
 import { hexNum } from '../../../src/util/hex';
 import { loadNative, type NativeMapping } from '../../native/index';
 import { describeFailure } from '../failure';
+import { systemErrorText } from '../systemError';
 import type { BoardLink } from './open';
-import { NativeWindow } from './nativeWindow';
+import { NativeWindow, watchMappings, type MappingGoneError } from './nativeWindow';
 import { openDoorbellOut } from './pci';
 import { describeFunction, pickPciFunction, PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, type PciFunction } from './sysfs';
 
@@ -88,7 +90,7 @@ export class QtestClient {
     socket.on('data', (text: string) => this.received(text));
     // 'close' always follows 'error': the error is told there, with the reason for the close.
     socket.on('error', (e) => {
-      this.socketError = e.message;
+      this.socketError = systemErrorText(e);
     });
     socket.on('close', () => void this.closed());
   }
@@ -478,7 +480,7 @@ class ProducerIndexPoll implements DoorbellIn {
         }
       }
     } catch (e) {
-      if (!this.stopped) this.notices.push(`polling stopped: ${e instanceof Error ? e.message : String(e)}`);
+      if (!this.stopped) this.notices.push(`polling stopped: ${errorText(e)}`);
       this.stopped = true;
       return;
     }
@@ -639,6 +641,8 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
   if (qemu) void qemu.exited.then((why) => client.fail(why));
 
   const mappings: NativeMapping[] = [];
+  // A mem=FILE mapping that shrinks under the session (QEMU gone, its file truncated) loses the link too.
+  const mapped = watchMappings();
   let poll: ProducerIndexPoll | undefined;
   let closed = false;
   const closeAll = () => {
@@ -675,7 +679,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
     const windows = new Map<string, MemoryWindow>();
     let ramMapped = false;
     for (const region of profile.regions) {
-      windows.set(region.name, regionWindow(region, client, bars, opts.memFile, q.ramFileBase ?? 0n, mappings));
+      windows.set(region.name, regionWindow(region, client, bars, opts.memFile, q.ramFileBase ?? 0n, mappings, mapped.onGone));
       if ('guestPhys' in region.source && opts.memFile) ramMapped = true;
     }
     const bar0 = bars.find((b) => b.index === 0);
@@ -721,7 +725,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
       dataPeerBase,
       doorbellOut,
       doorbellIn: p,
-      lost: new Promise<string>((resolve) => client.onFail((e) => resolve(e.message))),
+      lost: Promise.race([mapped.lost, new Promise<string>((resolve) => client.onFail((e) => resolve(e.message)))]),
       pollStats: () => ({ polls: p.polls, rings: p.rings }),
       close() {
         closeAll();
@@ -756,7 +760,15 @@ async function awaitLayoutMagic(bus: MemoryWindow, profile: BoardProfile, pollMs
   }
 }
 
-function regionWindow(region: Region, client: QtestClient, bars: readonly AssignedBar[], memFile: string | undefined, ramFileBase: bigint, mappings: NativeMapping[]): MemoryWindow {
+function regionWindow(
+  region: Region,
+  client: QtestClient,
+  bars: readonly AssignedBar[],
+  memFile: string | undefined,
+  ramFileBase: bigint,
+  mappings: NativeMapping[],
+  onGone: (e: MappingGoneError) => void,
+): MemoryWindow {
   const src = region.source;
   if ('pciBar' in src) {
     const bar = bars.find((b) => b.index === src.pciBar)!;
@@ -767,21 +779,21 @@ function regionWindow(region: Region, client: QtestClient, bars: readonly Assign
     if (!memFile) return new QtestWindow(client, src.guestPhys, region.size);
     const offset = src.guestPhys - ramFileBase;
     if (offset < 0n) fail(`region "${region.name}": guest-physical ${hexAddr(src.guestPhys)} is below qtest.ramFileBase ${hexAddr(ramFileBase)}`);
-    return mapFile(region, memFile, Number(offset), mappings);
+    return mapFile(region, memFile, Number(offset), mappings, onGone);
   }
-  if ('file' in src) return mapFile(region, src.file, src.offset ?? 0, mappings);
+  if ('file' in src) return mapFile(region, src.file, src.offset ?? 0, mappings, onGone);
   return fail(`region "${region.name}": source ${JSON.stringify(Object.keys(src)[0])} cannot be reached over qtest; expected pciBar, guestPhys or file`);
 }
 
-function mapFile(region: Region, path: string, offset: number, mappings: NativeMapping[]): MemoryWindow {
+function mapFile(region: Region, path: string, offset: number, mappings: NativeMapping[], onGone: (e: MappingGoneError) => void): MemoryWindow {
   const native = loadNative();
   if (!native.ok) fail(`region "${region.name}": mapping ${path} needs the native addon: ${native.reason}`);
   let mapping: NativeMapping;
   try {
     mapping = native.addon.map(path, offset, region.size);
   } catch (e) {
-    fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${e instanceof Error ? e.message : String(e)}; is it QEMU's mem-path file with share=on, and is qtest.ramFileBase right?`);
+    fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${systemErrorText(e)}; is it QEMU's mem-path file with share=on, and is qtest.ramFileBase right?`);
   }
   mappings.push(mapping);
-  return new NativeWindow(mapping);
+  return new NativeWindow(mapping, 0, mapping.size, onGone);
 }

@@ -14,9 +14,11 @@ import { BridgeClient, type BridgeClientOptions } from '../../../src/bridge/clie
 import type { Capabilities } from '../../../src/bridge/protocol';
 import { BridgeDoorbellIn, BridgeDoorbellOut, BridgeWindow, type BridgeRegisterWrite } from '../../../src/bridge/window';
 import type { DoorbellIn, Link } from '../../../src/bus/link';
+import { errorText } from '../../../src/util/errorText';
 import { hexNum } from '../../../src/util/hex';
 import type { Runtime } from '../../../src/util/runtime';
 import { nodeRuntime } from '../runtime';
+import { systemErrorText } from '../systemError';
 
 /** The binding type, taken from the stream (bindings-interface has no `types` export: stack.md §11 pitfall 5). */
 export type SerialBinding = ConstructorParameters<typeof SerialPortStream>[0]['binding'];
@@ -46,16 +48,38 @@ export interface SerialBridge {
   close(): Promise<void>;
 }
 
+/** The C library's words for the errnos a serial port reports, as @serialport/bindings-cpp passes them on. */
+const PORT_ERRNO: Readonly<Record<string, string>> = {
+  'No such file or directory': 'ENOENT',
+  'Permission denied': 'EACCES',
+  'Device or resource busy': 'EBUSY',
+  'No such device': 'ENODEV',
+  'No such device or address': 'ENXIO',
+  'Input/output error': 'EIO',
+  'Inappropriate ioctl for device': 'ENOTTY',
+};
+
+/**
+ * The serial port library's failure in words: it reads "Error: No such file or directory, cannot
+ * open /dev/ttyUSB9" or "Error: Inappropriate ioctl for device setting custom baud rate of 115200".
+ */
+function portErrorText(err: Error): string {
+  const m = /^Error: ([^,]+?)(?:, cannot open .*| (setting .*))?$/.exec(err.message);
+  const code = m ? PORT_ERRNO[m[1]!] : undefined;
+  if (!m || !code) return err.message.replace(/^Error: /, '');
+  return `${systemErrorText(Object.assign(new Error(m[1]), { code }))}${m[2] ? ` when ${m[2]}` : ''}`;
+}
+
 /** Opens `path`, runs HELLO and returns the client. Rejects with the port's or the agent's error. */
 export async function openSerialBridge(path: string, opts: SerialBridgeOptions & { baudRate: number }): Promise<SerialBridge> {
   const port = new SerialPortStream({ binding: opts.binding ?? autoDetect(), path, baudRate: opts.baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
-    port.open((err) => (err ? reject(new SerialBridgeError(`cannot open serial port ${path}: ${err.message}; check the path, permissions (dialout group) and that no other program holds it`)) : resolve())),
+    port.open((err) => (err ? reject(new SerialBridgeError(`cannot open serial port ${path}: ${portErrorText(err)}; check the path, permissions (dialout group) and that no other program holds it`)) : resolve())),
   );
   const clientOpts: BridgeClientOptions = {
     send: (bytes) => {
       port.write(bytes, (err) => {
-        if (err) client.fail(`write failed (${err.message}): the port is gone or broken; reconnect it or restart the agent, then open the link again`);
+        if (err) client.fail(`write failed (${portErrorText(err)}): the port is gone or broken; reconnect it or restart the agent, then open the link again`);
       });
     },
     runtime: opts.runtime ?? nodeRuntime,
@@ -68,8 +92,8 @@ export async function openSerialBridge(path: string, opts: SerialBridgeOptions &
   };
   const client = new BridgeClient(clientOpts);
   port.on('data', (chunk: Uint8Array) => client.receive(chunk));
-  port.on('close', (err: Error | null) => client.fail(err ? `port disappeared (${err.message}); reconnect the cable or restart the agent, then open the link again` : 'port closed'));
-  port.on('error', (err: Error) => client.fail(`serial port error: ${err.message}`));
+  port.on('close', (err: Error | null) => client.fail(err ? `port disappeared (${portErrorText(err)}); reconnect the cable or restart the agent, then open the link again` : 'port closed'));
+  port.on('error', (err: Error) => client.fail(`serial port error: ${portErrorText(err)}`));
   const close = () =>
     new Promise<void>((resolve) => {
       client.fail('link closed');
@@ -81,7 +105,7 @@ export async function openSerialBridge(path: string, opts: SerialBridgeOptions &
     return { client, caps, path, close };
   } catch (e) {
     await close();
-    throw new SerialBridgeError(`no bridge agent answering on ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new SerialBridgeError(`no bridge agent answering on ${path}: ${errorText(e)}`);
   }
 }
 

@@ -36,7 +36,7 @@ import { hexNum, toHex } from '../../../src/util/hex';
 import { loadNative, type NativeAddon, type NativeMapping } from '../../native/index';
 import { fileErrorText } from '../failure';
 import { systemErrorText } from '../systemError';
-import { NativeWindow, type MappingGoneError } from './nativeWindow';
+import { NativeWindow, watchMappings } from './nativeWindow';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
 export const SHM_VERSION = 1;
@@ -187,8 +187,8 @@ export interface ShmFileMapping {
   mapping: NativeMapping;
   busWindow: MemoryWindow;
   dataWindow: MemoryWindow;
-  /** Resolves once an access found the file shrunk under the mapping (the peer truncated it). */
-  gone: Promise<MappingGoneError>;
+  /** Resolves with why, once an access found the file shrunk under the mapping (the peer truncated it). */
+  lost: Promise<string>;
 }
 
 /**
@@ -236,16 +236,15 @@ export function mapShmFile(profile: BoardProfile, filePath: string, addon: Nativ
     placed.set(r.name, entry);
   }
   const mapping = addon.map(filePath, 0, layout.fileSize);
-  let lose!: (e: MappingGoneError) => void;
-  const gone = new Promise<MappingGoneError>((resolve) => (lose = resolve));
-  const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size, lose);
+  const { onGone, lost } = watchMappings();
+  const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size, onGone);
   const busRegion = profile.regions.find((r) => r.name === profile.bus.region)!;
   return {
     layout,
     mapping,
     busWindow: new SubWindow(regionWindow(busRegion.name, busRegion.size), profile.bus.offset, profile.bus.size),
     dataWindow: regionWindow(profile.dataMemory.region, profile.dataMemory.size),
-    gone,
+    lost,
   };
 }
 
@@ -373,7 +372,7 @@ export async function openShmFileLink(profile: BoardProfile, filePath: string, o
   const mode = opts.doorbells ?? 'auto';
   let doorbells: { doorbellOut: DoorbellOut; doorbellIn: DoorbellIn; close?: () => void } = POLLING;
   let how = 'doorbells: polling';
-  let lost = shm.gone.then((e) => e.message);
+  let lost = shm.lost;
   if (mode !== 'poll') {
     try {
       const socket = await connectUnix(socketPath);

@@ -7,6 +7,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
+import { errnoCode, systemErrorText } from '../systemError';
+
 
 /** PCI command register (config offset 0x04) bits, PCI Local Bus spec §6.2.2. */
 export const PCI_COMMAND = 0x04;
@@ -123,13 +125,11 @@ export function pickPciFunction(all: readonly PciFunction[], want: PciMatch, non
   return { ok: false, error: `${matches.length} PCI devices ${ids} (${matches.map((f) => f.bdf).join(', ')}): choose one with pci:BDF` };
 }
 
-/** A hint for EACCES/EPERM on sysfs and /dev files. */
+/** A failure on sysfs and /dev files in words, with what to do about EACCES/EPERM. */
 export function accessHint(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const text = e instanceof Error ? e.message : String(e);
-  return code === 'EACCES' || code === 'EPERM' || /EACCES|EPERM|ermission denied|not permitted/.test(text)
-    ? `${text}: permission denied; run as root, or give this user access to the device's sysfs files and bind uio_pci_generic`
-    : text;
+  const code = errnoCode(e);
+  const text = systemErrorText(e);
+  return code === 'EACCES' || code === 'EPERM' ? `${text}; run as root, or give this user access to the device's sysfs files and bind uio_pci_generic` : text;
 }
 
 /** The function's configuration space through sysfs `config` (reads up to 64 bytes need no root). */

@@ -364,6 +364,26 @@ describe('BusEndpoint sending', () => {
     expect(rt.elapsedMs).toBeGreaterThanOrEqual(10_000);
   });
 
+  it('a doorbell, a send or a receive that fails is told in its own words, never as "Error: …"', async () => {
+    // What the links reject with: a socket the peer closed, memory gone under the mapping.
+    const closed = 'the peer closed the doorbell socket /dev/shm/amp0.sock';
+    const gone = 'the shared file /dev/shm/amp0 shrank to 4096 bytes under the session (expected at least 1069056): the board side truncated it';
+    const bell = await setup({ doorbellOut: { ring: () => Promise.reject(new Error(closed)) } });
+    expect(await bell.ep.send(r3(0x00, 0x41, 1, 0, 16))).toEqual({ ok: false, error: { code: 'doorbell', message: `ringing the driver-to-device doorbell failed: ${closed}` } });
+
+    const rt = new VirtualRuntime();
+    const { driver } = await attachPair('vmamp-shmem-v1', undefined, undefined, rt);
+    driver.send = () => Promise.reject(new Error(gone));
+    driver.recv = () => Promise.reject(new Error(gone));
+    const problems: EndpointProblem[] = [];
+    const ep = new BusEndpoint({ queue: driver, doorbellOut: new Bell(), doorbellIn: new Bell(), revision: 'r3', runtime: rt, observer: { onProblem: (p) => problems.push(p) } });
+    const r = await ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 100 });
+    expect(r.ok ? null : r.error).toEqual({ code: 'queue-fault', message: `sending GET_DEVICE_INFO (dev_num 1, token 0x0001) failed: ${gone}` });
+    await ep.drain();
+    // Every drain that ran (the request's spin, this one) says the same.
+    expect(new Set(problems.map((p) => (p.kind === 'handler' ? p.reason : p.problem.code)))).toEqual(new Set([`receiving from the vmamp-shmem-v1 queue threw: ${gone}`]));
+  });
+
   it('refuses a message larger than the slot with an error value', async () => {
     const { ep } = await setup();
     const r = await ep.send(new Uint8Array(65));
