@@ -12,8 +12,10 @@
  * - keeps one outstanding request per dev_num (bus messages have their own lane) and matches
  *   responses with the one rule in matcher.ts; in R0 a non-event message arriving at the
  *   driver answers the pending request (the OpenAMP device echoes the request without the
- *   response bit). A response that answers the pending request but is malformed, or names
- *   another dev_num or msg_id with its token, fails that request at once with what the board did;
+ *   response bit). A response that answers the pending request but is malformed, names
+ *   another dev_num or msg_id with its token, or carries another token (not one already answered
+ *   or timed out), fails that request at once with what the board did: its real answer would
+ *   not be told from a stray one, and waiting for the timeout would say "no response", which is false;
  * - never sends a response-typed message in the driver role (QEMU asserts on one,
  *   qemu-field-notes.md);
  * - routes incoming requests and events to handlers per dev_num / bus.
@@ -27,7 +29,7 @@ import { hexNum } from '../util/hex';
 import type { Runtime } from '../util/runtime';
 import { Serial } from './formats/common';
 import type { DoorbellIn, DoorbellOut } from './link';
-import { checkFraming, describeMessage, framingText, Matcher, noResponseText, type Framing, type MatchEntry, type Verdict, type VerdictKind } from './matcher';
+import { checkFraming, describeMessage, framingText, Matcher, noResponseText, wrongTokenText, type Framing, type MatchEntry, type Verdict, type VerdictKind } from './matcher';
 import type { BusRole, MessageQueue, QueueProblem } from './queue';
 
 /** The matcher's verdict on a message: a request sent (its id), or what a response was to which request (-1: none). */
@@ -59,7 +61,7 @@ export interface EndpointObserver {
 }
 
 export interface EndpointError {
-  code: 'no-response' | 'malformed-response' | 'wrong-dev-num' | 'wrong-msg-id' | 'link-lost' | 'queue-full' | 'queue-fault' | 'too-large' | 'not-allowed' | 'doorbell' | 'closed';
+  code: 'no-response' | 'malformed-response' | 'wrong-dev-num' | 'wrong-msg-id' | 'wrong-token' | 'link-lost' | 'queue-full' | 'queue-fault' | 'too-large' | 'not-allowed' | 'doorbell' | 'closed';
   message: string;
 }
 
@@ -549,6 +551,11 @@ export class BusEndpoint {
         const message = `wrong msg_id in the ${this.describe(p!.header, ' response')}: byte 1 names ${seen} (expected ${hexNum(p!.msgId, 2)}, saw ${hexNum(h.msgId, 2)})`;
         this.report(m, 'wrong-msg-id', 1, message);
         return this.finish(p!, { ok: false, error: { code: 'wrong-msg-id', message } });
+      }
+      case 'wrong-token': {
+        const message = wrongTokenText(this.revision, p!.header, h.token);
+        this.report(m, 'wrong-token', 4, message);
+        return this.finish(p!, { ok: false, error: { code: 'wrong-token', message } });
       }
       case 'duplicate':
         return this.report(m, 'duplicate', 4, `response ${this.describe(h)} repeats the answer to ${this.describe(p!.header)}, already answered; ignored`);

@@ -9,7 +9,10 @@
  * - R3/R4 with a non-zero token: only the request with that token. A token that belongs to a
  *   request already answered is a `duplicate` (a stale or repeated copy), to one that timed out
  *   `late`; the right token with another dev_num is a `wrong-dev-num` answer to that request,
- *   with another msg_id a `wrong-msg-id` one. A non-zero token is never matched by (dev_num, msg_id).
+ *   with another msg_id a `wrong-msg-id` one. A non-zero token is never matched by (dev_num, msg_id):
+ *   a response to the lane's oldest outstanding request of that type and msg_id whose token is
+ *   none of these is a `wrong-token` answer to that request (the board did not echo the token;
+ *   R4 requires the echo, and so does the AMP bus for R3, since it owns the token there).
  * - R3/R4 with token 0: a peer that does not echo tokens (QEMU's GET_DEVICES, qemu-field-notes):
  *   matched by (dev_num, msg_id) and flagged as a fallback (problem token-mismatch).
  * - R0/R2 (no token): by (dev_num, msg_id), which is the revision's rule.
@@ -27,11 +30,11 @@ export interface MatchEntry extends MatchHeader {
   id: number;
 }
 
-export type VerdictKind = 'answer' | 'wrong-dev-num' | 'wrong-msg-id' | 'duplicate' | 'late' | 'unmatched';
+export type VerdictKind = 'answer' | 'wrong-dev-num' | 'wrong-msg-id' | 'wrong-token' | 'duplicate' | 'late' | 'unmatched';
 
 export interface Verdict<E extends MatchEntry> {
   kind: VerdictKind;
-  /** The request answered (answer, wrong-dev-num, wrong-msg-id), answered before (duplicate) or expired (late); null when unmatched. */
+  /** The request answered (answer, wrong-dev-num, wrong-msg-id, wrong-token), answered before (duplicate) or expired (late); null when unmatched. */
   request: E | null;
   /** An answer found by (dev_num, msg_id) although the revision has tokens: the peer sent token 0. */
   fallback: boolean;
@@ -73,15 +76,19 @@ export class Matcher<E extends MatchEntry> {
   response(h: MatchHeader): Verdict<E> {
     const token = this.tokens ? h.token : 0;
     const q = this.lanes.get(laneOf(h));
+    /** The oldest request the response answers but for its (non-zero) token. */
+    let echoless: E | null = null;
     if (q !== undefined) {
       for (let i = 0; i < q.length; i++) {
         const p = q[i]!;
-        if ((token === 0 || p.token === token) && this.answers(h, p)) {
+        if (!this.answers(h, p)) continue;
+        if (token === 0 || p.token === token) {
           if (i === 0) q.shift();
           else q.splice(i, 1);
           this.answeredAt = remember(this.answered, this.answeredAt, p);
           return { kind: 'answer', request: p, fallback: token === 0 && p.token !== 0 };
         }
+        echoless ??= p;
       }
     }
     const a = this.finished(this.answered, h, token);
@@ -106,6 +113,11 @@ export class Matcher<E extends MatchEntry> {
           return { kind, request: p, fallback: false };
         }
       }
+    }
+    if (echoless !== null) {
+      q!.splice(q!.indexOf(echoless), 1);
+      this.answeredAt = remember(this.answered, this.answeredAt, echoless);
+      return { kind: 'wrong-token', request: echoless, fallback: false };
     }
     return { kind: 'unmatched', request: null, fallback: false };
   }
@@ -173,13 +185,21 @@ const hex16 = (n: number): string => '0x' + n.toString(16).padStart(4, '0');
 
 /** "GET_VQUEUE (dev_num 1, token 0x0001)"; `what` follows the name ("GET_VQUEUE response (…)"). */
 export function describeMessage(rev: Revision, h: Pick<Header, 'bus' | 'msgId' | 'devNum' | 'token'>, what = ''): string {
-  const name = lookupMessage(rev, h.bus, h.msgId).name;
   const token = rev === 'r3' || rev === 'r4' ? `, token ${hex16(h.token)}` : '';
-  return `${name}${what} (${h.bus ? 'bus message' : `dev_num ${h.devNum}`}${token})`;
+  return `${lookupMessage(rev, h.bus, h.msgId).name}${what} (${addressOf(h)}${token})`;
 }
+
+const addressOf = (h: Pick<Header, 'bus' | 'devNum'>): string => (h.bus ? 'bus message' : `dev_num ${h.devNum}`);
 
 export function noResponseText(rev: Revision, request: MatchHeader, timeoutMs: number): string {
   return `no response to ${describeMessage(rev, request)} within ${timeoutMs} ms`;
+}
+
+/** The `wrong-token` verdict: "GET_DEVICE_INFO response (dev_num 0) carries token 0x8002, the request has token 0x0002: …". */
+export function wrongTokenText(rev: Revision, request: MatchHeader, token: number): string {
+  const [want, saw] = [hex16(request.token), hex16(token)];
+  const name = lookupMessage(rev, request.bus, request.msgId).name;
+  return `${name} response (${addressOf(request)}) carries token ${saw}, the request has token ${want}: the board did not echo the token (byte 4: expected ${want}, saw ${saw})`;
 }
 
 /**

@@ -80,6 +80,7 @@ export const PROBLEM_CODES = [
   'wrong-dev-num', // a response with its request's token but another dev_num (request/response matcher)
   'malformed-response', // the response to a request, unusable: msg_size beyond the slot or below the header
   'wrong-msg-id', // a response with its request's token and dev_num but another msg_id (request/response matcher)
+  'wrong-token', // a response to the pending request by (dev_num, msg_id) with another non-zero token, not an answered or timed-out one (request/response matcher)
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];

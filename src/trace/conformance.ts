@@ -7,7 +7,7 @@
  *
  * Rules about one message's bytes (sizes, reserved bits…) read the problem bits the codec set
  * when the message was recorded, and pairing rules read what the recorder's request/response
- * matcher decided (unmatched, token fallback, no-response markers): each rule has one
+ * matcher decided (unmatched, token fallback or wrong token, no-response markers): each rule has one
  * implementation, and the findings cannot disagree with the rest of the trace.
  *
  * Known peers deviate in known ways. A quirk profile (PEERS, chosen by the board profile's
@@ -147,6 +147,7 @@ const UNMATCHED = bit('unmatched-response');
 const DUPLICATE = bit('duplicate');
 const WRONG_DEV_NUM = bit('wrong-dev-num');
 const WRONG_MSG_ID = bit('wrong-msg-id');
+const WRONG_TOKEN = bit('wrong-token');
 /** Problems the codec sets, each reported by the rule that lists it. */
 const CODEC_RULES: readonly [mask: number, rule: number][] = RULES.flatMap((r, i) => ('problems' in r ? [[r.problems.reduce((m, c) => (m | bit(c)) >>> 0, 0), i] as [number, number]] : []));
 const CODEC_MASK = CODEC_RULES.reduce((m, [mask]) => (m | mask) >>> 0, 0);
@@ -371,9 +372,10 @@ export class ConformanceEvaluator {
     }
     if ((problems & WRONG_DEV_NUM) !== 0) this.raise(R['response-dev-num'], v, name, `${what} names dev_num ${v.devNum}, not the dev_num of its request (record ${pair})`);
     if ((problems & WRONG_MSG_ID) !== 0) this.raise(R['response-msg-id'], v, name, `${what} carries msg_id ${hex(v.msgId)}, not the msg_id of its request (record ${pair})`);
-    if ((flags & F_TOKEN_FALLBACK) !== 0) {
+    const echoless = (flags & F_TOKEN_FALLBACK) !== 0 ? 'paired by (dev_num, msg_id)' : (problems & WRONG_TOKEN) !== 0 ? 'the request failed' : null;
+    if (echoless !== null) {
       const rule = v.revCode === REV_R4 ? R['R4-token-echo'] : v.revCode === REV_R3 ? R['R3-token-echo'] : -1;
-      if (rule >= 0) this.raise(rule, v, name, `${what} has token ${hex(v.token, 4)}, not the token of its request (record ${pair}); paired by (dev_num, msg_id)`);
+      if (rule >= 0) this.raise(rule, v, name, `${what} has token ${hex(v.token, 4)}, not the token of its request (record ${pair}); ${echoless}`);
     }
     // A late response's request was taken by its no-response marker: its type is no longer known.
     const req = pair < 0 ? -1 : this.outstanding.take(pair);

@@ -2,7 +2,7 @@
  * One line per record for tables, CSV, pcapng info columns and Perfetto slice names, plus the
  * record's full problem list: what the codec finds in the bytes now, and what the bus endpoint
  * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch, duplicate,
- * late, wrong-dev-num, wrong-msg-id, malformed-response).
+ * late, wrong-dev-num, wrong-msg-id, wrong-token, malformed-response).
  */
 import { decode } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
@@ -35,6 +35,7 @@ const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
   'wrong-dev-num': "response carries its request's token but another dev_num; the request failed",
   'malformed-response': 'response to a request is malformed; the request failed',
   'wrong-msg-id': "response carries its request's token and dev_num but another msg_id; the request failed",
+  'wrong-token': 'response to the request by dev_num and msg_id carries another token; the request failed',
 };
 
 const MAX_SUMMARY_FIELDS = 4;

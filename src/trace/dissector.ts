@@ -42,6 +42,7 @@ const EXPERT: Readonly<Record<ProblemCode, [group: string, severity: string, tex
   'wrong-dev-num': ['SEQUENCE', 'ERROR', 'response carries its request\'s token but another dev_num; the request failed'],
   'malformed-response': ['MALFORMED', 'ERROR', 'response to a request is malformed; the request failed'],
   'wrong-msg-id': ['SEQUENCE', 'ERROR', 'response carries its request\'s token and dev_num but another msg_id; the request failed'],
+  'wrong-token': ['SEQUENCE', 'ERROR', 'response to the request by dev_num and msg_id carries another token; the request failed'],
 };
 
 /** Expert severity of each finding severity (SEVERITIES order). */

@@ -124,12 +124,13 @@ const VERDICT_MASK: Readonly<Record<VerdictKind, number>> = {
   answer: 0,
   'wrong-dev-num': problemMask(['wrong-dev-num']),
   'wrong-msg-id': problemMask(['wrong-msg-id']),
+  'wrong-token': problemMask(['wrong-token']),
   duplicate: problemMask(['duplicate']),
   late: problemMask(['late']),
   unmatched: problemMask(['unmatched-response']),
 };
 /** Codes recorded on the message records themselves; the endpoint's reports of these are not recorded twice. */
-const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch', 'duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id', 'malformed-response']);
+const OWN_CODES = new Set(['no-response', 'unmatched-response', 'token-mismatch', 'duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id', 'wrong-token', 'malformed-response']);
 
 const encoder = new TextEncoder();
 

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { decode, decodeHeader } from '../../src/protocol/index';
+import { findingOf } from '../../src/trace/conformance';
 import { loadNative } from '../../main/native/index';
 import { dir, expectCaptureHoldsPublished, expectCleanText, expectStoppedOn, expectSurvived, RESPONSE_MS, runWithFault, SLOT, withProblem, type BOARDS, type FaultRun } from './faultRig';
 
@@ -75,10 +76,21 @@ describe.skipIf(!native.ok)('a board that answers wrongly', () => {
     expectStoppedOn(run, says, not);
   });
 
-  it('a response with another token is never paired by (dev_num, msg_id); the diagnosis names the token seen', async () => {
-    const run = await runWithFault('versal', 'wrong-token@GET_DEVICE_INFO', CAPTURE);
-    const token = decodeHeader(publishedNamed(run, 'GET_DEVICE_INFO')[0]!.bytes, 'r3')!.token;
-    expectStoppedOn(run, [new RegExp(`0x${token.toString(16).padStart(4, '0')}`)]);
+  it.each([
+    ['versal', 'R3-token-echo'],
+    ['qemu', 'R4-token-echo'],
+  ] as const)('a response with another token is never paired by (dev_num, msg_id); the diagnosis names the token seen (%s, %s)', async (board, rule) => {
+    const run = await runWithFault(board, 'wrong-token@GET_DEVICE_INFO', CAPTURE);
+    // Each device's GET_DEVICE_INFO fails on its own answer: every token the board sent is named.
+    const sent = publishedNamed(run, 'GET_DEVICE_INFO').map((p) => decodeHeader(p.bytes, 'r3')!.token);
+    expect(sent.length).toBeGreaterThan(0);
+    const seen = sent.map((t) => new RegExp(`saw 0x${t.toString(16).padStart(4, '0')}\\)`));
+    expectStoppedOn(run, [/the board did not echo the token/, ...seen], [/no response to GET_DEVICE_INFO/]);
+    const wrong = withProblem(run, 'wrong-token');
+    expect(wrong.map((r) => r.token)).toEqual(sent);
+    // The capture's conformance findings say the same: R4 (and R3 on the AMP bus) a response echoes its token.
+    const findings = run.records!.flatMap((r) => findingOf(r) ?? []);
+    expect(findings.filter((f) => f.rule === rule).map((f) => f.seq)).toEqual(wrong.map((r) => r.seq));
   });
 
   it.each([

@@ -293,6 +293,24 @@ describe('BusEndpoint: what a misbehaving board did', () => {
     expect(codes(problems)).toEqual(['wrong-msg-id']);
   });
 
+  it('another non-zero token on the pending request’s (dev_num, msg_id) fails it at once as a wrong token; the echoing copy after it is a duplicate', async () => {
+    const { ep, peer, rt, problems } = await setup();
+    peer.answer = (m) => {
+      const stray = respond(m);
+      stray[5] = stray[5]! ^ 0x80; // token 0x8001 for 0x0001 (the simulator's wrong-token fault)
+      return [stray, respond(m)];
+    };
+    const r = await ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 1000 });
+    expect(r.ok ? null : r.error).toEqual({
+      code: 'wrong-token',
+      message: 'GET_DEVICE_INFO response (dev_num 1) carries token 0x8001, the request has token 0x0001: the board did not echo the token (byte 4: expected 0x0001, saw 0x8001)',
+    });
+    expect(rt.elapsedMs).toBeLessThan(1000);
+    peer.answer = (m) => [respond(m)];
+    expect((await ep.request(r3(0x00, 0x07, 1, 0), { timeoutMs: 1000 })).ok).toBe(true);
+    expect(codes(problems)).toEqual(['wrong-token', 'duplicate']);
+  });
+
   it('abort() fails every outstanding and queued request at once with the reason, and everything after', async () => {
     const { ep, rt } = await setup();
     rt.auto = false;

@@ -23,9 +23,30 @@ describe('Matcher, R3/R4 (tokens)', () => {
       expect(verdict(m, resp(1, 1))).toBe('answer #1');
       m.request(req(1, 2)); // #2
       expect(verdict(m, resp(1, 1))).toBe('duplicate #1'); // a stale copy of #1's answer
-      expect(verdict(m, resp(1, 9))).toBe('unmatched'); // a token nobody used
       expect(verdict(m, resp(1, 2))).toBe('answer #2');
       expect(verdict(m, resp(1, 2))).toBe('duplicate #2'); // sent twice
+    });
+
+    it(`${rev}: a token nobody used, by (dev_num, msg_id) of a pending request, is that request's wrong-token answer`, () => {
+      const m = new Matcher<MatchEntry>(rev);
+      expect(verdict(m, resp(1, 9))).toBe('unmatched'); // nothing pending on the lane
+      m.request(req(1, 2)); // #1
+      expect(verdict(m, resp(1, 9, SET_DEVICE_STATUS))).toBe('unmatched'); // nor of that msg_id
+      expect(verdict(m, resp(2, 9))).toBe('unmatched'); // nor on that dev_num
+      expect(verdict(m, resp(1, 0x8002))).toBe('wrong-token #1');
+      expect(verdict(m, resp(1, 2))).toBe('duplicate #1'); // the echoing answer after it: never paired with a later request
+      m.request(req(1, 3)); // #2
+      expect(verdict(m, resp(1, 2))).toBe('duplicate #1');
+      const late = m.request(req(2, 4)); // #3
+      m.expire(late);
+      m.request(req(2, 5)); // #4
+      expect(verdict(m, resp(2, 4))).toBe('late #3'); // a timed-out token is late, not wrong
+      expect(verdict(m, resp(2, 3))).toBe('wrong-dev-num #2'); // another lane's token names that request
+      m.request(req(3, 6)); // #5
+      m.request(req(3, 7)); // #6: several outstanding on a lane (R4 allows it): the oldest
+      expect(verdict(m, resp(3, 9))).toBe('wrong-token #5');
+      expect(verdict(m, resp(3, 7))).toBe('answer #6');
+      expect(verdict(m, resp(2, 5))).toBe('answer #4');
     });
 
     it(`${rev}: token 0 is a peer that does not echo tokens: (dev_num, msg_id), flagged`, () => {

@@ -226,6 +226,18 @@ describe('each rule: broken and kept', () => {
     expect(r2.check()).toEqual([]);
   });
 
+  it("R4-token-echo and R3-token-echo: the matcher's wrong-token verdict (another non-zero token, the request failed)", () => {
+    for (const [rev, want] of [['r4', 'R4-token-echo/error'], ['r3', 'R3-token-echo/warning']] as const) {
+      const s = new Session(rev);
+      const q = s.req({ name: 'GET_DEVICE_STATUS', devNum: 0, token: 2 });
+      const wrong = s.resp({ name: 'GET_DEVICE_STATUS', devNum: 0, token: 0x8002, fields: { status: 0 } });
+      Object.assign(wrong, { problems: problemMask(['wrong-token']), pairSeq: q.seq });
+      const fs = s.check();
+      expect(ids(fs), rev).toEqual([want]);
+      expect(fs[0]!.message).toBe('device→driver GET_DEVICE_STATUS response has token 0x8002, not the token of its request (record 0); the request failed');
+    }
+  });
+
   it('a late response that does not echo the token is still a token-echo finding after its no-response marker', () => {
     const s = new Session();
     const q = s.req({ name: 'GET_DEVICE_STATUS', devNum: 1, token: 5 });

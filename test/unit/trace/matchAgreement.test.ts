@@ -1,7 +1,7 @@
 /**
  * The engine and the capture cannot disagree: a driver endpoint against a peer that answers at
  * random — promptly, with token 0, twice, after a stale copy of an earlier answer, after the
- * timeout, or naming another dev_num or msg_id — recorded twice: once with the endpoint's verdicts, once
+ * timeout, naming another dev_num or msg_id, or with a token it never got — recorded twice: once with the endpoint's verdicts, once
  * by a recorder that sees only the bytes and matches on its own. Both captures must be the same
  * record for record, must say what the peer did, and must agree with what each request returned.
  */
@@ -17,7 +17,7 @@ import { FakeClock } from './fakeClock';
 
 const TIMEOUT_MS = 50;
 type Rev = 'r3' | 'r4';
-type Intent = 'answer' | 'duplicate' | 'late' | 'wrong-dev-num' | 'wrong-msg-id';
+type Intent = 'answer' | 'duplicate' | 'late' | 'wrong-dev-num' | 'wrong-msg-id' | 'wrong-token';
 
 class Sink implements ChunkSink {
   private chunks: Uint8Array[] = [];
@@ -103,6 +103,9 @@ class RandomPeer {
         await this.put(this.response(req, token, devOf(req) + 5), 'wrong-dev-num');
       } else if (roll < 0.85 && !isBus(req)) {
         await this.put(encode(this.rev, { name: 'SET_DEVICE_STATUS', kind: 'response', devNum: devOf(req), token, fields: { status: 0 } }), 'wrong-msg-id');
+      } else if (roll < 0.9) {
+        await this.put(this.response(req, token ^ 0x8000), 'wrong-token'); // the simulator's wrong-token fault
+        if (this.dice() < 0.5) await this.put(proper, 'duplicate'); // then the echoing answer: the request has failed
       } else {
         this.held.push(req);
       }
@@ -112,7 +115,7 @@ class RandomPeer {
 
 function verdictOf(r: TraceRecord): Intent | 'unmatched' {
   const codes = problemCodes(r.problems);
-  for (const c of ['duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id'] as const) if (codes.includes(c)) return c;
+  for (const c of ['duplicate', 'late', 'wrong-dev-num', 'wrong-msg-id', 'wrong-token'] as const) if (codes.includes(c)) return c;
   if (codes.includes('unmatched-response')) return 'unmatched';
   return 'answer';
 }
@@ -218,7 +221,7 @@ async function run(seed: number, rev: Rev): Promise<void> {
       expect(verdictOf(answer!)).toBe('answer');
       expect(answer!.data).toEqual(outcome.response);
     } else {
-      expect(['wrong-dev-num', 'wrong-msg-id']).toContain(outcome.error.code);
+      expect(['wrong-dev-num', 'wrong-msg-id', 'wrong-token']).toContain(outcome.error.code);
       expect(verdictOf(answer!)).toBe(outcome.error.code);
     }
   }
