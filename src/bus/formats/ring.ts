@@ -10,7 +10,10 @@
  * - batches: contiguous slots go out in at most two `write`s (wrap) and one index store; a
  *   receive reads the peer index once and all pending slots in at most two `read`s;
  * - the peer's consumer index is cached ("cached_tail") and reloaded only when the ring looks full;
- * - faults are values: a bad peer index or peer state becomes a QueueProblem, reported once.
+ * - faults are values: a bad peer index or peer state becomes a QueueProblem, reported once;
+ * - nothing published is lost: once the queue stops (the peer's state, or our own shutdown),
+ *   receives still copy out every message up to the producer index as last read (reloaded once
+ *   after a peer state change, validated like any other), then report why the queue stopped.
  */
 import type { AccessWidth, MemoryWindow } from '../window';
 import type { BusRole, MessageQueue, QueueFormat, QueueProblem, QueueState } from '../queue';
@@ -87,7 +90,14 @@ export class RingQueue implements MessageQueue {
   private readonly pending: QueueProblem[] = [];
   private lastRaised = '';
   private stopped = false;
+  /**
+   * Once the queue stops: the producer index receives still read up to (the one last read when
+   * the reload is refused). `drained` is set when it is reached and the fault, if any, reported.
+   */
+  private finalProducer: number | undefined;
+  private drained = false;
   private readonly reportedCells = new Map<number, number>();
+  private reportedBackwards: number | null = null;
 
   constructor(
     private readonly spec: RingSpec,
@@ -178,20 +188,31 @@ export class RingQueue implements MessageQueue {
 
   private async take(max: number): Promise<{ messages: Uint8Array[]; problem?: QueueProblem }> {
     const messages: Uint8Array[] = [];
-    if (this.fault || this.stopped || !(max > 0)) return this.result(messages);
+    if (this.drained || !(max > 0)) return this.result(messages);
     const n = this.nRx;
     const h = this.consumer;
     let p = this.cachedPeerProducer;
-    if ((p - h + n) % n < max) {
-      const loaded = await this.loadPeer(this.spec.peerProducer, 'producer', n);
-      if (loaded === null) return this.result(messages);
-      p = this.cachedPeerProducer = loaded;
+    if (this.finalProducer === undefined && !this.fault && !this.stopped) {
+      if ((p - h + n) % n < max) {
+        // A refused index leaves the one last read, whose messages are still read.
+        const loaded = await this.loadPeer(this.spec.peerProducer, 'producer', n);
+        if (loaded !== null) p = this.cachedPeerProducer = loaded;
+      }
+      if (p === h) await this.checkPeer();
+    }
+    if (this.fault || this.stopped) {
+      // A peer publishes its last messages before it changes state, so its producer index is
+      // read once more after the change was seen (acquire order: state, then index).
+      if (this.finalProducer === undefined) this.finalProducer = this.fault ? ((await this.loadPeer(this.spec.peerProducer, 'producer', n)) ?? p) : p;
+      p = this.finalProducer;
+      if (p === h) {
+        this.drained = true;
+        if (this.fault) this.pending.push(this.fault);
+        return this.result(messages);
+      }
     }
     const count = Math.min((p - h + n) % n, max);
-    if (count === 0) {
-      await this.checkPeer();
-      return this.result(messages);
-    }
+    if (count === 0) return this.result(messages);
 
     const { offset, slotSize, stride } = this.spec.rx;
     if (stride === slotSize) {
@@ -220,6 +241,7 @@ export class RingQueue implements MessageQueue {
   /** Loads a peer index and applies the format's policy; null when it must not be used. */
   private async loadPeer(cell: IndexCell, which: 'producer' | 'consumer', n: number): Promise<number | null> {
     const raw = ((await this.w.load(cell.offset, cell.width)) & this.spec.indexMask) >>> 0;
+    if (raw < n && which === 'producer' && this.movedBackwards(raw, cell)) return null;
     if (raw < n) {
       if (this.spec.policy === 'reject') this.reportedCells.delete(cell.offset);
       return raw;
@@ -246,22 +268,54 @@ export class RingQueue implements MessageQueue {
     return null;
   }
 
+  /**
+   * A producer index behind the one last read (fewer messages waiting than already published)
+   * would make the ring look almost full of slots nobody wrote: refused, reported once per value.
+   */
+  private movedBackwards(raw: number, cell: IndexCell): boolean {
+    const n = this.nRx;
+    const h = this.consumer;
+    const known = (this.cachedPeerProducer - h + n) % n;
+    if ((raw - h + n) % n >= known) {
+      this.reportedBackwards = null;
+      return false;
+    }
+    if (this.reportedBackwards !== raw) {
+      this.reportedBackwards = raw;
+      const at = hexNum(this.spec.problemBase + cell.offset, 4);
+      this.raise(
+        queueProblem(
+          'peer-index',
+          this.spec.problemBase + cell.offset,
+          `peer producer index ${raw} at ${at} moved backwards from ${this.cachedPeerProducer} (consumer at ${h}, N = ${n}); not using it: only the ${known} message(s) published up to ${this.cachedPeerProducer} are read`,
+        ),
+      );
+    }
+    return true;
+  }
+
   private async checkPeer(): Promise<void> {
     if (!this.spec.checkPeer) return;
     const problem = await this.spec.checkPeer();
     if (problem) this.raise(problem);
   }
 
-  /** Queues a problem for the next recv, once per distinct problem; peer-state problems stop the queue. */
+  /**
+   * Queues a problem for the next recv, once per distinct problem. A peer-state problem stops
+   * the queue and is reported by the receive that finds nothing more published (see take).
+   */
   private raise(problem: QueueProblem): void {
-    if (problem.code === 'peer-state' && !this.fault) this.fault = problem;
+    if (problem.code === 'peer-state') {
+      this.fault ??= problem;
+      return;
+    }
     const key = `${problem.code}@${problem.offset}:${problem.reason}`;
     if (key === this.lastRaised) return;
     this.lastRaised = key;
     this.pending.push(problem);
   }
 
-  /** Stops this side: later sends place nothing, later receives read nothing. */
+  /** Stops this side: later sends place nothing, later receives read only what was published up to the index last read. */
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
