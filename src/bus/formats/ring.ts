@@ -270,27 +270,27 @@ export class RingQueue implements MessageQueue {
 
   /**
    * A producer index behind the one last read (fewer messages waiting than already published)
-   * would make the ring look almost full of slots nobody wrote: refused, reported once per value.
+   * would make the ring look almost full of slots nobody wrote: refused, reported once, and
+   * refused for as long as it stays there (once our consumer passed it, it would look ahead).
    */
   private movedBackwards(raw: number, cell: IndexCell): boolean {
     const n = this.nRx;
     const h = this.consumer;
     const known = (this.cachedPeerProducer - h + n) % n;
+    if (raw === this.reportedBackwards) return true;
     if ((raw - h + n) % n >= known) {
       this.reportedBackwards = null;
       return false;
     }
-    if (this.reportedBackwards !== raw) {
-      this.reportedBackwards = raw;
-      const at = hexNum(this.spec.problemBase + cell.offset, 4);
-      this.raise(
-        queueProblem(
-          'peer-index',
-          this.spec.problemBase + cell.offset,
-          `peer producer index ${raw} at ${at} moved backwards from ${this.cachedPeerProducer} (consumer at ${h}, N = ${n}); not using it: only the ${known} message(s) published up to ${this.cachedPeerProducer} are read`,
-        ),
-      );
-    }
+    this.reportedBackwards = raw;
+    const at = this.spec.problemBase + cell.offset;
+    this.raise(
+      queueProblem(
+        'peer-index',
+        at,
+        `peer producer index ${raw} at ${hexNum(at, 4)} moved backwards from ${this.cachedPeerProducer} (consumer at ${h}, N = ${n}); not using it: only the ${known} message(s) published up to ${this.cachedPeerProducer} are read`,
+      ),
+    );
     return true;
   }
 
