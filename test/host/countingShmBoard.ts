@@ -42,16 +42,21 @@ async function main(): Promise<void> {
   let published = 0;
   let ready = false;
   let frozen = false;
-  /** Writes the status into the device head, from then on touches nothing; says how many messages its producer index published. */
+  /**
+   * Publishes nothing more, writes the status into the device head and says how many messages
+   * its producer index published. A restarting firmware wipes what it sent before it writes
+   * INIT (amp-bus.md §4.2), so a driver only keeps what it read before: this one waits for the
+   * driver's consumer index to reach its producer index first.
+   */
   const stopBus = async (status: number): Promise<void> => {
     frozen = true;
     const layout = validateVmampLayout(await bus.read(0, VMAMP_HEADER_SIZE), profile.bus.size);
     if (!layout.ok) throw new Error(layout.problem.reason);
-    const head = layout.value.devQueueHead;
-    await bus.store(head + 2, 16, status);
-    const tail = await bus.load(head + 4, 16);
-    process.stdout.write(`stopped: published ${published + ((tail - published) % layout.value.numElements + layout.value.numElements) % layout.value.numElements}
-`);
+    const { devQueueHead, drvQueueHead, numElements } = layout.value;
+    const tail = await bus.load(devQueueHead + 4, 16);
+    while (status === VMAMP_STATUS.INIT && (await bus.load(drvQueueHead + 6, 16)) !== tail) await new Promise((r) => setTimeout(r, 1));
+    await bus.store(devQueueHead + 2, 16, status);
+    process.stdout.write(`stopped: published ${published + ((((tail - published) % numElements) + numElements) % numElements)}\n`);
   };
   const started = startSimBoard({
     // The board waits for its driver as long as it runs, like the sim command's board.

@@ -60,13 +60,22 @@ export interface RingSpec {
    * first one), so that a send can pipeline slot writes and the index store in order.
    */
   publish(which: 'producer' | 'consumer', producer: number, consumer: number): Promise<void>;
-  /** Checks the peer's state when the ring looks idle; a 'peer-state' problem stops the queue. */
-  checkPeer?(): Promise<QueueProblem | null>;
+  /**
+   * Checks the peer's state when the ring looks idle; a stop ('peer-state' problem) stops the
+   * queue. `indicesKept`: whether the peer's producer index still counts what it published (a
+   * peer that stops keeps it; one that restarts or wipes its head zeroes it, amp-bus.md §4.2).
+   */
+  checkPeer?(): Promise<PeerStop | null>;
   /** Orderly stop of this side (vmamp: own status SHUTDOWN, OA: READY cleared). */
   shutdown?(): Promise<void>;
   /** Indices of both directions and status words, read from memory. */
   cells: { d2dProducer: IndexCell; d2dConsumer: IndexCell; dev2drvProducer: IndexCell; dev2drvConsumer: IndexCell };
   statusNames?(): Promise<{ own: string; peer: string }>;
+}
+
+export interface PeerStop {
+  problem: QueueProblem;
+  indicesKept: boolean;
 }
 
 export class RingQueue implements MessageQueue {
@@ -95,6 +104,7 @@ export class RingQueue implements MessageQueue {
    * the reload is refused). `drained` is set when it is reached and the fault, if any, reported.
    */
   private finalProducer: number | undefined;
+  private peerIndicesKept = false;
   private drained = false;
   private readonly reportedCells = new Map<number, number>();
   private reportedBackwards: number | null = null;
@@ -201,9 +211,13 @@ export class RingQueue implements MessageQueue {
       if (p === h) await this.checkPeer();
     }
     if (this.fault || this.stopped) {
-      // A peer publishes its last messages before it changes state, so its producer index is
-      // read once more after the change was seen (acquire order: state, then index).
-      if (this.finalProducer === undefined) this.finalProducer = this.fault ? ((await this.loadPeer(this.spec.peerProducer, 'producer', n)) ?? p) : p;
+      // A peer publishes its last messages before it changes state, so where it kept its
+      // producer index, that is read once more after the change was seen (acquire order: state,
+      // then index); a peer that reset it leaves the index last read as the last to trust.
+      if (this.finalProducer === undefined) {
+        const reread = this.fault && this.peerIndicesKept ? await this.loadPeer(this.spec.peerProducer, 'producer', n) : null;
+        this.finalProducer = reread ?? p;
+      }
       p = this.finalProducer;
       if (p === h) {
         this.drained = true;
@@ -296,19 +310,16 @@ export class RingQueue implements MessageQueue {
 
   private async checkPeer(): Promise<void> {
     if (!this.spec.checkPeer) return;
-    const problem = await this.spec.checkPeer();
-    if (problem) this.raise(problem);
+    const stop = await this.spec.checkPeer();
+    // Reported by the receive that finds nothing more published (see take).
+    if (stop && !this.fault) {
+      this.fault = stop.problem;
+      this.peerIndicesKept = stop.indicesKept;
+    }
   }
 
-  /**
-   * Queues a problem for the next recv, once per distinct problem. A peer-state problem stops
-   * the queue and is reported by the receive that finds nothing more published (see take).
-   */
+  /** Queues a problem for the next recv, once per distinct problem. */
   private raise(problem: QueueProblem): void {
-    if (problem.code === 'peer-state') {
-      this.fault ??= problem;
-      return;
-    }
     const key = `${problem.code}@${problem.offset}:${problem.reason}`;
     if (key === this.lastRaised) return;
     this.lastRaised = key;

@@ -1,8 +1,10 @@
 /**
  * Nothing the peer published is lost when a queue stops: whatever stops it (the peer's head
  * state, our own shutdown), receives still copy out every message published up to the producer
- * index, once each and in order, and only then report why the queue stopped. An index that is
- * out of range or moved backwards is still refused: no slot nobody wrote is ever read.
+ * index, once each and in order, and only then report why the queue stopped. A peer that stops
+ * keeps its producer index, which is read once more; one that restarts or wipes its head zeroes
+ * it (amp-bus.md §4.2), so the index last read is the last trusted. An index that is out of
+ * range or moved backwards is still refused: no slot nobody wrote is ever read.
  */
 import { describe, expect, it } from 'vitest';
 import { VMAMP_STATUS } from '../../../src/bus/formats/vmamp';
@@ -56,12 +58,15 @@ describe.each(QUEUE_FORMATS.map((f) => [f]))('%s: our own shutdown', (format: Qu
   });
 });
 
-/** Where each format's peer head says it stopped, as the driver sees the device. */
-const PEER_STOPS: [string, QueueFormat, (w: BytesWindow) => void, { load: number; fault: string; tail: number }][] = [
-  ['vmamp SHUTDOWN', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.SHUTDOWN), { load: 0x40, fault: 'peer-state @42', tail: 0x44 }],
-  ['vmamp PEER_DEAD', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.PEER_DEAD), { load: 0x40, fault: 'peer-state @42', tail: 0x44 }],
-  ['vmamp INIT (restart)', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.INIT), { load: 0x40, fault: 'peer-state @42', tail: 0x44 }],
-  ['openamp READY cleared', 'openamp-static-v1', (w) => w.storeSync(0x38, 16, 0), { load: 0x38, fault: 'peer-state @38', tail: 0x3c }],
+/**
+ * Where each format's peer head says it stopped, as the driver sees the device: the load that
+ * reads the state, the fault, the producer index and whether the stop keeps it.
+ */
+const PEER_STOPS: [string, QueueFormat, (w: BytesWindow) => void, { load: number; fault: string; tail: number; kept: boolean }][] = [
+  ['vmamp SHUTDOWN', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.SHUTDOWN), { load: 0x40, fault: 'peer-state @42', tail: 0x44, kept: true }],
+  ['vmamp PEER_DEAD', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.PEER_DEAD), { load: 0x40, fault: 'peer-state @42', tail: 0x44, kept: true }],
+  ['vmamp INIT (restart)', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.INIT), { load: 0x40, fault: 'peer-state @42', tail: 0x44, kept: false }],
+  ['openamp READY cleared', 'openamp-static-v1', (w) => w.storeSync(0x38, 16, 0), { load: 0x38, fault: 'peer-state @38', tail: 0x3c, kept: true }],
 ];
 
 describe.each(PEER_STOPS)('%s', (_name, format, stop, at) => {
@@ -69,13 +74,14 @@ describe.each(PEER_STOPS)('%s', (_name, format, stop, at) => {
     const { driver, device, window } = await attachPair(format);
     const n = driver.capacity;
     await publish(device, 0, n);
+    expect((await driver.recv(1)).messages).toHaveLength(1); // the index is read with n published
     stop(window);
-    expect(await drainLog(driver)).toEqual([...sent(0, n), at.fault]);
+    expect(await drainLog(driver)).toEqual([...sent(1, n), at.fault]);
     expect(driver.fault?.code).toBe('peer-state');
     expect(await driver.recv()).toEqual({ messages: [] });
   });
 
-  it('published and stopped between the index read and the state read: the index is read again', async () => {
+  it(`published and stopped between the index read and the state read: the index is ${at.kept ? 'read again' : 'not trusted any more'}`, async () => {
     const { driver, device, window } = await attachPair(format);
     const n = driver.capacity;
     await publish(device, 0, 1);
@@ -84,7 +90,7 @@ describe.each(PEER_STOPS)('%s', (_name, format, stop, at) => {
       await publish(device, 1, n + 1);
       stop(window);
     });
-    expect(await drainLog(driver)).toEqual([...sent(1, n + 1), at.fault]);
+    expect(await drainLog(driver)).toEqual(at.kept ? [...sent(1, n + 1), at.fault] : [at.fault]);
     expect(await driver.recv()).toEqual({ messages: [] });
   });
 
@@ -97,7 +103,8 @@ describe.each(PEER_STOPS)('%s', (_name, format, stop, at) => {
     while ((await driver.send(message(100 + sends))) === 'ok') sends++;
     expect(sends).toBe(driver.capacity);
     expect(driver.fault?.code).toBe('peer-state');
-    expect(await drainLog(driver)).toEqual([...sent(0, n), at.fault]);
+    // The receive side had not read the index yet: a peer that reset it leaves nothing to trust.
+    expect(await drainLog(driver)).toEqual(at.kept ? [...sent(0, n), at.fault] : [at.fault]);
   });
 
   it('a producer index out of range at the stop is refused: nothing unpublished is read', async () => {
@@ -106,7 +113,7 @@ describe.each(PEER_STOPS)('%s', (_name, format, stop, at) => {
       window.storeSync(at.tail, 16, 0xfe);
       stop(window);
     });
-    expect(await drainLog(driver)).toEqual([`peer-index @${at.tail.toString(16)}`, at.fault]);
+    expect(await drainLog(driver)).toEqual(at.kept ? [`peer-index @${at.tail.toString(16)}`, at.fault] : [at.fault]);
     expect(await driver.recv()).toEqual({ messages: [] });
   });
 
@@ -115,9 +122,22 @@ describe.each(PEER_STOPS)('%s', (_name, format, stop, at) => {
     const n = driver.capacity;
     await publish(device, 0, n);
     expect((await driver.recv(1)).messages).toHaveLength(1);
-    window.storeSync(at.tail, 16, 1 + Math.floor(n / 2)); // the peer claims fewer messages than it published
     stop(window);
+    window.storeSync(at.tail, 16, 1 + Math.floor(n / 2)); // the peer claims fewer messages than it published
     expect(await drainLog(driver)).toEqual([`peer-index @${at.tail.toString(16)}`, ...sent(1, n), at.fault]);
     expect(await driver.recv()).toEqual({ messages: [] });
   });
+});
+
+it('vmamp: a head wiped (re-created layout) between the index read and the state read: its zeroed index is not read', async () => {
+  const { driver, device, window } = await attachPair('vmamp-shmem-v1');
+  await publish(device, 0, 3);
+  expect(await drainLog(driver)).toEqual(sent(0, 3));
+  beforeLoad(window, 0x40, async () => {
+    await publish(device, 3, 5);
+    window.writeSync(0x40, new Uint8Array(8)); // magic, status and both indices 0, as createVmampLayout does
+  });
+  // Read again, tail 0 would mean 60 waiting slots, zeroed or stale.
+  expect(await drainLog(driver)).toEqual(['peer-state @40']);
+  expect(await driver.recv()).toEqual({ messages: [] });
 });
