@@ -12,8 +12,8 @@
  * - the peer's consumer index is cached ("cached_tail") and reloaded only when the ring looks full;
  * - faults are values: a bad peer index or peer state becomes a QueueProblem, reported once;
  * - nothing published is lost: once the queue stops (the peer's state, or our own shutdown),
- *   receives still copy out every message up to the producer index as last read (reloaded once
- *   after a peer state change, validated like any other), then report why the queue stopped.
+ *   receives still copy out every message up to the producer index as last read (read once
+ *   more after a peer stop that keeps it, validated like any other), then report why it stopped.
  */
 import type { AccessWidth, MemoryWindow } from '../window';
 import type { BusRole, MessageQueue, QueueFormat, QueueProblem, QueueState } from '../queue';
@@ -202,7 +202,7 @@ export class RingQueue implements MessageQueue {
     const n = this.nRx;
     const h = this.consumer;
     let p = this.cachedPeerProducer;
-    if (this.finalProducer === undefined && !this.fault && !this.stopped) {
+    if (!this.fault && !this.stopped) {
       if ((p - h + n) % n < max) {
         // A refused index leaves the one last read, whose messages are still read.
         const loaded = await this.loadPeer(this.spec.peerProducer, 'producer', n);
