@@ -66,7 +66,8 @@ export interface MessageQueue {
   /**
    * Set once the queue stopped for good because of the peer (SHUTDOWN, PEER_DEAD, restarted to
    * INIT): sends place nothing, and receives only drain what the peer published before it
-   * stopped (its producer index is read once more after the change), until the session re-attaches.
+   * stopped (its producer index is read once more after a stop that keeps it; after a restart,
+   * which zeroes it, the last one read is kept), until the session re-attaches.
    */
   readonly fault?: QueueProblem | undefined;
   /** Orderly stop of this side (vmamp: own status SHUTDOWN); later sends do nothing, later receives drain what was published up to the index last read. */

@@ -203,12 +203,19 @@ export class RingQueue implements MessageQueue {
     const h = this.consumer;
     let p = this.cachedPeerProducer;
     if (!this.fault && !this.stopped) {
+      const trusted = p;
       if ((p - h + n) % n < max) {
         // A refused index leaves the one last read, whose messages are still read.
         const loaded = await this.loadPeer(this.spec.peerProducer, 'producer', n);
-        if (loaded !== null) p = this.cachedPeerProducer = loaded;
+        if (loaded !== null) p = loaded;
       }
-      if (p === h) await this.checkPeer();
+      // The peer's state is read after an index that moved (acquire order): a peer that restarts
+      // or wipes its head changes its state before it zeroes its index, so an index followed by
+      // a running state, or by a reset one and not zero, is one it published. An idle ring is
+      // where a stop is noticed.
+      if (p !== trusted || p === h) await this.checkPeer();
+      if (this.fault && !this.peerIndicesKept && p === 0) p = trusted;
+      this.cachedPeerProducer = p;
     }
     if (this.fault || this.stopped) {
       // A peer publishes its last messages before it changes state, so where it kept its

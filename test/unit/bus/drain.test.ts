@@ -66,6 +66,7 @@ const PEER_STOPS: [string, QueueFormat, (w: BytesWindow) => void, { load: number
   ['vmamp SHUTDOWN', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.SHUTDOWN), { load: 0x40, fault: 'peer-state @42', tail: 0x44, kept: true }],
   ['vmamp PEER_DEAD', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.PEER_DEAD), { load: 0x40, fault: 'peer-state @42', tail: 0x44, kept: true }],
   ['vmamp INIT (restart)', 'vmamp-shmem-v1', (w) => w.storeSync(0x42, 16, VMAMP_STATUS.INIT), { load: 0x40, fault: 'peer-state @42', tail: 0x44, kept: false }],
+  ['vmamp head wiped', 'vmamp-shmem-v1', (w) => w.writeSync(0x40, new Uint8Array(8)), { load: 0x40, fault: 'peer-state @40', tail: 0x44, kept: false }],
   ['openamp READY cleared', 'openamp-static-v1', (w) => w.storeSync(0x38, 16, 0), { load: 0x38, fault: 'peer-state @38', tail: 0x3c, kept: true }],
 ];
 
@@ -139,5 +140,17 @@ it('vmamp: a head wiped (re-created layout) between the index read and the state
   });
   // Read again, tail 0 would mean 60 waiting slots, zeroed or stale.
   expect(await drainLog(driver)).toEqual(['peer-state @40']);
+  expect(await driver.recv()).toEqual({ messages: [] });
+});
+
+it('vmamp: a peer that restarts (INIT) and zeroes its producer index: the zeroed index is not read', async () => {
+  const { driver, device, window } = await attachPair('vmamp-shmem-v1');
+  await publish(device, 0, 3);
+  expect(await drainLog(driver)).toEqual(sent(0, 3));
+  // amp-bus.md §4.2, Linux handshake steps 3 and 5: INIT first, then head and tail 0.
+  window.storeSync(0x42, 16, VMAMP_STATUS.INIT);
+  window.storeSync(0x44, 32, 0);
+  // Taken as it stands, tail 0 would mean 60 waiting slots.
+  expect(await drainLog(driver)).toEqual(['peer-state @42']);
   expect(await driver.recv()).toEqual({ messages: [] });
 });
