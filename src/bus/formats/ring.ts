@@ -11,6 +11,8 @@
  *   receive reads the peer index once and all pending slots in at most two `read`s;
  * - the peer's consumer index is cached ("cached_tail") and reloaded only when the ring looks full;
  * - faults are values: a bad peer index or peer state becomes a QueueProblem, reported once;
+ * - the peer's state (where the format has one) is read after every producer index that moved
+ *   and when the ring is idle, so an index a restarting peer zeroed is never taken for messages;
  * - nothing published is lost: once the queue stops (the peer's state, or our own shutdown),
  *   receives still copy out every message up to the producer index as last read (read once
  *   more after a peer stop that keeps it, validated like any other), then report why it stopped.
