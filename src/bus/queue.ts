@@ -57,16 +57,20 @@ export interface MessageQueue {
   sendBatch(messages: readonly Uint8Array[]): Promise<number>;
   /**
    * Copies out up to `max` waiting messages, each a private copy of its whole slot (the caller
-   * trims by msg_size), and advances the consumer index. A fault stops the drain and is returned.
+   * trims by msg_size), and advances the consumer index. A fault is returned with the messages
+   * it does not stop; a stopped queue (`fault`, `shutdown`) still yields, once each, the messages
+   * published up to the producer index last read, then its fault (if any) alone, then nothing.
    */
   recv(max?: number): Promise<{ messages: Uint8Array[]; problem?: QueueProblem }>;
   state(): Promise<QueueState>;
   /**
    * Set once the queue stopped for good because of the peer (SHUTDOWN, PEER_DEAD, restarted to
-   * INIT): sends place nothing and receives read nothing until the session re-attaches.
+   * INIT): sends place nothing, and receives only drain what the peer published before it
+   * stopped (its producer index is read once more after a stop that keeps it; after a restart,
+   * which zeroes it, the last one read is kept), until the session re-attaches.
    */
   readonly fault?: QueueProblem | undefined;
-  /** Orderly stop of this side (vmamp: own status SHUTDOWN); later sends and receives do nothing. */
+  /** Orderly stop of this side (vmamp: own status SHUTDOWN); later sends do nothing, later receives drain what was published up to the index last read. */
   shutdown?(): Promise<void>;
 }
 

@@ -72,10 +72,10 @@ function start(command: string, args: string[]): Run {
   return run;
 }
 
-/** The counting board on a fresh shm file, once a workbench can attach. */
-async function startBoard(board: string): Promise<{ run: Run; file: string }> {
+/** The counting board on a fresh shm file (`extra`: its STATUS@K), once a workbench can attach. */
+async function startBoard(board: string, ...extra: string[]): Promise<{ run: Run; file: string }> {
   const file = fresh('amp');
-  const run = start('board', [board, file]);
+  const run = start('board', [board, file, ...extra]);
   await new Promise<void>((res, rej) => {
     createInterface({ input: run.child.stdout! }).once('line', () => res());
     run.child.once('exit', (code) => rej(new Error(`board exited with ${code}: ${run.stderr}`)));
@@ -192,6 +192,30 @@ describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session en
     const recs = records(out);
     expect(markers(recs).slice(-2)).toEqual([
       { kind: 'note', text: 'session ended: interrupted (Ctrl-C)' },
+      { kind: 'detach', text: expect.stringContaining('closed') },
+    ]);
+  }, 60_000);
+
+  it.each(['SHUTDOWN', 'INIT'])('a board that publishes its last messages and then writes %s into its head: the capture holds every one, then why it ended', async (status) => {
+    // Well into the exercise, with requests and events in flight both ways.
+    const { run: board, file } = await startBoard('sim-versal', `${status}@400`);
+    const out = fresh('cap');
+    const cap = start('capture', ['--board', 'sim-versal', '--link', `shm-file:${file},poll`, '--exercise', '--duration', '120s', '--out', out]);
+    await board.saw('stopped: published ');
+    const { code } = await cap.done;
+    expect(code, cap.stderr).toBe(1);
+    expect(cap.stdout + cap.stderr).not.toMatch(NODE_INTERNALS);
+    const published = Number(/stopped: published (\d+)/.exec(board.stdout)![1]);
+    expect(published).toBeGreaterThanOrEqual(400);
+    const recs = records(out);
+    const fromBoard = recs.filter((r) => r.kind === 'message' && r.dir === 'device-to-driver');
+    expect(fromBoard.length).toBe(published);
+    // The reason comes after the last message: the queue's fault, the session's end, the detach.
+    const stopped = recs.findIndex((r) => r.kind === 'marker' && markerOf(r).text.startsWith('queue peer-state'));
+    expect(stopped).toBeGreaterThan(recs.indexOf(fromBoard.at(-1)!));
+    expect(markers(recs.slice(stopped))).toEqual([
+      { kind: 'error', text: expect.stringMatching(status === 'INIT' ? /^queue peer-state at bus byte \d+: .*dropped from RUN to INIT/ : /^queue peer-state at bus byte \d+: .*SHUTDOWN/) },
+      { kind: 'error', text: expect.stringMatching(/^session lost: the board stopped its side of the bus/) },
       { kind: 'detach', text: expect.stringContaining('closed') },
     ]);
   }, 60_000);

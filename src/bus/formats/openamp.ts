@@ -271,9 +271,10 @@ function openAmpQueue(role: BusRole, window: MemoryWindow, base: number, def: Op
         peerUp = true;
         return null;
       }
-      return peerUp
-        ? queueProblem('peer-state', base + peer.head + HEAD.status, `peer head status ${hexNum(status, 4)}: READY (bit 0) cleared; re-attach when the peer is back`)
-        : null;
+      // Clearing READY is how a side stops (a re-init rewrites the head with READY set): its indices stay.
+      if (!peerUp) return null;
+      const problem = queueProblem('peer-state', base + peer.head + HEAD.status, `peer head status ${hexNum(status, 4)}: READY (bit 0) cleared; re-attach when the peer is back`);
+      return { problem, indicesKept: true };
     },
     shutdown: () => window.store(own.head + HEAD.status, 16, 0),
     cells: {

@@ -10,7 +10,12 @@
  * - batches: contiguous slots go out in at most two `write`s (wrap) and one index store; a
  *   receive reads the peer index once and all pending slots in at most two `read`s;
  * - the peer's consumer index is cached ("cached_tail") and reloaded only when the ring looks full;
- * - faults are values: a bad peer index or peer state becomes a QueueProblem, reported once.
+ * - faults are values: a bad peer index or peer state becomes a QueueProblem, reported once;
+ * - the peer's state (where the format has one) is read after every producer index that moved
+ *   and when the ring is idle, so an index a restarting peer zeroed is never taken for messages;
+ * - nothing published is lost: once the queue stops (the peer's state, or our own shutdown),
+ *   receives still copy out every message up to the producer index as last read (read once
+ *   more after a peer stop that keeps it, validated like any other), then report why it stopped.
  */
 import type { AccessWidth, MemoryWindow } from '../window';
 import type { BusRole, MessageQueue, QueueFormat, QueueProblem, QueueState } from '../queue';
@@ -57,13 +62,22 @@ export interface RingSpec {
    * first one), so that a send can pipeline slot writes and the index store in order.
    */
   publish(which: 'producer' | 'consumer', producer: number, consumer: number): Promise<void>;
-  /** Checks the peer's state when the ring looks idle; a 'peer-state' problem stops the queue. */
-  checkPeer?(): Promise<QueueProblem | null>;
+  /**
+   * Checks the peer's state when the ring looks idle; a stop ('peer-state' problem) stops the
+   * queue. `indicesKept`: whether the peer's producer index still counts what it published (a
+   * peer that stops keeps it; one that restarts or wipes its head zeroes it, amp-bus.md §4.2).
+   */
+  checkPeer?(): Promise<PeerStop | null>;
   /** Orderly stop of this side (vmamp: own status SHUTDOWN, OA: READY cleared). */
   shutdown?(): Promise<void>;
   /** Indices of both directions and status words, read from memory. */
   cells: { d2dProducer: IndexCell; d2dConsumer: IndexCell; dev2drvProducer: IndexCell; dev2drvConsumer: IndexCell };
   statusNames?(): Promise<{ own: string; peer: string }>;
+}
+
+export interface PeerStop {
+  problem: QueueProblem;
+  indicesKept: boolean;
 }
 
 export class RingQueue implements MessageQueue {
@@ -87,7 +101,15 @@ export class RingQueue implements MessageQueue {
   private readonly pending: QueueProblem[] = [];
   private lastRaised = '';
   private stopped = false;
+  /**
+   * Once the queue stops: the producer index receives still read up to (the one last read when
+   * the reload is refused). `drained` is set when it is reached and the fault, if any, reported.
+   */
+  private finalProducer: number | undefined;
+  private peerIndicesKept = false;
+  private drained = false;
   private readonly reportedCells = new Map<number, number>();
+  private reportedBackwards: number | null = null;
 
   constructor(
     private readonly spec: RingSpec,
@@ -178,20 +200,42 @@ export class RingQueue implements MessageQueue {
 
   private async take(max: number): Promise<{ messages: Uint8Array[]; problem?: QueueProblem }> {
     const messages: Uint8Array[] = [];
-    if (this.fault || this.stopped || !(max > 0)) return this.result(messages);
+    if (this.drained || !(max > 0)) return this.result(messages);
     const n = this.nRx;
     const h = this.consumer;
     let p = this.cachedPeerProducer;
-    if ((p - h + n) % n < max) {
-      const loaded = await this.loadPeer(this.spec.peerProducer, 'producer', n);
-      if (loaded === null) return this.result(messages);
-      p = this.cachedPeerProducer = loaded;
+    if (!this.fault && !this.stopped) {
+      const trusted = p;
+      if ((p - h + n) % n < max) {
+        // A refused index leaves the one last read, whose messages are still read.
+        const loaded = await this.loadPeer(this.spec.peerProducer, 'producer', n);
+        if (loaded !== null) p = loaded;
+      }
+      // The peer's state is read after an index that moved (acquire order): a peer that restarts
+      // or wipes its head changes its state before it zeroes its index, so an index followed by
+      // a running state, or by a reset one and not zero, is one it published. An idle ring is
+      // where a stop is noticed.
+      if (p !== trusted || p === h) await this.checkPeer();
+      if (this.fault && !this.peerIndicesKept && p === 0) p = trusted;
+      this.cachedPeerProducer = p;
+    }
+    if (this.fault || this.stopped) {
+      // A peer publishes its last messages before it changes state, so where it kept its
+      // producer index, that is read once more after the change was seen (acquire order: state,
+      // then index); a peer that reset it leaves the index last read as the last to trust.
+      if (this.finalProducer === undefined) {
+        const reread = this.fault && this.peerIndicesKept ? await this.loadPeer(this.spec.peerProducer, 'producer', n) : null;
+        this.finalProducer = reread ?? p;
+      }
+      p = this.finalProducer;
+      if (p === h) {
+        this.drained = true;
+        if (this.fault) this.pending.push(this.fault);
+        return this.result(messages);
+      }
     }
     const count = Math.min((p - h + n) % n, max);
-    if (count === 0) {
-      await this.checkPeer();
-      return this.result(messages);
-    }
+    if (count === 0) return this.result(messages);
 
     const { offset, slotSize, stride } = this.spec.rx;
     if (stride === slotSize) {
@@ -220,6 +264,7 @@ export class RingQueue implements MessageQueue {
   /** Loads a peer index and applies the format's policy; null when it must not be used. */
   private async loadPeer(cell: IndexCell, which: 'producer' | 'consumer', n: number): Promise<number | null> {
     const raw = ((await this.w.load(cell.offset, cell.width)) & this.spec.indexMask) >>> 0;
+    if (raw < n && which === 'producer' && this.movedBackwards(raw, cell)) return null;
     if (raw < n) {
       if (this.spec.policy === 'reject') this.reportedCells.delete(cell.offset);
       return raw;
@@ -246,22 +291,51 @@ export class RingQueue implements MessageQueue {
     return null;
   }
 
-  private async checkPeer(): Promise<void> {
-    if (!this.spec.checkPeer) return;
-    const problem = await this.spec.checkPeer();
-    if (problem) this.raise(problem);
+  /**
+   * A producer index behind the one last read (fewer messages waiting than already published)
+   * would make the ring look almost full of slots nobody wrote: refused, reported once, and
+   * refused for as long as it stays there (once our consumer passed it, it would look ahead).
+   */
+  private movedBackwards(raw: number, cell: IndexCell): boolean {
+    const n = this.nRx;
+    const h = this.consumer;
+    const known = (this.cachedPeerProducer - h + n) % n;
+    if (raw === this.reportedBackwards) return true;
+    if ((raw - h + n) % n >= known) {
+      this.reportedBackwards = null;
+      return false;
+    }
+    this.reportedBackwards = raw;
+    const at = this.spec.problemBase + cell.offset;
+    this.raise(
+      queueProblem(
+        'peer-index',
+        at,
+        `peer producer index ${raw} at ${hexNum(at, 4)} moved backwards from ${this.cachedPeerProducer} (consumer at ${h}, N = ${n}); not using it: only the ${known} message(s) published up to ${this.cachedPeerProducer} are read`,
+      ),
+    );
+    return true;
   }
 
-  /** Queues a problem for the next recv, once per distinct problem; peer-state problems stop the queue. */
+  private async checkPeer(): Promise<void> {
+    if (!this.spec.checkPeer) return;
+    const stop = await this.spec.checkPeer();
+    // Reported by the receive that finds nothing more published (see take).
+    if (stop && !this.fault) {
+      this.fault = stop.problem;
+      this.peerIndicesKept = stop.indicesKept;
+    }
+  }
+
+  /** Queues a problem for the next recv, once per distinct problem. */
   private raise(problem: QueueProblem): void {
-    if (problem.code === 'peer-state' && !this.fault) this.fault = problem;
     const key = `${problem.code}@${problem.offset}:${problem.reason}`;
     if (key === this.lastRaised) return;
     this.lastRaised = key;
     this.pending.push(problem);
   }
 
-  /** Stops this side: later sends place nothing, later receives read nothing. */
+  /** Stops this side: later sends place nothing, later receives read only what was published up to the index last read. */
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -21,7 +21,7 @@ import {
   type Region,
   type Timing,
 } from './common';
-import { RingQueue, type IndexCell } from './ring';
+import { RingQueue, type IndexCell, type PeerStop } from './ring';
 import { hexNum } from '../../util/hex';
 
 export const VMAMP_LAYOUT_MAGIC = 0x4c4f; // "LO"
@@ -390,17 +390,20 @@ function vmampQueue(role: BusRole, window: MemoryWindow, layout: VmampLayout, si
   const drv = layout.drvQueueHead;
   const dev = layout.devQueueHead;
   let peerWasUp = hs.peerStatus >= VMAMP_STATUS.READY;
-  const checkPeer = async (): Promise<QueueProblem | null> => {
+  const checkPeer = async (): Promise<PeerStop | null> => {
     const peer = await readHeadState(window, sides.peerHead);
     const at = sides.peerHead;
     if (peer.magic !== VMAMP_QUEUE_MAGIC) {
-      return queueProblem('peer-state', at + QH.magic, `peer queue head magic ${hexNum(peer.magic, 4)}, expected 0x514f: the peer wiped or re-initialised its head; re-attach`);
+      const problem = queueProblem('peer-state', at + QH.magic, `peer queue head magic ${hexNum(peer.magic, 4)}, expected 0x514f: the peer wiped or re-initialised its head; re-attach`);
+      return { problem, indicesKept: false };
     }
     if (peer.status > VMAMP_STATUS.RUN) {
-      return queueProblem('peer-state', at + QH.status, `peer queue head status ${vmampStatusName(peer.status)}: the peer stopped; re-attach when it is back`);
+      const problem = queueProblem('peer-state', at + QH.status, `peer queue head status ${vmampStatusName(peer.status)}: the peer stopped; re-attach when it is back`);
+      return { problem, indicesKept: true };
     }
     if (peer.status === VMAMP_STATUS.INIT && peerWasUp) {
-      return queueProblem('peer-state', at + QH.status, 'peer queue head dropped from RUN to INIT: the peer restarted; re-attach');
+      // A restarting peer zeroed its elements before INIT and zeroes its indices right after.
+      return { problem: queueProblem('peer-state', at + QH.status, 'peer queue head dropped from RUN to INIT: the peer restarted; re-attach'), indicesKept: false };
     }
     if (peer.status >= VMAMP_STATUS.READY) peerWasUp = true;
     return null;
