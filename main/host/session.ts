@@ -135,14 +135,17 @@ export class Session {
     if (this.closing) return;
     this.closing = true;
     await this.endpoint.drain();
-    this.recorder?.marker('detach', `session on ${this.link.description} closed`);
     this.driver.close();
     try {
       await this.queue.shutdown?.();
     } catch (e) {
-      // A board that is gone cannot take the orderly SHUTDOWN; our side is freed all the same.
-      this.recorder?.marker('note', `the queue's SHUTDOWN status was not written: ${e instanceof Error ? e.message : String(e)}`);
+      // A board that is gone cannot take the orderly SHUTDOWN; our side is freed all the same. A
+      // failure for the reason the session was lost (a shrunk file) is said by its ERROR marker.
+      const why = e instanceof Error ? e.message : String(e);
+      if (why !== this.ended) this.recorder?.marker('note', `the queue's SHUTDOWN status was not written: ${why}`);
     }
+    // DETACH last: the capture ends with why the session ended (ERROR), then DETACH.
+    this.recorder?.marker('detach', `session on ${this.link.description} closed`);
     this.endpoint.close();
     await this.link.close();
   }
