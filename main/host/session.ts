@@ -6,6 +6,7 @@
 import type { BoardProfile } from '../../src/api/boardProfile';
 import { attachProfileBus } from '../../src/boards/bus';
 import type { BusEndpoint, EndpointError, EndpointObserver } from '../../src/bus/endpoint';
+import { BusProblemTally } from '../../src/bus/problems';
 import type { AttachStage, MessageQueue } from '../../src/bus/queue';
 import { Driver, type BringUpProgress, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
@@ -60,6 +61,8 @@ export class Session {
     readonly recorder: Recorder | null = null,
     /** Resolves with why, once the board is gone under the session (link lost, or the peer stopped the bus). */
     lost: Promise<string> = new Promise(() => undefined),
+    /** The board's faults on the bus seen during the session (queue indices, malformed messages). */
+    private readonly boardFaults: BusProblemTally | null = null,
   ) {
     void lost.then(async (reason) => {
       if (!(await this.end(reason, 'error'))) return;
@@ -107,6 +110,14 @@ export class Session {
     this.endpoint.abort(reason);
     this.driver.abort(reason);
     return true;
+  }
+
+  /**
+   * What the board did wrong on the bus during the session, one line per kind with its count
+   * (e.g. "bus queue: peer producer index 68 at 0x0040 is outside 0..62 (N = 63); …").
+   */
+  busProblems(): string[] {
+    return this.boardFaults?.lines() ?? [];
   }
 
   /** What the user should know about the link (polling instead of interrupts…); may grow during the session. */
@@ -281,8 +292,11 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   const busStopped = (): string | null => (attached?.fault ? `the board stopped its side of the bus (${attached.fault.reason})` : null);
   let loseBus: (why: string) => void = () => undefined;
   const busLost = new Promise<string>((resolve) => (loseBus = resolve));
+  // Counted from the end of the bus set-up (a set-up fault fails the attach instead).
+  let boardFaults: BusProblemTally | null = null;
   const quirks: EndpointObserver = {
     onProblem: (p) => {
+      boardFaults?.add(p);
       if (p.kind === 'message' && p.problem.code === 'token-mismatch' && !tolerated.includes(p.problem.reason)) tolerated.push(p.problem.reason);
       const stopped = p.kind === 'queue' ? busStopped() : null;
       if (stopped) loseBus(stopped);
@@ -302,6 +316,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   if (!bus.ok) return fail(`bus set-up on ${link.description} failed (${bus.error})`);
   const { queue, endpoint, revision } = bus;
   attached = queue;
+  boardFaults = new BusProblemTally(revision);
   const lost = board.lost ? Promise.race([busLost, board.lost]) : busLost;
   let session: Session | null = null;
   // Why the session ended; a queue the board stopped ends it even before the session heard of it.
@@ -321,7 +336,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   tolerated.push(...bus.findings.map((f) => f.reason));
   const findings = tolerated;
   recorder?.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
-  session = new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder, lost);
+  session = new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder, lost, boardFaults);
   const { signal } = opts;
   if (signal) {
     const stop = () => void session?.interrupt(String(signal.reason));

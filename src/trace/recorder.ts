@@ -12,6 +12,7 @@
  * with the count is written once the sink works again.
  */
 import type { EndpointObserver, EndpointProblem, WireMatch } from '../bus/endpoint';
+import { endpointProblemText } from '../bus/problems';
 import { checkFraming, Matcher, noResponseText, type MatchEntry, type VerdictKind } from '../bus/matcher';
 import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
@@ -383,7 +384,7 @@ export class Recorder {
     if (p.kind === 'message') {
       if (p.problem.code === 'no-response') return this.endpointExpired(p.requestId, p.problem.reason, p.monoNs);
       if (OWN_CODES.has(p.problem.code)) return;
-      this.marker('error', `${p.direction} message at byte ${p.problem.offset}: ${p.problem.reason}`, { problems: problemMask([p.problem.code]), monoNs: p.monoNs });
+      this.marker('error', endpointProblemText(p, this.rev), { problems: problemMask([p.problem.code]), monoNs: p.monoNs });
     } else if (p.kind === 'queue') {
       this.marker('error', `queue ${p.problem.code} at bus byte ${p.problem.offset}: ${p.problem.reason}`, { monoNs: p.monoNs });
     } else {

@@ -75,6 +75,11 @@ function printProgress(p: BringUpProgress): void {
   else err(`dev ${d.devNum} virtio-${d.deviceType}: ${d.phase === 'ready' ? 'DRIVER_OK' : d.phase === 'no-driver' ? 'no driver' : d.phase}`);
 }
 
+/** What the board did wrong on the bus (enumeration, queue indices, malformed messages), each kind once. */
+function busProblemLines(session: Session): string[] {
+  return [...session.driver.busProblems(), ...session.busProblems()].map((p) => `bus problem: ${p}`);
+}
+
 /**
  * What the session found about the board, as the lines a command prints: problems (bus-wide,
  * and each device that did not come up) and findings (deviations tolerated). A device that
@@ -85,7 +90,7 @@ function told(session: Session | null, devices: readonly DeviceState[]): { probl
   const ended = session.endedBecause;
   return {
     problems: [
-      ...session.driver.busProblems().map((p) => `bus problem: ${p}`),
+      ...busProblemLines(session),
       ...devices.flatMap((d) => (d.error && !(ended !== null && d.error.endsWith(ended)) ? [`dev ${d.devNum}: ${d.error}`] : [])),
     ],
     findings: [
@@ -160,7 +165,7 @@ export async function cmdProbe(argv: string[]): Promise<number> {
   const profile = loadProfile(values);
   /** The JSON's bus-level lists; devices carry their own errors and findings. */
   const bus = (session: Session | null) => ({
-    problems: [...(session?.driver.busProblems() ?? [])],
+    problems: session ? [...session.driver.busProblems(), ...session.busProblems()] : [],
     findings: session ? [...session.findings, ...session.driver.busFindings()] : [],
   });
   return onBoard(
@@ -232,9 +237,9 @@ export async function cmdExercise(argv: string[]): Promise<number> {
       }
       const report: ExerciseReport = await exerciseDevices(session, { devNum: dev, count });
       const states = session.driver.states().filter((d) => dev === undefined || d.devNum === dev);
-      // Devices that did not come up are in the report (their rounds not run); only findings are added.
+      // Devices that did not come up are in the report (their rounds not run); the bus's problems and the findings are added.
       const { findings } = told(session, states);
-      const problems = report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`));
+      const problems = [...report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`)), ...busProblemLines(session)];
       const notRun = report.devices.reduce((n, d) => n + d.notRun, 0);
       if (report.stopped !== null && notRun > 0) problems.push(`rounds stopped: ${report.stopped}; ${notRun} round(s) not run`);
       const rings = values.rings && session.endedBecause === null ? await ringsOf(session, states) : undefined;

@@ -282,7 +282,7 @@ describe('a malformed answer to the pending request', () => {
     const [request, response, marker] = engine;
     expect(response!.pairSeq).toBe(request!.seq);
     expect(problemCodes(response!.problems)).toContain('malformed-response');
-    expect(new TextDecoder().decode(marker!.data)).toBe('device-to-driver message at byte 6: msg_size 200 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot');
+    expect(new TextDecoder().decode(marker!.data)).toBe('device-to-driver GET_DEVICE_STATUS (dev_num 1) at byte 6: msg_size 200 exceeds the 64-byte slot (expected ≤ 64, saw 200); recorded the whole slot');
     expect(canonical(solo.records()).messages).toEqual(canonical(engine).messages);
   });
 });
