@@ -142,6 +142,8 @@ interface LiveDevice {
   queues: LiveQueue[];
   /** Serialises bring-up, reset and hot-plug handling per device. */
   busy: Promise<unknown>;
+  /** Why the next bring-up resets the device when the device asked for it (DEVICE_NEEDS_RESET), for the queues' teardown. */
+  resetAsked?: string | undefined;
 }
 
 export class Driver {
@@ -413,7 +415,7 @@ export class Driver {
   private releaseQueues(dev: LiveDevice, reason: string): void {
     for (const q of dev.queues) {
       q.vq.retire(reason);
-      q.buffers.releaseAll();
+      q.buffers.releaseAll(reason);
       this.alloc.free(q.vq.offsets.desc);
       for (const w of q.waiters.splice(0)) w();
     }
@@ -457,7 +459,8 @@ export class Driver {
     // 2. RESET, polling until the device reports 0; only then are the old queues the device's no more.
     const reset = await this.resetDevice(dev);
     if (!reset.ok) return this.fail(dev, reset.error);
-    this.releaseQueues(dev, `device ${n} was reset`);
+    this.releaseQueues(dev, `device ${n} was reset${dev.resetAsked ? ` after ${dev.resetAsked}` : ''}`);
+    dev.resetAsked = undefined;
 
     // 3–4. ACKNOWLEDGE, DRIVER
     let status = STATUS.ACKNOWLEDGE;
@@ -672,6 +675,9 @@ export class Driver {
     }
     this.update(dev, { status: ev.status, generation: ev.generation ?? dev.state.generation });
     if ((ev.status & STATUS.DEVICE_NEEDS_RESET) !== 0) {
+      // Said by name: the workloads that fail with the torn-down queues say why too.
+      dev.resetAsked = `it set DEVICE_NEEDS_RESET (EVENT_CONFIG, status ${statusNames(ev.status).join('|')})`;
+      this.finding(dev, `the device set DEVICE_NEEDS_RESET (EVENT_CONFIG, status ${statusNames(ev.status).join('|')}): the driver resets it and brings it up again`);
       this.update(dev, { phase: 'needs-reset' });
       void this.bringUp(ev.devNum);
     } else if (dev.state.phase === 'ready') {

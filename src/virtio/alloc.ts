@@ -96,7 +96,8 @@ export class DataAllocator implements BufferAllocator {
  */
 export class OwnedAllocator implements BufferAllocator {
   private readonly blocks = new Set<number>();
-  private released = false;
+  /** Why the owner went away (e.g. "device 0 was reset"); null while it holds. */
+  private released: string | null = null;
 
   constructor(
     private readonly parent: BufferAllocator,
@@ -105,7 +106,7 @@ export class OwnedAllocator implements BufferAllocator {
   ) {}
 
   alloc(len: number, align?: number): AllocResult {
-    if (this.released) return { ok: false, error: `${this.owner} was torn down (device reset or removed); take a new queue context` };
+    if (this.released !== null) return { ok: false, error: `${this.owner} was torn down (${this.released}); take a new queue context` };
     const r = this.parent.alloc(len, align);
     if (r.ok) this.blocks.add(r.offset);
     return r;
@@ -113,15 +114,15 @@ export class OwnedAllocator implements BufferAllocator {
 
   free(offset: number): void {
     if (this.blocks.delete(offset)) this.parent.free(offset);
-    else if (!this.released) throw new RangeError(`free(0x${offset.toString(16)}): not a block of ${this.owner}`);
+    else if (this.released === null) throw new RangeError(`free(0x${offset.toString(16)}): not a block of ${this.owner}`);
   }
 
-  /** Returns every block still held to the shared allocator; returns how many there were. */
-  releaseAll(): number {
+  /** Returns every block still held to the shared allocator, `why` the owner went away; returns how many there were. */
+  releaseAll(why: string): number {
     const n = this.blocks.size;
     for (const b of this.blocks) this.parent.free(b);
     this.blocks.clear();
-    this.released = true;
+    this.released = why;
     return n;
   }
 }
