@@ -11,6 +11,7 @@ import type { AttachStage, MessageQueue } from '../../src/bus/queue';
 import { Driver, type BringUpProgress, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
 import type { Recorder } from '../../src/trace/recorder';
+import { errorText } from '../../src/util/errorText';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
 import { systemErrorText } from './systemError';
@@ -152,7 +153,7 @@ export class Session {
     } catch (e) {
       // A board that is gone cannot take the orderly SHUTDOWN; our side is freed all the same. A
       // failure for the reason the session was lost (a shrunk file) is said by its ERROR marker.
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorText(e);
       if (why !== this.ended) this.recorder?.marker('note', `the queue's SHUTDOWN status was not written: ${why}`);
     }
     // DETACH last: the capture ends with why the session ended (ERROR), then DETACH.
