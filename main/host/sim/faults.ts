@@ -188,7 +188,7 @@ const BAD_USED_LEN = 0x10_0000;
 const TOKEN_OFFSET = 4;
 const MSG_SIZE_OFFSET = 6;
 const DEV_NUM_OFFSET = 2;
-/** How long a truncation waits for the driver to read what was published. */
+/** How long a truncation or an out-of-range index waits for the driver to read what was published. */
 const TRUNCATE_DRAIN_MS = 2000;
 
 interface Attached {
@@ -443,6 +443,9 @@ export class FaultyBoard {
       case 'index-range': {
         const layout = await this.layoutOf(bus);
         this.silent = 'the producer index is broken';
+        // Only once the driver read what was published: a message whose index was in memory only
+        // until the next store cannot be read by any consumer, so no capture could hold it.
+        await this.waitUntilRead(bus);
         await this.moveProducer(bus, layout, () => f.arg ?? layout.numElements + 5);
         return side.doorbells.doorbellOut.ring();
       }
