@@ -79,7 +79,14 @@ describe.skipIf(!native.ok)('a board whose link or memory fails mid-session', ()
     it('the board’s producer index moves backwards', async () => {
       const run = await runWithFault('versal', 'index-back=3@EVENT_USED', CAPTURE);
       const { from, to } = producerMove(run);
-      expectReported(run, [/index/, new RegExp(`\\b${to}\\b`), new RegExp(`\\b${from}\\b`)]);
+      expect(to).toBe((from + 63 - 3) % 63);
+      // The workbench had read every slot up to `from`, so a producer index moved back by 3 reads
+      // exactly as 60 new messages would (indices are slot numbers in 0..N-1; amp-bus §4.1): no
+      // driver can tell them apart. What it can say truthfully is what those 60 slots held, the
+      // old zeroed slots read as malformed messages. A move back while messages are still unread
+      // is refused by name ("moved backwards from …"): test/unit/bus/drain.test.ts.
+      expect(run.code, run.text).toBe(1);
+      expectReported(run, [/device-to-driver .* at byte 6: msg_size 0 is smaller than the 8-byte header/, /bus problem: /, /seen \d+ times/]);
     });
 
     it('a torn slot: index published with only the first 4 bytes written', async () => {

@@ -18,7 +18,7 @@ function tornEventUsed(devNum: number, staleToken: number): Uint8Array {
   return slot;
 }
 
-const framing = (bytes: Uint8Array): EndpointProblem => ({
+const framing = (bytes: Uint8Array): Extract<EndpointProblem, { kind: 'message' }> => ({
   kind: 'message',
   direction: 'device-to-driver',
   bytes,
