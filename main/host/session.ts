@@ -171,12 +171,17 @@ function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPo
   const lost = (error: EndpointError): string | null => (error.code === 'link-lost' ? error.message : ended());
   return {
     async request(bytes, timeoutMs) {
+      // Once the session has ended nothing more reaches the board, also while its end drains the queue.
+      const over = ended();
+      if (over !== null) return { ok: false, error: over, linkLost: true };
       const r = await endpoint.request(bytes, { timeoutMs });
       if (r.ok) return r;
       const reason = lost(r.error);
       return reason !== null ? { ok: false, error: reason, linkLost: true } : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
     },
     async post(bytes) {
+      const over = ended();
+      if (over !== null) return { ok: false, error: over };
       const r = await endpoint.send(bytes);
       return r.ok ? r : { ok: false, error: lost(r.error) ?? r.error.message };
     },

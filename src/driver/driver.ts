@@ -8,6 +8,7 @@ import { queuePlan } from './catalog';
 import type { QueueContext } from '../devices/workload';
 import { deviceTypeName, FEATURE, featureBit, featureNames, STATUS, statusNames } from '../protocol/names';
 import type { Revision } from '../protocol/types';
+import { errorText } from '../util/errorText';
 import type { Runtime } from '../util/runtime';
 import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
 import { DriverVirtqueue } from '../virtio/driver';
@@ -281,8 +282,10 @@ export class Driver {
   /** Brings one device from probe to DRIVER_OK (§14.2 steps 1–10). */
   bringUp(devNum: number): Promise<DeviceState> {
     const dev = this.live(devNum);
-    const run = dev.busy.then(() => this.initialise(dev));
-    dev.busy = run.catch(() => undefined);
+    // The board's data memory can go from under the driver (a mapping that shrank, a device
+    // removed): a rejected access fails this device with the link's words, it does not throw.
+    const run = dev.busy.then(() => this.initialise(dev)).catch((e: unknown) => this.fail(dev, errorText(e)));
+    dev.busy = run;
     return run;
   }
 

@@ -113,3 +113,20 @@ describe('bring-up bound', () => {
     expect(session.driver.busFindings().filter((f) => f.includes('GET_SHM'))).toEqual([]);
   });
 });
+
+describe('data memory gone under the driver', () => {
+  it('a rejected access to the data memory fails the device with its words; probe does not throw', async () => {
+    const gone = 'the shared file /dev/shm/amp0 shrank to 4096 bytes under the session (expected at least 1069056): the board side truncated it';
+    const profile = builtin('sim-versal');
+    const refuse = (): Promise<never> => Promise.reject(new Error(gone));
+    // Only the data memory goes: the bus queues keep working, so bring-up gets as far as the virtqueues.
+    open = await inThreadBoard(profile, {
+      driverWindow: (w) => (w.size === profile.dataMemory.size ? { size: w.size, read: refuse, write: refuse, load: refuse, store: refuse, fence: refuse } : w),
+    });
+    const r = await open.session.probe();
+    expect(r.ok).toBe(true);
+    const states = r.ok ? r.value : [];
+    expect(states.length).toBeGreaterThan(0);
+    for (const d of states) expect(d).toMatchObject({ phase: 'failed', error: gone });
+  });
+});
