@@ -93,6 +93,7 @@ describe('amp-workbench CLI', () => {
   it('decodes hex lines from stdin, detecting the revision, and flags a truncated message', () => {
     const r = run(['decode', '--json'], '00 02 01 00 01 00 08 00\n00 09 01 00 01 00 0C 00 00 00\n');
     expect(r.code).toBe(1);
+    expect(r.stderr).toBe('2 problems, 0 findings\n');
     const out = JSON.parse(r.stdout) as { name: string; problems: { offset: number; reason: string }[] }[];
     expect(out).toHaveLength(2);
     expect(out[0]!.problems).toEqual([]);

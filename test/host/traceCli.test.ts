@@ -57,6 +57,21 @@ describe('amp-workbench capture / stats / export', () => {
     expect(s.board).toBe('sim-qemu-amp-pci');
     expect(s.records).toBe(load(cap).count);
     expect(s.latency.map((l: { name: string }) => l.name)).toContain('GET_DEVICE_INFO');
+    // The count line goes to stderr with --json, so stdout stays one JSON document.
+    expect(r.stderr).toMatch(/\n0 problems, 0 findings\n$/);
+  });
+
+  it('stats and export end with the count of problems and findings they report', () => {
+    // The STM32's known OpenAMP deviations are recorded as findings (info) in its capture.
+    const c = join(dir, 'sim-stm32mp157');
+    const findings = toRecords(load(c).blocks()).filter((x) => x.kind === 'finding').length;
+    expect(findings).toBeGreaterThan(0);
+    const stats = run(['stats', c]);
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stdout).toMatch(new RegExp(`\\n\\d+ problems?, ${findings} findings\\n$`));
+    const exported = run(['export', c, '--format', 'csv', '--out', `${c}.csv`, '--filter', 'finding']);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toMatch(new RegExp(`^${findings} of \\d+ records .*\\n0 problems, ${findings} findings\\n$`));
   });
 
   it('pcapng and JSONL exports import back identical, for every revision captured', () => {

@@ -18,7 +18,7 @@ import { exerciseDevices, type ExerciseReport } from '../exercise';
 import { openSession, SessionError, type Session } from '../session';
 import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
 import { journalBytes } from '../trace/journal';
-import { BOARD_OPTIONS, countLine, durationOption, linkOption, loadProfile, onInterrupt, out, printNotices, table, UsageError } from './common';
+import { BOARD_OPTIONS, durationOption, linkOption, loadProfile, onInterrupt, out, printNotices, printCount, table, UsageError } from './common';
 
 function err(text: string): void {
   process.stderr.write(text + '\n');
@@ -106,10 +106,6 @@ function printTold(t: { problems: string[]; findings: string[] }): void {
 }
 
 /** The closing count: on stdout after a text report, on stderr after JSON (stdout stays one JSON document). */
-function printCount(problems: number, findings: number, json: boolean): void {
-  (json ? err : out)(countLine(problems, findings));
-}
-
 /** Opens a session for a command; a link or bus set-up that fails (or the user's stop) is an error text. */
 async function attach(profile: BoardProfile, values: BoardValues, signal: AbortSignal): Promise<Session | string> {
   try {

@@ -88,6 +88,11 @@ export function countLine(problems: number, findings: number): string {
   return `${problems} problem${problems === 1 ? '' : 's'}, ${findings} finding${findings === 1 ? '' : 's'}`;
 }
 
+/** A command's last line: after a text report on stdout; on stderr with --json, so stdout stays one JSON document. */
+export function printCount(problems: number, findings: number, json: boolean): void {
+  (json ? process.stderr : process.stdout).write(countLine(problems, findings) + '\n');
+}
+
 /** Prints the link's notices (polling instead of interrupts…) to stderr. */
 export function printNotices(notices: readonly string[]): void {
   for (const n of notices) process.stderr.write(`notice: ${n}\n`);

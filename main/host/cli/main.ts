@@ -10,7 +10,7 @@ import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/open';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
-import { INTERRUPTED, out, table, UsageError } from './common';
+import { INTERRUPTED, out, printCount, table, UsageError } from './common';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
 import { cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
@@ -116,6 +116,7 @@ async function cmdDecode(argv: string[]): Promise<number> {
       for (const p of r.problems) out(`  problem at byte ${p.offset}: ${p.reason}`);
     }
   }
+  printCount(results.reduce((n, r) => n + r.problems.length, 0), 0, values.json === true);
   return results.some((r) => r.problems.length > 0) ? 1 : 0;
 }
 

@@ -9,7 +9,9 @@ import { EXPORT_FORMATS, exportCapture, type ExportFormat } from '../trace/expor
 import type { Capture } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { installDissector } from '../trace/wireshark';
-import { durationOption, out, table, UsageError } from './common';
+import { durationOption, out, printCount, table, UsageError } from './common';
+
+const sumCounts = (xs: readonly { count: number }[]): number => xs.reduce((n, x) => n + x.count, 0);
 
 function openCaptureArg(path: string | undefined, command: string): Capture {
   if (path === undefined) throw new UsageError(`${command} needs a CAPTURE: a capture folder, or a pcapng or JSONL file this workbench exported`);
@@ -48,6 +50,7 @@ export async function cmdExport(argv: string[]): Promise<number> {
     return r.error.startsWith('filter:') ? 2 : 1;
   }
   out(`${r.written} of ${r.scanned} records → ${values.out} (${format}, ${(r.bytes / 1e6).toFixed(2)} MB)`);
+  printCount(r.problems, r.findings, false);
   return 0;
 }
 
@@ -69,6 +72,7 @@ export async function cmdStats(argv: string[]): Promise<number> {
   }
   if (values.json) out(JSON.stringify({ capture: capture.path, board: capture.meta.board, notes: capture.notes, ...stats }, null, 2));
   else out(`${capture.meta.board}: ${capture.count} records${values.filter === undefined ? '' : `, ${stats.records} matching ${values.filter}`}\n${formatStats(stats)}`);
+  printCount(sumCounts(stats.problems), sumCounts(stats.findings), values.json === true);
   return 0;
 }
 

@@ -10,10 +10,12 @@ import { compileFilter, renderFilterError } from '../../../src/trace/filter';
 import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { PerfettoWriter } from '../../../src/trace/perfetto';
-import { RecordView } from '../../../src/trace/record';
+import { kindCode, RecordView } from '../../../src/trace/record';
 import { fileErrorText } from '../failure';
 import type { Capture } from './journal';
 import { osDescription } from './osInfo';
+
+const FINDING = kindCode('finding');
 
 export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -29,7 +31,8 @@ export interface ExportOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export type ExportResult = { ok: true; written: number; scanned: number; bytes: number } | { ok: false; error: string };
+/** `problems`/`findings`: written records that carry a problem, and finding records written. */
+export type ExportResult = { ok: true; written: number; scanned: number; bytes: number; problems: number; findings: number } | { ok: false; error: string };
 
 function writerFor(format: ExportFormat, emit: (chunk: Uint8Array) => void): TraceWriter {
   switch (format) {
@@ -77,6 +80,8 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   let bytes = 0;
   let written = 0;
   let scanned = 0;
+  let problems = 0;
+  let findings = 0;
   const discard = (why: string): ExportResult => {
     try {
       closeSync(fd);
@@ -103,6 +108,8 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
         if (t >= from && t < to && (test === null || test(v))) {
           writer.write(v);
           written++;
+          if (v.problems !== 0) problems++;
+          if (v.kindCode === FINDING) findings++;
         }
         if (scanned % STEP_RECORDS !== 0) continue;
         if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, total);
@@ -118,7 +125,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
     return discard(`cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}`);
   }
   opts.onProgress?.(scanned, total);
-  return { ok: true, written, scanned, bytes };
+  return { ok: true, written, scanned, bytes, problems, findings };
 }
 
 /** Exports in one go (the CLI). */
