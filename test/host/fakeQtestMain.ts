@@ -6,7 +6,8 @@
  * virtio-rng }.
  *
  * Everything the model does that a real QEMU would not survive is said on stderr, one line each:
- * "fake QEMU: abort: …" then exit code 134 (QEMU's assert calls abort()), "fake QEMU: spin: …"
+ * "fake QEMU: abort: …" then exit code 134 (QEMU's assert calls abort()), "fake QEMU: segv: …" then
+ * 139 (a NULL dereference), "fake QEMU: spin: …"
  * (the process stays, answering nothing). Requests QEMU drops leave no line, as in QEMU. The
  * command "fake_exit" ends the process with code 3, as a QEMU that dies mid-session.
  */
@@ -31,6 +32,7 @@ const fake: FakeQtestOptions = {
   onHalt: (kind, reason) => {
     process.stderr.write(`fake QEMU: ${kind}: ${reason}\n`);
     if (kind === 'abort') process.exit(134);
+    if (kind === 'segv') process.exit(139);
   },
   misbehave: (line) => {
     if (line === 'fake_exit') {

@@ -1,8 +1,9 @@
 /**
  * QEMU's virtio-msg-amp-pci model (vmamp-shmem-v1 FIFO 0, R3 messages) with virtio-rng devices,
- * written from the QEMU field notes and nothing else: it behaves like the real model byte for
- * byte, its bugs included, so that the driver is tested against the peer users will meet. Each
- * behaviour says where it comes from. It runs synchronously inside the MMIO write that rings its
+ * written from the QEMU field notes and checked against the real model built from the sources
+ * they name (2026-12-07, "real QEMU" below): it behaves like it byte for byte, its bugs
+ * included, so that the driver is tested against the peer users will meet. Each behaviour says
+ * where it comes from. It runs synchronously inside the MMIO write that rings its
  * doorbell, as QEMU's device emulation does, so the `writel` that rang is answered only after
  * the response is in the device queue.
  *
@@ -11,13 +12,16 @@
  * led the model there.
  */
 
+import { qemuGetDevicesAnswer } from '../../src/sim/qemuGetDevices';
+
 /** Synchronous byte access (BAR1, guest RAM). */
 export interface SyncMemory {
   readSync(offset: number, length: number): Uint8Array;
   writeSync(offset: number, data: Uint8Array): void;
 }
 
-export type HaltKind = 'abort' | 'spin';
+/** QEMU's assert (abort(), exit 134), a NULL dereference (SIGSEGV, exit 139), or a spin. */
+export type HaltKind = 'abort' | 'segv' | 'spin';
 
 export interface ModelOptions {
   bar1: SyncMemory;
@@ -67,11 +71,8 @@ const VQ_DEFAULT = 8;
 /** virtio-rng has one queue: GET_VQUEUE past it trips `assert(vring.num)`. */
 const RNG_QUEUES = 1;
 
-/**
- * The bytes that lie past GET_DEVICES' 4-byte bitmap array in QEMU's stack frame: never zero, the
- * same in every answer (a fixed frame), so a driver reading them sees the same phantom devices.
- */
-export const STACK_GARBAGE = Uint8Array.from({ length: 0x10000 }, (_, i) => ((i * 0x9e + 0x5b) ^ (i >> 3)) & 0xff || 0xa5);
+/** The AMP bus has bus0..bus31 (field notes, `info qtree`); messages for dev_num 32 and above are dropped. */
+const AMP_BUSES = 32;
 
 const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
@@ -218,7 +219,7 @@ export class VirtioMsgAmpPciModel {
     // QEMU field notes: bus messages other than GET_DEVICES fall through to the device handlers.
     if (type & 2 && msgId === 0x02) return this.getDevices(m);
     const dev = this.devices.get(devNum);
-    if (!dev) return this.o.onDrop?.(`msg_id ${hex(msgId)} for dev_num ${devNum}: no device on bus${devNum}`);
+    if (!dev) return this.emptyBus(msgId, devNum, token);
     const reply = (size: number): Out => new Out(size, 0x01, msgId, devNum, token);
     switch (msgId) {
       case 0x02: // GET_DEVICE_INFO: QEMU field notes, token echoed.
@@ -275,18 +276,21 @@ export class VirtioMsgAmpPciModel {
   }
 
   /**
-   * QEMU field notes, "GET_DEVICES response": num = MAX(count, 32), msg_size = 14 + num (the
-   * bitmap counted in bytes), token 0, next_offset 0, and num/8 bytes copied out of a 4-byte
-   * array: bytes past the first 4 are the stack behind it.
+   * A dev_num with no device (real QEMU): below 32, GET_DEVICE_INFO is answered with device_id 0
+   * (QEMU logs "No virtio device on bus"), and GET_DEVICE_STATUS dereferences the missing device:
+   * QEMU dies of SIGSEGV. Other requests to it, and any dev_num from 32 on, are dropped.
    */
+  private emptyBus(msgId: number, devNum: number, token: number): void {
+    if (devNum < AMP_BUSES && msgId === 0x02) return this.send(new Out(32, 0x01, msgId, devNum, token));
+    if (devNum < AMP_BUSES && msgId === 0x07) return this.halt('segv', `segmentation fault: GET_DEVICE_STATUS for dev_num ${devNum}, which has no device`);
+    return this.o.onDrop?.(`msg_id ${hex(msgId)} for dev_num ${devNum}: no device on bus${devNum}`);
+  }
+
+  /** QEMU's GET_DEVICES answer (src/sim/qemuGetDevices.ts); the slot's bytes past the 48 written are left as they were. */
   private getDevices(m: Uint8Array): void {
-    const offset = le16(m, 8);
-    const num = Math.max(le16(m, 10), 32);
-    const out = new Out(14 + num, 0x03, 0x02, 0, 0).u16(8, offset).u16(10, num).u16(12, 0);
-    for (const bus of this.devices.keys()) out.bytes[14 + (bus >> 3)]! |= 1 << (bus & 7);
-    // Everything msg_size claims past the 4 real bitmap bytes is the stack behind the array.
-    out.bytes.set(STACK_GARBAGE.subarray(0, num - 4), 18);
-    this.send(out);
+    const bitmap = new Uint8Array(4);
+    for (const bus of this.devices.keys()) bitmap[bus >> 3]! |= 1 << (bus & 7);
+    this.sendBytes(qemuGetDevicesAnswer(le16(m, 8), le16(m, 10), bitmap));
   }
 
   /**
@@ -336,11 +340,15 @@ export class VirtioMsgAmpPciModel {
    * what was there), then the tail. A message larger than a slot fills the slot (QEMU field notes:
    * the count-272 GET_DEVICES answer is seen with msg_size 286 in a 64-byte slot).
    */
-  private send(out: Out, size = out.bytes.length): void {
+  private send(out: Out): void {
+    this.sendBytes(out.bytes);
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
     const t = this.get16(DEV_HEAD + 4);
     const next = (t + 1) % N;
-    if (next === this.get16(DRV_HEAD + 6)) return this.o.onDrop?.(`device queue full: message ${hex(out.bytes[1]!)} not sent`);
-    this.o.bar1.writeSync(DEV_ELEMENTS + t * S, out.bytes.subarray(0, Math.min(size, S)));
+    if (next === this.get16(DRV_HEAD + 6)) return this.o.onDrop?.(`device queue full: message ${hex(bytes[1]!)} not sent`);
+    this.o.bar1.writeSync(DEV_ELEMENTS + t * S, bytes.subarray(0, Math.min(bytes.length, S)));
     this.put16(DEV_HEAD + 4, next);
     this.o.onSend?.();
   }

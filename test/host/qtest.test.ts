@@ -26,7 +26,8 @@ import { nodeRuntime } from '../../main/host/runtime';
 import { attachSession, type Session } from '../../main/host/session';
 import { loadNative } from '../../main/native/index';
 import { listenFakeQtest, type FakeQtestOptions } from './fakeQtest';
-import { STACK_GARBAGE, VirtioMsgAmpPciModel } from './fakeQtestModel';
+import { QEMU_STACK_GARBAGE } from '../../src/sim/qemuGetDevices';
+import { VirtioMsgAmpPciModel } from './fakeQtestModel';
 
 const MAIN = join(__dirname, 'fakeQtestMain.ts');
 
@@ -480,17 +481,40 @@ describe("fake QEMU's virtio-msg-amp-pci model, byte for byte from the field not
     expect(toHex(m.bar1.readSync(0x1040, 8))).toBe('4f 51 00 00 00 00 00 00');
   });
 
-  it('GET_DEVICES count 32: msg_size 46, token 0, 4 real bitmap bytes, then 28 bytes of stack', () => {
+  it('GET_DEVICES count 32: msg_size 46, token 0, the 4 bitmap bytes, then zeros (real QEMU: nothing past the array is copied)', () => {
     const m = bare([0, 3]);
     m.put('02 02 00 00 07 00 0c 00 00 00 20 00');
     m.model.doorbell();
     const r = m.take()!;
     expect(hexOf(r, 18)).toBe('03 02 00 00 00 00 2e 00 00 00 20 00 00 00 09 00 00 00');
-    expect([...r.subarray(18, 46)]).toEqual([...STACK_GARBAGE.subarray(0, 28)]);
-    expect(r.subarray(18, 46).every((b) => b !== 0)).toBe(true);
-    // Read as msg_size says (28 more bitmap bytes), the stack would be phantom devices.
+    expect(r.subarray(18, 48).every((b) => b === 0)).toBe(true);
     const d = decode(r, 'r3', { maxSize: 48 });
     expect(d.msg!.fields['bitmap']).toEqual(Uint8Array.of(9, 0, 0, 0));
+  });
+
+  it('GET_DEVICES with a count above 32 copies the stack behind the array, as far as the 48-byte message reaches', () => {
+    const m = bare([0]);
+    // A stale 64-byte message in the slot first: real QEMU writes only sizeof(VirtIOMSG) = 48 bytes.
+    m.bar1.writeSync(0x1000 + 0x50, new Uint8Array(64).fill(0xee));
+    m.put('02 02 00 00 07 00 0c 00 00 00 40 00');
+    m.model.doorbell();
+    const r = m.take()!;
+    expect(hexOf(r, 18)).toBe('03 02 00 00 00 00 4e 00 00 00 40 00 00 00 01 00 00 00');
+    // num 64: 8 bytes copied, 4 of them the stack; phantom devices if read.
+    expect([...r.subarray(18, 22)]).toEqual([...QEMU_STACK_GARBAGE.subarray(0, 4)]);
+    expect(r.subarray(22, 48).every((b) => b === 0)).toBe(true);
+    expect(r.subarray(48, 64).every((b) => b === 0xee)).toBe(true);
+  });
+
+  it('a dev_num with no device: GET_DEVICE_INFO answers device_id 0, GET_DEVICE_STATUS kills QEMU (SIGSEGV)', () => {
+    const m = bare([0]);
+    m.put('00 02 05 00 09 00 08 00');
+    m.model.doorbell();
+    const r = m.take()!;
+    expect(hexOf(r, 12)).toBe('01 02 05 00 09 00 20 00 00 00 00 00');
+    m.put('00 07 05 00 0a 00 08 00');
+    m.model.doorbell();
+    expect(m.model.halted).toEqual({ kind: 'segv', reason: 'segmentation fault: GET_DEVICE_STATUS for dev_num 5, which has no device' });
   });
 
   it('GET_DEVICES count 272 (what the driver used to ask): msg_size 286, which no 64-byte slot holds', () => {

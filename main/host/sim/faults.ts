@@ -22,6 +22,7 @@ import type { MemoryWindow } from '../../../src/bus/window';
 import { decode, decodeHeader, encode, fieldBytes, fieldNumber as n, HEADER_SIZE, lookupMessage, MESSAGES } from '../../../src/protocol/index';
 import type { Revision } from '../../../src/protocol/types';
 import type { SimBoard } from '../../../src/sim/board';
+import { qemuGetDevicesAnswer } from '../../../src/sim/qemuGetDevices';
 import { toHex } from '../../../src/util/hex';
 import type { ShmBoardOptions, ShmBoardSide } from './shmBoard';
 
@@ -72,7 +73,7 @@ export const FAULTS = {
   'next-offset-loop': { kind: 'send', does: 'GET_DEVICES always answers this next_offset, so the walk cannot get past it', arg: { what: 'next_offset', parse: uint(0xffff), fallback: 8 }, when: { on: 'GET_DEVICES' } },
   'qemu-get-devices': {
     kind: 'send',
-    does: 'GET_DEVICES answered as QEMU’s virtio-msg-amp-pci does: num = MAX(count, 32), msg_size = 14 + num, token 0, next_offset 0, garbage after 4 bitmap bytes (R3)',
+    does: 'GET_DEVICES answered as QEMU’s virtio-msg-amp-pci does: num = MAX(count, 32), msg_size = 14 + num, token 0, next_offset 0, stack bytes past its 4-byte bitmap array as far as its 48-byte message reaches (R3)',
     when: { on: 'GET_DEVICES' },
   },
   'index-range': { kind: 'once', does: 'the board’s producer index set outside the ring, then nothing more sent', arg: { what: 'index value', parse: uint(0xffff), fallback: null, shown: 'N + 5' }, when: MID_SESSION, vmamp: true },
@@ -180,10 +181,6 @@ export function faultyBoardFromArgs(
   return { ok: true, board: new FaultyBoard({ profile, filePath, faults: parsed.faults, log, ...(values.published !== undefined ? { publishedPath: values.published } : {}) }) };
 }
 
-/** The first 4 bytes hold QEMU's real device bitmap; past them it copies whatever lies on its stack (arbitrary, fixed here). */
-const QEMU_STACK_BYTES = Uint8Array.of(0x40, 0x9e, 0x1b, 0x7f, 0xfd, 0x55, 0x00, 0x00, 0x18, 0x30, 0xa0, 0x02, 0x01, 0x00, 0x00, 0x00);
-/** GET_DEVICES fixed response payload: offset, count, next_offset (R3). */
-const GET_DEVICES_FIXED = 6;
 const BAD_USED_LEN = 0x10_0000;
 const TOKEN_OFFSET = 4;
 const MSG_SIZE_OFFSET = 6;
@@ -388,24 +385,11 @@ export class FaultyBoard {
     return encode(this.rev, { name: 'GET_DEVICES', kind: 'response', devNum: 0, token: msg.token, fields: { offset, count, next_offset: next, bitmap } });
   }
 
-  /** QEMU field notes, GET_DEVICES: num = MAX(count, 32), msg_size = 14 + num, token 0, next_offset 0, bytes past the 4-byte bitmap array are stack garbage. */
+  /** The board's GET_DEVICES answer as QEMU's model gives it (src/sim/qemuGetDevices.ts), for the board's own devices. */
   private qemuGetDevices(b: Uint8Array): Uint8Array {
     const { msg } = decode(b, this.rev, { direction: 'device-to-driver' });
     if (msg?.name !== 'GET_DEVICES') return b;
-    const offset = n(msg.fields, 'offset');
-    const num = Math.max(n(msg.fields, 'count'), 32);
-    const msgSize = HEADER_SIZE.r3 + GET_DEVICES_FIXED + num;
-    const out = new Uint8Array(Math.min(msgSize, this.slotSize));
-    out.set(b.subarray(0, 4)); // type, msg_id, dev_num 0
-    const v = new DataView(out.buffer);
-    v.setUint16(MSG_SIZE_OFFSET, msgSize, true);
-    // Payload: offset, count (num), next_offset (0, left as is).
-    v.setUint16(HEADER_SIZE.r3, offset, true);
-    v.setUint16(HEADER_SIZE.r3 + 2, num, true);
-    const real = fieldBytes(msg.fields, 'bitmap');
-    const at = HEADER_SIZE.r3 + GET_DEVICES_FIXED;
-    for (let i = 0; at + i < out.length; i++) out[at + i] = i < 4 ? (real[i] ?? 0) : QEMU_STACK_BYTES[(i - 4) % QEMU_STACK_BYTES.length]!;
-    return out;
+    return qemuGetDevicesAnswer(n(msg.fields, 'offset'), n(msg.fields, 'count'), fieldBytes(msg.fields, 'bitmap'));
   }
 
   /** The newest used-ring entry of the queue (split ring: flags, idx, then {id, len} entries). */
