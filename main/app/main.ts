@@ -49,6 +49,7 @@ import { desktopCsp, PRODUCT_NAME, windowOptions } from '../host/desktop/windowO
 import { describeFailure, fileErrorText } from '../host/failure';
 import { installDissector } from '../host/trace/wireshark';
 import { electronPort, utilityHostPort } from './ports';
+import { errorText } from '../../src/util/errorText';
 
 /** Engine restarts allowed within RESTART_WINDOW_MS before the app gives up and says so. */
 const MAX_RESTARTS = 3;
@@ -390,7 +391,7 @@ if (!app.requestSingleInstanceLock()) {
   void app.whenReady().then(start).catch((e: unknown) => {
     // The stack is for the log; the user reads what happened and where to look.
     log(`start failed: ${(e as Error).stack ?? String(e)}`);
-    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${e instanceof Error ? e.message : String(e)}. The log (Help → Show Logs) has the details.`);
+    dialog.showErrorBox(PRODUCT_NAME, `The workbench could not start: ${errorText(e)}. The log (Help → Show Logs) has the details.`);
     app.exit(1);
   });
 }

@@ -12,6 +12,7 @@ import type { WorkloadResult } from '../../src/devices/workload';
 import { DEVICE_ID } from '../../src/protocol/names';
 import { toHex } from '../../src/util/hex';
 import type { Session } from './session';
+import { errorText } from '../../src/util/errorText';
 
 export interface LatencySummary {
   p50: number;
@@ -138,7 +139,7 @@ export async function exerciseDevices(session: Session, opts: { devNum?: number 
       try {
         error = await w.round(ran);
       } catch (e) {
-        error = e instanceof Error ? e.message : String(e);
+        error = errorText(e);
       }
       if (!error) {
         samples.push(Number(session.runtime.monoNs() - t0) / 1000);

@@ -5,6 +5,7 @@
  * either. The errno code stays in parentheses for a search or a bug report.
  */
 import { constants } from 'node:os';
+import { errorText } from '../../src/util/errorText';
 
 const ERRNO_WORDS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
@@ -57,5 +58,5 @@ export function errnoCode(e: unknown): string | null {
 export function systemErrorText(e: unknown): string {
   const f = systemFailure(e);
   if (f) return `${ERRNO_WORDS[f.code] ?? 'the operating system refused'}${f.path ? ` (${f.path})` : ''} (${f.code})`;
-  return e instanceof Error ? e.message : String(e);
+  return errorText(e);
 }

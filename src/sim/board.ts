@@ -14,6 +14,7 @@ import type { MemoryWindow } from '../bus/window';
 import { DeviceServer } from '../device/server';
 import { createDeviceModel } from '../devices/factory';
 import type { Runtime } from '../util/runtime';
+import { errorText } from '../util/errorText';
 
 export interface SimBoardOptions {
   profile: BoardProfile;
@@ -81,7 +82,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     for (const d of devices) await server.addDevice(d.devNum, createDeviceModel(d.kind, { seed: d.seed ?? d.devNum + 1 }));
   })();
   const serve = (bytes: Uint8Array) => {
-    serving = serving.then(() => server.handle(bytes)).catch((e: unknown) => opts.log?.(`server error: ${e instanceof Error ? e.message : String(e)}`));
+    serving = serving.then(() => server.handle(bytes)).catch((e: unknown) => opts.log?.(`server error: ${errorText(e)}`));
     return serving;
   };
   const offRequest = endpoint.onRequest('any', async (req) => {

@@ -20,6 +20,7 @@ import { PROBLEM_CODES } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
 import { NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordView } from './record';
+import { errorText } from '../util/errorText';
 
 export type RecordPredicate = (view: RecordView) => boolean;
 
@@ -426,7 +427,7 @@ function pattern(v: FilterValue): RegExp {
   try {
     return new RegExp(v.value, 'i');
   } catch (e) {
-    throw new Located(v.column, `bad pattern ${formatValue(v)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Located(v.column, `bad pattern ${formatValue(v)}: ${errorText(e)}`);
   }
 }
 

@@ -22,6 +22,7 @@ import { describeRecord } from './describe';
 import { DEFAULT_CHUNK_CHARS, TextChunker, type ChunkSink, type TraceWriter } from './exportWriter';
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
 import { decodeVqIndex, DIRECTIONS, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
+import { errorText } from '../util/errorText';
 
 const FLAG_NAMES: readonly string[] = (() => {
   const names: string[] = [];
@@ -213,7 +214,7 @@ function parseLine(text: string): { ok: true; value: unknown } | { ok: false; re
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
-    return { ok: false, reason: `not valid JSON (${e instanceof Error ? e.message : String(e)}); a truncated last line means the export was cut short` };
+    return { ok: false, reason: `not valid JSON (${errorText(e)}); a truncated last line means the export was cut short` };
   }
 }
 

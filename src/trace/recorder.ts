@@ -36,6 +36,7 @@ import {
   type RecordKind,
   type VqIndex,
 } from './record';
+import { errorText } from '../util/errorText';
 
 export interface ChunkSink {
   /** Takes one chunk: `payload` holds `count` records from `firstSeq`. It is reused after the call returns. */
@@ -523,7 +524,7 @@ export class Recorder {
       this.sinkError = null;
       return true;
     } catch (e) {
-      this.sinkError = e instanceof Error ? e.message : String(e);
+      this.sinkError = errorText(e);
       return false;
     }
   }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { FAULT_OPTIONS, faultHelp, faultyBoardFromArgs } from '../sim/faults';
 import { runSimOnShmFile } from '../sim/shmBoard';
 import { loadProfile, out, UsageError } from './common';
+import { errorText } from '../../../src/util/errorText';
 
 export async function cmdSim(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { board: { type: 'string' }, profile: { type: 'string' }, shm: { type: 'string' }, doorbells: { type: 'string' }, ...FAULT_OPTIONS } });
@@ -28,7 +29,7 @@ export async function cmdSim(argv: string[]): Promise<number> {
         resolve(code);
       });
     board.attached.catch((e: unknown) => {
-      log(e instanceof Error ? e.message : String(e));
+      log(errorText(e));
       stop(1);
     });
     process.once('SIGTERM', () => stop(0));

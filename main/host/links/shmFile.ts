@@ -37,6 +37,7 @@ import { loadNative, type NativeAddon, type NativeMapping } from '../../native/i
 import { fileErrorText } from '../failure';
 import { systemErrorText } from '../systemError';
 import { NativeWindow, watchMappings } from './nativeWindow';
+import { errorText } from '../../../src/util/errorText';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
 export const SHM_VERSION = 1;
@@ -384,7 +385,7 @@ export async function openShmFileLink(profile: BoardProfile, filePath: string, o
       doorbells = bells;
       how = `doorbells: socket ${socketPath}`;
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorText(e);
       if (mode === 'socket') {
         shm.mapping.unmap();
         throw new Error(`shm file ${filePath}: cannot connect to the doorbell socket ${why}; is the board side running with socket doorbells? Or poll: doorbells "poll"`);

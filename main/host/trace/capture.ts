@@ -13,6 +13,7 @@ import { attachSession, openLink, type Session, type SessionOptions } from '../s
 import { systemErrorText } from '../systemError';
 import { appName } from '../version';
 import { JournalWriter } from './journal';
+import { errorText } from '../../../src/util/errorText';
 
 export interface CaptureOptions extends Omit<SessionOptions, 'recorder'> {
   /** Capture folder (new or empty). */
@@ -89,7 +90,7 @@ export async function startCapture(profile: BoardProfile, opts: CaptureOptions):
     session = await attachSession(profile, link, { ...opts, recorder });
   } catch (e) {
     const records = finish();
-    throw new CaptureError(e instanceof Error ? e.message : String(e), records);
+    throw new CaptureError(errorText(e), records);
   }
   return {
     session,
