@@ -45,12 +45,12 @@ export interface CancelSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** Serves one request. Never rejects: every failure is a reply value. */
-export type RpcHandler = (method: unknown, params: unknown, signal: CancelSignal) => Promise<WorkbenchReply>;
+/** Serves one request. Never rejects: every failure is a reply value. The server always gives a signal. */
+export type RpcHandler = (method: unknown, params: unknown, signal?: CancelSignal) => Promise<WorkbenchReply>;
 
 /** What a server needs of the engine: WorkbenchService, or a stand-in in tests. */
 export interface WorkbenchBackend {
-  handle(method: unknown, params: unknown, signal?: CancelSignal): Promise<WorkbenchReply>;
+  handle: RpcHandler;
   onEvent(listener: (e: WorkbenchEvent) => void): () => void;
 }
 
