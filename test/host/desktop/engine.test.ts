@@ -167,7 +167,8 @@ describe('engine host batching and failure handling with a stand-in backend', ()
     await shutdownEngine(main);
   });
 
-  it('answers open and later requests with the reason when the engine process dies', async () => {
+  /** An engine whose session.connect never answers, and a connect request open on it. */
+  async function hanging(): Promise<{ engineSide: HostPort; main: RpcClient; open: Promise<WorkbenchReply> }> {
     const backend = standIn();
     backend.answer.set('session.connect', () => new Promise(() => undefined));
     const { engineSide, mainSide } = channel();
@@ -175,6 +176,11 @@ describe('engine host batching and failure handling with a stand-in backend', ()
     const main = client(mainSide);
     const open = main.request('session.connect', {});
     await main.request('boards.list', {});
+    return { engineSide, main, open };
+  }
+
+  it('answers open and later requests with the reason when the engine process dies', async () => {
+    const { engineSide, main, open } = await hanging();
     main.close('the engine process exited with code 3; it was restarted, connect the board again');
     expect(await open).toEqual({
       ok: false,
@@ -185,13 +191,7 @@ describe('engine host batching and failure handling with a stand-in backend', ()
   });
 
   it('a closed port answers what is open with the reason its binding gives', async () => {
-    const backend = standIn();
-    backend.answer.set('session.connect', () => new Promise(() => undefined));
-    const { engineSide, mainSide } = channel();
-    serveEngine(engineSide, backend);
-    const main = client(mainSide);
-    const open = main.request('session.connect', {});
-    await main.request('boards.list', {});
+    const { engineSide, open } = await hanging();
     engineSide.close();
     expect(await open).toEqual({ ok: false, error: { code: 'failed', method: 'session.connect', message: 'the engine process is gone' } });
   });
