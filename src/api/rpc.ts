@@ -258,15 +258,21 @@ export class RpcClient {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const cancel = (): void => this.channel.send({ cancel: id });
-      const stopTimer = this.opts.timeout?.runtime.setTimer(this.opts.timeout.ms(method), () => {
-        this.settle(id, failed(method, this.opts.timeout!.text(method, this.opts.timeout!.ms(method))));
-      });
+      const timeout = this.opts.timeout;
+      const ms = timeout?.ms(method) ?? 0;
+      const stopTimer = timeout?.runtime.setTimer(ms, () => this.settle(id, failed(method, timeout.text(method, ms))));
       const done = (): void => {
         stopTimer?.();
         signal?.removeEventListener('abort', cancel);
       };
       this.open.set(id, { method, resolve, done });
-      this.channel.send({ id, method, params });
+      try {
+        this.channel.send({ id, method, params });
+      } catch (e) {
+        // Params a port cannot clone, a socket that is not open: the transport's words are for the log.
+        this.log(`sending ${method} failed: ${errorText(e)}`);
+        return this.settle(id, failed(method, 'the request could not be sent to the workbench; its log has the details'));
+      }
       if (signal?.aborted) cancel();
       else signal?.addEventListener('abort', cancel);
     });

@@ -116,6 +116,17 @@ describe('RPC core over a MessageChannel', () => {
     expect(await client.request('boards.list', {})).toEqual({ ok: false, error: { code: 'failed', method: 'boards.list', message: 'the engine process is gone' } });
   });
 
+  it('answers a request its channel cannot carry with an error value, never a rejection', async () => {
+    const logged: string[] = [];
+    const { port2 } = new MessageChannel();
+    const client = new RpcClient(hostChannel(nodePort(port2), ''), { log: (l) => logged.push(l) });
+    expect(await client.request('trace.rows', { filter: () => 'not cloneable' })).toEqual({
+      ok: false,
+      error: { code: 'failed', method: 'trace.rows', message: 'the request could not be sent to the workbench; its log has the details' },
+    });
+    expect(logged).toEqual([expect.stringMatching(/^sending trace\.rows failed: .*could not be cloned/)]);
+  });
+
   it('gives up waiting after the timeout with the caller\'s words, and ignores the late reply', async () => {
     let release!: () => void;
     const late = new Promise<void>((r) => (release = r));

@@ -69,7 +69,7 @@ const MAX_MESSAGE_BYTES = 1 << 20;
 interface Client {
   ws: WebSocket;
   remote: string;
-  server: RpcServer;
+  rpc: RpcServer;
   events: CoalescedEvents;
 }
 
@@ -187,22 +187,22 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       }
       ws.send(JSON.stringify(message));
     };
-    const refuse = (message: string): void => send({ id: null, error: { code: 'bad-request', message } });
+    const refuseFrame = (message: string): void => send({ id: null, error: { code: 'bad-request', message } });
     return {
       send,
       onMessage: (listener) =>
         ws.on('message', (data: RawData, isBinary: boolean) => {
-        if (isBinary) return refuse('binary frames are not part of the API; send JSON text {"id", "method", "params"}');
-        let msg: unknown;
-        try {
-          msg = JSON.parse(data.toString());
-        } catch (e) {
-          // The parser's own text ("Unexpected token…") is for the log, not the reply.
-          log(`client ${remote} sent a message that is not JSON: ${errorText(e)}`);
-          return refuse('message is not JSON text; expected an object {"id", "method", "params"}');
-        }
-        listener(msg);
-      }),
+          if (isBinary) return refuseFrame('binary frames are not part of the API; send JSON text {"id", "method", "params"}');
+          let msg: unknown;
+          try {
+            msg = JSON.parse(data.toString());
+          } catch (e) {
+            // The parser's own text ("Unexpected token…") is for the log, not the reply.
+            log(`client ${remote} sent a message that is not JSON: ${errorText(e)}`);
+            return refuseFrame('message is not JSON text; expected an object {"id", "method", "params"}');
+          }
+          listener(msg);
+        }),
       onClose: (listener) => ws.on('close', (code: number, reason: Buffer) => listener(reason.length ? reason.toString() : `the client left (code ${code})`)),
     };
   };
@@ -214,20 +214,19 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   const setController = (c: Client | null): void => {
     const before = controller;
     controller = c;
-    if (before && before !== c) before.server.emit({ event: 'control.changed', data: { controller: false } });
-    if (c && before !== c) c.server.emit({ event: 'control.changed', data: { controller: true } });
+    if (before && before !== c) before.rpc.emit({ event: 'control.changed', data: { controller: false } });
+    if (c && before !== c) c.rpc.emit({ event: 'control.changed', data: { controller: true } });
   };
 
   const unsubscribe = opts.backend.onEvent((e) => {
     for (const c of clients) c.events.emit(e);
   });
 
+  const backend = logFailures((method, params, signal) => opts.backend.handle(method, params, signal), log);
+
   /** Every request: takeControl is the server's own; the rest go to the backend, gated for viewers. */
   const handlerFor = (controls: () => boolean, takeControl: () => void): RpcHandler => {
-    const gated = readOnlyGate(
-      logFailures((method, params, signal) => opts.backend.handle(method, params, signal), log),
-      controls,
-    );
+    const gated = readOnlyGate(backend, controls);
     return (method, params, signal) => {
       if (method !== 'session.takeControl') return gated(method, params, signal);
       takeControl();
@@ -237,7 +236,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    const server = serveRpc(
+    const rpc = serveRpc(
       socketChannel(ws, remote),
       handlerFor(
         () => controller === c,
@@ -245,7 +244,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       ),
       { log: (line) => log(`client ${remote}: ${line}`) },
     );
-    const c: Client = { ws, remote, server, events: coalesceTraceGrowth(server.emit, coalesceMs, nodeRuntime) };
+    const c: Client = { ws, remote, rpc, events: coalesceTraceGrowth(rpc.emit, coalesceMs, nodeRuntime) };
     clients.add(c);
     ws.on('error', (e) => log(`client ${remote}: ${e.message}`));
     ws.on('close', () => {
@@ -254,7 +253,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       if (controller === c) setController(clients.values().next().value ?? null);
     });
     if (!controller) setController(c);
-    else c.server.emit({ event: 'control.changed', data: { controller: false } });
+    else c.rpc.emit({ event: 'control.changed', data: { controller: false } });
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
