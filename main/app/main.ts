@@ -8,8 +8,9 @@
  * (windowOptions.ts), the page served from the privileged scheme amp-workbench://app rather than
  * file:// (appProtocol.ts), a CSP header per mode (desktopCsp: sent by that scheme's handler, or
  * added to the dev server's responses), navigation, new windows, webviews and permission requests
- * denied, and every IPC message's sender checked against the app's own page before its payload is
- * validated (gate.ts). Fuses are set at packaging (electron-builder.yml).
+ * denied, every IPC message's sender checked against the app's own page, which alone gets the port
+ * its Workbench requests travel on, and each request's payload validated (gate.ts). Fuses are set
+ * at packaging (electron-builder.yml).
  *
  * Command line: --board [ID] connects a board at start (the default simulated board without ID).
  */
@@ -38,8 +39,9 @@ import {
 import type { WorkbenchEvent } from '../../src/api/workbench';
 import { DEFAULT_BOARD } from '../../src/boards/builtin';
 import { CHANNELS, type DesktopCommand, type DesktopSettings, type SettingsUpdateResult } from '../../src/api/desktop';
-import { EngineClient } from '../host/desktop/engineClient';
-import type { EngineReply } from '../host/desktop/engineHost';
+import { logFailures, RpcClient, serveRpc, type RpcHandler, type RpcServer, type WorkbenchReply } from '../../src/api/rpc';
+import { shutdownEngine } from '../host/desktop/engineHost';
+import { hostChannel, type HostPort } from '../host/desktop/port';
 import { APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from '../host/desktop/appProtocol';
 import { appOrigin, appUrl, gateRequest, isAppSender, type AppOrigin } from '../host/desktop/gate';
 import { buildMenuTemplate, type MenuAction, type MenuState } from '../host/desktop/menu';
@@ -62,10 +64,10 @@ let win: BrowserWindow | null = null;
 let settings: DesktopSettings;
 let settingsFile = '';
 let logFile = '';
-let engine: { child: UtilityProcess; client: EngineClient } | null = null;
+let engine: { child: UtilityProcess; client: RpcClient } | null = null;
 const restarts: number[] = [];
-/** Pages that pulled a trace port: they get a fresh one when the engine restarts. */
-const tracePages = new Set<WebContents>();
+/** Each page's port to the engine (through main) and the RPC server on main's end of it. */
+const pages = new Map<WebContents, { port: HostPort; server: RpcServer }>();
 let menuState: Pick<MenuState, 'connected' | 'hasTrace' | 'devices'> = { connected: false, hasTrace: false, devices: [] };
 let quitting = false;
 
@@ -104,13 +106,11 @@ function startEngine(): void {
     serviceName: `${PRODUCT_NAME} engine`,
     stdio: 'inherit',
   });
-  const client = new EngineClient(utilityHostPort(child), (line) => log(`engine: ${line}`));
-  engine = { child, client };
-  client.onEvent(onEngineEvent);
+  // Before the client's own exit listener, so open requests answer this reason (it has the exit code).
   child.on('exit', (code) => {
     if (engine?.child !== child) return;
     engine = null;
-    if (quitting) return client.fail('the app is quitting');
+    if (quitting) return client.close('the app is quitting');
     const now = Date.now();
     restarts.push(now);
     while (restarts.length && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
@@ -119,25 +119,34 @@ function startEngine(): void {
       ? `the engine process stopped (exit code ${code}) ${restarts.length} times within a minute and was not restarted; see Help → Show Logs, then restart the app`
       : `the engine process stopped (exit code ${code}) and was restarted; connect the board again`;
     log(reason);
-    client.fail(reason);
+    client.close(reason);
     sendEvent({ event: 'session.closed', data: { reason, capture: null, lost: true } });
     menuState = { connected: false, hasTrace: false, devices: [] };
     refreshMenu();
     if (giveUp) return void dialog.showErrorBox(PRODUCT_NAME, reason);
     startEngine();
-    for (const page of tracePages) handTracePort(page);
   });
+  const client = new RpcClient(hostChannel(utilityHostPort(child), 'the engine process stopped'), { log: (line) => log(`engine: ${line}`) });
+  engine = { child, client };
+  client.onEvent(onEngineEvent);
 }
 
-function request(method: string, params: unknown): Promise<EngineReply> {
-  if (!engine) return Promise.resolve({ ok: false, error: { code: 'failed', method, message: 'the engine is not running; restart the app (Help → Show Logs says why it stopped)' } });
-  return engine.client.request(method, params).then((reply) => {
-    const remembered = rememberRequest(settings, method, params, reply);
-    if (remembered) updateSettings(remembered);
-    if (reply.ok && (method === 'session.connect' || method === 'session.disconnect' || method === 'capture.open')) void syncMenuState();
-    return reply;
-  });
-}
+/** Every request to the engine, the page's and the menus': what to remember and refresh follows the reply. */
+const request: RpcHandler = logFailures(async (method, params, signal) => {
+  const name = String(method);
+  if (!engine) return { ok: false, error: { code: 'failed', method: name, message: 'the engine is not running; restart the app (Help → Show Logs says why it stopped)' } };
+  const reply = await engine.client.request(name, params, signal);
+  const remembered = rememberRequest(settings, name, params, reply);
+  if (remembered) updateSettings(remembered);
+  if (reply.ok && (name === 'session.connect' || name === 'session.disconnect' || name === 'capture.open')) void syncMenuState();
+  return reply;
+}, (line) => log(`engine: ${line}`));
+
+/** A request on a page's port: validated here first (gate.ts), then relayed. */
+const pageRequest: RpcHandler = async (method, params, signal) => {
+  const gated = gateRequest(method, params);
+  return gated.ok ? request(gated.method, gated.params, signal) : gated;
+};
 
 function onEngineEvent(e: WorkbenchEvent): void {
   sendEvent(e);
@@ -154,19 +163,25 @@ async function syncMenuState(): Promise<void> {
   refreshMenu();
 }
 
-function handTracePort(page: WebContents): void {
-  if (page.isDestroyed() || !engine) return;
-  const { port1, port2 } = new MessageChannelMain();
-  engine.client.attachTracePort(electronPort(port1));
-  page.postMessage(CHANNELS.tracePort, null, [port2]);
-  tracePages.add(page);
-  page.once('destroyed', () => tracePages.delete(page));
-}
-
 // ---- the page -----------------------------------------------------------------------------------
 
+/** Gives a page (checked by the caller) its port; a page that asks again (reloaded) gets a new one. */
+function handPagePort(page: WebContents): void {
+  const before = pages.get(page);
+  before?.port.close();
+  const { port1, port2 } = new MessageChannelMain();
+  const port = electronPort(port1);
+  pages.set(page, { port, server: serveRpc(hostChannel(port, 'the page went away'), pageRequest, { log: (line) => log(`page: ${line}`) }) });
+  if (!before)
+    page.once('destroyed', () => {
+      pages.get(page)?.port.close();
+      pages.delete(page);
+    });
+  page.postMessage(CHANNELS.port, null, [port2]);
+}
+
 function sendEvent(e: WorkbenchEvent): void {
-  if (win && !win.isDestroyed()) win.webContents.send(CHANNELS.event, e);
+  for (const { server } of pages.values()) server.emit(e);
 }
 
 function sendCommand(c: DesktopCommand): void {
@@ -184,16 +199,8 @@ function fromApp(event: IpcMainEvent | IpcMainInvokeEvent, channel: string): boo
 }
 
 function registerIpc(): void {
-  ipcMain.handle(CHANNELS.call, async (event, method: unknown, params: unknown) => {
-    const gated = gateRequest(event.senderFrame?.url, origin, method, params);
-    if (!gated.ok) {
-      if (gated.error.field === 'sender') log(gated.error.message);
-      return gated;
-    }
-    return request(gated.method, gated.params);
-  });
-  ipcMain.on(CHANNELS.requestTracePort, (event) => {
-    if (fromApp(event, CHANNELS.requestTracePort)) handTracePort(event.sender);
+  ipcMain.on(CHANNELS.requestPort, (event) => {
+    if (fromApp(event, CHANNELS.requestPort)) handPagePort(event.sender);
   });
   ipcMain.handle(CHANNELS.settingsGet, (event) => (fromApp(event, CHANNELS.settingsGet) ? settings : null));
   ipcMain.handle(CHANNELS.settingsUpdate, (event, patch: unknown): SettingsUpdateResult => {
@@ -233,7 +240,7 @@ async function tell(type: 'info' | 'error', message: string, detail?: string): P
   await (win ? dialog.showMessageBox(win, opts) : dialog.showMessageBox(opts));
 }
 
-async function showReply(what: string, reply: EngineReply): Promise<void> {
+async function showReply(what: string, reply: WorkbenchReply): Promise<void> {
   if (!reply.ok) await tell('error', `${what} failed`, reply.error.message);
 }
 
@@ -359,7 +366,6 @@ async function start(): Promise<void> {
 
   const board = boardArg(process.argv);
   if (board) {
-    await engine?.client.ready;
     await showReply(`Connecting ${board}`, await request('session.connect', { board }));
   }
 }
@@ -383,7 +389,7 @@ if (!app.requestSingleInstanceLock()) {
     quitting = true;
     const { client, child } = engine;
     const forced = setTimeout(() => child.kill(), 5000);
-    void client.shutdown().then(() => {
+    void shutdownEngine(client).then(() => {
       clearTimeout(forced);
       app.quit();
     });

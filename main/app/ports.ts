@@ -1,50 +1,42 @@
 /**
- * Electron's ports as HostPorts (main/host/desktop/port.ts), so the engine plumbing stays
+ * Electron's ports as HostPorts (main/host/desktop/port.ts), so the RPC bindings stay
  * Electron-free. Type imports only: engine.ts runs in a utility process and must not load
  * 'electron' for these.
  */
 import type { MessagePortMain, ParentPort, UtilityProcess } from 'electron';
 
-import { adaptPort, nativePort, type HostPort } from '../host/desktop/port';
+import type { HostPort } from '../host/desktop/port';
 
-const unwrap = (ports: readonly HostPort[] = []): MessagePortMain[] => ports.map((p) => nativePort<MessagePortMain>(p));
-
-/** A MessageChannelMain end (main process or utility process). */
+/** A MessageChannelMain end (main's end of the page's port). */
 export function electronPort(port: MessagePortMain): HostPort {
-  return adaptPort(port, {
-    post: (message, ports) => port.postMessage(message, unwrap(ports)),
+  return {
+    post: (message) => port.postMessage(message),
     onMessage(listener) {
-      port.on('message', (e) => listener(e.data, e.ports.map(electronPort)));
+      port.on('message', (e) => listener(e.data));
       port.start();
     },
-    onClose(listener) {
-      port.on('close', listener);
-      port.start();
-    },
+    onClose: (listener) => port.on('close', listener),
     close: () => port.close(),
-  });
+  };
 }
 
 /** The utility process's end of its channel to main (process.parentPort). */
 export function parentHostPort(parent: ParentPort): HostPort {
-  return adaptPort(parent, {
-    post: (message, ports) => {
-      if (ports?.length) throw new Error('parentPort cannot transfer ports; the engine never sends any to main');
-      parent.postMessage(message);
-    },
-    onMessage: (listener) => parent.on('message', (e) => listener(e.data, e.ports.map(electronPort))),
+  return {
+    post: (message) => parent.postMessage(message),
+    onMessage: (listener) => parent.on('message', (e) => listener(e.data)),
     // Main ending means this process ends with it.
     onClose: () => undefined,
     close: () => undefined,
-  });
+  };
 }
 
 /** Main's end of the channel to a utility process. */
 export function utilityHostPort(child: UtilityProcess): HostPort {
-  return adaptPort(child, {
-    post: (message, ports) => child.postMessage(message, unwrap(ports)),
-    onMessage: (listener) => child.on('message', (message: unknown) => listener(message, [])),
+  return {
+    post: (message) => child.postMessage(message),
+    onMessage: (listener) => child.on('message', (message: unknown) => listener(message)),
     onClose: (listener) => child.on('exit', listener),
     close: () => child.kill(),
-  });
+  };
 }

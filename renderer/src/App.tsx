@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useMemo, useState, type DragEvent } from 'react';
 
 import type { WorkbenchError } from '../../src/api/workbench';
-import type { BridgeApi, LinkState } from './bridge/api';
+import type { EngineApi, LinkState } from './engine/api';
 import { StatusBar } from './StatusBar';
 import { CommandPalette, type Command } from './ui/CommandPalette';
 import { ErrorNote } from './ui/ErrorNote';
@@ -36,14 +36,14 @@ function editable(t: EventTarget | null): boolean {
   return t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
 }
 
-function useLink(api: BridgeApi): LinkState {
+function useLink(api: EngineApi): LinkState {
   const [link, setLink] = useState(api.link());
   useEffect(() => api.onLink(setLink), [api]);
   return link;
 }
 
 /** Web mode: whether this page controls the session or only watches. */
-function useControl(api: BridgeApi): boolean {
+function useControl(api: EngineApi): boolean {
   const [controller, setController] = useState(api.controlling());
   useEffect(() => {
     const off = api.onEvent((e) => e.event === 'control.changed' && setController(e.data.controller));
@@ -54,7 +54,7 @@ function useControl(api: BridgeApi): boolean {
   return controller;
 }
 
-export function App({ api }: { api: BridgeApi }) {
+export function App({ api }: { api: EngineApi }) {
   const [view, setView] = useState<ViewId>('connect');
   const [palette, setPalette] = useState(false);
   const [exporting, setExporting] = useState(false);

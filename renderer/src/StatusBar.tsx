@@ -1,4 +1,4 @@
-import type { LinkState } from './bridge/api';
+import type { LinkState } from './engine/api';
 import type { TraceActivity } from './ui/useTraceActivity';
 
 const number = new Intl.NumberFormat('en-US');

@@ -1,4 +1,4 @@
-/** Entry: finds the bridge (Electron preload or the web mode's socket), then mounts the workbench. */
+/** Entry: finds the engine client (the desktop app's port or the web mode's socket), then mounts the workbench. */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 
@@ -6,7 +6,7 @@ import { createRoot } from 'react-dom/client';
 import './theme.css';
 
 import { App } from './App';
-import { getApi } from './bridge/api';
+import { getApi } from './engine/api';
 
 const root = createRoot(document.getElementById('root')!);
 

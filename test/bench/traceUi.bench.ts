@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { startWebServer, type WorkbenchBackend } from '../../main/host/web/server';
+import { startWebServer } from '../../main/host/web/server';
+import type { WorkbenchBackend } from '../../src/api/rpc';
 import type { TraceRow, WorkbenchEvent } from '../../src/api/workbench';
 import { launchBrowser, RENDERER_DIR, REPO } from '../e2e/harness';
 

@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, render, screen, within } from '@testing-librar
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { App } from '../../renderer/src/App';
-import type { BridgeApi } from '../../renderer/src/bridge/api';
+import type { EngineApi } from '../../renderer/src/engine/api';
 import { filterCommands } from '../../renderer/src/ui/CommandPalette';
 import { fakeApi, ok } from './fakeApi';
 import { device, sessionState } from './fixtures';
@@ -17,7 +17,7 @@ afterEach(() => {
   localStorage.clear();
 });
 
-function bridge(): BridgeApi & ReturnType<typeof fakeApi> {
+function engineApi(): EngineApi & ReturnType<typeof fakeApi> {
   const api = fakeApi({
     'session.state': () => ok(sessionState([device()])),
     'trace.stats': () => ({ ok: false, error: { code: 'no-session', message: 'no trace yet' } }),
@@ -27,7 +27,7 @@ function bridge(): BridgeApi & ReturnType<typeof fakeApi> {
 
 describe('App shell', () => {
   it('switches views with the keys 1–5 and shows the board in the header', async () => {
-    render(<App api={bridge()} />);
+    render(<App api={engineApi()} />);
     expect((await screen.findByTestId('header-board')).textContent).toBe('sim-qemu-amp-pci');
     fireEvent.keyDown(window, { key: '2' });
     expect(screen.getByRole('tab', { name: 'Devices' }).getAttribute('aria-selected')).toBe('true');
@@ -37,7 +37,7 @@ describe('App shell', () => {
   });
 
   it('runs a command from the palette (Ctrl+K) and keeps the theme chosen', async () => {
-    render(<App api={bridge()} />);
+    render(<App api={engineApi()} />);
     await screen.findByTestId('header-board');
     fireEvent.keyDown(window, { key: 'k', ctrlKey: true });
     const palette = screen.getByRole('dialog', { name: 'Command palette' });
@@ -51,7 +51,7 @@ describe('App shell', () => {
   });
 
   it('counts problems and messages in the status bar from trace events', async () => {
-    const api = bridge();
+    const api = engineApi();
     render(<App api={api} />);
     await screen.findByTestId('header-board');
     await act(async () => api.emit({ event: 'trace.appended', data: { count: 40, total: 40 } }));
@@ -61,7 +61,7 @@ describe('App shell', () => {
   });
 
   it('says why when the session is lost under the user, not when the user disconnects', async () => {
-    const api = bridge();
+    const api = engineApi();
     render(<App api={api} />);
     await screen.findByTestId('header-board');
     const banner = () => document.querySelector('.app-notice');
@@ -82,7 +82,7 @@ describe('App shell', () => {
   });
 
   it('opens a capture dropped on the window in the desktop app, and explains why not in web mode', async () => {
-    const web = bridge();
+    const web = engineApi();
     render(<App api={web} />);
     await screen.findByTestId('header-board');
     const file = new File(['x'], 'session.pcapng');
@@ -92,7 +92,7 @@ describe('App shell', () => {
     expect(web.callsOf('capture.open')).toEqual([]);
     cleanup();
 
-    const desktop = Object.assign(bridge(), { mode: 'electron' as const });
+    const desktop = Object.assign(engineApi(), { mode: 'electron' as const });
     desktop.calls.length = 0;
     const handlers = desktop.call.bind(desktop);
     desktop.call = (async (method: string, params: unknown) =>

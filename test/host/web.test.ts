@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { startWebServer, WS_PATH, type WebServer, type WorkbenchBackend } from '../../main/host/web/server';
+import { startWebServer, WS_PATH, type WebServer } from '../../main/host/web/server';
+import type { WorkbenchBackend } from '../../src/api/rpc';
 import type { WorkbenchEvent } from '../../src/api/workbench';
 
 let root = '';

@@ -1,12 +1,11 @@
 /**
- * The main process's gate for every request from a renderer (stack.md §4 "Validate on the main
- * side, twice"): first the sender — the frame must be the app's own page, served from
- * amp-workbench://app (appProtocol.ts), or the dev server in development (Electron advisory
- * GHSA-mq8j-3h7h-p8g7: an unchecked senderFrame turns any frame's bug into the app's privileges) —
- * then the payload, with the Workbench API's own runtime schemas (parseRequest). The engine
- * validates again.
+ * The main process's gate for the page (stack.md §4 "Validate on the main side, twice"): first the
+ * sender — only the app's own page, served from amp-workbench://app (appProtocol.ts), or the dev
+ * server in development, is given the port its requests travel on (Electron advisory
+ * GHSA-mq8j-3h7h-p8g7: an unchecked senderFrame turns any frame's bug into the app's privileges);
+ * the port is the page's alone, so what arrives on it comes from that page — then each request's
+ * payload, with the Workbench API's own runtime schemas (parseRequest). The engine validates again.
  */
-import { describeValue } from '../../../src/api/issues';
 import { parseRequest, type WorkbenchError } from '../../../src/api/workbench';
 import { APP_HOST, APP_INDEX_URL, APP_SCHEME } from './appProtocol';
 
@@ -40,23 +39,13 @@ export function isAppSender(frameUrl: string | null | undefined, origin: AppOrig
   return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === own.origin;
 }
 
-/** Why a sender was refused, for the log and the refused frame. */
-export function refusedSender(frameUrl: string | null | undefined, origin: AppOrigin): WorkbenchError {
-  return {
-    code: 'bad-request',
-    field: 'sender',
-    message: `request refused: it came from ${frameUrl ? describeValue(frameUrl) : 'a frame that is gone'}, not from the workbench page ${appUrl(origin)}`,
-  };
-}
-
 export type Gated = { ok: true; method: string; params: unknown } | { ok: false; error: WorkbenchError };
 
 /**
- * A renderer request as ipcMain received it. On success the request goes on unchanged (the
- * engine parses the raw params itself: parsing turns hex strings into bytes).
+ * A page request as main received it on the page's port. On success the request goes on
+ * unchanged (the engine parses the raw params itself: parsing turns hex strings into bytes).
  */
-export function gateRequest(frameUrl: string | null | undefined, origin: AppOrigin, method: unknown, params: unknown): Gated {
-  if (!isAppSender(frameUrl, origin)) return { ok: false, error: refusedSender(frameUrl, origin) };
+export function gateRequest(method: unknown, params: unknown): Gated {
   const parsed = parseRequest(method, params);
   if (!parsed.ok) return parsed;
   return { ok: true, method: parsed.request.method, params: params ?? {} };

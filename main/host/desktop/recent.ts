@@ -3,6 +3,7 @@
  * and Board menus. Pure functions over DesktopSettings; main/app saves what they return.
  */
 import { DEFAULT_BOARD } from '../../../src/boards/builtin';
+import type { WorkbenchReply } from '../../../src/api/rpc';
 import type { WorkbenchEvent } from '../../../src/api/workbench';
 import type { DesktopSettings } from '../../../src/api/desktop';
 import { RECENT_MAX } from './settings';
@@ -17,14 +18,12 @@ export function pruneRecent(list: readonly string[], exists: (item: string) => b
   return list.filter(exists);
 }
 
-type Reply = { ok: true; result: unknown } | { ok: false; error: unknown };
-
 /**
  * Settings after a relayed request succeeded, or null when it changes nothing to remember:
  * session.connect to a built-in board (a profile pasted by the page has no path to go back to)
  * and capture.open remember their target.
  */
-export function rememberRequest(settings: DesktopSettings, method: string, params: unknown, reply: Reply): DesktopSettings | null {
+export function rememberRequest(settings: DesktopSettings, method: string, params: unknown, reply: WorkbenchReply): DesktopSettings | null {
   if (!reply.ok) return null;
   const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
   if (method === 'session.connect' && p['profileText'] === undefined) {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 
 import { parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
+import type { CancelSignal } from '../../../src/api/rpc';
 import {
   boardInfo,
   deviceToJson,
@@ -90,13 +91,13 @@ export class WorkbenchService implements WorkbenchApi {
     return () => this.listeners.delete(listener);
   }
 
-  /** A request as a transport received it: validated, then run. Never rejects. */
-  async handle(method: unknown, params: unknown): Promise<Reply> {
+  /** A request as a transport received it: validated, then run. Never rejects. `signal` cancels an export. */
+  async handle(method: unknown, params: unknown, signal?: CancelSignal): Promise<Reply> {
     const p = parseRequest(method, params);
     if (!p.ok) return p;
     const m = p.request.method;
     try {
-      const r = await this.dispatch(p.request);
+      const r = await this.dispatch(p.request, signal);
       // Messages say what happened in the user's words; programs find the request in `method`.
       return r.ok ? r : { ok: false, error: { ...r.error, method: m } };
     } catch (e) {
@@ -114,7 +115,7 @@ export class WorkbenchService implements WorkbenchApi {
     for (const l of this.listeners) l({ event, data } as WorkbenchEvent);
   }
 
-  private dispatch(req: ParsedRequest): Promise<Reply> | Reply {
+  private dispatch(req: ParsedRequest, signal: CancelSignal | undefined): Promise<Reply> | Reply {
     switch (req.method) {
       case 'boards.list':
         return ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD)) });
@@ -174,7 +175,7 @@ export class WorkbenchService implements WorkbenchApi {
         return ok({ seq });
       }
       case 'trace.export':
-        return this.withStore((s) => this.export(s, req.params));
+        return this.withStore((s) => this.export(s, req.params, signal));
       case 'trace.cancelExport':
         if (!this.exporting) return workbenchError('not-found', 'no export is running');
         this.exporting.abort.abort();
@@ -381,12 +382,16 @@ export class WorkbenchService implements WorkbenchApi {
     return ok({ devNum, queue, name: model.name, ring: await ring });
   }
 
-  private async export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>): Promise<Reply> {
+  private async export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>, signal: CancelSignal | undefined): Promise<Reply> {
     if (!isAbsolute(p.out)) return workbenchError('bad-request', `the output file must be a full path on the workbench's machine (such as /home/me/trace.pcapng), saw "${p.out}"`, { field: 'params.out' });
     if (this.exporting) return workbenchError('busy', `an export to ${this.exporting.out} is running; wait for it or cancel it`);
     // Everything recorded so far goes into the file, not only what the last flush delivered.
     if (this.live && s.live) this.live.rec.recorder.flush();
+    // Cancelled by trace.cancelExport, or by the caller's own signal.
     const abort = new AbortController();
+    const cancel = (): void => abort.abort();
+    if (signal?.aborted) cancel();
+    signal?.addEventListener('abort', cancel);
     this.exporting = { out: p.out, abort };
     try {
       const r = await exportCaptureAsync(s.capture(), {
@@ -402,6 +407,7 @@ export class WorkbenchService implements WorkbenchApi {
       const code = abort.signal.aborted ? 'cancelled' : r.error.startsWith('filter:') ? 'bad-filter' : 'failed';
       return workbenchError(code, r.error);
     } finally {
+      signal?.removeEventListener('abort', cancel);
       this.exporting = null;
     }
   }

@@ -14,9 +14,10 @@
  * called session.takeControl; when it leaves, the longest-connected client takes over). The others
  * are viewers and may call only read-only methods (WORKBENCH_METHODS[m].readOnly).
  *
- * Messages are JSON text: `{id, method, params}` → `{id, result}` or `{id, error}`; events
- * `{event, data}`. trace.appended is coalesced per client to at most one per `coalesceMs`
- * (default 50 ms) carrying the summed count: never one message per record (stack.md §6).
+ * Messages are the RPC core's (src/api/rpc.ts) as JSON text: `{id, method, params}` → `{id, result}`
+ * or `{id, error}`, `{cancel: id}`, events `{event, data}`. trace.appended is coalesced per client
+ * to at most one per `coalesceMs` (default 50 ms) carrying the summed count: never one message
+ * per record (stack.md §6).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -26,15 +27,12 @@ import type { Duplex } from 'node:stream';
 
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
-import { isReadOnly, METHOD_ACTIONS, WORKBENCH_METHODS, type WorkbenchError, type WorkbenchEvent, type WorkbenchMethod } from '../../../src/api/workbench';
+import { coalesceTraceGrowth, logFailures, readOnlyGate, serveRpc, type CoalescedEvents, type RpcChannel, type RpcHandler, type RpcServer, type WorkbenchBackend } from '../../../src/api/rpc';
+import { describeValue } from '../../../src/api/issues';
+import { errorText } from '../../../src/util/errorText';
+import { nodeRuntime } from '../runtime';
 import { contentSecurityPolicy } from './csp';
 import { readStaticFile } from './staticFiles';
-
-/** What the server needs of the engine: WorkbenchService, or a stand-in in tests. */
-export interface WorkbenchBackend {
-  handle(method: unknown, params: unknown): Promise<{ ok: true; result: unknown } | { ok: false; error: WorkbenchError }>;
-  onEvent(listener: (e: WorkbenchEvent) => void): () => void;
-}
 
 export interface WebServerOptions {
   backend: WorkbenchBackend;
@@ -71,8 +69,8 @@ const MAX_MESSAGE_BYTES = 1 << 20;
 interface Client {
   ws: WebSocket;
   remote: string;
-  appended: { count: number; total: number } | null;
-  timer: NodeJS.Timeout | null;
+  rpc: RpcServer;
+  events: CoalescedEvents;
 }
 
 type Refusal = { status: number; reason: string };
@@ -91,11 +89,6 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-function describe(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
-
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const host = opts.host ?? LOOPBACK;
   if (host !== LOOPBACK) {
@@ -112,11 +105,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   const refuse = (req: IncomingMessage, url: URL): Refusal | null => {
     const hostHeader = (req.headers.host ?? '').toLowerCase();
     if (hostHeader !== `${LOOPBACK}:${port}` && hostHeader !== `localhost:${port}`) {
-      return { status: 403, reason: `Host header must be ${LOOPBACK}:${port} or localhost:${port}, saw ${describe(req.headers.host ?? null)}` };
+      return { status: 403, reason: `Host header must be ${LOOPBACK}:${port} or localhost:${port}, saw ${describeValue(req.headers.host ?? null)}` };
     }
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== `http://${LOOPBACK}:${port}` && origin !== `http://localhost:${port}`) {
-      return { status: 403, reason: `Origin must be http://${LOOPBACK}:${port} or http://localhost:${port}, saw ${describe(origin)}` };
+      return { status: 403, reason: `Origin must be http://${LOOPBACK}:${port} or http://localhost:${port}, saw ${describeValue(origin)}` };
     }
     const given = url.searchParams.get('token') ?? cookie(req, cookieName());
     if (given === undefined || given === null) return { status: 401, reason: 'no token: open the URL amp-workbench serve printed (it carries ?token=…)' };
@@ -179,101 +172,88 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     void serveFile(res, pathname);
   });
 
+  /**
+   * A client's socket as the RPC core's channel: JSON text each way, and a client that lets too
+   * much pile up unsent is dropped rather than buffered without end. Frames that are not JSON text
+   * are answered here (the core sees objects only).
+   */
+  const socketChannel = (ws: WebSocket, remote: string): RpcChannel => {
+    const send: RpcChannel['send'] = (message) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        log(`dropped client ${remote}: ${ws.bufferedAmount} bytes unsent (it stopped reading)`);
+        ws.terminate();
+        return;
+      }
+      ws.send(JSON.stringify(message));
+    };
+    const refuseFrame = (message: string): void => send({ id: null, error: { code: 'bad-request', message } });
+    return {
+      send,
+      onMessage: (listener) =>
+        ws.on('message', (data: RawData, isBinary: boolean) => {
+          if (isBinary) return refuseFrame('binary frames are not part of the API; send JSON text {"id", "method", "params"}');
+          let msg: unknown;
+          try {
+            msg = JSON.parse(data.toString());
+          } catch (e) {
+            // The parser's own text ("Unexpected token…") is for the log, not the reply.
+            log(`client ${remote} sent a message that is not JSON: ${errorText(e)}`);
+            return refuseFrame('message is not JSON text; expected an object {"id", "method", "params"}');
+          }
+          listener(msg);
+        }),
+      onClose: (listener) => ws.on('close', (code: number, reason: Buffer) => listener(reason.length ? reason.toString() : `the client left (code ${code})`)),
+    };
+  };
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const clients = new Set<Client>();
   let controller: Client | null = null;
 
-  const send = (c: Client, message: unknown): void => {
-    if (c.ws.readyState !== c.ws.OPEN) return;
-    if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      log(`dropped client ${c.remote}: ${c.ws.bufferedAmount} bytes unsent (it stopped reading)`);
-      c.ws.terminate();
-      return;
-    }
-    c.ws.send(JSON.stringify(message));
-  };
-
   const setController = (c: Client | null): void => {
     const before = controller;
     controller = c;
-    if (before && before !== c) send(before, { event: 'control.changed', data: { controller: false } });
-    if (c && before !== c) send(c, { event: 'control.changed', data: { controller: true } });
-  };
-
-  const flushAppended = (c: Client): void => {
-    if (c.timer) clearTimeout(c.timer);
-    c.timer = null;
-    if (c.appended) send(c, { event: 'trace.appended', data: c.appended });
-    c.appended = null;
+    if (before && before !== c) before.rpc.emit({ event: 'control.changed', data: { controller: false } });
+    if (c && before !== c) c.rpc.emit({ event: 'control.changed', data: { controller: true } });
   };
 
   const unsubscribe = opts.backend.onEvent((e) => {
-    for (const c of clients) {
-      if (e.event === 'trace.appended') {
-        c.appended = { count: (c.appended?.count ?? 0) + e.data.count, total: e.data.total };
-        c.timer ??= setTimeout(() => flushAppended(c), coalesceMs);
-        continue;
-      }
-      if (e.event === 'trace.reset') {
-        // Counts of the trace before belong to nothing now.
-        if (c.timer) clearTimeout(c.timer);
-        c.timer = null;
-        c.appended = null;
-      }
-      send(c, e);
-    }
+    for (const c of clients) c.events.emit(e);
   });
 
-  const reply = (c: Client, id: unknown, error: WorkbenchError): void => send(c, { id, error });
+  const backend = logFailures((method, params, signal) => opts.backend.handle(method, params, signal), log);
 
-  const onMessage = async (c: Client, data: RawData, isBinary: boolean): Promise<void> => {
-    if (isBinary) return reply(c, null, { code: 'bad-request', message: 'binary frames are not part of the API; send JSON text {"id", "method", "params"}' });
-    let msg: unknown;
-    try {
-      msg = JSON.parse(data.toString());
-    } catch (e) {
-      // The parser's own text ("Unexpected token…") is for the log, not the reply.
-      log(`client ${c.remote} sent a message that is not JSON: ${(e as Error).message}`);
-      return reply(c, null, { code: 'bad-request', message: 'message is not JSON text; expected an object {"id", "method", "params"}' });
-    }
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-      return reply(c, null, { code: 'bad-request', message: `expected a JSON object {"id", "method", "params"}, saw ${describe(msg)}` });
-    }
-    const { id, method, params } = msg as Record<string, unknown>;
-    if (!(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
-      return reply(c, id ?? null, { code: 'bad-request', field: 'id', message: `expected "id" to be a number or a string the reply will carry, saw ${describe(id)}` });
-    }
-    if (method === 'session.takeControl') {
-      setController(c);
-      return send(c, { id, result: { controller: true } });
-    }
-    const known = typeof method === 'string' && Object.hasOwn(WORKBENCH_METHODS, method);
-    if (known && c !== controller && !isReadOnly(method as WorkbenchMethod)) {
-      const action = METHOD_ACTIONS[method as WorkbenchMethod];
-      return reply(c, id, {
-        code: 'read-only',
-        method: method as string,
-        message: `this window only views the session (another window controls it), so ${action} is not allowed here: take control in the header first`,
-      });
-    }
-    const r = await opts.backend.handle(method, params);
-    // An internal failure's own text goes to the terminal the message points to.
-    if (!r.ok && r.error.detail) log(`${String(method)} failed: ${r.error.detail}`);
-    send(c, r.ok ? { id, result: r.result } : { id, error: r.error });
+  /** Every request: takeControl is the server's own; the rest go to the backend, gated for viewers. */
+  const handlerFor = (controls: () => boolean, takeControl: () => void): RpcHandler => {
+    const gated = readOnlyGate(backend, controls);
+    return (method, params, signal) => {
+      if (method !== 'session.takeControl') return gated(method, params, signal);
+      takeControl();
+      return Promise.resolve({ ok: true, result: { controller: true } });
+    };
   };
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const c: Client = { ws, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`, appended: null, timer: null };
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const rpc = serveRpc(
+      socketChannel(ws, remote),
+      handlerFor(
+        () => controller === c,
+        () => setController(c),
+      ),
+      { log: (line) => log(`client ${remote}: ${line}`) },
+    );
+    const c: Client = { ws, remote, rpc, events: coalesceTraceGrowth(rpc.emit, coalesceMs, nodeRuntime) };
     clients.add(c);
-    ws.on('message', (data, isBinary) => void onMessage(c, data, isBinary));
-    ws.on('error', (e) => log(`client ${c.remote}: ${e.message}`));
+    ws.on('error', (e) => log(`client ${remote}: ${e.message}`));
     ws.on('close', () => {
       clients.delete(c);
-      if (c.timer) clearTimeout(c.timer);
+      c.events.stop();
       if (controller === c) setController(clients.values().next().value ?? null);
     });
     if (!controller) setController(c);
-    else send(c, { event: 'control.changed', data: { controller: false } });
+    else c.rpc.emit({ event: 'control.changed', data: { controller: false } });
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -305,7 +285,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     async close() {
       unsubscribe();
       for (const c of clients) {
-        if (c.timer) clearTimeout(c.timer);
+        c.events.stop();
         c.ws.close(1001, 'workbench shutting down');
       }
       wss.close();

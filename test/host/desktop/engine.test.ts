@@ -1,8 +1,8 @@
 /**
- * The desktop engine plumbing without Electron: the engine host loop (engineHost.ts) and main's
- * client (engineClient.ts) over worker_threads MessageChannels standing in for the utility
- * process's parentPort and the page's trace MessageChannel — once with the real WorkbenchService
- * on the default simulated board, once with a stand-in backend that drives events exactly.
+ * The desktop engine plumbing without Electron: the engine host (engineHost.ts) and main's RPC
+ * client over a worker_threads MessageChannel standing in for the utility process's parentPort —
+ * once with the real WorkbenchService on the default simulated board, once with a stand-in
+ * backend that drives events exactly.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,73 +10,65 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { EngineClient } from '../../../main/host/desktop/engineClient';
-import { serveEngine, type EngineBackend, type EngineHost, type EngineReply } from '../../../main/host/desktop/engineHost';
-import { nodePort, type HostPort } from '../../../main/host/desktop/port';
+import { serveEngine, shutdownEngine, type EngineBackend, type EngineHost } from '../../../main/host/desktop/engineHost';
+import { hostChannel, nodePort, type HostPort } from '../../../main/host/desktop/port';
 import { WorkbenchService } from '../../../main/host/service/workbench';
 import { DEFAULT_BOARD } from '../../../src/boards/builtin';
+import { RpcClient, type WorkbenchReply } from '../../../src/api/rpc';
 import { WORKBENCH_EVENTS, WORKBENCH_METHODS, type WorkbenchEvent } from '../../../src/api/workbench';
-
-/** A page's end of a trace port: every message, and a way to wait for one that satisfies a test. */
-class PageEnd {
-  readonly messages: unknown[] = [];
-  private waiters: { test: (m: unknown) => boolean; resolve: (m: unknown) => void }[] = [];
-
-  constructor(readonly port: HostPort) {
-    port.onMessage((m) => {
-      this.messages.push(m);
-      this.waiters = this.waiters.filter((w) => (w.test(m) ? (w.resolve(m), false) : true));
-    });
-  }
-
-  next(test: (m: unknown) => boolean): Promise<unknown> {
-    const seen = this.messages.find(test);
-    return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => this.waiters.push({ test, resolve }));
-  }
-}
 
 function channel(): { engineSide: HostPort; mainSide: HostPort } {
   const { port1, port2 } = new MessageChannel();
   return { engineSide: nodePort(port1), mainSide: nodePort(port2) };
 }
 
-function tracePort(client: EngineClient): PageEnd {
-  const { port1, port2 } = new MessageChannel();
-  client.attachTracePort(nodePort(port1));
-  return new PageEnd(nodePort(port2));
+function client(port: HostPort, log?: (line: string) => void): RpcClient {
+  return new RpcClient(hostChannel(port, 'the engine process is gone'), log ? { log } : {});
+}
+
+/** Events in arrival order, and a way to wait for one that satisfies a test. */
+class Events {
+  readonly seen: WorkbenchEvent[] = [];
+  private waiters: { test: (e: WorkbenchEvent) => boolean; resolve: (e: WorkbenchEvent) => void }[] = [];
+
+  constructor(c: RpcClient) {
+    c.onEvent((e) => {
+      this.seen.push(e);
+      this.waiters = this.waiters.filter((w) => (w.test(e) ? (w.resolve(e), false) : true));
+    });
+  }
+
+  next(test: (e: WorkbenchEvent) => boolean): Promise<WorkbenchEvent> {
+    const seen = this.seen.find(test);
+    return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => this.waiters.push({ test, resolve }));
+  }
 }
 
 describe('engine host with the real WorkbenchService on the simulated board', () => {
   let root = '';
   let service: WorkbenchService;
   let host: EngineHost;
-  let client: EngineClient;
-  let page: PageEnd;
-  const events: WorkbenchEvent[] = [];
+  let main: RpcClient;
+  let events: Events;
   const logged: string[] = [];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'amp-desktop-engine-'));
     service = new WorkbenchService({ capturesDir: join(root, 'captures') });
     const { engineSide, mainSide } = channel();
     host = serveEngine(engineSide, service, { coalesceMs: 10, log: (l) => logged.push(l) });
-    client = new EngineClient(mainSide, (l) => logged.push(l));
-    client.onEvent((e) => {
-      WORKBENCH_EVENTS[e.event].parse(e.data);
-      events.push(e);
-    });
-    await client.ready;
-    page = tracePort(client);
+    main = client(mainSide, (l) => logged.push(l));
+    events = new Events(main);
+    main.onEvent((e) => void WORKBENCH_EVENTS[e.event].parse(e.data));
   });
 
   afterAll(async () => {
     await service.close();
-    page.port.close();
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function call(method: string, params: unknown = {}): Promise<EngineReply> {
-    return client.request(method, params);
+  async function call(method: string, params: unknown = {}): Promise<WorkbenchReply> {
+    return main.request(method, params);
   }
 
   it('answers a request with the method result', async () => {
@@ -91,36 +83,34 @@ describe('engine host with the real WorkbenchService on the simulated board', ()
     expect(r).toMatchObject({ ok: false, error: { code: 'bad-request', field: 'params.devNum' } });
   });
 
-  it('connects the board, relays session events on the control channel and trace growth on the trace port only', async () => {
+  it('connects the board and relays session events, and trace growth batched', async () => {
     const r = await call('session.connect', {});
     expect(r.ok).toBe(true);
     const state = WORKBENCH_METHODS['session.connect'].result.parse((r as { result: unknown }).result);
     expect(state.devices.length).toBeGreaterThan(0);
     expect(state.devices.every((d) => d.phase === 'ready')).toBe(true);
 
-    const names = new Set(events.map((e) => e.event));
+    const names = new Set(events.seen.map((e) => e.event));
     expect(names).toContain('session.stage');
     expect(names).toContain('session.device');
     expect(names).toContain('trace.reset');
-    expect(names).not.toContain('trace.appended');
 
-    // Growth reaches the page batched: every message is a trace.appended, totals never go back,
-    // and the page catches up with what trace.info reports.
+    // Growth reaches main batched: totals never go back, and main catches up with what
+    // trace.info reports in fewer messages than records.
     const work = await call('device.workload', { devNum: state.devices.find((d) => d.deviceType === 'rng')?.devNum ?? 0, kind: 'rng-read', params: { bytes: 16 } });
     expect(work.ok).toBe(true);
     const info = await call('trace.info');
     const count = WORKBENCH_METHODS['trace.info'].result.parse((info as { result: unknown }).result).count;
-    await page.next((m) => (m as WorkbenchEvent).event === 'trace.appended' && (m as { data: { total: number } }).data.total >= count);
-    const appended = page.messages.map((m) => WORKBENCH_EVENTS['trace.appended'].parse((m as WorkbenchEvent).data));
-    expect(page.messages.every((m) => (m as WorkbenchEvent).event === 'trace.appended')).toBe(true);
+    await events.next((e) => e.event === 'trace.appended' && e.data.total >= count);
+    const appended = events.seen.flatMap((e) => (e.event === 'trace.appended' ? [e.data] : []));
     expect(appended.map((a) => a.total)).toEqual([...appended.map((a) => a.total)].sort((a, b) => a - b));
     expect(appended.length).toBeLessThan(appended.at(-1)!.total);
   });
 
-  it('shuts down: the session ends (session.closed relayed), then the host reports closed', async () => {
-    await client.shutdown();
+  it('shuts down: the session ends (session.closed relayed), then the host is done and refuses later requests', async () => {
+    await shutdownEngine(main);
     await host.done;
-    expect(events.at(-1)).toMatchObject({ event: 'session.closed', data: { reason: 'the workbench is shutting down' } });
+    expect(events.seen.at(-1)).toMatchObject({ event: 'session.closed', data: { reason: 'the workbench is shutting down' } });
     const after = await call('session.state');
     expect(after).toMatchObject({ ok: false, error: { code: 'failed', method: 'session.state', message: 'the engine is shutting down' } });
     expect(logged).toEqual([]);
@@ -128,9 +118,9 @@ describe('engine host with the real WorkbenchService on the simulated board', ()
 });
 
 describe('engine host batching and failure handling with a stand-in backend', () => {
-  function standIn(): EngineBackend & { emit: (e: WorkbenchEvent) => void; answer: Map<string, (params: unknown) => Promise<EngineReply>> } {
+  function standIn(): EngineBackend & { emit: (e: WorkbenchEvent) => void; answer: Map<string, (params: unknown) => Promise<WorkbenchReply>> } {
     const listeners = new Set<(e: WorkbenchEvent) => void>();
-    const answer = new Map<string, (params: unknown) => Promise<EngineReply>>();
+    const answer = new Map<string, (params: unknown) => Promise<WorkbenchReply>>();
     return {
       answer,
       emit: (e) => listeners.forEach((l) => l(e)),
@@ -140,26 +130,25 @@ describe('engine host batching and failure handling with a stand-in backend', ()
     };
   }
 
-  it('sums a burst of 10,000 appended events into one trace-port message', async () => {
+  it('sums a burst of 10,000 appended events into one message to main', async () => {
     const backend = standIn();
     const { engineSide, mainSide } = channel();
     serveEngine(engineSide, backend, { coalesceMs: 5 });
-    const client = new EngineClient(mainSide);
-    await client.ready;
-    const page = tracePort(client);
-    // The port reaches the engine with the next control message: a round trip proves it arrived.
-    await client.request('session.state', {});
+    const main = client(mainSide);
+    const events = new Events(main);
     for (let i = 1; i <= 10_000; i++) backend.emit({ event: 'trace.appended', data: { count: 1, total: 500 + i } });
-    const m = await page.next(() => true);
+    const m = await events.next(() => true);
     expect(m).toEqual({ event: 'trace.appended', data: { count: 10_000, total: 10_500 } });
     // A later burst is a new message; a reset in between drops the counts of the old trace.
     backend.emit({ event: 'trace.appended', data: { count: 7, total: 10_507 } });
     backend.emit({ event: 'trace.reset', data: {} as never });
     backend.emit({ event: 'trace.appended', data: { count: 3, total: 3 } });
-    const second = await page.next((x) => x !== m);
-    expect(second).toEqual({ event: 'trace.appended', data: { count: 3, total: 3 } });
-    page.port.close();
-    await client.shutdown();
+    await events.next((e) => e.event === 'trace.appended' && e !== m);
+    expect(events.seen.slice(1)).toEqual([
+      { event: 'trace.reset', data: {} },
+      { event: 'trace.appended', data: { count: 3, total: 3 } },
+    ]);
+    await shutdownEngine(main);
   });
 
   it('gives each request its own reply even when they finish out of order', async () => {
@@ -169,43 +158,59 @@ describe('engine host batching and failure handling with a stand-in backend', ()
     backend.answer.set('trace.stats', async () => (await slow, { ok: true, result: 'slow' }));
     const { engineSide, mainSide } = channel();
     serveEngine(engineSide, backend);
-    const client = new EngineClient(mainSide);
-    const first = client.request('trace.stats', {});
-    const second = await client.request('trace.info', { n: 2 });
+    const main = client(mainSide);
+    const first = main.request('trace.stats', {});
+    const second = await main.request('trace.info', { n: 2 });
     expect(second).toEqual({ ok: true, result: { echo: { n: 2 } } });
     release();
     expect(await first).toEqual({ ok: true, result: 'slow' });
-    await client.shutdown();
+    await shutdownEngine(main);
   });
 
-  it('answers open and later requests with the reason when the engine process dies', async () => {
+  /** An engine whose session.connect never answers, and a connect request open on it. */
+  async function hanging(): Promise<{ engineSide: HostPort; main: RpcClient; open: Promise<WorkbenchReply> }> {
     const backend = standIn();
     backend.answer.set('session.connect', () => new Promise(() => undefined));
     const { engineSide, mainSide } = channel();
     serveEngine(engineSide, backend);
-    const client = new EngineClient(mainSide);
-    const open = client.request('session.connect', {});
-    await client.request('boards.list', {});
-    client.fail('the engine process exited with code 3; it was restarted, connect the board again');
+    const main = client(mainSide);
+    const open = main.request('session.connect', {});
+    await main.request('boards.list', {});
+    return { engineSide, main, open };
+  }
+
+  it('answers open and later requests with the reason when the engine process dies', async () => {
+    const { engineSide, main, open } = await hanging();
+    main.close('the engine process exited with code 3; it was restarted, connect the board again');
     expect(await open).toEqual({
       ok: false,
       error: { code: 'failed', method: 'session.connect', message: 'the engine process exited with code 3; it was restarted, connect the board again' },
     });
-    expect(await client.request('trace.info', {})).toMatchObject({ ok: false, error: { code: 'failed' } });
-    await client.shutdown();
+    expect(await main.request('trace.info', {})).toMatchObject({ ok: false, error: { code: 'failed' } });
     engineSide.close();
   });
 
-  it('logs control messages that are not part of the framing instead of acting on them', async () => {
+  it('a closed port answers what is open with the reason its binding gives', async () => {
+    const { engineSide, open } = await hanging();
+    engineSide.close();
+    expect(await open).toEqual({ ok: false, error: { code: 'failed', method: 'session.connect', message: 'the engine process is gone' } });
+  });
+
+  it('answers messages that are not requests with an error value and logs them, instead of acting on them', async () => {
     const logged: string[] = [];
     const { engineSide, mainSide } = channel();
     serveEngine(engineSide, standIn(), { log: (l) => logged.push(l) });
-    const client = new EngineClient(mainSide);
-    mainSide.post({ type: 'request', id: 'one', method: 'boards.list' });
+    const replies: unknown[] = [];
+    mainSide.onMessage((m) => replies.push(m));
+    const main = client(mainSide);
+    mainSide.post({ id: { one: 1 }, method: 'boards.list' });
     mainSide.post('hello');
-    await client.request('boards.list', {});
-    expect(logged).toHaveLength(2);
-    expect(logged[0]).toMatch(/^ignored a control message that is not \{type: "request" \| "trace-port" \| "shutdown"\}/);
-    await client.shutdown();
+    await main.request('boards.list', {});
+    expect(logged).toEqual(['ignored a message that is not an object: "hello"']);
+    expect(replies.slice(0, 2)).toEqual([
+      { id: null, error: { code: 'bad-request', field: 'id', message: 'expected "id" to be a number or a string the reply will carry, saw {"one":1}' } },
+      { id: null, error: { code: 'bad-request', message: 'expected an object {"id", "method", "params"}, saw "hello"' } },
+    ]);
+    await shutdownEngine(main);
   });
 });

@@ -121,7 +121,7 @@ describe('recent lists', () => {
     expect(rememberRequest(s, 'session.connect', { board: 'hw-x' }, ok)?.recentBoards).toEqual(['hw-x']);
     expect(rememberRequest(s, 'session.connect', { profileText: '{}', fileName: 'p.json' }, ok)).toBeNull();
     expect(rememberRequest(s, 'capture.open', { path: '/captures/x' }, ok)?.recentCaptures).toEqual(['/captures/x']);
-    expect(rememberRequest(s, 'capture.open', { path: '/captures/x' }, { ok: false, error: {} })).toBeNull();
+    expect(rememberRequest(s, 'capture.open', { path: '/captures/x' }, { ok: false, error: { code: 'not-found', message: 'no capture at /captures/x' } })).toBeNull();
     expect(rememberRequest(s, 'trace.info', {}, ok)).toBeNull();
     expect(rememberEvent(s, { event: 'session.closed', data: { reason: 'x', capture: '/captures/y', lost: false } })?.recentCaptures).toEqual(['/captures/y']);
     expect(rememberEvent(s, { event: 'session.closed', data: { reason: 'x', capture: null, lost: false } })).toBeNull();

@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState, type DragEvent } from 'react';
 
 import type { WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
-import type { WorkbenchApi } from '../../bridge/api';
+import type { WorkbenchApi } from '../../engine/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 import { useSession } from '../../ui/useSession';

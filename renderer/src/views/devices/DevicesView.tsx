@@ -7,7 +7,7 @@
 import { useState } from 'react';
 
 import type { DeviceJson, WorkbenchError } from '../../../../src/api/workbench';
-import type { WorkbenchApi } from '../../bridge/api';
+import type { WorkbenchApi } from '../../engine/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 import { useSession, withDevice } from '../../ui/useSession';

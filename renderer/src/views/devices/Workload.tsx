@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 
 import type { DeviceJson, WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
 import { DEVICE_ID } from '../../../../src/protocol/names';
-import type { WorkbenchApi } from '../../bridge/api';
+import type { WorkbenchApi } from '../../engine/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 

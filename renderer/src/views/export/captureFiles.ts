@@ -7,7 +7,7 @@ import type { WorkbenchApi } from '../../../../src/api/workbench';
 
 export type ApiMode = 'electron' | 'web';
 
-/** The bridge says its mode (renderer/src/bridge/api.ts BridgeApi.mode); a bare WorkbenchApi outside Electron is web mode. */
+/** The engine client says its mode (renderer/src/engine/api.ts EngineApi.mode); a bare WorkbenchApi outside Electron is web mode. */
 export function apiMode(api: WorkbenchApi): ApiMode {
   const mode = (api as { mode?: unknown }).mode;
   if (mode === 'electron' || mode === 'web') return mode;
@@ -32,5 +32,5 @@ export function droppedCapturePath(api: WorkbenchApi, data: DataTransfer | null)
   }
   // The preload's webUtils.getPathForFile: File.path is gone since Electron 32.
   const path = window.ampWorkbench?.desktop.pathForFile(file) ?? '';
-  return path === '' ? { ok: false, error: `The desktop bridge did not say where "${file.name}" is; open it by path instead.` } : { ok: true, path };
+  return path === '' ? { ok: false, error: `The desktop app did not say where "${file.name}" is; open it by path instead.` } : { ok: true, path };
 }

@@ -1,13 +1,13 @@
 // @vitest-environment node
 /**
- * The web-mode bridge against a real WebSocket server speaking the server's wire shape. Node
- * environment with the page's globals the bridge uses stood in (jsdom's WebSocket and Node's
- * events do not mix): `ws` as WebSocket, an address bar, and reportError collecting.
+ * The page's engine client in web mode against a real WebSocket server speaking the server's wire
+ * shape. Node environment with the page's globals the client uses stood in (jsdom's WebSocket and
+ * Node's events do not mix): `ws` as WebSocket, an address bar, and reportError collecting.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket, WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 
-import { connectWebSocketApi, type LinkState } from '../../renderer/src/bridge/api';
+import { connectWebSocketApi, type LinkState } from '../../renderer/src/engine/api';
 
 const reported: unknown[] = [];
 let address = 'http://127.0.0.1:1234/?token=secret#x';
