@@ -58,6 +58,8 @@ export type EndpointProblem =
 export interface EndpointObserver {
   onMessage?(message: WireMessage): void;
   onProblem?(problem: EndpointProblem): void;
+  /** A doorbell: this endpoint rings its peer (outbound), or the peer's doorbell arrives (inbound), before the drain it starts. */
+  onDoorbell?(direction: Direction): void;
 }
 
 export interface EndpointError {
@@ -174,7 +176,10 @@ export class BusEndpoint {
     this.nextToken = Number.isInteger(first) && first >= 1 && first <= 0xffff ? first : 1;
     this.inbound = this.role === 'driver' ? 'device-to-driver' : 'driver-to-device';
     this.outbound = this.role === 'driver' ? 'driver-to-device' : 'device-to-driver';
-    this.unsubscribe = opts.doorbellIn.subscribe(() => void this.drain());
+    this.unsubscribe = opts.doorbellIn.subscribe(() => {
+      this.emitDoorbell(this.inbound);
+      void this.drain();
+    });
     const pollMs = opts.pollMs ?? (opts.doorbellIn.mode === 'poll' ? 1 : 0);
     if (pollMs > 0) this.schedulePoll(pollMs);
     // Whatever the peer queued before we subscribed (its doorbell is gone): after the caller has
@@ -312,7 +317,10 @@ export class BusEndpoint {
 
   private async ring(times: number): Promise<EndpointError | null> {
     try {
-      for (let i = 0; i < times; i++) await this.out.ring();
+      for (let i = 0; i < times; i++) {
+        this.emitDoorbell(this.outbound);
+        await this.out.ring();
+      }
       return null;
     } catch (e) {
       return { code: 'doorbell', message: `ringing the ${this.outbound} doorbell failed: ${errorText(e)}` };
@@ -630,6 +638,16 @@ export class BusEndpoint {
     for (const o of this.observers) {
       try {
         o.onProblem?.(p);
+      } catch {
+        // ignored, see above
+      }
+    }
+  }
+
+  private emitDoorbell(direction: Direction): void {
+    for (const o of this.observers) {
+      try {
+        o.onDoorbell?.(direction);
       } catch {
         // ignored, see above
       }
