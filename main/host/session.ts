@@ -227,7 +227,22 @@ function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPo
  * place a board's link is opened. A failure or the user's stop is a SessionError saying why.
  */
 export async function openSession(profile: BoardProfile, opts: SessionOptions & { link?: LinkSpec } = {}): Promise<Session> {
-  return attachSession(profile, await openLink(profile, opts), opts);
+  let link: BoardLink;
+  try {
+    link = await openLink(profile, opts);
+  } catch (e) {
+    throw e instanceof SessionError ? unreached(profile, e.message, opts) : e;
+  }
+  return attachSession(profile, link, opts);
+}
+
+/** A board whose link did not open leaves a trace too: one error marker saying why. */
+function unreached(profile: BoardProfile, message: string, opts: SessionOptions & { link?: LinkSpec }): SessionError {
+  const started = Trace.start(profile, `${opts.link?.kind ?? profile.access.kind} link (not opened)`, opts.capture ?? {}, opts.runtime ?? nodeRuntime);
+  if (!started.ok) return new SessionError(message);
+  const trace = started.value;
+  trace.recorder.marker('error', message);
+  return new SessionError(message, { dir: trace.dir, records: trace.close() });
 }
 
 async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; signal?: AbortSignal }): Promise<BoardLink> {

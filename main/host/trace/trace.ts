@@ -18,8 +18,8 @@ import { systemErrorText } from '../systemError';
 import { appName } from '../version';
 import { journalBytes, JournalWriter } from './journal';
 
-/** Where automatic captures go, for the CLI and the service alike, unless told otherwise. */
-export const DEFAULT_CAPTURES_DIR = join(tmpdir(), 'amp-workbench-captures');
+/** Where automatic captures go, for the CLI and the service alike, unless told otherwise (AMP_WORKBENCH_CAPTURES). */
+export const DEFAULT_CAPTURES_DIR = process.env['AMP_WORKBENCH_CAPTURES'] || join(tmpdir(), 'amp-workbench-captures');
 /** An automatic capture keeps about its newest this many bytes. */
 export const ROLLING_CAPTURE_BYTES = 64 << 20;
 /** Automatic captures kept in a captures folder; older ones that are not being written are deleted. */
