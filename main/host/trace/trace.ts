@@ -124,7 +124,8 @@ function captureMeta(profile: BoardProfile, link: string, rt: Runtime, notes: st
 function automaticDir(capturesDir: string, board: string): string {
   const base = join(capturesDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${board}`);
   let dir = base;
-  for (let n = 2; existsSync(dir); n++) dir = `${base}-${n}`;
+  // Several in the same millisecond: a numbered suffix that still sorts in order of creation.
+  for (let n = 2; existsSync(dir); n++) dir = `${base}-${String(n).padStart(3, '0')}`;
   return dir;
 }
 
