@@ -12,12 +12,12 @@ import { BusProblemTally } from '../../src/bus/problems';
 import type { AttachStage, MessageQueue } from '../../src/bus/queue';
 import { Driver, type BringUpProgress, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
+import type { Recorder } from '../../src/trace/recorder';
 import { errorText } from '../../src/util/errorText';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
 import { systemErrorText } from './systemError';
 import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
-import type { Recorder } from '../../src/trace/recorder';
 import { Trace, type TraceTarget } from './trace/trace';
 
 export interface SessionOptions {
@@ -48,10 +48,15 @@ export function whenAborted(signal: AbortSignal | undefined): Promise<never> {
 export class SessionError extends Error {
   constructor(
     message: string,
-    /** The trace of an attach that failed, its error marker included (none when the link did not open). */
+    /** The trace of the session that failed to start, ending with its error marker (null when no capture could be started). */
     readonly trace: { dir: string; records: number } | null = null,
   ) {
     super(message);
+  }
+
+  /** Where that trace is, in words ("3 records kept in DIR"); null without one. */
+  get kept(): string | null {
+    return this.trace && `${this.trace.records} record${this.trace.records === 1 ? '' : 's'} kept in ${this.trace.dir}`;
   }
 }
 

@@ -310,7 +310,7 @@ export async function cmdCapture(argv: string[]): Promise<number> {
   } catch (e) {
     stop.dispose();
     if (!(e instanceof SessionError)) throw e;
-    err(`capture of ${profile.id} failed: ${e.message}${e.trace && e.trace.records > 0 ? `\n${e.trace.records} records kept in ${e.trace.dir}` : ''}`);
+    err(`capture of ${profile.id} failed: ${e.message}${e.kept ? `\n${e.kept}` : ''}`);
     printCount(1, 0, json);
     return stop.exitCode() ?? 1;
   }

@@ -229,7 +229,7 @@ export class WorkbenchService implements WorkbenchApi {
         capture: { capturesDir: this.capturesDir, notes: [`amp-workbench session on ${profile.id}`] },
       });
     } catch (e) {
-      const kept = e instanceof SessionError && e.trace ? `; ${e.trace.records} records kept in ${e.trace.dir}` : '';
+      const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';
       const f = describeFailure(e);
       return workbenchError('failed', `connecting to ${profile.id} failed: ${f.text}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`, failureDetail(f));
     } finally {
