@@ -8,7 +8,8 @@
  *   because waking a waiting thread costs milliseconds), and on a timer for polling links;
  * - reports every message in and out to the observers before interpreting it, trimmed to
  *   msg_size (the whole slot when msg_size is not usable), so a trace holds garbage too, each
- *   with the matcher's verdict (matcher.ts) so a recorder pairs exactly what the engine did;
+ *   with the matcher's verdict (matcher.ts) so a recorder pairs exactly what the engine did,
+ *   and every doorbell it rings or receives, where it happens among those messages;
  * - keeps one outstanding request per dev_num (bus messages have their own lane) and matches
  *   responses with the one rule in matcher.ts; in R0 a non-event message arriving at the
  *   driver answers the pending request (the OpenAMP device echoes the request without the
