@@ -624,31 +624,23 @@ export class BusEndpoint {
 
   // ---- observers, polling, close ---------------------------------------------------------------
 
-  // An observer that throws is not allowed to stop the bus; its error has nowhere better to go.
   private emitMessage(m: WireMessage): void {
-    for (const o of this.observers) {
-      try {
-        o.onMessage?.(m);
-      } catch {
-        // ignored, see above
-      }
-    }
+    this.tell((o) => o.onMessage?.(m));
   }
 
   private emitProblem(p: EndpointProblem): void {
-    for (const o of this.observers) {
-      try {
-        o.onProblem?.(p);
-      } catch {
-        // ignored, see above
-      }
-    }
+    this.tell((o) => o.onProblem?.(p));
   }
 
   private emitDoorbell(direction: Direction): void {
+    this.tell((o) => o.onDoorbell?.(direction));
+  }
+
+  // An observer that throws is not allowed to stop the bus; its error has nowhere better to go.
+  private tell(call: (o: EndpointObserver) => void): void {
     for (const o of this.observers) {
       try {
-        o.onDoorbell?.(direction);
+        call(o);
       } catch {
         // ignored, see above
       }
