@@ -66,6 +66,17 @@ describe('every session leaves a trace', () => {
     expect(stats.code, stats.stderr).toBe(0);
   });
 
+  it('capture without --out records into a rolling capture in the captures folder', () => {
+    const captures = fresh();
+    const cap = cli(captures, 'capture', '--board', 'sim-versal', '--duration', '100ms', '--json');
+    expect(cap.code, cap.stderr).toBe(0);
+    const summary = JSON.parse(cap.stdout) as { capture: string; records: number };
+    expect(readdirSync(captures).map((f) => join(captures, f))).toEqual([summary.capture]);
+    const manifest = JSON.parse(readFileSync(join(summary.capture, 'capture.json'), 'utf8')) as { journal: { ringBytes: number | null } };
+    expect(manifest.journal.ringBytes).toBe(ROLLING_CAPTURE_BYTES);
+    expect(markers(summary.capture).at(-1)!.kind).toBe('detach');
+  }, 30_000);
+
   it('exercise --out records into the named folder, not the captures folder', () => {
     const captures = fresh();
     const out = join(root, 'named');
