@@ -15,6 +15,7 @@ import { MARKER_KINDS } from '../../src/trace/record';
 import { nodeRuntime } from '../../main/host/runtime';
 import { openSession, SessionError } from '../../main/host/session';
 import { journalBytes, openJournal } from '../../main/host/trace/journal';
+import { builtin, inThreadBoard } from '../unit/driver/harness';
 import { AUTOMATIC_CAPTURES_KEPT, ROLLING_CAPTURE_BYTES, Trace } from '../../main/host/trace/trace';
 
 const BIN = resolve(__dirname, '../../main/host/cli/amp-workbench.cjs');
@@ -86,6 +87,28 @@ describe('every session leaves a trace', () => {
     expect(existsSync(captures)).toBe(false);
     expect(markers(out).at(-1)!.kind).toBe('detach');
   }, 30_000);
+});
+
+describe('doorbells in the trace', () => {
+  it('each request is followed by the doorbell that announced it; every doorbell the board rang is there', async () => {
+    const open = await inThreadBoard(builtin('sim-qemu-amp-pci'));
+    const probed = await open.session.probe();
+    expect(probed.ok).toBe(true);
+    const { trace } = open.session;
+    await open.close();
+    const o = openJournal(trace.dir);
+    if (!o.ok) throw new Error(o.reason);
+    const wire = toRecords(o.capture.blocks()).filter((r) => r.kind === 'message' || r.kind === 'doorbell');
+    const out = wire.filter((r) => r.dir === 'driver-to-device').map((r) => r.kind);
+    expect(out.length).toBeGreaterThan(20);
+    // One request at a time during bring-up, one doorbell per message, rung right after it is placed.
+    expect(out).toEqual(out.map((_, i) => (i % 2 === 0 ? 'message' : 'doorbell')));
+    expect(out.filter((k) => k === 'doorbell')).toHaveLength(open.bells.toDevice.rings);
+    // The board's doorbells from the moment the endpoint listened (the handshake's came before).
+    const rungBack = wire.filter((r) => r.kind === 'doorbell' && r.dir === 'device-to-driver').length;
+    expect(rungBack).toBeGreaterThan(0);
+    expect(rungBack).toBeLessThanOrEqual(open.bells.toDriver.rings);
+  });
 });
 
 describe('automatic captures stay bounded', () => {

@@ -19,6 +19,8 @@ export interface InThreadBoard {
   profile: BoardProfile;
   /** What the device side logged (dropped messages…). */
   log: string[];
+  /** The two doorbells, counting their rings. */
+  bells: { toDevice: Bell; toDriver: Bell };
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function inThreadBoard(profile: BoardProfile, opts: InThreadOptions
     board: started.board,
     profile,
     log,
+    bells: { toDevice, toDriver },
     async close() {
       await session.close();
       started.board.close();
