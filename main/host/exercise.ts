@@ -148,7 +148,7 @@ export async function exerciseDevices(session: Session, opts: { devNum?: number 
       failed++;
       // A round cut off by the session's end failed for the report's `stopped` reason, said once there.
       if (session.endedBecause !== null || seen.has(error)) continue;
-      if (seen.size === 0) session.recorder?.marker('error', `${w.name} round ${ran} failed: ${error}`, { devNum: state.devNum });
+      if (seen.size === 0) session.recordError(`${w.name} round ${ran} failed: ${error}`, state.devNum);
       seen.add(error);
       if (errors.length < MAX_ERRORS) errors.push(`round ${ran}: ${error}`);
     }

@@ -1,6 +1,6 @@
 /**
  * A thrown failure in the user's words. What reaches a catch-all is one of three things:
- * - our own error (`new Error(sentence)`, SessionError, CaptureError…): already a sentence, kept;
+ * - our own error (`new Error(sentence)`, SessionError…): already a sentence, kept;
  * - the operating system's (an errno code such as ENOENT): words from systemErrorText, or, for a
  *   file being opened or written, what is wrong with that file or its folder (fileErrorText);
  * - JavaScript's or Node's own (TypeError, RangeError "Invalid atomic access index", ERR_* codes

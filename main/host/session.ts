@@ -1,7 +1,9 @@
 /**
  * A session owns one board connection: the link, the message queues (driver role), the bus
- * endpoint and the driver. Its API is what every front end (CLI now; Electron IPC and the
- * WebSocket bridge later) talks to.
+ * endpoint, the driver, and the trace it always records (trace/trace.ts). Its API is what every
+ * front end (the CLI and the service) talks to. However it ends (closed, failed to attach, board
+ * gone) its capture is closed with everything recorded up to then, including the marker that
+ * says what went wrong.
  */
 import type { BoardProfile } from '../../src/api/boardProfile';
 import { attachProfileBus } from '../../src/boards/bus';
@@ -16,6 +18,7 @@ import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
 import { systemErrorText } from './systemError';
 import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
+import { Trace, type TraceTarget } from './trace/trace';
 
 export interface SessionOptions {
   runtime?: Runtime;
@@ -23,8 +26,8 @@ export interface SessionOptions {
   /** Told as Session.probe brings each device up, or gives up on the rest. */
   onProgress?: ((progress: BringUpProgress) => void) | undefined;
   observer?: EndpointObserver;
-  /** Records everything the session sees: messages, doorbells, queue states, ring indices, markers. */
-  recorder?: Recorder;
+  /** Where the trace goes: the capture folder the user named, or an automatic rolling capture. */
+  capture?: TraceTarget;
   /**
    * The user's stop (Ctrl-C), its reason a string: during set-up the attach fails with it, after
    * it the session is interrupted (Session.interrupt).
@@ -42,7 +45,20 @@ export function whenAborted(signal: AbortSignal | undefined): Promise<never> {
   });
 }
 
-export class SessionError extends Error {}
+export class SessionError extends Error {
+  constructor(
+    message: string,
+    /** The trace of the session that failed to start, ending with its error marker (null when no capture could be started). */
+    readonly trace: { dir: string; records: number } | null = null,
+  ) {
+    super(message);
+  }
+
+  /** Where that trace is, in words ("3 records kept in DIR"); null without one. */
+  get kept(): string | null {
+    return this.trace && `${this.trace.records} record${this.trace.records === 1 ? '' : 's'} kept in ${this.trace.dir}`;
+  }
+}
 
 export class Session {
   private closing = false;
@@ -59,7 +75,8 @@ export class Session {
     readonly runtime: Runtime,
     /** What the queue set-up tolerated (peer quirks), as findings. */
     readonly findings: string[],
-    readonly recorder: Recorder | null = null,
+    /** Everything the session sees: messages, doorbells, queue states, ring indices, markers. */
+    readonly trace: Trace,
     /** Resolves with why, once the board is gone under the session (link lost, or the peer stopped the bus). */
     lost: Promise<string> = new Promise(() => undefined),
     /** The board's faults on the bus seen during the session (queue indices, malformed messages). */
@@ -107,7 +124,7 @@ export class Session {
     if (this.closing || this.ended !== null) return false;
     this.ended = reason;
     await this.endpoint.drain();
-    this.recorder?.marker(marker, `session ${marker === 'error' ? 'lost' : 'ended'}: ${reason}`);
+    this.trace.recorder.marker(marker, `session ${marker === 'error' ? 'lost' : 'ended'}: ${reason}`);
     this.endpoint.abort(reason);
     this.driver.abort(reason);
     return true;
@@ -133,19 +150,37 @@ export class Session {
 
   /** Resets a device and brings it up again; the trace gets a reset marker first. */
   resetDevice(devNum: number): Promise<DeviceState> {
-    this.recorder?.marker('reset', `driver resets device ${devNum}`, { devNum });
+    this.trace.recorder.marker('reset', `driver resets device ${devNum}`, { devNum });
     return this.driver.reset(devNum);
   }
 
-  /** A user's note at this point of the trace. */
-  bookmark(text: string): number | null {
-    return this.recorder?.marker('bookmark', text) ?? null;
+  /** A user's note at this point of the trace, flushed at once so a reader finds it; returns its seq. */
+  bookmark(text: string): number {
+    const seq = this.trace.recorder.marker('bookmark', text);
+    this.trace.recorder.flush();
+    return seq;
   }
 
-  /** Drains what the board already published into the trace, then detaches (SHUTDOWN where the board is still there). */
+  /** A failure the session's user saw (a workload that failed), as an error marker in the trace. */
+  recordError(text: string, devNum?: number): void {
+    this.trace.recorder.marker('error', text, devNum === undefined ? {} : { devNum });
+  }
+
+  /**
+   * Drains what the board already published into the trace, then detaches (SHUTDOWN where the
+   * board is still there) and closes the capture.
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    try {
+      await this.detach();
+    } finally {
+      this.trace.close();
+    }
+  }
+
+  private async detach(): Promise<void> {
     await this.endpoint.drain();
     this.driver.close();
     try {
@@ -154,10 +189,10 @@ export class Session {
       // A board that is gone cannot take the orderly SHUTDOWN; our side is freed all the same. A
       // failure for the reason the session was lost (a shrunk file) is said by its ERROR marker.
       const why = errorText(e);
-      if (why !== this.ended) this.recorder?.marker('note', `the queue's SHUTDOWN status was not written: ${why}`);
+      if (why !== this.ended) this.trace.recorder.marker('note', `the queue's SHUTDOWN status was not written: ${why}`);
     }
     // DETACH last: the capture ends with why the session ended (ERROR), then DETACH.
-    this.recorder?.marker('detach', `session on ${this.link.description} closed`);
+    this.trace.recorder.marker('detach', `session on ${this.link.description} closed`);
     this.endpoint.close();
     await this.link.close();
   }
@@ -192,13 +227,30 @@ function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPo
   };
 }
 
-/** Opens the link the profile describes (or `opts.link`) and attaches a session to it. */
+/**
+ * Opens the link the profile describes (or `opts.link`) and attaches a session to it: the one
+ * place a board's link is opened. A failure or the user's stop is a SessionError saying why.
+ */
 export async function openSession(profile: BoardProfile, opts: SessionOptions & { link?: LinkSpec } = {}): Promise<Session> {
-  return attachSession(profile, await openLink(profile, opts), opts);
+  let link: BoardLink;
+  try {
+    link = await openLink(profile, opts);
+  } catch (e) {
+    throw e instanceof SessionError ? unreached(profile, e.message, opts) : e;
+  }
+  return attachSession(profile, link, opts);
 }
 
-/** Opens the board's link; a failure or the user's stop is a SessionError saying why. */
-export async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; signal?: AbortSignal }): Promise<BoardLink> {
+/** A board whose link did not open leaves a trace too: one error marker saying why. */
+function unreached(profile: BoardProfile, message: string, opts: SessionOptions & { link?: LinkSpec }): SessionError {
+  const started = Trace.start(profile, `${opts.link?.kind ?? profile.access.kind} link (not opened)`, opts.capture ?? {}, opts.runtime ?? nodeRuntime);
+  if (!started.ok) return new SessionError(message);
+  const trace = started.value;
+  trace.recorder.marker('error', message);
+  return new SessionError(message, { dir: trace.dir, records: trace.close() });
+}
+
+async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; signal?: AbortSignal }): Promise<BoardLink> {
   const opening = openBoardLink(profile, opts.link);
   try {
     return await Promise.race([opening, whenAborted(opts.signal)]);
@@ -207,36 +259,6 @@ export async function openLink(profile: BoardProfile, opts: { link?: LinkSpec; s
     void opening.then((l) => l.close(), () => undefined);
     throw e instanceof SessionError ? e : new SessionError(systemErrorText(e));
   }
-}
-
-/** The link with its doorbells recorded: the workbench ringing the board, and the board ringing back. */
-function tracedLink(link: BoardLink, recorder: Recorder): BoardLink {
-  const traced: BoardLink = {
-    description: link.description,
-    busWindow: link.busWindow,
-    dataWindow: link.dataWindow,
-    dataPeerBase: link.dataPeerBase,
-    doorbellOut: {
-      ring() {
-        recorder.doorbell('driver-to-device');
-        return link.doorbellOut.ring();
-      },
-    },
-    doorbellIn: {
-      mode: link.doorbellIn.mode,
-      subscribe: (listener) =>
-        link.doorbellIn.subscribe(() => {
-          recorder.doorbell('device-to-driver');
-          listener();
-        }),
-    },
-    close: () => link.close(),
-  };
-  if (link.ready) traced.ready = link.ready;
-  if (link.findings) traced.findings = link.findings;
-  // A getter, because a link adds notices as it learns (an interrupt source that dies mid-session).
-  Object.defineProperty(traced, 'notices', { get: () => link.notices ?? [] });
-  return traced;
 }
 
 /**
@@ -267,31 +289,43 @@ function bothObservers(a: EndpointObserver | undefined, b: EndpointObserver | un
       a.onProblem?.(p);
       b.onProblem?.(p);
     },
+    onDoorbell: (d) => {
+      a.onDoorbell?.(d);
+      b.onDoorbell?.(d);
+    },
   };
 }
 
 /**
- * Runs the bus handshake as the driver over `link`, then sets up endpoint and driver. On
- * failure the link is closed and the error says which stage failed and why.
+ * Starts the session's trace, runs the bus handshake as the driver over `link`, then sets up
+ * endpoint and driver. On failure the link is closed, the trace ends with an error marker, and
+ * the error says which stage failed and why.
  */
-export async function attachSession(profile: BoardProfile, board: BoardLink, opts: SessionOptions = {}): Promise<Session> {
-  const recorder = opts.recorder ?? null;
-  const link = recorder ? tracedLink(board, recorder) : board;
-  const fail = async (message: string): Promise<never> => {
-    recorder?.marker('error', message);
+export async function attachSession(profile: BoardProfile, link: BoardLink, opts: SessionOptions = {}): Promise<Session> {
+  const runtime = opts.runtime ?? nodeRuntime;
+  const started = Trace.start(profile, link.description, opts.capture ?? {}, runtime);
+  if (!started.ok) {
     await link.close();
-    throw new SessionError(message);
+    throw new SessionError(started.error);
+  }
+  const trace = started.value;
+  const { recorder } = trace;
+  const fail = async (message: string): Promise<never> => {
+    recorder.marker('error', message);
+    try {
+      await link.close();
+    } finally {
+      trace.close();
+    }
+    throw new SessionError(message, { dir: trace.dir, records: trace.records });
   };
   if (profile.hostRole !== 'driver') return fail(`board ${profile.id} has hostRole "${profile.hostRole}"; the workbench plays the driver role`);
-  const runtime = opts.runtime ?? nodeRuntime;
-  const onStage = recorder
-    ? (stage: AttachStage, detail: string) => {
-        recorder.queueState(`${stage}: ${detail}`);
-        opts.onStage?.(stage, detail);
-      }
-    : opts.onStage;
+  const onStage = (stage: AttachStage, detail: string) => {
+    recorder.queueState(`${stage}: ${detail}`);
+    opts.onStage?.(stage, detail);
+  };
   // Peer quirks tolerated: the link's, the queue set-up's, and tokens the peer did not echo.
-  const tolerated: string[] = [...(board.findings ?? [])];
+  const tolerated: string[] = [...(link.findings ?? [])];
   // Set once the bus is up: a queue that then stops for good (the peer's SHUTDOWN, PEER_DEAD or
   // restart to INIT) loses the session.
   let attached: MessageQueue | null = null;
@@ -308,7 +342,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
       if (stopped) loseBus(stopped);
     },
   };
-  const observer = bothObservers(bothObservers(recorder?.observer(), opts.observer), quirks);
+  const observer = bothObservers(bothObservers(recorder.observer(), opts.observer), quirks);
   const attaching = attachProfileBus(profile, 'driver', link, { runtime, pollMs: 2, defaultTimeoutMs: 10_000, onStage, observer });
   // A simulated board whose worker failed says why at once instead of a handshake timeout.
   const never = new Promise<never>(() => undefined);
@@ -323,7 +357,7 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
   const { queue, endpoint, revision } = bus;
   attached = queue;
   boardFaults = new BusProblemTally(revision);
-  const lost = board.lost ? Promise.race([busLost, board.lost]) : busLost;
+  const lost = link.lost ? Promise.race([busLost, link.lost]) : busLost;
   let session: Session | null = null;
   // Why the session ended; a queue the board stopped ends it even before the session heard of it.
   const ended = (): string | null => session?.endedBecause ?? busStopped();
@@ -336,13 +370,13 @@ export async function attachSession(profile: BoardProfile, board: BoardLink, opt
     runtime,
     ...(profile.devices ? { expectedDevices: profile.devices } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    ...(recorder ? { onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state) } : {}),
+    onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state),
   });
-  if (recorder) recordPhases(driver, recorder, ended);
+  recordPhases(driver, recorder, ended);
   tolerated.push(...bus.findings.map((f) => f.reason));
   const findings = tolerated;
-  recorder?.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
-  session = new Session(profile, link, queue, endpoint, driver, runtime, findings, recorder, lost, boardFaults);
+  recorder.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
+  session = new Session(profile, link, queue, endpoint, driver, runtime, findings, trace, lost, boardFaults);
   const { signal } = opts;
   if (signal) {
     const stop = () => void session?.interrupt(String(signal.reason));

@@ -8,7 +8,8 @@
  *   because waking a waiting thread costs milliseconds), and on a timer for polling links;
  * - reports every message in and out to the observers before interpreting it, trimmed to
  *   msg_size (the whole slot when msg_size is not usable), so a trace holds garbage too, each
- *   with the matcher's verdict (matcher.ts) so a recorder pairs exactly what the engine did;
+ *   with the matcher's verdict (matcher.ts) so a recorder pairs exactly what the engine did,
+ *   and every doorbell it rings or receives, where it happens among those messages;
  * - keeps one outstanding request per dev_num (bus messages have their own lane) and matches
  *   responses with the one rule in matcher.ts; in R0 a non-event message arriving at the
  *   driver answers the pending request (the OpenAMP device echoes the request without the
@@ -58,6 +59,8 @@ export type EndpointProblem =
 export interface EndpointObserver {
   onMessage?(message: WireMessage): void;
   onProblem?(problem: EndpointProblem): void;
+  /** A doorbell: this endpoint rings its peer (outbound), or the peer's doorbell arrives (inbound), before the drain it starts. */
+  onDoorbell?(direction: Direction): void;
 }
 
 export interface EndpointError {
@@ -174,7 +177,10 @@ export class BusEndpoint {
     this.nextToken = Number.isInteger(first) && first >= 1 && first <= 0xffff ? first : 1;
     this.inbound = this.role === 'driver' ? 'device-to-driver' : 'driver-to-device';
     this.outbound = this.role === 'driver' ? 'driver-to-device' : 'device-to-driver';
-    this.unsubscribe = opts.doorbellIn.subscribe(() => void this.drain());
+    this.unsubscribe = opts.doorbellIn.subscribe(() => {
+      this.emitDoorbell(this.inbound);
+      void this.drain();
+    });
     const pollMs = opts.pollMs ?? (opts.doorbellIn.mode === 'poll' ? 1 : 0);
     if (pollMs > 0) this.schedulePoll(pollMs);
     // Whatever the peer queued before we subscribed (its doorbell is gone): after the caller has
@@ -312,7 +318,10 @@ export class BusEndpoint {
 
   private async ring(times: number): Promise<EndpointError | null> {
     try {
-      for (let i = 0; i < times; i++) await this.out.ring();
+      for (let i = 0; i < times; i++) {
+        this.emitDoorbell(this.outbound);
+        await this.out.ring();
+      }
       return null;
     } catch (e) {
       return { code: 'doorbell', message: `ringing the ${this.outbound} doorbell failed: ${errorText(e)}` };
@@ -615,21 +624,23 @@ export class BusEndpoint {
 
   // ---- observers, polling, close ---------------------------------------------------------------
 
-  // An observer that throws is not allowed to stop the bus; its error has nowhere better to go.
   private emitMessage(m: WireMessage): void {
-    for (const o of this.observers) {
-      try {
-        o.onMessage?.(m);
-      } catch {
-        // ignored, see above
-      }
-    }
+    this.tell((o) => o.onMessage?.(m));
   }
 
   private emitProblem(p: EndpointProblem): void {
+    this.tell((o) => o.onProblem?.(p));
+  }
+
+  private emitDoorbell(direction: Direction): void {
+    this.tell((o) => o.onDoorbell?.(direction));
+  }
+
+  // An observer that throws is not allowed to stop the bus; its error has nowhere better to go.
+  private tell(call: (o: EndpointObserver) => void): void {
     for (const o of this.observers) {
       try {
-        o.onProblem?.(p);
+        call(o);
       } catch {
         // ignored, see above
       }

@@ -242,11 +242,12 @@ export class Recorder {
     return () => this.listeners.delete(listener);
   }
 
-  /** An endpoint observer that records every message with the endpoint's verdict, and every endpoint problem. */
+  /** An endpoint observer that records every message with the endpoint's verdict, every endpoint problem and every doorbell. */
   observer(): EndpointObserver {
     return {
       onMessage: (m) => void this.message(m.direction, m.bytes, m.monoNs, m.match),
       onProblem: (p) => this.endpointProblem(p),
+      onDoorbell: (dir) => void this.doorbell(dir),
     };
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { nodeRuntime } from '../../main/host/runtime';
-import { CaptureError, startCapture } from '../../main/host/trace/capture';
+import { openSession, SessionError } from '../../main/host/session';
 import { journalBytes, JournalWriter, openJournal, type Capture } from '../../main/host/trace/journal';
 import { findBuiltinProfile } from '../../src/boards/builtin';
 import { encode } from '../../src/protocol/index';
@@ -144,8 +144,9 @@ describe('capture journal', () => {
     const dir = tempDir();
     const sim = findBuiltinProfile('sim-versal')!;
     const profile = { ...sim, hostRole: 'device' as const };
-    const err = await startCapture(profile, { dir: join(dir, 'cap') }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CaptureError);
+    const err = await openSession(profile, { capture: { dir: join(dir, 'cap') } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SessionError);
+    expect((err as SessionError).trace).toEqual({ dir: join(dir, 'cap'), records: expect.any(Number) });
     const c = open(join(dir, 'cap'));
     const recs = toRecords(c.blocks());
     expect(recs.at(-1)!.kind).toBe('marker');

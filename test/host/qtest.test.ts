@@ -18,12 +18,11 @@ import { GET_DEVICES_COUNT } from '../../src/driver/dialect';
 import { decode } from '../../src/protocol/index';
 import { parseHex, toHex } from '../../src/util/hex';
 import { encodeDescriptor } from '../../src/virtio/layout';
-import { indexRecords, toRecords, type RecordBlock } from '../../src/trace/block';
-import { Recorder, type ChunkSink } from '../../src/trace/recorder';
+import { toRecords } from '../../src/trace/block';
 import { exerciseDevices } from '../../main/host/exercise';
 import { openQtestLink, type QtestLink, type QtestLinkOptions } from '../../main/host/links/qtest';
-import { nodeRuntime } from '../../main/host/runtime';
 import { attachSession, type Session } from '../../main/host/session';
+import { openJournal } from '../../main/host/trace/journal';
 import { loadNative } from '../../main/native/index';
 import { listenFakeQtest, type FakeQtestOptions } from './fakeQtest';
 import { QEMU_STACK_GARBAGE } from '../../src/sim/qemuGetDevices';
@@ -40,15 +39,6 @@ function profileWith(edits: (p: ProfileJson) => void = () => undefined): BoardPr
   const r = parseBoardProfile(copy);
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.profile;
-}
-
-class MemorySink implements ChunkSink {
-  readonly blocks: RecordBlock[] = [];
-  writeChunk(payload: Uint8Array, count: number): void {
-    const idx = indexRecords(payload.slice());
-    if (!idx.ok || idx.block.offsets.length !== count) throw new Error('bad chunk');
-    this.blocks.push(idx.block);
-  }
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -91,19 +81,21 @@ async function ramRig() {
   return { link, profile, file, ram };
 }
 
-async function session(link: QtestLink, profile: BoardProfile, extra: { problems?: string[]; recorder?: Recorder } = {}): Promise<Session> {
+async function session(link: QtestLink, profile: BoardProfile, extra: { problems?: string[] } = {}): Promise<Session> {
   const s = await attachSession(profile, link, {
-    ...(extra.recorder ? { recorder: extra.recorder } : {}),
+    capture: { dir: join(tmp(), 'trace') },
     observer: { onProblem: (p) => extra.problems?.push(p.kind === 'handler' ? p.reason : `${p.problem.code}: ${p.problem.reason}`) },
   });
   cleanups.push(() => s.close().catch(() => undefined));
   return s;
 }
 
-function recorded(profile: BoardProfile) {
-  const sink = new MemorySink();
-  const recorder = new Recorder({ runtime: nodeRuntime, sink, revision: 'r3', maxMessageSize: profile.bus.maxMessageSize, flushMs: 5 });
-  return { sink, recorder, records: () => (recorder.flush(), toRecords(sink.blocks)) };
+/** What the session's trace holds so far, read back from its journal. */
+function records(s: Session) {
+  s.trace.recorder.flush();
+  const o = openJournal(s.trace.dir);
+  if (!o.ok) throw new Error(o.reason);
+  return toRecords(o.capture.blocks());
 }
 
 describe('qtest link: PCI set-up through config space', () => {
@@ -275,10 +267,9 @@ describe('qtest link: failures are clear errors and the trace is kept', () => {
   it('a malformed reply ends the link: this and every later command fail saying what was seen; the trace is kept', async () => {
     let armed = false;
     const { link, profile } = await rig({ misbehave: () => (armed ? 'BANANA 42' : undefined) });
-    const rec = recorded(profile);
-    const s = await session(link, profile, { recorder: rec.recorder });
+    const s = await session(link, profile);
     expect((await s.probe()).ok).toBe(true);
-    const before = rec.records();
+    const before = records(s);
     armed = true;
     const e1 = await link.dataWindow.read(0, 4).catch((e: Error) => e.message);
     expect(e1).toMatch(/malformed qtest reply "BANANA 42" to ".*": expected "OK \[VALUE\]", "FAIL …" or "IRQ raise\|lower N" \(last exchange: /);
@@ -286,7 +277,7 @@ describe('qtest link: failures are clear errors and the trace is kept', () => {
     const again = await s.resetDevice(0);
     expect(again.phase).toBe('failed');
     expect(again.error).toContain('malformed qtest reply "BANANA 42"');
-    const after = rec.records();
+    const after = records(s);
     expect(after.length).toBeGreaterThan(before.length);
     expect(after.slice(0, before.length)).toEqual(before);
     expect(before.filter((r) => r.kind === 'message').length).toBeGreaterThan(10);
@@ -324,10 +315,9 @@ describe('qtest link: failures are clear errors and the trace is kept', () => {
     const link = await openQtestLink(profile, { connectTimeoutMs: 20_000 });
     cleanups.push(() => link.close());
     expect(link.qemu?.pid).toBeGreaterThan(0);
-    const rec = recorded(profile);
-    const s = await session(link, profile, { recorder: rec.recorder });
+    const s = await session(link, profile);
     expect((await s.probe()).ok).toBe(true);
-    const before = rec.records().length;
+    const before = records(s).length;
     // The fake exits (code 3) when it reads this command.
     const dying = link.client.command('fake_exit').catch((e: Error) => e.message);
     const exitSays = /QEMU \(pid \d+\) exited with code 3; its stderr ends: fake QEMU: virtio-msg-amp-pci: simulated abort/;
@@ -336,7 +326,7 @@ describe('qtest link: failures are clear errors and the trace is kept', () => {
     const r = await s.driver.bringUp(0);
     expect(r.phase).toBe('failed');
     expect(r.error).toMatch(exitSays);
-    expect(rec.records().length).toBeGreaterThanOrEqual(before);
+    expect(records(s).length).toBeGreaterThanOrEqual(before);
   }, 30_000);
 
   it('a QEMU that cannot start is reported with the reason', async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import versalRaw from '../../src/boards/profiles/sim-versal.json';
 import { WorkbenchService } from '../../main/host/service/workbench';
 import { openJournal } from '../../main/host/trace/journal';
 import { loadCapture } from '../../main/host/trace/load';
@@ -239,3 +240,24 @@ function savedCapture() {
   if (!o.ok) throw new Error(o.reason);
   return o.capture;
 }
+
+describe('WorkbenchService: a connect that fails', () => {
+  it('keeps the failed session’s trace in the captures folder and says where', async () => {
+    const capturesDir = join(root, 'failed-captures');
+    const failing = new WorkbenchService({ capturesDir });
+    const profileText = JSON.stringify({ ...versalRaw, hostRole: 'device' });
+    const r = await failing.handle('session.connect', { profileText, fileName: 'device.json' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const kept = /; (\d+) records? kept in (.*?)\. Check that/.exec(r.error.message);
+    expect(kept, r.error.message).not.toBeNull();
+    expect(kept![2]!.startsWith(capturesDir)).toBe(true);
+    const o = openJournal(kept![2]!);
+    if (!o.ok) throw new Error(o.reason);
+    const recs = toRecords(o.capture.blocks());
+    expect(recs).toHaveLength(Number(kept![1]));
+    expect(new TextDecoder().decode(recs.at(-1)!.data)).toMatch(/hostRole "device"/);
+    expect((await failing.handle('session.state', {})).ok).toBe(true);
+    await failing.close();
+  });
+});

@@ -47,7 +47,10 @@ interface Run {
 }
 
 function start(command: string, args: string[]): Run {
-  const child = spawn(process.execPath, command === 'board' ? ['--require', 'tsx/cjs', BOARD, ...args] : [BIN, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, command === 'board' ? ['--require', 'tsx/cjs', BOARD, ...args] : [BIN, command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, AMP_WORKBENCH_CAPTURES: join(dir, 'captures') },
+  });
   children.push(child);
   const waiting: { text: string; resolve: () => void }[] = [];
   const run: Run = {
@@ -137,6 +140,12 @@ describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session en
     expect(ex.stdout).toMatch(/^1\s+console\s+console echo\s+0\s+0\s+1000000\s+-\s+-\s+-$/m);
     expect(ex.stdout).toContain(`  rounds stopped: ${reason}; ${notRun + 1_000_000} round(s) not run\n`);
     expect(lastLine(ex.stdout)).toBe('1 problem, 0 findings');
+    // The run's own trace (no --out): the session lost with the reason, then DETACH.
+    const trace = /^trace: (.*)$/m.exec(ex.stderr)![1]!;
+    expect(markers(records(trace)).slice(-2)).toEqual([
+      { kind: 'error', text: `session lost: ${reason}` },
+      { kind: 'detach', text: expect.stringContaining('closed') },
+    ]);
   }, 60_000);
 
   it('a board that dies mid-capture: one message, the capture ends with ERROR saying why, then DETACH', async () => {
@@ -220,21 +229,17 @@ describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session en
     ]);
   }, 60_000);
 
-  it('probe --json prints JSON when it fails, exit 1, and the count line on stderr', async () => {
+  it('probe --json prints JSON when it fails, exit 1, and the count line on stderr; its trace says why', async () => {
     const file = fresh('absent');
     const probe = start('probe', ['--board', 'sim-versal', '--link', `shm-file:${file}`, '--json']);
     const { code } = await probe.done;
     expect(code).toBe(1);
     const j = JSON.parse(probe.stdout) as Record<string, unknown>;
-    expect(j).toEqual({
-      ok: false,
-      board: 'sim-versal',
-      error: `shm file ${file} does not exist: start the board side first (amp-workbench sim --board sim-versal --shm ${file}) or check the path`,
-      problems: [],
-      findings: [],
-      devices: [],
-    });
+    const error = `shm file ${file} does not exist: start the board side first (amp-workbench sim --board sim-versal --shm ${file}) or check the path`;
+    expect(j).toEqual({ ok: false, board: 'sim-versal', error, problems: [], findings: [], devices: [], trace: expect.stringContaining(join(dir, 'captures')) });
+    expect(probe.stderr).toContain(`trace: ${j['trace'] as string}\n`);
     expect(lastLine(probe.stderr)).toBe('1 problem, 0 findings');
+    expect(markers(records(j['trace'] as string))).toEqual([{ kind: 'error', text: error }]);
   }, 60_000);
 
   it('probe ends with the count line; the capture holds every message the board side published', async () => {
@@ -245,6 +250,9 @@ describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session en
     expect(lastLine(probe.stdout)).toBe('0 problems, 0 findings');
     board.child.kill('SIGTERM');
     await board.done;
+    // The probe recorded every message of its bring-up into its own trace (no --out).
+    const trace = /^trace: (.*)$/m.exec(probe.stderr)![1]!;
+    expect(records(trace).filter((r) => r.kind === 'message').length).toBeGreaterThan(10);
 
     const again = await startBoard('sim-versal');
     const out = fresh('cap');

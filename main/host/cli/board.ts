@@ -2,7 +2,9 @@
  * The commands that attach to a board: probe, exercise, capture. Each prints bring-up progress,
  * ends with one message when the board goes away under it, stops within a second on Ctrl-C
  * (the session detached and the capture closed), and ends with a line counting the problems
- * and findings it reported.
+ * and findings it reported. Each records a trace, also when it fails: into the --out folder, or
+ * into an automatic rolling capture in the captures folder; probe and exercise say where with a
+ * "trace: DIR" line on stderr.
  */
 import { parseArgs } from 'node:util';
 
@@ -16,8 +18,6 @@ import { formatNs } from '../../../src/trace/stats';
 import type { RingState } from '../../../src/virtio/inspect';
 import { exerciseDevices, type ExerciseReport } from '../exercise';
 import { openSession, SessionError, type Session } from '../session';
-import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
-import { journalBytes } from '../trace/journal';
 import { BOARD_OPTIONS, durationOption, linkOption, loadProfile, onInterrupt, out, printNotices, printCount, table, UsageError } from './common';
 
 function err(text: string): void {
@@ -105,49 +105,59 @@ function printTold(t: { problems: string[]; findings: string[] }): void {
   for (const p of t.problems) out(`  ${p}`);
 }
 
-/** The closing count: on stdout after a text report, on stderr after JSON (stdout stays one JSON document). */
-/** Opens a session for a command; a link or bus set-up that fails (or the user's stop) is an error text. */
-async function attach(profile: BoardProfile, values: BoardValues, signal: AbortSignal): Promise<Session | string> {
-  try {
-    return await openSession(profile, {
-      ...linkOption(values.link),
-      signal,
-      ...(values.json ? {} : { onStage: printStage, onProgress: printProgress }),
-    });
-  } catch (e) {
-    if (e instanceof SessionError) return e.message;
-    throw e;
-  }
+/**
+ * Opens a session for a command, recording into `--out` or an automatic capture. A link or bus
+ * set-up that fails (or the user's stop) is a SessionError, with the failed attach's trace.
+ */
+function attach(profile: BoardProfile, values: BoardValues, signal: AbortSignal, opts: { command: string; ringBytes?: number | undefined }): Promise<Session> {
+  return openSession(profile, {
+    ...linkOption(values.link),
+    signal,
+    capture: { dir: values.out, ringBytes: opts.ringBytes, notes: [`amp-workbench ${opts.command} --board ${profile.id}`] },
+    ...(values.json ? {} : { onStage: printStage, onProgress: printProgress }),
+  });
 }
 
-type BoardValues = { link?: string | undefined; json?: boolean | undefined };
+type BoardValues = { link?: string | undefined; out?: string | undefined; json?: boolean | undefined };
 type Told = ReturnType<typeof told>;
 /** How many problems and findings a command reported: its count line and its exit status. */
 type Outcome = { problems: number; findings: number };
 
 /**
  * Attaches and brings the board up, then runs `report` on the devices. A set-up or bring-up
- * that fails is one message (`failed`, with what was found by then); however the command ends,
- * the session is closed, the count line printed, and Ctrl-C answered with its exit status.
+ * that fails is one message (`failed`, with what was found by then and where its trace is);
+ * however the command ends, the session is closed, the trace's folder and the count line
+ * printed, and Ctrl-C answered with its exit status.
  */
 async function onBoard(
   profile: BoardProfile,
   values: BoardValues,
-  failed: (error: string, session: Session | null, found: Told) => void,
+  command: string,
+  failed: (error: string, session: Session | null, found: Told, trace: string | null) => void,
   report: (session: Session, devices: DeviceState[]) => Promise<Outcome>,
 ): Promise<number> {
   const stop = onInterrupt();
   let session: Session | null = null;
   try {
-    const attached = await attach(profile, values, stop.signal);
-    const probed = typeof attached === 'string' ? ({ ok: false, error: attached } as const) : await (session = attached).probe();
+    let probed: Awaited<ReturnType<Session['probe']>>;
+    let trace: string | null;
+    try {
+      session = await attach(profile, values, stop.signal, { command });
+      trace = session.trace.dir;
+      probed = await session.probe();
+    } catch (e) {
+      if (!(e instanceof SessionError)) throw e;
+      probed = { ok: false, error: e.message };
+      trace = e.trace?.dir ?? null;
+    }
     let outcome: Outcome;
     if (probed.ok) outcome = await report(session!, probed.value);
     else {
       const found = told(session, session?.driver.states() ?? []);
-      failed(probed.error, session, found);
+      failed(probed.error, session, found, trace);
       outcome = { problems: 1 + found.problems.length, findings: found.findings.length };
     }
+    if (trace !== null) err(`trace: ${trace}`);
     printCount(outcome.problems, outcome.findings, values.json === true);
     return stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1);
   } finally {
@@ -157,7 +167,7 @@ async function onBoard(
 }
 
 export async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, out: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
   const profile = loadProfile(values);
   /** The JSON's bus-level lists; devices carry their own errors and findings. */
   const bus = (session: Session | null) => ({
@@ -167,9 +177,10 @@ export async function cmdProbe(argv: string[]): Promise<number> {
   return onBoard(
     profile,
     values,
-    (error, session, found) => {
+    'probe',
+    (error, session, found, trace) => {
       const devices = session?.driver.states() ?? [];
-      if (values.json) out(JSON.stringify({ ok: false, board: profile.id, error, ...bus(session), devices: devices.map((d) => deviceJson(d)) }, null, 2));
+      if (values.json) out(JSON.stringify({ ok: false, board: profile.id, error, ...bus(session), devices: devices.map((d) => deviceJson(d)), trace }, null, 2));
       else {
         err(`probe of ${profile.id} failed: ${error}`);
         printTold(found);
@@ -179,7 +190,13 @@ export async function cmdProbe(argv: string[]): Promise<number> {
       const found = told(session, devices);
       const rings = values.rings ? await ringsOf(session, devices) : undefined;
       if (values.json) {
-        out(JSON.stringify({ ok: found.problems.length === 0, board: profile.id, link: session.link.description, notices: session.notices, ...bus(session), devices: devices.map((d) => deviceJson(d, rings)) }, null, 2));
+        out(
+          JSON.stringify(
+            { ok: found.problems.length === 0, board: profile.id, link: session.link.description, notices: session.notices, ...bus(session), devices: devices.map((d) => deviceJson(d, rings)), trace: session.trace.dir },
+            null,
+            2,
+          ),
+        );
         return { problems: found.problems.length, findings: found.findings.length };
       }
       printNotices(session.notices);
@@ -213,7 +230,7 @@ export async function cmdProbe(argv: string[]): Promise<number> {
 export async function cmdExercise(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...BOARD_OPTIONS, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { ...BOARD_OPTIONS, out: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const profile = loadProfile(values);
   const count = values.count === undefined ? 10 : Number(values.count);
@@ -223,6 +240,7 @@ export async function cmdExercise(argv: string[]): Promise<number> {
   return onBoard(
     profile,
     values,
+    'exercise',
     (error, _session, found) => {
       err(`bring-up of ${profile.id} failed: ${error}`);
       printTold(found);
@@ -239,7 +257,7 @@ export async function cmdExercise(argv: string[]): Promise<number> {
       const notRun = report.devices.reduce((n, d) => n + d.notRun, 0);
       if (report.stopped !== null && notRun > 0) problems.push(`rounds stopped: ${report.stopped}; ${notRun} round(s) not run`);
       const rings = values.rings && session.endedBecause === null ? await ringsOf(session, states) : undefined;
-      if (values.json) out(JSON.stringify({ ok: problems.length === 0, ...report, problems, findings, ...(rings ? { rings: Object.fromEntries(rings) } : {}) }, null, 2));
+      if (values.json) out(JSON.stringify({ ok: problems.length === 0, ...report, problems, findings, ...(rings ? { rings: Object.fromEntries(rings) } : {}), trace: session.trace.dir }, null, 2));
       else {
         out(
           table([
@@ -275,7 +293,6 @@ export async function cmdCapture(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
-  if (values.out === undefined) throw new UsageError('capture needs --out FOLDER (a new or empty folder for the capture journal)');
   const profile = loadProfile(values);
   const durationNs = durationOption('--duration', values.duration, 5e9);
   let ringBytes: number | undefined;
@@ -287,24 +304,17 @@ export async function cmdCapture(argv: string[]): Promise<number> {
   const json = values.json === true;
   const started = process.hrtime.bigint();
   const stop = onInterrupt();
-  let rec: RecordedSession;
+  let session: Session;
   try {
-    rec = await startCapture(profile, {
-      ...linkOption(values.link),
-      dir: values.out,
-      signal: stop.signal,
-      ...(ringBytes ? { ringBytes } : {}),
-      ...(json ? {} : { onStage: printStage, onProgress: printProgress }),
-      notes: [`amp-workbench capture --board ${profile.id}${values.exercise ? ' --exercise' : ''}`],
-    });
+    session = await attach(profile, values, stop.signal, { command: `capture${values.exercise ? ' --exercise' : ''}`, ringBytes });
   } catch (e) {
     stop.dispose();
-    if (!(e instanceof CaptureError) && !(e instanceof SessionError)) throw e;
-    err(`capture of ${profile.id} failed: ${e.message}${e instanceof CaptureError && e.records > 0 ? `\n${e.records} records kept in ${values.out}` : ''}`);
+    if (!(e instanceof SessionError)) throw e;
+    err(`capture of ${profile.id} failed: ${e.message}${e.kept ? `\n${e.kept}` : ''}`);
     printCount(1, 0, json);
     return stop.exitCode() ?? 1;
   }
-  const { session } = rec;
+  const { trace } = session;
   const problems: string[] = [];
   let findings: string[] = [];
   try {
@@ -330,18 +340,18 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     problems.push(...t.problems);
     findings = t.findings;
   } finally {
-    const records = await rec.stop();
+    await session.close();
     stop.dispose();
     const elapsedNs = Number(process.hrtime.bigint() - started);
-    const conformance = rec.recorder.findingCounts;
-    const summary = { capture: values.out, board: profile.id, records, bytes: journalBytes(values.out), durationNs: elapsedNs, lost: rec.recorder.lostCount, conformance };
-    if (summary.lost > 0) problems.push(`${summary.lost} records could not be written: ${rec.recorder.error ?? 'the disk failed'}`);
+    const conformance = trace.recorder.findingCounts;
+    const summary = { capture: trace.dir, board: profile.id, records: trace.records, bytes: trace.bytes, durationNs: elapsedNs, lost: trace.recorder.lostCount, conformance };
+    if (summary.lost > 0) problems.push(`${summary.lost} records could not be written: ${trace.recorder.error ?? 'the disk failed'}`);
     if (json) out(JSON.stringify({ ok: problems.length === 0, ...summary, problems, findings }, null, 2));
     else {
       for (const f of findings) out(`  ${f}`);
       for (const p of problems) err(p);
-      out(`${records} records (${(summary.bytes / 1e6).toFixed(2)} MB) from ${profile.id} in ${formatNs(elapsedNs)} → ${values.out}`);
-      if (conformance) out(`conformance: ${conformance.errors} errors, ${conformance.warnings} warnings, ${conformance.infos} infos (amp-workbench check ${values.out} lists them)`);
+      out(`${summary.records} records (${(summary.bytes / 1e6).toFixed(2)} MB) from ${profile.id} in ${formatNs(elapsedNs)} → ${trace.dir}`);
+      if (conformance) out(`conformance: ${conformance.errors} errors, ${conformance.warnings} warnings, ${conformance.infos} infos (amp-workbench check ${trace.dir} lists them)`);
     }
     printCount(problems.length, findings.length, json);
   }

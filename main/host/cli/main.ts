@@ -9,6 +9,7 @@ import { hex32, parseHex } from '../../../src/util/hex';
 import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/open';
+import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } from '../trace/trace';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
 import { cmdServe } from './serve';
@@ -20,11 +21,12 @@ const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
 
 Usage:
   amp-workbench boards [--json]
-  amp-workbench probe [--board ID | --profile FILE] [--link SPEC] [--rings] [--json]
-  amp-workbench exercise [--board ID | --profile FILE] [--link SPEC] [--dev N] [--count K] [--rings] [--json]
+  amp-workbench probe [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--rings] [--json]
+  amp-workbench exercise [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--dev N] [--count K]
+                         [--rings] [--json]
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
-  amp-workbench capture [--board ID | --profile FILE] [--link SPEC] --out FOLDER
+  amp-workbench capture [--board ID | --profile FILE] [--link SPEC] [--out FOLDER]
                         [--duration 5s] [--exercise] [--ring MB] [--json]
   amp-workbench export CAPTURE --format pcapng|perfetto|jsonl|csv --out FILE
                        [--filter EXPR] [--from T] [--to T]
@@ -38,8 +40,12 @@ Usage:
 
 --link SPEC picks how the board is reached: ${LINK_SPEC_HELP}
 (default: what the profile's access.kind says). --rings adds each virtqueue's state as it is in
-memory. CAPTURE is a capture folder, or a pcapng or JSONL file this workbench exported; T is a
-time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD} (simulated).
+memory. probe, exercise and capture always record a trace: into --out FOLDER (new or empty), or
+else into a rolling capture (the newest ${ROLLING_CAPTURE_BYTES >> 20} MB) in ${DEFAULT_CAPTURES_DIR},
+which keeps the newest ${AUTOMATIC_CAPTURES_KEPT}; probe and exercise name the folder on stderr ("trace: DIR"),
+capture in its summary. CAPTURE is a capture folder, or a pcapng or JSONL file this workbench
+exported; T is a time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD}
+(simulated).
 Exit status: 0 ok, 1 the board, a message or a capture failed (decode: a message has problems),
 2 bad usage; check: 1 when the capture has conformance errors.`;
 

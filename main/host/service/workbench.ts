@@ -1,26 +1,25 @@
 /**
- * WorkbenchService: the Workbench API (src/api/workbench.ts) over the engine. One board session at
- * a time, always recorded: session.connect starts a capture journal in a folder of its own under
- * the captures folder, and the trace stays queryable (rows, record, window, stats, export) while
- * it grows and after the session ends. A capture opened from disk goes into the same TraceStore.
+ * WorkbenchService: the Workbench API (src/api/workbench.ts) over the engine, as a table from
+ * method to handler. One board session at a time, always recorded (the session's trace is an
+ * automatic rolling capture in the captures folder), and the trace stays queryable (rows,
+ * record, window, stats, export) while it grows and after the session ends. A capture opened
+ * from disk goes into the same TraceStore.
  *
  * Every request is validated (parseRequest); every failure is a value `{ ok: false, error }` that
  * says what was expected, what was seen and what to try. Transports (Electron IPC, the web
  * server, tests) call `handle` with what they received and forward `onEvent`.
  */
 import { statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 
 import { parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
-import type { CancelSignal } from '../../../src/api/rpc';
+import type { CancelSignal, WorkbenchReply as Reply } from '../../../src/api/rpc';
 import {
   boardInfo,
   deviceToJson,
   METHOD_ACTIONS,
   parseRequest,
   workbenchError,
-  type ParsedRequest,
   type SessionStateJson,
   type WorkbenchApi,
   type WorkbenchError,
@@ -40,21 +39,21 @@ import { DEVICE_ID } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
-import { CaptureError, startCapture, type RecordedSession } from '../trace/capture';
+import { openSession, SessionError, type Session } from '../session';
 import { exportCaptureAsync } from '../trace/export';
 import { openJournal } from '../trace/journal';
 import { loadCapture } from '../trace/load';
+import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
 import { TraceStore } from './traceStore';
 
 export interface WorkbenchServiceOptions {
-  /** Where session captures go, one folder each (default os.tmpdir()/amp-workbench-captures). */
+  /** Where session captures go, one folder each (default DEFAULT_CAPTURES_DIR, as for the CLI). */
   capturesDir?: string;
   /** Trace bytes kept in memory (TraceStore; default 256 MiB). */
   residentBytes?: number;
 }
 
-type Reply = { ok: true; result: unknown } | { ok: false; error: WorkbenchError };
 
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
 
@@ -62,14 +61,17 @@ function ok(result: unknown): Reply {
   return { ok: true, result };
 }
 
-interface Live {
-  rec: RecordedSession;
-  dir: string;
-  unsubscribe: (() => void)[];
+/** A filter's failure as the API's error, naming the column it stumbled on. */
+function filtered<T>(r: { ok: true; value: T } | { ok: false; error: string; column?: number | undefined }): Reply {
+  return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
 }
 
+type Handlers = { [M in WorkbenchMethod]: (params: WorkbenchParsedParams<M>, signal: CancelSignal | undefined) => Reply | Promise<Reply> };
+
 export class WorkbenchService implements WorkbenchApi {
-  private live: Live | null = null;
+  private session: Session | null = null;
+  /** The session's listeners (trace flushes, device changes), removed when it ends. */
+  private unsubscribe: (() => void)[] = [];
   /** What is in progress that excludes a second connect/open. */
   private busy: string | null = null;
   private store: TraceStore | null = null;
@@ -79,8 +81,30 @@ export class WorkbenchService implements WorkbenchApi {
   readonly capturesDir: string;
 
   constructor(private readonly opts: WorkbenchServiceOptions = {}) {
-    this.capturesDir = opts.capturesDir ?? join(tmpdir(), 'amp-workbench-captures');
+    this.capturesDir = opts.capturesDir ?? DEFAULT_CAPTURES_DIR;
   }
+
+  /** Each method's handler: validated parameters in, a reply out. */
+  private readonly handlers: Handlers = {
+    'boards.list': () => ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD)) }),
+    'profile.validate': (p) => this.validate(p.text, p.fileName),
+    'session.connect': (p) => this.connect(p),
+    'session.disconnect': () => (this.session ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected')),
+    'session.state': () => ok(this.state()),
+    'session.takeControl': () => ok({ controller: true }),
+    'device.reset': (p) => this.reset(p.devNum),
+    'device.workload': (p) => this.workload(p),
+    'queue.inspect': (p) => this.inspect(p.devNum, p.queue),
+    'trace.info': () => this.withStore((s) => ok(s.info())),
+    'trace.rows': (p) => this.withStore((s) => this.rows(s, p)),
+    'trace.record': (p) => this.withStore((s) => this.record(s, p.seq)),
+    'trace.window': (p) => this.withStore((s) => filtered(s.window(p))),
+    'trace.stats': (p) => this.withStore((s) => filtered(s.stats(p.filter))),
+    'trace.bookmark': (p) => this.bookmark(p.text),
+    'trace.export': (p, signal) => this.withStore((s) => this.export(s, p, signal)),
+    'trace.cancelExport': () => this.cancelExport(),
+    'capture.open': (p) => this.open(p.path),
+  };
 
   call<M extends WorkbenchMethod>(method: M, params: unknown): Promise<WorkbenchResponse<M>> {
     return this.handle(method, params) as Promise<WorkbenchResponse<M>>;
@@ -97,7 +121,9 @@ export class WorkbenchService implements WorkbenchApi {
     if (!p.ok) return p;
     const m = p.request.method;
     try {
-      const r = await this.dispatch(p.request, signal);
+      // The parsed request pairs the method with its own parameters; the compiler cannot follow the pair through the union.
+      const run = this.handlers[m] as (params: unknown, signal: CancelSignal | undefined) => Reply | Promise<Reply>;
+      const r = await run(p.request.params, signal);
       // Messages say what happened in the user's words; programs find the request in `method`.
       return r.ok ? r : { ok: false, error: { ...r.error, method: m } };
     } catch (e) {
@@ -108,81 +134,45 @@ export class WorkbenchService implements WorkbenchApi {
 
   /** Ends the session, if any (the capture folder is kept). */
   async close(): Promise<void> {
-    if (this.live) await this.disconnect('the workbench is shutting down', false);
+    if (this.session) await this.disconnect('the workbench is shutting down', false);
   }
 
   private emit<E extends WorkbenchEventName>(event: E, data: WorkbenchEventData<E>): void {
     for (const l of this.listeners) l({ event, data } as WorkbenchEvent);
   }
 
-  private dispatch(req: ParsedRequest, signal: CancelSignal | undefined): Promise<Reply> | Reply {
-    switch (req.method) {
-      case 'boards.list':
-        return ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD)) });
-      case 'profile.validate': {
-        const r = parseBoardProfileText(req.params.text, req.params.fileName);
-        return ok(r.ok ? { valid: true, id: r.profile.id, description: r.profile.description } : { valid: false, errors: r.errors });
-      }
-      case 'session.connect':
-        return this.connect(req.params);
-      case 'session.disconnect':
-        return this.live ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected');
-      case 'session.state':
-        return ok(this.state());
-      case 'session.takeControl':
-        return ok({ controller: true });
-      case 'device.reset':
-        return this.reset(req.params.devNum);
-      case 'device.workload':
-        return this.workload(req.params);
-      case 'queue.inspect':
-        return this.inspect(req.params.devNum, req.params.queue);
-      case 'trace.info':
-        return this.withStore((s) => ok(s.info()));
-      case 'trace.rows':
-        return this.withStore((s) => {
-          const r = s.rows(req.params.from, req.params.count, req.params.filter);
-          if (!r.ok) return workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
-          const base = s.source.meta.startMonoNs;
-          const rows = r.value.positions.flatMap((p) => {
-            const v = s.at(p);
-            return v ? [toRow(v, p, base)] : [];
-          });
-          return ok({ total: r.value.total, from: req.params.from, rows });
-        });
-      case 'trace.record':
-        return this.withStore((s) => {
-          const p = s.positionOf(req.params.seq);
-          const v = p < 0 ? null : s.at(p);
-          if (!v) return workbenchError('not-found', `no record #${req.params.seq} in the trace (${s.count} records)`, { field: 'params.seq' });
-          return ok(toDetail(v, p, s.source.meta.startMonoNs));
-        });
-      case 'trace.window':
-        return this.withStore((s) => {
-          const r = s.window(req.params);
-          return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
-        });
-      case 'trace.stats':
-        return this.withStore((s) => {
-          const r = s.stats(req.params.filter);
-          return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
-        });
-      case 'trace.bookmark': {
-        if (!this.live) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
-        const seq = this.live.rec.session.bookmark(req.params.text);
-        // Flushed at once, so the bookmark is in the trace when the caller looks for it.
-        this.live.rec.recorder.flush();
-        return ok({ seq });
-      }
-      case 'trace.export':
-        return this.withStore((s) => this.export(s, req.params, signal));
-      case 'trace.cancelExport':
-        if (!this.exporting) return workbenchError('not-found', 'no export is running');
-        this.exporting.abort.abort();
-        return ok({ out: this.exporting.out });
-      case 'capture.open':
-        return this.open(req.params.path);
-    }
+  private validate(text: string, fileName: string): Reply {
+    const r = parseBoardProfileText(text, fileName);
+    return ok(r.ok ? { valid: true, id: r.profile.id, description: r.profile.description } : { valid: false, errors: r.errors });
+  }
+
+  private rows(s: TraceStore, p: WorkbenchParsedParams<'trace.rows'>): Reply {
+    const r = s.rows(p.from, p.count, p.filter);
+    if (!r.ok) return filtered(r);
+    const base = s.source.meta.startMonoNs;
+    const rows = r.value.positions.flatMap((at) => {
+      const v = s.at(at);
+      return v ? [toRow(v, at, base)] : [];
+    });
+    return ok({ total: r.value.total, from: p.from, rows });
+  }
+
+  private record(s: TraceStore, seq: number): Reply {
+    const at = s.positionOf(seq);
+    const v = at < 0 ? null : s.at(at);
+    if (!v) return workbenchError('not-found', `no record #${seq} in the trace (${s.count} records)`, { field: 'params.seq' });
+    return ok(toDetail(v, at, s.source.meta.startMonoNs));
+  }
+
+  private bookmark(text: string): Reply {
+    if (!this.session) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
+    return ok({ seq: this.session.bookmark(text) });
+  }
+
+  private cancelExport(): Reply {
+    if (!this.exporting) return workbenchError('not-found', 'no export is running');
+    this.exporting.abort.abort();
+    return ok({ out: this.exporting.out });
   }
 
   private withStore<R extends Reply | Promise<Reply>>(fn: (s: TraceStore) => R): R | Reply {
@@ -191,13 +181,13 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private state(): SessionStateJson {
-    if (!this.live) return { connected: false, board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
-    const s = this.live.rec.session;
+    const s = this.session;
+    if (!s) return { connected: false, board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
     return {
       connected: true,
       board: s.profile.id,
       link: s.link.description,
-      capture: this.live.dir,
+      capture: s.trace.dir,
       notices: [...s.notices],
       findings: [...s.findings, ...s.driver.busFindings()],
       devices: s.driver.states().map(deviceToJson),
@@ -218,8 +208,8 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private async connect(p: WorkbenchParsedParams<'session.connect'>): Promise<Reply> {
-    if (this.live || this.busy) {
-      return workbenchError('busy', `${this.busy ?? `connected to ${this.live!.rec.session.profile.id}`}; disconnect first (one session at a time)`);
+    if (this.session || this.busy) {
+      return workbenchError('busy', `${this.busy ?? `connected to ${this.session!.profile.id}`}; disconnect first (one session at a time)`);
     }
     const chosen = this.profileFor(p);
     if (!chosen.ok) return chosen;
@@ -230,27 +220,26 @@ export class WorkbenchService implements WorkbenchApi {
       if (!l.ok) return workbenchError('bad-request', l.error, { field: 'params.link' });
       link = l.spec;
     }
-    const dir = join(this.capturesDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${profile.id}`);
     this.busy = `connecting to ${profile.id}`;
-    let rec: RecordedSession;
+    let session: Session;
     try {
-      rec = await startCapture(profile, {
-        dir,
+      session = await openSession(profile, {
         ...(link ? { link } : {}),
         onStage: (stage, detail) => this.emit('session.stage', { stage, detail }),
-        notes: [`amp-workbench session on ${profile.id}`],
+        capture: { capturesDir: this.capturesDir, notes: [`amp-workbench session on ${profile.id}`] },
       });
     } catch (e) {
-      const kept = e instanceof CaptureError ? `; ${e.records} records kept in ${dir}` : '';
+      const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';
       const f = describeFailure(e);
       return workbenchError('failed', `connecting to ${profile.id} failed: ${f.text}${kept}. Check that the board is powered and its firmware running, or try the simulated board ${DEFAULT_BOARD}`, failureDetail(f));
     } finally {
       this.busy = null;
     }
+    const dir = session.trace.dir;
     // What the journal holds already, then every later flush: synchronous, so nothing falls between.
     const opened = openJournal(dir);
     if (!opened.ok) {
-      await rec.stop();
+      await session.close();
       return workbenchError('failed', `the new capture cannot be read back: ${opened.reason}`);
     }
     const store = new TraceStore(
@@ -268,21 +257,21 @@ export class WorkbenchService implements WorkbenchApi {
     );
     for (const b of opened.capture.blocks()) store.append(b);
     this.store = store;
-    const unsubscribe = [
-      rec.recorder.onFlush((b) => {
+    this.unsubscribe = [
+      session.trace.recorder.onFlush((b) => {
         store.append(b);
         this.emit('trace.appended', { count: b.offsets.length, total: store.count });
       }),
-      rec.session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
+      session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
-    this.live = { rec, dir, unsubscribe };
+    this.session = session;
     // A board that resets or a link that dies mid-session ends the session at once, with the
     // reason, instead of leaving every later request to time out; the trace stays open.
-    rec.session.onLost((reason) => {
-      if (this.live?.rec === rec) void this.disconnect(`lost the board: ${reason}. The trace so far is kept; connect again when the board is back`, true);
+    session.onLost((reason) => {
+      if (this.session === session) void this.disconnect(`lost the board: ${reason}. The trace so far is kept; connect again when the board is back`, true);
     });
     this.emit('trace.reset', store.info());
-    const probed = await rec.session.probe();
+    const probed = await session.probe();
     return ok({ ...this.state(), bringUpError: probed.ok ? null : `bring-up of ${profile.id} failed: ${probed.error}` });
   }
 
@@ -291,44 +280,46 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private async disconnect(reason: string, lost: boolean): Promise<Reply> {
-    const live = this.live!;
-    this.live = null;
-    let records = 0;
+    const session = this.session!;
+    this.session = null;
+    const capture = session.trace.dir;
     let failure: FailureText | null = null;
     try {
-      records = await live.rec.stop();
+      await session.close();
     } catch (e) {
       failure = describeFailure(e);
     } finally {
-      // After stop: the recorder's last flush (detach marker included) still reaches the store.
-      for (const u of live.unsubscribe) u();
+      // After close: the recorder's last flush (detach marker included) still reaches the store.
+      for (const u of this.unsubscribe.splice(0)) u();
       if (this.store) this.store.live = false;
     }
     // The session is over either way: the page must hear it.
     const why = failure && `closing the link failed: ${failure.text}`;
-    this.emit('session.closed', { reason: why ? `${reason}; ${why}` : reason, capture: live.dir, lost });
-    return failure ? workbenchError('failed', `${why}; the capture is in ${live.dir}`, failureDetail(failure)) : ok({ capture: live.dir, records });
+    this.emit('session.closed', { reason: why ? `${reason}; ${why}` : reason, capture, lost });
+    return failure ? workbenchError('failed', `${why}; the capture is in ${capture}`, failureDetail(failure)) : ok({ capture, records: session.trace.records });
   }
 
-  private session(devNum: number): { ok: true; live: Live } | { ok: false; error: WorkbenchError } {
-    if (!this.live) return workbenchError('no-session', 'no board is connected; connect a board first');
-    if (!this.live.rec.session.driver.state(devNum)) {
-      const have = this.live.rec.session.driver.states().map((d) => d.devNum);
+  /** The session, when it has device `devNum`. */
+  private onDevice(devNum: number): { ok: true; session: Session } | { ok: false; error: WorkbenchError } {
+    const session = this.session;
+    if (!session) return workbenchError('no-session', 'no board is connected; connect a board first');
+    if (!session.driver.state(devNum)) {
+      const have = session.driver.states().map((d) => d.devNum);
       return workbenchError('not-found', `no device with dev_num ${devNum}; the board has ${have.length ? have.join(', ') : 'no devices'}`, { field: 'params.devNum' });
     }
-    return { ok: true, live: this.live };
+    return { ok: true, session };
   }
 
   private async reset(devNum: number): Promise<Reply> {
-    const s = this.session(devNum);
+    const s = this.onDevice(devNum);
     if (!s.ok) return s;
-    return ok({ device: deviceToJson(await s.live.rec.session.resetDevice(devNum)) });
+    return ok({ device: deviceToJson(await s.session.resetDevice(devNum)) });
   }
 
   private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
-    const s = this.session(p.devNum);
+    const s = this.onDevice(p.devNum);
     if (!s.ok) return s;
-    const { session } = s.live.rec;
+    const { session } = s;
     const state = session.driver.state(p.devNum)!;
     const wants = { 'i2c-transfer': DEVICE_ID.I2C, 'rng-read': DEVICE_ID.RNG, 'console-send': DEVICE_ID.CONSOLE }[p.kind];
     if (state.deviceId !== wants) {
@@ -358,7 +349,7 @@ export class WorkbenchService implements WorkbenchApi {
     const latencyUs = Number(session.runtime.monoNs() - t0) / 1000;
     // The trace says why the workload failed (a bad used ring, a device that did not answer);
     // a session that ended under it has its own marker.
-    if (!r.ok && session.endedBecause === null) s.live.rec.recorder.marker('error', `${p.kind} on device ${p.devNum} failed: ${r.error}`, { devNum: p.devNum });
+    if (!r.ok && session.endedBecause === null) session.recordError(`${p.kind} on device ${p.devNum} failed: ${r.error}`, p.devNum);
     return ok({
       kind: p.kind,
       devNum: p.devNum,
@@ -370,9 +361,9 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private async inspect(devNum: number, queue: number): Promise<Reply> {
-    const s = this.session(devNum);
+    const s = this.onDevice(devNum);
     if (!s.ok) return s;
-    const { driver } = s.live.rec.session;
+    const { driver } = s.session;
     const ring = driver.inspectQueue(devNum, queue);
     const model = driver.state(devNum)!.queues[queue];
     if (!ring || !model) {
@@ -386,7 +377,7 @@ export class WorkbenchService implements WorkbenchApi {
     if (!isAbsolute(p.out)) return workbenchError('bad-request', `the output file must be a full path on the workbench's machine (such as /home/me/trace.pcapng), saw "${p.out}"`, { field: 'params.out' });
     if (this.exporting) return workbenchError('busy', `an export to ${this.exporting.out} is running; wait for it or cancel it`);
     // Everything recorded so far goes into the file, not only what the last flush delivered.
-    if (this.live && s.live) this.live.rec.recorder.flush();
+    if (this.session && s.live) this.session.trace.recorder.flush();
     // Cancelled by trace.cancelExport, or by the caller's own signal.
     const abort = new AbortController();
     const cancel = (): void => abort.abort();
@@ -413,7 +404,7 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private open(path: string): Reply {
-    if (this.live || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
+    if (this.session || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
     if (!o.ok) return workbenchError('not-found', o.reason, { field: 'params.path' });
     const c = o.capture;

@@ -350,6 +350,27 @@ describe('BusEndpoint sending', () => {
     expect(peer.received).toHaveLength(5);
   });
 
+  it('tells observers of each doorbell where it rings: after the messages it announces, before the drain of what the peer announced', async () => {
+    const { ep, peer } = await setup({ spinUs: 0 });
+    peer.perDoorbell = 'one';
+    peer.answer = (m) => (m[1] === 0x02 ? [respond(m)] : []);
+    const order: string[] = [];
+    ep.observe({ onMessage: (m) => order.push(`${m.direction} msg ${m.bytes[1]}`), onDoorbell: (d) => order.push(`${d} bell`) });
+    expect(await ep.sendBatch([r3(0x00, 0x41, 1, 0, 16), r3(0x00, 0x42, 1, 0, 16)])).toEqual({ ok: true, sent: 2 });
+    const answer = await ep.request(r3(0x00, 0x02, 1, 0), { timeoutMs: 100 });
+    expect(answer.ok).toBe(true);
+    expect(order).toEqual([
+      'driver-to-device msg 65',
+      'driver-to-device msg 66',
+      'driver-to-device bell',
+      'driver-to-device bell',
+      'driver-to-device msg 2',
+      'driver-to-device bell',
+      'device-to-driver bell',
+      'device-to-driver msg 2',
+    ]);
+  });
+
   it('doorbellPerMessage false rings once per batch (for peers that drain fully)', async () => {
     const { ep, peer, toDevice } = await setup({ doorbellPerMessage: false });
     const events = Array.from({ length: 5 }, () => r3(0x00, 0x41, 1, 0, 16));

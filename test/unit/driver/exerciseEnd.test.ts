@@ -6,9 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { MemoryWindow } from '../../../src/bus/window';
-import { Recorder } from '../../../src/trace/recorder';
 import { exerciseDevices } from '../../../main/host/exercise';
-import { nodeRuntime } from '../../../main/host/runtime';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 let open: InThreadBoard | null = null;
@@ -20,8 +18,6 @@ afterEach(async () => {
 describe('exercise against a device that writes a bad used ring', () => {
   it('fails the rounds with what the ring held, leaves latency empty and marks the trace with ERROR', async () => {
     const profile = builtin('sim-qemu-amp-pci');
-    const recorder = new Recorder({ runtime: nodeRuntime, sink: { writeChunk: () => undefined }, revision: 'r4', maxMessageSize: 64, responseTimeoutMs: 1000 });
-    const marker = vi.spyOn(recorder, 'marker');
     // The used ring elements as the driver reads them, from `usedAt` on: every id reads 0xdead.
     let usedAt: number | null = null;
     const corrupt = (w: MemoryWindow): MemoryWindow =>
@@ -40,7 +36,8 @@ describe('exercise against a device that writes a bad used ring', () => {
             store: (offset, width, value) => w.store(offset, width, value),
             fence: () => w.fence(),
           };
-    open = await inThreadBoard(profile, { recorder, driverWindow: corrupt });
+    open = await inThreadBoard(profile, { driverWindow: corrupt });
+    const marker = vi.spyOn(open.session.trace.recorder, 'marker');
     const probed = await open.session.probe();
     expect(probed.ok).toBe(true);
     usedAt = Number(open.session.driver.state(0)!.queues[0]!.deviceAddr - profile.dataMemory.peerBase);

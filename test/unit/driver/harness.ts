@@ -9,7 +9,6 @@ import type { EndpointObserver } from '../../../src/bus/endpoint';
 import type { Link } from '../../../src/bus/link';
 import { BytesWindow, SubWindow, type MemoryWindow } from '../../../src/bus/window';
 import { startSimBoard, type SimBoard } from '../../../src/sim/board';
-import type { Recorder } from '../../../src/trace/recorder';
 import { attachSession, type Session } from '../../../main/host/session';
 import { nodeRuntime } from '../../../main/host/runtime';
 import { Bell } from '../bus/helpers';
@@ -20,6 +19,8 @@ export interface InThreadBoard {
   profile: BoardProfile;
   /** What the device side logged (dropped messages…). */
   log: string[];
+  /** The two doorbells, counting their rings. */
+  bells: { toDevice: Bell; toDriver: Bell };
   close(): Promise<void>;
 }
 
@@ -33,11 +34,10 @@ export interface InThreadOptions {
   observer?: EndpointObserver;
   /** Wraps the windows the driver side sees (the device side keeps direct access). */
   driverWindow?: (w: MemoryWindow) => MemoryWindow;
-  recorder?: Recorder;
 }
 
 export async function inThreadBoard(profile: BoardProfile, opts: InThreadOptions = {}): Promise<InThreadBoard> {
-  const { observer, recorder, driverWindow = (w) => w } = opts;
+  const { observer, driverWindow = (w) => w } = opts;
   const regions = new Map(profile.regions.map((r) => [r.name, new ArrayBuffer(Math.ceil(r.size / 8) * 8)]));
   const busWindow = new SubWindow(new BytesWindow(regions.get(profile.bus.region)!), profile.bus.offset, profile.bus.size);
   const dataWindow = new BytesWindow(regions.get(profile.dataMemory.region)!, 0, profile.dataMemory.size);
@@ -54,7 +54,7 @@ export async function inThreadBoard(profile: BoardProfile, opts: InThreadOptions
     doorbellIn: toDriver,
     close: () => Promise.resolve(),
   };
-  const session = await attachSession(profile, link, { ...(observer ? { observer } : {}), ...(recorder ? { recorder } : {}) });
+  const session = await attachSession(profile, link, observer ? { observer } : {});
   const started = await device;
   if (!started.ok) throw new Error(started.error);
   return {
@@ -62,6 +62,7 @@ export async function inThreadBoard(profile: BoardProfile, opts: InThreadOptions
     board: started.board,
     profile,
     log,
+    bells: { toDevice, toDriver },
     async close() {
       await session.close();
       started.board.close();
