@@ -1,20 +1,28 @@
 /** Runs a device's workload (device.workload) from a small form and shows what came back. */
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactElement } from 'react';
 
 import type { DeviceJson, WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
-import { DEVICE_ID } from '../../../../src/protocol/names';
+import type { WorkloadSpec } from '../../../../src/devices/descriptor';
+import { deviceDescriptor } from '../../../../src/devices/registry';
 import type { WorkbenchApi } from '../../bridge/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 
 type Result = WorkbenchResult<'device.workload'>;
 
-/** The workload a device type runs, if the workbench has one for it. */
-export function workloadKind(deviceId: number): Result['kind'] | null {
-  if (deviceId === DEVICE_ID.I2C) return 'i2c-transfer';
-  if (deviceId === DEVICE_ID.RNG) return 'rng-read';
-  if (deviceId === DEVICE_ID.CONSOLE) return 'console-send';
-  return null;
+/** The workload a device type runs (its descriptor's first), if the workbench has one for it. */
+export function workloadFor(deviceId: number): WorkloadSpec | null {
+  return deviceDescriptor(deviceId)?.workloads[0] ?? null;
+}
+
+/**
+ * A workload's form. `defaults` are the workload's (they parse with its params schema, which
+ * the registry test checks), so each form may read them in its workload's shape.
+ */
+interface FormProps {
+  defaults: unknown;
+  onRun: (params: unknown) => void;
+  busy: boolean;
 }
 
 function printable(hex: string): string {
@@ -25,11 +33,12 @@ function printable(hex: string): string {
   }).join('');
 }
 
-function I2cFields({ onRun, busy }: { onRun: (p: WorkbenchParams<'device.workload'>['params']) => void; busy: boolean }) {
-  const [address, setAddress] = useState('0x50');
-  const [tenBit, setTenBit] = useState(false);
-  const [write, setWrite] = useState('00');
-  const [read, setRead] = useState('4');
+function I2cFields({ defaults, onRun, busy }: FormProps) {
+  const d = defaults as { address: number; tenBit?: boolean; segments: ({ write: string } | { read: number })[] };
+  const [address, setAddress] = useState(`0x${d.address.toString(16)}`);
+  const [tenBit, setTenBit] = useState(d.tenBit ?? false);
+  const [write, setWrite] = useState(d.segments.map((g) => ('write' in g ? g.write : '')).find(Boolean) ?? '');
+  const [read, setRead] = useState(String(d.segments.map((g) => ('read' in g ? g.read : 0)).find(Boolean) ?? 0));
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     const segments: ({ write: string } | { read: number })[] = [];
@@ -58,8 +67,8 @@ function I2cFields({ onRun, busy }: { onRun: (p: WorkbenchParams<'device.workloa
   );
 }
 
-function RngFields({ onRun, busy }: { onRun: (p: { bytes: number }) => void; busy: boolean }) {
-  const [bytes, setBytes] = useState('16');
+function RngFields({ defaults, onRun, busy }: FormProps) {
+  const [bytes, setBytes] = useState(String((defaults as { bytes: number }).bytes));
   return (
     <form
       className="workload-form"
@@ -78,9 +87,10 @@ function RngFields({ onRun, busy }: { onRun: (p: { bytes: number }) => void; bus
   );
 }
 
-function ConsoleFields({ onRun, busy }: { onRun: (p: { text: string; echo?: boolean }) => void; busy: boolean }) {
-  const [text, setText] = useState('hello');
-  const [echo, setEcho] = useState(false);
+function ConsoleFields({ defaults, onRun, busy }: FormProps) {
+  const d = defaults as { text: string; echo?: boolean };
+  const [text, setText] = useState(d.text);
+  const [echo, setEcho] = useState(d.echo ?? false);
   return (
     <form
       className="workload-form"
@@ -102,15 +112,24 @@ function ConsoleFields({ onRun, busy }: { onRun: (p: { text: string; echo?: bool
   );
 }
 
+/** The form of each workload kind; the registry test checks every registered kind has one. */
+export const WORKLOAD_FORMS: Readonly<Record<string, (props: FormProps) => ReactElement>> = {
+  'i2c-transfer': I2cFields,
+  'rng-read': RngFields,
+  'console-send': ConsoleFields,
+};
+
 export function Workload({ api, device }: { api: WorkbenchApi; device: DeviceJson }) {
-  const kind = workloadKind(device.deviceId);
+  const spec = workloadFor(device.deviceId);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(null);
   const [error, setError] = useState<WorkbenchError | null>(null);
-  if (!kind) return null;
+  const Form = spec && WORKLOAD_FORMS[spec.kind];
+  if (!spec || !Form) return null;
+  const { kind } = spec;
   const run = async (params: unknown): Promise<void> => {
     setBusy(true);
-    // The form built params for `kind`; the engine validates them again.
+    // The form built params for `kind`; the engine validates them.
     const r = await api.call('device.workload', { devNum: device.devNum, kind, params } as WorkbenchParams<'device.workload'>);
     setBusy(false);
     setResult(r.ok ? r.result : null);
@@ -119,9 +138,7 @@ export function Workload({ api, device }: { api: WorkbenchApi; device: DeviceJso
   return (
     <div className="workload">
       <h4>Workload: {kind}</h4>
-      {kind === 'i2c-transfer' && <I2cFields onRun={(p) => void run(p)} busy={busy} />}
-      {kind === 'rng-read' && <RngFields onRun={(p) => void run(p)} busy={busy} />}
-      {kind === 'console-send' && <ConsoleFields onRun={(p) => void run(p)} busy={busy} />}
+      <Form defaults={spec.defaults} onRun={(p) => void run(p)} busy={busy} />
       {error && <ErrorNote error={error} />}
       {result && (
         <div className="workload-result" data-testid={`workload-result-${device.devNum}`}>
