@@ -17,7 +17,8 @@ import { z } from 'zod';
 
 import type { ConfigField } from '../devices/config';
 import { decodeConfig } from '../devices/config';
-import { featureName, WORKLOAD_KINDS, WORKLOADS } from '../devices/registry';
+import type { WorkloadSpec } from '../devices/descriptor';
+import { featureName, WORKLOAD_KINDS, WORKLOADS, type RegisteredWorkloadSpec, type WorkloadKind } from '../devices/registry';
 import type { DevicePhase, DeviceState } from '../driver/driver';
 import { deviceDisplayName, statusNames } from '../protocol/names';
 import { PROBLEM_CODES } from '../protocol/types';
@@ -269,13 +270,15 @@ export const traceStatsSchema = z.object({
 // ---- requests -----------------------------------------------------------------------------------
 
 /** A workload request: its kind picks the device type's workload, whose own schema checks the params. */
+type WorkloadRequest<W> = W extends WorkloadSpec<infer Kind, infer Params> ? z.ZodObject<{ devNum: typeof devNum; kind: z.ZodLiteral<Kind>; params: Params }, z.core.$strict> : never;
+type AnyWorkloadRequest = WorkloadRequest<RegisteredWorkloadSpec>;
 const workloadRequests = [...WORKLOADS.values()].map(({ workload: w }) => z.object({ devNum, kind: z.literal(w.kind), params: w.params }).strict());
-const workloadParams = z.discriminatedUnion('kind', workloadRequests as [(typeof workloadRequests)[number], ...typeof workloadRequests], {
+const workloadParams = z.discriminatedUnion('kind', workloadRequests as [AnyWorkloadRequest, ...AnyWorkloadRequest[]], {
   error: `expected kind one of ${WORKLOAD_KINDS.map((k) => `"${k}"`).join(', ')}`,
 });
 
 const workloadResult = z.object({
-  kind: z.enum(WORKLOAD_KINDS as [string, ...string[]]),
+  kind: z.enum(WORKLOAD_KINDS as [WorkloadKind, ...WorkloadKind[]]),
   devNum: z.number(),
   /** Whether the device did what was asked; `error` says why not. */
   succeeded: z.boolean(),

@@ -250,7 +250,7 @@ export async function consoleEcho(
   return { ok: true, echoed: got.bytes };
 }
 
-export const CONSOLE_DEVICE: DeviceDescriptor = {
+export const CONSOLE_DEVICE = {
   id: DEVICE_ID.CONSOLE,
   name: 'console',
   features: CONSOLE_FEATURE,
@@ -284,4 +284,4 @@ export const CONSOLE_DEVICE: DeviceDescriptor = {
       return r.ok ? null : r.error;
     },
   },
-};
+} satisfies DeviceDescriptor;

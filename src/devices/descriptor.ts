@@ -17,9 +17,9 @@ export type QueueAt = (index: number) => QueueContext;
 export type WorkloadReads = WorkloadResult<{ reads: Uint8Array[] }>;
 
 /** One workload a user runs from the API or the UI (`device.workload`). */
-export interface WorkloadSpec<Params extends z.ZodType = z.ZodType> {
+export interface WorkloadSpec<Kind extends string = string, Params extends z.ZodType = z.ZodType> {
   /** The request's `kind`, unique across all device types. */
-  kind: string;
+  kind: Kind;
   /** What the request's params must be; the API validates them with this before `run` sees them. */
   params: Params;
   /** What a form starts with (as a caller would send it); parses with `params`. */
@@ -28,11 +28,12 @@ export interface WorkloadSpec<Params extends z.ZodType = z.ZodType> {
 }
 
 /**
- * `workload({...})` checks `run` against its own params' type, then widens it for the registry:
- * safe because the API parses a request's params with `params` before calling `run`.
+ * `workload({...})` types `run` and `defaults` by its own params schema and keeps the literal
+ * kind, from which the API infers its request types. (`run` is a method, so a spec still fits
+ * the registry's WorkloadSpec: the API parses a request's params with `params` before `run`.)
  */
-export function workload<Params extends z.ZodType>(spec: WorkloadSpec<Params>): WorkloadSpec {
-  return spec as unknown as WorkloadSpec;
+export function workload<const Kind extends string, Params extends z.ZodType>(spec: WorkloadSpec<Kind, Params>): WorkloadSpec<Kind, Params> {
+  return spec;
 }
 
 /** The repeated round `exercise` runs: an error text, or null when the round succeeded. */

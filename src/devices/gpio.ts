@@ -2,7 +2,7 @@
 import { DEVICE_ID } from '../protocol/names';
 import type { DeviceDescriptor } from './descriptor';
 
-export const GPIO_DEVICE: DeviceDescriptor = {
+export const GPIO_DEVICE = {
   id: DEVICE_ID.GPIO,
   name: 'gpio',
   features: { IRQ: 0 },
@@ -12,4 +12,4 @@ export const GPIO_DEVICE: DeviceDescriptor = {
     { name: 'gpio_names_size', offset: 4, size: 4, type: 'le32' },
   ],
   workloads: [],
-};
+} satisfies DeviceDescriptor;

@@ -223,7 +223,7 @@ const segment = z.union([z.object({ write: hexBytesParam }).strict(), z.object({
   error: 'expected a segment {"write": "hex bytes"} or {"read": length 1..4096}',
 });
 
-export const I2C_DEVICE: DeviceDescriptor = {
+export const I2C_DEVICE = {
   id: DEVICE_ID.I2C,
   name: 'i2c',
   features: I2C_FEATURE,
@@ -267,4 +267,4 @@ export const I2C_DEVICE: DeviceDescriptor = {
       return null;
     },
   },
-};
+} satisfies DeviceDescriptor;

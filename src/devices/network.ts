@@ -18,7 +18,7 @@ export const NET_FEATURE = {
 
 const { MTU, MAC, STATUS, MQ, HASH_TUNNEL, HASH_REPORT, RSS, SPEED_DUPLEX } = NET_FEATURE;
 
-export const NET_DEVICE: DeviceDescriptor = {
+export const NET_DEVICE = {
   id: DEVICE_ID.NET,
   name: 'net',
   features: NET_FEATURE,
@@ -35,4 +35,4 @@ export const NET_DEVICE: DeviceDescriptor = {
     { name: 'supported_tunnel_types', offset: 24, size: 4, type: 'le32', validWhen: [HASH_TUNNEL] },
   ],
   workloads: [],
-};
+} satisfies DeviceDescriptor;

@@ -14,7 +14,12 @@ import { NET_DEVICE } from './network';
 import { RNG_DEVICE } from './rng';
 
 /** In the order lists show them (simulated kinds, workload kinds). */
-export const DEVICE_DESCRIPTORS: readonly DeviceDescriptor[] = [I2C_DEVICE, RNG_DEVICE, CONSOLE_DEVICE, GPIO_DEVICE, NET_DEVICE];
+const DESCRIPTORS = [I2C_DEVICE, RNG_DEVICE, CONSOLE_DEVICE, GPIO_DEVICE, NET_DEVICE] as const;
+export const DEVICE_DESCRIPTORS: readonly DeviceDescriptor[] = DESCRIPTORS;
+
+/** Every registered workload with its own kind and params types (the API's request types come from these). */
+export type RegisteredWorkloadSpec = (typeof DESCRIPTORS)[number]['workloads'][number];
+export type WorkloadKind = RegisteredWorkloadSpec['kind'];
 
 const BY_ID = new Map(DEVICE_DESCRIPTORS.map((d) => [d.id, d]));
 
@@ -35,13 +40,15 @@ export function simulatedDevice(name: string, options: SimModelOptions): DeviceM
 
 export interface RegisteredWorkload {
   device: DeviceDescriptor;
-  workload: WorkloadSpec;
+  workload: WorkloadSpec<WorkloadKind>;
 }
 
 /** Every workload by its kind, with the device type it runs on. */
-export const WORKLOADS: ReadonlyMap<string, RegisteredWorkload> = new Map(DEVICE_DESCRIPTORS.flatMap((device) => device.workloads.map((w) => [w.kind, { device, workload: w }] as const)));
+export const WORKLOADS: ReadonlyMap<WorkloadKind, RegisteredWorkload> = new Map(
+  DESCRIPTORS.flatMap((device) => device.workloads.map((workload: RegisteredWorkloadSpec) => [workload.kind, { device, workload }] as const)),
+);
 
-export const WORKLOAD_KINDS: readonly string[] = [...WORKLOADS.keys()];
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = [...WORKLOADS.keys()];
 
 /** Name of a feature bit for a device type: (32, any) → 'VIRTIO_F_VERSION_1', (0, 34) → 'VIRTIO_I2C_F_ZERO_LENGTH_REQUEST'; unknown → 'BIT_45'. */
 export function featureName(bit: number, deviceId?: number): string {

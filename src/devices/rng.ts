@@ -100,7 +100,7 @@ export async function rngRead(ctx: QueueContext, n: number, timeoutMs = DEFAULT_
 /** The bytes `exercise` reads per round. */
 const EXERCISE_BYTES = 32;
 
-export const RNG_DEVICE: DeviceDescriptor = {
+export const RNG_DEVICE = {
   id: DEVICE_ID.RNG,
   name: 'rng',
   features: {},
@@ -126,4 +126,4 @@ export const RNG_DEVICE: DeviceDescriptor = {
       return r.bytes.length === EXERCISE_BYTES ? null : `asked for ${EXERCISE_BYTES} random bytes, got ${r.bytes.length}`;
     },
   },
-};
+} satisfies DeviceDescriptor;

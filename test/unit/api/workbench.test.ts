@@ -52,7 +52,7 @@ describe('Workbench API requests', () => {
   it('decodes hex bytes of workload params', () => {
     const r = parseRequest('device.workload', GOOD['device.workload']);
     if (!r.ok || r.request.method !== 'device.workload' || r.request.params.kind !== 'i2c-transfer') throw new Error('not parsed');
-    expect((r.request.params.params as { segments: unknown[] }).segments[0]).toEqual({ write: Uint8Array.of(0x00, 0x0a, 0xff) });
+    expect(r.request.params.params.segments[0]).toEqual({ write: Uint8Array.of(0x00, 0x0a, 0xff) });
   });
 
   it.each([
