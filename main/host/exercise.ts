@@ -1,15 +1,15 @@
 /**
  * Device workloads run K times against a board brought up to DRIVER_OK: each device type's
- * exercise round (its descriptor's `exercise`: i2c write-then-read verified against the target
- * RAM, rng reads, console echo). Latency is per workload round
- * (request published → result read back), in microseconds, over the rounds that succeeded: a
- * failed round's time says how long the failure took, not how fast the device is. Once the
- * session ends (link lost, the board stopped its bus, Ctrl-C) no further round runs.
+ * `exercise` round from its descriptor (i2c write-then-read verified against the target RAM,
+ * rng reads, console echo). Latency is per round (request published → result read back), in
+ * microseconds, over the rounds that succeeded: a failed round's time says how long the failure
+ * took, not how fast the device is. Once the session ends (link lost, the board stopped its bus,
+ * Ctrl-C) no further round runs.
  */
-import type { QueueContext } from '../../src/devices/workload';
 import { deviceDescriptor } from '../../src/devices/registry';
-import type { Session } from './session';
+import type { QueueContext } from '../../src/devices/workload';
 import { errorText } from '../../src/util/errorText';
+import type { Session } from './session';
 
 export interface LatencySummary {
   p50: number;

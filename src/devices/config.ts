@@ -1,5 +1,5 @@
 /**
- * Device config-space layouts (virtio-msg-protocol.md Appendix D; each device type's descriptor
+ * The shape of a config-space layout (docs/protocol.md Appendix D; each device type's descriptor
  * holds its own) and a decoder that names each field of a GET_CONFIG image, with whether the
  * negotiated features make it meaningful.
  */

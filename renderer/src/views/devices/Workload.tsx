@@ -2,8 +2,7 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
 
 import type { DeviceJson, WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
-import type { WorkloadSpec } from '../../../../src/devices/descriptor';
-import { deviceDescriptor } from '../../../../src/devices/registry';
+import { WORKLOADS, type RegisteredWorkload, type WorkloadKind } from '../../../../src/devices/registry';
 import type { WorkbenchApi } from '../../bridge/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
@@ -11,17 +10,16 @@ import { ErrorNote } from '../../ui/ErrorNote';
 type Result = WorkbenchResult<'device.workload'>;
 
 /** The workload a device type runs (its descriptor's first), if the workbench has one for it. */
-export function workloadFor(deviceId: number): WorkloadSpec | null {
-  return deviceDescriptor(deviceId)?.workloads[0] ?? null;
+export function workloadFor(deviceId: number): RegisteredWorkload['workload'] | null {
+  return [...WORKLOADS.values()].find((w) => w.device.id === deviceId)?.workload ?? null;
 }
 
-/**
- * A workload's form. `defaults` are the workload's (they parse with its params schema, which
- * the registry test checks), so each form may read them in its workload's shape.
- */
-interface FormProps {
-  defaults: unknown;
-  onRun: (params: unknown) => void;
+type ParamsOf<K extends WorkloadKind> = Extract<WorkbenchParams<'device.workload'>, { kind: K }>['params'];
+
+/** A workload's form: it starts from the workload's defaults and builds params of its kind. */
+interface FormProps<K extends WorkloadKind> {
+  defaults: ParamsOf<K>;
+  onRun: (params: ParamsOf<K>) => void;
   busy: boolean;
 }
 
@@ -33,12 +31,11 @@ function printable(hex: string): string {
   }).join('');
 }
 
-function I2cFields({ defaults, onRun, busy }: FormProps) {
-  const d = defaults as { address: number; tenBit?: boolean; segments: ({ write: string } | { read: number })[] };
-  const [address, setAddress] = useState(`0x${d.address.toString(16)}`);
-  const [tenBit, setTenBit] = useState(d.tenBit ?? false);
-  const [write, setWrite] = useState(d.segments.map((g) => ('write' in g ? g.write : '')).find(Boolean) ?? '');
-  const [read, setRead] = useState(String(d.segments.map((g) => ('read' in g ? g.read : 0)).find(Boolean) ?? 0));
+function I2cFields({ defaults, onRun, busy }: FormProps<'i2c-transfer'>) {
+  const [address, setAddress] = useState(`0x${defaults.address.toString(16)}`);
+  const [tenBit, setTenBit] = useState(defaults.tenBit ?? false);
+  const [write, setWrite] = useState(defaults.segments.map((g) => ('write' in g ? g.write : '')).find(Boolean) ?? '');
+  const [read, setRead] = useState(String(defaults.segments.map((g) => ('read' in g ? g.read : 0)).find(Boolean) ?? 0));
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     const segments: ({ write: string } | { read: number })[] = [];
@@ -67,8 +64,8 @@ function I2cFields({ defaults, onRun, busy }: FormProps) {
   );
 }
 
-function RngFields({ defaults, onRun, busy }: FormProps) {
-  const [bytes, setBytes] = useState(String((defaults as { bytes: number }).bytes));
+function RngFields({ defaults, onRun, busy }: FormProps<'rng-read'>) {
+  const [bytes, setBytes] = useState(String(defaults.bytes));
   return (
     <form
       className="workload-form"
@@ -87,10 +84,9 @@ function RngFields({ defaults, onRun, busy }: FormProps) {
   );
 }
 
-function ConsoleFields({ defaults, onRun, busy }: FormProps) {
-  const d = defaults as { text: string; echo?: boolean };
-  const [text, setText] = useState(d.text);
-  const [echo, setEcho] = useState(d.echo ?? false);
+function ConsoleFields({ defaults, onRun, busy }: FormProps<'console-send'>) {
+  const [text, setText] = useState(defaults.text);
+  const [echo, setEcho] = useState(defaults.echo ?? false);
   return (
     <form
       className="workload-form"
@@ -112,8 +108,8 @@ function ConsoleFields({ defaults, onRun, busy }: FormProps) {
   );
 }
 
-/** The form of each workload kind; the registry test checks every registered kind has one. */
-export const WORKLOAD_FORMS: Readonly<Record<string, (props: FormProps) => ReactElement>> = {
+/** The form of each workload kind: a registered kind without one fails typecheck here. */
+const WORKLOAD_FORMS: { readonly [K in WorkloadKind]: (props: FormProps<K>) => ReactElement } = {
   'i2c-transfer': I2cFields,
   'rng-read': RngFields,
   'console-send': ConsoleFields,
@@ -124,9 +120,11 @@ export function Workload({ api, device }: { api: WorkbenchApi; device: DeviceJso
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(null);
   const [error, setError] = useState<WorkbenchError | null>(null);
-  const Form = spec && WORKLOAD_FORMS[spec.kind];
-  if (!spec || !Form) return null;
+  if (!spec) return null;
   const { kind } = spec;
+  // The form and the defaults are of the same kind (TypeScript cannot correlate the two lookups).
+  const Form = WORKLOAD_FORMS[kind] as (props: FormProps<WorkloadKind>) => ReactElement;
+  const defaults = spec.defaults as ParamsOf<WorkloadKind>;
   const run = async (params: unknown): Promise<void> => {
     setBusy(true);
     // The form built params for `kind`; the engine validates them.
@@ -138,7 +136,7 @@ export function Workload({ api, device }: { api: WorkbenchApi; device: DeviceJso
   return (
     <div className="workload">
       <h4>Workload: {kind}</h4>
-      <Form defaults={spec.defaults} onRun={(p) => void run(p)} busy={busy} />
+      <Form defaults={defaults} onRun={(p) => void run(p)} busy={busy} />
       {error && <ErrorNote error={error} />}
       {result && (
         <div className="workload-result" data-testid={`workload-result-${device.devNum}`}>
