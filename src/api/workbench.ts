@@ -38,7 +38,7 @@ const filter = z.string().max(4096);
 /** Nanoseconds from the capture start. */
 const timeNs = z.number().int().nonnegative();
 const hexString = z.string().regex(/^0x[0-9a-f]+$/, 'expected a "0x…" hex string');
-/** Byte runs as hex digit pairs ("0a1b…"; spaces allowed on input). */
+/** Byte runs as hex digit pairs ("0a1b…"), as results carry them (requests: the descriptors' hexBytesParam). */
 const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
 
 export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
