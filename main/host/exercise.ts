@@ -1,18 +1,15 @@
 /**
- * Device workloads run K times against a board brought up to DRIVER_OK: i2c write-then-read
- * verified against the target RAM, rng reads, console echo. Latency is per workload round
- * (request published → result read back), in microseconds, over the rounds that succeeded: a
- * failed round's time says how long the failure took, not how fast the device is. Once the
- * session ends (link lost, the board stopped its bus, Ctrl-C) no further round runs.
+ * Device workloads run K times against a board brought up to DRIVER_OK: each device type's
+ * `exercise` round from its descriptor (i2c write-then-read verified against the target RAM,
+ * rng reads, console echo). Latency is per round (request published → result read back), in
+ * microseconds, over the rounds that succeeded: a failed round's time says how long the failure
+ * took, not how fast the device is. Once the session ends (link lost, the board stopped its bus,
+ * Ctrl-C) no further round runs.
  */
-import { CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleEcho } from '../../src/devices/console';
-import { I2C_REQUESTQ, i2cWrite, i2cWriteRead } from '../../src/devices/i2c';
-import { RNG_REQUESTQ, rngRead } from '../../src/devices/rng';
-import type { WorkloadResult } from '../../src/devices/workload';
-import { DEVICE_ID } from '../../src/protocol/names';
-import { toHex } from '../../src/util/hex';
-import type { Session } from './session';
+import { deviceDescriptor } from '../../src/devices/registry';
+import type { QueueContext } from '../../src/devices/workload';
 import { errorText } from '../../src/util/errorText';
+import type { Session } from './session';
 
 export interface LatencySummary {
   p50: number;
@@ -43,9 +40,6 @@ export interface ExerciseReport {
   stopped: string | null;
 }
 
-/** The I2C RAM targets of the ST demo: 20 bytes each at 0x54 and 0x56. */
-const I2C_TARGETS = [0x54, 0x56];
-const I2C_RAM_SIZE = 20;
 const MAX_ERRORS = 5;
 
 export function summarize(samplesUs: number[]): LatencySummary {
@@ -55,61 +49,23 @@ export function summarize(samplesUs: number[]): LatencySummary {
   return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1]!, mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
-/** One round per device type; null for a type without a workload. */
+/** The round of the device's type, over its queues; null for a type without one. */
 function workloadFor(session: Session, devNum: number, deviceId: number): { name: string; round: (i: number) => Promise<string | null> } | null {
-  const ctx = (queue: number) => {
-    const c = session.driver.queueContext(devNum, queue);
+  const descriptor = deviceDescriptor(deviceId);
+  const exercise = descriptor?.exercise;
+  if (!exercise) return null;
+  // Every queue is looked up once, before the first round: a queue not set up fails the device here.
+  const queues: QueueContext[] = (descriptor.driver?.queues ?? []).map((_, index) => {
+    const c = session.driver.queueContext(devNum, index);
     if (!c.ok) throw new Error(c.error);
     return c.value;
+  });
+  const queueAt = (index: number): QueueContext => {
+    const q = queues[index];
+    if (!q) throw new RangeError(`${exercise.name} asked for queue ${index}, the ${descriptor.name} driver sets up ${queues.length}`);
+    return q;
   };
-  /** A workload's result as the round's error text, or null when it succeeded. */
-  const check = async (r: Promise<WorkloadResult>): Promise<string | null> => {
-    const v = await r;
-    return v.ok ? null : v.error;
-  };
-  if (deviceId === DEVICE_ID.I2C) {
-    const q = ctx(I2C_REQUESTQ);
-    return {
-      name: 'i2c write-then-read',
-      round: async (i) => {
-        const target = I2C_TARGETS[i % I2C_TARGETS.length]!;
-        const reg = i % I2C_RAM_SIZE;
-        const len = 1 + (i % 4);
-        const data = Uint8Array.from({ length: len }, (_, k) => (i * 7 + k * 13) & 0xff);
-        const w = await check(i2cWrite(q, target, Uint8Array.of(reg, ...data)));
-        if (w) return `write to 0x${target.toString(16)}: ${w}`;
-        const r = await i2cWriteRead(q, target, Uint8Array.of(reg), len);
-        if (!r.ok) return `write-then-read at 0x${target.toString(16)}: ${r.error}`;
-        // Writes and reads wrap the RAM's address pointer alike, so the bytes come back as written.
-        if (toHex(r.data) !== toHex(data)) return `0x${target.toString(16)} register ${reg}: wrote ${toHex(data)}, read back ${toHex(r.data)}`;
-        return null;
-      },
-    };
-  }
-  if (deviceId === DEVICE_ID.RNG) {
-    const q = ctx(RNG_REQUESTQ);
-    return {
-      name: 'rng read 32 bytes',
-      round: async () => {
-        const r = await rngRead(q, 32);
-        if (!r.ok) return r.error;
-        return r.bytes.length === 32 ? null : `asked for 32 random bytes, got ${r.bytes.length}`;
-      },
-    };
-  }
-  if (deviceId === DEVICE_ID.CONSOLE) {
-    const rx = ctx(CONSOLE_RECEIVEQ);
-    const tx = ctx(CONSOLE_TRANSMITQ);
-    return {
-      name: 'console echo',
-      round: async (i) => {
-        const text = Uint8Array.from(`ping ${i}\n`, (c) => c.charCodeAt(0));
-        // consoleEcho compares the echo with what was sent and says where they differ.
-        return check(consoleEcho(tx, rx, text));
-      },
-    };
-  }
-  return null;
+  return { name: exercise.name, round: (i) => exercise.round(queueAt, i) };
 }
 
 export async function exerciseDevices(session: Session, opts: { devNum?: number | undefined; count: number }): Promise<ExerciseReport> {

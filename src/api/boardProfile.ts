@@ -16,6 +16,7 @@ import { describeValue, expectedText, fieldName, valueAt } from './issues';
 import { scanJson, type JsonPath } from './jsonLocate';
 
 import { QUEUE_FORMATS } from '../bus/queue';
+import { SIMULATED_DEVICE_NAMES } from '../devices/registry';
 import { MIN_BUS_MSG_SIZE, PRACTICAL_MIN_BUS_MSG_SIZE } from '../protocol/index';
 import { REVISIONS, type Revision } from '../protocol/types';
 import { PEERS } from '../trace/conformance';
@@ -134,8 +135,6 @@ const doorbellIn: z.ZodType<DoorbellInShape> = z.lazy(() =>
     .strict(),
 ) as z.ZodType<DoorbellInShape>;
 
-export const SIM_DEVICE_KINDS = ['i2c', 'rng', 'console'] as const;
-
 export const boardProfileSchema = z
   .object({
     schema: z.literal('amp-board-profile/0'),
@@ -218,7 +217,7 @@ export const boardProfileSchema = z
     sim: z
       .object({
         devices: z
-          .array(z.object({ devNum: z.number().int().min(0).max(0xffff), kind: z.enum(SIM_DEVICE_KINDS), seed: z.number().int().optional() }).strict())
+          .array(z.object({ devNum: z.number().int().min(0).max(0xffff), kind: z.enum(SIMULATED_DEVICE_NAMES as [string, ...string[]]), seed: z.number().int().optional() }).strict())
           .min(1),
       })
       .strict()

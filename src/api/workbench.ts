@@ -17,8 +17,10 @@ import { z } from 'zod';
 
 import type { ConfigField } from '../devices/config';
 import { decodeConfig } from '../devices/config';
+import type { WorkloadSpec } from '../devices/descriptor';
+import { featureName, WORKLOAD_KINDS, WORKLOADS, type RegisteredWorkloadSpec, type WorkloadKind } from '../devices/registry';
 import type { DevicePhase, DeviceState } from '../driver/driver';
-import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
+import { deviceDisplayName, statusNames } from '../protocol/names';
 import { PROBLEM_CODES } from '../protocol/types';
 import { SEVERITIES } from '../trace/conformance';
 import { RECORD_KINDS } from '../trace/record';
@@ -36,17 +38,11 @@ const filter = z.string().max(4096);
 /** Nanoseconds from the capture start. */
 const timeNs = z.number().int().nonnegative();
 const hexString = z.string().regex(/^0x[0-9a-f]+$/, 'expected a "0x…" hex string');
-/** Byte runs as hex digit pairs ("0a1b…"; spaces allowed on input). */
-const hexBytesIn = z
-  .string()
-  .max(8192)
-  .regex(/^(\s*[0-9a-fA-F]{2})*\s*$/, 'expected hex bytes such as "0a 1b 2c"')
-  .transform((s) => Uint8Array.from(s.match(/[0-9a-fA-F]{2}/g) ?? [], (h) => parseInt(h, 16)));
+/** Byte runs as hex digit pairs ("0a1b…"), as results carry them (requests: the descriptors' hexBytesParam). */
 const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
 
 export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
 export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy'] as const;
-export const WORKLOAD_KINDS = ['i2c-transfer', 'rng-read', 'console-send'] as const;
 export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configuring', 'queues', 'ready', 'no-driver', 'needs-reset', 'failed', 'removed'] as const;
 // The driver's phases and this list must agree: a phase added there fails typecheck here.
 type MissingPhase = Exclude<DevicePhase, (typeof DEVICE_PHASES)[number]>;
@@ -273,48 +269,22 @@ export const traceStatsSchema = z.object({
 
 // ---- requests -----------------------------------------------------------------------------------
 
-const i2cSegment = z.union([z.object({ write: hexBytesIn }).strict(), z.object({ read: z.number().int().min(1).max(4096) }).strict()], {
-  error: 'expected a segment {"write": "hex bytes"} or {"read": length 1..4096}',
+/** A workload request: its kind picks the device type's workload, whose own schema checks the params. */
+type WorkloadRequest<W> = W extends WorkloadSpec<infer Kind, infer Params> ? z.ZodObject<{ devNum: typeof devNum; kind: z.ZodLiteral<Kind>; params: Params }, z.core.$strict> : never;
+type AnyWorkloadRequest = WorkloadRequest<RegisteredWorkloadSpec>;
+const workloadRequests = [...WORKLOADS.values()].map(({ workload: w }) => z.object({ devNum, kind: z.literal(w.kind), params: w.params }).strict());
+const workloadParams = z.discriminatedUnion('kind', workloadRequests as [AnyWorkloadRequest, ...AnyWorkloadRequest[]], {
+  error: `expected kind one of ${WORKLOAD_KINDS.map((k) => `"${k}"`).join(', ')}`,
 });
 
-const workloadParams = z.discriminatedUnion(
-  'kind',
-  [
-    z
-      .object({
-        devNum,
-        kind: z.literal('i2c-transfer'),
-        params: z
-          .object({
-            /** 7-bit address, or 10-bit with tenBit. */
-            address: z.number().int().min(0).max(0x3ff),
-            tenBit: z.boolean().optional(),
-            segments: z.array(i2cSegment).min(1).max(16),
-          })
-          .strict(),
-      })
-      .strict(),
-    z.object({ devNum, kind: z.literal('rng-read'), params: z.object({ bytes: z.number().int().min(1).max(4096) }).strict() }).strict(),
-    z
-      .object({
-        devNum,
-        kind: z.literal('console-send'),
-        /** echo: also read as many bytes back from receiveq and compare (a console that echoes). */
-        params: z.object({ text: z.string().min(1).max(4096), echo: z.boolean().optional() }).strict(),
-      })
-      .strict(),
-  ],
-  { error: `expected kind one of ${WORKLOAD_KINDS.map((k) => `"${k}"`).join(', ')}` },
-);
-
 const workloadResult = z.object({
-  kind: z.enum(WORKLOAD_KINDS),
+  kind: z.enum(WORKLOAD_KINDS as [WorkloadKind, ...WorkloadKind[]]),
   devNum: z.number(),
   /** Whether the device did what was asked; `error` says why not. */
   succeeded: z.boolean(),
   error: z.string().nullable(),
   latencyUs: z.number(),
-  /** i2c-transfer: bytes of each read segment; rng-read: one entry with the random bytes; console-send with echo: the echo. */
+  /** The bytes the device returned, one entry per read (i2c-transfer: each read segment; rng-read: the random bytes; console-send with echo: the echo). */
   reads: z.array(hexBytesOut),
 });
 

@@ -1,13 +1,11 @@
 /**
- * Device config-space layouts (virtio-msg-protocol.md Appendix D) and a decoder that names each
- * field of a GET_CONFIG image, with whether the negotiated features make it meaningful.
+ * The shape of a config-space layout (docs/protocol.md Appendix D; each device type's descriptor
+ * holds its own) and a decoder that names each field of a GET_CONFIG image, with whether the
+ * negotiated features make it meaningful.
  */
-import { DEVICE_ID, featureName } from '../protocol/names';
-import { CONSOLE_CONFIG } from './console';
-import { GPIO_CONFIG } from './gpio';
-import { NET_CONFIG } from './network';
-import { toHex } from '../util/hex';
 import { featureBit } from '../protocol/names';
+import { toHex } from '../util/hex';
+import { deviceDescriptor, featureName } from './registry';
 
 export type ConfigFieldType = 'u8' | 'le16' | 'le32' | 'mac' | 'padding';
 
@@ -33,15 +31,6 @@ export interface ConfigField {
   validWhen: string | null;
 }
 
-/** Layouts by device id; a device with no config space has an empty layout. */
-export const CONFIG_LAYOUTS: ReadonlyMap<number, readonly ConfigFieldSpec[]> = new Map([
-  [DEVICE_ID.I2C, []],
-  [DEVICE_ID.RNG, []],
-  [DEVICE_ID.CONSOLE, CONSOLE_CONFIG],
-  [DEVICE_ID.GPIO, GPIO_CONFIG],
-  [DEVICE_ID.NET, NET_CONFIG],
-]);
-
 function fieldValue(bytes: Uint8Array, spec: ConfigFieldSpec): number | string {
   const v = new DataView(bytes.buffer, bytes.byteOffset + spec.offset, spec.size);
   switch (spec.type) {
@@ -63,7 +52,7 @@ function fieldValue(bytes: Uint8Array, spec: ConfigFieldSpec): number | string {
  * (a device with a shorter config_size) are left out; null for a device type with no known layout.
  */
 export function decodeConfig(deviceId: number, bytes: Uint8Array, negotiatedFeatures?: bigint): ConfigField[] | null {
-  const layout = CONFIG_LAYOUTS.get(deviceId);
+  const layout = deviceDescriptor(deviceId)?.config;
   if (!layout) return null;
   return layout
     .filter((spec) => spec.offset + spec.size <= bytes.length)

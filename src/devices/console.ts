@@ -2,16 +2,19 @@
  * virtio-console (device id 3), port 0 only: receiveq 0 and transmitq 1, config layout
  * (Appendix D), driver workloads and an echo device model.
  */
+import { z } from 'zod';
+
 import type { MemoryWindow } from '../bus/window';
-import { DEVICE_FEATURE, DEVICE_ID } from '../protocol/names';
+import { DEVICE_ID, featureBit } from '../protocol/names';
 import { gather, scatter } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/device';
 import type { ConfigFieldSpec } from './config';
+import { workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';
 import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext, type WorkloadResult } from './workload';
-import { featureBit } from '../protocol/names';
 
-const { SIZE, MULTIPORT, EMERG_WRITE } = DEVICE_FEATURE.CONSOLE;
+export const CONSOLE_FEATURE = { SIZE: 0, MULTIPORT: 1, EMERG_WRITE: 2 } as const;
+const { SIZE, MULTIPORT, EMERG_WRITE } = CONSOLE_FEATURE;
 export const CONSOLE_RECEIVEQ = 0;
 export const CONSOLE_TRANSMITQ = 1;
 
@@ -246,3 +249,39 @@ export async function consoleEcho(
   }
   return { ok: true, echoed: got.bytes };
 }
+
+export const CONSOLE_DEVICE = {
+  id: DEVICE_ID.CONSOLE,
+  name: 'console',
+  features: CONSOLE_FEATURE,
+  config: CONSOLE_CONFIG,
+  // Port 0 only: SIZE is read; MULTIPORT is not negotiated.
+  driver: { queues: ['receiveq', 'transmitq'], accepts: [SIZE], requires: [] },
+  model: (options) => new ConsoleDeviceModel(options),
+  workloads: [
+    workload({
+      kind: 'console-send',
+      /** echo: also read as many bytes back from receiveq and compare (a console that echoes). */
+      params: z.object({ text: z.string().min(1).max(4096), echo: z.boolean().optional() }).strict(),
+      defaults: { text: 'hello' },
+      run: async (queueAt, { text, echo }) => {
+        const bytes = new TextEncoder().encode(text);
+        const tx = queueAt(CONSOLE_TRANSMITQ);
+        if (!echo) {
+          const sent = await consoleWrite(tx, bytes);
+          return sent.ok ? { ok: true, reads: [] } : sent;
+        }
+        const got = await consoleEcho(tx, queueAt(CONSOLE_RECEIVEQ), bytes);
+        return got.ok ? { ok: true, reads: [got.echoed] } : got;
+      },
+    }),
+  ],
+  exercise: {
+    name: 'console echo',
+    round: async (queueAt, i) => {
+      // consoleEcho compares the echo with what was sent and says where they differ.
+      const r = await consoleEcho(queueAt(CONSOLE_TRANSMITQ), queueAt(CONSOLE_RECEIVEQ), Uint8Array.from(`ping ${i}\n`, (c) => c.charCodeAt(0)));
+      return r.ok ? null : r.error;
+    },
+  },
+} satisfies DeviceDescriptor;

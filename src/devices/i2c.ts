@@ -3,13 +3,18 @@
  * workloads, and a device model of an I2C bus with two 20-byte RAM targets (0x54, 0x56, as the
  * ST STM32MP157 demo firmware has them).
  */
+import { z } from 'zod';
+
 import type { MemoryWindow } from '../bus/window';
-import { DEVICE_FEATURE, DEVICE_ID } from '../protocol/names';
+import { DEVICE_ID, featureBit } from '../protocol/names';
+import { toHex } from '../util/hex';
 import { gather, scatter, totalLength, type Chain } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/device';
+import { hexBytesParam, workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
 import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type RequestPart, type WorkloadResult } from './workload';
-import { featureBit } from '../protocol/names';
+
+export const I2C_FEATURE = { ZERO_LENGTH_REQUEST: 0 } as const;
 
 export const VIRTIO_I2C_FLAGS_FAIL_NEXT = 1;
 export const VIRTIO_I2C_FLAGS_M_RD = 2;
@@ -130,7 +135,7 @@ export class I2cRam implements I2cTarget {
   readonly bytes: Uint8Array;
   private pointer = 0;
 
-  constructor(size = 20) {
+  constructor(size = I2C_RAM_SIZE) {
     this.bytes = new Uint8Array(size);
   }
   write(data: Uint8Array): boolean {
@@ -153,8 +158,12 @@ export class I2cRam implements I2cTarget {
   }
 }
 
+/** The ST demo's RAM targets: 20 bytes each at 0x54 and 0x56 (the model's default targets). */
+export const I2C_RAM_TARGETS = [0x54, 0x56] as const;
+export const I2C_RAM_SIZE = 20;
+
 export interface I2cModelOptions extends ModelOptions {
-  /** Targets by 7-bit address; default two 20-byte RAMs at 0x54 and 0x56. */
+  /** Targets by 7-bit address; default the I2C_RAM_TARGETS. */
   targets?: ReadonlyMap<number, I2cTarget>;
 }
 
@@ -165,8 +174,8 @@ export class I2cDeviceModel extends BaseDeviceModel {
   private failingGroup = false;
 
   constructor(options: I2cModelOptions = {}) {
-    super({ deviceFeatures: featureBit(DEVICE_FEATURE.I2C.ZERO_LENGTH_REQUEST), numQueues: 1, configSize: 0 }, options);
-    this.targets = options.targets ?? new Map([[0x54, new I2cRam()], [0x56, new I2cRam()]]);
+    super({ deviceFeatures: featureBit(I2C_FEATURE.ZERO_LENGTH_REQUEST), numQueues: 1, configSize: 0 }, options);
+    this.targets = options.targets ?? new Map(I2C_RAM_TARGETS.map((a) => [a, new I2cRam()]));
   }
 
   protected override resetDevice(): void {
@@ -206,3 +215,56 @@ export class I2cDeviceModel extends BaseDeviceModel {
     return target.write(writeData) ? new Uint8Array(0) : null;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Descriptor
+
+const segment = z.union([z.object({ write: hexBytesParam }).strict(), z.object({ read: z.number().int().min(1).max(4096) }).strict()], {
+  error: 'expected a segment {"write": "hex bytes"} or {"read": length 1..4096}',
+});
+
+export const I2C_DEVICE = {
+  id: DEVICE_ID.I2C,
+  name: 'i2c',
+  features: I2C_FEATURE,
+  config: [],
+  // VIRTIO_I2C_F_ZERO_LENGTH_REQUEST is mandatory for the driver.
+  driver: { queues: ['requestq'], accepts: [I2C_FEATURE.ZERO_LENGTH_REQUEST], requires: [I2C_FEATURE.ZERO_LENGTH_REQUEST] },
+  model: (options) => new I2cDeviceModel(options),
+  workloads: [
+    workload({
+      kind: 'i2c-transfer',
+      params: z
+        .object({
+          /** 7-bit address, or 10-bit with tenBit. */
+          address: z.number().int().min(0).max(0x3ff),
+          tenBit: z.boolean().optional(),
+          segments: z.array(segment).min(1).max(16),
+        })
+        .strict(),
+      // Register 0 of the first RAM target, four bytes.
+      defaults: { address: I2C_RAM_TARGETS[0], segments: [{ write: '00' }, { read: 4 }] },
+      run: (queueAt, { address, tenBit, segments }) => {
+        const addr = tenBit ? { address, tenBit } : { address };
+        return i2cTransfer(queueAt(I2C_REQUESTQ), segments.map((g): I2cSegment => ('write' in g ? { ...addr, write: g.write } : { ...addr, read: g.read })));
+      },
+    }),
+  ],
+  exercise: {
+    name: 'i2c write-then-read',
+    round: async (queueAt, i) => {
+      const q = queueAt(I2C_REQUESTQ);
+      const target = I2C_RAM_TARGETS[i % I2C_RAM_TARGETS.length]!;
+      const reg = i % I2C_RAM_SIZE;
+      const len = 1 + (i % 4);
+      const data = Uint8Array.from({ length: len }, (_, k) => (i * 7 + k * 13) & 0xff);
+      const w = await i2cWrite(q, target, Uint8Array.of(reg, ...data));
+      if (!w.ok) return `write to 0x${target.toString(16)}: ${w.error}`;
+      const r = await i2cWriteRead(q, target, Uint8Array.of(reg), len);
+      if (!r.ok) return `write-then-read at 0x${target.toString(16)}: ${r.error}`;
+      // Writes and reads wrap the RAM's address pointer alike, so the bytes come back as written.
+      if (toHex(r.data) !== toHex(data)) return `0x${target.toString(16)} register ${reg}: wrote ${toHex(data)}, read back ${toHex(r.data)}`;
+      return null;
+    },
+  },
+} satisfies DeviceDescriptor;

@@ -2,10 +2,13 @@
  * virtio-rng / entropy source (device id 4): no config space, no feature bits, one requestq of
  * device-writable buffers. The model fills them from a seeded PRNG so tests know every byte.
  */
+import { z } from 'zod';
+
 import type { MemoryWindow } from '../bus/window';
 import { DEVICE_ID } from '../protocol/names';
 import { scatter, totalLength } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/device';
+import { workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
 import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type WorkloadResult } from './workload';
 
@@ -93,3 +96,34 @@ export async function rngRead(ctx: QueueContext, n: number, timeoutMs = DEFAULT_
   }
   return { ok: true, bytes };
 }
+
+/** The bytes `exercise` reads per round. */
+const EXERCISE_BYTES = 32;
+
+export const RNG_DEVICE = {
+  id: DEVICE_ID.RNG,
+  name: 'rng',
+  features: {},
+  config: [],
+  driver: { queues: ['requestq'], accepts: [], requires: [] },
+  model: (options) => new RngDeviceModel(options),
+  workloads: [
+    workload({
+      kind: 'rng-read',
+      params: z.object({ bytes: z.number().int().min(1).max(4096) }).strict(),
+      defaults: { bytes: 16 },
+      run: async (queueAt, { bytes }) => {
+        const got = await rngRead(queueAt(RNG_REQUESTQ), bytes);
+        return got.ok ? { ok: true, reads: [got.bytes] } : got;
+      },
+    }),
+  ],
+  exercise: {
+    name: `rng read ${EXERCISE_BYTES} bytes`,
+    round: async (queueAt) => {
+      const r = await rngRead(queueAt(RNG_REQUESTQ), EXERCISE_BYTES);
+      if (!r.ok) return r.error;
+      return r.bytes.length === EXERCISE_BYTES ? null : `asked for ${EXERCISE_BYTES} random bytes, got ${r.bytes.length}`;
+    },
+  },
+} satisfies DeviceDescriptor;

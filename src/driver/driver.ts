@@ -6,7 +6,8 @@
 import type { MemoryWindow } from '../bus/window';
 import { queuePlan } from './catalog';
 import type { QueueContext } from '../devices/workload';
-import { deviceTypeName, FEATURE, featureBit, featureNames, STATUS, statusNames } from '../protocol/names';
+import { featureNames } from '../devices/registry';
+import { deviceTypeName, FEATURE, featureBit, STATUS, statusNames } from '../protocol/names';
 import type { Revision } from '../protocol/types';
 import { errorText } from '../util/errorText';
 import type { Runtime } from '../util/runtime';

@@ -95,44 +95,14 @@ export const FEATURE = {
   SUSPEND: 43,
 } as const;
 
+const COMMON_NAMES = new Map<number, string>(Object.entries(FEATURE).map(([key, bit]) => [bit, `VIRTIO_F_${key}`]));
+
 /**
- * Device-specific feature bits (Appendix B), named VIRTIO_<device>_F_<key>. virtio-net's legacy
- * GUEST_RSC4 (41) is left out: virtio-msg is modern-only, where bit 41 is VIRTIO_F_ADMIN_VQ.
+ * Name of a device-independent feature bit (32 → 'VIRTIO_F_VERSION_1'); undefined for a bit in
+ * the device-specific ranges, which each device type names (src/devices/registry featureName).
  */
-export const DEVICE_FEATURE = {
-  I2C: { ZERO_LENGTH_REQUEST: 0 },
-  RNG: {},
-  CONSOLE: { SIZE: 0, MULTIPORT: 1, EMERG_WRITE: 2 },
-  GPIO: { IRQ: 0 },
-  NET: {
-    CSUM: 0, GUEST_CSUM: 1, CTRL_GUEST_OFFLOADS: 2, MTU: 3, MAC: 5, GSO: 6, GUEST_TSO4: 7, GUEST_TSO6: 8,
-    GUEST_ECN: 9, GUEST_UFO: 10, HOST_TSO4: 11, HOST_TSO6: 12, HOST_ECN: 13, HOST_UFO: 14, MRG_RXBUF: 15,
-    STATUS: 16, CTRL_VQ: 17, CTRL_RX: 18, CTRL_VLAN: 19, CTRL_RX_EXTRA: 20, GUEST_ANNOUNCE: 21, MQ: 22,
-    CTRL_MAC_ADDR: 23, GUEST_RSC6: 42, DEVICE_STATS: 50, HASH_TUNNEL: 51, VQ_NOTF_COAL: 52, NOTF_COAL: 53,
-    GUEST_USO4: 54, GUEST_USO6: 55, HOST_USO: 56, HASH_REPORT: 57, GUEST_HDRLEN: 59, RSS: 60, RSC_EXT: 61,
-    STANDBY: 62, SPEED_DUPLEX: 63, RSS_CONTEXT: 64, GUEST_UDP_TUNNEL_GSO: 65, GUEST_UDP_TUNNEL_GSO_CSUM: 66,
-    HOST_UDP_TUNNEL_GSO: 67, HOST_UDP_TUNNEL_GSO_CSUM: 68, OUT_NET_HEADER: 69, IPSEC: 70,
-  },
-} as const;
-
-const invert = (prefix: string, bits: Readonly<Record<string, number>>): Map<number, string> =>
-  new Map(Object.entries(bits).map(([key, bit]) => [bit, prefix + key]));
-
-const COMMON_NAMES = invert('VIRTIO_F_', FEATURE);
-const DEVICE_NAMES = new Map<number, Map<number, string>>(
-  Object.entries(DEVICE_FEATURE).map(([dev, bits]) => [DEVICE_ID[dev as keyof typeof DEVICE_FEATURE], invert(`VIRTIO_${dev}_F_`, bits)]),
-);
-
-/** Name of a feature bit for a device type: (32, any) → 'VIRTIO_F_VERSION_1', (0, 34) → 'VIRTIO_I2C_F_ZERO_LENGTH_REQUEST'; unknown → 'BIT_45'. */
-export function featureName(bit: number, deviceId?: number): string {
-  return COMMON_NAMES.get(bit) ?? (deviceId === undefined ? undefined : DEVICE_NAMES.get(deviceId)?.get(bit)) ?? `BIT_${bit}`;
-}
-
-/** Names of every set bit, lowest first. */
-export function featureNames(bits: bigint, deviceId?: number): string[] {
-  const names: string[] = [];
-  for (let bit = 0, rest = bits; rest > 0n; bit++, rest >>= 1n) if (rest & 1n) names.push(featureName(bit, deviceId));
-  return names;
+export function commonFeatureName(bit: number): string | undefined {
+  return COMMON_NAMES.get(bit);
 }
 
 /** Device status bits (Appendix C). Writing 0 resets the device. */

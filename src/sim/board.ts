@@ -12,7 +12,7 @@ import type { DoorbellIn, DoorbellOut } from '../bus/link';
 import type { AttachStage } from '../bus/queue';
 import type { MemoryWindow } from '../bus/window';
 import { DeviceServer } from '../device/server';
-import { createDeviceModel } from '../devices/factory';
+import { simulatedDevice } from '../devices/registry';
 import type { Runtime } from '../util/runtime';
 import { errorText } from '../util/errorText';
 
@@ -79,7 +79,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
   // Adding the devices is the first link of that chain, so the handlers below are registered
   // before the endpoint's first drain and a request arriving meanwhile waits instead of dropping.
   let serving: Promise<void> = (async () => {
-    for (const d of devices) await server.addDevice(d.devNum, createDeviceModel(d.kind, { seed: d.seed ?? d.devNum + 1 }));
+    for (const d of devices) await server.addDevice(d.devNum, simulatedDevice(d.kind, { seed: d.seed ?? d.devNum + 1 }));
   })();
   const serve = (bytes: Uint8Array) => {
     serving = serving.then(() => server.handle(bytes)).catch((e: unknown) => opts.log?.(`server error: ${errorText(e)}`));

@@ -55,7 +55,7 @@ export async function run(): Promise<Record<string, number | string>> {
   };
 
   const i2cRate = async () => {
-    const model = d.createDeviceModel('i2c', {});
+    const model = new d.I2cDeviceModel();
     const { drv, dev } = await pair();
     const ctx = {
       queue: drv,

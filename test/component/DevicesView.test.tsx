@@ -1,6 +1,7 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { WORKLOADS } from '../../src/devices/registry';
 import { DevicesView } from '../../renderer/src/views/devices/DevicesView';
 import { fakeApi, ok } from './fakeApi';
 import { device, sessionState } from './fixtures';
@@ -107,4 +108,20 @@ describe('DevicesView', () => {
     expect(within(card).getByLabelText('DRIVER_OK (0x04) set')).toBeTruthy();
     expect(api.callsOf('device.reset')).toEqual([{ devNum: 0 }]);
   });
+
+  it.each([...WORKLOADS.values()].map((w) => [w.workload.kind, w] as const))(
+    '%s: the device type gets its workload form, which starts from the descriptor’s defaults',
+    async (kind, { device: type, workload }) => {
+      const api = fakeApi({
+        'session.state': () => ok(sessionState([device({ deviceId: type.id, deviceType: type.name })])),
+        'device.workload': () => ok({ kind, devNum: 0, succeeded: true, error: null, latencyUs: 1, reads: [] }),
+      });
+      render(<DevicesView api={api} />);
+      const card = await screen.findByRole('region', { name: 'Device 0' });
+      expect(within(card).getByRole('heading', { name: `Workload: ${kind}` })).toBeTruthy();
+      fireEvent.submit(card.querySelector('form.workload-form')!);
+      await screen.findByTestId('workload-result-0');
+      expect(api.callsOf('device.workload')).toEqual([{ devNum: 0, kind, params: workload.defaults }]);
+    },
+  );
 });

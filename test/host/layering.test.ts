@@ -16,6 +16,7 @@ describe('layering lint', () => {
     ['src/protocol/x.ts', "import { readFileSync } from 'node:fs';"],
     ['src/protocol/x.ts', "import * as path from 'path';"],
     ['src/bus/x.ts', "import { app } from 'electron';"],
+    ['src/devices/x.ts', "import { readFileSync } from 'node:fs';"],
     ['src/driver/x.ts', "import { z } from 'zod';"],
     ['src/driver/x.ts', "import { nodeRuntime } from '../../main/host/runtime';"],
     ['main/host/x.ts', "import { BrowserWindow } from 'electron';"],
@@ -34,6 +35,7 @@ describe('layering lint', () => {
   it.each([
     ['src/driver/x.ts', "import { toHex } from '../util/hex';"],
     ['src/api/x.ts', "import { z } from 'zod';"],
+    ['src/devices/x.ts', "import { z } from 'zod';"],
     ['main/host/x.ts', "import { Worker } from 'node:worker_threads';"],
     ['main/app/x.ts', "import { app } from 'electron';"],
     ['main/preload/x.ts', "import { contextBridge } from 'electron';"],

@@ -31,11 +31,7 @@ import {
   type WorkbenchResponse,
 } from '../../../src/api/workbench';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
-import { CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleEcho, consoleWrite } from '../../../src/devices/console';
-import { I2C_REQUESTQ, i2cTransfer, type I2cSegment } from '../../../src/devices/i2c';
-import { RNG_REQUESTQ, rngRead } from '../../../src/devices/rng';
-import type { WorkloadResult } from '../../../src/devices/workload';
-import { DEVICE_ID } from '../../../src/protocol/names';
+import { WORKLOADS } from '../../../src/devices/registry';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
@@ -321,31 +317,18 @@ export class WorkbenchService implements WorkbenchApi {
     if (!s.ok) return s;
     const { session } = s;
     const state = session.driver.state(p.devNum)!;
-    const wants = { 'i2c-transfer': DEVICE_ID.I2C, 'rng-read': DEVICE_ID.RNG, 'console-send': DEVICE_ID.CONSOLE }[p.kind];
-    if (state.deviceId !== wants) {
-      return workbenchError('bad-request', `${p.kind} needs virtio device type ${wants}, but dev_num ${p.devNum} is ${state.deviceType} (${state.deviceId})`, { field: 'params.kind' });
+    // The API's schema admits only registered kinds.
+    const { device, workload } = WORKLOADS.get(p.kind)!;
+    if (state.deviceId !== device.id) {
+      return workbenchError('bad-request', `${p.kind} needs virtio device type ${device.id}, but dev_num ${p.devNum} is ${state.deviceType} (${state.deviceId})`, { field: 'params.kind' });
     }
-    const ctx = (queue: number) => {
+    const queueAt = (queue: number) => {
       const c = session.driver.queueContext(p.devNum, queue);
       if (!c.ok) throw new Error(c.error);
       return c.value;
     };
     const t0 = session.runtime.monoNs();
-    let r: WorkloadResult<{ reads: Uint8Array[] }>;
-    if (p.kind === 'i2c-transfer') {
-      const { address, tenBit, segments } = p.params;
-      const addr = tenBit ? { address, tenBit } : { address };
-      const segs: I2cSegment[] = segments.map((g) => ('write' in g ? { ...addr, write: g.write } : { ...addr, read: g.read }));
-      r = await i2cTransfer(ctx(I2C_REQUESTQ), segs);
-    } else if (p.kind === 'rng-read') {
-      const got = await rngRead(ctx(RNG_REQUESTQ), p.params.bytes);
-      r = got.ok ? { ok: true, reads: [got.bytes] } : got;
-    } else {
-      const bytes = new TextEncoder().encode(p.params.text);
-      const tx = ctx(CONSOLE_TRANSMITQ);
-      const got = p.params.echo ? await consoleEcho(tx, ctx(CONSOLE_RECEIVEQ), bytes) : await consoleWrite(tx, bytes);
-      r = !got.ok ? got : { ok: true, reads: 'echoed' in got ? [got.echoed as Uint8Array] : [] };
-    }
+    const r = await workload.run(queueAt, p.params);
     const latencyUs = Number(session.runtime.monoNs() - t0) / 1000;
     // The trace says why the workload failed (a bad used ring, a device that did not answer);
     // a session that ended under it has its own marker.

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { BytesWindow, type MemoryWindow } from '../../../src/bus/window';
 import { DeviceServer } from '../../../src/device/server';
-import { createDeviceModel } from '../../../src/devices/factory';
+import { RngDeviceModel } from '../../../src/devices/rng';
 import { BaseDeviceModel, resultOf, serveAll, type DeviceModel, type ProcessResult } from '../../../src/devices/model';
 import { decode, encode, FEATURE, STATUS, type FieldValue, type Revision, type VirtioMsg } from '../../../src/protocol/index';
 import type { DeviceVirtqueue } from '../../../src/virtio/device';
@@ -74,7 +74,7 @@ async function harness(rev: Revision, opts: { maxMessageSize?: number; models?: 
     },
     onDrop: (reason) => drops.push(reason),
   });
-  for (const [devNum, model] of opts.models ?? [[DEV, createDeviceModel('rng', { seed: 1 })]]) await server.addDevice(devNum, model);
+  for (const [devNum, model] of opts.models ?? [[DEV, new RngDeviceModel({ seed: 1 })]]) await server.addDevice(devNum, model);
   const post = async (name: string, kind: 'request' | 'event', fields: Fields, bus = false): Promise<VirtioMsg[]> => {
     const before = sent.length;
     await server.handle(encode(rev, { name, kind, bus, devNum: bus ? 0 : DEV, token: rev === 'r3' || rev === 'r4' ? 0x1234 : 0, fields }));
@@ -306,8 +306,8 @@ describe('RESET_VQUEUE (§6.9, §14.4, §17.2)', () => {
 
 describe('bus GET_DEVICES (§6.14, §12.1)', () => {
   const devices = (): [number, DeviceModel][] => [
-    [0, createDeviceModel('rng', { seed: 1 })],
-    [300, createDeviceModel('rng', { seed: 2 })],
+    [0, new RngDeviceModel({ seed: 1 })],
+    [300, new RngDeviceModel({ seed: 2 })],
   ];
   /** Device numbers a response reports, from its bitmap's first `count` bits. */
   const present = (m: VirtioMsg): number[] => {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decodeConfig } from '../../../src/devices/config';
-import { createDeviceModel } from '../../../src/devices/factory';
-import { DEVICE_FEATURE, DEVICE_ID } from '../../../src/protocol/names';
+import { CONSOLE_FEATURE, ConsoleDeviceModel } from '../../../src/devices/console';
+import { I2cDeviceModel } from '../../../src/devices/i2c';
+import { NET_FEATURE } from '../../../src/devices/network';
+import { simulatedDevice } from '../../../src/devices/registry';
+import { DEVICE_ID } from '../../../src/protocol/names';
 import { parseHex } from '../../../src/util/hex';
 
 const hex = (t: string) => parseHex(t)!;
@@ -10,7 +13,7 @@ const bit = (n: number) => 1n << BigInt(n);
 describe('decodeConfig', () => {
   it('console: cols, rows, max_nr_ports, emerg_wr with validity from the features', () => {
     const bytes = hex('50 00 19 00 02 00 00 00 00 00 00 00');
-    expect(decodeConfig(DEVICE_ID.CONSOLE, bytes, bit(DEVICE_FEATURE.CONSOLE.SIZE))).toEqual([
+    expect(decodeConfig(DEVICE_ID.CONSOLE, bytes, bit(CONSOLE_FEATURE.SIZE))).toEqual([
       { name: 'cols', offset: 0, size: 2, type: 'le16', value: 80, valid: true, validWhen: 'VIRTIO_CONSOLE_F_SIZE' },
       { name: 'rows', offset: 2, size: 2, type: 'le16', value: 25, valid: true, validWhen: 'VIRTIO_CONSOLE_F_SIZE' },
       { name: 'max_nr_ports', offset: 4, size: 4, type: 'le32', value: 2, valid: false, validWhen: 'VIRTIO_CONSOLE_F_MULTIPORT' },
@@ -29,7 +32,7 @@ describe('decodeConfig', () => {
 
   it('net: the Appendix D fields, MQ-or-RSS validity, and a short config_size', () => {
     const bytes = hex('52 54 00 12 34 56 01 00 04 00 dc 05 10 27 00 00 01 28 80 00 ff 01 00 00 00 00 00 00');
-    const f = bit(DEVICE_FEATURE.NET.MAC) | bit(DEVICE_FEATURE.NET.STATUS) | bit(DEVICE_FEATURE.NET.RSS) | bit(DEVICE_FEATURE.NET.MTU);
+    const f = bit(NET_FEATURE.MAC) | bit(NET_FEATURE.STATUS) | bit(NET_FEATURE.RSS) | bit(NET_FEATURE.MTU);
     const fields = decodeConfig(DEVICE_ID.NET, bytes, f)!;
     expect(fields.map((x) => [x.name, x.value, x.valid])).toEqual([
       ['mac', '52:54:00:12:34:56', true],
@@ -55,15 +58,15 @@ describe('decodeConfig', () => {
   });
 
   it('decodes what the console model serves', () => {
-    const m = createDeviceModel('console', { cols: 132, rows: 43 });
+    const m = new ConsoleDeviceModel({ cols: 132, rows: 43 });
     const fields = decodeConfig(m.deviceId, m.readConfig(0, m.configSize), m.offeredFeatures)!;
     expect(fields.slice(0, 2).map((x) => x.value)).toEqual([132, 43]);
   });
 });
 
-describe('createDeviceModel', () => {
+describe('simulatedDevice', () => {
   it('builds each kind with VERSION_1 offered', () => {
-    const models = [createDeviceModel('i2c', {}), createDeviceModel('rng', { seed: 1 }), createDeviceModel('console', {})];
+    const models = ['i2c', 'rng', 'console'].map((name) => simulatedDevice(name, { seed: 1 }));
     expect(models.map((m) => m.deviceId)).toEqual([DEVICE_ID.I2C, DEVICE_ID.RNG, DEVICE_ID.CONSOLE]);
     for (const m of models) {
       expect(m.offeredFeatures & bit(32)).toBe(bit(32));
@@ -73,12 +76,12 @@ describe('createDeviceModel', () => {
       expect(m.acceptFeatures(bit(29))).toBe(false); // EVENT_IDX not offered
       expect(m.acceptFeatures(0n)).toBe(true);
     }
-    expect(createDeviceModel('i2c', { queueMaxSize: 64, vendorId: 0x1234 })).toMatchObject({ vendorId: 0x1234 });
-    expect(createDeviceModel('i2c', { queueMaxSize: 64 }).queueMaxSize(0)).toBe(64);
+    expect(simulatedDevice('i2c', { seed: 1, queueMaxSize: 64, vendorId: 0x1234 })).toMatchObject({ vendorId: 0x1234 });
+    expect(new I2cDeviceModel({ queueMaxSize: 64 }).queueMaxSize(0)).toBe(64);
   });
 
   it('treats serving a queue the device does not have as a programmer error', async () => {
-    const m = createDeviceModel('rng', { seed: 1 });
+    const m = simulatedDevice('rng', { seed: 1 });
     await expect(m.process(1, null as never, null as never)).rejects.toThrow(/has no queue 1/);
   });
 });

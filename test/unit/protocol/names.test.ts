@@ -1,6 +1,6 @@
 /** Name tables: Appendix A device types, Appendix B feature bits, Appendix C status bits. */
 import { describe, expect, it } from 'vitest';
-import { DEVICE_ID, FEATURE, STATUS, deviceDisplayName, deviceTypeName, featureName, featureNames, statusNames } from '../../../src/protocol/names';
+import { DEVICE_ID, FEATURE, STATUS, deviceDisplayName, commonFeatureName, deviceTypeName, statusNames } from '../../../src/protocol/names';
 
 describe('device types', () => {
   it('ids and names', () => {
@@ -16,30 +16,10 @@ describe('device types', () => {
 describe('feature bits', () => {
   it('device-independent bits', () => {
     expect(FEATURE.VERSION_1).toBe(32);
-    expect(featureName(32)).toBe('VIRTIO_F_VERSION_1');
-    expect(featureName(38, 34)).toBe('VIRTIO_F_NOTIFICATION_DATA');
-    expect(featureName(43)).toBe('VIRTIO_F_SUSPEND');
-  });
-
-  it('device-specific bits', () => {
-    expect(featureName(0, 34)).toBe('VIRTIO_I2C_F_ZERO_LENGTH_REQUEST');
-    expect(featureName(2, 3)).toBe('VIRTIO_CONSOLE_F_EMERG_WRITE');
-    expect(featureName(0, 41)).toBe('VIRTIO_GPIO_F_IRQ');
-    expect(featureName(5, 1)).toBe('VIRTIO_NET_F_MAC');
-    expect(featureName(70, 1)).toBe('VIRTIO_NET_F_IPSEC');
-    expect(featureName(0, 4)).toBe('BIT_0');
-    expect(featureName(0)).toBe('BIT_0');
-  });
-
-  it('bit 41 is ADMIN_VQ even for net (legacy GUEST_RSC4 cannot occur), 42 is net GUEST_RSC6', () => {
-    expect(featureName(41, 1)).toBe('VIRTIO_F_ADMIN_VQ');
-    expect(featureName(42, 1)).toBe('VIRTIO_NET_F_GUEST_RSC6');
-  });
-
-  it('featureNames lists set bits lowest first', () => {
-    expect(featureNames((1n << 32n) | 1n, 34)).toEqual(['VIRTIO_I2C_F_ZERO_LENGTH_REQUEST', 'VIRTIO_F_VERSION_1']);
-    expect(featureNames(0n, 34)).toEqual([]);
-    expect(featureNames(1n << 100n)).toEqual(['BIT_100']);
+    expect(commonFeatureName(32)).toBe('VIRTIO_F_VERSION_1');
+    expect(commonFeatureName(43)).toBe('VIRTIO_F_SUSPEND');
+    // Device-specific bits are named by each device type (src/devices/registry).
+    expect(commonFeatureName(0)).toBeUndefined();
   });
 });
 

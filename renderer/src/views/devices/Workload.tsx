@@ -1,20 +1,26 @@
 /** Runs a device's workload (device.workload) from a small form and shows what came back. */
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactElement } from 'react';
 
 import type { DeviceJson, WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
-import { DEVICE_ID } from '../../../../src/protocol/names';
+import { WORKLOADS, type RegisteredWorkload, type WorkloadKind } from '../../../../src/devices/registry';
 import type { WorkbenchApi } from '../../engine/api';
 import { Chip } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 
 type Result = WorkbenchResult<'device.workload'>;
 
-/** The workload a device type runs, if the workbench has one for it. */
-export function workloadKind(deviceId: number): Result['kind'] | null {
-  if (deviceId === DEVICE_ID.I2C) return 'i2c-transfer';
-  if (deviceId === DEVICE_ID.RNG) return 'rng-read';
-  if (deviceId === DEVICE_ID.CONSOLE) return 'console-send';
-  return null;
+/** The workload a device type runs (its descriptor's first), if the workbench has one for it. */
+export function workloadFor(deviceId: number): RegisteredWorkload['workload'] | null {
+  return [...WORKLOADS.values()].find((w) => w.device.id === deviceId)?.workload ?? null;
+}
+
+type ParamsOf<K extends WorkloadKind> = Extract<WorkbenchParams<'device.workload'>, { kind: K }>['params'];
+
+/** A workload's form: it starts from the workload's defaults and builds params of its kind. */
+interface FormProps<K extends WorkloadKind> {
+  defaults: ParamsOf<K>;
+  onRun: (params: ParamsOf<K>) => void;
+  busy: boolean;
 }
 
 function printable(hex: string): string {
@@ -25,11 +31,11 @@ function printable(hex: string): string {
   }).join('');
 }
 
-function I2cFields({ onRun, busy }: { onRun: (p: WorkbenchParams<'device.workload'>['params']) => void; busy: boolean }) {
-  const [address, setAddress] = useState('0x50');
-  const [tenBit, setTenBit] = useState(false);
-  const [write, setWrite] = useState('00');
-  const [read, setRead] = useState('4');
+function I2cFields({ defaults, onRun, busy }: FormProps<'i2c-transfer'>) {
+  const [address, setAddress] = useState(`0x${defaults.address.toString(16)}`);
+  const [tenBit, setTenBit] = useState(defaults.tenBit ?? false);
+  const [write, setWrite] = useState(defaults.segments.map((g) => ('write' in g ? g.write : '')).find(Boolean) ?? '');
+  const [read, setRead] = useState(String(defaults.segments.map((g) => ('read' in g ? g.read : 0)).find(Boolean) ?? 0));
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     const segments: ({ write: string } | { read: number })[] = [];
@@ -58,8 +64,8 @@ function I2cFields({ onRun, busy }: { onRun: (p: WorkbenchParams<'device.workloa
   );
 }
 
-function RngFields({ onRun, busy }: { onRun: (p: { bytes: number }) => void; busy: boolean }) {
-  const [bytes, setBytes] = useState('16');
+function RngFields({ defaults, onRun, busy }: FormProps<'rng-read'>) {
+  const [bytes, setBytes] = useState(String(defaults.bytes));
   return (
     <form
       className="workload-form"
@@ -78,9 +84,9 @@ function RngFields({ onRun, busy }: { onRun: (p: { bytes: number }) => void; bus
   );
 }
 
-function ConsoleFields({ onRun, busy }: { onRun: (p: { text: string; echo?: boolean }) => void; busy: boolean }) {
-  const [text, setText] = useState('hello');
-  const [echo, setEcho] = useState(false);
+function ConsoleFields({ defaults, onRun, busy }: FormProps<'console-send'>) {
+  const [text, setText] = useState(defaults.text);
+  const [echo, setEcho] = useState(defaults.echo ?? false);
   return (
     <form
       className="workload-form"
@@ -102,15 +108,26 @@ function ConsoleFields({ onRun, busy }: { onRun: (p: { text: string; echo?: bool
   );
 }
 
+/** The form of each workload kind: a registered kind without one fails typecheck here. */
+const WORKLOAD_FORMS: { readonly [K in WorkloadKind]: (props: FormProps<K>) => ReactElement } = {
+  'i2c-transfer': I2cFields,
+  'rng-read': RngFields,
+  'console-send': ConsoleFields,
+};
+
 export function Workload({ api, device }: { api: WorkbenchApi; device: DeviceJson }) {
-  const kind = workloadKind(device.deviceId);
+  const spec = workloadFor(device.deviceId);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(null);
   const [error, setError] = useState<WorkbenchError | null>(null);
-  if (!kind) return null;
+  if (!spec) return null;
+  const { kind } = spec;
+  // The form and the defaults are of the same kind (TypeScript cannot correlate the two lookups).
+  const Form = WORKLOAD_FORMS[kind] as (props: FormProps<WorkloadKind>) => ReactElement;
+  const defaults = spec.defaults as ParamsOf<WorkloadKind>;
   const run = async (params: unknown): Promise<void> => {
     setBusy(true);
-    // The form built params for `kind`; the engine validates them again.
+    // The form built params for `kind`; the engine validates them.
     const r = await api.call('device.workload', { devNum: device.devNum, kind, params } as WorkbenchParams<'device.workload'>);
     setBusy(false);
     setResult(r.ok ? r.result : null);
@@ -119,9 +136,7 @@ export function Workload({ api, device }: { api: WorkbenchApi; device: DeviceJso
   return (
     <div className="workload">
       <h4>Workload: {kind}</h4>
-      {kind === 'i2c-transfer' && <I2cFields onRun={(p) => void run(p)} busy={busy} />}
-      {kind === 'rng-read' && <RngFields onRun={(p) => void run(p)} busy={busy} />}
-      {kind === 'console-send' && <ConsoleFields onRun={(p) => void run(p)} busy={busy} />}
+      <Form defaults={defaults} onRun={(p) => void run(p)} busy={busy} />
       {error && <ErrorNote error={error} />}
       {result && (
         <div className="workload-result" data-testid={`workload-result-${device.devNum}`}>
