@@ -11,6 +11,7 @@ import { BytesWindow } from '../../src/bus/window';
 import type { Revision } from '../../src/protocol/types';
 import { nodeRuntime } from '../../main/host/runtime';
 import { BlockingDoorbellIn, CounterDoorbellOut, DOORBELL_TO_DEVICE, DOORBELL_TO_DRIVER, SIM_STOP } from '../../main/host/sim/doorbell';
+import { errorText } from '../../src/util/errorText';
 
 export interface SinkData {
   format: QueueFormat;
@@ -38,4 +39,4 @@ async function main(): Promise<void> {
   ep.close();
 }
 
-main().catch((e: unknown) => parentPort?.postMessage(`error: ${e instanceof Error ? e.message : String(e)}`));
+main().catch((e: unknown) => parentPort?.postMessage(`error: ${errorText(e)}`));

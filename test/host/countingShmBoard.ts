@@ -18,6 +18,7 @@ import type { MemoryWindow } from '../../src/bus/window';
 import { startSimBoard } from '../../src/sim/board';
 import { nodeRuntime } from '../../main/host/runtime';
 import { openShmBoardSide } from '../../main/host/sim/shmBoard';
+import { errorText } from '../../src/util/errorText';
 
 /** `bus` whose writes and stores are dropped once `frozen()` says so. */
 function freezable(bus: MemoryWindow, frozen: () => boolean): MemoryWindow {
@@ -89,6 +90,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`${errorText(e)}\n`);
   process.exit(1);
 });
