@@ -19,8 +19,9 @@ import type { ConfigField } from '../devices/config';
 import { decodeConfig } from '../devices/config';
 import type { DevicePhase, DeviceState } from '../driver/driver';
 import { deviceDisplayName, featureName, statusNames } from '../protocol/names';
-import { PROBLEM_CODES } from '../protocol/types';
+import { DIRECTIONS, PROBLEM_CODES } from '../protocol/types';
 import { SEVERITIES } from '../trace/conformance';
+import { EXPORT_FORMATS } from '../trace/exportWriter';
 import { RECORD_KINDS } from '../trace/record';
 import { hex32, hexNum, toHex } from '../util/hex';
 import type { BoardProfile } from './boardProfile';
@@ -44,7 +45,6 @@ const hexBytesIn = z
   .transform((s) => Uint8Array.from(s.match(/[0-9a-fA-F]{2}/g) ?? [], (h) => parseInt(h, 16)));
 const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
 
-export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
 export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy'] as const;
 export const WORKLOAD_KINDS = ['i2c-transfer', 'rng-read', 'console-send'] as const;
 export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configuring', 'queues', 'ready', 'no-driver', 'needs-reset', 'failed', 'removed'] as const;
@@ -52,8 +52,6 @@ export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configurin
 type MissingPhase = Exclude<DevicePhase, (typeof DEVICE_PHASES)[number]>;
 const _phasesComplete: [MissingPhase] extends [never] ? true : MissingPhase = true;
 void _phasesComplete;
-
-const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
 
 // ---- result shapes ------------------------------------------------------------------------------
 

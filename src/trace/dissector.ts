@@ -23,7 +23,7 @@ import { PROBLEM_CODES, REVISIONS, type ProblemCode } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { DISSECTOR_NAME, LINKTYPE_USER0 } from './pcapng';
 import {
-  DIRECTIONS,
+  DIRECTION_CODES,
   MARKER_KINDS,
   NO_DEV,
   RECORD_FIELDS,
@@ -36,7 +36,7 @@ import {
   type RecordFieldName,
 } from './record';
 
-/** The Lua value-name table of each enumerated record field (declared from RECORD_KINDS, DIRECTIONS, REVISION_CODES below). */
+/** The Lua value-name table of each enumerated record field (declared from RECORD_KINDS, DIRECTION_CODES, REVISION_CODES below). */
 const RECORD_VALUE_NAMES: Partial<Record<RecordFieldName, string>> = { kind: 'KINDS', dir: 'DIRS', rev: 'REVS' };
 
 /** Expert info per problem code: group, severity and the default text (recorded-only problems show it). */
@@ -233,7 +233,7 @@ local R0_FRAME_SIZE = ${R0_FRAME_SIZE}
 local AT = {${RECORD_FIELDS.map((f) => `${f.name}=${f.offset}`).join(', ')}}
 local RECORD_FIELDS = {${RECORD_FIELDS.map((f) => `{k=${lua(f.name)}, o=${f.offset}, s=${f.size}${f.type === 'u64' && f.none !== undefined ? ', omit=true' : ''}}`).join(', ')}}
 local KINDS = ${luaList(RECORD_KINDS, '')}
-local DIRS = ${luaList(DIRECTIONS, 'none')}
+local DIRS = ${luaList(DIRECTION_CODES, 'none')}
 local REVS = ${luaList(REVISION_CODES, 'unknown')}
 local MARKERS = ${luaList(MARKER_KINDS, '')}
 local RULES = {[0]=${RULES.map((r) => `{id=${lua(r.id)}, section=${lua(r.section)}}`).join(', ')}}

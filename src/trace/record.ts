@@ -10,7 +10,7 @@
  * writeRecordHeaderFast, is written out by hand for speed and checked byte for byte against
  * writeRecord (test/unit/trace/record.test.ts).
  */
-import { PROBLEM_CODES, type Direction, type ProblemCode, type Revision } from '../protocol/types';
+import { DIRECTIONS, PROBLEM_CODES, REVISIONS, type Direction, type ProblemCode, type Revision } from '../protocol/types';
 
 export const RECORD_VERSION = 1;
 
@@ -21,8 +21,9 @@ export type RecordKind = (typeof RECORD_KINDS)[number];
 export const MARKER_KINDS = ['attach', 'detach', 'reset', 'error', 'bookmark', 'no-response', 'note', 'dropped'] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 
-export const DIRECTIONS: readonly (Direction | null)[] = [null, 'driver-to-device', 'device-to-driver'];
-export const REVISION_CODES: readonly (Revision | null)[] = [null, 'r0', 'r2', 'r3', 'r4'];
+/** The direction and revision a record's code stands for: 0 none (or unknown), then the protocol's lists. */
+export const DIRECTION_CODES: readonly (Direction | null)[] = [null, ...DIRECTIONS];
+export const REVISION_CODES: readonly (Revision | null)[] = [null, ...REVISIONS];
 
 export const RECORD_FLAGS = {
   request: 1 << 0,
@@ -110,7 +111,7 @@ export const RECORD_FIELDS: readonly RecordField[] = layOut([
   u32({ name: 'length', filter: 'length', label: 'Record length' }),
   u8({ name: 'version', filter: 'version', label: 'Record version' }),
   u8({ name: 'kind', codes: RECORD_KINDS, codeNoun: 'record kind', filter: 'kind', label: 'Kind' }),
-  u8({ name: 'dir', codes: DIRECTIONS, codeNoun: 'direction', filter: 'dir', label: 'Direction' }),
+  u8({ name: 'dir', codes: DIRECTION_CODES, codeNoun: 'direction', filter: 'dir', label: 'Direction' }),
   u8({ name: 'rev', codes: REVISION_CODES, codeNoun: 'revision code', filter: 'rev', label: 'Revision' }),
   // Record number within the capture, from 0, gap-free unless records were dropped.
   u64({ name: 'seq', filter: 'seq', label: 'Sequence' }),
@@ -157,7 +158,7 @@ export const RECORD_OFFSET: Readonly<Record<RecordFieldName, number>> = Object.f
 >;
 
 export function dirCode(dir: Direction | null): number {
-  return DIRECTIONS.indexOf(dir);
+  return DIRECTION_CODES.indexOf(dir);
 }
 export function revCode(rev: Revision | null): number {
   return REVISION_CODES.indexOf(rev);
@@ -311,6 +312,28 @@ const AT_LATENCY = RECORD_OFFSET.latencyNs;
 const HEADER_SIZE = RECORD_HEADER_SIZE;
 const VERSION = RECORD_VERSION;
 
+const KIND_CODES = RECORD_KINDS.length;
+const DIR_CODES = DIRECTION_CODES.length;
+const REV_CODES = REVISION_CODES.length;
+
+/**
+ * The cheap check scans make before trusting RecordView: the length of the record at `at` of
+ * `dv` when its header is sound (a length within the `avail` bytes, this version, known kind,
+ * direction and revision codes), else -1 — readRecord then says what is wrong.
+ */
+export function soundRecordLength(dv: DataView, at: number, avail: number): number {
+  if (avail < HEADER_SIZE) return -1;
+  const length = dv.getUint32(at + AT_LENGTH, true);
+  const sound =
+    length >= HEADER_SIZE &&
+    length <= avail &&
+    dv.getUint8(at + AT_VERSION) === VERSION &&
+    dv.getUint8(at + AT_KIND) < KIND_CODES &&
+    dv.getUint8(at + AT_DIR) < DIR_CODES &&
+    dv.getUint8(at + AT_REV) < REV_CODES;
+  return sound ? length : -1;
+}
+
 /** Stores the u64 (hi·2^32 + lo) + add, for add < 2^53. */
 function putSum(dv: DataView, at: number, hi: number, lo: number, add: number): void {
   const addHi = Math.floor(add / 0x1_0000_0000);
@@ -429,7 +452,7 @@ export class RecordView {
     return this.dv.getUint8(this.offset + AT_DIR);
   }
   get dir(): Direction | null {
-    return DIRECTIONS[this.dirCode] ?? null;
+    return DIRECTION_CODES[this.dirCode] ?? null;
   }
   get revCode(): number {
     return this.dv.getUint8(this.offset + AT_REV);

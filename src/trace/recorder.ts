@@ -38,14 +38,15 @@ import {
 } from './record';
 import { errorText } from '../util/errorText';
 
-export interface ChunkSink {
+/** Where the recorder's records go (the disk journal): chunks of whole records, in seq order. */
+export interface RecordChunkSink {
   /** Takes one chunk: `payload` holds `count` records from `firstSeq`. It is reused after the call returns. */
   writeChunk(payload: Uint8Array, count: number, firstSeq: number): void;
 }
 
 export interface RecorderOptions {
   runtime: Runtime;
-  sink: ChunkSink;
+  sink: RecordChunkSink;
   /** The bus's revision; null records messages without decoding them. */
   revision: Revision | null;
   /** The bus's maximum message size (oversize problems). */
@@ -143,7 +144,7 @@ const KIND_FINDING = KIND.finding;
 
 export class Recorder {
   private readonly rt: Runtime;
-  private readonly sink: ChunkSink;
+  private readonly sink: RecordChunkSink;
   private readonly rev: Revision | null;
   private readonly revByte: number;
   private readonly maxSize: number | undefined;

@@ -19,7 +19,7 @@ import { decode } from '../../src/protocol/index';
 import { parseHex, toHex } from '../../src/util/hex';
 import { encodeDescriptor } from '../../src/virtio/layout';
 import { indexRecords, toRecords, type RecordBlock } from '../../src/trace/block';
-import { Recorder, type ChunkSink } from '../../src/trace/recorder';
+import { Recorder, type RecordChunkSink } from '../../src/trace/recorder';
 import { exerciseDevices } from '../../main/host/exercise';
 import { openQtestLink, type QtestLink, type QtestLinkOptions } from '../../main/host/links/qtest';
 import { nodeRuntime } from '../../main/host/runtime';
@@ -42,7 +42,7 @@ function profileWith(edits: (p: ProfileJson) => void = () => undefined): BoardPr
   return r.profile;
 }
 
-class MemorySink implements ChunkSink {
+class MemorySink implements RecordChunkSink {
   readonly blocks: RecordBlock[] = [];
   writeChunk(payload: Uint8Array, count: number): void {
     const idx = indexRecords(payload.slice());

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import {
-  DIRECTIONS,
+  DIRECTION_CODES,
   encodeRecord,
   kindCode,
   NO_DEV,
@@ -34,7 +34,7 @@ function fastBytes(r: TraceRecord, startMonoNs: bigint): Uint8Array {
     r.data.length,
     clock,
     kindCode(r.kind),
-    DIRECTIONS.indexOf(r.dir),
+    DIRECTION_CODES.indexOf(r.dir),
     REVISION_CODES.indexOf(r.rev),
     r.seq,
     r.monoNs,
