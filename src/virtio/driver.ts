@@ -137,7 +137,7 @@ export class DriverVirtqueue {
     const layout = splitRingLayout(size);
     const block = alloc.alloc(layout.totalBytes, DESC_ALIGN);
     if (!block.ok) return { ok: false, error: `virtqueue of size ${size}: ${block.error}` };
-    const at = block.offset;
+    const at = block.value;
     const offsets = { desc: at + layout.descOffset, avail: at + layout.availOffset, used: at + layout.usedOffset };
     return { ok: true, queue: new DriverVirtqueue({ window, peerBase, size, offsets, eventIdx }) };
   }
