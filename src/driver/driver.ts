@@ -624,7 +624,7 @@ export class Driver {
       while (size * 2 <= Math.min(g.value.maxSize, this.opts.maxQueueSize ?? 128)) size *= 2;
       const placed = DriverVirtqueue.allocate(this.alloc, this.opts.data.window, this.opts.data.peerBase, size);
       if (!placed.ok) return { ok: false, error: `no room for queue ${index} in data memory: ${placed.error}` };
-      const vq = placed.queue;
+      const vq = placed.value;
       const onIndex = this.opts.onQueueIndex;
       if (onIndex) {
         vq.onIndexChange = (q, usedIdx) => onIndex(n, index, { availIdx: q.availIndex, usedIdx, lastSeenUsed: q.lastSeenUsed, inFlight: q.inFlight });

@@ -21,7 +21,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const pair = async () => {
     const placed = v.DriverVirtqueue.allocate(alloc, window, peerBase, SIZE);
     if (!placed.ok) throw new Error(placed.error);
-    const drv = placed.queue;
+    const drv = placed.value;
     await drv.init();
     const dev = v.DeviceVirtqueue.create(window, { size: SIZE, descAddr: drv.descAddr, driverAddr: drv.driverAddr, deviceAddr: drv.deviceAddr }, translate);
     if (!dev.ok) throw new Error(dev.error.reason);

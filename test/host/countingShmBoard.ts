@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const stopBus = async (status: number): Promise<void> => {
     frozen = true;
     const layout = validateVmampLayout(await bus.read(0, VMAMP_HEADER_SIZE), profile.bus.size);
-    if (!layout.ok) throw new Error(layout.problem.reason);
+    if (!layout.ok) throw new Error(layout.error.reason);
     const { devQueueHead, drvQueueHead, numElements } = layout.value;
     const tail = await bus.load(devQueueHead + 4, 16);
     while (status === VMAMP_STATUS.INIT && (await bus.load(drvQueueHead + 6, 16)) !== tail) await new Promise((r) => setTimeout(r, 1));

@@ -36,7 +36,7 @@ export async function fakeContextFor(model: DeviceModel, queueSize = 16): Promis
   for (let index = 0; index < model.numQueues; index++) {
     const placed = DriverVirtqueue.allocate(alloc, window, PEER_BASE, Math.min(queueSize, model.queueMaxSize(index)));
     if (!placed.ok) throw new Error(placed.error);
-    const queue = placed.queue;
+    const queue = placed.value;
     await queue.init();
     const created = DeviceVirtqueue.create(window, { size: queue.size, descAddr: queue.descAddr, driverAddr: queue.driverAddr, deviceAddr: queue.deviceAddr }, translate);
     if (!created.ok) throw new Error(created.error.reason);

@@ -21,7 +21,7 @@ export async function ringPair(size: number, opts: { eventIdx?: boolean; startId
   const alloc = new DataAllocator(0, WINDOW_SIZE);
   const placed = DriverVirtqueue.allocate(alloc, window, PEER_BASE, size, opts.eventIdx ?? false);
   if (!placed.ok) throw new Error(placed.error);
-  const driver = placed.queue;
+  const driver = placed.value;
   await driver.init(opts.startIdx ?? 0);
   const translate = windowTranslator(PEER_BASE, WINDOW_SIZE);
   const created = DeviceVirtqueue.create(
