@@ -35,9 +35,9 @@ export type ProfileBus =
 
 export async function attachProfileBus(profile: BoardProfile, role: BusRole, ends: BusEnds, opts: ProfileBusOptions): Promise<ProfileBus> {
   const geometry = queueGeometry(profile);
-  if (!geometry.ok) return { ok: false, error: `profile ${profile.id}: ${geometry.field}: ${geometry.message}` };
+  if (!geometry.ok) return { ok: false, error: `profile ${profile.id}: ${geometry.error.field}: ${geometry.error.message}` };
   const timeouts = profile.bus.timeouts ?? {};
-  const attached = await attachQueue(profile.bus.format as QueueFormat, role, ends.busWindow, geometry.geometry, {
+  const attached = await attachQueue(profile.bus.format as QueueFormat, role, ends.busWindow, geometry.value, {
     runtime: opts.runtime,
     layoutTimeoutMs: timeouts.layoutMs ?? opts.defaultTimeoutMs,
     peerTimeoutMs: timeouts.peerMs ?? opts.defaultTimeoutMs,
