@@ -27,7 +27,7 @@ export function indexRecords(bytes: Uint8Array): BlockIndex {
     if (length < 0) {
       const why = readRecord(bytes, off);
       const block = { bytes: bytes.subarray(0, off), offsets: Uint32Array.from(offsets) };
-      return { ok: false, block, offset: off, reason: why.ok ? 'damaged record' : why.reason };
+      return { ok: false, block, offset: off, reason: why.ok ? 'damaged record' : why.error };
     }
     offsets.push(off);
     off += length;

@@ -522,5 +522,5 @@ function checkRecord(bytes: Uint8Array, dv: DataView, at: number, end: number): 
   const avail = end - at;
   if (soundRecordLength(dv, at, avail) === avail) return null;
   const r = readRecord(bytes.subarray(0, end), at);
-  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset}: ${r.reason}`;
+  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset}: ${r.error}`;
 }

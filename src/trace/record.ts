@@ -11,6 +11,7 @@
  * writeRecord (test/unit/trace/record.test.ts).
  */
 import { DIRECTIONS, PROBLEM_CODES, REVISIONS, type Direction, type ProblemCode, type Revision } from '../protocol/types';
+import type { Fail, Ok } from '../util/result';
 
 export const RECORD_VERSION = 1;
 
@@ -242,25 +243,26 @@ export function encodeRecord(r: TraceRecord): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-export type RecordParse = { ok: true; record: TraceRecord; length: number } | { ok: false; offset: number; reason: string };
+/** A record and its length in bytes, or what is wrong and the byte offset where. */
+export type RecordParse = (Ok<TraceRecord> & { length: number }) | (Fail & { offset: number });
 
 /** Reads the record at `offset`; a damaged one is a value that says what was expected and seen. */
 export function readRecord(bytes: Uint8Array, offset = 0): RecordParse {
   const avail = bytes.length - offset;
-  if (avail < RECORD_HEADER_SIZE) return { ok: false, offset, reason: `record header needs ${RECORD_HEADER_SIZE} bytes, ${avail} left` };
+  if (avail < RECORD_HEADER_SIZE) return { ok: false, offset, error: `record header needs ${RECORD_HEADER_SIZE} bytes, ${avail} left` };
   const dv = new DataView(bytes.buffer, bytes.byteOffset + offset, avail);
   const length = dv.getUint32(RECORD_OFFSET.length, true);
   const version = dv.getUint8(RECORD_OFFSET.version);
-  if (version !== RECORD_VERSION) return { ok: false, offset: offset + RECORD_OFFSET.version, reason: `record version ${RECORD_VERSION} expected, saw ${version}` };
+  if (version !== RECORD_VERSION) return { ok: false, offset: offset + RECORD_OFFSET.version, error: `record version ${RECORD_VERSION} expected, saw ${version}` };
   if (length < RECORD_HEADER_SIZE || length > avail) {
-    return { ok: false, offset, reason: `record length between ${RECORD_HEADER_SIZE} and ${avail} expected, saw ${length}` };
+    return { ok: false, offset, error: `record length between ${RECORD_HEADER_SIZE} and ${avail} expected, saw ${length}` };
   }
   const values: Record<string, unknown> = {};
   for (const f of RECORD_FIELDS) {
     if (f.name === 'length' || f.name === 'version') continue;
     const code = getField(dv, f);
     if (f.codes) {
-      if (Number(code) >= f.codes.length) return { ok: false, offset: offset + f.offset, reason: `${f.codeNoun} 0..${f.codes.length - 1} expected, saw ${code}` };
+      if (Number(code) >= f.codes.length) return { ok: false, offset: offset + f.offset, error: `${f.codeNoun} 0..${f.codes.length - 1} expected, saw ${code}` };
       values[f.name] = f.codes[Number(code)];
     } else if (code === f.none) {
       values[f.name] = null;
@@ -269,7 +271,7 @@ export function readRecord(bytes: Uint8Array, offset = 0): RecordParse {
     }
   }
   values['data'] = bytes.slice(offset + RECORD_HEADER_SIZE, offset + length);
-  return { ok: true, length, record: values as unknown as TraceRecord };
+  return { ok: true, value: values as unknown as TraceRecord, length };
 }
 
 /** The capture's clock anchors, also split into 32-bit halves for writeRecordHeaderFast's number arithmetic. */
@@ -523,7 +525,7 @@ export class RecordView {
   }
   toRecord(): TraceRecord {
     const r = readRecord(this.bytes, this.offset);
-    if (!r.ok) throw new Error(`RecordView over a damaged record: ${r.reason}`);
-    return r.record;
+    if (!r.ok) throw new Error(`RecordView over a damaged record: ${r.error}`);
+    return r.value;
   }
 }

@@ -111,7 +111,7 @@ describe('trace record layout table', () => {
       fc.property(arbRecord(), (r) => {
         const bytes = encodeRecord(r);
         const parsed = readRecord(bytes);
-        expect(parsed).toEqual({ ok: true, length: bytes.length, record: r });
+        expect(parsed).toEqual({ ok: true, value: r, length: bytes.length });
         const v = new RecordView(bytes);
         expect([v.kind, v.dir, v.rev, v.seq, v.monoNs, v.wallNs, v.channel, v.devNum, v.msgType, v.msgId, v.token, v.problems, v.flags, v.pairSeq]).toEqual([
           r.kind,
@@ -160,7 +160,7 @@ describe('trace record layout table', () => {
     ] as const) {
       const bad = bytes.slice();
       bad[RECORD_OFFSET[name]] = 9;
-      expect(readRecord(bad, 0)).toEqual({ ok: false, offset: RECORD_OFFSET[name], reason: `${noun} 0..${max} expected, saw 9` });
+      expect(readRecord(bad, 0)).toEqual({ ok: false, offset: RECORD_OFFSET[name], error: `${noun} 0..${max} expected, saw 9` });
     }
   });
 });
