@@ -94,17 +94,20 @@ export interface RecordField {
   none?: number | bigint;
   /** A u64 read as a bigint; the other u64s (sequence numbers) are exact as numbers. */
   bigint?: boolean;
-  /** The dissector's field: `virtio_msg.record.<filter>`, its label, hex display, value names. */
+  /** The dissector's field: `virtio_msg.record.<filter>`, its label, shown in hex (an enumerated one names its values from `codes`). */
   filter: string;
   label: string;
   hex?: boolean;
 }
 
 type FieldSpec = Omit<RecordField, 'type' | 'offset' | 'size'>;
-const u8 = (spec: FieldSpec): [RecordFieldType, FieldSpec] => ['u8', spec];
-const u16 = (spec: FieldSpec): [RecordFieldType, FieldSpec] => ['u16', spec];
-const u32 = (spec: FieldSpec): [RecordFieldType, FieldSpec] => ['u32', spec];
-const u64 = (spec: FieldSpec): [RecordFieldType, FieldSpec] => ['u64', spec];
+const typed =
+  (type: RecordFieldType) =>
+  (spec: FieldSpec): [RecordFieldType, FieldSpec] => [type, spec];
+const u8 = typed('u8');
+const u16 = typed('u16');
+const u32 = typed('u32');
+const u64 = typed('u64');
 
 /** The record header, in order (each field starts where the one before ends). */
 export const RECORD_FIELDS: readonly RecordField[] = layOut([
