@@ -13,6 +13,7 @@ import {
   RecordClock,
   RecordView,
   REVISION_CODES,
+  soundRecordLength,
   writeRecordHeaderFast,
   type RecordFieldName,
   type TraceRecord,
@@ -155,5 +156,17 @@ describe('trace record layout table', () => {
       bad[RECORD_OFFSET[name]] = 9;
       expect(readRecord(bad, 0)).toEqual({ ok: false, offset: RECORD_OFFSET[name], error: `${noun} 0..${max} expected, saw 9` });
     }
+  });
+
+  it("the scans' cheap check agrees with readRecord on what is sound", () => {
+    fc.assert(
+      fc.property(arbRecord(), fc.nat({ max: 63 }), fc.nat({ max: 255 }), fc.nat({ max: 8 }), (r, at, byte, cut) => {
+        const bytes = encodeRecord(r);
+        if (at !== RECORD_OFFSET.length) bytes[at] = byte;
+        const avail = bytes.length - cut;
+        const parsed = readRecord(bytes.subarray(0, avail));
+        expect(soundRecordLength(new DataView(bytes.buffer), 0, avail)).toBe(parsed.ok ? parsed.length : -1);
+      }),
+    );
   });
 });
