@@ -10,10 +10,11 @@ import { attachProfileBus } from '../../src/boards/bus';
 import type { BusEndpoint, EndpointError, EndpointObserver } from '../../src/bus/endpoint';
 import { BusProblemTally } from '../../src/bus/problems';
 import type { AttachStage, MessageQueue } from '../../src/bus/queue';
-import { Driver, type BringUpProgress, type DeviceState, type DriverResult, type QueueIndexState } from '../../src/driver/driver';
+import { Driver, type BringUpProgress, type DeviceState, type QueueIndexState } from '../../src/driver/driver';
 import type { DriverPort } from '../../src/driver/port';
 import type { Recorder } from '../../src/trace/recorder';
 import { errorText } from '../../src/util/errorText';
+import type { Result } from '../../src/util/result';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
 import { systemErrorText } from './systemError';
@@ -144,7 +145,7 @@ export class Session {
   }
 
   /** Enumerates the bus and brings every device to DRIVER_OK. */
-  probe(): Promise<DriverResult<DeviceState[]>> {
+  probe(): Promise<Result<DeviceState[]>> {
     return this.driver.probeAll();
   }
 
@@ -210,7 +211,7 @@ function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPo
       const over = ended();
       if (over !== null) return { ok: false, error: over, linkLost: true };
       const r = await endpoint.request(bytes, { timeoutMs });
-      if (r.ok) return r;
+      if (r.ok) return { ok: true, value: r.response, latencyNs: r.latencyNs };
       const reason = lost(r.error);
       return reason !== null ? { ok: false, error: reason, linkLost: true } : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
     },

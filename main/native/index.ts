@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { errorText } from '../../src/util/errorText';
 
 export type NativeWidth = 8 | 16 | 32 | 64;
 
@@ -94,7 +95,7 @@ function load(): NativeLoad {
   } catch (e) {
     // Node's "Cannot find module '…'" (with its require stack) says only that it was never built.
     const why =
-      (e as { code?: unknown }).code === 'MODULE_NOT_FOUND' ? `${NATIVE_ADDON_PATH} was not built` : e instanceof Error ? e.message.split('\n')[0] : String(e);
+      (e as { code?: unknown }).code === 'MODULE_NOT_FOUND' ? `${NATIVE_ADDON_PATH} was not built` : errorText(e).split('\n')[0];
     return {
       ok: false,
       reason:

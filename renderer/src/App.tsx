@@ -4,12 +4,13 @@
  */
 import { useCallback, useEffect, useMemo, useState, type DragEvent } from 'react';
 
+import { THEMES, type ThemeName } from '../../src/api/desktop';
 import type { WorkbenchError } from '../../src/api/workbench';
 import type { EngineApi, LinkState } from './engine/api';
 import { StatusBar } from './StatusBar';
 import { CommandPalette, type Command } from './ui/CommandPalette';
 import { ErrorNote } from './ui/ErrorNote';
-import { THEMES, useTheme } from './ui/theme';
+import { useTheme } from './ui/theme';
 import { useSession } from './ui/useSession';
 import { useTraceActivity } from './ui/useTraceActivity';
 import { ConnectView } from './views/connect/ConnectView';
@@ -166,7 +167,7 @@ export function App({ api }: { api: EngineApi }) {
         )}
         <label className="app-theme">
           Theme{' '}
-          <select value={theme} onChange={(e) => setTheme(e.target.value as (typeof THEMES)[number])} aria-label="Theme">
+          <select value={theme} onChange={(e) => setTheme(e.target.value as ThemeName)} aria-label="Theme">
             {THEMES.map((t) => (
               <option key={t} value={t}>
                 {t}

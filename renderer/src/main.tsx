@@ -7,6 +7,7 @@ import './theme.css';
 
 import { App } from './App';
 import { getApi } from './engine/api';
+import { errorText } from '../../src/util/errorText';
 
 const root = createRoot(document.getElementById('root')!);
 
@@ -20,7 +21,7 @@ getApi().then(
   (e: unknown) =>
     root.render(
       <div className="error-note" role="alert">
-        <strong>The workbench is not reachable.</strong> {e instanceof Error ? e.message : String(e)}
+        <strong>The workbench is not reachable.</strong> {errorText(e)}
       </div>,
     ),
 );

@@ -21,8 +21,9 @@ import type { WorkloadSpec } from '../devices/descriptor';
 import { featureName, WORKLOAD_KINDS, WORKLOADS, type RegisteredWorkloadSpec, type WorkloadKind } from '../devices/registry';
 import type { DevicePhase, DeviceState } from '../driver/driver';
 import { deviceDisplayName, statusNames } from '../protocol/names';
-import { PROBLEM_CODES } from '../protocol/types';
+import { DIRECTIONS, PROBLEM_CODES } from '../protocol/types';
 import { SEVERITIES } from '../trace/conformance';
+import { EXPORT_FORMATS } from '../trace/exportWriter';
 import { RECORD_KINDS } from '../trace/record';
 import { hex32, hexNum, toHex } from '../util/hex';
 import type { BoardProfile } from './boardProfile';
@@ -41,15 +42,12 @@ const hexString = z.string().regex(/^0x[0-9a-f]+$/, 'expected a "0x…" hex stri
 /** Byte runs as hex digit pairs ("0a1b…"), as results carry them (requests: the descriptors' hexBytesParam). */
 const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
 
-export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
 export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy'] as const;
 export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configuring', 'queues', 'ready', 'no-driver', 'needs-reset', 'failed', 'removed'] as const;
 // The driver's phases and this list must agree: a phase added there fails typecheck here.
 type MissingPhase = Exclude<DevicePhase, (typeof DEVICE_PHASES)[number]>;
 const _phasesComplete: [MissingPhase] extends [never] ? true : MissingPhase = true;
 void _phasesComplete;
-
-const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
 
 // ---- result shapes ------------------------------------------------------------------------------
 

@@ -35,9 +35,9 @@ export type ProfileBus =
 
 export async function attachProfileBus(profile: BoardProfile, role: BusRole, ends: BusEnds, opts: ProfileBusOptions): Promise<ProfileBus> {
   const geometry = queueGeometry(profile);
-  if (!geometry.ok) return { ok: false, error: `profile ${profile.id}: ${geometry.field}: ${geometry.message}` };
+  if (!geometry.ok) return { ok: false, error: `profile ${profile.id}: ${geometry.error.field}: ${geometry.error.message}` };
   const timeouts = profile.bus.timeouts ?? {};
-  const attached = await attachQueue(profile.bus.format as QueueFormat, role, ends.busWindow, geometry.geometry, {
+  const attached = await attachQueue(profile.bus.format as QueueFormat, role, ends.busWindow, geometry.value, {
     runtime: opts.runtime,
     layoutTimeoutMs: timeouts.layoutMs ?? opts.defaultTimeoutMs,
     peerTimeoutMs: timeouts.peerMs ?? opts.defaultTimeoutMs,
@@ -45,19 +45,19 @@ export async function attachProfileBus(profile: BoardProfile, role: BusRole, end
     ...(opts.onStage ? { onStage: opts.onStage } : {}),
   });
   if (!attached.ok) {
-    const p = attached.problem;
+    const p = attached.error;
     return { ok: false, problem: p, error: `${p.code} at bus offset 0x${p.offset.toString(16)}: ${p.reason}` };
   }
   const revision = profile.bus.revision as Revision;
   const endpoint = new BusEndpoint({
-    queue: attached.queue,
+    queue: attached.value,
     doorbellOut: ends.doorbellOut,
     doorbellIn: ends.doorbellIn,
     revision,
     runtime: opts.runtime,
     ...(opts.observer ? { observer: opts.observer } : {}),
   });
-  return { ok: true, queue: attached.queue, endpoint, revision, findings: attached.findings };
+  return { ok: true, queue: attached.value, endpoint, revision, findings: attached.findings };
 }
 
 /**

@@ -178,7 +178,7 @@ export class BridgeClient {
   async hello(): Promise<Capabilities> {
     const p = await this.request({ op: 'HELLO' });
     const c = decodeCapabilities(p);
-    if (!c.ok) throw new BridgeError('protocol', `${this.where}: HELLO reply is malformed: ${c.reason}`);
+    if (!c.ok) throw new BridgeError('protocol', `${this.where}: HELLO reply is malformed: ${c.error}`);
     if (c.value.protocolVersion !== BRIDGE_VERSION) {
       throw new BridgeError('protocol', `${this.where}: agent ${c.value.agentName} speaks bridge protocol ${c.value.protocolVersion}, this host speaks ${BRIDGE_VERSION}; update the agent or the workbench`);
     }
@@ -297,11 +297,11 @@ export class BridgeClient {
 
   private onFrame(encoded: Uint8Array): void {
     const r = decodeFrame(encoded);
-    if (!r.ok || r.frame.version !== BRIDGE_VERSION) {
+    if (!r.ok || r.value.version !== BRIDGE_VERSION) {
       this.stats.badFrames++;
       return;
     }
-    const { type, seq, payload } = r.frame;
+    const { type, seq, payload } = r.value;
     if (type === EVENT) {
       const e = decodeEvent(payload);
       if (!e.ok) {

@@ -10,6 +10,7 @@
  */
 import { crc32c } from '../util/crc32c';
 import { hexNum } from '../util/hex';
+import type { Result } from '../util/result';
 import { cobsDecode, cobsEncode, cobsMaxEncoded } from './cobs';
 
 export const BRIDGE_VERSION = 1;
@@ -107,22 +108,21 @@ export function encodeFrame(type: number, seq: number, payload: Uint8Array): Uin
 
 /** A received frame with its CRC trailer (the agent's reply cache is keyed by seq and CRC). */
 export type ReceivedFrame = Frame & { crc: number };
-export type FrameResult = { ok: true; frame: ReceivedFrame } | { ok: false; reason: string };
 
 /** Decodes one COBS-encoded frame (delimiter stripped) and checks its length and CRC. */
-export function decodeFrame(encoded: Uint8Array): FrameResult {
+export function decodeFrame(encoded: Uint8Array): Result<ReceivedFrame> {
   const f = cobsDecode(encoded);
-  if (f === null) return { ok: false, reason: 'invalid COBS encoding' };
-  if (f.length < FRAME_HEADER + FRAME_CRC) return { ok: false, reason: `frame of ${f.length} bytes is shorter than the ${FRAME_HEADER + FRAME_CRC}-byte minimum` };
+  if (f === null) return { ok: false, error: 'invalid COBS encoding' };
+  if (f.length < FRAME_HEADER + FRAME_CRC) return { ok: false, error: `frame of ${f.length} bytes is shorter than the ${FRAME_HEADER + FRAME_CRC}-byte minimum` };
   const v = new DataView(f.buffer, f.byteOffset, f.byteLength);
   const length = v.getUint16(4, true);
   if (FRAME_HEADER + length + FRAME_CRC !== f.length) {
-    return { ok: false, reason: `length field says ${length} payload bytes, frame carries ${f.length - FRAME_HEADER - FRAME_CRC}` };
+    return { ok: false, error: `length field says ${length} payload bytes, frame carries ${f.length - FRAME_HEADER - FRAME_CRC}` };
   }
   const want = v.getUint32(FRAME_HEADER + length, true);
   const got = crc32c(f.subarray(0, FRAME_HEADER + length));
-  if (want !== got) return { ok: false, reason: `CRC-32C ${hexNum(got, 8)} over the frame, trailer says ${hexNum(want, 8)}` };
-  return { ok: true, frame: { version: f[0]!, type: f[1]!, seq: v.getUint16(2, true), payload: f.subarray(FRAME_HEADER, FRAME_HEADER + length), crc: want } };
+  if (want !== got) return { ok: false, error: `CRC-32C ${hexNum(got, 8)} over the frame, trailer says ${hexNum(want, 8)}` };
+  return { ok: true, value: { version: f[0]!, type: f[1]!, seq: v.getUint16(2, true), payload: f.subarray(FRAME_HEADER, FRAME_HEADER + length), crc: want } };
 }
 
 // ---- Request payloads (offsets in PROTOCOL.md "Requests") ----
@@ -224,23 +224,22 @@ export interface Capabilities {
   windows: AgentWindow[];
 }
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const ascii = (b: Uint8Array) => String.fromCharCode(...b);
 
 /** Decodes a HELLO reply's payload after its status byte (PROTOCOL.md "CAPS"). */
-export function decodeCapabilities(p: Uint8Array): Decoded<Capabilities> {
+export function decodeCapabilities(p: Uint8Array): Result<Capabilities> {
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   let at = 14;
-  if (p.length < at + 2) return { ok: false, reason: `capabilities of ${p.length} bytes, expected at least ${at + 2}` };
+  if (p.length < at + 2) return { ok: false, error: `capabilities of ${p.length} bytes, expected at least ${at + 2}` };
   const take = (n: number): Uint8Array | null => (at + n <= p.length ? p.subarray(at, (at += n)) : null);
   const nameLen = p[at++]!;
   const name = take(nameLen);
   const verLen = name ? take(1)?.[0] : undefined;
   const version = verLen === undefined ? null : take(verLen);
-  if (!name || !version) return { ok: false, reason: `capabilities end inside the agent name/version at byte ${at}` };
+  if (!name || !version) return { ok: false, error: `capabilities end inside the agent name/version at byte ${at}` };
   const count = p[4]!;
-  if (p.length !== at + count * 17) return { ok: false, reason: `capabilities list ${count} windows (17 bytes each) after byte ${at}, but ${p.length - at} bytes follow` };
+  if (p.length !== at + count * 17) return { ok: false, error: `capabilities list ${count} windows (17 bytes each) after byte ${at}, but ${p.length - at} bytes follow` };
   const windows: AgentWindow[] = [];
   for (let i = 0; i < count; i++, at += 17) windows.push({ base: v.getBigUint64(at, true), size: v.getBigUint64(at + 8, true), widths: p[at + 16]! });
   return {
@@ -287,8 +286,8 @@ export interface WatchEvent {
   value: number;
   counter: number;
 }
-export function decodeEvent(p: Uint8Array): Decoded<WatchEvent> {
-  if (p.length !== 12) return { ok: false, reason: `EVENT payload of ${p.length} bytes, expected 12` };
+export function decodeEvent(p: Uint8Array): Result<WatchEvent> {
+  if (p.length !== 12) return { ok: false, error: `EVENT payload of ${p.length} bytes, expected 12` };
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   return { ok: true, value: { slot: p[0]!, value: v.getUint32(4, true), counter: v.getUint32(8, true) } };
 }

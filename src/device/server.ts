@@ -309,8 +309,8 @@ export class DeviceServer {
           const driver = b(f, 'driver_addr');
           const device = b(f, 'device_addr');
           const created = this.createQueue(size, desc, driver, device);
-          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.queue });
-          else this.drop(`SET_VQUEUE ${index}: ${created.problem.reason}`);
+          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.value });
+          else this.drop(`SET_VQUEUE ${index}: ${created.error.reason}`);
         }
         return echo({});
       }
@@ -377,8 +377,8 @@ export class DeviceServer {
     const max = index < m.numQueues ? m.queueMaxSize(index) : 0;
     if (size === 0 || size > max) return noop(`size ${size} not in 1..${max}`);
     const created = this.createQueue(size, desc, driver, device);
-    if (!created.ok) return noop(created.problem.reason);
-    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.queue });
+    if (!created.ok) return noop(created.error.reason);
+    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.value });
   }
 
   private createQueue(size: number, desc: bigint, driver: bigint, device: bigint): ReturnType<typeof DeviceVirtqueue.create> {

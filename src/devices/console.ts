@@ -92,10 +92,10 @@ export class ConsoleDeviceModel extends BaseDeviceModel {
     while (this.pending.length > 0) {
       const popped = await rxq.popAvail();
       if (popped === null) break;
-      if (!popped.ok) return { used, problem: { ...popped.problem, queueIndex: CONSOLE_RECEIVEQ } };
-      const n = await scatter(memory, popped.chain.writable, this.pending);
+      if (!popped.ok) return { used, problem: { ...popped.error, queueIndex: CONSOLE_RECEIVEQ } };
+      const n = await scatter(memory, popped.value.writable, this.pending);
       this.pending = this.pending.slice(n);
-      await rxq.pushUsed(popped.chain.head, n);
+      await rxq.pushUsed(popped.value.head, n);
       used++;
     }
     return { used };
@@ -156,7 +156,7 @@ export class ConsoleReceiver {
       if (offset === undefined) {
         const block = this.ctx.alloc.alloc(this.bufferSize, 8);
         if (!block.ok) return { ok: false, error: `console receive buffer: ${block.error}` };
-        offset = block.offset;
+        offset = block.value;
         this.allocated++;
       }
       const added = this.ctx.queue.addChain([{ offset, length: this.bufferSize, writable: true }]);

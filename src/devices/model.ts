@@ -79,8 +79,8 @@ export async function serveAll(queue: DeviceVirtqueue, handle: (chain: Chain) =>
   for (;;) {
     const popped = await queue.popAvail();
     if (popped === null) return { used };
-    if (!popped.ok) return { used, problem: popped.problem };
-    await queue.pushUsed(popped.chain.head, await handle(popped.chain));
+    if (!popped.ok) return { used, problem: popped.error };
+    await queue.pushUsed(popped.value.head, await handle(popped.value));
     used++;
   }
 }

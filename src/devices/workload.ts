@@ -109,7 +109,7 @@ export async function submitRequests(ctx: QueueContext, requests: readonly Reque
       for (const b of blocks) ctx.alloc.free(b);
       return { ok: false, error: block.error };
     }
-    blocks.push(block.offset);
+    blocks.push(block.value);
   }
   const byHead = new Map<number, number>();
   for (const [k, parts] of requests.entries()) {

@@ -12,8 +12,7 @@ import { decode, encode, fieldBigint as big, fieldBytes as bytes, fieldNumber as
 import { toHex } from '../util/hex';
 import type { FieldValue, Revision, VirtioMsg } from '../protocol/types';
 import type { DriverPort } from './port';
-
-export type OpResult<T> = { ok: true; value: T } | { ok: false; error: string };
+import type { Fail, Ok, Result } from '../util/result';
 
 export interface DeviceInfo {
   deviceId: number;
@@ -58,25 +57,27 @@ export interface ShmRegion {
  * `unanswered` tells a request that got no answer at all (QEMU before PoC-v2 drops GET_SHM)
  * from an answer that was unusable.
  */
-export type ShmResult = { ok: true; value: ShmRegion | null } | { ok: false; error: string; unanswered: boolean };
+/** A failure that says whether the device answered at all (`unanswered`: it may not implement the operation). */
+export type UnansweredOr = Fail & { unanswered: boolean };
+export type ShmResult = Ok<ShmRegion | null> | UnansweredOr;
 
 export interface Dialect {
   readonly revision: Revision;
   /** The largest config chunk one GET_CONFIG carries (0 when the revision has no GET_CONFIG the firmware answers). */
   readonly configChunk: number;
   readonly hasBusMessages: boolean;
-  getDeviceInfo(devNum: number): Promise<OpResult<DeviceInfo>>;
-  getFeatures(devNum: number, featureBits: number): Promise<OpResult<bigint>>;
-  setFeatures(devNum: number, featureBits: number, features: bigint): Promise<OpResult<void>>;
-  getStatus(devNum: number): Promise<OpResult<number>>;
+  getDeviceInfo(devNum: number): Promise<Result<DeviceInfo>>;
+  getFeatures(devNum: number, featureBits: number): Promise<Result<bigint>>;
+  setFeatures(devNum: number, featureBits: number, features: bigint): Promise<Result<void>>;
+  getStatus(devNum: number): Promise<Result<number>>;
   /** Writes status and returns the status the device reports afterwards. */
-  setStatus(devNum: number, status: number): Promise<OpResult<number>>;
-  getConfig(devNum: number, offset: number, length: number): Promise<OpResult<ConfigRead>>;
-  getVqueue(devNum: number, index: number): Promise<OpResult<VqueueInfo>>;
-  setVqueue(devNum: number, index: number, size: number, addrs: { desc: bigint; driver: bigint; device: bigint }): Promise<OpResult<void>>;
+  setStatus(devNum: number, status: number): Promise<Result<number>>;
+  getConfig(devNum: number, offset: number, length: number): Promise<Result<ConfigRead>>;
+  getVqueue(devNum: number, index: number): Promise<Result<VqueueInfo>>;
+  setVqueue(devNum: number, index: number, size: number, addrs: { desc: bigint; driver: bigint; device: bigint }): Promise<Result<void>>;
   /** EVENT_AVAIL (no response). */
-  kick(devNum: number, index: number, nextOffset: number): Promise<OpResult<void>>;
-  getDevices(): Promise<OpResult<DeviceEntry[]>>;
+  kick(devNum: number, index: number, nextOffset: number): Promise<Result<void>>;
+  getDevices(): Promise<Result<DeviceEntry[]>>;
   /** GET_SHM for one region; absent where the revision has no GET_SHM (R0). */
   getShm?(devNum: number, shmid: number): Promise<ShmResult>;
   /** Parses an inbound event; null when the bytes are not one this dialect knows. */
@@ -106,7 +107,7 @@ interface Exchange {
 }
 
 /** A request's outcome; a failure says whether any answer came back (`unanswered`: none did). */
-type CallResult = { ok: true; value: Record<string, FieldValue> } | { ok: false; error: string; unanswered: boolean };
+type CallResult = Ok<Record<string, FieldValue>> | UnansweredOr;
 
 /**
  * Sends one request and checks the answer is the response to it; returns its fields. The
@@ -117,7 +118,7 @@ async function call(x: Exchange, name: string, devNum: number, fields: Record<st
   const req = encode(x.revision, { name, kind: 'request', devNum, bus, fields });
   const r = await x.port.request(req, x.timeoutMs);
   if (!r.ok) return { ok: false, error: r.error, unanswered: r.timedOut === true };
-  const d = decode(r.response, x.revision, { direction: 'device-to-driver', maxSize: x.maxMessageSize });
+  const d = decode(r.value, x.revision, { direction: 'device-to-driver', maxSize: x.maxMessageSize });
   const msg: VirtioMsg | null = d.msg;
   if (!msg || msg.name !== name || msg.kind !== 'response') {
     return { ok: false, error: `expected a ${name} response, saw ${msg ? `${msg.name} (${msg.kind})` : 'an unreadable message'}`, unanswered: false };
@@ -131,7 +132,7 @@ async function call(x: Exchange, name: string, devNum: number, fields: Record<st
   // Bytes missing below msg_size make a response unusable too. A msg_size larger than the
   // message's own counts say (QEMU's GET_DEVICES counts its bitmap in bytes,
   // qemu-field-notes.md) leaves every field readable: tolerated and reported.
-  const truncated = d.problems.filter((p) => p.code === 'truncated' || (p.code === 'size-mismatch' && msg.msgSize > r.response.length));
+  const truncated = d.problems.filter((p) => p.code === 'truncated' || (p.code === 'size-mismatch' && msg.msgSize > r.value.length));
   if (truncated.length > 0) {
     return { ok: false, error: `${malformed}: ${truncated.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}`, unanswered: false };
   }
@@ -139,12 +140,12 @@ async function call(x: Exchange, name: string, devNum: number, fields: Record<st
   return { ok: true, value: msg.fields };
 }
 
-async function post(x: Exchange, name: string, devNum: number, fields: Record<string, FieldValue>, kind: 'request' | 'event'): Promise<OpResult<void>> {
+async function post(x: Exchange, name: string, devNum: number, fields: Record<string, FieldValue>, kind: 'request' | 'event'): Promise<Result<void>> {
   const r = await x.port.post(encode(x.revision, { name, kind, devNum, fields }));
   return r.ok ? { ok: true, value: undefined } : r;
 }
 
-function map<T, U>(r: OpResult<T>, f: (v: T) => U): OpResult<U> {
+function map<T, U>(r: Result<T>, f: (v: T) => U): Result<U> {
   return r.ok ? { ok: true, value: f(r.value) } : r;
 }
 

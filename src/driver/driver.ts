@@ -10,6 +10,7 @@ import { featureNames } from '../devices/registry';
 import { deviceTypeName, FEATURE, featureBit, STATUS, statusNames } from '../protocol/names';
 import type { Revision } from '../protocol/types';
 import { errorText } from '../util/errorText';
+import type { Result } from '../util/result';
 import type { Runtime } from '../util/runtime';
 import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
 import { DriverVirtqueue } from '../virtio/driver';
@@ -98,8 +99,6 @@ export interface QueueIndexState {
   lastSeenUsed: number;
   inFlight: number;
 }
-
-export type DriverResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Device-independent bits this driver understands (§14.2 step 6: only bits understood). */
 const TRANSPORT_FEATURES = featureBit(FEATURE.VERSION_1) | featureBit(FEATURE.ACCESS_PLATFORM);
@@ -220,7 +219,7 @@ export class Driver {
   }
 
   /** GET_DEVICES (or the profile's list on buses without it), then bring every device up. */
-  async probeAll(): Promise<DriverResult<DeviceState[]>> {
+  async probeAll(): Promise<Result<DeviceState[]>> {
     const list = await this.enumerate();
     if (!list.ok) return list;
     for (const e of this.opts.expectedDevices ?? []) {
@@ -269,7 +268,7 @@ export class Driver {
     }
   }
 
-  async enumerate(): Promise<DriverResult<number[]>> {
+  async enumerate(): Promise<Result<number[]>> {
     if (!this.dialect.hasBusMessages) {
       const expected = this.opts.expectedDevices ?? [];
       if (expected.length === 0) return { ok: false, error: `revision ${this.opts.revision} has no GET_DEVICES and the board profile lists no devices` };
@@ -296,7 +295,7 @@ export class Driver {
   }
 
   /** The context a device workload runs in, for a queue of a device at DRIVER_OK. */
-  queueContext(devNum: number, queue: number): DriverResult<QueueContext> {
+  queueContext(devNum: number, queue: number): Result<QueueContext> {
     const dev = this.devices.get(devNum);
     if (!dev || dev.state.phase !== 'ready') {
       return { ok: false, error: `device ${devNum} is not at DRIVER_OK (phase ${dev?.state.phase ?? 'absent'})` };
@@ -534,7 +533,7 @@ export class Driver {
     return this.fail(dev, error);
   }
 
-  private async writeStatus(dev: LiveDevice, status: number): Promise<DriverResult<number>> {
+  private async writeStatus(dev: LiveDevice, status: number): Promise<Result<number>> {
     const r = await this.dialect.setStatus(dev.state.devNum, status);
     if (!r.ok) return { ok: false, error: `SET_DEVICE_STATUS ${statusNames(status).join('|') || '0'}: ${r.error}` };
     this.update(dev, { status: r.value });
@@ -545,7 +544,7 @@ export class Driver {
     return r;
   }
 
-  private async resetDevice(dev: LiveDevice): Promise<DriverResult<void>> {
+  private async resetDevice(dev: LiveDevice): Promise<Result<void>> {
     const n = dev.state.devNum;
     const r = await this.dialect.setStatus(n, 0);
     if (!r.ok) return { ok: false, error: `reset (SET_DEVICE_STATUS 0): ${r.error}` };
@@ -561,7 +560,7 @@ export class Driver {
     return { ok: true, value: undefined };
   }
 
-  private async readConfig(dev: LiveDevice): Promise<DriverResult<void>> {
+  private async readConfig(dev: LiveDevice): Promise<Result<void>> {
     const size = dev.state.configSize ?? 0;
     const chunk = this.dialect.configChunk;
     if (size === 0 || chunk === 0) return { ok: true, value: undefined };
@@ -608,7 +607,7 @@ export class Driver {
     this.busFindingList.push(`GET_SHM went unanswered (dev_num ${n}): later devices on this bus are not asked and have no shared-memory regions`);
   }
 
-  private async setupQueues(dev: LiveDevice, names: readonly string[]): Promise<DriverResult<void>> {
+  private async setupQueues(dev: LiveDevice, names: readonly string[]): Promise<Result<void>> {
     const n = dev.state.devNum;
     const max = dev.state.maxVirtqueues;
     if (max !== null && max < names.length) {
@@ -626,7 +625,7 @@ export class Driver {
       while (size * 2 <= Math.min(g.value.maxSize, this.opts.maxQueueSize ?? 128)) size *= 2;
       const placed = DriverVirtqueue.allocate(this.alloc, this.opts.data.window, this.opts.data.peerBase, size);
       if (!placed.ok) return { ok: false, error: `no room for queue ${index} in data memory: ${placed.error}` };
-      const vq = placed.queue;
+      const vq = placed.value;
       const onIndex = this.opts.onQueueIndex;
       if (onIndex) {
         vq.onIndexChange = (q, usedIdx) => onIndex(n, index, { availIdx: q.availIndex, usedIdx, lastSeenUsed: q.lastSeenUsed, inFlight: q.inFlight });

@@ -2,11 +2,14 @@
  * What the driver needs from the bus endpoint: send a request and get its response, send a
  * message that has no response, and hear events. The session binds it to src/bus/endpoint.
  */
+import type { Fail, Ok } from '../util/result';
+
 /**
- * A failure says whether the request timed out (no answer came), the link was lost (every
- * request fails the same way from then on), or it failed otherwise (a malformed answer, queue full…).
+ * The response and how long it took, or a failure that says whether the request timed out (no
+ * answer came), the link was lost (every request fails the same way from then on), or it failed
+ * otherwise (a malformed answer, queue full…).
  */
-export type PortResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: string; timedOut?: boolean; linkLost?: boolean };
+export type PortResult = (Ok<Uint8Array> & { latencyNs: number }) | (Fail & { timedOut?: boolean; linkLost?: boolean });
 
 export interface DriverPort {
   request(bytes: Uint8Array, timeoutMs: number): Promise<PortResult>;

@@ -20,7 +20,8 @@ export type MessageKind = 'request' | 'response' | 'event';
  * buffer without setting the response bit (amp-bus.md §3.2): a non-event message travelling
  * device→driver is a response.
  */
-export type Direction = 'driver-to-device' | 'device-to-driver';
+export const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
 
 /** A decoded field: integers ≤ 32 bits as number, 64-bit as bigint, byte runs as Uint8Array, u32 arrays as number[]. */
 export type FieldValue = number | bigint | Uint8Array | number[];

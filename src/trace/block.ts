@@ -4,7 +4,7 @@
  * stats and exporters walk blocks with one reused RecordView, so a scan over millions of
  * records allocates nothing per record.
  */
-import { readRecord, RECORD_HEADER_SIZE, RECORD_VERSION, RecordView, writeRecord, type TraceRecord } from './record';
+import { readRecord, RECORD_HEADER_SIZE, RecordView, soundRecordLength, writeRecord, type TraceRecord } from './record';
 
 export interface RecordBlock {
   readonly bytes: Uint8Array;
@@ -23,12 +23,11 @@ export function indexRecords(bytes: Uint8Array): BlockIndex {
   const offsets: number[] = [];
   let off = 0;
   while (off < bytes.length) {
-    const left = bytes.length - off;
-    const length = left >= RECORD_HEADER_SIZE ? dv.getUint32(off, true) : 0;
-    if (left < RECORD_HEADER_SIZE || length < RECORD_HEADER_SIZE || length > left || dv.getUint8(off + 4) !== RECORD_VERSION) {
+    const length = soundRecordLength(dv, off, bytes.length - off);
+    if (length < 0) {
       const why = readRecord(bytes, off);
       const block = { bytes: bytes.subarray(0, off), offsets: Uint32Array.from(offsets) };
-      return { ok: false, block, offset: off, reason: why.ok ? 'damaged record' : why.reason };
+      return { ok: false, block, offset: off, reason: why.ok ? 'damaged record' : why.error };
     }
     offsets.push(off);
     off += length;

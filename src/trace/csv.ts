@@ -25,7 +25,7 @@
  */
 import { hexNum, toHex } from '../util/hex';
 import { describeRecord } from './describe';
-import { DEFAULT_CHUNK_CHARS, TextChunker, type ChunkSink, type TraceWriter } from './exportWriter';
+import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter } from './exportWriter';
 import type { CaptureMeta } from './meta';
 import { NO_DEV, RECORD_FLAGS, type RecordView } from './record';
 
@@ -75,7 +75,7 @@ export class CsvWriter implements TraceWriter {
   private readonly out: TextChunker;
   private start = 0n;
 
-  constructor(emit: ChunkSink, options: { chunkChars?: number } = {}) {
+  constructor(emit: ExportByteSink, options: { chunkChars?: number } = {}) {
     this.out = new TextChunker(emit, options.chunkChars ?? DEFAULT_CHUNK_CHARS);
   }
 

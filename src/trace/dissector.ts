@@ -22,7 +22,22 @@ import { HEADERS, MAX_MSG_SIZE, MESSAGES, R0_FRAME_SIZE, type FieldDef, type Lay
 import { PROBLEM_CODES, REVISIONS, type ProblemCode } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { DISSECTOR_NAME, LINKTYPE_USER0 } from './pcapng';
-import { DIRECTIONS, MARKER_KINDS, NO_DEV, RECORD_FLAGS, RECORD_HEADER_SIZE, RECORD_KINDS, RECORD_VERSION, REVISION_CODES, VQ_INDEX_DATA_SIZE } from './record';
+import {
+  DIRECTION_CODES,
+  MARKER_KINDS,
+  NO_DEV,
+  RECORD_FIELDS,
+  RECORD_FLAGS,
+  RECORD_HEADER_SIZE,
+  RECORD_KINDS,
+  RECORD_VERSION,
+  REVISION_CODES,
+  VQ_INDEX_DATA_SIZE,
+  type RecordFieldName,
+} from './record';
+
+/** The Lua value-name table of each enumerated record field (declared from RECORD_KINDS, DIRECTION_CODES, REVISION_CODES below). */
+const RECORD_VALUE_NAMES: Partial<Record<RecordFieldName, string>> = { kind: 'KINDS', dir: 'DIRS', rev: 'REVS' };
 
 /** Expert info per problem code: group, severity and the default text (recorded-only problems show it). */
 const EXPERT: Readonly<Record<ProblemCode, [group: string, severity: string, text: string]>> = {
@@ -189,6 +204,11 @@ export function generateDissector(): string {
     const [group, severity, text] = EXPERT[c];
     return `EX[${lua(c)}] = ProtoExpert.new(${lua(`virtio_msg.expert.${c.replaceAll('-', '_')}`)}, ${lua(text)}, expert.group.${group}, expert.severity.${severity})`;
   });
+  const recordFieldDecls = RECORD_FIELDS.map((f) => {
+    const base = f.hex ? 'base.HEX' : 'base.DEC';
+    const values = f.codes ? `, ${RECORD_VALUE_NAMES[f.name]}` : '';
+    return `RF.${f.name} = ProtoField.uint${f.size * 8}(${lua(`virtio_msg.record.${f.filter}`)}, ${lua(f.label)}, ${base}${values})`;
+  });
   const luaList = (xs: readonly (string | null)[], zero: string): string => `{[0]=${xs.map((x) => lua(x ?? zero)).join(', ')}}`;
 
   return `-- virtio_msg.lua: Wireshark dissector for AMP Workbench trace records (virtio-msg over the
@@ -210,8 +230,10 @@ local RECORD_VERSION = ${RECORD_VERSION}
 local NO_DEV = ${NO_DEV}
 local VQ_INDEX_DATA_SIZE = ${VQ_INDEX_DATA_SIZE}
 local R0_FRAME_SIZE = ${R0_FRAME_SIZE}
+local AT = {${RECORD_FIELDS.map((f) => `${f.name}=${f.offset}`).join(', ')}}
+local RECORD_FIELDS = {${RECORD_FIELDS.map((f) => `{k=${lua(f.name)}, o=${f.offset}, s=${f.size}${f.type === 'u64' && f.none !== undefined ? ', omit=true' : ''}}`).join(', ')}}
 local KINDS = ${luaList(RECORD_KINDS, '')}
-local DIRS = ${luaList(DIRECTIONS, 'none')}
+local DIRS = ${luaList(DIRECTION_CODES, 'none')}
 local REVS = ${luaList(REVISION_CODES, 'unknown')}
 local MARKERS = ${luaList(MARKER_KINDS, '')}
 local RULES = {[0]=${RULES.map((r) => `{id=${lua(r.id)}, section=${lua(r.section)}}`).join(', ')}}
@@ -228,24 +250,8 @@ local HEAD, MSG = {}, {}
 ${revBlocks.join('\n')}
 
 -- ---- fields -----------------------------------------------------------------------------------
-local PF, FLD, BITF, EX = {}, {}, {}, {}
-PF.length = ProtoField.uint32("virtio_msg.record.length", "Record length", base.DEC)
-PF.version = ProtoField.uint8("virtio_msg.record.version", "Record version", base.DEC)
-PF.rkind = ProtoField.uint8("virtio_msg.record.kind", "Kind", base.DEC, KINDS)
-PF.dir = ProtoField.uint8("virtio_msg.record.dir", "Direction", base.DEC, DIRS)
-PF.rev = ProtoField.uint8("virtio_msg.record.rev", "Revision", base.DEC, REVS)
-PF.seq = ProtoField.uint64("virtio_msg.record.seq", "Sequence", base.DEC)
-PF.mono = ProtoField.uint64("virtio_msg.record.mono_ns", "Monotonic time (ns)", base.DEC)
-PF.wall = ProtoField.uint64("virtio_msg.record.wall_ns", "Wall clock (ns since 1970)", base.DEC)
-PF.channel = ProtoField.uint16("virtio_msg.record.channel", "Channel (queue or virtqueue)", base.DEC)
-PF.rdev = ProtoField.uint16("virtio_msg.record.dev_num", "Device (65535: none)", base.DEC)
-PF.rtype = ProtoField.uint8("virtio_msg.record.msg_type", "Message type byte", base.HEX)
-PF.rid = ProtoField.uint8("virtio_msg.record.msg_id", "Message id / marker kind", base.HEX)
-PF.rtoken = ProtoField.uint16("virtio_msg.record.token", "Token", base.HEX)
-PF.problems = ProtoField.uint32("virtio_msg.record.problems", "Problems", base.HEX)
-PF.flags = ProtoField.uint32("virtio_msg.record.flags", "Flags", base.HEX)
-PF.pair = ProtoField.uint64("virtio_msg.record.pair_seq", "Paired record (seq)", base.DEC)
-PF.latency = ProtoField.uint64("virtio_msg.record.latency_ns", "Latency (ns)", base.DEC)
+local PF, RF, FLD, BITF, EX = {}, {}, {}, {}, {}
+${recordFieldDecls.join('\n')}
 PF.request_in = ProtoField.framenum("virtio_msg.request_in", "Request in", base.NONE, frametype and frametype.REQUEST)
 PF.response_in = ProtoField.framenum("virtio_msg.response_in", "Response in", base.NONE, frametype and frametype.RESPONSE)
 PF.summary = ProtoField.string("virtio_msg.summary", "Summary")
@@ -279,6 +285,7 @@ ${SEVERITIES.map((sv) => `EX.finding_${sv} = ProtoExpert.new("virtio_msg.expert.
 
 local all = {}
 for _, f in pairs(PF) do all[#all + 1] = f end
+for _, f in pairs(RF) do all[#all + 1] = f end
 for _, f in pairs(FLD) do all[#all + 1] = f end
 for _, f in pairs(BITF) do all[#all + 1] = f end
 for _, b in ipairs(FLAG_BITS) do all[#all + 1] = b[2] end
@@ -556,6 +563,10 @@ local function text_of(tvb, n)
   return tvb(RECORD_HEADER_SIZE, n):string(ENC_UTF_8)
 end
 
+local function all_ones64(tvb, o)
+  return tvb(o, 4):le_uint() == 0xffffffff and tvb(o + 4, 4):le_uint() == 0xffffffff
+end
+
 function proto.dissector(tvb, pinfo, tree)
   local n = tvb:len()
   pinfo.cols.protocol:set("virtio-msg")
@@ -565,38 +576,31 @@ function proto.dissector(tvb, pinfo, tree)
     root:add_proto_expert_info(EX.record, string.format("trace record header needs %d bytes, %d captured", RECORD_HEADER_SIZE, n))
     return
   end
-  local length = tvb(0, 4):le_uint()
-  local version = tvb(4, 1):uint()
-  local kind, dir, rev = tvb(5, 1):uint(), tvb(6, 1):uint(), tvb(7, 1):uint()
-  local seq = tvb(8, 8):le_uint64()
-  local dev = tvb(34, 2):le_uint()
-  local problems = tvb(40, 4):le_uint()
-  local flags = tvb(44, 4):le_uint()
-  local pair_range = tvb(48, 8)
-  local has_pair = not (tvb(48, 4):le_uint() == 0xffffffff and tvb(52, 4):le_uint() == 0xffffffff)
+  local length = tvb(AT.length, 4):le_uint()
+  local version = tvb(AT.version, 1):uint()
+  local kind, dir, rev = tvb(AT.kind, 1):uint(), tvb(AT.dir, 1):uint(), tvb(AT.rev, 1):uint()
+  local seq = tvb(AT.seq, 8):le_uint64()
+  local dev = tvb(AT.devNum, 2):le_uint()
+  local problems = tvb(AT.problems, 4):le_uint()
+  local flags = tvb(AT.flags, 4):le_uint()
+  local pair_range = tvb(AT.pairSeq, 8)
+  local has_pair = not all_ones64(tvb, AT.pairSeq)
 
   local rt = root:add(tvb(0, RECORD_HEADER_SIZE), "Trace record " .. tostring(seq))
-  rt:add_le(PF.length, tvb(0, 4))
-  rt:add(PF.version, tvb(4, 1))
-  rt:add(PF.rkind, tvb(5, 1))
-  rt:add(PF.dir, tvb(6, 1))
-  rt:add(PF.rev, tvb(7, 1))
-  rt:add_le(PF.seq, tvb(8, 8))
-  rt:add_le(PF.mono, tvb(16, 8))
-  rt:add_le(PF.wall, tvb(24, 8))
-  rt:add_le(PF.channel, tvb(32, 2))
-  rt:add_le(PF.rdev, tvb(34, 2))
-  rt:add(PF.rtype, tvb(36, 1))
-  rt:add(PF.rid, tvb(37, 1))
-  rt:add_le(PF.rtoken, tvb(38, 2))
-  local pt = rt:add_le(PF.problems, tvb(40, 4))
-  for i = 1, #PROBLEMS do
-    if bit.band(problems, 2 ^ (i - 1)) ~= 0 then pt:add_le(PF["problem_" .. (i - 1)], tvb(40, 4)) end
+  for _, f in ipairs(RECORD_FIELDS) do
+    local r = tvb(f.o, f.s)
+    -- a sequence number that is absent (~0) is left out; devNum shows its 65535
+    if not (f.omit and all_ones64(tvb, f.o)) then
+      local item = rt:add_le(RF[f.k], r)
+      if f.k == "problems" then
+        for i = 1, #PROBLEMS do
+          if bit.band(problems, 2 ^ (i - 1)) ~= 0 then item:add_le(PF["problem_" .. (i - 1)], r) end
+        end
+      elseif f.k == "flags" then
+        for _, b in ipairs(FLAG_BITS) do item:add_le(b[2], r) end
+      end
+    end
   end
-  local ft = rt:add_le(PF.flags, tvb(44, 4))
-  for _, b in ipairs(FLAG_BITS) do ft:add_le(b[2], tvb(44, 4)) end
-  if has_pair then rt:add_le(PF.pair, pair_range) end
-  rt:add_le(PF.latency, tvb(56, 8))
 
   if version ~= RECORD_VERSION or length < RECORD_HEADER_SIZE or length > n or not KINDS[kind] or not DIRS[dir] or not REVS[rev] then
     root:add_proto_expert_info(EX.record, string.format("record version %d, length 64..%d, kind 0..%d expected; saw version %d, length %d, kind %d, dir %d, rev %d",
@@ -619,7 +623,7 @@ function proto.dissector(tvb, pinfo, tree)
     summary = "DOORBELL " .. (dir == 1 and "driver rang device" or dir == 2 and "device rang driver" or "doorbell")
   elseif kname == "vq-index" then
     name = "VQ_INDEX"
-    local q = tvb(32, 2):le_uint()
+    local q = tvb(AT.channel, 2):le_uint()
     if data_len >= VQ_INDEX_DATA_SIZE then
       local d = RECORD_HEADER_SIZE
       local vt = root:add(tvb(d, VQ_INDEX_DATA_SIZE), "Virtqueue " .. q)
@@ -636,11 +640,11 @@ function proto.dissector(tvb, pinfo, tree)
     local text = text_of(tvb, data_len)
     if data_len > 0 then root:add(PF.text, tvb(RECORD_HEADER_SIZE, data_len), text) end
     if kname == "finding" then
-      local rule, sev = RULES[tvb(37, 1):uint()], SEVERITIES[tvb(36, 1):uint()]
-      local rid, stxt = rule and rule.id or ("rule " .. tvb(37, 1):uint()), sev or ("severity " .. tvb(36, 1):uint())
+      local rule, sev = RULES[tvb(AT.msgId, 1):uint()], SEVERITIES[tvb(AT.msgType, 1):uint()]
+      local rid, stxt = rule and rule.id or ("rule " .. tvb(AT.msgId, 1):uint()), sev or ("severity " .. tvb(AT.msgType, 1):uint())
       local ft = root:add(tvb(0, length), "Conformance finding: " .. rid .. " (" .. stxt .. ")")
-      ft:add(PF.finding_rule, tvb(37, 1), rid)
-      ft:add(PF.finding_severity, tvb(36, 1), stxt)
+      ft:add(PF.finding_rule, tvb(AT.msgId, 1), rid)
+      ft:add(PF.finding_severity, tvb(AT.msgType, 1), stxt)
       if rule then ft:add(PF.finding_section, rule.section):set_generated() end
       if has_pair then
         local at = frame_of_seq[tostring(pair_range:le_uint64())]
@@ -653,7 +657,7 @@ function proto.dissector(tvb, pinfo, tree)
     elseif kname == "queue-state" then
       name, summary = "QUEUE_STATE", "QUEUE_STATE " .. text
     else
-      local m = MARKERS[tvb(37, 1):uint()]
+      local m = MARKERS[tvb(AT.msgId, 1):uint()]
       name = m and string.upper(m):gsub("-", "_") or "MARKER"
       summary = (name .. devtxt .. " " .. text):gsub("%s+$", "")
     end

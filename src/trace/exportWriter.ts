@@ -8,7 +8,12 @@ import { forEachRecord } from './block';
 import type { CaptureMeta } from './meta';
 import type { RecordView } from './record';
 
-export type ChunkSink = (chunk: Uint8Array) => void;
+/** The formats a capture exports to, one writer each (pcapng.ts, perfetto.ts, jsonl.ts, csv.ts). */
+export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Where an exporter's output goes: the exported file's bytes, piece by piece, in order. */
+export type ExportByteSink = (chunk: Uint8Array) => void;
 
 export interface TraceWriter {
   begin(meta: CaptureMeta): void;
@@ -38,7 +43,7 @@ export class TextChunker {
   private readonly encoder = new TextEncoder();
 
   constructor(
-    private readonly emit: ChunkSink,
+    private readonly emit: ExportByteSink,
     private readonly chunkChars = DEFAULT_CHUNK_CHARS,
   ) {}
 

@@ -19,7 +19,7 @@
 import { PROBLEM_CODES } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
-import { NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordView } from './record';
+import { dirCode, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type RecordView } from './record';
 import { errorText } from '../util/errorText';
 
 export type RecordPredicate = (view: RecordView) => boolean;
@@ -351,6 +351,13 @@ interface NumericField {
 type Field = NumericField | { type: 'msg' } | { type: 'problem' } | { type: 'finding' };
 
 const count = (get: (v: RecordView) => number, has: (v: RecordView) => boolean, describe: string): NumericField => ({ type: 'number', get, has, ordered: true, zeroIsFalse: true, describe });
+/** Each name of a code list by its code (index); null (no value) has no name. */
+function codesOf(list: readonly (string | null)[]): Record<string, number> {
+  return Object.fromEntries(list.flatMap((name, code) => (name === null ? [] : [[name, code]])));
+}
+const TO_DEVICE = dirCode('driver-to-device');
+const TO_DRIVER = dirCode('device-to-driver');
+
 const enumField = (get: (v: RecordView) => number, has: (v: RecordView) => boolean, values: Record<string, number>, ordered: boolean, describe: string): NumericField => ({
   type: 'enum',
   get,
@@ -373,7 +380,7 @@ const FIELDS: Readonly<Record<string, Field>> = {
   dir: enumField(
     (v) => v.dirCode,
     (v) => v.dirCode !== 0,
-    { 'to-device': 1, out: 1, 'driver-to-device': 1, 'to-driver': 2, in: 2, 'device-to-driver': 2 },
+    { 'to-device': TO_DEVICE, out: TO_DEVICE, 'driver-to-device': TO_DEVICE, 'to-driver': TO_DRIVER, in: TO_DRIVER, 'device-to-driver': TO_DRIVER },
     false,
     'direction',
   ),
@@ -389,9 +396,9 @@ const FIELDS: Readonly<Record<string, Field>> = {
   size: count((v) => v.dataLength, ALWAYS, 'data bytes'),
   problem: { type: 'problem' },
   finding: { type: 'finding' },
-  severity: enumField((v) => v.msgType, isFinding, Object.fromEntries(SEVERITIES.map((s, i) => [s, i])), false, "a finding's severity"),
-  rev: enumField((v) => v.revCode, (v) => v.revCode !== 0, { r0: 1, r2: 2, r3: 3, r4: 4 }, true, 'revision'),
-  kind: enumField((v) => v.kindCode, ALWAYS, Object.fromEntries(RECORD_KINDS.map((k, i) => [k, i])), false, 'record kind'),
+  severity: enumField((v) => v.msgType, isFinding, codesOf(SEVERITIES), false, "a finding's severity"),
+  rev: enumField((v) => v.revCode, (v) => v.revCode !== 0, codesOf(REVISION_CODES), true, 'revision'),
+  kind: enumField((v) => v.kindCode, ALWAYS, codesOf(RECORD_KINDS), false, 'record kind'),
   type: enumField(
     (v) => v.flags & TYPE_MASK,
     (v) => (v.flags & TYPE_MASK) !== 0,

@@ -14,14 +14,14 @@
  * - `data`: the raw bytes as hex.
  */
 import { msgToJson } from '../protocol/json';
-import { PROBLEM_CODES, REVISIONS, type Direction, type Revision } from '../protocol/types';
+import { DIRECTIONS, PROBLEM_CODES, REVISIONS, type Direction, type Revision } from '../protocol/types';
 import { toHex } from '../util/hex';
 import { BlockBuilder, type RecordBlock } from './block';
 import { findingOf } from './conformance';
 import { describeRecord } from './describe';
-import { DEFAULT_CHUNK_CHARS, TextChunker, type ChunkSink, type TraceWriter } from './exportWriter';
+import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter } from './exportWriter';
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
-import { decodeVqIndex, DIRECTIONS, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
+import { decodeVqIndex, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
 import { errorText } from '../util/errorText';
 
 const FLAG_NAMES: readonly string[] = (() => {
@@ -103,7 +103,7 @@ export function recordToJson(v: RecordView): Record<string, unknown> {
 export class JsonlWriter implements TraceWriter {
   private readonly out: TextChunker;
 
-  constructor(emit: ChunkSink, options: { chunkChars?: number } = {}) {
+  constructor(emit: ExportByteSink, options: { chunkChars?: number } = {}) {
     this.out = new TextChunker(emit, options.chunkChars ?? DEFAULT_CHUNK_CHARS);
   }
 
@@ -185,7 +185,7 @@ const RAW_FIELDS: readonly [keyof TraceRecord, string, string, (v: unknown) => u
   ['monoNs', 'monoNs', U64_TEXT, u64],
   ['wallNs', 'wallNs', U64_TEXT, u64],
   ['kind', 'kind', `one of ${RECORD_KINDS.join(', ')}`, oneOf<RecordKind>(RECORD_KINDS)],
-  ['dir', 'dir', 'null, "driver-to-device" or "device-to-driver"', orNull(oneOf<Direction>(DIRECTIONS.filter((d) => d !== null)))],
+  ['dir', 'dir', `null, ${DIRECTIONS.map((d) => JSON.stringify(d)).join(' or ')}`, orNull(oneOf<Direction>(DIRECTIONS))],
   ['rev', 'rev', `null or one of ${REVISIONS.join(', ')}`, orNull(oneOf<Revision>(REVISIONS))],
   ['devNum', 'dev', 'null or an integer 0..65534', orNull(int(NO_DEV - 1))],
   ['channel', 'channel', 'an integer 0..65535', int(0xffff)],

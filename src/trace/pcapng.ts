@@ -15,9 +15,9 @@
  */
 import { BlockBuilder, type RecordBlock } from './block';
 import { describeRecord } from './describe';
-import type { ChunkSink, TraceWriter } from './exportWriter';
+import type { ExportByteSink, TraceWriter } from './exportWriter';
 import { CAPTURE_FORMAT, metaFromJson, metaToJson, type CaptureMeta } from './meta';
-import { DIRECTIONS, kindCode, RECORD_HEADER_SIZE, RECORD_KINDS, RECORD_VERSION, REVISION_CODES, readRecord, RecordView } from './record';
+import { kindCode, readRecord, RecordView, soundRecordLength } from './record';
 import { hex32 } from '../util/hex';
 
 export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
@@ -115,7 +115,7 @@ export class PcapngWriter implements TraceWriter {
   private state: 'new' | 'open' | 'ended' = 'new';
 
   constructor(
-    private readonly emit: ChunkSink,
+    private readonly emit: ExportByteSink,
     private readonly opts: PcapngWriterOptions = {},
   ) {
     this.chunkBytes = opts.chunkBytes ?? 1 << 20;
@@ -520,16 +520,7 @@ function isName(dv: DataView, at: number, len: number): boolean {
 /** Cheap validation of the record filling [at, end); null when good, else where and why (readRecord's words). */
 function checkRecord(bytes: Uint8Array, dv: DataView, at: number, end: number): string | null {
   const avail = end - at;
-  if (
-    avail >= RECORD_HEADER_SIZE &&
-    dv.getUint32(at, true) === avail &&
-    dv.getUint8(at + 4) === RECORD_VERSION &&
-    dv.getUint8(at + 5) < RECORD_KINDS.length &&
-    dv.getUint8(at + 6) < DIRECTIONS.length &&
-    dv.getUint8(at + 7) < REVISION_CODES.length
-  ) {
-    return null;
-  }
+  if (soundRecordLength(dv, at, avail) === avail) return null;
   const r = readRecord(bytes.subarray(0, end), at);
-  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset}: ${r.reason}`;
+  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset}: ${r.error}`;
 }

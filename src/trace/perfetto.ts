@@ -27,7 +27,7 @@ import { deviceDisplayName } from '../protocol/names';
 import type { Problem } from '../protocol/types';
 import { findingOf } from './conformance';
 import { describeRecord, type RecordDescription } from './describe';
-import type { ChunkSink, TraceWriter } from './exportWriter';
+import type { ExportByteSink, TraceWriter } from './exportWriter';
 import type { CaptureMeta } from './meta';
 import { decodeVqIndex, MARKER_KINDS, NO_DEV, RECORD_FLAGS, type RecordView } from './record';
 
@@ -250,7 +250,7 @@ export class PerfettoWriter implements TraceWriter {
   private lastTs = 0n;
 
   constructor(
-    private readonly emit: ChunkSink,
+    private readonly emit: ExportByteSink,
     options: PerfettoOptions = {},
   ) {
     this.chunkBytes = options.chunkBytes ?? 1 << 18;

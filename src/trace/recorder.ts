@@ -24,28 +24,29 @@ import {
   encodeVqIndex,
   MARKER_KINDS,
   NO_DEV,
-  NO_SEQ,
   problemMask,
   RECORD_FLAGS,
   RECORD_HEADER_SIZE,
   RECORD_KINDS,
-  RECORD_VERSION,
   revCode,
+  RecordClock,
   RecordView,
+  writeRecordHeaderFast,
   type MarkerKind,
   type RecordKind,
   type VqIndex,
 } from './record';
 import { errorText } from '../util/errorText';
 
-export interface ChunkSink {
+/** Where the recorder's records go (the disk journal): chunks of whole records, in seq order. */
+export interface RecordChunkSink {
   /** Takes one chunk: `payload` holds `count` records from `firstSeq`. It is reused after the call returns. */
   writeChunk(payload: Uint8Array, count: number, firstSeq: number): void;
 }
 
 export interface RecorderOptions {
   runtime: Runtime;
-  sink: ChunkSink;
+  sink: RecordChunkSink;
   /** The bus's revision; null records messages without decoding them. */
   revision: Revision | null;
   /** The bus's maximum message size (oversize problems). */
@@ -75,9 +76,8 @@ interface Sent extends MatchEntry {
 // Module-local copies: under a CommonJS transpile every imported binding is a getter call,
 // which costs more than the rest of a record in the hot path.
 const HEADER_SIZE = RECORD_HEADER_SIZE;
-const VERSION = RECORD_VERSION;
+const writeHeader = writeRecordHeaderFast;
 const NONE_DEV = NO_DEV;
-const NONE_SEQ = NO_SEQ;
 const F_REQUEST = RECORD_FLAGS.request;
 const F_RESPONSE = RECORD_FLAGS.response;
 const F_EVENT = RECORD_FLAGS.event;
@@ -140,23 +140,11 @@ const encoder = new TextEncoder();
 const FINDINGS_PER_RULE = 1000;
 const KIND_FINDING = KIND.finding;
 
-/** Stores the u64 (hi·2^32 + lo) + add, for add < 2^53. */
-function putSum(dv: DataView, at: number, hi: number, lo: number, add: number): void {
-  const addHi = Math.floor(add / 0x1_0000_0000);
-  let sumLo = lo + (add - addHi * 0x1_0000_0000);
-  let carry = 0;
-  if (sumLo >= 0x1_0000_0000) {
-    sumLo -= 0x1_0000_0000;
-    carry = 1;
-  }
-  dv.setUint32(at, sumLo, true);
-  dv.setUint32(at + 4, (hi + addHi + carry) >>> 0, true);
-}
 
 
 export class Recorder {
   private readonly rt: Runtime;
-  private readonly sink: ChunkSink;
+  private readonly sink: RecordChunkSink;
   private readonly rev: Revision | null;
   private readonly revByte: number;
   private readonly maxSize: number | undefined;
@@ -188,10 +176,7 @@ export class Recorder {
   /** Clock anchors: wall = startWallNs + (mono - startMonoNs). */
   readonly startMonoNs: bigint;
   readonly startWallNs: bigint;
-  private readonly monoHi: number;
-  private readonly monoLo: number;
-  private readonly wallHi: number;
-  private readonly wallLo: number;
+  private readonly clock: RecordClock;
   private readonly decodeOpts: Readonly<Record<Direction, { direction: Direction; maxSize?: number }>>;
 
   constructor(opts: RecorderOptions) {
@@ -207,10 +192,7 @@ export class Recorder {
     this.dv = new DataView(this.buf.buffer);
     this.startMonoNs = opts.startMonoNs ?? this.rt.monoNs();
     this.startWallNs = opts.startWallNs ?? BigInt(this.rt.wallMs()) * 1_000_000n;
-    this.monoHi = Number(this.startMonoNs >> 32n);
-    this.monoLo = Number(this.startMonoNs & 0xffff_ffffn);
-    this.wallHi = Number(this.startWallNs >> 32n);
-    this.wallLo = Number(this.startWallNs & 0xffff_ffffn);
+    this.clock = new RecordClock(this.startMonoNs, this.startWallNs);
     if (this.rev !== null) for (const dir of [DRIVER_TO_DEVICE, 3 - DRIVER_TO_DEVICE]) this.matchers[dir] = new Matcher(this.rev);
     const max = this.maxSize === undefined ? {} : { maxSize: this.maxSize };
     this.decodeOpts = { 'driver-to-device': { direction: 'driver-to-device', ...max }, 'device-to-driver': { direction: 'device-to-driver', ...max } };
@@ -448,42 +430,7 @@ export class Recorder {
     const seq = this.nextSeq++;
     if (this.chunkCount === 0) this.chunkFirstSeq = seq;
     const o = this.used;
-    const dv = this.dv;
-    dv.setUint32(o, length, true);
-    dv.setUint8(o + 4, VERSION);
-    dv.setUint8(o + 5, kind);
-    dv.setUint8(o + 6, dir);
-    dv.setUint8(o + 7, rev);
-    dv.setUint32(o + 8, seq % 0x1_0000_0000, true);
-    dv.setUint32(o + 12, Math.floor(seq / 0x1_0000_0000), true);
-    // mono and wall as base + offset in number arithmetic: bigint math per record costs more than the rest.
-    const rel = Number(monoNs - this.startMonoNs);
-    if (rel >= 0 && rel < 2 ** 53) {
-      putSum(dv, o + 16, this.monoHi, this.monoLo, rel);
-      putSum(dv, o + 24, this.wallHi, this.wallLo, rel);
-    } else {
-      dv.setBigUint64(o + 16, monoNs, true);
-      dv.setBigUint64(o + 24, this.startWallNs + (monoNs - this.startMonoNs), true);
-    }
-    dv.setUint16(o + 32, channel, true);
-    dv.setUint16(o + 34, devNum, true);
-    dv.setUint8(o + 36, msgType);
-    dv.setUint8(o + 37, msgId);
-    dv.setUint16(o + 38, token, true);
-    dv.setUint32(o + 40, problems, true);
-    dv.setUint32(o + 44, flags, true);
-    if (pairSeq < 0) {
-      dv.setBigUint64(o + 48, NONE_SEQ, true);
-    } else {
-      dv.setUint32(o + 48, pairSeq % 0x1_0000_0000, true);
-      dv.setUint32(o + 52, Math.floor(pairSeq / 0x1_0000_0000), true);
-    }
-    if (latency === 0n) {
-      dv.setUint32(o + 56, 0, true);
-      dv.setUint32(o + 60, 0, true);
-    } else {
-      dv.setBigUint64(o + 56, latency, true);
-    }
+    writeHeader(this.dv, o, data.length, this.clock, kind, dir, rev, seq, monoNs, channel, devNum, msgType, msgId, token, problems, flags, pairSeq, latency);
     this.buf.set(data, o + HEADER_SIZE);
     this.used += length;
     this.chunkCount++;

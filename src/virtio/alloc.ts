@@ -10,11 +10,11 @@ interface Range {
   end: number;
 }
 
-export type AllocResult = { ok: true; offset: number } | { ok: false; error: string };
+import type { Result } from '../util/result';
 
 /** What rings and workloads take memory from. */
 export interface BufferAllocator {
-  alloc(len: number, align?: number): AllocResult;
+  alloc(len: number, align?: number): Result<number>;
   free(offset: number): void;
 }
 
@@ -35,7 +35,7 @@ export class DataAllocator implements BufferAllocator {
   }
 
   /** Allocates `len` bytes (at least 1) at a multiple of `align` (a power of two). */
-  alloc(len: number, align = 8): AllocResult {
+  alloc(len: number, align = 8): Result<number> {
     if (!Number.isInteger(len) || len < 0) throw new RangeError(`allocation length ${len} is not a non-negative integer`);
     if (!Number.isInteger(align) || align < 1 || (align & (align - 1)) !== 0) throw new RangeError(`alignment ${align} is not a power of two`);
     const need = Math.max(len, 1);
@@ -48,7 +48,7 @@ export class DataAllocator implements BufferAllocator {
       if (at + need < r.end) replacement.push({ start: at + need, end: r.end });
       this.freeRanges.splice(i, 1, ...replacement);
       this.blocks.set(at, at + need);
-      return { ok: true, offset: at };
+      return { ok: true, value: at };
     }
     return {
       ok: false,
@@ -105,10 +105,10 @@ export class OwnedAllocator implements BufferAllocator {
     private readonly owner: string,
   ) {}
 
-  alloc(len: number, align?: number): AllocResult {
+  alloc(len: number, align?: number): Result<number> {
     if (this.released !== null) return { ok: false, error: `${this.owner} was torn down (${this.released}); take a new queue context` };
     const r = this.parent.alloc(len, align);
-    if (r.ok) this.blocks.add(r.offset);
+    if (r.ok) this.blocks.add(r.value);
     return r;
   }
 

@@ -1,6 +1,7 @@
 import type { MemoryWindow } from '../bus/window';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_SIZE, type Descriptor, type Translate } from './layout';
-import { ringProblem, type RingResult } from './problem';
+import { ringProblem, type RingProblem } from './problem';
+import type { Result } from '../util/result';
 import { hexNum } from '../util/hex';
 
 /** A buffer as a range of the data window. */
@@ -31,9 +32,9 @@ export async function walkChain(
   headField: number,
   readDesc: (index: number) => Descriptor | Promise<Descriptor>,
   translate: Translate,
-): Promise<RingResult<{ chain: Chain }>> {
+): Promise<Result<Chain, RingProblem>> {
   if (head >= size) {
-    return { ok: false, problem: ringProblem('desc-index', headField, 'avail ring entry', `a descriptor index < ${size}`, `${head}`) };
+    return { ok: false, error: ringProblem('desc-index', headField, 'avail ring entry', `a descriptor index < ${size}`, `${head}`) };
   }
   const visited = new Uint8Array(size);
   const chain: Chain = { head, indices: [], readable: [], writable: [] };
@@ -43,23 +44,23 @@ export async function walkChain(
     const at = descTable + VIRTQ_DESC_SIZE * i;
     const d = await readDesc(i);
     if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-      return { ok: false, problem: ringProblem('desc-indirect', at + 12, `desc[${i}].flags`, 'no INDIRECT (VIRTIO_F_INDIRECT_DESC not negotiated)', `flags 0x${d.flags.toString(16)}`) };
+      return { ok: false, error: ringProblem('desc-indirect', at + 12, `desc[${i}].flags`, 'no INDIRECT (VIRTIO_F_INDIRECT_DESC not negotiated)', `flags 0x${d.flags.toString(16)}`) };
     }
     const writable = (d.flags & VIRTQ_DESC_F_WRITE) !== 0;
     if (!writable && chain.writable.length > 0) {
-      return { ok: false, problem: ringProblem('desc-order', at + 12, `desc[${i}].flags`, 'device-readable descriptors before device-writable ones', 'a readable descriptor after a writable one') };
+      return { ok: false, error: ringProblem('desc-order', at + 12, `desc[${i}].flags`, 'device-readable descriptors before device-writable ones', 'a readable descriptor after a writable one') };
     }
     const offset = translate(d.addr, d.len);
     if (offset === null) {
-      return { ok: false, problem: ringProblem('desc-address', at, `desc[${i}].addr`, 'a buffer inside the data window', `${hexNum(d.addr)} + ${d.len} bytes`) };
+      return { ok: false, error: ringProblem('desc-address', at, `desc[${i}].addr`, 'a buffer inside the data window', `${hexNum(d.addr)} + ${d.len} bytes`) };
     }
     (writable ? chain.writable : chain.readable).push({ offset, length: d.len });
-    if (!(d.flags & VIRTQ_DESC_F_NEXT)) return { ok: true, chain };
+    if (!(d.flags & VIRTQ_DESC_F_NEXT)) return { ok: true, value: chain };
     if (d.next >= size) {
-      return { ok: false, problem: ringProblem('desc-index', at + 14, `desc[${i}].next`, `a descriptor index < ${size}`, `${d.next}`) };
+      return { ok: false, error: ringProblem('desc-index', at + 14, `desc[${i}].next`, `a descriptor index < ${size}`, `${d.next}`) };
     }
     if (visited[d.next]) {
-      return { ok: false, problem: ringProblem('desc-loop', at + 14, `desc[${i}].next`, 'a descriptor not yet in this chain', `${d.next} (loop: ${chain.indices.join('→')}→${d.next})`) };
+      return { ok: false, error: ringProblem('desc-loop', at + 14, `desc[${i}].next`, 'a descriptor not yet in this chain', `${d.next} (loop: ${chain.indices.join('→')}→${d.next})`) };
     }
     i = d.next;
   }

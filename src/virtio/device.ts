@@ -22,7 +22,8 @@ import {
   vringNeedEvent,
   type Translate,
 } from './layout';
-import { ringProblem, type RingResult } from './problem';
+import { ringProblem, type RingProblem } from './problem';
+import type { Result } from '../util/result';
 import type { RingOffsets } from './driver';
 import { hexNum } from '../util/hex';
 
@@ -42,10 +43,10 @@ export interface DeviceVirtqueueOptions {
 }
 
 /** Ring areas of a queue in the window; problems carry offset -1 (SET_VQUEUE values, not memory). */
-export function translateRings(addresses: VirtqueueAddresses, translate: Translate, eventIdx: boolean): RingResult<{ offsets: RingOffsets }> {
+export function translateRings(addresses: VirtqueueAddresses, translate: Translate, eventIdx: boolean): Result<RingOffsets, RingProblem> {
   const { size } = addresses;
   if (!isValidQueueSize(size)) {
-    return { ok: false, problem: ringProblem('queue-size', -1, 'SET_VQUEUE size', `a power of two in 1..${VIRTQ_MAX_SIZE}`, `${size}`) };
+    return { ok: false, error: ringProblem('queue-size', -1, 'SET_VQUEUE size', `a power of two in 1..${VIRTQ_MAX_SIZE}`, `${size}`) };
   }
   const areas: [keyof RingOffsets, string, bigint, number, number][] = [
     ['desc', 'desc_addr', addresses.descAddr, VIRTQ_DESC_SIZE * size, DESC_ALIGN],
@@ -57,11 +58,11 @@ export function translateRings(addresses: VirtqueueAddresses, translate: Transla
     const offset = translate(addr, bytes);
     if (offset === null || addr % BigInt(align) !== 0n || offset % align !== 0) {
       const seen = `${hexNum(addr)} (${bytes} bytes${offset === null ? ', outside the data window' : ''})`;
-      return { ok: false, problem: ringProblem('ring-address', -1, `SET_VQUEUE ${field}`, `${align}-byte aligned area inside the data window`, seen) };
+      return { ok: false, error: ringProblem('ring-address', -1, `SET_VQUEUE ${field}`, `${align}-byte aligned area inside the data window`, seen) };
     }
     offsets[key] = offset;
   }
-  return { ok: true, offsets };
+  return { ok: true, value: offsets };
 }
 
 /**
@@ -94,12 +95,12 @@ export class DeviceVirtqueue {
     addresses: VirtqueueAddresses,
     translate: Translate,
     options: DeviceVirtqueueOptions = {},
-  ): RingResult<{ queue: DeviceVirtqueue }> {
+  ): Result<DeviceVirtqueue, RingProblem> {
     const eventIdx = options.eventIdx ?? false;
     const rings = translateRings(addresses, translate, eventIdx);
     if (!rings.ok) return rings;
-    const queue = new DeviceVirtqueue(window, addresses.size, rings.offsets, translate, eventIdx, (options.startIdx ?? 0) & 0xffff);
-    return { ok: true, queue };
+    const queue = new DeviceVirtqueue(window, addresses.size, rings.value, translate, eventIdx, (options.startIdx ?? 0) & 0xffff);
+    return { ok: true, value: queue };
   }
 
   /** The device's last_avail_idx (next avail ring entry it will take). */
@@ -119,7 +120,7 @@ export class DeviceVirtqueue {
    * The next available chain, null when the driver published nothing new, or a problem (the
    * entry is not consumed). With EVENT_IDX, an empty queue also writes avail_event and re-checks.
    */
-  async popAvail(): Promise<RingResult<{ chain: Chain }> | null> {
+  async popAvail(): Promise<Result<Chain, RingProblem> | null> {
     const availIdxAt = this.offsets.avail + AVAIL_IDX;
     let availIdx = await this.window.load(availIdxAt, 16);
     if (availIdx === this.lastAvailIdx && this.eventIdx) {
@@ -131,19 +132,19 @@ export class DeviceVirtqueue {
     if (count === 0) return null;
     if (count > this.size) {
       const expected = `at most ${this.size} entries ahead of last_avail_idx ${this.lastAvailIdx}`;
-      return { ok: false, problem: ringProblem('avail-idx', availIdxAt, 'avail.idx', expected, `${availIdx} (+${count})`) };
+      return { ok: false, error: ringProblem('avail-idx', availIdxAt, 'avail.idx', expected, `${availIdx} (+${count})`) };
     }
     const slot = this.lastAvailIdx % this.size;
     const headField = this.offsets.avail + AVAIL_RING + 2 * slot;
     const head = getU16(await this.window.read(headField, 2), 0);
     if (this.held.has(head)) {
-      return { ok: false, problem: ringProblem('desc-in-use', headField, `avail.ring[${slot}]`, 'a head the device does not hold', `${head} (popped, not yet used)`) };
+      return { ok: false, error: ringProblem('desc-in-use', headField, `avail.ring[${slot}]`, 'a head the device does not hold', `${head} (popped, not yet used)`) };
     }
     const readDesc = async (i: number) => decodeDescriptor(await this.window.read(this.offsets.desc + VIRTQ_DESC_SIZE * i, VIRTQ_DESC_SIZE));
     const walked = await walkChain(head, this.size, this.offsets.desc, headField, readDesc, this.translate);
     if (walked.ok) {
       this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
-      this.held.set(head, totalLength(walked.chain.writable));
+      this.held.set(head, totalLength(walked.value.writable));
     }
     return walked;
   }

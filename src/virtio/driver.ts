@@ -24,6 +24,7 @@ import {
   vringNeedEvent,
 } from './layout';
 import { ringProblem, type RingProblem } from './problem';
+import type { Result } from '../util/result';
 
 /** Window offsets of the three areas of one split queue. */
 export interface RingOffsets {
@@ -133,13 +134,13 @@ export class DriverVirtqueue {
     peerBase: bigint,
     size: number,
     eventIdx = false,
-  ): { ok: true; queue: DriverVirtqueue } | { ok: false; error: string } {
+  ): Result<DriverVirtqueue> {
     const layout = splitRingLayout(size);
     const block = alloc.alloc(layout.totalBytes, DESC_ALIGN);
     if (!block.ok) return { ok: false, error: `virtqueue of size ${size}: ${block.error}` };
-    const at = block.offset;
+    const at = block.value;
     const offsets = { desc: at + layout.descOffset, avail: at + layout.availOffset, used: at + layout.usedOffset };
-    return { ok: true, queue: new DriverVirtqueue({ window, peerBase, size, offsets, eventIdx }) };
+    return { ok: true, value: new DriverVirtqueue({ window, peerBase, size, offsets, eventIdx }) };
   }
 
   /**

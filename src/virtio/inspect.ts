@@ -99,10 +99,10 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
   };
   const rings = translateRings(params, translate, eventIdx);
   if (!rings.ok) {
-    state.problems.push(rings.problem);
+    state.problems.push(rings.error);
     return state;
   }
-  const { offsets } = rings;
+  const offsets = rings.value;
   const table = await window.read(offsets.desc, VIRTQ_DESC_SIZE * size);
   const avail = await window.read(offsets.avail, availRingBytes(size, eventIdx));
   const used = await window.read(offsets.used, usedRingBytes(size, eventIdx));
@@ -138,11 +138,11 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
     const head = getU16(avail, AVAIL_RING + 2 * slot);
     const walked = await walkChain(head, size, offsets.desc, offsets.avail + AVAIL_RING + 2 * slot, (i) => decodeDescriptor(table, VIRTQ_DESC_SIZE * i), translate);
     if (walked.ok) {
-      const { chain } = walked;
+      const chain = walked.value;
       state.chains.push({ availSlot: slot, head, descriptors: chain.indices, readableBytes: totalLength(chain.readable), writableBytes: totalLength(chain.writable) });
     } else {
-      state.chains.push({ availSlot: slot, head, descriptors: [], readableBytes: 0, writableBytes: 0, problem: walked.problem.reason });
-      state.problems.push(walked.problem);
+      state.chains.push({ availSlot: slot, head, descriptors: [], readableBytes: 0, writableBytes: 0, problem: walked.error.reason });
+      state.problems.push(walked.error);
     }
   }
 

@@ -30,5 +30,3 @@ export type RingProblemCode =
 export function ringProblem(code: RingProblemCode, offset: number, what: string, expected: string, seen: string): RingProblem {
   return { code, offset, expected, seen, reason: `${what} at data offset 0x${offset.toString(16)}: expected ${expected}, saw ${seen}` };
 }
-
-export type RingResult<T> = ({ ok: true } & T) | { ok: false; problem: RingProblem };

@@ -33,7 +33,7 @@ async function pair(format: QueueFormat, size: number, geometry: QueueGeometry):
   const opts = { runtime: nodeRuntime, pollMs: 0 };
   const [device, driver] = await Promise.all([attachQueue(format, 'device', window, geometry, opts), attachQueue(format, 'driver', window, geometry, opts)]);
   if (!device.ok || !driver.ok) throw new Error(`${format}: attach failed`);
-  return { driver: driver.queue, device: device.queue };
+  return { driver: driver.value, device: device.value };
 }
 
 /** Runs `body` for `ms` and returns how many messages it moved per second. */

@@ -50,10 +50,10 @@ async function throughput(): Promise<Record<string, number>> {
   const worker = new Worker(resolve(__dirname, 'sinkWorker.cjs'), { workerData: data });
   const ready = new Promise<void>((ok, fail) => worker.once('message', (m: string) => (m === 'ready' ? ok() : fail(new Error(m)))));
   const a = await attachQueue('vmamp-shmem-v1', 'driver', new BytesWindow(bus), {}, { runtime: nodeRuntime, pollMs: 1, layoutTimeoutMs: 5000, peerTimeoutMs: 5000 });
-  if (!a.ok) throw new Error(a.problem.reason);
+  if (!a.ok) throw new Error(a.error.reason);
   await ready;
   const ep = new BusEndpoint({
-    queue: a.queue,
+    queue: a.value,
     doorbellOut: new CounterDoorbellOut(words, DOORBELL_TO_DEVICE),
     doorbellIn: new CounterDoorbellIn(words, DOORBELL_TO_DRIVER),
     revision: 'r4',
@@ -63,7 +63,7 @@ async function throughput(): Promise<Record<string, number>> {
     fullRetries: 1_000_000,
   });
   const kick = encode('r4', { name: 'EVENT_AVAIL', kind: 'event', devNum: 1, fields: { vq_index: 0, next_offset: 0 } });
-  const batch = Array.from({ length: a.queue.capacity }, () => kick);
+  const batch = Array.from({ length: a.value.capacity }, () => kick);
   const count = new Int32Array(counter);
   const t0 = process.hrtime.bigint();
   for (let sent = 0; sent < THROUGHPUT_MESSAGES; ) {

@@ -70,9 +70,9 @@ async function throughput(dir: string, doorbells: Exclude<ShmDoorbells, 'auto'>)
   const link = await openShmFileLink(profile, file, { doorbells });
   try {
     const a = await attachQueue('vmamp-shmem-v1', 'driver', link.busWindow, { areaSize: profile.bus.size }, { runtime: nodeRuntime, pollMs: 1, layoutTimeoutMs: 5000, peerTimeoutMs: 5000 });
-    if (!a.ok) throw new Error(a.problem.reason);
+    if (!a.ok) throw new Error(a.error.reason);
     const ep = new BusEndpoint({
-      queue: a.queue,
+      queue: a.value,
       doorbellOut: link.doorbellOut,
       doorbellIn: link.doorbellIn,
       revision: 'r4',
@@ -83,7 +83,7 @@ async function throughput(dir: string, doorbells: Exclude<ShmDoorbells, 'auto'>)
     });
     const total = THROUGHPUT_MESSAGES[doorbells];
     const kick = encode('r4', { name: 'EVENT_AVAIL', kind: 'event', devNum: 1, fields: { vq_index: 0, next_offset: 0 } });
-    const batch = Array.from({ length: a.queue.capacity }, () => kick);
+    const batch = Array.from({ length: a.value.capacity }, () => kick);
     const t0 = process.hrtime.bigint();
     for (let sent = 0; sent < total; ) {
       const r = await ep.sendBatch(batch.slice(0, Math.min(batch.length, total - sent)));

@@ -8,6 +8,7 @@ import { findBuiltinProfile } from '../../src/boards/builtin';
 import { attachProfileBus } from '../../src/boards/bus';
 import { nodeRuntime } from '../../main/host/runtime';
 import { openShmBoardSide } from '../../main/host/sim/shmBoard';
+import { errorText } from '../../src/util/errorText';
 
 async function main(): Promise<void> {
   const [filePath, doorbells] = process.argv.slice(2);
@@ -31,6 +32,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`shm sink: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`shm sink: ${errorText(e)}\n`);
   process.exit(1);
 });

@@ -11,6 +11,7 @@ import { BytesWindow } from '../../src/bus/window';
 import type { Revision } from '../../src/protocol/types';
 import { nodeRuntime } from '../../main/host/runtime';
 import { BlockingDoorbellIn, CounterDoorbellOut, DOORBELL_TO_DEVICE, DOORBELL_TO_DRIVER, SIM_STOP } from '../../main/host/sim/doorbell';
+import { errorText } from '../../src/util/errorText';
 
 export interface SinkData {
   format: QueueFormat;
@@ -27,8 +28,8 @@ async function main(): Promise<void> {
   const counter = new Int32Array(d.counter);
   const doorbellIn = new BlockingDoorbellIn(words, DOORBELL_TO_DEVICE);
   const a = await attachQueue(d.format, 'device', new BytesWindow(d.bus), {}, { runtime: nodeRuntime, pollMs: 1, layoutTimeoutMs: 5000, peerTimeoutMs: 5000 });
-  if (!a.ok) throw new Error(a.problem.reason);
-  const ep = new BusEndpoint({ queue: a.queue, doorbellIn, doorbellOut: new CounterDoorbellOut(words, DOORBELL_TO_DRIVER), revision: d.revision, runtime: nodeRuntime });
+  if (!a.ok) throw new Error(a.error.reason);
+  const ep = new BusEndpoint({ queue: a.value, doorbellIn, doorbellOut: new CounterDoorbellOut(words, DOORBELL_TO_DRIVER), revision: d.revision, runtime: nodeRuntime });
   ep.onEvent('any', () => void Atomics.add(counter, 0, 1));
   parentPort?.postMessage('ready');
   while (Atomics.load(words, SIM_STOP) === 0) {
@@ -38,4 +39,4 @@ async function main(): Promise<void> {
   ep.close();
 }
 
-main().catch((e: unknown) => parentPort?.postMessage(`error: ${e instanceof Error ? e.message : String(e)}`));
+main().catch((e: unknown) => parentPort?.postMessage(`error: ${errorText(e)}`));

@@ -21,11 +21,11 @@ export async function run(): Promise<Record<string, number | string>> {
   const pair = async () => {
     const placed = v.DriverVirtqueue.allocate(alloc, window, peerBase, SIZE);
     if (!placed.ok) throw new Error(placed.error);
-    const drv = placed.queue;
+    const drv = placed.value;
     await drv.init();
     const dev = v.DeviceVirtqueue.create(window, { size: SIZE, descAddr: drv.descAddr, driverAddr: drv.driverAddr, deviceAddr: drv.deviceAddr }, translate);
-    if (!dev.ok) throw new Error(dev.problem.reason);
-    return { drv, dev: dev.queue };
+    if (!dev.ok) throw new Error(dev.error.reason);
+    return { drv, dev: dev.value };
   };
 
   const chainRate = async (parts: number) => {
@@ -33,7 +33,7 @@ export async function run(): Promise<Record<string, number | string>> {
     const bufs = Array.from({ length: parts }, (_, k) => {
       const b = alloc.alloc(64, 8);
       if (!b.ok) throw new Error(b.error);
-      return { offset: b.offset, length: 64, writable: k === parts - 1 };
+      return { offset: b.value, length: 64, writable: k === parts - 1 };
     });
     const once = async () => {
       for (let i = 0; i < BATCH; i++) drv.addChain(bufs);
@@ -41,8 +41,8 @@ export async function run(): Promise<Record<string, number | string>> {
       for (;;) {
         const r = await dev.popAvail();
         if (r === null) break;
-        if (!r.ok) throw new Error(r.problem.reason);
-        await dev.pushUsed(r.chain.head, 64);
+        if (!r.ok) throw new Error(r.error.reason);
+        await dev.pushUsed(r.value.head, 64);
       }
       const c = await drv.collectUsed();
       if (c.used.length !== BATCH || c.problems.length) throw new Error('round trip lost chains');

@@ -18,6 +18,7 @@ import type { MemoryWindow } from '../../src/bus/window';
 import { startSimBoard } from '../../src/sim/board';
 import { nodeRuntime } from '../../main/host/runtime';
 import { openShmBoardSide } from '../../main/host/sim/shmBoard';
+import { errorText } from '../../src/util/errorText';
 
 /** `bus` whose writes and stores are dropped once `frozen()` says so. */
 function freezable(bus: MemoryWindow, frozen: () => boolean): MemoryWindow {
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   const stopBus = async (status: number): Promise<void> => {
     frozen = true;
     const layout = validateVmampLayout(await bus.read(0, VMAMP_HEADER_SIZE), profile.bus.size);
-    if (!layout.ok) throw new Error(layout.problem.reason);
+    if (!layout.ok) throw new Error(layout.error.reason);
     const { devQueueHead, drvQueueHead, numElements } = layout.value;
     const tail = await bus.load(devQueueHead + 4, 16);
     while (status === VMAMP_STATUS.INIT && (await bus.load(drvQueueHead + 6, 16)) !== tail) await new Promise((r) => setTimeout(r, 1));
@@ -89,6 +90,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`${errorText(e)}\n`);
   process.exit(1);
 });

@@ -17,6 +17,7 @@ import { PCI_COMMAND_INTX_DISABLE, PciConfig, PCI_COMMAND } from '../../main/hos
 import { nodeRuntime } from '../../main/host/runtime';
 import { loadNative } from '../../main/native/index';
 import { openUioFeeder } from './fakeSysfs';
+import { errorText } from '../../src/util/errorText';
 
 export interface FakeDeviceArgs {
   profile: unknown;
@@ -96,6 +97,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.send?.({ error: e instanceof Error ? e.message : String(e) });
+  process.send?.({ error: errorText(e) });
   process.exit(1);
 });

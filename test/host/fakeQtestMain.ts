@@ -14,6 +14,7 @@
 import { parseBoardProfile } from '../../src/api/boardProfile';
 import raw from '../../src/boards/profiles/qemu-qtest-amp-pci.json';
 import { connectFakeQtest, listenFakeQtest, type FakeQtestOptions } from './fakeQtest';
+import { errorText } from '../../src/util/errorText';
 
 const args = process.argv.slice(2);
 const opts = (args[0]?.startsWith('{') ? JSON.parse(args[0]) : {}) as { devices?: number[] };
@@ -44,6 +45,6 @@ const fake: FakeQtestOptions = {
 };
 const started = flags.includes('server=on') ? listenFakeQtest(path, fake) : connectFakeQtest(path, fake);
 started.catch((e: unknown) => {
-  process.stderr.write(`fake QEMU: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`fake QEMU: ${errorText(e)}\n`);
   process.exit(1);
 });

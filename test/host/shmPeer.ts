@@ -21,7 +21,7 @@ export function writeDeviceHeadStatus(path: string, profile: BoardProfile, statu
     const bytes = new Uint8Array(VMAMP_HEADER_SIZE);
     readSync(fd, bytes, 0, bytes.length, busAt);
     const layout = validateVmampLayout(bytes, profile.bus.size);
-    if (!layout.ok) throw new Error(layout.problem.reason);
+    if (!layout.ok) throw new Error(layout.error.reason);
     writeSync(fd, Uint8Array.of(status, 0), 0, 2, busAt + layout.value.devQueueHead + 2);
   } finally {
     closeSync(fd);

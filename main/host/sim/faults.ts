@@ -296,7 +296,7 @@ export class FaultyBoard {
   private async layoutOf(bus: MemoryWindow): Promise<VmampLayout> {
     if (this.layout) return this.layout;
     const l = validateVmampLayout(await bus.read(VMAMP_FIELD.magic, VMAMP_HEADER_SIZE), bus.size);
-    if (!l.ok) throw new Error(`the board's own vmamp layout does not validate: ${l.problem.reason}`);
+    if (!l.ok) throw new Error(`the board's own vmamp layout does not validate: ${l.error.reason}`);
     return (this.layout = l.value);
   }
 

@@ -10,6 +10,7 @@ import { startSimBoard } from '../../../src/sim/board';
 import { nodeRuntime } from '../runtime';
 import { BlockingDoorbellIn, CounterDoorbellOut, DOORBELL_TO_DEVICE, DOORBELL_TO_DRIVER, SIM_STOP } from './doorbell';
 import type { SimWorkerData, SimWorkerMessage } from './simLink';
+import { errorText } from '../../../src/util/errorText';
 
 /** Keep spinning this long after the last ring: the board stays responsive while the bus is busy. */
 const BUSY_SPIN_NS = 2_000_000n;
@@ -52,4 +53,4 @@ async function run(): Promise<void> {
   started.board.close();
 }
 
-run().catch((e: unknown) => post({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+run().catch((e: unknown) => post({ type: 'error', message: errorText(e) }));

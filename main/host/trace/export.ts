@@ -5,7 +5,7 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 import { CsvWriter } from '../../../src/trace/csv';
-import type { TraceWriter } from '../../../src/trace/exportWriter';
+import type { ExportFormat, TraceWriter } from '../../../src/trace/exportWriter';
 import { compileFilter, renderFilterError } from '../../../src/trace/filter';
 import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
@@ -16,9 +16,6 @@ import type { Capture } from './journal';
 import { osDescription } from './osInfo';
 
 const FINDING = kindCode('finding');
-
-export const EXPORT_FORMATS = ['pcapng', 'perfetto', 'jsonl', 'csv'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
   format: ExportFormat;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { indexRecords, type RecordBlock } from '../../../src/trace/block';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, chunkHeader, parseChunkHeader, payloadIntact, type ChunkHeader } from '../../../src/trace/chunk';
 import { metaFromJson, metaToJson, type CaptureMeta, type CaptureMetaJson } from '../../../src/trace/meta';
-import type { ChunkSink } from '../../../src/trace/recorder';
+import type { RecordChunkSink } from '../../../src/trace/recorder';
 import { fileErrorText } from '../failure';
 
 export const MANIFEST = 'capture.json';
@@ -51,7 +51,7 @@ export interface JournalOptions {
 }
 
 /** The recorder's sink: appends chunks to segment files. */
-export class JournalWriter implements ChunkSink {
+export class JournalWriter implements RecordChunkSink {
   private readonly manifest: Manifest;
   private fd: number;
   private segment = 1;

@@ -1,18 +1,17 @@
 /** Light, dark or system theme: the choice persists in localStorage, the resolved theme is <html data-theme>. */
 import { useEffect, useState } from 'react';
 
-export const THEMES = ['light', 'dark', 'system'] as const;
-export type ThemeChoice = (typeof THEMES)[number];
+import { THEMES, type ThemeName } from '../../../src/api/desktop';
 
 const KEY = 'amp-workbench.theme';
 
-function stored(): ThemeChoice {
+function stored(): ThemeName {
   const v = localStorage.getItem(KEY);
-  return (THEMES as readonly string[]).includes(v ?? '') ? (v as ThemeChoice) : 'system';
+  return (THEMES as readonly string[]).includes(v ?? '') ? (v as ThemeName) : 'system';
 }
 
-export function useTheme(): [ThemeChoice, (t: ThemeChoice) => void] {
-  const [choice, setChoice] = useState<ThemeChoice>(stored);
+export function useTheme(): [ThemeName, (t: ThemeName) => void] {
+  const [choice, setChoice] = useState<ThemeName>(stored);
   useEffect(() => {
     localStorage.setItem(KEY, choice);
     const media = window.matchMedia('(prefers-color-scheme: dark)');

@@ -5,13 +5,10 @@
 import type { Runtime } from '../../util/runtime';
 import type { AttachOptions, AttachStage, MessageQueue, QueueProblem } from '../queue';
 import { hexNum } from '../../util/hex';
+import type { Fail, Ok, Result } from '../../util/result';
 
-export type QueueResult<T> = { ok: true; value: T } | { ok: false; problem: QueueProblem };
-
-/** What attachQueue hands back: the queue plus what it tolerated on the way (findings). */
-export type AttachResult =
-  | { ok: true; queue: MessageQueue; findings: QueueProblem[] }
-  | { ok: false; problem: QueueProblem };
+/** What attachQueue hands back: the queue plus what it tolerated on the way (findings), or the problem that stopped it. */
+export type AttachResult = (Ok<MessageQueue> & { findings: QueueProblem[] }) | Fail<QueueProblem>;
 
 export function queueProblem(code: QueueProblem['code'], offset: number, reason: string): QueueProblem {
   return { code, offset, reason };
@@ -133,7 +130,7 @@ export interface HeaderSpec<T> {
   width: 16 | 32;
   magic: number;
   size: number;
-  validate(bytes: Uint8Array): QueueResult<T>;
+  validate(bytes: Uint8Array): Result<T, QueueProblem>;
   describe(value: T): string;
 }
 
@@ -146,7 +143,7 @@ export async function waitForHeader<T>(
   t: Timing,
   spec: HeaderSpec<T>,
   base = 0,
-): Promise<QueueResult<T>> {
+): Promise<Result<T, QueueProblem>> {
   const want = hexNum(spec.magic, spec.width / 4);
   t.stage('layout-wait', `polling the ${spec.name} at ${hexNum(base, 4)} for ${want} every ${t.pollMs} ms (up to ${t.layoutTimeoutMs} ms)`);
   let seen = 0;
@@ -157,7 +154,7 @@ export async function waitForHeader<T>(
   if (!header) {
     return {
       ok: false,
-      problem: queueProblem('timeout', base, `${spec.name} still ${hexNum(seen, spec.width / 4)} after ${t.layoutTimeoutMs} ms, expected ${want}: the device has not published its layout`),
+      error: queueProblem('timeout', base, `${spec.name} still ${hexNum(seen, spec.width / 4)} after ${t.layoutTimeoutMs} ms, expected ${want}: the device has not published its layout`),
     };
   }
   const valid = spec.validate(header);

@@ -1,7 +1,7 @@
 /**
  * One factory for the four queue formats (amp-bus.md §4), both roles:
  *
- *   attachQueue(format, role, window, geometry, opts) → { ok, queue, findings } | { ok: false, problem }
+ *   attachQueue(format, role, window, geometry, opts) → { ok, value: queue, findings } | { ok: false, error: problem }
  *
  * - spsc-v0 / spsc-v1: each side zeroes the parts it writes, then uses the rings (no handshake);
  * - vmamp-shmem-v1: the device writes the layout like QEMU and runs QEMU's try_init; the driver
@@ -13,11 +13,12 @@
  * handshake): the layout for vmamp/OA (device role only), the own parts for spsc (either role).
  */
 import type { MemoryWindow } from '../window';
-import type { AttachOptions, BusRole, QueueFormat } from '../queue';
-import { queueProblem, timingOf, withDefaults, type AttachResult, type QueueResult } from './common';
+import type { AttachOptions, BusRole, QueueFormat, QueueProblem } from '../queue';
+import { queueProblem, timingOf, withDefaults, type AttachResult } from './common';
 import { attachOpenAmp, createOpenAmpLayout, OA_DEFAULTS, openAmpArea, type OpenAmpGeometry } from './openamp';
 import { attachSpsc, initSpsc, SPSC_DEFAULTS, type SpscGeometry } from './spsc';
 import { attachVmamp, createVmampLayout } from './vmamp';
+import type { Result } from '../../util/result';
 
 /** Format-specific placement (amp-bus.md §11 `bus.fixed`); every field has a default. */
 export interface QueueGeometry {
@@ -63,13 +64,13 @@ export async function createLayout(
   role: BusRole,
   window: MemoryWindow,
   geometry: QueueGeometry = {},
-): Promise<QueueResult<null>> {
+): Promise<Result<null, QueueProblem>> {
   if (format === 'spsc-v0' || format === 'spsc-v1') {
     const done = await initSpsc(window, spscGeometry(geometry), role);
     return done.ok ? { ok: true, value: null } : done;
   }
   if (role !== 'device') {
-    return { ok: false, problem: queueProblem('layout', 0, `in ${format} the device creates the layout; the driver only attaches to it`) };
+    return { ok: false, error: queueProblem('layout', 0, `in ${format} the device creates the layout; the driver only attaches to it`) };
   }
   if (format === 'vmamp-shmem-v1') {
     const done = await createVmampLayout(window, geometry.areaSize ?? window.size);
@@ -82,7 +83,7 @@ export async function createLayout(
   return done.ok ? { ok: true, value: null } : done;
 }
 
-export type { AttachResult, QueueResult } from './common';
+export type { AttachResult } from './common';
 export { validateVmampLayout, qemuVmampLayout, encodeVmampLayout, createVmampLayout, VMAMP_STATUS, VMAMP_FIELD, type VmampLayout } from './vmamp';
 export { validateOpenAmpDef, openAmpDef, encodeOpenAmpDef, createOpenAmpLayout, OA_FIELD, OA_MAGIC, type OpenAmpQueueDef } from './openamp';
 export { spscSlots, SPSC_DEFAULTS } from './spsc';

@@ -16,9 +16,10 @@ import type { MemoryWindow } from '../window';
 import { SubWindow } from '../window';
 import type { BusRole, QueueProblem } from '../queue';
 import { encodeFields, offsetsOf, overlapProblem, pollUntil, queueProblem, view, waitForHeader } from './common';
-import type { AttachResult, FieldTable, QueueResult, Region, Timing } from './common';
+import type { AttachResult, FieldTable, Region, Timing } from './common';
 import { RingQueue, type IndexCell } from './ring';
 import { hexNum } from '../../util/hex';
+import type { Fail, Result } from '../../util/result';
 
 export const OA_MAGIC = 0x1a2b3c4d;
 export const OA_DEF_SIZE = 56;
@@ -97,10 +98,10 @@ export function encodeOpenAmpDef(def: OpenAmpQueueDef, magic = OA_MAGIC): Uint8A
 }
 
 /** Checks a queue definition read from memory against an area of `areaSize` bytes. */
-export function validateOpenAmpDef(bytes: Uint8Array, areaSize: number, quirk: StrideQuirk): QueueResult<OpenAmpQueueDef> {
-  const fail = (code: QueueProblem['code'], field: number, reason: string): { ok: false; problem: QueueProblem } => ({
+export function validateOpenAmpDef(bytes: Uint8Array, areaSize: number, quirk: StrideQuirk): Result<OpenAmpQueueDef, QueueProblem> {
+  const fail = (code: QueueProblem['code'], field: number, reason: string): Fail<QueueProblem> => ({
     ok: false,
-    problem: queueProblem(code, field, reason),
+    error: queueProblem(code, field, reason),
   });
   if (bytes.length < OA_DEF_SIZE || areaSize < OA_DEF_SIZE) return fail('layout', 0, `area of ${Math.min(bytes.length, areaSize)} bytes is smaller than the ${OA_DEF_SIZE}-byte queue definition`);
   const v = view(bytes);
@@ -147,13 +148,13 @@ export function validateOpenAmpDef(bytes: Uint8Array, areaSize: number, quirk: S
     placed.push({ name, offset: Number(at), size, field });
   }
   const overlap = overlapProblem(placed);
-  return overlap ? { ok: false, problem: overlap } : { ok: true, value: def };
+  return overlap ? { ok: false, error: overlap } : { ok: true, value: def };
 }
 
 /** The part of the bus window the definition's offsets are relative to. */
-export function openAmpArea(busWindow: MemoryWindow, defOffset: number): QueueResult<MemoryWindow> {
+export function openAmpArea(busWindow: MemoryWindow, defOffset: number): Result<MemoryWindow, QueueProblem> {
   if (!Number.isSafeInteger(defOffset) || defOffset < 0 || defOffset % 8 !== 0 || defOffset + OA_DEF_SIZE > busWindow.size) {
-    return { ok: false, problem: queueProblem('layout', 0, `defOffset ${defOffset} must be 8-byte aligned and leave room for the ${OA_DEF_SIZE}-byte definition in the ${busWindow.size}-byte window`) };
+    return { ok: false, error: queueProblem('layout', 0, `defOffset ${defOffset} must be 8-byte aligned and leave room for the ${OA_DEF_SIZE}-byte definition in the ${busWindow.size}-byte window`) };
   }
   return { ok: true, value: defOffset === 0 ? busWindow : new SubWindow(busWindow, defOffset, busWindow.size - defOffset) };
 }
@@ -165,11 +166,11 @@ async function writeHead(window: MemoryWindow, head: number, status: number): Pr
 }
 
 /** Device side, like `amp_static_queue_dev_init`: definition, zeroed elements, READY head, magic last. */
-export async function createOpenAmpLayout(window: MemoryWindow, g: OpenAmpGeometry): Promise<QueueResult<OpenAmpQueueDef>> {
+export async function createOpenAmpLayout(window: MemoryWindow, g: OpenAmpGeometry): Promise<Result<OpenAmpQueueDef, QueueProblem>> {
   const def = openAmpDef(g.numElts, g.eltSize);
   const need = openAmpAreaSize(def);
   if (g.numElts < 2 || g.numElts > 0xff || g.eltSize < 1 || g.eltSize > 0xffff || need > window.size) {
-    return { ok: false, problem: queueProblem('layout', 0, `${g.numElts} elements of ${g.eltSize} bytes per direction need ${need} bytes (2..255 elements), the area has ${window.size}`) };
+    return { ok: false, error: queueProblem('layout', 0, `${g.numElts} elements of ${g.eltSize} bytes per direction need ${need} bytes (2..255 elements), the area has ${window.size}`) };
   }
   await window.write(0, encodeOpenAmpDef(def, 0));
   await window.write(def.devData, new Uint8Array(def.devEltSize * def.devNumElts));
@@ -209,7 +210,7 @@ export async function attachOpenAmp(
       },
       base,
     );
-    if (!found.ok) return { ok: false, problem: { ...found.problem, offset: found.problem.offset + base } };
+    if (!found.ok) return { ok: false, error: { ...found.error, offset: found.error.offset + base } };
     def = found.value;
     await window.write(def.drvData, new Uint8Array(dataExtent(def.drvEltSize, def.drvNumElts, g.strideQuirk)));
     await writeHead(window, def.drvHead, OA_READY);
@@ -228,14 +229,14 @@ export async function attachOpenAmp(
     peerReady = ready === true;
     if (!peerReady) {
       const reason = `device head at ${hexNum(base + peer, 4)} not READY after ${t.peerTimeoutMs} ms`;
-      if (!tolerateStuckPeer) return { ok: false, problem: queueProblem('timeout', base + peer, reason) };
+      if (!tolerateStuckPeer) return { ok: false, error: queueProblem('timeout', base + peer, reason) };
       findings.push(queueProblem('timeout', base + peer, `${reason}; proceeding (tolerateStuckPeer)`));
     }
   } else {
     peerReady = ((await window.load(peer + HEAD.status, 16)) & OA_READY) !== 0;
   }
   t.stage('run', role === 'driver' ? 'no handshake beyond READY in this format; queue in use' : 'definition and device head written; the driver attaches without a handshake');
-  return { ok: true, queue: openAmpQueue(role, window, base, def, g.strideQuirk, peerReady), findings };
+  return { ok: true, value: openAmpQueue(role, window, base, def, g.strideQuirk, peerReady), findings };
 }
 
 function openAmpQueue(role: BusRole, window: MemoryWindow, base: number, def: OpenAmpQueueDef, quirk: StrideQuirk, peerWasReady: boolean): RingQueue {

@@ -7,10 +7,11 @@
  * reported once as 'peer-index'.
  */
 import type { MemoryWindow } from '../window';
-import type { BusRole } from '../queue';
-import { queueProblem, type AttachResult, type QueueResult, type Timing } from './common';
+import type { BusRole, QueueProblem } from '../queue';
+import { queueProblem, type AttachResult, type Timing } from './common';
 import { RingQueue, type IndexCell } from './ring';
 import { hexNum } from '../../util/hex';
+import type { Result } from '../../util/result';
 
 export const SPSC_HEAD = 0x00;
 export const SPSC_TAIL = 0x40;
@@ -37,29 +38,29 @@ export function spscSlots(g: SpscGeometry): number {
   return Math.floor((g.ringSize - SPSC_PACKETS) / g.slotSize);
 }
 
-export function checkSpscGeometry(window: MemoryWindow, g: SpscGeometry, role: BusRole): QueueResult<SpscRings> {
+export function checkSpscGeometry(window: MemoryWindow, g: SpscGeometry, role: BusRole): Result<SpscRings, QueueProblem> {
   const { driverQueueOffset: drv, deviceQueueOffset: dev, ringSize, slotSize } = g;
   const ints = [drv, dev, ringSize, slotSize].every((v) => Number.isSafeInteger(v) && v >= 0);
   if (!ints || slotSize === 0) {
-    return { ok: false, problem: queueProblem('layout', 0, `spsc geometry must be non-negative integers with slotSize > 0, got ${JSON.stringify(g)}`) };
+    return { ok: false, error: queueProblem('layout', 0, `spsc geometry must be non-negative integers with slotSize > 0, got ${JSON.stringify(g)}`) };
   }
   const slots = spscSlots(g);
   if (slots < 2) {
-    return { ok: false, problem: queueProblem('layout', 0, `ring of ${ringSize} bytes holds ${Math.max(slots, 0)} slots of ${slotSize} bytes after the 0x80-byte index area; at least 2 are needed`) };
+    return { ok: false, error: queueProblem('layout', 0, `ring of ${ringSize} bytes holds ${Math.max(slots, 0)} slots of ${slotSize} bytes after the 0x80-byte index area; at least 2 are needed`) };
   }
   for (const [name, at] of [['driver queue', drv], ['device queue', dev]] as const) {
     if (at % 4 !== 0 || at + ringSize > window.size) {
-      return { ok: false, problem: queueProblem('layout', at, `${name} ring [${hexNum(at, 4)}, ${hexNum(at + ringSize, 4)}) must be 4-byte aligned and inside the ${window.size}-byte window`) };
+      return { ok: false, error: queueProblem('layout', at, `${name} ring [${hexNum(at, 4)}, ${hexNum(at + ringSize, 4)}) must be 4-byte aligned and inside the ${window.size}-byte window`) };
     }
   }
   if (drv < dev + ringSize && dev < drv + ringSize) {
-    return { ok: false, problem: queueProblem('layout', dev, `device queue ring at ${hexNum(dev, 4)} overlaps the driver queue ring at ${hexNum(drv, 4)} (ring size ${hexNum(ringSize, 4)})`) };
+    return { ok: false, error: queueProblem('layout', dev, `device queue ring at ${hexNum(dev, 4)} overlaps the driver queue ring at ${hexNum(drv, 4)} (ring size ${hexNum(ringSize, 4)})`) };
   }
   return { ok: true, value: role === 'driver' ? { slots, own: drv, peer: dev } : { slots, own: dev, peer: drv } };
 }
 
 /** Zeroes what `role` writes: its own ring's head and packets, and the tail of the peer's ring. */
-export async function initSpsc(window: MemoryWindow, g: SpscGeometry, role: BusRole): Promise<QueueResult<SpscRings>> {
+export async function initSpsc(window: MemoryWindow, g: SpscGeometry, role: BusRole): Promise<Result<SpscRings, QueueProblem>> {
   const rings = checkSpscGeometry(window, g, role);
   if (!rings.ok) return rings;
   const { slots, own, peer } = rings.value;
@@ -105,5 +106,5 @@ export async function attachSpsc(
     },
   });
   t.stage('run', `${format} ${role}: no handshake in this format; queue in use`);
-  return { ok: true, queue, findings: [] };
+  return { ok: true, value: queue, findings: [] };
 }

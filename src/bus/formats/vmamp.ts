@@ -17,12 +17,12 @@ import {
   waitForHeader,
   type AttachResult,
   type FieldTable,
-  type QueueResult,
   type Region,
   type Timing,
 } from './common';
 import { RingQueue, type IndexCell, type PeerStop } from './ring';
 import { hexNum } from '../../util/hex';
+import type { Fail, Result } from '../../util/result';
 
 export const VMAMP_LAYOUT_MAGIC = 0x4c4f; // "LO"
 export const VMAMP_QUEUE_MAGIC = 0x514f; // "QO"
@@ -85,10 +85,10 @@ export interface VmampLayout {
 }
 
 /** The layout QEMU's device writes for an area of `areaSize` bytes: N = (size − 80) / 128, S = 64. */
-export function qemuVmampLayout(areaSize: number): QueueResult<VmampLayout> {
+export function qemuVmampLayout(areaSize: number): Result<VmampLayout, QueueProblem> {
   const n = Math.floor((areaSize - QEMU_FIXED) / (2 * VMAMP_QEMU_SLOT));
   if (!Number.isSafeInteger(areaSize) || n < 2 || n > 0xffff) {
-    return { ok: false, problem: queueProblem('layout', 0, `a layout area of ${areaSize} bytes gives N = ${n} elements of 64 bytes; 2..65535 are needed (at least ${QEMU_FIXED + 4 * VMAMP_QEMU_SLOT} bytes)`) };
+    return { ok: false, error: queueProblem('layout', 0, `a layout area of ${areaSize} bytes gives N = ${n} elements of 64 bytes; 2..65535 are needed (at least ${QEMU_FIXED + 4 * VMAMP_QEMU_SLOT} bytes)`) };
   }
   return {
     ok: true,
@@ -122,9 +122,9 @@ export function encodeVmampLayout(layout: VmampLayout, magic = VMAMP_LAYOUT_MAGI
   });
 }
 
-const layoutProblem = (field: number, reason: string): { ok: false; problem: QueueProblem } => ({
+const layoutProblem = (field: number, reason: string): Fail<QueueProblem> => ({
   ok: false,
-  problem: queueProblem('layout', field, reason),
+  error: queueProblem('layout', field, reason),
 });
 
 /**
@@ -133,7 +133,7 @@ const layoutProblem = (field: number, reason: string): { ok: false; problem: Que
  * 'layout-not-ready' when the magic is not (yet) written, 'layout' with the offending field's
  * offset otherwise.
  */
-export function validateVmampLayout(bytes: Uint8Array, areaSize: number): QueueResult<VmampLayout> {
+export function validateVmampLayout(bytes: Uint8Array, areaSize: number): Result<VmampLayout, QueueProblem> {
   if (areaSize < VMAMP_HEADER_SIZE || bytes.length < VMAMP_HEADER_SIZE) {
     return layoutProblem(0, `layout area of ${Math.min(areaSize, bytes.length)} bytes is smaller than the ${VMAMP_HEADER_SIZE}-byte layout header`);
   }
@@ -142,7 +142,7 @@ export function validateVmampLayout(bytes: Uint8Array, areaSize: number): QueueR
   const u16 = (at: number): number => v.getUint16(at, true);
   const magic = u16(f.magic);
   if (magic !== VMAMP_LAYOUT_MAGIC) {
-    return { ok: false, problem: queueProblem('layout-not-ready', f.magic, `layout magic ${hexNum(magic, 4)}, expected ${hexNum(VMAMP_LAYOUT_MAGIC, 4)}: the device has not published its layout yet; try again later`) };
+    return { ok: false, error: queueProblem('layout-not-ready', f.magic, `layout magic ${hexNum(magic, 4)}, expected ${hexNum(VMAMP_LAYOUT_MAGIC, 4)}: the device has not published its layout yet; try again later`) };
   }
   if (u16(f.length) !== VMAMP_HEADER_SIZE) return layoutProblem(f.length, `layout length ${u16(f.length)}, expected ${VMAMP_HEADER_SIZE}`);
   if (u16(f.version) !== VMAMP_VERSION) return layoutProblem(f.version, `layout version ${u16(f.version)}, expected ${VMAMP_VERSION}`);
@@ -186,10 +186,10 @@ export function validateVmampLayout(bytes: Uint8Array, areaSize: number): QueueR
   }
   for (const [field, name, bytesLong, align] of checks) {
     const problem = place(field, name, bytesLong, align);
-    if (problem) return { ok: false, problem };
+    if (problem) return { ok: false, error: problem };
   }
   const overlap = overlapProblem(placed);
-  if (overlap) return { ok: false, problem: overlap };
+  if (overlap) return { ok: false, error: overlap };
   const at = (field: number): number => Number(v.getBigUint64(field, true));
   return {
     ok: true,
@@ -214,7 +214,7 @@ export function validateVmampLayout(bytes: Uint8Array, areaSize: number): QueueR
  * Device side, like QEMU's `vmamp_shmem_dev_init`: zero the device head and elements, write
  * the header with magic 0, then publish the magic with a release store.
  */
-export async function createVmampLayout(window: MemoryWindow, areaSize = window.size): Promise<QueueResult<VmampLayout>> {
+export async function createVmampLayout(window: MemoryWindow, areaSize = window.size): Promise<Result<VmampLayout, QueueProblem>> {
   if (areaSize > window.size) {
     return layoutProblem(0, `layout area of ${areaSize} bytes does not fit the ${window.size}-byte window`);
   }
@@ -364,7 +364,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
 
   if (outcome === 'shutdown') {
     await hs.setStatus(VMAMP_STATUS.SHUTDOWN);
-    return { ok: false, problem: queueProblem('peer-state', sides.peerHead + QH.status, `peer queue head status ${vmampStatusName(hs.peerStatus)} during the handshake; own head set to SHUTDOWN`) };
+    return { ok: false, error: queueProblem('peer-state', sides.peerHead + QH.status, `peer queue head status ${vmampStatusName(hs.peerStatus)} during the handshake; own head set to SHUTDOWN`) };
   }
   if (outcome === undefined) {
     const peer = await readHeadState(window, sides.peerHead);
@@ -374,7 +374,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
       : `peer queue head at ${hexNum(sides.peerHead, 4)} has magic ${hexNum(peer.magic, 4)} after ${t.peerTimeoutMs} ms, expected 0x514f: the peer has not initialised its queue head`;
     if (!(stuck && opts.tolerateStuckPeer)) {
       await hs.setStatus(VMAMP_STATUS.SHUTDOWN);
-      return { ok: false, problem: queueProblem('timeout', sides.peerHead, detail) };
+      return { ok: false, error: queueProblem('timeout', sides.peerHead, detail) };
     }
     hs.findings.push(queueProblem('timeout', sides.peerHead + QH.status, `${detail}; proceeding (tolerateStuckPeer)`));
     await hs.setStatus(VMAMP_STATUS.RUN);
@@ -382,7 +382,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
   } else {
     t.stage('run', `own queue head RUN, peer ${vmampStatusName(hs.peerStatus)}`);
   }
-  return { ok: true, queue: vmampQueue(role, window, layout, sides, hs), findings: hs.findings };
+  return { ok: true, value: vmampQueue(role, window, layout, sides, hs), findings: hs.findings };
 }
 
 function vmampQueue(role: BusRole, window: MemoryWindow, layout: VmampLayout, sides: Sides, hs: Handshake): RingQueue {

@@ -230,9 +230,8 @@ describe('board profiles', () => {
     const p = BUILTIN_PROFILES.find((b) => b.id === 'sim-stm32mp157')!;
     expect(queueGeometry({ ...p, bus: { ...p.bus, fixed: { strideQuirk: 'sometimes' } } })).toEqual({
       ok: false,
-      field: 'bus.fixed.strideQuirk',
-      message: 'expected "num_elts" or "none", saw "sometimes"',
+      error: { field: 'bus.fixed.strideQuirk', message: 'expected "num_elts" or "none", saw "sometimes"' },
     });
-    expect(queueGeometry({ ...p, bus: { ...p.bus, fixed: { numElts: '-1' } } })).toMatchObject({ ok: false, field: 'bus.fixed.numElts' });
+    expect(queueGeometry({ ...p, bus: { ...p.bus, fixed: { numElts: '-1' } } })).toMatchObject({ ok: false, error: { field: 'bus.fixed.numElts' } });
   });
 });

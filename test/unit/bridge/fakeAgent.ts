@@ -88,7 +88,7 @@ export class FakeAgent {
       this.stats.bad++;
       return;
     }
-    const { type, seq, payload, version, crc } = r.frame;
+    const { type, seq, payload, version, crc } = r.value;
     if (type & REPLY) return;
     if (this.cache && this.cache.seq === seq && this.cache.crc === crc) {
       this.stats.cached++;

@@ -65,7 +65,7 @@ describe('frames', () => {
         const wire = encodeFrame(type, seq, payload);
         expect(wire[wire.length - 1]).toBe(0);
         const r = decodeFrame(wire.subarray(0, -1));
-        expect(r.ok && r.frame).toMatchObject({ version: 1, type, seq, payload });
+        expect(r.ok && r.value).toMatchObject({ version: 1, type, seq, payload });
       }),
     );
   });
@@ -77,8 +77,8 @@ describe('frames', () => {
         s.push(garbage, (enc) => {
           const r = decodeFrame(enc);
           if (!r.ok) return;
-          const f = buildFrame(r.frame.type, r.frame.seq, r.frame.payload, r.frame.version);
-          expect(crc32c(f.subarray(0, FRAME_HEADER + r.frame.payload.length))).toBe(r.frame.crc);
+          const f = buildFrame(r.value.type, r.value.seq, r.value.payload, r.value.version);
+          expect(crc32c(f.subarray(0, FRAME_HEADER + r.value.payload.length))).toBe(r.value.crc);
         });
       }),
     );
@@ -102,8 +102,8 @@ describe('frames', () => {
     const wire = encodeFrame(1, 2, Uint8Array.of(9)).subarray(0, -1);
     const bad = wire.slice();
     bad[bad.length - 1]! ^= 0x40;
-    expect(decodeFrame(bad)).toEqual({ ok: false, reason: expect.stringMatching(/^CRC-32C 0x[0-9a-f]{8} over the frame, trailer says 0x[0-9a-f]{8}$/) });
-    expect(decodeFrame(cobsEncode(Uint8Array.of(1, 2, 3)))).toEqual({ ok: false, reason: 'frame of 3 bytes is shorter than the 10-byte minimum' });
+    expect(decodeFrame(bad)).toEqual({ ok: false, error: expect.stringMatching(/^CRC-32C 0x[0-9a-f]{8} over the frame, trailer says 0x[0-9a-f]{8}$/) });
+    expect(decodeFrame(cobsEncode(Uint8Array.of(1, 2, 3)))).toEqual({ ok: false, error: 'frame of 3 bytes is shorter than the 10-byte minimum' });
   });
 });
 

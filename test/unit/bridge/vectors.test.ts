@@ -70,7 +70,7 @@ describe('shared bridge vectors', () => {
     const seq = parseInt(args[1]!, 16);
     expect(toHex(encodeFrame(type, seq, left))).toBe(toHex(right));
     const r = decodeFrame(right.subarray(0, right.length - 1));
-    expect(r.ok && { type: r.frame.type, seq: r.frame.seq, payload: toHex(r.frame.payload) }).toEqual({ type, seq, payload: toHex(left) });
+    expect(r.ok && { type: r.value.type, seq: r.value.seq, payload: toHex(r.value.payload) }).toEqual({ type, seq, payload: toHex(left) });
   });
 
   it('exchanges: the fake agent answers as the C agent does, byte for byte', () => {

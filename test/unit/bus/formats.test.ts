@@ -148,12 +148,12 @@ describe.each(QUEUE_FORMATS.map((f) => [f]))('%s over one BytesWindow', (format:
         const runtime = new VirtualRuntime();
         const r = await attachQueue(format, role, window, geometry, fastOpts(runtime, { layoutTimeoutMs: 50, peerTimeoutMs: 50 }));
         if (r.ok) {
-          await r.queue.recv();
-          await r.queue.send(payload(1, 8));
+          await r.value.recv();
+          await r.value.send(payload(1, 8));
         } else {
-          expect(r.problem.reason.length).toBeGreaterThan(10);
-          expect(r.problem.offset).toBeGreaterThanOrEqual(0);
-          expect(r.problem.offset).toBeLessThan(size);
+          expect(r.error.reason.length).toBeGreaterThan(10);
+          expect(r.error.offset).toBeGreaterThanOrEqual(0);
+          expect(r.error.offset).toBeLessThan(size);
         }
       }),
       { numRuns: 40 },

@@ -113,9 +113,9 @@ export async function attachPair(
     attachQueue(format, 'device', window, geometry, opts('device')),
     attachQueue(format, 'driver', window, geometry, opts('driver')),
   ]);
-  if (!device.ok) throw new Error(`device attach: ${device.problem.reason}`);
-  if (!driver.ok) throw new Error(`driver attach: ${driver.problem.reason}`);
-  return { driver: driver.queue, device: device.queue, window: window as BytesWindow, stages };
+  if (!device.ok) throw new Error(`device attach: ${device.error.reason}`);
+  if (!driver.ok) throw new Error(`driver attach: ${driver.error.reason}`);
+  return { driver: driver.value, device: device.value, window: window as BytesWindow, stages };
 }
 
 /** A message of `len` bytes whose bytes are derived from `seed`. */

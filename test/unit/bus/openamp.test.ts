@@ -60,18 +60,18 @@ describe('openamp-static-v1 layout', () => {
       const bytes = Uint8Array.from(good);
       edit(new DataView(bytes.buffer));
       const r = validateOpenAmpDef(bytes, 0x1000, 'num_elts');
-      expect(r.ok ? null : { code: r.problem.code, offset: r.problem.offset }, name).toEqual({ code, offset });
+      expect(r.ok ? null : { code: r.error.code, offset: r.error.offset }, name).toEqual({ code, offset });
     }
   });
 
   it('driver: no definition → timeout; device head never READY → timeout unless tolerated', async () => {
     const none = await attachQueue('openamp-static-v1', 'driver', bytesWindow(0x1000), {}, fastOpts(new VirtualRuntime(), { layoutTimeoutMs: 10_000 }));
-    expect(none.ok ? null : none.problem).toMatchObject({ code: 'timeout', offset: 0 });
+    expect(none.ok ? null : none.error).toMatchObject({ code: 'timeout', offset: 0 });
     const w = bytesWindow(0x1000);
     await createLayout('openamp-static-v1', 'device', w);
     w.storeSync(0x38, 16, 0);
     const notReady = await attachQueue('openamp-static-v1', 'driver', w, {}, fastOpts(new VirtualRuntime()));
-    expect(notReady.ok ? null : notReady.problem).toMatchObject({ code: 'timeout', offset: 0x38 });
+    expect(notReady.ok ? null : notReady.error).toMatchObject({ code: 'timeout', offset: 0x38 });
     const tolerated = await attachQueue('openamp-static-v1', 'driver', w, {}, fastOpts(new VirtualRuntime(), { tolerateStuckPeer: true }));
     expect(tolerated.ok && tolerated.findings.map((f) => f.code)).toEqual(['timeout']);
   });

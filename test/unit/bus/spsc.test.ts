@@ -44,7 +44,7 @@ describe.each([['spsc-v0' as const], ['spsc-v1' as const]])('%s rings', (format)
     ];
     for (const g of bad) {
       const r = await attachQueue(format, 'driver', bytesWindow(0x2000), g, fastOpts(rt));
-      expect(r.ok ? null : r.problem.code, JSON.stringify(g)).toBe('layout');
+      expect(r.ok ? null : r.error.code, JSON.stringify(g)).toBe('layout');
     }
   });
 });

@@ -97,8 +97,8 @@ describe('validateVmampLayout: the 17 golden cases of the Linux G3 unit test', (
     } else {
       expect(r.ok).toBe(false);
       if (!r.ok) {
-        expect({ code: r.problem.code, offset: r.problem.offset }).toEqual(g.expect);
-        expect(r.problem.reason).toMatch(/\S{3,}/);
+        expect({ code: r.error.code, offset: r.error.offset }).toEqual(g.expect);
+        expect(r.error.reason).toMatch(/\S{3,}/);
       }
     }
   });
@@ -106,8 +106,8 @@ describe('validateVmampLayout: the 17 golden cases of the Linux G3 unit test', (
   it('a notification area that really overlaps the elements is blamed on dev_notif_offset', () => {
     const bytes = goldenBytes([u8(F.numNotif, 1), u8(F.numVqNotifPerDevice, 1), u64(F.devNotif, base.devQueueElements), u64(F.drvNotif, 0x3800)]);
     const r = validateVmampLayout(bytes, K16);
-    expect(r.ok ? null : { code: r.problem.code, offset: r.problem.offset }).toEqual({ code: 'layout', offset: F.devNotif });
-    if (!r.ok) expect(r.problem.reason).toMatch(/device notification area .* overlaps device queue elements/);
+    expect(r.ok ? null : { code: r.error.code, offset: r.error.offset }).toEqual({ code: 'layout', offset: F.devNotif });
+    if (!r.ok) expect(r.error.reason).toMatch(/device notification area .* overlaps device queue elements/);
   });
 
   it('accepts notification areas that fit, with MASKED_NOTIF sizing them ×3', () => {
@@ -119,7 +119,7 @@ describe('validateVmampLayout: the 17 golden cases of the Linux G3 unit test', (
   it('rejects 64-bit offsets far beyond the area without overflow', () => {
     const bytes = goldenBytes([(v) => v.setBigUint64(F.drvQueueElements, 0xffff_ffff_ffff_fff0n, true)]);
     const r = validateVmampLayout(bytes, K16);
-    expect(r.ok ? null : r.problem.offset).toBe(F.drvQueueElements);
+    expect(r.ok ? null : r.error.offset).toBe(F.drvQueueElements);
   });
 });
 
@@ -160,7 +160,7 @@ describe('vmamp layout written by the device (like QEMU)', () => {
 
   it('an area too small for two elements per side is a layout problem', async () => {
     const r = await attachQueue('vmamp-shmem-v1', 'device', bytesWindow(300), {}, fastOpts(new VirtualRuntime()));
-    expect(r.ok ? null : r.problem.code).toBe('layout');
+    expect(r.ok ? null : r.error.code).toBe('layout');
   });
 });
 
@@ -171,8 +171,8 @@ describe('vmamp handshake', () => {
     const r = await attachQueue('vmamp-shmem-v1', 'driver', w, {}, { runtime: rt, layoutTimeoutMs: 300_000, pollMs: 1000 });
     expect(r.ok).toBe(false);
     if (!r.ok) {
-      expect(r.problem).toMatchObject({ code: 'timeout', offset: 0 });
-      expect(r.problem.reason).toMatch(/0x0000 after 300000 ms, expected 0x4c4f/);
+      expect(r.error).toMatchObject({ code: 'timeout', offset: 0 });
+      expect(r.error.reason).toMatch(/0x0000 after 300000 ms, expected 0x4c4f/);
     }
     expect(rt.elapsedMs).toBeGreaterThanOrEqual(300_000);
     expect(rt.elapsedMs).toBeLessThan(302_000);
@@ -183,7 +183,7 @@ describe('vmamp handshake', () => {
     await createLayout('vmamp-shmem-v1', 'device', w);
     w.storeSync(F.version, 16, 2);
     const r = await attachQueue('vmamp-shmem-v1', 'driver', w, {}, fastOpts(new VirtualRuntime()));
-    expect(r.ok ? null : r.problem).toMatchObject({ code: 'layout', offset: F.version });
+    expect(r.ok ? null : r.error).toMatchObject({ code: 'layout', offset: F.version });
     expect(w.loadSync(0x48, 16)).toBe(0);
   });
 
@@ -191,13 +191,13 @@ describe('vmamp handshake', () => {
     const w = bytesWindow(0x2000);
     await createLayout('vmamp-shmem-v1', 'device', w);
     const r = await attachQueue('vmamp-shmem-v1', 'driver', w, {}, fastOpts(new VirtualRuntime(), { peerTimeoutMs: 60_000 }));
-    expect(r.ok ? null : r.problem).toMatchObject({ code: 'timeout', offset: 0x40 });
+    expect(r.ok ? null : r.error).toMatchObject({ code: 'timeout', offset: 0x40 });
     expect(w.loadSync(0x48 + 2, 16)).toBe(VMAMP_STATUS.SHUTDOWN);
   });
 
   it('device: the driver never comes → timeout', async () => {
     const r = await attachQueue('vmamp-shmem-v1', 'device', bytesWindow(0x2000), {}, fastOpts(new VirtualRuntime(), { peerTimeoutMs: 100_000 }));
-    expect(r.ok ? null : r.problem.code).toBe('timeout');
+    expect(r.ok ? null : r.error.code).toBe('timeout');
   });
 
   it('a peer head in SHUTDOWN during the handshake fails it and sets own SHUTDOWN', async () => {
@@ -205,7 +205,7 @@ describe('vmamp handshake', () => {
     await createLayout('vmamp-shmem-v1', 'device', w);
     w.storeSync(0x40, 32, 0x514f | (VMAMP_STATUS.SHUTDOWN << 16));
     const r = await attachQueue('vmamp-shmem-v1', 'driver', w, {}, fastOpts(new VirtualRuntime()));
-    expect(r.ok ? null : r.problem).toMatchObject({ code: 'peer-state', offset: 0x42 });
+    expect(r.ok ? null : r.error).toMatchObject({ code: 'peer-state', offset: 0x42 });
     expect(w.loadSync(0x4a, 16)).toBe(VMAMP_STATUS.SHUTDOWN);
   });
 
@@ -220,8 +220,8 @@ describe('vmamp handshake', () => {
     it('fails with a timeout by default', async () => {
       const w = await stuckDevice();
       const r = await attachQueue('vmamp-shmem-v1', 'driver', w, {}, fastOpts(new VirtualRuntime()));
-      expect(r.ok ? null : r.problem).toMatchObject({ code: 'timeout', offset: 0x40 });
-      if (!r.ok) expect(r.problem.reason).toMatch(/still INIT/);
+      expect(r.ok ? null : r.error).toMatchObject({ code: 'timeout', offset: 0x40 });
+      if (!r.ok) expect(r.error.reason).toMatch(/still INIT/);
     });
 
     it('with tolerateStuckPeer proceeds with a finding, and messages flow', async () => {
@@ -234,13 +234,13 @@ describe('vmamp handshake', () => {
       expect(details[0]).toMatch(/still INIT .*QEMU.*tolerateStuckPeer/);
       expect(w.loadSync(0x4a, 16)).toBe(VMAMP_STATUS.RUN);
       // driver → device: the message lands in the driver elements, tail 1
-      expect(await r.queue.send(payload(1, 16))).toBe('ok');
+      expect(await r.value.send(payload(1, 16))).toBe('ok');
       expect(hex(w.readSync(0x1010, 16))).toBe(hex(payload(1, 16)));
       expect(w.loadSync(0x4c, 16)).toBe(1);
       // device → driver, the stuck device still produces: element 0, tail 1
       w.writeSync(0x50, payload(2, 64));
       w.storeSync(0x44, 16, 1);
-      const got = await r.queue.recv();
+      const got = await r.value.recv();
       expect(got.problem).toBeUndefined();
       expect(hex(got.messages[0]!)).toBe(hex(payload(2, 64)));
       expect(w.loadSync(0x4e, 16)).toBe(1);
@@ -319,11 +319,11 @@ describe('vmamp during a session', () => {
     if (!r.ok) return;
     expect(r.findings[0]).toMatchObject({ code: 'peer-state', offset: 0x40 });
     expect(r.findings[0]?.reason).toMatch(/already RUN with tail 5 \/ head 5/);
-    expect(await r.queue.recv()).toEqual({ messages: [] });
+    expect(await r.value.recv()).toEqual({ messages: [] });
     await device.send(payload(7, 8));
-    const got = await r.queue.recv();
+    const got = await r.value.recv();
     expect(got.messages.map((m) => hex(m.subarray(0, 8)))).toEqual([hex(payload(7, 8))]);
-    await r.queue.send(payload(8, 8));
+    await r.value.send(payload(8, 8));
     const dev = await device.recv();
     expect(dev.messages.map((m) => hex(m.subarray(0, 8)))).toEqual([hex(payload(8, 8))]);
   });

@@ -372,7 +372,7 @@ describe('bus GET_DEVICES (§6.14, §12.1)', () => {
     const port: DriverPort = {
       request: async (bytes) => {
         await h.server.handle(bytes);
-        return { ok: true, response: h.sent.at(-1)!, latencyNs: 1 };
+        return { ok: true, value: h.sent.at(-1)!, latencyNs: 1 };
       },
       post: () => Promise.resolve({ ok: true }),
       onEvent: () => () => undefined,

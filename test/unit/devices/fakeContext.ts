@@ -36,18 +36,18 @@ export async function fakeContextFor(model: DeviceModel, queueSize = 16): Promis
   for (let index = 0; index < model.numQueues; index++) {
     const placed = DriverVirtqueue.allocate(alloc, window, PEER_BASE, Math.min(queueSize, model.queueMaxSize(index)));
     if (!placed.ok) throw new Error(placed.error);
-    const queue = placed.queue;
+    const queue = placed.value;
     await queue.init();
     const created = DeviceVirtqueue.create(window, { size: queue.size, descAddr: queue.descAddr, driverAddr: queue.driverAddr, deviceAddr: queue.deviceAddr }, translate);
-    if (!created.ok) throw new Error(created.problem.reason);
-    bench.deviceQueues.push(created.queue);
+    if (!created.ok) throw new Error(created.error.reason);
+    bench.deviceQueues.push(created.value);
     bench.contexts.push({
       queue,
       alloc,
       window,
       kick: async () => {
         await bench.beforeProcess?.(index);
-        const r = await model.process(index, created.queue, window, (i) => bench.deviceQueues[i] ?? null);
+        const r = await model.process(index, created.value, window, (i) => bench.deviceQueues[i] ?? null);
         bench.results.push(r);
         if (r.used > 0) usedEvents[index]!++;
         for (const also of r.alsoUsed) if (also.count > 0) usedEvents[also.queueIndex]!++;

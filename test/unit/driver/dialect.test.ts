@@ -15,7 +15,7 @@ function scripted(revision: Revision, answer: (req: ReturnType<typeof decode>['m
       const m = decode(bytes, revision).msg!;
       sent.push(`${m.name}(${JSON.stringify(m.fields)})`);
       const r = answer(m);
-      return r ? { ok: true, response: r, latencyNs: 1000 } : { ok: false, error: 'no response' };
+      return r ? { ok: true, value: r, latencyNs: 1000 } : { ok: false, error: 'no response' };
     },
     post: async () => ({ ok: true }),
     onEvent: () => () => undefined,

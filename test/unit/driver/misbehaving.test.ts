@@ -74,7 +74,7 @@ describe('a response shorter than its layout', () => {
         // Both feature blocks offered, but msg_size 20 covers only the first one.
         const full = encode('r4', { name: 'GET_DEVICE_FEATURES', kind: 'response', devNum: 1, token: 4, fields: { block_index: 0, num_blocks: 2, features: [0x3000_0000, 0x101] } });
         full[6] = 20;
-        return { ok: true as const, response: full.subarray(0, 20), latencyNs: 1 };
+        return { ok: true as const, value: full.subarray(0, 20), latencyNs: 1 };
       },
       post: async () => ({ ok: true as const }),
       onEvent: () => () => undefined,
@@ -98,7 +98,7 @@ describe('a response shorter than its layout', () => {
         const padded = new Uint8Array(16);
         padded.set(r);
         padded[6] = 16;
-        return { ok: true as const, response: padded, latencyNs: 1 };
+        return { ok: true as const, value: padded, latencyNs: 1 };
       },
       post: async () => ({ ok: true as const }),
       onEvent: () => () => undefined,

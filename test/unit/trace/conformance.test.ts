@@ -11,7 +11,7 @@ import { encode, type MessageInit, type Revision } from '../../../src/protocol/i
 import { fromRecords, toRecords } from '../../../src/trace/block';
 import { checkRecords, findingOf, PEERS, QUIRKS, RULES, type Finding, type PeerName, type RuleId } from '../../../src/trace/conformance';
 import { metaFromJson, metaToJson } from '../../../src/trace/meta';
-import { Recorder, type ChunkSink } from '../../../src/trace/recorder';
+import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
 import { indexRecords } from '../../../src/trace/block';
 import { problemMask, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
 import { FakeClock } from './fakeClock';
@@ -486,7 +486,7 @@ describe('quirk profiles', () => {
   });
 });
 
-class MemorySink implements ChunkSink {
+class MemorySink implements RecordChunkSink {
   chunks: Uint8Array[] = [];
   writeChunk(payload: Uint8Array): void {
     this.chunks.push(payload.slice());

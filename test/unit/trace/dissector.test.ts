@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MESSAGES, PROBLEM_CODES, REVISIONS, type Layout } from '../../../src/protocol/index';
 import { RULES, SEVERITIES } from '../../../src/trace/conformance';
 import { generateDissector, payloadFieldFilter } from '../../../src/trace/dissector';
-import { MARKER_KINDS, RECORD_FLAGS, REVISION_CODES } from '../../../src/trace/record';
+import { MARKER_KINDS, RECORD_FIELDS, RECORD_FLAGS, REVISION_CODES } from '../../../src/trace/record';
 
 const lua = generateDissector();
 
@@ -40,6 +40,15 @@ describe('generated Wireshark dissector', () => {
     // Conformance findings: the rule table in RULES order (a finding record's msg_id), one expert per severity.
     expect(lua).toContain(`local RULES = {[0]=${RULES.map((r) => `{id=${JSON.stringify(r.id)}, section=${JSON.stringify(r.section)}}`).join(', ')}}`);
     for (const sv of SEVERITIES) expect(lua).toContain(`ProtoExpert.new("virtio_msg.expert.finding_${sv}"`);
+  });
+
+  it('declares and reads the record header from the layout table', () => {
+    for (const f of RECORD_FIELDS) {
+      expect(lua, f.name).toContain(`RF.${f.name} = ProtoField.uint${f.size * 8}("virtio_msg.record.${f.filter}", "${f.label}", base.${f.hex ? 'HEX' : 'DEC'}`);
+      expect(lua, f.name).toContain(`{k="${f.name}", o=${f.offset}, s=${f.size}`);
+    }
+    // No record offset is written by hand in the dissector body.
+    expect(code).not.toMatch(/tvb\((?!0, )[0-9]+, /);
   });
 
   it('names a byte run and an integer of the same protocol name apart', () => {

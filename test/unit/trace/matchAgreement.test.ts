@@ -11,7 +11,7 @@ import { BusEndpoint, type RequestResult, type WireMessage } from '../../../src/
 import { encode } from '../../../src/protocol/index';
 import { indexRecords, toRecords } from '../../../src/trace/block';
 import { MARKER_KINDS, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
-import { Recorder, type ChunkSink } from '../../../src/trace/recorder';
+import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
 import { attachPair, Bell, VirtualRuntime } from '../bus/helpers';
 import { FakeClock } from './fakeClock';
 
@@ -19,7 +19,7 @@ const TIMEOUT_MS = 50;
 type Rev = 'r3' | 'r4';
 type Intent = 'answer' | 'duplicate' | 'late' | 'wrong-dev-num' | 'wrong-msg-id' | 'wrong-token';
 
-class Sink implements ChunkSink {
+class Sink implements RecordChunkSink {
   private chunks: Uint8Array[] = [];
   writeChunk(payload: Uint8Array): void {
     this.chunks.push(payload.slice());

@@ -5,10 +5,10 @@ import { toRecords, type RecordBlock } from '../../../src/trace/block';
 import { indexRecords } from '../../../src/trace/block';
 import { describeRecord } from '../../../src/trace/describe';
 import { decodeVqIndex, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
-import { Recorder, type ChunkSink } from '../../../src/trace/recorder';
+import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
 import { FakeClock } from './fakeClock';
 
-class MemorySink implements ChunkSink {
+class MemorySink implements RecordChunkSink {
   chunks: { payload: Uint8Array; count: number; firstSeq: number }[] = [];
   failing: string | null = null;
   writeChunk(payload: Uint8Array, count: number, firstSeq: number): void {

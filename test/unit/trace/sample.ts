@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { decode, encode, type MessageInit, type Revision } from '../../../src/protocol/index';
 import { ruleIndex, SEVERITIES, type RuleId, type Severity } from '../../../src/trace/conformance';
 import { CAPTURE_FORMAT, type CaptureMeta } from '../../../src/trace/meta';
-import { DIRECTIONS, encodeVqIndex, MARKER_KINDS, problemMask, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type MarkerKind, type TraceRecord } from '../../../src/trace/record';
+import { DIRECTION_CODES, encodeVqIndex, MARKER_KINDS, problemMask, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type MarkerKind, type TraceRecord } from '../../../src/trace/record';
 
 export const START_WALL_NS = 1_763_700_000_123_456_789n;
 export const START_MONO_NS = 5_000_000_000n;
@@ -245,7 +245,7 @@ const anyU64 = fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn });
 export function arbRecord(): fc.Arbitrary<TraceRecord> {
   return fc.record({
     kind: fc.constantFrom(...RECORD_KINDS),
-    dir: fc.constantFrom(...DIRECTIONS),
+    dir: fc.constantFrom(...DIRECTION_CODES),
     rev: fc.constantFrom(...REVISION_CODES),
     seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     monoNs: anyU64,

@@ -21,7 +21,7 @@ export async function ringPair(size: number, opts: { eventIdx?: boolean; startId
   const alloc = new DataAllocator(0, WINDOW_SIZE);
   const placed = DriverVirtqueue.allocate(alloc, window, PEER_BASE, size, opts.eventIdx ?? false);
   if (!placed.ok) throw new Error(placed.error);
-  const driver = placed.queue;
+  const driver = placed.value;
   await driver.init(opts.startIdx ?? 0);
   const translate = windowTranslator(PEER_BASE, WINDOW_SIZE);
   const created = DeviceVirtqueue.create(
@@ -30,8 +30,8 @@ export async function ringPair(size: number, opts: { eventIdx?: boolean; startId
     translate,
     { eventIdx: opts.eventIdx ?? false, startIdx: opts.startIdx ?? 0 },
   );
-  if (!created.ok) throw new Error(created.problem.reason);
-  return { window, alloc, driver, device: created.queue, translate };
+  if (!created.ok) throw new Error(created.error.reason);
+  return { window, alloc, driver, device: created.value, translate };
 }
 
 /** Allocates a buffer and fills it with `bytes` (device-readable) or reserves `length` (writable). */
@@ -39,8 +39,8 @@ export function buffer(pair: RingPair, spec: { data: Uint8Array } | { writable: 
   const length = 'data' in spec ? spec.data.length : spec.writable;
   const block = pair.alloc.alloc(length, 8);
   if (!block.ok) throw new Error(block.error);
-  if ('data' in spec) pair.window.writeSync(block.offset, spec.data);
-  return { offset: block.offset, length, writable: !('data' in spec) };
+  if ('data' in spec) pair.window.writeSync(block.value, spec.data);
+  return { offset: block.value, length, writable: !('data' in spec) };
 }
 
 export const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);

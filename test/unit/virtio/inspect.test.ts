@@ -21,7 +21,7 @@ describe('inspectRing', () => {
     await pair.driver.publish();
     const first = await pair.device.popAvail();
     if (!first?.ok) throw new Error('pop');
-    await pair.device.pushUsed(first.chain.head, 5);
+    await pair.device.pushUsed(first.value.head, 5);
 
     const state = await inspectRing(pair.window, pair.translate, params(pair), pair.driver.lastSeenUsed);
     expect(JSON.parse(JSON.stringify(state))).toEqual(state); // plain JSON

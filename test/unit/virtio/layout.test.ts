@@ -97,15 +97,15 @@ describe('DataAllocator', () => {
     const a = new DataAllocator(0x100, 0x100);
     const x = a.alloc(10, 16);
     const y = a.alloc(20, 64);
-    expect(x).toEqual({ ok: true, offset: 0x100 });
-    expect(y).toEqual({ ok: true, offset: 0x140 });
+    expect(x).toEqual({ ok: true, value: 0x100 });
+    expect(y).toEqual({ ok: true, value: 0x140 });
     expect(a.freeBytes).toBe(0x100 - 10 - 20);
     a.free(0x100);
     a.free(0x140);
     expect(a.freeBytes).toBe(0x100);
     expect(a.largestFree).toBe(0x100);
     expect(a.allocatedBlocks).toBe(0);
-    expect(a.alloc(0x100, 256)).toEqual({ ok: true, offset: 0x100 });
+    expect(a.alloc(0x100, 256)).toEqual({ ok: true, value: 0x100 });
   });
 
   it('reports out of memory as a value', () => {
@@ -120,9 +120,9 @@ describe('DataAllocator', () => {
     const a = new DataAllocator(0, 256);
     const one = a.alloc(1, 1);
     const big = a.alloc(16, 64);
-    expect(one).toEqual({ ok: true, offset: 0 });
-    expect(big).toEqual({ ok: true, offset: 64 });
-    expect(a.alloc(8, 8)).toEqual({ ok: true, offset: 8 });
+    expect(one).toEqual({ ok: true, value: 0 });
+    expect(big).toEqual({ ok: true, value: 64 });
+    expect(a.alloc(8, 8)).toEqual({ ok: true, value: 8 });
   });
 
   it('treats freeing an unknown block as a programmer error', () => {
@@ -130,7 +130,7 @@ describe('DataAllocator', () => {
     expect(() => a.free(8)).toThrow(RangeError);
     const r = a.alloc(8);
     if (!r.ok) throw new Error(r.error);
-    a.free(r.offset);
-    expect(() => a.free(r.offset)).toThrow(/no block allocated/);
+    a.free(r.value);
+    expect(() => a.free(r.value)).toThrow(/no block allocated/);
   });
 });

@@ -11,8 +11,8 @@ import { buffer, bytes, PEER_BASE, ringPair, WINDOW_SIZE, type RingPair } from '
 async function popOk(pair: RingPair) {
   const r = await pair.device.popAvail();
   if (r === null) throw new Error('nothing available');
-  if (!r.ok) throw new Error(r.problem.reason);
-  return r.chain;
+  if (!r.ok) throw new Error(r.error.reason);
+  return r.value;
 }
 
 /** Driver side: publish a chain of a readable payload and a writable buffer of `w` bytes. */
@@ -52,10 +52,10 @@ describe('split ring: byte-exact placement', () => {
     expect(q.nextOffsetForNotify()).toBe(1);
 
     const created = DeviceVirtqueue.create(window, { size: 8, descAddr: q.descAddr, driverAddr: q.driverAddr, deviceAddr: q.deviceAddr }, windowTranslator(PEER_BASE, 0x1000));
-    if (!created.ok) throw new Error(created.problem.reason);
-    const r = await created.queue.popAvail();
-    expect(r).toEqual({ ok: true, chain: { head: 0, indices: [0, 1], readable: [{ offset: 0x800, length: 8 }], writable: [{ offset: 0x808, length: 4 }] } });
-    await created.queue.pushUsed(0, 3);
+    if (!created.ok) throw new Error(created.error.reason);
+    const r = await created.value.popAvail();
+    expect(r).toEqual({ ok: true, value: { head: 0, indices: [0, 1], readable: [{ offset: 0x800, length: 8 }], writable: [{ offset: 0x808, length: 4 }] } });
+    await created.value.pushUsed(0, 3);
     // used: flags 0, idx 1, ring[0] = {id 0, len 3}
     expect(toHex(window.readSync(0x198, 12))).toBe('00 00 01 00 00 00 00 00 03 00 00 00');
     expect(await q.collectUsed()).toEqual({ used: [{ id: 0, len: 3 }], problems: [] });
@@ -333,7 +333,7 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
     const { pair, avail, publishHeads } = await rawDriver();
     publishHeads(9);
     const r = await pair.device.popAvail();
-    expect(r).toMatchObject({ ok: false, problem: { code: 'desc-index', offset: avail + 4, expected: 'a descriptor index < 8', seen: '9' } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'desc-index', offset: avail + 4, expected: 'a descriptor index < 8', seen: '9' } });
     expect(pair.device.lastAvail).toBe(0); // not consumed
   });
 
@@ -341,7 +341,7 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
     const { pair, desc, setDesc, publishHeads } = await rawDriver();
     setDesc(0, PEER_BASE + 0x4000n, 4, VIRTQ_DESC_F_NEXT, 200);
     publishHeads(0);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'desc-index', offset: desc + 14, seen: '200' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'desc-index', offset: desc + 14, seen: '200' } });
   });
 
   it('a loop in the NEXT chain', async () => {
@@ -350,16 +350,16 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
     setDesc(3, PEER_BASE + 0x4004n, 4, VIRTQ_DESC_F_NEXT, 2);
     publishHeads(2);
     const r = await pair.device.popAvail();
-    expect(r).toMatchObject({ ok: false, problem: { code: 'desc-loop', offset: desc + 16 * 3 + 14, seen: '2 (loop: 2→3→2)' } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'desc-loop', offset: desc + 16 * 3 + 14, seen: '2 (loop: 2→3→2)' } });
   });
 
   it('an address outside the data window', async () => {
     const { pair, desc, setDesc, publishHeads } = await rawDriver();
     setDesc(0, 0x1234n, 4, 0, 0);
     publishHeads(0);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'desc-address', offset: desc, seen: '0x1234 + 4 bytes' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'desc-address', offset: desc, seen: '0x1234 + 4 bytes' } });
     setDesc(0, PEER_BASE + BigInt(WINDOW_SIZE) - 2n, 4, 0, 0);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'desc-address' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'desc-address' } });
   });
 
   it('readable after writable, and INDIRECT without the feature', async () => {
@@ -367,15 +367,15 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
     setDesc(0, PEER_BASE + 0x4000n, 4, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
     setDesc(1, PEER_BASE + 0x4004n, 4, 0, 0);
     publishHeads(0);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'desc-order' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'desc-order' } });
     setDesc(0, PEER_BASE + 0x4000n, 32, VIRTQ_DESC_F_INDIRECT, 0);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'desc-indirect' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'desc-indirect' } });
   });
 
   it('avail.idx jumping by more than the queue size', async () => {
     const { pair, avail } = await rawDriver();
     pair.window.storeSync(avail + 2, 16, 100);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'avail-idx', offset: avail + 2, seen: '100 (+100)' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'avail-idx', offset: avail + 2, seen: '100 (+100)' } });
   });
 
   it('a head the device still holds', async () => {
@@ -383,7 +383,7 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
     setDesc(0, PEER_BASE + 0x4000n, 4, 0, 0);
     publishHeads(0, 0);
     expect((await pair.device.popAvail())?.ok).toBe(true);
-    expect(await pair.device.popAvail()).toMatchObject({ ok: false, problem: { code: 'desc-in-use', seen: '0 (popped, not yet used)' } });
+    expect(await pair.device.popAvail()).toMatchObject({ ok: false, error: { code: 'desc-in-use', seen: '0 (popped, not yet used)' } });
     await pair.device.pushUsed(0, 0);
     expect((await pair.device.popAvail())?.ok).toBe(true);
   });
@@ -392,12 +392,12 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
     const window = new BytesWindow(new ArrayBuffer(0x1000));
     const t = windowTranslator(PEER_BASE, 0x1000);
     const addrs = { descAddr: PEER_BASE, driverAddr: PEER_BASE + 0x100n, deviceAddr: PEER_BASE + 0x200n };
-    expect(DeviceVirtqueue.create(window, { ...addrs, size: 6 }, t)).toMatchObject({ ok: false, problem: { code: 'queue-size', offset: -1 } });
+    expect(DeviceVirtqueue.create(window, { ...addrs, size: 6 }, t)).toMatchObject({ ok: false, error: { code: 'queue-size', offset: -1 } });
     expect(DeviceVirtqueue.create(window, { ...addrs, size: 8, deviceAddr: PEER_BASE + 0x2000n }, t)).toMatchObject({
       ok: false,
-      problem: { code: 'ring-address', seen: '0x40002000 (68 bytes, outside the data window)' },
+      error: { code: 'ring-address', seen: '0x40002000 (68 bytes, outside the data window)' },
     });
-    expect(DeviceVirtqueue.create(window, { ...addrs, size: 8, descAddr: PEER_BASE + 8n }, t)).toMatchObject({ ok: false, problem: { code: 'ring-address' } });
+    expect(DeviceVirtqueue.create(window, { ...addrs, size: 8, descAddr: PEER_BASE + 8n }, t)).toMatchObject({ ok: false, error: { code: 'ring-address' } });
     expect(DeviceVirtqueue.create(window, { ...addrs, size: 8 }, t).ok).toBe(true);
   });
 
@@ -413,7 +413,7 @@ describe('split ring: malicious driver data gives problems, not throws', () => {
         for (let k = 0; k <= size + 1; k++) {
           const r = await pair.device.popAvail();
           if (r === null || !r.ok) break;
-          await pair.device.pushUsed(r.chain.head, 0);
+          await pair.device.pushUsed(r.value.head, 0);
         }
       }),
       { numRuns: 300 },

@@ -5,15 +5,15 @@
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 
-import { EXPORT_FORMATS, type WorkbenchApi, type WorkbenchError, type WorkbenchParams, type WorkbenchResult } from '../../../../src/api/workbench';
+import { EXPORT_FORMATS, type ExportFormat } from '../../../../src/trace/exportWriter';
+import type { WorkbenchApi, WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
 import { parseDurationNs } from '../../../../src/trace/filter';
 import { formatBytes } from '../trace/traceFormat';
 import { apiMode, isAbsolutePath } from './captureFiles';
 import './export.css';
 
-type Format = (typeof EXPORT_FORMATS)[number];
-const EXTENSION: Readonly<Record<Format, string>> = { pcapng: '.pcapng', perfetto: '.perfetto-trace', jsonl: '.jsonl', csv: '.csv' };
-const FORMAT_NOTE: Readonly<Record<Format, string>> = {
+const EXTENSION: Readonly<Record<ExportFormat, string>> = { pcapng: '.pcapng', perfetto: '.perfetto-trace', jsonl: '.jsonl', csv: '.csv' };
+const FORMAT_NOTE: Readonly<Record<ExportFormat, string>> = {
   pcapng: 'Wireshark / tshark, with the generated dissector',
   perfetto: 'ui.perfetto.dev',
   jsonl: 'one JSON object per record; opens again here',
@@ -28,7 +28,7 @@ type Phase =
   | { kind: 'cancelled'; message: string };
 
 /** The path with the extension of `format` in place of another format's (a name the user typed keeps its own). */
-function withExtension(path: string, format: Format): string {
+function withExtension(path: string, format: ExportFormat): string {
   const known = Object.values(EXTENSION).find((e) => path.endsWith(e));
   return known ? path.slice(0, -known.length) + EXTENSION[format] : path;
 }
@@ -42,7 +42,7 @@ interface ExportDialogProps {
 }
 
 export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportDialogProps) {
-  const [format, setFormat] = useState<Format>('pcapng');
+  const [format, setFormat] = useState<ExportFormat>('pcapng');
   const [filter, setFilter] = useState(initialFilter);
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
@@ -119,7 +119,7 @@ export function ExportDialog({ api, open, onClose, initialFilter = '' }: ExportD
               <select
                 value={format}
                 onChange={(e) => {
-                  const f = e.target.value as Format;
+                  const f = e.target.value as ExportFormat;
                   setFormat(f);
                   setOut((o) => withExtension(o, f));
                 }}
