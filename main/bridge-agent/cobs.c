@@ -1,4 +1,4 @@
-/* COBS with 0x00 as the frame delimiter (Cheshire & Baker 1999); same as src/bridge/cobs.ts. */
+/* COBS with 0x00 as the frame delimiter (Cheshire & Baker 1999); same as src/serialBridge/cobs.ts. */
 #include "bridge.h"
 
 size_t bridge_cobs_encode(const uint8_t *in, size_t len, uint8_t *out)

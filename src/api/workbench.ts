@@ -19,7 +19,7 @@ import type { ConfigField } from '../devices/config';
 import { decodeConfig } from '../devices/config';
 import type { WorkloadSpec } from '../devices/descriptor';
 import { featureName, WORKLOAD_KINDS, WORKLOADS, type RegisteredWorkloadSpec, type WorkloadKind } from '../devices/registry';
-import type { DevicePhase, DeviceState } from '../driver/driver';
+import type { DevicePhase, DeviceState } from '../roles/driver/driver';
 import { deviceDisplayName, statusNames } from '../protocol/names';
 import { DIRECTIONS, PROBLEM_CODES } from '../protocol/types';
 import { SEVERITIES } from '../trace/conformance';

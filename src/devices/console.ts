@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { MemoryWindow } from '../bus/window';
 import { DEVICE_ID, featureBit } from '../protocol/names';
 import { gather, scatter } from '../virtio/chain';
-import type { DeviceVirtqueue } from '../virtio/device';
+import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import type { ConfigFieldSpec } from './config';
 import { workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';

@@ -9,7 +9,7 @@ import type { MemoryWindow } from '../bus/window';
 import { DEVICE_ID, featureBit } from '../protocol/names';
 import { toHex } from '../util/hex';
 import { gather, scatter, totalLength, type Chain } from '../virtio/chain';
-import type { DeviceVirtqueue } from '../virtio/device';
+import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import { hexBytesParam, workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
 import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type RequestPart, type WorkloadResult } from './workload';

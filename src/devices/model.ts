@@ -5,7 +5,7 @@
 import type { MemoryWindow } from '../bus/window';
 import { FEATURE, featureBit } from '../protocol/names';
 import type { Chain } from '../virtio/chain';
-import type { DeviceVirtqueue } from '../virtio/device';
+import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import type { RingProblem } from '../virtio/problem';
 
 /** Vendor id the workbench's simulated devices report: "AMPW" as le32. */

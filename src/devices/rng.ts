@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { MemoryWindow } from '../bus/window';
 import { DEVICE_ID } from '../protocol/names';
 import { scatter, totalLength } from '../virtio/chain';
-import type { DeviceVirtqueue } from '../virtio/device';
+import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import { workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
 import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type WorkloadResult } from './workload';

@@ -6,7 +6,7 @@
 import type { MemoryWindow } from '../bus/window';
 import { errorText } from '../util/errorText';
 import type { BufferAllocator } from '../virtio/alloc';
-import type { DriverVirtqueue } from '../virtio/driver';
+import type { DriverVirtqueue } from '../virtio/driverRing';
 
 export interface QueueContext {
   queue: DriverVirtqueue;

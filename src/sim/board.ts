@@ -1,7 +1,7 @@
 /**
  * The device side of a simulated board, as a pure model over its memory windows and doorbells:
  * lay out the message queues as the board's firmware would, run the device half of the
- * handshake, and serve the profile's devices through the device role (src/device/server).
+ * handshake, and serve the profile's devices through the device role (src/roles/device/server).
  * The host runs it in a worker thread (main/host/sim/worker.ts) so both sides really run
  * concurrently on shared memory.
  */
@@ -11,7 +11,7 @@ import { attachProfileBus } from '../boards/bus';
 import type { DoorbellIn, DoorbellOut } from '../bus/link';
 import type { AttachStage } from '../bus/queue';
 import type { MemoryWindow } from '../bus/window';
-import { DeviceServer } from '../device/server';
+import { DeviceServer } from '../roles/device/server';
 import { simulatedDevice } from '../devices/registry';
 import type { Runtime } from '../util/runtime';
 import { errorText } from '../util/errorText';

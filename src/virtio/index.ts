@@ -2,6 +2,6 @@ export * from './layout';
 export * from './problem';
 export * from './alloc';
 export * from './chain';
-export * from './driver';
-export * from './device';
+export * from './driverRing';
+export * from './deviceRing';
 export * from './inspect';

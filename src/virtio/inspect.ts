@@ -1,6 +1,6 @@
 import type { MemoryWindow } from '../bus/window';
 import { totalLength, walkChain } from './chain';
-import { translateRings, type VirtqueueAddresses } from './device';
+import { translateRings, type VirtqueueAddresses } from './deviceRing';
 import {
   AVAIL_FLAGS,
   AVAIL_IDX,

@@ -17,8 +17,8 @@ describe('layering lint', () => {
     ['src/protocol/x.ts', "import * as path from 'path';"],
     ['src/bus/x.ts', "import { app } from 'electron';"],
     ['src/devices/x.ts', "import { readFileSync } from 'node:fs';"],
-    ['src/driver/x.ts', "import { z } from 'zod';"],
-    ['src/driver/x.ts', "import { nodeRuntime } from '../../main/host/runtime';"],
+    ['src/roles/driver/x.ts', "import { z } from 'zod';"],
+    ['src/roles/driver/x.ts', "import { nodeRuntime } from '../../main/host/runtime';"],
     ['main/host/x.ts', "import { BrowserWindow } from 'electron';"],
     ['renderer/src/x.tsx', "import { Worker } from 'node:worker_threads';"],
     ['renderer/src/x.tsx', "import { ipcRenderer } from 'electron';"],
@@ -33,7 +33,7 @@ describe('layering lint', () => {
   });
 
   it.each([
-    ['src/driver/x.ts', "import { toHex } from '../util/hex';"],
+    ['src/roles/driver/x.ts', "import { toHex } from '../../util/hex';"],
     ['src/api/x.ts', "import { z } from 'zod';"],
     ['src/devices/x.ts', "import { z } from 'zod';"],
     ['main/host/x.ts', "import { Worker } from 'node:worker_threads';"],

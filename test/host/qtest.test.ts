@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseBoardProfile, type BoardProfile } from '../../src/api/boardProfile';
 import raw from '../../src/boards/profiles/qemu-qtest-amp-pci.json';
 import { BytesWindow } from '../../src/bus/window';
-import { GET_DEVICES_COUNT } from '../../src/driver/dialect';
+import { GET_DEVICES_COUNT } from '../../src/roles/driver/dialect';
 import { decode } from '../../src/protocol/index';
 import { parseHex, toHex } from '../../src/util/hex';
 import { encodeDescriptor } from '../../src/virtio/layout';

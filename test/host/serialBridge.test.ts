@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseBoardProfile, type BoardProfile } from '../../src/api/boardProfile';
 import { findBuiltinProfile } from '../../src/boards/builtin';
 import dk2 from '../../src/boards/profiles/stm32mp157c-dk2.json';
-import { BridgeError } from '../../src/bridge/client';
+import { BridgeError } from '../../src/serialBridge/client';
 import { startSimBoard } from '../../src/sim/board';
 import { exerciseDevices } from '../../main/host/exercise';
 import { openSerialBridge, openSerialBridgeLink } from '../../main/host/links/serialBridge';

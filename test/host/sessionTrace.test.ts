@@ -15,7 +15,7 @@ import { MARKER_KINDS } from '../../src/trace/record';
 import { nodeRuntime } from '../../main/host/runtime';
 import { openSession, SessionError } from '../../main/host/session';
 import { journalBytes, openJournal } from '../../main/host/trace/journal';
-import { builtin, inThreadBoard } from '../unit/driver/harness';
+import { builtin, inThreadBoard } from '../unit/roles/driver/harness';
 import { AUTOMATIC_CAPTURES_KEPT, ROLLING_CAPTURE_BYTES, Trace } from '../../main/host/trace/trace';
 
 const BIN = resolve(__dirname, '../../main/host/cli/amp-workbench.cjs');

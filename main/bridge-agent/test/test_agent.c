@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 /*
  * Host-built unit tests of the agent core: the shared vectors in vectors.txt (COBS, CRC-32C,
- * golden frames, and request -> reply exchanges that test/unit/bridge checks too), garbage
+ * golden frames, and request -> reply exchanges that test/unit/serialBridge checks too), garbage
  * input, the reply cache and watches. Usage: test_agent vectors.txt
  */
 #include <stdio.h>

@@ -13,7 +13,7 @@ import type { BoardProfile } from '../../../src/api/boardProfile';
 import { decodeConfig } from '../../../src/devices/config';
 import { featureNames } from '../../../src/devices/registry';
 import type { AttachStage } from '../../../src/bus/queue';
-import type { BringUpProgress, DeviceState } from '../../../src/driver/driver';
+import type { BringUpProgress, DeviceState } from '../../../src/roles/driver/driver';
 import { statusNames } from '../../../src/protocol/names';
 import { formatNs } from '../../../src/trace/stats';
 import type { RingState } from '../../../src/virtio/inspect';

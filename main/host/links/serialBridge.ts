@@ -10,9 +10,9 @@ import { SerialPortStream } from '@serialport/stream';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
 import { profileWindows } from '../../../src/boards/bus';
-import { BridgeClient, type BridgeClientOptions } from '../../../src/bridge/client';
-import type { Capabilities } from '../../../src/bridge/protocol';
-import { BridgeDoorbellIn, BridgeDoorbellOut, BridgeWindow, type BridgeRegisterWrite } from '../../../src/bridge/window';
+import { BridgeClient, type BridgeClientOptions } from '../../../src/serialBridge/client';
+import type { Capabilities } from '../../../src/serialBridge/protocol';
+import { BridgeDoorbellIn, BridgeDoorbellOut, BridgeWindow, type BridgeRegisterWrite } from '../../../src/serialBridge/window';
 import type { DoorbellIn, Link } from '../../../src/bus/link';
 import { errorText } from '../../../src/util/errorText';
 import { hexNum } from '../../../src/util/hex';

@@ -10,7 +10,7 @@ import {
   WORKBENCH_EVENTS,
   type WorkbenchMethod,
 } from '../../../src/api/workbench';
-import type { DeviceState } from '../../../src/driver/driver';
+import type { DeviceState } from '../../../src/roles/driver/driver';
 
 /** One valid request per method: every method of the contract must be listed here. */
 const GOOD: Record<WorkbenchMethod, unknown> = {

@@ -2,8 +2,8 @@ import { BytesWindow } from '../../../src/bus/window';
 import type { DeviceModel, ProcessResult } from '../../../src/devices/model';
 import type { QueueContext } from '../../../src/devices/workload';
 import { DataAllocator } from '../../../src/virtio/alloc';
-import { DeviceVirtqueue } from '../../../src/virtio/device';
-import { DriverVirtqueue } from '../../../src/virtio/driver';
+import { DeviceVirtqueue } from '../../../src/virtio/deviceRing';
+import { DriverVirtqueue } from '../../../src/virtio/driverRing';
 import { windowTranslator } from '../../../src/virtio/layout';
 
 export const PEER_BASE = 0x8000_0000n;

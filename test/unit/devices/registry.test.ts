@@ -21,7 +21,7 @@ import {
   WORKLOAD_KINDS,
   WORKLOADS,
 } from '../../../src/devices/registry';
-import { queuePlan } from '../../../src/driver/catalog';
+import { queuePlan } from '../../../src/roles/driver/catalog';
 import { deviceTypeName, FEATURE, featureBit } from '../../../src/protocol/names';
 import { fakeContextFor } from './fakeContext';
 

@@ -4,7 +4,7 @@ import { RngDeviceModel, rngRead, SeededPrng } from '../../../src/devices/rng';
 import { DEVICE_ID, FEATURE } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
 import { scatter, totalLength } from '../../../src/virtio/chain';
-import type { DeviceVirtqueue } from '../../../src/virtio/device';
+import type { DeviceVirtqueue } from '../../../src/virtio/deviceRing';
 import type { MemoryWindow } from '../../../src/bus/window';
 import { fakeContextFor } from './fakeContext';
 

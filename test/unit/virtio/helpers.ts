@@ -1,7 +1,7 @@
 import { BytesWindow } from '../../../src/bus/window';
 import { DataAllocator } from '../../../src/virtio/alloc';
-import { DeviceVirtqueue } from '../../../src/virtio/device';
-import { DriverVirtqueue } from '../../../src/virtio/driver';
+import { DeviceVirtqueue } from '../../../src/virtio/deviceRing';
+import { DriverVirtqueue } from '../../../src/virtio/driverRing';
 import { windowTranslator } from '../../../src/virtio/layout';
 
 export const PEER_BASE = 0x4000_0000n;

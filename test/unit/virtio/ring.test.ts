@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BytesWindow } from '../../../src/bus/window';
 import { toHex } from '../../../src/util/hex';
-import { DeviceVirtqueue } from '../../../src/virtio/device';
-import { DriverVirtqueue } from '../../../src/virtio/driver';
+import { DeviceVirtqueue } from '../../../src/virtio/deviceRing';
+import { DriverVirtqueue } from '../../../src/virtio/driverRing';
 import { encodeDescriptor, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY, windowTranslator } from '../../../src/virtio/layout';
 import { buffer, bytes, PEER_BASE, ringPair, WINDOW_SIZE, type RingPair } from './helpers';
 

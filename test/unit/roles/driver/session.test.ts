@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Link } from '../../../src/bus/link';
-import { BytesWindow, SubWindow } from '../../../src/bus/window';
-import { attachSession, SessionError } from '../../../main/host/session';
-import { Bell } from '../bus/helpers';
+import type { Link } from '../../../../src/bus/link';
+import { BytesWindow, SubWindow } from '../../../../src/bus/window';
+import { attachSession, SessionError } from '../../../../main/host/session';
+import { Bell } from '../../bus/helpers';
 import { builtin } from './harness';
 
 /** A link to a board whose device side never runs: only the memory is there. */

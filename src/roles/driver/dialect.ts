@@ -7,12 +7,12 @@
  *   firmware that answers only some requests (SET_DEVICE_STATUS is never answered, so status
  *   writes are confirmed with GET_DEVICE_STATUS).
  */
-import { describeMessage } from '../bus/matcher';
-import { decode, encode, fieldBigint as big, fieldBytes as bytes, fieldNumber as num, fieldWords as words, HEADERS, layoutSize } from '../protocol/index';
-import { toHex } from '../util/hex';
-import type { FieldValue, Revision, VirtioMsg } from '../protocol/types';
+import { describeMessage } from '../../bus/matcher';
+import { decode, encode, fieldBigint as big, fieldBytes as bytes, fieldNumber as num, fieldWords as words, HEADERS, layoutSize } from '../../protocol/index';
+import { toHex } from '../../util/hex';
+import type { FieldValue, Revision, VirtioMsg } from '../../protocol/types';
 import type { DriverPort } from './port';
-import type { Fail, Ok, Result } from '../util/result';
+import type { Fail, Ok, Result } from '../../util/result';
 
 export interface DeviceInfo {
   deviceId: number;

@@ -3,15 +3,15 @@
  * driver session over the same windows, with in-process doorbells. Deterministic and fast; the
  * worker-thread version of the same board is tested in test/host.
  */
-import type { BoardProfile } from '../../../src/api/boardProfile';
-import { findBuiltinProfile } from '../../../src/boards/builtin';
-import type { EndpointObserver } from '../../../src/bus/endpoint';
-import type { Link } from '../../../src/bus/link';
-import { BytesWindow, SubWindow, type MemoryWindow } from '../../../src/bus/window';
-import { startSimBoard, type SimBoard } from '../../../src/sim/board';
-import { attachSession, type Session } from '../../../main/host/session';
-import { nodeRuntime } from '../../../main/host/runtime';
-import { Bell } from '../bus/helpers';
+import type { BoardProfile } from '../../../../src/api/boardProfile';
+import { findBuiltinProfile } from '../../../../src/boards/builtin';
+import type { EndpointObserver } from '../../../../src/bus/endpoint';
+import type { Link } from '../../../../src/bus/link';
+import { BytesWindow, SubWindow, type MemoryWindow } from '../../../../src/bus/window';
+import { startSimBoard, type SimBoard } from '../../../../src/sim/board';
+import { attachSession, type Session } from '../../../../main/host/session';
+import { nodeRuntime } from '../../../../main/host/runtime';
+import { Bell } from '../../bus/helpers';
 
 export interface InThreadBoard {
   session: Session;

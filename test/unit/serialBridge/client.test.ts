@@ -6,10 +6,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { BridgeClient, BridgeError } from '../../../src/bridge/client';
-import { STATUS } from '../../../src/bridge/protocol';
+import { BridgeClient, BridgeError } from '../../../src/serialBridge/client';
+import { STATUS } from '../../../src/serialBridge/protocol';
 import { SeededPrng } from '../../../src/devices/rng';
-import { BridgeDoorbellIn, BridgeDoorbellOut, BridgeWindow } from '../../../src/bridge/window';
+import { BridgeDoorbellIn, BridgeDoorbellOut, BridgeWindow } from '../../../src/serialBridge/window';
 import { VirtualRuntime } from '../bus/helpers';
 import { FakeAgent } from './fakeAgent';
 

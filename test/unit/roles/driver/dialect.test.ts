@@ -1,11 +1,11 @@
 /** The dialect against scripted peers: the quirks of real ones, and the spec's paging rules. */
 import { describe, expect, it } from 'vitest';
 
-import { createDialect } from '../../../src/driver/dialect';
-import type { DriverPort } from '../../../src/driver/port';
-import { decode, encode } from '../../../src/protocol/index';
-import type { Revision } from '../../../src/protocol/types';
-import { parseHex } from '../../../src/util/hex';
+import { createDialect } from '../../../../src/roles/driver/dialect';
+import type { DriverPort } from '../../../../src/roles/driver/port';
+import { decode, encode } from '../../../../src/protocol/index';
+import type { Revision } from '../../../../src/protocol/types';
+import { parseHex } from '../../../../src/util/hex';
 
 /** A port whose peer answers each request with `answer(request)`; records what was sent. */
 function scripted(revision: Revision, answer: (req: ReturnType<typeof decode>['msg'] & object) => Uint8Array | null) {

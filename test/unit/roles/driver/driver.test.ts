@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { WireMessage } from '../../../src/bus/endpoint';
-import { I2cDeviceModel } from '../../../src/devices/i2c';
-import { RngDeviceModel } from '../../../src/devices/rng';
-import { decode, encode, STATUS } from '../../../src/protocol/index';
-import type { Revision } from '../../../src/protocol/types';
-import { exerciseDevices } from '../../../main/host/exercise';
+import type { WireMessage } from '../../../../src/bus/endpoint';
+import { I2cDeviceModel } from '../../../../src/devices/i2c';
+import { RngDeviceModel } from '../../../../src/devices/rng';
+import { decode, encode, STATUS } from '../../../../src/protocol/index';
+import type { Revision } from '../../../../src/protocol/types';
+import { exerciseDevices } from '../../../../main/host/exercise';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 const BOARDS: { id: string; revision: Revision; devices: [number, string, number][]; queueSize: number }[] = [

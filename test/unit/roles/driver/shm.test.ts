@@ -5,14 +5,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { BusEndpoint, WireMessage } from '../../../src/bus/endpoint';
-import type { DeviceModel, SharedMemoryRegion } from '../../../src/devices/model';
-import { RngDeviceModel } from '../../../src/devices/rng';
-import { Driver } from '../../../src/driver/driver';
-import type { DriverPort } from '../../../src/driver/port';
-import { decode } from '../../../src/protocol/index';
-import type { BoardProfile } from '../../../src/api/boardProfile';
-import { nodeRuntime } from '../../../main/host/runtime';
+import type { BusEndpoint, WireMessage } from '../../../../src/bus/endpoint';
+import type { DeviceModel, SharedMemoryRegion } from '../../../../src/devices/model';
+import { RngDeviceModel } from '../../../../src/devices/rng';
+import { Driver } from '../../../../src/roles/driver/driver';
+import type { DriverPort } from '../../../../src/roles/driver/port';
+import { decode } from '../../../../src/protocol/index';
+import type { BoardProfile } from '../../../../src/api/boardProfile';
+import { nodeRuntime } from '../../../../main/host/runtime';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 let open: InThreadBoard | null = null;

@@ -3,7 +3,7 @@
  * C agent (main/bridge-agent/agent.c) and is held to it by the shared exchange vectors
  * (vectors.test.ts): same status precedence, same reply cache rule (seq and request CRC).
  */
-import { CobsSplitter } from '../../../src/bridge/cobs';
+import { CobsSplitter } from '../../../src/serialBridge/cobs';
 import {
   BRIDGE_VERSION,
   EVENT,
@@ -18,7 +18,7 @@ import {
   maxWireBytes,
   type AgentWindow,
   type Capabilities,
-} from '../../../src/bridge/protocol';
+} from '../../../src/serialBridge/protocol';
 
 export const FAKE_MAX_PAYLOAD = 4112;
 

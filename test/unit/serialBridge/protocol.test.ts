@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { CobsSplitter, cobsDecode, cobsEncode, cobsMaxEncoded } from '../../../src/bridge/cobs';
+import { CobsSplitter, cobsDecode, cobsEncode, cobsMaxEncoded } from '../../../src/serialBridge/cobs';
 import {
   FRAME_HEADER,
   buildFrame,
@@ -13,7 +13,7 @@ import {
   encodeFrame,
   maxWireBytes,
   type Capabilities,
-} from '../../../src/bridge/protocol';
+} from '../../../src/serialBridge/protocol';
 import { crc32c } from '../../../src/util/crc32c';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max });

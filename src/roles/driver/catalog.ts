@@ -4,8 +4,8 @@
  * A type without a driver plan is acknowledged but left without a driver, as Linux leaves a
  * device no driver binds to.
  */
-import { deviceDescriptor } from '../devices/registry';
-import { featureBit } from '../protocol/names';
+import { deviceDescriptor } from '../../devices/registry';
+import { featureBit } from '../../protocol/names';
 
 export interface QueuePlan {
   /** Queue names in index order. */

@@ -2,7 +2,7 @@
  * What the driver needs from the bus endpoint: send a request and get its response, send a
  * message that has no response, and hear events. The session binds it to src/bus/endpoint.
  */
-import type { Fail, Ok } from '../util/result';
+import type { Fail, Ok } from '../../util/result';
 
 /**
  * The response and how long it took, or a failure that says whether the request timed out (no

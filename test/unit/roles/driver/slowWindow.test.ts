@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { AccessWidth, MemoryWindow } from '../../../src/bus/window';
-import { exerciseDevices } from '../../../main/host/exercise';
+import type { AccessWidth, MemoryWindow } from '../../../../src/bus/window';
+import { exerciseDevices } from '../../../../main/host/exercise';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 /** Resolves each access on a later macrotask and counts the round trips. */

@@ -3,20 +3,20 @@
  * virtio-msg-protocol.md §14.2, keep a state model of every device that any UI can subscribe
  * to, and react to EVENT_USED, EVENT_CONFIG (DEVICE_NEEDS_RESET) and EVENT_DEVICE (hot-plug).
  */
-import type { MemoryWindow } from '../bus/window';
+import type { MemoryWindow } from '../../bus/window';
 import { queuePlan } from './catalog';
-import type { QueueContext } from '../devices/workload';
-import { featureNames } from '../devices/registry';
-import { deviceTypeName, FEATURE, featureBit, STATUS, statusNames } from '../protocol/names';
-import type { Revision } from '../protocol/types';
-import { errorText } from '../util/errorText';
-import type { Result } from '../util/result';
-import type { Runtime } from '../util/runtime';
-import { DataAllocator, OwnedAllocator } from '../virtio/alloc';
-import { DriverVirtqueue } from '../virtio/driver';
-import { inspectRing, type RingState } from '../virtio/inspect';
-import { windowTranslator } from '../virtio/layout';
-import { decodeHeader } from '../protocol/index';
+import type { QueueContext } from '../../devices/workload';
+import { featureNames } from '../../devices/registry';
+import { deviceTypeName, FEATURE, featureBit, STATUS, statusNames } from '../../protocol/names';
+import type { Revision } from '../../protocol/types';
+import { errorText } from '../../util/errorText';
+import type { Result } from '../../util/result';
+import type { Runtime } from '../../util/runtime';
+import { DataAllocator, OwnedAllocator } from '../../virtio/alloc';
+import { DriverVirtqueue } from '../../virtio/driverRing';
+import { inspectRing, type RingState } from '../../virtio/inspect';
+import { windowTranslator } from '../../virtio/layout';
+import { decodeHeader } from '../../protocol/index';
 import { createDialect, type Dialect, type InboundEvent, type ShmRegion } from './dialect';
 import type { DriverPort } from './port';
 

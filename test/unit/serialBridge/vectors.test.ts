@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { cobsDecode, cobsEncode } from '../../../src/bridge/cobs';
-import { decodeFrame, encodeFrame } from '../../../src/bridge/protocol';
+import { cobsDecode, cobsEncode } from '../../../src/serialBridge/cobs';
+import { decodeFrame, encodeFrame } from '../../../src/serialBridge/protocol';
 import { crc32c } from '../../../src/util/crc32c';
 import { toHex } from '../../../src/util/hex';
 import { FakeAgent } from './fakeAgent';

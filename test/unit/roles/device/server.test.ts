@@ -4,16 +4,16 @@
  * generation rules (virtio-msg-protocol.md §6.8, §6.9, §6.14, §9, §11, §12.1, §17).
  */
 import { describe, expect, it } from 'vitest';
-import { BytesWindow, type MemoryWindow } from '../../../src/bus/window';
-import { DeviceServer } from '../../../src/device/server';
-import { RngDeviceModel } from '../../../src/devices/rng';
-import { BaseDeviceModel, resultOf, serveAll, type DeviceModel, type ProcessResult } from '../../../src/devices/model';
-import { decode, encode, FEATURE, STATUS, type FieldValue, type Revision, type VirtioMsg } from '../../../src/protocol/index';
-import type { DeviceVirtqueue } from '../../../src/virtio/device';
-import { featureBit } from '../../../src/protocol/names';
-import { createDialect, GET_DEVICES_COUNT } from '../../../src/driver/dialect';
-import type { DriverPort } from '../../../src/driver/port';
-import { toHex } from '../../../src/util/hex';
+import { BytesWindow, type MemoryWindow } from '../../../../src/bus/window';
+import { DeviceServer } from '../../../../src/roles/device/server';
+import { RngDeviceModel } from '../../../../src/devices/rng';
+import { BaseDeviceModel, resultOf, serveAll, type DeviceModel, type ProcessResult } from '../../../../src/devices/model';
+import { decode, encode, FEATURE, STATUS, type FieldValue, type Revision, type VirtioMsg } from '../../../../src/protocol/index';
+import type { DeviceVirtqueue } from '../../../../src/virtio/deviceRing';
+import { featureBit } from '../../../../src/protocol/names';
+import { createDialect, GET_DEVICES_COUNT } from '../../../../src/roles/driver/dialect';
+import type { DriverPort } from '../../../../src/roles/driver/port';
+import { toHex } from '../../../../src/util/hex';
 
 const PEER_BASE = 0x4000_0000n;
 const WINDOW_BYTES = 1 << 20;

@@ -5,11 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { BytesWindow } from '../../../src/bus/window';
-import { Driver, MAX_SILENT_DEVICES, type BringUpProgress } from '../../../src/driver/driver';
-import type { DriverPort, PortResult } from '../../../src/driver/port';
-import { decode, decodeHeader } from '../../../src/protocol/index';
-import { nodeRuntime } from '../../../main/host/runtime';
+import { BytesWindow } from '../../../../src/bus/window';
+import { Driver, MAX_SILENT_DEVICES, type BringUpProgress } from '../../../../src/roles/driver/driver';
+import type { DriverPort, PortResult } from '../../../../src/roles/driver/port';
+import { decode, decodeHeader } from '../../../../src/protocol/index';
+import { nodeRuntime } from '../../../../main/host/runtime';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 /** A port whose answer to each request `answer` decides; it records every dev_num asked. */

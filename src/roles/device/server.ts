@@ -24,12 +24,12 @@
  * GET_SHM (§6.10) reports the regions a model offers and length 0 (absent) otherwise; with
  * `silentGetShm` the server drops it unanswered, as QEMU before PoC-v2 does (§16.1).
  */
-import type { MemoryWindow } from '../bus/window';
-import type { DeviceModel } from '../devices/model';
-import { decode, encode, fieldBigint as b, fieldBytes, fieldNumber as n, fieldWords, HEADER_SIZE } from '../protocol/index';
-import { FEATURE, featureBit, STATUS } from '../protocol/names';
-import type { FieldValue, Problem, Revision, VirtioMsg } from '../protocol/types';
-import { DeviceVirtqueue } from '../virtio/device';
+import type { MemoryWindow } from '../../bus/window';
+import type { DeviceModel } from '../../devices/model';
+import { decode, encode, fieldBigint as b, fieldBytes, fieldNumber as n, fieldWords, HEADER_SIZE } from '../../protocol/index';
+import { FEATURE, featureBit, STATUS } from '../../protocol/names';
+import type { FieldValue, Problem, Revision, VirtioMsg } from '../../protocol/types';
+import { DeviceVirtqueue } from '../../virtio/deviceRing';
 
 export interface DeviceServerOptions {
   revision: Revision;

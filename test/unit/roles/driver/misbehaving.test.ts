@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { EndpointProblem } from '../../../src/bus/endpoint';
-import { createDialect } from '../../../src/driver/dialect';
-import { decodeHeader, encode, STATUS } from '../../../src/protocol/index';
+import type { EndpointProblem } from '../../../../src/bus/endpoint';
+import { createDialect } from '../../../../src/roles/driver/dialect';
+import { decodeHeader, encode, STATUS } from '../../../../src/protocol/index';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 let open: InThreadBoard | null = null;

@@ -24,7 +24,7 @@ import {
 } from './layout';
 import { ringProblem, type RingProblem } from './problem';
 import type { Result } from '../util/result';
-import type { RingOffsets } from './driver';
+import type { RingOffsets } from './driverRing';
 import { hexNum } from '../util/hex';
 
 /** What the driver sent in SET_VQUEUE: size and addresses in the device's view. */

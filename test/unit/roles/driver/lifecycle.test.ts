@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { WireMessage } from '../../../src/bus/endpoint';
-import { rngRead } from '../../../src/devices/rng';
-import { decode, encode } from '../../../src/protocol/index';
+import type { WireMessage } from '../../../../src/bus/endpoint';
+import { rngRead } from '../../../../src/devices/rng';
+import { decode, encode } from '../../../../src/protocol/index';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 let open: InThreadBoard | null = null;

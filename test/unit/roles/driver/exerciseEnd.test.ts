@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import type { MemoryWindow } from '../../../src/bus/window';
-import { exerciseDevices } from '../../../main/host/exercise';
+import type { MemoryWindow } from '../../../../src/bus/window';
+import { exerciseDevices } from '../../../../main/host/exercise';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
 
 let open: InThreadBoard | null = null;
