@@ -1,4 +1,4 @@
-// Layering rules from architecture.md: a wrong import fails `npm test`, not a review.
+// Layering rules from docs/architecture.md: a wrong import fails `npm test`, not a review.
 import tseslint from 'typescript-eslint';
 
 import { builtinModules } from 'node:module';
@@ -21,7 +21,7 @@ export default tseslint.config(
   {
     files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
     ignores: ['main/app/**', 'main/preload/**'],
-    rules: restrict(['electron'], ['electron/*'], 'only main/app and main/preload may import electron (in plain Node it starts a binary download: stack.md §11 pitfall 1)'),
+    rules: restrict(['electron'], ['electron/*'], 'only main/app and main/preload may import electron (in plain Node it starts a binary download: docs/stack.md §11 pitfall 1)'),
   },
   {
     files: ['src/**/*.ts'],

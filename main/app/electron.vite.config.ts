@@ -1,13 +1,13 @@
 /**
  * electron-vite build of the desktop app (`electron-vite build -c main/app/electron.vite.config.ts`;
- * works without the Electron binary — stack.md §1):
+ * works without the Electron binary — docs/stack.md §1):
  *   main     → out/main: main.js (main process), engine.js (utility process), and worker-entry.cjs
  *              (the simulated board's worker thread, which main/host/sim/simLink.ts starts from
  *              its own folder). Dependencies stay external (node_modules, shipped by
  *              electron-builder); the native addon is copied beside, where main/native/index.ts
  *              looks for it relative to the bundle.
  *   preload  → out/preload/preload.cjs: one CommonJS file with everything bundled
- *              (externalizeDeps false), as a sandboxed preload requires (stack.md §11 pitfall 9).
+ *              (externalizeDeps false), as a sandboxed preload requires (docs/stack.md §11 pitfall 9).
  *   renderer → out/renderer, with renderer/vite.config.ts's settings.
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';

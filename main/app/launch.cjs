@@ -3,7 +3,7 @@
 // simulated board; `npm start -- --board ID` for another). Where the Electron binary is missing
 // (its download failed, or this machine is offline) it says so and points at web mode, which
 // runs the same workbench in a browser. It never require()s 'electron': in plain Node that starts
-// the binary download (stack.md §11 pitfall 1); it reads node_modules/electron/path.txt instead.
+// the binary download (docs/stack.md §11 pitfall 1); it reads node_modules/electron/path.txt instead.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync, readFileSync } = require('node:fs');

@@ -1,10 +1,10 @@
 /**
  * The desktop app's main process: one window, native menus, settings, and a relay between the
- * page and the engine. It stays thin (stack.md §4 "Process layout"): the engine runs in a utility
+ * page and the engine. It stays thin (docs/stack.md §4 "Process layout"): the engine runs in a utility
  * process (engine.ts), every decision worth testing lives in main/host/desktop, and this file
  * only wires Electron to it.
  *
- * Security checklist (stack.md §4): sandboxed, context-isolated window without Node
+ * Security checklist (docs/stack.md §4): sandboxed, context-isolated window without Node
  * (windowOptions.ts), the page served from the privileged scheme amp-workbench://app rather than
  * file:// (appProtocol.ts), a CSP header per mode (desktopCsp: sent by that scheme's handler, or
  * added to the dev server's responses), navigation, new windows, webviews and permission requests

@@ -274,7 +274,7 @@ static size_t execute(bridge_agent *a, uint8_t type, uint8_t *q, size_t qlen, ui
         if (qlen != 5) return refuse(p, BRIDGE_BAD_LENGTH, 0);
         line = q[0];
         value = get32(q + 1);
-        h->fence(a->ctx); /* amp-bus.md 9.2: a barrier before NOTIFY */
+        h->fence(a->ctx); /* docs/amp-bus.md §9.2: a barrier before NOTIFY */
         if (line < a->nlines) {
             const bridge_line *l = &a->lines[line];
             uint32_t v = value != 0 ? value : l->value;

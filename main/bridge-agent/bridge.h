@@ -1,5 +1,5 @@
 /*
- * Serial bridge agent core, protocol version 1 (PROTOCOL.md; amp-bus.md section 9.2).
+ * Serial bridge agent core, protocol version 1 (PROTOCOL.md; docs/amp-bus.md §9.2).
  * Portable C99, no allocation, no platform headers: the platform supplies bridge_hooks.
  * The numbers here are the same as src/bridge/protocol.ts in the workbench.
  */
@@ -14,7 +14,7 @@
 #define BRIDGE_VERSION 1
 
 /* Largest payload in either direction; 4112 lets one frame carry a 4 KiB READ or WRITE.
- * Protocol minimum 256 (amp-bus.md 9.2). Override with -DBRIDGE_MAX_PAYLOAD=... */
+ * Protocol minimum 256 (docs/amp-bus.md §9.2). Override with -DBRIDGE_MAX_PAYLOAD=... */
 #ifndef BRIDGE_MAX_PAYLOAD
 #define BRIDGE_MAX_PAYLOAD 4112
 #endif

@@ -1,7 +1,7 @@
 /**
  * The amp_native addon (Node-API only, so the same binary loads in Node and in Electron): mapped
  * board memory reached through copies and single aligned accesses, never as a live ArrayBuffer
- * (Electron's memory cage forbids external ones, stack.md §8), interrupt waits on threads of
+ * (Electron's memory cage forbids external ones, docs/stack.md §8), interrupt waits on threads of
  * their own, eventfds and SCM_RIGHTS. Sources in src/, built by build.cjs on `npm install`.
  */
 import { createRequire } from 'node:module';

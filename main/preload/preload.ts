@@ -1,8 +1,8 @@
 /**
  * The sandboxed preload: exposes `window.ampWorkbench` (DesktopPreload of src/api/desktop.ts) and
- * nothing else — no ipcRenderer, no generic invoke (stack.md §4). Bundled to one CommonJS file
+ * nothing else — no ipcRenderer, no generic invoke (docs/stack.md §4). Bundled to one CommonJS file
  * (out/preload/preload.cjs) because a sandboxed preload can require only 'electron'; the one
- * runtime import besides it, desktop.ts, holds constants only (stack.md §11 pitfall 9).
+ * runtime import besides it, desktop.ts, holds constants only (docs/stack.md §11 pitfall 9).
  *
  * The Workbench API travels over a MessagePort main hands out, which cannot cross contextBridge
  * (pitfall 10): main sends it here, and it is forwarded to the page with window.postMessage once

@@ -1,12 +1,12 @@
 /**
  * Board profile: where the bytes are, how to ring and be rung, and which queue format and
- * message revision the board speaks (amp-bus.md §11, schema "amp-board-profile/0"). Everything
+ * message revision the board speaks (docs/amp-bus.md §11, schema "amp-board-profile/0"). Everything
  * a profile file says is validated here; an error names the field, what was expected and what
  * was seen.
  *
  * Extensions to the §11 proposal, because the tool needs them:
  * - `bus.revision` (r0/r2/r3/r4): "virtio-msg-r1" covers three incompatible layouts
- *   (virtio-msg-protocol.md §2, §18.1), so the profile names the one the board speaks.
+ *   (docs/protocol.md §2, §18.1), so the profile names the one the board speaks.
  * - `access.kind: "sim"` and `sim.devices`: simulated boards are profiles too.
  * - region source `{shm: offset}`: a place in the shared memory an ivshmem-server hands out.
  */
@@ -283,7 +283,7 @@ export const boardProfileSchema = z
     const rev = p.bus.revision as Revision;
     const minSize = PRACTICAL_MIN_BUS_MSG_SIZE[rev];
     if (p.bus.maxMessageSize < minSize) {
-      const why = minSize === MIN_BUS_MSG_SIZE[rev] ? '' : ` (the spec's ${MIN_BUS_MSG_SIZE[rev]} cannot carry its 48-byte GET_VQUEUE and SET_VQUEUE, virtio-msg-protocol.md §18.3)`;
+      const why = minSize === MIN_BUS_MSG_SIZE[rev] ? '' : ` (the spec's ${MIN_BUS_MSG_SIZE[rev]} cannot carry its 48-byte GET_VQUEUE and SET_VQUEUE, docs/protocol.md §18.3)`;
       ctx.addIssue({ code: 'custom', path: ['bus', 'maxMessageSize'], message: `revision ${rev} needs a bus maximum of at least ${minSize} bytes${why}, saw ${p.bus.maxMessageSize}` });
     }
     const prerfc = p.bus.messageFormat === 'virtio-msg-prerfc';

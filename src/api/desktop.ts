@@ -3,7 +3,7 @@
  * renderer uses these types), the IPC channel names behind it and the settings the page may see.
  * The preload bundles this file, so it holds constants and types only: no runtime import at all
  * (a sandboxed preload can require nothing but 'electron'; workbench.ts at runtime would pull the
- * schema library in — stack.md §11 pitfall 9).
+ * schema library in — docs/stack.md §11 pitfall 9).
  */
 
 /** IPC channels between the preload and main/app. */

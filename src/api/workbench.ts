@@ -1,6 +1,6 @@
 /**
  * The Workbench API: every request a front end may make of the engine, its result, and the events
- * the engine pushes. Written once, transport-independent (the VS Code pattern, architecture.md
+ * the engine pushes. Written once, transport-independent (the VS Code pattern, docs/architecture.md
  * "Models"): the same contract is bound to Electron IPC, to the web mode's WebSocket and to tests.
  *
  * - `WORKBENCH_METHODS` holds, per method, the zod schema of its params and of its result, and
@@ -11,7 +11,7 @@
  *
  * Wire shape on message transports: `{id, method, params}` → `{id, result}` or `{id, error}`;
  * events `{event, data}`. The high-rate trace is never pushed: `trace.appended` says how many
- * records arrived and the UI pulls the rows it shows (stack.md §6, "batch" and "windowed queries").
+ * records arrived and the UI pulls the rows it shows (docs/stack.md §6, "batch" and "windowed queries").
  */
 import { z } from 'zod';
 

@@ -1,6 +1,6 @@
 /**
  * Built-in board profiles, kept as profile files (src/boards/profiles/*.json) so that users can
- * copy one as the start of their own. Simulated boards mirror the real set-ups of amp-bus.md §6
+ * copy one as the start of their own. Simulated boards mirror the real set-ups of docs/amp-bus.md §6
  * and §11: the same queue format, message revision, window sizes and data-memory addresses, with
  * the device side played by src/sim in a worker thread.
  */
@@ -24,7 +24,7 @@ function load(raw: unknown): BoardProfile {
 export const BUILTIN_PROFILES: readonly BoardProfile[] = [simQemuAmpPci, simVersal, simStm32mp157].map(load);
 
 /**
- * Real boards and QEMU (amp-bus.md §11): reached through the pci, serial-bridge or qtest links, so kept apart
+ * Real boards and QEMU (docs/amp-bus.md §11): reached through the pci, serial-bridge or qtest links, so kept apart
  * from the simulated list, which every front end can open anywhere.
  */
 export const HARDWARE_PROFILES: readonly BoardProfile[] = [stm32mp157cDk2, versalVek280, qemuVirtioMsgAmpPci, qemuQtestAmpPci].map(load);

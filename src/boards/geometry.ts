@@ -1,5 +1,5 @@
 /**
- * A profile's `bus.fixed` block (amp-bus.md §11) as the queue geometry attachQueue takes.
+ * A profile's `bus.fixed` block (docs/amp-bus.md §11) as the queue geometry attachQueue takes.
  * The profile schema already checked the values are strings or numbers; here they are read
  * by name and checked for meaning, with errors that name the field.
  */

@@ -3,7 +3,7 @@
  *
  * - sends with backpressure (bounded retries, then an error value naming the stuck index) and
  *   rings the doorbell once per message (QEMU's drain loop takes one message per doorbell and
- *   spins on an empty ring, qemu-field-notes.md), never when nothing was sent;
+ *   spins on an empty ring, docs/peers.md §1.2), never when nothing was sent;
  * - drains the incoming ring on doorbell-in, after a request for a short busy-poll (`spinUs`,
  *   because waking a waiting thread costs milliseconds), and on a timer for polling links;
  * - reports every message in and out to the observers before interpreting it, trimmed to
@@ -18,7 +18,7 @@
  *   or timed out), fails that request at once with what the board did: its real answer would
  *   not be told from a stray one, and waiting for the timeout would say "no response", which is false;
  * - never sends a response-typed message in the driver role (QEMU asserts on one,
- *   qemu-field-notes.md);
+ *   docs/peers.md §1.2);
  * - routes incoming requests and events to handlers per dev_num / bus.
  *
  * Wire faults are values reported to the observers; nothing thrown by a handler or an observer
@@ -91,7 +91,7 @@ export interface EndpointOptions {
   revision: Revision;
   runtime: Runtime;
   observer?: EndpointObserver;
-  /** Backpressure when the queue is full: retries × delay (default 1000 × 10 ms, like Linux, amp-bus.md §4.2). */
+  /** Backpressure when the queue is full: retries × delay (default 1000 × 10 ms, like Linux, docs/amp-bus.md §4.2). */
   fullRetries?: number;
   fullRetryDelayMs?: number;
   /** Ring once per message (default) or once per `sendBatch` for peers that drain fully. */
@@ -257,7 +257,7 @@ export class BusEndpoint {
     }
     const h = this.role === 'driver' ? decodeHeader(bytes, this.revision) : null;
     if (h?.kind === 'response') {
-      // QEMU's device asserts on a response-typed message (qemu-field-notes.md); the spec has it dropped.
+      // QEMU's device asserts on a response-typed message (docs/peers.md §1.2); the spec has it dropped.
       return { code: 'not-allowed', message: `the driver never sends a response-typed message; refused ${describeMessage(this.revision, h, ' response')}` };
     }
     return null;

@@ -15,7 +15,7 @@ export interface DoorbellIn {
 /**
  * Everything the bus engine needs from a board, whatever carries it (simulator, shm file, PCIe,
  * serial bridge, QEMU): the message-queue window, the data memory where virtqueues and buffers
- * live, and one doorbell each way (architecture.md "What flows through the house").
+ * live, and one doorbell each way (docs/architecture.md "What flows through the house").
  */
 export interface Link {
   /** Human-readable, e.g. "sim-qemu-amp-pci (worker thread)". */

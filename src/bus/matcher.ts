@@ -1,5 +1,5 @@
 /**
- * Request/response matching (virtio-msg-protocol.md §7): the one rule the bus endpoint acts on
+ * Request/response matching (docs/protocol.md §7): the one rule the bus endpoint acts on
  * and the trace recorder records, so the engine and the capture cannot disagree. Pure: no
  * clock, no I/O; whoever owns the timeout says when a request expired.
  *
@@ -13,7 +13,7 @@
  *   a response to the lane's oldest outstanding request of that type and msg_id whose token is
  *   none of these is a `wrong-token` answer to that request (the board did not echo the token;
  *   R4 requires the echo, and so does the AMP bus for R3, since it owns the token there).
- * - R3/R4 with token 0: a peer that does not echo tokens (QEMU's GET_DEVICES, qemu-field-notes):
+ * - R3/R4 with token 0: a peer that does not echo tokens (QEMU's GET_DEVICES, docs/peers.md §1.2):
  *   matched by (dev_num, msg_id) and flagged as a fallback (problem token-mismatch).
  * - R0/R2 (no token): by (dev_num, msg_id), which is the revision's rule.
  * Without a token a response no outstanding request takes is `late` or `duplicate` after the

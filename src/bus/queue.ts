@@ -1,6 +1,6 @@
 import type { Runtime } from '../util/runtime';
 
-/** The four shared-memory queue formats of amp-bus.md §4. */
+/** The four shared-memory queue formats of docs/amp-bus.md §4. */
 export type QueueFormat = 'spsc-v0' | 'spsc-v1' | 'vmamp-shmem-v1' | 'openamp-static-v1';
 export const QUEUE_FORMATS: readonly QueueFormat[] = ['spsc-v0', 'spsc-v1', 'vmamp-shmem-v1', 'openamp-static-v1'];
 
@@ -76,7 +76,7 @@ export interface MessageQueue {
 
 export interface AttachOptions {
   runtime: Runtime;
-  /** Give up a stage after this long (amp-bus.md §11 bus.timeouts). */
+  /** Give up a stage after this long (docs/amp-bus.md §11 bus.timeouts). */
   layoutTimeoutMs?: number;
   peerTimeoutMs?: number;
   /** Poll interval while waiting for the layout or the peer. */
@@ -85,7 +85,7 @@ export interface AttachOptions {
   /**
    * vmamp-shmem-v1 / openamp-static-v1: when the peer initialised its queue head but never
    * leaves INIT (QEMU gives up its handshake after ~100 s while messages still flow,
-   * qemu-field-notes.md), proceed after `peerTimeoutMs` with a finding instead of failing.
+   * docs/peers.md §1.2), proceed after `peerTimeoutMs` with a finding instead of failing.
    */
   tolerateStuckPeer?: boolean;
 }

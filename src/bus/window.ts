@@ -6,7 +6,7 @@
  * Callers batch: one `read` of a contiguous range instead of many small loads.
  *
  * `load`/`store` are single aligned accesses of the given width with acquire/release meaning
- * (amp-bus.md §4.5): a store is visible to the peer only after every earlier write, and data read
+ * (docs/amp-bus.md §4.5): a store is visible to the peer only after every earlier write, and data read
  * after a load is at least as new as the loaded value. Offsets are relative to the window.
  * An out-of-range or misaligned access is a programmer error (RangeError): callers validate
  * peer-provided offsets before they touch memory.
@@ -42,7 +42,7 @@ export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0]
  * A window over bytes this process can address directly: a SharedArrayBuffer shared with a
  * worker thread (the simulated board), or an ordinary ArrayBuffer in tests. Loads and stores go
  * through Atomics, which are sequentially consistent and hence at least acquire/release — and
- * use the host's byte order, so a big-endian host is refused (amp-bus.md §4.5 rule 5).
+ * use the host's byte order, so a big-endian host is refused (docs/amp-bus.md §4.5 rule 5).
  */
 export class BytesWindow implements MemoryWindow {
   readonly size: number;

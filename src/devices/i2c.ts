@@ -1,5 +1,5 @@
 /**
- * virtio-i2c (device id 34): request format (virtio-msg-protocol.md Appendix E), driver
+ * virtio-i2c (device id 34): request format (docs/protocol.md Appendix E), driver
  * workloads, and a device model of an I2C bus with two 20-byte RAM targets (0x54, 0x56, as the
  * ST STM32MP157 demo firmware has them).
  */

@@ -52,7 +52,7 @@ export async function publishAndKick(ctx: QueueContext): Promise<string | null> 
 
 /**
  * How often the used ring is read while no EVENT_USED comes: a device in polling-only mode never
- * sends one (virtio-msg-protocol.md §10.2), and an EVENT_USED the driver cannot attribute (the ST
+ * sends one (docs/protocol.md §10.2), and an EVENT_USED the driver cannot attribute (the ST
  * firmware leaves dev_num unset) must not fail a request the device completed.
  */
 export const USED_POLL_MS = 10;

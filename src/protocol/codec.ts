@@ -230,7 +230,7 @@ function tailBytes(s: Step, count: number): number {
 
 // ---- decode -----------------------------------------------------------------------------------
 
-/** The layout for a header: events by id, then the response bit (R0: or the direction, amp-bus.md §3.2). */
+/** The layout for a header: events by id, then the response bit (R0: or the direction, docs/amp-bus.md §3.2). */
 function kindOf(c: Compiled, type: number, rev: Revision, opts: DecodeOptions | undefined): MessageKind {
   if (c.isEvent) return 'event';
   if ((type & 1) !== 0 || (rev === 'r0' && opts?.direction === 'device-to-driver')) return 'response';

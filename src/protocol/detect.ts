@@ -1,5 +1,5 @@
 /**
- * Guessing the wire revision of unknown traffic (virtio-msg-protocol.md §13). R2, R3 and R4 all
+ * Guessing the wire revision of unknown traffic (docs/protocol.md §13). R2, R3 and R4 all
  * call themselves transport revision 1, so the layouts themselves are the evidence: every frame
  * is decoded as every revision, and a revision scores where the frame fits it. This covers the
  * §13 heuristics through the table: header size (where msg_size sits and whether it matches the

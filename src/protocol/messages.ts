@@ -1,6 +1,6 @@
 /**
  * The virtio-msg message table: the one source of truth for header layouts, message ids, names,
- * kinds and payload layouts of every revision (virtio-msg-protocol.md §4–§6, §6R2, §6R1, §12.4;
+ * kinds and payload layouts of every revision (docs/protocol.md §4–§6, §6R2, §6R1, §12.4;
  * R0 from OpenAMP lib/include/openamp/virtio_msg.h, all structs packed). The codec, the
  * Wireshark dissector generator and UI labels derive from MESSAGES / HEADERS; nothing else lists
  * a layout.
@@ -77,7 +77,7 @@ export interface MessageDef {
   /** ['event'] for one-way events, else ['request', 'response']. */
   kinds: readonly MessageKind[];
   layouts: Readonly<Partial<Record<MessageKind, Layout>>>;
-  /** Where the layout comes from (virtio-msg-protocol.md section or source). */
+  /** Where the layout comes from (docs/protocol.md section or source). */
   ref: string;
 }
 
@@ -285,9 +285,9 @@ const BUS: readonly MsgSpec[] = [
   { id: 0xc0, name: 'AREA_RELEASE', ref: '§12.4 (c)', family: 'ff-a', event: ffa([u16('area_id')]) },
 ];
 
-// ---- R0 (pre-spec OpenAMP, §4.3, §5.3, amp-bus.md §3.2) ---------------------------------------
+// ---- R0 (pre-spec OpenAMP, §4.3, §5.3, docs/amp-bus.md §3.2) ---------------------------------------
 // Request and response share the id. Where OpenAMP defines no response struct the device
-// echoes the request buffer (amp-bus.md §3.2), so the response layout is the request's.
+// echoes the request buffer (docs/amp-bus.md §3.2), so the response layout is the request's.
 
 const R0_CONFIG: Fields = [u24('offset'), u8('size'), area('data', 'size', 32)];
 const R0_FEATURES: Fields = [u32('index'), { name: 'features', type: 'u32[]', size: 32 }];

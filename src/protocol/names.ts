@@ -1,5 +1,5 @@
 /**
- * Name tables of the virtio core that virtio-msg carries: device types (virtio-msg-protocol.md
+ * Name tables of the virtio core that virtio-msg carries: device types (docs/protocol.md
  * Appendix A), feature bits (Appendix B) and device status bits (Appendix C), all from [CORE]
  * virtio-v1.4-cs01.
  */

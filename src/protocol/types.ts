@@ -1,11 +1,11 @@
 /**
- * The contract of the virtio-msg codec (virtio-msg-protocol.md). Implementations live beside
+ * The contract of the virtio-msg codec (docs/protocol.md). Implementations live beside
  * this file; everything else (bus endpoint, driver, device role, trace, CLI) uses only these
  * types and the functions exported from src/protocol/index.ts.
  */
 
 /**
- * Wire revisions (virtio-msg-protocol.md §2): R0 pre-RFC 40-byte messages (ST/OpenAMP
+ * Wire revisions (docs/protocol.md §2): R0 pre-RFC 40-byte messages (ST/OpenAMP
  * prototype), R2 6-byte header (Linux RFC), R3 8-byte header (PATCH v1), R4 8-byte header
  * (PATCH v2). R1 exists only on paper and is recognised as R0-shaped.
  */
@@ -17,7 +17,7 @@ export type MessageKind = 'request' | 'response' | 'event';
 
 /**
  * Who sent the bytes. Needed for R0, where the OpenAMP device answers by echoing the request
- * buffer without setting the response bit (amp-bus.md §3.2): a non-event message travelling
+ * buffer without setting the response bit (docs/amp-bus.md §3.2): a non-event message travelling
  * device→driver is a response.
  */
 export const DIRECTIONS = ['driver-to-device', 'device-to-driver'] as const;
@@ -113,7 +113,7 @@ export interface MessageInit {
   msgSize?: number;
   /**
    * Override the raw `type` byte; normally computed from kind and bus. For the R0 OpenAMP echo
-   * (a response without the response bit, amp-bus.md §3.2) and malformed test messages.
+   * (a response without the response bit, docs/amp-bus.md §3.2) and malformed test messages.
    */
   type?: number;
 }

@@ -1,7 +1,7 @@
 /**
  * Host side of the serial bridge protocol as a pure state machine over an abstract byte
  * transport: requests are queued and sent one at a time (stop-and-wait, so the agent executes
- * them strictly in issue order, amp-bus.md §9.2 "Semantics"), each retransmitted byte-identically
+ * them strictly in issue order, docs/amp-bus.md §9.2 "Semantics"), each retransmitted byte-identically
  * with the same sequence number after a timeout, a bounded number of times. The agent answers a
  * retransmission from its reply cache without executing it again, so a write applies at most once
  * (main/bridge-agent/PROTOCOL.md "Retries").

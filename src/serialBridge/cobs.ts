@@ -1,6 +1,6 @@
 /**
  * COBS (Consistent Overhead Byte Stuffing, Cheshire & Baker 1999) with 0x00 as the frame
- * delimiter (amp-bus.md §9.2 "Framing: COBS (0x00 delimiter)"). An encoded frame never contains
+ * delimiter (docs/amp-bus.md §9.2 "Framing: COBS (0x00 delimiter)"). An encoded frame never contains
  * 0x00, so a receiver that lost bytes resynchronises at the next delimiter.
  * The same vectors are checked by main/bridge-agent/test (cobs.c) and test/unit/serialBridge.
  */

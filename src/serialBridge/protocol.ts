@@ -1,6 +1,6 @@
 /**
  * Serial bridge protocol, version 1: frames, opcodes, status codes and payload layouts for
- * reaching a board's shared memory through an agent on the board (amp-bus.md §9.2). The byte
+ * reaching a board's shared memory through an agent on the board (docs/amp-bus.md §9.2). The byte
  * tables, retry rules and examples are in main/bridge-agent/PROTOCOL.md; the C agent
  * (main/bridge-agent/bridge.h) uses the same numbers.
  *

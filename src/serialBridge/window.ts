@@ -75,7 +75,7 @@ export interface BridgeRegisterWrite {
 /**
  * Doorbell out: NOTIFY a line the agent was configured with (it fences, then performs its own
  * register write), or a STORE to a doorbell register the host names (the agent fences before
- * every STORE, so queue writes are visible first: amp-bus.md §9.2 "a barrier before NOTIFY").
+ * every STORE, so queue writes are visible first: docs/amp-bus.md §9.2 "a barrier before NOTIFY").
  */
 export class BridgeDoorbellOut implements DoorbellOut {
   constructor(

@@ -93,7 +93,7 @@ export const QUIRKS: Readonly<Record<PeerName, readonly Quirk[]>> = {
     { rule: 'vqueue-unconfigured-size', messages: ['GET_VQUEUE'], why: "QEMU reports its default queue size (8) as cur_size before SET_VQUEUE" },
     { rule: 'request-answered', messages: ['GET_SHM'], why: 'QEMU before PoC-v2 drops GET_SHM unanswered' },
   ],
-  // amp-bus §3.2 and OpenAMP virtio_msg_rproc_bus.c, as the R0 device server plays it.
+  // docs/amp-bus.md §3.2 and OpenAMP virtio_msg_rproc_bus.c, as the R0 device server plays it.
   'openamp-st': [
     { rule: 'response-type', why: 'the ST firmware answers by echoing the request buffer without the response bit' },
     { rule: 'request-answered', messages: ['SET_DEVICE_STATUS', 'GET_CONFIG', 'SET_CONFIG', 'RESET_VQUEUE'], why: 'the ST firmware answers only get-style requests and never SET_DEVICE_STATUS' },

@@ -1,6 +1,6 @@
 /**
  * Generates the Wireshark Lua dissector for trace records (record.ts) carried in our pcapng
- * (pcapng.ts; peers.md §C.1 "Shipping the Lua dissector"). Every layout comes from the codec's
+ * (pcapng.ts; docs/formats.md §1 "Shipping the Lua dissector"). Every layout comes from the codec's
  * message table (src/protocol/messages.ts MESSAGES / HEADERS) and every record constant from
  * record.ts, so the dissector cannot drift from the codec: change the table, regenerate.
  *

@@ -1,5 +1,5 @@
 /**
- * pcapng export and import (block layouts: peers.md §C.1, from draft-ietf-opsawg-pcapng).
+ * pcapng export and import (block layouts: docs/formats.md §1, from draft-ietf-opsawg-pcapng).
  *
  * The file is one little-endian section: a Section Header Block whose comments carry the
  * CaptureMeta (`amp-trace-meta=<json>`) and the session notes, three Interface Description

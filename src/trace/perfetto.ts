@@ -1,10 +1,10 @@
 /**
  * Perfetto export: a native protobuf trace (TrackEvent) that ui.perfetto.dev opens, written as a
- * stream (peers.md §C.3: a Trace is just repeated length-delimited field-1 TracePackets, so it can
+ * stream (docs/formats.md §3: a Trace is just repeated length-delimited field-1 TracePackets, so it can
  * be appended packet by packet). Field numbers are from google/perfetto protos/perfetto/trace/
  * (trace_packet.proto, clock_snapshot.proto, interned_data/interned_data.proto,
  * track_event/{track_event,track_descriptor,process_descriptor,counter_descriptor,debug_annotation}.proto);
- * the recipe (tracks before use, nesting per track, interning) follows docs/reference/synthetic-track-event.md.
+ * the recipe (tracks before use, nesting per track, interning) follows docs/formats.md §3 (Perfetto's synthetic track event recipe).
  *
  * Track layout:
  * - the board: a process track (synthetic pid BOARD_PID) named after the board profile, with an

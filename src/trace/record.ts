@@ -1,6 +1,6 @@
 /**
  * The trace record: one binary layout shared by the journal on disk, the pcapng payload (after
- * the exported-PDU tags, peers.md §C.1 "keep the payload identical in all options"), the
+ * the exported-PDU tags, docs/formats.md §1 "keep the payload identical in all options"), the
  * Wireshark dissector and every importer. Little-endian: a 64-byte header whose fields
  * RECORD_FIELDS lists in order (name, type, what each holds), then `data` — message: the raw
  * bytes; vq-index: VQ_INDEX_DATA; marker/queue-state/finding: UTF-8 text.
@@ -43,7 +43,7 @@ export const RECORD_FLAGS = {
 export const NO_DEV = 0xffff;
 export const NO_SEQ = 0xffff_ffff_ffff_ffffn;
 
-/** vq-index data: what the driver saw of one virtqueue (amp-bus.md / virtio split ring). */
+/** vq-index data: what the driver saw of one virtqueue (docs/amp-bus.md / virtio split ring). */
 export const VQ_INDEX_DATA_SIZE = 8;
 export interface VqIndex {
   availIdx: number;

@@ -356,7 +356,7 @@ export class DriverVirtqueue {
 
   /**
    * EVENT_AVAIL next_offset for VIRTIO_F_NOTIFICATION_DATA on a split ring: the avail index
-   * (bits 30:0, next_wrap 0 — virtio-msg R4 / Linux PoC-v2, virtio-msg-protocol.md §10.1).
+   * (bits 30:0, next_wrap 0 — virtio-msg R4 / Linux PoC-v2, docs/protocol.md §10.1).
    */
   nextOffsetForNotify(): number {
     return this.availIdx;

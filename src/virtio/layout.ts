@@ -159,7 +159,7 @@ export function vringNeedEvent(event: number, now: number, old: number): boolean
  */
 export type Translate = (addr: bigint, len: number) => number | null;
 
-/** The common case: the window's byte 0 is at `peerBase` in the device's view (amp-bus.md §6.1). */
+/** The common case: the window's byte 0 is at `peerBase` in the device's view (docs/amp-bus.md §6.1). */
 export function windowTranslator(peerBase: bigint, windowSize: number): Translate {
   return (addr, len) => {
     const off = addr - peerBase;

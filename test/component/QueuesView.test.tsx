@@ -6,7 +6,7 @@ import { QueuesView } from '../../renderer/src/views/queues/QueuesView';
 import { fakeApi, ok } from './fakeApi';
 import { device, sessionState } from './fixtures';
 
-// jsdom has no layout: give the virtualizer's scroller a size (stack.md §11 pitfall 11). jsdom
+// jsdom has no layout: give the virtualizer's scroller a size (docs/stack.md §11 pitfall 11). jsdom
 // defines both on Element.prototype; the overrides on HTMLElement.prototype are removed after.
 beforeAll(() => {
   Object.defineProperty(HTMLElement.prototype, 'clientHeight', { configurable: true, get: () => 300 });

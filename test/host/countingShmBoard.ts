@@ -6,7 +6,7 @@
  * test can check that a capture holds every message the board side published.
  *
  * With STATUS@K (a vmamp-shmem-v1 board), it is a firmware that stops its side of the bus (a
- * restart to INIT, SHUTDOWN, PEER_DEAD, amp-bus.md §4.2): once it rang for its Kth message it
+ * restart to INIT, SHUTDOWN, PEER_DEAD, docs/amp-bus.md §4.2): once it rang for its Kth message it
  * writes STATUS into its queue head, prints "stopped: published N" (N from its producer index,
  * which may be ahead of the rings by the rest of a batch) and touches the bus no more.
  *
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   /**
    * Publishes nothing more, writes the status into the device head and says how many messages
    * its producer index published. A restarting firmware wipes what it sent before it writes
-   * INIT (amp-bus.md §4.2), so a driver only keeps what it read before: this one waits for the
+   * INIT (docs/amp-bus.md §4.2), so a driver only keeps what it read before: this one waits for the
    * driver's consumer index to reach its producer index first.
    */
   const stopBus = async (status: number): Promise<void> => {

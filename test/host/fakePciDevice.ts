@@ -5,7 +5,7 @@
  * - NOTIFY[0] (BAR0+0x20) is the doorbell in: a store of 1 is seen, cleared, and the queue drained;
  * - the doorbell out is INTx as uio_pci_generic handles it: if INTx Disable (command bit 10) is
  *   clear, set it and write the next u32 count into the FIFO standing in for /dev/uioN;
- *   otherwise the interrupt stays pending until user space clears the bit (amp-bus.md §7).
+ *   otherwise the interrupt stays pending until user space clears the bit (docs/amp-bus.md §7).
  * Started with fork(); argv[2] is the JSON of FakeDeviceArgs; sends 'ready' or { error }.
  */
 import { parseBoardProfile } from '../../src/api/boardProfile';

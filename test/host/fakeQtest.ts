@@ -2,7 +2,7 @@
  * A fake QEMU for the qtest link: the qtest text protocol (QEMU system/qtest.c) over a UNIX
  * socket, backed by a machine with guest RAM, configuration mechanism #1 (ports 0xcf8/0xcfc)
  * and ECAM, a host bridge at 00:00.0 and virtio-msg-amp-pci (10ee:9039) at 00:03.0 with BAR0
- * registers (VERSION, NOTIFY[0]), a 16 KiB BAR1 and a 64-bit BAR2 (amp-bus.md §5.1). Behind BAR1
+ * registers (VERSION, NOTIFY[0]), a 16 KiB BAR1 and a 64-bit BAR2 (docs/amp-bus.md §5.1). Behind BAR1
  * runs QEMU's virtio-msg model as the QEMU field notes describe it, bugs included
  * (fakeQtestModel.ts); its state outlives a qtest connection, as QEMU's does (field notes,
  * "Re-attach").
@@ -238,7 +238,7 @@ export class FakeMachine {
     this.fnAt(offset >>> 20, (offset >>> 15) & 0x1f, (offset >>> 12) & 7)?.write(offset & 0xfff, (length * 8) as 8 | 16 | 32, value);
   }
 
-  /** BAR0 (amp-bus.md §5.1): 4-byte accesses only; VERSION 1, FEATURES 0, NOTIFY[0] drains the driver queue. */
+  /** BAR0 (docs/amp-bus.md §5.1): 4-byte accesses only; VERSION 1, FEATURES 0, NOTIFY[0] drains the driver queue. */
   private registerRead(offset: number, length: number): number {
     if (length !== 4) {
       this.badRegisterAccesses.push(`read${length * 8} at ${offset}`);

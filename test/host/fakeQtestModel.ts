@@ -54,7 +54,7 @@ const INIT = 0;
 const READY = 1;
 const RUN = 2;
 const SHUTDOWN = 3;
-/** amp-bus.md §4.2: QEMU retries its queue init from a 100 ms timer, at most 1000 times (one static for all FIFOs). */
+/** docs/amp-bus.md §4.2: QEMU retries its queue init from a 100 ms timer, at most 1000 times (one static for all FIFOs). */
 export const INIT_TICK_MS = 100;
 const INIT_RETRIES = 1000;
 
@@ -161,7 +161,7 @@ export class VirtioMsgAmpPciModel {
   }
 
   /**
-   * amp-bus.md §4.2 `vmamp_shmem_queue_try_init`: own magic, wait for the peer's, SHUTDOWN if it
+   * docs/amp-bus.md §4.2 `vmamp_shmem_queue_try_init`: own magic, wait for the peer's, SHUTDOWN if it
    * is past RUN, indices 0 and READY, wait while it is INIT, RUN. QEMU field notes: the retry
    * counter is one static: after 1000 ticks (about 100 s) it gives up, head left where it was.
    */
@@ -196,7 +196,7 @@ export class VirtioMsgAmpPciModel {
     this.doorbells++;
     const h = this.get16(DEV_HEAD + 6);
     if (h === this.get16(DRV_HEAD + 4)) return this.halt('spin', `doorbell ${this.doorbells} on an empty driver queue (head ${h}): the inverted drain loop spins`);
-    // amp-bus.md §4.2 receive: copy S bytes from the peer's element h, then advance the head.
+    // docs/amp-bus.md §4.2 receive: copy S bytes from the peer's element h, then advance the head.
     const msg = this.o.bar1.readSync(DRV_ELEMENTS + h * S, S);
     this.put16(DEV_HEAD + 6, (h + 1) % N);
     this.drained++;
@@ -336,7 +336,7 @@ export class VirtioMsgAmpPciModel {
   }
 
   /**
-   * amp-bus.md §4.2 send: `size` bytes into the own element at tail (the rest of the slot keeps
+   * docs/amp-bus.md §4.2 send: `size` bytes into the own element at tail (the rest of the slot keeps
    * what was there), then the tail. A message larger than a slot fills the slot (QEMU field notes:
    * the count-272 GET_DEVICES answer is seen with msg_size 286 in a 64-byte slot).
    */

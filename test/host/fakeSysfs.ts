@@ -1,5 +1,5 @@
 /**
- * A generated sysfs + /dev tree with PCI functions in it (amp-bus.md §12 item 4): per function
+ * A generated sysfs + /dev tree with PCI functions in it (docs/amp-bus.md §12 item 4): per function
  * vendor/device/class files, a 256-byte `config`, BARs as sparse `resourceN` files of the BAR
  * size (plus `resourceN_wc` for prefetchable BARs, which the kernel offers only there), a
  * `resource` table, and for a UIO-bound function `uio/uioN` with a FIFO standing in for

@@ -81,7 +81,7 @@ describe.skipIf(!native.ok)('a board whose link or memory fails mid-session', ()
       const { from, to } = producerMove(run);
       expect(to).toBe((from + 63 - 3) % 63);
       // The workbench had read every slot up to `from`, so a producer index moved back by 3 reads
-      // exactly as 60 new messages would (indices are slot numbers in 0..N-1; amp-bus §4.1): no
+      // exactly as 60 new messages would (indices are slot numbers in 0..N-1; docs/amp-bus.md §4.1): no
       // driver can tell them apart. What it can say truthfully is what those 60 slots held, the
       // old zeroed slots read as malformed messages. A move back while messages are still unread
       // is refused by name ("moved backwards from …"): test/unit/bus/drain.test.ts.

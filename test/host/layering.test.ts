@@ -1,4 +1,4 @@
-/** The folder boundaries of architecture.md are enforced by lint: a wrong import fails npm test. */
+/** The folder boundaries of docs/architecture.md are enforced by lint: a wrong import fails npm test. */
 import { resolve } from 'node:path';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';

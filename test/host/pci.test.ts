@@ -204,7 +204,7 @@ describe.skipIf(!native.ok)('pci link over a fake sysfs tree', () => {
     const link = await open(qemuProfile(t, { kind: 'uio', rearm: 'pci-cmd-intx', fallback: { kind: 'poll', pollIntervalMs: 2 } }), t);
     expect(link.doorbellIn.mode).toBe('poll');
     expect(link.notices).toEqual([
-      `${BDF} has no INTx pin, so uio_pci_generic can deliver no interrupts (amp-bus.md §7); using the profile's fallback "poll"`,
+      `${BDF} has no INTx pin, so uio_pci_generic can deliver no interrupts (docs/amp-bus.md §7); using the profile's fallback "poll"`,
     ]);
     expect(link.description).toMatch(/, polling$/);
   });

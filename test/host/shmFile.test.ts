@@ -239,7 +239,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
     const connected = await service.handle('session.connect', { board: 'sim-qemu-amp-pci', link: `shm-file:${path}` });
     expect(connected.ok && (connected.result as { bringUpError: string | null }).bringUpError).toBe(null);
 
-    // The board's firmware starts over: its queue head is back at INIT (amp-bus.md §4.2).
+    // The board's firmware starts over: its queue head is back at INIT (docs/amp-bus.md §4.2).
     writeDeviceHeadStatus(path, builtin('sim-qemu-amp-pci'), VMAMP_STATUS.INIT);
 
     // The next exchange meets the restarted board: the session ends at once, not request by request.

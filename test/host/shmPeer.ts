@@ -1,7 +1,7 @@
 /**
  * The board's side of a shm file as a misbehaving firmware would touch it, written from the
  * test process straight into the file: its queue head status (a restart to INIT, SHUTDOWN,
- * PEER_DEAD, amp-bus.md §4.2).
+ * PEER_DEAD, docs/amp-bus.md §4.2).
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 

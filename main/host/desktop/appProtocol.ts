@@ -1,6 +1,6 @@
 /**
  * The desktop app's page is served from amp-workbench://app/, a custom privileged scheme, rather
- * than from file:// (Electron security checklist "Avoid usage of the file:// protocol"; stack.md §4
+ * than from file:// (Electron security checklist "Avoid usage of the file:// protocol"; docs/stack.md §4
  * "CSP", as VS Code does with vscode-file://). The page gets an origin of its own instead of every
  * local file's, can reach nothing but the renderer build, and gets its response headers (CSP
  * above all) from the handler itself, which webRequest.onHeadersReceived does not reliably do

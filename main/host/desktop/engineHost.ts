@@ -1,12 +1,12 @@
 /**
  * The engine side of the desktop app: WorkbenchService behind a message port. In the app it runs
  * in an Electron utility process (main/app/engine.ts hands it process.parentPort), so a wedged
- * board or addon takes down this child only, never the window (stack.md §4 "Process layout");
+ * board or addon takes down this child only, never the window (docs/stack.md §4 "Process layout");
  * in tests it runs over a worker_threads MessageChannel.
  *
  * The port carries the RPC core's messages (src/api/rpc.ts): main calls the Workbench methods
  * and one of the engine's own, ENGINE_SHUTDOWN; events go to main with trace.appended coalesced
- * to at most one per `coalesceMs`, counts summed — never one message per record (stack.md §4
+ * to at most one per `coalesceMs`, counts summed — never one message per record (docs/stack.md §4
  * "High-rate stream", §6). Main relays them to the page.
  */
 import { coalesceTraceGrowth, serveRpc, type RpcClient, type RpcHandler, type WorkbenchBackend } from '../../../src/api/rpc';

@@ -1,5 +1,5 @@
 /**
- * The main process's gate for the page (stack.md §4 "Validate on the main side, twice"): first the
+ * The main process's gate for the page (docs/stack.md §4 "Validate on the main side, twice"): first the
  * sender — only the app's own page, served from amp-workbench://app (appProtocol.ts), or the dev
  * server in development, is given the port its requests travel on (Electron advisory
  * GHSA-mq8j-3h7h-p8g7: an unchecked senderFrame turns any frame's bug into the app's privileges);

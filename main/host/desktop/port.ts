@@ -3,7 +3,7 @@
  * `hostChannel`). Electron's utility-process parentPort and MessagePortMain (adapted in
  * main/app/ports.ts) and Node's worker_threads MessagePort (adapted here, for tests) all fit it,
  * so the engine host and its client are plain Node code that vitest runs without Electron
- * (stack.md §4 "Process layout").
+ * (docs/stack.md §4 "Process layout").
  */
 import type { MessagePort as NodeMessagePort } from 'node:worker_threads';
 

@@ -1,6 +1,6 @@
 /**
  * The workbench window's options and its Content-Security-Policy, as plain data so the security
- * checklist of stack.md §4 is asserted by a test rather than trusted (main/app passes these to
+ * checklist of docs/stack.md §4 is asserted by a test rather than trusted (main/app passes these to
  * BrowserWindow, the amp-workbench:// handler and session unchanged). The shapes are Electron's
  * BrowserWindowConstructorOptions and WebPreferences, restricted to what we set.
  */
@@ -84,7 +84,7 @@ function widen(policy: string, directive: string, extra: string): string {
  * Development against Vite's dev server (main.ts adds it to the http responses with
  * webRequest.onHeadersReceived): Vite injects the React Refresh preamble and styles
  * inline and talks HMR over a WebSocket to its own host, so those are allowed — in dev only
- * (stack.md §11 pitfall 19: generate the policy per mode).
+ * (docs/stack.md §11 pitfall 19: generate the policy per mode).
  */
 export function desktopCsp(origin: AppOrigin): string {
   const policy = contentSecurityPolicy({ kind: 'electron' });

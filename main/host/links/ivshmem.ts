@@ -1,6 +1,6 @@
 /**
  * The `ivshmem` link: the workbench as one peer of a QEMU ivshmem set-up, speaking the
- * ivshmem-server protocol (amp-bus.md §5.4; QEMU docs/specs/ivshmem-spec.rst and
+ * ivshmem-server protocol (docs/amp-bus.md §5.4; QEMU docs/specs/ivshmem-spec.rst and
  * contrib/ivshmem-server/ivshmem-server.c). Over a UNIX stream socket the server sends only
  * little-endian int64 messages, some carrying one fd (SCM_RIGHTS):
  *   1. the protocol version (0);  2. our peer id;  3. -1 with the shared-memory fd;

@@ -1,7 +1,7 @@
 /**
  * A MemoryWindow over (part of) a native mapping: every access is one call into the addon,
- * which copies in or out or does a single aligned access (amp-bus.md §4.5: loads acquire,
- * stores release), so mapped board memory never becomes a JS ArrayBuffer (stack.md §8).
+ * which copies in or out or does a single aligned access (docs/amp-bus.md §4.5: loads acquire,
+ * stores release), so mapped board memory never becomes a JS ArrayBuffer (docs/stack.md §8).
  */
 import { checkRange, HOST_IS_LITTLE_ENDIAN, type AccessWidth, type MemoryWindow } from '../../../src/bus/window';
 import { MAPPING_GONE, type NativeMapping } from '../../native/index';

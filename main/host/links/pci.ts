@@ -1,6 +1,6 @@
 /**
  * The `pci` link: a board behind a PCI function that this process reaches through sysfs
- * (amp-bus.md §5, §7). The function is found by the profile's vendor/device (10ee:9039 QEMU
+ * (docs/amp-bus.md §5, §7). The function is found by the profile's vendor/device (10ee:9039 QEMU
  * virtio-msg-amp-pci, 10ee:9038 Versal card) or by BDF; its BARs are mapped from `resourceN`
  * (`resourceN_wc` where the profile asks for write-combining and the BAR is prefetchable);
  * memory decoding and bus mastering are switched on in the command register; the doorbell is a
@@ -93,7 +93,7 @@ export class PollDoorbellIn implements DoorbellIn {
 }
 
 /**
- * Interrupts from /dev/uioN: each 4-byte read is the interrupt count (amp-bus.md §7).
+ * Interrupts from /dev/uioN: each 4-byte read is the interrupt count (docs/amp-bus.md §7).
  * uio_pci_generic masks INTx in its handler, so the line is re-armed before the listeners drain
  * the queue: an interrupt raised while they drain is then not lost. If the wait fails (the
  * node vanished, the driver was unbound), the link keeps working by polling and says why.
@@ -168,7 +168,7 @@ function fail(message: string): never {
   throw new PciLinkError(message);
 }
 
-/** Resolves a `publish` value: a number, or "$REGION.iova.lo|hi" / "$dataMemory.iova.lo|hi" (amp-bus.md §11). */
+/** Resolves a `publish` value: a number, or "$REGION.iova.lo|hi" / "$dataMemory.iova.lo|hi" (docs/amp-bus.md §11). */
 export function publishValue(profile: BoardProfile, value: number | string, field: string): number {
   if (typeof value === 'number') return value;
   const m = /^\$([A-Za-z0-9_-]+)\.iova\.(lo|hi)$/.exec(value);
@@ -245,7 +245,7 @@ function openDoorbellIn(
       return new PollDoorbellIn(spec.pollIntervalMs ?? 1);
     case 'uio': {
       if (spec.rearm === 'uio-write-1') fail('doorbellIn.rearm: "uio-write-1" is for uio_pdrv_genirq; uio_pci_generic has no irqcontrol, use "pci-cmd-intx"');
-      if (config.read(PCI_INTERRUPT_PIN, 8) === 0) return fallBack(`${fn.bdf} has no INTx pin, so uio_pci_generic can deliver no interrupts (amp-bus.md §7)`, spec);
+      if (config.read(PCI_INTERRUPT_PIN, 8) === 0) return fallBack(`${fn.bdf} has no INTx pin, so uio_pci_generic can deliver no interrupts (docs/amp-bus.md §7)`, spec);
       if (!fn.uio) {
         const id = `${fn.vendor.toString(16)} ${fn.device.toString(16)}`;
         const why = `${fn.bdf} is not bound to a UIO driver (no ${join(fn.dir, 'uio')}); to take interrupts: modprobe uio_pci_generic && echo "${id}" > /sys/bus/pci/drivers/uio_pci_generic/new_id`;

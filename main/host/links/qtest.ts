@@ -4,7 +4,7 @@
  * per line, answered in order by `OK [VALUE]` or `FAIL …`/`ERR …`, with asynchronous
  * `IRQ raise|lower N` lines that may come between any two answers.
  *
- * On top of it, what a guest's PCI driver would do for virtio-msg-amp-pci (amp-bus.md §5.1):
+ * On top of it, what a guest's PCI driver would do for virtio-msg-amp-pci (docs/amp-bus.md §5.1):
  * scan bus 0 through configuration mechanism #1 (ports 0xcf8/0xcfc) or ECAM, size and assign the
  * profile's BARs from a guest-physical MMIO window, enable memory decoding and bus mastering;
  * then the BARs and guest RAM become MemoryWindows over qtest reads and writes (ranges as
@@ -305,7 +305,7 @@ const PCI_CLASS_REVISION = 0x08;
 /** Configuration mechanism #1 (PCI Local Bus spec §3.2.2.3.2): address latch and data window. */
 const CONFIG_ADDRESS = 0xcf8;
 const CONFIG_DATA = 0xcfc;
-/** amp-bus.md §5.1: VERSION register at BAR0+0x00 reads 1. */
+/** docs/amp-bus.md §5.1: VERSION register at BAR0+0x00 reads 1. */
 const AMP_PCI_VERSION = 0x00;
 
 export type ConfigAccess = { kind: 'cf8' } | { kind: 'ecam'; base: bigint };
@@ -402,7 +402,7 @@ export async function assignBar(config: QtestConfig, index: number, alloc: MmioA
   const off = PCI_BAR0 + 4 * index;
   const where = `${bdfText(config.at)} BAR${index}`;
   const orig = await config.read(off, 32);
-  if (orig & 1) throw new QtestError(`${where} is an I/O BAR; expected a memory BAR (amp-bus.md §5.1)`);
+  if (orig & 1) throw new QtestError(`${where} is an I/O BAR; expected a memory BAR (docs/amp-bus.md §5.1)`);
   const is64 = ((orig >>> 1) & 3) === 2;
   await config.write(off, 32, 0xffffffff);
   const lo = (await config.read(off, 32)) & 0xfffffff0;
@@ -425,7 +425,7 @@ export async function assignBar(config: QtestConfig, index: number, alloc: MmioA
 // ---- doorbell in: polling ------------------------------------------------------------------------
 
 /**
- * MSI-X does not reach a qtest client (amp-bus.md §5.1), so this polls: every `intervalMs` it
+ * MSI-X does not reach a qtest client (docs/amp-bus.md §5.1), so this polls: every `intervalMs` it
  * advances QEMU's virtual clock (so the device's timers run) and reads the device queue's
  * producer index; each change is one ring. Without a source word every poll is a ring.
  */
@@ -685,7 +685,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
     const bar0 = bars.find((b) => b.index === 0);
     if (bar0 && fn.vendor === 0x10ee && fn.device === 0x9039) {
       const version = (await client.readMem(bar0.base + BigInt(AMP_PCI_VERSION), 32)) as number;
-      if (version !== 1) notices.push(`BAR0 VERSION reads ${hexNum(version)}; amp-bus.md §5.1 expects 1 — a newer model may lay out its queues differently`);
+      if (version !== 1) notices.push(`BAR0 VERSION reads ${hexNum(version)}; docs/amp-bus.md §5.1 expects 1 — a newer model may lay out its queues differently`);
     }
     if (profile.regions.some((r) => 'guestPhys' in r.source) && !ramMapped) {
       notices.push('guest RAM is read and written through qtest commands; for speed give its shared file (memory-backend-file,share=on) with --link qtest:PATH,mem=FILE');
@@ -740,7 +740,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
 
 /**
  * QEMU writes its vmamp layout some time after the machine is created, and under qtest only as
- * virtual time advances (the poller steps it): poll the magic (amp-bus.md §4.2, driver step 1).
+ * virtual time advances (the poller steps it): poll the magic (docs/amp-bus.md §4.2, driver step 1).
  * Returns a finding when it was absent at first; a magic that never comes is an error.
  */
 async function awaitLayoutMagic(bus: MemoryWindow, profile: BoardProfile, pollMs: number): Promise<string | null> {
@@ -754,7 +754,7 @@ async function awaitLayoutMagic(bus: MemoryWindow, profile: BoardProfile, pollMs
       return `layout magic at ${profile.bus.region}+${hexNum(profile.bus.offset)} read ${hexNum(first, 4)} at connect and ${hexNum(VMAMP_LAYOUT_MAGIC, 4)} ${waited} ms later: QEMU's virtio-msg-amp-pci publishes its layout after the machine is created; polled for it`;
     }
     if (waited >= limitMs) {
-      fail(`layout magic at ${profile.bus.region}+${hexNum(profile.bus.offset)} still ${hexNum(seen, 4)} after ${waited} ms, expected ${hexNum(VMAMP_LAYOUT_MAGIC, 4)}: is this the vmamp-shmem-v1 model (amp-bus.md §5.1 G3)? A spsc-v1 (G2) model has no layout header`);
+      fail(`layout magic at ${profile.bus.region}+${hexNum(profile.bus.offset)} still ${hexNum(seen, 4)} after ${waited} ms, expected ${hexNum(VMAMP_LAYOUT_MAGIC, 4)}: is this the vmamp-shmem-v1 model (docs/amp-bus.md §5.1 G3)? A spsc-v1 (G2) model has no layout header`);
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -1,7 +1,7 @@
 /**
  * The `serial-bridge` link: a board's shared memory and doorbells reached through the bridge
  * agent (main/bridge-agent) over a serial line, as a Link the bus engine runs over unchanged.
- * The serialport binding is injected (stack.md §9): production uses autoDetect() from
+ * The serialport binding is injected (docs/stack.md §9): production uses autoDetect() from
  * @serialport/bindings-cpp, tests may pass another. A port that disappears fails every pending
  * and later operation with an error naming the port; nothing waits forever.
  */
@@ -20,7 +20,7 @@ import type { Runtime } from '../../../src/util/runtime';
 import { nodeRuntime } from '../runtime';
 import { systemErrorText } from '../systemError';
 
-/** The binding type, taken from the stream (bindings-interface has no `types` export: stack.md §11 pitfall 5). */
+/** The binding type, taken from the stream (bindings-interface has no `types` export: docs/stack.md §11 pitfall 5). */
 export type SerialBinding = ConstructorParameters<typeof SerialPortStream>[0]['binding'];
 
 export interface SerialBridgeOptions {

@@ -1,5 +1,5 @@
 /**
- * PCI devices as Linux shows them in sysfs (amp-bus.md §7): finding a function by vendor/device
+ * PCI devices as Linux shows them in sysfs (docs/amp-bus.md §7): finding a function by vendor/device
  * or by BDF, its BAR resource files, its UIO node, and read-modify-write of its command register
  * through the binary `config` file. The sysfs root is a parameter so tests run against a
  * generated tree (test/host/fakeSysfs.ts).

@@ -6,7 +6,7 @@
  *
  * Memory bound: block bytes held in RAM stay under `residentBytes` (default 256 MiB, about 2.5 M
  * typical records). Beyond it the oldest blocks are dropped from memory and re-read from the
- * capture on disk when asked for (the journal is the source of truth, architecture.md "Trace
+ * capture on disk when asked for (the journal is the source of truth, docs/architecture.md "Trace
  * recorder"). What stays per record regardless: 4 bytes per match in each cached filtered view
  * (at most MAX_VIEWS views), and 8 bytes per paired response in the live latency statistics
  * (StatsAccumulator keeps exact percentiles). Per block: a few numbers of index.

@@ -1,7 +1,7 @@
 /**
  * Doorbells between two threads: a counter per direction in a SharedArrayBuffer. Ringing adds
  * one and wakes the waiter; the receiver compares with the last value it saw, so rings that
- * arrive while it is busy coalesce into one "look at the queue" (amp-bus.md §2.1).
+ * arrive while it is busy coalesce into one "look at the queue" (docs/amp-bus.md §2.1).
  */
 import type { DoorbellIn, DoorbellOut } from '../../../src/bus/link';
 

@@ -11,7 +11,7 @@
  *   (`@N`; `@0` as soon as the driver attached) or the first one named NAME.
  *
  * Memory faults (index, head) need a vmamp-shmem-v1 bus: the board's queue head is where QEMU
- * and Linux put it (amp-bus.md §4.2). Header rewrites need an 8-byte R3/R4 header.
+ * and Linux put it (docs/amp-bus.md §4.2). Header rewrites need an 8-byte R3/R4 header.
  */
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
@@ -485,7 +485,7 @@ export class FaultyBoard {
     }
   }
 
-  /** The device queue head's tail: the board's producer index (amp-bus.md §4.2). */
+  /** The device queue head's tail: the board's producer index (docs/amp-bus.md §4.2). */
   private async moveProducer(bus: MemoryWindow, layout: VmampLayout, to: (tail: number) => number): Promise<void> {
     const tail = await bus.load(layout.devQueueHead + QH.tail, 16);
     const next = to(tail);

@@ -1,6 +1,6 @@
 /**
  * Installs the generated virtio_msg Lua dissector (src/trace/dissector.ts) into the user's
- * personal Wireshark Lua plugins folder (peers.md §C.1 "Shipping the Lua dissector"; Wireshark
+ * personal Wireshark Lua plugins folder (docs/formats.md §1 "Shipping the Lua dissector"; Wireshark
  * User's Guide "Plugin folders"): `%APPDATA%\Wireshark\plugins` on Windows,
  * `~/.local/lib/wireshark/plugins` elsewhere (Linux and macOS; `tshark -G folders` shows it as
  * "Personal Lua Plugins" — it does not follow XDG_CONFIG_HOME, which is only a legacy fallback).

@@ -1,5 +1,5 @@
 /**
- * The renderer's Content-Security-Policy, generated per mode (stack.md §4 "CSP", §11 pitfall 19):
+ * The renderer's Content-Security-Policy, generated per mode (docs/stack.md §4 "CSP", §11 pitfall 19):
  * only web mode may open a WebSocket, and only to the one server that served the page.
  * No inline scripts, no eval (the filter language compiles to closures for this reason).
  */

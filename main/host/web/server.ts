@@ -17,7 +17,7 @@
  * Messages are the RPC core's (src/api/rpc.ts) as JSON text: `{id, method, params}` → `{id, result}`
  * or `{id, error}`, `{cancel: id}`, events `{event, data}`. trace.appended is coalesced per client
  * to at most one per `coalesceMs` (default 50 ms) carrying the summed count: never one message
- * per record (stack.md §6).
+ * per record (docs/stack.md §6).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -199,7 +199,7 @@ export function connectWebSocketApi(url: string = defaultSocketUrl()): Promise<E
 }
 
 /**
- * The desktop app: the page asks main for its port (the listener goes first: stack.md §11
+ * The desktop app: the page asks main for its port (the listener goes first: docs/stack.md §11
  * pitfall 10) and talks to the engine through main over it.
  */
 function desktopApi(preload: DesktopPreload): Promise<EngineApi> {

@@ -15,7 +15,7 @@ export function queueProblem(code: QueueProblem['code'], offset: number, reason:
 }
 
 
-/** Defaults of amp-bus.md §11 (Linux: 300 retries of 1–2 s) with a faster poll than Linux. */
+/** Defaults of docs/amp-bus.md §11 (Linux: 300 retries of 1–2 s) with a faster poll than Linux. */
 export const DEFAULT_LAYOUT_TIMEOUT_MS = 300_000;
 export const DEFAULT_PEER_TIMEOUT_MS = 300_000;
 export const DEFAULT_POLL_MS = 100;

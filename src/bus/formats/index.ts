@@ -1,5 +1,5 @@
 /**
- * One factory for the four queue formats (amp-bus.md §4), both roles:
+ * One factory for the four queue formats (docs/amp-bus.md §4), both roles:
  *
  *   attachQueue(format, role, window, geometry, opts) → { ok, value: queue, findings } | { ok: false, error: problem }
  *
@@ -20,7 +20,7 @@ import { attachSpsc, initSpsc, SPSC_DEFAULTS, type SpscGeometry } from './spsc';
 import { attachVmamp, createVmampLayout } from './vmamp';
 import type { Result } from '../../util/result';
 
-/** Format-specific placement (amp-bus.md §11 `bus.fixed`); every field has a default. */
+/** Format-specific placement (docs/amp-bus.md §11 `bus.fixed`); every field has a default. */
 export interface QueueGeometry {
   /** spsc: ring offsets in the bus window, ring size and slot size (defaults 0, 0x1000, 0x1000, 64). */
   driverQueueOffset?: number;

@@ -1,5 +1,5 @@
 /**
- * `openamp-static-v1` (amp-bus.md §4.3), the ST/OpenAMP STM32MP157 prototype: a 56-byte queue
+ * `openamp-static-v1` (docs/amp-bus.md §4.3), the ST/OpenAMP STM32MP157 prototype: a 56-byte queue
  * definition (magic 0x1A2B3C4D) written by the device, one 8-byte head per side (u16 status
  * with bit 0 READY, u16 resv, u16 w_idx = producer, u16 r_idx = consumer), one element array
  * per side. Replicates the firmware's quirks:
@@ -27,7 +27,7 @@ export const OA_READY = 0x1;
 
 export type StrideQuirk = 'num_elts' | 'none';
 
-/** The queue definition (amp-bus.md §4.3): offset and width of each field. */
+/** The queue definition (docs/amp-bus.md §4.3): offset and width of each field. */
 export const OA_FIELDS = {
   magic: [0, 4],
   version: [4, 4],

@@ -1,5 +1,5 @@
 /**
- * The one send/receive engine behind every queue format (amp-bus.md §4): two single-producer /
+ * The one send/receive engine behind every queue format (docs/amp-bus.md §4): two single-producer /
  * single-consumer rings of N fixed slots, one slot always empty, indices in [0, N) that wrap.
  * A format only says where the slots and the four indices live, how to publish its own indices
  * and what to do with an out-of-range peer index; the engine does the rest:
@@ -65,7 +65,7 @@ export interface RingSpec {
   /**
    * Checks the peer's state when the ring looks idle; a stop ('peer-state' problem) stops the
    * queue. `indicesKept`: whether the peer's producer index still counts what it published (a
-   * peer that stops keeps it; one that restarts or wipes its head zeroes it, amp-bus.md §4.2).
+   * peer that stops keeps it; one that restarts or wipes its head zeroes it, docs/amp-bus.md §4.2).
    */
   checkPeer?(): Promise<PeerStop | null>;
   /** Orderly stop of this side (vmamp: own status SHUTDOWN, OA: READY cleared). */

@@ -1,5 +1,5 @@
 /**
- * `spsc-v0` / `spsc-v1` (amp-bus.md §4.1): one 4 KiB ring per direction, the driver queue
+ * `spsc-v0` / `spsc-v1` (docs/amp-bus.md §4.1): one 4 KiB ring per direction, the driver queue
  * (driver produces) and the device queue (device produces). In each ring `head` (producer index,
  * u32) sits at +0x00, `tail` (consumer index, u32) at +0x40, packets at +0x80; N = 62 for 4 KiB
  * and 64-byte slots. No handshake and no status words: each side zeroes the parts it writes.

@@ -1,5 +1,5 @@
 /**
- * `vmamp-shmem-v1` (amp-bus.md §4.2): a 64-byte self-describing layout header written by the
+ * `vmamp-shmem-v1` (docs/amp-bus.md §4.2): a 64-byte self-describing layout header written by the
  * device (magic 0x4C4F last), one 8-byte queue head per side (magic 0x514F, status, tail =
  * producer, head = consumer), one element array per side. The driver validates the layout like
  * Linux, both sides run the INIT → READY → RUN handshake, and a peer index ≥ N is a protocol
@@ -43,7 +43,7 @@ export function vmampStatusName(status: number): string {
   return STATUS_NAMES[s] ?? `state ${s}`;
 }
 
-/** The layout header (layout table of amp-bus.md §4.2): offset and width of each field. */
+/** The layout header (layout table of docs/amp-bus.md §4.2): offset and width of each field. */
 export const VMAMP_FIELDS = {
   magic: [0x00, 2],
   length: [0x02, 2],
@@ -128,7 +128,7 @@ const layoutProblem = (field: number, reason: string): Fail<QueueProblem> => ({
 });
 
 /**
- * Validates a layout header as the Linux driver does (amp-bus.md §4.2, the 17 cases of §12
+ * Validates a layout header as the Linux driver does (docs/amp-bus.md §4.2, the 17 cases of §12
  * item 1): `bytes` holds at least the 64-byte header, `areaSize` is the layout area's size.
  * 'layout-not-ready' when the magic is not (yet) written, 'layout' with the offending field's
  * offset otherwise.
@@ -311,7 +311,7 @@ class Handshake {
         producer = peerHead;
         consumer = peerTail;
         this.findings.push(
-          queueProblem('peer-state', sides.peerHead, `peer queue head was already RUN with tail ${peerTail} / head ${peerHead} from an earlier session (amp-bus.md §13 q4); starting at its indices instead of 0 so no stale message is read`),
+          queueProblem('peer-state', sides.peerHead, `peer queue head was already RUN with tail ${peerTail} / head ${peerHead} from an earlier session (docs/amp-bus.md §13 q4); starting at its indices instead of 0 so no stale message is read`),
         );
       }
     }
@@ -370,7 +370,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
     const peer = await readHeadState(window, sides.peerHead);
     const stuck = peer.magic === VMAMP_QUEUE_MAGIC && peer.status === VMAMP_STATUS.INIT;
     const detail = stuck
-      ? `peer queue head at ${hexNum(sides.peerHead, 4)} still INIT after ${t.peerTimeoutMs} ms although its magic is 0x514f (QEMU stops retrying its handshake after ~100 s while messages still flow, qemu-field-notes.md)`
+      ? `peer queue head at ${hexNum(sides.peerHead, 4)} still INIT after ${t.peerTimeoutMs} ms although its magic is 0x514f (QEMU stops retrying its handshake after ~100 s while messages still flow, docs/peers.md §1.2)`
       : `peer queue head at ${hexNum(sides.peerHead, 4)} has magic ${hexNum(peer.magic, 4)} after ${t.peerTimeoutMs} ms, expected 0x514f: the peer has not initialised its queue head`;
     if (!(stuck && opts.tolerateStuckPeer)) {
       await hs.setStatus(VMAMP_STATUS.SHUTDOWN);

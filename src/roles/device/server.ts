@@ -2,7 +2,7 @@
  * The device role: serves virtio-msg transport and bus messages for a set of device models, as
  * the device side of a board does (QEMU's virtio-msg transport, the Versal card, the M4 firmware).
  *
- * Rules it follows (virtio-msg-protocol.md §11, §17): a malformed message, an unknown msg_id, a
+ * Rules it follows (docs/protocol.md §11, §17): a malformed message, an unknown msg_id, a
  * response arriving at the device or a message for an absent device is dropped silently — the
  * driver times out; responses copy the request's token (R4 rule, harmless for R3); EVENT_USED is
  * sent only after the used ring was updated; device-originated status changes raise EVENT_CONFIG.
@@ -43,7 +43,7 @@ export interface DeviceServerOptions {
   send(bytes: Uint8Array): Promise<void>;
   /** Messages the server dropped, and why (for the simulator's own log). */
   onDrop?(reason: string): void;
-  /** Play QEMU before PoC-v2: GET_SHM is dropped unanswered (virtio-msg-protocol.md §16.1). */
+  /** Play QEMU before PoC-v2: GET_SHM is dropped unanswered (docs/peers.md §1.1). */
   silentGetShm?: boolean;
 }
 

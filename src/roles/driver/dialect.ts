@@ -1,8 +1,8 @@
 /**
  * One small function per transport operation (the shape of Linux drivers/virtio/virtio_msg.c):
  * each prepares one message, transfers it and checks the answer. Two dialects:
- * - R2/R3/R4 (virtio-msg-protocol.md §6, §6R2), which differ only in a few fields;
- * - R0, the ST/OpenAMP prototype (amp-bus.md §3.2, OpenAMP virtio_msg_rproc_bus.c): 32 bytes of
+ * - R2/R3/R4 (docs/protocol.md §6, §6R2), which differ only in a few fields;
+ * - R0, the ST/OpenAMP prototype (docs/amp-bus.md §3.2, OpenAMP virtio_msg_rproc_bus.c): 32 bytes of
  *   features per index, no config size or queue count in DEVICE_INFO, no bus messages, and a
  *   firmware that answers only some requests (SET_DEVICE_STATUS is never answered, so status
  *   writes are confirmed with GET_DEVICE_STATUS).
@@ -44,7 +44,7 @@ export interface DeviceEntry {
   devNum: number;
 }
 
-/** One shared-memory region a device reports (GET_SHM, virtio-msg-protocol.md §6.10). */
+/** One shared-memory region a device reports (GET_SHM, docs/protocol.md §6.10). */
 export interface ShmRegion {
   shmid: number;
   length: bigint;
@@ -102,7 +102,7 @@ interface Exchange {
   revision: Revision;
   timeoutMs: number;
   maxMessageSize: number;
-  /** A deviation of the peer that was tolerated (qemu-field-notes.md: tolerate, report). */
+  /** A deviation of the peer that was tolerated (docs/peers.md §1.2: tolerate, report). */
   onFinding(text: string): void;
 }
 
@@ -131,7 +131,7 @@ async function call(x: Exchange, name: string, devNum: number, fields: Record<st
   }
   // Bytes missing below msg_size make a response unusable too. A msg_size larger than the
   // message's own counts say (QEMU's GET_DEVICES counts its bitmap in bytes,
-  // qemu-field-notes.md) leaves every field readable: tolerated and reported.
+  // docs/peers.md §1.2) leaves every field readable: tolerated and reported.
   const truncated = d.problems.filter((p) => p.code === 'truncated' || (p.code === 'size-mismatch' && msg.msgSize > r.value.length));
   if (truncated.length > 0) {
     return { ok: false, error: `${malformed}: ${truncated.map((p) => `${p.reason} at byte ${p.offset}`).join('; ')}`, unanswered: false };
@@ -149,7 +149,7 @@ function map<T, U>(r: Result<T>, f: (v: T) => U): Result<U> {
   return r.ok ? { ok: true, value: f(r.value) } : r;
 }
 
-/** GET_DEVICES bitmap → device numbers (virtio-msg-protocol.md §12.1: LSB first). */
+/** GET_DEVICES bitmap → device numbers (docs/protocol.md §12.1: LSB first). */
 export function bitmapDevices(offset: number, count: number, bitmap: Uint8Array): number[] {
   const out: number[] = [];
   for (let i = 0; i < count && i >> 3 < bitmap.length; i++) if ((bitmap[i >> 3]! >> (i & 7)) & 1) out.push(offset + i);
@@ -256,7 +256,7 @@ function modernDialect(x: Exchange): Dialect {
       return post(x, 'EVENT_AVAIL', devNum, { vq_index: index, next_offset: nextOffset }, 'event');
     },
     async getDevices() {
-      // §12.1, asked as the Linux driver asks (amp-bus.md §4.2 step 8): offset 0, count 32, then
+      // §12.1, asked as the Linux driver asks (docs/amp-bus.md §4.2 step 8): offset 0, count 32, then
       // windows of 32 only while next_offset is non-zero and grows. QEMU's model answers
       // num = MAX(count, 32) bitmap bytes, so a larger count gives it a msg_size larger than its
       // own slot (272 → 286), and copies them out of a 4-byte array: only the bytes of the

@@ -1,6 +1,6 @@
 /**
  * The driver role: enumerate the bus, bring each device to DRIVER_OK in the order of
- * virtio-msg-protocol.md §14.2, keep a state model of every device that any UI can subscribe
+ * docs/protocol.md §14.2, keep a state model of every device that any UI can subscribe
  * to, and react to EVENT_USED, EVENT_CONFIG (DEVICE_NEEDS_RESET) and EVENT_DEVICE (hot-plug).
  */
 import type { MemoryWindow } from '../../bus/window';
@@ -583,7 +583,7 @@ export class Driver {
 
   /**
    * Shared-memory region 0 (§6.10; length 0 = absent). Never fatal: QEMU before PoC-v2 drops
-   * GET_SHM (virtio-msg-protocol.md §16.1, §18 item 11), so one unanswered request marks the
+   * GET_SHM (docs/peers.md §1.1, docs/protocol.md §18 item 11), so one unanswered request marks the
    * bus and later devices are not asked, costing one response timeout per session at most.
    */
   private async readShm(dev: LiveDevice): Promise<void> {

@@ -3,7 +3,7 @@
  * rows made on demand from their index (so a million cost nothing), served by a fake WorkbenchApi through trace.rows / trace.record with a small filter evaluator
  * covering what the Trace view sends (problem, msg, seq, token, type, dev; &&, ||, parentheses).
  * Anything else is a bad-filter error with the column of the token it could not read, as the
- * engine reports one. Also the jsdom layout the virtualizer needs (stack.md §11 pitfall 11).
+ * engine reports one. Also the jsdom layout the virtualizer needs (docs/stack.md §11 pitfall 11).
  */
 import type { RecordDetail, TraceRow, WorkbenchError } from '../../../src/api/workbench';
 import { fakeApi, type FakeApi, type Handlers } from '../fakeApi';

@@ -1,5 +1,5 @@
 /**
- * The desktop window's security settings (stack.md §4 checklist), its per-mode CSP, and the native
+ * The desktop window's security settings (docs/stack.md §4 checklist), its per-mode CSP, and the native
  * menus as data.
  */
 import { describe, expect, it } from 'vitest';

@@ -87,7 +87,7 @@ describe('board profiles', () => {
     expect(errorsOf(p)).toEqual([
       {
         field: 'bus.maxMessageSize',
-        message: "revision r3 needs a bus maximum of at least 48 bytes (the spec's 44 cannot carry its 48-byte GET_VQUEUE and SET_VQUEUE, virtio-msg-protocol.md §18.3), saw 44",
+        message: "revision r3 needs a bus maximum of at least 48 bytes (the spec's 44 cannot carry its 48-byte GET_VQUEUE and SET_VQUEUE, docs/protocol.md §18.3), saw 44",
       },
     ]);
     mutate(p, 'bus.maxMessageSize', 48);

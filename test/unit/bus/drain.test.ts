@@ -3,7 +3,7 @@
  * state, our own shutdown), receives still copy out every message published up to the producer
  * index, once each and in order, and only then report why the queue stopped. A peer that stops
  * keeps its producer index, which is read once more; one that restarts or wipes its head zeroes
- * it (amp-bus.md §4.2), so the index last read is the last trusted. An index that is out of
+ * it (docs/amp-bus.md §4.2), so the index last read is the last trusted. An index that is out of
  * range or moved backwards is still refused: no slot nobody wrote is ever read.
  */
 import { describe, expect, it } from 'vitest';
@@ -147,7 +147,7 @@ it('vmamp: a peer that restarts (INIT) and zeroes its producer index: the zeroed
   const { driver, device, window } = await attachPair('vmamp-shmem-v1');
   await publish(device, 0, 3);
   expect(await drainLog(driver)).toEqual(sent(0, 3));
-  // amp-bus.md §4.2, Linux handshake steps 3 and 5: INIT first, then head and tail 0.
+  // docs/amp-bus.md §4.2, Linux handshake steps 3 and 5: INIT first, then head and tail 0.
   window.storeSync(0x42, 16, VMAMP_STATUS.INIT);
   window.storeSync(0x44, 32, 0);
   // Taken as it stands, tail 0 would mean 60 waiting slots.

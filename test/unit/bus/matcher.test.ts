@@ -1,4 +1,4 @@
-/** The matching rule itself (virtio-msg-protocol.md §7), revision by revision. */
+/** The matching rule itself (docs/protocol.md §7), revision by revision. */
 import { describe, expect, it } from 'vitest';
 
 import { checkFraming, framingText, Matcher, type MatchEntry, type MatchHeader } from '../../../src/bus/matcher';

@@ -3,7 +3,7 @@ import { attachQueue, createLayout } from '../../../src/bus/formats/index';
 import { OA_FIELD, validateOpenAmpDef } from '../../../src/bus/formats/openamp';
 import { attachPair, bytesWindow, fastOpts, hex, payload, r0, VirtualRuntime } from './helpers';
 
-/** The queue definition of the STM32MP157 demo (amp-bus.md §4.3 table): 4 × 40 B per direction. */
+/** The queue definition of the STM32MP157 demo (docs/amp-bus.md §4.3 table): 4 × 40 B per direction. */
 const DEF =
   '4d3c2b1a' + '01000000' + '00000000' + '00000000' + // magic, version, driver_peer_ord, dev_peer_ord
   '2800' + '0400' + '2800' + '0400' + // drv elt size/num, dev elt size/num

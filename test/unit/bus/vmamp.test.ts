@@ -11,7 +11,7 @@ import type { AttachStage, QueueProblem } from '../../../src/bus/queue';
 import { attachPair, bytesWindow, fastOpts, hex, payload, VirtualRuntime } from './helpers';
 
 /**
- * The base layout of the Linux G3 unit test (amp-bus.md §12 item 1): 16 KiB area, N = 100,
+ * The base layout of the Linux G3 unit test (docs/amp-bus.md §12 item 1): 16 KiB area, N = 100,
  * S = 64, heads at 0x40/0x48, elements at 0x50 and 0x50 + 6400, no notifications.
  */
 function linuxBase(): VmampLayout {
@@ -123,7 +123,7 @@ describe('validateVmampLayout: the 17 golden cases of the Linux G3 unit test', (
   });
 });
 
-/** The 8 KiB area QEMU writes (amp-bus.md §4.2 table, qemu-field-notes.md). */
+/** The 8 KiB area QEMU writes (docs/amp-bus.md §4.2 table, docs/peers.md §1.2). */
 const QEMU_HEADER =
   '4f4c' + '4000' + '0100' + '0000' + '00' + '00' + '3f00' + '4000' + '0000' + // magic length version features notif vq N S reserved
   '0000000000000000' + '4000000000000000' + '5000000000000000' + // dev notif, head, elements
@@ -209,7 +209,7 @@ describe('vmamp handshake', () => {
     expect(w.loadSync(0x4a, 16)).toBe(VMAMP_STATUS.SHUTDOWN);
   });
 
-  describe('a device that gave up its handshake and stays INIT (qemu-field-notes.md)', () => {
+  describe('a device that gave up its handshake and stays INIT (docs/peers.md §1.2)', () => {
     async function stuckDevice(): Promise<ReturnType<typeof bytesWindow>> {
       const w = bytesWindow(0x2000);
       await createLayout('vmamp-shmem-v1', 'device', w);

@@ -1,4 +1,4 @@
-/** detectRevision on captured-like sequences of each revision (virtio-msg-protocol.md §13). */
+/** detectRevision on captured-like sequences of each revision (docs/protocol.md §13). */
 import { describe, expect, it } from 'vitest';
 import { detectRevision, encode } from '../../../src/protocol/index';
 import type { MessageInit, Revision } from '../../../src/protocol/index';

@@ -1,5 +1,5 @@
 /**
- * Byte-exact vectors, both ways: every hex vector of virtio-msg-protocol.md §15 (TV-1…TV-19 as
+ * Byte-exact vectors, both ways: every hex vector of docs/protocol.md §15 (TV-1…TV-19 as
  * present, K-1, K-2, K-5, K-6), plus hand-derived vectors pinning the layouts §15 does not cover
  * (R2 vqueue messages of §6R2, R0 from OpenAMP virtio_msg.h, FF-A generation (c) of §12.4).
  */

@@ -95,7 +95,7 @@ const DOORBELL_RECORD_HEX = `
   ff ff ff ff ff ff ff ff                    // pairSeq none
   00 00 00 00 00 00 00 00                    // latency`;
 
-describe('pcapng writer: byte-exact blocks (peers.md §C.1)', () => {
+describe('pcapng writer: byte-exact blocks (docs/formats.md §1)', () => {
   const meta = sampleMeta({ board: 'b', boardDescription: 'd', app: 'a', notes: ['n1'] });
   const bytes = exportBytes(meta, [doorbellRecord()], { os: 'o', infoText: true });
   const blocks = blockEnds(bytes);

@@ -1,6 +1,6 @@
 /**
  * Export the trace (trace.export): format, filter, time range and an output path on the engine's
- * machine. The engine writes the file itself (stack.md §6 rule 6: the page never streams the
+ * machine. The engine writes the file itself (docs/stack.md §6 rule 6: the page never streams the
  * capture); the page shows export.progress events for its path and then the result or the error.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';

@@ -1,5 +1,5 @@
 /**
- * One uPlot chart (stack.md §6 rule 5: uPlot, fed decimated buckets). Created when mounted (and
+ * One uPlot chart (docs/stack.md §6 rule 5: uPlot, fed decimated buckets). Created when mounted (and
  * again when `options` changes identity), resized to its box, and given new data without being
  * rebuilt. uPlot draws on canvas; its stylesheet is a file (the CSP forbids inline styles).
  */

@@ -2,7 +2,7 @@
  * The Timeline: a lane per device (messages per bucket) and per device virtqueue (descriptors in
  * flight, the max per bucket), a throughput chart and a latency histogram per request type.
  * Everything is a windowed query at screen resolution: trace.window with one bucket per pixel of
- * plot width (stack.md §6 rule 4), so the engine reduces the trace and the page draws only
+ * plot width (docs/stack.md §6 rule 4), so the engine reduces the trace and the page draws only
  * what fits. Wheel zooms around the pointer, dragging pans; the lanes share one time axis.
  */
 import { useCallback, useEffect, useMemo, useRef, useState, type PointerEvent, type WheelEvent } from 'react';

@@ -1,6 +1,6 @@
 /**
  * The virtualized trace table. One native scroller cannot hold more than about 1.6 M rows
- * (Chromium clamps an element's height at 33,554,428 px: stack.md §6 rule 3, §11 pitfall 12), so
+ * (Chromium clamps an element's height at 33,554,428 px: docs/stack.md §6 rule 3, §11 pitfall 12), so
  * the virtualizer covers a window of at most WINDOW_ROWS view rows starting at `base`; scrolling
  * near the window's edge slides the window by half its size and moves the scroll position back
  * by as much, so the rows under the pointer do not move. The overview bar on the right maps the

@@ -1,10 +1,10 @@
 /**
  * The rows of one trace view (all records, or those a filter accepts), pulled from the engine in
- * pages: the engine never pushes rows (stack.md §6, "windowed queries"). The table asks for the
+ * pages: the engine never pushes rows (docs/stack.md §6, "windowed queries"). The table asks for the
  * range it shows (`ensure`); pages are cached by index, least recently used dropped first.
  * `trace.appended` only says the trace grew: without a filter the new size is in the event, with
  * one the engine is asked again (one request in flight at a time, coalesced). Listeners hear at
- * most one change per animation frame (stack.md §6 rule 2).
+ * most one change per animation frame (docs/stack.md §6 rule 2).
  */
 import type { TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 

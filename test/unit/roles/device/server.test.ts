@@ -1,7 +1,7 @@
 /**
  * The device role driven directly with encoded messages: SET_VQUEUE flags and atomicity,
  * RESET_VQUEUE and VIRTIO_F_RING_RESET, GET_DEVICES paging within the bus maximum, SET_CONFIG
- * generation rules (virtio-msg-protocol.md §6.8, §6.9, §6.14, §9, §11, §12.1, §17).
+ * generation rules (docs/protocol.md §6.8, §6.9, §6.14, §9, §11, §12.1, §17).
  */
 import { describe, expect, it } from 'vitest';
 import { BytesWindow, type MemoryWindow } from '../../../../src/bus/window';

@@ -1,5 +1,5 @@
 /**
- * GET_SHM during bring-up (virtio-msg-protocol.md §6.10): regions a device offers land in its
+ * GET_SHM during bring-up (docs/protocol.md §6.10): regions a device offers land in its
  * state, length 0 means none, and a peer that never answers (QEMU before PoC-v2, §16.1) costs
  * one timeout per session and a finding instead of the device.
  */
