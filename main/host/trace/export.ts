@@ -67,7 +67,8 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   const base = capture.meta.startMonoNs;
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
-  const total = capture.count;
+  // A live capture is exported as far as it is now; a file to its end, however far that is.
+  const total = capture.live ? capture.count : Infinity;
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
   let fd: number;
@@ -112,10 +113,10 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
           if (v.kindCode === FINDING) findings++;
         }
         if (scanned % STEP_RECORDS !== 0) continue;
-        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, total);
+        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, Math.max(scanned, capture.count));
         yield;
         const why = stopped();
-        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')} records; no file was written`);
+        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${capture.count.toLocaleString('en')} records; no file was written`);
       }
     }
     writer.end();
@@ -124,7 +125,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   } catch (e) {
     return discard(`cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}`);
   }
-  opts.onProgress?.(scanned, total);
+  opts.onProgress?.(scanned, scanned);
   return { ok: true, written, scanned, bytes, problems, findings };
 }
 

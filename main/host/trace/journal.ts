@@ -6,13 +6,15 @@
  * with SIGKILL leaves every chunk it wrote readable; the reader reports the torn tail. In ring
  * mode the oldest segments are deleted so that only about the newest `ringBytes` stay.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 import { indexRecords, type RecordBlock } from '../../../src/trace/block';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, chunkHeader, parseChunkHeader, payloadIntact, type ChunkHeader } from '../../../src/trace/chunk';
 import { metaFromJson, metaToJson, type CaptureMeta, type CaptureMetaJson } from '../../../src/trace/meta';
+import { RECORD_HEADER_SIZE, RecordView } from '../../../src/trace/record';
 import type { ChunkSink } from '../../../src/trace/recorder';
+import { Followers, indexedBlocks, spanOf, type BlockSpan, type CaptureSource, type SourceFrom } from '../../../src/trace/source';
 import { fileErrorText } from '../failure';
 
 export const MANIFEST = 'capture.json';
@@ -50,8 +52,14 @@ export interface JournalOptions {
   segmentBytes?: number;
 }
 
-/** The recorder's sink: appends chunks to segment files. */
+/**
+ * The recorder's sink: appends chunks to segment files. Its `source` is the capture as it is
+ * written, live: the chunks indexed as they are written, each one told to followers in the
+ * same call.
+ */
 export class JournalWriter implements ChunkSink {
+  readonly source: Capture;
+  private readonly live: JournalSource;
   private readonly manifest: Manifest;
   private fd: number;
   private segment = 1;
@@ -73,6 +81,9 @@ export class JournalWriter implements ChunkSink {
     if (ringBytes !== null && !(ringBytes >= 1 << 20)) throw new Error(`ring size must be at least 1 MiB, saw ${ringBytes} bytes`);
     const segmentBytes = opts.segmentBytes ?? (ringBytes !== null ? Math.floor(ringBytes / MIN_RING_SEGMENTS) : DEFAULT_SEGMENT_BYTES);
     this.manifest = { ...metaToJson(opts.meta), journal: { version: 1, segmentBytes, ringBytes } };
+    this.live = new JournalSource(dir, opts.meta, [...opts.meta.notes]);
+    this.live.live = true;
+    this.source = this.live;
     writeManifest(dir, this.manifest);
     this.fd = openSync(join(dir, segmentName(this.segment)), 'wx');
     this.segments.push({ n: this.segment, bytes: 0 });
@@ -87,18 +98,26 @@ export class JournalWriter implements ChunkSink {
     const size = CHUNK_HEADER_SIZE + payload.length;
     if (this.segmentUsed > 0 && this.segmentUsed + size > this.manifest.journal.segmentBytes) this.nextSegment();
     // One writev per chunk: a kill lands between chunks or tears only the last one.
-    const written = writevSync(this.fd, [chunkHeader(payload, count, firstSeq), payload]);
+    const head = chunkHeader(payload, count, firstSeq);
+    const written = writevSync(this.fd, [head, payload]);
     if (written !== size) throw new Error(`short write to ${segmentName(this.segment)}: ${written} of ${size} bytes (disk full?)`);
+    const ref = { file: join(this.opts.dir, segmentName(this.segment)), offset: this.segmentUsed, header: { payloadBytes: payload.length, count, firstSeq, payloadCrc: new DataView(head.buffer).getUint32(24, true) } };
     this.segmentUsed += size;
     this.segments[this.segments.length - 1]!.bytes = this.segmentUsed;
     this.records += count;
     this.trimRing();
+    const offsets = indexRecords(payload).block.offsets;
+    const span = spanOf({ bytes: payload, offsets }, 0, this.opts.meta.startMonoNs);
+    this.live.add(ref, span.minNs, span.maxNs);
+    // The payload is the recorder's buffer, reused after this call: followers get a copy.
+    if (this.live.followers.size > 0) this.live.followers.tell({ bytes: payload.slice(), offsets }, this.live.refs.length - 1);
   }
 
   /** Marks the capture complete in its manifest. */
   close(endWallNs: bigint): void {
     if (this.closed) return;
     this.closed = true;
+    this.live.live = false;
     closeSync(this.fd);
     this.manifest.journal.closed = { records: this.records, endWallNs: endWallNs.toString() };
     writeManifest(this.opts.dir, this.manifest);
@@ -128,27 +147,149 @@ interface ChunkRef {
   file: string;
   offset: number;
   header: ChunkHeader;
-  /** Records readable in the chunk (header.count unless the chunk is malformed). */
-  count: number;
+  /** Set once a read found the chunk damaged (its note is written once). */
+  damaged?: true;
 }
 
-/** A capture opened for reading: its metadata, what recovery found, and its records in blocks. */
-export interface Capture {
-  readonly path: string;
-  readonly meta: CaptureMeta;
-  /** Recovery and integrity notes: torn tail, skipped damage, unclean close, ring-mode trimming. */
-  readonly notes: string[];
-  readonly count: number;
-  /** Records in capture order, one block per chunk, read from disk as they are walked. */
-  blocks(): Iterable<RecordBlock>;
-}
+/** A capture opened for reading, or being written: its records through the capture source interface. */
+export type Capture = CaptureSource;
 
 export type CaptureOpen = { ok: true; capture: Capture } | { ok: false; reason: string };
 
-/** Scans one segment file: every intact chunk, and notes for what is not. */
-function scanSegment(file: string, name: string, last: boolean, notes: string[]): ChunkRef[] {
-  const bytes = readFileSync(file);
-  const refs: ChunkRef[] = [];
+/** Bytes [at, at + n) of `file` with one positioned read; fewer at the end of the file. */
+function readAt(fd: number, at: number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  const got = readSync(fd, b, 0, n, at);
+  return b.subarray(0, got);
+}
+
+/**
+ * The chunks of a capture folder as a capture source: an index of chunks (file, offset, seq and
+ * time span), each chunk read with one positioned read when asked for and checked by its CRC
+ * then, so opening costs a header read per chunk however large the capture.
+ */
+class JournalSource implements CaptureSource {
+  readonly refs: ChunkRef[] = [];
+  private readonly index: BlockSpan[] = [];
+  private total = 0;
+  readonly followers = new Followers();
+  live = false;
+
+  constructor(
+    readonly path: string,
+    readonly meta: CaptureMeta,
+    readonly notes: string[],
+  ) {}
+
+  get count(): number {
+    return this.total;
+  }
+
+  spans(): readonly BlockSpan[] {
+    return this.index;
+  }
+
+  add(ref: ChunkRef, minNs: number, maxNs: number): BlockSpan {
+    const span = { first: this.total, count: ref.header.count, firstSeq: ref.header.firstSeq, minNs, maxNs, bytes: ref.header.payloadBytes };
+    this.refs.push(ref);
+    this.index.push(span);
+    this.total += span.count;
+    return span;
+  }
+
+  blocks(from?: SourceFrom): Iterable<RecordBlock> {
+    return indexedBlocks(this, from);
+  }
+
+  read(k: number): RecordBlock | null {
+    const r = this.refs[k];
+    if (!r || r.damaged) return null;
+    let payload: Uint8Array;
+    try {
+      const fd = openSync(r.file, 'r');
+      try {
+        payload = readAt(fd, r.offset + CHUNK_HEADER_SIZE, r.header.payloadBytes);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // Ring mode deleted the segment since it was indexed.
+      return null;
+    }
+    const name = basename(r.file);
+    const { firstSeq, count } = r.header;
+    if (!payloadIntact(r.header, payload)) {
+      r.damaged = true;
+      const why = payload.length < r.header.payloadBytes ? `chunk of ${r.header.payloadBytes} payload bytes, only ${payload.length} present` : 'payload CRC-32C does not match';
+      this.notes.push(`${name}: damaged chunk at byte ${r.offset}: ${why}; skipped ${CHUNK_HEADER_SIZE + r.header.payloadBytes} bytes to the next intact chunk`);
+      this.notes.push(`records ${firstSeq}..${firstSeq + count - 1} missing (damaged chunk or lost writes)`);
+      return null;
+    }
+    const idx = indexRecords(payload);
+    if (!idx.ok || idx.block.offsets.length !== count) {
+      r.damaged = true;
+      this.notes.push(`${name}: chunk at byte ${r.offset} is intact but malformed (${malformation(idx, count)}); ${idx.block.offsets.length} records before the damage kept`);
+    }
+    return idx.block;
+  }
+
+  follow(onBlock: (block: RecordBlock, k: number) => void, fromSpan = 0): () => void {
+    return this.followers.follow(this, onBlock, fromSpan);
+  }
+}
+
+function malformation(idx: ReturnType<typeof indexRecords>, count: number): string {
+  return idx.ok ? `${idx.block.offsets.length} records where the header says ${count}` : `record at chunk byte ${idx.offset}: ${idx.reason}`;
+}
+
+/** Where a record's monoNs sits in its header (record.ts). */
+const CHUNK_PEEK = CHUNK_HEADER_SIZE + RECORD_HEADER_SIZE;
+
+/**
+ * Indexes one segment file from its chunk headers, reading each header and its first record's
+ * header with one positioned read. Where a header does not hold (a torn tail, damage), the rest
+ * of the segment is scanned byte by byte for the next intact chunk.
+ */
+function indexSegment(src: JournalSource, file: string, last: boolean): void {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const view = new RecordView(new Uint8Array(0));
+    const base = src.meta.startMonoNs;
+    let off = 0;
+    let pending: { ref: ChunkRef; minNs: number } | null = null;
+    const settle = (nextNs: number): void => {
+      if (pending) src.add(pending.ref, pending.minNs, Math.max(pending.minNs, nextNs));
+      pending = null;
+    };
+    while (off < size) {
+      const peek = readAt(fd, off, CHUNK_PEEK);
+      const h = parseChunkHeader(peek);
+      if (!h.ok || off + CHUNK_HEADER_SIZE + h.header.payloadBytes > size || h.header.count === 0 || peek.length < CHUNK_PEEK) {
+        settle(pending ? pending.minNs : 0);
+        recoverSegment(src, file, readAt(fd, off, size - off), off, last);
+        return;
+      }
+      const minNs = view.at(peek, CHUNK_HEADER_SIZE).relNs(base);
+      settle(minNs);
+      pending = { ref: { file, offset: off, header: h.header }, minNs };
+      off += CHUNK_HEADER_SIZE + h.header.payloadBytes;
+    }
+    // The segment's last chunk: read whole for its end time.
+    const tail = pending as { ref: ChunkRef; minNs: number } | null;
+    if (tail) {
+      const payload = readAt(fd, tail.ref.offset + CHUNK_HEADER_SIZE, tail.ref.header.payloadBytes);
+      const b = indexRecords(payload).block;
+      src.add(tail.ref, tail.minNs, b.offsets.length > 0 ? spanOf(b, 0, base).maxNs : tail.minNs);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Scans `bytes` (a segment from byte `at` on) for intact chunks, noting what is not. */
+function recoverSegment(src: JournalSource, file: string, bytes: Uint8Array, at: number, last: boolean): void {
+  const name = basename(file);
   let off = 0;
   while (off < bytes.length) {
     const h = parseChunkHeader(bytes.subarray(off, off + CHUNK_HEADER_SIZE));
@@ -157,10 +298,10 @@ function scanSegment(file: string, name: string, last: boolean, notes: string[])
       // A chunk whose CRC holds was written whole; its records are still checked one by one.
       const idx = indexRecords(bytes.subarray(off + CHUNK_HEADER_SIZE, end));
       if (!idx.ok || idx.block.offsets.length !== h.header.count) {
-        const why = idx.ok ? `${idx.block.offsets.length} records where the header says ${h.header.count}` : `record at chunk byte ${idx.offset}: ${idx.reason}`;
-        notes.push(`${name}: chunk at byte ${off} is intact but malformed (${why}); ${idx.block.offsets.length} records before the damage kept`);
+        src.notes.push(`${name}: chunk at byte ${at + off} is intact but malformed (${malformation(idx, h.header.count)}); ${idx.block.offsets.length} records before the damage kept`);
       }
-      refs.push({ file, offset: off, header: h.header, count: idx.block.offsets.length });
+      const span = spanOf(idx.block, 0, src.meta.startMonoNs);
+      if (span.count > 0) src.add({ file, offset: at + off, header: { ...h.header, count: span.count } }, span.minNs, span.maxNs);
       off = end;
       continue;
     }
@@ -168,13 +309,12 @@ function scanSegment(file: string, name: string, last: boolean, notes: string[])
     const next = findNextChunk(bytes, off + 1);
     if (next < 0) {
       const what = last ? 'torn tail (the writer stopped mid-chunk; everything before it is intact)' : 'damaged end of segment';
-      notes.push(`${name}: ${what} at byte ${off}: ${why}; ${bytes.length - off} bytes discarded`);
-      break;
+      src.notes.push(`${name}: ${what} at byte ${at + off}: ${why}; ${bytes.length - off} bytes discarded`);
+      return;
     }
-    notes.push(`${name}: damaged chunk at byte ${off}: ${why}; skipped ${next - off} bytes to the next intact chunk`);
+    src.notes.push(`${name}: damaged chunk at byte ${at + off}: ${why}; skipped ${next - off} bytes to the next intact chunk`);
     off = next;
   }
-  return refs;
 }
 
 function findNextChunk(bytes: Uint8Array, from: number): number {
@@ -188,7 +328,10 @@ function findNextChunk(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
-/** Opens a capture folder; every intact chunk is readable whatever happened to the writer. */
+/**
+ * Opens a capture folder; every intact chunk is readable whatever happened to the writer.
+ * Damage inside a chunk whose header holds is found, and noted, when the chunk is read.
+ */
 export function openJournal(dir: string): CaptureOpen {
   let raw: unknown;
   try {
@@ -202,16 +345,15 @@ export function openJournal(dir: string): CaptureOpen {
   const meta = metaFromJson(raw);
   if (!meta.ok) return { ok: false, reason: `${join(dir, MANIFEST)}: ${meta.reason}` };
   const journal = (raw as Partial<Manifest>).journal;
-  const notes = [...meta.meta.notes];
   const segs = readdirSync(dir)
     .map((f) => SEGMENT_RE.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ name: m[0], n: Number(m[1]) }))
     .sort((a, b) => a.n - b.n);
   if (segs.length === 0) return { ok: false, reason: `${dir}: no segment files (seg-NNNNNN.ampc); expected at least seg-000001.ampc` };
-  const refs: ChunkRef[] = [];
-  segs.forEach((s, i) => refs.push(...scanSegment(join(dir, s.name), s.name, i === segs.length - 1, notes)));
-  const count = refs.reduce((n, r) => n + r.count, 0);
+  const src = new JournalSource(dir, meta.meta, [...meta.meta.notes]);
+  segs.forEach((s, i) => indexSegment(src, join(dir, s.name), i === segs.length - 1));
+  const { notes, refs, count } = src;
   if (!journal?.closed) {
     notes.push(`capture was not closed (writer killed or crashed): recovered ${count} records up to the last flush`);
   } else if (journal.closed.records !== count && journal.ringBytes === null) {
@@ -227,36 +369,7 @@ export function openJournal(dir: string): CaptureOpen {
     const gap = refs[i]!.header.firstSeq - (prev.firstSeq + prev.count);
     if (gap > 0) notes.push(`records ${prev.firstSeq + prev.count}..${refs[i]!.header.firstSeq - 1} missing (damaged chunk or lost writes)`);
   }
-  return {
-    ok: true,
-    capture: {
-      path: dir,
-      meta: meta.meta,
-      notes,
-      count,
-      *blocks() {
-        let fd = -1;
-        let open = '';
-        try {
-          for (const r of refs) {
-            if (r.file !== open) {
-              if (fd >= 0) closeSync(fd);
-              fd = openSync(r.file, 'r');
-              open = r.file;
-            }
-            const payload = new Uint8Array(r.header.payloadBytes);
-            const got = readSync(fd, payload, 0, payload.length, r.offset + CHUNK_HEADER_SIZE);
-            if (got !== payload.length || !payloadIntact(r.header, payload)) {
-              throw new Error(`${r.file} changed while it was read: chunk at byte ${r.offset} no longer holds the ${r.header.payloadBytes} bytes scanned`);
-            }
-            yield indexRecords(payload).block;
-          }
-        } finally {
-          if (fd >= 0) closeSync(fd);
-        }
-      },
-    },
-  };
+  return { ok: true, capture: src };
 }
 
 /** Bytes on disk of a capture folder's segments. */
