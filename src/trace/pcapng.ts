@@ -18,7 +18,7 @@ import { describeRecord } from './describe';
 import type { ChunkSink, TraceWriter } from './exportWriter';
 import { CAPTURE_FORMAT, metaFromJson, metaToJson, type CaptureMeta } from './meta';
 import { DIRECTIONS, kindCode, RECORD_HEADER_SIZE, RECORD_KINDS, RECORD_VERSION, REVISION_CODES, readRecord, RecordView } from './record';
-import { bytesSource, spanIndex, spanOf, type BlockSpan, type ByteSource, type CaptureSource, type SourceFrom } from './source';
+import { bytesSource, ignore, StreamedSource, type ByteSource, type CaptureSource, type Walk } from './source';
 import { hex32 } from '../util/hex';
 
 export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
@@ -343,7 +343,7 @@ const BLOCK_BYTES = 1 << 20;
  * other block types are skipped. Damage (a block running past the end, a wrong trailing length,
  * a record that does not parse) ends the walk or skips the packet, with a note saying where.
  */
-class PcapngWalk {
+class PcapngWalk implements Walk<WalkState> {
   private window: Uint8Array = new Uint8Array(0);
   private dv = new DataView(this.window.buffer);
   /** File offset of window[0]. */
@@ -372,12 +372,16 @@ class PcapngWalk {
     return this.window.length >= n;
   }
 
+  state(): WalkState {
+    return { ...this.st, section: { le: this.st.section.le, linkTypes: [...this.st.section.linkTypes] } };
+  }
+
   /** Records of about BLOCK_BYTES as one block (its bytes its own), or null at the end. */
-  next(kept: () => number): RecordBlock | null {
+  next(kept: number): RecordBlock | null {
     const parts: Uint8Array[] = [];
     let used = 0;
     while (used < BLOCK_BYTES && !this.ended) {
-      const rec = this.step(() => kept() + parts.length);
+      const rec = this.step(() => kept + parts.length);
       if (rec) {
         parts.push(rec);
         used += rec.length;
@@ -503,71 +507,6 @@ class PcapngWalk {
 
 const START: WalkState = { off: 0, section: { le: true, linkTypes: [] }, packet: 0, skipped: 0 };
 
-/**
- * A pcapng file written by PcapngWriter (or re-saved by Wireshark tools) as a capture source,
- * streamed a piece at a time: the first read-through indexes its blocks (with the walk state at
- * each, so any block can be read again by itself) and collects the notes; memory stays at a few
- * pieces whatever the file's size.
- */
-class PcapngSource implements CaptureSource {
-  readonly live = false;
-  readonly notes: string[] = [];
-  private readonly index: BlockSpan[] = [];
-  private readonly starts: WalkState[] = [];
-  /** Where the first read-through stands; null once it reached the end. */
-  private frontier: WalkState | null;
-  private total = 0;
-
-  constructor(
-    readonly path: string,
-    private readonly file: ByteSource,
-    readonly meta: CaptureMeta,
-    headNotes: string[],
-    start: WalkState,
-  ) {
-    this.notes.push(...headNotes);
-    this.frontier = start;
-  }
-
-  get count(): number {
-    return this.total;
-  }
-
-  spans(): readonly BlockSpan[] {
-    return this.index;
-  }
-
-  read(k: number): RecordBlock | null {
-    const from = this.starts[k];
-    return from ? new PcapngWalk(this.file, from, () => undefined).next(() => 0) : null;
-  }
-
-  *blocks(from?: SourceFrom): Generator<RecordBlock> {
-    let k = spanIndex(this.index, from);
-    if (k < this.index.length) {
-      // Known ground: one walk from block k to the frontier, notes already taken.
-      const walk = new PcapngWalk(this.file, this.starts[k]!, () => undefined);
-      for (; k < this.index.length; k++) yield walk.next(() => 0)!;
-    }
-    while (this.frontier !== null) {
-      const walk = new PcapngWalk(this.file, this.frontier, (t) => this.notes.push(t));
-      for (;;) {
-        const start = { ...walk.st, section: { le: walk.st.section.le, linkTypes: [...walk.st.section.linkTypes] } };
-        const b = walk.next(() => this.total);
-        if (b === null) {
-          this.frontier = null;
-          break;
-        }
-        this.starts.push(start);
-        this.index.push(spanOf(b, this.total, this.meta.startMonoNs));
-        this.total += b.offsets.length;
-        this.frontier = walk.st;
-        yield b;
-      }
-    }
-  }
-}
-
 export type PcapngOpen = { ok: true; source: CaptureSource } | { ok: false; reason: string };
 
 /**
@@ -582,13 +521,13 @@ export function openPcapng(file: ByteSource, path: string): PcapngOpen {
     const saw = head.length < 4 ? `${head.length} bytes` : hex32(hv.getUint32(0, true));
     return { ok: false, reason: `not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw ${saw}` };
   }
-  const notes: string[] = [];
-  // The first section header alone: the metadata comment sits there.
-  const probe = new PcapngWalk(file, START, (t) => notes.push(t));
-  probe.next(() => 0);
-  if (probe.meta !== null) return { ok: true, source: new PcapngSource(path, file, probe.meta, [], START) };
-  const first = new PcapngWalk(file, START, () => undefined);
-  const b = first.next(() => 0);
+  // The metadata comment sits in the first section header.
+  const walk = (from: WalkState, note: (text: string) => void): PcapngWalk => new PcapngWalk(file, from, note);
+  const probe = walk(START, ignore);
+  probe.next(0);
+  if (probe.meta !== null) return { ok: true, source: new StreamedSource(path, probe.meta, [], START, walk) };
+  const first = walk(START, ignore);
+  const b = first.next(0);
   if (b === null) return { ok: false, reason: `no capture metadata (an SHB comment starting "${META_COMMENT_PREFIX}") and no virtio_msg records: not an AMP Workbench pcapng file` };
   const v = new RecordView(b.bytes).at(b.bytes, b.offsets[0]!);
   const meta: CaptureMeta = {
@@ -603,7 +542,7 @@ export function openPcapng(file: ByteSource, path: string): PcapngOpen {
     startMonoNs: v.monoNs,
     notes: [],
   };
-  return { ok: true, source: new PcapngSource(path, file, meta, [`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`], START) };
+  return { ok: true, source: new StreamedSource(path, meta, [`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`], START, walk) };
 }
 
 /** A whole pcapng file in memory, read through the streaming reader. */

@@ -224,6 +224,90 @@ export class ResidentCache implements CaptureSource {
   }
 }
 
+/** A reader's walk over a file, block by block, from a state it can be resumed from. */
+export interface Walk<S> {
+  /** The next block (its bytes its own), or null at the end; `kept`: records before it, for notes. */
+  next(kept: number): RecordBlock | null;
+  /** Where the walk stands: a walk started from it reads on exactly as this one would. */
+  state(): S;
+}
+
+/** The note taker of a walk over ground already walked, whose notes were taken the first time. */
+export const ignore = (): void => undefined;
+
+/**
+ * A file read by streaming (pcapng, JSONL): the first read-through indexes its blocks, with the
+ * walk state at each so any block can be read again by itself, and collects the notes; memory
+ * stays at what one walk holds, whatever the file's size.
+ */
+export class StreamedSource<S> implements CaptureSource {
+  readonly live = false;
+  readonly notes: string[];
+  private readonly index: BlockSpan[] = [];
+  private readonly starts: S[] = [];
+  /** The first read-through, where it stands; null once it reached the end. */
+  private frontier: Walk<S> | null;
+  private total = 0;
+
+  constructor(
+    readonly path: string,
+    readonly meta: CaptureMeta,
+    headNotes: readonly string[],
+    start: S,
+    private readonly walk: (from: S, note: (text: string) => void) => Walk<S>,
+  ) {
+    this.notes = [...headNotes];
+    this.frontier = walk(start, (t) => this.notes.push(t));
+  }
+
+  get count(): number {
+    return this.total;
+  }
+
+  spans(): readonly BlockSpan[] {
+    return this.index;
+  }
+
+  read(k: number): RecordBlock | null {
+    const from = this.starts[k];
+    return from === undefined ? null : this.walk(from, ignore).next(0);
+  }
+
+  *blocks(from?: SourceFrom): Generator<RecordBlock> {
+    let k = spanIndex(this.index, from);
+    // A walk of its own over known ground; the one shared first read-through past it.
+    let own: Walk<S> | null = null;
+    for (;;) {
+      if (k < this.index.length) {
+        own ??= this.walk(this.starts[k]!, ignore);
+        k++;
+        yield own.next(0)!;
+        continue;
+      }
+      const b = this.advance();
+      if (b === null) return;
+      own = null;
+      k++;
+      yield b;
+    }
+  }
+
+  /** The next block of the first read-through, indexed; null at the end of the file. */
+  private advance(): RecordBlock | null {
+    if (this.frontier === null) return null;
+    const start = this.frontier.state();
+    const b = this.frontier.next(this.total);
+    if (b === null) {
+      this.frontier = null;
+      return null;
+    }
+    this.starts.push(start);
+    this.index.push(spanOf(b, this.total, this.meta.startMonoNs));
+    this.total += b.offsets.length;
+    return b;
+  }
+}
+
 /** Blocks already in memory as a finished capture source. */
 export function memorySource(path: string, meta: CaptureMeta, notes: readonly string[], blocks: readonly RecordBlock[]): CaptureSource {
   const index: BlockSpan[] = [];

@@ -2,11 +2,11 @@
  * Opens anything we can read back as a capture: a journal folder, our pcapng, our JSONL. The
  * format is told by content (folder, pcapng section magic, a JSON object line), not by name.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
-import { importJsonl } from '../../../src/trace/jsonl';
+import { openJsonl } from '../../../src/trace/jsonl';
 import { openPcapng } from '../../../src/trace/pcapng';
-import { memorySource, type ByteSource } from '../../../src/trace/source';
+import type { ByteSource } from '../../../src/trace/source';
 import { fileErrorText } from '../failure';
 import { openJournal, type CaptureOpen } from './journal';
 
@@ -60,8 +60,8 @@ export function loadCapture(path: string): CaptureOpen {
     return r.ok ? { ok: true, capture: r.source } : { ok: false, reason: `${path}: ${r.reason}` };
   }
   if (h[0] === 0x7b /* { */) {
-    const r = importJsonl(readFileSync(path));
-    return r.ok ? { ok: true, capture: memorySource(path, r.meta, r.notes, r.blocks) } : { ok: false, reason: `${path}: ${r.reason}` };
+    const r = openJsonl(fileSource(path), path);
+    return r.ok ? { ok: true, capture: r.source } : { ok: false, reason: `${path}: ${r.reason}` };
   }
   const seen = [...h].map((b) => b.toString(16).padStart(2, '0')).join(' ');
   return { ok: false, reason: `${path}: not a capture this workbench reads; expected a capture folder, a pcapng file (starts 0a 0d 0d 0a) or JSONL (starts "{"), saw ${seen || 'an empty file'}` };
