@@ -140,9 +140,11 @@ export class Followers {
 }
 
 /**
- * A source whose blocks, once read or appended, stay in memory until `residentBytes` of them
- * are held; beyond that the least recently used are dropped and read again from the source when
- * asked for. What is read through it during a scan is kept too, so the newest pages stay warm.
+ * A source whose blocks, once read one by one (`read`: pages, single records) or appended live,
+ * stay in memory until `residentBytes` of them are held; beyond that the least recently used are
+ * dropped and read again from the source when asked for. Scans (`blocks`, `scan`) use what is
+ * held but keep nothing, so a filter over the whole capture neither grows memory nor pushes out
+ * the pages on screen.
  */
 export class ResidentCache implements CaptureSource {
   private readonly held = new Map<number, RecordBlock>();
@@ -189,18 +191,18 @@ export class ResidentCache implements CaptureSource {
     return b;
   }
 
+  /** Block k as held, else read from the source without keeping it. */
+  scan(k: number): RecordBlock | null {
+    return this.held.get(k) ?? this.inner.read(k);
+  }
+
   *blocks(from?: SourceFrom): Generator<RecordBlock> {
-    let k = spanIndex(this.inner.spans(), from);
-    // Within the index: through the cache. Past it (a file read for the first time): from the source, kept as they come.
-    for (; k < this.inner.spans().length; k++) {
-      const b = this.read(k);
+    // Within the index: what is held, else read. Past it (a file read for the first time): from the source.
+    for (let k = spanIndex(this.inner.spans(), from); k < this.inner.spans().length; k++) {
+      const b = this.scan(k);
       if (b !== null) yield b;
     }
-    for (const b of this.inner.blocks({ position: this.inner.count })) {
-      // A file source indexes each block before it yields it.
-      this.keep(this.inner.spans().length - 1, b);
-      yield b;
-    }
+    yield* this.inner.blocks({ position: this.inner.count });
   }
 
   follow(onBlock: (block: RecordBlock, k: number) => void, fromSpan = 0): () => void {

@@ -108,10 +108,10 @@ export class TraceStore {
     };
   }
 
-  /** Blocks of spans [from, to) with their span index; a block the capture no longer holds is skipped. */
+  /** Blocks of spans [from, to) with their span index, as a scan; a block the capture no longer holds is skipped. */
   private *spanBlocks(from: number, to: number): Generator<[number, RecordBlock]> {
     for (let k = from; k < to; k++) {
-      const b = this.src.read(k);
+      const b = this.src.scan(k);
       if (b !== null) yield [k, b];
     }
   }
@@ -127,7 +127,7 @@ export class TraceStore {
     for (let k = 0; k < spans.length; k++) {
       const s = spans[k]!;
       if (s.maxNs < fromNs || s.minNs >= toNs) continue;
-      const b = this.src.read(k);
+      const b = this.src.scan(k);
       if (b !== null) yield b;
     }
   }

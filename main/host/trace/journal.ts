@@ -101,7 +101,9 @@ export class JournalWriter implements ChunkSink {
     const head = chunkHeader(payload, count, firstSeq);
     const written = writevSync(this.fd, [head, payload]);
     if (written !== size) throw new Error(`short write to ${segmentName(this.segment)}: ${written} of ${size} bytes (disk full?)`);
-    const ref = { file: join(this.opts.dir, segmentName(this.segment)), offset: this.segmentUsed, header: { payloadBytes: payload.length, count, firstSeq, payloadCrc: new DataView(head.buffer).getUint32(24, true) } };
+    // The payload CRC sits at header byte 24 (chunk.ts); the chunk needs no check when read back in this process.
+    const header = { payloadBytes: payload.length, count, firstSeq, payloadCrc: new DataView(head.buffer).getUint32(24, true) };
+    const ref = { file: join(this.opts.dir, segmentName(this.segment)), offset: this.segmentUsed, header, checked: true as const };
     this.segmentUsed += size;
     this.segments[this.segments.length - 1]!.bytes = this.segmentUsed;
     this.records += count;
@@ -147,8 +149,10 @@ interface ChunkRef {
   file: string;
   offset: number;
   header: ChunkHeader;
-  /** Set once a read found the chunk damaged (its note is written once). */
+  /** Set once a read found the payload's CRC wrong (its note is written once). */
   damaged?: true;
+  /** Set once the payload's CRC was found good (by a read, or by the writer that wrote it): checked once per opening. */
+  checked?: true;
 }
 
 /** A capture opened for reading, or being written: its records through the capture source interface. */
@@ -218,16 +222,18 @@ class JournalSource implements CaptureSource {
     }
     const name = basename(r.file);
     const { firstSeq, count } = r.header;
-    if (!payloadIntact(r.header, payload)) {
+    const first = !r.checked;
+    // A short read is a file cut since it was indexed: damage whether or not the chunk was checked before.
+    if (payload.length !== r.header.payloadBytes || (first && !payloadIntact(r.header, payload))) {
       r.damaged = true;
       const why = payload.length < r.header.payloadBytes ? `chunk of ${r.header.payloadBytes} payload bytes, only ${payload.length} present` : 'payload CRC-32C does not match';
       this.notes.push(`${name}: damaged chunk at byte ${r.offset}: ${why}; skipped ${CHUNK_HEADER_SIZE + r.header.payloadBytes} bytes to the next intact chunk`);
       this.notes.push(`records ${firstSeq}..${firstSeq + count - 1} missing (damaged chunk or lost writes)`);
       return null;
     }
+    r.checked = true;
     const idx = indexRecords(payload);
-    if (!idx.ok || idx.block.offsets.length !== count) {
-      r.damaged = true;
+    if (first && (!idx.ok || idx.block.offsets.length !== count)) {
       this.notes.push(`${name}: chunk at byte ${r.offset} is intact but malformed (${malformation(idx, count)}); ${idx.block.offsets.length} records before the damage kept`);
     }
     return idx.block;
