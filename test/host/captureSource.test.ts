@@ -56,6 +56,15 @@ function journal(dir: string, n: number, perChunk: number): JournalWriter {
   return w;
 }
 
+/** A closed journal of `n` records in chunks of `perChunk`, opened again. */
+function reopened(name: string, n: number, perChunk: number): CaptureSource {
+  const dir = join(root, name);
+  journal(dir, n, perChunk).close(1n);
+  const c = openJournal(dir);
+  if (!c.ok) throw new Error(c.reason);
+  return c.capture;
+}
+
 function writeChunk(w: JournalWriter, recs: TraceRecord[]): void {
   const [b] = blocksOf(recs, 4 << 20);
   w.writeChunk(b!.bytes, recs.length, recs[0]!.seq);
@@ -108,11 +117,7 @@ describe('streaming readers', () => {
 
 describe('the journal as a capture source', () => {
   it('iterates from a seq and from a time, starting with the block that holds it', () => {
-    const dir = join(root, 'ranged');
-    journal(dir, 20_000, 700).close(1n);
-    const c = openJournal(dir);
-    if (!c.ok) throw new Error(c.reason);
-    const src = c.capture;
+    const src = reopened('ranged', 20_000, 700);
     expect(src.count).toBe(20_000);
     for (const seq of [0, 699, 700, 12_345, 19_999]) {
       const [b] = src.blocks({ seq });
@@ -167,12 +172,9 @@ describe('the journal as a capture source', () => {
 
 describe('the resident cache', () => {
   it('keeps at most its budget (plus the block just read) and reads evicted blocks again, unchanged', () => {
-    const dir = join(root, 'evict');
-    journal(dir, 30_000, 1000).close(1n);
-    const c = openJournal(dir);
-    if (!c.ok) throw new Error(c.reason);
-    const blockBytes = c.capture.spans()[0]!.bytes;
-    const cache = new ResidentCache(c.capture, 3 * blockBytes);
+    const capture = reopened('evict', 30_000, 1000);
+    const blockBytes = capture.spans()[0]!.bytes;
+    const cache = new ResidentCache(capture, 3 * blockBytes);
     const firstPass = [...cache.blocks()].map((b) => toRecords([b]));
     expect(cache.resident).toBeLessThanOrEqual(4 * blockBytes);
     for (let k = 0; k < 30; k += 7) {
@@ -189,14 +191,11 @@ describe('the resident cache', () => {
   });
 
   it('a store under a small budget answers from records read again', () => {
-    const dir = join(root, 'evict-store');
-    journal(dir, 30_000, 1000).close(1n);
-    const c = openJournal(dir);
-    if (!c.ok) throw new Error(c.reason);
-    const store = new TraceStore(c.capture, { residentBytes: 200 << 10 });
+    const capture = reopened('evict-store', 30_000, 1000);
+    const store = new TraceStore(capture, { residentBytes: 200 << 10 });
     const r = store.rows(0, 10, 'dev == 1');
     expect(r.ok && r.value.total).toBe(records(30_000).filter((x) => x.devNum === 1).length);
     for (const p of [29_999, 5, 17_000, 0]) expect(store.at(p)?.seq).toBe(p);
-    expect(store.info().residentBytes).toBeLessThanOrEqual((200 << 10) + c.capture.spans()[0]!.bytes);
+    expect(store.info().residentBytes).toBeLessThanOrEqual((200 << 10) + capture.spans()[0]!.bytes);
   });
 });
