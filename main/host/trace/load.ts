@@ -29,7 +29,8 @@ function fileSource(path: string): ByteSource {
   return {
     size,
     read(at, n) {
-      const b = new Uint8Array(Math.max(0, Math.min(n, size - at)));
+      // Filled by the read below: no need to zero it first.
+      const b = Buffer.allocUnsafe(Math.max(0, Math.min(n, size - at)));
       const fd = openSync(path, 'r');
       try {
         let got = 0;
