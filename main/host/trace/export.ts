@@ -67,8 +67,10 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   const base = capture.meta.startMonoNs;
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
-  // A live capture is exported as far as it is now; a file to its end, however far that is.
+  // A live capture is exported as far as it is now; a file to its end, however far that is
+  // (a streamed file counts its records as it goes).
   const total = capture.live ? capture.count : Infinity;
+  const known = (): number => (capture.live ? total : capture.count);
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
   let fd: number;
@@ -113,10 +115,10 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
           if (v.kindCode === FINDING) findings++;
         }
         if (scanned % STEP_RECORDS !== 0) continue;
-        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, Math.max(scanned, capture.count));
+        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, known());
         yield;
         const why = stopped();
-        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${capture.count.toLocaleString('en')} records; no file was written`);
+        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${known().toLocaleString('en')} records; no file was written`);
       }
     }
     writer.end();
