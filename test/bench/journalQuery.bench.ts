@@ -2,7 +2,7 @@
  * A 20,000,000-record journal capture opened and queried as the UI does, in a child process whose
  * peak RSS the kernel counts (targets: open ≤ 2 s, first screen of rows ≤ 1 s, jump to the middle
  * ≤ 100 ms, filter `dev == 1` over all of it ≤ 4 s, 1000-bucket window query ≤ 1 s, peak RSS
- * ≤ 400 MB). The journal is written under os.tmpdir() with the journal writer, a chunk at a time
+ * ≤ 400 MB), and a second filter once every chunk's CRC was checked. The journal is written under os.tmpdir() with the journal writer, a chunk at a time
  * (no live bus), and deleted.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
