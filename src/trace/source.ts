@@ -3,7 +3,7 @@
  * Studio's IterablePlayer data sources): metadata, notes, the records known so far, an index of
  * blocks, ranged iteration from a position, a seq or a time, and random access to one block. A
  * live source also tells who follows it about every block appended. Caching and eviction are a
- * wrapper (residentCache), not part of any reader.
+ * wrapper (ResidentCache), not part of any reader.
  *
  * A source's notes and count grow as it learns: a file source finds damage and counts records as
  * it streams; a live source grows as the capture is written.

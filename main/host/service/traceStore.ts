@@ -48,7 +48,7 @@ function filterFailure(text: string, f: FilterError): { ok: false; error: string
 export class TraceStore {
   private readonly src: ResidentCache;
   private readonly base: bigint;
-  private readonly stats_: { acc: StatsAccumulator; scanned: number };
+  private readonly allStats: { acc: StatsAccumulator; scanned: number };
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
   /** Time bounds over the spans below `timed`. */
@@ -57,7 +57,7 @@ export class TraceStore {
   constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
     this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
-    this.stats_ = { acc: new StatsAccumulator({ startMonoNs: this.base }), scanned: 0 };
+    this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), scanned: 0 };
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -211,7 +211,7 @@ export class TraceStore {
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
     if (text === '') {
-      const s = this.stats_;
+      const s = this.allStats;
       const total = this.count;
       if (s.scanned < total) {
         this.scanFrom(s.scanned, (v, p) => {
