@@ -162,7 +162,10 @@ export type CaptureOpen = { ok: true; capture: Capture } | { ok: false; reason: 
 
 /** Bytes [at, at + n) of `file` with one positioned read; fewer at the end of the file. */
 function readAt(fd: number, at: number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
+  // Filled by the read, so not zeroed first; never a slice of Node's shared pool, as blocks are
+  // kept; a plain Uint8Array over it, whose slice() copies as records expect.
+  const mem = Buffer.allocUnsafeSlow(n);
+  const b = new Uint8Array(mem.buffer, mem.byteOffset, n);
   const got = readSync(fd, b, 0, n, at);
   return b.subarray(0, got);
 }

@@ -29,8 +29,10 @@ function fileSource(path: string): ByteSource {
   return {
     size,
     read(at, n) {
-      // Filled by the read below: no need to zero it first.
-      const b = Buffer.allocUnsafe(Math.max(0, Math.min(n, size - at)));
+      // Filled by the read below, so not zeroed first; never a slice of Node's shared pool; a plain
+      // Uint8Array over it, whose slice() copies.
+      const mem = Buffer.allocUnsafeSlow(Math.max(0, Math.min(n, size - at)));
+      const b = new Uint8Array(mem.buffer, mem.byteOffset, mem.length);
       const fd = openSync(path, 'r');
       try {
         let got = 0;
