@@ -43,8 +43,12 @@ export interface CaptureSource {
    * first one yielded is span `spanIndex(spans(), from)`. A file source reads on past its index.
    */
   blocks(from?: SourceFrom): Iterable<RecordBlock>;
-  /** Block `k` of the index read again; null when the capture no longer holds it (ring mode, damage). */
-  read(k: number): RecordBlock | null;
+  /**
+   * Block `k` of the index read again; null when the capture no longer holds it (ring mode,
+   * damage). `transient`: the caller is done with the block before its next read (a scan), so
+   * the source may hand out the same memory again.
+   */
+  read(k: number, transient?: boolean): RecordBlock | null;
   /**
    * Live sources: calls `onBlock` with every block from span `fromSpan` on — the ones there now at
    * once, then each one as it is appended, in the same call that appends it, so none falls
@@ -191,15 +195,15 @@ export class ResidentCache implements CaptureSource {
     return b;
   }
 
-  /** Block k as held, else read from the source without keeping it. */
+  /** Block k as held, else read from the source without keeping it; valid until the next scan. */
   scan(k: number): RecordBlock | null {
-    return this.held.get(k) ?? this.inner.read(k);
+    return this.held.get(k) ?? this.inner.read(k, true);
   }
 
   *blocks(from?: SourceFrom): Generator<RecordBlock> {
     // Within the index: what is held, else read. Past it (a file read for the first time): from the source.
     for (let k = spanIndex(this.inner.spans(), from); k < this.inner.spans().length; k++) {
-      const b = this.scan(k);
+      const b = this.held.get(k) ?? this.inner.read(k);
       if (b !== null) yield b;
     }
     yield* this.inner.blocks({ position: this.inner.count });

@@ -108,7 +108,10 @@ export class TraceStore {
     };
   }
 
-  /** Blocks of spans [from, to) with their span index, as a scan; a block the capture no longer holds is skipped. */
+  /**
+   * Blocks of spans [from, to) with their span index, as a scan: each valid until the next is
+   * pulled; a block the capture no longer holds is skipped.
+   */
   private *spanBlocks(from: number, to: number): Generator<[number, RecordBlock]> {
     for (let k = from; k < to; k++) {
       const b = this.src.scan(k);
@@ -116,12 +119,7 @@ export class TraceStore {
     }
   }
 
-  /** Every block in order. */
-  *blocks(): Generator<RecordBlock> {
-    for (const [, b] of this.spanBlocks(0, this.src.spans().length)) yield b;
-  }
-
-  /** Blocks that may hold records in [fromNs, toNs). */
+  /** Blocks that may hold records in [fromNs, toNs), as a scan (each valid until the next is pulled). */
   private *blocksBetween(fromNs: number, toNs: number): Generator<RecordBlock> {
     const spans = this.src.spans();
     for (let k = 0; k < spans.length; k++) {
@@ -224,8 +222,10 @@ export class TraceStore {
     const c = this.compile(text);
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
-    const v = new RecordView(new Uint8Array(0));
-    for (const b of this.blocks()) for (let i = 0; i < b.offsets.length; i++) if (c.value(v.at(b.bytes, b.offsets[i]!))) acc.add(v);
+    const test = c.value;
+    this.scanFrom(0, (v) => {
+      if (test(v)) acc.add(v);
+    });
     return { ok: true, value: acc.result() };
   }
 

@@ -160,14 +160,19 @@ export type Capture = CaptureSource;
 
 export type CaptureOpen = { ok: true; capture: Capture } | { ok: false; reason: string };
 
-/** Bytes [at, at + n) of `file` with one positioned read; fewer at the end of the file. */
-function readAt(fd: number, at: number, n: number): Uint8Array {
-  // Filled by the read, so not zeroed first; never a slice of Node's shared pool, as blocks are
-  // kept; a plain Uint8Array over it, whose slice() copies as records expect.
+/**
+ * Memory for a read: not zeroed first (the read fills it), never a slice of Node's shared pool
+ * (blocks are kept), and a plain Uint8Array, whose slice() copies as records expect.
+ */
+export function readBuffer(n: number): Uint8Array {
   const mem = Buffer.allocUnsafeSlow(n);
-  const b = new Uint8Array(mem.buffer, mem.byteOffset, n);
-  const got = readSync(fd, b, 0, n, at);
-  return b.subarray(0, got);
+  return new Uint8Array(mem.buffer, mem.byteOffset, n);
+}
+
+/** Bytes [at, at + n) of `file` with one positioned read, into `into` when given; fewer at the end of the file. */
+function readAt(fd: number, at: number, n: number, into = readBuffer(n)): Uint8Array {
+  const got = readSync(fd, into, 0, n, at);
+  return into.subarray(0, got);
 }
 
 /**
@@ -181,6 +186,8 @@ class JournalSource implements CaptureSource {
   private total = 0;
   readonly followers = new Followers();
   live = false;
+  /** The memory scans read into (read(k, true)). */
+  private scratch: Uint8Array = new Uint8Array(0);
 
   constructor(
     readonly path: string,
@@ -208,14 +215,16 @@ class JournalSource implements CaptureSource {
     return indexedBlocks(this, from);
   }
 
-  read(k: number): RecordBlock | null {
+  read(k: number, transient = false): RecordBlock | null {
     const r = this.refs[k];
     if (!r || r.damaged) return null;
     let payload: Uint8Array;
     try {
       const fd = openSync(r.file, 'r');
       try {
-        payload = readAt(fd, r.offset + CHUNK_HEADER_SIZE, r.header.payloadBytes);
+        // A scan reads every chunk into the same memory: fresh memory per chunk costs a page fault per page.
+        if (transient && this.scratch.length < r.header.payloadBytes) this.scratch = readBuffer(r.header.payloadBytes);
+        payload = readAt(fd, r.offset + CHUNK_HEADER_SIZE, r.header.payloadBytes, transient ? this.scratch : undefined);
       } finally {
         closeSync(fd);
       }

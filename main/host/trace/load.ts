@@ -8,7 +8,7 @@ import { openJsonl } from '../../../src/trace/jsonl';
 import { openPcapng } from '../../../src/trace/pcapng';
 import type { ByteSource } from '../../../src/trace/source';
 import { fileErrorText } from '../failure';
-import { openJournal, type CaptureOpen } from './journal';
+import { openJournal, readBuffer, type CaptureOpen } from './journal';
 
 const PCAPNG_SHB = [0x0a, 0x0d, 0x0d, 0x0a];
 
@@ -29,10 +29,7 @@ function fileSource(path: string): ByteSource {
   return {
     size,
     read(at, n) {
-      // Filled by the read below, so not zeroed first; never a slice of Node's shared pool; a plain
-      // Uint8Array over it, whose slice() copies.
-      const mem = Buffer.allocUnsafeSlow(Math.max(0, Math.min(n, size - at)));
-      const b = new Uint8Array(mem.buffer, mem.byteOffset, mem.length);
+      const b = readBuffer(Math.max(0, Math.min(n, size - at)));
       const fd = openSync(path, 'r');
       try {
         let got = 0;
