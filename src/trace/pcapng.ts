@@ -345,6 +345,8 @@ const BLOCK_BYTES = 1 << 20;
  */
 class PcapngWalk implements Walk<WalkState> {
   private window: Uint8Array = new Uint8Array(0);
+  /** The memory pieces are read into: a record is copied out of a piece before the next is read. */
+  private scratch: Uint8Array = new Uint8Array(0);
   private dv = new DataView(this.window.buffer);
   /** File offset of window[0]. */
   private at = 0;
@@ -366,7 +368,9 @@ class PcapngWalk implements Walk<WalkState> {
   private have(off: number, n: number): boolean {
     if (off >= this.at && off + n <= this.at + this.window.length) return true;
     if (off + n > this.file.size) return false;
-    this.window = this.file.read(off, Math.max(PIECE_BYTES, n));
+    const want = Math.max(PIECE_BYTES, n);
+    if (this.scratch.length < want) this.scratch = new Uint8Array(want);
+    this.window = this.file.read(off, want, this.scratch);
     this.dv = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
     this.at = off;
     return this.window.length >= n;
@@ -378,25 +382,23 @@ class PcapngWalk implements Walk<WalkState> {
 
   /** Records of about BLOCK_BYTES as one block (its bytes its own), or null at the end. */
   next(kept: number): RecordBlock | null {
-    const parts: Uint8Array[] = [];
+    let bytes = new Uint8Array(BLOCK_BYTES + (64 << 10));
+    const offsets: number[] = [];
     let used = 0;
     while (used < BLOCK_BYTES && !this.ended) {
-      const rec = this.step(() => kept + parts.length);
-      if (rec) {
-        parts.push(rec);
-        used += rec.length;
+      const rec = this.step(() => kept + offsets.length);
+      if (!rec) continue;
+      if (used + rec.length > bytes.length) {
+        const grown = new Uint8Array(Math.max(2 * bytes.length, used + rec.length));
+        grown.set(bytes.subarray(0, used));
+        bytes = grown;
       }
+      bytes.set(rec, used);
+      offsets.push(used);
+      used += rec.length;
     }
-    if (parts.length === 0) return null;
-    const bytes = new Uint8Array(used);
-    const offsets = new Uint32Array(parts.length);
-    let o = 0;
-    parts.forEach((p, i) => {
-      offsets[i] = o;
-      bytes.set(p, o);
-      o += p.length;
-    });
-    return { bytes, offsets };
+    if (offsets.length === 0) return null;
+    return { bytes: bytes.subarray(0, used), offsets: Uint32Array.from(offsets) };
   }
 
   /** Walks one pcapng block; returns the trace record it carries, if any. */
@@ -611,15 +613,18 @@ function isName(dv: DataView, at: number, len: number): boolean {
 }
 
 /** Cheap validation of the record filling [at, end); null when good, else where (a file offset: `base` + offset) and why (readRecord's words). */
+/** checkRecord's limits as module locals: an imported binding read per packet costs a getter call under tsx. */
+const CHECK = { header: RECORD_HEADER_SIZE, version: RECORD_VERSION, kinds: RECORD_KINDS.length, dirs: DIRECTIONS.length, revs: REVISION_CODES.length };
+
 function checkRecord(bytes: Uint8Array, dv: DataView, at: number, end: number, base: number): string | null {
   const avail = end - at;
   if (
-    avail >= RECORD_HEADER_SIZE &&
+    avail >= CHECK.header &&
     dv.getUint32(at, true) === avail &&
-    dv.getUint8(at + 4) === RECORD_VERSION &&
-    dv.getUint8(at + 5) < RECORD_KINDS.length &&
-    dv.getUint8(at + 6) < DIRECTIONS.length &&
-    dv.getUint8(at + 7) < REVISION_CODES.length
+    dv.getUint8(at + 4) === CHECK.version &&
+    dv.getUint8(at + 5) < CHECK.kinds &&
+    dv.getUint8(at + 6) < CHECK.dirs &&
+    dv.getUint8(at + 7) < CHECK.revs
   ) {
     return null;
   }

@@ -57,10 +57,14 @@ export interface CaptureSource {
   follow?(onBlock: (block: RecordBlock, k: number) => void, fromSpan?: number): () => void;
 }
 
-/** Positioned reads of a file (or of bytes in memory): up to `n` bytes from `at`, fewer at the end. */
+/**
+ * Positioned reads of a file (or of bytes in memory): up to `n` bytes from `at`, fewer at the
+ * end. `into`, when given, is memory the caller lends for the read (at least `n` bytes): the
+ * result may be a view of it, valid until the caller reuses it.
+ */
 export interface ByteSource {
   readonly size: number;
-  read(at: number, n: number): Uint8Array;
+  read(at: number, n: number, into?: Uint8Array): Uint8Array;
 }
 
 /** Bytes already in memory as a ByteSource (no copy). */

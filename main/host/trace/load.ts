@@ -28,8 +28,9 @@ function fileSource(path: string): ByteSource {
   const size = statSync(path).size;
   return {
     size,
-    read(at, n) {
-      const b = readBuffer(Math.max(0, Math.min(n, size - at)));
+    read(at, n, into) {
+      const len = Math.max(0, Math.min(n, size - at));
+      const b = into ? into.subarray(0, len) : readBuffer(len);
       const fd = openSync(path, 'r');
       try {
         let got = 0;
