@@ -260,6 +260,7 @@ function parseHeader(line: string, lineNo: number): { ok: true; meta: CaptureMet
 /** One walk over a JSONL file, a window of whole lines at a time; each window's records are one block. */
 class JsonlWalk implements Walk<WalkState> {
   private readonly st: WalkState;
+  private scratch: Uint8Array = new Uint8Array(0);
   private ended = false;
 
   constructor(
@@ -280,7 +281,10 @@ class JsonlWalk implements Walk<WalkState> {
     const { off } = this.st;
     const size = this.file.size;
     if (off >= size) return null;
-    let piece = this.file.read(off, this.windowBytes);
+    // Decoded before the next read, so every window is read into the same memory.
+    const want = Math.min(this.windowBytes, size - off);
+    if (this.scratch.length < want) this.scratch = new Uint8Array(want);
+    let piece = this.file.read(off, want, this.scratch);
     while (off + piece.length < size) {
       const nl = piece.lastIndexOf(0x0a);
       if (nl >= 0) {

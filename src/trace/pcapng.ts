@@ -368,7 +368,7 @@ class PcapngWalk implements Walk<WalkState> {
   private have(off: number, n: number): boolean {
     if (off >= this.at && off + n <= this.at + this.window.length) return true;
     if (off + n > this.file.size) return false;
-    const want = Math.max(PIECE_BYTES, n);
+    const want = Math.max(Math.min(PIECE_BYTES, this.file.size - off), n);
     if (this.scratch.length < want) this.scratch = new Uint8Array(want);
     this.window = this.file.read(off, want, this.scratch);
     this.dv = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
