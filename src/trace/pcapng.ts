@@ -383,22 +383,27 @@ class PcapngWalk implements Walk<WalkState> {
   /** Records of about BLOCK_BYTES as one block (its bytes its own), or null at the end. */
   next(kept: number): RecordBlock | null {
     let bytes = new Uint8Array(BLOCK_BYTES + (64 << 10));
-    const offsets: number[] = [];
+    // Every record is at least a record header long.
+    let offsets = new Uint32Array(Math.ceil(bytes.length / CHECK.header));
+    let n = 0;
     let used = 0;
     while (used < BLOCK_BYTES && !this.ended) {
-      const rec = this.step(() => kept + offsets.length);
+      const rec = this.step(() => kept + n);
       if (!rec) continue;
       if (used + rec.length > bytes.length) {
         const grown = new Uint8Array(Math.max(2 * bytes.length, used + rec.length));
         grown.set(bytes.subarray(0, used));
         bytes = grown;
+        const more = new Uint32Array(Math.ceil(bytes.length / CHECK.header));
+        more.set(offsets.subarray(0, n));
+        offsets = more;
       }
       bytes.set(rec, used);
-      offsets.push(used);
+      offsets[n++] = used;
       used += rec.length;
     }
-    if (offsets.length === 0) return null;
-    return { bytes: bytes.subarray(0, used), offsets: Uint32Array.from(offsets) };
+    if (n === 0) return null;
+    return { bytes: bytes.subarray(0, used), offsets: offsets.slice(0, n) };
   }
 
   /** Walks one pcapng block; returns the trace record it carries, if any. */
