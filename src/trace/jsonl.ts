@@ -302,17 +302,12 @@ class JsonlWalk implements Walk<WalkState> {
     return utf8.decode(piece);
   }
 
-  /** Reads up to the header line; the walk then stands after it. */
+  /** Reads up to the header line and parses it (a walk of the records starts again from the top and passes it). */
   header(): { ok: true; meta: CaptureMeta } | { ok: false; reason: string } {
     for (let text = this.window(); text !== null; text = this.window()) {
-      let off = this.st.off - utf8Length(text);
       for (const line of linesOf(text)) {
         this.st.line++;
-        off += utf8Length(line) + 1;
-        if (line.trim() === '') continue;
-        this.st.header = true;
-        this.st.off = Math.min(off, this.file.size);
-        return parseHeader(line, this.st.line);
+        if (line.trim() !== '') return parseHeader(line, this.st.line);
       }
     }
     return { ok: false, reason: 'no capture header line: the file is empty' };
@@ -362,7 +357,6 @@ class JsonlWalk implements Walk<WalkState> {
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Length = (text: string): number => utf8Encoder.encode(text).length;
 
 export type JsonlOpen = { ok: true; source: CaptureSource } | { ok: false; reason: string };
 
@@ -373,10 +367,9 @@ export type JsonlOpen = { ok: true; source: CaptureSource } | { ok: false; reaso
  */
 export function openJsonl(file: ByteSource, path: string, options: { windowBytes?: number } = {}): JsonlOpen {
   const windowBytes = options.windowBytes ?? WINDOW_BYTES;
-  const head = new JsonlWalk(file, START, ignore, windowBytes);
-  const h = head.header();
+  const h = new JsonlWalk(file, START, ignore, windowBytes).header();
   if (!h.ok) return h;
-  return { ok: true, source: new StreamedSource(path, h.meta, [], head.state(), (from, note) => new JsonlWalk(file, from, note, windowBytes)) };
+  return { ok: true, source: new StreamedSource(path, h.meta, [], START, (from, note) => new JsonlWalk(file, from, note, windowBytes)) };
 }
 
 /** A whole JSONL export in memory, read through the streaming reader. */

@@ -103,6 +103,17 @@ describe('streaming readers', () => {
     expect(streamed.notes).toEqual([expect.stringMatching(/^line 60002: not valid JSON \(.*\); a truncated last line means the export was cut short$/)]);
   });
 
+  it('a CRLF JSONL file counts its lines as an LF one does', () => {
+    const lf = join(root, 'lf.jsonl');
+    writeExport(lf, 'jsonl', recs.slice(0, 5));
+    const lines = readFileSync(lf, 'utf8').trimEnd().split('\n');
+    const crlf = join(root, 'crlf.jsonl');
+    writeFileSync(crlf, [...lines.slice(0, 3), '{"type":"record"}', ...lines.slice(3)].join('\r\n') + '\r\n');
+    const s = load(crlf);
+    expect(blockCount(s.blocks())).toBe(5);
+    expect(s.notes).toEqual([expect.stringMatching(/^line 4: field "seq": expected /)]);
+  });
+
   it('ranged iteration on a streamed file starts at the block holding the seq, once the file is indexed', () => {
     const path = join(root, 'ranged.pcapng');
     writeExport(path, 'pcapng', recs);
