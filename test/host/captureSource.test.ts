@@ -66,7 +66,7 @@ function reopened(name: string, n: number, perChunk: number): CaptureSource {
 }
 
 function writeChunk(w: JournalWriter, recs: TraceRecord[]): void {
-  const [b] = blocksOf(recs, 4 << 20);
+  const [b] = blocksOf(recs, 16 << 20);
   w.writeChunk(b!.bytes, recs.length, recs[0]!.seq);
 }
 
@@ -142,6 +142,29 @@ describe('the journal as a capture source', () => {
     expect(times[0]).toBeLessThanOrEqual(12_345_500);
     expect(times.find((t) => t >= 12_345_500)).toBe(12_346_000);
     expect([...src.blocks({ seq: 19_999 })]).toHaveLength(1);
+  });
+
+  it('a damaged chunk header is skipped by searching the segment a piece at a time for the next intact chunk', () => {
+    const dir = join(root, 'damaged-header');
+    const w = new JournalWriter({ dir, meta: sampleMeta() });
+    writeChunk(w, records(1000));
+    // A chunk of several MiB, more than one search piece: the next chunk lies beyond the first piece.
+    writeChunk(w, records(40_000, 1000));
+    writeChunk(w, records(1000, 41_000));
+    w.close(1n);
+    const seg = join(dir, 'seg-000001.ampc');
+    const bytes = readFileSync(seg);
+    const second = 32 + bytes.readUInt32LE(8);
+    const third = second + 32 + bytes.readUInt32LE(second + 8);
+    expect(third - second).toBeGreaterThan(2 << 20);
+    bytes.writeUInt8(bytes.readUInt8(second) ^ 0xff, second);
+    writeFileSync(seg, bytes);
+    const c = openJournal(dir);
+    if (!c.ok) throw new Error(c.reason);
+    expect(c.capture.notes).toContain(`records 1000..40999 missing (damaged chunk or lost writes)`);
+    expect(c.capture.notes.some((n) => new RegExp(`^seg-000001\\.ampc: damaged chunk at byte ${second}: chunk magic .*; skipped ${third - second} bytes to the next intact chunk$`).test(n))).toBe(true);
+    const seqs = toRecords(c.capture.blocks()).map((r) => r.seq);
+    expect(seqs).toEqual([...[...Array(1000).keys()], ...[...Array(1000).keys()].map((i) => i + 41_000)]);
   });
 
   it('the live journal delivers every appended block exactly once across the read/subscribe boundary', () => {

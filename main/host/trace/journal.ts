@@ -266,7 +266,7 @@ const CHUNK_PEEK = CHUNK_HEADER_SIZE + RECORD_HEADER_SIZE;
 /**
  * Indexes one segment file from its chunk headers, reading each header and its first record's
  * header with one positioned read. Where a header does not hold (a torn tail, damage), the rest
- * of the segment is scanned byte by byte for the next intact chunk.
+ * of the segment is searched for the next intact chunk, a piece at a time.
  */
 function indexSegment(src: JournalSource, file: string, last: boolean): void {
   const fd = openSync(file, 'r');
@@ -275,17 +275,25 @@ function indexSegment(src: JournalSource, file: string, last: boolean): void {
     const view = new RecordView(new Uint8Array(0));
     const base = src.meta.startMonoNs;
     let off = 0;
+    // The chunk before: its end time is where the next one starts; the last one's is read.
     let pending: { ref: ChunkRef; minNs: number } | null = null;
-    const settle = (nextNs: number): void => {
-      if (pending) src.add(pending.ref, pending.minNs, Math.max(pending.minNs, nextNs));
+    const settle = (nextNs: number | null): void => {
+      if (!pending) return;
+      const { ref, minNs } = pending;
+      let maxNs = nextNs;
+      if (maxNs === null) {
+        const b = indexRecords(readAt(fd, ref.offset + CHUNK_HEADER_SIZE, ref.header.payloadBytes)).block;
+        maxNs = b.offsets.length > 0 ? spanOf(b, 0, base).maxNs : minNs;
+      }
+      src.add(ref, minNs, Math.max(minNs, maxNs));
       pending = null;
     };
     while (off < size) {
       const peek = readAt(fd, off, CHUNK_PEEK);
       const h = parseChunkHeader(peek);
       if (!h.ok || off + CHUNK_HEADER_SIZE + h.header.payloadBytes > size || h.header.count === 0 || peek.length < CHUNK_PEEK) {
-        settle(pending ? pending.minNs : 0);
-        recoverSegment(src, file, readAt(fd, off, size - off), off, last);
+        settle(null);
+        recoverSegment(src, fd, file, off, size, last);
         return;
       }
       const minNs = view.at(peek, CHUNK_HEADER_SIZE).relNs(base);
@@ -293,57 +301,66 @@ function indexSegment(src: JournalSource, file: string, last: boolean): void {
       pending = { ref: { file, offset: off, header: h.header }, minNs };
       off += CHUNK_HEADER_SIZE + h.header.payloadBytes;
     }
-    // The segment's last chunk: read whole for its end time.
-    const tail = pending as { ref: ChunkRef; minNs: number } | null;
-    if (tail) {
-      const payload = readAt(fd, tail.ref.offset + CHUNK_HEADER_SIZE, tail.ref.header.payloadBytes);
-      const b = indexRecords(payload).block;
-      src.add(tail.ref, tail.minNs, b.offsets.length > 0 ? spanOf(b, 0, base).maxNs : tail.minNs);
-    }
+    settle(null);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Scans `bytes` (a segment from byte `at` on) for intact chunks, noting what is not. */
-function recoverSegment(src: JournalSource, file: string, bytes: Uint8Array, at: number, last: boolean): void {
-  const name = basename(file);
-  let off = 0;
-  while (off < bytes.length) {
-    const h = parseChunkHeader(bytes.subarray(off, off + CHUNK_HEADER_SIZE));
-    const end = h.ok ? off + CHUNK_HEADER_SIZE + h.header.payloadBytes : 0;
-    if (h.ok && end <= bytes.length && payloadIntact(h.header, bytes.subarray(off + CHUNK_HEADER_SIZE, end))) {
-      // A chunk whose CRC holds was written whole; its records are still checked one by one.
-      const idx = indexRecords(bytes.subarray(off + CHUNK_HEADER_SIZE, end));
-      if (!idx.ok || idx.block.offsets.length !== h.header.count) {
-        src.notes.push(`${name}: chunk at byte ${at + off} is intact but malformed (${malformation(idx, h.header.count)}); ${idx.block.offsets.length} records before the damage kept`);
-      }
-      const span = spanOf(idx.block, 0, src.meta.startMonoNs);
-      if (span.count > 0) src.add({ file, offset: at + off, header: { ...h.header, count: span.count } }, span.minNs, span.maxNs);
-      off = end;
-      continue;
-    }
-    const why = !h.ok ? h.reason : end > bytes.length ? `chunk of ${h.header.payloadBytes} payload bytes, only ${bytes.length - off - CHUNK_HEADER_SIZE} present` : 'payload CRC-32C does not match';
-    const next = findNextChunk(bytes, off + 1);
-    if (next < 0) {
-      const what = last ? 'torn tail (the writer stopped mid-chunk; everything before it is intact)' : 'damaged end of segment';
-      src.notes.push(`${name}: ${what} at byte ${at + off}: ${why}; ${bytes.length - off} bytes discarded`);
-      return;
-    }
-    src.notes.push(`${name}: damaged chunk at byte ${at + off}: ${why}; skipped ${next - off} bytes to the next intact chunk`);
-    off = next;
-  }
+type ChunkRead = { ok: true; header: ChunkHeader; payload: Uint8Array } | { ok: false; reason: string };
+
+/** The chunk at `off` with its payload, if it is whole and its CRCs hold. */
+function chunkAt(fd: number, off: number, size: number): ChunkRead {
+  const h = parseChunkHeader(readAt(fd, off, CHUNK_HEADER_SIZE));
+  if (!h.ok) return h;
+  const present = size - off - CHUNK_HEADER_SIZE;
+  if (h.header.payloadBytes > present) return { ok: false, reason: `chunk of ${h.header.payloadBytes} payload bytes, only ${present} present` };
+  const payload = readAt(fd, off + CHUNK_HEADER_SIZE, h.header.payloadBytes);
+  return payloadIntact(h.header, payload) ? { ok: true, header: h.header, payload } : { ok: false, reason: 'payload CRC-32C does not match' };
 }
 
-function findNextChunk(bytes: Uint8Array, from: number): number {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = from; i + CHUNK_HEADER_SIZE <= bytes.length; i++) {
-    if (dv.getUint32(i, true) !== CHUNK_MAGIC) continue;
-    const h = parseChunkHeader(bytes.subarray(i, i + CHUNK_HEADER_SIZE));
-    const end = h.ok ? i + CHUNK_HEADER_SIZE + h.header.payloadBytes : 0;
-    if (h.ok && end <= bytes.length && payloadIntact(h.header, bytes.subarray(i + CHUNK_HEADER_SIZE, end))) return i;
+/** Bytes searched per read for the next chunk's magic. */
+const SEARCH_PIECE = 1 << 20;
+
+/** Offset of the next intact chunk at or after `from`, or -1. */
+function nextChunk(fd: number, from: number, size: number): number {
+  for (let at = from; at + CHUNK_HEADER_SIZE <= size; at += SEARCH_PIECE) {
+    // Pieces overlap by 3 bytes so a magic split between two is still seen.
+    const piece = readAt(fd, at, Math.min(SEARCH_PIECE + 3, size - at));
+    const dv = new DataView(piece.buffer, piece.byteOffset, piece.byteLength);
+    for (let i = 0; i + 4 <= piece.length && i < SEARCH_PIECE; i++) {
+      if (dv.getUint32(i, true) === CHUNK_MAGIC && chunkAt(fd, at + i, size).ok) return at + i;
+    }
   }
   return -1;
+}
+
+/** Walks a segment from byte `from` chunk by chunk, skipping damage to the next intact chunk, noting what it skips. */
+function recoverSegment(src: JournalSource, fd: number, file: string, from: number, size: number, last: boolean): void {
+  const name = basename(file);
+  let off = from;
+  while (off < size) {
+    const c = chunkAt(fd, off, size);
+    if (c.ok) {
+      // A chunk whose CRC holds was written whole; its records are still checked one by one.
+      const idx = indexRecords(c.payload);
+      if (!idx.ok || idx.block.offsets.length !== c.header.count) {
+        src.notes.push(`${name}: chunk at byte ${off} is intact but malformed (${malformation(idx, c.header.count)}); ${idx.block.offsets.length} records before the damage kept`);
+      }
+      const span = spanOf(idx.block, 0, src.meta.startMonoNs);
+      if (span.count > 0) src.add({ file, offset: off, header: { ...c.header, count: span.count }, checked: true }, span.minNs, span.maxNs);
+      off += CHUNK_HEADER_SIZE + c.header.payloadBytes;
+      continue;
+    }
+    const next = nextChunk(fd, off + 1, size);
+    if (next < 0) {
+      const what = last ? 'torn tail (the writer stopped mid-chunk; everything before it is intact)' : 'damaged end of segment';
+      src.notes.push(`${name}: ${what} at byte ${off}: ${c.reason}; ${size - off} bytes discarded`);
+      return;
+    }
+    src.notes.push(`${name}: damaged chunk at byte ${off}: ${c.reason}; skipped ${next - off} bytes to the next intact chunk`);
+    off = next;
+  }
 }
 
 /**
