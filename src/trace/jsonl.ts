@@ -23,6 +23,7 @@ import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
 import { decodeVqIndex, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
 import { errorText } from '../util/errorText';
+import { bytesSource, ignore, StreamedSource, type ByteSource, type CaptureSource, type Walk } from './source';
 
 const FLAG_NAMES: readonly string[] = (() => {
   const names: string[] = [];
@@ -221,79 +222,160 @@ function parseLine(text: string): { ok: true; value: unknown } | { ok: false; re
 /** Bytes are decoded a window at a time (cut at a line end), so a file larger than the longest JS string still reads. */
 const WINDOW_BYTES = 1 << 23;
 
-function* textWindows(input: string | Uint8Array, windowBytes: number): Generator<string> {
-  if (typeof input === 'string') {
-    yield input;
-    return;
-  }
-  for (let pos = 0; pos < input.length; ) {
-    let end = Math.min(pos + windowBytes, input.length);
-    if (end < input.length) {
-      const nl = input.lastIndexOf(0x0a, end - 1);
-      end = nl >= pos ? nl + 1 : (input.indexOf(0x0a, end) + 1 || input.length);
-    }
-    yield utf8.decode(input.subarray(pos, end));
-    pos = end;
+/** Where a walk over a JSONL file stands: at a line start, after `line` lines. */
+interface WalkState {
+  off: number;
+  line: number;
+  /** The header line was passed. */
+  header: boolean;
+  /** Bad record lines so far (only the first MAX_LINE_NOTES are noted). */
+  bad: number;
+}
+
+const START: WalkState = { off: 0, line: 0, header: false, bad: 0 };
+
+/** Each line of `text` without its line end (LF or CRLF). */
+function* linesOf(text: string): Generator<string> {
+  for (let pos = 0; pos < text.length; ) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const line = text.slice(pos, end);
+    pos = end + 1;
+    yield line.endsWith('\r') ? line.slice(0, -1) : line;
   }
 }
 
-/** Each line without its line end (LF or CRLF). */
-function* lines(input: string | Uint8Array, windowBytes: number): Generator<string> {
-  for (const text of textWindows(input, windowBytes)) {
-    for (let pos = 0; pos < text.length; ) {
-      let end = text.indexOf('\n', pos);
-      if (end < 0) end = text.length;
-      const line = text.slice(pos, end);
-      pos = end + 1;
-      yield line.endsWith('\r') ? line.slice(0, -1) : line;
-    }
+/** The header line's metadata, or why the file is not one of our exports. */
+function parseHeader(line: string, lineNo: number): { ok: true; meta: CaptureMeta } | { ok: false; reason: string } {
+  const parsed = parseLine(line);
+  const v = parsed.ok ? (parsed.value as Record<string, unknown> | null) : null;
+  if (typeof v !== 'object' || v === null || v['type'] !== 'capture') {
+    return { ok: false, reason: `line ${lineNo}: expected the capture header {"type":"capture",...}, saw ${parsed.ok ? seen(parsed.value) : parsed.reason}; is this an amp-workbench JSONL export?` };
   }
+  const { type: _type, ...rest } = v;
+  const m = metaFromJson(rest);
+  return m.ok ? m : { ok: false, reason: `line ${lineNo}: ${m.reason}` };
 }
 
-/**
- * Reads a JSONL export. A bad record line is skipped and reported in `notes` (line number,
- * field, expected and seen); the records before and after it are kept. Only a missing or bad
- * header line fails the import.
- */
-export function importJsonl(input: string | Uint8Array, options: { windowBytes?: number } = {}): JsonlImport {
-  const builder = new BlockBuilder();
-  const notes: string[] = [];
-  let bad = 0;
-  const note = (line: number, why: string): void => {
-    bad++;
-    if (bad <= MAX_LINE_NOTES) notes.push(`line ${line}: ${why}`);
-  };
-  let meta: CaptureMeta | null = null;
-  let lineNo = 0;
-  for (const line of lines(input, options.windowBytes ?? WINDOW_BYTES)) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    const parsed = parseLine(line);
-    if (meta === null) {
-      const v = parsed.ok ? (parsed.value as Record<string, unknown> | null) : null;
-      if (typeof v !== 'object' || v === null || v['type'] !== 'capture') {
-        return { ok: false, reason: `line ${lineNo}: expected the capture header {"type":"capture",...}, saw ${parsed.ok ? seen(parsed.value) : parsed.reason}; is this an amp-workbench JSONL export?` };
+/** One walk over a JSONL file, a window of whole lines at a time; each window's records are one block. */
+class JsonlWalk implements Walk<WalkState> {
+  private readonly st: WalkState;
+  private scratch: Uint8Array = new Uint8Array(0);
+  private ended = false;
+
+  constructor(
+    private readonly file: ByteSource,
+    from: WalkState,
+    private readonly note: (text: string) => void,
+    private readonly windowBytes: number,
+  ) {
+    this.st = { ...from };
+  }
+
+  state(): WalkState {
+    return { ...this.st };
+  }
+
+  /** The next window of whole lines (up to a line end, or the end of the file), decoded; null at the end. */
+  private window(): string | null {
+    const { off } = this.st;
+    const size = this.file.size;
+    if (off >= size) return null;
+    // Decoded before the next read, so every window is read into the same memory.
+    const want = Math.min(this.windowBytes, size - off);
+    if (this.scratch.length < want) this.scratch = new Uint8Array(want);
+    let piece = this.file.read(off, want, this.scratch);
+    while (off + piece.length < size) {
+      const nl = piece.lastIndexOf(0x0a);
+      if (nl >= 0) {
+        piece = piece.subarray(0, nl + 1);
+        break;
       }
-      const { type: _type, ...rest } = v;
-      const m = metaFromJson(rest);
-      if (!m.ok) return { ok: false, reason: `line ${lineNo}: ${m.reason}` };
-      meta = m.meta;
-      continue;
+      // A line longer than the window: read on to its end.
+      const more = this.file.read(off + piece.length, this.windowBytes);
+      const joined = new Uint8Array(piece.length + more.length);
+      joined.set(piece);
+      joined.set(more, piece.length);
+      piece = joined;
     }
-    if (!parsed.ok) {
-      note(lineNo, parsed.reason);
-      continue;
+    this.st.off += piece.length;
+    return utf8.decode(piece);
+  }
+
+  /** Reads up to the header line and parses it (a walk of the records starts again from the top and passes it). */
+  header(): { ok: true; meta: CaptureMeta } | { ok: false; reason: string } {
+    for (let text = this.window(); text !== null; text = this.window()) {
+      for (const line of linesOf(text)) {
+        this.st.line++;
+        if (line.trim() !== '') return parseHeader(line, this.st.line);
+      }
     }
+    return { ok: false, reason: 'no capture header line: the file is empty' };
+  }
+
+  next(): RecordBlock | null {
+    for (;;) {
+      if (this.ended) return null;
+      const text = this.window();
+      if (text === null) {
+        this.ended = true;
+        const { bad } = this.st;
+        if (bad > MAX_LINE_NOTES) this.note(`${bad - MAX_LINE_NOTES} more bad lines not listed (${bad} in all)`);
+        return null;
+      }
+      // A record's line is longer than its binary form (every field is named, the data is hex), so
+      // one buffer of the window's size holds them all; the block keeps only the bytes used.
+      const builder = new BlockBuilder(text.length + 1024);
+      for (const line of linesOf(text)) this.take(line, builder);
+      const [block] = builder.blocks();
+      if (block) return { bytes: block.bytes.slice(), offsets: block.offsets };
+    }
+  }
+
+  private take(line: string, builder: BlockBuilder): void {
+    const st = this.st;
+    const lineNo = ++st.line;
+    if (line.trim() === '') return;
+    if (!st.header) {
+      st.header = true;
+      return;
+    }
+    const bad = (why: string): void => {
+      st.bad++;
+      if (st.bad <= MAX_LINE_NOTES) this.note(`line ${lineNo}: ${why}`);
+    };
+    const parsed = parseLine(line);
+    if (!parsed.ok) return bad(parsed.reason);
     const v = parsed.value;
     if (typeof v !== 'object' || v === null || Array.isArray(v) || (v as Record<string, unknown>)['type'] !== 'record') {
-      note(lineNo, `expected a record object {"type":"record",...}, saw ${seen(v)}`);
-      continue;
+      return bad(`expected a record object {"type":"record",...}, saw ${seen(v)}`);
     }
     const r = recordFromJson(v as Record<string, unknown>);
-    if (typeof r === 'string') note(lineNo, r);
+    if (typeof r === 'string') bad(r);
     else builder.appendRecord(r);
   }
-  if (meta === null) return { ok: false, reason: 'no capture header line: the file is empty' };
-  if (bad > MAX_LINE_NOTES) notes.push(`${bad - MAX_LINE_NOTES} more bad lines not listed (${bad} in all)`);
-  return { ok: true, meta, blocks: builder.blocks(), notes };
+}
+
+const utf8Encoder = new TextEncoder();
+
+export type JsonlOpen = { ok: true; source: CaptureSource } | { ok: false; reason: string };
+
+/**
+ * Opens a JSONL export for streaming: the header line is read now, the records as the source
+ * is read. A bad record line is skipped and noted (line number, field, expected and seen); the
+ * records before and after it are kept. Only a missing or bad header line fails the open.
+ */
+export function openJsonl(file: ByteSource, path: string, options: { windowBytes?: number } = {}): JsonlOpen {
+  const windowBytes = options.windowBytes ?? WINDOW_BYTES;
+  const h = new JsonlWalk(file, START, ignore, windowBytes).header();
+  if (!h.ok) return h;
+  return { ok: true, source: new StreamedSource(path, h.meta, [], START, (from, note) => new JsonlWalk(file, from, note, windowBytes)) };
+}
+
+/** A whole JSONL export in memory, read through the streaming reader. */
+export function importJsonl(input: string | Uint8Array, options: { windowBytes?: number } = {}): JsonlImport {
+  const o = openJsonl(bytesSource(typeof input === 'string' ? utf8Encoder.encode(input) : input), '', options);
+  if (!o.ok) return o;
+  const blocks = [...o.source.blocks()];
+  return { ok: true, meta: o.source.meta, blocks, notes: [...o.source.notes] };
 }

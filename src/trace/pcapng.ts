@@ -13,11 +13,12 @@
  * The writer streams: records go in one at a time and bytes come out in chunks through a
  * callback. The reader takes the file's bytes and keeps every record before any damage.
  */
-import { BlockBuilder, type RecordBlock } from './block';
+import type { RecordBlock } from './block';
 import { describeRecord } from './describe';
 import type { ExportByteSink, TraceWriter } from './exportWriter';
 import { CAPTURE_FORMAT, metaFromJson, metaToJson, type CaptureMeta } from './meta';
-import { kindCode, readRecord, RecordView, soundRecordLength } from './record';
+import { kindCode, RECORD_HEADER_SIZE, readRecord, RecordView, soundRecordLength } from './record';
+import { bytesSource, ignore, StreamedSource, type ByteSource, type CaptureSource, type Walk } from './source';
 import { hex32 } from '../util/hex';
 
 export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
@@ -323,154 +324,253 @@ interface Section {
   linkTypes: number[];
 }
 
-/**
- * Reads a pcapng file written by PcapngWriter (or re-saved by Wireshark tools): sections of
- * either byte order, IDBs and EPBs; other block types are skipped. Damage (a block running past
- * the end, a wrong trailing length, a record that does not parse) ends the walk or skips the
- * packet, with a note saying where; every record before it is kept.
- */
-export function importPcapng(bytes: Uint8Array): PcapngImport {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const size = bytes.length;
-  if (size < 12 || dv.getUint32(0, true) !== BLOCK_SHB) {
-    const saw = size < 4 ? `${size} bytes` : hex32(dv.getUint32(0, true));
-    return { ok: false, reason: `not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw ${saw}` };
-  }
-  const notes: string[] = [];
-  const builder = new BlockBuilder();
-  let meta: CaptureMeta | null = null;
-  let hardware = '';
-  let userappl = '';
-  let section: Section = { le: true, linkTypes: [] };
-  let skipped = 0;
-  let packet = 0;
-  let off = 0;
+/** Where a walk over the file stands: resuming from it reads on exactly as the first walk did. */
+interface WalkState {
+  off: number;
+  section: Section;
+  /** Enhanced packet blocks seen so far (notes count packets from 1). */
+  packet: number;
+  skipped: number;
+}
 
-  walk: while (off < size) {
-    const left = size - off;
-    if (left < 12) {
-      notes.push(`truncated pcapng block at offset ${off}: ${left} bytes left, a block needs at least 12; stopped here, ${builder.count} records kept`);
-      break;
-    }
-    const type = dv.getUint32(off, section.le);
-    if (type === BLOCK_SHB) {
-      const magic = dv.getUint32(off + 8, true);
-      if (magic !== BYTE_ORDER_MAGIC && magic !== 0x4d3c2b1a) {
-        notes.push(`damaged section header at offset ${off}: byte-order magic 0x1a2b3c4d expected, saw ${hex32(magic)}; stopped here`);
-        break;
+/** Bytes read per positioned read (more when one pcapng block is larger). */
+const PIECE_BYTES = 4 << 20;
+/** Record bytes per block handed out. */
+const BLOCK_BYTES = 1 << 20;
+
+/**
+ * One walk over a pcapng file, a piece at a time: sections of either byte order, IDBs and EPBs;
+ * other block types are skipped. Damage (a block running past the end, a wrong trailing length,
+ * a record that does not parse) ends the walk or skips the packet, with a note saying where.
+ */
+class PcapngWalk implements Walk<WalkState> {
+  private window: Uint8Array = new Uint8Array(0);
+  /** The memory pieces are read into: a record is copied out of a piece before the next is read. */
+  private scratch: Uint8Array = new Uint8Array(0);
+  private dv = new DataView(this.window.buffer);
+  /** File offset of window[0]. */
+  private at = 0;
+  readonly st: WalkState;
+  hardware = '';
+  userappl = '';
+  meta: CaptureMeta | null = null;
+  ended = false;
+
+  constructor(
+    private readonly file: ByteSource,
+    from: WalkState,
+    private readonly note: (text: string) => void,
+  ) {
+    this.st = { ...from, section: { le: from.section.le, linkTypes: [...from.section.linkTypes] } };
+  }
+
+  /** Makes file bytes [off, off + n) addressable; false when the file ends first. */
+  private have(off: number, n: number): boolean {
+    if (off >= this.at && off + n <= this.at + this.window.length) return true;
+    if (off + n > this.file.size) return false;
+    const want = Math.max(Math.min(PIECE_BYTES, this.file.size - off), n);
+    if (this.scratch.length < want) this.scratch = new Uint8Array(want);
+    this.window = this.file.read(off, want, this.scratch);
+    this.dv = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
+    this.at = off;
+    return this.window.length >= n;
+  }
+
+  state(): WalkState {
+    return { ...this.st, section: { le: this.st.section.le, linkTypes: [...this.st.section.linkTypes] } };
+  }
+
+  /** Records of about BLOCK_BYTES as one block (its bytes its own), or null at the end. */
+  next(kept: number): RecordBlock | null {
+    let bytes = new Uint8Array(BLOCK_BYTES + (64 << 10));
+    // Every record is at least a record header long.
+    let offsets = new Uint32Array(Math.ceil(bytes.length / HEADER_SIZE));
+    let n = 0;
+    let used = 0;
+    while (used < BLOCK_BYTES && !this.ended) {
+      const rec = this.step(() => kept + n);
+      if (!rec) continue;
+      if (used + rec.length > bytes.length) {
+        const grown = new Uint8Array(Math.max(2 * bytes.length, used + rec.length));
+        grown.set(bytes.subarray(0, used));
+        bytes = grown;
+        const more = new Uint32Array(Math.ceil(bytes.length / HEADER_SIZE));
+        more.set(offsets.subarray(0, n));
+        offsets = more;
       }
-      section = { le: magic === BYTE_ORDER_MAGIC, linkTypes: [] };
+      bytes.set(rec, used);
+      offsets[n++] = used;
+      used += rec.length;
     }
-    const le = section.le;
-    const total = dv.getUint32(off + 4, le);
+    if (n === 0) return null;
+    return { bytes: bytes.subarray(0, used), offsets: offsets.slice(0, n) };
+  }
+
+  /** Walks one pcapng block; returns the trace record it carries, if any. */
+  private step(kept: () => number): Uint8Array | null {
+    const st = this.st;
+    const off = st.off;
+    const left = this.file.size - off;
+    if (left <= 0) return this.end();
+    if (left < 12) {
+      this.note(`truncated pcapng block at offset ${off}: ${left} bytes left, a block needs at least 12; stopped here, ${kept()} records kept`);
+      return this.end();
+    }
+    this.have(off, 12);
+    let r = off - this.at;
+    const type = this.dv.getUint32(r, st.section.le);
+    if (type === BLOCK_SHB) {
+      const magic = this.dv.getUint32(r + 8, true);
+      if (magic !== BYTE_ORDER_MAGIC && magic !== 0x4d3c2b1a) {
+        this.note(`damaged section header at offset ${off}: byte-order magic 0x1a2b3c4d expected, saw ${hex32(magic)}; stopped here`);
+        return this.end();
+      }
+      st.section = { le: magic === BYTE_ORDER_MAGIC, linkTypes: [] };
+    }
+    const le = st.section.le;
+    const total = this.dv.getUint32(r + 4, le);
     if (total < 12 || total % 4 !== 0 || total > left) {
       const why = total > left ? `it needs ${total} bytes but ${left} are left` : `block_total_length ${total} is not a multiple of 4 of at least 12`;
-      notes.push(`truncated or damaged pcapng block (type ${hex32(type)}) at offset ${off}: ${why}; stopped here, ${builder.count} records kept`);
-      break;
+      this.note(`truncated or damaged pcapng block (type ${hex32(type)}) at offset ${off}: ${why}; stopped here, ${kept()} records kept`);
+      return this.end();
     }
-    const trailer = dv.getUint32(off + total - 4, le);
+    this.have(off, total);
+    r = off - this.at;
+    const dv = this.dv;
+    const trailer = dv.getUint32(r + total - 4, le);
     if (trailer !== total) {
-      notes.push(`damaged pcapng block (type ${hex32(type)}) at offset ${off}: trailing length ${trailer} differs from leading length ${total}; stopped here, ${builder.count} records kept`);
-      break;
+      this.note(`damaged pcapng block (type ${hex32(type)}) at offset ${off}: trailing length ${trailer} differs from leading length ${total}; stopped here, ${kept()} records kept`);
+      return this.end();
     }
-    const body = off + 8;
-    const bodyEnd = off + total - 4;
+    st.off += total;
+    const body = r + 8;
+    const bodyEnd = r + total - 4;
     switch (type) {
       case BLOCK_SHB: {
         if (total < 28) {
-          notes.push(`damaged section header at offset ${off}: ${total} bytes, 28 minimum; stopped here`);
-          break walk;
+          this.note(`damaged section header at offset ${off}: ${total} bytes, 28 minimum; stopped here`);
+          return this.end();
         }
         const major = dv.getUint16(body + 4, le);
         if (major !== 1) {
-          notes.push(`section at offset ${off} is pcapng version ${major}, only 1 is understood; stopped here`);
-          break walk;
+          this.note(`section at offset ${off} is pcapng version ${major}, only 1 is understood; stopped here`);
+          return this.end();
         }
         for (const [code, value] of options(dv, body + 16, bodyEnd, le)) {
           const text = decoder.decode(value);
-          if (code === SHB_HARDWARE) hardware = text;
-          else if (code === SHB_USERAPPL) userappl = text;
-          else if (code === OPT_COMMENT && meta === null && text.startsWith(META_COMMENT_PREFIX)) meta = parseMeta(text, off, notes);
+          if (code === SHB_HARDWARE) this.hardware = text;
+          else if (code === SHB_USERAPPL) this.userappl = text;
+          else if (code === OPT_COMMENT && this.meta === null && text.startsWith(META_COMMENT_PREFIX)) this.meta = parseMeta(text, off, this.note);
         }
-        break;
+        return null;
       }
       case BLOCK_IDB:
-        section.linkTypes.push(total >= 20 ? dv.getUint16(body, le) : -1);
-        break;
+        st.section.linkTypes.push(total >= 20 ? dv.getUint16(body, le) : -1);
+        return null;
       case BLOCK_EPB: {
         if (total < 32) {
-          notes.push(`damaged enhanced packet block at offset ${off}: ${total} bytes, 32 minimum; skipped`);
-          break;
+          this.note(`damaged enhanced packet block at offset ${off}: ${total} bytes, 32 minimum; skipped`);
+          return null;
         }
-        packet++;
+        const packet = ++st.packet;
         const ifId = dv.getUint32(body, le);
         const caplen = dv.getUint32(body + 12, le);
         const data = body + 20;
         if (data + caplen > bodyEnd) {
-          notes.push(`damaged packet ${packet} at offset ${off}: captured length ${caplen} runs past its block; skipped`);
-          break;
+          this.note(`damaged packet ${packet} at offset ${off}: captured length ${caplen} runs past its block; skipped`);
+          return null;
         }
-        const linkType = section.linkTypes[ifId];
+        const linkType = st.section.linkTypes[ifId];
         let rec = data;
         if (linkType === LINKTYPE_WIRESHARK_UPPER_PDU) {
           rec = ourPdu(dv, data, data + caplen);
           if (rec < 0) {
-            skipped++;
-            break;
+            st.skipped++;
+            return null;
           }
         } else if (linkType !== LINKTYPE_USER0) {
-          if (linkType === undefined) notes.push(`packet ${packet} at offset ${off} names interface ${ifId}, which was not described; skipped`);
-          else skipped++;
-          break;
+          if (linkType === undefined) this.note(`packet ${packet} at offset ${off} names interface ${ifId}, which was not described; skipped`);
+          else st.skipped++;
+          return null;
         }
-        const bad = checkRecord(bytes, dv, rec, data + caplen);
+        const bad = checkRecord(this.window, dv, rec, data + caplen, this.at);
         if (bad !== null) {
-          notes.push(`packet ${packet} at offset ${off}: damaged trace record (starting at offset ${rec}): ${bad}; skipped`);
-          break;
+          this.note(`packet ${packet} at offset ${off}: damaged trace record (starting at offset ${rec + this.at}): ${bad}; skipped`);
+          return null;
         }
-        builder.append(bytes.subarray(rec, data + caplen));
-        break;
+        return this.window.subarray(rec, data + caplen);
       }
       default:
-        break; // name resolution, interface statistics, custom blocks: nothing to import
+        return null; // name resolution, interface statistics, custom blocks: nothing to import
     }
-    off += total;
   }
 
-  if (skipped > 0) notes.push(`${skipped} packets are not virtio_msg trace records; skipped`);
-  const blocks = builder.blocks();
-  if (meta === null) {
-    const first = blocks[0];
-    if (first === undefined) return { ok: false, reason: `no capture metadata (an SHB comment starting "${META_COMMENT_PREFIX}") and no virtio_msg records: not an AMP Workbench pcapng file` };
-    notes.push(`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`);
-    const v = new RecordView(first.bytes).at(first.bytes, first.offsets[0]!);
-    meta = {
-      format: CAPTURE_FORMAT,
-      app: userappl,
-      board: hardware,
-      boardDescription: '',
-      revision: null,
-      queueFormat: null,
-      link: '',
-      startWallNs: v.wallNs,
-      startMonoNs: v.monoNs,
-      notes: [],
-    };
+  private end(): null {
+    this.ended = true;
+    if (this.st.skipped > 0) this.note(`${this.st.skipped} packets are not virtio_msg trace records; skipped`);
+    return null;
   }
-  return { ok: true, meta, blocks, notes };
 }
 
-function parseMeta(text: string, off: number, notes: string[]): CaptureMeta | null {
+const START: WalkState = { off: 0, section: { le: true, linkTypes: [] }, packet: 0, skipped: 0 };
+
+export type PcapngOpen = { ok: true; source: CaptureSource } | { ok: false; reason: string };
+
+/**
+ * Opens a pcapng capture for streaming: the header is read now (the metadata from the first
+ * section's comment, else derived from the section header and the first record, with a note);
+ * the records as the source is read.
+ */
+export function openPcapng(file: ByteSource, path: string): PcapngOpen {
+  const head = file.read(0, Math.min(file.size, 12));
+  const hv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.length < 12 || hv.getUint32(0, true) !== BLOCK_SHB) {
+    const saw = head.length < 4 ? `${head.length} bytes` : hex32(hv.getUint32(0, true));
+    return { ok: false, reason: `not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw ${saw}` };
+  }
+  // The metadata comment sits in the first section header.
+  const walk = (from: WalkState, note: (text: string) => void): PcapngWalk => new PcapngWalk(file, from, note);
+  const probe = walk(START, ignore);
+  probe.next(0);
+  if (probe.meta !== null) return { ok: true, source: new StreamedSource(path, probe.meta, [], START, walk) };
+  const first = walk(START, ignore);
+  const b = first.next(0);
+  if (b === null) return { ok: false, reason: `no capture metadata (an SHB comment starting "${META_COMMENT_PREFIX}") and no virtio_msg records: not an AMP Workbench pcapng file` };
+  const v = new RecordView(b.bytes).at(b.bytes, b.offsets[0]!);
+  const meta: CaptureMeta = {
+    format: CAPTURE_FORMAT,
+    app: first.userappl,
+    board: first.hardware,
+    boardDescription: '',
+    revision: null,
+    queueFormat: null,
+    link: '',
+    startWallNs: v.wallNs,
+    startMonoNs: v.monoNs,
+    notes: [],
+  };
+  return { ok: true, source: new StreamedSource(path, meta, [`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`], START, walk) };
+}
+
+/** A whole pcapng file in memory, read through the streaming reader. */
+export function importPcapng(bytes: Uint8Array): PcapngImport {
+  const o = openPcapng(bytesSource(bytes), '');
+  if (!o.ok) return o;
+  const blocks = [...o.source.blocks()];
+  return { ok: true, meta: o.source.meta, blocks, notes: [...o.source.notes] };
+}
+
+function parseMeta(text: string, off: number, note: (text: string) => void): CaptureMeta | null {
   let json: unknown;
   try {
     json = JSON.parse(text.slice(META_COMMENT_PREFIX.length));
   } catch (e) {
-    notes.push(`section header at offset ${off}: capture metadata comment is not JSON (${(e as Error).message})`);
+    note(`section header at offset ${off}: capture metadata comment is not JSON (${(e as Error).message})`);
     return null;
   }
   const m = metaFromJson(json);
   if (!m.ok) {
-    notes.push(`section header at offset ${off}: ${m.reason}`);
+    note(`section header at offset ${off}: ${m.reason}`);
     return null;
   }
   return m.meta;
@@ -517,10 +617,14 @@ function isName(dv: DataView, at: number, len: number): boolean {
   return true;
 }
 
-/** Cheap validation of the record filling [at, end); null when good, else where and why (readRecord's words). */
-function checkRecord(bytes: Uint8Array, dv: DataView, at: number, end: number): string | null {
+/** Module locals: an imported binding read per packet costs a getter call under tsx. */
+const HEADER_SIZE = RECORD_HEADER_SIZE;
+const sound = soundRecordLength;
+
+/** Cheap validation of the record filling [at, end); null when good, else where (a file offset: `base` + offset) and why (readRecord's words). */
+function checkRecord(bytes: Uint8Array, dv: DataView, at: number, end: number, base: number): string | null {
   const avail = end - at;
-  if (soundRecordLength(dv, at, avail) === avail) return null;
+  if (sound(dv, at, avail) === avail) return null;
   const r = readRecord(bytes.subarray(0, end), at);
-  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset}: ${r.error}`;
+  return r.ok ? `record length ${r.length} but the packet carries ${avail} bytes` : `at offset ${r.offset + base}: ${r.error}`;
 }

@@ -17,7 +17,6 @@ import { checkFraming, Matcher, noResponseText, type MatchEntry, type VerdictKin
 import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
-import { indexRecords, type RecordBlock } from './block';
 import { ConformanceEvaluator, ruleIndex, SEVERITIES, type PeerName } from './conformance';
 import {
   dirCode,
@@ -168,7 +167,6 @@ export class Recorder {
   private sinkError: string | null = null;
   private cancelTimer: (() => void) | null = null;
   private closed = false;
-  private readonly listeners = new Set<(block: RecordBlock) => void>();
   private readonly cache: (Summary | undefined)[] = new Array<Summary | undefined>(DECODE_CACHE_SLOTS);
   private readonly conformance: ConformanceEvaluator | null;
   private readonly view: RecordView;
@@ -216,12 +214,6 @@ export class Recorder {
   /** The sink's last failure, while it is failing. */
   get error(): string | null {
     return this.sinkError;
-  }
-
-  /** Called with each flushed chunk as a block of its own (live views); returns the unsubscribe function. */
-  onFlush(listener: (block: RecordBlock) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** An endpoint observer that records every message with the endpoint's verdict, every endpoint problem and every doorbell. */
@@ -455,10 +447,6 @@ export class Recorder {
       const payload = this.buf.subarray(0, this.used);
       const count = this.chunkCount;
       const firstSeq = this.chunkFirstSeq;
-      if (this.listeners.size > 0) {
-        const block = indexRecords(payload.slice()).block;
-        for (const l of this.listeners) l(block);
-      }
       this.used = 0;
       this.chunkCount = 0;
       if (this.backlog.length > 0 || !this.tryWrite(payload, count, firstSeq)) this.keep(payload, count, firstSeq);

@@ -16,18 +16,23 @@ import { MESSAGE_SPECS, SampleBuilder, sampleMeta } from '../unit/trace/sample';
 
 const MESSAGES = 1_000_000;
 
-/** 1 M message records: the well-formed sample messages, mostly EVENT_AVAIL / EVENT_USED as on a running device. */
-function capture(): Uint8Array {
+/** The well-formed sample messages, mostly EVENT_AVAIL / EVENT_USED as on a running device, encoded. */
+const MIX: readonly Uint8Array[] = (() => {
   const b = new SampleBuilder();
   for (const s of MESSAGE_SPECS.slice(0, 21)) b.message(s);
   const events = b.records.filter((r) => r.msgId === 0x41 || r.msgId === 0x42);
-  const mix = [...b.records, ...Array.from({ length: 4 }, () => events).flat()].map(encodeRecord);
-  const total = Array.from({ length: MESSAGES }, (_, i) => mix[i % mix.length]!.length).reduce((a, n) => a + n, 0);
+  return [...b.records, ...Array.from({ length: 4 }, () => events).flat()].map(encodeRecord);
+})();
+
+/** Message records [from, from + n) of a capture of the mix, seq i at 1 µs × i, back to back. */
+export function messageRecords(from: number, n: number): Uint8Array {
+  let total = 0;
+  for (let i = from; i < from + n; i++) total += MIX[i % MIX.length]!.length;
   const bytes = new Uint8Array(total);
   const dv = new DataView(bytes.buffer);
   let o = 0;
-  for (let i = 0; i < MESSAGES; i++) {
-    const t = mix[i % mix.length]!;
+  for (let i = from; i < from + n; i++) {
+    const t = MIX[i % MIX.length]!;
     bytes.set(t, o);
     dv.setBigUint64(o + 8, BigInt(i), true);
     dv.setBigUint64(o + 16, 5_000_000_000n + BigInt(i) * 1000n, true);
@@ -38,7 +43,7 @@ function capture(): Uint8Array {
 }
 
 export async function run(): Promise<Record<string, number | string>> {
-  const idx = indexRecords(capture());
+  const idx = indexRecords(messageRecords(0, MESSAGES));
   if (!idx.ok) throw new Error(idx.reason);
   const blocks = [idx.block];
   const ws = toolDir();

@@ -16,6 +16,7 @@ import { BlockBuilder, blockCount, type RecordBlock } from '../../src/trace/bloc
 import { CsvWriter } from '../../src/trace/csv';
 import { exportRecords, type TraceWriter } from '../../src/trace/exportWriter';
 import { importJsonl, JsonlWriter } from '../../src/trace/jsonl';
+import { memorySource } from '../../src/trace/source';
 import { CAPTURE_FORMAT, type CaptureMeta } from '../../src/trace/meta';
 import { PerfettoWriter } from '../../src/trace/perfetto';
 import { encodeVqIndex, RECORD_FLAGS, type TraceRecord } from '../../src/trace/record';
@@ -122,7 +123,7 @@ export async function run(): Promise<Record<string, number | string>> {
     last = now;
   }, 1);
   const s0 = performance.now();
-  const sliced = await exportCaptureAsync({ path: 'bench', meta: META, notes: [], count: RECORDS, blocks: () => blocks }, { format: 'csv', out: join(dir, 'out.csv') });
+  const sliced = await exportCaptureAsync(memorySource('bench', META, [], blocks), { format: 'csv', out: join(dir, 'out.csv') });
   const slicedMs = performance.now() - s0;
   clearInterval(ticker);
   rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import { encode } from '../../src/protocol/index';
 import { BlockBuilder } from '../../src/trace/block';
 import { CAPTURE_FORMAT, type CaptureMeta } from '../../src/trace/meta';
 import { RECORD_FLAGS } from '../../src/trace/record';
+import { memorySource } from '../../src/trace/source';
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
@@ -85,8 +86,7 @@ function scroll(): Record<string, number> {
   const blocks = builder.blocks();
   const meta: CaptureMeta = { format: CAPTURE_FORMAT, app: 'bench', board: 'bench', boardDescription: '', revision: 'r4', queueFormat: null, link: 'none', startWallNs: 0n, startMonoNs: START, notes: [] };
   let t0 = process.hrtime.bigint();
-  const store = new TraceStore({ path: 'bench', meta, notes: [], live: false, reread: null });
-  for (const b of blocks) store.append(b);
+  const store = new TraceStore(memorySource('bench', meta, [], blocks));
   const indexMs = ms(t0);
   // 100 pages of 60 rows (a screenful) at scattered places, decoded as the table shows them.
   t0 = process.hrtime.bigint();

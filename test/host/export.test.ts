@@ -13,6 +13,7 @@ import { exportCapture, exportCaptureAsync } from '../../main/host/trace/export'
 import type { Capture } from '../../main/host/trace/journal';
 import { loadCapture } from '../../main/host/trace/load';
 import { fromRecords, toRecords, type RecordBlock } from '../../src/trace/block';
+import { memorySource } from '../../src/trace/source';
 import { sampleMeta, sessionRecords } from '../unit/trace/sample';
 
 const root = mkdtempSync(join(tmpdir(), 'amp-export-'));
@@ -22,8 +23,9 @@ const records = sessionRecords();
 /** One block per record, so every record boundary is a point where the export may stop. */
 const blocks: RecordBlock[] = records.flatMap((r) => fromRecords([r]));
 
+/** A live capture holding `count` records so far. */
 function capture(source: () => Iterable<RecordBlock> = () => blocks, count = records.length): Capture {
-  return { path: 'test', meta: sampleMeta(), notes: [], count, blocks: source };
+  return { ...memorySource('test', sampleMeta(), [], blocks), live: true, count, blocks: source };
 }
 
 describe('export to a file', () => {

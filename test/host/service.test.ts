@@ -14,7 +14,7 @@ import { WorkbenchService } from '../../main/host/service/workbench';
 import { openJournal } from '../../main/host/trace/journal';
 import { loadCapture } from '../../main/host/trace/load';
 import { WORKBENCH_METHODS, WORKBENCH_EVENTS, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchResult } from '../../src/api/workbench';
-import { forEachRecord, toRecords } from '../../src/trace/block';
+import { blockCount, forEachRecord, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
 import { compileFilter } from '../../src/trace/filter';
 import { toHex } from '../../src/util/hex';
@@ -190,6 +190,8 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(r.written).toBe(journal.length);
     const back = loadCapture(out);
     if (!back.ok) throw new Error(back.reason);
+    // A file source counts its records as it streams them.
+    expect(blockCount(back.capture.blocks())).toBe(journal.length);
     expect(back.capture.count).toBe(journal.length);
     expect(events.some((e) => e.event === 'export.progress')).toBe(true);
     expect((await fail('trace.export', { format: 'pcapng', out: 'relative.pcapng' })).field).toBe('params.out');

@@ -19,8 +19,12 @@ function openCaptureArg(path: string | undefined, command: string): Capture {
   const o = loadCapture(path);
   // Unreadable data is exit status 1, not a usage error.
   if (!o.ok) throw new Error(o.reason);
-  for (const n of o.capture.notes) process.stderr.write(`note: ${n}\n`);
   return o.capture;
+}
+
+/** The capture's notes, once it has been read through (a streamed file finds damage as it goes). */
+function printNotes(capture: Capture): void {
+  for (const n of capture.notes) process.stderr.write(`note: ${n}\n`);
 }
 
 export async function cmdExport(argv: string[]): Promise<number> {
@@ -46,6 +50,7 @@ export async function cmdExport(argv: string[]): Promise<number> {
     ...(tty ? { onProgress: (done: number, total: number) => process.stderr.write(`\rexporting ${done} / ${total} records (${Math.floor((100 * done) / Math.max(1, total))}%)`) } : {}),
   });
   if (tty) process.stderr.write('\n');
+  printNotes(capture);
   if (!r.ok) {
     process.stderr.write(r.error + '\n');
     return r.error.startsWith('filter:') ? 2 : 1;
@@ -71,6 +76,7 @@ export async function cmdStats(argv: string[]): Promise<number> {
     });
     stats = acc.result();
   }
+  printNotes(capture);
   if (values.json) out(JSON.stringify({ capture: capture.path, board: capture.meta.board, notes: capture.notes, ...stats }, null, 2));
   else out(`${capture.meta.board}: ${capture.count} records${values.filter === undefined ? '' : `, ${stats.records} matching ${values.filter}`}\n${formatStats(stats)}`);
   printCount(sumCounts(stats.problems), sumCounts(stats.findings), values.json === true);
@@ -90,6 +96,7 @@ export async function cmdCheck(argv: string[]): Promise<number> {
   const capture = openCaptureArg(positionals[0], 'check');
   const peer = peerArg === undefined ? (capture.meta.peer ?? null) : peerArg === 'none' ? null : (peerArg as PeerName);
   const report = checkRecords(capture.blocks(), { peer });
+  printNotes(capture);
   const section = new Map<string, string>(RULES.map((r) => [r.id, r.section]));
   if (values.json) {
     const findings = report.findings.map((f) => ({ rule: f.rule, section: f.section, severity: f.severity, seq: f.seq, dev: f.devNum, message: f.message }));

@@ -1,50 +1,26 @@
 /**
- * The trace as the workbench queries it, live or from a file: record blocks in capture order with
- * an index (first position, first seq, time span per block), so a row is found by binary search,
- * not by a scan. Filtered views are arrays of matching positions built incrementally: a view
- * scans only what arrived since it was last asked.
+ * The trace as the workbench queries it, live or from a file: a capture source (src/trace/source.ts)
+ * behind a resident cache, with filtered views and statistics over it. Rows are found through the
+ * source's block index by binary search, so a page or a window reads only the blocks it needs.
+ * Filtered views and statistics are built incrementally: each scans only what arrived since it
+ * was last asked.
  *
  * Memory bound: block bytes held in RAM stay under `residentBytes` (default 256 MiB, about 2.5 M
- * typical records). Beyond it the oldest blocks are dropped from memory and re-read from the
- * capture on disk when asked for (the journal is the source of truth, docs/architecture.md "Trace
- * recorder"). What stays per record regardless: 4 bytes per match in each cached filtered view
- * (at most MAX_VIEWS views), and 8 bytes per paired response in the live latency statistics
- * (StatsAccumulator keeps exact percentiles). Per block: a few numbers of index.
+ * typical records); the rest is read again from the capture when asked for. What stays per
+ * record regardless: 4 bytes per match in each cached filtered view (at most MAX_VIEWS views),
+ * and 8 bytes per paired response in the statistics once asked for (StatsAccumulator keeps exact
+ * percentiles). Per block: a few numbers of index, in the source.
  */
 import type { TraceInfo } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
-import type { CaptureMeta } from '../../../src/trace/meta';
 import { RecordView } from '../../../src/trace/record';
+import { ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
-import type { Capture } from '../trace/journal';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
 /** Filtered views kept (least recently used dropped first). */
 const MAX_VIEWS = 8;
-/** Re-read blocks kept for random access into the evicted part. */
-const REREAD_CACHE = 8;
-
-export interface TraceSource {
-  path: string;
-  meta: CaptureMeta;
-  notes: readonly string[];
-  live: boolean;
-  /** The capture's blocks read again from disk, in order; null when they exist only in memory. */
-  reread: (() => Iterable<RecordBlock>) | null;
-}
-
-interface Entry {
-  /** Position of the block's first record in the trace. */
-  first: number;
-  firstSeq: number;
-  count: number;
-  bytes: number;
-  minNs: number;
-  maxNs: number;
-  /** null once evicted. */
-  block: RecordBlock | null;
-}
 
 class FilterView {
   positions = new Uint32Array(1024);
@@ -70,173 +46,108 @@ function filterFailure(text: string, f: FilterError): { ok: false; error: string
 }
 
 export class TraceStore {
-  private readonly entries: Entry[] = [];
-  private total = 0;
-  private resident = 0;
-  /** Entries below this index were evicted. */
-  private evicted = 0;
-  private firstNs: number | null = null;
-  private lastNs: number | null = null;
+  private readonly src: ResidentCache;
   private readonly base: bigint;
-  private readonly liveStats: StatsAccumulator;
+  private readonly allStats: { acc: StatsAccumulator; scanned: number };
   private readonly views = new Map<string, FilterView>();
-  private readonly rereadCache = new Map<number, RecordBlock>();
   private readonly view = new RecordView(new Uint8Array(0));
-  private readonly residentLimit: number;
-  live: boolean;
+  /** Time bounds over the spans below `timed`. */
+  private times = { timed: 0, firstNs: null as number | null, lastNs: null as number | null };
 
-  constructor(
-    readonly source: TraceSource,
-    opts: { residentBytes?: number } = {},
-  ) {
+  constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
+    this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
-    this.live = source.live;
-    this.liveStats = new StatsAccumulator({ startMonoNs: this.base });
-    // Blocks that exist only in memory cannot be dropped: nothing could bring them back.
-    this.residentLimit = source.reread ? (opts.residentBytes ?? DEFAULT_RESIDENT_BYTES) : Infinity;
+    this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), scanned: 0 };
+    // A file source learns its index by being read through once; a journal has it already.
+    for (const _ of this.src.blocks({ position: this.src.count }));
+  }
+
+  /** The capture behind the store, through its cache (the exporters read it). */
+  get source(): CaptureSource {
+    return this.src;
   }
 
   get count(): number {
-    return this.total;
+    return this.src.count;
   }
 
-  /** Adds a block at the end; its records must follow the ones already held. */
-  append(block: RecordBlock): void {
-    const n = block.offsets.length;
-    if (n === 0) return;
-    const v = this.view;
-    let minNs = Infinity;
-    let maxNs = -Infinity;
-    for (let i = 0; i < n; i++) {
-      v.at(block.bytes, block.offsets[i]!);
-      const t = v.relNs(this.base);
-      if (t < minNs) minNs = t;
-      if (t > maxNs) maxNs = t;
-      this.liveStats.add(v);
-    }
-    const firstSeq = v.at(block.bytes, block.offsets[0]!).seq;
-    this.entries.push({ first: this.total, firstSeq, count: n, bytes: block.bytes.length, minNs, maxNs, block });
-    this.total += n;
-    this.resident += block.bytes.length;
-    if (this.firstNs === null || minNs < this.firstNs) this.firstNs = minNs;
-    if (this.lastNs === null || maxNs > this.lastNs) this.lastNs = maxNs;
-    while (this.resident > this.residentLimit && this.evicted < this.entries.length - 1) {
-      const e = this.entries[this.evicted++]!;
-      this.resident -= e.bytes;
-      e.block = null;
-    }
+  get live(): boolean {
+    return this.src.live;
+  }
+
+  /** Calls `onAppended` with the records of each block a live capture appends; returns the unsubscribe function. */
+  follow(onAppended: (records: number) => void): () => void {
+    return this.src.follow((b) => onAppended(b.offsets.length), this.src.spans().length);
   }
 
   info(): TraceInfo {
-    const m = this.source.meta;
+    const m = this.src.meta;
+    const spans = this.src.spans();
+    const t = this.times;
+    for (; t.timed < spans.length; t.timed++) {
+      const s = spans[t.timed]!;
+      if (s.count === 0) continue;
+      if (t.firstNs === null || s.minNs < t.firstNs) t.firstNs = s.minNs;
+      if (t.lastNs === null || s.maxNs > t.lastNs) t.lastNs = s.maxNs;
+    }
     return {
       source: this.live ? 'live' : 'file',
-      path: this.source.path,
-      count: this.total,
+      path: this.src.path,
+      count: this.count,
       board: m.board,
       revision: m.revision,
       queueFormat: m.queueFormat,
       link: m.link,
       startMonoNs: m.startMonoNs.toString(),
       startWallNs: m.startWallNs.toString(),
-      firstNs: this.firstNs,
-      lastNs: this.lastNs,
-      notes: [...this.source.notes],
-      residentBytes: this.resident,
-      residentLimit: Number.isFinite(this.residentLimit) ? this.residentLimit : -1,
+      firstNs: t.firstNs,
+      lastNs: t.lastNs,
+      notes: [...this.src.notes],
+      residentBytes: this.src.resident,
+      residentLimit: this.src.residentBytes,
     };
   }
 
-  /** Entry holding position `p` (0 ≤ p < count). */
-  private entryAt(p: number): number {
-    let lo = 0;
-    let hi = this.entries.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.entries[mid]!.first <= p) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
   /**
-   * Blocks of entries [from, to) with their entry index; evicted ones are read again from disk
-   * (matched by first seq), so a block the disk no longer holds is skipped.
+   * Blocks of spans [from, to) with their span index, as a scan: each valid until the next is
+   * pulled; a block the capture no longer holds is skipped.
    */
-  private *entryBlocks(from: number, to: number): Generator<[number, RecordBlock]> {
-    let k = from;
-    if (k < Math.min(this.evicted, to)) {
-      const cached = k + 1 === to ? this.rereadCache.get(k) : undefined;
-      if (cached) {
-        yield [k, cached];
-        k = to;
-      } else {
-        const v = new RecordView(new Uint8Array(0));
-        for (const b of this.source.reread!()) {
-          if (k >= Math.min(this.evicted, to)) break;
-          if (b.offsets.length === 0) continue;
-          const seq = v.at(b.bytes, b.offsets[0]!).seq;
-          while (k < this.evicted && k < to && this.entries[k]!.firstSeq < seq) k++;
-          if (k < this.evicted && k < to && this.entries[k]!.firstSeq === seq) {
-            this.remember(k, b);
-            yield [k, b];
-            k++;
-          }
-        }
-        k = Math.max(k, Math.min(this.evicted, to));
-      }
+  private *spanBlocks(from: number, to: number): Generator<[number, RecordBlock]> {
+    for (let k = from; k < to; k++) {
+      const b = this.src.scan(k);
+      if (b !== null) yield [k, b];
     }
-    for (; k < to; k++) yield [k, this.entries[k]!.block!];
   }
 
-  private remember(k: number, b: RecordBlock): void {
-    this.rereadCache.delete(k);
-    this.rereadCache.set(k, b);
-    if (this.rereadCache.size > REREAD_CACHE) this.rereadCache.delete(this.rereadCache.keys().next().value!);
-  }
-
-  /** Every block in order (evicted ones from disk). */
-  *blocks(): Generator<RecordBlock> {
-    for (const [, b] of this.entryBlocks(0, this.entries.length)) yield b;
-  }
-
-  /** Blocks that may hold records in [fromNs, toNs). */
+  /** Blocks that may hold records in [fromNs, toNs), as a scan (each valid until the next is pulled). */
   private *blocksBetween(fromNs: number, toNs: number): Generator<RecordBlock> {
-    let k = 0;
-    while (k < this.entries.length) {
-      while (k < this.entries.length && (this.entries[k]!.maxNs < fromNs || this.entries[k]!.minNs >= toNs)) k++;
-      let end = k;
-      while (end < this.entries.length && !(this.entries[end]!.maxNs < fromNs || this.entries[end]!.minNs >= toNs)) end++;
-      for (const [, b] of this.entryBlocks(k, end)) yield b;
-      k = end;
+    const spans = this.src.spans();
+    for (let k = 0; k < spans.length; k++) {
+      const s = spans[k]!;
+      if (s.maxNs < fromNs || s.minNs >= toNs) continue;
+      const b = this.src.scan(k);
+      if (b !== null) yield b;
     }
   }
 
   /**
    * The record at position `p`, as a view valid until the next call; null when out of range or
-   * when its block is no longer on disk.
+   * when its block is no longer in the capture.
    */
   at(p: number): RecordView | null {
-    if (!(p >= 0 && p < this.total)) return null;
-    const k = this.entryAt(p);
-    const e = this.entries[k]!;
-    let block = e.block;
-    if (!block) for (const [, b] of this.entryBlocks(k, k + 1)) block = b;
-    if (!block) return null;
-    return this.view.at(block.bytes, block.offsets[p - e.first]!);
+    if (!(p >= 0 && p < this.count)) return null;
+    const k = spanIndex(this.src.spans(), { position: p });
+    const block = this.src.read(k);
+    const i = p - this.src.spans()[k]!.first;
+    if (!block || i >= block.offsets.length) return null;
+    return this.view.at(block.bytes, block.offsets[i]!);
   }
 
   /** Position of the record with `seq`, or -1. */
   positionOf(seq: number): number {
-    let lo = 0;
-    let hi = this.entries.length - 1;
-    if (hi < 0 || seq < this.entries[0]!.firstSeq) return -1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.entries[mid]!.firstSeq <= seq) lo = mid;
-      else hi = mid - 1;
-    }
-    const e = this.entries[lo]!;
+    const spans = this.src.spans();
+    if (spans.length === 0 || seq < spans[0]!.firstSeq) return -1;
+    const e = spans[spanIndex(spans, { seq })]!;
     // Seqs are consecutive inside a block unless records were lost; then look record by record.
     const guess = e.first + (seq - e.firstSeq);
     if (seq - e.firstSeq < e.count && this.at(guess)?.seq === seq) return guess;
@@ -247,6 +158,16 @@ export class TraceStore {
   private compile(text: string): StoreResult<RecordPredicate> {
     const f = compileFilter(text, { startMonoNs: this.base });
     return f.ok ? { ok: true, value: f.test } : filterFailure(text, f);
+  }
+
+  /** Calls `fn` with each record from position `from` to the end, and its position. */
+  private scanFrom(from: number, fn: (v: RecordView, position: number) => void): void {
+    const spans = this.src.spans();
+    const v = new RecordView(new Uint8Array(0));
+    for (const [k, b] of this.spanBlocks(spanIndex(spans, { position: from }), spans.length)) {
+      const first = spans[k]!.first;
+      for (let i = Math.max(0, from - first); i < b.offsets.length; i++) fn(v.at(b.bytes, b.offsets[i]!), first + i);
+    }
   }
 
   /** The filtered view for `text`, brought up to date with the trace. */
@@ -260,14 +181,13 @@ export class TraceStore {
     }
     this.views.set(text, fv);
     if (this.views.size > MAX_VIEWS) this.views.delete(this.views.keys().next().value!);
-    if (fv.scanned < this.total) {
-      const v = new RecordView(new Uint8Array(0));
-      const from = fv.scanned;
-      for (const [k, b] of this.entryBlocks(this.entryAt(from), this.entries.length)) {
-        const e = this.entries[k]!;
-        for (let i = Math.max(0, from - e.first); i < b.offsets.length; i++) if (fv.test(v.at(b.bytes, b.offsets[i]!))) fv.push(e.first + i);
-      }
-      fv.scanned = this.total;
+    const total = this.count;
+    if (fv.scanned < total) {
+      const f = fv;
+      this.scanFrom(f.scanned, (v, p) => {
+        if (p < total && f.test(v)) f.push(p);
+      });
+      fv.scanned = total;
     }
     return { ok: true, value: fv };
   }
@@ -277,8 +197,8 @@ export class TraceStore {
     const text = filter?.trim() ?? '';
     if (text === '') {
       const positions: number[] = [];
-      for (let p = from; p < Math.min(this.total, from + n); p++) positions.push(p);
-      return { ok: true, value: { total: this.total, positions } };
+      for (let p = from; p < Math.min(this.count, from + n); p++) positions.push(p);
+      return { ok: true, value: { total: this.count, positions } };
     }
     const fv = this.filtered(text);
     if (!fv.ok) return fv;
@@ -288,12 +208,24 @@ export class TraceStore {
 
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
-    if (text === '') return { ok: true, value: this.liveStats.result() };
+    if (text === '') {
+      const s = this.allStats;
+      const total = this.count;
+      if (s.scanned < total) {
+        this.scanFrom(s.scanned, (v, p) => {
+          if (p < total) s.acc.add(v);
+        });
+        s.scanned = total;
+      }
+      return { ok: true, value: s.acc.result() };
+    }
     const c = this.compile(text);
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
-    const v = new RecordView(new Uint8Array(0));
-    for (const b of this.blocks()) for (let i = 0; i < b.offsets.length; i++) if (c.value(v.at(b.bytes, b.offsets[i]!))) acc.add(v);
+    const test = c.value;
+    this.scanFrom(0, (v) => {
+      if (test(v)) acc.add(v);
+    });
     return { ok: true, value: acc.result() };
   }
 
@@ -310,10 +242,5 @@ export class TraceStore {
     if (q.dev !== undefined) query.dev = q.dev;
     if (q.queue !== undefined) query.queue = q.queue;
     return { ok: true, value: windowQuery(this.blocksBetween(q.fromNs, q.toNs), query) };
-  }
-
-  /** The trace as a Capture for the exporters. */
-  capture(): Capture {
-    return { path: this.source.path, meta: this.source.meta, notes: [...this.source.notes], count: this.total, blocks: () => this.blocks() };
   }
 }

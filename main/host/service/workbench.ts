@@ -9,7 +9,6 @@
  * says what was expected, what was seen and what to try. Transports (Electron IPC, the web
  * server, tests) call `handle` with what they received and forward `onEvent`.
  */
-import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 
 import { parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
@@ -37,7 +36,6 @@ import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { openSession, SessionError, type Session } from '../session';
 import { exportCaptureAsync } from '../trace/export';
-import { openJournal } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
@@ -231,33 +229,11 @@ export class WorkbenchService implements WorkbenchApi {
     } finally {
       this.busy = null;
     }
-    const dir = session.trace.dir;
-    // What the journal holds already, then every later flush: synchronous, so nothing falls between.
-    const opened = openJournal(dir);
-    if (!opened.ok) {
-      await session.close();
-      return workbenchError('failed', `the new capture cannot be read back: ${opened.reason}`);
-    }
-    const store = new TraceStore(
-      {
-        path: dir,
-        meta: opened.capture.meta,
-        notes: opened.capture.meta.notes,
-        live: true,
-        reread: () => {
-          const o = openJournal(dir);
-          return o.ok ? o.capture.blocks() : [];
-        },
-      },
-      this.residentOption(),
-    );
-    for (const b of opened.capture.blocks()) store.append(b);
+    // The journal as it is written, the one route by which the trace reaches the store.
+    const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
     this.unsubscribe = [
-      session.trace.recorder.onFlush((b) => {
-        store.append(b);
-        this.emit('trace.appended', { count: b.offsets.length, total: store.count });
-      }),
+      store.follow((count) => this.emit('trace.appended', { count, total: store.count })),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.session = session;
@@ -287,7 +263,6 @@ export class WorkbenchService implements WorkbenchApi {
     } finally {
       // After close: the recorder's last flush (detach marker included) still reaches the store.
       for (const u of this.unsubscribe.splice(0)) u();
-      if (this.store) this.store.live = false;
     }
     // The session is over either way: the page must hear it.
     const why = failure && `closing the link failed: ${failure.text}`;
@@ -368,7 +343,7 @@ export class WorkbenchService implements WorkbenchApi {
     signal?.addEventListener('abort', cancel);
     this.exporting = { out: p.out, abort };
     try {
-      const r = await exportCaptureAsync(s.capture(), {
+      const r = await exportCaptureAsync(s.source, {
         format: p.format,
         out: p.out,
         ...(p.filter !== undefined ? { filter: p.filter } : {}),
@@ -390,10 +365,7 @@ export class WorkbenchService implements WorkbenchApi {
     if (this.session || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
     if (!o.ok) return workbenchError('not-found', o.reason, { field: 'params.path' });
-    const c = o.capture;
-    const folder = statSync(path).isDirectory();
-    const store = new TraceStore({ path, meta: c.meta, notes: c.notes, live: false, reread: folder ? () => c.blocks() : null }, this.residentOption());
-    for (const b of c.blocks()) store.append(b);
+    const store = new TraceStore(o.capture, this.residentOption());
     this.store = store;
     const info = store.info();
     this.emit('trace.reset', info);

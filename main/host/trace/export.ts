@@ -64,7 +64,13 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   const base = capture.meta.startMonoNs;
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
-  const total = capture.count;
+  // Without a time range no record's time is computed (a bigint subtraction per record).
+  const ranged = opts.fromNs !== undefined || opts.toNs !== undefined;
+  const inRange = (t: number): boolean => t >= from && t < to;
+  // A live capture is exported as far as it is now; a file to its end, however far that is
+  // (a streamed file counts its records as it goes).
+  const total = capture.live ? capture.count : Infinity;
+  const known = (): number => (capture.live ? total : capture.count);
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
   let fd: number;
@@ -101,18 +107,17 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
         if (scanned === total) break walk;
         v.at(block.bytes, block.offsets[i]!);
         scanned++;
-        const t = v.relNs(base);
-        if (t >= from && t < to && (test === null || test(v))) {
+        if ((!ranged || inRange(v.relNs(base))) && (test === null || test(v))) {
           writer.write(v);
           written++;
           if (v.problems !== 0) problems++;
           if (v.kindCode === FINDING) findings++;
         }
         if (scanned % STEP_RECORDS !== 0) continue;
-        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, total);
+        if (opts.onProgress && scanned % PROGRESS_EVERY === 0) opts.onProgress(scanned, known());
         yield;
         const why = stopped();
-        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')} records; no file was written`);
+        if (why !== null) return discard(`export to ${opts.out} ${why} after ${scanned.toLocaleString('en')} of ${known().toLocaleString('en')} records; no file was written`);
       }
     }
     writer.end();
@@ -121,7 +126,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   } catch (e) {
     return discard(`cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}`);
   }
-  opts.onProgress?.(scanned, total);
+  opts.onProgress?.(scanned, scanned);
   return { ok: true, written, scanned, bytes, problems, findings };
 }
 

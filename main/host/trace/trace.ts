@@ -16,6 +16,7 @@ import { fail, ok, type Result } from '../../../src/util/result';
 import type { Runtime } from '../../../src/util/runtime';
 import { systemErrorText } from '../systemError';
 import { appName } from '../version';
+import type { CaptureSource } from '../../../src/trace/source';
 import { journalBytes, JournalWriter } from './journal';
 
 /** Where automatic captures go, for the CLI and the service alike, unless told otherwise (AMP_WORKBENCH_CAPTURES). */
@@ -80,6 +81,11 @@ export class Trace {
       conformance: { peer: profile.peer ?? null },
     });
     return ok(new Trace(dir, automatic, meta, recorder, journal, runtime));
+  }
+
+  /** The capture as it is written: the one route by which the trace reaches a store. */
+  get source(): CaptureSource {
+    return this.journal.source;
   }
 
   /** Records written to the journal so far (all of them once closed). */

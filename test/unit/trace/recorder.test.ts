@@ -195,15 +195,4 @@ describe('Recorder', () => {
     expect(v!.devNum).toBe(1);
     expect(describeRecord(m!).summary).toBe('BOOKMARK before reset');
   });
-
-  it('hands each flushed chunk to live listeners as a block of its own, even one that joined mid-chunk', () => {
-    const { sink, rec } = setup();
-    rec.message('driver-to-device', req(1));
-    const seen: number[][] = [];
-    rec.onFlush((b) => seen.push(toRecords([b]).map((r) => r.seq)));
-    rec.message('device-to-driver', resp(1));
-    rec.flush();
-    expect(seen).toEqual([[0, 1]]);
-    expect(sink.chunks).toHaveLength(1);
-  });
 });
