@@ -4,7 +4,7 @@
  * events, cancellation reaching the handler's signal, a closing channel failing what is open, and
  * trace growth coalesced.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
@@ -16,7 +16,8 @@ import { nodeRuntime } from '../../main/host/runtime';
 import { WorkbenchService } from '../../main/host/service/workbench';
 import { startWebServer, WS_PATH } from '../../main/host/web/server';
 import { coalesceTraceGrowth, readOnlyGate, RpcClient, serveRpc, type CancelSignal, type RpcChannel, type RpcHandler, type WorkbenchBackend } from '../../src/api/rpc';
-import { WORKBENCH_METHODS, type WorkbenchEvent } from '../../src/api/workbench';
+import type { WorkbenchEvent } from '../../src/api/workbench';
+import { benchRecorder, workingDevice } from '../bench/busTraffic';
 
 /** A server and a client over one real MessageChannel. */
 function overPorts(handler: RpcHandler, log: (line: string) => void = () => undefined): { client: RpcClient; emit: (e: WorkbenchEvent) => void; closeServerSide: () => void } {
@@ -230,25 +231,28 @@ describe('RPC core over the web server\'s WebSocket', () => {
   });
 
   it("cancels the service's trace.export through the caller's signal: the export stops and leaves no file", async () => {
+    // 400,000 messages: the export runs for many slices, so it is still running when the cancel
+    // sent at its first progress report (100,000 records in) arrives.
+    const capture = join(root, 'big');
+    const { journal, rec } = benchRecorder(capture);
+    const traffic = workingDevice(50_000);
+    for (let round = 0; round < 2; round++) for (const [dir, bytes] of traffic) rec.message(dir, bytes);
+    rec.close();
+    journal.close(0n);
     const service = new WorkbenchService({ capturesDir: join(root, 'captures') });
     const server = await startWebServer({ backend: service, log: () => undefined });
     try {
-      const { client, ws } = await connect(`ws://127.0.0.1:${server.port}${WS_PATH}?token=${server.token}`);
-      const connected = await client.request('session.connect', {});
-      const rng = WORKBENCH_METHODS['session.connect'].result.parse((connected as { result: unknown }).result).devices.find((d) => d.deviceType === 'rng')!;
-      // Enough records that the export takes several steps (it looks at its signal every 1,000).
-      let count = 0;
-      while (count < 2500) {
-        await Promise.all(Array.from({ length: 20 }, () => client.request('device.workload', { devNum: rng.devNum, kind: 'rng-read', params: { bytes: 8 } })));
-        count = (WORKBENCH_METHODS['trace.info'].result.parse(((await client.request('trace.info', {})) as { result: unknown }).result)).count;
-      }
-      const out = join(root, 'cancelled.pcapng');
       const abort = new AbortController();
-      const exporting = client.request('trace.export', { format: 'pcapng', out }, abort.signal);
-      abort.abort();
-      const r = await exporting;
+      const { client, ws } = await connect(`ws://127.0.0.1:${server.port}${WS_PATH}?token=${server.token}`, (e) => {
+        if (e.event === 'export.progress') abort.abort();
+      });
+      expect(await client.request('capture.open', { path: capture })).toMatchObject({ ok: true });
+      const out = join(root, 'cancelled.pcapng');
+      const r = await client.request('trace.export', { format: 'pcapng', out }, abort.signal);
+      expect(abort.signal.aborted).toBe(true);
       expect(r).toMatchObject({ ok: false, error: { code: 'cancelled', method: 'trace.export' } });
       expect(!r.ok && r.error.message).toMatch(/was cancelled after .* records; no file was written$/);
+      expect(existsSync(out) || existsSync(`${out}.partial`)).toBe(false);
       // The next export is not refused as busy: the cancelled one is gone.
       expect(await client.request('trace.cancelExport', {})).toMatchObject({ ok: false, error: { code: 'not-found' } });
       ws.close();
