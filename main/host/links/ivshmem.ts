@@ -21,6 +21,7 @@ import { hexNum } from '../../../src/util/hex';
 import { loadNative, type FdWatch, type NativeAddon, type NativeMapping } from '../../native/index';
 import { systemErrorText } from '../systemError';
 import { NativeWindow, watchMappings } from './nativeWindow';
+import { ownedLink } from './owned';
 
 export const IVSHMEM_PROTOCOL_VERSION = 0n;
 export const DEFAULT_IVSHMEM_SOCKET = '/tmp/ivshmem_socket';
@@ -197,7 +198,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
     }
   };
 
-  try {
+  return ownedLink(closeAll, async () => {
     const version = await receive('protocol version');
     if (version.value !== IVSHMEM_PROTOCOL_VERSION || version.fd !== undefined) {
       fail(`the ivshmem-server at ${path} speaks protocol version ${version.value}, expected ${IVSHMEM_PROTOCOL_VERSION}`);
@@ -283,13 +284,6 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       doorbellOut,
       doorbellIn,
       lost,
-      close() {
-        closeAll();
-        return Promise.resolve();
-      },
     };
-  } catch (e) {
-    closeAll();
-    throw e;
-  }
+  });
 }

@@ -31,6 +31,7 @@ import {
   resourcePath,
   type PciFunction,
 } from './sysfs';
+import { ownedLink } from './owned';
 
 export interface PciLinkOptions {
   /** Where sysfs is mounted (default /sys); tests pass a generated tree. */
@@ -300,7 +301,7 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
     for (const d of doorbells) d.close();
     for (const m of mapped) m.mapping.unmap();
   };
-  try {
+  return ownedLink(closeAll, async () => {
     const windows = new Map<string, MemoryWindow>();
     for (const region of profile.regions) {
       const m = mapRegion(addon, fn, region, notices, onGone);
@@ -324,13 +325,6 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
       doorbellOut,
       doorbellIn: doorbell,
       lost,
-      close() {
-        closeAll();
-        return Promise.resolve();
-      },
     };
-  } catch (e) {
-    closeAll();
-    throw e;
-  }
+  });
 }

@@ -35,6 +35,7 @@ import type { BoardLink } from './open';
 import { NativeWindow, watchMappings, type MappingGoneError } from './nativeWindow';
 import { openDoorbellOut } from './pci';
 import { describeFunction, pickPciFunction, PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, type PciFunction } from './sysfs';
+import { ownedLink } from './owned';
 
 export class QtestError extends Error {}
 
@@ -654,7 +655,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
     qemu?.child.kill();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   };
-  try {
+  return ownedLink(closeAll, async () => {
     // 2. The function, its BARs, memory decoding and bus mastering (what firmware and the guest's driver would do).
     const how: ConfigAccess = q.configAccess === 'ecam' ? { kind: 'ecam', base: q.ecamBase ?? 0n } : { kind: 'cf8' };
     const all = await scanBus0(client, how);
@@ -727,15 +728,8 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
       doorbellIn: p,
       lost: Promise.race([mapped.lost, new Promise<string>((resolve) => client.onFail((e) => resolve(e.message)))]),
       pollStats: () => ({ polls: p.polls, rings: p.rings }),
-      close() {
-        closeAll();
-        return Promise.resolve();
-      },
     };
-  } catch (e) {
-    closeAll();
-    throw e;
-  }
+  });
 }
 
 /**
