@@ -16,13 +16,13 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import type { BoardProfile } from '../../src/api/boardProfile';
 import { BytesWindow } from '../../src/bus/window';
 import type { NativeMapping } from '../../main/native/index';
-import { VirtioMsgAmpPciModel, type HaltKind, type SyncMemory } from './fakeQtestModel';
+import { LAYOUT_AT, VirtioMsgAmpPciModel, type HaltKind, type SyncMemory } from './fakeQtestModel';
 
 export const AMP_DEV = 3;
 const BAR_SIZES = [0x4000, 0x4000, 0x1000] as const;
 const NOTIFY0 = 0x20;
 const ECAM_SIZE = 0x10000000n;
-/** QEMU field notes: the layout magic reads 0 at connect and 0x4C4F "shortly after". */
+/** docs/peers.md §1.2: the layout magic reads 0 at connect and 0x4C4F "shortly after". */
 const LAYOUT_DELAY_MS = 20;
 
 export interface FakeQtestOptions {
@@ -158,8 +158,12 @@ export class FakeMachine {
     this.model.writeLayout();
   }
 
-  /** The first command: the layout magic follows after the delay. */
-  start(): void {
+  /**
+   * The layout magic follows the delay after it was first read, so that first read sees 0 as
+   * the real model's does however long the driver took to get there (a clock started at the
+   * first command made the finding depend on the machine's load).
+   */
+  private startLayoutClock(): void {
     if (this.started) return;
     this.started = true;
     this.layoutTimer = setTimeout(() => this.model.publishLayout(), this.opts.layoutDelayMs ?? LAYOUT_DELAY_MS);
@@ -210,7 +214,10 @@ export class FakeMachine {
     const d = this.decode(addr, length);
     if (!d) return new Uint8Array(length);
     if (d.kind === 'ram') return this.ram.readSync(d.offset, length);
-    if (d.kind === 'bar1') return this.bar1.readSync(d.offset, length);
+    if (d.kind === 'bar1') {
+      if (d.offset <= LAYOUT_AT && LAYOUT_AT < d.offset + length) this.startLayoutClock();
+      return this.bar1.readSync(d.offset, length);
+    }
     const value = d.kind === 'ecam' ? this.ecamRead(d.offset, length) : this.registerRead(d.offset, length);
     const out = new Uint8Array(length);
     for (let i = 0; i < length && i < 4; i++) out[i] = (value >>> (8 * i)) & 0xff;
@@ -341,7 +348,6 @@ export function serveQtest(m: FakeMachine, socket: Socket): void {
     while ((nl = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      m.start();
       const odd = opts.misbehave?.(line, ++count);
       if (odd === 'close') {
         socket.end(replies.join(''));
