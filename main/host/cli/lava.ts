@@ -26,9 +26,9 @@ export function findLavaTestCase(): string | null {
   return null;
 }
 
-/** "dev 1 virtio-rng bring-up" of probe → "probe.dev1.virtio-rng.bring-up". */
+/** "dev 1 virtio-rng bring-up" of probe → "probe.dev1.virtio-rng.bring-up"; "R-X (error)" of check → "check.R-X.error". */
 export function lavaCaseName(command: string, c: ResultCase): string {
-  const words = c.name.replace(/\bdev (\d+)/g, 'dev$1').split(/\s+/);
+  const words = c.name.replace(/\bdev (\d+)/g, 'dev$1').replace(/[()]/g, '').split(/\s+/);
   return [command, ...words].map((w) => w.replace(/[^-_.a-zA-Z0-9]/g, '_')).join('.');
 }
 
