@@ -79,6 +79,13 @@ function expectConsistent(j: Junit): JunitSuite {
   return s;
 }
 
+/** `probe --junit` against a board in its own process playing `fault`: what the terminal showed and the suite written. */
+async function probeWithFault(fault: string) {
+  const file = join(dir, `probe-${fault.replace(/\W/g, '_')}.xml`);
+  const r = await runWithFault('versal', fault, ['probe', '--junit', file]);
+  return { r, s: expectConsistent(readJunit(file)) };
+}
+
 let dir = '';
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'amp-junit-'));
@@ -139,10 +146,8 @@ describe('--junit on the board commands', () => {
   }, 60_000);
 
   it('probe of a board that cuts GET_DEVICE_FEATURES short: each device case fails with the line the terminal printed, exit 1', async () => {
-    const file = join(dir, 'probe-fault.xml');
-    const r = await runWithFault('versal', 'size-short', ['probe', '--junit', file]);
+    const { r, s } = await probeWithFault('size-short');
     expect(r.code).toBe(1);
-    const s = expectConsistent(readJunit(file));
     const devices = s.cases.filter((c) => c.name.endsWith(' bring-up'));
     expect(devices.length).toBe(2);
     for (const c of devices) {
@@ -155,10 +160,8 @@ describe('--junit on the board commands', () => {
   }, 60_000);
 
   it('probe of a board advertising a device that never answers: that device fails, the others pass', async () => {
-    const file = join(dir, 'probe-ghost.xml');
-    const r = await runWithFault('versal', 'ghost-devices=3', ['probe', '--junit', file]);
+    const { r, s } = await probeWithFault('ghost-devices=3');
     expect(r.code).toBe(1);
-    const s = expectConsistent(readJunit(file));
     expect(s.cases.map((c) => [c.name, c.failure === null])).toEqual([
       ['dev 0 virtio-rng bring-up', true],
       ['dev 1 virtio-console bring-up', true],
@@ -171,20 +174,16 @@ describe('--junit on the board commands', () => {
   }, 60_000);
 
   it('probe whose bring-up fails as a whole: one bring-up case failing with the line on stderr', async () => {
-    const file = join(dir, 'probe-size-over.xml');
-    const r = await runWithFault('versal', 'size-over', ['probe', '--junit', file]);
+    const { r, s } = await probeWithFault('size-over');
     expect(r.code).toBe(1);
-    const s = expectConsistent(readJunit(file));
     const bringUp = s.cases.find((c) => c.name === 'bring-up')!;
     expect(bringUp.failure!.message).toMatch(/^probe of sim-versal-fast failed: GET_DEVICES failed: malformed GET_DEVICES response .*exceeds the 64-byte slot/);
     expect(r.stderr).toContain(`${bringUp.failure!.message}\n`);
   }, 60_000);
 
   it('a deviation the session tolerated is the bus case\'s output, not a failure', async () => {
-    const file = join(dir, 'probe-loop.xml');
-    const r = await runWithFault('versal', 'next-offset-loop', ['probe', '--junit', file]);
+    const { r, s } = await probeWithFault('next-offset-loop');
     expect(r.code).toBe(0);
-    const s = expectConsistent(readJunit(file));
     const bus = s.cases.find((c) => c.name === 'bus')!;
     expect(bus.failure).toBeNull();
     expect(bus.systemOut).toMatch(/^bus finding: GET_DEVICES at offset 8 answered next_offset 8/);
