@@ -20,7 +20,7 @@ import type { RingState } from '../../../src/virtio/inspect';
 import { exerciseDevices, type DeviceExercise, type ExerciseReport } from '../exercise';
 import { openSession, SessionError, type Session } from '../session';
 import { BOARD_OPTIONS, durationOption, linkOption, loadProfile, onInterrupt, out, printNotices, printCount, table, UsageError } from './common';
-import { caseOf, publishResults, RESULT_OPTIONS, resultSinks, type ResultCase, type ResultSinks } from './results';
+import { caseOf, publishResults, RESULT_OPTIONS, resultSinks, type ResultCase, type ResultSinks, type ResultSuite } from './results';
 
 function err(text: string): void {
   process.stderr.write(text + '\n');
@@ -167,6 +167,7 @@ async function onBoard(
   const stop = onInterrupt();
   const started = process.hrtime.bigint();
   let session: Session | null = null;
+  let results: { suite: ResultSuite; exitCode: number };
   try {
     let probed: Awaited<ReturnType<Session['probe']>>;
     let trace: string | null;
@@ -188,14 +189,15 @@ async function onBoard(
     }
     if (trace !== null) err(`trace: ${trace}`);
     printCount(outcome.problems, outcome.findings, values.json === true);
-    const exitCode = stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1);
     const cases = [...bringUpCases(session, session?.driver.states() ?? []), ...(outcome.cases ?? [])];
     const properties = { link: session?.link.description ?? values.link ?? profile.access.kind, ...(trace !== null ? { trace } : {}) };
-    return publishResults(sinks, { command, board: profile.id, timeS: Number(process.hrtime.bigint() - started) / 1e9, properties, cases }, exitCode);
+    results = { suite: { command, board: profile.id, timeS: Number(process.hrtime.bigint() - started) / 1e9, properties, cases }, exitCode: stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1) };
   } finally {
     await session?.close();
     stop.dispose();
   }
+  // Published once the board is detached: reporting (lava-test-case runs) never holds the bus.
+  return publishResults(sinks, results.suite, results.exitCode);
 }
 
 export async function cmdProbe(argv: string[]): Promise<number> {
