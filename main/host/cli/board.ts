@@ -17,9 +17,10 @@ import type { BringUpProgress, DeviceState } from '../../../src/roles/driver/dri
 import { statusNames } from '../../../src/protocol/names';
 import { formatNs } from '../../../src/trace/stats';
 import type { RingState } from '../../../src/virtio/inspect';
-import { exerciseDevices, type ExerciseReport } from '../exercise';
+import { exerciseDevices, type DeviceExercise, type ExerciseReport } from '../exercise';
 import { openSession, SessionError, type Session } from '../session';
 import { BOARD_OPTIONS, durationOption, linkOption, loadProfile, onInterrupt, out, printNotices, printCount, table, UsageError } from './common';
+import { caseOf, publishResults, RESULT_OPTIONS, resultSinks, type ResultCase, type ResultSinks, type ResultSuite } from './results';
 
 function err(text: string): void {
   process.stderr.write(text + '\n');
@@ -65,20 +66,33 @@ function printStage(stage: AttachStage, detail: string): void {
   err(`  ${stage}: ${detail}`);
 }
 
+/** Where a device's bring-up ended, as its progress line says it. */
+function phaseLine(d: DeviceState): string {
+  return `dev ${d.devNum} virtio-${d.deviceType}: ${d.phase === 'ready' ? 'DRIVER_OK' : d.phase === 'no-driver' ? 'no driver' : d.phase}`;
+}
+
 /** One line per device as bring-up reaches its end for it (stderr, so stdout stays the report). */
 function printProgress(p: BringUpProgress): void {
   if (p.kind === 'gave-up') {
     err(`giving up on the remaining ${p.skipped.length} advertised device(s)`);
     return;
   }
-  const d = p.state;
-  if (p.unanswered) err(`dev ${d.devNum}: no answer to GET_DEVICE_INFO`);
-  else err(`dev ${d.devNum} virtio-${d.deviceType}: ${d.phase === 'ready' ? 'DRIVER_OK' : d.phase === 'no-driver' ? 'no driver' : d.phase}`);
+  if (p.unanswered) err(`dev ${p.state.devNum}: no answer to GET_DEVICE_INFO`);
+  else err(phaseLine(p.state));
 }
 
 /** What the board did wrong on the bus (enumeration, queue indices, malformed messages), each kind once. */
 function busProblemLines(session: Session): string[] {
   return [...session.driver.busProblems(), ...session.busProblems()].map((p) => `bus problem: ${p}`);
+}
+
+/** Deviations on the bus the session tolerated. */
+function busFindingLines(session: Session): string[] {
+  return [...session.findings, ...session.driver.busFindings()].map((f) => `bus finding: ${f}`);
+}
+
+function deviceFindingLines(d: DeviceState): string[] {
+  return d.findings.map((f) => `dev ${d.devNum} finding: ${f}`);
 }
 
 /**
@@ -94,11 +108,22 @@ function told(session: Session | null, devices: readonly DeviceState[]): { probl
       ...busProblemLines(session),
       ...devices.flatMap((d) => (d.error && !(ended !== null && d.error.endsWith(ended)) ? [`dev ${d.devNum}: ${d.error}`] : [])),
     ],
-    findings: [
-      ...[...session.findings, ...session.driver.busFindings()].map((f) => `bus finding: ${f}`),
-      ...devices.flatMap((d) => d.findings.map((f) => `dev ${d.devNum} finding: ${f}`)),
-    ],
+    findings: [...busFindingLines(session), ...devices.flatMap(deviceFindingLines)],
   };
+}
+
+/**
+ * The results a farm reads for the bring-up: a case per device (failed with the device's error,
+ * or the phase it stopped in) and one for the bus (failed with the bus problems).
+ */
+function bringUpCases(session: Session | null, devices: readonly DeviceState[]): ResultCase[] {
+  const deviceCases = devices.map((d) =>
+    caseOf(`dev ${d.devNum} virtio-${d.deviceType} bring-up`, d.error !== undefined ? [`dev ${d.devNum}: ${d.error}`] : d.phase === 'ready' ? [] : [phaseLine(d)], {
+      properties: { device_id: d.deviceId, phase: d.phase, features_negotiated: featureHex(d.featuresNegotiated), queues: d.queues.length },
+      output: deviceFindingLines(d),
+    }),
+  );
+  return [...deviceCases, caseOf('bus', session ? busProblemLines(session) : [], { output: session ? busFindingLines(session) : [] })];
 }
 
 function printTold(t: { problems: string[]; findings: string[] }): void {
@@ -121,24 +146,28 @@ function attach(profile: BoardProfile, values: BoardValues, signal: AbortSignal,
 
 type BoardValues = { link?: string | undefined; out?: string | undefined; json?: boolean | undefined };
 type Told = ReturnType<typeof told>;
-/** How many problems and findings a command reported: its count line and its exit status. */
-type Outcome = { problems: number; findings: number };
+/** How many problems and findings a command reported (its count line and its exit status), and its results beyond the bring-up. */
+type Outcome = { problems: number; findings: number; cases?: ResultCase[] };
 
 /**
  * Attaches and brings the board up, then runs `report` on the devices. A set-up or bring-up
- * that fails is one message (`failed`, with what was found by then and where its trace is);
- * however the command ends, the session is closed, the trace's folder and the count line
- * printed, and Ctrl-C answered with its exit status.
+ * that fails is one message (`failed` prints it, with what was found by then and where its
+ * trace is, and returns its line); however the command ends, the session is closed, the trace's
+ * folder and the count line printed, the results published and Ctrl-C answered with its exit
+ * status.
  */
 async function onBoard(
   profile: BoardProfile,
   values: BoardValues,
   command: string,
-  failed: (error: string, session: Session | null, found: Told, trace: string | null) => void,
+  sinks: ResultSinks,
+  failed: (error: string, session: Session | null, found: Told, trace: string | null) => string,
   report: (session: Session, devices: DeviceState[]) => Promise<Outcome>,
 ): Promise<number> {
   const stop = onInterrupt();
+  const started = process.hrtime.bigint();
   let session: Session | null = null;
+  let results: { suite: ResultSuite; exitCode: number };
   try {
     let probed: Awaited<ReturnType<Session['probe']>>;
     let trace: string | null;
@@ -155,21 +184,26 @@ async function onBoard(
     if (probed.ok) outcome = await report(session!, probed.value);
     else {
       const found = told(session, session?.driver.states() ?? []);
-      failed(probed.error, session, found, trace);
-      outcome = { problems: 1 + found.problems.length, findings: found.findings.length };
+      const line = failed(probed.error, session, found, trace);
+      outcome = { problems: 1 + found.problems.length, findings: found.findings.length, cases: [caseOf('bring-up', [line])] };
     }
     if (trace !== null) err(`trace: ${trace}`);
     printCount(outcome.problems, outcome.findings, values.json === true);
-    return stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1);
+    const cases = [...bringUpCases(session, session?.driver.states() ?? []), ...(outcome.cases ?? [])];
+    const properties = { link: session?.link.description ?? values.link ?? profile.access.kind, ...(trace !== null ? { trace } : {}) };
+    results = { suite: { command, board: profile.id, timeS: Number(process.hrtime.bigint() - started) / 1e9, properties, cases }, exitCode: stop.exitCode() ?? (outcome.problems === 0 ? 0 : 1) };
   } finally {
     await session?.close();
     stop.dispose();
   }
+  // Published once the board is detached: reporting (lava-test-case runs) never holds the bus.
+  return publishResults(sinks, results.suite, results.exitCode);
 }
 
 export async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, out: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, ...RESULT_OPTIONS, out: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } } });
   const profile = loadProfile(values);
+  const sinks = resultSinks(values);
   /** The JSON's bus-level lists; devices carry their own errors and findings. */
   const bus = (session: Session | null) => ({
     problems: session ? [...session.driver.busProblems(), ...session.busProblems()] : [],
@@ -179,13 +213,16 @@ export async function cmdProbe(argv: string[]): Promise<number> {
     profile,
     values,
     'probe',
+    sinks,
     (error, session, found, trace) => {
       const devices = session?.driver.states() ?? [];
+      const line = `probe of ${profile.id} failed: ${error}`;
       if (values.json) out(JSON.stringify({ ok: false, board: profile.id, error, ...bus(session), devices: devices.map((d) => deviceJson(d)), trace }, null, 2));
       else {
-        err(`probe of ${profile.id} failed: ${error}`);
+        err(line);
         printTold(found);
       }
+      return line;
     },
     async (session, devices) => {
       const found = told(session, devices);
@@ -228,12 +265,27 @@ export async function cmdProbe(argv: string[]): Promise<number> {
   );
 }
 
+/**
+ * A device's workload as a farm's result: failed with the report's lines for its rounds (or the
+ * line saying the rounds stopped, when some were not run); its latency as properties, the median
+ * as LAVA's measurement.
+ */
+function workloadCase(d: DeviceExercise, stoppedLine: string | null): ResultCase {
+  const problems = d.errors.length > 0 ? d.errors.map((e) => `dev ${d.devNum}: ${e}`) : d.notRun > 0 && stoppedLine !== null ? [stoppedLine] : [];
+  const latency = d.ok > 0 ? { latency_p50_us: d.latencyUs.p50, latency_p99_us: d.latencyUs.p99, latency_max_us: d.latencyUs.max, latency_mean_us: d.latencyUs.mean } : {};
+  return caseOf(`dev ${d.devNum} ${d.workload === '-' ? `${d.deviceType} workload` : d.workload}`, problems, {
+    properties: { rounds: d.count, ok: d.ok, failed: d.failed, not_run: d.notRun, ...latency },
+    ...(d.ok > 0 ? { measurement: { value: d.latencyUs.p50, units: 'us' } } : {}),
+  });
+}
+
 export async function cmdExercise(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...BOARD_OPTIONS, out: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { ...BOARD_OPTIONS, ...RESULT_OPTIONS, out: { type: 'string' }, dev: { type: 'string' }, count: { type: 'string' }, rings: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const profile = loadProfile(values);
+  const sinks = resultSinks(values);
   const count = values.count === undefined ? 10 : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new UsageError(`--count expects a whole number from 1 to 1000000, saw "${values.count}"`);
   const dev = values.dev === undefined ? undefined : Number(values.dev);
@@ -242,9 +294,12 @@ export async function cmdExercise(argv: string[]): Promise<number> {
     profile,
     values,
     'exercise',
+    sinks,
     (error, _session, found) => {
-      err(`bring-up of ${profile.id} failed: ${error}`);
+      const line = `bring-up of ${profile.id} failed: ${error}`;
+      err(line);
       printTold(found);
+      return line;
     },
     async (session, devices) => {
       if (dev !== undefined && !devices.some((d) => d.devNum === dev)) {
@@ -256,7 +311,8 @@ export async function cmdExercise(argv: string[]): Promise<number> {
       const { findings } = told(session, states);
       const problems = [...report.devices.flatMap((d) => d.errors.map((e) => `dev ${d.devNum}: ${e}`)), ...busProblemLines(session)];
       const notRun = report.devices.reduce((n, d) => n + d.notRun, 0);
-      if (report.stopped !== null && notRun > 0) problems.push(`rounds stopped: ${report.stopped}; ${notRun} round(s) not run`);
+      const stoppedLine = report.stopped !== null && notRun > 0 ? `rounds stopped: ${report.stopped}; ${notRun} round(s) not run` : null;
+      if (stoppedLine !== null) problems.push(stoppedLine);
       const rings = values.rings && session.endedBecause === null ? await ringsOf(session, states) : undefined;
       if (values.json) out(JSON.stringify({ ok: problems.length === 0, ...report, problems, findings, ...(rings ? { rings: Object.fromEntries(rings) } : {}), trace: session.trace.dir }, null, 2));
       else {
@@ -277,7 +333,7 @@ export async function cmdExercise(argv: string[]): Promise<number> {
         printTold({ problems, findings });
         if (rings) printRings(states, rings);
       }
-      return { problems: problems.length, findings: findings.length };
+      return { problems: problems.length, findings: findings.length, cases: report.devices.map((d) => workloadCase(d, stoppedLine)) };
     },
   );
 }
@@ -287,6 +343,7 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     args: argv,
     options: {
       ...BOARD_OPTIONS,
+      ...RESULT_OPTIONS,
       duration: { type: 'string' },
       exercise: { type: 'boolean' },
       out: { type: 'string' },
@@ -302,6 +359,7 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     if (!Number.isFinite(mb) || mb < 1) throw new UsageError(`--ring expects a size in MB of at least 1, saw "${values.ring}"`);
     ringBytes = Math.round(mb * (1 << 20));
   }
+  const sinks = resultSinks(values);
   const json = values.json === true;
   const started = process.hrtime.bigint();
   const stop = onInterrupt();
@@ -311,13 +369,18 @@ export async function cmdCapture(argv: string[]): Promise<number> {
   } catch (e) {
     stop.dispose();
     if (!(e instanceof SessionError)) throw e;
-    err(`capture of ${profile.id} failed: ${e.message}${e.kept ? `\n${e.kept}` : ''}`);
+    const line = `capture of ${profile.id} failed: ${e.message}${e.kept ? `\n${e.kept}` : ''}`;
+    err(line);
     printCount(1, 0, json);
-    return stop.exitCode() ?? 1;
+    const properties = { link: values.link ?? profile.access.kind };
+    return publishResults(sinks, { command: 'capture', board: profile.id, timeS: Number(process.hrtime.bigint() - started) / 1e9, properties, cases: [caseOf('capture', [line])] }, stop.exitCode() ?? 1);
   }
   const { trace } = session;
   const problems: string[] = [];
   let findings: string[] = [];
+  /** What the capture itself reported, beside the bring-up's problems (their own cases). */
+  let captureProblems: string[] = [];
+  let summary: { capture: string; board: string; records: number; bytes: number; durationNs: number; lost: number; conformance: typeof trace.recorder.findingCounts } | null = null;
   try {
     if (!json) printNotices(session.notices);
     const probed = await session.probe();
@@ -338,6 +401,7 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     // The end of the session, said once: the board went away (an interrupt is the user's own doing).
     if (session.endedBecause !== null && stop.exitCode() === null && probed.ok) problems.push(`capture stopped: ${session.endedBecause}`);
     const t = told(session, session.driver.states());
+    captureProblems = [...problems];
     problems.push(...t.problems);
     findings = t.findings;
   } finally {
@@ -345,8 +409,12 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     stop.dispose();
     const elapsedNs = Number(process.hrtime.bigint() - started);
     const conformance = trace.recorder.findingCounts;
-    const summary = { capture: trace.dir, board: profile.id, records: trace.records, bytes: trace.bytes, durationNs: elapsedNs, lost: trace.recorder.lostCount, conformance };
-    if (summary.lost > 0) problems.push(`${summary.lost} records could not be written: ${trace.recorder.error ?? 'the disk failed'}`);
+    summary = { capture: trace.dir, board: profile.id, records: trace.records, bytes: trace.bytes, durationNs: elapsedNs, lost: trace.recorder.lostCount, conformance };
+    if (summary.lost > 0) {
+      const line = `${summary.lost} records could not be written: ${trace.recorder.error ?? 'the disk failed'}`;
+      problems.push(line);
+      captureProblems.push(line);
+    }
     if (json) out(JSON.stringify({ ok: problems.length === 0, ...summary, problems, findings }, null, 2));
     else {
       for (const f of findings) out(`  ${f}`);
@@ -356,5 +424,12 @@ export async function cmdCapture(argv: string[]): Promise<number> {
     }
     printCount(problems.length, findings.length, json);
   }
-  return stop.exitCode() ?? (problems.length === 0 ? 0 : 1);
+  const { conformance } = summary;
+  const captureCase = caseOf('capture', captureProblems, {
+    properties: { records: summary.records, bytes: summary.bytes, lost: summary.lost, ...(conformance ? { conformance_errors: conformance.errors, conformance_warnings: conformance.warnings, conformance_infos: conformance.infos } : {}) },
+    measurement: { value: summary.records, units: 'records' },
+  });
+  const properties = { link: session.link.description, trace: summary.capture };
+  const suite = { command: 'capture', board: profile.id, timeS: summary.durationNs / 1e9, properties, cases: [...bringUpCases(session, session.driver.states()), captureCase] };
+  return publishResults(sinks, suite, stop.exitCode() ?? (problems.length === 0 ? 0 : 1));
 }

@@ -22,16 +22,17 @@ const HELP = `amp-workbench — bring up AMP boards that speak virtio-msg
 Usage:
   amp-workbench boards [--json]
   amp-workbench probe [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--rings] [--json]
+                      [--junit FILE] [--lava]
   amp-workbench exercise [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--dev N] [--count K]
-                         [--rings] [--json]
+                         [--rings] [--json] [--junit FILE] [--lava]
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
   amp-workbench capture [--board ID | --profile FILE] [--link SPEC] [--out FOLDER]
-                        [--duration 5s] [--exercise] [--ring MB] [--json]
+                        [--duration 5s] [--exercise] [--ring MB] [--json] [--junit FILE] [--lava]
   amp-workbench export CAPTURE --format pcapng|perfetto|jsonl|csv --out FILE
                        [--filter EXPR] [--from T] [--to T]
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
-  amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json]
+  amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json] [--junit FILE] [--lava]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
                     [--fault NAME[=ARG][@N|@MESSAGE],… | --fault help] [--published FILE]
@@ -43,7 +44,9 @@ Usage:
 memory. probe, exercise and capture always record a trace: into --out FOLDER (new or empty), or
 else into a rolling capture (the newest ${ROLLING_CAPTURE_BYTES >> 20} MB) in ${DEFAULT_CAPTURES_DIR},
 which keeps the newest ${AUTOMATIC_CAPTURES_KEPT}; probe and exercise name the folder on stderr ("trace: DIR"),
-capture in its summary. CAPTURE is a capture folder, or a pcapng or JSONL file this workbench
+capture in its summary. --junit FILE writes the results as JUnit XML (a test case per device
+bring-up, per workload, per conformance rule violated); --lava reports the same cases through
+lava-test-case (in a LAVA test shell). CAPTURE is a capture folder, or a pcapng or JSONL file this workbench
 exported; T is a time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD}
 (simulated).
 Exit status: 0 ok, 1 the board, a message or a capture failed (decode: a message has problems),

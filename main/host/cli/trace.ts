@@ -11,6 +11,7 @@ import type { Capture } from '../trace/journal';
 import { loadCapture } from '../trace/load';
 import { installDissector } from '../trace/wireshark';
 import { durationOption, out, printCount, table, UsageError } from './common';
+import { publishResults, RESULT_OPTIONS, resultSinks, type ResultCase } from './results';
 
 const sumCounts = (xs: readonly { count: number }[]): number => xs.reduce((n, x) => n + x.count, 0);
 
@@ -86,29 +87,44 @@ export async function cmdStats(argv: string[]): Promise<number> {
 /** Findings shown per rule and severity in the text report (the JSON has them all). */
 const SHOWN_PER_GROUP = 3;
 
+/**
+ * A rule the capture violated, as a farm's result: failed when the rule's findings are errors
+ * (check's exit status 1), passed with them as output when they are warnings or infos. Each
+ * finding is the text report's line for it.
+ */
+function ruleCase(group: readonly Finding[], section: string): ResultCase {
+  const first = group[0]!;
+  const lines = group.map((f) => `record ${f.seq}: ${f.message}`);
+  const properties = { section, severity: first.severity, count: group.length };
+  const name = `${first.rule} (${first.severity})`;
+  return first.severity === 'error' ? { name, status: 'fail', message: lines.join('\n'), properties } : { name, status: 'pass', properties, output: lines };
+}
+
 export async function cmdCheck(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, peer: { type: 'string' } } });
+  const started = process.hrtime.bigint();
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...RESULT_OPTIONS, json: { type: 'boolean' }, peer: { type: 'string' } } });
   if (positionals.length > 1) throw new UsageError(`check takes one CAPTURE, saw ${positionals.length}: ${positionals.join(' ')}`);
   const peerArg = values.peer;
   if (peerArg !== undefined && peerArg !== 'none' && !PEERS.includes(peerArg as PeerName)) {
     throw new UsageError(`--peer expects one of ${PEERS.join(', ')} or none, saw "${peerArg}"`);
   }
+  const sinks = resultSinks(values);
   const capture = openCaptureArg(positionals[0], 'check');
   const peer = peerArg === undefined ? (capture.meta.peer ?? null) : peerArg === 'none' ? null : (peerArg as PeerName);
   const report = checkRecords(capture.blocks(), { peer });
   printNotes(capture);
   const section = new Map<string, string>(RULES.map((r) => [r.id, r.section]));
+  const groups = new Map<string, Finding[]>();
+  for (const f of report.findings) {
+    const key = `${f.rule}\0${f.severity}`;
+    const g = groups.get(key);
+    if (g) g.push(f);
+    else groups.set(key, [f]);
+  }
   if (values.json) {
     const findings = report.findings.map((f) => ({ rule: f.rule, section: f.section, severity: f.severity, seq: f.seq, dev: f.devNum, message: f.message }));
     out(JSON.stringify({ capture: capture.path, board: capture.meta.board, peer, errors: report.errors, warnings: report.warnings, infos: report.infos, checked: report.checked, recorded: report.recorded, findings }, null, 2));
   } else {
-    const groups = new Map<string, Finding[]>();
-    for (const f of report.findings) {
-      const key = `${f.rule}\0${f.severity}`;
-      const g = groups.get(key);
-      if (g) g.push(f);
-      else groups.set(key, [f]);
-    }
     const lines = [`${capture.meta.board}: ${report.checked} records checked${peer ? ` with the ${peer} quirk profile` : ''}`];
     if (groups.size > 0) {
       lines.push(table([['RULE', 'SECTION', 'SEVERITY', 'COUNT'], ...[...groups.values()].map((g) => [g[0]!.rule, section.get(g[0]!.rule)!, g[0]!.severity, String(g.length)])]));
@@ -121,7 +137,10 @@ export async function cmdCheck(argv: string[]): Promise<number> {
     lines.push(`${report.errors} errors, ${report.warnings} warnings, ${report.infos} infos`);
     out(lines.join('\n'));
   }
-  return report.errors > 0 ? 1 : 0;
+  const properties = { capture: capture.path, peer: peer ?? 'none', checked: report.checked, errors: report.errors, warnings: report.warnings, infos: report.infos };
+  // A capture that violates no rule still reports that it was checked.
+  const cases = groups.size > 0 ? [...groups.values()].map((g) => ruleCase(g, section.get(g[0]!.rule)!)) : [{ name: 'conformance', status: 'pass' as const, properties: { checked: report.checked } }];
+  return publishResults(sinks, { command: 'check', board: capture.meta.board, timeS: Number(process.hrtime.bigint() - started) / 1e9, properties, cases }, report.errors > 0 ? 1 : 0);
 }
 
 export async function cmdWiresharkDissector(argv: string[]): Promise<number> {
