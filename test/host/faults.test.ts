@@ -103,6 +103,15 @@ describe.skipIf(!native.ok)('a board that answers wrongly', () => {
     expect(withProblem(run, 'duplicate').length).toBeGreaterThan(0);
   });
 
+  it('exercise --json on a board whose bring-up fails: stdout is still one JSON document saying why', async () => {
+    const run = await runWithFault('versal', 'size-over', ['exercise', '--count', '2', '--json']);
+    expect(run.code, `exit status; ${run.text}`).toBe(1);
+    const doc = JSON.parse(run.stdout) as { ok: boolean; board: string; error: string; devices: unknown[]; problems: string[]; trace: string };
+    expect(doc).toMatchObject({ ok: false, board: expect.stringMatching(/^sim-versal/), devices: [] });
+    expect(doc.error).toMatch(/msg_size/);
+    expect(doc.trace).toMatch(/amp-workbench-captures|capture/);
+  });
+
   it('a late response: "no response", then the late answer recorded as late', async () => {
     // The console's GET_CONFIG answered twice the timeout late: that device fails, the rng comes up,
     // and the capture (without --exercise it records on after bring-up) is still open when the answer comes.

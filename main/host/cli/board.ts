@@ -295,10 +295,14 @@ export async function cmdExercise(argv: string[]): Promise<number> {
     values,
     'exercise',
     sinks,
-    (error, _session, found) => {
+    (error, _session, found, trace) => {
       const line = `bring-up of ${profile.id} failed: ${error}`;
-      err(line);
-      printTold(found);
+      // --json keeps stdout one JSON document, on failure too (no rounds ran).
+      if (values.json) out(JSON.stringify({ ok: false, board: profile.id, error, devices: [], problems: found.problems, findings: found.findings, trace }, null, 2));
+      else {
+        err(line);
+        printTold(found);
+      }
       return line;
     },
     async (session, devices) => {
