@@ -17,7 +17,8 @@ const { version } = require(path.join(electronDir, 'package.json'));
 const target = `${process.env.npm_config_platform || process.platform}-${process.env.npm_config_arch || process.arch}`;
 
 function say(line) {
-  process.stderr.write(`amp-workbench: ${line}\n`);
+  process.stderr.write(`${progressLineOpen ? '\n' : ''}amp-workbench: ${line}\n`);
+  progressLineOpen = false;
 }
 
 /** The executable install.js unpacked, or null while there is none. */
@@ -28,21 +29,21 @@ function installedBinary() {
   return existsSync(exe) ? exe : null;
 }
 
-/** Progress on one line where stderr is a terminal, a line per tenth elsewhere (CI logs). */
+/** A terminal line that progress is rewriting in place, which the next message must end first. */
+let progressLineOpen = false;
+
+/** Progress rewritten in place per percent where stderr is a terminal, a line per tenth elsewhere (CI logs). */
 function progressReporter() {
-  let shownTenth = -1;
+  const tty = process.stderr.isTTY;
+  let shown = -1;
   return (p) => {
-    const mb = (n) => (n / 1e6).toFixed(1);
-    const text = `downloading Electron ${version}: ${Math.floor(p.percent * 100)}% of ${p.total ? `${mb(p.total)} MB` : 'unknown size'}`;
-    if (process.stderr.isTTY) {
-      process.stderr.write(`\ramp-workbench: ${text}${p.percent >= 1 ? '\n' : ''}`);
-      return;
-    }
-    const tenth = Math.floor(p.percent * 10);
-    if (tenth > shownTenth) {
-      shownTenth = tenth;
-      say(text);
-    }
+    const step = Math.floor(p.percent * (tty ? 100 : 10));
+    if (step <= shown) return;
+    shown = step;
+    const text = `downloading Electron ${version}: ${Math.floor(p.percent * 100)}% of ${p.total ? `${(p.total / 1e6).toFixed(1)} MB` : 'unknown size'}`;
+    if (!tty) return say(text);
+    progressLineOpen = p.percent < 1;
+    process.stderr.write(`\ramp-workbench: ${text}${progressLineOpen ? '' : '\n'}`);
   };
 }
 
@@ -79,6 +80,7 @@ async function download() {
   try {
     const getEntry = require.resolve('@electron/get', { paths: [electronDir] });
     const { downloadArtifact } = require(getEntry);
+    // Its own downloader (proxies, retries), wrapped to learn the address asked for the message.
     const { GotDownloader } = require(path.join(path.dirname(getEntry), 'GotDownloader.js'));
     const got = new GotDownloader();
     await downloadArtifact({
@@ -117,8 +119,8 @@ function unpack() {
 }
 
 function explainAndExit(tried, failure) {
-  process.stderr.write(
-    `amp-workbench: Electron ${version} (the desktop app's runtime, not part of its npm package) is not installed here.\n` +
+  say(
+    `Electron ${version} (the desktop app's runtime, not part of its npm package) is not installed here.\n` +
       (tried ? `  Tried: downloading ${tried}\n` : '') +
       `  Failed: ${failure}.\n` +
       'What to do:\n' +
@@ -126,7 +128,7 @@ function explainAndExit(tried, failure) {
       '  - or point ELECTRON_MIRROR at an Electron mirror this machine reaches (for example\n' +
       '    ELECTRON_MIRROR=https://npmmirror.com/mirrors/electron/) and run `npm start` again;\n' +
       `  - or copy Electron ${version} for ${target} to this machine, unpacked, and set ELECTRON_EXEC_PATH\n` +
-      '    to its executable.\n',
+      '    to its executable.',
   );
   process.exit(1);
 }
