@@ -16,6 +16,9 @@ const electronDir = path.join(root, 'node_modules', 'electron');
 const { version } = require(path.join(electronDir, 'package.json'));
 const target = `${process.env.npm_config_platform || process.platform}-${process.env.npm_config_arch || process.arch}`;
 
+/** A terminal line that progress is rewriting in place, which the next message must end first. */
+let progressLineOpen = false;
+
 function say(line) {
   process.stderr.write(`${progressLineOpen ? '\n' : ''}amp-workbench: ${line}\n`);
   progressLineOpen = false;
@@ -28,9 +31,6 @@ function installedBinary() {
   const exe = path.join(electronDir, 'dist', readFileSync(pathTxt, 'utf8').trim());
   return existsSync(exe) ? exe : null;
 }
-
-/** A terminal line that progress is rewriting in place, which the next message must end first. */
-let progressLineOpen = false;
 
 /** Progress rewritten in place per percent where stderr is a terminal, a line per tenth elsewhere (CI logs). */
 function progressReporter() {
