@@ -10,6 +10,7 @@
 const { spawnSync } = require('node:child_process');
 const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
+const { pathToFileURL } = require('node:url');
 
 const root = path.resolve(__dirname, '../..');
 const electronDir = path.join(root, 'node_modules', 'electron');
@@ -50,10 +51,12 @@ function progressReporter() {
 /** Why a download failed, in words; `url` is the last address asked. */
 function describeDownloadFailure(err, url) {
   const host = url ? new URL(url).host : 'the download host';
-  const status = err && err.response && err.response.statusCode;
+  const status = err && err.response && err.response.status;
   if (status === 404) return `${host} has no such file (HTTP 404)`;
   if (status) return `${host} answered HTTP ${status}`;
-  switch (err && err.code) {
+  // fetch() reports network failures as "fetch failed" with the system error as its cause.
+  const cause = (err && err.cause) || err;
+  switch (cause && cause.code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `${host} could not be found (this machine has no network, or no name server knows it)`;
@@ -61,13 +64,18 @@ function describeDownloadFailure(err, url) {
       return `${host} refused the connection`;
     case 'ETIMEDOUT':
     case 'ECONNRESET':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_SOCKET':
       return `the connection to ${host} timed out or was cut`;
     case 'ENOSPC':
       return 'the disk is full';
     case 'MODULE_NOT_FOUND':
+    case 'ERR_MODULE_NOT_FOUND':
       return "Electron's download tool (@electron/get) is not installed: run `npm install`";
   }
-  if (err && /certificate/i.test(String(err.message))) return `${host}'s TLS certificate is not trusted here`;
+  if (cause && /certificate|CERT_/i.test(`${cause.code} ${cause.message}`)) return `${host}'s TLS certificate is not trusted here`;
   if (err && /checksum/i.test(String(err.message))) return "the downloaded file does not match Electron's published checksum";
   return 'the download did not complete';
 }
@@ -78,11 +86,11 @@ async function download() {
   // Our progress replaces @electron/get's bar, which appears only after 30 s.
   process.env.ELECTRON_GET_NO_PROGRESS = '1';
   try {
+    // The copy Electron's install.js uses (so the zip lands in the cache it reads); ESM-only, hence import().
     const getEntry = require.resolve('@electron/get', { paths: [electronDir] });
-    const { downloadArtifact } = require(getEntry);
-    // Its own downloader (proxies, retries), wrapped to learn the address asked for the message.
-    const { GotDownloader } = require(path.join(path.dirname(getEntry), 'GotDownloader.js'));
-    const got = new GotDownloader();
+    const { downloadArtifact, FetchDownloader } = await import(pathToFileURL(getEntry).href);
+    // Its own downloader, wrapped to learn the address asked for the message.
+    const fetcher = new FetchDownloader();
     await downloadArtifact({
       version,
       artifactName: 'electron',
@@ -97,7 +105,7 @@ async function download() {
       downloader: {
         download: (url, file, options) => {
           tried = url;
-          return got.download(url, file, options);
+          return fetcher.download(url, file, options);
         },
       },
       downloadOptions: { quiet: true, getProgressCallback: progressReporter() },

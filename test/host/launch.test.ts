@@ -92,7 +92,7 @@ function makeCheckout(zipSha256: string): void {
   mkdirSync(electron, { recursive: true });
   for (const f of ['package.json', 'install.js', 'index.js']) copyFileSync(join(electronPackage, f), join(electron, f));
   writeFileSync(join(electron, 'checksums.json'), JSON.stringify({ [zipName]: zipSha256 }));
-  for (const dep of ['@electron', 'extract-zip']) symlinkSync(join(repo, 'node_modules', dep), join(checkout, 'node_modules', dep));
+  for (const dep of ['@electron', '@electron-internal']) symlinkSync(join(repo, 'node_modules', dep), join(checkout, 'node_modules', dep));
   const vite = join(checkout, 'node_modules/electron-vite/bin');
   mkdirSync(vite, { recursive: true });
   writeFileSync(
