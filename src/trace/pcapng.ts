@@ -127,6 +127,11 @@ export class PcapngWriter implements TraceWriter {
     this.dv = new DataView(this.buf.buffer);
   }
 
+  /** Whether begin() was called (a live stream begins once it knows the capture's metadata). */
+  get begun(): boolean {
+    return this.state !== 'new';
+  }
+
   /** The section header and interface descriptions. */
   begin(meta: CaptureMeta): void {
     if (this.state !== 'new') throw new Error('PcapngWriter.begin: called twice');

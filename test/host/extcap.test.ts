@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CONTROL_COMMAND, controlMessage, NO_CONTROL } from '../../main/host/extcap/control';
+import { sessionsDir } from '../../main/host/extcap/discovery';
 import { batchShim, entryText, EXTCAP_NAME, extcapTable, installExtcap, personalExtcapDirs } from '../../main/host/extcap/install';
 import { forEachRecord, fromRecords, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
@@ -18,6 +19,7 @@ import { sampleMeta, sampleRecords } from '../unit/trace/sample';
 import { AS_NOBODY, HAVE_TSHARK, runTool, toolDir } from './wiresharkTools';
 
 const NOBODY = 65534;
+const CLI = join(__dirname, '..', '..', 'main', 'host', 'cli', 'amp-workbench.cjs');
 
 describe('install', () => {
   it('picks the personal extcap folder of the installed Wireshark: ~/.config before 4.2, ~/.local/lib from 4.2, both when unknown; %APPDATA% on Windows', () => {
@@ -57,7 +59,7 @@ function installed(): { ws: ReturnType<typeof toolDir>; entry: string; captures:
   const ws = toolDir();
   const captures = join(ws.dir, 'captures');
   mkdirSync(captures);
-  const r = installExtcap({ dir: join(ws.home, '.config', 'wireshark', 'extcap'), pluginsDir: join(ws.home, '.local', 'lib', 'wireshark', 'plugins') });
+  const r = installExtcap({ dir: join(ws.home, '.config', 'wireshark', 'extcap'), pluginsDir: join(ws.home, '.local', 'lib', 'wireshark', 'plugins'), sessionsDir: sessionsDir('linux', {}, ws.home) });
   if (AS_NOBODY) spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, ws.dir]);
   return { ws, entry: r.files[0]!, captures, env: { AMP_WORKBENCH_CAPTURES: captures } };
 }
@@ -281,4 +283,76 @@ describe.skipIf(!HAVE_TSHARK)('real tshark with the installed extcap', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(sampleRecords().length);
     expect(names(Buffer.concat(chunks))).toEqual(sampleRecords().map((rec) => describeRecord(rec).name));
   });
+});
+
+describe.skipIf(!HAVE_TSHARK)('live session of a running serve', () => {
+  let x: ReturnType<typeof installed>;
+  let serve: ChildProcess;
+  let serveCaptures: string;
+  beforeAll(async () => {
+    x = installed();
+    serveCaptures = join(x.ws.dir, 'serve-captures');
+    mkdirSync(serveCaptures);
+    if (AS_NOBODY) spawnSync('chown', [`${NOBODY}:${NOBODY}`, serveCaptures]);
+    // The workbench runs as the same user as Wireshark: its announcement is readable by that user alone.
+    const argv = [process.execPath, CLI, 'serve', '--port', '0', '--captures', serveCaptures];
+    const [cmd, args] = AS_NOBODY ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv]] : [argv[0]!, argv.slice(1)];
+    serve = spawn(cmd, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: x.ws.home }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let stdout = '';
+    serve.stdout!.on('data', (c) => (stdout += String(c)));
+    await until(() => stdout.includes('token='), 30_000);
+  }, 40_000);
+  afterAll(async () => {
+    if (serve.exitCode === null) {
+      serve.kill('SIGTERM');
+      await exited(serve);
+    }
+    x.ws.dispose();
+  });
+
+  const liveInterface = (): string => `amp-workbench-live-${serve.pid}`;
+
+  it('tshark -D lists the running workbench; tshark captures its session without opening the board again', () => {
+    const listed = runTool('tshark', ['-D'], x.ws.home, { env: x.env });
+    expect(listed.stdout).toContain(`${liveInterface()} (AMP Workbench: live session of the running workbench (process ${serve.pid}))`);
+    const out = join(x.ws.dir, 'live.pcapng');
+    const r = runTool('tshark', ['-i', liveInterface(), '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const decoded = runTool('tshark', ['-r', out, '-Y', 'virtio_msg', '-T', 'fields', '-e', 'virtio_msg.name'], x.ws.home);
+    expect([decoded.code, decoded.stderr]).toEqual([0, '']);
+    // From the session's start: its bring-up, recorded by serve before the capture began.
+    expect(decoded.stdout.trim().split('\n').slice(0, 40)).toEqual(expect.arrayContaining(['ATTACH', 'GET_DEVICES', 'SET_DEVICE_STATUS']));
+    // One session, serve's: the extcap opened none (its captures folder is empty).
+    expect(readdirSync(serveCaptures)).toHaveLength(1);
+    expect(readdirSync(x.captures)).toEqual([]);
+    expect(running(x.entry)).toEqual([]);
+  }, 90_000);
+
+  it('the announcement is the user\'s alone (0600), and its token is required: a wrong one is refused, said in words', async () => {
+    const announcement = join(sessionsDir('linux', {}, x.ws.home), `${serve.pid}.json`);
+    const text = readFileSync(announcement, 'utf8');
+    expect(statSync(announcement).mode & 0o777).toBe(0o600);
+    writeFileSync(announcement, JSON.stringify({ ...JSON.parse(text), token: 'not-the-token' }));
+    try {
+      const fifoPath = join(x.ws.dir, 'live-fifo');
+      spawnSync('mkfifo', [fifoPath]);
+      const fifo = readFifo(fifoPath);
+      const child = spawn(x.entry, ['--capture', '--extcap-interface', liveInterface(), '--fifo', fifoPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c) => (stderr += String(c)));
+      expect(await exited(child)).toBe(1);
+      fifo.close();
+      expect(stderr).toBe(`amp-workbench: the workbench (process ${serve.pid}, port ${JSON.parse(text).port}) refused the connection (HTTP 401); is it still the one that announced itself?\n`);
+    } finally {
+      writeFileSync(announcement, text);
+    }
+  }, 30_000);
+
+  it('when serve stops, its announcement goes and the interface is no longer listed', async () => {
+    serve.kill('SIGTERM');
+    await exited(serve);
+    const r = runEntry(x.entry, ['--extcap-interfaces']);
+    expect(r.stdout).not.toContain('amp-workbench-live-');
+    expect(readdirSync(sessionsDir('linux', {}, x.ws.home))).toEqual([]);
+  }, 30_000);
 });

@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { LINK_SPEC_HELP } from '../links/open';
 import { installDissector } from '../trace/wireshark';
+import { sessionsDir } from './discovery';
 import { appName } from '../version';
 
 export const EXTCAP_NAME = 'amp-workbench-extcap';
@@ -39,15 +40,18 @@ export interface ExtcapTable {
   defaultBoard: string;
   boards: { id: string; description: string; simulated: boolean }[];
   linkHelp: string;
+  /** Where running workbenches announce themselves (discovery.ts). */
+  sessionsDir: string;
 }
 
-export function extcapTable(): ExtcapTable {
+export function extcapTable(announcements: string = sessionsDir()): ExtcapTable {
   return {
     version: appName(),
     help: HELP_URL,
     defaultBoard: DEFAULT_BOARD,
     boards: [...BUILTIN_PROFILES, ...HARDWARE_PROFILES].map((p) => ({ id: p.id, description: p.description ?? '', simulated: p.access.kind === 'sim' })),
     linkHelp: LINK_SPEC_HELP,
+    sessionsDir: announcements,
   };
 }
 
@@ -113,12 +117,13 @@ export interface ExtcapInstall {
 
 /**
  * Writes the entry into `dir` (default: the personal extcap folders of the installed Wireshark)
- * and the dissector into `pluginsDir` (default: the personal Lua plugins folder).
+ * and the dissector into `pluginsDir` (default: the personal Lua plugins folder); the entry looks
+ * for running workbenches in `sessionsDir` (default: discovery.ts sessionsDir()).
  */
-export function installExtcap(opts: { dir?: string | undefined; pluginsDir?: string | undefined; platform?: NodeJS.Platform; runner?: NodeRunner } = {}): ExtcapInstall {
+export function installExtcap(opts: { dir?: string | undefined; pluginsDir?: string | undefined; sessionsDir?: string; platform?: NodeJS.Platform; runner?: NodeRunner } = {}): ExtcapInstall {
   const platform = opts.platform ?? process.platform;
   const runner = opts.runner ?? currentRunner();
-  const table = extcapTable();
+  const table = extcapTable(opts.sessionsDir);
   const dirs = opts.dir !== undefined ? [opts.dir] : personalExtcapDirs(wiresharkVersion(), platform);
   const files: string[] = [];
   for (const dir of dirs) {

@@ -31,6 +31,7 @@ import {
 } from '../../../src/api/workbench';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { WORKLOADS } from '../../../src/devices/registry';
+import { metaToJson } from '../../../src/trace/meta';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
@@ -92,6 +93,7 @@ export class WorkbenchService implements WorkbenchApi {
     'trace.info': () => this.withStore((s) => ok(s.info())),
     'trace.rows': (p) => this.withStore((s) => this.rows(s, p)),
     'trace.record': (p) => this.withStore((s) => this.record(s, p.seq)),
+    'trace.records': (p) => this.withStore((s) => this.records(s, p.from, p.max)),
     'trace.window': (p) => this.withStore((s) => filtered(s.window(p))),
     'trace.stats': (p) => this.withStore((s) => filtered(s.stats(p.filter))),
     'trace.bookmark': (p) => this.bookmark(p.text),
@@ -156,6 +158,17 @@ export class WorkbenchService implements WorkbenchApi {
     const v = at < 0 ? null : s.at(at);
     if (!v) return workbenchError('not-found', `no record #${seq} in the trace (${s.count} records)`, { field: 'params.seq' });
     return ok(toDetail(v, at, s.source.meta.startMonoNs));
+  }
+
+  private records(s: TraceStore, from: number, max: number): Reply {
+    const total = s.count;
+    const next = Math.max(from, Math.min(total, from + max));
+    const parts: Uint8Array[] = [];
+    for (let at = from; at < next; at++) {
+      const v = s.at(at);
+      if (v) parts.push(v.raw());
+    }
+    return ok({ from, next, total, records: Buffer.concat(parts).toString('base64'), meta: metaToJson(s.source.meta) });
   }
 
   private bookmark(text: string): Reply {
