@@ -8,12 +8,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { type RawData } from 'ws';
 
 import { CONTROL_COMMAND, controlMessage, NO_CONTROL } from '../../main/host/extcap/control';
 import { sessionsDir } from '../../main/host/extcap/discovery';
 import { batchShim, entryText, EXTCAP_NAME, extcapTable, installExtcap, personalExtcapDirs } from '../../main/host/extcap/install';
 import { forEachRecord, fromRecords, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
+import { startWebServer, type WebServer } from '../../main/host/web/server';
+import type { WorkbenchBackend } from '../../src/api/rpc';
 import { importPcapng, PcapngWriter } from '../../src/trace/pcapng';
 import { sampleMeta, sampleRecords } from '../unit/trace/sample';
 import { AS_NOBODY, HAVE_TSHARK, runTool, toolDir } from './wiresharkTools';
@@ -355,4 +358,43 @@ describe.skipIf(!HAVE_TSHARK)('live session of a running serve', () => {
     expect(r.stdout).not.toContain('amp-workbench-live-');
     expect(readdirSync(sessionsDir('linux', {}, x.ws.home))).toEqual([]);
   }, 30_000);
+});
+
+describe('the web server for the extcap', () => {
+  /** Opens a socket to `server` and collects its control.changed events. */
+  async function client(server: WebServer, query: string): Promise<{ ws: WebSocket; controls: boolean[] }> {
+    const ws = new WebSocket(`${server.wsUrl}${query}`);
+    const controls: boolean[] = [];
+    ws.on('message', (d: RawData) => {
+      const m = JSON.parse(String(d)) as { event?: string; data?: { controller: boolean } };
+      if (m.event === 'control.changed') controls.push(m.data!.controller);
+    });
+    await new Promise((r) => ws.once('open', r));
+    return { ws, controls };
+  }
+
+  it('announces port and token while running (0600) and removes them on close; a ?viewer=1 client never takes control', async () => {
+    const ws = toolDir();
+    const backend: WorkbenchBackend = { handle: () => Promise.resolve({ ok: true, result: {} }), onEvent: () => () => undefined };
+    const dir = join(ws.dir, 'sessions');
+    const server = await startWebServer({ backend, announceIn: dir, log: () => undefined });
+    try {
+      const path = join(dir, `${process.pid}.json`);
+      expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ pid: process.pid, port: server.port, token: server.token });
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      const extcap = await client(server, '&viewer=1');
+      const page = await client(server, '');
+      await until(() => extcap.controls.length > 0 && page.controls.length > 0, 5000);
+      expect([extcap.controls, page.controls]).toEqual([[false], [true]]);
+      page.ws.close();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(extcap.controls).toEqual([false]);
+      extcap.ws.close();
+      await server.close();
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      ws.dispose();
+    }
+  });
 });
