@@ -50,9 +50,10 @@ describe('install', () => {
   it("writes one executable entry with this Node's path and the board table of src/boards/builtin.ts (Electron runs as Node)", () => {
     const table = extcapTable();
     expect(table.boards.map((b) => b.id)).toContain(table.defaultBoard);
-    expect(entryText(table, { path: '/usr/bin/node', electron: false }, 'linux', '/x/entry.cjs')).toBe(
-      `#!/usr/bin/node\n'use strict';\n// Written by \`amp-workbench wireshark-extcap --install\`; install again after upgrading the workbench.\nrequire("/x/entry.cjs").run(${JSON.stringify(table)});\n`,
-    );
+    const text = entryText(table, { path: '/usr/bin/node', electron: false }, 'linux', '/x/entry.cjs');
+    expect(text).toMatch(/^#!\/usr\/bin\/node\n'use strict';\n/);
+    expect(text).toContain('require("/x/entry.cjs")');
+    expect(text.endsWith(`entry.run(${JSON.stringify(table)});\n`)).toBe(true);
     expect(entryText(table, { path: '/opt/AMP/amp', electron: true }, 'linux')).toMatch(/^#!\/usr\/bin\/env -S ELECTRON_RUN_AS_NODE=1 \/opt\/AMP\/amp\n/);
   });
 });
@@ -105,6 +106,13 @@ describe("the entry answers Wireshark's questions without the engine", () => {
     const values = config.filter((l) => l.startsWith('value '));
     expect(values.map((l) => /\{value=([^}]+)\}/.exec(l)![1])).toEqual(table.boards.map((b) => b.id));
     expect(values.filter((l) => l.endsWith('{default=true}'))).toEqual([expect.stringContaining(`{value=${table.defaultBoard}}`)]);
+  });
+
+  it('an entry whose workbench moved away says so, in words', () => {
+    const moved = join(x.ws.dir, 'moved.cjs');
+    writeFileSync(moved, entryText(extcapTable(), { path: process.execPath, electron: false }, 'linux', '/nowhere/entry.cjs'), { mode: 0o755 });
+    const r = runEntry(moved, ['--extcap-interfaces']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([1, '', 'amp-workbench extcap: the workbench this was installed from is no longer at /nowhere/entry.cjs; run `amp-workbench wireshark-extcap --install` from where it is now\n']);
   });
 
   it('an unknown interface or no verb is exit 2 with a sentence', () => {

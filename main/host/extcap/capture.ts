@@ -79,6 +79,9 @@ export async function runExtcapCapture(argv: string[], live: LiveSessionRecord |
   const control = openControl(values['extcap-control-out'], LOG_CONTROL);
   try {
     return await capture(values, control, live);
+  } catch (e) {
+    control.error(`the capture failed: ${systemErrorText(e)}`);
+    return 1;
   } finally {
     await control.close();
   }

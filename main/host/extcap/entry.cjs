@@ -127,8 +127,9 @@ async function main(argv, installed) {
 function run(installed) {
   main(process.argv.slice(2), installed).then(
     (code) => process.stdout.write('', () => process.exit(code)),
-    (e) => {
-      process.stderr.write(`amp-workbench extcap: ${e && e.message ? e.message : String(e)}\n`);
+    () => {
+      // capture.ts reports its own failures; this is the engine failing to load (a broken checkout).
+      process.stderr.write(`amp-workbench extcap: the workbench at ${join(__dirname, '..', '..', '..')} could not be loaded; check it with \`npm install\` there, then install the extcap again\n`);
       process.exit(1);
     },
   );

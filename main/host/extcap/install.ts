@@ -95,11 +95,14 @@ export function personalExtcapDirs(version: [number, number] | null, platform: N
 /** The installed entry's text: a CommonJS program that runs entry.cjs with the table. */
 export function entryText(table: ExtcapTable, runner: NodeRunner, platform: NodeJS.Platform, entry = ENTRY): string {
   const shebang = platform === 'win32' ? '' : runner.electron ? `#!/usr/bin/env -S ELECTRON_RUN_AS_NODE=1 ${runner.path}\n` : `#!${runner.path}\n`;
+  const gone = `amp-workbench extcap: the workbench this was installed from is no longer at ${entry}; run \`amp-workbench wireshark-extcap --install\` from where it is now\n`;
   return (
     shebang +
     "'use strict';\n" +
     '// Written by `amp-workbench wireshark-extcap --install`; install again after upgrading the workbench.\n' +
-    `require(${JSON.stringify(entry)}).run(${JSON.stringify(table)});\n`
+    'let entry;\n' +
+    `try { entry = require(${JSON.stringify(entry)}); } catch { process.stderr.write(${JSON.stringify(gone)}); process.exit(1); }\n` +
+    `entry.run(${JSON.stringify(table)});\n`
   );
 }
 
