@@ -209,8 +209,8 @@ describe('capture to the FIFO: stop paths and errors', () => {
     expect(stderr()).toBe('');
   }, 30_000);
 
-  it('--duration ends the capture by itself', async () => {
-    const { child, fifo } = capture(['--duration', '1']);
+  it('--duration ends the capture by itself (and options a newer Wireshark adds are passed over)', async () => {
+    const { child, fifo } = capture(['--duration', '1', '--extcap-log-level', 'message']);
     expect(await exited(child)).toBe(0);
     await fifo.ended;
     expect(names(fifo.bytes()).at(-1)).toBe('DETACH');

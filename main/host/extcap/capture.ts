@@ -36,8 +36,6 @@ import type { LiveSessionRecord } from './discovery';
 export const FLUSH_MS = 10;
 /** With nothing to write for this long, a keep-alive block tells whether Wireshark still reads. */
 const KEEP_ALIVE_MS = 1000;
-/** The extcap's logger control (entry.cjs LOG_CONTROL). */
-const LOG_CONTROL = 0;
 
 const OPTIONS = {
   ...BOARD_OPTIONS,
@@ -64,19 +62,35 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done);
   });
 
-const parseOptions = (argv: string[]) => parseArgs({ args: argv, options: OPTIONS }).values;
+/** The options a capture uses; those a newer Wireshark adds (its log level, say) are passed over, not refused. */
+function parseOptions(argv: string[]) {
+  const v = parseArgs({ args: argv, options: OPTIONS, strict: false }).values;
+  const text = (k: keyof typeof OPTIONS): string | undefined => {
+    const x = v[k];
+    return typeof x === 'string' ? x : undefined;
+  };
+  return {
+    board: text('board'),
+    profile: text('profile'),
+    link: text('link'),
+    fifo: text('fifo'),
+    controlIn: text('extcap-control-in'),
+    controlOut: text('extcap-control-out'),
+    duration: text('duration'),
+    exercise: v['exercise'] === true,
+  };
+}
 type Values = ReturnType<typeof parseOptions>;
 
-/** Runs one capture for Wireshark; resolves to the exit status (0: stopped as asked, 1: the board or the setup failed). */
-export async function runExtcapCapture(argv: string[], live: LiveSessionRecord | null = null): Promise<number> {
-  let values: Values;
-  try {
-    values = parseOptions(argv);
-  } catch (e) {
-    process.stderr.write(`amp-workbench: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const control = openControl(values['extcap-control-out'], LOG_CONTROL);
+/**
+ * Runs one capture for Wireshark: of the board the options name, or of `live`, a running
+ * workbench's session. `logControl`: the logger control entry.cjs declares. Resolves to the exit
+ * status (0: stopped as asked, 1: the board or the setup failed, 2: bad options).
+ */
+export async function runExtcapCapture(argv: string[], opts: { live: LiveSessionRecord | null; logControl: number }): Promise<number> {
+  const values = parseOptions(argv);
+  const live = opts.live;
+  const control = openControl(values.controlOut, opts.logControl);
   try {
     return await capture(values, control, live);
   } catch (e) {
@@ -128,9 +142,9 @@ async function capture(values: Values, control: ExtcapControl, live: LiveSession
   const ended = new AbortController();
   const stop = AbortSignal.any([interrupt.signal, ended.signal]);
   const readerGone = (): void => ended.abort('Wireshark stopped reading');
-  if (values['extcap-control-in'] !== undefined) {
+  if (values.controlIn !== undefined) {
     // Wireshark closes its end of the control pipe to stop a capture (where it cannot signal).
-    const controlIn = createReadStream(values['extcap-control-in']);
+    const controlIn = createReadStream(values.controlIn);
     controlIn.on('data', () => undefined);
     controlIn.on('end', readerGone);
     controlIn.on('error', readerGone);

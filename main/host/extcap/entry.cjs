@@ -110,7 +110,7 @@ async function main(argv, installed) {
       return 2;
     }
     require('tsx/cjs');
-    return require(join(__dirname, 'capture.ts')).runExtcapCapture(argv, live);
+    return require(join(__dirname, 'capture.ts')).runExtcapCapture(argv, { live, logControl: LOG_CONTROL });
   } else {
     process.stderr.write('amp-workbench extcap: Wireshark runs this program (--extcap-interfaces, --extcap-dlts, --extcap-config, --capture); install it with `amp-workbench wireshark-extcap --install`\n');
     return 2;
