@@ -238,11 +238,14 @@ async function captureBoard(profile: BoardProfile, link: { link?: LinkSpec }, ru
 
 /** Records asked for per trace.records call. */
 const LIVE_PAGE = 5000;
+/** Asks for new records this often besides when trace.appended says so (coalesced to 50 ms by the server). */
+const LIVE_POLL_MS = 20;
 
 /**
  * A live-session interface: the records of the session a running workbench owns, from its
  * WebSocket (token-guarded, loopback only, as a viewer that never takes control), read in pages
- * from the start and then whenever trace.appended says more arrived. The board is not touched.
+ * from the start, then whenever trace.appended says more arrived and every LIVE_POLL_MS. The
+ * board is not touched.
  */
 async function streamLiveSession(live: LiveSessionRecord, run: CaptureRun): Promise<string | null> {
   const { control, stop, writer } = run;
@@ -313,8 +316,10 @@ async function streamLiveSession(live: LiveSessionRecord, run: CaptureRun): Prom
     else if (e.event === 'trace.reset' || e.event === 'session.closed') end(null);
   });
   pull();
+  const poll = setInterval(pull, LIVE_POLL_MS);
   const stopAll = AbortSignal.any([stop, finished.signal]);
   while (!stopAll.aborted && Date.now() < run.deadline) await sleep(Math.min(1000, run.deadline - Date.now()), stopAll);
+  clearInterval(poll);
   await pulling;
   ws.close();
   return run.stoppedByUser() ? null : ended;

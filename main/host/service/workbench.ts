@@ -50,6 +50,13 @@ export interface WorkbenchServiceOptions {
 }
 
 
+/**
+ * How long a record waits before the store and its followers see it: a UI (and the Wireshark
+ * extcap's live session, main/host/extcap/capture.ts) sees messages within a frame or two of
+ * their crossing the bus; the recorder's 100 ms default is for the CLI's batch captures.
+ */
+const LIVE_FLUSH_MS = 20;
+
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
 
 function ok(result: unknown): Reply {
@@ -233,7 +240,7 @@ export class WorkbenchService implements WorkbenchApi {
       session = await openSession(profile, {
         ...(link ? { link } : {}),
         onStage: (stage, detail) => this.emit('session.stage', { stage, detail }),
-        capture: { capturesDir: this.capturesDir, notes: [`amp-workbench session on ${profile.id}`] },
+        capture: { capturesDir: this.capturesDir, flushMs: LIVE_FLUSH_MS, notes: [`amp-workbench session on ${profile.id}`] },
       });
     } catch (e) {
       const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';
