@@ -42,11 +42,10 @@ function readBlocks(bytes: Buffer, at: number, nowNs: number, into: Packet[]): n
   return at;
 }
 
-/** Runs the entry's capture on `iface` into a FIFO; returns its packets and when it started (wall ns). */
-async function fifoPackets(entry: string, dir: string, iface: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ packets: Packet[]; startedNs: number }> {
+/** Runs the entry's capture on `iface` into a FIFO; returns its packets. */
+async function fifoPackets(entry: string, dir: string, iface: string, args: string[], env: NodeJS.ProcessEnv): Promise<Packet[]> {
   const fifo = join(dir, `fifo-${iface}`);
   spawnSync('mkfifo', [fifo]);
-  const startedNs = wallNowNs();
   const child = spawn(entry, ['--capture', '--extcap-interface', iface, '--fifo', fifo, ...args], { env, stdio: 'ignore' });
   const packets: Packet[] = [];
   let buf = Buffer.alloc(0);
@@ -60,7 +59,7 @@ async function fifoPackets(entry: string, dir: string, iface: string, args: stri
     s.on('close', () => resolve());
   });
   await exited(child);
-  return { packets, startedNs };
+  return packets;
 }
 
 /** Drives the page's part against serve: rng reads one after another, so the live session has traffic. */
@@ -107,7 +106,7 @@ export async function run(): Promise<Record<string, number>> {
     const ask = summarize(askMs);
 
     const env = { ...process.env, HOME: ws.home, AMP_WORKBENCH_CAPTURES: join(ws.dir, 'captures') };
-    const latencyMs = (await fifoPackets(entry, ws.dir, 'amp-workbench', ['--exercise', '--duration', String(CAPTURE_SECONDS)], env)).packets.map((p) => p.ms);
+    const latencyMs = (await fifoPackets(entry, ws.dir, 'amp-workbench', ['--exercise', '--duration', String(CAPTURE_SECONDS)], env)).map((p) => p.ms);
 
     const serve = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--captures', join(ws.dir, 'serve-captures')], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     let live: Awaited<ReturnType<typeof fifoPackets>>;
@@ -125,8 +124,10 @@ export async function run(): Promise<Record<string, number>> {
       serve.kill('SIGTERM');
       await exited(serve);
     }
-    // The backlog (records from before the capture began) is not latency: only what was recorded once it ran.
-    const streamed = live.packets.filter((p) => p.tsNs > live.startedNs + 500e6).map((p) => p.ms);
+    // The backlog (records from before the stream began) is not latency: only what was recorded once packets flowed.
+    const first = live[0];
+    const flowingNs = first ? first.tsNs + first.ms * 1e6 : Infinity;
+    const streamed = live.filter((p) => p.tsNs > flowingNs).map((p) => p.ms);
     const liveLat = summarize(streamed);
     const lat = summarize(latencyMs);
     return {
