@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { type RawData } from 'ws';
 
@@ -15,8 +16,11 @@ import { sessionsDir } from '../../main/host/extcap/discovery';
 import { batchShim, entryText, EXTCAP_NAME, extcapTable, installExtcap, personalExtcapDirs } from '../../main/host/extcap/install';
 import { forEachRecord, fromRecords, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
+import { serveEngine, shutdownEngine } from '../../main/host/desktop/engineHost';
+import { hostChannel, nodePort } from '../../main/host/desktop/port';
+import { WorkbenchService } from '../../main/host/service/workbench';
 import { startWebServer, type WebServer } from '../../main/host/web/server';
-import type { WorkbenchBackend } from '../../src/api/rpc';
+import { RpcClient, type WorkbenchBackend } from '../../src/api/rpc';
 import { importPcapng, PcapngWriter } from '../../src/trace/pcapng';
 import { sampleMeta, sampleRecords } from '../unit/trace/sample';
 import { AS_NOBODY, HAVE_TSHARK, runTool, toolDir } from './wiresharkTools';
@@ -417,4 +421,48 @@ describe('the web server for the extcap', () => {
       ws.dispose();
     }
   });
+});
+
+describe('live session of the desktop engine', () => {
+  it('the engine serves its session read-only to the extcap while it runs, announced like serve', async () => {
+    const ws = toolDir();
+    const announcements = join(ws.dir, 'sessions');
+    const entry = installExtcap({ dir: join(ws.dir, 'extcap'), pluginsDir: join(ws.dir, 'plugins'), sessionsDir: announcements }).files[0]!;
+    const service = new WorkbenchService({ capturesDir: join(ws.dir, 'captures') });
+    const { port1, port2 } = new MessageChannel();
+    const host = serveEngine(nodePort(port1), service, { announceIn: announcements, log: () => undefined });
+    const main = new RpcClient(hostChannel(nodePort(port2), 'the engine is gone'));
+    try {
+      expect((await main.request('session.connect', {})).ok).toBe(true);
+      await until(() => existsSync(join(announcements, `${process.pid}.json`)), 5000);
+      const iface = `amp-workbench-live-${process.pid}`;
+      expect(runEntry(entry, ['--extcap-interfaces']).stdout).toContain(`{value=${iface}}`);
+
+      const fifoPath = join(ws.dir, 'fifo');
+      spawnSync('mkfifo', [fifoPath]);
+      const fifo = readFifo(fifoPath);
+      const child = spawn(entry, ['--capture', '--extcap-interface', iface, '--fifo', fifoPath, '--duration', '1'], { stdio: 'ignore' });
+      expect(await exited(child)).toBe(0);
+      await fifo.ended;
+      expect(names(fifo.bytes()).slice(0, 40)).toEqual(expect.arrayContaining(['ATTACH', 'GET_DEVICES', 'SET_DEVICE_STATUS']));
+      expect(readdirSync(join(ws.dir, 'captures'))).toHaveLength(1);
+
+      // No client of it drives the session: the page's port does.
+      const record = JSON.parse(readFileSync(join(announcements, `${process.pid}.json`), 'utf8')) as { port: number; token: string };
+      const other = new WebSocket(`ws://127.0.0.1:${record.port}/ws?token=${record.token}`);
+      const reply = new Promise<{ error?: { code: string } }>((resolve) => other.on('message', (d: RawData) => {
+        const m = JSON.parse(String(d)) as { id?: number; error?: { code: string } };
+        if (m.id === 1) resolve(m);
+      }));
+      await new Promise((r) => other.once('open', r));
+      other.send(JSON.stringify({ id: 1, method: 'session.disconnect', params: {} }));
+      expect((await reply).error?.code).toBe('read-only');
+      other.close();
+    } finally {
+      await shutdownEngine(main);
+      await host.done;
+    }
+    expect(readdirSync(announcements)).toEqual([]);
+    ws.dispose();
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 /**
- * How a running workbench (`serve`) tells the Wireshark extcap that it owns a board: one file
- * per server, `<pid>.json` holding its loopback port and its per-run token, readable by the
+ * How a running workbench (`serve`, or the desktop app's engine, which serves its session
+ * read-only for this) tells the Wireshark extcap that it owns a board: one file per server, `<pid>.json` holding its loopback port and its per-run token, readable by the
  * user alone (folder 0700, file 0600, the same trust as the URL `serve` prints), removed when the
  * server closes. The extcap (entry.cjs) lists a live-session interface per file whose process
  * still runs and streams that session's records over the server's WebSocket (capture.ts) instead
