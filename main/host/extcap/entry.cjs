@@ -12,8 +12,6 @@ const { join } = require('node:path');
 
 /** The interface that opens a board itself; its config picks which (the installed table's boards). */
 const BOARD_INTERFACE = 'amp-workbench';
-/** LINKTYPE_WIRESHARK_UPPER_PDU: the packets are exported PDUs naming the virtio_msg dissector (src/trace/pcapng.ts). */
-const DLT = { number: 252, name: 'WIRESHARK_UPPER_PDU', display: 'virtio-msg trace records (exported PDU)' };
 /** The logger control: Wireshark opens the control pipes only for an extcap that declares a control. */
 const LOG_CONTROL = 0;
 
@@ -69,7 +67,8 @@ function interfaces(installed) {
 
 function dlts(installed, iface) {
   if (iface !== BOARD_INTERFACE && !liveSession(installed, iface)) return null;
-  return [`dlt {number=${DLT.number}}{name=${DLT.name}}{display=${DLT.display}}`];
+  // The packets are exported PDUs naming the virtio_msg dissector (src/trace/pcapng.ts; the table holds its link type).
+  return [`dlt {number=${installed.linkType}}{name=WIRESHARK_UPPER_PDU}{display=virtio-msg trace records (exported PDU)}`];
 }
 
 const DURATION_ARG = (n) => `arg {number=${n}}{call=--duration}{display=Stop after (seconds)}{type=integer}{range=0,86400}{default=0}{tooltip=0: capture until Wireshark stops it}`;
@@ -135,4 +134,4 @@ function run(installed) {
   );
 }
 
-module.exports = { BOARD_INTERFACE, DLT, LOG_CONTROL, main, run };
+module.exports = { run };

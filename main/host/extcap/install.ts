@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
+import { LINKTYPE_WIRESHARK_UPPER_PDU } from '../../../src/trace/pcapng';
 import { LINK_SPEC_HELP } from '../links/open';
 import { installDissector } from '../trace/wireshark';
 import { sessionsDir } from './discovery';
@@ -42,6 +43,8 @@ export interface ExtcapTable {
   linkHelp: string;
   /** Where running workbenches announce themselves (discovery.ts). */
   sessionsDir: string;
+  /** The pcapng link type of the packets (LINKTYPE_WIRESHARK_UPPER_PDU). */
+  linkType: number;
 }
 
 export function extcapTable(announcements: string = sessionsDir()): ExtcapTable {
@@ -52,6 +55,7 @@ export function extcapTable(announcements: string = sessionsDir()): ExtcapTable 
     boards: [...BUILTIN_PROFILES, ...HARDWARE_PROFILES].map((p) => ({ id: p.id, description: p.description ?? '', simulated: p.access.kind === 'sim' })),
     linkHelp: LINK_SPEC_HELP,
     sessionsDir: announcements,
+    linkType: LINKTYPE_WIRESHARK_UPPER_PDU,
   };
 }
 
