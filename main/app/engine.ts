@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 
 import { serveEngine } from '../host/desktop/engineHost';
+import { sessionsDir } from '../host/extcap/discovery';
 import { WorkbenchService } from '../host/service/workbench';
 import { parentHostPort } from './ports';
 
@@ -18,7 +19,7 @@ function main(): void {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { captures: { type: 'string' } }, strict: false });
   const capturesDir = typeof values.captures === 'string' ? values.captures : undefined;
   const service = new WorkbenchService(capturesDir !== undefined ? { capturesDir } : {});
-  const host = serveEngine(parentHostPort(parent), service);
+  const host = serveEngine(parentHostPort(parent), service, { announceIn: sessionsDir() });
   void host.done.then(() => process.exit(0));
 }
 

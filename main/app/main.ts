@@ -49,6 +49,7 @@ import { pruneRecent, rememberEvent, rememberRequest } from '../host/desktop/rec
 import { applySettingsPatch, loadSettings, saveSettings, SETTINGS_FILE } from '../host/desktop/settings';
 import { desktopCsp, PRODUCT_NAME, windowOptions } from '../host/desktop/windowOptions';
 import { describeFailure, fileErrorText } from '../host/failure';
+import { installExtcap } from '../host/extcap/install';
 import { installDissector } from '../host/trace/wireshark';
 import { electronPort, utilityHostPort } from './ports';
 import { errorText } from '../../src/util/errorText';
@@ -310,6 +311,14 @@ async function onMenu(a: MenuAction): Promise<void> {
         if (!r.printed) await tell('info', 'Wireshark dissector installed', r.message);
       } catch (e) {
         await tell('error', 'Installing the Wireshark dissector failed', `${describeFailure(e).text}. Check that the Wireshark personal plugins folder is writable.`);
+      }
+      return;
+    }
+    case 'help.install-extcap': {
+      try {
+        await tell('info', 'Wireshark live capture installed', installExtcap().message);
+      } catch (e) {
+        await tell('error', 'Installing the Wireshark live capture failed', `${describeFailure(e).text}. Check that the Wireshark personal extcap and plugins folders are writable.`);
       }
       return;
     }

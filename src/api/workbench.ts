@@ -355,6 +355,17 @@ export const WORKBENCH_METHODS = {
     true,
   ),
   'trace.record': method(z.object({ seq: count }).strict(), recordDetailSchema, true),
+  /**
+   * Encoded trace records (src/trace/record.ts) from position `from`, for a program that writes
+   * them on (the Wireshark extcap's live session): `records` is their bytes back to back, base64,
+   * for positions [from, next) (records a rolling capture no longer holds left out); `meta` the
+   * capture's metadata as capture.json holds it.
+   */
+  'trace.records': method(
+    z.object({ from: count, max: z.number().int().min(1).max(20_000) }).strict(),
+    z.object({ from: count, next: count, total: count, records: z.string(), meta: z.record(z.string(), z.unknown()) }),
+    true,
+  ),
   'trace.window': method(windowParams, windowResultSchema, true),
   'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
   'trace.bookmark': method(z.object({ text: z.string().min(1).max(1000) }).strict(), z.object({ seq: count }), false),
@@ -381,6 +392,7 @@ export const METHOD_ACTIONS: Readonly<Record<keyof typeof WORKBENCH_METHODS, str
   'trace.info': 'reading the trace',
   'trace.rows': 'reading the trace rows',
   'trace.record': 'reading the record',
+  'trace.records': 'reading the records',
   'trace.window': 'reading the timeline',
   'trace.stats': 'computing the statistics',
   'trace.bookmark': 'adding the bookmark',

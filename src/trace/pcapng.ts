@@ -31,6 +31,7 @@ export const META_COMMENT_PREFIX = 'amp-trace-meta=';
 const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
 const BLOCK_EPB = 0x00000006;
+const BLOCK_ISB = 0x00000005;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 const OPT_ENDOFOPT = 0;
@@ -124,6 +125,11 @@ export class PcapngWriter implements TraceWriter {
     this.infoText = !this.user0 && opts.infoText === true;
     this.buf = new Uint8Array(this.chunkBytes);
     this.dv = new DataView(this.buf.buffer);
+  }
+
+  /** Whether begin() was called (a live stream begins once it knows the capture's metadata). */
+  get begun(): boolean {
+    return this.state !== 'new';
   }
 
   /** The section header and interface descriptions. */
@@ -231,6 +237,29 @@ export class PcapngWriter implements TraceWriter {
     this.flush();
   }
 
+  /**
+   * An Interface Statistics Block with no statistics for the session interface at `wallNs`: a
+   * live stream's keep-alive, valid pcapng that readers skip, so a writer learns that the reader
+   * went away even while the bus is silent.
+   */
+  keepAlive(wallNs: bigint): void {
+    if (this.state !== 'open') throw new Error('PcapngWriter.keepAlive: call begin() first');
+    const start = this.open(BLOCK_ISB, 12);
+    this.u32(interfaceOf(0));
+    this.u32(Number(wallNs >> 32n));
+    this.u32(Number(wallNs & 0xffffffffn));
+    this.close(start);
+  }
+
+  /** Emits what is buffered now (a live stream, once per batch of records, so none waits for the chunk to fill). */
+  flush(): void {
+    if (this.pos === 0) return;
+    this.emit(this.buf.subarray(0, this.pos));
+    this.buf = new Uint8Array(this.chunkBytes);
+    this.dv = new DataView(this.buf.buffer);
+    this.pos = 0;
+  }
+
   // ---- block assembly ----
 
   /** Starts a block of at most `bodyBound` body bytes (options included, terminator and trailer added here). */
@@ -255,14 +284,6 @@ export class PcapngWriter implements TraceWriter {
     const total = this.pos + 4 - start;
     this.dv.setUint32(start + 4, total, true);
     this.u32(total);
-  }
-
-  private flush(): void {
-    if (this.pos === 0) return;
-    this.emit(this.buf.subarray(0, this.pos));
-    this.buf = new Uint8Array(this.chunkBytes);
-    this.dv = new DataView(this.buf.buffer);
-    this.pos = 0;
   }
 
   private u16(v: number): void {

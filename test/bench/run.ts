@@ -33,6 +33,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['webFirstResponse', () => load('./webFirstResponse.bench')],
   ['webFirstPaint', () => load('./webFirstPaint.bench')],
   ['traceUi', () => load('./traceUi.bench')],
+  ['extcap', () => load('./extcap.bench')],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */
@@ -58,6 +59,9 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['journalQuery', 'peakRssMB', '<= 400', (v) => v <= 400],
   ['webFirstPaint', 'firstPaintMs', '<= 2000', (v) => v <= 2000],
   ['traceUi', 'liveFrameP95Ms', '<= 33', (v) => v <= 33],
+  ['extcap', 'interfacesMaxMs', '<= 300', (v) => v <= 300],
+  ['extcap', 'recordToFifoP99Ms', '<= 100', (v) => v <= 100],
+  ['extcap', 'liveRecordToFifoP99Ms', '<= 100', (v) => v <= 100],
 ];
 
 async function main(): Promise<void> {

@@ -61,6 +61,7 @@ const VALID: { [M in WorkbenchMethod]: WorkbenchParams<M> } = {
   'trace.info': {},
   'trace.rows': { from: 0, count: 10 },
   'trace.record': { seq: 0 },
+  'trace.records': { from: 0, max: 10 },
   'trace.window': { fromNs: 0, toNs: 1000, buckets: 4, series: 'messages' },
   'trace.stats': {},
   'trace.bookmark': { text: 'here' },
@@ -95,7 +96,7 @@ describe('error texts a user reads', () => {
     }
     // What cannot work without a board, and only that, fails.
     expect([...failed.keys()].sort()).toEqual(
-      ['capture.open', 'device.reset', 'device.workload', 'queue.inspect', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export', 'trace.info', 'trace.record', 'trace.rows', 'trace.stats', 'trace.window'].sort(),
+      ['capture.open', 'device.reset', 'device.workload', 'queue.inspect', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export', 'trace.info', 'trace.record', 'trace.records', 'trace.rows', 'trace.stats', 'trace.window'].sort(),
     );
     expect(failed.get('device.workload')!.message).toBe('no board is connected; connect a board first');
     expect(failed.get('trace.rows')!.message).toBe('no trace yet: connect a board or open a saved capture');

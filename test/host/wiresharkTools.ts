@@ -15,7 +15,7 @@ function onPath(tool: string): boolean {
 
 export const HAVE_TSHARK = onPath('tshark');
 export const HAVE_CAPINFOS = onPath('capinfos');
-const AS_NOBODY = process.getuid?.() === 0 && onPath('setpriv');
+export const AS_NOBODY = process.getuid?.() === 0 && onPath('setpriv');
 
 export interface ToolRun {
   code: number | null;
@@ -35,10 +35,11 @@ export function toolDir(): { dir: string; home: string; dispose: () => void } {
 
 /**
  * Runs `tool args` with HOME = `home` (its personal plugins folder is home/.local/lib/wireshark/plugins).
- * `discardStdout` sends the output to /dev/null (benchmarks of a million-line listing).
+ * `discardStdout` sends the output to /dev/null (benchmarks of a million-line listing); `env` adds
+ * variables (the programs tshark starts, such as an extcap, inherit them).
  */
-export function runTool(tool: 'tshark' | 'capinfos', args: string[], home: string, opts: { timeoutMs?: number; discardStdout?: boolean } = {}): ToolRun {
-  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+export function runTool(tool: 'tshark' | 'capinfos', args: string[], home: string, opts: { timeoutMs?: number; discardStdout?: boolean; env?: Record<string, string> } = {}): ToolRun {
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', ...opts.env };
   const [cmd, argv] = AS_NOBODY ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', tool, ...args]] : [tool, args];
   const stdout = opts.discardStdout ? 'ignore' : 'pipe';
   const r = spawnSync(cmd, argv, { encoding: 'utf8', env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 1 << 30, stdio: ['ignore', stdout, 'pipe'] });

@@ -10,6 +10,7 @@ import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/open';
 import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } from '../trace/trace';
+import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
 import { cmdServe } from './serve';
@@ -34,6 +35,8 @@ Usage:
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
   amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json] [--junit FILE] [--lava]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
+  amp-workbench wireshark-extcap --install [--dir DIR]
+                       (live capture in Wireshark; installs the dissector too)
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
                     [--fault NAME[=ARG][@N|@MESSAGE],… | --fault help] [--published FILE]
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
@@ -139,6 +142,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   stats: cmdStats,
   check: cmdCheck,
   'wireshark-dissector': cmdWiresharkDissector,
+  'wireshark-extcap': cmdWiresharkExtcap,
   sim: cmdSim,
   serve: cmdServe,
 };

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 
 import { fileErrorText } from '../failure';
 import { WorkbenchService } from '../service/workbench';
+import { sessionsDir } from '../extcap/discovery';
 import { startWebServer } from '../web/server';
 import { BOARD_OPTIONS, out, UsageError } from './common';
 
@@ -39,7 +40,7 @@ export async function cmdServe(argv: string[]): Promise<number> {
   }
   const staticDir = values.static ?? (existsSync(DEFAULT_STATIC) ? DEFAULT_STATIC : null);
   const service = new WorkbenchService(values.captures !== undefined ? { capturesDir: resolve(values.captures) } : {});
-  const server = await startWebServer({ backend: service, port, staticDir });
+  const server = await startWebServer({ backend: service, port, staticDir, announceIn: sessionsDir() });
   const stop = async (): Promise<void> => {
     await service.close();
     await server.close();

@@ -9,9 +9,10 @@
  * to at most one per `coalesceMs`, counts summed — never one message per record (docs/stack.md §4
  * "High-rate stream", §6). Main relays them to the page.
  */
-import { coalesceTraceGrowth, serveRpc, type RpcClient, type RpcHandler, type WorkbenchBackend } from '../../../src/api/rpc';
+import { coalesceTraceGrowth, readOnlyGate, serveRpc, type RpcClient, type RpcHandler, type WorkbenchBackend } from '../../../src/api/rpc';
 import { errorText } from '../../../src/util/errorText';
 import { nodeRuntime } from '../runtime';
+import { startWebServer } from '../web/server';
 import { hostChannel, type HostPort } from './port';
 
 /** Ends the session and stops the engine; answered once the session is closed. */
@@ -26,6 +27,11 @@ export interface EngineHostOptions {
   coalesceMs?: number;
   /** Messages the host could not use, one line each (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Also serve the session read-only on a loopback WebSocket announced in this folder, so the
+   * Wireshark extcap streams it instead of opening the board a second time (main/host/extcap/discovery.ts).
+   */
+  announceIn?: string;
 }
 
 export interface EngineHost {
@@ -39,8 +45,13 @@ export function serveEngine(control: HostPort, backend: EngineBackend, opts: Eng
   const done = new Promise<void>((resolve) => (finished = resolve));
   let stopping = false;
 
+  // Read-only for every client of it: the page's own port is the only one that drives the session.
+  const viewers = opts.announceIn === undefined ? null : startWebServer({ backend: { handle: readOnlyGate(backend.handle.bind(backend), () => false), onEvent: (l) => backend.onEvent(l) }, staticDir: null, announceIn: opts.announceIn, log });
+  viewers?.catch((e: unknown) => log(`cannot serve the session to Wireshark: ${errorText(e)}`));
+
   const shutdown = async (): Promise<void> => {
     stopping = true;
+    await viewers?.then((v) => v.close(), () => undefined);
     try {
       await backend.close();
     } catch (e) {

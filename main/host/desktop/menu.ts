@@ -50,7 +50,9 @@ export type MenuAction =
   | { id: 'view.command-palette' }
   | { id: 'help.docs' }
   | { id: 'help.logs' }
-  | { id: 'help.install-dissector' };
+  | { id: 'help.install-dissector' }
+  /** The live-capture extcap and the dissector (main/host/extcap/install.ts). */
+  | { id: 'help.install-extcap' };
 
 export interface MenuState {
   platform: NodeJS.Platform;
@@ -147,6 +149,7 @@ export function buildMenuTemplate(state: MenuState, dispatch: (action: MenuActio
       item({ id: 'help.logs' }, 'Show Logs'),
       sep,
       item({ id: 'help.install-dissector' }, 'Install Wireshark Dissector'),
+      item({ id: 'help.install-extcap' }, 'Install Wireshark Live Capture'),
     ],
   };
 

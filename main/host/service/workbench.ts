@@ -31,6 +31,7 @@ import {
 } from '../../../src/api/workbench';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { WORKLOADS } from '../../../src/devices/registry';
+import { metaToJson } from '../../../src/trace/meta';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/open';
@@ -48,6 +49,13 @@ export interface WorkbenchServiceOptions {
   residentBytes?: number;
 }
 
+
+/**
+ * How long a record waits before the store and its followers see it: a UI (and the Wireshark
+ * extcap's live session, main/host/extcap/capture.ts) sees messages within a frame or two of
+ * their crossing the bus; the recorder's 100 ms default is for the CLI's batch captures.
+ */
+const LIVE_FLUSH_MS = 20;
 
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
 
@@ -92,6 +100,7 @@ export class WorkbenchService implements WorkbenchApi {
     'trace.info': () => this.withStore((s) => ok(s.info())),
     'trace.rows': (p) => this.withStore((s) => this.rows(s, p)),
     'trace.record': (p) => this.withStore((s) => this.record(s, p.seq)),
+    'trace.records': (p) => this.withStore((s) => this.records(s, p.from, p.max)),
     'trace.window': (p) => this.withStore((s) => filtered(s.window(p))),
     'trace.stats': (p) => this.withStore((s) => filtered(s.stats(p.filter))),
     'trace.bookmark': (p) => this.bookmark(p.text),
@@ -158,6 +167,17 @@ export class WorkbenchService implements WorkbenchApi {
     return ok(toDetail(v, at, s.source.meta.startMonoNs));
   }
 
+  private records(s: TraceStore, from: number, max: number): Reply {
+    const total = s.count;
+    const next = Math.max(from, Math.min(total, from + max));
+    const parts: Uint8Array[] = [];
+    for (let at = from; at < next; at++) {
+      const v = s.at(at);
+      if (v) parts.push(v.raw());
+    }
+    return ok({ from, next, total, records: Buffer.concat(parts).toString('base64'), meta: metaToJson(s.source.meta) });
+  }
+
   private bookmark(text: string): Reply {
     if (!this.session) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
     return ok({ seq: this.session.bookmark(text) });
@@ -220,7 +240,7 @@ export class WorkbenchService implements WorkbenchApi {
       session = await openSession(profile, {
         ...(link ? { link } : {}),
         onStage: (stage, detail) => this.emit('session.stage', { stage, detail }),
-        capture: { capturesDir: this.capturesDir, notes: [`amp-workbench session on ${profile.id}`] },
+        capture: { capturesDir: this.capturesDir, flushMs: LIVE_FLUSH_MS, notes: [`amp-workbench session on ${profile.id}`] },
       });
     } catch (e) {
       const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';

@@ -39,6 +39,8 @@ export interface TraceTarget {
   /** Where the automatic capture goes when no `dir` is named (default DEFAULT_CAPTURES_DIR). */
   capturesDir?: string | undefined;
   notes?: string[] | undefined;
+  /** Longest time a record waits before it reaches the journal and the source's followers (default: the recorder's 100 ms). */
+  flushMs?: number | undefined;
 }
 
 export class Trace {
@@ -79,6 +81,7 @@ export class Trace {
       startMonoNs: meta.startMonoNs,
       startWallNs: meta.startWallNs,
       conformance: { peer: profile.peer ?? null },
+      ...(target.flushMs !== undefined ? { flushMs: target.flushMs } : {}),
     });
     return ok(new Trace(dir, automatic, meta, recorder, journal, runtime));
   }

@@ -30,6 +30,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { coalesceTraceGrowth, logFailures, readOnlyGate, serveRpc, type CoalescedEvents, type RpcChannel, type RpcHandler, type RpcServer, type WorkbenchBackend } from '../../../src/api/rpc';
 import { describeValue } from '../../../src/api/issues';
 import { errorText } from '../../../src/util/errorText';
+import { announceSession } from '../extcap/discovery';
 import { nodeRuntime } from '../runtime';
 import { contentSecurityPolicy } from './csp';
 import { readStaticFile } from './staticFiles';
@@ -47,6 +48,8 @@ export interface WebServerOptions {
   coalesceMs?: number;
   /** Refused requests and dropped clients, one line each (default: stderr). */
   log?: (line: string) => void;
+  /** Announce port and token in this folder while running, for the Wireshark extcap (main/host/extcap/discovery.ts). */
+  announceIn?: string;
 }
 
 export interface WebServer {
@@ -68,6 +71,8 @@ const MAX_MESSAGE_BYTES = 1 << 20;
 
 interface Client {
   ws: WebSocket;
+  /** Connected with ?viewer=1 (the Wireshark extcap): never handed control. */
+  viewerOnly: boolean;
   remote: string;
   rpc: RpcServer;
   events: CoalescedEvents;
@@ -244,15 +249,16 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       ),
       { log: (line) => log(`client ${remote}: ${line}`) },
     );
-    const c: Client = { ws, remote, rpc, events: coalesceTraceGrowth(rpc.emit, coalesceMs, nodeRuntime) };
+    const viewerOnly = new URL(req.url ?? '/', `http://${LOOPBACK}`).searchParams.get('viewer') === '1';
+    const c: Client = { ws, remote, viewerOnly, rpc, events: coalesceTraceGrowth(rpc.emit, coalesceMs, nodeRuntime) };
     clients.add(c);
     ws.on('error', (e) => log(`client ${remote}: ${e.message}`));
     ws.on('close', () => {
       clients.delete(c);
       c.events.stop();
-      if (controller === c) setController(clients.values().next().value ?? null);
+      if (controller === c) setController([...clients].find((o) => !o.viewerOnly) ?? null);
     });
-    if (!controller) setController(c);
+    if (!controller && !viewerOnly) setController(c);
     else c.rpc.emit({ event: 'control.changed', data: { controller: false } });
   });
 
@@ -275,6 +281,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     });
   });
   port = (server.address() as AddressInfo).port;
+  const unannounce = opts.announceIn === undefined ? () => undefined : announceSession(opts.announceIn, { port, token });
 
   return {
     port,
@@ -283,6 +290,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     wsUrl: `ws://${LOOPBACK}:${port}${WS_PATH}?token=${token}`,
     clientCount: () => clients.size,
     async close() {
+      unannounce();
       unsubscribe();
       for (const c of clients) {
         c.events.stop();

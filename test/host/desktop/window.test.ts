@@ -117,7 +117,7 @@ describe('native menus', () => {
       '(zoomOut)',
       '(togglefullscreen)',
     ]);
-    expect(shape(sub(menu, '&Help'))).toEqual(['Documentation', 'Show Logs', '---', 'Install Wireshark Dissector']);
+    expect(shape(sub(menu, '&Help'))).toEqual(['Documentation', 'Show Logs', '---', 'Install Wireshark Dissector', 'Install Wireshark Live Capture']);
   });
 
   it('dispatches the action of the item clicked', () => {
@@ -132,6 +132,7 @@ describe('native menus', () => {
     click(sub(menu, '&View'), 'Light Theme');
     click(sub(menu, '&View'), 'Timeline');
     click(sub(menu, '&Help'), 'Install Wireshark Dissector');
+    click(sub(menu, '&Help'), 'Install Wireshark Live Capture');
     expect(actions).toEqual([
       { id: 'file.export' },
       { id: 'board.connect', board: 'hw-board' },
@@ -142,6 +143,7 @@ describe('native menus', () => {
       { id: 'view.theme', theme: 'light' },
       { id: 'view.show', view: 'timeline' },
       { id: 'help.install-dissector' },
+      { id: 'help.install-extcap' },
     ]);
     expect(sub(menu, '&View').filter((i) => i.checked).map((i) => i.label)).toEqual(['Trace', 'Dark Theme']);
   });

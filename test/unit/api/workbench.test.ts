@@ -26,6 +26,7 @@ const GOOD: Record<WorkbenchMethod, unknown> = {
   'trace.info': {},
   'trace.rows': { from: 0, count: 100, filter: 'dev == 1' },
   'trace.record': { seq: 42 },
+  'trace.records': { from: 0, max: 1000 },
   'trace.window': { fromNs: 0, toNs: 1_000_000, buckets: 800, series: 'latency', dev: 1, queue: 0 },
   'trace.stats': { filter: '' },
   'trace.bookmark': { text: 'before the reset' },
