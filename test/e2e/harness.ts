@@ -60,7 +60,8 @@ export function startServe(opts: ServeOptions = {}): Promise<ServeProcess> {
   const owned = opts.captures === undefined;
   const captures = opts.captures ?? mkdtempSync(join(tmpdir(), 'amp-e2e-captures-'));
   const args = [BIN, 'serve', '--board', opts.board ?? 'sim-qemu-amp-pci', '--port', '0', '--captures', captures, ...(opts.args ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its live-session announcement goes beside its captures, not into the user's state folder.
+  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, XDG_STATE_HOME: captures }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let out = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

@@ -384,6 +384,14 @@ describe.skipIf(!HAVE_TSHARK)('live session of a running serve', () => {
   }, 30_000);
 });
 
+describe('where running workbenches announce themselves', () => {
+  it("in the user's state folder: $XDG_STATE_HOME, else ~/.local/state; %LOCALAPPDATA% on Windows", () => {
+    expect(sessionsDir('linux', {}, '/home/me')).toBe('/home/me/.local/state/amp-workbench/sessions');
+    expect(sessionsDir('linux', { XDG_STATE_HOME: '/tmp/state' }, '/home/me')).toBe('/tmp/state/amp-workbench/sessions');
+    expect(sessionsDir('win32', { LOCALAPPDATA: 'C:\\Users\\me\\AppData\\Local' }, 'C:\\Users\\me')).toMatch(/amp-workbench.sessions$/);
+  });
+});
+
 describe('the web server for the extcap', () => {
   /** Opens a socket to `server` and collects its control.changed events. */
   async function client(server: WebServer, query: string): Promise<{ ws: WebSocket; controls: boolean[] }> {

@@ -18,12 +18,14 @@ export interface LiveSessionRecord {
 }
 
 /**
- * The announcements folder: in the user's state folder, not $XDG_RUNTIME_DIR, so the path the
- * install step writes into the extcap entry is the one a server started from any shell uses.
+ * The announcements folder: in the user's state folder ($XDG_STATE_HOME, default ~/.local/state),
+ * not $XDG_RUNTIME_DIR, so the path the install step writes into the extcap entry is the one a
+ * server started from any shell uses.
  */
 export function sessionsDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
   if (platform === 'win32' && env['LOCALAPPDATA']) return join(env['LOCALAPPDATA'], 'amp-workbench', 'sessions');
-  return join(home, '.local', 'state', 'amp-workbench', 'sessions');
+  const state = env['XDG_STATE_HOME'] || join(home, '.local', 'state');
+  return join(state, 'amp-workbench', 'sessions');
 }
 
 /** Writes this process's announcement into `dir`; returns the function that removes it. */
