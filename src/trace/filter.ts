@@ -7,8 +7,7 @@
  *
  * parseFilter() gives a tree or a located error; compileFilter() type-checks the tree against
  * the fields below and builds a closure over RecordView getters (no eval: the renderer's CSP
- * forbids it), which allocates nothing per record (but `time`, which reads the 64-bit timestamp
- * through RecordView.relNs as a bigint). formatFilter() prints a tree back as text that
+ * forbids it), which allocates nothing per record. formatFilter() prints a tree back as text that
  * parses to the same tree. The user reference is the README's "Trace filters" section.
  *
  * Semantics: a comparison on a record that lacks the field (dev on a doorbell, latency on a
@@ -19,7 +18,7 @@
 import { PROBLEM_CODES } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
-import { dirCode, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type RecordView } from './record';
+import { dirCode, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, timeBase, type RecordView, type TimeBase } from './record';
 import { errorText } from '../util/errorText';
 
 export type RecordPredicate = (view: RecordView) => boolean;
@@ -339,7 +338,7 @@ const hasHeader = (v: RecordView): boolean => v.kindCode === KIND_MESSAGE && (v.
  */
 interface NumericField {
   type: 'number' | 'duration' | 'enum';
-  get: (v: RecordView, base: bigint) => number;
+  get: (v: RecordView, base: TimeBase) => number;
   has: (v: RecordView) => boolean;
   ordered: boolean;
   zeroIsFalse: boolean;
@@ -619,7 +618,7 @@ function numericValue(field: string, f: NumericField, v: FilterValue): number {
   return v.value;
 }
 
-function compileNumeric(node: Leaf, f: NumericField, base: bigint): RecordPredicate {
+function compileNumeric(node: Leaf, f: NumericField, base: TimeBase): RecordPredicate {
   const get = (v: RecordView): number => f.get(v, base);
   const allowed = f.ordered ? '==, !=, <, <=, >, >=, in from..to and in {…}' : '==, != and in {…}';
   switch (node.type) {
@@ -644,7 +643,7 @@ function compileNumeric(node: Leaf, f: NumericField, base: bigint): RecordPredic
   }
 }
 
-function compileNode(node: FilterNode, base: bigint): RecordPredicate {
+function compileNode(node: FilterNode, base: TimeBase): RecordPredicate {
   switch (node.type) {
     case 'or': {
       const a = compileNode(node.left, base);
@@ -680,7 +679,7 @@ export function compileFilter(source: string | FilterNode, opts: FilterOptions =
   const parsed = typeof source === 'string' ? parseFilter(source) : ({ ok: true, tree: source } as const);
   if (!parsed.ok) return parsed;
   try {
-    return { ok: true, tree: parsed.tree, test: compileNode(parsed.tree, opts.startMonoNs ?? 0n) };
+    return { ok: true, tree: parsed.tree, test: compileNode(parsed.tree, timeBase(opts.startMonoNs ?? 0n)) };
   } catch (e) {
     if (e instanceof Located) return { ok: false, column: e.column, message: e.message };
     throw e;

@@ -10,7 +10,7 @@
  */
 import type { RecordBlock } from './block';
 import type { CaptureMeta } from './meta';
-import { RecordView } from './record';
+import { RecordView, timeBase } from './record';
 
 /** Where a ranged read starts: a record position, a seq, or a time in ns from meta.startMonoNs. */
 export type SourceFrom = { position: number } | { seq: number } | { ns: number };
@@ -104,11 +104,12 @@ export function spanIndex(spans: readonly BlockSpan[], from: SourceFrom | undefi
 /** The index entry of `block`, whose first record is at position `first`. */
 export function spanOf(block: RecordBlock, first: number, startMonoNs: bigint): BlockSpan {
   const v = new RecordView(new Uint8Array(0));
+  const base = timeBase(startMonoNs);
   let minNs = Infinity;
   let maxNs = -Infinity;
   const n = block.offsets.length;
   for (let i = 0; i < n; i++) {
-    const t = v.at(block.bytes, block.offsets[i]!).relNs(startMonoNs);
+    const t = v.at(block.bytes, block.offsets[i]!).relNs(base);
     if (t < minNs) minNs = t;
     if (t > maxNs) maxNs = t;
   }

@@ -10,7 +10,7 @@ import { compileFilter, renderFilterError } from '../../../src/trace/filter';
 import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { PerfettoWriter } from '../../../src/trace/perfetto';
-import { kindCode, RecordView } from '../../../src/trace/record';
+import { kindCode, RecordView, timeBase } from '../../../src/trace/record';
 import { fileErrorText } from '../failure';
 import type { Capture } from './journal';
 import { osDescription } from './osInfo';
@@ -61,12 +61,9 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
     if (!f.ok) return { ok: false, error: `filter: error at column ${f.column}:\n${renderFilterError(opts.filter, f)}` };
     test = f.test;
   }
-  const base = capture.meta.startMonoNs;
+  const base = timeBase(capture.meta.startMonoNs);
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
-  // Without a time range no record's time is computed (a bigint subtraction per record).
-  const ranged = opts.fromNs !== undefined || opts.toNs !== undefined;
-  const inRange = (t: number): boolean => t >= from && t < to;
   // A live capture is exported as far as it is now; a file to its end, however far that is
   // (a streamed file counts its records as it goes).
   const total = capture.live ? capture.count : Infinity;
@@ -107,7 +104,8 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
         if (scanned === total) break walk;
         v.at(block.bytes, block.offsets[i]!);
         scanned++;
-        if ((!ranged || inRange(v.relNs(base))) && (test === null || test(v))) {
+        const t = v.relNs(base);
+        if (t >= from && t < to && (test === null || test(v))) {
           writer.write(v);
           written++;
           if (v.problems !== 0) problems++;

@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { indexRecords, type RecordBlock } from '../../../src/trace/block';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, chunkHeader, parseChunkHeader, payloadIntact, type ChunkHeader } from '../../../src/trace/chunk';
 import { metaFromJson, metaToJson, type CaptureMeta, type CaptureMetaJson } from '../../../src/trace/meta';
-import { RECORD_HEADER_SIZE, RecordView } from '../../../src/trace/record';
+import { RECORD_HEADER_SIZE, RecordView, timeBase } from '../../../src/trace/record';
 import type { RecordChunkSink } from '../../../src/trace/recorder';
 import { Followers, indexedBlocks, spanOf, type BlockSpan, type CaptureSource, type SourceFrom } from '../../../src/trace/source';
 import { fileErrorText } from '../failure';
@@ -296,7 +296,7 @@ function indexSegment(src: JournalSource, file: string, last: boolean): void {
         recoverSegment(src, fd, file, off, size, last);
         return;
       }
-      const minNs = view.at(peek, CHUNK_HEADER_SIZE).relNs(base);
+      const minNs = view.at(peek, CHUNK_HEADER_SIZE).relNs(timeBase(base));
       settle(minNs);
       pending = { ref: { file, offset: off, header: h.header }, minNs };
       off += CHUNK_HEADER_SIZE + h.header.payloadBytes;
