@@ -11,6 +11,7 @@
 import type { RecordBlock } from './block';
 import type { CaptureMeta } from './meta';
 import { RecordView, timeBase } from './record';
+import { ok, type Result } from '../util/result';
 
 /** Where a ranged read starts: a record position, a seq, or a time in ns from meta.startMonoNs. */
 export type SourceFrom = { position: number } | { seq: number } | { ns: number };
@@ -55,6 +56,23 @@ export interface CaptureSource {
    * between the read and the subscription. Returns the unsubscribe function.
    */
   follow?(onBlock: (block: RecordBlock, k: number) => void, fromSpan?: number): () => void;
+}
+
+/** A reader's open: the source, or why the file is not a capture it reads. */
+export type SourceOpen = Result<CaptureSource>;
+
+/** A whole capture in memory: its metadata, every block and the notes found reading it. */
+export interface WholeCapture {
+  meta: CaptureMeta;
+  blocks: RecordBlock[];
+  notes: string[];
+}
+
+/** Reads an opened source through (files small enough to hold: tests, imports). */
+export function readWhole(o: SourceOpen): Result<WholeCapture> {
+  if (!o.ok) return o;
+  const blocks = [...o.value.blocks()];
+  return ok({ meta: o.value.meta, blocks, notes: [...o.value.notes] });
 }
 
 /**

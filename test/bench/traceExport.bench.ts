@@ -111,7 +111,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const t0 = performance.now();
   const back = importJsonl(file);
   const importMs = performance.now() - t0;
-  if (!back.ok || back.notes.length > 0 || blockCount(back.blocks) !== RECORDS) throw new Error(`JSONL import lost records: ${back.ok ? back.notes.join('; ') : back.reason}`);
+  if (!back.ok || back.value.notes.length > 0 || blockCount(back.value.blocks) !== RECORDS) throw new Error(`JSONL import lost records: ${back.ok ? back.value.notes.join('; ') : back.error}`);
 
   // The engine's export: sliced, to a file, while a 1 ms timer measures how long the loop is held.
   const dir = mkdtempSync(join(tmpdir(), 'amp-bench-export-'));

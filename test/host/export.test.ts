@@ -38,8 +38,8 @@ describe('export to a file', () => {
     expect(one.ok && one.written).toBe(records.length);
     expect(readFileSync(b)).toEqual(readFileSync(a));
     const back = loadCapture(b);
-    if (!back.ok) throw new Error(back.reason);
-    expect(toRecords(back.capture.blocks())).toEqual(records);
+    if (!back.ok) throw new Error(back.error);
+    expect(toRecords(back.value.blocks())).toEqual(records);
   });
 
   it('stops at its next step (every 1,000 records) when cancelled, removes the partial file and says how far it got', async () => {

@@ -94,8 +94,8 @@ async function session(link: QtestLink, profile: BoardProfile, extra: { problems
 function records(s: Session) {
   s.trace.recorder.flush();
   const o = openJournal(s.trace.dir);
-  if (!o.ok) throw new Error(o.reason);
-  return toRecords(o.capture.blocks());
+  if (!o.ok) throw new Error(o.error);
+  return toRecords(o.value.blocks());
 }
 
 describe('qtest link: PCI set-up through config space', () => {

@@ -88,8 +88,8 @@ async function startBoard(board: string, ...extra: string[]): Promise<{ run: Run
 
 function records(path: string): TraceRecord[] {
   const o = loadCapture(path);
-  if (!o.ok) throw new Error(o.reason);
-  return toRecords(o.capture.blocks());
+  if (!o.ok) throw new Error(o.error);
+  return toRecords(o.value.blocks());
 }
 
 const markerOf = (r: TraceRecord) => ({ kind: MARKER_KINDS[r.msgId], text: new TextDecoder().decode(r.data) });

@@ -89,11 +89,11 @@ describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a s
 
     // Closed by the writer, every chunk intact, and it goes on past what was on disk at the truncation.
     const opened = openJournal(capture);
-    if (!opened.ok || !flushedBefore.ok) throw new Error(opened.ok ? 'the capture was unreadable mid-run' : opened.reason);
+    if (!opened.ok || !flushedBefore.ok) throw new Error(opened.ok ? 'the capture was unreadable mid-run' : opened.error);
     const manifest = JSON.parse(readFileSync(join(capture, 'capture.json'), 'utf8')) as { journal: { closed?: { records: number } } };
-    expect(opened.capture.notes).toEqual(opened.capture.meta.notes);
-    expect(manifest.journal.closed?.records).toBe(opened.capture.count);
-    expect(opened.capture.count).toBeGreaterThan(flushedBefore.capture.count);
+    expect(opened.value.notes).toEqual(opened.value.meta.notes);
+    expect(manifest.journal.closed?.records).toBe(opened.value.count);
+    expect(opened.value.count).toBeGreaterThan(flushedBefore.value.count);
     // The capture itself says why the session ended.
     expect(readFileSync(join(capture, 'seg-000001.ampc')).includes(`shrank to 4096 bytes under the session`)).toBe(true);
   });

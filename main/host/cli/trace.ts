@@ -18,8 +18,8 @@ function openCaptureArg(path: string | undefined, command: string): Capture {
   if (path === undefined) throw new UsageError(`${command} needs a CAPTURE: a capture folder, or a pcapng or JSONL file this workbench exported`);
   const o = loadCapture(path);
   // Unreadable data is exit status 1, not a usage error.
-  if (!o.ok) throw new Error(o.reason);
-  return o.capture;
+  if (!o.ok) throw new Error(o.error);
+  return o.value;
 }
 
 /** The capture's notes, once it has been read through (a streamed file finds damage as it goes). */

@@ -364,8 +364,8 @@ export class WorkbenchService implements WorkbenchApi {
   private open(path: string): Reply {
     if (this.session || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
-    if (!o.ok) return workbenchError('not-found', o.reason, { field: 'params.path' });
-    const store = new TraceStore(o.capture, this.residentOption());
+    if (!o.ok) return workbenchError('not-found', o.error, { field: 'params.path' });
+    const store = new TraceStore(o.value, this.residentOption());
     this.store = store;
     const info = store.info();
     this.emit('trace.reset', info);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { BusEndpoint, type RequestResult, type WireMessage } from '../../../src/bus/endpoint';
 import { encode } from '../../../src/protocol/index';
-import { indexRecords, toRecords } from '../../../src/trace/block';
+import { indexedBlock, indexRecords, toRecords } from '../../../src/trace/block';
 import { MARKER_KINDS, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
 import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
 import { attachPair, Bell, VirtualRuntime } from '../bus/helpers';
@@ -25,7 +25,7 @@ class Sink implements RecordChunkSink {
     this.chunks.push(payload.slice());
   }
   records(): TraceRecord[] {
-    return toRecords(this.chunks.map((c) => indexRecords(c).block));
+    return toRecords(this.chunks.map((c) => indexedBlock(indexRecords(c))));
   }
 }
 

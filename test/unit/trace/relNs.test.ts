@@ -55,7 +55,7 @@ describe('windows, stats and the time filter wherever the capture sits on the cl
     const blocks = fromRecords(shifted(start - START_MONO_NS));
     const opts = { startMonoNs: start };
     const inTime = compileFilter(`time in 0ns..${Math.floor(span / 2)}ns`, opts);
-    if (!inTime.ok) throw new Error(inTime.error);
+    if (!inTime.ok) throw new Error(inTime.message);
     let kept = 0;
     forEachRecord(blocks, (v) => void (inTime.test(v) && kept++));
     return {
