@@ -211,7 +211,7 @@ function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPo
       const over = ended();
       if (over !== null) return { ok: false, error: over, linkLost: true };
       const r = await endpoint.request(bytes, { timeoutMs });
-      if (r.ok) return { ok: true, value: r.response, latencyNs: r.latencyNs };
+      if (r.ok) return r;
       const reason = lost(r.error);
       return reason !== null ? { ok: false, error: reason, linkLost: true } : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
     },

@@ -219,7 +219,7 @@ async function run(seed: number, rev: Rev): Promise<void> {
       expect(answer).toBeUndefined();
     } else if (outcome.ok) {
       expect(verdictOf(answer!)).toBe('answer');
-      expect(answer!.data).toEqual(outcome.response);
+      expect(answer!.data).toEqual(outcome.value);
     } else {
       expect(['wrong-dev-num', 'wrong-msg-id', 'wrong-token']).toContain(outcome.error.code);
       expect(verdictOf(answer!)).toBe(outcome.error.code);

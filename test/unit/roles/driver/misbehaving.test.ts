@@ -33,7 +33,7 @@ function faulty(board: InThreadBoard, fault: (response: Uint8Array, previous: Ui
       const r = await send(m);
       if (!r.ok) return r;
     }
-    return { ok: true };
+    return { ok: true, value: undefined };
   };
 }
 
