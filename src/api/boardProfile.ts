@@ -384,7 +384,7 @@ export function parseBoardProfileText(text: string, fileName: string): ProfileRe
   const scan = scanJson(text);
   if (!scan.ok) {
     const { line, column } = scan.position;
-    return { ok: false, errors: [{ field: '(file)', message: `${fileName} is not valid JSON: ${scan.message}`, line, column }] };
+    return { ok: false, errors: [{ field: '(file)', message: `${fileName} is not valid JSON: ${scan.error}`, line, column }] };
   }
   return validate(scan.value, scan.locate);
 }

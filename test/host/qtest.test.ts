@@ -70,12 +70,12 @@ async function rig(fake: Partial<FakeQtestOptions> = {}, profile = profileWith()
 /** The rig with guest RAM in a shared file (memory-backend-file,share=on) that the fake and the link both map. */
 async function ramRig() {
   const native = loadNative();
-  if (!native.ok) throw new Error(native.reason);
+  if (!native.ok) throw new Error(native.error);
   const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
   const file = join(tmp(), 'ram');
   writeFileSync(file, '');
   truncateSync(file, profile.dataMemory.size);
-  const ram = native.addon.map(file, 0, profile.dataMemory.size);
+  const ram = native.value.map(file, 0, profile.dataMemory.size);
   cleanups.push(() => ram.unmap());
   const { link } = await rig({ ram }, profile, { memFile: file });
   return { link, profile, file, ram };

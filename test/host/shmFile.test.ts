@@ -114,7 +114,7 @@ async function probeAndExercise(profile: BoardProfile, path: string, doorbells: 
   return link;
 }
 
-describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skipped: ${native.reason})`, () => {
+describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skipped: ${native.error})`, () => {
   describe.each(BOARDS)('$profile.id ($format), board in a separate process', ({ profile, args }) => {
     it('probes every device to DRIVER_OK and runs the workloads over socket doorbells', async () => {
       const path = freshPath();

@@ -50,7 +50,7 @@ async function until(done: () => boolean): Promise<void> {
 
 const segmentBytes = (capture: string) => (existsSync(join(capture, 'seg-000001.ampc')) ? statSync(join(capture, 'seg-000001.ampc')).size : 0);
 
-describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a shared file truncated mid-run (skipped: ${native.reason})`, () => {
+describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a shared file truncated mid-run (skipped: ${native.error})`, () => {
   it('the shm-file link: an access past the new end is a MappingGoneError, and the link is lost with its text', async () => {
     const file = join(dir, 'amp-link');
     const board = cli(['sim', '--board', 'sim-qemu-amp-pci', '--shm', file]);

@@ -132,7 +132,7 @@ export function loadSettings(file: string): LoadedSettings {
       kept = null;
     }
     const where = kept ? `kept as ${kept}` : 'could not be moved aside';
-    return { settings: defaultSettings(), problems: [`${file}: not JSON (line ${scan.position.line}, column ${scan.position.column}: ${scan.message}); ${where}, using defaults`], brokenCopy: kept };
+    return { settings: defaultSettings(), problems: [`${file}: not JSON (line ${scan.position.line}, column ${scan.position.column}: ${scan.error}); ${where}, using defaults`], brokenCopy: kept };
   }
   return { ...validateSettings(scan.value, file), brokenCopy: null };
 }

@@ -179,8 +179,8 @@ export function createShmFile(profile: BoardProfile, filePath: string): ShmLayou
 
 export function requireNative(what: string): NativeAddon {
   const native = loadNative();
-  if (!native.ok) throw new Error(`${what} needs the native addon: ${native.reason}`);
-  return native.addon;
+  if (!native.ok) throw new Error(`${what} needs the native addon: ${native.error}`);
+  return native.value;
 }
 
 export interface ShmFileMapping {

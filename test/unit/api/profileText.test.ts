@@ -42,7 +42,7 @@ describe('jsonLocate', () => {
     expect(s.ok).toBe(false);
     if (s.ok) return;
     expect(s.position).toEqual({ line, column });
-    expect(s.message).toMatch(message);
+    expect(s.error).toMatch(message);
   });
 
   it('accepts exactly what JSON.parse accepts, with the same value', () => {
