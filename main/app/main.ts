@@ -206,7 +206,7 @@ function registerIpc(): void {
   ipcMain.handle(CHANNELS.settingsUpdate, (event, patch: unknown): SettingsUpdateResult => {
     if (!fromApp(event, CHANNELS.settingsUpdate)) return { ok: false, error: 'refused: not the workbench page' };
     const r = applySettingsPatch(settings, patch);
-    if (r.ok) updateSettings(r.settings);
+    if (r.ok) updateSettings(r.value);
     return r;
   });
 }

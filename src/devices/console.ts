@@ -11,7 +11,8 @@ import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import type { ConfigFieldSpec } from './config';
 import { workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';
-import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext, type WorkloadResult } from './workload';
+import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext } from './workload';
+import { ok, type Result } from '../util/result';
 
 export const CONSOLE_FEATURE = { SIZE: 0, MULTIPORT: 1, EMERG_WRITE: 2 } as const;
 const { SIZE, MULTIPORT, EMERG_WRITE } = CONSOLE_FEATURE;
@@ -113,10 +114,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 // Driver workloads
 
 /** Sends `bytes` on transmitq (one device-readable buffer) and waits until the device took it. */
-export async function consoleWrite(tx: QueueContext, bytes: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult> {
-  if (bytes.length === 0) return { ok: true };
+export async function consoleWrite(tx: QueueContext, bytes: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<void>> {
+  if (bytes.length === 0) return ok();
   const done = await submitRequests(tx, [[{ data: bytes }]], timeoutMs);
-  return done.ok ? { ok: true } : done;
+  return done.ok ? ok() : done;
 }
 
 export interface ReceiverOptions {
@@ -150,7 +151,7 @@ export class ConsoleReceiver {
   }
 
   /** Posts receive buffers until `buffers` are with the device, and notifies it. */
-  async post(): Promise<WorkloadResult> {
+  async post(): Promise<Result<void>> {
     while (this.posted.size < this.buffers) {
       let offset = this.idle.pop();
       if (offset === undefined) {
@@ -167,11 +168,11 @@ export class ConsoleReceiver {
       this.posted.set(added.head, offset);
     }
     const kickError = await publishAndKick(this.ctx);
-    return kickError ? { ok: false, error: kickError } : { ok: true };
+    return kickError ? { ok: false, error: kickError } : ok();
   }
 
   /** Exactly `n` received bytes (earlier surplus first), reposting buffers as they come back. */
-  async receive(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult<{ bytes: Uint8Array }>> {
+  async receive(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<Uint8Array>> {
     while (this.backlog.length < n) {
       const error = await awaitUsed(this.ctx, new Set(this.posted.keys()), timeoutMs, async (head, len) => {
         const offset = this.posted.get(head)!;
@@ -185,7 +186,7 @@ export class ConsoleReceiver {
     }
     const bytes = this.backlog.slice(0, n);
     this.backlog = this.backlog.slice(n);
-    return { ok: true, bytes };
+    return ok(bytes);
   }
 
   /** Frees every receive buffer; only once the device can no longer write them (after reset). */
@@ -235,7 +236,7 @@ export async function consoleEcho(
   rx: QueueContext | ConsoleReceiver,
   bytes: Uint8Array,
   timeoutMs = DEFAULT_TIMEOUT_MS,
-): Promise<WorkloadResult<{ echoed: Uint8Array }>> {
+): Promise<Result<Uint8Array>> {
   const receiver = rx instanceof ConsoleReceiver ? rx : receiverFor(rx);
   const posted = await receiver.post();
   if (!posted.ok) return posted;
@@ -243,11 +244,11 @@ export async function consoleEcho(
   if (!sent.ok) return sent;
   const got = await receiver.receive(bytes.length, timeoutMs);
   if (!got.ok) return got;
-  const at = bytes.findIndex((b, i) => got.bytes[i] !== b);
+  const at = bytes.findIndex((b, i) => got.value[i] !== b);
   if (at >= 0) {
-    return { ok: false, error: `echo differs at byte ${at}: sent 0x${bytes[at]!.toString(16).padStart(2, '0')}, received 0x${got.bytes[at]!.toString(16).padStart(2, '0')}` };
+    return { ok: false, error: `echo differs at byte ${at}: sent 0x${bytes[at]!.toString(16).padStart(2, '0')}, received 0x${got.value[at]!.toString(16).padStart(2, '0')}` };
   }
-  return { ok: true, echoed: got.bytes };
+  return got;
 }
 
 export const CONSOLE_DEVICE = {
@@ -269,10 +270,10 @@ export const CONSOLE_DEVICE = {
         const tx = queueAt(CONSOLE_TRANSMITQ);
         if (!echo) {
           const sent = await consoleWrite(tx, bytes);
-          return sent.ok ? { ok: true, reads: [] } : sent;
+          return sent.ok ? ok([]) : sent;
         }
         const got = await consoleEcho(tx, queueAt(CONSOLE_RECEIVEQ), bytes);
-        return got.ok ? { ok: true, reads: [got.echoed] } : got;
+        return got.ok ? ok([got.value]) : got;
       },
     }),
   ],

@@ -58,7 +58,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     },
   });
   if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };
-  const { endpoint, revision, queue } = bus;
+  const { endpoint, revision, queue } = bus.value;
   const send = async (bytes: Uint8Array): Promise<boolean> => {
     const r = await endpoint.send(bytes);
     if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);

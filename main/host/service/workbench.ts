@@ -314,7 +314,7 @@ export class WorkbenchService implements WorkbenchApi {
       succeeded: r.ok,
       error: r.ok ? null : r.error,
       latencyUs,
-      reads: r.ok ? r.reads.map((b) => toHex(b, '')) : [],
+      reads: r.ok ? r.value.map((b) => toHex(b, '')) : [],
     });
   }
 

@@ -38,8 +38,8 @@ describe('virtio-rng', () => {
     const expected = new SeededPrng(1234);
     const a = await rngRead(ctx, 37);
     const b = await rngRead(ctx, 5);
-    expect(a).toEqual({ ok: true, bytes: expected.nextBytes(37) });
-    expect(b).toEqual({ ok: true, bytes: expected.nextBytes(5) });
+    expect(a).toEqual({ ok: true, value: expected.nextBytes(37) });
+    expect(b).toEqual({ ok: true, value: expected.nextBytes(5) });
     expect(bench.alloc.allocatedBlocks).toBe(bench.ringBlocks);
   });
 
@@ -55,7 +55,7 @@ describe('virtio-rng', () => {
       }
     }
     const bench = await fakeContextFor(new Stingy(3));
-    expect(await rngRead(bench.contexts[0]!, 8)).toEqual({ ok: true, bytes: new Uint8Array(8).fill(0xab) });
+    expect(await rngRead(bench.contexts[0]!, 8)).toEqual({ ok: true, value: new Uint8Array(8).fill(0xab) });
     const none = await fakeContextFor(new Stingy(0));
     expect(await rngRead(none.contexts[0]!, 8)).toEqual({ ok: false, error: 'entropy device returned 0 bytes for a 8-byte buffer (0 of 8 bytes read)' });
   });
