@@ -154,8 +154,13 @@ export const traceInfoSchema = z.object({
   source: z.enum(['live', 'file']),
   /** Capture folder or file. */
   path: z.string(),
-  /** Records in the trace now. */
+  /** Records in the trace now: positions 0..count-1, of which the first `dropped` are gone. */
   count: z.number(),
+  /**
+   * Records at the start no longer held: a rolling capture (ring mode) deleted their segments.
+   * Rows, stats, windows and exports cover positions dropped..count-1 only.
+   */
+  dropped: z.number(),
   board: z.string(),
   revision: z.string().nullable(),
   queueFormat: z.string().nullable(),
@@ -358,7 +363,8 @@ export const WORKBENCH_METHODS = {
   'trace.window': method(windowParams, windowResultSchema, true),
   'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
   'trace.bookmark': method(z.object({ text: z.string().min(1).max(1000) }).strict(), z.object({ seq: count }), false),
-  'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count }), false),
+  /** dropped: records a rolling capture no longer held when the export began (not in the file). */
+  'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count, dropped: count }), false),
   /** Stops the running export; its trace.export call then fails with code "cancelled" and no file is left. */
   'trace.cancelExport': method(none, z.object({ out: z.string() }), false),
   'capture.open': method(z.object({ path: z.string().min(1).max(4096) }).strict(), traceInfoSchema, false),

@@ -127,7 +127,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const slicedMs = performance.now() - s0;
   clearInterval(ticker);
   rmSync(dir, { recursive: true, force: true });
-  if (!sliced.ok || sliced.written !== RECORDS) throw new Error(`sliced export: ${sliced.ok ? `${sliced.written} records` : sliced.error}`);
+  if (!sliced.ok || sliced.value.written !== RECORDS) throw new Error(`sliced export: ${sliced.ok ? `${sliced.value.written} records` : sliced.error}`);
 
   return {
     records: RECORDS,

@@ -55,8 +55,8 @@ export async function cmdExport(argv: string[]): Promise<number> {
     process.stderr.write(r.error + '\n');
     return r.error.startsWith('filter:') ? 2 : 1;
   }
-  out(`${r.written} of ${r.scanned} records → ${values.out} (${format}, ${(r.bytes / 1e6).toFixed(2)} MB)`);
-  printCount(r.problems, r.findings, false);
+  out(`${r.value.written} of ${r.value.scanned} records → ${values.out} (${format}, ${(r.value.bytes / 1e6).toFixed(2)} MB)`);
+  printCount(r.value.problems, r.value.findings, false);
   return 0;
 }
 

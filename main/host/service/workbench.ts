@@ -39,14 +39,25 @@ import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
-import { TraceStore } from './traceStore';
+import { DEFAULT_RESIDENT_BYTES, TraceStore } from './traceStore';
 
 export interface WorkbenchServiceOptions {
   /** Where session captures go, one folder each (default DEFAULT_CAPTURES_DIR, as for the CLI). */
   capturesDir?: string;
   /** Trace bytes kept in memory (TraceStore; default 256 MiB). */
   residentBytes?: number;
+  /** Size of a session's rolling capture (default UI_ROLLING_CAPTURE_BYTES). */
+  ringBytes?: number;
 }
+
+/**
+ * A UI session's rolling capture keeps as much as the store may hold in memory (DEFAULT_RESIDENT_BYTES):
+ * someone at the screen scrolls back to what went wrong, and the CLI's 64 MiB (about 12 s at
+ * 50 k msg/s) is gone before they get there; 256 MiB is about 50 s at that rate and minutes at a
+ * bring-up's, while the disk it takes stays bounded. Records older than the ring leave the trace:
+ * the store then counts them in `dropped` and serves only what is held.
+ */
+export const UI_ROLLING_CAPTURE_BYTES = DEFAULT_RESIDENT_BYTES;
 
 
 const ALL_PROFILES = (): readonly BoardProfile[] => [...BUILTIN_PROFILES, ...HARDWARE_PROFILES];
@@ -220,7 +231,7 @@ export class WorkbenchService implements WorkbenchApi {
       session = await openSession(profile, {
         ...(link ? { link } : {}),
         onStage: (stage, detail) => this.emit('session.stage', { stage, detail }),
-        capture: { capturesDir: this.capturesDir, notes: [`amp-workbench session on ${profile.id}`] },
+        capture: { capturesDir: this.capturesDir, ringBytes: this.opts.ringBytes ?? UI_ROLLING_CAPTURE_BYTES, notes: [`amp-workbench session on ${profile.id}`] },
       });
     } catch (e) {
       const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';
@@ -233,7 +244,7 @@ export class WorkbenchService implements WorkbenchApi {
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
     this.unsubscribe = [
-      store.follow((count) => this.emit('trace.appended', { count, total: store.count })),
+      store.follow((count) => this.emit('trace.appended', { count, total: store.held })),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.session = session;
@@ -352,7 +363,7 @@ export class WorkbenchService implements WorkbenchApi {
         onProgress: (done, total) => this.emit('export.progress', { out: p.out, done, total }),
         signal: abort.signal,
       });
-      if (r.ok) return ok({ out: p.out, written: r.written, scanned: r.scanned, bytes: r.bytes });
+      if (r.ok) return ok({ out: p.out, written: r.value.written, scanned: r.value.scanned, bytes: r.value.bytes, dropped: r.value.dropped });
       const code = abort.signal.aborted ? 'cancelled' : r.error.startsWith('filter:') ? 'bad-filter' : 'failed';
       return workbenchError(code, r.error);
     } finally {

@@ -11,6 +11,8 @@ import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { PerfettoWriter } from '../../../src/trace/perfetto';
 import { kindCode, RecordView, timeBase } from '../../../src/trace/record';
+import { firstHeld } from '../../../src/trace/source';
+import { ok, type Result } from '../../../src/util/result';
 import { fileErrorText } from '../failure';
 import type { Capture } from './journal';
 import { osDescription } from './osInfo';
@@ -29,7 +31,17 @@ export interface ExportOptions {
 }
 
 /** `problems`/`findings`: written records that carry a problem, and finding records written. */
-export type ExportResult = { ok: true; written: number; scanned: number; bytes: number; problems: number; findings: number } | { ok: false; error: string };
+export interface ExportSummary {
+  written: number;
+  scanned: number;
+  bytes: number;
+  problems: number;
+  findings: number;
+  /** Records at the start a rolling capture no longer held when the export began. */
+  dropped: number;
+}
+
+export type ExportResult = Result<ExportSummary>;
 
 function writerFor(format: ExportFormat, emit: (chunk: Uint8Array) => void): TraceWriter {
   switch (format) {
@@ -66,8 +78,9 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   const to = opts.toNs ?? Infinity;
   // A live capture is exported as far as it is now; a file to its end, however far that is
   // (a streamed file counts its records as it goes).
-  const total = capture.live ? capture.count : Infinity;
-  const known = (): number => (capture.live ? total : capture.count);
+  const dropped = firstHeld(capture);
+  const total = capture.live ? capture.count - dropped : Infinity;
+  const known = (): number => (capture.live ? total : capture.count - dropped);
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
   let fd: number;
@@ -125,7 +138,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
     return discard(`cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}`);
   }
   opts.onProgress?.(scanned, scanned);
-  return { ok: true, written, scanned, bytes, problems, findings };
+  return ok({ written, scanned, bytes, problems, findings, dropped });
 }
 
 /** Exports in one go (the CLI). */

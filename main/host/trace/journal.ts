@@ -140,7 +140,9 @@ export class JournalWriter implements RecordChunkSink {
     let total = this.segments.reduce((s, x) => s + x.bytes, 0);
     while (total > ring && this.segments.length > 1) {
       const oldest = this.segments.shift()!;
-      unlinkSync(join(this.opts.dir, segmentName(oldest.n)));
+      const file = join(this.opts.dir, segmentName(oldest.n));
+      unlinkSync(file);
+      this.live.forget(file);
       total -= oldest.bytes;
     }
   }
@@ -187,6 +189,7 @@ class JournalSource implements CaptureSource {
   private total = 0;
   readonly followers = new Followers();
   live = false;
+  firstHeldSpan = 0;
   /** The memory scans read into (read(k, true)). */
   private scratch: Uint8Array = new Uint8Array(0);
 
@@ -216,9 +219,14 @@ class JournalSource implements CaptureSource {
     return indexedBlocks(this, from);
   }
 
+  /** Ring mode deleted segment `file`: its chunks, the oldest indexed, are no longer held. */
+  forget(file: string): void {
+    while (this.refs[this.firstHeldSpan]?.file === file) this.firstHeldSpan++;
+  }
+
   read(k: number, transient = false): RecordBlock | null {
     const r = this.refs[k];
-    if (!r || r.damaged) return null;
+    if (!r || r.damaged || k < this.firstHeldSpan) return null;
     let payload: Uint8Array;
     try {
       const fd = openSync(r.file, 'r');
