@@ -34,8 +34,8 @@ const TICK_MS = 1;
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]!) as FakeDeviceArgs;
   const parsed = parseBoardProfile(args.profile);
-  if (!parsed.ok) throw new Error(`profile: ${JSON.stringify(parsed.errors)}`);
-  const profile = parsed.profile;
+  if (!parsed.ok) throw new Error(`profile: ${JSON.stringify(parsed.error)}`);
+  const profile = parsed.value;
   const native = loadNative();
   if (!native.ok) throw new Error(native.error);
   const addon = native.value;

@@ -33,8 +33,8 @@ function profileFrom(raw: unknown, edits: Record<string, unknown> = {}): BoardPr
     obj[keys[keys.length - 1]!] = value;
   }
   const r = parseBoardProfile(copy);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 /** QEMU's virtio-msg-amp-pci: BAR0 16 KiB registers, BAR1 16 KiB prefetchable FIFO window (§5.1). */

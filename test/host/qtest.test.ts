@@ -37,8 +37,8 @@ function profileWith(edits: (p: ProfileJson) => void = () => undefined): BoardPr
   const copy = JSON.parse(JSON.stringify(raw)) as ProfileJson;
   edits(copy);
   const r = parseBoardProfile(copy);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -136,9 +136,9 @@ describe('qtest link: PCI set-up through config space', () => {
   it('refuses a profile without a qtest section or with ECAM but no base', () => {
     const bad = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
     delete bad.qtest;
-    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, errors: [{ field: 'qtest' }] });
+    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, error: [{ field: 'qtest' }] });
     bad.qtest = { configAccess: 'ecam', mmio: { base: 0, size: 4096 } };
-    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, errors: [{ field: 'qtest.ecamBase' }] });
+    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, error: [{ field: 'qtest.ecamBase' }] });
   });
 });
 

@@ -49,8 +49,8 @@ writeFileSync(spscFile, JSON.stringify(spscRaw));
 
 function parsed(raw: unknown): BoardProfile {
   const r = parseBoardProfile(raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 const builtin = (id: string) => findBuiltinProfile(id)!;

@@ -37,6 +37,7 @@ import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { openSession, SessionError, type Session } from '../session';
 import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
+import type { Result } from '../../../src/util/result';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
 import { DEFAULT_RESIDENT_BYTES, TraceStore } from './traceStore';
@@ -148,7 +149,7 @@ export class WorkbenchService implements WorkbenchApi {
 
   private validate(text: string, fileName: string): Reply {
     const r = parseBoardProfileText(text, fileName);
-    return ok(r.ok ? { valid: true, id: r.profile.id, description: r.profile.description } : { valid: false, errors: r.errors });
+    return ok(r.ok ? { valid: true, id: r.value.id, description: r.value.description } : { valid: false, errors: r.error });
   }
 
   private rows(s: TraceStore, p: WorkbenchParsedParams<'trace.rows'>): Reply {
@@ -199,16 +200,16 @@ export class WorkbenchService implements WorkbenchApi {
     };
   }
 
-  private profileFor(p: WorkbenchParsedParams<'session.connect'>): { ok: true; profile: BoardProfile } | { ok: false; error: WorkbenchError } {
+  private profileFor(p: WorkbenchParsedParams<'session.connect'>): Result<BoardProfile, WorkbenchError> {
     if (p.profileText !== undefined) {
       const r = parseBoardProfileText(p.profileText, p.fileName ?? 'profile');
       if (r.ok) return r;
-      const list = r.errors.map((e) => `${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('; ');
+      const list = r.error.map((e) => `${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('; ');
       return workbenchError('bad-request', `the board profile is invalid: ${list}`, { field: 'params.profileText' });
     }
     const id = p.board ?? DEFAULT_BOARD;
     const profile = findBuiltinProfile(id) ?? HARDWARE_PROFILES.find((h) => h.id === id);
-    if (profile) return { ok: true, profile };
+    if (profile) return { ok: true, value: profile };
     return workbenchError('bad-request', `unknown board "${id}"; expected one of ${ALL_PROFILES().map((b) => b.id).join(', ')}`, { field: 'params.board' });
   }
 
@@ -218,7 +219,7 @@ export class WorkbenchService implements WorkbenchApi {
     }
     const chosen = this.profileFor(p);
     if (!chosen.ok) return chosen;
-    const profile = chosen.profile;
+    const profile = chosen.value;
     let link: LinkSpec | undefined;
     if (p.link !== undefined) {
       const l = parseLinkSpec(p.link);

@@ -118,7 +118,7 @@ describe('the peer: board profile, capture metadata', () => {
     const raw = JSON.parse(JSON.stringify(BUILTIN_PROFILES[0]!, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))) as Record<string, unknown>;
     raw['peer'] = 'qmeu';
     const r = parseBoardProfile(raw);
-    expect(r.ok || formatProfileErrors(r.errors)).toBe('  peer: expected one of "qemu", "openamp-st", "linux-rfc", saw "qmeu"');
+    expect(r.ok || formatProfileErrors(r.error)).toBe('  peer: expected one of "qemu", "openamp-st", "linux-rfc", saw "qmeu"');
   });
 
   it('capture metadata carries the peer through JSON, and refuses an unknown one', () => {
