@@ -165,7 +165,7 @@ export class ConsoleReceiver {
         this.idle.push(offset);
         break;
       }
-      this.posted.set(added.head, offset);
+      this.posted.set(added.value, offset);
     }
     const kickError = await publishAndKick(this.ctx);
     return kickError ? { ok: false, error: kickError } : ok();

@@ -121,7 +121,7 @@ export async function submitRequests(ctx: QueueContext, requests: readonly Reque
     }
     const added = ctx.queue.addChain(buffers);
     if (!added.ok) throw new Error(`addChain failed after the free-descriptor check: ${added.error}`);
-    byHead.set(added.head, k);
+    byHead.set(added.value, k);
   }
   const kickError = await publishAndKick(ctx);
   if (kickError) return { ok: false, error: kickError };

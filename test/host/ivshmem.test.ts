@@ -81,7 +81,7 @@ async function driverAndBoard(socket: string, driverOpts = {}): Promise<{ device
   session = s;
   const sim = await started;
   if (!sim.ok) throw new Error(sim.error);
-  board = sim.board;
+  board = sim.value;
   return { deviceLink, driverLink, s };
 }
 

@@ -259,7 +259,7 @@ describe.skipIf(missingTools !== null)(`serial bridge over pty pairs${missingToo
     stoppers.push(() => session.close());
     const started = await board;
     if (!started.ok) throw new Error(started.error);
-    stoppers.push(async () => started.board.close());
+    stoppers.push(async () => started.value.close());
     const probed = await session.probe();
     expect(probed.ok && probed.value.map((d) => ({ devNum: d.devNum, phase: d.phase }))).toEqual([{ devNum: 0, phase: 'ready' }]);
     const report = await exerciseDevices(session, { count: 3 });

@@ -213,7 +213,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
         toHex(new TextEncoder().encode('msgbus'.padEnd(32, '\0'))) + ' 00 10 00 00 00 00 00 00 00 10 00 00 00 00 00 00' + ' 00'.repeat(16),
       );
       expect(h.subarray(0xc0).every((b) => b === 0)).toBe(true);
-      expect(decodeShmHeader(h, 'x')).toEqual({ ok: true, layout });
+      expect(decodeShmHeader(h, 'x')).toEqual({ ok: true, value: layout });
     });
 
     it('decodes any bytes to a layout or an error that names its offset, never a throw', () => {
@@ -223,7 +223,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
           const h = valid.slice();
           for (const [at, v] of edits) h[at] = v;
           const r = decodeShmHeader(h, 'f');
-          if (r.ok) for (const reg of r.layout.regions) expect(reg.offset + reg.size).toBeLessThanOrEqual(r.layout.fileSize);
+          if (r.ok) for (const reg of r.value.regions) expect(reg.offset + reg.size).toBeLessThanOrEqual(r.value.fileSize);
           else expect(r.error).toMatch(/^f: .* \(header offset 0x[0-9a-f]{2}\)$/s);
         }),
       );

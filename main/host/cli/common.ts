@@ -52,7 +52,7 @@ export function linkOption(text: string | undefined): { link?: LinkSpec } {
   if (text === undefined) return {};
   const r = parseLinkSpec(text);
   if (!r.ok) throw new UsageError(r.error);
-  return { link: r.spec };
+  return { link: r.value };
 }
 
 /**

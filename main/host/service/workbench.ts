@@ -224,7 +224,7 @@ export class WorkbenchService implements WorkbenchApi {
     if (p.link !== undefined) {
       const l = parseLinkSpec(p.link);
       if (!l.ok) return workbenchError('bad-request', l.error, { field: 'params.link' });
-      link = l.spec;
+      link = l.value;
     }
     this.busy = `connecting to ${profile.id}`;
     let session: Session;
@@ -283,26 +283,26 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   /** The session, when it has device `devNum`. */
-  private onDevice(devNum: number): { ok: true; session: Session } | { ok: false; error: WorkbenchError } {
+  private onDevice(devNum: number): Result<Session, WorkbenchError> {
     const session = this.session;
     if (!session) return workbenchError('no-session', 'no board is connected; connect a board first');
     if (!session.driver.state(devNum)) {
       const have = session.driver.states().map((d) => d.devNum);
       return workbenchError('not-found', `no device with dev_num ${devNum}; the board has ${have.length ? have.join(', ') : 'no devices'}`, { field: 'params.devNum' });
     }
-    return { ok: true, session };
+    return { ok: true, value: session };
   }
 
   private async reset(devNum: number): Promise<Reply> {
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
-    return ok({ device: deviceToJson(await s.session.resetDevice(devNum)) });
+    return ok({ device: deviceToJson(await s.value.resetDevice(devNum)) });
   }
 
   private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
     const s = this.onDevice(p.devNum);
     if (!s.ok) return s;
-    const { session } = s;
+    const session = s.value;
     const state = session.driver.state(p.devNum)!;
     // The API's schema admits only registered kinds.
     const { device, workload } = WORKLOADS.get(p.kind)!;
@@ -333,7 +333,7 @@ export class WorkbenchService implements WorkbenchApi {
   private async inspect(devNum: number, queue: number): Promise<Reply> {
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
-    const { driver } = s.session;
+    const { driver } = s.value;
     const ring = driver.inspectQueue(devNum, queue);
     const model = driver.state(devNum)!.queues[queue];
     if (!ring || !model) {
