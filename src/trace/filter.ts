@@ -18,6 +18,7 @@
 import { PROBLEM_CODES } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
+import { ok, type Fail, type Ok } from '../util/result';
 import { dirCode, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, timeBase, type RecordView, type TimeBase } from './record';
 import { errorText } from '../util/errorText';
 
@@ -40,14 +41,14 @@ export type FilterNode =
   | { type: 'range'; field: string; column: number; from: FilterValue; to: FilterValue }
   | { type: 'set'; field: string; column: number; values: FilterValue[] };
 
-export interface FilterError {
-  ok: false;
-  /** 1-based column in the filter text. */
-  column: number;
-  message: string;
+/** What is wrong, and where: the 1-based column in the filter text. */
+export type FilterError = Fail & { column: number };
+export type FilterParse = Ok<FilterNode> | FilterError;
+export interface CompiledFilter {
+  tree: FilterNode;
+  test: RecordPredicate;
 }
-export type FilterParse = { ok: true; tree: FilterNode } | FilterError;
-export type FilterCompile = { ok: true; tree: FilterNode; test: RecordPredicate } | FilterError;
+export type FilterCompile = Ok<CompiledFilter> | FilterError;
 
 export interface FilterOptions {
   /** `time` is relative to this monotonic instant (CaptureMeta.startMonoNs); default 0. */
@@ -273,9 +274,9 @@ class Parser {
 /** Parses filter text into a tree; a syntax error says what was expected, what was seen and at which column. */
 export function parseFilter(text: string): FilterParse {
   try {
-    return { ok: true, tree: new Parser(lex(text)).parse() };
+    return { ok: true, value: new Parser(lex(text)).parse() };
   } catch (e) {
-    if (e instanceof Located) return { ok: false, column: e.column, message: e.message };
+    if (e instanceof Located) return { ok: false, column: e.column, error: e.message };
     throw e;
   }
 }
@@ -315,8 +316,8 @@ export function formatFilter(node: FilterNode): string {
 }
 
 /** A caret under the error's column, for terminals: the filter text, then "   ^ message". */
-export function renderFilterError(text: string, error: Pick<FilterError, 'column' | 'message'>): string {
-  return `${text}\n${' '.repeat(Math.max(0, error.column - 1))}^ ${error.message}`;
+export function renderFilterError(text: string, failure: Pick<FilterError, 'column' | 'error'>): string {
+  return `${text}\n${' '.repeat(Math.max(0, failure.column - 1))}^ ${failure.error}`;
 }
 
 // ---- fields -------------------------------------------------------------------------------------
@@ -676,12 +677,12 @@ function compileNode(node: FilterNode, base: TimeBase): RecordPredicate {
  * `latency > 5` without a unit) are errors here, with the column of the offending token.
  */
 export function compileFilter(source: string | FilterNode, opts: FilterOptions = {}): FilterCompile {
-  const parsed = typeof source === 'string' ? parseFilter(source) : ({ ok: true, tree: source } as const);
+  const parsed = typeof source === 'string' ? parseFilter(source) : ok(source);
   if (!parsed.ok) return parsed;
   try {
-    return { ok: true, tree: parsed.tree, test: compileNode(parsed.tree, timeBase(opts.startMonoNs ?? 0n)) };
+    return ok({ tree: parsed.value, test: compileNode(parsed.value, timeBase(opts.startMonoNs ?? 0n)) });
   } catch (e) {
-    if (e instanceof Located) return { ok: false, column: e.column, message: e.message };
+    if (e instanceof Located) return { ok: false, column: e.column, error: e.message };
     throw e;
   }
 }

@@ -150,10 +150,10 @@ describe('WorkbenchService on the default simulated board', () => {
     for (const f of ['dev == 0 && msg == GET_VQUEUE', 'latency > 0us', 'kind == doorbell', 'msg ~ "EVENT"']) {
       const saved = savedCapture();
       const c = compileFilter(f, { startMonoNs: saved.meta.startMonoNs });
-      if (!c.ok) throw new Error(c.message);
+      if (!c.ok) throw new Error(c.error);
       const fromJournal: number[] = [];
       forEachRecord(saved.blocks(), (v) => {
-        if (c.test(v)) fromJournal.push(v.seq);
+        if (c.value.test(v)) fromJournal.push(v.seq);
       });
       expect(fromJournal.length, f).toBeGreaterThan(0);
       expect((await allRows(f)).map((r) => r.seq), f).toEqual(fromJournal);

@@ -72,7 +72,7 @@ export async function cmdStats(argv: string[]): Promise<number> {
     if (!f.ok) throw new UsageError(`filter: error at column ${f.column}:\n${renderFilterError(values.filter, f)}`);
     const acc = new StatsAccumulator({ startMonoNs });
     forEachRecord(capture.blocks(), (v) => {
-      if (f.test(v)) acc.add(v);
+      if (f.value.test(v)) acc.add(v);
     });
     stats = acc.result();
   }

@@ -20,6 +20,7 @@ import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
 import { RecordView } from '../../../src/trace/record';
 import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
+import type { Fail, Ok } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
@@ -56,10 +57,11 @@ class FilterView {
   }
 }
 
-export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: string; column?: number };
+/** A store answer; a bad filter's failure also says at which column. */
+export type StoreResult<T> = Ok<T> | (Fail & { column?: number });
 
-function filterFailure(text: string, f: FilterError): { ok: false; error: string; column: number } {
-  return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.message}`, column: f.column };
+function filterFailure(text: string, f: FilterError): FilterError {
+  return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.error}`, column: f.column };
 }
 
 export class TraceStore {
@@ -188,7 +190,7 @@ export class TraceStore {
 
   private compile(text: string): StoreResult<RecordPredicate> {
     const f = compileFilter(text, { startMonoNs: this.base });
-    return f.ok ? { ok: true, value: f.test } : filterFailure(text, f);
+    return f.ok ? { ok: true, value: f.value.test } : filterFailure(text, f);
   }
 
   /** Calls `fn` with each record from position `from` to the end, and its position. */

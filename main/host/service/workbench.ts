@@ -40,7 +40,7 @@ import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
-import { DEFAULT_RESIDENT_BYTES, TraceStore } from './traceStore';
+import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
 
 export interface WorkbenchServiceOptions {
   /** Where session captures go, one folder each (default DEFAULT_CAPTURES_DIR, as for the CLI). */
@@ -68,7 +68,7 @@ function ok(result: unknown): Reply {
 }
 
 /** A filter's failure as the API's error, naming the column it stumbled on. */
-function filtered<T>(r: { ok: true; value: T } | { ok: false; error: string; column?: number | undefined }): Reply {
+function filtered<T>(r: StoreResult<T>): Reply {
   return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
 }
 

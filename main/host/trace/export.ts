@@ -71,7 +71,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   if (opts.filter !== undefined && opts.filter.trim() !== '') {
     const f = compileFilter(opts.filter, { startMonoNs: capture.meta.startMonoNs });
     if (!f.ok) return { ok: false, error: `filter: error at column ${f.column}:\n${renderFilterError(opts.filter, f)}` };
-    test = f.test;
+    test = f.value.test;
   }
   const base = timeBase(capture.meta.startMonoNs);
   const from = opts.fromNs ?? -Infinity;

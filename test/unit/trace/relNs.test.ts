@@ -55,9 +55,9 @@ describe('windows, stats and the time filter wherever the capture sits on the cl
     const blocks = fromRecords(shifted(start - START_MONO_NS));
     const opts = { startMonoNs: start };
     const inTime = compileFilter(`time in 0ns..${Math.floor(span / 2)}ns`, opts);
-    if (!inTime.ok) throw new Error(inTime.message);
+    if (!inTime.ok) throw new Error(inTime.error);
     let kept = 0;
-    forEachRecord(blocks, (v) => void (inTime.test(v) && kept++));
+    forEachRecord(blocks, (v) => void (inTime.value.test(v) && kept++));
     return {
       windows: series.map((s) => windowQuery(blocks, { fromNs: 0, toNs: span, buckets: 1000, series: s, startMonoNs: start })),
       stats: computeStats(blocks, { ...opts, initialBucketNs: 1e6 }),
