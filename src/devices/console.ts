@@ -10,7 +10,7 @@ import { gather, scatter } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import type { ConfigFieldSpec } from './config';
 import { workload, type DeviceDescriptor } from './descriptor';
-import { BaseDeviceModel, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';
+import { atQueue, BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult, type QueueLookup, type Served } from './model';
 import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext } from './workload';
 import { ok, type Result } from '../util/result';
 
@@ -68,38 +68,35 @@ export class ConsoleDeviceModel extends BaseDeviceModel {
   }
 
   protected async serve(queueIndex: number, queue: DeviceVirtqueue, memory: MemoryWindow, queueAt: QueueLookup): Promise<ProcessResult> {
-    if (queueIndex === CONSOLE_RECEIVEQ) {
-      const rx = await this.deliver(queue, memory);
-      return { used: rx.used, alsoUsed: [], ...(rx.problem ? { problem: { ...rx.problem, queueIndex } } : {}) };
-    }
+    if (queueIndex === CONSOLE_RECEIVEQ) return resultOf(queueIndex, await this.deliver(queue, memory));
     const tx = await serveAll(queue, async (chain) => {
       this.pending = concat(this.pending, await gather(memory, chain.readable));
       return 0;
     });
-    const result: ProcessResult = { used: tx.used, alsoUsed: [] };
-    if (tx.problem) result.problem = { ...tx.problem, queueIndex };
+    let outcome = atQueue(tx, queueIndex);
+    const alsoUsed: ProcessResult['alsoUsed'] = [];
     const rxq = queueAt(CONSOLE_RECEIVEQ);
     if (rxq && this.pending.length > 0) {
       const rx = await this.deliver(rxq, memory);
-      if (rx.used > 0) result.alsoUsed.push({ queueIndex: CONSOLE_RECEIVEQ, count: rx.used });
-      if (rx.problem && !result.problem) result.problem = { ...rx.problem, queueIndex: CONSOLE_RECEIVEQ };
+      if (rx.used > 0) alsoUsed.push({ queueIndex: CONSOLE_RECEIVEQ, count: rx.used });
+      if (outcome.ok) outcome = atQueue(rx, CONSOLE_RECEIVEQ);
     }
-    return result;
+    return { ...outcome, used: tx.used, alsoUsed };
   }
 
   /** Moves pending bytes into posted receive buffers, one buffer at a time. */
-  private async deliver(rxq: DeviceVirtqueue, memory: MemoryWindow): Promise<{ used: number; problem?: ProcessResult['problem'] }> {
+  private async deliver(rxq: DeviceVirtqueue, memory: MemoryWindow): Promise<Served> {
     let used = 0;
     while (this.pending.length > 0) {
       const popped = await rxq.popAvail();
       if (popped === null) break;
-      if (!popped.ok) return { used, problem: { ...popped.error, queueIndex: CONSOLE_RECEIVEQ } };
+      if (!popped.ok) return { ...popped, used };
       const n = await scatter(memory, popped.value.writable, this.pending);
       this.pending = this.pending.slice(n);
       await rxq.pushUsed(popped.value.head, n);
       used++;
     }
-    return { used };
+    return { ...ok(), used };
   }
 }
 
