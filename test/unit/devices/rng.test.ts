@@ -74,6 +74,18 @@ describe('virtio-rng', () => {
     expect(await rngRead(ctx, 4)).toEqual({ ok: false, error: 'notify (EVENT_AVAIL) failed: bus queue full' });
   });
 
+  it('stops serving at a bad avail ring from the driver, the fault naming its queue', async () => {
+    const bench = await fakeContextFor(new RngDeviceModel({ seed: 1 }));
+    const base = bench.contexts[0]!;
+    // avail.idx 100 ahead of the device on a 16-entry ring.
+    bench.beforeProcess = () => Promise.resolve(bench.window.storeSync(base.queue.offsets.avail + 2, 16, 100));
+    expect((await rngRead(base, 4, 50)).ok).toBe(false);
+    const r = bench.results[0]!;
+    expect(r.ok).toBe(false);
+    expect(r.used).toBe(0);
+    if (!r.ok) expect(r.error).toMatchObject({ queueIndex: 0 });
+  });
+
   it('reports a bad used ring from the device as a value', async () => {
     const bench = await fakeContextFor(new RngDeviceModel({ seed: 1 }));
     const base = bench.contexts[0]!;
