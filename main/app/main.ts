@@ -145,7 +145,7 @@ const request: RpcHandler = logFailures(async (method, params, signal) => {
 /** A request on a page's port: validated here first (gate.ts), then relayed. */
 const pageRequest: RpcHandler = async (method, params, signal) => {
   const gated = gateRequest(method, params);
-  return gated.ok ? request(gated.method, gated.params, signal) : gated;
+  return gated.ok ? request(gated.value.method, gated.value.params, signal) : gated;
 };
 
 function onEngineEvent(e: WorkbenchEvent): void {

@@ -22,6 +22,7 @@ import { featureName, WORKLOAD_KINDS, WORKLOADS, type RegisteredWorkloadSpec, ty
 import type { DevicePhase, DeviceState } from '../roles/driver/driver';
 import { deviceDisplayName, statusNames } from '../protocol/names';
 import { DIRECTIONS, PROBLEM_CODES } from '../protocol/types';
+import type { Result } from '../util/result';
 import { SEVERITIES } from '../trace/conformance';
 import { EXPORT_FORMATS } from '../trace/exportWriter';
 import { RECORD_KINDS } from '../trace/record';
@@ -469,7 +470,7 @@ export interface WorkbenchApi {
 export type ParsedRequest = { [M in WorkbenchMethod]: { method: M; params: WorkbenchParsedParams<M> } }[WorkbenchMethod];
 
 /** Validates a request from outside; an error names the field, what was expected and what was seen. */
-export function parseRequest(method: unknown, params: unknown): { ok: true; request: ParsedRequest } | { ok: false; error: WorkbenchError } {
+export function parseRequest(method: unknown, params: unknown): Result<ParsedRequest, WorkbenchError> {
   if (typeof method !== 'string' || !Object.hasOwn(WORKBENCH_METHODS, method)) {
     // Only a program sends an unknown method (the page is built against this list): the likely cause is a version mismatch.
     return workbenchError('unknown-method', `the workbench does not know the request ${describeValue(method)}; the page and the engine may be from different versions: reload the page`, {
@@ -479,7 +480,7 @@ export function parseRequest(method: unknown, params: unknown): { ok: true; requ
   }
   const m = method as WorkbenchMethod;
   const r = WORKBENCH_METHODS[m].params.safeParse(params ?? {});
-  if (r.success) return { ok: true, request: { method: m, params: r.data } as ParsedRequest };
+  if (r.success) return { ok: true, value: { method: m, params: r.data } as ParsedRequest };
   const issue = r.error.issues[0]!;
   let path = issue.path;
   let text: string;

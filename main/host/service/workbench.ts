@@ -125,11 +125,11 @@ export class WorkbenchService implements WorkbenchApi {
   async handle(method: unknown, params: unknown, signal?: CancelSignal): Promise<Reply> {
     const p = parseRequest(method, params);
     if (!p.ok) return p;
-    const m = p.request.method;
+    const m = p.value.method;
     try {
       // The parsed request pairs the method with its own parameters; the compiler cannot follow the pair through the union.
       const run = this.handlers[m] as (params: unknown, signal: CancelSignal | undefined) => Reply | Promise<Reply>;
-      const r = await run(p.request.params, signal);
+      const r = await run(p.value.params, signal);
       // Messages say what happened in the user's words; programs find the request in `method`.
       return r.ok ? r : { ok: false, error: { ...r.error, method: m } };
     } catch (e) {
