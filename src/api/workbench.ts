@@ -446,7 +446,11 @@ export const WORKBENCH_EVENTS = {
   /** The session ended: disconnected (lost false), or lost under the user (board reset, link or engine died). */
   'session.closed': z.object({ reason: z.string(), capture: z.string().nullable(), lost: z.boolean() }),
   /** The trace grew by `count` records to `total`; the UI pulls rows. Coalesced by transports. */
-  'trace.appended': z.object({ count, total: count }),
+  /**
+   * total: rows of the unfiltered view; dropped: records a rolling capture no longer holds at its
+   * start (trace.info's), absent when none — when it grows, row i is another record than before.
+   */
+  'trace.appended': z.object({ count, total: count, dropped: count.optional() }),
   /** A trace was opened or a new session started recording: views restart from empty. */
   'trace.reset': traceInfoSchema,
   'export.progress': z.object({ out: z.string(), done: count, total: count }),

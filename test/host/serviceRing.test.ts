@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { WORKBENCH_METHODS, type WorkbenchMethod, type WorkbenchResult } from '../../src/api/workbench';
+import { WORKBENCH_METHODS, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchResult } from '../../src/api/workbench';
 
 let root = '';
 let service: WorkbenchService;
@@ -27,10 +27,12 @@ const MARKS = 3000;
 const pad = 'x'.repeat(990);
 let firstSeq = -1;
 let lastSeq = -1;
+const events: WorkbenchEvent[] = [];
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'amp-ring-'));
   service = new WorkbenchService({ capturesDir: join(root, 'captures'), ringBytes: RING, residentBytes: RING / 4 });
+  service.onEvent((e) => events.push(e));
   await call('session.connect', {});
   for (let i = 0; i < MARKS; i++) {
     const { seq } = await call('trace.bookmark', { text: `mark ${i} ${pad}` });
@@ -58,6 +60,9 @@ describe('a UI session past its rolling capture', () => {
     // Every bookmark is ~1 KB: the records held are about one ring (at least 3/4 of it: a segment is a quarter).
     expect(info.count - info.dropped).toBeGreaterThan((0.7 * RING) / 1064);
     expect(info.count - info.dropped).toBeLessThan((1.1 * RING) / 1000 + 100);
+    // The views hear it with the growth: their rows shifted.
+    const appended = events.flatMap((e) => (e.event === 'trace.appended' ? [e.data] : []));
+    expect(appended.some((d) => (d.dropped ?? 0) > 0 && d.total < info.count)).toBe(true);
   });
 
   it('serves rows of held records only: no blanks, from the oldest held to the newest', async () => {

@@ -245,7 +245,7 @@ export class WorkbenchService implements WorkbenchApi {
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
     this.unsubscribe = [
-      store.follow((count) => this.emit('trace.appended', { count, total: store.held })),
+      store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) })),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.session = session;
