@@ -146,7 +146,7 @@ const request: RpcHandler = logFailures(async (method, params, signal) => {
 /** A request on a page's port: validated here first (gate.ts), then relayed. */
 const pageRequest: RpcHandler = async (method, params, signal) => {
   const gated = gateRequest(method, params);
-  return gated.ok ? request(gated.method, gated.params, signal) : gated;
+  return gated.ok ? request(gated.value.method, gated.value.params, signal) : gated;
 };
 
 function onEngineEvent(e: WorkbenchEvent): void {
@@ -207,7 +207,7 @@ function registerIpc(): void {
   ipcMain.handle(CHANNELS.settingsUpdate, (event, patch: unknown): SettingsUpdateResult => {
     if (!fromApp(event, CHANNELS.settingsUpdate)) return { ok: false, error: 'refused: not the workbench page' };
     const r = applySettingsPatch(settings, patch);
-    if (r.ok) updateSettings(r.settings);
+    if (r.ok) updateSettings(r.value);
     return r;
   });
 }

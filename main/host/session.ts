@@ -211,7 +211,7 @@ function driverPort(endpoint: BusEndpoint, ended: () => string | null): DriverPo
       const over = ended();
       if (over !== null) return { ok: false, error: over, linkLost: true };
       const r = await endpoint.request(bytes, { timeoutMs });
-      if (r.ok) return { ok: true, value: r.response, latencyNs: r.latencyNs };
+      if (r.ok) return r;
       const reason = lost(r.error);
       return reason !== null ? { ok: false, error: reason, linkLost: true } : { ok: false, error: r.error.message, timedOut: r.error.code === 'no-response' };
     },
@@ -355,7 +355,7 @@ export async function attachSession(profile: BoardProfile, link: BoardLink, opts
     return fail(systemErrorText(e));
   }
   if (!bus.ok) return fail(`bus set-up on ${link.description} failed (${bus.error})`);
-  const { queue, endpoint, revision } = bus;
+  const { queue, endpoint, revision } = bus.value;
   attached = queue;
   boardFaults = new BusProblemTally(revision);
   const lost = link.lost ? Promise.race([busLost, link.lost]) : busLost;
@@ -374,7 +374,7 @@ export async function attachSession(profile: BoardProfile, link: BoardLink, opts
     onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state),
   });
   recordPhases(driver, recorder, ended);
-  tolerated.push(...bus.findings.map((f) => f.reason));
+  tolerated.push(...bus.value.findings.map((f) => f.reason));
   const findings = tolerated;
   recorder.marker('attach', `attached to ${profile.id} over ${link.description}: ${profile.bus.format}, ${revision}${findings.length ? `; tolerated: ${findings.join('; ')}` : ''}`);
   session = new Session(profile, link, queue, endpoint, driver, runtime, findings, trace, lost, boardFaults);

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { errorText } from '../../src/util/errorText';
+import type { Result } from '../../src/util/result';
 
 export type NativeWidth = 8 | 16 | 32 | 64;
 
@@ -76,7 +77,7 @@ export interface NativeAddon {
   sendWithFds(fd: number, data: Uint8Array, fds: number[]): void;
 }
 
-export type NativeLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+export type NativeLoad = Result<NativeAddon>;
 
 export const NATIVE_ADDON_PATH = resolve(__dirname, 'build', 'Release', 'amp_native.node');
 
@@ -84,28 +85,28 @@ let loaded: NativeLoad | undefined;
 
 function load(): NativeLoad {
   if (process.platform !== 'linux') {
-    return { ok: false, reason: `the native addon (main/native) supports Linux only; this is ${process.platform}` };
+    return { ok: false, error: `the native addon (main/native) supports Linux only; this is ${process.platform}` };
   }
   try {
     const addon = createRequire(__filename)(NATIVE_ADDON_PATH) as NativeAddon;
     if (typeof addon.map !== 'function' || typeof addon.watchFile !== 'function') {
-      return { ok: false, reason: `${NATIVE_ADDON_PATH} is not the amp_native addon this build expects; rebuild it with \`node main/native/build.cjs\`` };
+      return { ok: false, error: `${NATIVE_ADDON_PATH} is not the amp_native addon this build expects; rebuild it with \`node main/native/build.cjs\`` };
     }
-    return { ok: true, addon };
+    return { ok: true, value: addon };
   } catch (e) {
     // Node's "Cannot find module '…'" (with its require stack) says only that it was never built.
     const why =
       (e as { code?: unknown }).code === 'MODULE_NOT_FOUND' ? `${NATIVE_ADDON_PATH} was not built` : errorText(e).split('\n')[0];
     return {
       ok: false,
-      reason:
+      error:
         `the native addon is not available (${why}); build it with \`node main/native/build.cjs\` or \`npm run install\` ` +
         '(needs a C++ compiler, make and python3)',
     };
   }
 }
 
-/** Loads the built addon once. Never throws: { ok: false, reason } says why and what to try. */
+/** Loads the built addon once. Never throws: { ok: false, error } says why and what to try. */
 export function loadNative(): NativeLoad {
   loaded ??= load();
   return loaded;

@@ -137,7 +137,7 @@ export function App({ api }: { api: EngineApi }) {
         setNotice({ code: 'bad-request', message: dropped.error });
         return;
       }
-      void api.call('capture.open', { path: dropped.path }).then((r) => {
+      void api.call('capture.open', { path: dropped.value }).then((r) => {
         setNotice(r.ok ? null : r.error);
         if (r.ok) setView('trace');
       });

@@ -21,6 +21,7 @@ import { MIN_BUS_MSG_SIZE, PRACTICAL_MIN_BUS_MSG_SIZE } from '../protocol/index'
 import { REVISIONS, type Revision } from '../protocol/types';
 import { PEERS } from '../trace/conformance';
 import { hexNum } from '../util/hex';
+import type { Result } from '../util/result';
 
 /**
  * The largest region a simulated board can have: the simulator allocates every region in RAM
@@ -369,7 +370,8 @@ export interface ProfileError {
   column?: number;
 }
 
-export type ProfileResult = { ok: true; profile: BoardProfile } | { ok: false; errors: ProfileError[] };
+/** The profile, or every problem found in it (the API's profile.validate answers {valid, errors} from it). */
+export type ProfileResult = Result<BoardProfile, ProfileError[]>;
 
 /** Validates parsed JSON as a board profile; every error names its field and says expected vs seen. */
 export function parseBoardProfile(input: unknown): ProfileResult {
@@ -384,17 +386,17 @@ export function parseBoardProfileText(text: string, fileName: string): ProfileRe
   const scan = scanJson(text);
   if (!scan.ok) {
     const { line, column } = scan.position;
-    return { ok: false, errors: [{ field: '(file)', message: `${fileName} is not valid JSON: ${scan.message}`, line, column }] };
+    return { ok: false, error: [{ field: '(file)', message: `${fileName} is not valid JSON: ${scan.error}`, line, column }] };
   }
   return validate(scan.value, scan.locate);
 }
 
 function validate(input: unknown, locate?: (path: JsonPath) => { line: number; column: number }): ProfileResult {
   const r = boardProfileSchema.safeParse(input);
-  if (r.success) return { ok: true, profile: r.data };
+  if (r.success) return { ok: true, value: r.data };
   return {
     ok: false,
-    errors: r.error.issues.map((issue): ProfileError => {
+    error: r.error.issues.map((issue): ProfileError => {
       const seen = valueAt(input, issue.path);
       let message = issue.message;
       // An unknown field is best shown where it is written, not where its object starts.

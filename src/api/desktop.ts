@@ -6,6 +6,7 @@
  * schema library in — docs/stack.md §11 pitfall 9).
  */
 
+import type { Result } from '../util/result';
 /** IPC channels between the preload and main/app. */
 export const CHANNELS = {
   /** page → main: "my listener is installed, send the engine port now" (the pull of pitfall 10). */
@@ -52,7 +53,7 @@ export interface DesktopSettings {
 /** What the page may change. */
 export type SettingsPatch = Partial<Pick<DesktopSettings, 'theme' | 'view' | 'layout'>>;
 
-export type SettingsUpdateResult = { ok: true; settings: DesktopSettings } | { ok: false; error: string };
+export type SettingsUpdateResult = Result<DesktopSettings>;
 
 /** A file the user dropped or picked (a DOM File in the page; src/ has no DOM types). */
 export interface DroppedFile {

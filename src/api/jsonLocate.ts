@@ -4,6 +4,8 @@
  * messages differ between engines), so profile errors could not point into the file without this.
  */
 
+import type { Fail, Ok } from '../util/result';
+
 export type JsonPath = readonly (string | number)[];
 
 export interface JsonPosition {
@@ -13,9 +15,8 @@ export interface JsonPosition {
   column: number;
 }
 
-export type JsonScan =
-  | { ok: true; value: unknown; locate(path: JsonPath): JsonPosition }
-  | { ok: false; message: string; position: JsonPosition };
+/** The parsed value and where each path sits in the text, or the first syntax error and where it is. */
+export type JsonScan = (Ok<unknown> & { locate(path: JsonPath): JsonPosition }) | (Fail & { position: JsonPosition });
 
 class SyntaxFault extends Error {
   constructor(
@@ -173,7 +174,7 @@ export function scanJson(text: string): JsonScan {
   try {
     scanner.run();
   } catch (e) {
-    if (e instanceof SyntaxFault) return { ok: false, message: e.message, position: positionOf(text, e.offset) };
+    if (e instanceof SyntaxFault) return { ok: false, error: e.message, position: positionOf(text, e.offset) };
     throw e;
   }
   return {

@@ -185,7 +185,7 @@ export interface CoalescedEvents {
  * what waits, since those counts belong to the trace before. Every other event passes at once.
  */
 export function coalesceTraceGrowth(send: (event: WorkbenchEvent) => void, ms: number, runtime: Pick<Runtime, 'setTimer'>): CoalescedEvents {
-  let pending: { count: number; total: number } | null = null;
+  let pending: { count: number; total: number; dropped?: number } | null = null;
   let cancelTimer: (() => void) | null = null;
   const stop = (): void => {
     cancelTimer?.();
@@ -201,7 +201,8 @@ export function coalesceTraceGrowth(send: (event: WorkbenchEvent) => void, ms: n
   return {
     emit(event) {
       if (event.event === 'trace.appended') {
-        pending = { count: (pending?.count ?? 0) + event.data.count, total: event.data.total };
+        const { total, dropped } = event.data;
+        pending = { count: (pending?.count ?? 0) + event.data.count, total, ...(dropped !== undefined ? { dropped } : {}) };
         cancelTimer ??= runtime.setTimer(ms, flush);
         return;
       }

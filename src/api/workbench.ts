@@ -22,6 +22,7 @@ import { featureName, WORKLOAD_KINDS, WORKLOADS, type RegisteredWorkloadSpec, ty
 import type { DevicePhase, DeviceState } from '../roles/driver/driver';
 import { deviceDisplayName, statusNames } from '../protocol/names';
 import { DIRECTIONS, PROBLEM_CODES } from '../protocol/types';
+import type { Result } from '../util/result';
 import { SEVERITIES } from '../trace/conformance';
 import { EXPORT_FORMATS } from '../trace/exportWriter';
 import { RECORD_KINDS } from '../trace/record';
@@ -154,8 +155,13 @@ export const traceInfoSchema = z.object({
   source: z.enum(['live', 'file']),
   /** Capture folder or file. */
   path: z.string(),
-  /** Records in the trace now. */
+  /** Records in the trace now: positions 0..count-1, of which the first `dropped` are gone. */
   count: z.number(),
+  /**
+   * Records at the start no longer held: a rolling capture (ring mode) deleted their segments.
+   * Rows, stats, windows and exports cover positions dropped..count-1 only.
+   */
+  dropped: z.number(),
   board: z.string(),
   revision: z.string().nullable(),
   queueFormat: z.string().nullable(),
@@ -369,7 +375,8 @@ export const WORKBENCH_METHODS = {
   'trace.window': method(windowParams, windowResultSchema, true),
   'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
   'trace.bookmark': method(z.object({ text: z.string().min(1).max(1000) }).strict(), z.object({ seq: count }), false),
-  'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count }), false),
+  /** dropped: records a rolling capture no longer held when the export began (not in the file). */
+  'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count, dropped: count }), false),
   /** Stops the running export; its trace.export call then fails with code "cancelled" and no file is left. */
   'trace.cancelExport': method(none, z.object({ out: z.string() }), false),
   'capture.open': method(z.object({ path: z.string().min(1).max(4096) }).strict(), traceInfoSchema, false),
@@ -451,7 +458,11 @@ export const WORKBENCH_EVENTS = {
   /** The session ended: disconnected (lost false), or lost under the user (board reset, link or engine died). */
   'session.closed': z.object({ reason: z.string(), capture: z.string().nullable(), lost: z.boolean() }),
   /** The trace grew by `count` records to `total`; the UI pulls rows. Coalesced by transports. */
-  'trace.appended': z.object({ count, total: count }),
+  /**
+   * total: rows of the unfiltered view; dropped: records a rolling capture no longer holds at its
+   * start (trace.info's), absent when none — when it grows, row i is another record than before.
+   */
+  'trace.appended': z.object({ count, total: count, dropped: count.optional() }),
   /** A trace was opened or a new session started recording: views restart from empty. */
   'trace.reset': traceInfoSchema,
   'export.progress': z.object({ out: z.string(), done: count, total: count }),
@@ -475,7 +486,7 @@ export interface WorkbenchApi {
 export type ParsedRequest = { [M in WorkbenchMethod]: { method: M; params: WorkbenchParsedParams<M> } }[WorkbenchMethod];
 
 /** Validates a request from outside; an error names the field, what was expected and what was seen. */
-export function parseRequest(method: unknown, params: unknown): { ok: true; request: ParsedRequest } | { ok: false; error: WorkbenchError } {
+export function parseRequest(method: unknown, params: unknown): Result<ParsedRequest, WorkbenchError> {
   if (typeof method !== 'string' || !Object.hasOwn(WORKBENCH_METHODS, method)) {
     // Only a program sends an unknown method (the page is built against this list): the likely cause is a version mismatch.
     return workbenchError('unknown-method', `the workbench does not know the request ${describeValue(method)}; the page and the engine may be from different versions: reload the page`, {
@@ -485,7 +496,7 @@ export function parseRequest(method: unknown, params: unknown): { ok: true; requ
   }
   const m = method as WorkbenchMethod;
   const r = WORKBENCH_METHODS[m].params.safeParse(params ?? {});
-  if (r.success) return { ok: true, request: { method: m, params: r.data } as ParsedRequest };
+  if (r.success) return { ok: true, value: { method: m, params: r.data } as ParsedRequest };
   const issue = r.error.issues[0]!;
   let path = issue.path;
   let text: string;

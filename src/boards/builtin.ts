@@ -17,8 +17,8 @@ export const DEFAULT_BOARD = 'sim-qemu-amp-pci';
 
 function load(raw: unknown): BoardProfile {
   const r = parseBoardProfile(raw);
-  if (!r.ok) throw new Error(`built-in profile invalid: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`);
-  return r.profile;
+  if (!r.ok) throw new Error(`built-in profile invalid: ${r.error.map((e) => `${e.field}: ${e.message}`).join('; ')}`);
+  return r.value;
 }
 
 export const BUILTIN_PROFILES: readonly BoardProfile[] = [simQemuAmpPci, simVersal, simStm32mp157].map(load);

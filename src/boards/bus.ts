@@ -10,6 +10,7 @@ import type { DoorbellIn, DoorbellOut, Link } from '../bus/link';
 import type { AttachStage, BusRole, MessageQueue, QueueFormat, QueueProblem } from '../bus/queue';
 import { SubWindow, type MemoryWindow } from '../bus/window';
 import type { Revision } from '../protocol/types';
+import { ok, type Fail, type Ok } from '../util/result';
 import type { Runtime } from '../util/runtime';
 import { queueGeometry } from './geometry';
 
@@ -29,9 +30,16 @@ export interface ProfileBusOptions {
   observer?: EndpointObserver | undefined;
 }
 
-export type ProfileBus =
-  | { ok: true; queue: MessageQueue; endpoint: BusEndpoint; revision: Revision; findings: QueueProblem[] }
-  | { ok: false; error: string; problem?: QueueProblem };
+export interface AttachedBus {
+  queue: MessageQueue;
+  endpoint: BusEndpoint;
+  revision: Revision;
+  /** What the handshake noticed but could live with. */
+  findings: QueueProblem[];
+}
+
+/** The attached bus, or why not; a queue problem also as the value it was, for the trace. */
+export type ProfileBus = Ok<AttachedBus> | (Fail & { problem?: QueueProblem });
 
 export async function attachProfileBus(profile: BoardProfile, role: BusRole, ends: BusEnds, opts: ProfileBusOptions): Promise<ProfileBus> {
   const geometry = queueGeometry(profile);
@@ -57,7 +65,7 @@ export async function attachProfileBus(profile: BoardProfile, role: BusRole, end
     runtime: opts.runtime,
     ...(opts.observer ? { observer: opts.observer } : {}),
   });
-  return { ok: true, queue: attached.value, endpoint, revision, findings: attached.findings };
+  return ok({ queue: attached.value, endpoint, revision, findings: attached.findings });
 }
 
 /**

@@ -27,6 +27,7 @@
 import { decodeHeader, HEADER_SIZE, lookupMessage, type Direction, type Header, type Problem, type Revision } from '../protocol/index';
 import { errorText } from '../util/errorText';
 import { hexNum } from '../util/hex';
+import { ok, type Fail, type Ok, type Result } from '../util/result';
 import type { Runtime } from '../util/runtime';
 import { Serial } from './formats/common';
 import type { DoorbellIn, DoorbellOut } from './link';
@@ -68,9 +69,11 @@ export interface EndpointError {
   message: string;
 }
 
-export type RequestResult = { ok: true; response: Uint8Array; latencyNs: number } | { ok: false; error: EndpointError };
-export type SendResult = { ok: true } | { ok: false; error: EndpointError };
-export type BatchResult = { ok: true; sent: number } | { ok: false; sent: number; error: EndpointError };
+/** The response's bytes, and how long after the request they came. */
+export type RequestResult = (Ok<Uint8Array> & { latencyNs: number }) | Fail<EndpointError>;
+export type SendResult = Result<void, EndpointError>;
+/** How many of the batch went out, whether or not all did. */
+export type BatchResult = Result<void, EndpointError> & { sent: number };
 
 export interface IncomingMessage {
   header: Header;
@@ -246,7 +249,7 @@ export class BusEndpoint {
         const err = await this.ring(this.perMessageDoorbell ? placed : 1);
         if (err) return { ok: false, sent, error: err };
       }
-      return { ok: true, sent };
+      return { ...ok(), sent };
     });
   }
 
@@ -290,7 +293,7 @@ export class BusEndpoint {
     const match: WireMatch | null = request ? { kind: 'request', requestId: request.id, fallback: false } : null;
     this.emitMessage({ direction: this.outbound, bytes, monoNs: now, match });
     const err = await this.ring(1);
-    return err ? { ok: false, error: err } : { ok: true };
+    return err ? { ok: false, error: err } : ok();
   }
 
   /**
@@ -548,7 +551,7 @@ export class BusEndpoint {
           return this.finish(p!, { ok: false, error: { code: 'malformed-response', message } });
         }
         if (v.fallback) this.flagFallback(p!, m);
-        return this.finish(p!, { ok: true, response: m.bytes, latencyNs: Number(m.monoNs - (p!.sentNs ?? m.monoNs)) });
+        return this.finish(p!, { ok: true, value: m.bytes, latencyNs: Number(m.monoNs - (p!.sentNs ?? m.monoNs)) });
       }
       case 'wrong-dev-num': {
         const message = `wrong dev_num in the ${this.describe(p!.header, ' response')}: byte 2 names dev_num ${h.devNum} (expected ${p!.devNum}, saw ${h.devNum})`;

@@ -10,8 +10,9 @@ import { gather, scatter } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import type { ConfigFieldSpec } from './config';
 import { workload, type DeviceDescriptor } from './descriptor';
-import { BaseDeviceModel, serveAll, type ModelOptions, type ProcessResult, type QueueLookup } from './model';
-import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext, type WorkloadResult } from './workload';
+import { atQueue, BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult, type QueueLookup, type Served } from './model';
+import { awaitUsed, DEFAULT_TIMEOUT_MS, publishAndKick, submitRequests, type QueueContext } from './workload';
+import { ok, type Result } from '../util/result';
 
 export const CONSOLE_FEATURE = { SIZE: 0, MULTIPORT: 1, EMERG_WRITE: 2 } as const;
 const { SIZE, MULTIPORT, EMERG_WRITE } = CONSOLE_FEATURE;
@@ -67,38 +68,35 @@ export class ConsoleDeviceModel extends BaseDeviceModel {
   }
 
   protected async serve(queueIndex: number, queue: DeviceVirtqueue, memory: MemoryWindow, queueAt: QueueLookup): Promise<ProcessResult> {
-    if (queueIndex === CONSOLE_RECEIVEQ) {
-      const rx = await this.deliver(queue, memory);
-      return { used: rx.used, alsoUsed: [], ...(rx.problem ? { problem: { ...rx.problem, queueIndex } } : {}) };
-    }
+    if (queueIndex === CONSOLE_RECEIVEQ) return resultOf(queueIndex, await this.deliver(queue, memory));
     const tx = await serveAll(queue, async (chain) => {
       this.pending = concat(this.pending, await gather(memory, chain.readable));
       return 0;
     });
-    const result: ProcessResult = { used: tx.used, alsoUsed: [] };
-    if (tx.problem) result.problem = { ...tx.problem, queueIndex };
+    let outcome = atQueue(tx, queueIndex);
+    const alsoUsed: ProcessResult['alsoUsed'] = [];
     const rxq = queueAt(CONSOLE_RECEIVEQ);
     if (rxq && this.pending.length > 0) {
       const rx = await this.deliver(rxq, memory);
-      if (rx.used > 0) result.alsoUsed.push({ queueIndex: CONSOLE_RECEIVEQ, count: rx.used });
-      if (rx.problem && !result.problem) result.problem = { ...rx.problem, queueIndex: CONSOLE_RECEIVEQ };
+      if (rx.used > 0) alsoUsed.push({ queueIndex: CONSOLE_RECEIVEQ, count: rx.used });
+      if (outcome.ok) outcome = atQueue(rx, CONSOLE_RECEIVEQ);
     }
-    return result;
+    return { ...outcome, used: tx.used, alsoUsed };
   }
 
   /** Moves pending bytes into posted receive buffers, one buffer at a time. */
-  private async deliver(rxq: DeviceVirtqueue, memory: MemoryWindow): Promise<{ used: number; problem?: ProcessResult['problem'] }> {
+  private async deliver(rxq: DeviceVirtqueue, memory: MemoryWindow): Promise<Served> {
     let used = 0;
     while (this.pending.length > 0) {
       const popped = await rxq.popAvail();
       if (popped === null) break;
-      if (!popped.ok) return { used, problem: { ...popped.error, queueIndex: CONSOLE_RECEIVEQ } };
+      if (!popped.ok) return { ...popped, used };
       const n = await scatter(memory, popped.value.writable, this.pending);
       this.pending = this.pending.slice(n);
       await rxq.pushUsed(popped.value.head, n);
       used++;
     }
-    return { used };
+    return { ...ok(), used };
   }
 }
 
@@ -113,10 +111,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 // Driver workloads
 
 /** Sends `bytes` on transmitq (one device-readable buffer) and waits until the device took it. */
-export async function consoleWrite(tx: QueueContext, bytes: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult> {
-  if (bytes.length === 0) return { ok: true };
+export async function consoleWrite(tx: QueueContext, bytes: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<void>> {
+  if (bytes.length === 0) return ok();
   const done = await submitRequests(tx, [[{ data: bytes }]], timeoutMs);
-  return done.ok ? { ok: true } : done;
+  return done.ok ? ok() : done;
 }
 
 export interface ReceiverOptions {
@@ -150,7 +148,7 @@ export class ConsoleReceiver {
   }
 
   /** Posts receive buffers until `buffers` are with the device, and notifies it. */
-  async post(): Promise<WorkloadResult> {
+  async post(): Promise<Result<void>> {
     while (this.posted.size < this.buffers) {
       let offset = this.idle.pop();
       if (offset === undefined) {
@@ -164,14 +162,14 @@ export class ConsoleReceiver {
         this.idle.push(offset);
         break;
       }
-      this.posted.set(added.head, offset);
+      this.posted.set(added.value, offset);
     }
     const kickError = await publishAndKick(this.ctx);
-    return kickError ? { ok: false, error: kickError } : { ok: true };
+    return kickError ? { ok: false, error: kickError } : ok();
   }
 
   /** Exactly `n` received bytes (earlier surplus first), reposting buffers as they come back. */
-  async receive(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult<{ bytes: Uint8Array }>> {
+  async receive(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<Uint8Array>> {
     while (this.backlog.length < n) {
       const error = await awaitUsed(this.ctx, new Set(this.posted.keys()), timeoutMs, async (head, len) => {
         const offset = this.posted.get(head)!;
@@ -185,7 +183,7 @@ export class ConsoleReceiver {
     }
     const bytes = this.backlog.slice(0, n);
     this.backlog = this.backlog.slice(n);
-    return { ok: true, bytes };
+    return ok(bytes);
   }
 
   /** Frees every receive buffer; only once the device can no longer write them (after reset). */
@@ -235,7 +233,7 @@ export async function consoleEcho(
   rx: QueueContext | ConsoleReceiver,
   bytes: Uint8Array,
   timeoutMs = DEFAULT_TIMEOUT_MS,
-): Promise<WorkloadResult<{ echoed: Uint8Array }>> {
+): Promise<Result<Uint8Array>> {
   const receiver = rx instanceof ConsoleReceiver ? rx : receiverFor(rx);
   const posted = await receiver.post();
   if (!posted.ok) return posted;
@@ -243,11 +241,11 @@ export async function consoleEcho(
   if (!sent.ok) return sent;
   const got = await receiver.receive(bytes.length, timeoutMs);
   if (!got.ok) return got;
-  const at = bytes.findIndex((b, i) => got.bytes[i] !== b);
+  const at = bytes.findIndex((b, i) => got.value[i] !== b);
   if (at >= 0) {
-    return { ok: false, error: `echo differs at byte ${at}: sent 0x${bytes[at]!.toString(16).padStart(2, '0')}, received 0x${got.bytes[at]!.toString(16).padStart(2, '0')}` };
+    return { ok: false, error: `echo differs at byte ${at}: sent 0x${bytes[at]!.toString(16).padStart(2, '0')}, received 0x${got.value[at]!.toString(16).padStart(2, '0')}` };
   }
-  return { ok: true, echoed: got.bytes };
+  return got;
 }
 
 export const CONSOLE_DEVICE = {
@@ -269,10 +267,10 @@ export const CONSOLE_DEVICE = {
         const tx = queueAt(CONSOLE_TRANSMITQ);
         if (!echo) {
           const sent = await consoleWrite(tx, bytes);
-          return sent.ok ? { ok: true, reads: [] } : sent;
+          return sent.ok ? ok([]) : sent;
         }
         const got = await consoleEcho(tx, queueAt(CONSOLE_RECEIVEQ), bytes);
-        return got.ok ? { ok: true, reads: [got.echoed] } : got;
+        return got.ok ? ok([got.value]) : got;
       },
     }),
   ],

@@ -8,13 +8,14 @@ import { z } from 'zod';
 
 import type { ConfigFieldSpec } from './config';
 import type { DeviceModel, ModelOptions } from './model';
-import type { QueueContext, WorkloadResult } from './workload';
+import type { Result } from '../util/result';
+import type { QueueContext } from './workload';
 
 /** A device's virtqueue at DRIVER_OK by index (the descriptor's queue order); throws when it is not set up. */
 export type QueueAt = (index: number) => QueueContext;
 
 /** What a workload hands back: the bytes the device returned, one entry per read (none for a write). */
-export type WorkloadReads = WorkloadResult<{ reads: Uint8Array[] }>;
+export type WorkloadReads = Result<Uint8Array[]>;
 
 /** One workload a user runs from the API or the UI (`device.workload`). */
 export interface WorkloadSpec<Kind extends string = string, Params extends z.ZodType = z.ZodType> {

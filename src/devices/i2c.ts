@@ -12,7 +12,8 @@ import { gather, scatter, totalLength, type Chain } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import { hexBytesParam, workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
-import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type RequestPart, type WorkloadResult } from './workload';
+import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type RequestPart } from './workload';
+import { ok, type Result } from '../util/result';
 
 export const I2C_FEATURE = { ZERO_LENGTH_REQUEST: 0 } as const;
 
@@ -85,36 +86,36 @@ export function i2cRequestParts(segment: I2cSegment, flags: number): RequestPart
  * Runs `segments` as one group (FAIL_NEXT on all but the last, as in §15.3). Returns the bytes of
  * each read segment in order. A target that does not acknowledge is a normal failed result.
  */
-export async function i2cTransfer(ctx: QueueContext, segments: readonly I2cSegment[], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult<{ reads: Uint8Array[] }>> {
-  if (segments.length === 0) return { ok: true, reads: [] };
+export async function i2cTransfer(ctx: QueueContext, segments: readonly I2cSegment[], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<Uint8Array[]>> {
+  if (segments.length === 0) return ok([]);
   const requests = segments.map((s, k) => i2cRequestParts(s, k < segments.length - 1 ? VIRTIO_I2C_FLAGS_FAIL_NEXT : 0));
   const done = await submitRequests(ctx, requests, timeoutMs);
   if (!done.ok) return done;
   const reads: Uint8Array[] = [];
   for (const [k, s] of segments.entries()) {
-    const { writable } = done.completed[k]!;
+    const { writable } = done.value[k]!;
     const status = writable[writable.length - 1]![0]!;
     if (status === VIRTIO_I2C_MSG_ERR) return { ok: false, error: `I2C target ${i2cAddressText(s)} did not acknowledge (status VIRTIO_I2C_MSG_ERR)` };
     if (status !== VIRTIO_I2C_MSG_OK) return { ok: false, error: `I2C request to ${i2cAddressText(s)} returned status ${status}, expected VIRTIO_I2C_MSG_OK (0) or VIRTIO_I2C_MSG_ERR (1)` };
     if ('read' in s) reads.push(s.read > 0 ? writable[0]! : new Uint8Array(0));
   }
-  return { ok: true, reads };
+  return ok(reads);
 }
 
-export async function i2cWrite(ctx: QueueContext, addr7: number, bytes: Uint8Array, timeoutMs?: number): Promise<WorkloadResult> {
+export async function i2cWrite(ctx: QueueContext, addr7: number, bytes: Uint8Array, timeoutMs?: number): Promise<Result<void>> {
   const r = await i2cTransfer(ctx, [{ address: addr7, write: bytes }], timeoutMs);
-  return r.ok ? { ok: true } : r;
+  return r.ok ? ok() : r;
 }
 
-export async function i2cRead(ctx: QueueContext, addr7: number, length: number, timeoutMs?: number): Promise<WorkloadResult<{ data: Uint8Array }>> {
+export async function i2cRead(ctx: QueueContext, addr7: number, length: number, timeoutMs?: number): Promise<Result<Uint8Array>> {
   const r = await i2cTransfer(ctx, [{ address: addr7, read: length }], timeoutMs);
-  return r.ok ? { ok: true, data: r.reads[0]! } : r;
+  return r.ok ? ok(r.value[0]!) : r;
 }
 
 /** Register access: write `writeBytes`, then read `readLen` bytes, as one FAIL_NEXT group. */
-export async function i2cWriteRead(ctx: QueueContext, addr7: number, writeBytes: Uint8Array, readLen: number, timeoutMs?: number): Promise<WorkloadResult<{ data: Uint8Array }>> {
+export async function i2cWriteRead(ctx: QueueContext, addr7: number, writeBytes: Uint8Array, readLen: number, timeoutMs?: number): Promise<Result<Uint8Array>> {
   const r = await i2cTransfer(ctx, [{ address: addr7, write: writeBytes }, { address: addr7, read: readLen }], timeoutMs);
-  return r.ok ? { ok: true, data: r.reads[0]! } : r;
+  return r.ok ? ok(r.value[0]!) : r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ export const I2C_DEVICE = {
       const r = await i2cWriteRead(q, target, Uint8Array.of(reg), len);
       if (!r.ok) return `write-then-read at 0x${target.toString(16)}: ${r.error}`;
       // Writes and reads wrap the RAM's address pointer alike, so the bytes come back as written.
-      if (toHex(r.data) !== toHex(data)) return `0x${target.toString(16)} register ${reg}: wrote ${toHex(data)}, read back ${toHex(r.data)}`;
+      if (toHex(r.value) !== toHex(data)) return `0x${target.toString(16)} register ${reg}: wrote ${toHex(data)}, read back ${toHex(r.value)}`;
       return null;
     },
   },

@@ -6,6 +6,7 @@ import type { MemoryWindow } from '../bus/window';
 import { FEATURE, featureBit } from '../protocol/names';
 import type { Chain } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/deviceRing';
+import { fail, ok, type Result } from '../util/result';
 import type { RingProblem } from '../virtio/problem';
 
 /** Vendor id the workbench's simulated devices report: "AMPW" as le32. */
@@ -15,7 +16,11 @@ export const WORKBENCH_VENDOR_ID = 0x57504d41;
 /** Looks up the device's other configured queues (null when not set up). */
 export type QueueLookup = (queueIndex: number) => DeviceVirtqueue | null;
 
-export interface ProcessResult {
+/**
+ * Serving one queue: fails on a fault in the driver's ring data, where serving stopped (server:
+ * DEVICE_NEEDS_RESET); either way says how many used entries were pushed.
+ */
+export type ProcessResult = Result<void, RingProblem & { queueIndex: number }> & {
   /** Used entries pushed on the queue that was served. */
   used: number;
   /**
@@ -23,8 +28,14 @@ export interface ProcessResult {
    * receiveq buffers). The server sends EVENT_USED for each, after process() resolved.
    */
   alsoUsed: { queueIndex: number; count: number }[];
-  /** A fault in the driver's ring data; serving stopped there (server: DEVICE_NEEDS_RESET). */
-  problem?: RingProblem & { queueIndex: number };
+};
+
+/** Chains served and pushed used on one queue, and the ring fault that stopped it, if one did. */
+export type Served = Result<void, RingProblem> & { used: number };
+
+/** A queue's Served outcome, its fault naming the queue. */
+export function atQueue(served: Served, queueIndex: number): Result<void, RingProblem & { queueIndex: number }> {
+  return served.ok ? ok() : fail({ ...served.error, queueIndex });
 }
 
 /** One shared-memory region: its id, its length (0 = absent) and base address in the driver's view (§6.10). */
@@ -74,12 +85,12 @@ export interface ModelOptions {
  * Pops every available chain of `queue`, lets `handle` serve it (returning the bytes written
  * into its device-writable part) and pushes it to the used ring. Stops at the first problem.
  */
-export async function serveAll(queue: DeviceVirtqueue, handle: (chain: Chain) => Promise<number>): Promise<{ used: number; problem?: RingProblem }> {
+export async function serveAll(queue: DeviceVirtqueue, handle: (chain: Chain) => Promise<number>): Promise<Served> {
   let used = 0;
   for (;;) {
     const popped = await queue.popAvail();
-    if (popped === null) return { used };
-    if (!popped.ok) return { used, problem: popped.error };
+    if (popped === null) return { ...ok(), used };
+    if (!popped.ok) return { ...popped, used };
     await queue.pushUsed(popped.value.head, await handle(popped.value));
     used++;
   }
@@ -157,6 +168,6 @@ export abstract class BaseDeviceModel implements DeviceModel {
 }
 
 /** The ProcessResult for serving one queue that touches no other. */
-export function resultOf(queueIndex: number, served: { used: number; problem?: RingProblem }): ProcessResult {
-  return { used: served.used, alsoUsed: [], ...(served.problem ? { problem: { ...served.problem, queueIndex } } : {}) };
+export function resultOf(queueIndex: number, served: Served): ProcessResult {
+  return { ...atQueue(served, queueIndex), used: served.used, alsoUsed: [] };
 }

@@ -10,7 +10,8 @@ import { scatter, totalLength } from '../virtio/chain';
 import type { DeviceVirtqueue } from '../virtio/deviceRing';
 import { workload, type DeviceDescriptor } from './descriptor';
 import { BaseDeviceModel, resultOf, serveAll, type ModelOptions, type ProcessResult } from './model';
-import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext, type WorkloadResult } from './workload';
+import { DEFAULT_TIMEOUT_MS, submitRequests, type QueueContext } from './workload';
+import { ok, type Result } from '../util/result';
 
 export const RNG_REQUESTQ = 0;
 
@@ -82,19 +83,19 @@ export class RngDeviceModel extends BaseDeviceModel {
  * Reads `n` bytes of entropy, asking again for the rest when the device returns fewer bytes
  * than the buffer holds; a device returning none is an error.
  */
-export async function rngRead(ctx: QueueContext, n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult<{ bytes: Uint8Array }>> {
+export async function rngRead(ctx: QueueContext, n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<Uint8Array>> {
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`rngRead: byte count ${n} is not a positive integer`);
   const bytes = new Uint8Array(n);
   let have = 0;
   while (have < n) {
     const done = await submitRequests(ctx, [[{ writable: n - have }]], timeoutMs);
     if (!done.ok) return done;
-    const { len, writable } = done.completed[0]!;
+    const { len, writable } = done.value[0]!;
     if (len === 0) return { ok: false, error: `entropy device returned 0 bytes for a ${n - have}-byte buffer (${have} of ${n} bytes read)` };
     bytes.set(writable[0]!.subarray(0, len), have);
     have += len;
   }
-  return { ok: true, bytes };
+  return ok(bytes);
 }
 
 /** The bytes `exercise` reads per round. */
@@ -114,7 +115,7 @@ export const RNG_DEVICE = {
       defaults: { bytes: 16 },
       run: async (queueAt, { bytes }) => {
         const got = await rngRead(queueAt(RNG_REQUESTQ), bytes);
-        return got.ok ? { ok: true, reads: [got.bytes] } : got;
+        return got.ok ? ok([got.value]) : got;
       },
     }),
   ],
@@ -123,7 +124,7 @@ export const RNG_DEVICE = {
     round: async (queueAt) => {
       const r = await rngRead(queueAt(RNG_REQUESTQ), EXERCISE_BYTES);
       if (!r.ok) return r.error;
-      return r.bytes.length === EXERCISE_BYTES ? null : `asked for ${EXERCISE_BYTES} random bytes, got ${r.bytes.length}`;
+      return r.value.length === EXERCISE_BYTES ? null : `asked for ${EXERCISE_BYTES} random bytes, got ${r.value.length}`;
     },
   },
 } satisfies DeviceDescriptor;

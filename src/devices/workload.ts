@@ -5,6 +5,7 @@
  */
 import type { MemoryWindow } from '../bus/window';
 import { errorText } from '../util/errorText';
+import { ok, type Result } from '../util/result';
 import type { BufferAllocator } from '../virtio/alloc';
 import type { DriverVirtqueue } from '../virtio/driverRing';
 
@@ -18,8 +19,6 @@ export interface QueueContext {
   /** Resolves true on EVENT_USED for this queue, false once `timeoutMs` passed without one. */
   waitUsed(timeoutMs: number): Promise<boolean>;
 }
-
-export type WorkloadResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: string };
 
 export const DEFAULT_TIMEOUT_MS = 1000;
 
@@ -97,7 +96,7 @@ export async function awaitUsed(
  * waits for all of them. Buffers are freed once their chain came back; on a timeout or a bad
  * used ring the buffers still with the device are left allocated (the device may write them).
  */
-export async function submitRequests(ctx: QueueContext, requests: readonly RequestPart[][], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<WorkloadResult<{ completed: Completed[] }>> {
+export async function submitRequests(ctx: QueueContext, requests: readonly RequestPart[][], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<Completed[]>> {
   const descriptors = requests.reduce((n, r) => n + r.length, 0);
   if (descriptors > ctx.queue.numFree) {
     return { ok: false, error: `virtqueue has ${ctx.queue.numFree} free descriptors of ${ctx.queue.size}, the request needs ${descriptors}` };
@@ -122,7 +121,7 @@ export async function submitRequests(ctx: QueueContext, requests: readonly Reque
     }
     const added = ctx.queue.addChain(buffers);
     if (!added.ok) throw new Error(`addChain failed after the free-descriptor check: ${added.error}`);
-    byHead.set(added.head, k);
+    byHead.set(added.value, k);
   }
   const kickError = await publishAndKick(ctx);
   if (kickError) return { ok: false, error: kickError };
@@ -140,5 +139,5 @@ export async function submitRequests(ctx: QueueContext, requests: readonly Reque
     completed[k] = { len, writable };
   });
   if (error) return { ok: false, error };
-  return { ok: true, completed };
+  return ok(completed);
 }

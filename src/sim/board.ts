@@ -13,6 +13,7 @@ import type { AttachStage } from '../bus/queue';
 import type { MemoryWindow } from '../bus/window';
 import { DeviceServer } from '../roles/device/server';
 import { simulatedDevice } from '../devices/registry';
+import type { Result } from '../util/result';
 import type { Runtime } from '../util/runtime';
 import { errorText } from '../util/errorText';
 
@@ -43,7 +44,7 @@ export interface SimBoard {
   close(): void;
 }
 
-export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; board: SimBoard } | { ok: false; error: string }> {
+export async function startSimBoard(opts: SimBoardOptions): Promise<Result<SimBoard>> {
   const { profile, runtime } = opts;
   const devices = profile.sim?.devices ?? [];
   const bus = await attachProfileBus(profile, 'device', opts, {
@@ -58,7 +59,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
     },
   });
   if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };
-  const { endpoint, revision, queue } = bus;
+  const { endpoint, revision, queue } = bus.value;
   const send = async (bytes: Uint8Array): Promise<boolean> => {
     const r = await endpoint.send(bytes);
     if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);
@@ -92,7 +93,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<{ ok: true; 
   const offEvent = endpoint.onEvent('any', (ev) => void serve(ev.bytes));
   return {
     ok: true,
-    board: {
+    value: {
       endpoint,
       server,
       slotSize: queue.slotSize,

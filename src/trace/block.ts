@@ -4,6 +4,7 @@
  * stats and exporters walk blocks with one reused RecordView, so a scan over millions of
  * records allocates nothing per record.
  */
+import type { Fail, Ok } from '../util/result';
 import { readRecord, RECORD_HEADER_SIZE, RecordView, soundRecordLength, writeRecord, type TraceRecord } from './record';
 
 export interface RecordBlock {
@@ -12,7 +13,8 @@ export interface RecordBlock {
   readonly offsets: Uint32Array;
 }
 
-export type BlockIndex = { ok: true; block: RecordBlock } | { ok: false; block: RecordBlock; offset: number; reason: string };
+/** The records of `bytes`; a failure also holds, as `block`, every record before the damaged one. */
+export type BlockIndex = Ok<RecordBlock> | (Fail & { block: RecordBlock; offset: number });
 
 /**
  * Indexes records laid back to back in `bytes`. Stops at the first damaged record: the block
@@ -29,12 +31,17 @@ export function indexRecords(bytes: Uint8Array): BlockIndex {
     if (length < 0) {
       const why = readRecord(bytes, off);
       const block = { bytes: bytes.subarray(0, off), offsets: Uint32Array.from(offsets) };
-      return { ok: false, block, offset: off, reason: why.ok ? 'damaged record' : why.error };
+      return { ok: false, block, offset: off, error: why.ok ? 'damaged record' : why.error };
     }
     offsets.push(off);
     off += length;
   }
-  return { ok: true, block: { bytes, offsets: Uint32Array.from(offsets) } };
+  return { ok: true, value: { bytes, offsets: Uint32Array.from(offsets) } };
+}
+
+/** The records an index found: all of them, or those before the damage. */
+export function indexedBlock(idx: BlockIndex): RecordBlock {
+  return idx.ok ? idx.value : idx.block;
 }
 
 /** Collects encoded records into blocks of about `blockBytes`. */

@@ -15,6 +15,7 @@
  * ```
  */
 import { crc32c } from '../util/crc32c';
+import type { Result } from '../util/result';
 
 export const CHUNK_MAGIC = 0x43504d41; // "AMPC" read little-endian
 export const CHUNK_VERSION = 1;
@@ -42,21 +43,21 @@ export function chunkHeader(payload: Uint8Array, count: number, firstSeq: number
   return h;
 }
 
-export type ChunkHeaderParse = { ok: true; header: ChunkHeader } | { ok: false; reason: string };
+export type ChunkHeaderParse = Result<ChunkHeader>;
 
 /** Checks a chunk header (32 bytes); the failure says what was expected and seen. */
 export function parseChunkHeader(bytes: Uint8Array): ChunkHeaderParse {
-  if (bytes.length < CHUNK_HEADER_SIZE) return { ok: false, reason: `chunk header needs ${CHUNK_HEADER_SIZE} bytes, ${bytes.length} present` };
+  if (bytes.length < CHUNK_HEADER_SIZE) return { ok: false, error: `chunk header needs ${CHUNK_HEADER_SIZE} bytes, ${bytes.length} present` };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, CHUNK_HEADER_SIZE);
   const magic = dv.getUint32(0, true);
-  if (magic !== CHUNK_MAGIC) return { ok: false, reason: `chunk magic 0x${CHUNK_MAGIC.toString(16)} ("AMPC") expected, saw 0x${magic.toString(16).padStart(8, '0')}` };
+  if (magic !== CHUNK_MAGIC) return { ok: false, error: `chunk magic 0x${CHUNK_MAGIC.toString(16)} ("AMPC") expected, saw 0x${magic.toString(16).padStart(8, '0')}` };
   const crc = crc32c(bytes.subarray(0, 28));
-  if (dv.getUint32(28, true) !== crc) return { ok: false, reason: `chunk header CRC 0x${crc.toString(16)} computed, 0x${dv.getUint32(28, true).toString(16)} stored` };
+  if (dv.getUint32(28, true) !== crc) return { ok: false, error: `chunk header CRC 0x${crc.toString(16)} computed, 0x${dv.getUint32(28, true).toString(16)} stored` };
   const version = dv.getUint16(4, true);
-  if (version !== CHUNK_VERSION) return { ok: false, reason: `chunk version ${CHUNK_VERSION} expected, saw ${version}` };
+  if (version !== CHUNK_VERSION) return { ok: false, error: `chunk version ${CHUNK_VERSION} expected, saw ${version}` };
   return {
     ok: true,
-    header: { payloadBytes: dv.getUint32(8, true), count: dv.getUint32(12, true), firstSeq: Number(dv.getBigUint64(16, true)), payloadCrc: dv.getUint32(24, true) },
+    value: { payloadBytes: dv.getUint32(8, true), count: dv.getUint32(12, true), firstSeq: Number(dv.getBigUint64(16, true)), payloadCrc: dv.getUint32(24, true) },
   };
 }
 

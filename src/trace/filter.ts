@@ -7,8 +7,7 @@
  *
  * parseFilter() gives a tree or a located error; compileFilter() type-checks the tree against
  * the fields below and builds a closure over RecordView getters (no eval: the renderer's CSP
- * forbids it), which allocates nothing per record (but `time`, which reads the 64-bit timestamp
- * through RecordView.relNs as a bigint). formatFilter() prints a tree back as text that
+ * forbids it), which allocates nothing per record. formatFilter() prints a tree back as text that
  * parses to the same tree. The user reference is the README's "Trace filters" section.
  *
  * Semantics: a comparison on a record that lacks the field (dev on a doorbell, latency on a
@@ -19,7 +18,8 @@
 import { PROBLEM_CODES } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
-import { dirCode, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type RecordView } from './record';
+import { ok, type Fail, type Ok } from '../util/result';
+import { dirCode, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, timeBase, type RecordView, type TimeBase } from './record';
 import { errorText } from '../util/errorText';
 
 export type RecordPredicate = (view: RecordView) => boolean;
@@ -41,14 +41,14 @@ export type FilterNode =
   | { type: 'range'; field: string; column: number; from: FilterValue; to: FilterValue }
   | { type: 'set'; field: string; column: number; values: FilterValue[] };
 
-export interface FilterError {
-  ok: false;
-  /** 1-based column in the filter text. */
-  column: number;
-  message: string;
+/** What is wrong, and where: the 1-based column in the filter text. */
+export type FilterError = Fail & { column: number };
+export type FilterParse = Ok<FilterNode> | FilterError;
+export interface CompiledFilter {
+  tree: FilterNode;
+  test: RecordPredicate;
 }
-export type FilterParse = { ok: true; tree: FilterNode } | FilterError;
-export type FilterCompile = { ok: true; tree: FilterNode; test: RecordPredicate } | FilterError;
+export type FilterCompile = Ok<CompiledFilter> | FilterError;
 
 export interface FilterOptions {
   /** `time` is relative to this monotonic instant (CaptureMeta.startMonoNs); default 0. */
@@ -274,9 +274,9 @@ class Parser {
 /** Parses filter text into a tree; a syntax error says what was expected, what was seen and at which column. */
 export function parseFilter(text: string): FilterParse {
   try {
-    return { ok: true, tree: new Parser(lex(text)).parse() };
+    return { ok: true, value: new Parser(lex(text)).parse() };
   } catch (e) {
-    if (e instanceof Located) return { ok: false, column: e.column, message: e.message };
+    if (e instanceof Located) return { ok: false, column: e.column, error: e.message };
     throw e;
   }
 }
@@ -316,8 +316,8 @@ export function formatFilter(node: FilterNode): string {
 }
 
 /** A caret under the error's column, for terminals: the filter text, then "   ^ message". */
-export function renderFilterError(text: string, error: Pick<FilterError, 'column' | 'message'>): string {
-  return `${text}\n${' '.repeat(Math.max(0, error.column - 1))}^ ${error.message}`;
+export function renderFilterError(text: string, failure: Pick<FilterError, 'column' | 'error'>): string {
+  return `${text}\n${' '.repeat(Math.max(0, failure.column - 1))}^ ${failure.error}`;
 }
 
 // ---- fields -------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ const hasHeader = (v: RecordView): boolean => v.kindCode === KIND_MESSAGE && (v.
  */
 interface NumericField {
   type: 'number' | 'duration' | 'enum';
-  get: (v: RecordView, base: bigint) => number;
+  get: (v: RecordView, base: TimeBase) => number;
   has: (v: RecordView) => boolean;
   ordered: boolean;
   zeroIsFalse: boolean;
@@ -619,7 +619,7 @@ function numericValue(field: string, f: NumericField, v: FilterValue): number {
   return v.value;
 }
 
-function compileNumeric(node: Leaf, f: NumericField, base: bigint): RecordPredicate {
+function compileNumeric(node: Leaf, f: NumericField, base: TimeBase): RecordPredicate {
   const get = (v: RecordView): number => f.get(v, base);
   const allowed = f.ordered ? '==, !=, <, <=, >, >=, in from..to and in {…}' : '==, != and in {…}';
   switch (node.type) {
@@ -644,7 +644,7 @@ function compileNumeric(node: Leaf, f: NumericField, base: bigint): RecordPredic
   }
 }
 
-function compileNode(node: FilterNode, base: bigint): RecordPredicate {
+function compileNode(node: FilterNode, base: TimeBase): RecordPredicate {
   switch (node.type) {
     case 'or': {
       const a = compileNode(node.left, base);
@@ -677,12 +677,12 @@ function compileNode(node: FilterNode, base: bigint): RecordPredicate {
  * `latency > 5` without a unit) are errors here, with the column of the offending token.
  */
 export function compileFilter(source: string | FilterNode, opts: FilterOptions = {}): FilterCompile {
-  const parsed = typeof source === 'string' ? parseFilter(source) : ({ ok: true, tree: source } as const);
+  const parsed = typeof source === 'string' ? parseFilter(source) : ok(source);
   if (!parsed.ok) return parsed;
   try {
-    return { ok: true, tree: parsed.tree, test: compileNode(parsed.tree, opts.startMonoNs ?? 0n) };
+    return ok({ tree: parsed.value, test: compileNode(parsed.value, timeBase(opts.startMonoNs ?? 0n)) });
   } catch (e) {
-    if (e instanceof Located) return { ok: false, column: e.column, message: e.message };
+    if (e instanceof Located) return { ok: false, column: e.column, error: e.message };
     throw e;
   }
 }

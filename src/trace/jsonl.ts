@@ -23,7 +23,8 @@ import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
 import { decodeVqIndex, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
 import { errorText } from '../util/errorText';
-import { bytesSource, ignore, StreamedSource, type ByteSource, type CaptureSource, type Walk } from './source';
+import { bytesSource, ignore, readWhole, StreamedSource, type ByteSource, type SourceOpen, type Walk, type WholeCapture } from './source';
+import type { Result } from '../util/result';
 
 const FLAG_NAMES: readonly string[] = (() => {
   const names: string[] = [];
@@ -123,8 +124,6 @@ export class JsonlWriter implements TraceWriter {
 
 // ---- import -----------------------------------------------------------------------------------
 
-export type JsonlImport = { ok: true; meta: CaptureMeta; blocks: RecordBlock[]; notes: string[] } | { ok: false; reason: string };
-
 /** Bad lines reported one by one; beyond this many, one note counts the rest. */
 export const MAX_LINE_NOTES = 100;
 
@@ -211,11 +210,11 @@ function recordFromJson(o: Record<string, unknown>): TraceRecord | string {
   return r as unknown as TraceRecord;
 }
 
-function parseLine(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+function parseLine(text: string): Result<unknown> {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
-    return { ok: false, reason: `not valid JSON (${errorText(e)}); a truncated last line means the export was cut short` };
+    return { ok: false, error: `not valid JSON (${errorText(e)}); a truncated last line means the export was cut short` };
   }
 }
 
@@ -246,15 +245,15 @@ function* linesOf(text: string): Generator<string> {
 }
 
 /** The header line's metadata, or why the file is not one of our exports. */
-function parseHeader(line: string, lineNo: number): { ok: true; meta: CaptureMeta } | { ok: false; reason: string } {
+function parseHeader(line: string, lineNo: number): Result<CaptureMeta> {
   const parsed = parseLine(line);
   const v = parsed.ok ? (parsed.value as Record<string, unknown> | null) : null;
   if (typeof v !== 'object' || v === null || v['type'] !== 'capture') {
-    return { ok: false, reason: `line ${lineNo}: expected the capture header {"type":"capture",...}, saw ${parsed.ok ? seen(parsed.value) : parsed.reason}; is this an amp-workbench JSONL export?` };
+    return { ok: false, error: `line ${lineNo}: expected the capture header {"type":"capture",...}, saw ${parsed.ok ? seen(parsed.value) : parsed.error}; is this an amp-workbench JSONL export?` };
   }
   const { type: _type, ...rest } = v;
   const m = metaFromJson(rest);
-  return m.ok ? m : { ok: false, reason: `line ${lineNo}: ${m.reason}` };
+  return m.ok ? m : { ok: false, error: `line ${lineNo}: ${m.error}` };
 }
 
 /** One walk over a JSONL file, a window of whole lines at a time; each window's records are one block. */
@@ -303,14 +302,14 @@ class JsonlWalk implements Walk<WalkState> {
   }
 
   /** Reads up to the header line and parses it (a walk of the records starts again from the top and passes it). */
-  header(): { ok: true; meta: CaptureMeta } | { ok: false; reason: string } {
+  header(): Result<CaptureMeta> {
     for (let text = this.window(); text !== null; text = this.window()) {
       for (const line of linesOf(text)) {
         this.st.line++;
         if (line.trim() !== '') return parseHeader(line, this.st.line);
       }
     }
-    return { ok: false, reason: 'no capture header line: the file is empty' };
+    return { ok: false, error: 'no capture header line: the file is empty' };
   }
 
   next(): RecordBlock | null {
@@ -345,7 +344,7 @@ class JsonlWalk implements Walk<WalkState> {
       if (st.bad <= MAX_LINE_NOTES) this.note(`line ${lineNo}: ${why}`);
     };
     const parsed = parseLine(line);
-    if (!parsed.ok) return bad(parsed.reason);
+    if (!parsed.ok) return bad(parsed.error);
     const v = parsed.value;
     if (typeof v !== 'object' || v === null || Array.isArray(v) || (v as Record<string, unknown>)['type'] !== 'record') {
       return bad(`expected a record object {"type":"record",...}, saw ${seen(v)}`);
@@ -358,24 +357,19 @@ class JsonlWalk implements Walk<WalkState> {
 
 const utf8Encoder = new TextEncoder();
 
-export type JsonlOpen = { ok: true; source: CaptureSource } | { ok: false; reason: string };
-
 /**
  * Opens a JSONL export for streaming: the header line is read now, the records as the source
  * is read. A bad record line is skipped and noted (line number, field, expected and seen); the
  * records before and after it are kept. Only a missing or bad header line fails the open.
  */
-export function openJsonl(file: ByteSource, path: string, options: { windowBytes?: number } = {}): JsonlOpen {
+export function openJsonl(file: ByteSource, path: string, options: { windowBytes?: number } = {}): SourceOpen {
   const windowBytes = options.windowBytes ?? WINDOW_BYTES;
   const h = new JsonlWalk(file, START, ignore, windowBytes).header();
   if (!h.ok) return h;
-  return { ok: true, source: new StreamedSource(path, h.meta, [], START, (from, note) => new JsonlWalk(file, from, note, windowBytes)) };
+  return { ok: true, value: new StreamedSource(path, h.value, [], START, (from, note) => new JsonlWalk(file, from, note, windowBytes)) };
 }
 
 /** A whole JSONL export in memory, read through the streaming reader. */
-export function importJsonl(input: string | Uint8Array, options: { windowBytes?: number } = {}): JsonlImport {
-  const o = openJsonl(bytesSource(typeof input === 'string' ? utf8Encoder.encode(input) : input), '', options);
-  if (!o.ok) return o;
-  const blocks = [...o.source.blocks()];
-  return { ok: true, meta: o.source.meta, blocks, notes: [...o.source.notes] };
+export function importJsonl(input: string | Uint8Array, options: { windowBytes?: number } = {}): Result<WholeCapture> {
+  return readWhole(openJsonl(bytesSource(typeof input === 'string' ? utf8Encoder.encode(input) : input), '', options));
 }

@@ -4,6 +4,7 @@
  * manifest, the pcapng section header comment and the first JSONL line.
  */
 import { REVISIONS, type Revision } from '../protocol/types';
+import type { Result } from '../util/result';
 import { PEERS, type PeerName } from './conformance';
 
 export const CAPTURE_FORMAT = 'amp-trace/1';
@@ -38,13 +39,13 @@ export function metaToJson(m: CaptureMeta): CaptureMetaJson {
   return { ...m, startWallNs: m.startWallNs.toString(), startMonoNs: m.startMonoNs.toString() };
 }
 
-export type MetaParse = { ok: true; meta: CaptureMeta } | { ok: false; reason: string };
+export type MetaParse = Result<CaptureMeta>;
 
 /** Validates parsed JSON as capture metadata; the failure names the field, what was expected and what was seen. */
 export function metaFromJson(v: unknown): MetaParse {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: `capture metadata: expected an object, saw ${JSON.stringify(v)}` };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, error: `capture metadata: expected an object, saw ${JSON.stringify(v)}` };
   const o = v as Record<string, unknown>;
-  const bad = (field: string, expected: string): MetaParse => ({ ok: false, reason: `capture metadata field "${field}": expected ${expected}, saw ${JSON.stringify(o[field])}` });
+  const bad = (field: string, expected: string): MetaParse => ({ ok: false, error: `capture metadata field "${field}": expected ${expected}, saw ${JSON.stringify(o[field])}` });
   if (o['format'] !== CAPTURE_FORMAT) return bad('format', `"${CAPTURE_FORMAT}"`);
   for (const f of ['app', 'board', 'boardDescription', 'link'] as const) if (typeof o[f] !== 'string') return bad(f, 'a string');
   if (o['revision'] !== null && !REVISIONS.includes(o['revision'] as Revision)) return bad('revision', `null or one of ${REVISIONS.join(', ')}`);
@@ -59,7 +60,7 @@ export function metaFromJson(v: unknown): MetaParse {
   if (peer !== undefined && !PEERS.includes(peer as PeerName)) return bad('peer', `absent or one of ${PEERS.join(', ')}`);
   return {
     ok: true,
-    meta: {
+    value: {
       format: CAPTURE_FORMAT,
       app: o['app'] as string,
       board: o['board'] as string,

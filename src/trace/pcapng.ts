@@ -18,7 +18,8 @@ import { describeRecord } from './describe';
 import type { ExportByteSink, TraceWriter } from './exportWriter';
 import { CAPTURE_FORMAT, metaFromJson, metaToJson, type CaptureMeta } from './meta';
 import { kindCode, RECORD_HEADER_SIZE, readRecord, RecordView, soundRecordLength } from './record';
-import { bytesSource, ignore, StreamedSource, type ByteSource, type CaptureSource, type Walk } from './source';
+import { bytesSource, ignore, readWhole, StreamedSource, type ByteSource, type SourceOpen, type Walk, type WholeCapture } from './source';
+import type { Result } from '../util/result';
 import { hex32 } from '../util/hex';
 
 export const LINKTYPE_WIRESHARK_UPPER_PDU = 252;
@@ -336,8 +337,6 @@ const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (
 
 // ---- import -----------------------------------------------------------------------------------
 
-export type PcapngImport = { ok: true; meta: CaptureMeta; blocks: RecordBlock[]; notes: string[] } | { ok: false; reason: string };
-
 const decoder = new TextDecoder();
 
 interface Section {
@@ -535,28 +534,26 @@ class PcapngWalk implements Walk<WalkState> {
 
 const START: WalkState = { off: 0, section: { le: true, linkTypes: [] }, packet: 0, skipped: 0 };
 
-export type PcapngOpen = { ok: true; source: CaptureSource } | { ok: false; reason: string };
-
 /**
  * Opens a pcapng capture for streaming: the header is read now (the metadata from the first
  * section's comment, else derived from the section header and the first record, with a note);
  * the records as the source is read.
  */
-export function openPcapng(file: ByteSource, path: string): PcapngOpen {
+export function openPcapng(file: ByteSource, path: string): SourceOpen {
   const head = file.read(0, Math.min(file.size, 12));
   const hv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (head.length < 12 || hv.getUint32(0, true) !== BLOCK_SHB) {
     const saw = head.length < 4 ? `${head.length} bytes` : hex32(hv.getUint32(0, true));
-    return { ok: false, reason: `not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw ${saw}` };
+    return { ok: false, error: `not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw ${saw}` };
   }
   // The metadata comment sits in the first section header.
   const walk = (from: WalkState, note: (text: string) => void): PcapngWalk => new PcapngWalk(file, from, note);
   const probe = walk(START, ignore);
   probe.next(0);
-  if (probe.meta !== null) return { ok: true, source: new StreamedSource(path, probe.meta, [], START, walk) };
+  if (probe.meta !== null) return { ok: true, value: new StreamedSource(path, probe.meta, [], START, walk) };
   const first = walk(START, ignore);
   const b = first.next(0);
-  if (b === null) return { ok: false, reason: `no capture metadata (an SHB comment starting "${META_COMMENT_PREFIX}") and no virtio_msg records: not an AMP Workbench pcapng file` };
+  if (b === null) return { ok: false, error: `no capture metadata (an SHB comment starting "${META_COMMENT_PREFIX}") and no virtio_msg records: not an AMP Workbench pcapng file` };
   const v = new RecordView(b.bytes).at(b.bytes, b.offsets[0]!);
   const meta: CaptureMeta = {
     format: CAPTURE_FORMAT,
@@ -570,15 +567,12 @@ export function openPcapng(file: ByteSource, path: string): PcapngOpen {
     startMonoNs: v.monoNs,
     notes: [],
   };
-  return { ok: true, source: new StreamedSource(path, meta, [`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`], START, walk) };
+  return { ok: true, value: new StreamedSource(path, meta, [`no "${META_COMMENT_PREFIX}" section comment: metadata derived from the section header and the first record`], START, walk) };
 }
 
 /** A whole pcapng file in memory, read through the streaming reader. */
-export function importPcapng(bytes: Uint8Array): PcapngImport {
-  const o = openPcapng(bytesSource(bytes), '');
-  if (!o.ok) return o;
-  const blocks = [...o.source.blocks()];
-  return { ok: true, meta: o.source.meta, blocks, notes: [...o.source.notes] };
+export function importPcapng(bytes: Uint8Array): Result<WholeCapture> {
+  return readWhole(openPcapng(bytesSource(bytes), ''));
 }
 
 function parseMeta(text: string, off: number, note: (text: string) => void): CaptureMeta | null {
@@ -591,10 +585,10 @@ function parseMeta(text: string, off: number, note: (text: string) => void): Cap
   }
   const m = metaFromJson(json);
   if (!m.ok) {
-    note(`section header at offset ${off}: ${m.reason}`);
+    note(`section header at offset ${off}: ${m.error}`);
     return null;
   }
-  return m.meta;
+  return m.value;
 }
 
 /** Options in [from, to): code and value (a view), until opt_endofopt or the end of the body. */

@@ -10,7 +10,8 @@
  */
 import type { RecordBlock } from './block';
 import type { CaptureMeta } from './meta';
-import { RecordView } from './record';
+import { RecordView, timeBase } from './record';
+import { ok, type Result } from '../util/result';
 
 /** Where a ranged read starts: a record position, a seq, or a time in ns from meta.startMonoNs. */
 export type SourceFrom = { position: number } | { seq: number } | { ns: number };
@@ -39,6 +40,11 @@ export interface CaptureSource {
   /** The blocks known so far, in capture order. */
   spans(): readonly BlockSpan[];
   /**
+   * Ring mode: the first span the capture still holds. The spans before it were deleted with
+   * their segments; their records keep their positions but read as nothing. Absent: all held.
+   */
+  readonly firstHeldSpan?: number;
+  /**
    * Blocks in capture order, from the whole block holding `from` (default: the start); the
    * first one yielded is span `spanIndex(spans(), from)`. A file source reads on past its index.
    */
@@ -55,6 +61,29 @@ export interface CaptureSource {
    * between the read and the subscription. Returns the unsubscribe function.
    */
   follow?(onBlock: (block: RecordBlock, k: number) => void, fromSpan?: number): () => void;
+}
+
+/** Position of the first record the source still holds: 0 unless ring mode deleted the oldest. */
+export function firstHeld(source: Pick<CaptureSource, 'firstHeldSpan' | 'spans' | 'count'>): number {
+  const k = source.firstHeldSpan ?? 0;
+  return k === 0 ? 0 : (source.spans()[k]?.first ?? source.count);
+}
+
+/** A reader's open: the source, or why the file is not a capture it reads. */
+export type SourceOpen = Result<CaptureSource>;
+
+/** A whole capture in memory: its metadata, every block and the notes found reading it. */
+export interface WholeCapture {
+  meta: CaptureMeta;
+  blocks: RecordBlock[];
+  notes: string[];
+}
+
+/** Reads an opened source through (files small enough to hold: tests, imports). */
+export function readWhole(o: SourceOpen): Result<WholeCapture> {
+  if (!o.ok) return o;
+  const blocks = [...o.value.blocks()];
+  return ok({ meta: o.value.meta, blocks, notes: [...o.value.notes] });
 }
 
 /**
@@ -104,11 +133,12 @@ export function spanIndex(spans: readonly BlockSpan[], from: SourceFrom | undefi
 /** The index entry of `block`, whose first record is at position `first`. */
 export function spanOf(block: RecordBlock, first: number, startMonoNs: bigint): BlockSpan {
   const v = new RecordView(new Uint8Array(0));
+  const base = timeBase(startMonoNs);
   let minNs = Infinity;
   let maxNs = -Infinity;
   const n = block.offsets.length;
   for (let i = 0; i < n; i++) {
-    const t = v.at(block.bytes, block.offsets[i]!).relNs(startMonoNs);
+    const t = v.at(block.bytes, block.offsets[i]!).relNs(base);
     if (t < minNs) minNs = t;
     if (t > maxNs) maxNs = t;
   }
@@ -178,6 +208,9 @@ export class ResidentCache implements CaptureSource {
   get count(): number {
     return this.inner.count;
   }
+  get firstHeldSpan(): number {
+    return this.inner.firstHeldSpan ?? 0;
+  }
   /** Block bytes held in memory now. */
   get resident(): number {
     return this.heldBytes;
@@ -188,6 +221,7 @@ export class ResidentCache implements CaptureSource {
   }
 
   read(k: number): RecordBlock | null {
+    if (k < this.firstHeldSpan) return this.release(k);
     const hit = this.held.get(k);
     if (hit) {
       this.held.delete(k);
@@ -201,13 +235,24 @@ export class ResidentCache implements CaptureSource {
 
   /** Block k as held, else read from the source without keeping it; valid until the next scan. */
   scan(k: number): RecordBlock | null {
+    if (k < this.firstHeldSpan) return this.release(k);
     return this.held.get(k) ?? this.inner.read(k, true);
+  }
+
+  /** Block k is gone from the capture: not kept here either. */
+  private release(k: number): null {
+    const b = this.held.get(k);
+    if (b) {
+      this.held.delete(k);
+      this.heldBytes -= b.bytes.length;
+    }
+    return null;
   }
 
   *blocks(from?: SourceFrom): Generator<RecordBlock> {
     // Within the index: what is held, else read. Past it (a file read for the first time): from the source.
     for (let k = spanIndex(this.inner.spans(), from); k < this.inner.spans().length; k++) {
-      const b = this.held.get(k) ?? this.inner.read(k);
+      const b = k < this.firstHeldSpan ? this.release(k) : (this.held.get(k) ?? this.inner.read(k));
       if (b !== null) yield b;
     }
     yield* this.inner.blocks({ position: this.inner.count });

@@ -15,7 +15,7 @@ import { forEachRecord, type RecordBlock } from './block';
 import { RULES, SEVERITIES, type Severity } from './conformance';
 import type { RecordPredicate } from './filter';
 import { NAME_SLOTS, nameSlot } from './names';
-import { NO_DEV, RECORD_KINDS, VQ_INDEX_DATA_SIZE, type RecordKind, type RecordView } from './record';
+import { NO_DEV, RECORD_KINDS, timeBase, VQ_INDEX_DATA_SIZE, type RecordKind, type RecordView, type TimeBase } from './record';
 
 export interface Traffic {
   messages: number;
@@ -240,7 +240,7 @@ function inFlight(v: RecordView): number {
 }
 
 export class StatsAccumulator {
-  private readonly base: bigint;
+  private readonly base: TimeBase;
   private records = 0;
   private firstNs: number | null = null;
   private lastNs: number | null = null;
@@ -260,7 +260,7 @@ export class StatsAccumulator {
   private readonly findings = new Map<number, number>();
 
   constructor(opts: StatsOptions = {}) {
-    this.base = opts.startMonoNs ?? 0n;
+    this.base = timeBase(opts.startMonoNs ?? 0n);
     this.timeline = new Timeline(opts.initialBucketNs ?? 1e6, opts.maxBuckets ?? 1000);
     this.tputMessages = this.timeline.addSum();
     this.tputBytes = this.timeline.addSum();
@@ -466,7 +466,7 @@ export function windowQuery(blocks: Iterable<RecordBlock>, q: WindowQuery): Wind
   const sum = new Float64Array(n);
   const min = new Float64Array(n).fill(Infinity);
   const max = new Float64Array(n).fill(-Infinity);
-  const base = q.startMonoNs ?? 0n;
+  const base = timeBase(q.startMonoNs ?? 0n);
   const scale = n / (q.toNs - q.fromNs);
   const value = SERIES_VALUE[q.series];
   const { fromNs, toNs, filter, dev, queue } = q;

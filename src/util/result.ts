@@ -8,7 +8,10 @@ export type Ok<T> = { ok: true; value: T };
 export type Fail<E = string> = { ok: false; error: E };
 export type Result<T, E = string> = Ok<T> | Fail<E>;
 
-export function ok<T>(value: T): Ok<T> {
+/** A success; `ok()` for one with nothing to carry (Result<void>). */
+export function ok(): Ok<void>;
+export function ok<T>(value: T): Ok<T>;
+export function ok<T>(value?: T): Ok<T | undefined> {
   return { ok: true, value };
 }
 

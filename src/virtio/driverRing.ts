@@ -214,7 +214,7 @@ export class DriverVirtqueue {
    * Stages one chain (device-readable buffers first, then device-writable ones). It becomes
    * visible to the device at the next `publish`. No free descriptors is a value.
    */
-  addChain(buffers: readonly BufferSpec[]): { ok: true; head: number } | { ok: false; error: string } {
+  addChain(buffers: readonly BufferSpec[]): Result<number> {
     if (buffers.length === 0) throw new RangeError('addChain: a chain needs at least one buffer');
     if (this.retiredBecause !== null) return { ok: false, error: `virtqueue retired: ${this.retiredBecause}` };
     let seenWritable = false;
@@ -239,7 +239,7 @@ export class DriverVirtqueue {
     const writableBytes = buffers.reduce((n, b) => n + (b.writable ? b.length : 0), 0);
     this.inflight[head] = { descs, writableBytes, published: false };
     this.pendingHeads.push(head);
-    return { ok: true, head };
+    return { ok: true, value: head };
   }
 
   /**

@@ -27,14 +27,14 @@ export async function run(): Promise<Record<string, number | string>> {
     doorbellIn: { kind: 'eventfd', vector: 0 },
     dataMemory: { region: 'shm', addressMode: 'window-offset', peerBase: 0, size: '0x4000' },
   });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
   const dir = mkdtempSync(join(tmpdir(), 'ivshmem-bench-'));
   const socket = join(dir, 'sock');
   const server = spawn('python3', [join(__dirname, '..', 'host', 'fakeIvshmemServer.py'), '--socket', socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve) => createInterface({ input: server.stdout! }).once('line', () => resolve()));
-    const a = await openIvshmemLink(parsed.profile, socket);
-    const b = await openIvshmemLink(parsed.profile, socket);
+    const a = await openIvshmemLink(parsed.value, socket);
+    const b = await openIvshmemLink(parsed.value, socket);
     while (a.peers().length === 0) await new Promise((r) => setTimeout(r, 5));
     b.doorbellIn.subscribe(() => void b.doorbellOut.ring());
     const samples: number[] = [];

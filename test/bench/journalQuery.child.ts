@@ -11,8 +11,8 @@ function ms(t0: number): number {
 
 const t0 = performance.now();
 const o = openJournal(process.argv[3]!);
-if (!o.ok) throw new Error(o.reason);
-const store = new TraceStore(o.capture);
+if (!o.ok) throw new Error(o.error);
+const store = new TraceStore(o.value);
 const info = store.info();
 const openMs = ms(t0);
 
@@ -20,7 +20,7 @@ const openMs = ms(t0);
 function screen(from: number, filter?: string): number {
   const r = store.rows(from, SCREEN, filter);
   if (!r.ok) throw new Error(r.error);
-  for (const p of r.value.positions) toRow(store.at(p)!, p, o.ok ? o.capture.meta.startMonoNs : 0n);
+  for (const p of r.value.positions) toRow(store.at(p)!, p, o.ok ? o.value.meta.startMonoNs : 0n);
   return r.value.total;
 }
 

@@ -44,8 +44,8 @@ export function messageRecords(from: number, n: number): Uint8Array {
 
 export async function run(): Promise<Record<string, number | string>> {
   const idx = indexRecords(messageRecords(0, MESSAGES));
-  if (!idx.ok) throw new Error(idx.reason);
-  const blocks = [idx.block];
+  if (!idx.ok) throw new Error(idx.error);
+  const blocks = [idx.value];
   const ws = toolDir();
   const path = join(ws.dir, 'bench.pcapng');
   try {
@@ -59,7 +59,7 @@ export async function run(): Promise<Record<string, number | string>> {
     const file = readFileSync(path);
     const r = importPcapng(file);
     const importMs = performance.now() - t1;
-    if (!r.ok || blockCount(r.blocks) !== MESSAGES || r.notes.length > 0) throw new Error(`import failed: ${r.ok ? r.notes.join('; ') : r.reason}`);
+    if (!r.ok || blockCount(r.value.blocks) !== MESSAGES || r.value.notes.length > 0) throw new Error(`import failed: ${r.ok ? r.value.notes.join('; ') : r.error}`);
 
     const out: Record<string, number | string> = {
       messages: MESSAGES,

@@ -23,8 +23,8 @@ const CLI = join(__dirname, '../../main/host/cli/amp-workbench.cjs');
 function* messageBlocks(): Generator<RecordBlock> {
   for (let i = 0; i < MESSAGES; i += PER_BLOCK) {
     const idx = indexRecords(messageRecords(i, Math.min(PER_BLOCK, MESSAGES - i)));
-    if (!idx.ok) throw new Error(idx.reason);
-    yield idx.block;
+    if (!idx.ok) throw new Error(idx.error);
+    yield idx.value;
   }
 }
 

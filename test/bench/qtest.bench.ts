@@ -22,8 +22,8 @@ import { timed } from './timing';
 
 export async function run(): Promise<Record<string, number | string>> {
   const parsed = parseBoardProfile(raw);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const profile = parsed.profile;
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
+  const profile = parsed.value;
   const dir = mkdtempSync(join(tmpdir(), 'qtest-bench-'));
   const path = join(dir, 'qtest.sock');
   const qemu = await listenFakeQtest(path, { profile });

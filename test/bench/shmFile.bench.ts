@@ -103,7 +103,7 @@ async function throughput(dir: string, doorbells: Exclude<ShmDoorbells, 'auto'>)
 
 export async function run(): Promise<Record<string, number | string>> {
   const native = loadNative();
-  if (!native.ok) return { skipped: native.reason };
+  if (!native.ok) return { skipped: native.error };
   const dir = mkdtempSync('/dev/shm/amp-bench-');
   try {
     return {

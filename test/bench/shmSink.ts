@@ -23,9 +23,9 @@ async function main(): Promise<void> {
   });
   if (!bus.ok) throw new Error(bus.error);
   let count = 0;
-  bus.endpoint.onEvent('any', () => void side.shm.dataWindow.store(0, 32, ++count));
+  bus.value.endpoint.onEvent('any', () => void side.shm.dataWindow.store(0, 32, ++count));
   process.on('SIGTERM', () => {
-    bus.endpoint.close();
+    bus.value.endpoint.close();
     side.close();
     process.exit(0);
   });

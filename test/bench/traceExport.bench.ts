@@ -111,7 +111,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const t0 = performance.now();
   const back = importJsonl(file);
   const importMs = performance.now() - t0;
-  if (!back.ok || back.notes.length > 0 || blockCount(back.blocks) !== RECORDS) throw new Error(`JSONL import lost records: ${back.ok ? back.notes.join('; ') : back.reason}`);
+  if (!back.ok || back.value.notes.length > 0 || blockCount(back.value.blocks) !== RECORDS) throw new Error(`JSONL import lost records: ${back.ok ? back.value.notes.join('; ') : back.error}`);
 
   // The engine's export: sliced, to a file, while a 1 ms timer measures how long the loop is held.
   const dir = mkdtempSync(join(tmpdir(), 'amp-bench-export-'));
@@ -127,7 +127,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const slicedMs = performance.now() - s0;
   clearInterval(ticker);
   rmSync(dir, { recursive: true, force: true });
-  if (!sliced.ok || sliced.written !== RECORDS) throw new Error(`sliced export: ${sliced.ok ? `${sliced.written} records` : sliced.error}`);
+  if (!sliced.ok || sliced.value.written !== RECORDS) throw new Error(`sliced export: ${sliced.ok ? `${sliced.value.written} records` : sliced.error}`);
 
   return {
     records: RECORDS,

@@ -179,8 +179,8 @@ export async function run(): Promise<Record<string, number | string>> {
   let worst = 0;
   for (const [key, text] of filters) {
     const c = compileFilter(text, { startMonoNs: START });
-    if (!c.ok) throw new Error(`${text}: ${c.message}`);
-    const test = c.test;
+    if (!c.ok) throw new Error(`${text}: ${c.error}`);
+    const test = c.value.test;
     const { ms, cpuMs, result } = best(3, () => {
       let n = 0;
       forEachRecord(blocks, (v) => {

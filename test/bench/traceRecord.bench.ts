@@ -49,7 +49,7 @@ async function pass(rules: boolean): Promise<Pass> {
   journal.close(0n);
   const bytes = journalBytes(dir);
   const opened = openJournal(dir);
-  const readBack = opened.ok ? opened.capture.count : -1;
+  const readBack = opened.ok ? opened.value.count : -1;
   rmSync(join(dir, '..'), { recursive: true, force: true });
   return { perSecond: Math.round(TOTAL / seconds), perCpuSecond: Math.round(TOTAL / ((cpu.user + cpu.system) / 1e6)), seconds, peakRss, journalBytes: bytes, readBack };
 }

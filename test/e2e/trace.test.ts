@@ -122,7 +122,7 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
     expect(written).toBeGreaterThan(0);
     const back = loadCapture(out);
     // A file source counts its records as it streams them.
-    expect(back.ok && blockCount(back.capture.blocks())).toBe(written);
+    expect(back.ok && blockCount(back.value.blocks())).toBe(written);
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
 

@@ -45,8 +45,8 @@ function writeExport(path: string, writer: 'pcapng' | 'jsonl', recs: TraceRecord
 
 function load(path: string): CaptureSource {
   const o = loadCapture(path);
-  if (!o.ok) throw new Error(o.reason);
-  return o.capture;
+  if (!o.ok) throw new Error(o.error);
+  return o.value;
 }
 
 /** A journal of `n` records in chunks of `perChunk`. */
@@ -61,8 +61,8 @@ function reopened(name: string, n: number, perChunk: number): CaptureSource {
   const dir = join(root, name);
   journal(dir, n, perChunk).close(1n);
   const c = openJournal(dir);
-  if (!c.ok) throw new Error(c.reason);
-  return c.capture;
+  if (!c.ok) throw new Error(c.error);
+  return c.value;
 }
 
 function writeChunk(w: JournalWriter, recs: TraceRecord[]): void {
@@ -79,12 +79,12 @@ describe('streaming readers', () => {
     writeExport(path, 'pcapng', recs);
     appendFileSync(path, Buffer.from([0x06, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 2, 3]));
     const whole = importPcapng(readFileSync(path));
-    if (!whole.ok) throw new Error(whole.reason);
+    if (!whole.ok) throw new Error(whole.error);
     const streamed = load(path);
     expect(streamed.count).toBe(0);
-    expect(toRecords(streamed.blocks())).toEqual(toRecords(whole.blocks));
+    expect(toRecords(streamed.blocks())).toEqual(toRecords(whole.value.blocks));
     expect(streamed.count).toBe(60_000);
-    expect(streamed.notes).toEqual(whole.notes);
+    expect(streamed.notes).toEqual(whole.value.notes);
     expect(streamed.notes).toEqual([expect.stringMatching(/^truncated pcapng block at offset \d+: 11 bytes left, a block needs at least 12; stopped here, 60000 records kept$/)]);
     // Read again (from the index), notes are not taken twice.
     expect(blockCount(streamed.blocks())).toBe(60_000);
@@ -96,10 +96,10 @@ describe('streaming readers', () => {
     writeExport(path, 'jsonl', recs);
     appendFileSync(path, '{"type":"record","seq":"6');
     const whole = importJsonl(readFileSync(path), { windowBytes: 1 << 30 });
-    if (!whole.ok) throw new Error(whole.reason);
+    if (!whole.ok) throw new Error(whole.error);
     const streamed = load(path);
-    expect(toRecords(streamed.blocks())).toEqual(toRecords(whole.blocks));
-    expect(streamed.notes).toEqual(whole.notes);
+    expect(toRecords(streamed.blocks())).toEqual(toRecords(whole.value.blocks));
+    expect(streamed.notes).toEqual(whole.value.notes);
     expect(streamed.notes).toEqual([expect.stringMatching(/^line 60002: not valid JSON \(.*\); a truncated last line means the export was cut short$/)]);
   });
 
@@ -160,10 +160,10 @@ describe('the journal as a capture source', () => {
     bytes.writeUInt8(bytes.readUInt8(second) ^ 0xff, second);
     writeFileSync(seg, bytes);
     const c = openJournal(dir);
-    if (!c.ok) throw new Error(c.reason);
-    expect(c.capture.notes).toContain(`records 1000..40999 missing (damaged chunk or lost writes)`);
-    expect(c.capture.notes.some((n) => new RegExp(`^seg-000001\\.ampc: damaged chunk at byte ${second}: chunk magic .*; skipped ${third - second} bytes to the next intact chunk$`).test(n))).toBe(true);
-    const seqs = toRecords(c.capture.blocks()).map((r) => r.seq);
+    if (!c.ok) throw new Error(c.error);
+    expect(c.value.notes).toContain(`records 1000..40999 missing (damaged chunk or lost writes)`);
+    expect(c.value.notes.some((n) => new RegExp(`^seg-000001\\.ampc: damaged chunk at byte ${second}: chunk magic .*; skipped ${third - second} bytes to the next intact chunk$`).test(n))).toBe(true);
+    const seqs = toRecords(c.value.blocks()).map((r) => r.seq);
     expect(seqs).toEqual([...[...Array(1000).keys()], ...[...Array(1000).keys()].map((i) => i + 41_000)]);
   });
 

@@ -110,9 +110,9 @@ describe('amp-workbench check', () => {
       expect({ ...got, capture: undefined, recorded: undefined }, file).toEqual({ ...want, capture: undefined, recorded: undefined });
     }
     const old = loadCapture(join(dir, 'old.jsonl'));
-    if (!old.ok) throw new Error(old.reason);
+    if (!old.ok) throw new Error(old.error);
     let findings = 0;
-    forEachRecord(old.capture.blocks(), (v) => void (v.kind === 'finding' && findings++));
+    forEachRecord(old.value.blocks(), (v) => void (v.kind === 'finding' && findings++));
     expect(findings).toBe(0);
   });
 

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   });
   process.once('SIGTERM', () => {
     process.stdout.write(`published ${published}\n`, () => {
-      void started.then((r) => r.ok && r.board.close());
+      void started.then((r) => r.ok && r.value.close());
       side.close();
       process.exit(0);
     });

@@ -35,11 +35,11 @@ describe('export to a file', () => {
     const one = exportCapture(capture(), { format: 'pcapng', out: a });
     const sliced = await exportCaptureAsync(capture(), { format: 'pcapng', out: b });
     expect(one).toEqual(sliced);
-    expect(one.ok && one.written).toBe(records.length);
+    expect(one.ok && one.value.written).toBe(records.length);
     expect(readFileSync(b)).toEqual(readFileSync(a));
     const back = loadCapture(b);
-    if (!back.ok) throw new Error(back.reason);
-    expect(toRecords(back.capture.blocks())).toEqual(records);
+    if (!back.ok) throw new Error(back.error);
+    expect(toRecords(back.value.blocks())).toEqual(records);
   });
 
   it('stops at its next step (every 1,000 records) when cancelled, removes the partial file and says how far it got', async () => {
@@ -62,8 +62,8 @@ describe('export to a file', () => {
     const out = join(root, 'live.csv');
     const at = 10;
     const r = await exportCaptureAsync(capture(() => blocks, at), { format: 'csv', out });
-    expect(r.ok && r.scanned).toBe(at);
-    expect(r.ok && r.written).toBe(at);
+    expect(r.ok && r.value.scanned).toBe(at);
+    expect(r.ok && r.value.written).toBe(at);
     // Header line plus one line per record.
     expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(at + 1);
   });

@@ -153,7 +153,7 @@ async function until(what: () => boolean, ms: number): Promise<void> {
 /** The names of the records in the pcapng read so far (none before its header has arrived). */
 const names = (bytes: Buffer): string[] => {
   const r = importPcapng(bytes);
-  return r.ok ? toRecords(r.blocks).map((rec) => describeRecord(rec).name) : [];
+  return r.ok ? toRecords(r.value.blocks).map((rec) => describeRecord(rec).name) : [];
 };
 
 /** Processes still running the installed entry (ours: the path is this test's own folder). */
@@ -285,10 +285,10 @@ describe.skipIf(!HAVE_TSHARK)('real tshark with the installed extcap', () => {
     const r = runTool('tshark', ['-i', 'amp-workbench', '-o', 'extcap.amp_workbench.board:sim-versal', '-o', 'extcap.amp_workbench.exercise:true', '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     const imported = importPcapng(readFileSync(out));
-    if (!imported.ok) throw new Error(imported.reason);
-    expect(imported.meta.board).toBe('sim-versal');
+    if (!imported.ok) throw new Error(imported.error);
+    expect(imported.value.meta.board).toBe('sim-versal');
     // The workloads ran: the rng's buffers went round (EVENT_AVAIL / EVENT_USED), not just the bring-up.
-    const seen = toRecords(imported.blocks).map((rec) => describeRecord(rec).name);
+    const seen = toRecords(imported.value.blocks).map((rec) => describeRecord(rec).name);
     expect(seen.filter((n) => n === 'EVENT_USED').length).toBeGreaterThan(10);
   }, 90_000);
 

@@ -34,11 +34,11 @@ const TICK_MS = 1;
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]!) as FakeDeviceArgs;
   const parsed = parseBoardProfile(args.profile);
-  if (!parsed.ok) throw new Error(`profile: ${JSON.stringify(parsed.errors)}`);
-  const profile = parsed.profile;
+  if (!parsed.ok) throw new Error(`profile: ${JSON.stringify(parsed.error)}`);
+  const profile = parsed.value;
   const native = loadNative();
-  if (!native.ok) throw new Error(native.reason);
-  const { addon } = native;
+  if (!native.ok) throw new Error(native.error);
+  const addon = native.value;
   const bar1Region = profile.regions.find((r) => r.name === profile.bus.region)!;
   const bar0 = new NativeWindow(addon.map(args.bar0, 0, 0x4000));
   const bar1 = new NativeWindow(addon.map(args.bar1, 0, bar1Region.size));

@@ -25,10 +25,10 @@ if (!chardev.startsWith('unix:') || args[args.indexOf('-accel') + 1] !== 'qtest'
 }
 const [path = '', ...flags] = chardev.slice(5).split(',');
 const parsed = parseBoardProfile(raw);
-if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
 
 const fake: FakeQtestOptions = {
-  profile: parsed.profile,
+  profile: parsed.value,
   ...(opts.devices ? { devices: opts.devices } : {}),
   onHalt: (kind, reason) => {
     process.stderr.write(`fake QEMU: ${kind}: ${reason}\n`);

@@ -16,7 +16,7 @@ const versal = findBuiltinProfile('sim-versal')!;
 function faulty(fault: string): { through(bytes: Uint8Array): Promise<string[]>; sent: string[] } {
   const parsed = parseFaults(fault, versal);
   if (!parsed.ok) throw new Error(parsed.error);
-  const board = new FaultyBoard({ profile: versal, filePath: '/nonexistent', faults: parsed.faults, log: () => undefined });
+  const board = new FaultyBoard({ profile: versal, filePath: '/nonexistent', faults: parsed.value, log: () => undefined });
   const sent: string[] = [];
   const send = (b: Uint8Array): Promise<boolean> => {
     sent.push(toHex(b));

@@ -103,8 +103,8 @@ export async function runWithFault(board: keyof typeof BOARDS, fault: string | n
   let records: TraceRecord[] | null = null;
   if (captureDir) {
     const c = loadCapture(captureDir);
-    if (!c.ok) throw new Error(`${c.reason}\n${cli.stdout}${cli.stderr}`);
-    records = toRecords(c.capture.blocks());
+    if (!c.ok) throw new Error(`${c.error}\n${cli.stdout}${cli.stderr}`);
+    records = toRecords(c.value.blocks());
   }
   return { code: cli.status, signal: cli.signal, stdout: cli.stdout, stderr: cli.stderr, text: cli.stdout + cli.stderr, simLog, published, records };
 }

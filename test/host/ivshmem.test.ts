@@ -41,8 +41,8 @@ function profile(edit: (p: typeof IVSHMEM_PROFILE) => void = () => undefined): B
   const copy = structuredClone(IVSHMEM_PROFILE);
   edit(copy);
   const r = parseBoardProfile(copy);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 const native = loadNative();
@@ -81,7 +81,7 @@ async function driverAndBoard(socket: string, driverOpts = {}): Promise<{ device
   session = s;
   const sim = await started;
   if (!sim.ok) throw new Error(sim.error);
-  board = sim.board;
+  board = sim.value;
   return { deviceLink, driverLink, s };
 }
 

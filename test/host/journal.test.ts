@@ -53,8 +53,8 @@ function record(dir: string, n: number, opts: { ringBytes?: number; segmentBytes
 
 function open(dir: string): Capture {
   const o = openJournal(dir);
-  if (!o.ok) throw new Error(o.reason);
-  return o.capture;
+  if (!o.ok) throw new Error(o.error);
+  return o.value;
 }
 
 function seqs(c: Capture): number[] {
@@ -138,7 +138,7 @@ describe('capture journal', () => {
     writeFileSync(join(dir, 'capture.json'), '{"format":"amp-trace/1","app":3}');
     const o = openJournal(dir);
     expect(o.ok).toBe(false);
-    if (!o.ok) expect(o.reason).toMatch(/capture metadata field "app": expected a string, saw 3/);
+    if (!o.ok) expect(o.error).toMatch(/capture metadata field "app": expected a string, saw 3/);
   });
 
   it('a session that fails to attach still leaves its trace, ending with the error', async () => {

@@ -14,7 +14,7 @@ import { loadNative, NATIVE_ADDON_PATH, type NativeAddon } from '../../main/nati
 import { NativeWindow } from '../../main/host/links/nativeWindow';
 
 const native = loadNative();
-const addon = (native.ok ? native.addon : null) as NativeAddon;
+const addon = (native.ok ? native.value : null) as NativeAddon;
 const dir = mkdtempSync(join(existsDevShm() ? '/dev/shm' : tmpdir(), 'amp-native-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -47,9 +47,9 @@ const { loadNative } = require(${JSON.stringify(NATIVE_MODULE)});
 const { NativeWindow, MappingGoneError } = require(${JSON.stringify(WINDOW_MODULE)});
 const [file] = process.argv.slice(1);
 const native = loadNative();
-if (!native.ok) throw new Error(native.reason);
+if (!native.ok) throw new Error(native.error);
 const gone = [];
-const w = new NativeWindow(native.addon.map(file, 0, 0x4000), 0x1000, 0x3000, (e) => gone.push(e.message));
+const w = new NativeWindow(native.value.map(file, 0, 0x4000), 0x1000, 0x3000, (e) => gone.push(e.message));
 process.stdout.write('mapped\\n');
 process.stdin.once('data', async () => {
   const results = [];
@@ -67,7 +67,7 @@ process.stdin.once('data', async () => {
 });
 `;
 
-describe.skipIf(!native.ok)(native.ok ? 'native addon' : `native addon (skipped: ${native.reason})`, () => {
+describe.skipIf(!native.ok)(native.ok ? 'native addon' : `native addon (skipped: ${native.error})`, () => {
   describe('map', () => {
     const file = join(dir, 'window');
     writeFileSync(file, new Uint8Array(0x4000));

@@ -33,8 +33,8 @@ function profileFrom(raw: unknown, edits: Record<string, unknown> = {}): BoardPr
     obj[keys[keys.length - 1]!] = value;
   }
   const r = parseBoardProfile(copy);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 /** QEMU's virtio-msg-amp-pci: BAR0 16 KiB registers, BAR1 16 KiB prefetchable FIFO window (§5.1). */
@@ -95,7 +95,7 @@ afterEach(async () => {
 describe('sysfs discovery', () => {
   it('finds a function by vendor/device or BDF, and lists what is there when it cannot', () => {
     const t = tree([ampPci(), { bdf: '0000:00:01.0', vendor: 0x8086, device: 0x100e, classCode: 0x020000, bars: [] }]);
-    expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee, device: 0x9039 })).toMatchObject({ ok: true, fn: { bdf: BDF, classCode: 0x088000 } });
+    expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee, device: 0x9039 })).toMatchObject({ ok: true, value: { bdf: BDF, classCode: 0x088000 } });
     expect(findPciFunction(t.sysfsRoot, { bdf: BDF, vendor: 0x10ee })).toMatchObject({ ok: true });
     expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee, device: 0x9038 })).toEqual({
       ok: false,
@@ -119,7 +119,7 @@ describe('sysfs discovery', () => {
 
   it('reports the UIO node and driver of a bound function', () => {
     const t = tree([ampPci({ uio: 'uio3' })]);
-    expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee })).toMatchObject({ ok: true, fn: { uio: 'uio3', driver: 'uio_pci_generic' } });
+    expect(findPciFunction(t.sysfsRoot, { vendor: 0x10ee })).toMatchObject({ ok: true, value: { uio: 'uio3', driver: 'uio_pci_generic' } });
   });
 
   it('turns EACCES into what to do about it, in words whether Node or the native addon failed', () => {

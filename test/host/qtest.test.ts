@@ -37,8 +37,8 @@ function profileWith(edits: (p: ProfileJson) => void = () => undefined): BoardPr
   const copy = JSON.parse(JSON.stringify(raw)) as ProfileJson;
   edits(copy);
   const r = parseBoardProfile(copy);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -70,12 +70,12 @@ async function rig(fake: Partial<FakeQtestOptions> = {}, profile = profileWith()
 /** The rig with guest RAM in a shared file (memory-backend-file,share=on) that the fake and the link both map. */
 async function ramRig() {
   const native = loadNative();
-  if (!native.ok) throw new Error(native.reason);
+  if (!native.ok) throw new Error(native.error);
   const profile = profileWith((p) => (p.qtest.ramFileBase = '0x4000000'));
   const file = join(tmp(), 'ram');
   writeFileSync(file, '');
   truncateSync(file, profile.dataMemory.size);
-  const ram = native.addon.map(file, 0, profile.dataMemory.size);
+  const ram = native.value.map(file, 0, profile.dataMemory.size);
   cleanups.push(() => ram.unmap());
   const { link } = await rig({ ram }, profile, { memFile: file });
   return { link, profile, file, ram };
@@ -94,8 +94,8 @@ async function session(link: QtestLink, profile: BoardProfile, extra: { problems
 function records(s: Session) {
   s.trace.recorder.flush();
   const o = openJournal(s.trace.dir);
-  if (!o.ok) throw new Error(o.reason);
-  return toRecords(o.capture.blocks());
+  if (!o.ok) throw new Error(o.error);
+  return toRecords(o.value.blocks());
 }
 
 describe('qtest link: PCI set-up through config space', () => {
@@ -136,9 +136,9 @@ describe('qtest link: PCI set-up through config space', () => {
   it('refuses a profile without a qtest section or with ECAM but no base', () => {
     const bad = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
     delete bad.qtest;
-    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, errors: [{ field: 'qtest' }] });
+    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, error: [{ field: 'qtest' }] });
     bad.qtest = { configAccess: 'ecam', mmio: { base: 0, size: 4096 } };
-    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, errors: [{ field: 'qtest.ecamBase' }] });
+    expect(parseBoardProfile(bad)).toMatchObject({ ok: false, error: [{ field: 'qtest.ecamBase' }] });
   });
 });
 

@@ -75,8 +75,8 @@ function bridgeProfile(watch: number): BoardProfile {
     doorbellIn: { kind: 'bridge-event', source: { region: 'bells', offset: watch, mask: '0xffffffff' } },
   };
   const r = parseBoardProfile(raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 describe.skipIf(missingTools !== null)(`serial bridge over pty pairs${missingTools ? ` (skipped: ${missingTools})` : ''}`, () => {
@@ -214,8 +214,8 @@ describe.skipIf(missingTools !== null)(`serial bridge over pty pairs${missingToo
     const a = await startAgent(agentBin, p.a, ['--mem', mem, '--window', '0x10040000:0x6000@0', '--window', `0x4c001000:0x400@${IPCC}/32`, '--notify', '0x4c001008:32:0x00100000']);
     stoppers.push(() => a.stop());
     const profile = parseBoardProfile(dk2);
-    if (!profile.ok) throw new Error(JSON.stringify(profile.errors));
-    const link = await openSerialBridgeLink(profile.profile, p.b, { resyncMs: 20 });
+    if (!profile.ok) throw new Error(JSON.stringify(profile.error));
+    const link = await openSerialBridgeLink(profile.value, p.b, { resyncMs: 20 });
     stoppers.push(() => link.close());
     await link.doorbellOut.ring();
     expect(u32(readMem(mem), IPCC + 0x8)).toBe(0x00100000); // C1SCR: A7 sets channel 4 occupied
@@ -259,7 +259,7 @@ describe.skipIf(missingTools !== null)(`serial bridge over pty pairs${missingToo
     stoppers.push(() => session.close());
     const started = await board;
     if (!started.ok) throw new Error(started.error);
-    stoppers.push(async () => started.board.close());
+    stoppers.push(async () => started.value.close());
     const probed = await session.probe();
     expect(probed.ok && probed.value.map((d) => ({ devNum: d.devNum, phase: d.phase }))).toEqual([{ devNum: 0, phase: 'ready' }]);
     const report = await exerciseDevices(session, { count: 3 });

@@ -150,10 +150,10 @@ describe('WorkbenchService on the default simulated board', () => {
     for (const f of ['dev == 0 && msg == GET_VQUEUE', 'latency > 0us', 'kind == doorbell', 'msg ~ "EVENT"']) {
       const saved = savedCapture();
       const c = compileFilter(f, { startMonoNs: saved.meta.startMonoNs });
-      if (!c.ok) throw new Error(c.message);
+      if (!c.ok) throw new Error(c.error);
       const fromJournal: number[] = [];
       forEachRecord(saved.blocks(), (v) => {
-        if (c.test(v)) fromJournal.push(v.seq);
+        if (c.value.test(v)) fromJournal.push(v.seq);
       });
       expect(fromJournal.length, f).toBeGreaterThan(0);
       expect((await allRows(f)).map((r) => r.seq), f).toEqual(fromJournal);
@@ -189,10 +189,10 @@ describe('WorkbenchService on the default simulated board', () => {
     const r = await call('trace.export', { format: 'pcapng', out });
     expect(r.written).toBe(journal.length);
     const back = loadCapture(out);
-    if (!back.ok) throw new Error(back.reason);
+    if (!back.ok) throw new Error(back.error);
     // A file source counts its records as it streams them.
-    expect(blockCount(back.capture.blocks())).toBe(journal.length);
-    expect(back.capture.count).toBe(journal.length);
+    expect(blockCount(back.value.blocks())).toBe(journal.length);
+    expect(back.value.count).toBe(journal.length);
     expect(events.some((e) => e.event === 'export.progress')).toBe(true);
     expect((await fail('trace.export', { format: 'pcapng', out: 'relative.pcapng' })).field).toBe('params.out');
     expect(await fail('trace.cancelExport')).toMatchObject({ code: 'not-found', method: 'trace.cancelExport', message: 'no export is running' });
@@ -239,8 +239,8 @@ describe('WorkbenchService on the default simulated board', () => {
 
 function savedCapture() {
   const o = openJournal(captureDir);
-  if (!o.ok) throw new Error(o.reason);
-  return o.capture;
+  if (!o.ok) throw new Error(o.error);
+  return o.value;
 }
 
 describe('WorkbenchService: a connect that fails', () => {
@@ -255,8 +255,8 @@ describe('WorkbenchService: a connect that fails', () => {
     expect(kept, r.error.message).not.toBeNull();
     expect(kept![2]!.startsWith(capturesDir)).toBe(true);
     const o = openJournal(kept![2]!);
-    if (!o.ok) throw new Error(o.reason);
-    const recs = toRecords(o.capture.blocks());
+    if (!o.ok) throw new Error(o.error);
+    const recs = toRecords(o.value.blocks());
     expect(recs).toHaveLength(Number(kept![1]));
     expect(new TextDecoder().decode(recs.at(-1)!.data)).toMatch(/hostRole "device"/);
     expect((await failing.handle('session.state', {})).ok).toBe(true);

@@ -88,8 +88,8 @@ async function startBoard(board: string, ...extra: string[]): Promise<{ run: Run
 
 function records(path: string): TraceRecord[] {
   const o = loadCapture(path);
-  if (!o.ok) throw new Error(o.reason);
-  return toRecords(o.capture.blocks());
+  if (!o.ok) throw new Error(o.error);
+  return toRecords(o.value.blocks());
 }
 
 const markerOf = (r: TraceRecord) => ({ kind: MARKER_KINDS[r.msgId], text: new TextDecoder().decode(r.data) });
@@ -100,7 +100,7 @@ const NODE_INTERNALS = /EPIPE|ECONNRESET|Cannot call write|stream was destroyed|
 
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1);
 
-describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session ends (skipped: ${native.reason})`, () => {
+describe.skipIf(!native.ok)(native.ok ? 'how a session ends' : `how a session ends (skipped: ${native.error})`, () => {
   /** Runs `command` against a fresh board, does `end` to the board once both devices are up, and waits for the command to end. */
   async function endMidRun(command: string, args: string[], end: (board: Run, file: string) => void): Promise<{ run: Run; code: number | null; file: string }> {
     const { run: board, file } = await startBoard('sim-versal');

@@ -32,8 +32,8 @@ function cli(captures: string, ...args: string[]) {
 
 function markers(dir: string) {
   const o = openJournal(dir);
-  if (!o.ok) throw new Error(o.reason);
-  return toRecords(o.capture.blocks())
+  if (!o.ok) throw new Error(o.error);
+  return toRecords(o.value.blocks())
     .filter((r) => r.kind === 'marker')
     .map((r) => ({ kind: MARKER_KINDS[r.msgId], text: new TextDecoder().decode(r.data) }));
 }
@@ -97,8 +97,8 @@ describe('doorbells in the trace', () => {
     const { trace } = open.session;
     await open.close();
     const o = openJournal(trace.dir);
-    if (!o.ok) throw new Error(o.reason);
-    const wire = toRecords(o.capture.blocks()).filter((r) => r.kind === 'message' || r.kind === 'doorbell');
+    if (!o.ok) throw new Error(o.error);
+    const wire = toRecords(o.value.blocks()).filter((r) => r.kind === 'message' || r.kind === 'doorbell');
     const out = wire.filter((r) => r.dir === 'driver-to-device').map((r) => r.kind);
     expect(out.length).toBeGreaterThan(20);
     // One request at a time during bring-up, one doorbell per message, rung right after it is placed.
@@ -129,7 +129,7 @@ describe('automatic captures stay bounded', () => {
     // Well past the ring was written; what stays is the ring, give or take the segment being written.
     expect(journalBytes(trace.dir)).toBeLessThanOrEqual(ringBytes + (256 << 10));
     const o = openJournal(trace.dir);
-    expect(o.ok && o.capture.count).toBeLessThan(records / 2);
+    expect(o.ok && o.value.count).toBeLessThan(records / 2);
   });
 
   it('in number: the newest are kept, ones still being written and folders the user made are not touched', () => {

@@ -49,8 +49,8 @@ writeFileSync(spscFile, JSON.stringify(spscRaw));
 
 function parsed(raw: unknown): BoardProfile {
   const r = parseBoardProfile(raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.profile;
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
+  return r.value;
 }
 
 const builtin = (id: string) => findBuiltinProfile(id)!;
@@ -114,7 +114,7 @@ async function probeAndExercise(profile: BoardProfile, path: string, doorbells: 
   return link;
 }
 
-describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skipped: ${native.reason})`, () => {
+describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skipped: ${native.error})`, () => {
   describe.each(BOARDS)('$profile.id ($format), board in a separate process', ({ profile, args }) => {
     it('probes every device to DRIVER_OK and runs the workloads over socket doorbells', async () => {
       const path = freshPath();
@@ -213,7 +213,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
         toHex(new TextEncoder().encode('msgbus'.padEnd(32, '\0'))) + ' 00 10 00 00 00 00 00 00 00 10 00 00 00 00 00 00' + ' 00'.repeat(16),
       );
       expect(h.subarray(0xc0).every((b) => b === 0)).toBe(true);
-      expect(decodeShmHeader(h, 'x')).toEqual({ ok: true, layout });
+      expect(decodeShmHeader(h, 'x')).toEqual({ ok: true, value: layout });
     });
 
     it('decodes any bytes to a layout or an error that names its offset, never a throw', () => {
@@ -223,7 +223,7 @@ describe.skipIf(!native.ok)(native.ok ? 'shm-file link' : `shm-file link (skippe
           const h = valid.slice();
           for (const [at, v] of edits) h[at] = v;
           const r = decodeShmHeader(h, 'f');
-          if (r.ok) for (const reg of r.layout.regions) expect(reg.offset + reg.size).toBeLessThanOrEqual(r.layout.fileSize);
+          if (r.ok) for (const reg of r.value.regions) expect(reg.offset + reg.size).toBeLessThanOrEqual(r.value.fileSize);
           else expect(r.error).toMatch(/^f: .* \(header offset 0x[0-9a-f]{2}\)$/s);
         }),
       );

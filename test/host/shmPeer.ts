@@ -17,7 +17,7 @@ export function writeDeviceHeadStatus(path: string, profile: BoardProfile, statu
     readSync(fd, header, 0, header.length, 0);
     const file = decodeShmHeader(header, path);
     if (!file.ok) throw new Error(file.error);
-    const busAt = file.layout.regions.find((r) => r.name === profile.bus.region)!.offset + profile.bus.offset;
+    const busAt = file.value.regions.find((r) => r.name === profile.bus.region)!.offset + profile.bus.offset;
     const bytes = new Uint8Array(VMAMP_HEADER_SIZE);
     readSync(fd, bytes, 0, bytes.length, busAt);
     const layout = validateVmampLayout(bytes, profile.bus.size);

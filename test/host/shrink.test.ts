@@ -50,7 +50,7 @@ async function until(done: () => boolean): Promise<void> {
 
 const segmentBytes = (capture: string) => (existsSync(join(capture, 'seg-000001.ampc')) ? statSync(join(capture, 'seg-000001.ampc')).size : 0);
 
-describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a shared file truncated mid-run (skipped: ${native.reason})`, () => {
+describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a shared file truncated mid-run (skipped: ${native.error})`, () => {
   it('the shm-file link: an access past the new end is a MappingGoneError, and the link is lost with its text', async () => {
     const file = join(dir, 'amp-link');
     const board = cli(['sim', '--board', 'sim-qemu-amp-pci', '--shm', file]);
@@ -89,11 +89,11 @@ describe.skipIf(!native.ok)(native.ok ? 'a shared file truncated mid-run' : `a s
 
     // Closed by the writer, every chunk intact, and it goes on past what was on disk at the truncation.
     const opened = openJournal(capture);
-    if (!opened.ok || !flushedBefore.ok) throw new Error(opened.ok ? 'the capture was unreadable mid-run' : opened.reason);
+    if (!opened.ok || !flushedBefore.ok) throw new Error(opened.ok ? 'the capture was unreadable mid-run' : opened.error);
     const manifest = JSON.parse(readFileSync(join(capture, 'capture.json'), 'utf8')) as { journal: { closed?: { records: number } } };
-    expect(opened.capture.notes).toEqual(opened.capture.meta.notes);
-    expect(manifest.journal.closed?.records).toBe(opened.capture.count);
-    expect(opened.capture.count).toBeGreaterThan(flushedBefore.capture.count);
+    expect(opened.value.notes).toEqual(opened.value.meta.notes);
+    expect(manifest.journal.closed?.records).toBe(opened.value.count);
+    expect(opened.value.count).toBeGreaterThan(flushedBefore.value.count);
     // The capture itself says why the session ended.
     expect(readFileSync(join(capture, 'seg-000001.ampc')).includes(`shrank to 4096 bytes under the session`)).toBe(true);
   });

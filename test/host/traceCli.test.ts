@@ -18,8 +18,8 @@ function run(args: string[]) {
 
 function load(path: string): Capture {
   const o = loadCapture(path);
-  if (!o.ok) throw new Error(o.reason);
-  return o.capture;
+  if (!o.ok) throw new Error(o.error);
+  return o.value;
 }
 
 let dir = '';

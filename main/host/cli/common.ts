@@ -30,8 +30,8 @@ export function loadProfile(values: { board?: string | undefined; profile?: stri
       throw new UsageError(`cannot read profile ${values.profile}: ${systemErrorText(e)}`);
     }
     const r = parseBoardProfileText(text, values.profile);
-    if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.errors)}`);
-    return r.profile;
+    if (!r.ok) throw new UsageError(`profile ${values.profile} is invalid:\n${formatProfileErrors(r.error)}`);
+    return r.value;
   }
   const id = values.board ?? DEFAULT_BOARD;
   const p = findBuiltinProfile(id) ?? HARDWARE_PROFILES.find((h) => h.id === id);
@@ -52,7 +52,7 @@ export function linkOption(text: string | undefined): { link?: LinkSpec } {
   if (text === undefined) return {};
   const r = parseLinkSpec(text);
   if (!r.ok) throw new UsageError(r.error);
-  return { link: r.spec };
+  return { link: r.value };
 }
 
 /**

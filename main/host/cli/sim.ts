@@ -19,13 +19,13 @@ export async function cmdSim(argv: string[]): Promise<number> {
   const log = (text: string): void => void process.stderr.write(`sim ${profile.id}: ${text}\n`);
   const faulty = faultyBoardFromArgs(values, profile, values.shm, log);
   if (!faulty.ok) throw new UsageError(faulty.error);
-  const board = await runSimOnShmFile(profile, values.shm, { doorbells, log, ...faulty.board?.shmOptions });
+  const board = await runSimOnShmFile(profile, values.shm, { doorbells, log, ...faulty.value?.shmOptions });
   // One line on stdout once a workbench can attach: scripts and tests wait for it.
   process.stdout.write(`ready ${values.shm} ${board.socketPath ?? 'poll'}\n`);
   return new Promise<number>((resolve) => {
     const stop = (code: number) =>
       void board.close().then(() => {
-        faulty.board?.close();
+        faulty.value?.close();
         resolve(code);
       });
     board.attached.catch((e: unknown) => {

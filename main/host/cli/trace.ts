@@ -19,8 +19,8 @@ function openCaptureArg(path: string | undefined, command: string): Capture {
   if (path === undefined) throw new UsageError(`${command} needs a CAPTURE: a capture folder, or a pcapng or JSONL file this workbench exported`);
   const o = loadCapture(path);
   // Unreadable data is exit status 1, not a usage error.
-  if (!o.ok) throw new Error(o.reason);
-  return o.capture;
+  if (!o.ok) throw new Error(o.error);
+  return o.value;
 }
 
 /** The capture's notes, once it has been read through (a streamed file finds damage as it goes). */
@@ -56,8 +56,8 @@ export async function cmdExport(argv: string[]): Promise<number> {
     process.stderr.write(r.error + '\n');
     return r.error.startsWith('filter:') ? 2 : 1;
   }
-  out(`${r.written} of ${r.scanned} records → ${values.out} (${format}, ${(r.bytes / 1e6).toFixed(2)} MB)`);
-  printCount(r.problems, r.findings, false);
+  out(`${r.value.written} of ${r.value.scanned} records → ${values.out} (${format}, ${(r.value.bytes / 1e6).toFixed(2)} MB)`);
+  printCount(r.value.problems, r.value.findings, false);
   return 0;
 }
 
@@ -73,7 +73,7 @@ export async function cmdStats(argv: string[]): Promise<number> {
     if (!f.ok) throw new UsageError(`filter: error at column ${f.column}:\n${renderFilterError(values.filter, f)}`);
     const acc = new StatsAccumulator({ startMonoNs });
     forEachRecord(capture.blocks(), (v) => {
-      if (f.test(v)) acc.add(v);
+      if (f.value.test(v)) acc.add(v);
     });
     stats = acc.result();
   }

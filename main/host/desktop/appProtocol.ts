@@ -82,7 +82,7 @@ export function appProtocolHandler(rendererDir: string, csp: string): (request: 
       return refuse(400, `malformed path ${url.pathname}`);
     }
     const r = await readStaticFile(rendererDir, pathname);
-    if (!r.ok) return refuse(r.status, r.reason);
-    return new Response(request.method === 'HEAD' ? null : r.body, { status: 200, headers: headers(r.contentType) });
+    if (!r.ok) return refuse(r.status, r.error);
+    return new Response(request.method === 'HEAD' ? null : r.value.body, { status: 200, headers: headers(r.value.contentType) });
   };
 }

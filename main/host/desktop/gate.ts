@@ -7,6 +7,7 @@
  * payload, with the Workbench API's own runtime schemas (parseRequest). The engine validates again.
  */
 import { parseRequest, type WorkbenchError } from '../../../src/api/workbench';
+import { ok, type Result } from '../../../src/util/result';
 import { APP_HOST, APP_INDEX_URL, APP_SCHEME } from './appProtocol';
 
 /** Where the app's page comes from: the renderer build over amp-workbench://, or Vite's dev server. */
@@ -39,7 +40,7 @@ export function isAppSender(frameUrl: string | null | undefined, origin: AppOrig
   return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === own.origin;
 }
 
-export type Gated = { ok: true; method: string; params: unknown } | { ok: false; error: WorkbenchError };
+export type Gated = Result<{ method: string; params: unknown }, WorkbenchError>;
 
 /**
  * A page request as main received it on the page's port. On success the request goes on
@@ -48,5 +49,5 @@ export type Gated = { ok: true; method: string; params: unknown } | { ok: false;
 export function gateRequest(method: unknown, params: unknown): Gated {
   const parsed = parseRequest(method, params);
   if (!parsed.ok) return parsed;
-  return { ok: true, method: parsed.request.method, params: params ?? {} };
+  return ok({ method: parsed.value.method, params: params ?? {} });
 }

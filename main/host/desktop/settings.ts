@@ -9,7 +9,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 
 import { describeValue } from '../../../src/api/issues';
 import { scanJson } from '../../../src/api/jsonLocate';
-import { SETTINGS_VERSION, THEMES, VIEWS, type DesktopSettings } from '../../../src/api/desktop';
+import { SETTINGS_VERSION, THEMES, VIEWS, type DesktopSettings, type SettingsUpdateResult } from '../../../src/api/desktop';
 import { fileErrorText } from '../failure';
 
 export const SETTINGS_FILE = 'settings.json';
@@ -88,7 +88,7 @@ export function validateSettings(raw: unknown, where = SETTINGS_FILE): { setting
 }
 
 /** A change the page asks for: every field must be patchable and valid, or nothing changes. */
-export function applySettingsPatch(current: DesktopSettings, patch: unknown): { ok: true; settings: DesktopSettings } | { ok: false; error: string } {
+export function applySettingsPatch(current: DesktopSettings, patch: unknown): SettingsUpdateResult {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return { ok: false, error: `settings update: expected an object such as {"theme": "dark"}, saw ${describeValue(patch)}` };
   const next: DesktopSettings = { ...current };
   for (const [key, value] of Object.entries(patch)) {
@@ -100,7 +100,7 @@ export function applySettingsPatch(current: DesktopSettings, patch: unknown): { 
     if (!r.ok) return { ok: false, error: `settings update: ${k}: expected ${r.expected}, saw ${describeValue(value)}` };
     (next as unknown as Record<string, unknown>)[k] = r.value;
   }
-  return { ok: true, settings: next };
+  return { ok: true, value: next };
 }
 
 export interface LoadedSettings {
@@ -132,7 +132,7 @@ export function loadSettings(file: string): LoadedSettings {
       kept = null;
     }
     const where = kept ? `kept as ${kept}` : 'could not be moved aside';
-    return { settings: defaultSettings(), problems: [`${file}: not JSON (line ${scan.position.line}, column ${scan.position.column}: ${scan.message}); ${where}, using defaults`], brokenCopy: kept };
+    return { settings: defaultSettings(), problems: [`${file}: not JSON (line ${scan.position.line}, column ${scan.position.column}: ${scan.error}); ${where}, using defaults`], brokenCopy: kept };
   }
   return { ...validateSettings(scan.value, file), brokenCopy: null };
 }

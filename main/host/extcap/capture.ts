@@ -20,7 +20,7 @@ import WebSocket, { type RawData } from 'ws';
 
 import type { BoardProfile } from '../../../src/api/boardProfile';
 import { RpcClient, type RpcChannel } from '../../../src/api/rpc';
-import { forEachRecord, indexRecords } from '../../../src/trace/block';
+import { forEachRecord, indexedBlock, indexRecords } from '../../../src/trace/block';
 import { metaFromJson } from '../../../src/trace/meta';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { BOARD_OPTIONS, linkOption, loadProfile, onInterrupt } from '../cli/common';
@@ -298,12 +298,12 @@ async function streamLiveSession(live: LiveSessionRecord, run: CaptureRun): Prom
           const page = r.result as { next: number; total: number; records: string; meta: unknown };
           if (!writer.begun) {
             const meta = metaFromJson(page.meta);
-            if (!meta.ok) return end(`${where} sent capture metadata this extcap cannot read: ${meta.reason}`);
-            writer.begin(meta.meta);
-            control.status(`AMP Workbench: streaming the live session of ${meta.meta.board} from ${where}`);
+            if (!meta.ok) return end(`${where} sent capture metadata this extcap cannot read: ${meta.error}`);
+            writer.begin(meta.value);
+            control.status(`AMP Workbench: streaming the live session of ${meta.value.board} from ${where}`);
           }
           const block = indexRecords(Buffer.from(page.records, 'base64'));
-          forEachRecord([block.block], (v) => writer.write(v));
+          forEachRecord([indexedBlock(block)], (v) => writer.write(v));
           writer.flush();
           from = page.next;
           if (from >= page.total) break;

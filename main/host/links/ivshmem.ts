@@ -128,8 +128,8 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
   if (profile.doorbellIn.kind !== 'eventfd') fail(`doorbellIn.kind: expected "eventfd" for an ivshmem peer, saw "${profile.doorbellIn.kind}"`);
   if (profile.doorbellOut.kind !== 'ivshmem') fail(`doorbellOut.kind: expected "ivshmem" for an ivshmem peer, saw "${profile.doorbellOut.kind}"`);
   const native = loadNative();
-  if (!native.ok) fail(`the ivshmem link needs the native addon: ${native.reason}`);
-  const addon = native.addon;
+  if (!native.ok) fail(`the ivshmem link needs the native addon: ${native.error}`);
+  const addon = native.value;
   const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
   const inVector = profile.doorbellIn.vector ?? 0;
   const outVector = profile.doorbellOut.value ?? 0;

@@ -11,6 +11,7 @@ import { openPciLink } from './pci';
 import { openQtestLink } from './qtest';
 import { openSerialBridgeLink } from './serialBridge';
 import { openShmFileLink } from './shmFile';
+import type { Result } from '../../../src/util/result';
 
 export type LinkSpec =
   | { kind: 'sim' }
@@ -33,7 +34,7 @@ export class LinkError extends Error {}
 
 export const LINK_SPEC_HELP = `sim | shm-file:FILE[,poll] | serial:PORT[@BAUD] | pci[:BDF] | ivshmem[:SOCKET] | qtest[:SOCKET][,listen][,mem=FILE]`;
 
-export type LinkSpecParse = { ok: true; spec: LinkSpec } | { ok: false; error: string };
+export type LinkSpecParse = Result<LinkSpec>;
 
 export function parseLinkSpec(text: string): LinkSpecParse {
   const colon = text.indexOf(':');
@@ -42,21 +43,21 @@ export function parseLinkSpec(text: string): LinkSpecParse {
   const bad = (why: string): LinkSpecParse => ({ ok: false, error: `--link "${text}": ${why}; expected ${LINK_SPEC_HELP}` });
   switch (kind) {
     case 'sim':
-      return arg ? bad('sim takes no argument') : { ok: true, spec: { kind: 'sim' } };
+      return arg ? bad('sim takes no argument') : { ok: true, value: { kind: 'sim' } };
     case 'shm-file': {
       if (!arg) return bad('shm-file needs the file, e.g. shm-file:/dev/shm/amp0');
       const poll = arg.endsWith(',poll');
-      return { ok: true, spec: { kind: 'shm-file', file: poll ? arg.slice(0, -5) : arg, ...(poll ? { doorbells: 'poll' as const } : {}) } };
+      return { ok: true, value: { kind: 'shm-file', file: poll ? arg.slice(0, -5) : arg, ...(poll ? { doorbells: 'poll' as const } : {}) } };
     }
     case 'serial': {
       const m = /^(.+?)(?:@(\d+))?$/.exec(arg);
       if (!m) return bad('serial needs the port, e.g. serial:/dev/ttyUSB0@2000000');
-      return { ok: true, spec: { kind: 'serial', path: m[1]!, ...(m[2] ? { baudRate: Number(m[2]) } : {}) } };
+      return { ok: true, value: { kind: 'serial', path: m[1]!, ...(m[2] ? { baudRate: Number(m[2]) } : {}) } };
     }
     case 'pci':
-      return { ok: true, spec: arg ? { kind: 'pci', bdf: arg } : { kind: 'pci' } };
+      return { ok: true, value: arg ? { kind: 'pci', bdf: arg } : { kind: 'pci' } };
     case 'ivshmem':
-      return { ok: true, spec: arg ? { kind: 'ivshmem', socket: arg } : { kind: 'ivshmem' } };
+      return { ok: true, value: arg ? { kind: 'ivshmem', socket: arg } : { kind: 'ivshmem' } };
     case 'qtest': {
       const [socket = '', ...flags] = arg.split(',');
       const spec: Extract<LinkSpec, { kind: 'qtest' }> = { kind: 'qtest' };
@@ -67,7 +68,7 @@ export function parseLinkSpec(text: string): LinkSpecParse {
         else return bad(`unknown qtest option "${f}" (listen, mem=FILE)`);
       }
       if (spec.listen && !spec.socket) return bad('qtest listen needs the socket path, e.g. qtest:/tmp/amp-qtest.sock,listen');
-      return { ok: true, spec };
+      return { ok: true, value: spec };
     }
     default:
       return bad(`unknown link kind "${kind}"`);

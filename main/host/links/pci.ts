@@ -284,10 +284,10 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
   }
   const found = findPciFunction(sysfsRoot, { vendor: profile.pci?.vendor, device: profile.pci?.device, bdf: opts.bdf ?? profile.pci?.bdf });
   if (!found.ok) fail(`board ${profile.id}: ${found.error}`);
-  const fn = found.fn;
+  const fn = found.value;
   const native = loadNative();
-  if (!native.ok) fail(`the pci link needs the native addon: ${native.reason}`);
-  const addon = native.addon;
+  if (!native.ok) fail(`the pci link needs the native addon: ${native.error}`);
+  const addon = native.value;
   const notices: string[] = [];
   const config = new PciConfig(join(fn.dir, 'config'));
 

@@ -665,7 +665,7 @@ export async function openQtestLink(profile: BoardProfile, opts: QtestLinkOption
       `bus 0 has no PCI functions (config access ${how.kind}: is the machine ${how.kind === 'cf8' ? 'an x86 pc/q35' : 'one with ECAM at qtest.ecamBase'}?)`,
     );
     if (!picked.ok) fail(`board ${profile.id}: ${picked.error}`);
-    const fn = picked.fn;
+    const fn = picked.value;
     const config = all.find((f) => f.fn.bdf === fn.bdf)!.config;
     const command = await config.read(PCI_COMMAND, 16);
     if (command & PCI_COMMAND_MEMORY) await config.write(PCI_COMMAND, 16, command & ~PCI_COMMAND_MEMORY);
@@ -781,10 +781,10 @@ function regionWindow(
 
 function mapFile(region: Region, path: string, offset: number, mappings: NativeMapping[], onGone: (e: MappingGoneError) => void): MemoryWindow {
   const native = loadNative();
-  if (!native.ok) fail(`region "${region.name}": mapping ${path} needs the native addon: ${native.reason}`);
+  if (!native.ok) fail(`region "${region.name}": mapping ${path} needs the native addon: ${native.error}`);
   let mapping: NativeMapping;
   try {
-    mapping = native.addon.map(path, offset, region.size);
+    mapping = native.value.map(path, offset, region.size);
   } catch (e) {
     fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${systemErrorText(e)}; is it QEMU's mem-path file with share=on, and is qtest.ramFileBase right?`);
   }

@@ -38,6 +38,7 @@ import { fileErrorText } from '../failure';
 import { systemErrorText } from '../systemError';
 import { NativeWindow, watchMappings } from './nativeWindow';
 import { errorText } from '../../../src/util/errorText';
+import type { Result } from '../../../src/util/result';
 
 export const SHM_MAGIC = Uint8Array.from('AMP-SHM\0', (c) => c.charCodeAt(0));
 export const SHM_VERSION = 1;
@@ -117,7 +118,7 @@ export function encodeShmHeader(layout: ShmLayout): Uint8Array {
 }
 
 /** Reads a header; `where` names the file in errors. */
-export function decodeShmHeader(bytes: Uint8Array, where: string): { ok: true; layout: ShmLayout } | { ok: false; error: string } {
+export function decodeShmHeader(bytes: Uint8Array, where: string): Result<ShmLayout> {
   const fail = (offset: number, text: string) => ({ ok: false as const, error: `${where}: ${text} (header offset ${hexNum(offset, 2)})` });
   if (bytes.length < SHM_HEADER_SIZE) return fail(0, `header needs ${SHM_HEADER_SIZE} bytes, saw ${bytes.length}`);
   const magic = bytes.subarray(0, SHM_MAGIC.length);
@@ -147,7 +148,7 @@ export function decodeShmHeader(bytes: Uint8Array, where: string): { ok: true; l
     }
     regions.push({ name, offset, size });
   }
-  return { ok: true, layout: { profileId: decodeName(bytes.subarray(0x20, 0x40)), fileSize, regions } };
+  return { ok: true, value: { profileId: decodeName(bytes.subarray(0x20, 0x40)), fileSize, regions } };
 }
 
 /**
@@ -179,8 +180,8 @@ export function createShmFile(profile: BoardProfile, filePath: string): ShmLayou
 
 export function requireNative(what: string): NativeAddon {
   const native = loadNative();
-  if (!native.ok) throw new Error(`${what} needs the native addon: ${native.reason}`);
-  return native.addon;
+  if (!native.ok) throw new Error(`${what} needs the native addon: ${native.error}`);
+  return native.value;
 }
 
 export interface ShmFileMapping {
@@ -222,7 +223,7 @@ export function mapShmFile(profile: BoardProfile, filePath: string, addon: Nativ
   }
   const decoded = decodeShmHeader(header, `shm file ${filePath}`);
   if (!decoded.ok) throw new Error(decoded.error);
-  const { layout } = decoded;
+  const layout = decoded.value;
   if (layout.fileSize > fileSize) throw new Error(`shm file ${filePath}: the header says ${layout.fileSize} bytes (offset 0x18), the file has ${fileSize}`);
   const placed = new Map<string, ShmRegion>();
   for (const r of profile.regions) {

@@ -8,6 +8,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSyn
 import { basename, join } from 'node:path';
 
 import { errnoCode, systemErrorText } from '../systemError';
+import type { Result } from '../../../src/util/result';
 
 
 /** PCI command register (config offset 0x04) bits, PCI Local Bus spec §6.2.2. */
@@ -95,7 +96,7 @@ export interface PciMatch {
   bdf?: string | undefined;
 }
 
-export type FindResult = { ok: true; fn: PciFunction } | { ok: false; error: string };
+export type FindResult = Result<PciFunction>;
 
 /**
  * The one function that matches: by BDF if given (and then its ids must agree with the profile),
@@ -117,10 +118,10 @@ export function pickPciFunction(all: readonly PciFunction[], want: PciMatch, non
     if ((want.vendor !== undefined && fn.vendor !== want.vendor) || (want.device !== undefined && fn.device !== want.device)) {
       return { ok: false, error: `PCI function ${want.bdf} is ${describeFunction(fn)}, but the profile expects ${ids}` };
     }
-    return { ok: true, fn };
+    return { ok: true, value: fn };
   }
   const matches = all.filter((f) => (want.vendor === undefined || f.vendor === want.vendor) && (want.device === undefined || f.device === want.device));
-  if (matches.length === 1) return { ok: true, fn: matches[0]! };
+  if (matches.length === 1) return { ok: true, value: matches[0]! };
   if (matches.length === 0) return { ok: false, error: `no PCI device ${ids}${seen}` };
   return { ok: false, error: `${matches.length} PCI devices ${ids} (${matches.map((f) => f.bdf).join(', ')}): choose one with pci:BDF` };
 }

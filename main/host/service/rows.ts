@@ -6,7 +6,7 @@ import type { RecordDetail, TraceRow } from '../../../src/api/workbench';
 import { HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
 import { toHex } from '../../../src/util/hex';
 import { describeRecord } from '../../../src/trace/describe';
-import { decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, type RecordView } from '../../../src/trace/record';
+import { decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
 
 const FLAG_NAMES = Object.entries(RECORD_FLAGS);
 const utf8 = new TextDecoder();
@@ -24,7 +24,7 @@ function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof
   return {
     index,
     seq: view.seq,
-    timeNs: view.relNs(base),
+    timeNs: view.relNs(timeBase(base)),
     kind: view.kind,
     dir: view.dir,
     dev: view.devNum === NO_DEV ? null : view.devNum,

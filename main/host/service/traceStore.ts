@@ -10,12 +10,17 @@
  * record regardless: 4 bytes per match in each cached filtered view (at most MAX_VIEWS views),
  * and 8 bytes per paired response in the statistics once asked for (StatsAccumulator keeps exact
  * percentiles). Per block: a few numbers of index, in the source.
+ *
+ * A rolling capture deletes its oldest segments: positions stay as they were, but those below
+ * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
+ * statistics forget what went; windows and exports read only what is held.
  */
 import type { TraceInfo } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
 import { RecordView } from '../../../src/trace/record';
-import { ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
+import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
+import type { Fail, Ok } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
@@ -24,6 +29,8 @@ const MAX_VIEWS = 8;
 
 class FilterView {
   positions = new Uint32Array(1024);
+  /** Matches before this index are positions no longer held. */
+  start = 0;
   length = 0;
   /** Positions below this have been tested. */
   scanned = 0;
@@ -37,27 +44,40 @@ class FilterView {
     }
     this.positions[this.length++] = position;
   }
+
+  /** Forgets the matches below position `dropped`. */
+  trim(dropped: number): void {
+    while (this.start < this.length && this.positions[this.start]! < dropped) this.start++;
+    // A rolling capture keeps dropping: keep the list to what is held.
+    if (this.start > 1024 && this.start * 2 > this.length) {
+      this.positions.copyWithin(0, this.start, this.length);
+      this.length -= this.start;
+      this.start = 0;
+    }
+  }
 }
 
-export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: string; column?: number };
+/** A store answer; a bad filter's failure also says at which column. */
+export type StoreResult<T> = Ok<T> | (Fail & { column?: number });
 
-function filterFailure(text: string, f: FilterError): { ok: false; error: string; column: number } {
-  return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.message}`, column: f.column };
+function filterFailure(text: string, f: FilterError): FilterError {
+  return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.error}`, column: f.column };
 }
 
 export class TraceStore {
   private readonly src: ResidentCache;
   private readonly base: bigint;
-  private readonly allStats: { acc: StatsAccumulator; scanned: number };
+  /** Statistics over positions [from, scanned). */
+  private allStats: { acc: StatsAccumulator; from: number; scanned: number };
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
   /** Time bounds over the spans below `timed`. */
-  private times = { timed: 0, firstNs: null as number | null, lastNs: null as number | null };
+  private times = { from: 0, timed: 0, firstNs: null as number | null, lastNs: null as number | null };
 
   constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
     this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
-    this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), scanned: 0 };
+    this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), from: 0, scanned: 0 };
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -69,6 +89,16 @@ export class TraceStore {
 
   get count(): number {
     return this.src.count;
+  }
+
+  /** Records at the start no longer held (ring mode). */
+  get dropped(): number {
+    return firstHeld(this.src);
+  }
+
+  /** Records still held: the rows of the unfiltered view. */
+  get held(): number {
+    return this.count - this.dropped;
   }
 
   get live(): boolean {
@@ -83,6 +113,8 @@ export class TraceStore {
   info(): TraceInfo {
     const m = this.src.meta;
     const spans = this.src.spans();
+    const held = this.src.firstHeldSpan;
+    if (this.times.from !== held) this.times = { from: held, timed: held, firstNs: null, lastNs: null };
     const t = this.times;
     for (; t.timed < spans.length; t.timed++) {
       const s = spans[t.timed]!;
@@ -94,6 +126,7 @@ export class TraceStore {
       source: this.live ? 'live' : 'file',
       path: this.src.path,
       count: this.count,
+      dropped: this.dropped,
       board: m.board,
       revision: m.revision,
       queueFormat: m.queueFormat,
@@ -122,7 +155,7 @@ export class TraceStore {
   /** Blocks that may hold records in [fromNs, toNs), as a scan (each valid until the next is pulled). */
   private *blocksBetween(fromNs: number, toNs: number): Generator<RecordBlock> {
     const spans = this.src.spans();
-    for (let k = 0; k < spans.length; k++) {
+    for (let k = this.src.firstHeldSpan; k < spans.length; k++) {
       const s = spans[k]!;
       if (s.maxNs < fromNs || s.minNs >= toNs) continue;
       const b = this.src.scan(k);
@@ -157,7 +190,7 @@ export class TraceStore {
 
   private compile(text: string): StoreResult<RecordPredicate> {
     const f = compileFilter(text, { startMonoNs: this.base });
-    return f.ok ? { ok: true, value: f.test } : filterFailure(text, f);
+    return f.ok ? { ok: true, value: f.value.test } : filterFailure(text, f);
   }
 
   /** Calls `fn` with each record from position `from` to the end, and its position. */
@@ -182,6 +215,8 @@ export class TraceStore {
     this.views.set(text, fv);
     if (this.views.size > MAX_VIEWS) this.views.delete(this.views.keys().next().value!);
     const total = this.count;
+    fv.trim(this.dropped);
+    fv.scanned = Math.max(fv.scanned, this.dropped);
     if (fv.scanned < total) {
       const f = fv;
       this.scanFrom(f.scanned, (v, p) => {
@@ -196,19 +231,24 @@ export class TraceStore {
   rows(from: number, n: number, filter?: string): StoreResult<{ total: number; positions: number[] }> {
     const text = filter?.trim() ?? '';
     if (text === '') {
+      const dropped = this.dropped;
       const positions: number[] = [];
-      for (let p = from; p < Math.min(this.count, from + n); p++) positions.push(p);
-      return { ok: true, value: { total: this.count, positions } };
+      for (let p = dropped + from; p < Math.min(this.count, dropped + from + n); p++) positions.push(p);
+      return { ok: true, value: { total: this.held, positions } };
     }
     const fv = this.filtered(text);
     if (!fv.ok) return fv;
     const f = fv.value;
-    return { ok: true, value: { total: f.length, positions: Array.from(f.positions.subarray(Math.min(from, f.length), Math.min(f.length, from + n))) } };
+    const held = f.length - f.start;
+    return { ok: true, value: { total: held, positions: Array.from(f.positions.subarray(f.start + Math.min(from, held), f.start + Math.min(held, from + n))) } };
   }
 
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
     if (text === '') {
+      const dropped = this.dropped;
+      // Records went out of the capture since counted: count what is held again.
+      if (this.allStats.from < dropped) this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), from: dropped, scanned: dropped };
       const s = this.allStats;
       const total = this.count;
       if (s.scanned < total) {
@@ -223,7 +263,7 @@ export class TraceStore {
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
     const test = c.value;
-    this.scanFrom(0, (v) => {
+    this.scanFrom(this.dropped, (v) => {
       if (test(v)) acc.add(v);
     });
     return { ok: true, value: acc.result() };

@@ -38,16 +38,28 @@ import { parseLinkSpec, type LinkSpec } from '../links/open';
 import { openSession, SessionError, type Session } from '../session';
 import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
+import type { Result } from '../../../src/util/result';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
-import { TraceStore } from './traceStore';
+import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
 
 export interface WorkbenchServiceOptions {
   /** Where session captures go, one folder each (default DEFAULT_CAPTURES_DIR, as for the CLI). */
   capturesDir?: string;
   /** Trace bytes kept in memory (TraceStore; default 256 MiB). */
   residentBytes?: number;
+  /** Size of a session's rolling capture (default UI_ROLLING_CAPTURE_BYTES). */
+  ringBytes?: number;
 }
+
+/**
+ * A UI session's rolling capture keeps as much as the store may hold in memory (DEFAULT_RESIDENT_BYTES):
+ * someone at the screen scrolls back to what went wrong, and the CLI's 64 MiB (about 12 s at
+ * 50 k msg/s) is gone before they get there; 256 MiB is about 50 s at that rate and minutes at a
+ * bring-up's, while the disk it takes stays bounded. Records older than the ring leave the trace:
+ * the store then counts them in `dropped` and serves only what is held.
+ */
+export const UI_ROLLING_CAPTURE_BYTES = DEFAULT_RESIDENT_BYTES;
 
 
 /**
@@ -64,7 +76,7 @@ function ok(result: unknown): Reply {
 }
 
 /** A filter's failure as the API's error, naming the column it stumbled on. */
-function filtered<T>(r: { ok: true; value: T } | { ok: false; error: string; column?: number | undefined }): Reply {
+function filtered<T>(r: StoreResult<T>): Reply {
   return r.ok ? ok(r.value) : workbenchError('bad-filter', r.error, { field: 'params.filter', ...(r.column ? { column: r.column } : {}) });
 }
 
@@ -122,11 +134,11 @@ export class WorkbenchService implements WorkbenchApi {
   async handle(method: unknown, params: unknown, signal?: CancelSignal): Promise<Reply> {
     const p = parseRequest(method, params);
     if (!p.ok) return p;
-    const m = p.request.method;
+    const m = p.value.method;
     try {
       // The parsed request pairs the method with its own parameters; the compiler cannot follow the pair through the union.
       const run = this.handlers[m] as (params: unknown, signal: CancelSignal | undefined) => Reply | Promise<Reply>;
-      const r = await run(p.request.params, signal);
+      const r = await run(p.value.params, signal);
       // Messages say what happened in the user's words; programs find the request in `method`.
       return r.ok ? r : { ok: false, error: { ...r.error, method: m } };
     } catch (e) {
@@ -146,7 +158,7 @@ export class WorkbenchService implements WorkbenchApi {
 
   private validate(text: string, fileName: string): Reply {
     const r = parseBoardProfileText(text, fileName);
-    return ok(r.ok ? { valid: true, id: r.profile.id, description: r.profile.description } : { valid: false, errors: r.errors });
+    return ok(r.ok ? { valid: true, id: r.value.id, description: r.value.description } : { valid: false, errors: r.error });
   }
 
   private rows(s: TraceStore, p: WorkbenchParsedParams<'trace.rows'>): Reply {
@@ -208,16 +220,16 @@ export class WorkbenchService implements WorkbenchApi {
     };
   }
 
-  private profileFor(p: WorkbenchParsedParams<'session.connect'>): { ok: true; profile: BoardProfile } | { ok: false; error: WorkbenchError } {
+  private profileFor(p: WorkbenchParsedParams<'session.connect'>): Result<BoardProfile, WorkbenchError> {
     if (p.profileText !== undefined) {
       const r = parseBoardProfileText(p.profileText, p.fileName ?? 'profile');
       if (r.ok) return r;
-      const list = r.errors.map((e) => `${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('; ');
+      const list = r.error.map((e) => `${e.field}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('; ');
       return workbenchError('bad-request', `the board profile is invalid: ${list}`, { field: 'params.profileText' });
     }
     const id = p.board ?? DEFAULT_BOARD;
     const profile = findBuiltinProfile(id) ?? HARDWARE_PROFILES.find((h) => h.id === id);
-    if (profile) return { ok: true, profile };
+    if (profile) return { ok: true, value: profile };
     return workbenchError('bad-request', `unknown board "${id}"; expected one of ${ALL_PROFILES().map((b) => b.id).join(', ')}`, { field: 'params.board' });
   }
 
@@ -227,12 +239,12 @@ export class WorkbenchService implements WorkbenchApi {
     }
     const chosen = this.profileFor(p);
     if (!chosen.ok) return chosen;
-    const profile = chosen.profile;
+    const profile = chosen.value;
     let link: LinkSpec | undefined;
     if (p.link !== undefined) {
       const l = parseLinkSpec(p.link);
       if (!l.ok) return workbenchError('bad-request', l.error, { field: 'params.link' });
-      link = l.spec;
+      link = l.value;
     }
     this.busy = `connecting to ${profile.id}`;
     let session: Session;
@@ -240,7 +252,7 @@ export class WorkbenchService implements WorkbenchApi {
       session = await openSession(profile, {
         ...(link ? { link } : {}),
         onStage: (stage, detail) => this.emit('session.stage', { stage, detail }),
-        capture: { capturesDir: this.capturesDir, flushMs: LIVE_FLUSH_MS, notes: [`amp-workbench session on ${profile.id}`] },
+        capture: { capturesDir: this.capturesDir, flushMs: LIVE_FLUSH_MS, ringBytes: this.opts.ringBytes ?? UI_ROLLING_CAPTURE_BYTES, notes: [`amp-workbench session on ${profile.id}`] },
       });
     } catch (e) {
       const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';
@@ -253,7 +265,7 @@ export class WorkbenchService implements WorkbenchApi {
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
     this.unsubscribe = [
-      store.follow((count) => this.emit('trace.appended', { count, total: store.count })),
+      store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) })),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.session = session;
@@ -291,26 +303,26 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   /** The session, when it has device `devNum`. */
-  private onDevice(devNum: number): { ok: true; session: Session } | { ok: false; error: WorkbenchError } {
+  private onDevice(devNum: number): Result<Session, WorkbenchError> {
     const session = this.session;
     if (!session) return workbenchError('no-session', 'no board is connected; connect a board first');
     if (!session.driver.state(devNum)) {
       const have = session.driver.states().map((d) => d.devNum);
       return workbenchError('not-found', `no device with dev_num ${devNum}; the board has ${have.length ? have.join(', ') : 'no devices'}`, { field: 'params.devNum' });
     }
-    return { ok: true, session };
+    return { ok: true, value: session };
   }
 
   private async reset(devNum: number): Promise<Reply> {
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
-    return ok({ device: deviceToJson(await s.session.resetDevice(devNum)) });
+    return ok({ device: deviceToJson(await s.value.resetDevice(devNum)) });
   }
 
   private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
     const s = this.onDevice(p.devNum);
     if (!s.ok) return s;
-    const { session } = s;
+    const session = s.value;
     const state = session.driver.state(p.devNum)!;
     // The API's schema admits only registered kinds.
     const { device, workload } = WORKLOADS.get(p.kind)!;
@@ -334,14 +346,14 @@ export class WorkbenchService implements WorkbenchApi {
       succeeded: r.ok,
       error: r.ok ? null : r.error,
       latencyUs,
-      reads: r.ok ? r.reads.map((b) => toHex(b, '')) : [],
+      reads: r.ok ? r.value.map((b) => toHex(b, '')) : [],
     });
   }
 
   private async inspect(devNum: number, queue: number): Promise<Reply> {
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
-    const { driver } = s.session;
+    const { driver } = s.value;
     const ring = driver.inspectQueue(devNum, queue);
     const model = driver.state(devNum)!.queues[queue];
     if (!ring || !model) {
@@ -372,7 +384,7 @@ export class WorkbenchService implements WorkbenchApi {
         onProgress: (done, total) => this.emit('export.progress', { out: p.out, done, total }),
         signal: abort.signal,
       });
-      if (r.ok) return ok({ out: p.out, written: r.written, scanned: r.scanned, bytes: r.bytes });
+      if (r.ok) return ok({ out: p.out, written: r.value.written, scanned: r.value.scanned, bytes: r.value.bytes, dropped: r.value.dropped });
       const code = abort.signal.aborted ? 'cancelled' : r.error.startsWith('filter:') ? 'bad-filter' : 'failed';
       return workbenchError(code, r.error);
     } finally {
@@ -384,8 +396,8 @@ export class WorkbenchService implements WorkbenchApi {
   private open(path: string): Reply {
     if (this.session || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
-    if (!o.ok) return workbenchError('not-found', o.reason, { field: 'params.path' });
-    const store = new TraceStore(o.capture, this.residentOption());
+    if (!o.ok) return workbenchError('not-found', o.error, { field: 'params.path' });
+    const store = new TraceStore(o.value, this.residentOption());
     this.store = store;
     const info = store.info();
     this.emit('trace.reset', info);

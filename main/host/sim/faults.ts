@@ -25,6 +25,7 @@ import type { SimBoard } from '../../../src/sim/board';
 import { qemuGetDevicesAnswer } from '../../../src/sim/qemuGetDevices';
 import { toHex } from '../../../src/util/hex';
 import type { ShmBoardOptions, ShmBoardSide } from './shmBoard';
+import { ok, type Result } from '../../../src/util/result';
 
 type Trigger = { after: number } | { on: string };
 
@@ -132,7 +133,7 @@ export function faultHelp(): string {
 }
 
 /** Parses `NAME[=ARG][@N|@MESSAGE][,…]` against the board it will run on. */
-export function parseFaults(text: string, profile: BoardProfile): { ok: true; faults: Fault[] } | { ok: false; error: string } {
+export function parseFaults(text: string, profile: BoardProfile): Result<Fault[]> {
   const rev = profile.bus.revision;
   if (rev !== 'r3' && rev !== 'r4') return { ok: false, error: `--fault needs a board speaking virtio-msg r3 or r4 (8-byte header with token); ${profile.id} speaks ${rev}` };
   const faults: Fault[] = [];
@@ -159,7 +160,7 @@ export function parseFaults(text: string, profile: BoardProfile): { ok: true; fa
     faults.push({ name, arg, when });
   }
   if (faults.length === 0) return { ok: false, error: '--fault needs at least one fault' };
-  return { ok: true, faults };
+  return { ok: true, value: faults };
 }
 
 /** What `sim` adds to its options (main/host/cli/sim.ts). */
@@ -174,11 +175,11 @@ export function faultyBoardFromArgs(
   profile: BoardProfile,
   filePath: string,
   log: (text: string) => void,
-): { ok: true; board: FaultyBoard | null } | { ok: false; error: string } {
-  if (values.fault === undefined && values.published === undefined) return { ok: true, board: null };
-  const parsed = values.fault === undefined ? { ok: true as const, faults: [] } : parseFaults(values.fault, profile);
+): Result<FaultyBoard | null> {
+  if (values.fault === undefined && values.published === undefined) return { ok: true, value: null };
+  const parsed = values.fault === undefined ? ok<Fault[]>([]) : parseFaults(values.fault, profile);
   if (!parsed.ok) return parsed;
-  return { ok: true, board: new FaultyBoard({ profile, filePath, faults: parsed.faults, log, ...(values.published !== undefined ? { publishedPath: values.published } : {}) }) };
+  return { ok: true, value: new FaultyBoard({ profile, filePath, faults: parsed.value, log, ...(values.published !== undefined ? { publishedPath: values.published } : {}) }) };
 }
 
 const BAD_USED_LEN = 0x10_0000;

@@ -123,7 +123,7 @@ export async function runSimOnShmFile(profile: BoardProfile, filePath: string, o
   let closed = false;
   const attached = started.then((r) => {
     if (!r.ok) throw new Error(`simulated board ${profile.id} on ${filePath}: ${r.error}`);
-    board = r.board;
+    board = r.value;
     if (closed) board.close();
     else opts.onAttached?.(board, side);
   });

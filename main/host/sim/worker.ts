@@ -42,7 +42,7 @@ async function run(): Promise<void> {
     return;
   }
   post({ type: 'ready' });
-  const { endpoint } = started.board;
+  const { endpoint } = started.value;
   await endpoint.drain();
   let lastRing = process.hrtime.bigint();
   while (Atomics.load(words, SIM_STOP) === 0) {
@@ -50,7 +50,7 @@ async function run(): Promise<void> {
     if (doorbellIn.waitOnce(busy ? BUSY_SPIN_NS : 0n, MAX_SLEEP_MS)) lastRing = process.hrtime.bigint();
     await tick();
   }
-  started.board.close();
+  started.value.close();
 }
 
 run().catch((e: unknown) => post({ type: 'error', message: errorText(e) }));

@@ -10,7 +10,9 @@ import { compileFilter, renderFilterError } from '../../../src/trace/filter';
 import { JsonlWriter } from '../../../src/trace/jsonl';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { PerfettoWriter } from '../../../src/trace/perfetto';
-import { kindCode, RecordView } from '../../../src/trace/record';
+import { kindCode, RecordView, timeBase } from '../../../src/trace/record';
+import { firstHeld } from '../../../src/trace/source';
+import { ok, type Result } from '../../../src/util/result';
 import { fileErrorText } from '../failure';
 import type { Capture } from './journal';
 import { osDescription } from './osInfo';
@@ -29,7 +31,17 @@ export interface ExportOptions {
 }
 
 /** `problems`/`findings`: written records that carry a problem, and finding records written. */
-export type ExportResult = { ok: true; written: number; scanned: number; bytes: number; problems: number; findings: number } | { ok: false; error: string };
+export interface ExportSummary {
+  written: number;
+  scanned: number;
+  bytes: number;
+  problems: number;
+  findings: number;
+  /** Records at the start a rolling capture no longer held when the export began. */
+  dropped: number;
+}
+
+export type ExportResult = Result<ExportSummary>;
 
 function writerFor(format: ExportFormat, emit: (chunk: Uint8Array) => void): TraceWriter {
   switch (format) {
@@ -59,18 +71,16 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   if (opts.filter !== undefined && opts.filter.trim() !== '') {
     const f = compileFilter(opts.filter, { startMonoNs: capture.meta.startMonoNs });
     if (!f.ok) return { ok: false, error: `filter: error at column ${f.column}:\n${renderFilterError(opts.filter, f)}` };
-    test = f.test;
+    test = f.value.test;
   }
-  const base = capture.meta.startMonoNs;
+  const base = timeBase(capture.meta.startMonoNs);
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
-  // Without a time range no record's time is computed (a bigint subtraction per record).
-  const ranged = opts.fromNs !== undefined || opts.toNs !== undefined;
-  const inRange = (t: number): boolean => t >= from && t < to;
   // A live capture is exported as far as it is now; a file to its end, however far that is
   // (a streamed file counts its records as it goes).
-  const total = capture.live ? capture.count : Infinity;
-  const known = (): number => (capture.live ? total : capture.count);
+  const dropped = firstHeld(capture);
+  const total = capture.live ? capture.count - dropped : Infinity;
+  const known = (): number => (capture.live ? total : capture.count - dropped);
   // Written to a temporary name and renamed at the end, so a failed export leaves no half file.
   const tmp = `${opts.out}.partial`;
   let fd: number;
@@ -107,7 +117,8 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
         if (scanned === total) break walk;
         v.at(block.bytes, block.offsets[i]!);
         scanned++;
-        if ((!ranged || inRange(v.relNs(base))) && (test === null || test(v))) {
+        const t = v.relNs(base);
+        if (t >= from && t < to && (test === null || test(v))) {
           writer.write(v);
           written++;
           if (v.problems !== 0) problems++;
@@ -127,7 +138,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
     return discard(`cannot write ${opts.out}: ${fileErrorText(e, opts.out, 'write')}`);
   }
   opts.onProgress?.(scanned, scanned);
-  return { ok: true, written, scanned, bytes, problems, findings };
+  return ok({ written, scanned, bytes, problems, findings, dropped });
 }
 
 /** Exports in one go (the CLI). */

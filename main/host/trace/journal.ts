@@ -9,13 +9,14 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-import { indexRecords, type RecordBlock } from '../../../src/trace/block';
+import { indexedBlock, indexRecords, type RecordBlock } from '../../../src/trace/block';
 import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, chunkHeader, parseChunkHeader, payloadIntact, type ChunkHeader } from '../../../src/trace/chunk';
 import { metaFromJson, metaToJson, type CaptureMeta, type CaptureMetaJson } from '../../../src/trace/meta';
-import { RECORD_HEADER_SIZE, RecordView } from '../../../src/trace/record';
+import { RECORD_HEADER_SIZE, RecordView, timeBase } from '../../../src/trace/record';
 import type { RecordChunkSink } from '../../../src/trace/recorder';
 import { Followers, indexedBlocks, spanOf, type BlockSpan, type CaptureSource, type SourceFrom } from '../../../src/trace/source';
 import { fileErrorText } from '../failure';
+import { ok, type Result } from '../../../src/util/result';
 
 export const MANIFEST = 'capture.json';
 const SEGMENT_RE = /^seg-(\d{6})\.ampc$/;
@@ -108,7 +109,7 @@ export class JournalWriter implements RecordChunkSink {
     this.segments[this.segments.length - 1]!.bytes = this.segmentUsed;
     this.records += count;
     this.trimRing();
-    const offsets = indexRecords(payload).block.offsets;
+    const offsets = indexedBlock(indexRecords(payload)).offsets;
     const span = spanOf({ bytes: payload, offsets }, 0, this.opts.meta.startMonoNs);
     this.live.add(ref, span.minNs, span.maxNs);
     // The payload is the recorder's buffer, reused after this call: followers get a copy.
@@ -139,7 +140,9 @@ export class JournalWriter implements RecordChunkSink {
     let total = this.segments.reduce((s, x) => s + x.bytes, 0);
     while (total > ring && this.segments.length > 1) {
       const oldest = this.segments.shift()!;
-      unlinkSync(join(this.opts.dir, segmentName(oldest.n)));
+      const file = join(this.opts.dir, segmentName(oldest.n));
+      unlinkSync(file);
+      this.live.forget(file);
       total -= oldest.bytes;
     }
   }
@@ -158,7 +161,7 @@ interface ChunkRef {
 /** A capture opened for reading, or being written: its records through the capture source interface. */
 export type Capture = CaptureSource;
 
-export type CaptureOpen = { ok: true; capture: Capture } | { ok: false; reason: string };
+export type CaptureOpen = Result<Capture>;
 
 /**
  * Memory for a read: not zeroed first (the read fills it), never a slice of Node's shared pool
@@ -186,6 +189,7 @@ class JournalSource implements CaptureSource {
   private total = 0;
   readonly followers = new Followers();
   live = false;
+  firstHeldSpan = 0;
   /** The memory scans read into (read(k, true)). */
   private scratch: Uint8Array = new Uint8Array(0);
 
@@ -215,9 +219,14 @@ class JournalSource implements CaptureSource {
     return indexedBlocks(this, from);
   }
 
+  /** Ring mode deleted segment `file`: its chunks, the oldest indexed, are no longer held. */
+  forget(file: string): void {
+    while (this.refs[this.firstHeldSpan]?.file === file) this.firstHeldSpan++;
+  }
+
   read(k: number, transient = false): RecordBlock | null {
     const r = this.refs[k];
-    if (!r || r.damaged) return null;
+    if (!r || r.damaged || k < this.firstHeldSpan) return null;
     let payload: Uint8Array;
     try {
       const fd = openSync(r.file, 'r');
@@ -245,10 +254,11 @@ class JournalSource implements CaptureSource {
     }
     r.checked = true;
     const idx = indexRecords(payload);
-    if (first && (!idx.ok || idx.block.offsets.length !== count)) {
-      this.notes.push(`${name}: chunk at byte ${r.offset} is intact but malformed (${malformation(idx, count)}); ${idx.block.offsets.length} records before the damage kept`);
+    const block = indexedBlock(idx);
+    if (first && (!idx.ok || block.offsets.length !== count)) {
+      this.notes.push(`${name}: chunk at byte ${r.offset} is intact but malformed (${malformation(idx, count)}); ${block.offsets.length} records before the damage kept`);
     }
-    return idx.block;
+    return block;
   }
 
   follow(onBlock: (block: RecordBlock, k: number) => void, fromSpan = 0): () => void {
@@ -257,7 +267,7 @@ class JournalSource implements CaptureSource {
 }
 
 function malformation(idx: ReturnType<typeof indexRecords>, count: number): string {
-  return idx.ok ? `${idx.block.offsets.length} records where the header says ${count}` : `record at chunk byte ${idx.offset}: ${idx.reason}`;
+  return idx.ok ? `${idx.value.offsets.length} records where the header says ${count}` : `record at chunk byte ${idx.offset}: ${idx.error}`;
 }
 
 /** Where a record's monoNs sits in its header (record.ts). */
@@ -282,7 +292,7 @@ function indexSegment(src: JournalSource, file: string, last: boolean): void {
       const { ref, minNs } = pending;
       let maxNs = nextNs;
       if (maxNs === null) {
-        const b = indexRecords(readAt(fd, ref.offset + CHUNK_HEADER_SIZE, ref.header.payloadBytes)).block;
+        const b = indexedBlock(indexRecords(readAt(fd, ref.offset + CHUNK_HEADER_SIZE, ref.header.payloadBytes)));
         maxNs = b.offsets.length > 0 ? spanOf(b, 0, base).maxNs : minNs;
       }
       src.add(ref, minNs, Math.max(minNs, maxNs));
@@ -291,15 +301,15 @@ function indexSegment(src: JournalSource, file: string, last: boolean): void {
     while (off < size) {
       const peek = readAt(fd, off, CHUNK_PEEK);
       const h = parseChunkHeader(peek);
-      if (!h.ok || off + CHUNK_HEADER_SIZE + h.header.payloadBytes > size || h.header.count === 0 || peek.length < CHUNK_PEEK) {
+      if (!h.ok || off + CHUNK_HEADER_SIZE + h.value.payloadBytes > size || h.value.count === 0 || peek.length < CHUNK_PEEK) {
         settle(null);
         recoverSegment(src, fd, file, off, size, last);
         return;
       }
-      const minNs = view.at(peek, CHUNK_HEADER_SIZE).relNs(base);
+      const minNs = view.at(peek, CHUNK_HEADER_SIZE).relNs(timeBase(base));
       settle(minNs);
-      pending = { ref: { file, offset: off, header: h.header }, minNs };
-      off += CHUNK_HEADER_SIZE + h.header.payloadBytes;
+      pending = { ref: { file, offset: off, header: h.value }, minNs };
+      off += CHUNK_HEADER_SIZE + h.value.payloadBytes;
     }
     settle(null);
   } finally {
@@ -307,16 +317,17 @@ function indexSegment(src: JournalSource, file: string, last: boolean): void {
   }
 }
 
-type ChunkRead = { ok: true; header: ChunkHeader; payload: Uint8Array } | { ok: false; reason: string };
+type ChunkRead = Result<{ header: ChunkHeader; payload: Uint8Array }>;
 
 /** The chunk at `off` with its payload, if it is whole and its CRCs hold. */
 function chunkAt(fd: number, off: number, size: number): ChunkRead {
   const h = parseChunkHeader(readAt(fd, off, CHUNK_HEADER_SIZE));
   if (!h.ok) return h;
   const present = size - off - CHUNK_HEADER_SIZE;
-  if (h.header.payloadBytes > present) return { ok: false, reason: `chunk of ${h.header.payloadBytes} payload bytes, only ${present} present` };
-  const payload = readAt(fd, off + CHUNK_HEADER_SIZE, h.header.payloadBytes);
-  return payloadIntact(h.header, payload) ? { ok: true, header: h.header, payload } : { ok: false, reason: 'payload CRC-32C does not match' };
+  const header = h.value;
+  if (header.payloadBytes > present) return { ok: false, error: `chunk of ${header.payloadBytes} payload bytes, only ${present} present` };
+  const payload = readAt(fd, off + CHUNK_HEADER_SIZE, header.payloadBytes);
+  return payloadIntact(header, payload) ? ok({ header, payload }) : { ok: false, error: 'payload CRC-32C does not match' };
 }
 
 /** Bytes searched per read for the next chunk's magic. */
@@ -342,23 +353,25 @@ function recoverSegment(src: JournalSource, fd: number, file: string, from: numb
   while (off < size) {
     const c = chunkAt(fd, off, size);
     if (c.ok) {
+      const { header, payload } = c.value;
       // A chunk whose CRC holds was written whole; its records are still checked one by one.
-      const idx = indexRecords(c.payload);
-      if (!idx.ok || idx.block.offsets.length !== c.header.count) {
-        src.notes.push(`${name}: chunk at byte ${off} is intact but malformed (${malformation(idx, c.header.count)}); ${idx.block.offsets.length} records before the damage kept`);
+      const idx = indexRecords(payload);
+      const block = indexedBlock(idx);
+      if (!idx.ok || block.offsets.length !== header.count) {
+        src.notes.push(`${name}: chunk at byte ${off} is intact but malformed (${malformation(idx, header.count)}); ${block.offsets.length} records before the damage kept`);
       }
-      const span = spanOf(idx.block, 0, src.meta.startMonoNs);
-      if (span.count > 0) src.add({ file, offset: off, header: { ...c.header, count: span.count }, checked: true }, span.minNs, span.maxNs);
-      off += CHUNK_HEADER_SIZE + c.header.payloadBytes;
+      const span = spanOf(block, 0, src.meta.startMonoNs);
+      if (span.count > 0) src.add({ file, offset: off, header: { ...header, count: span.count }, checked: true }, span.minNs, span.maxNs);
+      off += CHUNK_HEADER_SIZE + header.payloadBytes;
       continue;
     }
     const next = nextChunk(fd, off + 1, size);
     if (next < 0) {
       const what = last ? 'torn tail (the writer stopped mid-chunk; everything before it is intact)' : 'damaged end of segment';
-      src.notes.push(`${name}: ${what} at byte ${off}: ${c.reason}; ${size - off} bytes discarded`);
+      src.notes.push(`${name}: ${what} at byte ${off}: ${c.error}; ${size - off} bytes discarded`);
       return;
     }
-    src.notes.push(`${name}: damaged chunk at byte ${off}: ${c.reason}; skipped ${next - off} bytes to the next intact chunk`);
+    src.notes.push(`${name}: damaged chunk at byte ${off}: ${c.error}; skipped ${next - off} bytes to the next intact chunk`);
     off = next;
   }
 }
@@ -373,20 +386,20 @@ export function openJournal(dir: string): CaptureOpen {
     raw = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8'));
   } catch (e) {
     const manifest = join(dir, MANIFEST);
-    if (e instanceof SyntaxError) return { ok: false, reason: `${manifest}: the capture manifest is not JSON; the capture folder is damaged` };
-    if ((e as { code?: unknown }).code === 'ENOENT') return { ok: false, reason: `${dir} is not a capture folder: it has no ${MANIFEST}` };
-    return { ok: false, reason: `cannot read ${manifest}: ${fileErrorText(e, manifest, 'read')}` };
+    if (e instanceof SyntaxError) return { ok: false, error: `${manifest}: the capture manifest is not JSON; the capture folder is damaged` };
+    if ((e as { code?: unknown }).code === 'ENOENT') return { ok: false, error: `${dir} is not a capture folder: it has no ${MANIFEST}` };
+    return { ok: false, error: `cannot read ${manifest}: ${fileErrorText(e, manifest, 'read')}` };
   }
   const meta = metaFromJson(raw);
-  if (!meta.ok) return { ok: false, reason: `${join(dir, MANIFEST)}: ${meta.reason}` };
+  if (!meta.ok) return { ok: false, error: `${join(dir, MANIFEST)}: ${meta.error}` };
   const journal = (raw as Partial<Manifest>).journal;
   const segs = readdirSync(dir)
     .map((f) => SEGMENT_RE.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ name: m[0], n: Number(m[1]) }))
     .sort((a, b) => a.n - b.n);
-  if (segs.length === 0) return { ok: false, reason: `${dir}: no segment files (seg-NNNNNN.ampc); expected at least seg-000001.ampc` };
-  const src = new JournalSource(dir, meta.meta, [...meta.meta.notes]);
+  if (segs.length === 0) return { ok: false, error: `${dir}: no segment files (seg-NNNNNN.ampc); expected at least seg-000001.ampc` };
+  const src = new JournalSource(dir, meta.value, [...meta.value.notes]);
   segs.forEach((s, i) => indexSegment(src, join(dir, s.name), i === segs.length - 1));
   const { notes, refs, count } = src;
   if (!journal?.closed) {
@@ -404,7 +417,7 @@ export function openJournal(dir: string): CaptureOpen {
     const gap = refs[i]!.header.firstSeq - (prev.firstSeq + prev.count);
     if (gap > 0) notes.push(`records ${prev.firstSeq + prev.count}..${refs[i]!.header.firstSeq - 1} missing (damaged chunk or lost writes)`);
   }
-  return { ok: true, capture: src };
+  return ok(src);
 }
 
 /** Bytes on disk of a capture folder's segments. */

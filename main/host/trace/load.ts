@@ -52,18 +52,18 @@ export function loadCapture(path: string): CaptureOpen {
   try {
     isDir = statSync(path).isDirectory();
   } catch (e) {
-    return { ok: false, reason: `cannot open capture ${path}: ${fileErrorText(e, path, 'read')}` };
+    return { ok: false, error: `cannot open capture ${path}: ${fileErrorText(e, path, 'read')}` };
   }
   if (isDir) return openJournal(path);
   const h = head(path, 4);
   if (h.length === 4 && PCAPNG_SHB.every((b, i) => h[i] === b)) {
     const r = openPcapng(fileSource(path), path);
-    return r.ok ? { ok: true, capture: r.source } : { ok: false, reason: `${path}: ${r.reason}` };
+    return r.ok ? r : { ok: false, error: `${path}: ${r.error}` };
   }
   if (h[0] === 0x7b /* { */) {
     const r = openJsonl(fileSource(path), path);
-    return r.ok ? { ok: true, capture: r.source } : { ok: false, reason: `${path}: ${r.reason}` };
+    return r.ok ? r : { ok: false, error: `${path}: ${r.error}` };
   }
   const seen = [...h].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  return { ok: false, reason: `${path}: not a capture this workbench reads; expected a capture folder, a pcapng file (starts 0a 0d 0d 0a) or JSONL (starts "{"), saw ${seen || 'an empty file'}` };
+  return { ok: false, error: `${path}: not a capture this workbench reads; expected a capture folder, a pcapng file (starts 0a 0d 0d 0a) or JSONL (starts "{"), saw ${seen || 'an empty file'}` };
 }

@@ -144,11 +144,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     }
     const r = await readStaticFile(staticRoot, pathname);
     if (!r.ok) {
-      plain(res, r.status, r.reason);
+      plain(res, r.status, r.error);
       return;
     }
-    res.writeHead(200, { 'Content-Type': r.contentType, 'Content-Length': r.body.length });
-    res.end(r.body);
+    const { body, contentType } = r.value;
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': body.length });
+    res.end(body);
   };
 
   const server = createServer((req, res) => {

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { ok, type Fail, type Ok } from '../../../src/util/result';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -20,9 +21,10 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.map': 'application/json',
 };
 
-export type StaticRefusal = { ok: false; status: number; reason: string };
-export type StaticFile = { ok: true; file: string; contentType: string } | StaticRefusal;
-export type StaticBody = { ok: true; body: Buffer; contentType: string } | StaticRefusal;
+/** A refusal and the HTTP status that says it. */
+export type StaticRefusal = Fail & { status: number };
+export type StaticFile = Ok<{ file: string; contentType: string }> | StaticRefusal;
+export type StaticBody = Ok<{ body: Buffer; contentType: string }> | StaticRefusal;
 
 /**
  * Where a URL path (already percent-decoded) lies under root; `/` means index.html. A path that
@@ -33,8 +35,8 @@ export function resolveStaticFile(root: string, pathname: string): StaticFile {
   // normalize() of an absolute path cannot climb above its "/", so the join stays under base;
   // the prefix check is the second line of defence (drive letters, UNC paths on Windows).
   const file = join(base, normalize(pathname === '/' || pathname === '' ? '/index.html' : pathname));
-  if (!file.startsWith(base + sep)) return { ok: false, status: 404, reason: `not found: ${pathname}` };
-  return { ok: true, file, contentType: CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' };
+  if (!file.startsWith(base + sep)) return { ok: false, status: 404, error: `not found: ${pathname}` };
+  return ok({ file, contentType: CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' });
 }
 
 /** resolveStaticFile and the read; an unreadable file (missing, a folder) is "not found". */
@@ -42,8 +44,8 @@ export async function readStaticFile(root: string, pathname: string): Promise<St
   const r = resolveStaticFile(root, pathname);
   if (!r.ok) return r;
   try {
-    return { ok: true, body: await readFile(r.file), contentType: r.contentType };
+    return ok({ body: await readFile(r.value.file), contentType: r.value.contentType });
   } catch {
-    return { ok: false, status: 404, reason: `not found: ${pathname}` };
+    return { ok: false, status: 404, error: `not found: ${pathname}` };
   }
 }

@@ -404,8 +404,8 @@ export class DeviceServer {
     });
     if (r.used > 0) await this.sendUsed(devNum, index);
     for (const also of r.alsoUsed) if (also.count > 0) await this.sendUsed(devNum, also.queueIndex);
-    if (r.problem) {
-      this.drop(`queue ${r.problem.queueIndex}: ${r.problem.reason}`);
+    if (!r.ok) {
+      this.drop(`queue ${r.error.queueIndex}: ${r.error.reason}`);
       await this.raiseNeedsReset(devNum);
     }
   }

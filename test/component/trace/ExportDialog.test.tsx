@@ -23,6 +23,7 @@ const INFO: TraceInfo = {
   notes: [],
   residentBytes: 0,
   residentLimit: -1,
+  dropped: 0,
 };
 
 describe('ExportDialog', () => {
@@ -51,7 +52,7 @@ describe('ExportDialog', () => {
     expect(screen.getByText('500 of 1,000 records')).toBeTruthy();
     expect((screen.getByLabelText('export progress') as HTMLProgressElement).value).toBe(500);
 
-    await act(async () => finish({ ok: true, result: { out: '/var/captures/2026-01-01-sim-export.jsonl', written: 420, scanned: 1000, bytes: 3 << 20 } }));
+    await act(async () => finish({ ok: true, result: { out: '/var/captures/2026-01-01-sim-export.jsonl', written: 420, scanned: 1000, bytes: 3 << 20, dropped: 0 } }));
     expect(screen.getByRole('status').textContent).toBe('Wrote 420 records (3.0 MiB) of 1,000 to /var/captures/2026-01-01-sim-export.jsonl');
   });
 

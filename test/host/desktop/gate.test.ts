@@ -69,8 +69,8 @@ describe('sender check', () => {
 describe('request gate', () => {
   it('lets a valid request through with its params unparsed (the engine parses them itself)', () => {
     const params = { devNum: 1, kind: 'i2c-transfer', params: { address: 0x50, segments: [{ write: '00 10' }, { read: 4 }] } };
-    expect(gateRequest('device.workload', params)).toEqual({ ok: true, method: 'device.workload', params });
-    expect(gateRequest('trace.info', undefined)).toEqual({ ok: true, method: 'trace.info', params: {} });
+    expect(gateRequest('device.workload', params)).toEqual({ ok: true, value: { method: 'device.workload', params } });
+    expect(gateRequest('trace.info', undefined)).toEqual({ ok: true, value: { method: 'trace.info', params: {} } });
   });
 
   it.each([['shell.openExternal'], ['__proto__'], ['toString'], [42], [null]])('refuses the unknown method %s', (method) => {

@@ -92,7 +92,7 @@ describe('settings file', () => {
 
 describe('settings patches from the page', () => {
   it('applies theme, view and layout', () => {
-    expect(applySettingsPatch(defaultSettings(), { theme: 'dark', layout: { a: 1 } })).toEqual({ ok: true, settings: { ...defaultSettings(), theme: 'dark', layout: { a: 1 } } });
+    expect(applySettingsPatch(defaultSettings(), { theme: 'dark', layout: { a: 1 } })).toEqual({ ok: true, value: { ...defaultSettings(), theme: 'dark', layout: { a: 1 } } });
   });
 
   it.each([

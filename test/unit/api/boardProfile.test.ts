@@ -27,7 +27,7 @@ function raw(): Record<string, unknown> {
 function errorsOf(input: unknown) {
   const r = parseBoardProfile(input);
   if (r.ok) throw new Error('expected the profile to be rejected');
-  return r.errors;
+  return r.error;
 }
 
 describe('board profiles', () => {
@@ -43,9 +43,9 @@ describe('board profiles', () => {
     const r = parseBoardProfile(p);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.profile.bus.offset).toBe(0x1000);
-    expect(r.profile.regions[1]!.size).toBe(65536);
-    expect(r.profile.dataMemory.peerBase).toBe(0xfffffffff0000000n);
+    expect(r.value.bus.offset).toBe(0x1000);
+    expect(r.value.regions[1]!.size).toBe(65536);
+    expect(r.value.dataMemory.peerBase).toBe(0xfffffffff0000000n);
   });
 
   const DELETE = Symbol('delete');
@@ -219,7 +219,7 @@ describe('board profiles', () => {
     const lines = text.split('\n');
     const line = lines.findIndex((l) => l.includes('"shm": "0x3000"'));
     expect(lines[line - 1]).toMatch(/^ +"source": \{$/);
-    expect(r.errors).toMatchObject([{ field: 'regions[1].source', line, column: lines[line - 1]!.indexOf('{') + 1 }]);
+    expect(r.error).toMatchObject([{ field: 'regions[1].source', line, column: lines[line - 1]!.indexOf('{') + 1 }]);
   });
 
   it('rejects what is not a profile at all without throwing', () => {

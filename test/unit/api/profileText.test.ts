@@ -42,7 +42,7 @@ describe('jsonLocate', () => {
     expect(s.ok).toBe(false);
     if (s.ok) return;
     expect(s.position).toEqual({ line, column });
-    expect(s.message).toMatch(message);
+    expect(s.error).toMatch(message);
   });
 
   it('accepts exactly what JSON.parse accepts, with the same value', () => {
@@ -84,10 +84,10 @@ describe('profile files', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const line = lineOf(text, '"maxMessageSize"');
-    expect(r.errors).toEqual([
+    expect(r.error).toEqual([
       { field: 'bus.maxMessageSize', line, column: 23, message: 'revision r4 needs a bus maximum of at least 52 bytes, saw 16' },
     ]);
-    expect(formatProfileErrors(r.errors)).toBe(`  bus.maxMessageSize (line ${line}): revision r4 needs a bus maximum of at least 52 bytes, saw 16`);
+    expect(formatProfileErrors(r.error)).toBe(`  bus.maxMessageSize (line ${line}): revision r4 needs a bus maximum of at least 52 bytes, saw 16`);
   });
 
   it('puts an unknown field on its own line and a missing one on its object', () => {
@@ -95,8 +95,8 @@ describe('profile files', () => {
     const r = parseBoardProfileText(text, 'board.json');
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.errors.find((e) => e.field === 'bus')).toMatchObject({ line: lineOf(text, '"colour"'), message: 'unknown field(s) "colour"' });
-    expect(r.errors.find((e) => e.field === 'hostRole')).toMatchObject({ line: 1 });
+    expect(r.error.find((e) => e.field === 'bus')).toMatchObject({ line: lineOf(text, '"colour"'), message: 'unknown field(s) "colour"' });
+    expect(r.error.find((e) => e.field === 'hostRole')).toMatchObject({ line: 1 });
   });
 
   it('says where a file stops being JSON, naming the file', () => {
@@ -104,7 +104,7 @@ describe('profile files', () => {
     const r = parseBoardProfileText(text, 'board.json');
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.errors).toEqual([
+    expect(r.error).toEqual([
       { field: '(file)', line: lineOf(text, '"revision"') + 1, column: 5, message: 'board.json is not valid JSON: expected "," or "}", saw "\\""' },
     ]);
   });
@@ -115,9 +115,9 @@ describe('profile files', () => {
     ['qemu-virtio-msg-amp-pci', qemuAmpPci, 'sysfs-pci', 'r3'],
   ])('ships a valid %s profile', (id, raw, access, revision) => {
     const r = parseBoardProfile(raw);
-    if (!r.ok) throw new Error(formatProfileErrors(r.errors));
-    expect([r.profile.id, r.profile.access.kind, r.profile.bus.revision]).toEqual([id, access, revision]);
-    expect(queueGeometry(r.profile).ok).toBe(true);
-    expect(HARDWARE_PROFILES.find((p) => p.id === id)).toEqual(r.profile);
+    if (!r.ok) throw new Error(formatProfileErrors(r.error));
+    expect([r.value.id, r.value.access.kind, r.value.bus.revision]).toEqual([id, access, revision]);
+    expect(queueGeometry(r.value).ok).toBe(true);
+    expect(HARDWARE_PROFILES.find((p) => p.id === id)).toEqual(r.value);
   });
 });

@@ -52,8 +52,8 @@ describe('Workbench API requests', () => {
 
   it('decodes hex bytes of workload params', () => {
     const r = parseRequest('device.workload', GOOD['device.workload']);
-    if (!r.ok || r.request.method !== 'device.workload' || r.request.params.kind !== 'i2c-transfer') throw new Error('not parsed');
-    expect(r.request.params.params.segments[0]).toEqual({ write: Uint8Array.of(0x00, 0x0a, 0xff) });
+    if (!r.ok || r.value.method !== 'device.workload' || r.value.params.kind !== 'i2c-transfer') throw new Error('not parsed');
+    expect(r.value.params.params.segments[0]).toEqual({ write: Uint8Array.of(0x00, 0x0a, 0xff) });
   });
 
   it.each([

@@ -83,7 +83,7 @@ describe('BusEndpoint requests', () => {
     const r = await ep.request(req, { timeoutMs: 1000 });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(hex(r.response)).toBe('0102010001000800');
+    expect(hex(r.value)).toBe('0102010001000800');
     expect(r.latencyNs).toBeGreaterThan(0);
     expect(seen.map((m) => [m.direction, hex(m.bytes)])).toEqual([
       ['driver-to-device', '0002010001000800'],
@@ -123,7 +123,7 @@ describe('BusEndpoint requests', () => {
     await peer.put(respond(held[0]!)); // late answer to token 1
     await peer.put(respond(held[1]!)); // the real answer to token 2
     const r = await second;
-    expect(r.ok && tokenOf(r.response)).toBe(2);
+    expect(r.ok && tokenOf(r.value)).toBe(2);
     expect(codes(problems)).toEqual(['no-response', 'late']);
     const late = problems[1]!;
     expect(late.kind === 'message' && late.problem.reason).toBe(
@@ -165,7 +165,7 @@ describe('BusEndpoint requests', () => {
     peer.answer = (m) => [m.slice(0, 40)];
     const req = r0(0x00, 0x03, 0); // DEVICE_INFO
     const r = await ep.request(req, { timeoutMs: 100 });
-    expect(r.ok && hex(r.response)).toBe(hex(req));
+    expect(r.ok && hex(r.value)).toBe(hex(req));
     expect(problems).toEqual([]);
     const events: number[] = [];
     ep.onEvent(0, (e) => events.push(e.header.msgId));
@@ -224,7 +224,7 @@ describe('BusEndpoint: what a misbehaving board did', () => {
     };
     const results = [];
     for (let i = 0; i < 3; i++) results.push(await ep.request(r3(0x00, 0x08, 1, 0, 12), { timeoutMs: 1000 })); // SET_DEVICE_STATUS
-    expect(results.map((r) => r.ok && tokenOf(r.response))).toEqual([1, 2, 3]);
+    expect(results.map((r) => r.ok && tokenOf(r.value))).toEqual([1, 2, 3]);
     await ep.drain();
     expect(codes(problems)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
     const first = problems[0]!;
@@ -517,7 +517,7 @@ describe('two endpoints: driver and device', () => {
       drv.request(r3(0x00, 0x03, 1, 0, 16), { timeoutMs: 100 }),
       drv.request(r3(0x02, 0x03, 0, 0, 12), { timeoutMs: 100 }),
     ]);
-    expect(answers.map((a) => a.ok && a.response[1])).toEqual([2, 3, 3]);
+    expect(answers.map((a) => a.ok && a.value[1])).toEqual([2, 3, 3]);
     expect(served).toEqual([2, 3]);
     drv.close();
     dev.close();

@@ -23,8 +23,8 @@ describe('virtio-console echo, driver against model', () => {
   it('echoes what the driver writes on transmitq into its receiveq buffers', async () => {
     const bench = await fakeContextFor(new ConsoleDeviceModel());
     const [rx, tx] = [bench.contexts[CONSOLE_RECEIVEQ]!, bench.contexts[CONSOLE_TRANSMITQ]!];
-    expect(await consoleEcho(tx, rx, ascii('hello\n'))).toEqual({ ok: true, echoed: ascii('hello\n') });
-    expect(await consoleEcho(tx, rx, ascii('again'))).toEqual({ ok: true, echoed: ascii('again') });
+    expect(await consoleEcho(tx, rx, ascii('hello\n'))).toEqual({ ok: true, value: ascii('hello\n') });
+    expect(await consoleEcho(tx, rx, ascii('again'))).toEqual({ ok: true, value: ascii('again') });
     // The receiver keeps its buffers posted across workloads; only those stay allocated.
     expect(bench.alloc.allocatedBlocks).toBe(bench.ringBlocks + receiverFor(rx).bufferCount);
     expect(rx.queue.inFlight).toBe(4);
@@ -38,7 +38,7 @@ describe('virtio-console echo, driver against model', () => {
     const [rx, tx] = [bench.contexts[0]!, bench.contexts[1]!];
     const receiver = new ConsoleReceiver(rx, { buffers: 2, bufferSize: 16 });
     const text = ascii('The quick brown fox jumps over the lazy dog, twice over.');
-    expect(await consoleEcho(tx, receiver, text)).toEqual({ ok: true, echoed: text });
+    expect(await consoleEcho(tx, receiver, text)).toEqual({ ok: true, value: text });
   });
 
   it('keeps echo bytes pending until a receive buffer is posted', async () => {
@@ -50,7 +50,7 @@ describe('virtio-console echo, driver against model', () => {
     const receiver = new ConsoleReceiver(rx, { buffers: 1, bufferSize: 8 });
     expect(await receiver.post()).toEqual({ ok: true });
     expect(model.pendingBytes).toBe(0);
-    expect(await receiver.receive(5)).toEqual({ ok: true, bytes: ascii('early') });
+    expect(await receiver.receive(5)).toEqual({ ok: true, value: ascii('early') });
     // transmitq (nothing to echo into yet), receiveq post (delivers), receiveq repost (nothing pending).
     expect(bench.results.map((r) => [r.used, r.alsoUsed.length])).toEqual([[1, 0], [1, 0], [0, 0]]);
   });

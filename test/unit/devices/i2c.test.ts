@@ -80,10 +80,10 @@ describe('virtio-i2c device model and driver workloads', () => {
     const ctx = bench.contexts[0]!;
     expect(await i2cWrite(ctx, 0x54, b(3, 0xde, 0xad, 0xbe, 0xef))).toEqual({ ok: true });
     expect(await i2cWrite(ctx, 0x56, b(3, 1, 2))).toEqual({ ok: true });
-    expect(await i2cWriteRead(ctx, 0x54, b(3), 4)).toEqual({ ok: true, data: b(0xde, 0xad, 0xbe, 0xef) });
-    expect(await i2cWriteRead(ctx, 0x56, b(2), 4)).toEqual({ ok: true, data: b(0, 1, 2, 0) });
+    expect(await i2cWriteRead(ctx, 0x54, b(3), 4)).toEqual({ ok: true, value: b(0xde, 0xad, 0xbe, 0xef) });
+    expect(await i2cWriteRead(ctx, 0x56, b(2), 4)).toEqual({ ok: true, value: b(0, 1, 2, 0) });
     // A plain read continues from the auto-incremented pointer.
-    expect(await i2cRead(ctx, 0x54, 2)).toEqual({ ok: true, data: b(0, 0) });
+    expect(await i2cRead(ctx, 0x54, 2)).toEqual({ ok: true, value: b(0, 0) });
     expect(toHex((model.targets.get(0x54) as I2cRam).bytes.subarray(0, 8))).toBe('00 00 00 de ad be ef 00');
     expect(bench.alloc.allocatedBlocks).toBe(bench.ringBlocks);
   });
@@ -92,9 +92,9 @@ describe('virtio-i2c device model and driver workloads', () => {
     const bench = await fakeContextFor(new I2cDeviceModel());
     const ctx = bench.contexts[0]!;
     expect((await i2cWrite(ctx, 0x54, b(18, 1, 2, 3, 4))).ok).toBe(true);
-    expect(await i2cWriteRead(ctx, 0x54, b(0), 2)).toEqual({ ok: true, data: b(3, 4) });
-    expect(await i2cWriteRead(ctx, 0x54, b(18), 4)).toEqual({ ok: true, data: b(1, 2, 3, 4) });
-    expect(await i2cWriteRead(ctx, 0x54, b(41), 1)).toEqual({ ok: true, data: b(4) }); // pointer 41 % 20 = 1
+    expect(await i2cWriteRead(ctx, 0x54, b(0), 2)).toEqual({ ok: true, value: b(3, 4) });
+    expect(await i2cWriteRead(ctx, 0x54, b(18), 4)).toEqual({ ok: true, value: b(1, 2, 3, 4) });
+    expect(await i2cWriteRead(ctx, 0x54, b(41), 1)).toEqual({ ok: true, value: b(4) }); // pointer 41 % 20 = 1
   });
 
   it('reports an absent target as a normal failed result and frees the buffers', async () => {
@@ -116,7 +116,7 @@ describe('virtio-i2c device model and driver workloads', () => {
     const after = i2cRequestParts({ address: 0x54, read: 1 }, 0);
     const r = await submitRequests(ctx, [...group, after]);
     if (!r.ok) throw new Error(r.error);
-    const statuses = r.completed.map((c) => c.writable[c.writable.length - 1]![0]);
+    const statuses = r.value.map((c) => c.writable[c.writable.length - 1]![0]);
     expect(statuses).toEqual([1, 1, 1, 0]);
     expect((model.targets.get(0x54) as I2cRam).bytes[0]).toBe(7); // the failed group's write never ran
   });
@@ -126,7 +126,7 @@ describe('virtio-i2c device model and driver workloads', () => {
     const ctx = bench.contexts[0]!;
     expect(i2cRequestParts({ address: 0x54, write: b() }, 0)).toHaveLength(2);
     expect(await i2cWrite(ctx, 0x54, b())).toEqual({ ok: true });
-    expect(await i2cRead(ctx, 0x56, 0)).toEqual({ ok: true, data: b() });
+    expect(await i2cRead(ctx, 0x56, 0)).toEqual({ ok: true, value: b() });
     expect((await i2cWrite(ctx, 0x50, b())).ok).toBe(false);
   });
 
@@ -139,7 +139,7 @@ describe('virtio-i2c device model and driver workloads', () => {
       [{ data: b(0xa8, 0) }, { writable: 1 }],
     ]);
     if (!r.ok) throw new Error(r.error);
-    expect(r.completed.map((c) => c.writable.at(-1)!.at(-1))).toEqual([1, 1]);
+    expect(r.value.map((c) => c.writable.at(-1)!.at(-1))).toEqual([1, 1]);
   });
 
   it('serves the ST demo targets in a custom map', async () => {

@@ -38,8 +38,8 @@ describe('virtio-rng', () => {
     const expected = new SeededPrng(1234);
     const a = await rngRead(ctx, 37);
     const b = await rngRead(ctx, 5);
-    expect(a).toEqual({ ok: true, bytes: expected.nextBytes(37) });
-    expect(b).toEqual({ ok: true, bytes: expected.nextBytes(5) });
+    expect(a).toEqual({ ok: true, value: expected.nextBytes(37) });
+    expect(b).toEqual({ ok: true, value: expected.nextBytes(5) });
     expect(bench.alloc.allocatedBlocks).toBe(bench.ringBlocks);
   });
 
@@ -55,7 +55,7 @@ describe('virtio-rng', () => {
       }
     }
     const bench = await fakeContextFor(new Stingy(3));
-    expect(await rngRead(bench.contexts[0]!, 8)).toEqual({ ok: true, bytes: new Uint8Array(8).fill(0xab) });
+    expect(await rngRead(bench.contexts[0]!, 8)).toEqual({ ok: true, value: new Uint8Array(8).fill(0xab) });
     const none = await fakeContextFor(new Stingy(0));
     expect(await rngRead(none.contexts[0]!, 8)).toEqual({ ok: false, error: 'entropy device returned 0 bytes for a 8-byte buffer (0 of 8 bytes read)' });
   });
@@ -72,6 +72,18 @@ describe('virtio-rng', () => {
     const bench = await fakeContextFor(new RngDeviceModel({ seed: 1 }));
     const ctx = { ...bench.contexts[0]!, kick: () => Promise.reject(new Error('bus queue full')) };
     expect(await rngRead(ctx, 4)).toEqual({ ok: false, error: 'notify (EVENT_AVAIL) failed: bus queue full' });
+  });
+
+  it('stops serving at a bad avail ring from the driver, the fault naming its queue', async () => {
+    const bench = await fakeContextFor(new RngDeviceModel({ seed: 1 }));
+    const base = bench.contexts[0]!;
+    // avail.idx 100 ahead of the device on a 16-entry ring.
+    bench.beforeProcess = () => Promise.resolve(bench.window.storeSync(base.queue.offsets.avail + 2, 16, 100));
+    expect((await rngRead(base, 4, 50)).ok).toBe(false);
+    const r = bench.results[0]!;
+    expect(r.ok).toBe(false);
+    expect(r.used).toBe(0);
+    if (!r.ok) expect(r.error).toMatchObject({ queueIndex: 0 });
   });
 
   it('reports a bad used ring from the device as a value', async () => {

@@ -12,7 +12,7 @@ import { fromRecords, toRecords } from '../../../src/trace/block';
 import { checkRecords, findingOf, PEERS, QUIRKS, RULES, type Finding, type PeerName, type RuleId } from '../../../src/trace/conformance';
 import { metaFromJson, metaToJson } from '../../../src/trace/meta';
 import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
-import { indexRecords } from '../../../src/trace/block';
+import { indexedBlock, indexRecords } from '../../../src/trace/block';
 import { problemMask, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
 import { FakeClock } from './fakeClock';
 import { SampleBuilder, sampleMeta } from './sample';
@@ -118,14 +118,14 @@ describe('the peer: board profile, capture metadata', () => {
     const raw = JSON.parse(JSON.stringify(BUILTIN_PROFILES[0]!, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))) as Record<string, unknown>;
     raw['peer'] = 'qmeu';
     const r = parseBoardProfile(raw);
-    expect(r.ok || formatProfileErrors(r.errors)).toBe('  peer: expected one of "qemu", "openamp-st", "linux-rfc", saw "qmeu"');
+    expect(r.ok || formatProfileErrors(r.error)).toBe('  peer: expected one of "qemu", "openamp-st", "linux-rfc", saw "qmeu"');
   });
 
   it('capture metadata carries the peer through JSON, and refuses an unknown one', () => {
     const meta = sampleMeta({ peer: 'qemu' });
-    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(meta))))).toEqual({ ok: true, meta });
-    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(sampleMeta()))))).toEqual({ ok: true, meta: sampleMeta() });
-    expect(metaFromJson({ ...metaToJson(meta), peer: 'zephyr' })).toEqual({ ok: false, reason: 'capture metadata field "peer": expected absent or one of qemu, openamp-st, linux-rfc, saw "zephyr"' });
+    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(meta))))).toEqual({ ok: true, value: meta });
+    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(sampleMeta()))))).toEqual({ ok: true, value: sampleMeta() });
+    expect(metaFromJson({ ...metaToJson(meta), peer: 'zephyr' })).toEqual({ ok: false, error: 'capture metadata field "peer": expected absent or one of qemu, openamp-st, linux-rfc, saw "zephyr"' });
   });
 });
 
@@ -492,7 +492,7 @@ class MemorySink implements RecordChunkSink {
     this.chunks.push(payload.slice());
   }
   records(): TraceRecord[] {
-    return toRecords(this.chunks.map((c) => indexRecords(c).block));
+    return toRecords(this.chunks.map((c) => indexedBlock(indexRecords(c))));
   }
 }
 

@@ -23,7 +23,7 @@ function select(text: string): number[] {
   if (!c.ok) throw new Error(renderFilterError(text, c));
   const out: number[] = [];
   forEachRecord(blocks, (v) => {
-    if (c.test(v)) out.push(v.seq);
+    if (c.value.test(v)) out.push(v.seq);
   });
   return out;
 }
@@ -52,7 +52,7 @@ describe('parseFilter', () => {
   it('builds the golden tree with columns', () => {
     expect(parseFilter('dev == 1 && msg == GET_VQUEUE || !problem')).toEqual({
       ok: true,
-      tree: {
+      value: {
         type: 'or',
         left: {
           type: 'and',
@@ -67,7 +67,7 @@ describe('parseFilter', () => {
   it('reads hex, durations, strings, ranges and sets', () => {
     expect(parseFilter('time in 1.5s..2s')).toEqual({
       ok: true,
-      tree: {
+      value: {
         type: 'range',
         field: 'time',
         column: 1,
@@ -77,7 +77,7 @@ describe('parseFilter', () => {
     });
     expect(parseFilter('msg in {GET_VQUEUE, 0x0c}')).toEqual({
       ok: true,
-      tree: {
+      value: {
         type: 'set',
         field: 'msg',
         column: 1,
@@ -87,17 +87,17 @@ describe('parseFilter', () => {
         ],
       },
     });
-    expect(parseFilter('msg ~ "a \\"b\\" \\\\"')).toMatchObject({ ok: true, tree: { type: 'compare', op: '~', value: { kind: 'string', value: 'a "b" \\' } } });
-    expect(parseFilter('latency >= 250µs')).toMatchObject({ ok: true, tree: { value: { value: 250, unit: 'µs' } } });
+    expect(parseFilter('msg ~ "a \\"b\\" \\\\"')).toMatchObject({ ok: true, value: { type: 'compare', op: '~', value: { kind: 'string', value: 'a "b" \\' } } });
+    expect(parseFilter('latency >= 250µs')).toMatchObject({ ok: true, value: { value: { value: 250, unit: 'µs' } } });
   });
 
   it('binds ! tighter than && tighter than ||, left to right, and honours parentheses', () => {
     const s = (text: string): string => {
       const p = parseFilter(text);
-      if (!p.ok) throw new Error(p.message);
+      if (!p.ok) throw new Error(p.error);
       const go = (n: FilterNode): string =>
         n.type === 'or' || n.type === 'and' ? `(${n.type} ${go(n.left)} ${go(n.right)})` : n.type === 'not' ? `(not ${go(n.operand)})` : n.type === 'field' ? n.field : 'cmp';
-      return go(p.tree);
+      return go(p.value);
     };
     expect(s('dev || dir && rev')).toBe('(or dev (and dir rev))');
     expect(s('dev && dir || rev')).toBe('(or (and dev dir) rev)');
@@ -125,7 +125,7 @@ describe('parseFilter', () => {
       ['dev in {1, 2', 13, "expected ',' or '}', saw the end of the filter"],
       ['dev == 99999999999999999999', 8, 'number 99999999999999999999 is too large (at most 2^53 − 1)'],
     ];
-    for (const [text, column, message] of cases) expect(parseFilter(text), text).toEqual({ ok: false, column, message });
+    for (const [text, column, message] of cases) expect(parseFilter(text), text).toEqual({ ok: false, column, error: message });
   });
 
   it('renders a caret under the column', () => {
@@ -164,7 +164,7 @@ describe('compileFilter errors', () => {
       ['finding in 1..2', 12, 'finding takes no range; use finding in {a, b} or finding == rule'],
       ['severity == fatal', 13, 'severity is one of error, warning, info; saw fatal'],
     ];
-    for (const [text, column, message] of cases) expect(compileFilter(text), text).toEqual({ ok: false, column, message });
+    for (const [text, column, message] of cases) expect(compileFilter(text), text).toEqual({ ok: false, column, error: message });
   });
 });
 
@@ -363,7 +363,7 @@ describe('properties', () => {
         const p = parseFilter(text);
         expect(p.ok, text).toBe(true);
         if (!p.ok) return;
-        expect(shape(p.tree)).toEqual(shape(t));
+        expect(shape(p.value)).toEqual(shape(t));
         const direct = compileFilter(t, { startMonoNs: START_MONO_NS });
         const reparsed = compileFilter(text, { startMonoNs: START_MONO_NS });
         if (!direct.ok || !reparsed.ok) {
@@ -372,7 +372,7 @@ describe('properties', () => {
           return;
         }
         forEachRecord(blocks, (v) => {
-          expect(reparsed.test(v)).toBe(direct.test(v));
+          expect(reparsed.value.test(v)).toBe(direct.value.test(v));
         });
       }),
       { numRuns: 300 },
@@ -390,9 +390,9 @@ describe('properties', () => {
         const not = compileFilter(`!(${formatFilter(a)})`, { startMonoNs: START_MONO_NS });
         if (!and.ok || !or.ok || !not.ok) throw new Error('compound of valid filters failed');
         forEachRecord(blocks, (v) => {
-          expect(and.test(v)).toBe(pa.test(v) && pb.test(v));
-          expect(or.test(v)).toBe(pa.test(v) || pb.test(v));
-          expect(not.test(v)).toBe(!pa.test(v));
+          expect(and.value.test(v)).toBe(pa.value.test(v) && pb.value.test(v));
+          expect(or.value.test(v)).toBe(pa.value.test(v) || pb.value.test(v));
+          expect(not.value.test(v)).toBe(!pa.value.test(v));
         });
       }),
       { numRuns: 100 },
@@ -404,7 +404,7 @@ describe('properties', () => {
       fc.property(fc.string(), (s) => {
         const t: FilterNode = { type: 'compare', field: 'msg', column: 1, op: '~', opColumn: 5, value: strV(s) };
         const p = parseFilter(formatFilter(t));
-        expect(p.ok && p.tree.type === 'compare' && p.tree.value.value).toBe(s);
+        expect(p.ok && p.value.type === 'compare' && p.value.value.value).toBe(s);
       }),
     );
   });
@@ -418,7 +418,7 @@ describe('properties', () => {
         if (!c.ok) {
           expect(c.column).toBeGreaterThanOrEqual(1);
           expect(c.column).toBeLessThanOrEqual(text.length + 1);
-          expect(c.message.length).toBeGreaterThan(0);
+          expect(c.error.length).toBeGreaterThan(0);
         }
       }),
       { numRuns: 2000 },

@@ -17,8 +17,8 @@ function exportText(records: TraceRecord[], meta: CaptureMeta = sampleMeta(), ch
 
 function imported(text: string): { meta: CaptureMeta; records: TraceRecord[]; notes: string[] } {
   const r = importJsonl(text);
-  if (!r.ok) throw new Error(r.reason);
-  return { meta: r.meta, records: toRecords(r.blocks), notes: r.notes };
+  if (!r.ok) throw new Error(r.error);
+  return { meta: r.value.meta, records: toRecords(r.value.blocks), notes: r.value.notes };
 }
 
 const HEADER =
@@ -81,7 +81,7 @@ describe('JSONL import', () => {
     // The file's bytes read the same (decoded line by line).
     for (const windowBytes of [undefined, 7, 1000]) {
       const fromBytes = importJsonl(new TextEncoder().encode(text), windowBytes === undefined ? {} : { windowBytes });
-      expect(fromBytes.ok && toRecords(fromBytes.blocks), `window ${windowBytes}`).toEqual(back.records);
+      expect(fromBytes.ok && toRecords(fromBytes.value.blocks), `window ${windowBytes}`).toEqual(back.records);
     }
   });
 
@@ -147,10 +147,10 @@ describe('JSONL import', () => {
     const body = exportText(sessionRecords()).text.split('\n').slice(1).join('\n');
     const noHeader = importJsonl(body);
     expect(noHeader.ok).toBe(false);
-    expect(!noHeader.ok && noHeader.reason).toMatch(/^line 1: expected the capture header \{"type":"capture",...\}, saw \{"type":"record",/);
+    expect(!noHeader.ok && noHeader.error).toMatch(/^line 1: expected the capture header \{"type":"capture",...\}, saw \{"type":"record",/);
     const badMeta = importJsonl(HEADER.replace('"startMonoNs":"5000000000"', '"startMonoNs":-1') + '\n');
-    expect(badMeta).toEqual({ ok: false, reason: 'line 1: capture metadata field "startMonoNs": expected a decimal string of nanoseconds, saw -1' });
-    expect(importJsonl('\n\n')).toEqual({ ok: false, reason: 'no capture header line: the file is empty' });
+    expect(badMeta).toEqual({ ok: false, error: 'line 1: capture metadata field "startMonoNs": expected a decimal string of nanoseconds, saw -1' });
+    expect(importJsonl('\n\n')).toEqual({ ok: false, error: 'no capture header line: the file is empty' });
   });
 
   it('never throws on garbage', () => {

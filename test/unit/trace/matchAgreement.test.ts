@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { BusEndpoint, type RequestResult, type WireMessage } from '../../../src/bus/endpoint';
 import { encode } from '../../../src/protocol/index';
-import { indexRecords, toRecords } from '../../../src/trace/block';
+import { indexedBlock, indexRecords, toRecords } from '../../../src/trace/block';
 import { MARKER_KINDS, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
 import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
 import { attachPair, Bell, VirtualRuntime } from '../bus/helpers';
@@ -25,7 +25,7 @@ class Sink implements RecordChunkSink {
     this.chunks.push(payload.slice());
   }
   records(): TraceRecord[] {
-    return toRecords(this.chunks.map((c) => indexRecords(c).block));
+    return toRecords(this.chunks.map((c) => indexedBlock(indexRecords(c))));
   }
 }
 
@@ -219,7 +219,7 @@ async function run(seed: number, rev: Rev): Promise<void> {
       expect(answer).toBeUndefined();
     } else if (outcome.ok) {
       expect(verdictOf(answer!)).toBe('answer');
-      expect(answer!.data).toEqual(outcome.response);
+      expect(answer!.data).toEqual(outcome.value);
     } else {
       expect(['wrong-dev-num', 'wrong-msg-id', 'wrong-token']).toContain(outcome.error.code);
       expect(verdictOf(answer!)).toBe(outcome.error.code);

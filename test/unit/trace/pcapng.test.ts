@@ -227,10 +227,10 @@ describe('pcapng import', () => {
 
   it('export → import gives identical records and metadata (every kind, every revision, malformed)', () => {
     const r = importPcapng(file);
-    expect(r.ok && r.notes).toEqual([]);
+    expect(r.ok && r.value.notes).toEqual([]);
     if (!r.ok) return;
-    expect(r.meta).toEqual(meta);
-    expect(toRecords(r.blocks)).toEqual(records);
+    expect(r.value.meta).toEqual(meta);
+    expect(toRecords(r.value.blocks)).toEqual(records);
     expect(new Set(records.map((x) => x.rev))).toEqual(new Set([null, 'r0', 'r2', 'r3', 'r4']));
     expect(new Set(records.map((x) => x.kind))).toEqual(new Set(['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding']));
   });
@@ -242,22 +242,22 @@ describe('pcapng import', () => {
       { ...doorbellRecord(), kind: 'marker', dir: null, seq: 0, wallNs: 0n, monoNs: 0n, data: new TextEncoder().encode('x'.repeat(70_000)) },
     ];
     const r = importPcapng(exportBytes(meta, big));
-    expect(r.ok && toRecords(r.blocks)).toEqual(big);
+    expect(r.ok && toRecords(r.value.blocks)).toEqual(big);
   });
 
   it('keeps long session notes as comments and as many as fit in the metadata comment', () => {
     const notes = Array.from({ length: 10 }, (_, i) => `${i}`.repeat(10_000));
     const r = importPcapng(exportBytes({ ...meta, notes }, records.slice(0, 2)));
-    expect(r.ok && r.notes).toEqual([]);
-    expect(r.ok && r.meta.notes).toEqual(notes.slice(0, 6));
-    expect(r.ok && toRecords(r.blocks)).toEqual(records.slice(0, 2));
+    expect(r.ok && r.value.notes).toEqual([]);
+    expect(r.ok && r.value.meta.notes).toEqual(notes.slice(0, 6));
+    expect(r.ok && toRecords(r.value.blocks)).toEqual(records.slice(0, 2));
   });
 
   it('reads a big-endian section', () => {
     const r = importPcapng(toBigEndian(file));
-    expect(r.ok && r.notes).toEqual([]);
-    expect(r.ok && toRecords(r.blocks)).toEqual(records);
-    expect(r.ok && r.meta).toEqual(meta);
+    expect(r.ok && r.value.notes).toEqual([]);
+    expect(r.ok && toRecords(r.value.blocks)).toEqual(records);
+    expect(r.ok && r.value.meta).toEqual(meta);
   });
 
   it('skips unknown blocks and foreign packets, noting the latter', () => {
@@ -266,16 +266,16 @@ describe('pcapng import', () => {
     const at = ends[6]!.end;
     const withCustom = Uint8Array.from([...file.subarray(0, at), ...custom, ...file.subarray(at)]);
     const r = importPcapng(withCustom);
-    expect(r.ok && r.notes).toEqual([]);
-    expect(r.ok && toRecords(r.blocks)).toEqual(records);
+    expect(r.ok && r.value.notes).toEqual([]);
+    expect(r.ok && toRecords(r.value.blocks)).toEqual(records);
 
     // A packet whose dissector-name tag names someone else is not ours.
     const foreign = file.slice();
     const tag = ends[3]!.end + 28 + 4;
     foreign.set(new TextEncoder().encode('virtio_mdg'), tag);
     const f = importPcapng(foreign);
-    expect(f.ok && f.notes).toEqual(['1 packets are not virtio_msg trace records; skipped']);
-    expect(f.ok && toRecords(f.blocks)).toEqual(records.slice(1));
+    expect(f.ok && f.value.notes).toEqual(['1 packets are not virtio_msg trace records; skipped']);
+    expect(f.ok && toRecords(f.value.blocks)).toEqual(records.slice(1));
   });
 
   it('skips a packet whose record is damaged and keeps the rest, saying where', () => {
@@ -285,8 +285,8 @@ describe('pcapng import', () => {
     const rec = epb + 28 + 16 + 8 + 4;
     damaged[rec + 4] = 9; // record version
     const r = importPcapng(damaged);
-    expect(r.ok && r.notes).toEqual([`packet 2 at offset ${epb}: damaged trace record (starting at offset ${rec}): at offset ${rec + 4}: record version 1 expected, saw 9; skipped`]);
-    expect(r.ok && toRecords(r.blocks)).toEqual([records[0], ...records.slice(2)]);
+    expect(r.ok && r.value.notes).toEqual([`packet 2 at offset ${epb}: damaged trace record (starting at offset ${rec}): at offset ${rec + 4}: record version 1 expected, saw 9; skipped`]);
+    expect(r.ok && toRecords(r.value.blocks)).toEqual([records[0], ...records.slice(2)]);
   });
 
   it('falls back to the section header when the metadata comment is missing', () => {
@@ -298,14 +298,14 @@ describe('pcapng import', () => {
     const r = importPcapng(noMeta);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.notes).toEqual(['no "amp-trace-meta=" section comment: metadata derived from the section header and the first record']);
-    expect(r.meta).toMatchObject({ format: CAPTURE_FORMAT, board: meta.board, app: meta.app, startWallNs: b.records[0]!.wallNs, startMonoNs: b.records[0]!.monoNs });
+    expect(r.value.notes).toEqual(['no "amp-trace-meta=" section comment: metadata derived from the section header and the first record']);
+    expect(r.value.meta).toMatchObject({ format: CAPTURE_FORMAT, board: meta.board, app: meta.app, startWallNs: b.records[0]!.wallNs, startMonoNs: b.records[0]!.monoNs });
   });
 
   it('refuses files that are not ours, saying what was expected and seen', () => {
-    expect(importPcapng(new Uint8Array(0))).toEqual({ ok: false, reason: 'not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw 0 bytes' });
+    expect(importPcapng(new Uint8Array(0))).toEqual({ ok: false, error: 'not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw 0 bytes' });
     const pcap = hex('d4 c3 b2 a1 02 00 04 00 00 00 00 00 00 00 00 00 ff ff 00 00 01 00 00 00');
-    expect(importPcapng(pcap)).toEqual({ ok: false, reason: 'not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw 0xa1b2c3d4' });
+    expect(importPcapng(pcap)).toEqual({ ok: false, error: 'not a pcapng file: expected a section header block (type 0x0a0d0d0a) at offset 0, saw 0xa1b2c3d4' });
     const empty = exportBytes({ ...meta }, []).subarray(0, blockEnds(exportBytes(meta, []))[0]!.end);
     const noMeta = empty.slice();
     noMeta[new TextDecoder('latin1').decode(noMeta).indexOf('amp-trace-meta=')] = 0x41;
@@ -317,10 +317,10 @@ describe('pcapng import', () => {
     const ends = blockEnds(file);
     const lastFull = ends.at(-2)!.end;
     const r = importPcapng(file.subarray(0, lastFull + 20));
-    expect(r.ok && r.notes).toEqual([`truncated or damaged pcapng block (type 0x00000006) at offset ${lastFull}: it needs ${ends.at(-1)!.end - lastFull} bytes but 20 are left; stopped here, ${records.length - 1} records kept`]);
+    expect(r.ok && r.value.notes).toEqual([`truncated or damaged pcapng block (type 0x00000006) at offset ${lastFull}: it needs ${ends.at(-1)!.end - lastFull} bytes but 20 are left; stopped here, ${records.length - 1} records kept`]);
     const short = importPcapng(file.subarray(0, lastFull + 10));
-    expect(short.ok && short.notes).toEqual([`truncated pcapng block at offset ${lastFull}: 10 bytes left, a block needs at least 12; stopped here, ${records.length - 1} records kept`]);
-    expect(r.ok && toRecords(r.blocks)).toEqual(records.slice(0, -1));
+    expect(short.ok && short.value.notes).toEqual([`truncated pcapng block at offset ${lastFull}: 10 bytes left, a block needs at least 12; stopped here, ${records.length - 1} records kept`]);
+    expect(r.ok && toRecords(r.value.blocks)).toEqual(records.slice(0, -1));
   });
 
   it('any truncation keeps exactly the whole packets before the cut', () => {
@@ -332,8 +332,8 @@ describe('pcapng import', () => {
         expect(r.ok).toBe(true);
         if (!r.ok) return;
         const whole = ends.filter((b) => b.type === 6 && b.end <= cut).length;
-        expect(toRecords(r.blocks)).toEqual(records.slice(0, whole));
-        expect(r.notes.length).toBe(ends.some((b) => b.end === cut) ? 0 : 1);
+        expect(toRecords(r.value.blocks)).toEqual(records.slice(0, whole));
+        expect(r.value.notes.length).toBe(ends.some((b) => b.end === cut) ? 0 : 1);
       }),
       { numRuns: 150 },
     );
@@ -344,8 +344,8 @@ describe('pcapng import', () => {
       fc.property(fc.uint8Array({ maxLength: 600 }), fc.boolean(), (junk, withShb) => {
         const input = withShb ? Uint8Array.from([...file.subarray(0, 24), ...junk]) : junk;
         const r = importPcapng(input);
-        if (r.ok) expect(Array.isArray(r.notes)).toBe(true);
-        else expect(r.reason).toMatch(/pcapng/);
+        if (r.ok) expect(Array.isArray(r.value.notes)).toBe(true);
+        else expect(r.error).toMatch(/pcapng/);
       }),
       { numRuns: 300 },
     );
@@ -357,7 +357,7 @@ describe('pcapng import', () => {
         const r = importPcapng(bad);
         if (!r.ok) return;
         const before = ends.filter((b) => b.type === 6 && b.end <= at).length;
-        expect(toRecords(r.blocks).slice(0, before)).toEqual(records.slice(0, before));
+        expect(toRecords(r.value.blocks).slice(0, before)).toEqual(records.slice(0, before));
       }),
       { numRuns: 300 },
     );

@@ -18,9 +18,9 @@ class MemorySink implements RecordChunkSink {
   records(): TraceRecord[] {
     const blocks: RecordBlock[] = this.chunks.map((c) => {
       const idx = indexRecords(c.payload);
-      expect(idx.ok).toBe(true);
-      expect(idx.block.offsets.length).toBe(c.count);
-      return idx.block;
+      if (!idx.ok) throw new Error(idx.error);
+      expect(idx.value.offsets.length).toBe(c.count);
+      return idx.value;
     });
     return toRecords(blocks);
   }

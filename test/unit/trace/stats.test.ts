@@ -179,8 +179,8 @@ describe('windowQuery', () => {
     expect(windowQuery(blocks, { ...q, series: 'messages', dev: 2 }).count).toEqual([0, 2, 0]);
     expect(windowQuery(blocks, { ...q, series: 'messages', queue: 1 }).count).toEqual([1, 2, 2]);
     const f = compileFilter('dir == in && !problem');
-    if (!f.ok) throw new Error(f.message);
-    expect(windowQuery(blocks, { ...q, series: 'bytes', filter: f.test }).sum).toEqual([48, 96, 12]);
+    if (!f.ok) throw new Error(f.error);
+    expect(windowQuery(blocks, { ...q, series: 'bytes', filter: f.value.test }).sum).toEqual([48, 96, 12]);
   });
 
   it('takes [fromNs, toNs): the record at toNs is out, the one at fromNs in', () => {

@@ -34,8 +34,8 @@ describe('inspectRing', () => {
     expect(state.descriptors[0]).toMatchObject({ index: 0, len: 3, flags: 'NEXT', next: 1 });
     expect(state.descriptors[1]).toMatchObject({ index: 1, len: 5, flags: 'WRITE' });
     expect(state.descriptors[2]).toMatchObject({ index: 2, len: 7, flags: 'WRITE' });
-    expect(state.chains).toEqual([{ availSlot: 1, head: b.head, descriptors: [2], readableBytes: 0, writableBytes: 7 }]);
-    expect(state.usedNotSeen).toEqual([{ slot: 0, id: a.head, len: 5 }]);
+    expect(state.chains).toEqual([{ availSlot: 1, head: b.value, descriptors: [2], readableBytes: 0, writableBytes: 7 }]);
+    expect(state.usedNotSeen).toEqual([{ slot: 0, id: a.value, len: 5 }]);
     expect(state.problems).toEqual([]);
 
     await pair.driver.collectUsed();

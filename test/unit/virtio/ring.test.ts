@@ -22,7 +22,7 @@ async function submit(pair: RingPair, payload: Uint8Array, w: number): Promise<n
   const added = pair.driver.addChain(parts);
   if (!added.ok) throw new Error(added.error);
   await pair.driver.publish();
-  return added.head;
+  return added.value;
 }
 
 describe('split ring: byte-exact placement', () => {
@@ -42,7 +42,7 @@ describe('split ring: byte-exact placement', () => {
       { offset: 0x800, length: 8, writable: false },
       { offset: 0x808, length: 4, writable: true },
     ]);
-    expect(added).toEqual({ ok: true, head: 0 });
+    expect(added).toEqual({ ok: true, value: 0 });
     expect(window.readSync(0x180, 4)).toEqual(bytes(0, 0, 0, 0)); // nothing visible before publish
     expect(await q.publish()).toEqual({ count: 1, notify: true });
     expect(toHex(window.readSync(0x100, 32))).toBe(
@@ -93,7 +93,7 @@ describe('split ring: driver and device together', () => {
           const writableLens = parts.slice(readable.length).map((p) => p.length);
           const added = pair.driver.addChain([...readable.map((d) => buffer(pair, { data: d })), ...writableLens.map((w) => buffer(pair, { writable: w }))]);
           if (!added.ok) throw new Error(added.error);
-          sent.push({ head: added.head, data: readable, writable: writableLens.reduce((a, b) => a + b, 0) });
+          sent.push({ head: added.value, data: readable, writable: writableLens.reduce((a, b) => a + b, 0) });
         }
         await pair.driver.publish();
         for (const s of sent) {
@@ -150,7 +150,7 @@ describe('split ring: driver and device together', () => {
     for (let k = 0; k < 4; k++) {
       const a = pair.driver.addChain([buffer(pair, { data: bytes(k) })]);
       if (!a.ok) throw new Error(a.error);
-      heads.push(a.head);
+      heads.push(a.value);
     }
     expect(await pair.driver.publish()).toEqual({ count: 4, notify: true });
     const popped = [];

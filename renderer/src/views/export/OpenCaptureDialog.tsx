@@ -46,8 +46,8 @@ export function OpenCaptureDialog({ api, open, onClose, onOpened }: OpenCaptureD
     setOver(false);
     const d = droppedCapturePath(api, e.dataTransfer);
     if (!d.ok) return setError(d.error);
-    setPath(d.path);
-    void openPath(d.path);
+    setPath(d.value);
+    void openPath(d.value);
   };
 
   return (

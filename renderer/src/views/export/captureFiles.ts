@@ -4,6 +4,7 @@
  * which the browser's file picker cannot see, so paths are typed, not picked.
  */
 import type { WorkbenchApi } from '../../../../src/api/workbench';
+import type { Result } from '../../../../src/util/result';
 
 export type ApiMode = 'electron' | 'web';
 
@@ -24,7 +25,7 @@ export function isAbsolutePath(p: string): boolean {
  * in web mode an error, since a browser never learns where a dropped file lives and the engine
  * could not read this machine's files anyway.
  */
-export function droppedCapturePath(api: WorkbenchApi, data: DataTransfer | null): { ok: true; path: string } | { ok: false; error: string } {
+export function droppedCapturePath(api: WorkbenchApi, data: DataTransfer | null): Result<string> {
   const file = data?.files[0];
   if (!file) return { ok: false, error: 'Nothing to open: drop a capture folder, .pcapng or .jsonl file.' };
   if (apiMode(api) === 'web') {
@@ -32,5 +33,5 @@ export function droppedCapturePath(api: WorkbenchApi, data: DataTransfer | null)
   }
   // The preload's webUtils.getPathForFile: File.path is gone since Electron 32.
   const path = window.ampWorkbench?.desktop.pathForFile(file) ?? '';
-  return path === '' ? { ok: false, error: `The desktop app did not say where "${file.name}" is; open it by path instead.` } : { ok: true, path };
+  return path === '' ? { ok: false, error: `The desktop app did not say where "${file.name}" is; open it by path instead.` } : { ok: true, value: path };
 }

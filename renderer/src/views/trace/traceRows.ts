@@ -4,7 +4,8 @@
  * range it shows (`ensure`); pages are cached by index, least recently used dropped first.
  * `trace.appended` only says the trace grew: without a filter the new size is in the event, with
  * one the engine is asked again (one request in flight at a time, coalesced). Listeners hear at
- * most one change per animation frame (docs/stack.md §6 rule 2).
+ * most one change per animation frame (docs/stack.md §6 rule 2). A rolling capture that drops its
+ * oldest records (`dropped` in the event) shifts every row: the cached pages are then read again.
  */
 import type { TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 
@@ -30,6 +31,8 @@ export class TraceRows {
   private closed = true;
   /** Bumped by reset: answers to older requests are dropped. */
   private generation = 0;
+  /** Records gone from the start of a rolling capture, as last heard. */
+  private dropped = 0;
 
   constructor(
     private readonly api: WorkbenchApi,
@@ -41,6 +44,8 @@ export class TraceRows {
     this.closed = false;
     const off = this.api.onEvent((e) => {
       if (e.event === 'trace.appended') {
+        const dropped = e.data.dropped ?? 0;
+        if (dropped !== this.dropped) this.shift(dropped);
         if (this.filter === '') this.setTotal(e.data.total);
         else this.refresh();
       } else if (e.event === 'trace.reset') {
@@ -100,7 +105,17 @@ export class TraceRows {
     });
   }
 
+  /** The oldest rows went: every cached page holds other rows now, and the view may be shorter. */
+  private shift(dropped: number): void {
+    this.dropped = dropped;
+    this.generation++;
+    this.pages.clear();
+    this.loading.clear();
+    this.total = 0;
+  }
+
   private reset(): void {
+    this.dropped = 0;
     this.generation++;
     this.pages.clear();
     this.loading.clear();

@@ -14,6 +14,7 @@ import { featureBit } from '../../../../src/protocol/names';
 import { createDialect, GET_DEVICES_COUNT } from '../../../../src/roles/driver/dialect';
 import type { DriverPort } from '../../../../src/roles/driver/port';
 import { toHex } from '../../../../src/util/hex';
+import { ok } from '../../../../src/util/result';
 
 const PEER_BASE = 0x4000_0000n;
 const WINDOW_BYTES = 1 << 20;
@@ -374,7 +375,7 @@ describe('bus GET_DEVICES (§6.14, §12.1)', () => {
         await h.server.handle(bytes);
         return { ok: true, value: h.sent.at(-1)!, latencyNs: 1 };
       },
-      post: () => Promise.resolve({ ok: true }),
+      post: () => Promise.resolve(ok()),
       onEvent: () => () => undefined,
       poll: () => Promise.resolve(),
     };

@@ -11,6 +11,7 @@ import type { DriverPort, PortResult } from '../../../../src/roles/driver/port';
 import { decode, decodeHeader } from '../../../../src/protocol/index';
 import { nodeRuntime } from '../../../../main/host/runtime';
 import { builtin, inThreadBoard, type InThreadBoard } from './harness';
+import { ok } from '../../../../src/util/result';
 
 /** A port whose answer to each request `answer` decides; it records every dev_num asked. */
 function fakePort(answer: (devNum: number) => PortResult): { port: DriverPort; asked: number[] } {
@@ -21,7 +22,7 @@ function fakePort(answer: (devNum: number) => PortResult): { port: DriverPort; a
       asked.push(devNum);
       return Promise.resolve(answer(devNum));
     },
-    post: () => Promise.resolve({ ok: true }),
+    post: () => Promise.resolve(ok()),
     onEvent: () => () => undefined,
     poll: () => Promise.resolve(),
   };

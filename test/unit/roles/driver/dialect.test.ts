@@ -6,6 +6,7 @@ import type { DriverPort } from '../../../../src/roles/driver/port';
 import { decode, encode } from '../../../../src/protocol/index';
 import type { Revision } from '../../../../src/protocol/types';
 import { parseHex } from '../../../../src/util/hex';
+import { ok } from '../../../../src/util/result';
 
 /** A port whose peer answers each request with `answer(request)`; records what was sent. */
 function scripted(revision: Revision, answer: (req: ReturnType<typeof decode>['msg'] & object) => Uint8Array | null) {
@@ -17,7 +18,7 @@ function scripted(revision: Revision, answer: (req: ReturnType<typeof decode>['m
       const r = answer(m);
       return r ? { ok: true, value: r, latencyNs: 1000 } : { ok: false, error: 'no response' };
     },
-    post: async () => ({ ok: true }),
+    post: async () => ok(),
     onEvent: () => () => undefined,
     poll: async () => undefined,
   };

@@ -59,13 +59,13 @@ export async function inThreadBoard(profile: BoardProfile, opts: InThreadOptions
   if (!started.ok) throw new Error(started.error);
   return {
     session,
-    board: started.board,
+    board: started.value,
     profile,
     log,
     bells: { toDevice, toDriver },
     async close() {
       await session.close();
-      started.board.close();
+      started.value.close();
     },
   };
 }

@@ -33,7 +33,7 @@ function faulty(board: InThreadBoard, fault: (response: Uint8Array, previous: Ui
       const r = await send(m);
       if (!r.ok) return r;
     }
-    return { ok: true };
+    return { ok: true, value: undefined };
   };
 }
 
@@ -76,7 +76,7 @@ describe('a response shorter than its layout', () => {
         full[6] = 20;
         return { ok: true as const, value: full.subarray(0, 20), latencyNs: 1 };
       },
-      post: async () => ({ ok: true as const }),
+      post: async () => ({ ok: true as const, value: undefined }),
       onEvent: () => () => undefined,
       poll: async () => undefined,
     };
@@ -100,7 +100,7 @@ describe('a response shorter than its layout', () => {
         padded[6] = 16;
         return { ok: true as const, value: padded, latencyNs: 1 };
       },
-      post: async () => ({ ok: true as const }),
+      post: async () => ({ ok: true as const, value: undefined }),
       onEvent: () => () => undefined,
       poll: async () => undefined,
     };

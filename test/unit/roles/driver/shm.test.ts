@@ -98,7 +98,7 @@ describe('GET_SHM answers that cannot be used are findings', () => {
       async request(bytes, timeoutMs) {
         const r = await endpoint.request(bytes, { timeoutMs });
         if (!r.ok) return { ok: false, error: r.error.message };
-        return { ok: true, value: decode(r.response, rev).msg?.name === 'GET_SHM' ? tamper(r.response) : r.response, latencyNs: r.latencyNs };
+        return { ok: true, value: decode(r.value, rev).msg?.name === 'GET_SHM' ? tamper(r.value) : r.value, latencyNs: r.latencyNs };
       },
       async post(bytes) {
         const r = await endpoint.send(bytes);
