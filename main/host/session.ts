@@ -18,7 +18,8 @@ import type { Result } from '../../src/util/result';
 import type { Runtime } from '../../src/util/runtime';
 import { nodeRuntime } from './runtime';
 import { systemErrorText } from './systemError';
-import { openBoardLink, type BoardLink, type LinkSpec } from './links/open';
+import { openBoardLink, type BoardLink } from './links/open';
+import type { LinkSpec } from './links/spec';
 import { Trace, type TraceTarget } from './trace/trace';
 
 export interface SessionOptions {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { formatProfileErrors, parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { parseDurationNs } from '../../../src/trace/filter';
-import { parseLinkSpec, type LinkSpec } from '../links/open';
+import { parseLinkSpec, type LinkSpec } from '../links/spec';
 import { systemErrorText } from '../systemError';
 
 /** The options that pick a board and how to reach it, shared by every command that attaches. */

@@ -8,7 +8,7 @@ import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src
 import { hex32, parseHex } from '../../../src/util/hex';
 import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
-import { LINK_SPEC_HELP } from '../links/open';
+import { LINK_SPEC_HELP } from '../links/spec';
 import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } from '../trace/trace';
 import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';

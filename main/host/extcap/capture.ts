@@ -25,7 +25,7 @@ import { metaFromJson } from '../../../src/trace/meta';
 import { PcapngWriter } from '../../../src/trace/pcapng';
 import { BOARD_OPTIONS, linkOption, loadProfile, onInterrupt } from '../cli/common';
 import { exerciseDevices } from '../exercise';
-import type { LinkSpec } from '../links/open';
+import type { LinkSpec } from '../links/spec';
 import { openSession, SessionError, type Session } from '../session';
 import { systemErrorText } from '../systemError';
 import { osDescription } from '../trace/osInfo';

@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 
 import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { LINKTYPE_WIRESHARK_UPPER_PDU } from '../../../src/trace/pcapng';
-import { LINK_SPEC_HELP } from '../links/open';
+import { LINK_SPEC_HELP } from '../links/spec';
 import { installDissector } from '../trace/wireshark';
 import { sessionsDir } from './discovery';
 import { appName } from '../version';

@@ -11,15 +11,7 @@ import { openPciLink } from './pci';
 import { openQtestLink } from './qtest';
 import { openSerialBridgeLink } from './serialBridge';
 import { openShmFileLink } from './shmFile';
-import type { Result } from '../../../src/util/result';
-
-export type LinkSpec =
-  | { kind: 'sim' }
-  | { kind: 'shm-file'; file: string; doorbells?: 'socket' | 'poll' }
-  | { kind: 'serial'; path: string; baudRate?: number }
-  | { kind: 'pci'; bdf?: string }
-  | { kind: 'ivshmem'; socket?: string }
-  | { kind: 'qtest'; socket?: string; listen?: boolean; memFile?: string };
+import type { LinkSpec } from './spec';
 
 /**
  * A link, what the user should know about it (polling instead of interrupts…), peer quirks it
@@ -32,48 +24,6 @@ export type BoardLink = Link & { ready?: Promise<void>; lost?: Promise<string>; 
 
 export class LinkError extends Error {}
 
-export const LINK_SPEC_HELP = `sim | shm-file:FILE[,poll] | serial:PORT[@BAUD] | pci[:BDF] | ivshmem[:SOCKET] | qtest[:SOCKET][,listen][,mem=FILE]`;
-
-export type LinkSpecParse = Result<LinkSpec>;
-
-export function parseLinkSpec(text: string): LinkSpecParse {
-  const colon = text.indexOf(':');
-  const kind = colon < 0 ? text : text.slice(0, colon);
-  const arg = colon < 0 ? '' : text.slice(colon + 1);
-  const bad = (why: string): LinkSpecParse => ({ ok: false, error: `--link "${text}": ${why}; expected ${LINK_SPEC_HELP}` });
-  switch (kind) {
-    case 'sim':
-      return arg ? bad('sim takes no argument') : { ok: true, value: { kind: 'sim' } };
-    case 'shm-file': {
-      if (!arg) return bad('shm-file needs the file, e.g. shm-file:/dev/shm/amp0');
-      const poll = arg.endsWith(',poll');
-      return { ok: true, value: { kind: 'shm-file', file: poll ? arg.slice(0, -5) : arg, ...(poll ? { doorbells: 'poll' as const } : {}) } };
-    }
-    case 'serial': {
-      const m = /^(.+?)(?:@(\d+))?$/.exec(arg);
-      if (!m) return bad('serial needs the port, e.g. serial:/dev/ttyUSB0@2000000');
-      return { ok: true, value: { kind: 'serial', path: m[1]!, ...(m[2] ? { baudRate: Number(m[2]) } : {}) } };
-    }
-    case 'pci':
-      return { ok: true, value: arg ? { kind: 'pci', bdf: arg } : { kind: 'pci' } };
-    case 'ivshmem':
-      return { ok: true, value: arg ? { kind: 'ivshmem', socket: arg } : { kind: 'ivshmem' } };
-    case 'qtest': {
-      const [socket = '', ...flags] = arg.split(',');
-      const spec: Extract<LinkSpec, { kind: 'qtest' }> = { kind: 'qtest' };
-      if (socket) spec.socket = socket;
-      for (const f of flags) {
-        if (f === 'listen') spec.listen = true;
-        else if (f.startsWith('mem=') && f.length > 4) spec.memFile = f.slice(4);
-        else return bad(`unknown qtest option "${f}" (listen, mem=FILE)`);
-      }
-      if (spec.listen && !spec.socket) return bad('qtest listen needs the socket path, e.g. qtest:/tmp/amp-qtest.sock,listen');
-      return { ok: true, value: spec };
-    }
-    default:
-      return bad(`unknown link kind "${kind}"`);
-  }
-}
 
 /** The link the profile's access kind implies, when the user names none. */
 function defaultSpec(profile: BoardProfile): LinkSpec {

@@ -34,7 +34,7 @@ import { WORKLOADS } from '../../../src/devices/registry';
 import { metaToJson } from '../../../src/trace/meta';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
-import { parseLinkSpec, type LinkSpec } from '../links/open';
+import { parseLinkSpec, type LinkSpec } from '../links/spec';
 import { openSession, SessionError, type Session } from '../session';
 import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
