@@ -22,10 +22,11 @@ export async function run(): Promise<Record<string, number | string>> {
     hostRole: 'driver',
     access: { kind: 'ivshmem-server' },
     regions: [{ name: 'shm', source: { shm: 0 }, size: '0x4000' }],
-    bus: { format: 'vmamp-shmem-v1', region: 'shm', offset: 0, size: '0x2000', revision: 'r4', maxMessageSize: 64, handshake: 'vmamp-v1' },
+    bus: { format: 'vmamp-shmem-v1', region: 'shm', offset: '0x2000', size: '0x2000', revision: 'r4', maxMessageSize: 64, handshake: 'vmamp-v1' },
     doorbellOut: { kind: 'ivshmem', value: 0 },
     doorbellIn: { kind: 'eventfd', vector: 0 },
-    dataMemory: { region: 'shm', addressMode: 'window-offset', peerBase: 0, size: '0x4000' },
+    // The data memory below the bus area, which the profile check requires of a shared region.
+    dataMemory: { region: 'shm', addressMode: 'window-offset', peerBase: 0, size: '0x2000' },
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
   const dir = mkdtempSync(join(tmpdir(), 'ivshmem-bench-'));
