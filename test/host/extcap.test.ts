@@ -23,10 +23,22 @@ import { startWebServer, type WebServer } from '../../main/host/web/server';
 import { RpcClient, type WorkbenchBackend } from '../../src/api/rpc';
 import { importPcapng, PcapngWriter } from '../../src/trace/pcapng';
 import { sampleMeta, sampleRecords } from '../unit/trace/sample';
-import { AS_NOBODY, HAVE_TSHARK, runTool, toolDir } from './wiresharkTools';
+import { AS_NOBODY, HAVE_TSHARK, nobodyCanRead, runTool, toolDir } from './wiresharkTools';
 
 const NOBODY = 65534;
 const CLI = join(__dirname, '..', '..', 'main', 'host', 'cli', 'amp-workbench.cjs');
+/**
+ * Whether Wireshark, and the extcap it starts, run as `nobody`: not when this Node or checkout
+ * lies where `nobody` cannot read it (a clone under /root); then as root, whose run Wireshark
+ * allows with a warning on stderr. The files they write are handed to `nobody` for decoding.
+ */
+const EXTCAP_AS_NOBODY = AS_NOBODY && nobodyCanRead([process.execPath, CLI, join(__dirname, '..', '..', 'node_modules', 'tsx', 'package.json')]);
+const EXTCAP_USER = { asRoot: !EXTCAP_AS_NOBODY };
+/** A capture tshark wrote as root, made readable to the decoding run as `nobody`. */
+function readableCapture(path: string): string {
+  if (!EXTCAP_AS_NOBODY) chmodSync(path, 0o644);
+  return path;
+}
 
 describe('install', () => {
   it('picks the personal extcap folder of the installed Wireshark: ~/.config before 4.2, ~/.local/lib from 4.2, both when unknown; %APPDATA% on Windows', () => {
@@ -68,7 +80,7 @@ function installed(): { ws: ReturnType<typeof toolDir>; entry: string; captures:
   const captures = join(ws.dir, 'captures');
   mkdirSync(captures);
   const r = installExtcap({ dir: join(ws.home, '.config', 'wireshark', 'extcap'), pluginsDir: join(ws.home, '.local', 'lib', 'wireshark', 'plugins'), sessionsDir: sessionsDir('linux', {}, ws.home) });
-  if (AS_NOBODY) spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, ws.dir]);
+  if (EXTCAP_AS_NOBODY) spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, ws.dir]);
   return { ws, entry: r.files[0]!, captures, env: { AMP_WORKBENCH_CAPTURES: captures } };
 }
 
@@ -262,18 +274,18 @@ describe.skipIf(!HAVE_TSHARK)('real tshark with the installed extcap', () => {
   afterAll(() => x.ws.dispose());
 
   it('tshark -D lists the interface, and asks quickly', () => {
-    const r = runTool('tshark', ['-D'], x.ws.home, { env: x.env });
+    const r = runTool('tshark', ['-D'], x.ws.home, { env: x.env, ...EXTCAP_USER });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\d+\. amp-workbench \(AMP Workbench: virtio-msg board\)$/m);
   });
 
   it('tshark -i amp-workbench -a duration:3 captures the default simulated board, and the installed dissector decodes it', () => {
     const out = join(x.ws.dir, 'out.pcapng');
-    const r = runTool('tshark', ['-i', 'amp-workbench', '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000 });
+    const r = runTool('tshark', ['-i', 'amp-workbench', '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000, ...EXTCAP_USER });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/Capturing on 'AMP Workbench: virtio-msg board: amp-workbench'/);
     expect(statSync(out).size).toBeGreaterThan(1000);
-    const decoded = runTool('tshark', ['-r', out, '-Y', 'virtio_msg', '-T', 'fields', '-e', 'virtio_msg.name'], x.ws.home);
+    const decoded = runTool('tshark', ['-r', readableCapture(out), '-Y', 'virtio_msg', '-T', 'fields', '-e', 'virtio_msg.name'], x.ws.home);
     expect([decoded.code, decoded.stderr]).toEqual([0, '']);
     const seen = new Set(decoded.stdout.trim().split('\n'));
     for (const name of ['ATTACH', 'GET_DEVICES', 'GET_DEVICE_INFO', 'SET_DEVICE_STATUS']) expect(seen).toContain(name);
@@ -282,9 +294,9 @@ describe.skipIf(!HAVE_TSHARK)('real tshark with the installed extcap', () => {
 
   it('the config reaches the capture: -o extcap.amp_workbench.board picks the board, .exercise runs the workloads', () => {
     const out = join(x.ws.dir, 'versal.pcapng');
-    const r = runTool('tshark', ['-i', 'amp-workbench', '-o', 'extcap.amp_workbench.board:sim-versal', '-o', 'extcap.amp_workbench.exercise:true', '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000 });
+    const r = runTool('tshark', ['-i', 'amp-workbench', '-o', 'extcap.amp_workbench.board:sim-versal', '-o', 'extcap.amp_workbench.exercise:true', '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000, ...EXTCAP_USER });
     expect(r.code).toBe(0);
-    const imported = importPcapng(readFileSync(out));
+    const imported = importPcapng(readFileSync(readableCapture(out)));
     if (!imported.ok) throw new Error(imported.error);
     expect(imported.value.meta.board).toBe('sim-versal');
     // The workloads ran: the rng's buffers went round (EVENT_AVAIL / EVENT_USED), not just the bring-up.
@@ -320,10 +332,10 @@ describe.skipIf(!HAVE_TSHARK)('live session of a running serve', () => {
     x = installed();
     serveCaptures = join(x.ws.dir, 'serve-captures');
     mkdirSync(serveCaptures);
-    if (AS_NOBODY) spawnSync('chown', [`${NOBODY}:${NOBODY}`, serveCaptures]);
+    if (EXTCAP_AS_NOBODY) spawnSync('chown', [`${NOBODY}:${NOBODY}`, serveCaptures]);
     // The workbench runs as the same user as Wireshark: its announcement is readable by that user alone.
     const argv = [process.execPath, CLI, 'serve', '--port', '0', '--captures', serveCaptures];
-    const [cmd, args] = AS_NOBODY ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv]] : [argv[0]!, argv.slice(1)];
+    const [cmd, args] = EXTCAP_AS_NOBODY ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv]] : [argv[0]!, argv.slice(1)];
     serve = spawn(cmd, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: x.ws.home }, stdio: ['ignore', 'pipe', 'ignore'] });
     let stdout = '';
     serve.stdout!.on('data', (c) => (stdout += String(c)));
@@ -340,12 +352,12 @@ describe.skipIf(!HAVE_TSHARK)('live session of a running serve', () => {
   const liveInterface = (): string => `amp-workbench-live-${serve.pid}`;
 
   it('tshark -D lists the running workbench; tshark captures its session without opening the board again', () => {
-    const listed = runTool('tshark', ['-D'], x.ws.home, { env: x.env });
+    const listed = runTool('tshark', ['-D'], x.ws.home, { env: x.env, ...EXTCAP_USER });
     expect(listed.stdout).toContain(`${liveInterface()} (AMP Workbench: live session of the running workbench (process ${serve.pid}))`);
     const out = join(x.ws.dir, 'live.pcapng');
-    const r = runTool('tshark', ['-i', liveInterface(), '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000 });
+    const r = runTool('tshark', ['-i', liveInterface(), '-a', 'duration:3', '-w', out], x.ws.home, { env: x.env, timeoutMs: 60_000, ...EXTCAP_USER });
     expect(r.code).toBe(0);
-    const decoded = runTool('tshark', ['-r', out, '-Y', 'virtio_msg', '-T', 'fields', '-e', 'virtio_msg.name'], x.ws.home);
+    const decoded = runTool('tshark', ['-r', readableCapture(out), '-Y', 'virtio_msg', '-T', 'fields', '-e', 'virtio_msg.name'], x.ws.home);
     expect([decoded.code, decoded.stderr]).toEqual([0, '']);
     // From the session's start: its bring-up, recorded by serve before the capture began.
     expect(decoded.stdout.trim().split('\n').slice(0, 40)).toEqual(expect.arrayContaining(['ATTACH', 'GET_DEVICES', 'SET_DEVICE_STATUS']));
