@@ -1,0 +1,44 @@
+/**
+ * A read-only watch over a board's rings, for the passive bus monitor: it follows each
+ * direction's producer index and copies every newly published slot out before the producer
+ * can reuse it, writing nothing and ringing nobody (docs/amp-bus.md §4). Implemented over any
+ * MemoryWindow (polling from JavaScript), by the native addon's own thread for mapped memory,
+ * and by the serial bridge agent on the board.
+ */
+import type { IndexCell, SlotArray } from './formats/ring';
+import type { QueueProblem } from './queue';
+
+/** One direction's ring, as the queue format lays it out. */
+export interface TapRing {
+  /** Which way its messages travel. */
+  direction: 'driver-to-device' | 'device-to-driver';
+  /** The producer index the watch follows. */
+  producer: IndexCell;
+  /** The consumer index, read to tell how far the producer may have run past an uncopied slot. */
+  consumer: IndexCell;
+  slots: SlotArray;
+  /** Applied to raw index values (OpenAMP handles indices as u8). */
+  indexMask: number;
+}
+
+/** Slots copied in one go from one ring, in publication order. */
+export interface TapBatch {
+  /** Position of the ring in the array given to `start`. */
+  ring: number;
+  /** Producer index value of the first slot copied. */
+  first: number;
+  count: number;
+  /** `count` × slotSize bytes, whole slots. */
+  slots: Uint8Array;
+  /** Messages published before `first` that were overwritten before they could be copied. */
+  lost: number;
+  /** Host monotonic time (the clock of process.hrtime.bigint()) when the index move was seen. */
+  seenNs: bigint;
+}
+
+export interface RingTap {
+  /** Starts following the rings from their current producer indices; batches arrive in order per ring. */
+  start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void;
+  /** Stops and delivers every batch already copied before resolving. */
+  stop(): Promise<void>;
+}
