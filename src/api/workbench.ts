@@ -115,11 +115,20 @@ export const deviceJsonSchema = z.object({
 });
 export type DeviceJson = z.infer<typeof deviceJsonSchema>;
 
+/** What the workbench plays on the bus: the driver (default), the device side (serve-device), or a read-only observer. */
+export const SESSION_ROLES = ['driver', 'device', 'monitor'] as const;
+/** Where the trace and device state come from: a board now, or a capture file opened with capture.open. */
+export const SESSION_SOURCES = ['board', 'capture'] as const;
+export type SessionRole = (typeof SESSION_ROLES)[number];
+export type SessionSource = (typeof SESSION_SOURCES)[number];
+
 export const sessionStateSchema = z.object({
   connected: z.boolean(),
+  role: z.enum(SESSION_ROLES),
+  source: z.enum(SESSION_SOURCES),
   board: z.string().nullable(),
   link: z.string().nullable(),
-  /** The capture folder this session records into. */
+  /** The capture folder this session records into; with source "capture", the capture that was opened. */
   capture: z.string().nullable(),
   notices: z.array(z.string()),
   findings: z.array(z.string()),

@@ -69,7 +69,7 @@ function growingBackend(): WorkbenchBackend & { stop(): void } {
         for (let i = p.from ?? 0; i < Math.min(total, (p.from ?? 0) + (p.count ?? 0)); i++) rows.push(row(i));
         return { ok: true, result: { total, from: p.from ?? 0, rows } };
       }
-      if (method === 'session.state') return { ok: true, result: { connected: true, board: 'bench', link: 'bench', capture: null, notices: [], findings: [], devices: [] } };
+      if (method === 'session.state') return { ok: true, result: { connected: true, role: 'driver', source: 'board', board: 'bench', link: 'bench', capture: null, notices: [], findings: [], devices: [] } };
       return { ok: false, error: { code: 'no-session', message: `${String(method)}: not part of this benchmark` } };
     },
     onEvent(l) {

@@ -29,7 +29,7 @@ export function device(over: Partial<DeviceJson> = {}): DeviceJson {
 }
 
 export function sessionState(devices: DeviceJson[], over: Partial<SessionStateJson> = {}): SessionStateJson {
-  return { connected: true, board: 'sim-qemu-amp-pci', link: 'simulated sim-qemu-amp-pci', capture: '/tmp/cap', notices: [], findings: [], devices, ...over };
+  return { connected: true, role: 'driver', source: 'board', board: 'sim-qemu-amp-pci', link: 'simulated sim-qemu-amp-pci', capture: '/tmp/cap', notices: [], findings: [], devices, ...over };
 }
 
 export const BOARDS: WorkbenchResult<'boards.list'>['boards'] = [

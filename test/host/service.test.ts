@@ -71,6 +71,7 @@ describe('WorkbenchService on the default simulated board', () => {
   it('connects, reports the handshake stages, and brings every device to DRIVER_OK', async () => {
     expect(connected.connected).toBe(true);
     expect(connected.board).toBe('sim-qemu-amp-pci');
+    expect(connected).toMatchObject({ role: 'driver', source: 'board' });
     expect(connected.bringUpError).toBeNull();
     expect(connected.devices.map((d) => d.deviceType).sort()).toEqual(['console', 'i2c', 'rng']);
     for (const d of connected.devices) {
@@ -138,7 +139,8 @@ describe('WorkbenchService on the default simulated board', () => {
     const info = await call('trace.info');
     expect(info).toMatchObject({ source: 'file', count: records, path: captureDir });
     expect(events.some((e) => e.event === 'session.closed')).toBe(true);
-    expect((await call('session.state')).connected).toBe(false);
+    // The ended session's trace is still the board's, not an opened capture.
+    expect(await call('session.state')).toMatchObject({ connected: false, role: 'driver', source: 'board', capture: null });
     expect((await fail('session.disconnect')).code).toBe('no-session');
   });
 
@@ -201,6 +203,7 @@ describe('WorkbenchService on the default simulated board', () => {
   it('opens the saved capture again, and gives the same answers when nearly everything is re-read from disk', async () => {
     const info = await call('capture.open', { path: captureDir });
     expect(info.count).toBe(journal.length);
+    expect(await call('session.state')).toMatchObject({ connected: false, role: 'driver', source: 'capture', capture: captureDir });
     const rows = await allRows();
     const filtered = await allRows('dev == 1');
     const stats = await call('trace.stats', { filter: 'dev == 1' });

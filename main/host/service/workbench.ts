@@ -89,6 +89,8 @@ export class WorkbenchService implements WorkbenchApi {
   /** What is in progress that excludes a second connect/open. */
   private busy: string | null = null;
   private store: TraceStore | null = null;
+  /** The capture opened with capture.open that the store holds, until the next connect. */
+  private opened: string | null = null;
   /** The export running now (one at a time): its file and how to cancel it. */
   private exporting: { out: string; abort: AbortController } | null = null;
   private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
@@ -208,9 +210,14 @@ export class WorkbenchService implements WorkbenchApi {
 
   private state(): SessionStateJson {
     const s = this.session;
-    if (!s) return { connected: false, board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
+    if (!s) {
+      const source = this.opened === null ? 'board' : 'capture';
+      return { connected: false, role: 'driver', source, board: null, link: null, capture: this.opened, notices: [], findings: [], devices: [] };
+    }
     return {
       connected: true,
+      role: 'driver',
+      source: 'board',
       board: s.profile.id,
       link: s.link.description,
       capture: s.trace.dir,
@@ -264,6 +271,7 @@ export class WorkbenchService implements WorkbenchApi {
     // The journal as it is written, the one route by which the trace reaches the store.
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
+    this.opened = null;
     this.unsubscribe = [
       store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) })),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
@@ -399,6 +407,7 @@ export class WorkbenchService implements WorkbenchApi {
     if (!o.ok) return workbenchError('not-found', o.error, { field: 'params.path' });
     const store = new TraceStore(o.value, this.residentOption());
     this.store = store;
+    this.opened = path;
     const info = store.info();
     this.emit('trace.reset', info);
     return ok(info);
