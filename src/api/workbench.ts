@@ -60,7 +60,25 @@ export const boardInfoSchema = z.object({
   simulated: z.boolean(),
   default: z.boolean(),
   devices: z.array(z.object({ devNum: z.number(), kind: z.string() })),
+  /**
+   * Whether the hardware is there, probed on the engine's machine when the list is asked for
+   * (a PCI function in sysfs, a serial port, a shared file, QEMU on PATH); `reason` says what was
+   * looked for and found. "unknown" where presence cannot be seen without connecting (a TCP bridge).
+   */
+  presence: z.object({ state: z.enum(['present', 'absent', 'unknown']), reason: z.string() }),
 });
+
+/** A capture folder in the engine's captures folder, newest first (capture.recent). */
+export const recentCaptureSchema = z.object({
+  path: z.string(),
+  board: z.string(),
+  link: z.string(),
+  /** Wall-clock start, ms since 1970. */
+  startMs: z.number(),
+  /** Records when the capture was closed; null while it is written or when it was not closed. */
+  records: z.number().nullable(),
+});
+export type RecentCapture = z.infer<typeof recentCaptureSchema>;
 
 const profileErrorSchema = z.object({ field: z.string(), message: z.string(), line: z.number().optional(), column: z.number().optional() });
 
@@ -322,6 +340,10 @@ const exportParams = z
     filter: filter.optional(),
     fromNs: timeNs.optional(),
     toNs: timeNs.optional(),
+    /** Only these records (by seq): the records chosen in a view. */
+    seqs: z.array(count).min(1).max(1_000_000).optional(),
+    /** Replace an existing file; without it an existing `out` is refused with code "exists". */
+    overwrite: z.boolean().optional(),
   })
   .strict()
   .refine((q) => q.fromNs === undefined || q.toNs === undefined || q.toNs > q.fromNs, { path: ['toNs'], message: 'expected toNs greater than fromNs' });
@@ -389,6 +411,8 @@ export const WORKBENCH_METHODS = {
   /** Stops the running export; its trace.export call then fails with code "cancelled" and no file is left. */
   'trace.cancelExport': method(none, z.object({ out: z.string() }), false),
   'capture.open': method(z.object({ path: z.string().min(1).max(4096) }).strict(), traceInfoSchema, false),
+  /** The newest captures in the engine's captures folder, for the Connect screen. */
+  'capture.recent': method(none, z.object({ folder: z.string(), captures: z.array(recentCaptureSchema) }), true),
 } as const;
 
 /**
@@ -415,6 +439,7 @@ export const METHOD_ACTIONS: Readonly<Record<keyof typeof WORKBENCH_METHODS, str
   'trace.export': 'the export',
   'trace.cancelExport': 'cancelling the export',
   'capture.open': 'opening the capture',
+  'capture.recent': 'listing the recent captures',
 };
 
 type Methods = typeof WORKBENCH_METHODS;
@@ -433,7 +458,8 @@ export function isReadOnly(method: WorkbenchMethod): boolean {
 
 // ---- errors -------------------------------------------------------------------------------------
 
-export const ERROR_CODES = ['bad-request', 'unknown-method', 'read-only', 'no-session', 'busy', 'not-found', 'bad-filter', 'cancelled', 'failed'] as const;
+/** "exists": the file a request would write is there already (trace.export without overwrite). */
+export const ERROR_CODES = ['bad-request', 'unknown-method', 'read-only', 'no-session', 'busy', 'not-found', 'exists', 'bad-filter', 'cancelled', 'failed'] as const;
 export type WorkbenchErrorCode = (typeof ERROR_CODES)[number];
 
 export const workbenchErrorSchema = z.object({
@@ -569,8 +595,10 @@ export function deviceToJson(d: DeviceState): DeviceJson {
   };
 }
 
-/** A profile as boards.list shows it. */
-export function boardInfo(p: BoardProfile, defaultId: string): z.infer<typeof boardInfoSchema> {
+export type BoardPresence = z.infer<typeof boardInfoSchema>['presence'];
+
+/** A profile as boards.list shows it, with what the engine found of its hardware. */
+export function boardInfo(p: BoardProfile, defaultId: string, presence: BoardPresence): z.infer<typeof boardInfoSchema> {
   return {
     id: p.id,
     description: p.description,
@@ -579,5 +607,6 @@ export function boardInfo(p: BoardProfile, defaultId: string): z.infer<typeof bo
     simulated: p.access.kind === 'sim',
     default: p.id === defaultId,
     devices: (p.sim?.devices ?? []).map((d) => ({ devNum: d.devNum, kind: d.kind })),
+    presence,
   };
 }

@@ -142,6 +142,10 @@ describe('WorkbenchService on the default simulated board', () => {
     // The ended session's trace is still the board's, not an opened capture.
     expect(await call('session.state')).toMatchObject({ connected: false, role: 'driver', source: 'board', capture: null });
     expect((await fail('session.disconnect')).code).toBe('no-session');
+    // The closed capture heads the recent list, with its record count.
+    const recent = await call('capture.recent');
+    expect(recent.folder).toBe(join(root, 'captures'));
+    expect(recent.captures[0]).toMatchObject({ path: captureDir, board: 'sim-qemu-amp-pci', records });
   });
 
   it('answers rows, filters and records as the journal holds them', async () => {
@@ -197,6 +201,16 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(back.value.count).toBe(journal.length);
     expect(events.some((e) => e.event === 'export.progress')).toBe(true);
     expect((await fail('trace.export', { format: 'pcapng', out: 'relative.pcapng' })).field).toBe('params.out');
+    // An existing file is replaced only when asked to.
+    expect(await fail('trace.export', { format: 'pcapng', out })).toMatchObject({ code: 'exists', field: 'params.out', message: `${out} already exists; choose another name or replace it` });
+    const chosen = journal.filter((_, i) => i % 7 === 3).map((r) => r.seq);
+    const some = await call('trace.export', { format: 'jsonl', out: join(root, 'chosen.jsonl'), seqs: [...chosen, 1e9] });
+    expect(some.written).toBe(chosen.length);
+    const again = await call('trace.export', { format: 'jsonl', out: join(root, 'chosen.jsonl'), seqs: chosen, filter: 'kind == message', overwrite: true });
+    expect(again.written).toBe(journal.filter((r) => chosen.includes(r.seq) && r.kind === 'message').length);
+    const back2 = loadCapture(join(root, 'chosen.jsonl'));
+    if (!back2.ok) throw new Error(back2.error);
+    expect(toRecords(back2.value.blocks()).map((r) => r.seq)).toEqual(journal.filter((r) => chosen.includes(r.seq) && r.kind === 'message').map((r) => r.seq));
     expect(await fail('trace.cancelExport')).toMatchObject({ code: 'not-found', method: 'trace.cancelExport', message: 'no export is running' });
   });
 

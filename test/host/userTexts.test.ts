@@ -68,6 +68,7 @@ const VALID: { [M in WorkbenchMethod]: WorkbenchParams<M> } = {
   'trace.export': { format: 'pcapng', out: join(root, 'out.pcapng') },
   'trace.cancelExport': {},
   'capture.open': { path: join(root, 'no-such-capture') },
+  'capture.recent': {},
 };
 
 describe('error texts a user reads', () => {

@@ -171,7 +171,7 @@ describe('web mode: who may connect', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('placeholder');
     const csp = String(page.headers['content-security-policy']);
-    expect(csp).toContain(`connect-src ws://127.0.0.1:${server.port};`);
+    expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${server.port};`);
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
     const setCookie = String(page.headers['set-cookie']);

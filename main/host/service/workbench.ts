@@ -9,6 +9,7 @@
  * says what was expected, what was seen and what to try. Transports (Electron IPC, the web
  * server, tests) call `handle` with what they received and forward `onEvent`.
  */
+import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 
 import { parseBoardProfileText, type BoardProfile } from '../../../src/api/boardProfile';
@@ -41,6 +42,8 @@ import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
+import { boardPresence } from './presence';
+import { recentCaptures } from './recent';
 import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
 
 export interface WorkbenchServiceOptions {
@@ -102,7 +105,7 @@ export class WorkbenchService implements WorkbenchApi {
 
   /** Each method's handler: validated parameters in, a reply out. */
   private readonly handlers: Handlers = {
-    'boards.list': () => ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD)) }),
+    'boards.list': () => ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD, boardPresence(p))) }),
     'profile.validate': (p) => this.validate(p.text, p.fileName),
     'session.connect': (p) => this.connect(p),
     'session.disconnect': () => (this.session ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected')),
@@ -121,6 +124,7 @@ export class WorkbenchService implements WorkbenchApi {
     'trace.export': (p, signal) => this.withStore((s) => this.export(s, p, signal)),
     'trace.cancelExport': () => this.cancelExport(),
     'capture.open': (p) => this.open(p.path),
+    'capture.recent': () => ok({ folder: this.capturesDir, captures: recentCaptures(this.capturesDir) }),
   };
 
   call<M extends WorkbenchMethod>(method: M, params: unknown): Promise<WorkbenchResponse<M>> {
@@ -374,6 +378,8 @@ export class WorkbenchService implements WorkbenchApi {
   private async export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>, signal: CancelSignal | undefined): Promise<Reply> {
     if (!isAbsolute(p.out)) return workbenchError('bad-request', `the output file must be a full path on the workbench's machine (such as /home/me/trace.pcapng), saw "${p.out}"`, { field: 'params.out' });
     if (this.exporting) return workbenchError('busy', `an export to ${this.exporting.out} is running; wait for it or cancel it`);
+    // A folder of that name is not replaced either: the export says why it cannot write there.
+    if (!p.overwrite && statSync(p.out, { throwIfNoEntry: false })?.isFile()) return workbenchError('exists', `${p.out} already exists; choose another name or replace it`, { field: 'params.out' });
     // Everything recorded so far goes into the file, not only what the last flush delivered.
     if (this.session && s.live) this.session.trace.recorder.flush();
     // Cancelled by trace.cancelExport, or by the caller's own signal.
@@ -389,6 +395,7 @@ export class WorkbenchService implements WorkbenchApi {
         ...(p.filter !== undefined ? { filter: p.filter } : {}),
         ...(p.fromNs !== undefined ? { fromNs: p.fromNs } : {}),
         ...(p.toNs !== undefined ? { toNs: p.toNs } : {}),
+        ...(p.seqs !== undefined ? { seqs: p.seqs } : {}),
         onProgress: (done, total) => this.emit('export.progress', { out: p.out, done, total }),
         signal: abort.signal,
       });

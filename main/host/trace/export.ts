@@ -26,6 +26,8 @@ export interface ExportOptions {
   /** Time range [fromNs, toNs) relative to the capture start. */
   fromNs?: number;
   toNs?: number;
+  /** Only the records with these seqs (chosen in a view); with a filter and range, those of them that match. */
+  seqs?: readonly number[];
   /** Called about every 100,000 records. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -76,6 +78,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
   const base = timeBase(capture.meta.startMonoNs);
   const from = opts.fromNs ?? -Infinity;
   const to = opts.toNs ?? Infinity;
+  const chosen = opts.seqs ? new Set(opts.seqs) : null;
   // A live capture is exported as far as it is now; a file to its end, however far that is
   // (a streamed file counts its records as it goes).
   const dropped = firstHeld(capture);
@@ -101,7 +104,11 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
     } catch {
       // already closed
     }
-    unlinkSync(tmp);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Gone already (its folder was removed under the export): the error says why the export failed.
+    }
     return { ok: false, error: why };
   };
   try {
@@ -118,7 +125,7 @@ function* exportSteps(capture: Capture, opts: ExportOptions, stopped: () => stri
         v.at(block.bytes, block.offsets[i]!);
         scanned++;
         const t = v.relNs(base);
-        if (t >= from && t < to && (test === null || test(v))) {
+        if (t >= from && t < to && (chosen === null || chosen.has(v.seq)) && (test === null || test(v))) {
           writer.write(v);
           written++;
           if (v.problems !== 0) problems++;

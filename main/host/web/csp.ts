@@ -1,12 +1,13 @@
 /**
  * The renderer's Content-Security-Policy, generated per mode (docs/stack.md §4 "CSP", §11 pitfall 19):
- * only web mode may open a WebSocket, and only to the one server that served the page.
+ * only web mode may open a WebSocket or fetch, and only from the one server that served the page.
  * No inline scripts, no eval (the filter language compiles to closures for this reason).
  */
 export type CspMode = { kind: 'web'; port: number } | { kind: 'electron' };
 
 export function contentSecurityPolicy(mode: CspMode): string {
-  const connect = mode.kind === 'web' ? `ws://127.0.0.1:${mode.port}` : `'none'`;
+  // Web mode: the socket, and the page's own server for capture upload and export download.
+  const connect = mode.kind === 'web' ? `'self' ws://127.0.0.1:${mode.port}` : `'none'`;
   return [
     `default-src 'self'`,
     `script-src 'self'`,

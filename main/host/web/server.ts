@@ -18,11 +18,19 @@
  * or `{id, error}`, `{cancel: id}`, events `{event, data}`. trace.appended is coalesced per client
  * to at most one per `coalesceMs` (default 50 ms) carrying the summed count: never one message
  * per record (docs/stack.md §6).
+ *
+ * Files between the browser's machine and the engine's (the engine reads and writes paths on its
+ * own machine only):
+ * - `POST /upload?name=FILE` stores the body (a pcapng or JSONL capture) in the uploads folder and
+ *   answers `{"path"}`, which the page then opens with capture.open;
+ * - `GET /download?path=FILE` sends back a file a trace.export of this run wrote, and no other.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -50,6 +58,10 @@ export interface WebServerOptions {
   log?: (line: string) => void;
   /** Announce port and token in this folder while running, for the Wireshark extcap (main/host/extcap/discovery.ts). */
   announceIn?: string;
+  /** Where uploaded captures go (default: a new folder in the system's temporary folder). */
+  uploadsDir?: string;
+  /** The largest capture upload accepted (default MAX_UPLOAD_BYTES). */
+  maxUploadBytes?: number;
 }
 
 export interface WebServer {
@@ -68,6 +80,16 @@ const LOOPBACK = '127.0.0.1';
 /** A client that lets this much pile up unsent is not reading: it is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 16 << 20;
 const MAX_MESSAGE_BYTES = 1 << 20;
+/** A capture upload larger than this is refused: bigger captures are opened by path on the engine's machine. */
+export const MAX_UPLOAD_BYTES = 4 * 2 ** 30;
+export const UPLOAD_PATH = '/upload';
+export const DOWNLOAD_PATH = '/download';
+
+/** An uploaded file's name as the engine stores it: letters, digits, dot, dash and underscore only. */
+export function uploadName(name: string): string {
+  const safe = basename(name).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '');
+  return safe === '' ? 'capture' : safe.slice(-120);
+}
 
 interface Client {
   ws: WebSocket;
@@ -137,6 +159,73 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     res.end(text + '\n');
   };
 
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(body));
+  };
+
+  let uploads: string | null = opts.uploadsDir ?? null;
+  const maxUpload = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
+  /** Files trace.export wrote during this run: the only ones /download sends. */
+  const exported = new Set<string>();
+
+  const upload = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    const name = url.searchParams.get('name');
+    if (!name) return json(res, 400, { error: 'expected ?name=FILE naming the uploaded capture' });
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > maxUpload) return json(res, 413, { error: `${name} is ${declared} bytes, more than the ${maxUpload} bytes an upload may have; open it by path on the workbench's machine` });
+    try {
+      uploads ??= mkdtempSync(join(tmpdir(), 'amp-workbench-uploads-'));
+      mkdirSync(uploads, { recursive: true });
+    } catch (e) {
+      return json(res, 500, { error: `cannot store the upload: ${errorText(e)}` });
+    }
+    const path = join(uploads, `${Date.now()}-${uploadName(name)}`);
+    const file = createWriteStream(path);
+    let size = 0;
+    let failed = false;
+    const fail = (status: number, error: string): void => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(file);
+      file.destroy();
+      try {
+        unlinkSync(path);
+      } catch {
+        // never created
+      }
+      json(res, status, { error });
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxUpload) fail(413, `${name} is more than the ${maxUpload} bytes an upload may have; open it by path on the workbench's machine`);
+    });
+    req.on('aborted', () => fail(400, `the upload of ${name} was interrupted`));
+    file.on('error', (e) => fail(500, `cannot store ${name}: ${errorText(e)}`));
+    file.on('finish', () => {
+      if (!failed) json(res, 200, { path, bytes: size });
+    });
+    req.pipe(file);
+  };
+
+  const download = (res: ServerResponse, url: URL): void => {
+    const path = url.searchParams.get('path') ?? '';
+    if (!exported.has(path)) return plain(res, 404, `${path || 'that file'} is not an export of this workbench run; only exported files can be downloaded`);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (e) {
+      return plain(res, 404, `${path} is gone: ${errorText(e)}`);
+    }
+    const name = basename(path);
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': size,
+      'Content-Disposition': `attachment; filename="${name.replace(/["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+    });
+    createReadStream(path).on('error', () => res.destroy()).pipe(res);
+  };
+
   const serveFile = async (res: ServerResponse, pathname: string): Promise<void> => {
     if (!staticRoot) {
       plain(res, 404, `no renderer build is served (start with --static DIR); the Workbench API is at ws://${LOOPBACK}:${port}${WS_PATH}`);
@@ -161,11 +250,13 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       plain(res, no.status, no.reason);
       return;
     }
+    if (req.method === 'POST' && url.pathname === UPLOAD_PATH) return upload(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       plain(res, 405, `${req.method} is not served; the API is on the WebSocket ${WS_PATH}`);
       return;
     }
+    if (url.pathname === DOWNLOAD_PATH) return download(res, url);
     // The token travels in the URL once; after that the page and its socket use the cookie.
     if (url.searchParams.has('token')) res.setHeader('Set-Cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
     let pathname: string;
@@ -228,7 +319,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     for (const c of clients) c.events.emit(e);
   });
 
-  const backend = logFailures((method, params, signal) => opts.backend.handle(method, params, signal), log);
+  const backend = logFailures(async (method, params, signal) => {
+    const r = await opts.backend.handle(method, params, signal);
+    if (method === 'trace.export' && r.ok) exported.add((r.result as { out: string }).out);
+    return r;
+  }, log);
 
   /** Every request: takeControl is the server's own; the rest go to the backend, gated for viewers. */
   const handlerFor = (controls: () => boolean, takeControl: () => void): RpcHandler => {

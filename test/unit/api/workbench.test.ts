@@ -33,6 +33,7 @@ const GOOD: Record<WorkbenchMethod, unknown> = {
   'trace.export': { format: 'pcapng', out: '/tmp/x.pcapng', fromNs: 0, toNs: 5 },
   'trace.cancelExport': {},
   'capture.open': { path: '/tmp/capture' },
+  'capture.recent': {},
 };
 
 function error(method: unknown, params: unknown) {
