@@ -29,10 +29,10 @@ export function device(over: Partial<DeviceJson> = {}): DeviceJson {
 }
 
 export function sessionState(devices: DeviceJson[], over: Partial<SessionStateJson> = {}): SessionStateJson {
-  return { connected: true, role: 'driver', source: 'board', board: 'sim-qemu-amp-pci', link: 'simulated sim-qemu-amp-pci', capture: '/tmp/cap', notices: [], findings: [], devices, ...over };
+  return { connected: true, role: 'driver', source: 'board', board: 'sim-qemu-amp-pci', link: 'sim-qemu-amp-pci (simulated, device side in a worker thread)', capture: '/tmp/cap', notices: [], findings: [], devices, ...over };
 }
 
 export const BOARDS: WorkbenchResult<'boards.list'>['boards'] = [
-  { id: 'sim-qemu-amp-pci', description: 'Simulated QEMU AMP PCI board', format: 'spsc-v1', revision: 'r4', simulated: true, default: true, devices: [{ devNum: 0, kind: 'rng' }] },
-  { id: 'versal-vek280', description: 'AMD Versal VEK280', format: 'openamp-static-v1', revision: 'r3', simulated: false, default: false, devices: [] },
+  { id: 'sim-qemu-amp-pci', description: 'Simulated QEMU AMP PCI board', format: 'spsc-v1', revision: 'r4', simulated: true, default: true, devices: [{ devNum: 0, kind: 'rng' }], presence: { state: 'present', reason: 'simulated inside the workbench: always there' } },
+  { id: 'versal-vek280', description: 'AMD Versal VEK280', format: 'openamp-static-v1', revision: 'r3', simulated: false, default: false, devices: [], presence: { state: 'absent', reason: 'no PCI function 10ee:9038 in /sys/bus/pci/devices' } },
 ];

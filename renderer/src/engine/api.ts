@@ -7,6 +7,7 @@
 import { ENGINE_PORT_MESSAGE, type DesktopPreload } from '../../../src/api/desktop';
 import { RpcClient, type RpcChannel, type WorkbenchReply } from '../../../src/api/rpc';
 import { METHOD_ACTIONS, type WorkbenchApi, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchParams, type WorkbenchResponse } from '../../../src/api/workbench';
+import type { Result } from '../../../src/util/result';
 import type { Runtime } from '../../../src/util/runtime';
 
 export type { WorkbenchApi };
@@ -23,6 +24,17 @@ export type LinkState =
   | { state: 'reconnecting'; detail: string; attempt: number }
   | { state: 'closed'; detail: string };
 
+/**
+ * Web mode: files between this computer and the engine's machine, which reads and writes only its
+ * own paths (main/host/web/server.ts's /upload and /download).
+ */
+export interface FileTransfer {
+  /** Stores a capture file on the engine's machine; its path there, for capture.open. */
+  upload(file: File): Promise<Result<string>>;
+  /** Where the browser downloads a file trace.export wrote. */
+  downloadHref(path: string): string;
+}
+
 /** The API plus the state of the link to the engine (the desktop app's port is always open). */
 export interface EngineApi extends WorkbenchApi {
   link(): LinkState;
@@ -34,6 +46,8 @@ export interface EngineApi extends WorkbenchApi {
    * socket opens, before any view subscribes, so the client remembers the last word.
    */
   controlling(): boolean;
+  /** Web mode's file transfer; null in the desktop app, where the engine reads this machine's paths. */
+  readonly files: FileTransfer | null;
 }
 
 /** Requests that take long on a real board (bring-up, export of a big capture). */
@@ -80,6 +94,22 @@ function stripTokenFromAddressBar(): void {
 function closeReason(e: CloseEvent): string {
   return e.reason ? `the workbench closed the link: ${e.reason}` : `the link to the workbench dropped (code ${e.code})`;
 }
+
+/** The page's own server stores uploads and sends downloads; the cookie carries the token. */
+const webFiles: FileTransfer = {
+  async upload(file) {
+    let res: Response;
+    try {
+      res = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, credentials: 'same-origin' });
+    } catch {
+      return { ok: false, error: `cannot send ${file.name} to the workbench: the link to it dropped; try again when it is back` };
+    }
+    const body = (await res.json().catch(() => ({}))) as { path?: unknown; error?: unknown };
+    if (res.ok && typeof body.path === 'string') return { ok: true, value: body.path };
+    return { ok: false, error: typeof body.error === 'string' ? body.error : `the workbench did not store ${file.name} (HTTP ${res.status})` };
+  },
+  downloadHref: (path) => `/download?path=${encodeURIComponent(path)}`,
+};
 
 /** A page WebSocket as the RPC core's channel: JSON text each way. */
 function socketChannel(socket: WebSocket): RpcChannel {
@@ -135,6 +165,7 @@ export function connectWebSocketApi(url: string = defaultSocketUrl()): Promise<E
 
   const api: EngineApi = {
     mode: 'web',
+    files: webFiles,
     link: () => link,
     controlling: () => controlling,
     onLink(listener) {
@@ -211,6 +242,7 @@ function desktopApi(preload: DesktopPreload): Promise<EngineApi> {
       const link: LinkState = { state: 'open', detail: 'desktop app' };
       resolve({
         mode: 'electron',
+        files: null,
         call: (method, params) => call(client, method, params),
         onEvent: (listener) => client.onEvent(listener),
         link: () => link,

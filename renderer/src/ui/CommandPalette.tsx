@@ -1,4 +1,9 @@
-/** Ctrl+K: every action of the workbench by name, filtered as you type (all words must match). */
+/**
+ * Ctrl+K (⌘K on a Mac): every action of the workbench by name, filtered as you type (all words
+ * must match). A command that cannot run now stays listed, dimmed, with the reason. Some commands
+ * take what follows their words ("go to record 1234", "bookmark before the reset"): `fromQuery`
+ * turns the typed text into such commands.
+ */
 import { useMemo, useState, type KeyboardEvent } from 'react';
 
 import './ui.css';
@@ -8,7 +13,11 @@ export interface Command {
   title: string;
   /** Shortcut shown next to the title. */
   keys?: string;
-  run(): void;
+  /** Why the command cannot run now; null or absent when it can. */
+  disabled?: string | null;
+  /** Picking the command fills the input with this text instead of running (a command that takes an argument). */
+  prefill?: string;
+  run?(): void;
 }
 
 export function filterCommands(commands: readonly Command[], query: string): Command[] {
@@ -16,14 +25,31 @@ export function filterCommands(commands: readonly Command[], query: string): Com
   return commands.filter((c) => words.every((w) => c.title.toLowerCase().includes(w)));
 }
 
-export function CommandPalette({ commands, onClose }: { commands: readonly Command[]; onClose: () => void }) {
+/** The shortcut modifier as this platform writes it. */
+export function modifierKey(platform: string = typeof navigator === 'undefined' ? '' : navigator.platform): string {
+  return /mac|iphone|ipad/i.test(platform) ? '⌘' : 'Ctrl+';
+}
+
+interface CommandPaletteProps {
+  commands: readonly Command[];
+  /** Commands made from the typed text, listed first. */
+  fromQuery?: (query: string) => Command[];
+  onClose: () => void;
+}
+
+export function CommandPalette({ commands, fromQuery, onClose }: CommandPaletteProps) {
   const [query, setQuery] = useState('');
   const [selected, setSelected] = useState(0);
-  const shown = useMemo(() => filterCommands(commands, query), [commands, query]);
+  const shown = useMemo(() => [...(fromQuery?.(query) ?? []), ...filterCommands(commands, query)], [commands, fromQuery, query]);
   const pick = (c: Command | undefined): void => {
-    if (!c) return;
+    if (!c || c.disabled) return;
+    if (c.prefill !== undefined) {
+      setQuery(c.prefill);
+      setSelected(0);
+      return;
+    }
     onClose();
-    c.run();
+    c.run?.();
   };
   const onKey = (e: KeyboardEvent): void => {
     if (e.key === 'Escape') onClose();
@@ -38,7 +64,7 @@ export function CommandPalette({ commands, onClose }: { commands: readonly Comma
       <div className="palette" role="dialog" aria-label="Command palette" onMouseDown={(e) => e.stopPropagation()}>
         <input
           autoFocus
-          placeholder="Type a command…"
+          placeholder="Type a command, “go to record 120”, “bookmark text”…"
           aria-label="Command"
           value={query}
           onChange={(e) => {
@@ -49,8 +75,19 @@ export function CommandPalette({ commands, onClose }: { commands: readonly Comma
         />
         <ul role="listbox">
           {shown.map((c, i) => (
-            <li key={c.id} role="option" aria-selected={i === selected} onMouseEnter={() => setSelected(i)} onClick={() => pick(c)}>
-              <span>{c.title}</span>
+            <li
+              key={c.id}
+              role="option"
+              aria-selected={i === selected}
+              aria-disabled={c.disabled ? true : undefined}
+              className={c.disabled ? 'palette-disabled' : undefined}
+              onMouseEnter={() => setSelected(i)}
+              onClick={() => pick(c)}
+            >
+              <span>
+                {c.title}
+                {c.disabled && <span className="palette-reason"> — {c.disabled}</span>}
+              </span>
               {c.keys && <kbd>{c.keys}</kbd>}
             </li>
           ))}

@@ -1,7 +1,8 @@
 /**
  * For the status bar: messages per second from trace.appended (the server coalesces those, so
  * this costs one event per ~50 ms at most) and the number of problems from trace.stats, fetched
- * at most every 2 s and only when the trace grew.
+ * at most every 2 s and only when the trace grew. A new trace (trace.reset) shows its own count at
+ * once, and a count asked of the trace before it is dropped.
  */
 import { useEffect, useState } from 'react';
 
@@ -25,16 +26,23 @@ export function useTraceActivity(api: WorkbenchApi): TraceActivity {
     let grew = true;
     let ticks = 0;
     let alive = true;
+    // Bumped by each trace.reset: a stats answer about an older trace is not this one's.
+    let generation = 0;
+    const show = (perSecond: number): void => {
+      if (alive) setActivity({ perSecond, total, problems });
+    };
     const off = api.onEvent((e) => {
       if (e.event === 'trace.appended') {
         arrived += e.data.count;
         total = e.data.total;
         grew = true;
       } else if (e.event === 'trace.reset') {
+        generation++;
         arrived = 0;
         total = e.data.count;
         problems = 0;
         grew = true;
+        show(0);
       }
     });
     const tick = async (): Promise<void> => {
@@ -42,13 +50,14 @@ export function useTraceActivity(api: WorkbenchApi): TraceActivity {
       arrived = 0;
       if (grew && ticks++ % STATS_EVERY_TICKS === 0) {
         grew = false;
+        const asked = generation;
         const r = await api.call('trace.stats', {});
-        if (r.ok) {
+        if (r.ok && asked === generation) {
           problems = r.result.problems.reduce((n, p) => n + p.count, 0);
           total = r.result.records;
         }
       }
-      if (alive) setActivity({ perSecond, total, problems });
+      show(perSecond);
     };
     const timer = setInterval(() => void tick(), TICK_MS);
     void tick();

@@ -1,10 +1,12 @@
 /**
  * Capture files and where they live. The engine reads and writes paths on its own machine: in the
- * desktop app that is this machine; in web mode it is the machine running `amp-workbench serve`,
- * which the browser's file picker cannot see, so paths are typed, not picked.
+ * desktop app that is this machine, so a picked or dropped file is opened where it lies; in web
+ * mode it is the machine running `amp-workbench serve`, so a picked or dropped file is uploaded
+ * there first and an export is downloaded back (EngineApi.files).
  */
-import type { WorkbenchApi } from '../../../../src/api/workbench';
+import type { TraceInfo, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 import type { Result } from '../../../../src/util/result';
+import type { FileTransfer } from '../../engine/api';
 
 export type ApiMode = 'electron' | 'web';
 
@@ -15,23 +17,33 @@ export function apiMode(api: WorkbenchApi): ApiMode {
   return typeof window !== 'undefined' && window.ampWorkbench !== undefined ? 'electron' : 'web';
 }
 
+/** Web mode's uploads and downloads (EngineApi.files); null in the desktop app or a bare WorkbenchApi. */
+export function fileTransfer(api: WorkbenchApi): FileTransfer | null {
+  return (api as { files?: FileTransfer | null }).files ?? null;
+}
+
 /** An absolute path, POSIX or Windows, as trace.export and capture.open want. */
 export function isAbsolutePath(p: string): boolean {
   return /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p);
 }
 
 /**
- * The path of a capture dropped on the page: the file's path on this machine in the desktop app;
- * in web mode an error, since a browser never learns where a dropped file lives and the engine
- * could not read this machine's files anyway.
+ * The engine-side path of a capture file picked or dropped on the page: its own path in the
+ * desktop app; in web mode the path of the copy uploaded to the engine's machine.
  */
-export function droppedCapturePath(api: WorkbenchApi, data: DataTransfer | null): Result<string> {
-  const file = data?.files[0];
-  if (!file) return { ok: false, error: 'Nothing to open: drop a capture folder, .pcapng or .jsonl file.' };
-  if (apiMode(api) === 'web') {
-    return { ok: false, error: `Web mode opens captures on the server machine only: type the path of "${file.name}" there instead of dropping it.` };
-  }
+export async function capturePathOf(api: WorkbenchApi, file: File | undefined): Promise<Result<string>> {
+  if (!file) return { ok: false, error: 'Nothing to open: pick or drop a .pcapng or .jsonl capture file.' };
+  const files = fileTransfer(api);
+  if (files) return files.upload(file);
   // The preload's webUtils.getPathForFile: File.path is gone since Electron 32.
   const path = window.ampWorkbench?.desktop.pathForFile(file) ?? '';
   return path === '' ? { ok: false, error: `The desktop app did not say where "${file.name}" is; open it by path instead.` } : { ok: true, value: path };
+}
+
+/** Opens a picked or dropped capture file: uploaded first in web mode, then capture.open. */
+export async function openCaptureFile(api: WorkbenchApi, file: File | undefined): Promise<Result<TraceInfo, WorkbenchError>> {
+  const path = await capturePathOf(api, file);
+  if (!path.ok) return { ok: false, error: { code: 'bad-request', message: path.error } };
+  const r = await api.call('capture.open', { path: path.value });
+  return r.ok ? { ok: true, value: r.result } : r;
 }
