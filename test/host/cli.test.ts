@@ -13,6 +13,20 @@ function run(args: string[], input?: string) {
 }
 
 describe('amp-workbench CLI', () => {
+  it('answers COMMAND --help with that command\'s usage, not "Unknown option"', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run(['serve', flag]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.split('\n').slice(0, 3)).toEqual([
+        'Usage:',
+        '  amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]',
+        '                      [--static DIR] [--no-connect]',
+      ]);
+      expect(r.stdout).toContain('--link SPEC picks how the board is reached');
+    }
+  });
+
   it('lists the built-in boards as JSON', () => {
     const r = run(['boards', '--json']);
     expect(r.code).toBe(0);

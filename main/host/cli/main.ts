@@ -147,6 +147,17 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   serve: cmdServe,
 };
 
+/** A command's own usage lines of HELP (its line and the indented ones that continue it), and the notes under them. */
+function commandHelp(cmd: string): string {
+  const lines = HELP.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`  amp-workbench ${cmd} `) || l === `  amp-workbench ${cmd}`);
+  if (at < 0) return HELP;
+  let end = at + 1;
+  while (end < lines.length && /^ {4,}\S/.test(lines[end]!)) end++;
+  const notes = lines.slice(lines.findIndex((l) => l.startsWith('--link SPEC')));
+  return ['Usage:', ...lines.slice(at, end), '', ...notes].join('\n');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
@@ -155,6 +166,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = COMMANDS[cmd];
   if (!run) throw new UsageError(`unknown command "${cmd}"; expected one of: ${Object.keys(COMMANDS).join(', ')}`);
+  // Every command answers --help with its usage instead of refusing the option.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(commandHelp(cmd));
+    return 0;
+  }
   return run(rest);
 }
 
