@@ -15,6 +15,7 @@ import { Chip } from './ui/Chip';
 import { CommandPalette, modifierKey, type Command } from './ui/CommandPalette';
 import { ErrorNote } from './ui/ErrorNote';
 import type { ExportScope, TraceRequest, ViewNav } from './ui/nav';
+import { linkDetail } from './ui/linkDetail';
 import { afterDisconnect } from './ui/switchSession';
 import { useTheme } from './ui/theme';
 import { useSession } from './ui/useSession';
@@ -48,11 +49,6 @@ export function editable(t: EventTarget | null): boolean {
   if (!(t instanceof HTMLElement)) return false;
   if (t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return true;
   return t instanceof HTMLInputElement && TEXT_INPUTS.has(t.type);
-}
-
-/** The link's description without the board id it starts with (the header shows the board already). */
-export function linkDetail(link: string, board: string): string {
-  return link.startsWith(board) ? link.slice(board.length).trim() : link;
 }
 
 function baseName(path: string): string {

@@ -1,7 +1,8 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { App, editable, linkDetail } from '../../renderer/src/App';
+import { App, editable } from '../../renderer/src/App';
+import { linkDetail } from '../../renderer/src/ui/linkDetail';
 import type { EngineApi } from '../../renderer/src/engine/api';
 import { filterCommands, modifierKey } from '../../renderer/src/ui/CommandPalette';
 import type { TraceInfo } from '../../src/api/workbench';

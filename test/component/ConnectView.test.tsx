@@ -101,7 +101,7 @@ describe('ConnectView: hardware, switching and recent captures', () => {
     expect(versal.querySelector('[data-presence]')!.getAttribute('data-presence')).toBe('absent');
     expect(within(versal).getByText('not found')).toBeTruthy();
     expect(within(versal).getByText('no PCI function 10ee:9038 in /sys/bus/pci/devices')).toBeTruthy();
-    const sim = screen.getAllByText('sim-qemu-amp-pci')[0]!.closest('tr')!;
+    const sim = document.querySelector<HTMLElement>('tr[data-board="sim-qemu-amp-pci"]')!;
     expect(within(sim).getByText('present')).toBeTruthy();
   });
 
@@ -116,7 +116,8 @@ describe('ConnectView: hardware, switching and recent captures', () => {
     let connected = 0;
     render(<ConnectView api={api} onConnected={() => connected++} />);
     await screen.findByTestId('connected-board');
-    const current = (await screen.findAllByText('sim-qemu-amp-pci')).map((e) => e.closest('tr')).find(Boolean)!;
+    await screen.findByText('versal-vek280');
+    const current = document.querySelector<HTMLElement>('tr[data-board="sim-qemu-amp-pci"]')!;
     const same = within(current).getByRole('button', { name: 'Connect' }) as HTMLButtonElement;
     expect(same.disabled).toBe(true);
     expect(same.title).toBe('connected to sim-qemu-amp-pci now');

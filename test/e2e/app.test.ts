@@ -1,8 +1,10 @@
 /**
  * The renderer in Debian Chromium against `amp-workbench serve` on the simulated board: connect,
  * every device reaches DRIVER_OK, a queue's descriptor table, a broken profile's error at its
- * field; the app fills the window and a long view scrolls inside it. Screenshots of each view go
- * to test/output/screenshots/.
+ * field; the app fills the window and a long view scrolls inside it; an export downloaded to this
+ * computer and uploaded again opens as a read-only capture the header names; the palette and the
+ * tabs by keyboard. Screenshots go to test/output/screenshots/: every view (every tab there is)
+ * at 1440×900 and 1280×720, light and dark, as VIEW-WIDTHxHEIGHT-THEME.png.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,8 +51,8 @@ describe.skipIf(skip !== null)(`workbench in Chromium ${skip ?? ''}`, () => {
     }
     expect(await page.locator('.chip[data-tone="danger"]').count()).toBe(0);
     expect(await page.getByTestId('header-board').textContent()).toBe('sim-qemu-amp-pci');
-    // The first page to connect controls the session.
-    expect(await page.getByText('controlling').count()).toBe(1);
+    // The first page to connect controls the session, and the header says what that means.
+    expect(await page.getByText('you control this session').getAttribute('title')).toMatch(/the others are read-only viewers/);
     // Three cards are taller than the window: they scroll inside the view, the status bar stays put.
     const layout = await shellLayout(page);
     expectFillsViewport(layout);
@@ -86,6 +88,94 @@ describe.skipIf(skip !== null)(`workbench in Chromium ${skip ?? ''}`, () => {
     await page.locator('[data-field-at-line="bus.format"]').waitFor();
     await error.scrollIntoViewIfNeeded();
     await screenshot(page, 'connect-profile-error');
+  });
+
+  it('exports to this computer (download), asks before replacing, and opens the file again by upload as a read-only capture', async () => {
+    const { page } = opened;
+    await page.keyboard.press('1');
+    await page.getByTestId('connected-board').waitFor();
+    await page.getByRole('button', { name: 'Export…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Export the trace' });
+    await dialog.getByLabel('Format').selectOption('jsonl');
+    const out = join(wb.serve.captures, 'e2e-export.jsonl');
+    await dialog.getByLabel('Output file').fill(out);
+    await dialog.getByRole('button', { name: 'Export' }).click();
+    const link = dialog.getByRole('link', { name: 'Download e2e-export.jsonl' });
+    await link.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const saved = join(wb.serve.captures, 'downloaded.jsonl');
+    await download.saveAs(saved);
+    expect(download.suggestedFilename()).toBe('e2e-export.jsonl');
+    expect(readFileSync(saved).equals(readFileSync(out))).toBe(true);
+    // The same file again: the dialog asks first, and replaces it when told.
+    await dialog.getByRole('button', { name: 'Export' }).click();
+    await dialog.getByText('already exists. Replace it?').waitFor();
+    await screenshot(page, 'export-replace');
+    await dialog.getByRole('button', { name: 'Replace' }).click();
+    await link.waitFor();
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    // Opening a file from this computer ends the session first, uploads the file, and opens it.
+    await page.getByLabel('Capture file').setInputFiles(saved);
+    await page.getByRole('tab', { name: 'Trace', selected: true }).waitFor();
+    await expect.poll(() => page.getByTestId('header-board').textContent()).toBe('downloaded.jsonl');
+    const header = page.locator('header.app-header');
+    await header.getByText(/^recorded on sim-qemu-amp-pci · [\d,]+ records · read-only$/).waitFor();
+    expect(await page.getByTestId('status-link').textContent()).toBe('capture downloaded.jsonl (read-only)');
+    await screenshot(page, 'capture-opened');
+
+    // Back to a live board in one click from Connect.
+    await page.keyboard.press('1');
+    await page.getByRole('button', { name: 'Connect to simulated board (sim-qemu-amp-pci)' }).click();
+    await page.getByRole('tab', { name: 'Devices', selected: true }).waitFor();
+    expect(await page.getByTestId('header-board').textContent()).toBe('sim-qemu-amp-pci');
+  });
+
+  it('goes to a record from the palette, and moves between tabs with the arrow keys', async () => {
+    const { page } = opened;
+    await page.keyboard.press('Control+k');
+    const palette = page.getByRole('dialog', { name: 'Command palette' });
+    await palette.getByRole('textbox', { name: 'Command' }).fill('go to record 5');
+    await palette.getByRole('option', { name: 'Go to record 5' }).waitFor();
+    await page.keyboard.press('Enter');
+    await page.getByRole('tab', { name: 'Trace', selected: true }).waitFor();
+    await page.getByRole('tab', { name: 'Trace' }).focus();
+    await page.keyboard.press('ArrowLeft');
+    await page.getByRole('tab', { name: 'Queues', selected: true }).waitFor();
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Queues');
+    // One Tab stop for the whole tab list.
+    expect(await page.locator('[role="tab"][tabindex="0"]').count()).toBe(1);
+  });
+
+  it('shows every view at 1440×900 and 1280×720, light and dark, filling the window', async () => {
+    const { page } = opened;
+    const tabs = page.getByRole('tab');
+    const ids = (await tabs.evaluateAll((els) => els.map((e) => e.id.replace(/^tab-/, '')))) as string[];
+    expect(ids.slice(0, 5)).toEqual(['connect', 'devices', 'queues', 'trace', 'timeline']);
+    for (const [width, height] of [
+      [1440, 900],
+      [1280, 720],
+    ] as const) {
+      await page.setViewportSize({ width, height });
+      for (const theme of ['light', 'dark'] as const) {
+        await page.getByLabel('Theme').selectOption(theme);
+        for (const id of ids) {
+          await page.locator(`#tab-${id}`).click();
+          await page.locator(`#tab-${id}[aria-selected="true"]`).waitFor();
+          // Views fill from the engine in a frame or two; the status bar's counters tick each second.
+          await page.waitForTimeout(500);
+          expectFillsViewport(await shellLayout(page));
+          await screenshot(page, `${id}-${width}x${height}-${theme}`);
+        }
+      }
+    }
+    // A wide Connect page uses the width: two columns side by side.
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.locator('#tab-connect').click();
+    const columns = await page.locator('.connect-column').evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ left: r.left, top: r.top, width: r.width })));
+    expect(columns).toHaveLength(2);
+    expect(columns[1]!.left).toBeGreaterThan(columns[0]!.left + columns[0]!.width - 1);
+    expect(columns[0]!.width + columns[1]!.width).toBeGreaterThan(1440 * 0.85);
   });
 
   it('ran without page errors or CSP violations', () => {

@@ -56,7 +56,7 @@ describe('web mode files', () => {
     expect(up.status).toBe(200);
     const { path } = JSON.parse(up.body.toString()) as { path: string };
     expect(path.startsWith(join(root, 'uploads'))).toBe(true);
-    expect(path.endsWith('-my_session.jsonl')).toBe(true);
+    expect(path).toMatch(/\/upload-[^/]+\/my_session\.jsonl$/);
     const opened = await service.handle('capture.open', { path });
     expect(opened).toMatchObject({ ok: true, result: { count: (w.result as { written: number }).written } });
     expect((await service.handle('session.state', {})) as unknown).toMatchObject({ result: { source: 'capture', capture: path } });

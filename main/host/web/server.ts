@@ -174,13 +174,15 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (!name) return json(res, 400, { error: 'expected ?name=FILE naming the uploaded capture' });
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > maxUpload) return json(res, 413, { error: `${name} is ${declared} bytes, more than the ${maxUpload} bytes an upload may have; open it by path on the workbench's machine` });
+    // Each upload in a folder of its own, so it keeps its name (the header shows it) and never replaces another.
+    let path: string;
     try {
       uploads ??= mkdtempSync(join(tmpdir(), 'amp-workbench-uploads-'));
       mkdirSync(uploads, { recursive: true });
+      path = join(mkdtempSync(join(uploads, 'upload-')), uploadName(name));
     } catch (e) {
       return json(res, 500, { error: `cannot store the upload: ${errorText(e)}` });
     }
-    const path = join(uploads, `${Date.now()}-${uploadName(name)}`);
     const file = createWriteStream(path);
     let size = 0;
     let failed = false;

@@ -4,8 +4,8 @@
  * with profile.validate, each error shown at its field and line), optionally a link spec, then
  * watch the attach progress through the bus handshake stages (session.stage) and, when it fails,
  * read what to try. Another board, or a recent capture, is one click away while connected: the
- * session is ended first. Two columns on a wide screen: what to do on the left, what there is on
- * the right.
+ * session is ended first. Two columns on a wide screen: the session, recent captures and a profile
+ * file on the left, the boards on the right.
  */
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
 
@@ -13,6 +13,7 @@ import type { RecentCapture, TraceInfo, WorkbenchError, WorkbenchParams, Workben
 import type { WorkbenchApi } from '../../engine/api';
 import { Chip, type ChipTone } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
+import { linkDetail } from '../../ui/linkDetail';
 import { afterDisconnect } from '../../ui/switchSession';
 import { useSession } from '../../ui/useSession';
 import { phaseTone } from '../devices/deviceTone';
@@ -105,7 +106,7 @@ function ProfileErrors({ text, errors }: { text: string; errors: readonly Profil
 const PRESENCE_TONE: Readonly<Record<Board['presence']['state'], ChipTone>> = { present: 'ok', absent: 'neutral', unknown: 'warn' };
 const PRESENCE_TEXT: Readonly<Record<Board['presence']['state'], string>> = { present: 'present', absent: 'not found', unknown: 'not probed' };
 
-const when = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+const when = new Intl.DateTimeFormat('en-GB', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 interface ConnectViewProps {
   api: WorkbenchApi;
@@ -232,7 +233,7 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
               Connected to <span data-testid="connected-board">{state.board}</span>
             </h2>
             <p className="muted">
-              {state.link} · recording to <code>{state.capture}</code>
+              {linkDetail(state.link ?? '', state.board ?? '')} · recording to <code>{state.capture}</code>
             </p>
             <ul className="device-summary">
               {state.devices.map((d) => (
@@ -290,6 +291,47 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
         )}
 
         {failure && <ErrorNote error={failure.error} tryThis={failure.tryThis} />}
+
+        <section className="card" aria-label="Recent captures">
+          <h3>Recent captures</h3>
+          <label className="capture-file">
+            Open a capture file{fileTransfer(api) ? ' from this computer (uploaded to the workbench)' : ''}:{' '}
+            <input type="file" accept=".pcapng,.jsonl" aria-label="Capture file" disabled={busy || blocked !== null} onChange={(e) => void openFile(e.target.files?.[0])} />
+          </label>
+          {recent && recent.captures.length === 0 && <p className="muted">No captures in {recent.folder} yet: every session records one there.</p>}
+          {recent && recent.captures.length > 0 && (
+            <table className="grid recent-captures">
+              <thead>
+                <tr>
+                  <th>Started</th>
+                  <th>Board</th>
+                  <th>Records</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {recent.captures.map((c) => {
+                  const live = connected && state?.capture === c.path;
+                  const off = blocked ?? (busy ? `busy with ${connecting}` : live ? "this is the live session's capture" : null);
+                  return (
+                    <tr key={c.path} title={c.path}>
+                      <td>{when.format(new Date(c.startMs))}</td>
+                      <td>
+                        <code>{c.board}</code>
+                      </td>
+                      <td className="num">{c.records === null ? <span className="muted">{live ? 'recording' : 'not closed'}</span> : c.records.toLocaleString('en')}</td>
+                      <td>
+                        <button disabled={off !== null} title={off ?? `Open ${c.path}${switching}`} onClick={() => void openRecent(c.path)}>
+                          Open
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          )}
+        </section>
 
         <section
           className={dragging ? 'card drop-zone dragging' : 'card drop-zone'}
@@ -385,46 +427,6 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
           )}
         </section>
 
-        <section className="card" aria-label="Recent captures">
-          <h3>Recent captures</h3>
-          <label className="capture-file">
-            Open a capture file{fileTransfer(api) ? ' from this computer (uploaded to the workbench)' : ''}:{' '}
-            <input type="file" accept=".pcapng,.jsonl" aria-label="Capture file" disabled={busy || blocked !== null} onChange={(e) => void openFile(e.target.files?.[0])} />
-          </label>
-          {recent && recent.captures.length === 0 && <p className="muted">No captures in {recent.folder} yet: every session records one there.</p>}
-          {recent && recent.captures.length > 0 && (
-            <table className="grid recent-captures">
-              <thead>
-                <tr>
-                  <th>Started</th>
-                  <th>Board</th>
-                  <th>Records</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {recent.captures.map((c) => {
-                  const live = connected && state?.capture === c.path;
-                  const off = blocked ?? (busy ? `busy with ${connecting}` : live ? "this is the live session's capture" : null);
-                  return (
-                    <tr key={c.path} title={c.path}>
-                      <td>{when.format(new Date(c.startMs))}</td>
-                      <td>
-                        <code>{c.board}</code>
-                      </td>
-                      <td className="num">{c.records === null ? <span className="muted">{live ? 'recording' : 'not closed'}</span> : c.records.toLocaleString('en')}</td>
-                      <td>
-                        <button disabled={off !== null} title={off ?? `Open ${c.path}${switching}`} onClick={() => void openRecent(c.path)}>
-                          Open
-                        </button>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          )}
-        </section>
       </div>
     </div>
   );
