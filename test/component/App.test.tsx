@@ -5,9 +5,8 @@ import { App, editable } from '../../renderer/src/App';
 import { linkDetail } from '../../renderer/src/ui/linkDetail';
 import type { EngineApi } from '../../renderer/src/engine/api';
 import { filterCommands, modifierKey } from '../../renderer/src/ui/CommandPalette';
-import type { TraceInfo } from '../../src/api/workbench';
 import { fakeApi, ok, type Handlers } from './fakeApi';
-import { BOARDS, device, sessionState } from './fixtures';
+import { BOARDS, device, sessionState, traceInfo } from './fixtures';
 
 // jsdom has no matchMedia: the system theme asks it whether the desktop is dark, and uPlot (in
 // the Timeline view) asks it when imported, so the stub goes in before the imports.
@@ -19,23 +18,7 @@ afterEach(() => {
   localStorage.clear();
 });
 
-const INFO: TraceInfo = {
-  source: 'file',
-  path: '/captures/bring-up.jsonl',
-  count: 1234,
-  dropped: 0,
-  board: 'sim-versal',
-  revision: 'r4',
-  queueFormat: null,
-  link: 'sim',
-  startMonoNs: '0',
-  startWallNs: '0',
-  firstNs: 0,
-  lastNs: 1e9,
-  notes: [],
-  residentBytes: 0,
-  residentLimit: 1,
-};
+const INFO = traceInfo({ source: 'file', path: '/captures/bring-up.jsonl', count: 1234, board: 'sim-versal', lastNs: 1e9, residentLimit: 1 });
 
 function engineApi(handlers: Handlers = {}, over: Partial<EngineApi> = {}): EngineApi & ReturnType<typeof fakeApi> {
   const api = fakeApi({

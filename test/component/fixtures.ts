@@ -1,5 +1,5 @@
 /** Engine answers as the service gives them for the simulated board, trimmed to what views show. */
-import type { DeviceJson, SessionStateJson, WorkbenchResult } from '../../src/api/workbench';
+import type { DeviceJson, SessionStateJson, TraceInfo, WorkbenchResult } from '../../src/api/workbench';
 
 export function device(over: Partial<DeviceJson> = {}): DeviceJson {
   return {
@@ -36,3 +36,25 @@ export const BOARDS: WorkbenchResult<'boards.list'>['boards'] = [
   { id: 'sim-qemu-amp-pci', description: 'Simulated QEMU AMP PCI board', format: 'spsc-v1', revision: 'r4', simulated: true, default: true, devices: [{ devNum: 0, kind: 'rng' }], presence: { state: 'present', reason: 'simulated inside the workbench: always there' } },
   { id: 'versal-vek280', description: 'AMD Versal VEK280', format: 'openamp-static-v1', revision: 'r3', simulated: false, default: false, devices: [], presence: { state: 'absent', reason: 'no PCI function 10ee:9038 in /sys/bus/pci/devices' } },
 ];
+
+/** trace.info of a live session's capture; `over` makes it an opened file or another board's. */
+export function traceInfo(over: Partial<TraceInfo> = {}): TraceInfo {
+  return {
+    source: 'live',
+    path: '/var/captures/2026-01-01-sim',
+    count: 1000,
+    dropped: 0,
+    board: 'sim',
+    revision: 'r4',
+    queueFormat: null,
+    link: 'sim',
+    startMonoNs: '0',
+    startWallNs: '0',
+    firstNs: 0,
+    lastNs: 5e9,
+    notes: [],
+    residentBytes: 0,
+    residentLimit: -1,
+    ...over,
+  };
+}

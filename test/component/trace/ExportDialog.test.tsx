@@ -5,6 +5,7 @@ import type { TraceInfo, WorkbenchResponse } from '../../../src/api/workbench';
 import { durationText, ExportDialog, withExtension } from '../../../renderer/src/views/export/ExportDialog';
 import { OpenCaptureDialog } from '../../../renderer/src/views/export/OpenCaptureDialog';
 import { fakeApi, type FakeApi } from '../fakeApi';
+import { traceInfo } from '../fixtures';
 
 /** A web-mode client: uploads and downloads through the page's server. */
 function withFiles(api: FakeApi, uploaded: string[] = []) {
@@ -18,23 +19,7 @@ function withFiles(api: FakeApi, uploaded: string[] = []) {
 
 afterEach(cleanup);
 
-const INFO: TraceInfo = {
-  source: 'live',
-  path: '/var/captures/2026-01-01-sim',
-  count: 1000,
-  board: 'sim',
-  revision: 'r4',
-  queueFormat: null,
-  link: 'sim',
-  startMonoNs: '0',
-  startWallNs: '0',
-  firstNs: 0,
-  lastNs: 5e9,
-  notes: [],
-  residentBytes: 0,
-  residentLimit: -1,
-  dropped: 0,
-};
+const INFO = traceInfo();
 
 describe('ExportDialog', () => {
   it('exports with format, filter and range, showing progress events and then the result', async () => {

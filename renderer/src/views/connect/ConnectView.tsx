@@ -426,7 +426,6 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
             </table>
           )}
         </section>
-
       </div>
     </div>
   );
