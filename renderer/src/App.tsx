@@ -305,7 +305,7 @@ export function App({ api }: { api: EngineApi }) {
       <header className="app-header">
         <strong className="app-title">AMP Workbench</strong>
         {connected && state?.board ? (
-          <span className="app-identity">
+          <span className="app-identity" title={state.link ?? undefined}>
             <span className="app-board" data-testid="header-board">
               {state.board}
             </span>

@@ -20,7 +20,7 @@
  * per record (docs/stack.md §6).
  *
  * Files between the browser's machine and the engine's (the engine reads and writes paths on its
- * own machine only):
+ * own machine only; docs/stack.md §6 rule 7):
  * - `POST /upload?name=FILE` stores the body (a pcapng or JSONL capture) in the uploads folder and
  *   answers `{"path"}`, which the page then opens with capture.open;
  * - `GET /download?path=FILE` sends back a file a trace.export of this run wrote, and no other.
