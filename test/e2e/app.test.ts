@@ -178,6 +178,32 @@ describe.skipIf(skip !== null)(`workbench in Chromium ${skip ?? ''}`, () => {
     expect(columns[0]!.width + columns[1]!.width).toBeGreaterThan(1440 * 0.85);
   });
 
+  it('disables in a second, viewer window what only the controlling window may do, saying why', async () => {
+    const viewer = await wb.open();
+    try {
+      const { page } = viewer;
+      await page.getByText('viewer (read-only)').waitFor();
+      const why = 'This window only views the session: take control in the header first.';
+      const exportButton = page.getByRole('button', { name: 'Export…' });
+      expect(await exportButton.isDisabled()).toBe(true);
+      expect(await exportButton.getAttribute('title')).toBe(why);
+      await page.getByRole('tab', { name: 'Connect' }).click();
+      await page.getByRole('note').filter({ hasText: why }).waitFor();
+      expect(await page.getByRole('button', { name: 'Disconnect' }).isDisabled()).toBe(true);
+      await screenshot(page, 'viewer-connect');
+      // Taking control moves it: this window may act, the first one views.
+      await page.getByRole('button', { name: 'Take control' }).click();
+      await page.getByText('you control this session').waitFor();
+      expect(await page.getByRole('button', { name: 'Export…' }).isDisabled()).toBe(false);
+      await opened.page.getByText('viewer (read-only)').waitFor();
+      expect(viewer.errors).toEqual([]);
+    } finally {
+      await viewer.page.close();
+    }
+    // The controlling window left: the first one controls again.
+    await opened.page.getByText('you control this session').waitFor();
+  });
+
   it('ran without page errors or CSP violations', () => {
     expect(opened.errors).toEqual([]);
   });
