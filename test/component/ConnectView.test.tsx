@@ -118,7 +118,7 @@ describe('ConnectView: hardware, switching and recent captures', () => {
     await screen.findByTestId('connected-board');
     await screen.findByText('versal-vek280');
     const current = document.querySelector<HTMLElement>('tr[data-board="sim-qemu-amp-pci"]')!;
-    const same = within(current).getByRole('button', { name: 'Connect' }) as HTMLButtonElement;
+    const same = within(current).getByRole('button', { name: 'Connected' }) as HTMLButtonElement;
     expect(same.disabled).toBe(true);
     expect(same.title).toBe('connected to sim-qemu-amp-pci now');
     const row = screen.getByText('versal-vek280').closest('tr')!;

@@ -416,7 +416,7 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
                       <td className="wrap">{b.devices.length ? b.devices.map((d) => `${d.devNum}:${d.kind}`).join(' ') : <span className="muted">discovered</span>}</td>
                       <td>
                         <button disabled={off !== null} title={off ?? `Connect to ${b.id}${switching}`} onClick={() => void connect(b.id, { board: b.id })}>
-                          {connected && state?.board !== b.id ? 'Switch' : 'Connect'}
+                          {!connected ? 'Connect' : state?.board === b.id ? 'Connected' : 'Switch'}
                         </button>
                       </td>
                     </tr>
