@@ -2,7 +2,7 @@
  * Web mode's file routes: a capture uploaded from the browser's machine opens with capture.open,
  * and a file trace.export wrote downloads back (no other file does). Real server and service.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,27 @@ describe('web mode files', () => {
     const refused = await http('GET', `/download?path=${encodeURIComponent(join(root, 'secret.txt'))}`);
     expect(refused.status).toBe(404);
     expect(refused.body.toString()).toMatch(/is not an export of this workbench run/);
+  });
+
+  it('keeps uploads in a folder of its own that it removes when it stops', async () => {
+    const own = await startWebServer({ backend: service, staticDir: null, log: () => undefined });
+    const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: own.port, method: 'POST', path: '/upload?name=a.jsonl', headers: { Cookie: `amp_workbench_${own.port}=${own.token}` } },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(r.status).toBe(200);
+    const { path } = JSON.parse(r.body) as { path: string };
+    expect(existsSync(path)).toBe(true);
+    await own.close();
+    expect(existsSync(path)).toBe(false);
   });
 
   it('names stored uploads safely', () => {

@@ -26,7 +26,7 @@
  * - `GET /download?path=FILE` sends back a file a trace.export of this run wrote, and no other.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, statSync, unlinkSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -58,7 +58,7 @@ export interface WebServerOptions {
   log?: (line: string) => void;
   /** Announce port and token in this folder while running, for the Wireshark extcap (main/host/extcap/discovery.ts). */
   announceIn?: string;
-  /** Where uploaded captures go (default: a new folder in the system's temporary folder). */
+  /** Where uploaded captures go (default: a new folder in the system's temporary folder, removed by close()). */
   uploadsDir?: string;
   /** The largest capture upload accepted (default MAX_UPLOAD_BYTES). */
   maxUploadBytes?: number;
@@ -165,6 +165,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   };
 
   let uploads: string | null = opts.uploadsDir ?? null;
+  /** The uploads folder this server made: copies of the browser's files, removed when it stops. */
+  let ownUploads: string | null = null;
   const maxUpload = opts.maxUploadBytes ?? MAX_UPLOAD_BYTES;
   /** Files trace.export wrote during this run: the only ones /download sends. */
   const exported = new Set<string>();
@@ -177,7 +179,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     // Each upload in a folder of its own, so it keeps its name (the header shows it) and never replaces another.
     let path: string;
     try {
-      uploads ??= mkdtempSync(join(tmpdir(), 'amp-workbench-uploads-'));
+      if (uploads === null) uploads = ownUploads = mkdtempSync(join(tmpdir(), 'amp-workbench-uploads-'));
       mkdirSync(uploads, { recursive: true });
       path = join(mkdtempSync(join(uploads, 'upload-')), uploadName(name));
     } catch (e) {
@@ -397,6 +399,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((res) => server.close(() => res()));
+      if (ownUploads !== null) rmSync(ownUploads, { recursive: true, force: true });
     },
   };
 }
