@@ -132,6 +132,8 @@ export function App({ api }: { api: EngineApi }) {
   const changeBlocked = unreachable ?? (api.mode === 'web' && !controller ? 'This window only views the session: take control in the header first.' : null);
   const exportBlocked = changeBlocked ?? (info ? null : 'There is no trace yet: connect a board or open a capture.');
   const liveBlocked = changeBlocked ?? (connected ? null : fromCapture ? 'An opened capture is read-only: connect a board for a live session.' : 'No board is connected: connect one first.');
+  // Resets and workloads are the driver's requests: a monitor only watches, the device side answers.
+  const driverBlocked = liveBlocked ?? (state?.role === 'monitor' ? 'A monitor session only watches the bus: it sends nothing.' : state?.role === 'device' ? 'The workbench plays the device side here: the driver resets and runs workloads.' : null);
 
   const act = useCallback(
     async (p: Promise<{ ok: true } | { ok: false; error: WorkbenchError }>) => {
@@ -187,7 +189,7 @@ export function App({ api }: { api: EngineApi }) {
       ...devices.map((d) => ({
         id: `reset.${d.devNum}`,
         title: `Reset device ${d.devNum} (${d.deviceName})`,
-        disabled: liveBlocked,
+        disabled: driverBlocked,
         run: () => void act(api.call('device.reset', { devNum: d.devNum })),
       })),
       ...devices.flatMap((d) =>
@@ -196,7 +198,7 @@ export function App({ api }: { api: EngineApi }) {
           .map(({ workload: w }) => ({
             id: `workload.${d.devNum}.${w.kind}`,
             title: `Run ${w.kind} on device ${d.devNum} (${d.deviceName}) with its default parameters`,
-            disabled: liveBlocked,
+            disabled: driverBlocked,
             run: () =>
               void api.call('device.workload', { devNum: d.devNum, kind: w.kind, params: w.defaults } as WorkbenchParams<'device.workload'>).then((r) => {
                 if (!r.ok) setNotice(r.error);
@@ -212,7 +214,7 @@ export function App({ api }: { api: EngineApi }) {
       ...(api.mode === 'web' && !controller ? [{ id: 'control', title: 'Take control of the session', run: () => void act(api.call('session.takeControl', {})) }] : []),
       ...THEMES.map((t) => ({ id: `theme.${t}`, title: `Theme: ${t}`, run: () => setTheme(t) })),
     ];
-  }, [api, act, setTheme, boards, state, connected, controller, changeBlocked, liveBlocked, exportBlocked, info, mod, connectTo, openExport, setNotice]);
+  }, [api, act, setTheme, boards, state, connected, controller, changeBlocked, driverBlocked, exportBlocked, info, mod, connectTo, openExport, setNotice]);
 
   // "go to record 120", "#120", "bookmark before the reset": commands made of what was typed.
   const fromQuery = useCallback(

@@ -145,6 +145,13 @@ describe('App shell', () => {
     expect(linkDetail('versal-vek280 at PCI 0000:03:00.0, polling', 'versal-vek280')).toBe('at PCI 0000:03:00.0, polling');
     cleanup();
 
+    // A monitor session says so, and does not offer the driver's requests.
+    render(<App api={engineApi({ 'session.state': () => ok(sessionState([device()], { role: 'monitor' })) })} />);
+    await screen.findByText('monitor (read-only)');
+    const m = await palette('reset device');
+    expect(options(m)).toEqual(['Reset device 0 (entropy source) — A monitor session only watches the bus: it sends nothing.']);
+    cleanup();
+
     const api = engineApi({
       'session.state': () => ok(sessionState([], { connected: false, source: 'capture', board: null, link: null, capture: '/captures/bring-up.jsonl' })),
       'trace.info': () => ok(INFO),
