@@ -340,8 +340,8 @@ const exportParams = z
     filter: filter.optional(),
     fromNs: timeNs.optional(),
     toNs: timeNs.optional(),
-    /** Only these records (by seq): the records chosen in a view. */
-    seqs: z.array(count).min(1).max(1_000_000).optional(),
+    /** Only these records (by seq): the records chosen in a view. At most 100,000, which keeps a request within the web mode's 1 MiB message. */
+    seqs: z.array(count).min(1).max(100_000).optional(),
     /** Replace an existing file; without it an existing `out` is refused with code "exists". */
     overwrite: z.boolean().optional(),
   })
