@@ -11,6 +11,7 @@ export {
   MIN_BUS_MSG_SIZE,
   PRACTICAL_MIN_BUS_MSG_SIZE,
   R0_FRAME_SIZE,
+  flagNames,
   lookupMessage,
   type BitField,
   type FieldDef,
