@@ -1,7 +1,7 @@
 /**
  * amp-workbench import as a user runs it: a sample log of every preset becomes a capture folder
  * that check and export read, whose exports (JSONL, pcapng) read back as the same records, and
- * that the UI's capture.open shows like any other capture (docs/formats.md §6).
+ * that the UI's capture.open shows like any other capture (docs/formats.md §5).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * `amp-workbench import LOG [--format …] [--rev …] --out CAPTURE`: a message log of a bus we
  * cannot attach to, as a capture folder that stats, check, export and the UI open like any other
- * (src/trace/import, docs/formats.md §6).
+ * (src/trace/import, docs/formats.md §5).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';

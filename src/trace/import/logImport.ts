@@ -4,7 +4,7 @@
  * read by a preset (presets.ts), the revision taken from the preset or the bytes
  * (src/protocol/detect.ts), and every message recorded by the same Recorder a live session uses
  * — so problems, request/response pairing, latency, no-response markers and conformance findings
- * are those a live capture of the same traffic would have. docs/formats.md §6.
+ * are those a live capture of the same traffic would have. docs/formats.md §5.
  */
 import { decodeHeader, detectRevision, REVISIONS, type Revision, type RevisionGuess } from '../../protocol/index';
 import type { Direction } from '../../protocol/types';

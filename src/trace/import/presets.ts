@@ -1,5 +1,5 @@
 /**
- * Log formats `amp-workbench import` reads (docs/formats.md §6): what real peers print about the
+ * Log formats `amp-workbench import` reads (docs/formats.md §5): what real peers print about the
  * messages they exchange, turned back into message bytes with the log's time and direction where
  * it has them. Each preset names the code that prints the format; a line a preset does not
  * recognise is another log line and is skipped.
