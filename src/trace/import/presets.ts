@@ -165,7 +165,7 @@ function parsePrint(lines: readonly string[]): ParsedLog {
     if (headerSize === 6 || (overflow && payload.length === 38)) head = [type, msgId, devNum & 0xff, devNum >> 8, msgSize & 0xff, msgSize >> 8];
     else if (headerSize === 8) {
       head = [type, msgId, devNum & 0xff, devNum >> 8, 0, 0, msgSize & 0xff, msgSize >> 8];
-      if (!tokenNoted) notes.push(`line ${i + 1}: virtio_msg_print shows no token; 8-byte headers are recorded with token 0`);
+      if (!tokenNoted) notes.push(`line ${i + 1}: virtio_msg_print shows no token: 8-byte headers are recorded with token 0, so findings about tokens say nothing about the peer`);
       tokenNoted = true;
     } else {
       notes.push(`line ${i + 1}: ${h[1]} msg_size ${msgSize} with ${payload.length} payload bytes printed fits neither a 6- nor an 8-byte header; skipped`);
