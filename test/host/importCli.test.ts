@@ -94,6 +94,15 @@ describe.each(LOG_FORMATS)('import of a %s log', (format) => {
   });
 });
 
+describe('decode of FF-A and Xen traffic', () => {
+  it('names result bits, and says when R2 traffic fits the Xen variant', () => {
+    const ffa = run(['decode', '--rev', 'r2', '03 82 00 00 0A 00 01 00 02 00']);
+    expect(ffa.stdout).toBe('r2 AREA_UNSHARE dev_num 0 token 0 msg_size 10\n  area_id = 1\n  result = 2 (busy)\n0 problems, 0 findings\n');
+    const xen = run(['decode', '00 42 00 00 0a 00 00 00 00 00']);
+    expect(xen.stdout).toContain("(the messages also fit Xen's variant of r2: transport messages only, at most 44 bytes, no token)");
+  }, 60_000);
+});
+
 describe('import usage errors', () => {
   it('says what it expected', () => {
     const log = join(dir, 'x.log');

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 
 import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { hex32, parseHex } from '../../../src/util/hex';
-import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
+import { decode, detectRevision, flagNames, lookupMessage, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/spec';
 import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } from '../trace/trace';
@@ -128,7 +128,13 @@ async function cmdDecode(argv: string[]): Promise<number> {
     if (detection?.variant === 'xen') out("(the messages also fit Xen's variant of r2: transport messages only, at most 44 bytes, no token)");
     for (const r of results) {
       out(`${r.revision} ${r.name ?? '(no header)'} dev_num ${r.devNum ?? '-'} token ${r.token ?? '-'} msg_size ${r.msgSize ?? '-'}`);
-      for (const [k, v] of Object.entries(r.fields)) out(`  ${k} = ${Array.isArray(v) ? v.map((w) => hex32(w)).join(' ') : String(v)}`);
+      const defs = r.msgId === null ? [] : (lookupMessage(revision, r.bus, r.msgId).layouts[r.kind]?.fields ?? []);
+      for (const [k, v] of Object.entries(r.fields)) {
+        // Flags words by name too: "result = 2 (busy)".
+        const def = defs.find((f) => f.name === k);
+        const names = def?.bits && typeof v === 'number' ? flagNames(def, v) : [];
+        out(`  ${k} = ${Array.isArray(v) ? v.map((w) => hex32(w)).join(' ') : String(v)}${names.length > 0 ? ` (${names.join(', ')})` : ''}`);
+      }
       for (const p of r.problems) out(`  problem at byte ${p.offset}: ${p.reason}`);
     }
   }
