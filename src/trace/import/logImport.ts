@@ -6,7 +6,7 @@
  * — so problems, request/response pairing, latency, no-response markers and conformance findings
  * are those a live capture of the same traffic would have. docs/formats.md §5.
  */
-import { decodeHeader, detectRevision, REVISIONS, type Revision, type RevisionGuess } from '../../protocol/index';
+import { decodeHeader, detectRevision, REVISIONS, XEN_MAX_MSG_SIZE, type Revision, type RevisionGuess } from '../../protocol/index';
 import type { Direction } from '../../protocol/types';
 import type { Result } from '../../util/result';
 import type { Runtime } from '../../util/runtime';
@@ -35,6 +35,9 @@ export interface PreparedImport {
 /** The Recorder's flush interval (its default flushMs), on the log's clock. */
 const FLUSH_NS = 100_000_000n;
 
+/** Messages the revision is detected from (detectRevision decodes each as every revision). */
+const DETECT_FRAMES = 4096;
+
 /** Messages without a time in the log are this far apart, in log order. */
 const STEP_NS = 1000n;
 
@@ -61,14 +64,19 @@ export function prepareImport(text: string, opts: ImportOptions = {}): Result<Pr
   let revision = opts.revision ?? preset.revision ?? null;
   let guess: RevisionGuess | null = null;
   if (revision === null) {
-    guess = detectRevision(log.messages.filter((m) => !m.headerOnly).map((m) => m.bytes));
+    // A bring-up at the start of the log tells the revision; the rest only costs time.
+    const frames = log.messages.filter((m) => !m.headerOnly).map((m) => m.bytes);
+    guess = detectRevision(frames.slice(0, DETECT_FRAMES));
     if (guess.revision === null) {
       return { ok: false, error: `cannot tell the revision of the ${log.messages.length} messages (${guess.evidence.join('; ')}); give --rev ${REVISIONS.join('|')}` };
     }
     revision = guess.revision;
-    notes.push(`revision ${revision} detected from the bytes with ${guess.confidence} confidence${guess.variant === 'xen' ? ", fitting Xen's variant (at most 44 bytes)" : ''}`);
+    // Xen's variant holds only if the messages past the sample keep to it too.
+    if (guess.variant === 'xen' && frames.some((f) => f.length > XEN_MAX_MSG_SIZE || (f[0]! & 2) !== 0)) guess = { ...guess, variant: null };
+    const from = frames.length > DETECT_FRAMES ? ` of the first ${DETECT_FRAMES} messages` : '';
+    notes.push(`revision ${revision} detected from the bytes${from} with ${guess.confidence} confidence${guess.variant === 'xen' ? ", fitting Xen's variant (at most 44 bytes)" : ''}`);
   }
-  const maxMessageSize = preset.maxMessageSize ?? (guess?.variant === 'xen' ? 44 : undefined);
+  const maxMessageSize = preset.maxMessageSize ?? (guess?.variant === 'xen' ? XEN_MAX_MSG_SIZE : undefined);
 
   // The log's own clock where it has one; lines without a time follow the one before by STEP_NS.
   let prev: bigint | null = null;

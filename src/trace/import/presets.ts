@@ -4,6 +4,7 @@
  * it has them. Each preset names the code that prints the format; a line a preset does not
  * recognise is another log line and is skipped.
  */
+import { XEN_MAX_MSG_SIZE } from '../../protocol/detect';
 import type { Direction, Revision } from '../../protocol/types';
 import type { PeerName } from '../conformance';
 
@@ -230,7 +231,7 @@ export const PRESETS: Readonly<Record<LogFormat, LogPreset>> = {
     source: "Xen's virtio-msg: virtio_msg_print() of xen/include/xen/virtio/std/virtio-msg-prot.h on the Xen console; a 6-byte header, no token, at most 44 bytes",
     example: '(XEN) virtio-msg: id SET_DEVICE_STATUS 0x8 type 0x0 dev_num 0x0 msg_size 0xa',
     revision: 'r2',
-    maxMessageSize: 44,
+    maxMessageSize: XEN_MAX_MSG_SIZE,
     parse: parsePrint,
   },
   optee: {

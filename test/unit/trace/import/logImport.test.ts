@@ -102,6 +102,18 @@ describe('log import details', () => {
     expect(hexOnly.value).toMatchObject({ format: 'hex', revision: 'r2', maxMessageSize: 44, guess: { variant: 'xen' } });
   });
 
+  it('detects from the first 4096 messages, but keeps Xen\'s 44-byte limit only if every message keeps to it', () => {
+    const used = '00 42 01 00 0a 00 00 00 00 00\n'.repeat(4100);
+    const small = prepareImport(used);
+    if (!small.ok) throw new Error(small.error);
+    expect(small.value).toMatchObject({ revision: 'r2', maxMessageSize: 44 });
+    expect(small.value.notes).toContain("revision r2 detected from the bytes of the first 4096 messages with high confidence, fitting Xen's variant (at most 44 bytes)");
+    const config = '01 05 01 00 2e 00 00 00 00 00 00 00 00 00 1c 00 00 00' + ' 00'.repeat(28);
+    const big = prepareImport(used + config + '\n');
+    if (!big.ok) throw new Error(big.error);
+    expect(big.value).toMatchObject({ revision: 'r2', maxMessageSize: undefined, guess: { variant: null } });
+  });
+
   it('a request left unanswered gets the no-response marker a live capture would give it, on the log clock', () => {
     const p = prepareImport('1.000000 > 00 02 01 00 06 00\n3.000000 > 00 07 01 00 06 00\n3.000100 < 01 07 01 00 0a 00 0f 00 00 00\n', { revision: 'r2' });
     if (!p.ok) throw new Error(p.error);
