@@ -71,8 +71,9 @@ export function prepareImport(text: string, opts: ImportOptions = {}): Result<Pr
       return { ok: false, error: `cannot tell the revision of the ${log.messages.length} messages (${guess.evidence.join('; ')}); give --rev ${REVISIONS.join('|')}` };
     }
     revision = guess.revision;
-    // Xen's variant holds only if the messages past the sample keep to it too.
-    if (guess.variant === 'xen' && frames.some((f) => f.length > XEN_MAX_MSG_SIZE || (f[0]! & 2) !== 0)) guess = { ...guess, variant: null };
+    // Xen's variant is a guess about an unnamed peer (a log whose format names it says who it is),
+    // and holds only if the messages past the sample keep to it too.
+    if (guess.variant === 'xen' && (format !== 'hex' || frames.some((f) => f.length > XEN_MAX_MSG_SIZE || (f[0]! & 2) !== 0))) guess = { ...guess, variant: null };
     const from = frames.length > DETECT_FRAMES ? ` of the first ${DETECT_FRAMES} messages` : '';
     notes.push(`revision ${revision} detected from the bytes${from} with ${guess.confidence} confidence${guess.variant === 'xen' ? ", fitting Xen's variant (at most 44 bytes)" : ''}`);
   }

@@ -112,6 +112,10 @@ describe('log import details', () => {
     const big = prepareImport(used + config + '\n');
     if (!big.ok) throw new Error(big.error);
     expect(big.value).toMatchObject({ revision: 'r2', maxMessageSize: undefined, guess: { variant: null } });
+    // A log whose format names its peer is not taken for Xen's.
+    const linux = prepareImport('[    1.000000] virtio-msg: rx 00000000: 00 42 01 00 0a 00 00 00 00 00\n');
+    if (!linux.ok) throw new Error(linux.error);
+    expect(linux.value).toMatchObject({ format: 'linux', revision: 'r2', maxMessageSize: undefined, guess: { variant: null } });
   });
 
   it('a request left unanswered gets the no-response marker a live capture would give it, on the log clock', () => {
