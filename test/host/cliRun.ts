@@ -7,8 +7,9 @@ import { loadCapture } from '../../main/host/trace/load';
 
 const BIN = resolve(__dirname, '../../main/host/cli/amp-workbench.cjs');
 
-export function runCli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+/** Runs `amp-workbench ARGS`, with `input` on its standard input. */
+export function runCli(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, ...(input === undefined ? {} : { input }) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -89,6 +89,16 @@ describe('decode of FF-A and Xen traffic', () => {
   }, 60_000);
 });
 
+describe('import from standard input', () => {
+  it('reads the log from stdin when LOG is -', () => {
+    const cap = join(dir, 'stdin-cap');
+    const r = runCli(['import', '-', '--out', cap], SAMPLES.xen.text);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`6 messages (xen log, revision r2) → ${cap}: 6 records\n`);
+    expect(openCapture(cap).meta.link).toBe('imported from standard input');
+  }, 60_000);
+});
+
 describe('import usage errors', () => {
   it('says what it expected', () => {
     const log = join(dir, 'x.log');

@@ -17,7 +17,7 @@ import { out, UsageError } from './common';
 
 export const IMPORT_HELP = `amp-workbench import LOG [--format ${LOG_FORMATS.join('|')}] [--rev ${REVISIONS.join('|')}] --out CAPTURE [--json]
 
-Turns a log of virtio-msg messages into a capture folder (new or empty). Without --format the
+Turns a log of virtio-msg messages (LOG - : standard input) into a capture folder (new or empty). Without --format the
 format is told from the lines; without --rev the revision is the format's, else detected from the
 bytes. Formats:
 ${LOG_FORMATS.map((f) => `  ${f.padEnd(6)} ${PRESETS[f].source}\n         e.g. ${PRESETS[f].example}`).join('\n')}`;
@@ -42,16 +42,24 @@ export async function cmdImport(argv: string[]): Promise<number> {
 
   let text: string;
   let mtimeNs: bigint;
-  try {
-    text = readFileSync(path, 'utf8');
-    mtimeNs = statSync(path, { bigint: true }).mtimeNs;
-  } catch (e) {
-    throw new Error(`cannot read log ${path}: ${fileErrorText(e, path, 'read')}`);
+  if (path === '-') {
+    // `dmesg | amp-workbench import - --out CAP`: the log ends now.
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    text = Buffer.concat(chunks).toString('utf8');
+    mtimeNs = BigInt(Date.now()) * 1_000_000n;
+  } else {
+    try {
+      text = readFileSync(path, 'utf8');
+      mtimeNs = statSync(path, { bigint: true }).mtimeNs;
+    } catch (e) {
+      throw new Error(`cannot read log ${path}: ${fileErrorText(e, path, 'read')}`);
+    }
   }
   const prepared = prepareImport(text, { ...(format ? { format: format as LogFormat } : {}), ...(rev ? { revision: rev as Revision } : {}) });
   if (!prepared.ok) throw new Error(`${path}: ${prepared.error}`);
   const p = prepared.value;
-  const meta = importMeta(p, basename(path), appName(), mtimeNs);
+  const meta = importMeta(p, path === '-' ? 'standard input' : basename(path), appName(), mtimeNs);
   const writer = new JournalWriter({ dir: values.out, meta });
   const records = recordImport(p, meta, writer);
   writer.close(mtimeNs);
