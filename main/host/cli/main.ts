@@ -35,7 +35,7 @@ Usage:
                        [--filter EXPR] [--from T] [--to T]
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
   amp-workbench import LOG [--format hex|linux|qemu|xen|optee] [--rev r0|r2|r3|r4] --out CAPTURE [--json]
-                       (a log of messages as a capture; import --help lists the formats)
+                       (a log of messages as a capture, LOG - for stdin; import --help lists the formats)
   amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json] [--junit FILE] [--lava]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench wireshark-extcap --install [--dir DIR]
