@@ -5,6 +5,7 @@
  * recognise is another log line and is skipped.
  */
 import { XEN_MAX_MSG_SIZE } from '../../protocol/detect';
+import { HEADER_SIZE } from '../../protocol/messages';
 import type { Direction, Revision } from '../../protocol/types';
 import type { PeerName } from '../conformance';
 
@@ -74,6 +75,8 @@ function direction(word: string | undefined): Direction | null {
 /** A run of hex byte pairs at the end of a line, optionally after a print_hex_dump offset "00000010:". */
 const HEX_TAIL = /(?:^|[\s:])(?:([0-9a-f]{8}):\s+)?((?:[0-9a-f]{2}[ ])*[0-9a-f]{2})\s*$/i;
 
+const MIN_HEADER = Math.min(...Object.values(HEADER_SIZE));
+
 function pairs(text: string): Uint8Array {
   const tokens = text.trim().split(/\s+/);
   return Uint8Array.from(tokens, (t) => parseInt(t, 16));
@@ -110,6 +113,8 @@ function parseHexLines(lines: readonly string[], accept: (rest: string) => boole
       else notes.push(`line ${i + 1}: a hex dump continuation at offset ${offset} follows no message of ${offset} bytes; skipped`);
       return;
     }
+    // Fewer bytes than the smallest header (R0's 4) are words of text that look like hex ("a dead end").
+    if (bytes.length < MIN_HEADER) return;
     messages.push({ line: i + 1, timeNs, dir, bytes, headerOnly: false });
   });
   return { messages, notes };

@@ -130,10 +130,16 @@ describe('log import details', () => {
     expect(toRecords(fromRecords(recs))).toEqual(recs);
   });
 
+  it('text that ends in hex-looking words is not a message (fewer bytes than any header)', () => {
+    const p = prepareImport('we reached a dead end\n0.5 tx 00 02 01 00 06 00\nfee fi fo\n', { format: 'hex' });
+    if (!p.ok) throw new Error(p.error);
+    expect(p.value.messages.map((m) => toHex(m.bytes))).toEqual(['00 02 01 00 06 00']);
+  });
+
   it('says what it expected when the log holds no message, or bytes of no revision', () => {
     expect(prepareImport('hello\nworld\n')).toEqual({ ok: false, error: 'no virtio-msg message found in 3 lines; expected one of the formats hex, linux, qemu, xen, optee (amp-workbench import --help shows each)' });
     expect(prepareImport('hello\n', { format: 'qemu' })).toEqual({ ok: false, error: `no message in the qemu format found in 2 lines; expected lines like "${PRESETS.qemu.example}"` });
-    const r = prepareImport('ff ff\n');
+    const r = prepareImport('ff ff ff ff ff ff\n');
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(/^cannot tell the revision of the 1 messages \(.*\); give --rev r0\|r2\|r3\|r4$/);
   });
