@@ -257,7 +257,6 @@ const FFA_VERSION_R2 = { values: { 1: '1.0' } } as const;
 const ffaVersionR2 = (version: string): Fields => [u32(version, FFA_VERSION_R2), u32('vmsg_revision'), u32('vmsg_features'), FFA_FEATURES_R2, u16('area_num')];
 const RESULT: Fields = [RESULT_WORD];
 const AREA_RESULT: Fields = [u16('area_id'), RESULT_WORD];
-const AREA_SHARE_REQUEST: Fields = [u16('area_id'), u64('mem_handle'), u64('tag'), u32('count'), u32('attr')];
 
 const BUS: readonly MsgSpec[] = [
   {
@@ -280,8 +279,12 @@ const BUS: readonly MsgSpec[] = [
     request: ffa(ffaVersionR2('driver_version'), [u32('bus_version'), u32('transport_revision')]),
     response: ffa(ffaVersionR2('device_version'), [u32('bus_version'), u32('transport_revision'), u32('transport_features'), FFA_FEATURES_C, u16('area_num')]),
   },
-  { id: 0x81, name: 'AREA_SHARE', ref: '§12.4', family: 'ff-a', request: ffa(AREA_SHARE_REQUEST, AREA_SHARE_REQUEST), response: ffa(AREA_RESULT, AREA_RESULT) },
-  { id: 0x82, name: 'AREA_UNSHARE', ref: '§12.4', family: 'ff-a', request: ffa([u16('area_id')], [u16('area_id')]), response: ffa(AREA_RESULT, AREA_RESULT) },
+  // The area messages are the same in every generation since the RFC.
+  {
+    id: 0x81, name: 'AREA_SHARE', ref: '§12.4', family: 'ff-a',
+    request: [u16('area_id'), u64('mem_handle'), u64('tag'), u32('count'), u32('attr')], response: AREA_RESULT,
+  },
+  { id: 0x82, name: 'AREA_UNSHARE', ref: '§12.4', family: 'ff-a', request: [u16('area_id')], response: AREA_RESULT },
   // The RFC header gives RESET and EVENT_POLL no payload struct: their bytes stay opaque on R2.
   { id: 0x83, name: 'RESET', ref: '§12.4', family: 'ff-a', request: ffa(OPAQUE, NONE), response: ffa(OPAQUE, RESULT) },
   { id: 0x84, name: 'EVENT_POLL', ref: '§12.4, layout not published', family: 'ff-a', request: OPAQUE, response: OPAQUE },
@@ -300,7 +303,7 @@ const BUS: readonly MsgSpec[] = [
     response: ffa(OPAQUE, [RESULT_WORD, u16('notify_id')]),
   },
   { id: 0x87, name: 'ERROR', ref: '§12.4 (c), layout not published', family: 'ff-a', request: OPAQUE, response: OPAQUE },
-  { id: 0xc0, name: 'AREA_RELEASE', ref: '§12.4', family: 'ff-a', event: ffa([u16('area_id')], [u16('area_id')]) },
+  { id: 0xc0, name: 'AREA_RELEASE', ref: '§12.4', family: 'ff-a', event: [u16('area_id')] },
 ];
 
 // ---- R0 (pre-spec OpenAMP, §4.3, §5.3, docs/amp-bus.md §3.2) ---------------------------------------
