@@ -5,6 +5,8 @@
  * §13 heuristics through the table: header size (where msg_size sits and whether it matches the
  * frame), 40-byte R0 frames, and the R3/R4 differences (GET_DEVICE_INFO response 32/52 bytes,
  * GET_SHM response 20/32, SET_VQUEUE word@12, GET_VQUEUE word@20, GET_DEVICES order and count).
+ * Xen's variant (docs/protocol.md §13) has R2's 6-byte header and layouts, transport messages
+ * only and at most 44 bytes: R2 traffic that keeps to that is reported as fitting it.
  */
 import { decode } from './codec';
 import { HEADER_SIZE, MAX_MSG_SIZE, R0_FRAME_SIZE } from './messages';
@@ -14,7 +16,12 @@ export interface RevisionGuess {
   revision: Revision | null;
   confidence: 'high' | 'low' | 'none';
   evidence: string[];
+  /** 'xen': R2 frames that also fit Xen's variant (no bus messages, none over XEN_MAX_MSG_SIZE). */
+  variant: 'xen' | null;
 }
+
+/** Xen's VIRTIO_MSG_MAX_SIZE (xen/include/xen/virtio/std/virtio-msg-prot.h). */
+export const XEN_MAX_MSG_SIZE = 44;
 
 /** Preference when revisions fit equally: the current revision first (§0). */
 const CANDIDATES: readonly Revision[] = ['r4', 'r3', 'r2', 'r0'];
@@ -49,7 +56,7 @@ function describe(d: Decoded): string {
 const MAX_EXAMPLES = 3;
 
 export function detectRevision(frames: Uint8Array[]): RevisionGuess {
-  if (frames.length === 0) return { revision: null, confidence: 'none', evidence: ['no frames'] };
+  if (frames.length === 0) return { revision: null, confidence: 'none', evidence: ['no frames'], variant: null };
   const decoded = new Map<Revision, Decoded[]>(CANDIDATES.map((r) => [r, frames.map((f) => decode(f, r))]));
   const pts = new Map<Revision, number[]>(CANDIDATES.map((r) => [r, decoded.get(r)!.map((d, i) => points(d, r, frames[i]!.length))]));
   const total = (r: Revision): number => pts.get(r)!.reduce((a, b) => a + b, 0);
@@ -61,7 +68,7 @@ export function detectRevision(frames: Uint8Array[]): RevisionGuess {
     const p = pts.get(r)!;
     return `${r}: ${p.filter((x) => x >= 1).length} of ${frames.length} frames fit, ${p.filter((x) => x === 2).length} decode cleanly, ${p.filter((x) => x === 0.5).length} only by their header`;
   });
-  if (total(best) === 0) return { revision: null, confidence: 'none', evidence: [...evidence, 'no frame fits any revision'] };
+  if (total(best) === 0) return { revision: null, confidence: 'none', evidence: [...evidence, 'no frame fits any revision'], variant: null };
 
   const label = (i: number): string => {
     const m = decoded.get(best)!.at(i)!.msg;
@@ -75,9 +82,15 @@ export function detectRevision(frames: Uint8Array[]): RevisionGuess {
   for (const i of misfits.slice(0, MAX_EXAMPLES)) evidence.push(`frame ${i} does not fit ${best}: ${describe(decoded.get(best)![i]!)}`);
 
   const fits = pts.get(best)!.filter((x) => x >= 1).length;
+  const variant = best === 'r2' && xenShaped(frames, decoded.get('r2')!) ? 'xen' : null;
+  if (variant) evidence.push(`every frame is at most ${XEN_MAX_MSG_SIZE} bytes and a transport message: fits Xen's R2 variant (no token, VIRTIO_MSG_MAX_SIZE ${XEN_MAX_MSG_SIZE})`);
   if (total(best) === total(runnerUp)) {
     evidence.push(`${best} and ${runnerUp} score equally: no frame tells them apart (${best} preferred)`);
-    return { revision: best, confidence: 'low', evidence };
+    return { revision: best, confidence: 'low', evidence, variant };
   }
-  return { revision: best, confidence: 2 * fits >= frames.length ? 'high' : 'low', evidence };
+  return { revision: best, confidence: 2 * fits >= frames.length ? 'high' : 'low', evidence, variant };
+}
+
+function xenShaped(frames: Uint8Array[], asR2: Decoded[]): boolean {
+  return frames.every((f, i) => f.length <= XEN_MAX_MSG_SIZE && asR2[i]!.msg !== null && !asR2[i]!.msg!.bus);
 }

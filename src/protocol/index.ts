@@ -1,7 +1,7 @@
 /** The virtio-msg codec: everything outside src/protocol imports from here (or names.ts). */
 export * from './types';
 export { decode, decodeHeader, encode, layoutSize } from './codec';
-export { detectRevision, type RevisionGuess } from './detect';
+export { detectRevision, XEN_MAX_MSG_SIZE, type RevisionGuess } from './detect';
 export { msgToJson, type JsonFieldValue, type VirtioMsgJson } from './json';
 export {
   HEADERS,
@@ -11,6 +11,7 @@ export {
   MIN_BUS_MSG_SIZE,
   PRACTICAL_MIN_BUS_MSG_SIZE,
   R0_FRAME_SIZE,
+  flagNames,
   lookupMessage,
   type BitField,
   type FieldDef,

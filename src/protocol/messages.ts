@@ -233,10 +233,30 @@ const TRANSPORT: readonly MsgSpec[] = [
 const DEVICE_COUNT_R3 = u16('count', { multipleOf: 8 });
 const busState = (added: string): FieldSpec =>
   u16('device_bus_state', { values: { 1: added, 2: 'REMOVED' }, implFrom: 0x8000 });
-/** FF-A layouts are generation (c) [K-FFA c], decoded as fields for the 8-byte header only. */
-const ffa = (fields: Fields): LayoutSpec => ({ r2: OPAQUE, r3: fields, r4: fields });
-const RESULT: Fields = [u16('result')];
-const AREA_RESULT: Fields = [u16('area_id'), u16('result')];
+/**
+ * FF-A layouts (§12.4): R2 buses use the Linux RFC's uapi structs ([K-FFA b],
+ * include/uapi/linux/virtio_msg_ffa.h of the FF-A bus patch), R3/R4 buses generation (c).
+ */
+const ffa = (r2: Fields, c: Fields): LayoutSpec => ({ r2, r3: c, r4: c });
+/** VIRTIO_MSG_FFA_RESULT_ERROR / _BUSY; 0 is success (§12.4). */
+const RESULT_WORD = u16('result', { bits: [{ name: 'error', shift: 0, width: 1 }, { name: 'busy', shift: 1, width: 1 }] });
+const FFA_DIRECT_INDIRECT: readonly BitField[] = [
+  { name: 'direct_msg_rx', shift: 0, width: 1 },
+  { name: 'direct_msg_tx', shift: 1, width: 1 },
+  { name: 'indirect_msg_rx', shift: 2, width: 1 },
+  { name: 'indirect_msg_tx', shift: 3, width: 1 },
+];
+/** VIRTIO_MSG_FFA_FEATURE_*_SUPP of the RFC header; (c) adds notification and FIFO delivery. */
+const FFA_FEATURES_R2 = u32('features', { bits: FFA_DIRECT_INDIRECT });
+const FFA_FEATURES_C = u32('bus_features', {
+  bits: [...FFA_DIRECT_INDIRECT, { name: 'notification_rx', shift: 4, width: 1 }, { name: 'notification_tx', shift: 5, width: 1 }, { name: 'fifo', shift: 6, width: 1 }],
+});
+/** VIRTIO_MSG_FFA_BUS_VERSION_1_0. */
+const FFA_VERSION_R2 = { values: { 1: '1.0' } } as const;
+/** The RFC's bus_ffa_version / bus_ffa_version_resp: the same words, named for who sends them. */
+const ffaVersionR2 = (version: string): Fields => [u32(version, FFA_VERSION_R2), u32('vmsg_revision'), u32('vmsg_features'), FFA_FEATURES_R2, u16('area_num')];
+const RESULT: Fields = [RESULT_WORD];
+const AREA_RESULT: Fields = [u16('area_id'), RESULT_WORD];
 
 const BUS: readonly MsgSpec[] = [
   {
@@ -255,34 +275,35 @@ const BUS: readonly MsgSpec[] = [
     event: { r2: [u16('device_number'), busState('READY')], r3: [u16('device_number'), busState('READY')], r4: [u16('device_number'), busState('ADDED')] },
   },
   {
-    id: 0x80, name: 'BUS_VERSION', ref: '§12.4 (c)', family: 'ff-a',
-    request: ffa([u32('bus_version'), u32('transport_revision')]),
-    response: ffa([u32('bus_version'), u32('transport_revision'), u32('transport_features'), u32('bus_features'), u16('area_num')]),
+    id: 0x80, name: 'BUS_VERSION', ref: '§12.4', family: 'ff-a',
+    request: ffa(ffaVersionR2('driver_version'), [u32('bus_version'), u32('transport_revision')]),
+    response: ffa(ffaVersionR2('device_version'), [u32('bus_version'), u32('transport_revision'), u32('transport_features'), FFA_FEATURES_C, u16('area_num')]),
   },
+  // The area messages are the same in every generation since the RFC.
   {
-    id: 0x81, name: 'AREA_SHARE', ref: '§12.4 (c)', family: 'ff-a',
-    request: ffa([u16('area_id'), u64('mem_handle'), u64('tag'), u32('count'), u32('attr')]),
-    response: ffa(AREA_RESULT),
+    id: 0x81, name: 'AREA_SHARE', ref: '§12.4', family: 'ff-a',
+    request: [u16('area_id'), u64('mem_handle'), u64('tag'), u32('count'), u32('attr')], response: AREA_RESULT,
   },
-  { id: 0x82, name: 'AREA_UNSHARE', ref: '§12.4 (c)', family: 'ff-a', request: ffa([u16('area_id')]), response: ffa(AREA_RESULT) },
-  { id: 0x83, name: 'RESET', ref: '§12.4 (c)', family: 'ff-a', request: ffa(NONE), response: ffa(RESULT) },
-  { id: 0x84, name: 'EVENT_POLL', ref: '§12.4 (c), layout not published', family: 'ff-a', request: OPAQUE, response: OPAQUE },
+  { id: 0x82, name: 'AREA_UNSHARE', ref: '§12.4', family: 'ff-a', request: [u16('area_id')], response: AREA_RESULT },
+  // The RFC header gives RESET and EVENT_POLL no payload struct: their bytes stay opaque on R2.
+  { id: 0x83, name: 'RESET', ref: '§12.4', family: 'ff-a', request: ffa(OPAQUE, NONE), response: ffa(OPAQUE, RESULT) },
+  { id: 0x84, name: 'EVENT_POLL', ref: '§12.4, layout not published', family: 'ff-a', request: OPAQUE, response: OPAQUE },
   {
     id: 0x85, name: 'EVENT_CONFIGURE', ref: '§12.4 (c)', family: 'ff-a',
-    request: ffa([
+    request: ffa(OPAQUE, [
       u8('type', { values: { 0: 'poll', 1: 'FF-A notification', 2: 'indirect message', 3: 'FIFO' } }),
       rsv8('reserved'),
       u16('notify_id'),
     ]),
-    response: ffa(RESULT),
+    response: ffa(OPAQUE, RESULT),
   },
   {
     id: 0x86, name: 'FIFO_CONFIGURE', ref: '§12.4 (c)', family: 'ff-a',
-    request: ffa([u64('mem_handle'), u16('page_count'), u16('notify_id')]),
-    response: ffa([u16('result'), u16('notify_id')]),
+    request: ffa(OPAQUE, [u64('mem_handle'), u16('page_count'), u16('notify_id')]),
+    response: ffa(OPAQUE, [RESULT_WORD, u16('notify_id')]),
   },
   { id: 0x87, name: 'ERROR', ref: '§12.4 (c), layout not published', family: 'ff-a', request: OPAQUE, response: OPAQUE },
-  { id: 0xc0, name: 'AREA_RELEASE', ref: '§12.4 (c)', family: 'ff-a', event: ffa([u16('area_id')]) },
+  { id: 0xc0, name: 'AREA_RELEASE', ref: '§12.4', family: 'ff-a', event: [u16('area_id')] },
 ];
 
 // ---- R0 (pre-spec OpenAMP, §4.3, §5.3, docs/amp-bus.md §3.2) ---------------------------------------
@@ -410,6 +431,28 @@ const SPACE: Readonly<Record<Revision, readonly MessageDef[]>> = {
   r3: fullSpace('r3'),
   r4: fullSpace('r4'),
 };
+
+/**
+ * What a flags word says, by name: each set one-bit range by its name, each non-zero wider range
+ * as `name=value` (the value's name where the protocol defines one), each set bit no range
+ * covers as `bit<i>`. FF-A result 3 → ['error', 'busy']; R4 SET_VQUEUE flags 1 → ['state_op=enable'].
+ */
+export function flagNames(f: FieldDef, value: number): string[] {
+  const out: string[] = [];
+  let covered = 0;
+  for (const b of f.bits ?? []) {
+    const mask = (2 ** b.width - 1) * 2 ** b.shift;
+    covered += mask;
+    const sub = Math.floor(value / 2 ** b.shift) % 2 ** b.width;
+    if (sub === 0) continue;
+    out.push(b.width === 1 && !b.values ? b.name : `${b.name}=${b.values?.[sub] ?? sub}`);
+  }
+  for (let i = 0; i < 32; i++) {
+    const bit = 2 ** i;
+    if (Math.floor(value / bit) % 2 === 1 && Math.floor(covered / bit) % 2 === 0) out.push(`bit${i}`);
+  }
+  return out;
+}
 
 /** The definition of any (namespace, id): listed messages, else a RESERVED_/IMPL_ entry with an opaque payload. */
 export function lookupMessage(rev: Revision, bus: boolean, msgId: number): MessageDef {

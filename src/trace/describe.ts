@@ -4,7 +4,7 @@
  * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch, duplicate,
  * late, wrong-dev-num, wrong-msg-id, wrong-token, malformed-response).
  */
-import { decode } from '../protocol/index';
+import { decode, flagNames, lookupMessage } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
 import { toHex } from '../util/hex';
 import { findingOf } from './conformance';
@@ -109,9 +109,15 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
   const head = [m.name];
   if (!m.bus) head.push(`dev ${m.devNum}`);
   if (m.token !== 0) head.push(`token 0x${m.token.toString(16).padStart(4, '0')}`);
+  const defs = lookupMessage(m.revision, m.bus, m.msgId).layouts[m.kind]?.fields ?? [];
   const detail = Object.entries(m.fields)
     .slice(0, MAX_SUMMARY_FIELDS)
-    .map(([k, v]) => `${k}=${fieldText(v)}`)
+    .map(([k, v]) => {
+      // Flags words by name too: "result=2(busy)", "features=5(direct_msg_rx|indirect_msg_rx)".
+      const def = defs.find((f) => f.name === k);
+      const names = def?.bits && typeof v === 'number' ? flagNames(def, v) : [];
+      return `${k}=${fieldText(v)}${names.length > 0 ? `(${names.join('|')})` : ''}`;
+    })
     .join(' ');
   return { name: m.name, summary: line(head.join(' '), detail), detail, problems, msg: m };
 }

@@ -311,6 +311,25 @@ local function bytes_text(tvb, at, n)
   if n > 8 then return n .. " bytes" end
   return string.lower(tvb(at, n):bytes():tohex())
 end
+-- messages.ts flagNames: set one-bit ranges by name, wider ranges as name=value, uncovered bits as bit<i>
+local function flag_names(f, v)
+  local out = {}
+  for _, b in ipairs(f.bits) do
+    local sub = math.floor(v / 2 ^ b.shift) % 2 ^ b.width
+    if sub ~= 0 then
+      local name = b.k:match("[^.]+$")
+      if b.width == 1 and not b.vals then out[#out + 1] = name
+      else out[#out + 1] = name .. "=" .. ((b.vals and b.vals[sub]) or tostring(sub)) end
+    end
+  end
+  if f.rsv then
+    for i = 0, 31 do
+      local m = 2 ^ i
+      if math.floor(v / m) % 2 == 1 and math.floor(f.rsv / m) % 2 == 1 then out[#out + 1] = "bit" .. i end
+    end
+  end
+  return table.concat(out, "|")
+end
 local function defined(values)
   local keys, out = {}, {}
   for k in pairs(values) do keys[#keys + 1] = k end
@@ -457,6 +476,10 @@ local function decode_fields(ctx, L, label)
       end
       check_value(ctx, f, v, item)
       text = num_text(v)
+      if f.bits then
+        local names = flag_names(f, v)
+        if names ~= "" then text = text .. "(" .. names .. ")" end
+      end
     elseif f.t == U64 then
       local r = tvb(off + o, 8)
       ctx.tree:add_le(FLD[f.k], r)

@@ -15,6 +15,7 @@
  * records. Names compare case-insensitively; `msg == NAME` matches the name in every revision
  * (the MESSAGES table via names.ts), whatever its msg_id there.
  */
+import { decode, lookupMessage } from '../protocol/index';
 import { PROBLEM_CODES } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
 import { NAME_SLOTS, nameSlot } from './names';
@@ -374,6 +375,16 @@ const queueField = count(
   'message: the bus queue; vq-index: the virtqueue',
 );
 
+/** An FF-A bus message's payload field (docs/protocol.md §12.4), read by decoding the record: only filters naming it pay. */
+function ffaField(name: string, zeroIsFalse: boolean, describe: string): NumericField {
+  const value = (v: RecordView): number | undefined => {
+    if (!hasHeader(v) || (v.flags & RECORD_FLAGS.bus) === 0 || v.rev === null || lookupMessage(v.rev, true, v.msgId).family !== 'ff-a') return undefined;
+    const f = decode(v.data(), v.rev).msg?.fields[name];
+    return typeof f === 'number' ? f : undefined;
+  };
+  return { ...count((v) => value(v) ?? 0, (v) => value(v) !== undefined, describe), zeroIsFalse };
+}
+
 const FIELDS: Readonly<Record<string, Field>> = {
   dev: { ...count((v) => v.devNum, (v) => v.devNum !== NO_DEV, 'dev_num'), zeroIsFalse: false },
   msg: { type: 'msg' },
@@ -410,6 +421,8 @@ const FIELDS: Readonly<Record<string, Field>> = {
   queue: queueField,
   channel: queueField,
   time: { type: 'duration', get: (v, base) => v.relNs(base), has: ALWAYS, ordered: true, zeroIsFalse: true, describe: 'time since capture start' },
+  area: ffaField('area_id', false, 'FF-A area_id'),
+  result: ffaField('result', true, 'FF-A result bits (1 error, 2 busy)'),
 };
 
 /** Field names the language knows, for completion and error messages. */

@@ -6,13 +6,14 @@ import { parseArgs } from 'node:util';
 
 import { BUILTIN_PROFILES, DEFAULT_BOARD, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { hex32, parseHex } from '../../../src/util/hex';
-import { decode, detectRevision, msgToJson } from '../../../src/protocol/index';
+import { decode, detectRevision, flagNames, lookupMessage, msgToJson } from '../../../src/protocol/index';
 import { REVISIONS, type Revision } from '../../../src/protocol/types';
 import { LINK_SPEC_HELP } from '../links/spec';
 import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } from '../trace/trace';
 import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
+import { cmdImport } from './import';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
 import { cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
@@ -33,6 +34,8 @@ Usage:
   amp-workbench export CAPTURE --format pcapng|perfetto|jsonl|csv --out FILE
                        [--filter EXPR] [--from T] [--to T]
   amp-workbench stats CAPTURE [--filter EXPR] [--json]
+  amp-workbench import LOG [--format hex|linux|qemu|xen|optee] [--rev r0|r2|r3|r4] --out CAPTURE [--json]
+                       (a log of messages as a capture, LOG - for stdin; import --help lists the formats)
   amp-workbench check CAPTURE [--peer qemu|openamp-st|linux-rfc|none] [--json] [--junit FILE] [--lava]
   amp-workbench wireshark-dissector --install [--dir DIR] | --print
   amp-workbench wireshark-extcap --install [--dir DIR]
@@ -116,15 +119,22 @@ async function cmdDecode(argv: string[]): Promise<number> {
     return {
       ...(d.msg ? msgToJson(d.msg) : { revision, type: null, msgId: null, name: null, devNum: null, token: null, msgSize: null, fields: {} }),
       problems: d.problems.map((p) => ({ offset: p.offset, code: p.code, reason: p.reason })),
-      ...(detection ? { detected: { confidence: detection.confidence, evidence: detection.evidence } } : {}),
+      ...(detection ? { detected: { confidence: detection.confidence, variant: detection.variant, evidence: detection.evidence } } : {}),
     };
   });
   if (values.json) out(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
   else {
     if (detection && detection.confidence !== 'high') out(`(revision ${revision} guessed from the bytes with ${detection.confidence} confidence; give --rev to be sure)`);
+    if (detection?.variant === 'xen') out("(the messages also fit Xen's variant of r2: transport messages only, at most 44 bytes, no token)");
     for (const r of results) {
       out(`${r.revision} ${r.name ?? '(no header)'} dev_num ${r.devNum ?? '-'} token ${r.token ?? '-'} msg_size ${r.msgSize ?? '-'}`);
-      for (const [k, v] of Object.entries(r.fields)) out(`  ${k} = ${Array.isArray(v) ? v.map((w) => hex32(w)).join(' ') : String(v)}`);
+      const defs = r.msgId === null ? [] : (lookupMessage(revision, r.bus, r.msgId).layouts[r.kind]?.fields ?? []);
+      for (const [k, v] of Object.entries(r.fields)) {
+        // Flags words by name too: "result = 2 (busy)".
+        const def = defs.find((f) => f.name === k);
+        const names = def?.bits && typeof v === 'number' ? flagNames(def, v) : [];
+        out(`  ${k} = ${Array.isArray(v) ? v.map((w) => hex32(w)).join(' ') : String(v)}${names.length > 0 ? ` (${names.join(', ')})` : ''}`);
+      }
       for (const p of r.problems) out(`  problem at byte ${p.offset}: ${p.reason}`);
     }
   }
@@ -141,6 +151,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   export: cmdExport,
   stats: cmdStats,
   check: cmdCheck,
+  import: cmdImport,
   'wireshark-dissector': cmdWiresharkDissector,
   'wireshark-extcap': cmdWiresharkExtcap,
   sim: cmdSim,

@@ -115,3 +115,24 @@ describe('damaged frames', () => {
     expect(detectRevision([Uint8Array.of(0x80, 0x09, 0x01, 0x00, 0x01, 0x00, 0x0c, 0x00, 0x00)]).revision).toBeNull();
   });
 });
+
+describe("Xen's variant of R2 (6-byte header, no token, at most 44 bytes, transport messages only)", () => {
+  const transport = bringUp('r2').slice(2);
+
+  it('R2 transport traffic within 44 bytes fits it, and the evidence says why', () => {
+    const g = detectRevision(transport);
+    expect(g).toMatchObject({ revision: 'r2', confidence: 'high', variant: 'xen' });
+    expect(g.evidence.at(-1)).toContain("fits Xen's R2 variant");
+  });
+
+  it('a bus message (Xen defines none) or a message over 44 bytes rules it out', () => {
+    expect(detectRevision(bringUp('r2')).variant).toBeNull();
+    const config = encode('r2', { name: 'GET_CONFIG', kind: 'response', devNum: 1, fields: { generation: 0, offset: 0, length: 28, data: new Uint8Array(28) } });
+    expect(config.length).toBe(46);
+    expect(detectRevision([...transport, config])).toMatchObject({ revision: 'r2', variant: null });
+  });
+
+  it('is never reported for other revisions', () => {
+    for (const rev of ['r3', 'r4'] as const) expect(detectRevision(bringUp(rev).slice(2)).variant).toBeNull();
+  });
+});

@@ -325,7 +325,9 @@ describe('FF-A bus messages', () => {
     expect(dec('r3', reset)).toEqual({ msg: expect.objectContaining({ name: 'RESET', kind: 'response', fields: { result: 1 } }), problems: [] });
   });
 
-  it('are opaque in R2 (6-byte header era, FF-A generation (a) layouts differ)', () => {
-    expect(dec('r2', hex('02 80 00 00 0A 00 01 00 00 00')).msg).toMatchObject({ name: 'BUS_VERSION', fields: { payload: hex('01 00 00 00') } });
+  it('are short of the RFC layout in R2 when sent in the generation (c) shape (test/unit/protocol/ffa.test.ts has the R2 vectors)', () => {
+    const d = dec('r2', hex('02 80 00 00 0E 00 00 00 01 00 01 00 00 00'));
+    expect(d.msg).toMatchObject({ name: 'BUS_VERSION', fields: { driver_version: 0x10000, vmsg_revision: 1 } });
+    expect(d.problems.map((p) => p.code)).toContain('truncated');
   });
 });

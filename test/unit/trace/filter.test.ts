@@ -139,7 +139,7 @@ describe('parseFilter', () => {
 describe('compileFilter errors', () => {
   it('rejects unknown fields, names and codes, and comparisons a field does not take', () => {
     const cases: [string, number, string][] = [
-      ['foo == 1', 1, 'unknown field \'foo\': fields are dev, msg, dir, token, latency, size, problem, finding, severity, rev, kind, type, seq, queue, channel, time'],
+      ['foo == 1', 1, 'unknown field \'foo\': fields are dev, msg, dir, token, latency, size, problem, finding, severity, rev, kind, type, seq, queue, channel, time, area, result'],
       ['dir > 3', 5, "'>' does not apply to dir; dir takes ==, != and in {…}"],
       ['dir == 3', 8, 'dir is one of to-device, out, driver-to-device, to-driver, in, device-to-driver; saw 3'],
       ['latency > 5', 11, 'latency takes a duration with a unit (ns, us (µs), ms, s), e.g. 5us; saw 5'],
