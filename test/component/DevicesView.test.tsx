@@ -50,7 +50,10 @@ describe('DevicesView', () => {
     ]);
     expect(within(status).getByLabelText('DEVICE_NEEDS_RESET (0x40) set').getAttribute('title')).toBe('DEVICE_NEEDS_RESET (0x40) set');
     expect(within(status).getByLabelText('FAILED (0x80) not set')).toBeTruthy();
-    expect(status.textContent).toContain('status 0x4f');
+    // The status byte in hex with its set bits by name; feature words as the protocol's two zero-padded 32-bit words.
+    expect(within(card).getByText(/^status 0x/).textContent).toBe('status 0x4f ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK | DEVICE_NEEDS_RESET');
+    expect(card.querySelector('[data-field="offered"]')!.textContent).toBe('0x00000001 00000001');
+    expect(card.querySelector('[data-field="negotiated"]')!.textContent).toBe('0x00000001 00000000');
     const rows = [...within(card).getByRole('table', { name: 'Features of device 1' }).querySelectorAll('tbody tr')];
     expect(rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))).toEqual([
       ['0', 'VIRTIO_I2C_F_ZERO_LENGTH_REQUEST', '✓', '—'],
@@ -93,7 +96,7 @@ describe('DevicesView', () => {
     ]);
     const reset = screen.getByRole('region', { name: 'Device 1' });
     expect(statusChips(reset, 1).every(([, tone, set]) => tone === 'neutral' && !set)).toBe(true);
-    expect(within(reset).getByLabelText('Status of device 1').textContent).toContain('reset (0)');
+    expect(within(reset).getByLabelText('Status of device 1').textContent).toContain('status 0x00 (reset)');
   });
 
   it('resets a device and shows the state it came back in', async () => {

@@ -38,6 +38,7 @@ function inspectResult(availIdx: number): WorkbenchResult<'queue.inspect'> {
       descriptors,
       chains: [{ availSlot: (availIdx - 1) % 8, head: 2, descriptors: [2, 5], readableBytes: 16, writableBytes: 64 }],
       usedNotSeen: [],
+      recent: [],
       problems: [],
     },
   };
@@ -60,9 +61,9 @@ describe('QueuesView', () => {
       return r;
     });
     const cells = (i: number) => [...rows[i]!.querySelectorAll('[role=cell]')].map((c) => c.textContent);
-    expect(cells(2)).toEqual(['2', '0x20200', '16', 'NEXT', '5', 'head 2']);
-    expect(cells(5)).toEqual(['5', '0x20500', '64', 'WRITE', '', 'head 2']);
-    expect(cells(0)).toEqual(['0', '0x20000', '0', '—', '', '']);
+    expect(cells(2)).toEqual(['2', '0x20200', '16', 'NEXT', '5', 'head 2', 'bytes']);
+    expect(cells(5)).toEqual(['5', '0x20500', '64', 'WRITE', '', 'head 2', 'bytes']);
+    expect(cells(0)).toEqual(['0', '0x20000', '0', '—', '', '', '']);
     expect(rows[2]!.classList.contains('in-chain')).toBe(true);
     expect(rows[0]!.classList.contains('in-chain')).toBe(false);
 
