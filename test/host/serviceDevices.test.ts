@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LOAD_RECENT } from '../../main/host/service/load';
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { WORKBENCH_EVENTS, WORKBENCH_METHODS, type LoadProgress, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchResult } from '../../src/api/workbench';
+import { serviceCalls } from './serviceCalls';
+import { WORKBENCH_EVENTS, type LoadProgress, type WorkbenchEvent } from '../../src/api/workbench';
 import { parseHex, toHex } from '../../src/util/hex';
 
 let root = '';
@@ -19,17 +20,7 @@ let service: WorkbenchService;
 const events: WorkbenchEvent[] = [];
 let devNums: Record<'rng' | 'i2c' | 'console', number>;
 
-async function call<M extends WorkbenchMethod>(method: M, params: unknown = {}): Promise<WorkbenchResult<M>> {
-  const r = await service.handle(method, params);
-  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
-  return WORKBENCH_METHODS[method].result.parse(r.result) as WorkbenchResult<M>;
-}
-
-async function fail(method: string, params: unknown = {}) {
-  const r = await service.handle(method, params);
-  if (r.ok) throw new Error(`${method} succeeded, expected an error`);
-  return r.error;
-}
+const { call, fail } = serviceCalls(() => service);
 
 const loadEvents = (devNum: number): LoadProgress[] => events.flatMap((e) => (e.event === 'device.load' && e.data.devNum === devNum ? [e.data] : []));
 

@@ -61,7 +61,8 @@ function RingSummary({ inspect }: { inspect: Inspect }) {
   );
 }
 
-function ChainsTable({ label, children, head }: { label: string; head: string[]; children: ReactNode }) {
+/** A table of chains: one row of cells per chain. */
+function ChainsTable({ label, head, rows }: { label: string; head: string[]; rows: { key: number; cells: ReactNode[] }[] }) {
   return (
     <table className="grid" aria-label={label}>
       <thead>
@@ -71,7 +72,17 @@ function ChainsTable({ label, children, head }: { label: string; head: string[];
           ))}
         </tr>
       </thead>
-      <tbody>{children}</tbody>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key}>
+            {r.cells.map((c, i) => (
+              <td key={i} className="mono">
+                {c}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
     </table>
   );
 }
@@ -146,18 +157,14 @@ function QueueDetail({ api, devNum, queue, size, blocked }: { api: WorkbenchApi;
             Chains in flight <span className="muted">({ring.chains.length})</span>
           </h4>
           {ring.chains.length > 0 ? (
-            <ChainsTable label="Chains" head={['avail slot', 'head', 'descriptors', 'readable', 'writable', 'problem']}>
-              {ring.chains.map((c) => (
-                <tr key={c.availSlot}>
-                  <td className="mono">{c.availSlot}</td>
-                  <td className="mono">{c.head}</td>
-                  <td className="mono">{c.descriptors.join(' → ')}</td>
-                  <td className="mono">{c.readableBytes}</td>
-                  <td className="mono">{c.writableBytes}</td>
-                  <td className="error-text">{c.problem ?? ''}</td>
-                </tr>
-              ))}
-            </ChainsTable>
+            <ChainsTable
+              label="Chains"
+              head={['avail slot', 'head', 'descriptors', 'readable', 'writable', 'problem']}
+              rows={ring.chains.map((c) => ({
+                key: c.availSlot,
+                cells: [c.availSlot, c.head, c.descriptors.join(' → '), c.readableBytes, c.writableBytes, <span className="error-text">{c.problem ?? ''}</span>],
+              }))}
+            />
           ) : (
             <p className="muted">none at this instant: the device has returned every chain the driver made available</p>
           )}
@@ -170,18 +177,14 @@ function QueueDetail({ api, devNum, queue, size, blocked }: { api: WorkbenchApi;
             Returned last <span className="muted">(the newest used entries; descriptors as they are in the table now)</span>
           </h4>
           {ring.recent.length > 0 ? (
-            <ChainsTable label="Returned chains" head={['used slot', 'id (head)', 'descriptors', 'readable', 'writable', 'used len']}>
-              {ring.recent.map((c) => (
-                <tr key={c.slot}>
-                  <td className="mono">{c.slot}</td>
-                  <td className="mono">{c.id}</td>
-                  <td className="mono">{c.problem ? <span className="muted">{c.problem}</span> : c.descriptors.join(' → ')}</td>
-                  <td className="mono">{c.readableBytes}</td>
-                  <td className="mono">{c.writableBytes}</td>
-                  <td className="mono">{c.len}</td>
-                </tr>
-              ))}
-            </ChainsTable>
+            <ChainsTable
+              label="Returned chains"
+              head={['used slot', 'id (head)', 'descriptors', 'readable', 'writable', 'used len']}
+              rows={ring.recent.map((c) => ({
+                key: c.slot,
+                cells: [c.slot, c.id, c.problem ? <span className="muted">{c.problem}</span> : c.descriptors.join(' → '), c.readableBytes, c.writableBytes, c.len],
+              }))}
+            />
           ) : (
             <p className="muted">the device has not returned a chain since the queue was set up</p>
           )}
