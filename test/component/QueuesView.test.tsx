@@ -1,7 +1,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import type { WorkbenchResult } from '../../src/api/workbench';
+import type { SessionStateJson, WorkbenchResult } from '../../src/api/workbench';
 import { QueuesView } from '../../renderer/src/views/queues/QueuesView';
 import { fakeApi, ok } from './fakeApi';
 import { device, sessionState } from './fixtures';
@@ -174,5 +174,24 @@ describe('QueuesView: under load and at scale', () => {
     expect(refresh.hasAttribute('disabled')).toBe(true);
     expect(refresh.title).toBe('The session has ended: the rings can no longer be read. What is shown is the last snapshot; connect again to read them.');
     expect(screen.getByRole('table', { name: 'Chains' })).toBeTruthy();
+  });
+});
+
+describe('QueuesView: an opened capture', () => {
+  it('shows the queues the capture holds, read once: a file does not change, so auto-refresh is off and says why', async () => {
+    const capture = { connected: false, board: null, link: null, capture: '/tmp/cap.ampcap', source: 'capture', role: 'driver' } as Partial<SessionStateJson>;
+    const api = fakeApi({
+      'session.state': () => ok(sessionState([device()], capture)),
+      'queue.inspect': () => ok(inspectResult(3)),
+      'trace.info': () => ({ ok: false, error: { code: 'no-session', message: 'no trace yet' } }),
+    });
+    render(<QueuesView api={api} />);
+    await screen.findByRole('table', { name: 'Chains' });
+    const auto = screen.getByLabelText(/auto-refresh every 1 s/) as HTMLInputElement;
+    expect([auto.checked, auto.disabled]).toEqual([false, true]);
+    expect(auto.closest('label')!.title).toBe('An opened capture does not change: its rings are read once.');
+    expect(screen.getByRole('button', { name: 'Refresh' }).hasAttribute('disabled')).toBe(false);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(api.callsOf('queue.inspect')).toHaveLength(1);
   });
 });

@@ -102,7 +102,11 @@ function BufferBytes({ buffer }: { buffer: Buffer }) {
   );
 }
 
-function QueueDetail({ api, devNum, queue, size, blocked }: { api: WorkbenchApi; devNum: number; queue: number; size: number; blocked: string | null }) {
+/**
+ * `still`: the rings cannot change (an opened capture), so they are read once and auto-refresh
+ * is off.
+ */
+function QueueDetail({ api, devNum, queue, size, blocked, still }: { api: WorkbenchApi; devNum: number; queue: number; size: number; blocked: string | null; still: boolean }) {
   const [inspect, setInspect] = useKept<Inspect | null>(api, `result/queue/${devNum}/${queue}`, null);
   const [error, setError] = useState<WorkbenchError | null>(null);
   const [auto, setAuto] = useKept(api, 'queues/auto', true);
@@ -126,13 +130,14 @@ function QueueDetail({ api, devNum, queue, size, blocked }: { api: WorkbenchApi;
     [api, devNum, queue],
   );
 
+  const autoOff = blocked ?? (still ? 'An opened capture does not change: its rings are read once.' : null);
   useEffect(() => {
     if (blocked !== null) return undefined;
     void refresh();
-    if (!auto) return undefined;
+    if (!auto || still) return undefined;
     const t = setInterval(() => void refresh(), AUTO_REFRESH_MS);
     return () => clearInterval(t);
-  }, [refresh, auto, blocked]);
+  }, [refresh, auto, blocked, still]);
 
   const ring = inspect?.ring;
   return (
@@ -141,8 +146,8 @@ function QueueDetail({ api, devNum, queue, size, blocked }: { api: WorkbenchApi;
         <button onClick={() => void refresh()} disabled={blocked !== null} title={blocked ?? 'Read the rings now'}>
           Refresh
         </button>
-        <label title={blocked ?? undefined}>
-          <input type="checkbox" checked={auto && blocked === null} disabled={blocked !== null} onChange={(e) => setAuto(e.target.checked)} /> auto-refresh every {AUTO_REFRESH_MS / 1000} s
+        <label title={autoOff ?? undefined}>
+          <input type="checkbox" checked={auto && autoOff === null} disabled={autoOff !== null} onChange={(e) => setAuto(e.target.checked)} /> auto-refresh every {AUTO_REFRESH_MS / 1000} s
         </label>
       </div>
       {blocked && <p className="muted action-reason">{blocked}</p>}
@@ -213,6 +218,7 @@ export function QueuesView({ api }: { api: WorkbenchApi }) {
     return <p className="muted">{state.connected || state.devices.length > 0 ? 'No device has set up a virtqueue yet.' : 'No board is connected: connect one in Connect (key 1).'}</p>;
   }
   const blocked = readBlocker(state);
+  const still = modeOf(state).source === 'capture';
   const chosen = queues.find((x) => x.device.devNum === picked?.devNum && x.q.index === picked.queue) ?? queues[0]!;
   return (
     <div className="queues-view">
@@ -234,7 +240,7 @@ export function QueuesView({ api }: { api: WorkbenchApi }) {
         <p className="muted mono">
           size {chosen.q.size} of max {chosen.q.maxSize} · used events {chosen.q.usedEvents}
         </p>
-        <QueueDetail key={`${chosen.device.devNum}/${chosen.q.index}`} api={api} devNum={chosen.device.devNum} queue={chosen.q.index} size={chosen.q.size} blocked={blocked} />
+        <QueueDetail key={`${chosen.device.devNum}/${chosen.q.index}`} api={api} devNum={chosen.device.devNum} queue={chosen.q.index} size={chosen.q.size} blocked={blocked} still={still} />
       </section>
     </div>
   );
