@@ -127,6 +127,23 @@ describe('console terminal', () => {
     expect(back).toMatchObject({ succeeded: true, reads: [toHex(new TextEncoder().encode('hi'), '')] });
   });
 
+  it('shows a send load as it goes out, and is refused while an echo load reads receiveq', async () => {
+    const dev = devNums.console;
+    const before = output(dev).length;
+    await call('console.open', { devNum: dev });
+    await call('device.load', { devNum: dev, kind: 'console-send', params: { text: 'ab' }, count: 3 });
+    await until(() => loadEvents(dev).some((p) => !p.running && p.done === 3), 'the send load');
+    await until(() => text(dev).endsWith('ababab'), 'the sent bytes on the terminal');
+    await call('console.close', { devNum: dev });
+    expect(output(dev).length).toBeGreaterThan(before);
+
+    await call('device.load', { devNum: dev, kind: 'console-send', params: { text: 'x', echo: true }, count: null });
+    expect((await fail('console.open', { devNum: dev })).message).toBe(`the echo load on dev_num ${dev} reads receiveq itself; stop it before opening the terminal`);
+    expect((await call('device.stopLoad', { devNum: dev })).failed).toBe(0);
+    await call('console.open', { devNum: dev });
+    await call('console.close', { devNum: dev });
+  });
+
   it('is for console devices only', async () => {
     expect((await fail('console.open', { devNum: devNums.rng })).message).toMatch(/^dev_num \d+ is rng \(4\), not a virtio-console \(3\)$/);
   });

@@ -97,6 +97,8 @@ export class WorkbenchService implements WorkbenchApi {
   private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
   /** Loads running or ended, by dev_num (one per device). */
   private readonly loads = new Map<number, DeviceLoad>();
+  /** Devices whose running load reads the console's receiveq itself (console-send with echo). */
+  private readonly echoLoads = new Set<number>();
   /** Console readers by dev_num: `stop` asks one to stop, `done` says why it did. */
   private readonly consoles = new Map<number, { stop: string | null; done: Promise<string> }>();
   readonly capturesDir: string;
@@ -412,6 +414,10 @@ export class WorkbenchService implements WorkbenchApi {
       onFirstError: (text) => session.recordError(`${p.kind} load on device ${p.devNum}: ${text}`, p.devNum),
     });
     this.loads.set(p.devNum, load);
+    if (p.kind === 'console-send' && p.params.echo) {
+      this.echoLoads.add(p.devNum);
+      void load.finished.then(() => this.echoLoads.delete(p.devNum));
+    }
     return ok(load.progress());
   }
 
@@ -436,8 +442,7 @@ export class WorkbenchService implements WorkbenchApi {
     const s = this.onConsole(devNum);
     if (!s.ok) return s;
     if (this.consoles.has(devNum)) return ok({ devNum });
-    const load = this.loads.get(devNum);
-    if (load?.isRunning) return workbenchError('busy', `a load is running on dev_num ${devNum}; stop it before opening the terminal`);
+    if (this.echoLoads.has(devNum)) return workbenchError('busy', `the echo load on dev_num ${devNum} reads receiveq itself; stop it before opening the terminal`);
     const session = s.value;
     const rx = session.driver.queueContext(devNum, CONSOLE_RECEIVEQ);
     if (!rx.ok) return workbenchError('failed', `the console's receiveq cannot be read: ${rx.error}`);
