@@ -251,15 +251,16 @@ describe('DevicesView: console terminal', () => {
     expect(input.value).toBe('');
     // Output of another device is not this one's; UTF-8 split across two events still decodes.
     act(() => api.emit({ event: 'console.output', data: { devNum: 9, data: '41', ended: null } }));
-    act(() => api.emit({ event: 'console.output', data: { devNum: 2, data: '726f6f740a', ended: null } }));
-    expect(within(card).getByRole('log', { name: 'Console of device 2' }).textContent).toBe('login: root\n');
+    act(() => api.emit({ event: 'console.output', data: { devNum: 2, data: '726f6f740ac3', ended: null } }));
+    act(() => api.emit({ event: 'console.output', data: { devNum: 2, data: 'a90a', ended: null } }));
+    expect(within(card).getByRole('log', { name: 'Console of device 2' }).textContent).toBe('login: root\né\n');
     first.unmount();
 
     // Output that arrives while another view is open is kept.
     act(() => api.emit({ event: 'console.output', data: { devNum: 2, data: toHex(new TextEncoder().encode('# '), ''), ended: null } }));
     render(<DevicesView api={api} />);
     const again = await screen.findByRole('region', { name: 'Device 2' });
-    expect(within(again).getByRole('log').textContent).toBe('login: root\n# ');
+    expect(within(again).getByRole('log').textContent).toBe('login: root\né\n# ');
     fireEvent.click(within(again).getByRole('button', { name: 'Close terminal' }));
     act(() => api.emit({ event: 'console.output', data: { devNum: 2, data: '', ended: 'closed by the user' } }));
     expect(within(again).getByText('Terminal closed: closed by the user')).toBeTruthy();

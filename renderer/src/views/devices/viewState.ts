@@ -39,7 +39,6 @@ function set(store: Store, key: string, value: unknown): void {
 export const loadKey = (devNum: number): string => `load/${devNum}`;
 export const consoleKey = (devNum: number): string => `console/${devNum}`;
 
-const decoder = new TextDecoder();
 
 function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
@@ -50,16 +49,21 @@ function storeOf(api: WorkbenchApi): Store {
   if (store) return store;
   const s: Store = { values: new Map(), listeners: new Set() };
   stores.set(api, s);
+  // One streaming decoder per console: a character's UTF-8 bytes may arrive in two events.
+  const decoders = new Map<number, TextDecoder>();
   // Lives as long as the API object: events are kept while no view of them is open.
   api.onEvent((e) => {
     if (e.event === 'device.load') set(s, loadKey(e.data.devNum), e.data);
     else if (e.event === 'console.output') {
       const key = consoleKey(e.data.devNum);
       const was = (s.values.get(key) as ConsoleState | undefined) ?? { open: true, text: '', ended: null };
-      const text = (was.text + decoder.decode(hexBytes(e.data.data))).slice(-CONSOLE_KEEP_CHARS);
+      let decoder = decoders.get(e.data.devNum);
+      if (!decoder) decoders.set(e.data.devNum, (decoder = new TextDecoder()));
+      const text = (was.text + decoder.decode(hexBytes(e.data.data), { stream: e.data.ended === null })).slice(-CONSOLE_KEEP_CHARS);
       set(s, key, e.data.ended === null ? { open: true, text, ended: null } : { open: false, text, ended: e.data.ended });
     } else if (e.event === 'trace.reset') {
       for (const k of [...s.values.keys()]) if (SESSION_KEYS.test(k)) s.values.delete(k);
+      decoders.clear();
       for (const l of [...s.listeners]) l();
     }
   });
