@@ -144,6 +144,17 @@ describe('console terminal', () => {
     await call('console.close', { devNum: dev });
   });
 
+  it('adds nothing to the trace while it waits for output', async () => {
+    const dev = devNums.console;
+    await call('console.open', { devNum: dev });
+    // Past the first read: the receive buffers are posted (and announced) by now.
+    await new Promise((r) => setTimeout(r, 400));
+    const before = (await call('trace.info')).count;
+    await new Promise((r) => setTimeout(r, 800));
+    expect((await call('trace.info')).count).toBe(before);
+    await call('console.close', { devNum: dev });
+  });
+
   it('is for console devices only', async () => {
     expect((await fail('console.open', { devNum: devNums.rng })).message).toMatch(/^dev_num \d+ is rng \(4\), not a virtio-console \(3\)$/);
   });
