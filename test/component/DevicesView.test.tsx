@@ -276,7 +276,7 @@ describe('DevicesView: controls that cannot work say why', () => {
     const api = fakeApi({ 'session.state': () => ok(sessionState([device(), CONSOLE], capture)) });
     render(<DevicesView api={api} />);
     const card = await screen.findByRole('region', { name: 'Device 0' });
-    const reason = 'This is an opened capture: the devices as it recorded them; there is no board to act on.';
+    const reason = 'An opened capture is read-only: connect a board for a live session.';
     expect(screen.getByRole('status').textContent).toBe(`The last known state of each device. ${reason}`);
     for (const b of [...buttons(card), ...buttons(screen.getByRole('region', { name: 'Device 2' }))]) {
       expect(b.hasAttribute('disabled'), b.textContent!).toBe(true);
@@ -284,17 +284,28 @@ describe('DevicesView: controls that cannot work say why', () => {
     }
   });
 
-  it('a monitor session, a read-only viewer and a lost session each say their reason', async () => {
+  it('an opened capture without device state says so', async () => {
+    const capture = { connected: false, board: null, link: null, capture: '/tmp/cap.ampcap', source: 'capture', role: 'driver' } as Partial<SessionStateJson>;
+    render(<DevicesView api={fakeApi({ 'session.state': () => ok(sessionState([], capture)) })} />);
+    expect((await screen.findByText(/^The opened capture/)).textContent).toBe('The opened capture holds no device state: connect a board for a live session.');
+  });
+
+  it('a monitor session, the device side, a read-only viewer and a lost session each say their reason', async () => {
     const monitor = fakeApi({ 'session.state': () => ok(sessionState([device()], { role: 'monitor' } as Partial<SessionStateJson>)) });
     const m = render(<DevicesView api={monitor} />);
     const reset = await screen.findByRole('button', { name: 'Reset & renegotiate' });
-    expect(reset.title).toBe('A monitor only watches the bus: the driver on the board owns these devices.');
+    expect(reset.title).toBe('A monitor session only watches the bus: it sends nothing.');
     m.unmount();
+
+    const deviceSide = fakeApi({ 'session.state': () => ok(sessionState([device()], { role: 'device' } as Partial<SessionStateJson>)) });
+    const d = render(<DevicesView api={deviceSide} />);
+    expect((await screen.findByRole('button', { name: 'Reset & renegotiate' })).title).toBe('The workbench plays the device side here: the driver resets and runs workloads.');
+    d.unmount();
 
     const viewer = Object.assign(fakeApi({ 'session.state': () => ok(sessionState([device()])) }), { controlling: () => false });
     const v = render(<DevicesView api={viewer} />);
     const viewerReset = await screen.findByRole('button', { name: 'Reset & renegotiate' });
-    expect(viewerReset.title).toBe('You are watching read-only: take control (in the header) to act on the devices.');
+    expect(viewerReset.title).toBe('This window only views the session: take control in the header first.');
     act(() => viewer.emit({ event: 'control.changed', data: { controller: true } }));
     expect(viewerReset.hasAttribute('disabled')).toBe(false);
     v.unmount();

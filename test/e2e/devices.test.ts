@@ -122,7 +122,7 @@ describe.skipIf(skip !== null)(`Devices and Queues in Chromium ${skip ?? ''}`, (
     await page.keyboard.press('Enter');
     const reset = page.getByRole('button', { name: 'Reset & renegotiate' }).first();
     await expect.poll(() => reset.isDisabled()).toBe(true);
-    expect(await reset.getAttribute('title')).toBe('The session has ended; connect a board to act on its devices.');
+    expect(await reset.getAttribute('title')).toBe('No board is connected: connect one first.');
     // The i2c form is still in the continuous mode it was left in.
     expect(await card('I2C address').getByRole('button', { name: 'Start' }).isDisabled()).toBe(true);
     expect(await page.getByRole('button', { name: 'Open terminal' }).isDisabled()).toBe(true);

@@ -17,13 +17,20 @@ export function modeOf(state: SessionStateJson): { role: unknown; source: unknow
   return { role: role ?? 'driver', source: source ?? 'board' };
 }
 
-/** Why nothing can be run on the devices of `state`, or null when it can. `lost`: why the session was lost, if it was. */
+/**
+ * Why nothing can be run on the devices of `state`, or null when it can. `lost`: why the session
+ * was lost, if it was. The same reasons, in the same words and order, as the shell gives for the
+ * palette's resets and workloads (App.tsx).
+ */
 export function actionBlocker(state: SessionStateJson, controlling: boolean, lost: string | null): string | null {
   const { role, source } = modeOf(state);
-  if (source === 'capture') return 'This is an opened capture: the devices as it recorded them; there is no board to act on.';
-  if (role === 'monitor') return 'A monitor only watches the bus: the driver on the board owns these devices.';
-  if (!state.connected) return lost !== null ? `The session is over: ${lost}` : 'The session has ended; connect a board to act on its devices.';
-  if (!controlling) return 'You are watching read-only: take control (in the header) to act on the devices.';
+  if (!controlling) return 'This window only views the session: take control in the header first.';
+  if (!state.connected) {
+    if (source === 'capture') return 'An opened capture is read-only: connect a board for a live session.';
+    return lost !== null ? `The session is over: ${lost}` : 'No board is connected: connect one first.';
+  }
+  if (role === 'monitor') return 'A monitor session only watches the bus: it sends nothing.';
+  if (role === 'device') return 'The workbench plays the device side here: the driver resets and runs workloads.';
   return null;
 }
 
