@@ -42,6 +42,8 @@ const timeNs = z.number().int().nonnegative();
 const hexString = z.string().regex(/^0x[0-9a-f]+$/, 'expected a "0x…" hex string');
 /** Byte runs as hex digit pairs ("0a1b…"), as results carry them (requests: the descriptors' hexBytesParam). */
 const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
+/** The most bytes of a buffer queue.buffer returns. */
+export const QUEUE_BUFFER_MAX = 4096;
 
 export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy'] as const;
 export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configuring', 'queues', 'ready', 'no-driver', 'needs-reset', 'failed', 'removed'] as const;
@@ -175,6 +177,18 @@ const ringStateSchema = z.object({
     }),
   ),
   usedNotSeen: z.array(z.object({ slot: z.number(), id: z.number(), len: z.number() })),
+  /** The chains the device returned last (used ring, newest first), walked over the descriptor table as it is now. */
+  recent: z.array(
+    z.object({
+      slot: z.number(),
+      id: z.number(),
+      len: z.number(),
+      descriptors: z.array(z.number()),
+      readableBytes: z.number(),
+      writableBytes: z.number(),
+      problem: z.string().optional(),
+    }),
+  ),
   problems: z.array(z.object({ code: z.string(), reason: z.string() }).loose()),
 });
 
@@ -301,12 +315,17 @@ export const traceStatsSchema = z.object({
 // ---- requests -----------------------------------------------------------------------------------
 
 /** A workload request: its kind picks the device type's workload, whose own schema checks the params. */
-type WorkloadRequest<W> = W extends WorkloadSpec<infer Kind, infer Params> ? z.ZodObject<{ devNum: typeof devNum; kind: z.ZodLiteral<Kind>; params: Params }, z.core.$strict> : never;
-type AnyWorkloadRequest = WorkloadRequest<RegisteredWorkloadSpec>;
-const workloadRequests = [...WORKLOADS.values()].map(({ workload: w }) => z.object({ devNum, kind: z.literal(w.kind), params: w.params }).strict());
-const workloadParams = z.discriminatedUnion('kind', workloadRequests as [AnyWorkloadRequest, ...AnyWorkloadRequest[]], {
-  error: `expected kind one of ${WORKLOAD_KINDS.map((k) => `"${k}"`).join(', ')}`,
-});
+type WorkloadRequest<W, Extra extends z.ZodRawShape> =
+  W extends WorkloadSpec<infer Kind, infer Params> ? z.ZodObject<{ devNum: typeof devNum; kind: z.ZodLiteral<Kind>; params: Params } & Extra, z.core.$strict> : never;
+/** The request of every registered workload kind, with `extra` fields beside devNum, kind and params. */
+function workloadRequest<Extra extends z.ZodRawShape>(extra: Extra) {
+  type Any = WorkloadRequest<RegisteredWorkloadSpec, Extra>;
+  const requests = [...WORKLOADS.values()].map(({ workload: w }) => z.object({ devNum, kind: z.literal(w.kind), params: w.params, ...extra }).strict());
+  return z.discriminatedUnion('kind', requests as unknown as [Any, ...Any[]], { error: `expected kind one of ${WORKLOAD_KINDS.map((k) => `"${k}"`).join(', ')}` });
+}
+const workloadParams = workloadRequest({});
+/** A load: the workload `count` times back to back, or with count null until it is stopped (as `exercise --count`). */
+const loadParams = workloadRequest({ count: z.number().int().min(1).max(100_000_000).nullable() });
 
 const workloadResult = z.object({
   kind: z.enum(WORKLOAD_KINDS as [WorkloadKind, ...WorkloadKind[]]),
@@ -318,6 +337,32 @@ const workloadResult = z.object({
   /** The bytes the device returned, one entry per read (i2c-transfer: each read segment; rng-read: the random bytes; console-send with echo: the echo). */
   reads: z.array(hexBytesOut),
 });
+
+/** The latency of a load's operations that succeeded, in µs, over its last `samples` of them. */
+const latencySummarySchema = z.object({ samples: z.number(), last: z.number(), p50: z.number(), p99: z.number(), max: z.number(), mean: z.number() });
+
+/** Where a load is: operations done and failed, live latency, the first distinct failures. */
+export const loadProgressSchema = z.object({
+  devNum: z.number(),
+  kind: z.enum(WORKLOAD_KINDS as [WorkloadKind, ...WorkloadKind[]]),
+  /** Operations asked for; null: until stopped. */
+  count: z.number().nullable(),
+  done: z.number(),
+  failed: z.number(),
+  running: z.boolean(),
+  elapsedMs: z.number(),
+  latencyUs: latencySummarySchema.nullable(),
+  /** The latest latencies (µs, oldest first) for a live chart. */
+  recentUs: z.array(z.number()),
+  /** The first failures that differ from each other, each saying which operation. */
+  errors: z.array(z.string()),
+  /** Why it stopped before `count` (stopped by the user, the session ended); null while running or when all ran. */
+  stopped: z.string().nullable(),
+});
+export type LoadProgress = z.infer<typeof loadProgressSchema>;
+
+/** Console text as the terminal sends it (UTF-8 on the wire). */
+const consoleText = z.string().min(1).max(4096);
 
 const windowParams = z
   .object({
@@ -379,9 +424,23 @@ export const WORKBENCH_METHODS = {
   'session.takeControl': method(none, z.object({ controller: z.literal(true) }), true),
   'device.reset': method(z.object({ devNum }).strict(), z.object({ device: deviceJsonSchema }), false),
   'device.workload': method(workloadParams, workloadResult, false),
+  /** Starts a load on a device (one per device); device.load events report it live until it ends. */
+  'device.load': method(loadParams, loadProgressSchema, false),
+  /** Stops a device's load after the operation in progress; answers where it ended. */
+  'device.stopLoad': method(z.object({ devNum }).strict(), loadProgressSchema, false),
+  /** Starts reading a virtio-console's receiveq: console.output events carry what the device writes. */
+  'console.open': method(z.object({ devNum }).strict(), z.object({ devNum: z.number() }), false),
+  'console.write': method(z.object({ devNum, text: consoleText }).strict(), z.object({ devNum: z.number(), bytes: count }), false),
+  'console.close': method(z.object({ devNum }).strict(), z.object({ devNum: z.number() }), false),
   'queue.inspect': method(
     z.object({ devNum, queue: z.number().int().min(0).max(0xffff) }).strict(),
     z.object({ devNum: z.number(), queue: z.number(), name: z.string(), ring: ringStateSchema }),
+    true,
+  ),
+  /** The buffer a descriptor points at, as it is in memory now (at most QUEUE_BUFFER_MAX bytes). */
+  'queue.buffer': method(
+    z.object({ devNum, queue: z.number().int().min(0).max(0xffff), desc: z.number().int().min(0).max(0x7fff) }).strict(),
+    z.object({ devNum: z.number(), queue: z.number(), index: z.number(), addr: z.string(), len: z.number(), flags: z.string(), bytes: hexBytesOut, truncated: z.boolean() }),
     true,
   ),
   'trace.info': method(none, traceInfoSchema, true),
@@ -428,7 +487,13 @@ export const METHOD_ACTIONS: Readonly<Record<keyof typeof WORKBENCH_METHODS, str
   'session.takeControl': 'taking control',
   'device.reset': 'resetting the device',
   'device.workload': 'running the workload',
+  'device.load': 'starting the load',
+  'device.stopLoad': 'stopping the load',
+  'console.open': 'opening the console',
+  'console.write': 'writing to the console',
+  'console.close': 'closing the console',
   'queue.inspect': 'reading the queue',
+  'queue.buffer': 'reading the buffer',
   'trace.info': 'reading the trace',
   'trace.rows': 'reading the trace rows',
   'trace.record': 'reading the record',
@@ -490,6 +555,10 @@ export const WORKBENCH_EVENTS = {
   'session.stage': z.object({ stage: z.string(), detail: z.string() }),
   /** A device's state changed. */
   'session.device': z.object({ device: deviceJsonSchema }),
+  /** A device's load moved on (a few times a second while it runs, and once when it ends). */
+  'device.load': loadProgressSchema,
+  /** What a console device wrote (hex bytes, UTF-8 text as a rule); `ended` says why its reader stopped (null while it reads). */
+  'console.output': z.object({ devNum: z.number(), data: hexBytesOut, ended: z.string().nullable() }),
   /** The session ended: disconnected (lost false), or lost under the user (board reset, link or engine died). */
   'session.closed': z.object({ reason: z.string(), capture: z.string().nullable(), lost: z.boolean() }),
   /** The trace grew by `count` records to `total`; the UI pulls rows. Coalesced by transports. */

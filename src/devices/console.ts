@@ -171,12 +171,7 @@ export class ConsoleReceiver {
   /** Exactly `n` received bytes (earlier surplus first), reposting buffers as they come back. */
   async receive(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Result<Uint8Array>> {
     while (this.backlog.length < n) {
-      const error = await awaitUsed(this.ctx, new Set(this.posted.keys()), timeoutMs, async (head, len) => {
-        const offset = this.posted.get(head)!;
-        this.posted.delete(head);
-        this.idle.push(offset);
-        this.backlog = concat(this.backlog, await this.ctx.window.read(offset, len));
-      }, 'any');
+      const error = await awaitUsed(this.ctx, new Set(this.posted.keys()), timeoutMs, (head, len) => this.collect(head, len), 'any');
       if (error) return { ok: false, error: `${error}; received ${this.backlog.length} of ${n} bytes` };
       const reposted = await this.post();
       if (!reposted.ok) return reposted;
@@ -184,6 +179,33 @@ export class ConsoleReceiver {
     const bytes = this.backlog.slice(0, n);
     this.backlog = this.backlog.slice(n);
     return ok(bytes);
+  }
+
+  /**
+   * Whatever the device wrote within `timeoutMs` (earlier surplus first; empty when nothing
+   * came), reposting buffers as they come back: a terminal's reader, which does not know how
+   * much to expect.
+   */
+  async read(timeoutMs: number): Promise<Result<Uint8Array>> {
+    if (this.backlog.length === 0) {
+      const posted = await this.post();
+      if (!posted.ok) return posted;
+      const error = await awaitUsed(this.ctx, new Set(this.posted.keys()), timeoutMs, (head, len) => this.collect(head, len), 'within');
+      if (error) return { ok: false, error };
+      const reposted = await this.post();
+      if (!reposted.ok) return reposted;
+    }
+    const bytes = this.backlog;
+    this.backlog = new Uint8Array(0);
+    return ok(bytes);
+  }
+
+  /** A posted buffer came back with `len` bytes: they join the backlog, the buffer goes idle. */
+  private async collect(head: number, len: number): Promise<void> {
+    const offset = this.posted.get(head)!;
+    this.posted.delete(head);
+    this.idle.push(offset);
+    this.backlog = concat(this.backlog, await this.ctx.window.read(offset, len));
   }
 
   /** Frees every receive buffer; only once the device can no longer write them (after reset). */
@@ -283,3 +305,20 @@ export const CONSOLE_DEVICE = {
     },
   },
 } satisfies DeviceDescriptor;
+
+/** How long a console reader waits on receiveq before it looks whether it should stop. */
+export const CONSOLE_READ_MS = 250;
+
+/**
+ * A terminal's reader: reads `receiver` until `stopWhy` gives a reason (or receiveq fails),
+ * handing every arrival to `onData`; resolves with why it stopped.
+ */
+export async function readConsole(receiver: ConsoleReceiver, stopWhy: () => string | null, onData: (bytes: Uint8Array) => void): Promise<string> {
+  for (;;) {
+    const why = stopWhy();
+    if (why !== null) return why;
+    const r = await receiver.read(CONSOLE_READ_MS);
+    if (!r.ok) return `reading receiveq failed: ${r.error}`;
+    if (r.value.length > 0) onData(r.value);
+  }
+}

@@ -60,14 +60,16 @@ export const USED_POLL_MS = 10;
  * Waits until the heads in `pending` came back in the used ring — all of them, or with `until`
  * 'any' at least one — calling `onUsed` for each (and removing it from `pending`). Used entries
  * for heads the caller does not own are ignored. Fails after `timeoutMs` without progress (the
- * ring is read once more first) or on a bad used ring. Returns an error text or null.
+ * ring is read once more first) or on a bad used ring. With `until` 'within', a reader that
+ * waits for whatever comes (a console's receiveq), `timeoutMs` without one is no failure.
+ * Returns an error text or null.
  */
 export async function awaitUsed(
   ctx: QueueContext,
   pending: Set<number>,
   timeoutMs: number,
   onUsed: (head: number, len: number) => Promise<void> | void,
-  until: 'all' | 'any' = 'all',
+  until: 'all' | 'any' | 'within' = 'all',
 ): Promise<string | null> {
   const initially = pending.size;
   let idleMs = 0;
@@ -80,9 +82,10 @@ export async function awaitUsed(
     const retired = problems.find((p) => p.code === 'queue-retired');
     if (retired) return `request abandoned: the queue was torn down while it was in flight (${retired.seen})`;
     if (problems.length > 0) return `the device wrote a bad used ring: ${problems.map((p) => p.reason).join('; ')}`;
-    if (pending.size === 0 || (until === 'any' && pending.size < initially)) return null;
+    if (pending.size === 0 || (until !== 'all' && pending.size < initially)) return null;
     if (used.length > 0) idleMs = 0;
     if (idleMs >= timeoutMs) {
+      if (until === 'within') return null;
       const q = ctx.queue;
       return `no used entry for ${pending.size} request(s) within ${timeoutMs} ms (avail.idx ${q.availIndex}, last used.idx ${q.lastSeenUsed}); their buffers stay with the device until reset`;
     }

@@ -23,6 +23,7 @@ import {
 } from './layout';
 import { ringProblem, type RingProblem } from './problem';
 import { hexNum } from '../util/hex';
+import type { Result } from '../util/result';
 
 export interface InspectParams extends VirtqueueAddresses {
   /** The rings carry used_event / avail_event (VIRTIO_F_EVENT_IDX negotiated). */
@@ -56,6 +57,34 @@ export interface UsedView {
   len: number;
 }
 
+/**
+ * A chain the device returned lately: the used element and the chain its id names, walked over
+ * the descriptor table as it is now (the driver may have reused a descriptor since, which then
+ * shows its new contents). Under load a chain is in flight for microseconds, so a snapshot
+ * rarely holds one: these say what the queue just carried.
+ */
+export interface RecentChainView extends UsedView {
+  descriptors: number[];
+  readableBytes: number;
+  writableBytes: number;
+  /** Why the chain cannot be followed now (not a ring problem: the descriptors may be reused). */
+  problem?: string;
+}
+
+/** How many returned chains a snapshot describes, newest first. */
+export const RECENT_CHAINS = 8;
+
+/** A descriptor's buffer as it is in memory now (bytes capped at the caller's limit). */
+export interface DescriptorBuffer {
+  index: number;
+  addr: string;
+  len: number;
+  flags: string;
+  bytes: Uint8Array;
+  /** `len` is more than the bytes read. */
+  truncated: boolean;
+}
+
 /** A split ring as engineers know it from QEMU's virtio-queue-status, JSON-able. */
 export interface RingState {
   size: number;
@@ -73,6 +102,8 @@ export interface RingState {
   chains: ChainView[];
   /** Used elements [lastSeenUsed, used.idx) the driver has not collected yet. */
   usedNotSeen: UsedView[];
+  /** The last RECENT_CHAINS used elements before used.idx, newest first. */
+  recent: RecentChainView[];
   problems: RingProblem[];
 }
 
@@ -95,6 +126,7 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
     descriptors: [],
     chains: [],
     usedNotSeen: [],
+    recent: [],
     problems: [],
   };
   const rings = translateRings(params, translate, eventIdx);
@@ -146,6 +178,20 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
     }
   }
 
+  // used.idx counts from 0 after a reset, so fewer than RECENT_CHAINS exist early on.
+  for (let k = 1; k <= Math.min(RECENT_CHAINS, size, usedIdx); k++) {
+    const slot = (usedIdx - k + 0x10000) % size;
+    const at = USED_RING + USED_ELEM_SIZE * slot;
+    const id = getU32(used, at);
+    const len = getU32(used, at + 4);
+    const walked = await walkChain(id, size, offsets.desc, offsets.used + at, (i) => decodeDescriptor(table, VIRTQ_DESC_SIZE * i), translate);
+    state.recent.push(
+      walked.ok
+        ? { slot, id, len, descriptors: walked.value.indices, readableBytes: totalLength(walked.value.readable), writableBytes: totalLength(walked.value.writable) }
+        : { slot, id, len, descriptors: [], readableBytes: 0, writableBytes: 0, problem: walked.error.reason },
+    );
+  }
+
   if (lastSeenUsed !== undefined) {
     const unseen = idxDistance(lastSeenUsed & 0xffff, usedIdx);
     if (unseen > size) {
@@ -158,4 +204,21 @@ export async function inspectRing(window: MemoryWindow, translate: Translate, pa
     }
   }
   return state;
+}
+
+/**
+ * The buffer descriptor `index` points at, read without changing anything: at most `max` bytes.
+ * An index outside the table or an address outside the data window is an error text.
+ */
+export async function readDescriptorBuffer(window: MemoryWindow, translate: Translate, params: InspectParams, index: number, max: number): Promise<Result<DescriptorBuffer, string>> {
+  if (index >= params.size) return { ok: false, error: `descriptor ${index} is outside the table (size ${params.size}, indices 0..${params.size - 1})` };
+  const rings = translateRings(params, translate, params.eventIdx ?? false);
+  if (!rings.ok) return { ok: false, error: rings.error.reason };
+  const d = decodeDescriptor(await window.read(rings.value.desc + VIRTQ_DESC_SIZE * index, VIRTQ_DESC_SIZE));
+  const shown = Math.min(d.len, max);
+  const base = { index, addr: hexNum(d.addr), len: d.len, flags: descFlagNames(d.flags), truncated: d.len > shown };
+  if (shown === 0) return { ok: true, value: { ...base, bytes: new Uint8Array(0) } };
+  const offset = translate(d.addr, shown);
+  if (offset === null) return { ok: false, error: `descriptor ${index} points outside the data window: ${hexNum(d.addr)} + ${d.len} bytes` };
+  return { ok: true, value: { ...base, bytes: await window.read(offset, shown) } };
 }

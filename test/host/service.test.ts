@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import versalRaw from '../../src/boards/profiles/sim-versal.json';
 import { WorkbenchService } from '../../main/host/service/workbench';
+import { serviceCalls } from './serviceCalls';
 import { openJournal } from '../../main/host/trace/journal';
 import { loadCapture } from '../../main/host/trace/load';
-import { WORKBENCH_METHODS, WORKBENCH_EVENTS, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchResult } from '../../src/api/workbench';
+import { WORKBENCH_EVENTS, type WorkbenchEvent, type WorkbenchResult } from '../../src/api/workbench';
 import { blockCount, forEachRecord, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
 import { compileFilter } from '../../src/trace/filter';
@@ -24,18 +25,7 @@ let root = '';
 let service: WorkbenchService;
 const events: WorkbenchEvent[] = [];
 
-/** Calls the service; the result must satisfy the method's result schema. */
-async function call<M extends WorkbenchMethod>(method: M, params: unknown = {}): Promise<WorkbenchResult<M>> {
-  const r = await service.handle(method, params);
-  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
-  return WORKBENCH_METHODS[method].result.parse(r.result) as WorkbenchResult<M>;
-}
-
-async function fail(method: string, params: unknown = {}) {
-  const r = await service.handle(method, params);
-  if (r.ok) throw new Error(`${method} succeeded, expected an error`);
-  return r.error;
-}
+const { call, fail } = serviceCalls(() => service);
 
 /** Every row of the (filtered) view, paged as a table would. */
 async function allRows(filter?: string) {

@@ -10,16 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { WorkbenchService } from '../../main/host/service/workbench';
-import { WORKBENCH_METHODS, type WorkbenchEvent, type WorkbenchMethod, type WorkbenchResult } from '../../src/api/workbench';
+import { serviceCalls } from './serviceCalls';
+import type { WorkbenchEvent } from '../../src/api/workbench';
 
 let root = '';
 let service: WorkbenchService;
 
-async function call<M extends WorkbenchMethod>(method: M, params: unknown = {}): Promise<WorkbenchResult<M>> {
-  const r = await service.handle(method, params);
-  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
-  return WORKBENCH_METHODS[method].result.parse(r.result) as WorkbenchResult<M>;
-}
+const { call } = serviceCalls(() => service);
 
 const RING = 1 << 20;
 /** Bookmarks of ~1 KB: three rings' worth. */

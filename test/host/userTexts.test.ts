@@ -57,7 +57,13 @@ const VALID: { [M in WorkbenchMethod]: WorkbenchParams<M> } = {
   'session.takeControl': {},
   'device.reset': { devNum: 1 },
   'device.workload': { devNum: 1, kind: 'rng-read', params: { bytes: 4 } },
+  'device.load': { devNum: 1, kind: 'rng-read', params: { bytes: 4 }, count: 10 },
+  'device.stopLoad': { devNum: 1 },
+  'console.open': { devNum: 2 },
+  'console.write': { devNum: 2, text: 'hi' },
+  'console.close': { devNum: 2 },
   'queue.inspect': { devNum: 1, queue: 0 },
+  'queue.buffer': { devNum: 1, queue: 0, desc: 0 },
   'trace.info': {},
   'trace.rows': { from: 0, count: 10 },
   'trace.record': { seq: 0 },
@@ -97,7 +103,7 @@ describe('error texts a user reads', () => {
     }
     // What cannot work without a board, and only that, fails.
     expect([...failed.keys()].sort()).toEqual(
-      ['capture.open', 'device.reset', 'device.workload', 'queue.inspect', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export', 'trace.info', 'trace.record', 'trace.records', 'trace.rows', 'trace.stats', 'trace.window'].sort(),
+      ['capture.open', 'device.reset', 'device.workload', 'device.load', 'device.stopLoad', 'console.open', 'console.write', 'console.close', 'queue.inspect', 'queue.buffer', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export', 'trace.info', 'trace.record', 'trace.records', 'trace.rows', 'trace.stats', 'trace.window'].sort(),
     );
     expect(failed.get('device.workload')!.message).toBe('no board is connected; connect a board first');
     expect(failed.get('trace.rows')!.message).toBe('no trace yet: connect a board or open a saved capture');
@@ -123,6 +129,10 @@ describe('error texts a user reads', () => {
       expect((await failure(service, 'device.reset', { devNum: 99 })).message).toMatch(/^no device with dev_num 99; the board has /);
       await failure(service, 'queue.inspect', { devNum: 0, queue: 99 });
       await failure(service, 'device.workload', { devNum: 0, kind: 'console-send', params: { text: 'x' } });
+      await failure(service, 'device.stopLoad', { devNum: 0 });
+      await failure(service, 'console.open', { devNum: 0 });
+      await failure(service, 'console.close', { devNum: 0 });
+      await failure(service, 'queue.buffer', { devNum: 0, queue: 0, desc: 0x7fff });
       await failure(service, 'trace.record', { seq: 1e9 });
       await failure(service, 'trace.rows', { from: 0, count: 10, filter: 'dve == 1' });
       expect((await failure(service, 'trace.export', { format: 'csv', out: 'relative.csv' })).message).toMatch(/^the output file must be a full path/);

@@ -19,6 +19,7 @@ import {
   deviceToJson,
   METHOD_ACTIONS,
   parseRequest,
+  QUEUE_BUFFER_MAX,
   workbenchError,
   type SessionStateJson,
   type WorkbenchApi,
@@ -31,7 +32,8 @@ import {
   type WorkbenchResponse,
 } from '../../../src/api/workbench';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
-import { WORKLOADS } from '../../../src/devices/registry';
+import { CONSOLE_DEVICE, CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleWrite, readConsole, receiverFor } from '../../../src/devices/console';
+import { WORKLOADS, type RegisteredWorkload } from '../../../src/devices/registry';
 import { metaToJson } from '../../../src/trace/meta';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
@@ -42,6 +44,7 @@ import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
+import { DeviceLoad } from './load';
 import { boardPresence } from './presence';
 import { recentCaptures } from './recent';
 import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
@@ -97,6 +100,12 @@ export class WorkbenchService implements WorkbenchApi {
   /** The export running now (one at a time): its file and how to cancel it. */
   private exporting: { out: string; abort: AbortController } | null = null;
   private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
+  /** Loads running or ended, by dev_num (one per device). */
+  private readonly loads = new Map<number, DeviceLoad>();
+  /** Devices whose running load reads the console's receiveq itself (console-send with echo). */
+  private readonly echoLoads = new Set<number>();
+  /** Console readers by dev_num: `stop` asks one to stop, `done` says why it did. */
+  private readonly consoles = new Map<number, { stop: string | null; done: Promise<string> }>();
   readonly capturesDir: string;
 
   constructor(private readonly opts: WorkbenchServiceOptions = {}) {
@@ -113,7 +122,13 @@ export class WorkbenchService implements WorkbenchApi {
     'session.takeControl': () => ok({ controller: true }),
     'device.reset': (p) => this.reset(p.devNum),
     'device.workload': (p) => this.workload(p),
+    'device.load': (p) => this.startLoad(p),
+    'device.stopLoad': (p) => this.stopLoad(p.devNum),
+    'console.open': (p) => this.openConsole(p.devNum),
+    'console.write': (p) => this.writeConsole(p.devNum, p.text),
+    'console.close': (p) => this.closeConsole(p.devNum),
     'queue.inspect': (p) => this.inspect(p.devNum, p.queue),
+    'queue.buffer': (p) => this.buffer(p.devNum, p.queue, p.desc),
     'trace.info': () => this.withStore((s) => ok(s.info())),
     'trace.rows': (p) => this.withStore((s) => this.rows(s, p)),
     'trace.record': (p) => this.withStore((s) => this.record(s, p.seq)),
@@ -298,6 +313,8 @@ export class WorkbenchService implements WorkbenchApi {
   private async disconnect(reason: string, lost: boolean): Promise<Reply> {
     const session = this.session!;
     this.session = null;
+    await this.quietDevices(lost ? reason : 'the session was closed');
+    this.loads.clear();
     const capture = session.trace.dir;
     let failure: FailureText | null = null;
     try {
@@ -328,26 +345,54 @@ export class WorkbenchService implements WorkbenchApi {
   private async reset(devNum: number): Promise<Reply> {
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
+    // The load and the console reader would fail on queues the reset tears down.
+    await this.quietDevices('the device was reset', devNum);
     return ok({ device: deviceToJson(await s.value.resetDevice(devNum)) });
   }
 
-  private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
+  /** Stops the loads and console readers (of one device, or all) and waits until they have. */
+  private async quietDevices(reason: string, devNum?: number): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const [d, load] of this.loads) if (devNum === undefined || d === devNum) waits.push(load.stop(reason));
+    for (const [d, c] of this.consoles) {
+      if (devNum !== undefined && d !== devNum) continue;
+      c.stop ??= reason;
+      waits.push(c.done);
+    }
+    await Promise.all(waits);
+  }
+
+  /**
+   * A workload request checked against the device and what else runs on it: the session and a
+   * call that runs it once (the API's schema admits only registered kinds).
+   */
+  private workloadOn(p: WorkbenchParsedParams<'device.workload'>): Result<{ session: Session; run: () => ReturnType<RegisteredWorkload['workload']['run']> }, WorkbenchError> {
     const s = this.onDevice(p.devNum);
     if (!s.ok) return s;
     const session = s.value;
     const state = session.driver.state(p.devNum)!;
-    // The API's schema admits only registered kinds.
     const { device, workload } = WORKLOADS.get(p.kind)!;
     if (state.deviceId !== device.id) {
       return workbenchError('bad-request', `${p.kind} needs virtio device type ${device.id}, but dev_num ${p.devNum} is ${state.deviceType} (${state.deviceId})`, { field: 'params.kind' });
+    }
+    if (this.loads.get(p.devNum)?.isRunning) return workbenchError('busy', `a load is running on dev_num ${p.devNum}; stop it first`);
+    if (this.consoles.has(p.devNum) && p.kind === 'console-send' && p.params.echo) {
+      return workbenchError('busy', `the console terminal of dev_num ${p.devNum} reads receiveq, where the echo would come back; close the terminal to check the echo`, { field: 'params.params.echo' });
     }
     const queueAt = (queue: number) => {
       const c = session.driver.queueContext(p.devNum, queue);
       if (!c.ok) throw new Error(c.error);
       return c.value;
     };
+    return { ok: true, value: { session, run: () => workload.run(queueAt, p.params) } };
+  }
+
+  private async workload(p: WorkbenchParsedParams<'device.workload'>): Promise<Reply> {
+    const w = this.workloadOn(p);
+    if (!w.ok) return w;
+    const { session, run } = w.value;
     const t0 = session.runtime.monoNs();
-    const r = await workload.run(queueAt, p.params);
+    const r = await run();
     const latencyUs = Number(session.runtime.monoNs() - t0) / 1000;
     // The trace says why the workload failed (a bad used ring, a device that did not answer);
     // a session that ended under it has its own marker.
@@ -362,16 +407,113 @@ export class WorkbenchService implements WorkbenchApi {
     });
   }
 
+  private startLoad(p: WorkbenchParsedParams<'device.load'>): Reply {
+    const { count, ...request } = p;
+    const w = this.workloadOn(request);
+    if (!w.ok) return w;
+    const { session, run } = w.value;
+    const load = new DeviceLoad({
+      devNum: p.devNum,
+      kind: p.kind,
+      count,
+      operation: async () => {
+        const r = await run();
+        return r.ok ? null : r.error;
+      },
+      monoNs: () => session.runtime.monoNs(),
+      ended: () => session.endedBecause,
+      onProgress: (progress) => this.emit('device.load', progress),
+      onFirstError: (text) => session.recordError(`${p.kind} load on device ${p.devNum}: ${text}`, p.devNum),
+    });
+    this.loads.set(p.devNum, load);
+    if (p.kind === 'console-send' && p.params.echo) {
+      this.echoLoads.add(p.devNum);
+      void load.finished.then(() => this.echoLoads.delete(p.devNum));
+    }
+    return ok(load.progress());
+  }
+
+  private async stopLoad(devNum: number): Promise<Reply> {
+    const load = this.loads.get(devNum);
+    if (!load?.isRunning) return workbenchError('not-found', `no load is running on dev_num ${devNum}`, { field: 'params.devNum' });
+    return ok(await load.stop('stopped by the user'));
+  }
+
+  /** The session, when `devNum` is a virtio-console. */
+  private onConsole(devNum: number): Result<Session, WorkbenchError> {
+    const s = this.onDevice(devNum);
+    if (!s.ok) return s;
+    const state = s.value.driver.state(devNum)!;
+    if (state.deviceId !== CONSOLE_DEVICE.id) {
+      return workbenchError('bad-request', `dev_num ${devNum} is ${state.deviceType} (${state.deviceId}), not a virtio-console (${CONSOLE_DEVICE.id})`, { field: 'params.devNum' });
+    }
+    return s;
+  }
+
+  private openConsole(devNum: number): Reply {
+    const s = this.onConsole(devNum);
+    if (!s.ok) return s;
+    if (this.consoles.has(devNum)) return ok({ devNum });
+    if (this.echoLoads.has(devNum)) return workbenchError('busy', `the echo load on dev_num ${devNum} reads receiveq itself; stop it before opening the terminal`);
+    const session = s.value;
+    const rx = session.driver.queueContext(devNum, CONSOLE_RECEIVEQ);
+    if (!rx.ok) return workbenchError('failed', `the console's receiveq cannot be read: ${rx.error}`);
+    const reader: { stop: string | null; done: Promise<string> } = { stop: null, done: Promise.resolve('') };
+    reader.done = readConsole(
+      receiverFor(rx.value),
+      () => reader.stop ?? session.endedBecause,
+      (bytes) => this.emit('console.output', { devNum, data: toHex(bytes, ''), ended: null }),
+    ).then((why) => {
+      this.consoles.delete(devNum);
+      this.emit('console.output', { devNum, data: '', ended: why });
+      return why;
+    });
+    this.consoles.set(devNum, reader);
+    return ok({ devNum });
+  }
+
+  private async writeConsole(devNum: number, text: string): Promise<Reply> {
+    const s = this.onConsole(devNum);
+    if (!s.ok) return s;
+    const tx = s.value.driver.queueContext(devNum, CONSOLE_TRANSMITQ);
+    if (!tx.ok) return workbenchError('failed', `the console's transmitq cannot be written: ${tx.error}`);
+    const bytes = new TextEncoder().encode(text);
+    const sent = await consoleWrite(tx.value, bytes);
+    if (!sent.ok) return workbenchError('failed', `writing to the console of dev_num ${devNum} failed: ${sent.error}`);
+    return ok({ devNum, bytes: bytes.length });
+  }
+
+  private async closeConsole(devNum: number): Promise<Reply> {
+    const reader = this.consoles.get(devNum);
+    if (!reader) return workbenchError('not-found', `the console of dev_num ${devNum} is not open`, { field: 'params.devNum' });
+    reader.stop ??= 'closed by the user';
+    await reader.done;
+    return ok({ devNum });
+  }
+
+  private async buffer(devNum: number, queue: number, desc: number): Promise<Reply> {
+    const s = this.onDevice(devNum);
+    if (!s.ok) return s;
+    const read = s.value.driver.readDescriptor(devNum, queue, desc, QUEUE_BUFFER_MAX);
+    if (!read) return this.noQueue(s.value, devNum, queue);
+    const r = await read;
+    if (!r.ok) return workbenchError('not-found', r.error, { field: 'params.desc' });
+    const { bytes, ...rest } = r.value;
+    return ok({ devNum, queue, ...rest, bytes: toHex(bytes, '') });
+  }
+
+  private noQueue(session: Session, devNum: number, queue: number): Reply {
+    const n = session.driver.state(devNum)!.queues.length;
+    return workbenchError('not-found', `device ${devNum} has no queue ${queue} (it has ${n === 0 ? 'none set up' : `0..${n - 1}`})`, { field: 'params.queue' });
+  }
+
   private async inspect(devNum: number, queue: number): Promise<Reply> {
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
     const { driver } = s.value;
     const ring = driver.inspectQueue(devNum, queue);
     const model = driver.state(devNum)!.queues[queue];
-    if (!ring || !model) {
-      const n = driver.state(devNum)!.queues.length;
-      return workbenchError('not-found', `device ${devNum} has no queue ${queue} (it has ${n === 0 ? 'none set up' : `0..${n - 1}`})`, { field: 'params.queue' });
-    }
+    if (!ring || !model) return this.noQueue(s.value, devNum, queue);
     return ok({ devNum, queue, name: model.name, ring: await ring });
   }
 

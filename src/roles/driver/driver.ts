@@ -14,8 +14,8 @@ import type { Result } from '../../util/result';
 import type { Runtime } from '../../util/runtime';
 import { DataAllocator, OwnedAllocator } from '../../virtio/alloc';
 import { DriverVirtqueue } from '../../virtio/driverRing';
-import { inspectRing, type RingState } from '../../virtio/inspect';
-import { windowTranslator } from '../../virtio/layout';
+import { inspectRing, readDescriptorBuffer, type DescriptorBuffer, type InspectParams, type RingState } from '../../virtio/inspect';
+import { windowTranslator, type Translate } from '../../virtio/layout';
 import { decodeHeader } from '../../protocol/index';
 import { createDialect, type Dialect, type InboundEvent, type ShmRegion } from './dialect';
 import type { DriverPort } from './port';
@@ -322,9 +322,23 @@ export class Driver {
   inspectQueue(devNum: number, queue: number): Promise<RingState> | null {
     const q = this.devices.get(devNum)?.queues[queue];
     if (!q) return null;
+    const { window, translate, params } = this.ringView(q);
+    return inspectRing(window, translate, params, q.vq.lastSeenUsed);
+  }
+
+  /** The buffer descriptor `index` of a device's virtqueue points at, as it is now (at most `max` bytes); null for no such queue. */
+  readDescriptor(devNum: number, queue: number, index: number, max: number): Promise<Result<DescriptorBuffer, string>> | null {
+    const q = this.devices.get(devNum)?.queues[queue];
+    if (!q) return null;
+    const { window, translate, params } = this.ringView(q);
+    return readDescriptorBuffer(window, translate, params, index, max);
+  }
+
+  /** A queue's rings as the read-only inspector reads them. */
+  private ringView(q: LiveQueue): { window: MemoryWindow; translate: Translate; params: InspectParams } {
     const { window, peerBase } = this.opts.data;
     const m = q.model;
-    return inspectRing(window, windowTranslator(peerBase, window.size), { size: m.size, descAddr: m.descAddr, driverAddr: m.driverAddr, deviceAddr: m.deviceAddr }, q.vq.lastSeenUsed);
+    return { window, translate: windowTranslator(peerBase, window.size), params: { size: m.size, descAddr: m.descAddr, driverAddr: m.driverAddr, deviceAddr: m.deviceAddr } };
   }
 
   /** How much of the board's data memory the rings and buffers take now. */

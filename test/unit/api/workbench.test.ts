@@ -22,7 +22,13 @@ const GOOD: Record<WorkbenchMethod, unknown> = {
   'session.takeControl': {},
   'device.reset': { devNum: 1 },
   'device.workload': { devNum: 2, kind: 'i2c-transfer', params: { address: 0x54, segments: [{ write: '00 0A ff' }, { read: 3 }] } },
+  'device.load': { devNum: 2, kind: 'i2c-transfer', params: { address: 0x54, segments: [{ read: 1 }] }, count: null },
+  'device.stopLoad': { devNum: 2 },
+  'console.open': { devNum: 3 },
+  'console.write': { devNum: 3, text: 'ls\n' },
+  'console.close': { devNum: 3 },
   'queue.inspect': { devNum: 0, queue: 0 },
+  'queue.buffer': { devNum: 0, queue: 0, desc: 127 },
   'trace.info': {},
   'trace.rows': { from: 0, count: 100, filter: 'dev == 1' },
   'trace.record': { seq: 42 },
@@ -58,6 +64,11 @@ describe('Workbench API requests', () => {
   });
 
   it.each([
+    ['device.load', { devNum: 2, kind: 'rng-read', params: { bytes: 4 } }, 'params.count', /^count: expected/],
+    ['device.load', { devNum: 2, kind: 'rng-read', params: { bytes: 4 }, count: 0 }, 'params.count', /expected at least 1, saw 0/],
+    ['device.load', { devNum: 2, kind: 'rng-read', params: { bytes: 0 }, count: 1 }, 'params.params.bytes', /saw 0/],
+    ['console.write', { devNum: 3, text: '' }, 'params.text', /saw ""/],
+    ['queue.buffer', { devNum: 0, queue: 0, desc: 0x8000 }, 'params.desc', /saw 32768/],
     ['device.reset', { devNum: -1 }, 'params.devNum', /expected at least 0, saw -1/],
     ['device.reset', { devNum: '1' }, 'params.devNum', /expected a number, saw "1"/],
     ['device.reset', {}, 'params.devNum', /saw nothing/],
@@ -106,7 +117,21 @@ describe('Workbench API requests', () => {
 
   it('lets viewers call only methods that read', () => {
     const writes = METHOD_NAMES.filter((m) => !isReadOnly(m)).sort();
-    expect(writes).toEqual(['capture.open', 'device.reset', 'device.workload', 'session.connect', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export']);
+    expect(writes).toEqual([
+      'capture.open',
+      'console.close',
+      'console.open',
+      'console.write',
+      'device.load',
+      'device.reset',
+      'device.stopLoad',
+      'device.workload',
+      'session.connect',
+      'session.disconnect',
+      'trace.bookmark',
+      'trace.cancelExport',
+      'trace.export',
+    ]);
   });
 
   it('has a schema for every event', () => {

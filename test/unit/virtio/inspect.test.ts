@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { inspectRing } from '../../../src/virtio/inspect';
+import { inspectRing, readDescriptorBuffer } from '../../../src/virtio/inspect';
 import { encodeDescriptor, VIRTQ_DESC_F_NEXT } from '../../../src/virtio/layout';
 import { buffer, bytes, PEER_BASE, ringPair, type RingPair } from './helpers';
 
@@ -41,6 +41,39 @@ describe('inspectRing', () => {
     await pair.driver.collectUsed();
     const after = await inspectRing(pair.window, pair.translate, params(pair), pair.driver.lastSeenUsed);
     expect(after.usedNotSeen).toEqual([]);
+  });
+
+  it('describes the chains the device returned last, newest first, and reads a descriptor’s buffer', async () => {
+    const pair = await ringPair(8);
+    const a = pair.driver.addChain([buffer(pair, { data: bytes(0x48, 0x69, 0x00) }), buffer(pair, { writable: 5 })]);
+    const b = pair.driver.addChain([buffer(pair, { writable: 7 })]);
+    if (!a.ok || !b.ok) throw new Error('addChain');
+    await pair.driver.publish();
+    expect((await inspectRing(pair.window, pair.translate, params(pair))).recent).toEqual([]);
+    for (const len of [5, 7]) {
+      const popped = await pair.device.popAvail();
+      if (!popped?.ok) throw new Error('pop');
+      await pair.device.pushUsed(popped.value.head, len);
+    }
+    const state = await inspectRing(pair.window, pair.translate, params(pair));
+    expect(state.chains).toEqual([]);
+    expect(state.recent).toEqual([
+      { slot: 1, id: b.value, len: 7, descriptors: [2], readableBytes: 0, writableBytes: 7 },
+      { slot: 0, id: a.value, len: 5, descriptors: [0, 1], readableBytes: 3, writableBytes: 5 },
+    ]);
+    // A returned chain is not a ring problem even when its descriptors no longer chain up.
+    pair.window.storeSync(pair.driver.offsets.used + 4 + 8 * 1, 32, 9);
+    const odd = await inspectRing(pair.window, pair.translate, params(pair));
+    expect(odd.recent[0]).toMatchObject({ id: 9, descriptors: [], problem: expect.stringMatching(/expected a descriptor index < 8, saw 9$/) });
+    expect(odd.problems).toEqual([]);
+
+    const buf = await readDescriptorBuffer(pair.window, pair.translate, params(pair), 0, 4096);
+    expect(buf.ok && { ...buf.value, bytes: [...buf.value.bytes] }).toMatchObject({ index: 0, len: 3, flags: 'NEXT', bytes: [0x48, 0x69, 0x00], truncated: false });
+    const capped = await readDescriptorBuffer(pair.window, pair.translate, params(pair), 1, 2);
+    expect(capped.ok && [capped.value.bytes.length, capped.value.truncated, capped.value.len]).toEqual([2, true, 5]);
+    expect(await readDescriptorBuffer(pair.window, pair.translate, params(pair), 8, 16)).toEqual({ ok: false, error: 'descriptor 8 is outside the table (size 8, indices 0..7)' });
+    pair.window.writeSync(pair.driver.offsets.desc + 16 * 2, encodeDescriptor({ addr: 0x10n, len: 4, flags: 0, next: 0 }));
+    expect(await readDescriptorBuffer(pair.window, pair.translate, params(pair), 2, 16)).toEqual({ ok: false, error: 'descriptor 2 points outside the data window: 0x10 + 4 bytes' });
   });
 
   it('shows used_event / avail_event with event idx', async () => {

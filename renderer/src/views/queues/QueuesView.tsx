@@ -1,21 +1,34 @@
 /**
  * Queues: pick a device's virtqueue; see its size and ring addresses, avail.idx, used.idx, the
- * driver's last seen used index, chains in flight, the descriptor table with chains and flags
- * (queue.inspect reads the rings as they are in memory now), and occupancy over time.
+ * driver's last seen used index, chains in flight, the chains the device returned last (under
+ * load a chain is in flight for microseconds, so these are what a snapshot shows of the
+ * traffic), the descriptor table with chains and flags and a descriptor's buffer bytes
+ * (queue.inspect and queue.buffer read the rings as they are in memory now), refreshed every
+ * second by default, and occupancy over time.
  */
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 
-import type { WorkbenchApi, WorkbenchError, WorkbenchResult } from '../../../../src/api/workbench';
+import type { SessionStateJson, WorkbenchApi, WorkbenchError, WorkbenchResult } from '../../../../src/api/workbench';
 import { ErrorNote } from '../../ui/ErrorNote';
 import { useSession } from '../../ui/useSession';
+import { hexDump } from '../devices/bytes';
+import { modeOf } from '../devices/useActionable';
+import { useKept } from '../devices/viewState';
 import { DescriptorTable } from './DescriptorTable';
 import { OccupancyChart } from './OccupancyChart';
 
 import './QueuesView.css';
 
 type Inspect = WorkbenchResult<'queue.inspect'>;
+type Buffer = WorkbenchResult<'queue.buffer'>;
 
 const AUTO_REFRESH_MS = 1000;
+
+/** Why the queues cannot be read now (null: they can): a session that ended leaves nothing to read. */
+export function readBlocker(state: SessionStateJson): string | null {
+  if (state.connected || modeOf(state).source === 'capture') return null;
+  return 'The session has ended: the rings can no longer be read. What is shown is the last snapshot; connect again to read them.';
+}
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -48,77 +61,146 @@ function RingSummary({ inspect }: { inspect: Inspect }) {
   );
 }
 
-function QueueDetail({ api, devNum, queue, size }: { api: WorkbenchApi; devNum: number; queue: number; size: number }) {
-  const [inspect, setInspect] = useState<Inspect | null>(null);
+/** A table of chains: one row of cells per chain. */
+function ChainsTable({ label, head, rows }: { label: string; head: string[]; rows: { key: number; cells: ReactNode[] }[] }) {
+  return (
+    <table className="grid" aria-label={label}>
+      <thead>
+        <tr>
+          {head.map((h) => (
+            <th key={h}>{h}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key}>
+            {r.cells.map((c, i) => (
+              <td key={i} className="mono">
+                {c}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function BufferBytes({ buffer }: { buffer: Buffer }) {
+  return (
+    <div className="q-buffer" data-testid="buffer-bytes">
+      <h4>
+        Descriptor {buffer.index} buffer{' '}
+        <span className="muted mono">
+          {buffer.addr} · {buffer.len} bytes{buffer.flags ? ` · ${buffer.flags}` : ''}
+          {buffer.truncated ? ` · first ${buffer.bytes.length / 2} shown` : ''}
+        </span>
+      </h4>
+      <pre className="mono hex">{buffer.bytes === '' ? <span className="muted">(no bytes)</span> : hexDump(buffer.bytes)}</pre>
+    </div>
+  );
+}
+
+/**
+ * `still`: the rings cannot change (an opened capture), so they are read once and auto-refresh
+ * is off.
+ */
+function QueueDetail({ api, devNum, queue, size, blocked, still }: { api: WorkbenchApi; devNum: number; queue: number; size: number; blocked: string | null; still: boolean }) {
+  const [inspect, setInspect] = useKept<Inspect | null>(api, `result/queue/${devNum}/${queue}`, null);
   const [error, setError] = useState<WorkbenchError | null>(null);
-  const [auto, setAuto] = useState(false);
+  const [auto, setAuto] = useKept(api, 'queues/auto', true);
+  const [all, setAll] = useKept(api, 'queues/all', false);
+  const [picked, setPicked] = useState<number | null>(null);
+  const [buffer, setBuffer] = useState<Buffer | null>(null);
 
   const refresh = useCallback(async () => {
     const r = await api.call('queue.inspect', { devNum, queue });
-    setInspect(r.ok ? r.result : null);
+    if (r.ok) setInspect(r.result);
     setError(r.ok ? null : r.error);
-  }, [api, devNum, queue]);
+  }, [api, devNum, queue, setInspect]);
 
+  const showBytes = useCallback(
+    async (desc: number) => {
+      setPicked(desc);
+      const r = await api.call('queue.buffer', { devNum, queue, desc });
+      setBuffer(r.ok ? r.result : null);
+      if (!r.ok) setError(r.error);
+    },
+    [api, devNum, queue],
+  );
+
+  const autoOff = blocked ?? (still ? 'An opened capture does not change: its rings are read once.' : null);
   useEffect(() => {
+    if (blocked !== null) return undefined;
     void refresh();
-    if (!auto) return undefined;
+    if (!auto || still) return undefined;
     const t = setInterval(() => void refresh(), AUTO_REFRESH_MS);
     return () => clearInterval(t);
-  }, [refresh, auto]);
+  }, [refresh, auto, blocked, still]);
 
+  const ring = inspect?.ring;
   return (
     <div className="q-detail">
       <div className="q-actions">
-        <button onClick={() => void refresh()}>Refresh</button>
-        <label>
-          <input type="checkbox" checked={auto} onChange={(e) => setAuto(e.target.checked)} /> auto-refresh every {AUTO_REFRESH_MS / 1000} s
+        <button onClick={() => void refresh()} disabled={blocked !== null} title={blocked ?? 'Read the rings now'}>
+          Refresh
+        </button>
+        <label title={autoOff ?? undefined}>
+          <input type="checkbox" checked={auto && autoOff === null} disabled={autoOff !== null} onChange={(e) => setAuto(e.target.checked)} /> auto-refresh every {AUTO_REFRESH_MS / 1000} s
         </label>
       </div>
+      {blocked && <p className="muted action-reason">{blocked}</p>}
       {error && <ErrorNote error={error} />}
-      {inspect && (
+      {ring && (
         <>
           <RingSummary inspect={inspect} />
-          {inspect.ring.problems.map((p, i) => (
+          {ring.problems.map((p, i) => (
             <ErrorNote key={i} error={`${p.code}: ${p.reason}`} />
           ))}
           <h4>
-            Chains in flight <span className="muted">({inspect.ring.chains.length})</span>
+            Chains in flight <span className="muted">({ring.chains.length})</span>
           </h4>
-          {inspect.ring.chains.length > 0 ? (
-            <table className="grid" aria-label="Chains">
-              <thead>
-                <tr>
-                  <th>avail slot</th>
-                  <th>head</th>
-                  <th>descriptors</th>
-                  <th>readable</th>
-                  <th>writable</th>
-                  <th>problem</th>
-                </tr>
-              </thead>
-              <tbody>
-                {inspect.ring.chains.map((c) => (
-                  <tr key={c.availSlot}>
-                    <td className="mono">{c.availSlot}</td>
-                    <td className="mono">{c.head}</td>
-                    <td className="mono">{c.descriptors.join(' → ')}</td>
-                    <td className="mono">{c.readableBytes}</td>
-                    <td className="mono">{c.writableBytes}</td>
-                    <td className="error-text">{c.problem ?? ''}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+          {ring.chains.length > 0 ? (
+            <ChainsTable
+              label="Chains"
+              head={['avail slot', 'head', 'descriptors', 'readable', 'writable', 'problem']}
+              rows={ring.chains.map((c) => ({
+                key: c.availSlot,
+                cells: [c.availSlot, c.head, c.descriptors.join(' → '), c.readableBytes, c.writableBytes, <span className="error-text">{c.problem ?? ''}</span>],
+              }))}
+            />
           ) : (
-            <p className="muted">none: the device has returned every chain the driver made available</p>
+            <p className="muted">none at this instant: the device has returned every chain the driver made available</p>
           )}
-          {inspect.ring.usedNotSeen.length > 0 && (
+          {ring.usedNotSeen.length > 0 && (
             <p className="mono">
-              used, not yet collected: {inspect.ring.usedNotSeen.map((u) => `slot ${u.slot} id ${u.id} len ${u.len}`).join('; ')}
+              used, not yet collected: {ring.usedNotSeen.map((u) => `slot ${u.slot} id ${u.id} len ${u.len}`).join('; ')}
             </p>
           )}
-          <h4>Descriptor table</h4>
-          <DescriptorTable ring={inspect.ring} />
+          <h4>
+            Returned last <span className="muted">(the newest used entries; descriptors as they are in the table now)</span>
+          </h4>
+          {ring.recent.length > 0 ? (
+            <ChainsTable
+              label="Returned chains"
+              head={['used slot', 'id (head)', 'descriptors', 'readable', 'writable', 'used len']}
+              rows={ring.recent.map((c) => ({
+                key: c.slot,
+                cells: [c.slot, c.id, c.problem ? <span className="muted">{c.problem}</span> : c.descriptors.join(' → '), c.readableBytes, c.writableBytes, c.len],
+              }))}
+            />
+          ) : (
+            <p className="muted">the device has not returned a chain since the queue was set up</p>
+          )}
+          <h4>
+            Descriptor table{' '}
+            <label className="muted q-all">
+              <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} /> show all {ring.size}
+            </label>
+          </h4>
+          <DescriptorTable ring={ring} all={all} selected={picked} onBytes={(d) => void showBytes(d)} />
+          {buffer && <BufferBytes buffer={buffer} />}
         </>
       )}
       <OccupancyChart api={api} devNum={devNum} queue={queue} size={size} />
@@ -128,13 +210,15 @@ function QueueDetail({ api, devNum, queue, size }: { api: WorkbenchApi; devNum: 
 
 export function QueuesView({ api }: { api: WorkbenchApi }) {
   const { state, error } = useSession(api);
-  const [picked, setPicked] = useState<{ devNum: number; queue: number } | null>(null);
+  const [picked, setPicked] = useKept<{ devNum: number; queue: number } | null>(api, 'queues/picked', null);
   if (error) return <ErrorNote error={error} />;
   if (!state) return <p className="muted">Loading…</p>;
   const queues = state.devices.flatMap((d) => d.queues.map((q) => ({ device: d, q })));
-  if (!state.connected || queues.length === 0) {
-    return <p className="muted">{state.connected ? 'No device has set up a virtqueue yet.' : 'No board is connected: connect one in Connect (key 1).'}</p>;
+  if (queues.length === 0) {
+    return <p className="muted">{state.connected || state.devices.length > 0 ? 'No device has set up a virtqueue yet.' : 'No board is connected: connect one in Connect (key 1).'}</p>;
   }
+  const blocked = readBlocker(state);
+  const still = modeOf(state).source === 'capture';
   const chosen = queues.find((x) => x.device.devNum === picked?.devNum && x.q.index === picked.queue) ?? queues[0]!;
   return (
     <div className="queues-view">
@@ -156,7 +240,7 @@ export function QueuesView({ api }: { api: WorkbenchApi }) {
         <p className="muted mono">
           size {chosen.q.size} of max {chosen.q.maxSize} · used events {chosen.q.usedEvents}
         </p>
-        <QueueDetail key={`${chosen.device.devNum}/${chosen.q.index}`} api={api} devNum={chosen.device.devNum} queue={chosen.q.index} size={chosen.q.size} />
+        <QueueDetail key={`${chosen.device.devNum}/${chosen.q.index}`} api={api} devNum={chosen.device.devNum} queue={chosen.q.index} size={chosen.q.size} blocked={blocked} still={still} />
       </section>
     </div>
   );
