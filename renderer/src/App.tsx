@@ -12,6 +12,7 @@ import { WORKLOADS } from '../../src/devices/registry';
 import type { EngineApi, LinkState } from './engine/api';
 import { StatusBar } from './StatusBar';
 import { Chip } from './ui/Chip';
+import { blockers, useControlling } from './ui/blockers';
 import { CommandPalette, modifierKey, type Command } from './ui/CommandPalette';
 import { ErrorNote } from './ui/ErrorNote';
 import type { ExportScope, TraceRequest, ViewNav } from './ui/nav';
@@ -63,18 +64,6 @@ function useLink(api: EngineApi): LinkState {
   return link;
 }
 
-/** Web mode: whether this page controls the session or only watches. */
-function useControl(api: EngineApi): boolean {
-  const [controller, setController] = useState(api.controlling());
-  useEffect(() => {
-    const off = api.onEvent((e) => e.event === 'control.changed' && setController(e.data.controller));
-    // The word may have come between the first render and this subscription.
-    setController(api.controlling());
-    return off;
-  }, [api]);
-  return controller;
-}
-
 /** The trace the engine holds now (trace.info, then each trace.reset); null before there is one. */
 function useTraceInfo(api: EngineApi): TraceInfo | null {
   const [info, setInfo] = useState<TraceInfo | null>(null);
@@ -104,7 +93,7 @@ export function App({ api }: { api: EngineApi }) {
   const nonce = useRef(0);
   const [theme, setTheme] = useTheme();
   const link = useLink(api);
-  const controller = useControl(api);
+  const controller = useControlling(api);
   const session = useSession(api);
   const activity = useTraceActivity(api);
   const info = useTraceInfo(api);
@@ -129,11 +118,8 @@ export function App({ api }: { api: EngineApi }) {
 
   // Why a request that changes something cannot be made from this window now; null when it can.
   const unreachable = link.state === 'open' ? null : `The workbench is not reachable (${link.detail}).`;
-  const changeBlocked = unreachable ?? (api.mode === 'web' && !controller ? 'This window only views the session: take control in the header first.' : null);
+  const { change: changeBlocked, live: liveBlocked, driver: driverBlocked } = blockers({ unreachable, controlling: controller, state, lost: null });
   const exportBlocked = changeBlocked ?? (info ? null : 'There is no trace yet: connect a board or open a capture.');
-  const liveBlocked = changeBlocked ?? (connected ? null : fromCapture ? 'An opened capture is read-only: connect a board for a live session.' : 'No board is connected: connect one first.');
-  // Resets and workloads are the driver's requests: a monitor only watches, the device side answers.
-  const driverBlocked = liveBlocked ?? (state?.role === 'monitor' ? 'A monitor session only watches the bus: it sends nothing.' : state?.role === 'device' ? 'The workbench plays the device side here: the driver resets and runs workloads.' : null);
 
   const act = useCallback(
     async (p: Promise<{ ok: true } | { ok: false; error: WorkbenchError }>) => {

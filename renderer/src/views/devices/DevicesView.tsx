@@ -17,7 +17,7 @@ import { useSession, withDevice } from '../../ui/useSession';
 import { hexDump } from './bytes';
 import { ConsoleTerminal } from './ConsoleTerminal';
 import { phaseTone, statusBits, statusTone } from './deviceTone';
-import { modeOf, useActionBlocker } from './useActionable';
+import { useActionBlocker } from './useActionable';
 import { Workload } from './Workload';
 
 import './DevicesView.css';
@@ -212,7 +212,7 @@ export function DevicesView({ api }: { api: WorkbenchApi }) {
   if (session.error) return <ErrorNote error={session.error} />;
   if (!state) return <p className="muted">Loading…</p>;
   if (state.devices.length === 0) {
-    if (modeOf(state).source === 'capture') return <p className="muted">The opened capture holds no device state: connect a board for a live session.</p>;
+    if (state.source === 'capture') return <p className="muted">The opened capture holds no device state: connect a board for a live session.</p>;
     if (!state.connected) return <p className="muted">No board is connected: connect one in Connect (key 1).</p>;
     return <p className="muted">The board has no devices yet: the bus is being enumerated.</p>;
   }

@@ -12,7 +12,6 @@ import type { SessionStateJson, WorkbenchApi, WorkbenchError, WorkbenchResult } 
 import { ErrorNote } from '../../ui/ErrorNote';
 import { useSession } from '../../ui/useSession';
 import { hexDump } from '../devices/bytes';
-import { modeOf } from '../devices/useActionable';
 import { useKept } from '../devices/viewState';
 import { DescriptorTable } from './DescriptorTable';
 import { OccupancyChart } from './OccupancyChart';
@@ -26,7 +25,7 @@ const AUTO_REFRESH_MS = 1000;
 
 /** Why the queues cannot be read now (null: they can): a session that ended leaves nothing to read. */
 export function readBlocker(state: SessionStateJson): string | null {
-  if (state.connected || modeOf(state).source === 'capture') return null;
+  if (state.connected || state.source === 'capture') return null;
   return 'The session has ended: the rings can no longer be read. What is shown is the last snapshot; connect again to read them.';
 }
 
@@ -218,7 +217,7 @@ export function QueuesView({ api }: { api: WorkbenchApi }) {
     return <p className="muted">{state.connected || state.devices.length > 0 ? 'No device has set up a virtqueue yet.' : 'No board is connected: connect one in Connect (key 1).'}</p>;
   }
   const blocked = readBlocker(state);
-  const still = modeOf(state).source === 'capture';
+  const still = state.source === 'capture';
   const chosen = queues.find((x) => x.device.devNum === picked?.devNum && x.q.index === picked.queue) ?? queues[0]!;
   return (
     <div className="queues-view">
