@@ -67,6 +67,16 @@ export const RULES = [
 
 export type RuleId = (typeof RULES)[number]['id'];
 
+/** Where a rule's section lies in the project's docs: "virtio-msg §4.1" → docs/protocol.md §4.1. */
+const DOC_PAGES: Readonly<Record<string, string>> = { 'virtio-msg': 'docs/protocol.md', 'amp-bus': 'docs/amp-bus.md' };
+
+/** A rule's reference as a docs page: "docs/protocol.md §4.1, §6.17"; a section outside the docs as written. */
+export function ruleDocs(section: string): string {
+  const m = /^(\S+) (§.*)$/.exec(section);
+  const page = m ? DOC_PAGES[m[1]!] : undefined;
+  return page === undefined ? section : `${page} ${m![2]}`;
+}
+
 const R = Object.fromEntries(RULES.map((r, i) => [r.id, i])) as Record<RuleId, number>;
 
 export function ruleIndex(id: RuleId): number {

@@ -219,8 +219,8 @@ function count(c: Counter, dir: number, bytes: number): void {
   c.bytes += bytes;
 }
 
-/** A growable Float64Array of latencies. */
-class Samples {
+/** A growable Float64Array of latencies (the transaction index keeps its operation latencies in them too). */
+export class Samples {
   data = new Float64Array(64);
   n = 0;
   push(x: number): void {
@@ -381,7 +381,8 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function latencyStats(name: string, s: Samples): LatencyStats {
+/** Exact percentiles and the log-scaled histogram of the samples (at least one). */
+export function latencyStats(name: string, s: Samples): LatencyStats {
   const sorted = s.data.slice(0, s.n).sort();
   let sum = 0;
   for (const x of sorted) sum += x;
@@ -417,9 +418,10 @@ export function computeStats(blocks: Iterable<RecordBlock>, opts: StatsOptions =
 
 /**
  * What a window sums per record: 'messages' counts message records (value 1), 'bytes' their data
- * bytes, 'latency' the latency of paired responses, 'occupancy' vq-index in-flight counts.
+ * bytes, 'latency' the latency of paired responses, 'occupancy' vq-index in-flight counts,
+ * 'records' counts records of any kind (markers, findings: the timeline's event lanes).
  */
-export type WindowSeries = 'messages' | 'bytes' | 'latency' | 'occupancy';
+export type WindowSeries = 'messages' | 'bytes' | 'latency' | 'occupancy' | 'records';
 
 export interface WindowQuery {
   /** [fromNs, toNs) relative to startMonoNs. */
@@ -436,7 +438,10 @@ export interface WindowQuery {
   startMonoNs?: bigint;
 }
 
-/** Per bucket: how many records contributed, and the sum, min and max of their values (null when none). */
+/**
+ * Per bucket: how many records contributed, the sum, min and max of their values, and the seq of
+ * the first of them (null when none): what a click on the bucket jumps to.
+ */
 export interface WindowResult {
   fromNs: number;
   toNs: number;
@@ -446,6 +451,7 @@ export interface WindowResult {
   sum: number[];
   min: (number | null)[];
   max: (number | null)[];
+  first: (number | null)[];
 }
 
 /** The series value of a record, or -1 when the record is not part of the series. */
@@ -454,6 +460,7 @@ const SERIES_VALUE: Readonly<Record<WindowSeries, (v: RecordView) => number>> = 
   bytes: (v) => (v.kindCode === KIND_MESSAGE ? v.dataLength : -1),
   latency: (v) => (v.kindCode === KIND_MESSAGE && v.pairSeq !== -1 ? v.latencyNs : -1),
   occupancy: (v) => (v.kindCode === KIND_VQ_INDEX ? inFlight(v) : -1),
+  records: () => 1,
 };
 
 /** Reduces the records in [fromNs, toNs) to `buckets` equal buckets of one series. */
@@ -466,6 +473,7 @@ export function windowQuery(blocks: Iterable<RecordBlock>, q: WindowQuery): Wind
   const sum = new Float64Array(n);
   const min = new Float64Array(n).fill(Infinity);
   const max = new Float64Array(n).fill(-Infinity);
+  const first = new Float64Array(n);
   const base = timeBase(q.startMonoNs ?? 0n);
   const scale = n / (q.toNs - q.fromNs);
   const value = SERIES_VALUE[q.series];
@@ -478,13 +486,14 @@ export function windowQuery(blocks: Iterable<RecordBlock>, q: WindowQuery): Wind
     if (t < fromNs || t >= toNs) return;
     if (filter !== undefined && !filter(v)) return;
     const b = Math.min(n - 1, Math.floor((t - fromNs) * scale));
+    if (count[b] === 0) first[b] = v.seq;
     count[b]!++;
     sum[b]! += x;
     if (x < min[b]!) min[b] = x;
     if (x > max[b]!) max[b] = x;
   });
   const orNull = (a: Float64Array): (number | null)[] => Array.from(a, (x, i) => (count[i] === 0 ? null : x));
-  return { fromNs, toNs, bucketNs: (toNs - fromNs) / n, series: q.series, count: Array.from(count), sum: Array.from(sum), min: orNull(min), max: orNull(max) };
+  return { fromNs, toNs, bucketNs: (toNs - fromNs) / n, series: q.series, count: Array.from(count), sum: Array.from(sum), min: orNull(min), max: orNull(max), first: orNull(first) };
 }
 
 // ---- text ---------------------------------------------------------------------------------------

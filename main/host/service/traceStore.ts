@@ -15,13 +15,16 @@
  * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
  * statistics forget what went; windows and exports read only what is held.
  */
-import type { TraceInfo } from '../../../src/api/workbench';
+import type { TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
-import { RecordView } from '../../../src/trace/record';
+import { RECORD_FLAGS, RecordView } from '../../../src/trace/record';
 import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
 import type { Fail, Ok } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
+import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert';
+import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
+import { toRow } from './rows';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
 /** Filtered views kept (least recently used dropped first). */
@@ -71,6 +74,9 @@ export class TraceStore {
   private allStats: { acc: StatsAccumulator; from: number; scanned: number };
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
+  /** The Expert report and the transaction index over positions [from, scanned), built as they are first asked for. */
+  private expertScan: { acc: ExpertAccumulator; from: number; scanned: number } | null = null;
+  private txScan: { index: TransactionIndex; from: number; scanned: number } | null = null;
   /** Time bounds over the spans below `timed`. */
   private times = { from: 0, timed: 0, firstNs: null as number | null, lastNs: null as number | null };
 
@@ -246,18 +252,9 @@ export class TraceStore {
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
     if (text === '') {
-      const dropped = this.dropped;
-      // Records went out of the capture since counted: count what is held again.
-      if (this.allStats.from < dropped) this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), from: dropped, scanned: dropped };
-      const s = this.allStats;
-      const total = this.count;
-      if (s.scanned < total) {
-        this.scanFrom(s.scanned, (v, p) => {
-          if (p < total) s.acc.add(v);
-        });
-        s.scanned = total;
-      }
-      return { ok: true, value: s.acc.result() };
+      // Records that went out of the capture since counted: count what is held again.
+      this.allStats = this.caughtUp(this.allStats, (from) => ({ acc: new StatsAccumulator({ startMonoNs: this.base }), from, scanned: from }), (s, v) => s.acc.add(v));
+      return { ok: true, value: this.allStats.acc.result() };
     }
     const c = this.compile(text);
     if (!c.ok) return c;
@@ -267,6 +264,95 @@ export class TraceStore {
       if (test(v)) acc.add(v);
     });
     return { ok: true, value: acc.result() };
+  }
+
+  /**
+   * Brings an incremental scan up to date: a fresh one (`make`) when it is new or records it
+   * counted went out of a rolling capture, then the records appended since it last looked.
+   */
+  private caughtUp<T extends { from: number; scanned: number }>(scan: T | null, make: (from: number) => T, add: (s: T, v: RecordView, position: number) => void): T {
+    const dropped = this.dropped;
+    const s = scan === null || scan.from < dropped ? make(dropped) : scan;
+    const total = this.count;
+    if (s.scanned < total) {
+      this.scanFrom(s.scanned, (v, p) => {
+        if (p < total) add(s, v, p);
+      });
+      s.scanned = total;
+    }
+    return s;
+  }
+
+  /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */
+  expert(): ExpertReport {
+    const peer = this.src.meta.peer;
+    this.expertScan = this.caughtUp(
+      this.expertScan,
+      (from) => ({ acc: new ExpertAccumulator(peer === undefined ? {} : { peer }), from, scanned: from }),
+      (s, v) => s.acc.add(v),
+    );
+    return this.expertScan.acc.result();
+  }
+
+  /** The transaction index (src/trace/transactions.ts) over what is held, brought up to date. */
+  transactions(): TransactionIndex {
+    this.txScan = this.caughtUp(this.txScan, (from) => ({ index: new TransactionIndex(this.base), from, scanned: from }), (s, v, p) => s.index.add(v, p));
+    return this.txScan.index;
+  }
+
+  /** Rows [from, from + n) of the request transactions or the virtqueue operations, and how many there are. */
+  transactionPage(kind: 'requests' | 'virtqueue', from: number, n: number): { total: number; rows: TransactionRow[] } {
+    const index = this.transactions();
+    const total = kind === 'requests' ? index.requests : index.operations;
+    const rows: TransactionRow[] = [];
+    for (let i = from; i < Math.min(total, from + n); i++) {
+      const row = kind === 'requests' ? this.requestTransaction(index.ends.data[i]!) : this.queueOperation(index.operation(i));
+      if (row !== null) rows.push(row);
+    }
+    return { total, rows };
+  }
+
+  /** The row of the record at `position`, or null when the capture no longer holds it. */
+  private rowAt(position: number): TraceRow | null {
+    if (position < 0) return null;
+    const v = this.at(position);
+    return v === null ? null : toRow(v, position, this.base);
+  }
+
+  /** A request transaction from the record that ended it: a response, or the NO_RESPONSE marker of its timeout. */
+  private requestTransaction(endPosition: number): TransactionRow | null {
+    const v = this.at(endPosition);
+    if (v === null) return null;
+    const end = toRow(v, endPosition, this.base);
+    const late = (v.flags & RECORD_FLAGS.late) !== 0;
+    const timedOut = v.kind === 'marker';
+    // A late response pairs with its request's NO_RESPONSE marker, which pairs with the request.
+    const pair = late ? (this.at(this.positionOf(end.pairSeq!))?.pairSeq ?? -1) : end.pairSeq!;
+    const request = pair < 0 ? null : this.rowAt(this.positionOf(pair));
+    return {
+      kind: 'request',
+      name: request?.name ?? end.name,
+      dev: request?.dev ?? end.dev,
+      request,
+      end,
+      outcome: timedOut ? 'no-response' : late ? 'late' : 'answered',
+      latencyNs: timedOut || request === null ? null : end.timeNs - request.timeNs,
+    };
+  }
+
+  private queueOperation(op: QueueOperation): TransactionRow | null {
+    const avail = this.rowAt(op.availPosition);
+    if (avail === null) return null;
+    return {
+      kind: 'virtqueue',
+      dev: op.dev,
+      queue: op.queue,
+      avail,
+      usedEntry: this.rowAt(op.usedEntryPosition),
+      eventUsed: this.rowAt(op.eventUsedPosition),
+      entries: op.entries,
+      latencyNs: op.doneNs === null ? null : op.doneNs - op.availNs,
+    };
   }
 
   window(q: { [K in 'fromNs' | 'toNs' | 'buckets' | 'series']: WindowQuery[K] } & { filter?: string | undefined; dev?: number | undefined; queue?: number | undefined }): StoreResult<WindowResult> {
