@@ -21,6 +21,10 @@ import { OpenCaptureDialog } from './views/export/OpenCaptureDialog';
 import { QueuesView } from './views/queues/QueuesView';
 import { TimelineView } from './views/timeline/TimelineView';
 import { TraceView } from './views/trace/TraceView';
+import { ExpertView } from './views/expert/ExpertView';
+import { StatisticsView } from './views/statistics/StatisticsView';
+import { TransactionsView } from './views/transactions/TransactionsView';
+import type { ViewNav } from './ui/nav';
 
 import './App.css';
 
@@ -30,6 +34,9 @@ export const VIEWS = [
   { id: 'queues', title: 'Queues' },
   { id: 'trace', title: 'Trace' },
   { id: 'timeline', title: 'Timeline' },
+  { id: 'transactions', title: 'Transactions' },
+  { id: 'statistics', title: 'Statistics' },
+  { id: 'expert', title: 'Expert' },
 ] as const;
 export type ViewId = (typeof VIEWS)[number]['id'];
 
@@ -67,6 +74,8 @@ export function App({ api }: { api: EngineApi }) {
   const session = useSession(api);
   const activity = useTraceActivity(api);
   const connected = session.state?.connected ?? false;
+  // The analysis views' way to the Trace view and the export dialog (the shell wires jump/follow into TraceView).
+  const nav = useMemo<ViewNav>(() => ({ jump: () => setView('trace'), follow: () => setView('trace'), exportScope: () => setExporting(true) }), []);
 
   // A session lost under the user (the board reset, the link or the engine died) says why.
   useEffect(() => api.onEvent((e) => e.event === 'session.closed' && e.data.lost && setNotice({ code: 'failed', message: e.data.reason })), [api]);
@@ -119,7 +128,7 @@ export function App({ api }: { api: EngineApi }) {
       const mod = e.ctrlKey || e.metaKey;
       if (mod && e.key.toLowerCase() === 'k') setPalette((p) => !p);
       else if (mod && e.key.toLowerCase() === 'e') setExporting(true);
-      else if (!mod && !e.altKey && !editable(e.target) && /^[1-5]$/.test(e.key)) setView(VIEWS[Number(e.key) - 1]!.id);
+      else if (!mod && !e.altKey && !editable(e.target) && /^[1-9]$/.test(e.key) && Number(e.key) <= VIEWS.length) setView(VIEWS[Number(e.key) - 1]!.id);
       else return;
       e.preventDefault();
     };
@@ -197,7 +206,10 @@ export function App({ api }: { api: EngineApi }) {
         {view === 'devices' && <DevicesView api={api} />}
         {view === 'queues' && <QueuesView api={api} />}
         {view === 'trace' && <TraceView api={api} />}
-        {view === 'timeline' && <TimelineView api={api} />}
+        {view === 'timeline' && <TimelineView api={api} nav={nav} />}
+        {view === 'transactions' && <TransactionsView api={api} nav={nav} />}
+        {view === 'statistics' && <StatisticsView api={api} nav={nav} />}
+        {view === 'expert' && <ExpertView api={api} nav={nav} />}
       </main>
       <StatusBar link={link} sessionLink={connected ? (session.state?.link ?? null) : null} activity={activity} />
       {palette && <CommandPalette commands={commands} onClose={() => setPalette(false)} />}

@@ -433,9 +433,9 @@ export const WORKBENCH_METHODS = {
   'trace.window': method(windowParams, windowResultSchema, true),
   'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
   'trace.expert': method(none, expertReportSchema, true),
-  /** A page of the request transactions or the virtqueue operations; total: how many there are now. */
+  /** A page of the request transactions or the virtqueue operations (without `from`: the last page); total: how many there are now. */
   'trace.transactions': method(
-    z.object({ kind: z.enum(['requests', 'virtqueue']), from: count, count: z.number().int().min(1).max(1000) }).strict(),
+    z.object({ kind: z.enum(['requests', 'virtqueue']), from: count.optional(), count: z.number().int().min(1).max(1000) }).strict(),
     transactionsResultSchema,
     true,
   ),

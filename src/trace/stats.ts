@@ -511,6 +511,19 @@ export function formatNs(ns: number): string {
   return `${div === 1 ? String(Math.round(x)) : x.toPrecision(3)} ${unit}`;
 }
 
+/** Mean and peak message and byte rates per second over the throughput buckets; null when there are none. */
+export function throughputRates(t: Throughput): { meanMessages: number; meanBytes: number; peakMessages: number; peakBytes: number } | null {
+  if (t.messages.length === 0) return null;
+  const seconds = (t.messages.length * t.bucketNs) / 1e9;
+  const perSecond = 1e9 / t.bucketNs;
+  return {
+    meanMessages: t.messages.reduce((a, b) => a + b, 0) / seconds,
+    meanBytes: t.bytes.reduce((a, b) => a + b, 0) / seconds,
+    peakMessages: Math.max(...t.messages) * perSecond,
+    peakBytes: Math.max(...t.bytes) * perSecond,
+  };
+}
+
 /** Columns padded to their widest cell; the first column left-aligned, the others right-aligned. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -537,15 +550,11 @@ export function formatStats(s: TraceStats): string {
   const { toDevice, toDriver } = s.directions;
   out.push(`to device   ${num(toDevice.messages)} messages, ${num(toDevice.bytes)} bytes`);
   out.push(`to driver   ${num(toDriver.messages)} messages, ${num(toDriver.bytes)} bytes`);
-  const t = s.throughput;
-  if (t.messages.length > 0) {
-    const perSecond = 1e9 / t.bucketNs;
-    const total = t.messages.reduce((a, b) => a + b, 0);
-    const bytes = t.bytes.reduce((a, b) => a + b, 0);
-    const seconds = (t.messages.length * t.bucketNs) / 1e9;
+  const r = throughputRates(s.throughput);
+  if (r !== null) {
     out.push(
-      `throughput  mean ${num(Math.round(total / seconds))} msg/s, ${num(Math.round(bytes / seconds))} B/s; ` +
-        `peak ${num(Math.round(Math.max(...t.messages) * perSecond))} msg/s, ${num(Math.round(Math.max(...t.bytes) * perSecond))} B/s (${formatNs(t.bucketNs)} buckets)`,
+      `throughput  mean ${num(Math.round(r.meanMessages))} msg/s, ${num(Math.round(r.meanBytes))} B/s; ` +
+        `peak ${num(Math.round(r.peakMessages))} msg/s, ${num(Math.round(r.peakBytes))} B/s (${formatNs(s.throughput.bucketNs)} buckets)`,
     );
   }
   if (s.names.length > 0) {

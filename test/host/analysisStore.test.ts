@@ -37,6 +37,9 @@ describe('TraceStore analysis', () => {
       ['GET_DEVICE_STATUS', 'no-response', 2, 3, null],
     ]);
     expect(store.transactionPage('requests', 1, 10).rows).toHaveLength(1);
+    // Without `from`: the last page, in pages of `n` from the first row.
+    const last = store.transactionPage('requests', undefined, 1);
+    expect([last.from, last.rows.map((r) => r.kind === 'request' && r.end.seq)]).toEqual([1, [3]]);
     const ops = store.transactionPage('virtqueue', 0, 10);
     expect(ops.rows.map((r) => r.kind === 'virtqueue' && [r.dev, r.queue, r.avail.seq, r.eventUsed?.seq, r.usedEntry?.seq, r.entries, r.latencyNs])).toEqual([[1, 0, 5, 6, 7, 1, 2 * NS]]);
   });

@@ -300,16 +300,20 @@ export class TraceStore {
     return this.txScan.index;
   }
 
-  /** Rows [from, from + n) of the request transactions or the virtqueue operations, and how many there are. */
-  transactionPage(kind: 'requests' | 'virtqueue', from: number, n: number): { total: number; rows: TransactionRow[] } {
+  /**
+   * Rows [from, from + n) of the request transactions or the virtqueue operations, and how many
+   * there are; without `from`, the last page (pages of n from the first row).
+   */
+  transactionPage(kind: 'requests' | 'virtqueue', at: number | undefined, n: number): { total: number; from: number; rows: TransactionRow[] } {
     const index = this.transactions();
     const total = kind === 'requests' ? index.requests : index.operations;
+    const from = at ?? Math.floor(Math.max(0, total - 1) / n) * n;
     const rows: TransactionRow[] = [];
     for (let i = from; i < Math.min(total, from + n); i++) {
       const row = kind === 'requests' ? this.requestTransaction(index.ends.data[i]!) : this.queueOperation(index.operation(i));
       if (row !== null) rows.push(row);
     }
-    return { total, rows };
+    return { total, from, rows };
   }
 
   /** The row of the record at `position`, or null when the capture no longer holds it. */

@@ -116,7 +116,7 @@ export class WorkbenchService implements WorkbenchApi {
     'trace.window': (p) => this.withStore((s) => filtered(s.window(p))),
     'trace.stats': (p) => this.withStore((s) => filtered(s.stats(p.filter))),
     'trace.expert': () => this.withStore((s) => ok(s.expert())),
-    'trace.transactions': (p) => this.withStore((s) => ok({ ...s.transactionPage(p.kind, p.from, p.count), from: p.from, queueLatency: s.transactions().queueLatency() })),
+    'trace.transactions': (p) => this.withStore((s) => ok({ ...s.transactionPage(p.kind, p.from, p.count), queueLatency: s.transactions().queueLatency() })),
     'trace.bookmark': (p) => this.bookmark(p.text),
     'trace.export': (p, signal) => this.withStore((s) => this.export(s, p, signal)),
     'trace.cancelExport': () => this.cancelExport(),

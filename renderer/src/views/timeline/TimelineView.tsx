@@ -9,6 +9,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type PointerEvent, t
 import uPlot from 'uplot';
 
 import type { WorkbenchApi, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
+import type { ViewNav } from '../../ui/nav';
 import { useTraceTick } from '../../ui/useTraceTick';
 import { formatNs } from '../trace/traceFormat';
 import { AXIS_FONT, axisSize, formatSi, siValues } from './axes';
@@ -90,7 +91,7 @@ interface View {
   toNs: number;
 }
 
-export function TimelineView({ api }: { api: WorkbenchApi }) {
+export function TimelineView({ api, nav }: { api: WorkbenchApi; nav: ViewNav }) {
   const box = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(800);
   const [stats, setStats] = useState<Stats | null>(null);
