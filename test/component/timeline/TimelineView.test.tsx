@@ -14,9 +14,7 @@ import { fakeApi, ok } from '../fakeApi';
 
 // uPlot asks matchMedia when imported; jsdom has none.
 vi.hoisted(() => {
-  const matchMedia = ((query: string) => ({ matches: false, media: query, addEventListener: () => undefined, removeEventListener: () => undefined })) as unknown as typeof window.matchMedia;
-  window.matchMedia = matchMedia;
-  globalThis.matchMedia = matchMedia;
+  window.matchMedia = ((query: string) => ({ matches: false, media: query, addEventListener: () => undefined, removeEventListener: () => undefined })) as unknown as typeof window.matchMedia;
 });
 vi.mock('../../../renderer/src/views/timeline/Plot', () => ({
   Plot: ({ data, height }: { data: unknown[][]; height: number }) => <div className="timeline-plot" data-points={data[0]!.length} data-height={height} />,
@@ -44,7 +42,7 @@ const stats = {
 } satisfies WorkbenchResult<'trace.stats'>;
 
 /** Each lane's window: bucket 100 holds record 4242 of the markers lane, every bucket one message. */
-function window(p: WorkbenchParams<'trace.window'>): WorkbenchResult<'trace.window'> {
+function windowAnswer(p: WorkbenchParams<'trace.window'>): WorkbenchResult<'trace.window'> {
   const n = p.buckets;
   const marks = p.filter === EVENT_LANES[0]!.filter;
   const count = Array.from({ length: n }, (_, i) => (p.series === 'records' ? (marks && i === 100 ? 1 : 0) : n === 1 ? 77 : 1));
@@ -64,7 +62,7 @@ function window(p: WorkbenchParams<'trace.window'>): WorkbenchResult<'trace.wind
 function api() {
   return fakeApi({
     'trace.stats': () => ok(stats),
-    'trace.window': (p) => ok(window(p)),
+    'trace.window': (p) => ok(windowAnswer(p)),
     'trace.transactions': () => ok({ total: 0, from: 0, rows: [], queueLatency: [{ ...latency('dev 1 vq 0', 9), dev: 1, queue: 0, operations: 9 }] }),
   });
 }
