@@ -15,7 +15,7 @@ import { forEachRecord, type RecordBlock } from './block';
 import { RULES, SEVERITIES, type Severity } from './conformance';
 import type { RecordPredicate } from './filter';
 import { NAME_SLOTS, nameSlot } from './names';
-import { NO_DEV, RECORD_KINDS, timeBase, VQ_INDEX_DATA_SIZE, type RecordKind, type RecordView, type TimeBase } from './record';
+import { NO_DEV, RECORD_KINDS, timeBase, type RecordKind, type RecordView, type TimeBase } from './record';
 
 export interface Traffic {
   messages: number;
@@ -119,6 +119,8 @@ export interface StatsOptions {
 }
 
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
+// A module-local copy, as in recorder.ts: under a CommonJS transpile every imported binding is a getter call.
+const slotOf = nameSlot;
 const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
 const KIND_FINDING = RECORD_KINDS.indexOf('finding');
 const DIR_TO_DEVICE = 1;
@@ -235,8 +237,8 @@ export class Samples {
 
 /** Reads vq-index in_flight (record.ts VQ_INDEX_DATA: u16 at data offset 6) without decoding the rest. */
 function inFlight(v: RecordView): number {
-  const d = v.data();
-  return d.length < VQ_INDEX_DATA_SIZE ? -1 : d[6]! | (d[7]! << 8);
+  const x = v.dataU32(4);
+  return x < 0 ? -1 : x >>> 16;
 }
 
 export class StatsAccumulator {
@@ -247,11 +249,15 @@ export class StatsAccumulator {
   private readonly kinds = new Float64Array(RECORD_KINDS.length);
   private readonly names = Array.from({ length: NAME_SLOTS.length }, newCounter);
   private readonly devices = new Map<number, Counter>();
+  /** The same counters indexed by dev_num. */
+  private readonly deviceByNum: (Counter | undefined)[] = [];
   /** Message records and their bytes by direction code. */
   private readonly dirMessages = new Float64Array(3);
   private readonly dirBytes = new Float64Array(3);
   private readonly problems = new Float64Array(PROBLEM_CODES.length);
   private readonly latency = new Map<string, Samples>();
+  /** The latency samples of each name slot's name (slots of one name share them). */
+  private readonly latencyBySlot: (Samples | undefined)[] = [];
   private readonly timeline: Timeline;
   private readonly tputMessages: Float64Array;
   private readonly tputBytes: Float64Array;
@@ -275,13 +281,14 @@ export class StatsAccumulator {
     this.kinds[kind]!++;
     const dir = v.dirCode;
     const size = v.dataLength;
-    const slot = nameSlot(v);
+    const slot = slotOf(v);
     count(this.names[slot]!, dir, size);
     for (let p = v.problems, i = 0; p !== 0; p >>>= 1, i++) if (p & 1) this.problems[i]!++;
     if (kind === KIND_MESSAGE) {
       const dev = v.devNum;
-      let d = this.devices.get(dev);
-      if (d === undefined) this.devices.set(dev, (d = newCounter()));
+      // By index: a Map lookup per message costs more than the rest of the counting.
+      let d = this.deviceByNum[dev];
+      if (d === undefined) this.devices.set(dev, (d = this.deviceByNum[dev] = newCounter()));
       count(d, dir, size);
       this.dirMessages[dir]!++;
       this.dirBytes[dir]! += size;
@@ -289,9 +296,13 @@ export class StatsAccumulator {
       this.tputMessages[b]!++;
       this.tputBytes[b]! += size;
       if (v.pairSeq !== -1) {
-        const name = NAME_SLOTS[slot]!;
-        let s = this.latency.get(name);
-        if (s === undefined) this.latency.set(name, (s = new Samples()));
+        let s = this.latencyBySlot[slot];
+        if (s === undefined) {
+          const name = NAME_SLOTS[slot]!;
+          s = this.latency.get(name);
+          if (s === undefined) this.latency.set(name, (s = new Samples()));
+          this.latencyBySlot[slot] = s;
+        }
         s.push(v.latencyNs);
       }
     } else if (kind === KIND_FINDING) {

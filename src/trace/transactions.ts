@@ -17,10 +17,14 @@
  * one for its latency; a few numbers per virtqueue.
  */
 import { lookupMessage, REVISIONS } from '../protocol/index';
-import { decodeVqIndex, MARKER_KINDS, RECORD_FLAGS, RECORD_KINDS, timeBase, type RecordView, type TimeBase } from './record';
+import { MARKER_KINDS, RECORD_FLAGS, RECORD_KINDS, timeBase, type RecordView, type TimeBase } from './record';
 import { isMessageSlot, nameSlot, NAME_SLOTS } from './names';
 import { latencyStats, Samples, type LatencyStats } from './stats';
+import { vqIndexes } from './conformance';
 
+// Module-local copies, as in recorder.ts: under a CommonJS transpile every imported binding is a getter call.
+const slotOf = nameSlot;
+const indexesOf = vqIndexes;
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
 const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
 const KIND_MARKER = RECORD_KINDS.indexOf('marker');
@@ -153,7 +157,7 @@ export class TransactionIndex {
       if ((flags & F_RESPONSE) !== 0) {
         if (v.pairSeq >= 0) this.ends.push(position);
       } else if ((flags & F_EVENT) !== 0) {
-        const slot = nameSlot(v);
+        const slot = slotOf(v);
         const role = NOTIFY_ROLE[slot]!;
         if (role !== 0) this.notification(v, position, role, v.dataU32(NOTIFY_QUEUE_AT[slot]!));
       }
@@ -200,7 +204,7 @@ export class TransactionIndex {
   }
 
   private vqIndex(v: RecordView, position: number): void {
-    const x = decodeVqIndex(v.data());
+    const x = indexesOf(v);
     if (x === null) return;
     const q = this.track(v.devNum, v.channel);
     const moved = q.used < 0 ? 0 : (x.usedIdx - q.used) & 0xffff;

@@ -67,23 +67,31 @@ function filterFailure(text: string, f: FilterError): FilterError {
   return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.error}`, column: f.column };
 }
 
+interface Analysis {
+  stats: StatsAccumulator;
+  index: TransactionIndex;
+  expert: ExpertAccumulator;
+  from: number;
+  scanned: number;
+}
+
 export class TraceStore {
   private readonly src: ResidentCache;
   private readonly base: bigint;
-  /** Statistics over positions [from, scanned). */
-  private allStats: { acc: StatsAccumulator; from: number; scanned: number };
+  /**
+   * Statistics, the Expert report and the transaction index over positions [from, scanned): one
+   * pass feeds all three, so the Statistics, Expert and Transactions views share one read of the
+   * capture; built when first asked for, then brought up to date with what arrived since.
+   */
+  private analysis: Analysis | null = null;
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
-  /** The Expert report and the transaction index over positions [from, scanned), built as they are first asked for. */
-  private expertScan: { acc: ExpertAccumulator; from: number; scanned: number } | null = null;
-  private txScan: { index: TransactionIndex; from: number; scanned: number } | null = null;
   /** Time bounds over the spans below `timed`. */
   private times = { from: 0, timed: 0, firstNs: null as number | null, lastNs: null as number | null };
 
   constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
     this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
-    this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), from: 0, scanned: 0 };
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -251,11 +259,7 @@ export class TraceStore {
 
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
-    if (text === '') {
-      // Records that went out of the capture since counted: count what is held again.
-      this.allStats = this.caughtUp(this.allStats, (from) => ({ acc: new StatsAccumulator({ startMonoNs: this.base }), from, scanned: from }), (s, v) => s.acc.add(v));
-      return { ok: true, value: this.allStats.acc.result() };
-    }
+    if (text === '') return { ok: true, value: this.analysed().stats.result() };
     const c = this.compile(text);
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
@@ -267,37 +271,44 @@ export class TraceStore {
   }
 
   /**
-   * Brings an incremental scan up to date: a fresh one (`make`) when it is new or records it
-   * counted went out of a rolling capture, then the records appended since it last looked.
+   * The analysis brought up to date: a fresh one when it is new or records it counted went out
+   * of a rolling capture, then the records appended since it last looked.
    */
-  private caughtUp<T extends { from: number; scanned: number }>(scan: T | null, make: (from: number) => T, add: (s: T, v: RecordView, position: number) => void): T {
+  private analysed(): Analysis {
     const dropped = this.dropped;
-    const s = scan === null || scan.from < dropped ? make(dropped) : scan;
-    const total = this.count;
-    if (s.scanned < total) {
-      this.scanFrom(s.scanned, (v, p) => {
-        if (p < total) add(s, v, p);
-      });
-      s.scanned = total;
+    const peer = this.src.meta.peer;
+    if (this.analysis === null || this.analysis.from < dropped) {
+      this.analysis = {
+        stats: new StatsAccumulator({ startMonoNs: this.base }),
+        index: new TransactionIndex(this.base),
+        expert: new ExpertAccumulator(peer === undefined ? {} : { peer }),
+        from: dropped,
+        scanned: dropped,
+      };
     }
-    return s;
+    const a = this.analysis;
+    const total = this.count;
+    if (a.scanned < total) {
+      const { stats, index, expert } = a;
+      this.scanFrom(a.scanned, (v, p) => {
+        if (p >= total) return;
+        stats.add(v);
+        index.add(v, p);
+        expert.add(v);
+      });
+      a.scanned = total;
+    }
+    return a;
   }
 
   /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */
   expert(): ExpertReport {
-    const peer = this.src.meta.peer;
-    this.expertScan = this.caughtUp(
-      this.expertScan,
-      (from) => ({ acc: new ExpertAccumulator(peer === undefined ? {} : { peer }), from, scanned: from }),
-      (s, v) => s.acc.add(v),
-    );
-    return this.expertScan.acc.result();
+    return this.analysed().expert.result();
   }
 
   /** The transaction index (src/trace/transactions.ts) over what is held, brought up to date. */
   transactions(): TransactionIndex {
-    this.txScan = this.caughtUp(this.txScan, (from) => ({ index: new TransactionIndex(this.base), from, scanned: from }), (s, v, p) => s.index.add(v, p));
-    return this.txScan.index;
+    return this.analysed().index;
   }
 
   /**
