@@ -60,18 +60,9 @@ export interface ExpertReport {
   groups: ExpertGroup[];
 }
 
-interface Group {
-  rule: string;
-  severity: Severity;
-  description: string;
-  docs: string;
-  count: number;
-  items: ExpertItem[];
-}
-
 export class ExpertAccumulator {
   private readonly evaluator: ConformanceEvaluator;
-  private readonly groups = new Map<string, Group>();
+  private readonly groups = new Map<string, ExpertGroup>();
   private checked = 0;
 
   constructor(opts: Pick<EvaluatorOptions, 'peer'> = {}) {

@@ -221,17 +221,19 @@ function count(c: Counter, dir: number, bytes: number): void {
   c.bytes += bytes;
 }
 
-/** A growable Float64Array of latencies (the transaction index keeps its operation latencies in them too). */
+/** A growable Float64Array: latencies here, the transaction index's columns too. */
 export class Samples {
   data = new Float64Array(64);
   n = 0;
-  push(x: number): void {
+  /** Appends `x`; returns its index. */
+  push(x: number): number {
     if (this.n === this.data.length) {
       const grown = new Float64Array(this.n * 2);
       grown.set(this.data);
       this.data = grown;
     }
-    this.data[this.n++] = x;
+    this.data[this.n] = x;
+    return this.n++;
   }
 }
 

@@ -13,7 +13,7 @@
  *   used entries (to EVENT_USED while they are not yet seen): a workload operation's latency, where
  *   the request statistics see only bring-up requests.
  *
- * Memory: 4 bytes per request transaction; 36 bytes per virtqueue operation plus 8 per completed
+ * Memory: 4 bytes per request transaction; 72 bytes per virtqueue operation plus 8 per completed
  * one for its latency; a few numbers per virtqueue.
  */
 import { lookupMessage, REVISIONS } from '../protocol/index';
@@ -46,24 +46,6 @@ for (let slot = 0; slot < NAME_SLOTS.length; slot++) {
   if (at === undefined) continue;
   NOTIFY_ROLE[slot] = name === 'EVENT_AVAIL' ? AVAIL : USED;
   NOTIFY_QUEUE_AT[slot] = at;
-}
-
-/** A growable column of numbers. */
-class Column {
-  data: Float64Array;
-  length = 0;
-  constructor(initial = 1024) {
-    this.data = new Float64Array(initial);
-  }
-  push(x: number): number {
-    if (this.length === this.data.length) {
-      const grown = new Float64Array(this.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length] = x;
-    return this.length++;
-  }
 }
 
 /** A growable list of record positions (below 2^32, as the trace store's filtered views keep them). */
@@ -122,16 +104,16 @@ export class TransactionIndex {
   private readonly base: TimeBase;
   /** Positions of the records that end request transactions (responses, NO_RESPONSE markers). */
   readonly ends = new Positions();
-  private readonly opDev = new Column();
-  private readonly opQueue = new Column();
-  private readonly opAvail = new Column();
-  private readonly opEventUsed = new Column();
-  private readonly opEntry = new Column();
-  private readonly opEntries = new Column();
-  private readonly opAvailNs = new Column();
-  private readonly opDoneNs = new Column();
+  private readonly opDev = new Samples();
+  private readonly opQueue = new Samples();
+  private readonly opAvail = new Samples();
+  private readonly opEventUsed = new Samples();
+  private readonly opEntry = new Samples();
+  private readonly opEntries = new Samples();
+  private readonly opAvailNs = new Samples();
+  private readonly opDoneNs = new Samples();
   /** The avail.idx each operation waits for used.idx to reach (-1: unknown, the next used entry). */
-  private readonly opTarget = new Column();
+  private readonly opTarget = new Samples();
   private readonly queues = new Map<number, QueueTrack>();
   /** queueLatency() as last computed, and the operations completed then. */
   private latencyMemo: { completed: number; value: QueueLatency[] } | null = null;
@@ -146,7 +128,7 @@ export class TransactionIndex {
   }
 
   get operations(): number {
-    return this.opAvail.length;
+    return this.opAvail.n;
   }
 
   /** Adds the record at trace position `position` (records in capture order). */

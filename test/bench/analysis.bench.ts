@@ -15,8 +15,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { Page } from 'playwright-core';
-
 import { JournalWriter } from '../../main/host/trace/journal';
 import { startWebServer } from '../../main/host/web/server';
 import type { WorkbenchBackend } from '../../src/api/rpc';
@@ -25,6 +23,7 @@ import { launchBrowser, RENDERER_DIR, REPO } from '../e2e/harness';
 import { sampleMeta } from '../unit/trace/sample';
 import { workRecords } from './analysisCapture';
 import { childRun } from './childRun';
+import { frameTimes, percentile } from './traceUi.bench';
 
 const RECORDS = 20_000_000;
 const PER_CHUNK = 10_000;
@@ -33,11 +32,6 @@ const TICK_MS = 20;
 const MEASURE_MS = 5000;
 /** Records per request transaction in the stand-in (a request and its response). */
 const PER_REQUEST = 2;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
 
 function row(seq: number, response: boolean): TraceRow {
   return {
@@ -95,22 +89,6 @@ function growingBackend(): WorkbenchBackend & { stop(): void } {
     },
     stop: () => clearInterval(timer),
   };
-}
-
-/** requestAnimationFrame deltas over `durationMs`, in the page (source text, as traceUi.bench.ts passes it). */
-function frameTimes(page: Page, durationMs: number): Promise<number[]> {
-  return page.evaluate(`new Promise((resolve) => {
-    const times = [];
-    let last = performance.now();
-    const end = last + ${durationMs};
-    const frame = (t) => {
-      times.push(t - last);
-      last = t;
-      if (t < end) requestAnimationFrame(frame);
-      else resolve(times);
-    };
-    requestAnimationFrame(frame);
-  })`);
 }
 
 async function live(): Promise<Record<string, number>> {

@@ -38,10 +38,10 @@ describe('StatisticsView', () => {
   it('shows what stats computes: summary, traffic, throughput, per message and device, latency in readable units', async () => {
     const api = fakeApi({ 'trace.stats': () => ok(stats), 'trace.transactions': () => ok(transactions()) });
     render(<StatisticsView api={api} nav={navLog()} />);
-    const summary = await screen.findByRole('table', { name: 'summary' });
+    const summary = await screen.findByRole('table', { name: 'Summary' });
     expect(summary.textContent).toContain('12,345');
     expect(summary.textContent).toContain('0 ns – 2.00 s (2.00 s)');
-    const tput = screen.getByRole('table', { name: 'throughput' });
+    const tput = screen.getByRole('table', { name: /^Throughput/ });
     // mean 10000 messages over 2 s, peak 6000 in one 1 s bucket
     expect(within(tput).getByText('mean').parentElement!.textContent).toBe('mean5k80k');
     expect(within(tput).getByText('peak').parentElement!.textContent).toBe('peak6k96k');
@@ -51,7 +51,7 @@ describe('StatisticsView', () => {
     const ops = await screen.findByRole('table', { name: /Latency of virtqueue operations/ });
     expect(ops.textContent).toContain('dev 1 vq 0');
     expect(ops.textContent).toContain('52.0 µs');
-    expect(screen.getByRole('table', { name: 'per device' }).textContent).toContain('no header');
+    expect(screen.getByRole('table', { name: 'Per device' }).textContent).toContain('no header');
   });
 
   it('opens the Trace view filtered to a name, a device, a problem or a direction, with filters that compile', async () => {
@@ -76,15 +76,15 @@ describe('StatisticsView', () => {
     });
     const nav = navLog();
     render(<StatisticsView api={api} nav={nav} />);
-    await screen.findByRole('table', { name: 'summary' });
+    await screen.findByRole('table', { name: 'Summary' });
     fireEvent.change(screen.getByLabelText('statistics filter'), { target: { value: 'dev == 1' } });
     fireEvent.click(screen.getByRole('button', { name: 'Apply' }));
-    await waitFor(() => expect(screen.getByRole('table', { name: 'summary' }).textContent).toContain('77'));
+    await waitFor(() => expect(screen.getByRole('table', { name: 'Summary' }).textContent).toContain('77'));
     fireEvent.click(screen.getByRole('button', { name: 'Export…' }));
     expect(nav.exports).toEqual([{ label: 'records matching dev == 1', filter: 'dev == 1' }]);
     fireEvent.change(screen.getByLabelText('statistics filter'), { target: { value: 'dev ==' } });
     fireEvent.click(screen.getByRole('button', { name: 'Apply' }));
     expect((await screen.findByRole('alert')).textContent).toContain('error at column 7');
-    expect(screen.queryByRole('table', { name: 'summary' })).toBeNull();
+    expect(screen.queryByRole('table', { name: 'Summary' })).toBeNull();
   });
 });

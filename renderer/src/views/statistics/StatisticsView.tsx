@@ -6,7 +6,7 @@
  * conformance findings. A filter narrows every table to the records it accepts. A name or a
  * device opens the Trace view filtered to it; "Export…" exports the records counted.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 
 import type { WorkbenchApi, WorkbenchResult } from '../../../../src/api/workbench';
 import { formatNs, throughputRates } from '../../../../src/trace/stats';
@@ -24,47 +24,44 @@ const REFRESH_MS = 1000;
 
 const num = (n: number): string => n.toLocaleString('en-US');
 
-function Follow({ nav, filter, children }: { nav: ViewNav; filter: string; children: string }) {
-  return (
-    <button type="button" className="analysis-seq" title={`Show ${filter} in the Trace view`} onClick={() => nav.follow(filter)}>
-      {children}
-    </button>
-  );
+interface Row {
+  key: string;
+  cells: ReactNode[];
 }
 
-function LatencyTable({ caption, rows, name }: { caption: string; rows: readonly Latency[]; name: (l: Latency) => React.ReactNode }) {
+/** A table of the view: a caption (also its accessible name), a header row unless `head` is empty, rows of cells. */
+function Table({ caption, head, rows }: { caption: string; head: readonly string[]; rows: readonly Row[] }) {
   return (
     <table className="analysis-table" aria-label={caption}>
       <caption>{caption}</caption>
-      <thead>
-        <tr>
-          <th>name</th>
-          <th>count</th>
-          <th>min</th>
-          <th>mean</th>
-          <th>p50</th>
-          <th>p90</th>
-          <th>p99</th>
-          <th>max</th>
-        </tr>
-      </thead>
+      {head.length > 0 ? (
+        <thead>
+          <tr>
+            {head.map((h, i) => (
+              <th key={i}>{h}</th>
+            ))}
+          </tr>
+        </thead>
+      ) : null}
       <tbody>
-        {rows.map((l) => (
-          <tr key={l.name}>
-            <td>{name(l)}</td>
-            <td>{num(l.count)}</td>
-            <td>{formatNs(l.minNs)}</td>
-            <td>{formatNs(l.meanNs)}</td>
-            <td>{formatNs(l.p50Ns)}</td>
-            <td>{formatNs(l.p90Ns)}</td>
-            <td>{formatNs(l.p99Ns)}</td>
-            <td>{formatNs(l.maxNs)}</td>
+        {rows.map((r) => (
+          <tr key={r.key}>
+            {r.cells.map((c, i) => (
+              <td key={i}>{c}</td>
+            ))}
           </tr>
         ))}
       </tbody>
     </table>
   );
 }
+
+const LATENCY_HEAD = ['name', 'count', 'min', 'mean', 'p50', 'p90', 'p99', 'max'];
+const latencyRow = (l: Latency, name: ReactNode): Row => ({
+  key: l.name,
+  cells: [name, num(l.count), formatNs(l.minNs), formatNs(l.meanNs), formatNs(l.p50Ns), formatNs(l.p90Ns), formatNs(l.p99Ns), formatNs(l.maxNs)],
+});
+const COUNT_HEAD = ['count', 'to device', 'to driver', 'bytes'];
 
 export function StatisticsView({ api, nav }: { api: WorkbenchApi; nav: ViewNav }) {
   const tick = useTraceTick(api, REFRESH_MS);
@@ -93,6 +90,12 @@ export function StatisticsView({ api, nav }: { api: WorkbenchApi; nav: ViewNav }
     setFilter(draft.trim());
   };
   const r = stats ? throughputRates(stats.throughput) : null;
+  /** A name that opens the Trace view filtered to `filter`. */
+  const follow = (filter: string, text: string): ReactNode => (
+    <button type="button" className="analysis-seq" title={`Show ${filter} in the Trace view`} onClick={() => nav.follow(filter)}>
+      {text}
+    </button>
+  );
   const span = stats && stats.firstNs !== null && stats.lastNs !== null ? stats.lastNs - stats.firstNs : null;
 
   return (
@@ -111,225 +114,77 @@ export function StatisticsView({ api, nav }: { api: WorkbenchApi; nav: ViewNav }
       {stats && stats.records > 0 ? (
         <>
           <div className="analysis-grid">
-            <table className="analysis-table" aria-label="summary">
-              <caption>Summary</caption>
-              <tbody>
-                <tr>
-                  <th>records</th>
-                  <td>{num(stats.records)}</td>
-                </tr>
-                <tr>
-                  <th>span</th>
-                  <td>{span === null ? '' : `${formatNs(stats.firstNs!)} – ${formatNs(stats.lastNs!)} (${formatNs(span)})`}</td>
-                </tr>
-                {Object.entries(stats.kinds)
+            <Table
+              caption="Summary"
+              head={[]}
+              rows={[
+                { key: 'records', cells: ['records', num(stats.records)] },
+                { key: 'span', cells: ['span', span === null ? '' : `${formatNs(stats.firstNs!)} – ${formatNs(stats.lastNs!)} (${formatNs(span)})`] },
+                ...Object.entries(stats.kinds)
                   .filter(([, n]) => n > 0)
-                  .map(([k, n]) => (
-                    <tr key={k}>
-                      <th>{k}</th>
-                      <td>{num(n)}</td>
-                    </tr>
-                  ))}
-              </tbody>
-            </table>
-            <table className="analysis-table" aria-label="directions">
-              <caption>Traffic</caption>
-              <thead>
-                <tr>
-                  <th>direction</th>
-                  <th>messages</th>
-                  <th>bytes</th>
-                </tr>
-              </thead>
-              <tbody>
-                <tr>
-                  <td>
-                    <Follow nav={nav} filter="dir == to-device">
-                      driver → device
-                    </Follow>
-                  </td>
-                  <td>{num(stats.directions.toDevice.messages)}</td>
-                  <td>{num(stats.directions.toDevice.bytes)}</td>
-                </tr>
-                <tr>
-                  <td>
-                    <Follow nav={nav} filter="dir == to-driver">
-                      device → driver
-                    </Follow>
-                  </td>
-                  <td>{num(stats.directions.toDriver.messages)}</td>
-                  <td>{num(stats.directions.toDriver.bytes)}</td>
-                </tr>
-              </tbody>
-            </table>
+                  .map(([k, n]) => ({ key: k, cells: [k, num(n)] })),
+              ]}
+            />
+            <Table
+              caption="Traffic"
+              head={['direction', 'messages', 'bytes']}
+              rows={[
+                { key: 'to-device', cells: [follow('dir == to-device', 'driver → device'), num(stats.directions.toDevice.messages), num(stats.directions.toDevice.bytes)] },
+                { key: 'to-driver', cells: [follow('dir == to-driver', 'device → driver'), num(stats.directions.toDriver.messages), num(stats.directions.toDriver.bytes)] },
+              ]}
+            />
             {r ? (
-              <table className="analysis-table" aria-label="throughput">
-                <caption>Throughput ({formatNs(stats.throughput.bucketNs)} buckets)</caption>
-                <thead>
-                  <tr>
-                    <th />
-                    <th>messages/s</th>
-                    <th>bytes/s</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <tr>
-                    <th>mean</th>
-                    <td>{formatSi(r.meanMessages)}</td>
-                    <td>{formatSi(r.meanBytes)}</td>
-                  </tr>
-                  <tr>
-                    <th>peak</th>
-                    <td>{formatSi(r.peakMessages)}</td>
-                    <td>{formatSi(r.peakBytes)}</td>
-                  </tr>
-                </tbody>
-              </table>
+              <Table
+                caption={`Throughput (${formatNs(stats.throughput.bucketNs)} buckets)`}
+                head={['', 'messages/s', 'bytes/s']}
+                rows={[
+                  { key: 'mean', cells: ['mean', formatSi(r.meanMessages), formatSi(r.meanBytes)] },
+                  { key: 'peak', cells: ['peak', formatSi(r.peakMessages), formatSi(r.peakBytes)] },
+                ]}
+              />
             ) : null}
           </div>
           <div className="analysis-grid">
-            <table className="analysis-table" aria-label="per message">
-              <caption>Per message</caption>
-              <thead>
-                <tr>
-                  <th>name</th>
-                  <th>count</th>
-                  <th>to device</th>
-                  <th>to driver</th>
-                  <th>bytes</th>
-                </tr>
-              </thead>
-              <tbody>
-                {stats.names.map((n) => (
-                  <tr key={n.name}>
-                    <td>
-                      <Follow nav={nav} filter={`msg == ${n.name}`}>
-                        {n.name}
-                      </Follow>
-                    </td>
-                    <td>{num(n.count)}</td>
-                    <td>{num(n.toDevice)}</td>
-                    <td>{num(n.toDriver)}</td>
-                    <td>{num(n.bytes)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <table className="analysis-table" aria-label="per device">
-              <caption>Per device</caption>
-              <thead>
-                <tr>
-                  <th>device</th>
-                  <th>messages</th>
-                  <th>to device</th>
-                  <th>to driver</th>
-                  <th>bytes</th>
-                </tr>
-              </thead>
-              <tbody>
-                {stats.devices.map((d) => (
-                  <tr key={d.dev ?? 'none'}>
-                    <td>
-                      {d.dev === null ? (
-                        'no header'
-                      ) : (
-                        <Follow nav={nav} filter={`dev == ${d.dev}`}>
-                          {`dev ${d.dev}`}
-                        </Follow>
-                      )}
-                    </td>
-                    <td>{num(d.messages)}</td>
-                    <td>{num(d.toDevice)}</td>
-                    <td>{num(d.toDriver)}</td>
-                    <td>{num(d.bytes)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <table className="analysis-table" aria-label="problems">
-              <caption>Problems</caption>
-              <tbody>
-                {stats.problems.length === 0 ? (
-                  <tr>
-                    <td className="analysis-muted">none</td>
-                  </tr>
-                ) : (
-                  stats.problems.map((p) => (
-                    <tr key={p.code}>
-                      <td>
-                        <Follow nav={nav} filter={`problem == ${p.code}`}>
-                          {p.code}
-                        </Follow>
-                      </td>
-                      <td>{num(p.count)}</td>
-                    </tr>
-                  ))
-                )}
-              </tbody>
-            </table>
+            <Table caption="Per message" head={['name', ...COUNT_HEAD]} rows={stats.names.map((n) => ({ key: n.name, cells: [follow(`msg == ${n.name}`, n.name), num(n.count), num(n.toDevice), num(n.toDriver), num(n.bytes)] }))} />
+            <Table
+              caption="Per device"
+              head={['device', ...COUNT_HEAD]}
+              rows={stats.devices.map((d) => ({
+                key: String(d.dev),
+                cells: [d.dev === null ? 'no header' : follow(`dev == ${d.dev}`, `dev ${d.dev}`), num(d.messages), num(d.toDevice), num(d.toDriver), num(d.bytes)],
+              }))}
+            />
+            <Table
+              caption="Problems"
+              head={[]}
+              rows={stats.problems.length === 0 ? [{ key: 'none', cells: ['none'] }] : stats.problems.map((p) => ({ key: p.code, cells: [follow(`problem == ${p.code}`, p.code), num(p.count)] }))}
+            />
           </div>
           {stats.latency.length > 0 ? (
-            <LatencyTable
-              caption="Latency per request type"
-              rows={stats.latency}
-              name={(l) => (
-                <Follow nav={nav} filter={`msg == ${l.name} && type == response`}>
-                  {l.name}
-                </Follow>
-              )}
-            />
+            <Table caption="Latency per request type" head={LATENCY_HEAD} rows={stats.latency.map((l) => latencyRow(l, follow(`msg == ${l.name} && type == response`, l.name)))} />
           ) : (
             <p className="analysis-empty">No request has had its response.</p>
           )}
-          {queues.length > 0 && filter === '' ? <LatencyTable caption="Latency of virtqueue operations (EVENT_AVAIL to used entries)" rows={queues} name={(l) => l.name} /> : null}
+          {queues.length > 0 && filter === '' ? (
+            <Table caption="Latency of virtqueue operations (EVENT_AVAIL to used entries)" head={LATENCY_HEAD} rows={queues.map((l) => latencyRow(l, l.name))} />
+          ) : null}
           <div className="analysis-grid">
             {stats.occupancy.length > 0 ? (
-              <table className="analysis-table" aria-label="virtqueues">
-                <caption>Virtqueues (descriptors in flight)</caption>
-                <thead>
-                  <tr>
-                    <th>virtqueue</th>
-                    <th>samples</th>
-                    <th>max</th>
-                    <th>last</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {stats.occupancy.map((o) => (
-                    <tr key={`${o.dev} ${o.queue}`}>
-                      <td>{`dev ${o.dev ?? '–'} vq ${o.queue}`}</td>
-                      <td>{num(o.samples)}</td>
-                      <td>{num(o.maxInFlight)}</td>
-                      <td>{num(o.lastInFlight)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <Table
+                caption="Virtqueues (descriptors in flight)"
+                head={['virtqueue', 'samples', 'max', 'last']}
+                rows={stats.occupancy.map((o) => ({ key: `${o.dev} ${o.queue}`, cells: [`dev ${o.dev ?? '–'} vq ${o.queue}`, num(o.samples), num(o.maxInFlight), num(o.lastInFlight)] }))}
+              />
             ) : null}
             {stats.findings.length > 0 ? (
-              <table className="analysis-table" aria-label="findings recorded">
-                <caption>Findings recorded</caption>
-                <thead>
-                  <tr>
-                    <th>rule</th>
-                    <th>severity</th>
-                    <th>records</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {stats.findings.map((f) => (
-                    <tr key={`${f.rule} ${f.severity}`}>
-                      <td>
-                        <Follow nav={nav} filter={`finding == ${f.rule}`}>
-                          {f.rule}
-                        </Follow>
-                      </td>
-                      <td className={`analysis-sev-${f.severity}`}>{f.severity}</td>
-                      <td>{num(f.count)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <Table
+                caption="Findings recorded"
+                head={['rule', 'severity', 'records']}
+                rows={stats.findings.map((f) => ({
+                  key: `${f.rule} ${f.severity}`,
+                  cells: [follow(`finding == ${f.rule}`, f.rule), <span className={`analysis-sev-${f.severity}`}>{f.severity}</span>, num(f.count)],
+                }))}
+              />
             ) : null}
           </div>
         </>

@@ -99,7 +99,8 @@ function yAxis(stroke: string, extra: uPlot.Axis = {}): uPlot.Axis {
 
 /** The shared time axis: seconds since the capture start, decimals as the ticks need. */
 function xAxis(stroke: string, show: boolean): uPlot.Axis {
-  return { show, stroke, font: AXIS_FONT, values: timeValues, label: 'time since capture start (s)', labelSize: 16, labelFont: AXIS_FONT, size: X_AXIS_PX - 16 };
+  // A hidden axis keeps no room: its size and label would still be taken from the plot's height.
+  return show ? { stroke, font: AXIS_FONT, values: timeValues, label: 'time since capture start (s)', labelSize: 16, labelFont: AXIS_FONT, size: X_AXIS_PX - 16 } : { show: false };
 }
 
 /** The lane's largest value is its axis's only tick above 0, so a short lane reads "0 … 12", not "0". */
@@ -240,9 +241,10 @@ export function TimelineView({ api, nav }: { api: WorkbenchApi; nav: ViewNav }) 
         legend: { show: false },
         cursor: { drag: { x: false, y: false }, sync: { key: 'timeline' } },
         scales: { x: { time: false }, y: laneScale },
-        // The right padding stands in for the throughput chart's right axis.
-        padding: [null, Y_AXIS_PX, null, null],
-                // Event lanes keep the axis's width (the time axes line up) without its labels.
+        // The right padding lines the plots up with the rate charts'; top and bottom as small as the
+        // labels allow (uPlot's automatic padding would leave a 30 px event lane no plot at all).
+        padding: events ? [2, Y_AXIS_PX, 2, null] : [8, Y_AXIS_PX, 8, null],
+        // Event lanes keep the axis's width (the time axes line up) without its labels.
         axes: [xAxis(colors.muted, false), yAxis(stroke, { label: l.label, labelSize: 0, ticks: { show: false }, splits: events ? () => [] : laneSplits })],
         series: [{}, events ? { label: l.label, stroke, fill: stroke, paths: uPlot.paths.bars!({ size: [1, Infinity, 2] }) } : { label: l.label, stroke, fill: translucent(stroke), width: 1 }],
         hooks: { setCursor: cursorHook(readoutFor(l.key)) },

@@ -168,19 +168,19 @@ export function TransactionsView({ api, nav }: { api: WorkbenchApi; nav: ViewNav
         </div>
         <div className="analysis-pager" aria-label="pages">
           <button type="button" disabled={shownFrom === 0} onClick={() => go(0)} aria-label="first page">
-            ⏮
+            «
           </button>
           <button type="button" disabled={shownFrom === 0} onClick={() => go(shownFrom - PAGE_ROWS)} aria-label="previous page">
-            ◀
+            ‹
           </button>
           <span data-testid="transactions-range">
             {total === 0 ? 'none' : `${(shownFrom + 1).toLocaleString('en-US')}–${Math.min(total, shownFrom + PAGE_ROWS).toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`}
           </span>
           <button type="button" disabled={shownFrom >= lastFrom} onClick={() => go(shownFrom + PAGE_ROWS)} aria-label="next page">
-            ▶
+            ›
           </button>
           <button type="button" disabled={from === null} onClick={() => go(lastFrom)} aria-label="last page, following the trace">
-            ⏭
+            »
           </button>
           <span className="analysis-muted">{from === null ? 'following the newest' : ''}</span>
         </div>
