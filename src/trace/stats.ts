@@ -258,6 +258,7 @@ export class StatsAccumulator {
   private readonly dirBytes = new Float64Array(3);
   private readonly problems = new Float64Array(PROBLEM_CODES.length);
   private readonly latency = new Map<string, Samples>();
+  private readonly latencyMemo = new Map<string, { n: number; value: LatencyStats }>();
   /** The latency samples of each name slot's name (slots of one name share them). */
   private readonly latencyBySlot: (Samples | undefined)[] = [];
   private readonly timeline: Timeline;
@@ -346,7 +347,7 @@ export class StatsAccumulator {
         .sort(([a], [b]) => a - b)
         .map(([dev, c]) => ({ dev: dev === NO_DEV ? null : dev, messages: c.count, toDevice: c.toDevice, toDriver: c.toDriver, bytes: c.bytes })),
       problems: PROBLEM_CODES.flatMap((code, i) => (this.problems[i]! > 0 ? [{ code, count: this.problems[i]! }] : [])),
-      latency: [...this.latency].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, s]) => latencyStats(name, s)),
+      latency: [...this.latency].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, s]) => this.latencyOf(name, s)),
       throughput: {
         originNs: this.timeline.originNs ?? 0,
         bucketNs: this.timeline.bucketNs,
@@ -371,6 +372,15 @@ export class StatsAccumulator {
           return rule && severity ? [{ rule: rule.id, severity, count }] : [];
         }),
     };
+  }
+
+  /** A name's latency statistics, computed again only when it has new samples (sorting millions costs a second). */
+  private latencyOf(name: string, s: Samples): LatencyStats {
+    const memo = this.latencyMemo.get(name);
+    if (memo?.n === s.n) return memo.value;
+    const value = latencyStats(name, s);
+    this.latencyMemo.set(name, { n: s.n, value });
+    return value;
   }
 
   private nameStats(): NameStats[] {

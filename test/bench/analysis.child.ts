@@ -14,7 +14,8 @@ function ms(t0: number): number {
 let t = performance.now();
 const o = openJournal(process.argv[3]!);
 if (!o.ok) throw new Error(o.error);
-const store = new TraceStore(o.value);
+const source = o.value;
+const store = new TraceStore(source);
 const openMs = ms(t);
 
 // The first view opened reads the capture once for all three (TraceStore's shared analysis pass).
@@ -30,7 +31,7 @@ const expert = store.expert();
 const expertAfterMs = ms(t);
 
 // The Expert view opened first, on a store of its own.
-const fresh = new TraceStore(o.value);
+const fresh = new TraceStore(source);
 t = performance.now();
 fresh.expert();
 const expertFirstMs = ms(t);
@@ -48,8 +49,22 @@ for (const kind of ['requests', 'virtqueue'] as const) {
   for (const from of [0, Math.floor(total / 2), undefined, Math.floor(total / 3), Math.floor((total * 9) / 10)]) pages.push(page(kind, from));
 }
 
-process.stdout.write(
+// Opened as the service opens a capture: the pass runs in slices, then the views fill from it.
+async function prepared(): Promise<{ prepareMs: number; fillAfterPrepareMs: number }> {
+  const warm = new TraceStore(source);
+  const t0 = performance.now();
+  await warm.prepare(() => true);
+  const prepareMs = ms(t0);
+  const t1 = performance.now();
+  warm.stats();
+  warm.transactions().queueLatency();
+  warm.expert();
+  return { prepareMs, fillAfterPrepareMs: ms(t1) };
+}
+
+void prepared().then((warm) => process.stdout.write(
   JSON.stringify({
+    ...warm,
     count: store.count,
     openMs,
     statisticsFillMs,
@@ -64,4 +79,4 @@ process.stdout.write(
     pageMaxMs: Math.max(...pages),
     pageMedianMs: [...pages].sort((a, b) => a - b)[Math.floor(pages.length / 2)]!,
   }),
-);
+));

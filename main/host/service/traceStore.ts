@@ -272,9 +272,10 @@ export class TraceStore {
 
   /**
    * The analysis brought up to date: a fresh one when it is new or records it counted went out
-   * of a rolling capture, then the records appended since it last looked.
+   * of a rolling capture, then the records appended since it last looked — all of them, or as
+   * many whole blocks as fit in `budgetMs` (prepare's slices).
    */
-  private analysed(): Analysis {
+  private analysed(budgetMs = Infinity): Analysis {
     const dropped = this.dropped;
     const peer = this.src.meta.peer;
     if (this.analysis === null || this.analysis.from < dropped) {
@@ -287,18 +288,44 @@ export class TraceStore {
       };
     }
     const a = this.analysis;
+    const { stats, index, expert } = a;
     const total = this.count;
-    if (a.scanned < total) {
-      const { stats, index, expert } = a;
-      this.scanFrom(a.scanned, (v, p) => {
-        if (p >= total) return;
+    const spans = this.src.spans();
+    const v = new RecordView(new Uint8Array(0));
+    const t0 = performance.now();
+    for (let k = spanIndex(spans, { position: a.scanned }); k < spans.length && a.scanned < total; k++) {
+      const s = spans[k]!;
+      const b = this.src.scan(k);
+      const end = Math.min(b === null ? 0 : b.offsets.length, total - s.first);
+      for (let i = Math.max(0, a.scanned - s.first); i < end; i++) {
+        v.at(b!.bytes, b!.offsets[i]!);
         stats.add(v);
-        index.add(v, p);
+        index.add(v, s.first + i);
         expert.add(v);
-      });
-      a.scanned = total;
+      }
+      a.scanned = Math.min(total, s.first + s.count);
+      if (performance.now() - t0 >= budgetMs) break;
     }
     return a;
+  }
+
+  /** Whether the analysis has seen every record held. */
+  get prepared(): boolean {
+    return this.analysis !== null && this.analysis.from >= this.dropped && this.analysis.scanned >= this.count;
+  }
+
+  /**
+   * Runs the analysis pass in slices of about `sliceMs`, letting the event loop run between
+   * them, until it has caught up or `wanted` says the store is no longer shown: an opened
+   * capture is analysed while the user looks at its first rows, and the Statistics, Expert and
+   * Transactions views fill from a finished pass. A view that asks meanwhile finishes the rest at
+   * once; the pass resumes where the slices stopped.
+   */
+  async prepare(wanted: () => boolean, sliceMs = 20): Promise<void> {
+    while (wanted() && !this.prepared) {
+      this.analysed(sliceMs);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */

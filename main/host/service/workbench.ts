@@ -403,6 +403,8 @@ export class WorkbenchService implements WorkbenchApi {
     this.store = store;
     const info = store.info();
     this.emit('trace.reset', info);
+    // Statistics, Expert and Transactions read one pass over the capture: make it now, in slices.
+    void store.prepare(() => this.store === store);
     return ok(info);
   }
 }
