@@ -1,15 +1,16 @@
 /**
  * The trace as the workbench queries it, live or from a file: a capture source (src/trace/source.ts)
- * behind a resident cache, with filtered views and statistics over it. Rows are found through the
- * source's block index by binary search, so a page or a window reads only the blocks it needs.
- * Filtered views and statistics are built incrementally: each scans only what arrived since it
- * was last asked.
+ * behind a resident cache, with filtered views and one analysis pass over it (statistics, the
+ * transaction index, the Expert report). Rows are found through the source's block index by
+ * binary search, so a page or a window reads only the blocks it needs. Filtered views and the
+ * analysis are built incrementally: each scans only what arrived since it was last asked.
  *
  * Memory bound: block bytes held in RAM stay under `residentBytes` (default 256 MiB, about 2.5 M
  * typical records); the rest is read again from the capture when asked for. What stays per
- * record regardless: 4 bytes per match in each cached filtered view (at most MAX_VIEWS views),
- * and 8 bytes per paired response in the statistics once asked for (StatsAccumulator keeps exact
- * percentiles). Per block: a few numbers of index, in the source.
+ * record regardless: 4 bytes per match in each cached filtered view (at most MAX_VIEWS views);
+ * once the analysis runs, 8 bytes per paired response in the statistics (StatsAccumulator keeps
+ * exact percentiles), 4 per request transaction and about 80 per virtqueue operation in the
+ * transaction index. Per block: a few numbers of index, in the source.
  *
  * A rolling capture deletes its oldest segments: positions stay as they were, but those below
  * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
