@@ -1,4 +1,4 @@
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { PAGE_ROWS, TransactionsView } from '../../../renderer/src/views/transactions/TransactionsView';
@@ -65,7 +65,13 @@ describe('TransactionsView', () => {
     expect(a.callsOf('trace.transactions').at(-1)).toEqual({ kind: 'requests', from: 100, count: PAGE_ROWS });
     fireEvent.click(screen.getByRole('button', { name: 'next page' }));
     await waitFor(() => expect(screen.getByText('following the newest')).toBeTruthy());
-  });
+    // Another trace (a capture opened): back to its newest page.
+    fireEvent.click(screen.getByRole('button', { name: 'first page' }));
+    await waitFor(() => expect(range()).toBe(`1–${PAGE_ROWS} of 250`));
+    act(() => a.emit({ event: 'trace.reset', data: {} } as never));
+    await waitFor(() => expect(range()).toBe('201–250 of 250'));
+    // Six pages of rows rendered in jsdom: slow on a loaded machine.
+  }, 20_000);
 
   it('shows a request with what ended it and its latency, and jumps to either record', async () => {
     const nav = navLog();

@@ -7,7 +7,7 @@
  * 20 M-record capture pages as fast as a small one. While the last page is shown it follows the
  * trace as it grows. Every record number jumps to the record in the Trace view.
  */
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 
 import type { TraceRow, TransactionRow, WorkbenchApi, WorkbenchResult } from '../../../../src/api/workbench';
 import { formatNs } from '../../../../src/trace/stats';
@@ -123,7 +123,9 @@ export function TransactionsView({ api, nav }: { api: WorkbenchApi; nav: ViewNav
   const [from, setFrom] = useState<number | null>(null);
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const tick = useTraceTick(api, REFRESH_MS);
+  // A new trace: back to its newest page.
+  const follow = useCallback(() => setFrom(null), []);
+  const tick = useTraceTick(api, REFRESH_MS, follow);
 
   useEffect(() => {
     let live = true;
