@@ -89,6 +89,8 @@ export class WorkbenchService implements WorkbenchApi {
   /** What is in progress that excludes a second connect/open. */
   private busy: string | null = null;
   private store: TraceStore | null = null;
+  /** Shutting down: background work (an opened capture's analysis) stops. */
+  private closed = false;
   /** The export running now (one at a time): its file and how to cancel it. */
   private exporting: { out: string; abort: AbortController } | null = null;
   private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
@@ -151,6 +153,7 @@ export class WorkbenchService implements WorkbenchApi {
 
   /** Ends the session, if any (the capture folder is kept). */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.session) await this.disconnect('the workbench is shutting down', false);
   }
 
@@ -404,7 +407,7 @@ export class WorkbenchService implements WorkbenchApi {
     const info = store.info();
     this.emit('trace.reset', info);
     // Statistics, Expert and Transactions read one pass over the capture: make it now, in slices.
-    void store.prepare(() => this.store === store);
+    void store.prepare(() => this.store === store && !this.closed);
     return ok(info);
   }
 }
