@@ -57,7 +57,7 @@ export function ExpertView({ api, nav }: { api: WorkbenchApi; nav: ViewNav }) {
           <>
             <Chip tone={report.errors > 0 ? 'danger' : 'ok'}>{plural(report.errors, 'error')}</Chip>
             <Chip tone={report.warnings > 0 ? 'warn' : 'ok'}>{plural(report.warnings, 'warning')}</Chip>
-            <Chip>{plural(report.infos, 'info')}</Chip>
+            <Chip>{report.infos.toLocaleString('en-US')} info</Chip>
             <span className="analysis-muted">in {plural(report.checked, 'record')} checked</span>
           </>
         ) : null}
