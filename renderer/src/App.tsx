@@ -29,6 +29,9 @@ import { OpenCaptureDialog } from './views/export/OpenCaptureDialog';
 import { QueuesView } from './views/queues/QueuesView';
 import { TimelineView } from './views/timeline/TimelineView';
 import { TraceView } from './views/trace/TraceView';
+import { ExpertView } from './views/expert/ExpertView';
+import { StatisticsView } from './views/statistics/StatisticsView';
+import { TransactionsView } from './views/transactions/TransactionsView';
 
 import './App.css';
 
@@ -38,6 +41,9 @@ export const VIEWS = [
   { id: 'queues', title: 'Queues' },
   { id: 'trace', title: 'Trace' },
   { id: 'timeline', title: 'Timeline' },
+  { id: 'transactions', title: 'Transactions' },
+  { id: 'statistics', title: 'Statistics' },
+  { id: 'expert', title: 'Expert' },
 ] as const;
 export type ViewId = (typeof VIEWS)[number]['id'];
 
@@ -395,6 +401,9 @@ export function App({ api }: { api: EngineApi }) {
         {view === 'queues' && <QueuesView api={api} />}
         {view === 'trace' && <TraceView {...traceProps} />}
         {view === 'timeline' && <TimelineView {...viewProps} />}
+        {view === 'transactions' && <TransactionsView {...viewProps} />}
+        {view === 'statistics' && <StatisticsView {...viewProps} />}
+        {view === 'expert' && <ExpertView {...viewProps} />}
       </main>
       <StatusBar link={link} where={where} activity={activity} />
       {palette && <CommandPalette commands={commands} fromQuery={fromQuery} onClose={() => setPalette(false)} />}

@@ -45,7 +45,7 @@ const hexBytesOut = z.string().regex(/^([0-9a-f]{2})*$/);
 /** The most bytes of a buffer queue.buffer returns. */
 export const QUEUE_BUFFER_MAX = 4096;
 
-export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy'] as const;
+export const WINDOW_SERIES = ['messages', 'bytes', 'latency', 'occupancy', 'records'] as const;
 export const DEVICE_PHASES = ['probing', 'resetting', 'negotiating', 'configuring', 'queues', 'ready', 'no-driver', 'needs-reset', 'failed', 'removed'] as const;
 // The driver's phases and this list must agree: a phase added there fails typecheck here.
 type MissingPhase = Exclude<DevicePhase, (typeof DEVICE_PHASES)[number]>;
@@ -278,10 +278,24 @@ export const windowResultSchema = z.object({
   sum: z.array(z.number()),
   min: nullableNumbers,
   max: nullableNumbers,
+  /** Seq of each bucket's first record: what a click on the bucket jumps to. */
+  first: nullableNumbers,
 });
 
 const traffic = z.object({ messages: z.number(), bytes: z.number() });
 const histogramBucket = z.object({ fromNs: z.number(), toNs: z.number().nullable(), count: z.number() });
+
+const latencySchema = z.object({
+  name: z.string(),
+  count: z.number(),
+  minNs: z.number(),
+  meanNs: z.number(),
+  p50Ns: z.number(),
+  p90Ns: z.number(),
+  p99Ns: z.number(),
+  maxNs: z.number(),
+  histogram: z.array(histogramBucket),
+});
 
 export const traceStatsSchema = z.object({
   records: z.number(),
@@ -292,24 +306,68 @@ export const traceStatsSchema = z.object({
   names: z.array(z.object({ name: z.string(), count: z.number(), toDevice: z.number(), toDriver: z.number(), bytes: z.number() })),
   devices: z.array(z.object({ dev: z.number().nullable(), messages: z.number(), toDevice: z.number(), toDriver: z.number(), bytes: z.number() })),
   problems: z.array(z.object({ code: z.enum(PROBLEM_CODES), count: z.number() })),
-  latency: z.array(
-    z.object({
-      name: z.string(),
-      count: z.number(),
-      minNs: z.number(),
-      meanNs: z.number(),
-      p50Ns: z.number(),
-      p90Ns: z.number(),
-      p99Ns: z.number(),
-      maxNs: z.number(),
-      histogram: z.array(histogramBucket),
-    }),
-  ),
+  latency: z.array(latencySchema),
   throughput: z.object({ originNs: z.number(), bucketNs: z.number(), messages: z.array(z.number()), bytes: z.array(z.number()) }),
   occupancy: z.array(
     z.object({ dev: z.number().nullable(), queue: z.number(), samples: z.number(), maxInFlight: z.number(), lastInFlight: z.number(), maxPerBucket: nullableNumbers }),
   ),
   findings: z.array(z.object({ rule: z.string(), severity: z.enum(SEVERITIES), count: z.number() })),
+});
+
+/** A request with what ended it, or a virtqueue operation (src/trace/transactions.ts); the records as trace rows. */
+export const transactionRowSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('request'),
+    name: z.string(),
+    dev: z.number().nullable(),
+    /** Null when the capture no longer holds it (a rolling capture). */
+    request: traceRowSchema.nullable(),
+    /** The response, or the NO_RESPONSE marker of the request's timeout. */
+    end: traceRowSchema,
+    outcome: z.enum(['answered', 'no-response', 'late']),
+    latencyNs: z.number().nullable(),
+  }),
+  z.object({
+    kind: z.literal('virtqueue'),
+    dev: z.number(),
+    queue: z.number(),
+    /** EVENT_AVAIL; then the vq-index record where used.idx covered its buffers, and EVENT_USED (null until seen). */
+    avail: traceRowSchema,
+    usedEntry: traceRowSchema.nullable(),
+    eventUsed: traceRowSchema.nullable(),
+    /** Used entries collected in the step that completed it. */
+    entries: z.number(),
+    /** EVENT_AVAIL to the used entries (to EVENT_USED until those are seen); null while in flight. */
+    latencyNs: z.number().nullable(),
+  }),
+]);
+export type TransactionRow = z.infer<typeof transactionRowSchema>;
+
+export const transactionsResultSchema = z.object({
+  total: count,
+  from: count,
+  rows: z.array(transactionRowSchema),
+  /** Latency of each virtqueue's operations (workload latency), by device then queue. */
+  queueLatency: z.array(latencySchema.extend({ dev: z.number(), queue: z.number(), operations: z.number() })),
+});
+
+export const expertReportSchema = z.object({
+  checked: z.number(),
+  errors: z.number(),
+  warnings: z.number(),
+  infos: z.number(),
+  groups: z.array(
+    z.object({
+      rule: z.string(),
+      severity: z.enum(SEVERITIES),
+      description: z.string(),
+      /** Where the rule is written down: "docs/protocol.md §7". */
+      docs: z.string(),
+      count: z.number(),
+      /** The first items (src/trace/expert.ts EXPERT_KEPT), in record order. */
+      items: z.array(z.object({ seq: z.number(), dev: z.number().nullable(), message: z.string() })),
+    }),
+  ),
 });
 
 // ---- requests -----------------------------------------------------------------------------------
@@ -464,6 +522,13 @@ export const WORKBENCH_METHODS = {
   ),
   'trace.window': method(windowParams, windowResultSchema, true),
   'trace.stats': method(z.object({ filter: filter.optional() }).strict(), traceStatsSchema, true),
+  'trace.expert': method(none, expertReportSchema, true),
+  /** A page of the request transactions or the virtqueue operations (without `from`: the last page); total: how many there are now. */
+  'trace.transactions': method(
+    z.object({ kind: z.enum(['requests', 'virtqueue']), from: count.optional(), count: z.number().int().min(1).max(1000) }).strict(),
+    transactionsResultSchema,
+    true,
+  ),
   'trace.bookmark': method(z.object({ text: z.string().min(1).max(1000) }).strict(), z.object({ seq: count }), false),
   /** dropped: records a rolling capture no longer held when the export began (not in the file). */
   'trace.export': method(exportParams, z.object({ out: z.string(), written: count, scanned: count, bytes: count, dropped: count }), false),
@@ -500,6 +565,8 @@ export const METHOD_ACTIONS: Readonly<Record<keyof typeof WORKBENCH_METHODS, str
   'trace.records': 'reading the records',
   'trace.window': 'reading the timeline',
   'trace.stats': 'computing the statistics',
+  'trace.expert': 'checking the capture',
+  'trace.transactions': 'reading the transactions',
   'trace.bookmark': 'adding the bookmark',
   'trace.export': 'the export',
   'trace.cancelExport': 'cancelling the export',

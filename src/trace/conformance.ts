@@ -17,7 +17,7 @@
 import { decode, fieldBigint, fieldNumber, lookupMessage, PROBLEM_CODES, type Direction, type Fields, type ProblemCode, type Revision } from '../protocol/index';
 import { STATUS } from '../protocol/names';
 import { forEachRecord, type RecordBlock } from './block';
-import { decodeVqIndex, MARKER_KINDS, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, type RecordView } from './record';
+import { MARKER_KINDS, NO_DEV, RECORD_FLAGS, RECORD_KINDS, REVISION_CODES, VQ_INDEX_DATA_SIZE, type RecordView } from './record';
 
 export const SEVERITIES = ['error', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -66,6 +66,16 @@ export const RULES = [
 ] as const satisfies readonly Rule[];
 
 export type RuleId = (typeof RULES)[number]['id'];
+
+/** Where a rule's section lies in the project's docs: "virtio-msg §4.1" → docs/protocol.md §4.1. */
+const DOC_PAGES: Readonly<Record<string, string>> = { 'virtio-msg': 'docs/protocol.md', 'amp-bus': 'docs/amp-bus.md' };
+
+/** A rule's reference as a docs page: "docs/protocol.md §4.1, §6.17"; a section outside the docs as written. */
+export function ruleDocs(section: string): string {
+  const m = /^(\S+) (§.*)$/.exec(section);
+  const page = m ? DOC_PAGES[m[1]!] : undefined;
+  return page === undefined ? section : `${page} ${m![2]}`;
+}
 
 const R = Object.fromEntries(RULES.map((r, i) => [r.id, i])) as Record<RuleId, number>;
 
@@ -174,6 +184,8 @@ const ROLE_OF_NAME: Readonly<Record<string, number>> = {
 
 interface RevTable {
   rev: Revision;
+  /** Message name by (bus ? 256 : 0) + msg_id. */
+  names: readonly string[];
   /** ROLE by (bus ? 256 : 0) + msg_id. */
   role: Uint8Array;
   /** Byte offset of EVENT_USED's / EVENT_AVAIL's queue index (vq_index, R0 vq_idx), from the message table. */
@@ -188,8 +200,9 @@ function revTable(code: number): RevTable | null {
   if (t === undefined) {
     const rev = REVISION_CODES[code];
     if (!rev) return null;
+    const names = Array.from({ length: 512 }, (_, slot) => lookupMessage(rev, slot >= 256, slot & 0xff).name);
     const role = new Uint8Array(512);
-    for (let slot = 0; slot < 512; slot++) role[slot] = ROLE_OF_NAME[lookupMessage(rev, slot >= 256, slot & 0xff).name] ?? 0;
+    for (let slot = 0; slot < 512; slot++) role[slot] = ROLE_OF_NAME[names[slot]!] ?? 0;
     const queueAt = (name: string): number => {
       for (let id = 0; id < 256; id++) {
         const d = lookupMessage(rev, false, id);
@@ -197,7 +210,7 @@ function revTable(code: number): RevTable | null {
       }
       return -1;
     };
-    t = { rev, role, usedQueueAt: queueAt('EVENT_USED'), availQueueAt: queueAt('EVENT_AVAIL') };
+    t = { rev, names, role, usedQueueAt: queueAt('EVENT_USED'), availQueueAt: queueAt('EVENT_AVAIL') };
     REV_TABLES[code] = t;
   }
   return t;
@@ -268,6 +281,8 @@ class OutstandingRequests {
   }
 }
 
+/** "device→driver GET_CONFIG response": built only for a finding, so a scan over millions of answered requests makes no text. */
+const responseText = (v: RecordView, name: string): string => `${dirText(v.dir)} ${name} response`;
 const hex = (v: number, digits = 2): string => '0x' + v.toString(16).padStart(digits, '0');
 const dirText = (dir: Direction | null): string => (dir === 'device-to-driver' ? 'device→driver' : dir === 'driver-to-device' ? 'driver→device' : '');
 
@@ -339,7 +354,7 @@ export class ConformanceEvaluator {
   }
 
   private nameOf(table: RevTable, slot: number): string {
-    return lookupMessage(table.rev, slot >= 256, slot & 0xff).name;
+    return table.names[slot]!;
   }
 
   private codecFindings(v: RecordView, problems: number): void {
@@ -359,30 +374,29 @@ export class ConformanceEvaluator {
 
   private response(v: RecordView, table: RevTable, slot: number, problems: number, flags: number): void {
     const name = this.nameOf(table, slot);
-    const what = `${dirText(v.dir)} ${name} response`;
     if ((problems & UNMATCHED) !== 0) {
       const tok = v.revCode >= REV_R3 ? ` token ${hex(v.token, 4)}` : '';
-      this.raise(R['response-to-request'], v, name, `${what} dev ${v.devNum}${tok} answers no outstanding request`);
+      this.raise(R['response-to-request'], v, name, `${responseText(v, name)} dev ${v.devNum}${tok} answers no outstanding request`);
       return;
     }
     const pair = v.pairSeq;
     if ((problems & DUPLICATE) !== 0) {
-      this.raise(R['response-once'], v, name, `${what} dev ${v.devNum} token ${hex(v.token, 4)} repeats the answer to a request already answered`);
+      this.raise(R['response-once'], v, name, `${responseText(v, name)} dev ${v.devNum} token ${hex(v.token, 4)} repeats the answer to a request already answered`);
       return;
     }
-    if ((problems & WRONG_DEV_NUM) !== 0) this.raise(R['response-dev-num'], v, name, `${what} names dev_num ${v.devNum}, not the dev_num of its request (record ${pair})`);
-    if ((problems & WRONG_MSG_ID) !== 0) this.raise(R['response-msg-id'], v, name, `${what} carries msg_id ${hex(v.msgId)}, not the msg_id of its request (record ${pair})`);
+    if ((problems & WRONG_DEV_NUM) !== 0) this.raise(R['response-dev-num'], v, name, `${responseText(v, name)} names dev_num ${v.devNum}, not the dev_num of its request (record ${pair})`);
+    if ((problems & WRONG_MSG_ID) !== 0) this.raise(R['response-msg-id'], v, name, `${responseText(v, name)} carries msg_id ${hex(v.msgId)}, not the msg_id of its request (record ${pair})`);
     const echoless = (flags & F_TOKEN_FALLBACK) !== 0 ? 'paired by (dev_num, msg_id)' : (problems & WRONG_TOKEN) !== 0 ? 'the request failed' : null;
     if (echoless !== null) {
       const rule = v.revCode === REV_R4 ? R['R4-token-echo'] : v.revCode === REV_R3 ? R['R3-token-echo'] : -1;
-      if (rule >= 0) this.raise(rule, v, name, `${what} has token ${hex(v.token, 4)}, not the token of its request (record ${pair}); ${echoless}`);
+      if (rule >= 0) this.raise(rule, v, name, `${responseText(v, name)} has token ${hex(v.token, 4)}, not the token of its request (record ${pair}); ${echoless}`);
     }
     // A late response's request was taken by its no-response marker: its type is no longer known.
     const req = pair < 0 ? -1 : this.outstanding.take(pair);
     if (req < 0) return;
     const reqType = Math.floor(req / 4096);
     const want = (reqType & 0x03) | 0x01;
-    if (v.msgType !== want) this.raise(R['response-type'], v, name, `${what} has type ${hex(v.msgType)}, expected ${hex(want)} (request record ${pair} type ${hex(reqType)} | 1)`);
+    if (v.msgType !== want) this.raise(R['response-type'], v, name, `${responseText(v, name)} has type ${hex(v.msgType)}, expected ${hex(want)} (request record ${pair} type ${hex(reqType)} | 1)`);
   }
 
   private noResponse(v: RecordView): void {
@@ -506,7 +520,7 @@ export class ConformanceEvaluator {
   }
 
   private vqIndex(v: RecordView): void {
-    const x = decodeVqIndex(v.data());
+    const x = vqIndexes(v);
     if (x === null) return;
     const devNum = v.devNum;
     const index = v.channel;
@@ -551,6 +565,17 @@ export class ConformanceEvaluator {
     (this.out ??= []).push({ rule: r.id as RuleId, section: r.section, severity, message: text, seq, devNum: dev === NO_DEV ? null : dev });
   }
 }
+
+/** avail.idx and used.idx of a vq-index record (record.ts VQ_INDEX_DATA: u16s at data offsets 0 and 2), read without allocating a decode. */
+export function vqIndexes(v: RecordView): { availIdx: number; usedIdx: number } | null {
+  const x = v.dataU32(0);
+  if (x < 0 || v.dataLength < VQ_INDEX_DATA_SIZE) return null;
+  VQ_INDEXES.availIdx = x & 0xffff;
+  VQ_INDEXES.usedIdx = x >>> 16;
+  return VQ_INDEXES;
+}
+/** vqIndexes' answer, reused: valid until its next call. */
+const VQ_INDEXES = { availIdx: 0, usedIdx: 0 };
 
 function queueKey(devNum: number, index: number): number {
   return devNum * 0x1_0000 + (index & 0xffff);

@@ -15,7 +15,7 @@ import { forEachRecord, type RecordBlock } from './block';
 import { RULES, SEVERITIES, type Severity } from './conformance';
 import type { RecordPredicate } from './filter';
 import { NAME_SLOTS, nameSlot } from './names';
-import { NO_DEV, RECORD_KINDS, timeBase, VQ_INDEX_DATA_SIZE, type RecordKind, type RecordView, type TimeBase } from './record';
+import { NO_DEV, RECORD_KINDS, timeBase, type RecordKind, type RecordView, type TimeBase } from './record';
 
 export interface Traffic {
   messages: number;
@@ -119,6 +119,8 @@ export interface StatsOptions {
 }
 
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
+// A module-local copy, as in recorder.ts: under a CommonJS transpile every imported binding is a getter call.
+const slotOf = nameSlot;
 const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
 const KIND_FINDING = RECORD_KINDS.indexOf('finding');
 const DIR_TO_DEVICE = 1;
@@ -219,24 +221,26 @@ function count(c: Counter, dir: number, bytes: number): void {
   c.bytes += bytes;
 }
 
-/** A growable Float64Array of latencies. */
-class Samples {
+/** A growable Float64Array: latencies here, the transaction index's columns too. */
+export class Samples {
   data = new Float64Array(64);
   n = 0;
-  push(x: number): void {
+  /** Appends `x`; returns its index. */
+  push(x: number): number {
     if (this.n === this.data.length) {
       const grown = new Float64Array(this.n * 2);
       grown.set(this.data);
       this.data = grown;
     }
-    this.data[this.n++] = x;
+    this.data[this.n] = x;
+    return this.n++;
   }
 }
 
 /** Reads vq-index in_flight (record.ts VQ_INDEX_DATA: u16 at data offset 6) without decoding the rest. */
 function inFlight(v: RecordView): number {
-  const d = v.data();
-  return d.length < VQ_INDEX_DATA_SIZE ? -1 : d[6]! | (d[7]! << 8);
+  const x = v.dataU32(4);
+  return x < 0 ? -1 : x >>> 16;
 }
 
 export class StatsAccumulator {
@@ -247,11 +251,16 @@ export class StatsAccumulator {
   private readonly kinds = new Float64Array(RECORD_KINDS.length);
   private readonly names = Array.from({ length: NAME_SLOTS.length }, newCounter);
   private readonly devices = new Map<number, Counter>();
+  /** The same counters indexed by dev_num. */
+  private readonly deviceByNum: (Counter | undefined)[] = [];
   /** Message records and their bytes by direction code. */
   private readonly dirMessages = new Float64Array(3);
   private readonly dirBytes = new Float64Array(3);
   private readonly problems = new Float64Array(PROBLEM_CODES.length);
   private readonly latency = new Map<string, Samples>();
+  private readonly latencyMemo = new Map<string, { n: number; value: LatencyStats }>();
+  /** The latency samples of each name slot's name (slots of one name share them). */
+  private readonly latencyBySlot: (Samples | undefined)[] = [];
   private readonly timeline: Timeline;
   private readonly tputMessages: Float64Array;
   private readonly tputBytes: Float64Array;
@@ -275,13 +284,14 @@ export class StatsAccumulator {
     this.kinds[kind]!++;
     const dir = v.dirCode;
     const size = v.dataLength;
-    const slot = nameSlot(v);
+    const slot = slotOf(v);
     count(this.names[slot]!, dir, size);
     for (let p = v.problems, i = 0; p !== 0; p >>>= 1, i++) if (p & 1) this.problems[i]!++;
     if (kind === KIND_MESSAGE) {
       const dev = v.devNum;
-      let d = this.devices.get(dev);
-      if (d === undefined) this.devices.set(dev, (d = newCounter()));
+      // By index: a Map lookup per message costs more than the rest of the counting.
+      let d = this.deviceByNum[dev];
+      if (d === undefined) this.devices.set(dev, (d = this.deviceByNum[dev] = newCounter()));
       count(d, dir, size);
       this.dirMessages[dir]!++;
       this.dirBytes[dir]! += size;
@@ -289,9 +299,13 @@ export class StatsAccumulator {
       this.tputMessages[b]!++;
       this.tputBytes[b]! += size;
       if (v.pairSeq !== -1) {
-        const name = NAME_SLOTS[slot]!;
-        let s = this.latency.get(name);
-        if (s === undefined) this.latency.set(name, (s = new Samples()));
+        let s = this.latencyBySlot[slot];
+        if (s === undefined) {
+          const name = NAME_SLOTS[slot]!;
+          s = this.latency.get(name);
+          if (s === undefined) this.latency.set(name, (s = new Samples()));
+          this.latencyBySlot[slot] = s;
+        }
         s.push(v.latencyNs);
       }
     } else if (kind === KIND_FINDING) {
@@ -333,7 +347,7 @@ export class StatsAccumulator {
         .sort(([a], [b]) => a - b)
         .map(([dev, c]) => ({ dev: dev === NO_DEV ? null : dev, messages: c.count, toDevice: c.toDevice, toDriver: c.toDriver, bytes: c.bytes })),
       problems: PROBLEM_CODES.flatMap((code, i) => (this.problems[i]! > 0 ? [{ code, count: this.problems[i]! }] : [])),
-      latency: [...this.latency].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, s]) => latencyStats(name, s)),
+      latency: [...this.latency].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, s]) => this.latencyOf(name, s)),
       throughput: {
         originNs: this.timeline.originNs ?? 0,
         bucketNs: this.timeline.bucketNs,
@@ -360,6 +374,15 @@ export class StatsAccumulator {
     };
   }
 
+  /** A name's latency statistics, computed again only when it has new samples (sorting millions costs a second). */
+  private latencyOf(name: string, s: Samples): LatencyStats {
+    const memo = this.latencyMemo.get(name);
+    if (memo?.n === s.n) return memo.value;
+    const value = latencyStats(name, s);
+    this.latencyMemo.set(name, { n: s.n, value });
+    return value;
+  }
+
   private nameStats(): NameStats[] {
     const byName = new Map<string, NameStats>();
     this.names.forEach((c, slot) => {
@@ -381,7 +404,8 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function latencyStats(name: string, s: Samples): LatencyStats {
+/** Exact percentiles and the log-scaled histogram of the samples (at least one). */
+export function latencyStats(name: string, s: Samples): LatencyStats {
   const sorted = s.data.slice(0, s.n).sort();
   let sum = 0;
   for (const x of sorted) sum += x;
@@ -417,9 +441,10 @@ export function computeStats(blocks: Iterable<RecordBlock>, opts: StatsOptions =
 
 /**
  * What a window sums per record: 'messages' counts message records (value 1), 'bytes' their data
- * bytes, 'latency' the latency of paired responses, 'occupancy' vq-index in-flight counts.
+ * bytes, 'latency' the latency of paired responses, 'occupancy' vq-index in-flight counts,
+ * 'records' counts records of any kind (markers, findings: the timeline's event lanes).
  */
-export type WindowSeries = 'messages' | 'bytes' | 'latency' | 'occupancy';
+export type WindowSeries = 'messages' | 'bytes' | 'latency' | 'occupancy' | 'records';
 
 export interface WindowQuery {
   /** [fromNs, toNs) relative to startMonoNs. */
@@ -436,7 +461,10 @@ export interface WindowQuery {
   startMonoNs?: bigint;
 }
 
-/** Per bucket: how many records contributed, and the sum, min and max of their values (null when none). */
+/**
+ * Per bucket: how many records contributed, the sum, min and max of their values, and the seq of
+ * the first of them (null when none): what a click on the bucket jumps to.
+ */
 export interface WindowResult {
   fromNs: number;
   toNs: number;
@@ -446,6 +474,7 @@ export interface WindowResult {
   sum: number[];
   min: (number | null)[];
   max: (number | null)[];
+  first: (number | null)[];
 }
 
 /** The series value of a record, or -1 when the record is not part of the series. */
@@ -454,6 +483,7 @@ const SERIES_VALUE: Readonly<Record<WindowSeries, (v: RecordView) => number>> = 
   bytes: (v) => (v.kindCode === KIND_MESSAGE ? v.dataLength : -1),
   latency: (v) => (v.kindCode === KIND_MESSAGE && v.pairSeq !== -1 ? v.latencyNs : -1),
   occupancy: (v) => (v.kindCode === KIND_VQ_INDEX ? inFlight(v) : -1),
+  records: () => 1,
 };
 
 /** Reduces the records in [fromNs, toNs) to `buckets` equal buckets of one series. */
@@ -466,6 +496,7 @@ export function windowQuery(blocks: Iterable<RecordBlock>, q: WindowQuery): Wind
   const sum = new Float64Array(n);
   const min = new Float64Array(n).fill(Infinity);
   const max = new Float64Array(n).fill(-Infinity);
+  const first = new Float64Array(n);
   const base = timeBase(q.startMonoNs ?? 0n);
   const scale = n / (q.toNs - q.fromNs);
   const value = SERIES_VALUE[q.series];
@@ -478,13 +509,14 @@ export function windowQuery(blocks: Iterable<RecordBlock>, q: WindowQuery): Wind
     if (t < fromNs || t >= toNs) return;
     if (filter !== undefined && !filter(v)) return;
     const b = Math.min(n - 1, Math.floor((t - fromNs) * scale));
+    if (count[b] === 0) first[b] = v.seq;
     count[b]!++;
     sum[b]! += x;
     if (x < min[b]!) min[b] = x;
     if (x > max[b]!) max[b] = x;
   });
   const orNull = (a: Float64Array): (number | null)[] => Array.from(a, (x, i) => (count[i] === 0 ? null : x));
-  return { fromNs, toNs, bucketNs: (toNs - fromNs) / n, series: q.series, count: Array.from(count), sum: Array.from(sum), min: orNull(min), max: orNull(max) };
+  return { fromNs, toNs, bucketNs: (toNs - fromNs) / n, series: q.series, count: Array.from(count), sum: Array.from(sum), min: orNull(min), max: orNull(max), first: orNull(first) };
 }
 
 // ---- text ---------------------------------------------------------------------------------------
@@ -500,6 +532,19 @@ export function formatNs(ns: number): string {
   const [div, unit] = ns >= 1e9 ? [1e9, 's'] : ns >= 1e6 ? [1e6, 'ms'] : ns >= 1e3 ? [1e3, 'µs'] : [1, 'ns'];
   const x = ns / div;
   return `${div === 1 ? String(Math.round(x)) : x.toPrecision(3)} ${unit}`;
+}
+
+/** Mean and peak message and byte rates per second over the throughput buckets; null when there are none. */
+export function throughputRates(t: Throughput): { meanMessages: number; meanBytes: number; peakMessages: number; peakBytes: number } | null {
+  if (t.messages.length === 0) return null;
+  const seconds = (t.messages.length * t.bucketNs) / 1e9;
+  const perSecond = 1e9 / t.bucketNs;
+  return {
+    meanMessages: t.messages.reduce((a, b) => a + b, 0) / seconds,
+    meanBytes: t.bytes.reduce((a, b) => a + b, 0) / seconds,
+    peakMessages: Math.max(...t.messages) * perSecond,
+    peakBytes: Math.max(...t.bytes) * perSecond,
+  };
 }
 
 /** Columns padded to their widest cell; the first column left-aligned, the others right-aligned. */
@@ -528,15 +573,11 @@ export function formatStats(s: TraceStats): string {
   const { toDevice, toDriver } = s.directions;
   out.push(`to device   ${num(toDevice.messages)} messages, ${num(toDevice.bytes)} bytes`);
   out.push(`to driver   ${num(toDriver.messages)} messages, ${num(toDriver.bytes)} bytes`);
-  const t = s.throughput;
-  if (t.messages.length > 0) {
-    const perSecond = 1e9 / t.bucketNs;
-    const total = t.messages.reduce((a, b) => a + b, 0);
-    const bytes = t.bytes.reduce((a, b) => a + b, 0);
-    const seconds = (t.messages.length * t.bucketNs) / 1e9;
+  const r = throughputRates(s.throughput);
+  if (r !== null) {
     out.push(
-      `throughput  mean ${num(Math.round(total / seconds))} msg/s, ${num(Math.round(bytes / seconds))} B/s; ` +
-        `peak ${num(Math.round(Math.max(...t.messages) * perSecond))} msg/s, ${num(Math.round(Math.max(...t.bytes) * perSecond))} B/s (${formatNs(t.bucketNs)} buckets)`,
+      `throughput  mean ${num(Math.round(r.meanMessages))} msg/s, ${num(Math.round(r.meanBytes))} B/s; ` +
+        `peak ${num(Math.round(r.peakMessages))} msg/s, ${num(Math.round(r.peakBytes))} B/s (${formatNs(s.throughput.bucketNs)} buckets)`,
     );
   }
   if (s.names.length > 0) {

@@ -33,6 +33,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['webFirstResponse', () => load('./webFirstResponse.bench')],
   ['webFirstPaint', () => load('./webFirstPaint.bench')],
   ['traceUi', () => load('./traceUi.bench')],
+  ['analysis', () => load('./analysis.bench')],
   ['extcap', () => load('./extcap.bench')],
 ];
 
@@ -59,6 +60,11 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['journalQuery', 'peakRssMB', '<= 400', (v) => v <= 400],
   ['webFirstPaint', 'firstPaintMs', '<= 2000', (v) => v <= 2000],
   ['traceUi', 'liveFrameP95Ms', '<= 33', (v) => v <= 33],
+  ['analysis', 'statisticsFillMs', '<= 3000', (v) => v <= 3000],
+  ['analysis', 'expertMs', '<= 3000', (v) => v <= 3000],
+  ['analysis', 'fillAfterPrepareMs', '<= 3000', (v) => v <= 3000],
+  ['analysis', 'pageMaxMs', '<= 100', (v) => v <= 100],
+  ['analysis', 'liveFrameP95Ms', '<= 33', (v) => v <= 33],
   ['extcap', 'interfacesMaxMs', '<= 300', (v) => v <= 300],
   ['extcap', 'recordToFifoP99Ms', '<= 100', (v) => v <= 100],
   ['extcap', 'liveRecordToFifoP99Ms', '<= 100', (v) => v <= 100],

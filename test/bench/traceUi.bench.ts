@@ -32,7 +32,7 @@ const FILE_MESSAGES = 1_000_000;
 
 const ms = (t0: bigint): number => Math.round(Number(process.hrtime.bigint() - t0) / 1e6);
 
-function percentile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
@@ -93,7 +93,7 @@ function writeCapture(dir: string): void {
  * requestAnimationFrame deltas over `durationMs`, in the page. Passed as source text: the runner's
  * transpiler would add helpers to a function that do not exist in the page.
  */
-function frameTimes(page: Page, durationMs: number): Promise<number[]> {
+export function frameTimes(page: Page, durationMs: number): Promise<number[]> {
   return page.evaluate(`new Promise((resolve) => {
     const times = [];
     let last = performance.now();

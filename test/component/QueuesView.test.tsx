@@ -144,7 +144,7 @@ describe('QueuesView: under load and at scale', () => {
       'session.state': QUEUE_STATE,
       'queue.inspect': () => ok(bigQueue()),
       'trace.info': () => ok({ firstNs: 0, lastNs: 6_000_000_000 } as WorkbenchResult<'trace.info'>),
-      'trace.window': () => ok({ fromNs: 0, toNs: 6_000_000_001, bucketNs: 10_000_000, series: 'occupancy', count: [], sum: [], min: [], max }),
+      'trace.window': () => ok({ fromNs: 0, toNs: 6_000_000_001, bucketNs: 10_000_000, series: 'occupancy', count: [], sum: [], min: [], max, first: [] }),
     });
     render(<QueuesView api={api} />);
     const chart = await screen.findByRole('img', { name: 'Occupancy of queue 0 of device 0' });

@@ -70,6 +70,8 @@ const VALID: { [M in WorkbenchMethod]: WorkbenchParams<M> } = {
   'trace.records': { from: 0, max: 10 },
   'trace.window': { fromNs: 0, toNs: 1000, buckets: 4, series: 'messages' },
   'trace.stats': {},
+  'trace.expert': {},
+  'trace.transactions': { kind: 'virtqueue', from: 0, count: 10 },
   'trace.bookmark': { text: 'here' },
   'trace.export': { format: 'pcapng', out: join(root, 'out.pcapng') },
   'trace.cancelExport': {},
@@ -103,7 +105,7 @@ describe('error texts a user reads', () => {
     }
     // What cannot work without a board, and only that, fails.
     expect([...failed.keys()].sort()).toEqual(
-      ['capture.open', 'device.reset', 'device.workload', 'device.load', 'device.stopLoad', 'console.open', 'console.write', 'console.close', 'queue.inspect', 'queue.buffer', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export', 'trace.info', 'trace.record', 'trace.records', 'trace.rows', 'trace.stats', 'trace.window'].sort(),
+      ['capture.open', 'device.reset', 'device.workload', 'device.load', 'device.stopLoad', 'console.open', 'console.write', 'console.close', 'queue.inspect', 'queue.buffer', 'session.disconnect', 'trace.bookmark', 'trace.cancelExport', 'trace.export', 'trace.info', 'trace.record', 'trace.records', 'trace.rows', 'trace.stats', 'trace.window', 'trace.expert', 'trace.transactions'].sort(),
     );
     expect(failed.get('device.workload')!.message).toBe('no board is connected; connect a board first');
     expect(failed.get('trace.rows')!.message).toBe('no trace yet: connect a board or open a saved capture');

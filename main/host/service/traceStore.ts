@@ -1,27 +1,31 @@
 /**
  * The trace as the workbench queries it, live or from a file: a capture source (src/trace/source.ts)
- * behind a resident cache, with filtered views and statistics over it. Rows are found through the
- * source's block index by binary search, so a page or a window reads only the blocks it needs.
- * Filtered views and statistics are built incrementally: each scans only what arrived since it
- * was last asked.
+ * behind a resident cache, with filtered views and one analysis pass over it (statistics, the
+ * transaction index, the Expert report). Rows are found through the source's block index by
+ * binary search, so a page or a window reads only the blocks it needs. Filtered views and the
+ * analysis are built incrementally: each scans only what arrived since it was last asked.
  *
  * Memory bound: block bytes held in RAM stay under `residentBytes` (default 256 MiB, about 2.5 M
  * typical records); the rest is read again from the capture when asked for. What stays per
- * record regardless: 4 bytes per match in each cached filtered view (at most MAX_VIEWS views),
- * and 8 bytes per paired response in the statistics once asked for (StatsAccumulator keeps exact
- * percentiles). Per block: a few numbers of index, in the source.
+ * record regardless: 4 bytes per match in each cached filtered view (at most MAX_VIEWS views);
+ * once the analysis runs, 8 bytes per paired response in the statistics (StatsAccumulator keeps
+ * exact percentiles), 4 per request transaction and about 80 per virtqueue operation in the
+ * transaction index. Per block: a few numbers of index, in the source.
  *
  * A rolling capture deletes its oldest segments: positions stay as they were, but those below
  * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
  * statistics forget what went; windows and exports read only what is held.
  */
-import type { TraceInfo } from '../../../src/api/workbench';
+import type { TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
-import { RecordView } from '../../../src/trace/record';
+import { RECORD_FLAGS, RecordView } from '../../../src/trace/record';
 import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
 import type { Fail, Ok } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
+import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert';
+import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
+import { toRow } from './rows';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
 /** Filtered views kept (least recently used dropped first). */
@@ -64,11 +68,23 @@ function filterFailure(text: string, f: FilterError): FilterError {
   return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.error}`, column: f.column };
 }
 
+interface Analysis {
+  stats: StatsAccumulator;
+  index: TransactionIndex;
+  expert: ExpertAccumulator;
+  from: number;
+  scanned: number;
+}
+
 export class TraceStore {
   private readonly src: ResidentCache;
   private readonly base: bigint;
-  /** Statistics over positions [from, scanned). */
-  private allStats: { acc: StatsAccumulator; from: number; scanned: number };
+  /**
+   * Statistics, the Expert report and the transaction index over positions [from, scanned): one
+   * pass feeds all three, so the Statistics, Expert and Transactions views share one read of the
+   * capture; built when first asked for, then brought up to date with what arrived since.
+   */
+  private analysis: Analysis | null = null;
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
   /** Time bounds over the spans below `timed`. */
@@ -77,7 +93,6 @@ export class TraceStore {
   constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
     this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
-    this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), from: 0, scanned: 0 };
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -245,20 +260,7 @@ export class TraceStore {
 
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
-    if (text === '') {
-      const dropped = this.dropped;
-      // Records went out of the capture since counted: count what is held again.
-      if (this.allStats.from < dropped) this.allStats = { acc: new StatsAccumulator({ startMonoNs: this.base }), from: dropped, scanned: dropped };
-      const s = this.allStats;
-      const total = this.count;
-      if (s.scanned < total) {
-        this.scanFrom(s.scanned, (v, p) => {
-          if (p < total) s.acc.add(v);
-        });
-        s.scanned = total;
-      }
-      return { ok: true, value: s.acc.result() };
-    }
+    if (text === '') return { ok: true, value: this.analysed().stats.result() };
     const c = this.compile(text);
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
@@ -267,6 +269,133 @@ export class TraceStore {
       if (test(v)) acc.add(v);
     });
     return { ok: true, value: acc.result() };
+  }
+
+  /**
+   * The analysis brought up to date: a fresh one when it is new or records it counted went out
+   * of a rolling capture, then the records appended since it last looked — all of them, or as
+   * many whole blocks as fit in `budgetMs` (prepare's slices).
+   */
+  private analysed(budgetMs = Infinity): Analysis {
+    const dropped = this.dropped;
+    const peer = this.src.meta.peer;
+    if (this.analysis === null || this.analysis.from < dropped) {
+      this.analysis = {
+        stats: new StatsAccumulator({ startMonoNs: this.base }),
+        index: new TransactionIndex(this.base),
+        expert: new ExpertAccumulator(peer === undefined ? {} : { peer }),
+        from: dropped,
+        scanned: dropped,
+      };
+    }
+    const a = this.analysis;
+    const { stats, index, expert } = a;
+    const total = this.count;
+    const spans = this.src.spans();
+    const v = new RecordView(new Uint8Array(0));
+    const t0 = performance.now();
+    for (let k = spanIndex(spans, { position: a.scanned }); k < spans.length && a.scanned < total; k++) {
+      const s = spans[k]!;
+      const b = this.src.scan(k);
+      const end = Math.min(b === null ? 0 : b.offsets.length, total - s.first);
+      for (let i = Math.max(0, a.scanned - s.first); i < end; i++) {
+        v.at(b!.bytes, b!.offsets[i]!);
+        stats.add(v);
+        index.add(v, s.first + i);
+        expert.add(v);
+      }
+      a.scanned = Math.min(total, s.first + s.count);
+      if (performance.now() - t0 >= budgetMs) break;
+    }
+    return a;
+  }
+
+  /** Whether the analysis has seen every record held. */
+  get prepared(): boolean {
+    return this.analysis !== null && this.analysis.from >= this.dropped && this.analysis.scanned >= this.count;
+  }
+
+  /**
+   * Runs the analysis pass in slices of about `sliceMs`, letting the event loop run between
+   * them, until it has caught up or `wanted` says the store is no longer shown: an opened
+   * capture is analysed while the user looks at its first rows, and the Statistics, Expert and
+   * Transactions views fill from a finished pass. A view that asks meanwhile finishes the rest at
+   * once; the pass resumes where the slices stopped.
+   */
+  async prepare(wanted: () => boolean, sliceMs = 20): Promise<void> {
+    while (wanted() && !this.prepared) {
+      this.analysed(sliceMs);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */
+  expert(): ExpertReport {
+    return this.analysed().expert.result();
+  }
+
+  /** The transaction index (src/trace/transactions.ts) over what is held, brought up to date. */
+  transactions(): TransactionIndex {
+    return this.analysed().index;
+  }
+
+  /**
+   * Rows [from, from + n) of the request transactions or the virtqueue operations, and how many
+   * there are; without `from`, the last page (pages of n from the first row).
+   */
+  transactionPage(kind: 'requests' | 'virtqueue', at: number | undefined, n: number): { total: number; from: number; rows: TransactionRow[] } {
+    const index = this.transactions();
+    const total = kind === 'requests' ? index.requests : index.operations;
+    const from = at ?? Math.floor(Math.max(0, total - 1) / n) * n;
+    const rows: TransactionRow[] = [];
+    for (let i = from; i < Math.min(total, from + n); i++) {
+      const row = kind === 'requests' ? this.requestTransaction(index.ends.data[i]!) : this.queueOperation(index.operation(i));
+      if (row !== null) rows.push(row);
+    }
+    return { total, from, rows };
+  }
+
+  /** The row of the record at `position`, or null when the capture no longer holds it. */
+  private rowAt(position: number): TraceRow | null {
+    if (position < 0) return null;
+    const v = this.at(position);
+    return v === null ? null : toRow(v, position, this.base);
+  }
+
+  /** A request transaction from the record that ended it: a response, or the NO_RESPONSE marker of its timeout. */
+  private requestTransaction(endPosition: number): TransactionRow | null {
+    const v = this.at(endPosition);
+    if (v === null) return null;
+    const end = toRow(v, endPosition, this.base);
+    const late = (v.flags & RECORD_FLAGS.late) !== 0;
+    const timedOut = v.kind === 'marker';
+    // A late response pairs with its request's NO_RESPONSE marker, which pairs with the request.
+    const pair = late ? (this.at(this.positionOf(end.pairSeq!))?.pairSeq ?? -1) : end.pairSeq!;
+    const request = pair < 0 ? null : this.rowAt(this.positionOf(pair));
+    return {
+      kind: 'request',
+      name: request?.name ?? end.name,
+      dev: request?.dev ?? end.dev,
+      request,
+      end,
+      outcome: timedOut ? 'no-response' : late ? 'late' : 'answered',
+      latencyNs: timedOut || request === null ? null : end.timeNs - request.timeNs,
+    };
+  }
+
+  private queueOperation(op: QueueOperation): TransactionRow | null {
+    const avail = this.rowAt(op.availPosition);
+    if (avail === null) return null;
+    return {
+      kind: 'virtqueue',
+      dev: op.dev,
+      queue: op.queue,
+      avail,
+      usedEntry: this.rowAt(op.usedEntryPosition),
+      eventUsed: this.rowAt(op.eventUsedPosition),
+      entries: op.entries,
+      latencyNs: op.doneNs === null ? null : op.doneNs - op.availNs,
+    };
   }
 
   window(q: { [K in 'fromNs' | 'toNs' | 'buckets' | 'series']: WindowQuery[K] } & { filter?: string | undefined; dev?: number | undefined; queue?: number | undefined }): StoreResult<WindowResult> {

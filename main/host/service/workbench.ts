@@ -97,6 +97,8 @@ export class WorkbenchService implements WorkbenchApi {
   private store: TraceStore | null = null;
   /** The capture opened with capture.open that the store holds, until the next connect. */
   private opened: string | null = null;
+  /** Shutting down: background work (an opened capture's analysis) stops. */
+  private closed = false;
   /** The export running now (one at a time): its file and how to cancel it. */
   private exporting: { out: string; abort: AbortController } | null = null;
   private readonly listeners = new Set<(e: WorkbenchEvent) => void>();
@@ -135,6 +137,8 @@ export class WorkbenchService implements WorkbenchApi {
     'trace.records': (p) => this.withStore((s) => this.records(s, p.from, p.max)),
     'trace.window': (p) => this.withStore((s) => filtered(s.window(p))),
     'trace.stats': (p) => this.withStore((s) => filtered(s.stats(p.filter))),
+    'trace.expert': () => this.withStore((s) => ok(s.expert())),
+    'trace.transactions': (p) => this.withStore((s) => ok({ ...s.transactionPage(p.kind, p.from, p.count), queueLatency: s.transactions().queueLatency() })),
     'trace.bookmark': (p) => this.bookmark(p.text),
     'trace.export': (p, signal) => this.withStore((s) => this.export(s, p, signal)),
     'trace.cancelExport': () => this.cancelExport(),
@@ -170,6 +174,7 @@ export class WorkbenchService implements WorkbenchApi {
 
   /** Ends the session, if any (the capture folder is kept). */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.session) await this.disconnect('the workbench is shutting down', false);
   }
 
@@ -559,6 +564,8 @@ export class WorkbenchService implements WorkbenchApi {
     this.opened = path;
     const info = store.info();
     this.emit('trace.reset', info);
+    // Statistics, Expert and Transactions read one pass over the capture: make it now, in slices.
+    void store.prepare(() => this.store === store && !this.closed);
     return ok(info);
   }
 }

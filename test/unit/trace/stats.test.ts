@@ -168,8 +168,10 @@ describe('windowQuery', () => {
   it('reduces messages, bytes, latency and occupancy to per-bucket count/sum/min/max', () => {
     expect(windowQuery(blocks, { ...q, series: 'messages' })).toEqual({
       fromNs: 0, toNs: 150_000, bucketNs: 50_000, series: 'messages',
-      count: [3, 3, 2], sum: [3, 3, 2], min: [1, 1, 1], max: [1, 1, 1],
+      count: [3, 3, 2], sum: [3, 3, 2], min: [1, 1, 1], max: [1, 1, 1], first: [1, 5, 11],
     });
+    // Every record, markers and doorbells too, each bucket naming its first.
+    expect(windowQuery(blocks, { ...q, series: 'records' })).toMatchObject({ count: [5, 4, 4], first: [0, 5, 9] });
     expect(windowQuery(blocks, { ...q, series: 'bytes' })).toMatchObject({ count: [3, 3, 2], sum: [72, 108, 15], min: [12, 12, 3], max: [48, 48, 12] });
     expect(windowQuery(blocks, { ...q, series: 'latency' })).toMatchObject({ count: [1, 2, 0], sum: [24_690, 74_070, 0], min: [24_690, 24_690, null], max: [24_690, 49_380, null] });
     expect(windowQuery(blocks, { ...q, series: 'occupancy' })).toMatchObject({ count: [0, 0, 2], sum: [0, 0, 6], min: [null, null, 2], max: [null, null, 4] });

@@ -51,3 +51,25 @@ export function axisSize(min: number, ticks = true): uPlot.Axis.Size {
     return Math.max(min, Math.ceil((ticks ? TICK_PX : 0) + GAP_PX + widest + 2));
   };
 }
+
+/**
+ * The time axis's labels: seconds since the capture start with as many decimals as the tick step
+ * needs, so neighbouring labels never collapse into one ("137.829 / 137.83") however far it zooms.
+ */
+export function timeDecimals(stepS: number): number {
+  return stepS > 0 ? Math.min(9, Math.max(0, Math.ceil(-Math.log10(stepS) - 1e-9))) : 0;
+}
+
+/** uPlot axis `values` for the time axis (x in seconds): every label with the step's decimals. */
+export const timeValues = (_u: uPlot, splits: number[], _axis: number, _space: number, incr: number): string[] => splits.map((s) => s.toFixed(timeDecimals(incr)));
+
+/**
+ * A time range in one unit (that of its end) with the decimals that keep a hundredth of its span
+ * visible: "137.82900 – 137.83000 s", never "138 s – 138 s".
+ */
+export function formatRange(fromNs: number, toNs: number): string {
+  const [div, unit] = toNs >= 1e9 ? [1e9, 's'] : toNs >= 1e6 ? [1e6, 'ms'] : toNs >= 1e3 ? [1e3, 'µs'] : [1, 'ns'];
+  const resolution = Math.max(1, (toNs - fromNs) / 100);
+  const decimals = Math.min(9, Math.max(0, Math.ceil(Math.log10(div / resolution))));
+  return `${(fromNs / div).toFixed(decimals)} – ${(toNs / div).toFixed(decimals)} ${unit}`;
+}
