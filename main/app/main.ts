@@ -39,6 +39,7 @@ import {
 import type { WorkbenchEvent } from '../../src/api/workbench';
 import { DEFAULT_BOARD } from '../../src/boards/builtin';
 import { CHANNELS, type DesktopCommand, type DesktopSettings, type SettingsUpdateResult } from '../../src/api/desktop';
+import { afterDisconnect } from '../../src/api/switchSession';
 import { logFailures, RpcClient, serveRpc, type RpcHandler, type RpcServer, type WorkbenchReply } from '../../src/api/rpc';
 import { shutdownEngine } from '../host/desktop/engineHost';
 import { hostChannel, type HostPort } from '../host/desktop/port';
@@ -245,8 +246,13 @@ async function showReply(what: string, reply: WorkbenchReply): Promise<void> {
   if (!reply.ok) await tell('error', `${what} failed`, reply.error.message);
 }
 
+/** The engine holds one session at a time: a connect or an open from the menu ends the current one first. */
+function switchTo(next: () => Promise<WorkbenchReply>): Promise<WorkbenchReply> {
+  return afterDisconnect(() => request('session.disconnect', {}), menuState.connected, next);
+}
+
 async function openCapture(path: string): Promise<void> {
-  let reply = await request('capture.open', { path });
+  let reply = await switchTo(() => request('capture.open', { path }));
   // A file picked inside a journal folder means the folder.
   if (!reply.ok && reply.error.code === 'not-found' && statSync(path, { throwIfNoEntry: false })?.isFile()) {
     const folder = await request('capture.open', { path: dirname(path) });
@@ -277,7 +283,7 @@ async function onMenu(a: MenuAction): Promise<void> {
     case 'board.connect':
       if (a.board === null) return sendCommand({ kind: 'show-view', view: 'connect' });
       sendCommand({ kind: 'show-view', view: 'devices' });
-      return showReply(`Connecting ${a.board}`, await request('session.connect', { board: a.board }));
+      return showReply(`Connecting ${a.board}`, await switchTo(() => request('session.connect', { board: a.board })));
     case 'board.disconnect':
       return showReply('Disconnecting', await request('session.disconnect', {}));
     case 'board.reset-device': {

@@ -6,7 +6,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent as ReactKeyboardEvent } from 'react';
 
-import { THEMES, type ThemeName } from '../../src/api/desktop';
+import { THEMES, VIEW_TABS, type ThemeName, type ViewName } from '../../src/api/desktop';
 import type { TraceInfo, WorkbenchError, WorkbenchParams, WorkbenchResult } from '../../src/api/workbench';
 import { WORKLOADS } from '../../src/devices/registry';
 import type { EngineApi, LinkState } from './engine/api';
@@ -17,7 +17,7 @@ import { CommandPalette, modifierKey, type Command } from './ui/CommandPalette';
 import { ErrorNote } from './ui/ErrorNote';
 import type { ExportScope, TraceRequest, ViewNav } from './ui/nav';
 import { linkDetail } from './ui/linkDetail';
-import { afterDisconnect } from './ui/switchSession';
+import { afterDisconnect } from '../../src/api/switchSession';
 import { useTheme } from './ui/theme';
 import { useSession } from './ui/useSession';
 import { useTraceActivity } from './ui/useTraceActivity';
@@ -35,17 +35,6 @@ import { TransactionsView } from './views/transactions/TransactionsView';
 
 import './App.css';
 
-export const VIEWS = [
-  { id: 'connect', title: 'Connect' },
-  { id: 'devices', title: 'Devices' },
-  { id: 'queues', title: 'Queues' },
-  { id: 'trace', title: 'Trace' },
-  { id: 'timeline', title: 'Timeline' },
-  { id: 'transactions', title: 'Transactions' },
-  { id: 'statistics', title: 'Statistics' },
-  { id: 'expert', title: 'Expert' },
-] as const;
-export type ViewId = (typeof VIEWS)[number]['id'];
 
 type Board = WorkbenchResult<'boards.list'>['boards'][number];
 
@@ -88,7 +77,7 @@ function useTraceInfo(api: EngineApi): TraceInfo | null {
 type Flash = { tone: 'ok'; text: string } | { tone: 'error'; error: WorkbenchError };
 
 export function App({ api }: { api: EngineApi }) {
-  const [view, setView] = useState<ViewId>('connect');
+  const [view, setView] = useState<ViewName>('connect');
   const [palette, setPalette] = useState(false);
   const [exporting, setExporting] = useState(false);
   const [exportScope, setExportScope] = useState<ExportScope | null>(null);
@@ -161,7 +150,7 @@ export function App({ api }: { api: EngineApi }) {
   const connectTo = useCallback(
     (id: string) => {
       setView('connect');
-      void act(afterDisconnect(api, connected, () => api.call('session.connect', { board: id })));
+      void act(afterDisconnect(() => api.call('session.disconnect', {}), connected, () => api.call('session.connect', { board: id })));
     },
     [api, act, connected],
   );
@@ -170,7 +159,7 @@ export function App({ api }: { api: EngineApi }) {
   const commands = useMemo<Command[]>(() => {
     const devices = state?.connected ? state.devices : [];
     return [
-      ...VIEWS.map((v, i) => ({ id: `view.${v.id}`, title: `Go to ${v.title}`, keys: String(i + 1), run: () => setView(v.id) })),
+      ...VIEW_TABS.map((v, i) => ({ id: `view.${v.id}`, title: `Go to ${v.title}`, keys: String(i + 1), run: () => setView(v.id) })),
       ...boards.map((b) => ({
         id: `connect.${b.id}`,
         title: `Connect to ${b.id}${b.simulated ? ' (simulated)' : ''}`,
@@ -250,7 +239,7 @@ export function App({ api }: { api: EngineApi }) {
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       const modKey = e.ctrlKey || e.metaKey;
-      const digit = /^[1-9]$/.test(e.key) ? VIEWS[Number(e.key) - 1] : undefined;
+      const digit = /^[1-9]$/.test(e.key) ? VIEW_TABS[Number(e.key) - 1] : undefined;
       if (modKey && e.key.toLowerCase() === 'k') setPalette((p) => !p);
       else if (modKey && e.key.toLowerCase() === 'e') openExport();
       else if (!modKey && !e.altKey && !editable(e.target) && digit) setView(digit.id);
@@ -278,12 +267,12 @@ export function App({ api }: { api: EngineApi }) {
   // Tabs are one Tab stop: the arrow keys, Home and End move between them (WAI-ARIA tabs pattern).
   const tabs = useRef<(HTMLButtonElement | null)[]>([]);
   const onTabKey = (e: ReactKeyboardEvent): void => {
-    const at = VIEWS.findIndex((v) => v.id === view);
-    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: VIEWS.length - 1 }[e.key];
+    const at = VIEW_TABS.findIndex((v) => v.id === view);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: VIEW_TABS.length - 1 }[e.key];
     if (to === undefined) return;
     e.preventDefault();
-    const next = (to + VIEWS.length) % VIEWS.length;
-    setView(VIEWS[next]!.id);
+    const next = (to + VIEW_TABS.length) % VIEW_TABS.length;
+    setView(VIEW_TABS[next]!.id);
     tabs.current[next]?.focus();
   };
 
@@ -364,7 +353,7 @@ export function App({ api }: { api: EngineApi }) {
         </button>
       </header>
       <nav className="app-nav" role="tablist" aria-label="Views" onKeyDown={onTabKey}>
-        {VIEWS.map((v, i) => (
+        {VIEW_TABS.map((v, i) => (
           <button
             key={v.id}
             ref={(el) => {

@@ -22,8 +22,19 @@ export const CHANNELS = {
 /** `data.type` of the window message that hands the engine port to the page (`event.ports[0]`). */
 export const ENGINE_PORT_MESSAGE = 'amp-workbench:engine-port';
 
-export const VIEWS = ['connect', 'devices', 'queues', 'trace', 'timeline'] as const;
-export type ViewName = (typeof VIEWS)[number];
+/** The page's views in tab order (keys 1–8, the View menu); the one list of them. */
+export const VIEW_TABS = [
+  { id: 'connect', title: 'Connect' },
+  { id: 'devices', title: 'Devices' },
+  { id: 'queues', title: 'Queues' },
+  { id: 'trace', title: 'Trace' },
+  { id: 'timeline', title: 'Timeline' },
+  { id: 'transactions', title: 'Transactions' },
+  { id: 'statistics', title: 'Statistics' },
+  { id: 'expert', title: 'Expert' },
+] as const;
+export type ViewName = (typeof VIEW_TABS)[number]['id'];
+export const VIEWS: readonly ViewName[] = VIEW_TABS.map((v) => v.id);
 export const THEMES = ['system', 'light', 'dark'] as const;
 export type ThemeName = (typeof THEMES)[number];
 

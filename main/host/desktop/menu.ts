@@ -3,7 +3,7 @@
  * dispatches. The objects have the shape of Electron's MenuItemConstructorOptions (main/app passes
  * them to Menu.buildFromTemplate unchanged), so the whole menu is tested without Electron.
  */
-import { THEMES, VIEWS, type ThemeName, type ViewName } from '../../../src/api/desktop';
+import { THEMES, VIEW_TABS, type ThemeName, type ViewName } from '../../../src/api/desktop';
 
 /** Roles we use (Electron implements them). */
 export type MenuRole =
@@ -70,7 +70,6 @@ export interface MenuState {
 }
 
 const THEME_LABELS: Record<ThemeName, string> = { system: 'System Theme', light: 'Light Theme', dark: 'Dark Theme' };
-const VIEW_LABELS: Record<ViewName, string> = { connect: 'Connect', devices: 'Devices', queues: 'Queues', trace: 'Trace', timeline: 'Timeline' };
 
 /** Menu labels show "&" literally only when doubled (Windows/Linux mnemonics). */
 function literal(text: string): string {
@@ -94,8 +93,8 @@ export function buildMenuTemplate(state: MenuState, dispatch: (action: MenuActio
   const file: MenuItemTemplate = {
     label: '&File',
     submenu: [
-      item({ id: 'file.open-capture' }, 'Open Capture…', { accelerator: 'CmdOrCtrl+O', enabled: !state.connected }),
-      { label: 'Recent Captures', submenu: recent, enabled: !state.connected },
+      item({ id: 'file.open-capture' }, 'Open Capture…', { accelerator: 'CmdOrCtrl+O' }),
+      { label: 'Recent Captures', submenu: recent },
       sep,
       item({ id: 'file.export' }, 'Export…', { accelerator: 'CmdOrCtrl+E', enabled: state.hasTrace }),
       ...(mac ? [] : [sep, { role: 'quit' as const }]),
@@ -107,8 +106,7 @@ export function buildMenuTemplate(state: MenuState, dispatch: (action: MenuActio
     label: '&Board',
     submenu: [
       {
-        label: 'Connect',
-        enabled: !state.connected,
+        label: state.connected ? 'Switch To' : 'Connect',
         submenu: [
           ...boards.map((b) => item({ id: 'board.connect', board: b }, literal(b === state.defaultBoard ? `${b} (default, simulated)` : b))),
           sep,
@@ -128,7 +126,7 @@ export function buildMenuTemplate(state: MenuState, dispatch: (action: MenuActio
   const view: MenuItemTemplate = {
     label: '&View',
     submenu: [
-      ...VIEWS.map((v, i) => item({ id: 'view.show', view: v }, VIEW_LABELS[v], { type: 'radio', checked: state.view === v, accelerator: `CmdOrCtrl+${i + 1}` })),
+      ...VIEW_TABS.map((v, i) => item({ id: 'view.show', view: v.id }, v.title, { type: 'radio', checked: state.view === v.id, accelerator: `CmdOrCtrl+${i + 1}` })),
       sep,
       ...THEMES.map((t) => item({ id: 'view.theme', theme: t }, THEME_LABELS[t], { type: 'radio', checked: state.theme === t })),
       sep,

@@ -97,7 +97,7 @@ describe('settings patches from the page', () => {
 
   it.each([
     [{ recentCaptures: ['/etc'] }, 'settings update: "recentCaptures" cannot be set by the page; expected only "theme", "view", "layout"'],
-    [{ view: 'registers' }, 'settings update: view: expected one of "connect", "devices", "queues", "trace", "timeline", saw "registers"'],
+    [{ view: 'registers' }, 'settings update: view: expected one of "connect", "devices", "queues", "trace", "timeline", "transactions", "statistics", "expert", saw "registers"'],
     ['dark', 'settings update: expected an object such as {"theme": "dark"}, saw "dark"'],
   ])('refuses %j as a whole', (patch, error) => {
     expect(applySettingsPatch(custom, patch)).toEqual({ ok: false, error });

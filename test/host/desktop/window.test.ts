@@ -105,6 +105,9 @@ describe('native menus', () => {
       'Queues [CmdOrCtrl+3]',
       'Trace [CmdOrCtrl+4]',
       'Timeline [CmdOrCtrl+5]',
+      'Transactions [CmdOrCtrl+6]',
+      'Statistics [CmdOrCtrl+7]',
+      'Expert [CmdOrCtrl+8]',
       '---',
       'System Theme',
       'Light Theme',
@@ -124,9 +127,9 @@ describe('native menus', () => {
     const { menu, actions } = build({ connected: true, hasTrace: true, devices: [{ devNum: 2, name: 'virtio-rng' }], recentBoards: ['hw-board'], theme: 'dark', view: 'trace' });
     const click = (items: readonly MenuItemTemplate[], label: string) => items.find((i) => i.label === label)!.click!();
     click(sub(menu, '&File'), 'Export…');
-    click(sub(menu, '&Board', 'Connect'), 'hw-board');
-    click(sub(menu, '&Board', 'Connect'), 'sim-qemu-amp-pci (default, simulated)');
-    click(sub(menu, '&Board', 'Connect'), 'Choose a Board…');
+    click(sub(menu, '&Board', 'Switch To'), 'hw-board');
+    click(sub(menu, '&Board', 'Switch To'), 'sim-qemu-amp-pci (default, simulated)');
+    click(sub(menu, '&Board', 'Switch To'), 'Choose a Board…');
     click(sub(menu, '&Board'), 'Disconnect');
     click(sub(menu, '&Board', 'Reset Device…'), 'dev 2: virtio-rng…');
     click(sub(menu, '&View'), 'Light Theme');
@@ -154,8 +157,8 @@ describe('native menus', () => {
     expect(enabled(sub(idle, '&File'))).toEqual({ 'Open Capture…': true, 'Recent Captures': true, 'Export…': false });
     expect(enabled(sub(idle, '&Board'))).toEqual({ Connect: true, Disconnect: false, 'Reset Device…': false });
     const live = build({ connected: true, hasTrace: true, devices: [{ devNum: 0, name: 'virtio-i2c' }] }).menu;
-    expect(enabled(sub(live, '&File'))).toEqual({ 'Open Capture…': false, 'Recent Captures': false, 'Export…': true });
-    expect(enabled(sub(live, '&Board'))).toEqual({ Connect: false, Disconnect: true, 'Reset Device…': true });
+    expect(enabled(sub(live, '&File'))).toEqual({ 'Open Capture…': true, 'Recent Captures': true, 'Export…': true });
+    expect(enabled(sub(live, '&Board'))).toEqual({ 'Switch To': true, Disconnect: true, 'Reset Device…': true });
   });
 
   it('lists recent captures newest first, with & shown literally, and can clear them', () => {

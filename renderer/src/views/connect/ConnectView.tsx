@@ -14,7 +14,7 @@ import type { WorkbenchApi } from '../../engine/api';
 import { Chip, type ChipTone } from '../../ui/Chip';
 import { ErrorNote } from '../../ui/ErrorNote';
 import { linkDetail } from '../../ui/linkDetail';
-import { afterDisconnect } from '../../ui/switchSession';
+import { afterDisconnect } from '../../../../src/api/switchSession';
 import { useSession } from '../../ui/useSession';
 import { phaseTone } from '../devices/deviceTone';
 import { fileTransfer, openCaptureFile } from '../export/captureFiles';
@@ -151,7 +151,7 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
     setFailure(null);
     setConnecting(what);
     const link = linkSpec.trim();
-    const r = await afterDisconnect(api, connected, () => api.call('session.connect', link ? { ...params, link } : params));
+    const r = await afterDisconnect(() => api.call('session.disconnect', {}), connected, () => api.call('session.connect', link ? { ...params, link } : params));
     setConnecting(null);
     if (!r.ok) {
       setFailure({ error: r.error, tryThis: tryAfter(r.error) });
@@ -183,14 +183,14 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
   const openRecent = async (path: string): Promise<void> => {
     setFailure(null);
     setConnecting(path);
-    const r = await afterDisconnect(api, connected, () => api.call('capture.open', { path }));
+    const r = await afterDisconnect(() => api.call('session.disconnect', {}), connected, () => api.call('capture.open', { path }));
     await opened(r.ok ? { ok: true, value: r.result } : r);
   };
 
   const openFile = async (file: File | undefined): Promise<void> => {
     setFailure(null);
     setConnecting(file?.name ?? 'capture');
-    const r = await afterDisconnect(api, connected, async () => {
+    const r = await afterDisconnect(() => api.call('session.disconnect', {}), connected, async () => {
       const o = await openCaptureFile(api, file);
       return o.ok ? { ok: true as const, result: o.value } : o;
     });
