@@ -1,0 +1,251 @@
+/**
+ * The user-space side of Linux's virtio-msg loopback bus (docs/linux-loopback.md §1): the
+ * control device /dev/virtio-msg-lb takes IOCTL_VMSG_LB_ADD / _REMOVE with a dev_id and maps the
+ * reserved "vmsglb" pool (whose physical base the device tree gives: the addresses in SET_VQUEUE
+ * and in descriptors are pool addresses), and the bus's message device /dev/virtio-msg-N hands
+ * out each message the kernel's transport sends (read) and takes the answers (write).
+ *
+ * Every path is the caller's to change, so the tests put a stand-in process behind a FIFO pair,
+ * a memfd and a fake device tree (test/host/loopbackKernel.ts).
+ */
+import { closeSync, existsSync, fstatSync, openSync, read as fsRead, readdirSync, readFileSync, realpathSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { MemoryWindow } from '../../../src/bus/window';
+import { VIRTIO_MSG_MIN_SIZE } from '../../../src/roles/device/loopback';
+import { fail, ok, type Result } from '../../../src/util/result';
+import { systemErrorText } from '../systemError';
+import { NativeWindow, watchMappings } from './nativeWindow';
+import { requireNative } from './shmFile';
+
+export const LOOPBACK_CONTROL = '/dev/virtio-msg-lb';
+export const DEVICE_TREE = '/proc/device-tree';
+export const SYS_CLASS_MISC = '/sys/class/misc';
+
+/** include/uapi/linux/virtio_msg_lb.h: _IOC(_IOC_NONE, 'P', nr, sizeof(struct vmsg_lb_dev_info)). */
+const ioc = (nr: number): number => (4 << 16) | (0x50 << 8) | nr;
+export const IOCTL_VMSG_LB_ADD = ioc(0);
+export const IOCTL_VMSG_LB_REMOVE = ioc(1);
+
+/** Adds and removes the bus's devices (the kernel registers a virtio device per dev_id). */
+export interface LoopbackRegistrar {
+  /** Resolves once the kernel brought the device up (or failed to). */
+  add(devId: number): Promise<Result<void>>;
+  remove(devId: number): Promise<Result<void>>;
+  close(): void;
+}
+
+export interface LinuxLoopbackOptions {
+  /** The bus's control device (ioctls, and the pool's mmap unless `pool` is given). */
+  control?: string;
+  /** Where requests are read and answers written: one device (default: the bus's /dev/virtio-msg-N) or a pair. */
+  messages?: string | { read: string; write: string };
+  /** What to mmap for the pool (default: the control device). */
+  pool?: string;
+  /** Where the vmsglb node is looked for (default /proc/device-tree). */
+  deviceTree?: string;
+  /** Where the message device is looked for (default /sys/class/misc). */
+  sysClassMisc?: string;
+  /** Default: the ioctls on the control device. */
+  registrar?: LoopbackRegistrar;
+}
+
+export interface LoopbackKernel {
+  readonly description: string;
+  /** The vmsglb pool, mapped; `poolBase` is the address of its byte 0 in the kernel's messages. */
+  readonly pool: MemoryWindow;
+  readonly poolBase: bigint;
+  readonly registrar: LoopbackRegistrar;
+  /** The next message (null once the message device is gone); one read at a time. */
+  read(): Promise<Result<Uint8Array | null>>;
+  write(bytes: Uint8Array): Result<void>;
+  /** Resolves with why, once the pool's memory went away under the session. */
+  readonly lost: Promise<string>;
+  close(): void;
+}
+
+/** The vmsglb reserved-memory node: base and size from its reg property (big-endian cells). */
+export function readPoolRegion(deviceTree: string): Result<{ base: bigint; size: bigint; node: string }> {
+  const dir = join(deviceTree, 'reserved-memory');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    return fail(`cannot read ${dir} (${systemErrorText(e)}): the loopback bus needs a reserved-memory node named vmsglb in the device tree`);
+  }
+  const name = names.find((n) => n === 'vmsglb' || n.startsWith('vmsglb@'));
+  if (!name) return fail(`no node named vmsglb in ${dir} (saw ${names.join(', ') || 'nothing'}): the loopback bus's pool is the reserved memory of that name`);
+  const node = join(dir, name);
+  const cells = (prop: string, dflt: number): number => {
+    const p = join(dir, prop);
+    return existsSync(p) ? readFileSync(p).readUInt32BE(0) : dflt;
+  };
+  const addressCells = cells('#address-cells', 2);
+  const sizeCells = cells('#size-cells', 1);
+  let reg: Buffer;
+  try {
+    reg = readFileSync(join(node, 'reg'));
+  } catch (e) {
+    return fail(`cannot read ${join(node, 'reg')}: ${systemErrorText(e)}`);
+  }
+  const expected = 4 * (addressCells + sizeCells);
+  if (reg.length < expected) return fail(`${join(node, 'reg')} has ${reg.length} bytes, expected ${expected} (#address-cells ${addressCells}, #size-cells ${sizeCells})`);
+  const number = (at: number, n: number): bigint => {
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = (v << 32n) | BigInt(reg.readUInt32BE(at + 4 * i));
+    return v;
+  };
+  const base = number(0, addressCells);
+  const size = number(4 * addressCells, sizeCells);
+  if (size === 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) return fail(`${join(node, 'reg')}: pool size ${size} is not usable`);
+  return ok({ base, size, node });
+}
+
+/** The message device the loopback bus registered: the misc device virtio-msg-N whose parent is virtio-msg-lb. */
+export function findMessageDevice(sysClassMisc: string): Result<string> {
+  let names: string[];
+  try {
+    names = readdirSync(sysClassMisc).filter((n) => /^virtio-msg-\d+$/.test(n));
+  } catch (e) {
+    return fail(`cannot list ${sysClassMisc} (${systemErrorText(e)}) to find the loopback bus's /dev/virtio-msg-N; give it with --link linux-loopback:CONTROL,msg=/dev/virtio-msg-N`);
+  }
+  const ours = names.filter((n) => {
+    try {
+      return realpathSync(join(sysClassMisc, n, 'device')).endsWith('/virtio-msg-lb');
+    } catch {
+      return false;
+    }
+  });
+  const pick = ours.length === 1 ? ours : names.length === 1 ? names : [];
+  if (pick.length === 1) return ok(`/dev/${pick[0]}`);
+  return fail(
+    names.length === 0
+      ? `no virtio-msg-N device in ${sysClassMisc}: is the virtio_msg_loopback module loaded (modprobe virtio_msg_loopback)?`
+      : `several message devices (${names.join(', ')}) and none tells it belongs to virtio-msg-lb; give it with --link linux-loopback:CONTROL,msg=/dev/virtio-msg-N`,
+  );
+}
+
+/** IOCTL_VMSG_LB_ADD / _REMOVE on the control device, each on a pool thread (ADD waits for the bring-up). */
+export function ioctlRegistrar(control: string): Result<LoopbackRegistrar> {
+  let fd: number;
+  try {
+    fd = openSync(control, 'r+');
+  } catch (e) {
+    return fail(`cannot open the loopback bus's control device ${control}: ${systemErrorText(e)}`);
+  }
+  const addon = requireNative('the loopback bus');
+  const call = async (request: number, what: string, devId: number): Promise<Result<void>> => {
+    try {
+      await addon.ioctlU32(fd, request, devId);
+      return ok(undefined);
+    } catch (e) {
+      return fail(`${what} dev_id ${devId} on ${control} failed: ${systemErrorText(e)}`);
+    }
+  };
+  return ok({
+    add: (devId) => call(IOCTL_VMSG_LB_ADD, 'IOCTL_VMSG_LB_ADD', devId),
+    remove: (devId) => call(IOCTL_VMSG_LB_REMOVE, 'IOCTL_VMSG_LB_REMOVE', devId),
+    close: () => closeSync(fd),
+  });
+}
+
+export function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Result<LoopbackKernel> {
+  const control = opts.control ?? LOOPBACK_CONTROL;
+  const region = readPoolRegion(opts.deviceTree ?? DEVICE_TREE);
+  if (!region.ok) return region;
+  let messages = opts.messages;
+  if (messages === undefined) {
+    const found = findMessageDevice(opts.sysClassMisc ?? SYS_CLASS_MISC);
+    if (!found.ok) return found;
+    messages = found.value;
+  }
+  const paths = typeof messages === 'string' ? { read: messages, write: messages } : messages;
+  const addon = requireNative('the loopback bus');
+  const poolPath = opts.pool ?? control;
+  let mapping;
+  try {
+    mapping = addon.map(poolPath, 0, Number(region.value.size));
+  } catch (e) {
+    return fail(`cannot map the vmsglb pool (${region.value.size} bytes at 0x${region.value.base.toString(16)}) through ${poolPath}: ${systemErrorText(e)}`);
+  }
+  const { onGone, lost } = watchMappings();
+  const fds: number[] = [];
+  const closeAll = () => {
+    for (const fd of fds.splice(0)) closeSync(fd);
+    mapping.unmap();
+  };
+  let readFd: number;
+  let writeFd: number;
+  try {
+    // One descriptor for the kernel's device (read and write on the same file), two for a pair.
+    readFd = openSync(paths.read, paths.read === paths.write ? 'r+' : 'r');
+    fds.push(readFd);
+    writeFd = paths.read === paths.write ? readFd : openSync(paths.write, 'w');
+    if (writeFd !== readFd) fds.push(writeFd);
+  } catch (e) {
+    closeAll();
+    return fail(`cannot open the loopback bus's message device ${paths.read === paths.write ? paths.read : `${paths.read} / ${paths.write}`}: ${systemErrorText(e)}`);
+  }
+  let registrar = opts.registrar;
+  if (!registrar) {
+    const r = ioctlRegistrar(control);
+    if (!r.ok) {
+      closeAll();
+      return r;
+    }
+    registrar = r.value;
+  }
+  // The kernel's device hands out a whole message per read; a FIFO may split one (EOF there: the stand-in is gone).
+  const stream = fstatSync(readFd).isFIFO() || fstatSync(readFd).isSocket();
+  const pending: Uint8Array[] = [];
+  let buffered = new Uint8Array(0);
+  const readOnce = (): Promise<Result<number>> =>
+    new Promise((resolve) => {
+      const buf = new Uint8Array(VIRTIO_MSG_MIN_SIZE * 16);
+      fsRead(readFd, buf, 0, stream ? buf.length : VIRTIO_MSG_MIN_SIZE, null, (e, n) => {
+        if (e) return resolve(fail(`reading ${paths.read} failed: ${systemErrorText(e)}`));
+        const joined = new Uint8Array(buffered.length + n);
+        joined.set(buffered);
+        joined.set(buf.subarray(0, n), buffered.length);
+        buffered = joined;
+        while (buffered.length >= VIRTIO_MSG_MIN_SIZE) {
+          pending.push(buffered.slice(0, VIRTIO_MSG_MIN_SIZE));
+          buffered = buffered.subarray(VIRTIO_MSG_MIN_SIZE);
+        }
+        resolve(ok(n));
+      });
+    });
+  let closed = false;
+  return ok({
+    description: `Linux loopback bus (${control}, messages ${paths.read === paths.write ? paths.read : `${paths.read} / ${paths.write}`}, pool 0x${region.value.base.toString(16)} +0x${region.value.size.toString(16)})`,
+    pool: new NativeWindow(mapping, 0, Number(region.value.size), onGone),
+    poolBase: region.value.base,
+    registrar,
+    async read() {
+      for (;;) {
+        const next = pending.shift();
+        if (next) return ok(next);
+        if (closed) return ok(null);
+        const r = await readOnce();
+        if (!r.ok) return closed ? ok(null) : r;
+        // 0 from the kernel's read: interrupted by a signal (it returns 0, not -EINTR); read again.
+        if (r.value === 0 && stream) return ok(null);
+      }
+    },
+    write(bytes) {
+      try {
+        writeSync(writeFd, bytes);
+        return ok(undefined);
+      } catch (e) {
+        return fail(`writing to ${paths.write} failed: ${systemErrorText(e)}`);
+      }
+    },
+    lost,
+    close() {
+      if (closed) return;
+      closed = true;
+      registrar.close();
+      closeAll();
+    },
+  });
+}
