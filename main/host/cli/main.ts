@@ -14,6 +14,7 @@ import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
 import { cmdServe } from './serve';
+import { cmdServeDevice } from './serveDevice';
 import { cmdSim } from './sim';
 import { cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
 import { systemErrorText } from '../systemError';
@@ -39,6 +40,9 @@ Usage:
                        (live capture in Wireshark; installs the dissector too)
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
                     [--fault NAME[=ARG][@N|@MESSAGE],… | --fault help] [--published FILE]
+  amp-workbench serve-device --link linux-loopback[:CONTROL] | shm-file:FILE | ivshmem[:SOCKET]
+                      [--board ID | --profile FILE] [--devices KIND[:DEV_NUM],…] [--out FOLDER]
+                      (serve rng, i2c and console devices to a real driver, e.g. Linux's, until Ctrl-C)
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
                       [--static DIR] [--no-connect]
 
@@ -145,6 +149,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   'wireshark-extcap': cmdWiresharkExtcap,
   sim: cmdSim,
   serve: cmdServe,
+  'serve-device': cmdServeDevice,
 };
 
 async function main(argv: string[]): Promise<number> {

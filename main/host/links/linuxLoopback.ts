@@ -8,8 +8,10 @@
  * Every path is the caller's to change, so the tests put a stand-in process behind a FIFO pair,
  * a memfd and a fake device tree (test/host/loopbackKernel.ts).
  */
-import { closeSync, existsSync, fstatSync, openSync, read as fsRead, readdirSync, readFileSync, realpathSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, read as fsRead, readdirSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { constants } from 'node:os';
 
 import type { MemoryWindow } from '../../../src/bus/window';
 import { VIRTIO_MSG_MIN_SIZE } from '../../../src/roles/device/loopback';
@@ -71,7 +73,7 @@ export function readPoolRegion(deviceTree: string): Result<{ base: bigint; size:
   try {
     names = readdirSync(dir);
   } catch (e) {
-    return fail(`cannot read ${dir} (${systemErrorText(e)}): the loopback bus needs a reserved-memory node named vmsglb in the device tree`);
+    return fail(`the loopback bus needs a reserved-memory node named vmsglb in the device tree, and ${systemErrorText(e)}`);
   }
   const name = names.find((n) => n === 'vmsglb' || n.startsWith('vmsglb@'));
   if (!name) return fail(`no node named vmsglb in ${dir} (saw ${names.join(', ') || 'nothing'}): the loopback bus's pool is the reserved memory of that name`);
@@ -149,7 +151,63 @@ export function ioctlRegistrar(control: string): Result<LoopbackRegistrar> {
   });
 }
 
-export function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Result<LoopbackKernel> {
+/**
+ * The ioctls as records over a UNIX socket, for a stand-in of the kernel's control device
+ * (docs/linux-loopback.md §3): 8 bytes out (request, dev_id; le32 each), 4 back when the call
+ * returns (0 or -errno, le32), in order.
+ */
+export function socketRegistrar(path: string): Promise<Result<LoopbackRegistrar>> {
+  return new Promise((resolve) => {
+    const socket: Socket = createConnection(path);
+    const waiting: ((r: number | null) => void)[] = [];
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      while (buffered.length >= 4) {
+        waiting.shift()?.(buffered.readInt32LE(0));
+        buffered = buffered.subarray(4);
+      }
+    });
+    socket.on('close', () => {
+      for (const w of waiting.splice(0)) w(null);
+    });
+    socket.once('error', (e) => resolve(fail(`cannot reach the loopback control socket ${path}: ${systemErrorText(e)}`)));
+    socket.once('connect', () => {
+      const call = (request: number, what: string, devId: number): Promise<Result<void>> =>
+        new Promise((done) => {
+          waiting.push((r) => {
+            if (r === 0) return done(ok(undefined));
+            const name = r === null ? null : Object.entries(constants.errno).find(([, n]) => n === -r)?.[0];
+            done(fail(`${what} dev_id ${devId} on ${path} failed: ${r === null ? 'the control socket closed' : `${name ?? 'errno'} (${-r})`}`));
+          });
+          const rec = Buffer.alloc(8);
+          rec.writeUInt32LE(request, 0);
+          rec.writeUInt32LE(devId, 4);
+          socket.write(rec);
+        });
+      resolve(
+        ok({
+          add: (devId) => call(IOCTL_VMSG_LB_ADD, 'IOCTL_VMSG_LB_ADD', devId),
+          remove: (devId) => call(IOCTL_VMSG_LB_REMOVE, 'IOCTL_VMSG_LB_REMOVE', devId),
+          close: () => socket.destroy(),
+        }),
+      );
+    });
+  });
+}
+
+/** The control's registrar: the ioctls on the kernel's device, or records over a stand-in's socket. */
+export async function controlRegistrar(control: string): Promise<Result<LoopbackRegistrar>> {
+  let socket = false;
+  try {
+    socket = statSync(control).isSocket();
+  } catch {
+    // Missing: ioctlRegistrar's open says so.
+  }
+  return socket ? socketRegistrar(control) : ioctlRegistrar(control);
+}
+
+export async function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Promise<Result<LoopbackKernel>> {
   const control = opts.control ?? LOOPBACK_CONTROL;
   const region = readPoolRegion(opts.deviceTree ?? DEVICE_TREE);
   if (!region.ok) return region;
@@ -188,7 +246,7 @@ export function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Result<Loopb
   }
   let registrar = opts.registrar;
   if (!registrar) {
-    const r = ioctlRegistrar(control);
+    const r = await controlRegistrar(control);
     if (!r.ok) {
       closeAll();
       return r;

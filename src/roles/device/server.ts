@@ -47,6 +47,17 @@ export interface DeviceServerOptions {
   silentGetShm?: boolean;
 }
 
+/** A served device as the driver set it up: what the Devices and Queues views show of the device side. */
+export interface ServedDeviceState {
+  devNum: number;
+  deviceId: number;
+  status: number;
+  offeredFeatures: bigint;
+  driverFeatures: bigint;
+  negotiated: bigint;
+  queues: { index: number; size: number; descAddr: bigint; driverAddr: bigint; deviceAddr: bigint; enabled: boolean }[];
+}
+
 interface QueueSlot {
   size: number;
   desc: bigint;
@@ -114,6 +125,18 @@ export class DeviceServer {
     if (!d) return;
     d.status |= STATUS.DEVICE_NEEDS_RESET;
     await this.sendConfigEvent(devNum, d);
+  }
+
+  devicesState(): ServedDeviceState[] {
+    return [...this.devices].map(([devNum, d]) => ({
+      devNum,
+      deviceId: d.model.deviceId,
+      status: d.status,
+      offeredFeatures: d.model.offeredFeatures,
+      driverFeatures: d.driverFeatures,
+      negotiated: d.negotiated,
+      queues: [...d.queues].map(([index, q]) => ({ index, size: q.size, descAddr: q.desc, driverAddr: q.driver, deviceAddr: q.device, enabled: q.enabled })),
+    }));
   }
 
   status(devNum: number): number | undefined {
