@@ -26,7 +26,9 @@ import { constants } from 'node:os';
 import { loadNative } from '../../main/native/index';
 import { SeededPrng } from '../../src/devices/rng';
 import { decode, encode, fieldBytes, fieldNumber as n, fieldWords } from '../../src/protocol/index';
-import type { Fields } from '../../src/protocol/types';
+import type { FieldValue } from '../../src/protocol/types';
+
+type Fields = Record<string, FieldValue>;
 
 const cfg = JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as { dir: string; pool: string; mode: 'bringup' | 'faults' | 'bench'; count?: number; rngSeed?: number };
 const MIN_SIZE = 44;
@@ -382,6 +384,8 @@ async function remove(devId: number): Promise<Checks> {
 
 // ---- the control device: IOCTL_VMSG_LB_ADD / _REMOVE as records, serialized ------------------
 let serial: Promise<void> = Promise.resolve();
+let controlClosed: () => void = () => undefined;
+const controlGone = new Promise<void>((resolve) => (controlClosed = resolve));
 let benchDone = false;
 function onControl(socket: Socket): void {
   let buf = Buffer.alloc(0);
@@ -428,7 +432,12 @@ function onControl(socket: Socket): void {
       });
     }
   });
-  socket.on('close', () => void serial.then(() => emit({ event: 'control-closed', violations })));
+  socket.on('close', () =>
+    void serial.then(() => {
+      emit({ event: 'control-closed', violations });
+      controlClosed();
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -450,6 +459,8 @@ async function main(): Promise<void> {
   }
   if (pending.length) violations.push(`${pending.length} bytes left over: writes must be ${MIN_SIZE} bytes`);
   emit({ event: 'closed', violations });
+  // The serving side closes the control socket too: report that before leaving.
+  await Promise.race([controlGone, new Promise((resolve) => setTimeout(resolve, 2000))]);
   server.close();
   rmSync(cfg.pool, { force: true });
   process.exit(0);

@@ -25,6 +25,11 @@ export async function cmdServeDevice(argv: string[]): Promise<number> {
   const devices = servedDevices(profile, values.devices);
   if (!devices.ok) throw new UsageError(devices.error);
   const log = (text: string): void => void process.stderr.write(`serve-device: ${text}\n`);
+  // A stop asked for while the devices are being added is honoured once they are (then removed).
+  const stopAsked = new Promise<null>((resolve) => {
+    process.once('SIGTERM', () => resolve(null));
+    process.once('SIGINT', () => resolve(null));
+  });
   const opts = { capture: { dir: values.out }, log };
   let started: Result<DeviceSession>;
   try {
@@ -82,11 +87,7 @@ export async function cmdServeDevice(argv: string[]): Promise<number> {
   process.stderr.write(`trace: ${session.trace.dir}\n`);
   // One line on stdout once the devices are offered: scripts and tests wait for it.
   out(`ready ${session.description}`);
-  const stopped = await new Promise<string | null>((resolve) => {
-    process.once('SIGTERM', () => resolve(null));
-    process.once('SIGINT', () => resolve(null));
-    void session.lost.then((why) => resolve(why));
-  });
+  const stopped = await Promise.race([stopAsked, session.lost]);
   const state = session.devices();
   await session.close();
   out(
