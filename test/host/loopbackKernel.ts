@@ -16,7 +16,7 @@
  * are JSON lines on stdout: { event: 'ready' }, { event: 'device', devId, kind, failures, checks },
  * { event: 'faults', failures, checks }, { event: 'bench', … }, { event: 'removed', devId, failures }.
  */
-import { mkdirSync, openSync, closeSync, ftruncateSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, ftruncateSync, writeFileSync, writeSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
@@ -70,7 +70,8 @@ let completions = 0; // w_completion's count: a response written with nobody wai
 let waiter: ((r: Uint8Array | null) => void) | null = null;
 let responseBuf: Uint8Array | null = null;
 const devices = new Map<number, { kind: string; queues: Queue[]; used: Map<number, () => void> }>();
-let toDevice: Awaited<ReturnType<typeof open>>;
+/** The request side of the FIFO pair; writes of 44 bytes are atomic and do not block (PIPE_BUF). */
+let toDevice = -1;
 
 function onDeviceWrite(msg: Uint8Array): void {
   if (msg[0]! & 1) {
@@ -119,7 +120,7 @@ async function transfer(request: Uint8Array, wantResponse: boolean): Promise<{ o
       }
     }, TIMEOUT_MS);
   });
-  await toDevice.write(out);
+  writeSync(toDevice, out);
   const r = await done;
   responseBuf = null;
   return r ? { ok: true, response } : { ok: false, why: 'ETIMEDOUT' };
@@ -445,7 +446,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(join(cfg.dir, 'ctl.sock'), resolve));
   emit({ event: 'ready' });
   const [td, tk] = await Promise.all([open(toDevicePath, 'w'), open(toKernelPath, 'r')]);
-  toDevice = td;
+  toDevice = td.fd;
   let pending = Buffer.alloc(0);
   const chunk = Buffer.alloc(MIN_SIZE * 64);
   for (;;) {
