@@ -14,7 +14,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const standIn = await startStandIn('bench', { count: TRANSACTIONS });
   const serve = startServeDevice(['--link', standIn.link, '--devices', 'rng']);
   try {
-    const r = (await standIn.waitFor((e) => e.event === 'bench', 120_000)) as Record<string, unknown> & { rng: Record<string, number>; failures: string[] };
+    const r = (await standIn.waitFor((e) => e.event === 'bench', 120_000)) as unknown as Record<string, unknown> & { rng: Record<string, number>; failures: string[] };
     if (r.failures.length > 0) throw new Error(`loopback bench: ${r.failures.join('; ')}`);
     return {
       transactions: TRANSACTIONS,
