@@ -191,42 +191,64 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
   const trace = started.value;
   const { recorder } = trace;
   recorder.marker('note', `waiting for a driver on ${link.description}`);
-  const board = await startSimBoard({
+  // Offered once the queues are laid out (the driver may attach any time after); attached later.
+  let laidOut: () => void = () => undefined;
+  const layoutWritten = new Promise<void>((resolve) => (laidOut = resolve));
+  let sim: SimBoard | null = null;
+  let closed = false;
+  let loseLink: (why: string) => void = () => undefined;
+  const lost = new Promise<string>((resolve) => (loseLink = resolve));
+  void link.lost?.then((why) => loseLink(why));
+  const attaching = startSimBoard({
     profile: served,
     busWindow: link.busWindow,
     dataWindow: link.dataWindow,
     doorbellIn: link.doorbellIn,
     doorbellOut: link.doorbellOut,
     runtime,
-    onStage: (stage, detail) => void recorder.queueState(`${stage}: ${detail}`),
+    onStage: (stage, detail) => {
+      recorder.queueState(`${stage}: ${detail}`);
+      // The device's first write to the bus area: its layout (vmamp, OA) or its own ring (spsc).
+      if (stage === 'layout-written' || stage === 'own-head-init') laidOut();
+    },
     onMessage: (m) => void recorder.message(m.direction, m.bytes, m.monoNs, m.match),
     log: (text) => {
       recorder.marker(text.startsWith('dropped') ? 'error' : 'note', text);
       log(text);
     },
+  }).then((board) => {
+    if (!board.ok) {
+      recorder.marker('error', board.error);
+      loseLink(board.error);
+      return board;
+    }
+    sim = board.value;
+    if (closed) sim.close();
+    else recorder.marker('attach', `a driver attached on ${link.description}; serving ${devices.map((d) => `${d.devNum}:${d.kind}`).join(' ')}`);
+    return board;
   });
-  if (!board.ok) {
-    recorder.marker('error', board.error);
+  const first = await Promise.race([layoutWritten.then(() => null), attaching]);
+  if (first && !first.ok) {
     trace.close();
     await link.close();
-    return fail(`${board.error} on ${link.description}`);
+    return fail(`${first.error} on ${link.description}`);
   }
-  const sim: SimBoard = board.value;
-  recorder.marker('attach', `serving ${devices.map((d) => `${d.devNum}:${d.kind}`).join(' ')} on ${link.description}`);
-  let closed = false;
   return ok({
     role: 'device',
     profile: served,
     description: link.description,
     trace,
-    devices: () => sim.server.devicesState(),
-    lost: link.lost ?? new Promise<string>(() => undefined),
+    devices: () => (sim ? (sim as SimBoard).server.devicesState() : []),
+    lost,
     async close() {
       if (closed) return;
       closed = true;
-      await sim.endpoint.drain();
+      const board = sim as SimBoard | null;
+      if (board) {
+        await board.endpoint.drain();
+        board.close();
+      }
       recorder.marker('detach', `stopped serving on ${link.description}`);
-      sim.close();
       await link.close();
       trace.close();
     },

@@ -1,7 +1,9 @@
 /**
  * `serve-device`: the workbench as the device side for a real driver (docs/linux-loopback.md):
  * Linux's virtio drivers through the loopback bus, or the driver at the other end of a shm file
- * or an ivshmem peer (a QEMU guest). Records like any session; runs until Ctrl-C or SIGTERM.
+ * or an ivshmem peer (a QEMU guest). Records like any session; runs until Ctrl-C or SIGTERM (exit
+ * 0), or until the driver's side is gone (exit 1, saying why: the ivshmem peer left, the loopback
+ * bus's device closed).
  */
 import { parseArgs } from 'node:util';
 
@@ -103,9 +105,9 @@ export async function cmdServeDevice(argv: string[]): Promise<number> {
     ]),
   );
   out(`${session.trace.records} records in ${session.trace.dir}`);
-  if (stopped !== null) {
-    log(`stopped: ${stopped}`);
-    return 1;
-  }
-  return 0;
+  const code = stopped === null ? 0 : 1;
+  if (stopped !== null) log(`stopped: ${stopped}`);
+  // A read the kernel's message device still blocks in (or a peer's socket) must not keep the process.
+  setTimeout(() => process.exit(code), 500).unref();
+  return code;
 }
