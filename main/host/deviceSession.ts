@@ -6,6 +6,12 @@
  */
 import type { BoardProfile } from '../../src/api/boardProfile';
 import type { Link } from '../../src/bus/link';
+import type { MemoryWindow } from '../../src/bus/window';
+import { deviceDescriptor } from '../../src/devices/registry';
+import { deviceTypeName, STATUS } from '../../src/protocol/names';
+import type { DevicePhase, DeviceState } from '../../src/roles/driver/driver';
+import { inspectRing, type RingState } from '../../src/virtio/inspect';
+import { windowTranslator } from '../../src/virtio/layout';
 import { simulatedDevice, SIMULATED_DEVICE_NAMES } from '../../src/devices/registry';
 import { LOOPBACK_REVISION, LoopbackDeviceSide, VIRTIO_MSG_MIN_SIZE } from '../../src/roles/device/loopback';
 import { DeviceServer, type ServedDeviceState } from '../../src/roles/device/server';
@@ -13,7 +19,10 @@ import { startSimBoard, type SimBoard } from '../../src/sim/board';
 import { errorText } from '../../src/util/errorText';
 import { fail, ok, type Result } from '../../src/util/result';
 import type { Runtime } from '../../src/util/runtime';
-import type { LoopbackKernel } from './links/linuxLoopback';
+import { openIvshmemLink } from './links/ivshmem';
+import { openLinuxLoopback, type LoopbackKernel } from './links/linuxLoopback';
+import type { LinkSpec } from './links/spec';
+import { openShmBoardSide } from './sim/shmBoard';
 import { nodeRuntime } from './runtime';
 import { WAIT_FOR_DRIVER_MS } from './sim/shmBoard';
 import { Trace, type TraceTarget } from './trace/trace';
@@ -38,9 +47,111 @@ export interface DeviceSession {
   readonly trace: Trace;
   /** The served devices as the driver set them up (status, features, queues). */
   devices(): ServedDeviceState[];
+  /** A queue's rings as they are in memory now; null when the driver has not set it up. */
+  inspectQueue(devNum: number, queue: number): Promise<RingState> | null;
   /** Resolves with why, once the driver's side is gone (the message device closed, the pool unmapped). */
   readonly lost: Promise<string>;
   close(): Promise<void>;
+}
+
+/** Reads a served queue's rings where the driver put them (the data window seen from the device). */
+function queueInspector(devices: () => ServedDeviceState[], window: MemoryWindow, peerBase: bigint): DeviceSession['inspectQueue'] {
+  return (devNum, queue) => {
+    const q = devices()
+      .find((d) => d.devNum === devNum)
+      ?.queues.find((x) => x.index === queue);
+    if (!q) return null;
+    return inspectRing(window, windowTranslator(peerBase, window.size), { size: q.size, descAddr: q.descAddr, driverAddr: q.driverAddr, deviceAddr: q.deviceAddr });
+  };
+}
+
+/**
+ * A served device in the shape the Devices and Queues views show (the driver role's DeviceState),
+ * its phase read from the status the driver wrote.
+ */
+export function servedAsDeviceState(d: ServedDeviceState): DeviceState {
+  const names = deviceDescriptor(d.deviceId)?.driver?.queues ?? [];
+  const phase: DevicePhase =
+    d.status & STATUS.FAILED
+      ? 'failed'
+      : d.status & STATUS.DEVICE_NEEDS_RESET
+        ? 'needs-reset'
+        : d.status & STATUS.DRIVER_OK
+          ? 'ready'
+          : d.status & STATUS.FEATURES_OK
+            ? 'configuring'
+            : d.status & (STATUS.ACKNOWLEDGE | STATUS.DRIVER)
+              ? 'negotiating'
+              : 'probing';
+  return {
+    devNum: d.devNum,
+    phase,
+    deviceId: d.deviceId,
+    deviceType: deviceTypeName(d.deviceId),
+    vendorId: d.vendorId,
+    uuid: null,
+    status: d.status,
+    featuresOffered: d.offeredFeatures,
+    featuresNegotiated: d.negotiated,
+    configSize: d.config.length,
+    config: d.config,
+    generation: d.generation,
+    maxVirtqueues: d.numQueues,
+    queues: d.queues.map((q) => ({
+      index: q.index,
+      name: names[q.index] ?? `queue ${q.index}`,
+      size: q.size,
+      maxSize: q.maxSize,
+      descAddr: q.descAddr,
+      driverAddr: q.driverAddr,
+      deviceAddr: q.deviceAddr,
+      usedEvents: q.usedEvents,
+    })),
+    shm: [],
+    findings: [],
+  };
+}
+
+/** The links a device side is served on, and what a request for another link is told. */
+export function deviceSideLinkProblem(kind: LinkSpec['kind']): string | null {
+  return kind === 'linux-loopback' || kind === 'shm-file' || kind === 'ivshmem' ? null : `the device side is served on linux-loopback, shm-file or ivshmem, not on ${kind}`;
+}
+
+/**
+ * Opens `link` and serves `devices` on it: the one place the CLI's serve-device and the service's
+ * device-side session start one. Throws only for the links' own failures (said in words).
+ */
+export async function openDeviceSession(profile: BoardProfile, link: LinkSpec, devices: ServedDevice[], opts: DeviceSessionOptions = {}): Promise<Result<DeviceSession>> {
+  switch (link.kind) {
+    case 'linux-loopback': {
+      const kernel = await openLinuxLoopback({
+        ...(link.control !== undefined ? { control: link.control } : {}),
+        ...(link.messages !== undefined ? { messages: link.messages } : {}),
+        ...(link.messagesIn !== undefined && link.messagesOut !== undefined ? { messages: { read: link.messagesIn, write: link.messagesOut } } : {}),
+        ...(link.pool !== undefined ? { pool: link.pool } : {}),
+        ...(link.deviceTree !== undefined ? { deviceTree: link.deviceTree } : {}),
+      });
+      return kernel.ok ? serveOnLoopback(profile, kernel.value, devices, opts) : kernel;
+    }
+    case 'shm-file': {
+      const side = await openShmBoardSide(profile, link.file, link.doorbells ? { doorbells: link.doorbells } : {});
+      const ring = {
+        description: `shm file ${link.file} (device side)`,
+        busWindow: side.shm.busWindow,
+        dataWindow: side.shm.dataWindow,
+        dataPeerBase: profile.dataMemory.peerBase,
+        doorbellIn: side.doorbells.doorbellIn,
+        doorbellOut: side.doorbells.doorbellOut,
+        lost: side.shm.lost,
+        close: () => Promise.resolve(side.close()),
+      };
+      return serveOnRingLink(profile, ring, devices, opts);
+    }
+    case 'ivshmem':
+      return serveOnRingLink(profile, await openIvshmemLink(profile, link.socket), devices, opts);
+    default:
+      return fail(deviceSideLinkProblem(link.kind)!);
+  }
 }
 
 /**
@@ -153,6 +264,7 @@ export async function serveOnLoopback(profile: BoardProfile, kernel: LoopbackKer
     description: kernel.description,
     trace,
     devices: () => server.devicesState(),
+    inspectQueue: queueInspector(() => server.devicesState(), kernel.pool, kernel.poolBase),
     lost,
     async close() {
       if (closed) return;
@@ -239,6 +351,7 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
     description: link.description,
     trace,
     devices: () => (sim ? (sim as SimBoard).server.devicesState() : []),
+    inspectQueue: queueInspector(() => (sim ? (sim as SimBoard).server.devicesState() : []), link.dataWindow, link.dataPeerBase),
     lost,
     async close() {
       if (closed) return;

@@ -9,10 +9,7 @@ import { parseArgs } from 'node:util';
 
 import { findBuiltinProfile } from '../../../src/boards/builtin';
 import { statusNames } from '../../../src/protocol/names';
-import { serveOnLoopback, serveOnRingLink, servedDevices, type DeviceSession } from '../deviceSession';
-import { openIvshmemLink } from '../links/ivshmem';
-import { openLinuxLoopback } from '../links/linuxLoopback';
-import { openShmBoardSide } from '../sim/shmBoard';
+import { deviceSideLinkProblem, openDeviceSession, servedDevices, type DeviceSession } from '../deviceSession';
 import { systemErrorText } from '../systemError';
 import { BOARD_OPTIONS, linkOption, loadProfile, out, table, UsageError } from './common';
 import type { Result } from '../../../src/util/result';
@@ -33,51 +30,12 @@ export async function cmdServeDevice(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve(null));
   });
   const opts = { capture: { dir: values.out }, log };
+  const wrongLink = deviceSideLinkProblem(link.kind);
+  if (wrongLink) throw new UsageError(wrongLink);
   let started: Result<DeviceSession>;
   try {
-    switch (link.kind) {
-      case 'linux-loopback': {
-        const kernel = await openLinuxLoopback({
-          ...(link.control !== undefined ? { control: link.control } : {}),
-          ...(link.messages !== undefined ? { messages: link.messages } : {}),
-          ...(link.messagesIn !== undefined && link.messagesOut !== undefined ? { messages: { read: link.messagesIn, write: link.messagesOut } } : {}),
-          ...(link.pool !== undefined ? { pool: link.pool } : {}),
-          ...(link.deviceTree !== undefined ? { deviceTree: link.deviceTree } : {}),
-        });
-        if (!kernel.ok) {
-          log(kernel.error);
-          return 1;
-        }
-        started = await serveOnLoopback(profile, kernel.value, devices.value, opts);
-        break;
-      }
-      case 'shm-file': {
-        const side = await openShmBoardSide(profile, link.file, link.doorbells ? { doorbells: link.doorbells } : {});
-        started = await serveOnRingLink(
-          profile,
-          {
-            description: `shm file ${link.file} (device side)`,
-            busWindow: side.shm.busWindow,
-            dataWindow: side.shm.dataWindow,
-            dataPeerBase: profile.dataMemory.peerBase,
-            doorbellIn: side.doorbells.doorbellIn,
-            doorbellOut: side.doorbells.doorbellOut,
-            lost: side.shm.lost,
-            close: () => Promise.resolve(side.close()),
-          },
-          devices.value,
-          opts,
-        );
-        break;
-      }
-      case 'ivshmem':
-        started = await serveOnRingLink(profile, await openIvshmemLink(profile, link.socket), devices.value, opts);
-        break;
-      default:
-        throw new UsageError(`serve-device serves on linux-loopback, shm-file or ivshmem, not on ${link.kind}`);
-    }
+    started = await openDeviceSession(profile, link, devices.value, opts);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
     log(systemErrorText(e));
     return 1;
   }

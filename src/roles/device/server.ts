@@ -51,11 +51,15 @@ export interface DeviceServerOptions {
 export interface ServedDeviceState {
   devNum: number;
   deviceId: number;
+  vendorId: number;
   status: number;
   offeredFeatures: bigint;
   driverFeatures: bigint;
   negotiated: bigint;
-  queues: { index: number; size: number; descAddr: bigint; driverAddr: bigint; deviceAddr: bigint; enabled: boolean }[];
+  config: Uint8Array;
+  generation: number;
+  numQueues: number;
+  queues: { index: number; size: number; maxSize: number; descAddr: bigint; driverAddr: bigint; deviceAddr: bigint; enabled: boolean; usedEvents: number }[];
 }
 
 interface QueueSlot {
@@ -65,6 +69,8 @@ interface QueueSlot {
   device: bigint;
   enabled: boolean;
   vq: DeviceVirtqueue | null;
+  /** EVENT_USED sent for this queue. */
+  usedEvents: number;
 }
 
 interface Served {
@@ -131,11 +137,24 @@ export class DeviceServer {
     return [...this.devices].map(([devNum, d]) => ({
       devNum,
       deviceId: d.model.deviceId,
+      vendorId: d.model.vendorId,
       status: d.status,
       offeredFeatures: d.model.offeredFeatures,
       driverFeatures: d.driverFeatures,
       negotiated: d.negotiated,
-      queues: [...d.queues].map(([index, q]) => ({ index, size: q.size, descAddr: q.desc, driverAddr: q.driver, deviceAddr: q.device, enabled: q.enabled })),
+      config: d.model.readConfig(0, d.model.configSize),
+      generation: d.model.configGeneration,
+      numQueues: d.model.numQueues,
+      queues: [...d.queues].map(([index, q]) => ({
+        index,
+        size: q.size,
+        maxSize: d.model.queueMaxSize(index),
+        descAddr: q.desc,
+        driverAddr: q.driver,
+        deviceAddr: q.device,
+        enabled: q.enabled,
+        usedEvents: q.usedEvents,
+      })),
     }));
   }
 
@@ -332,7 +351,7 @@ export class DeviceServer {
           const driver = b(f, 'driver_addr');
           const device = b(f, 'device_addr');
           const created = this.createQueue(size, desc, driver, device);
-          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.value });
+          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.value, usedEvents: 0 });
           else this.drop(`SET_VQUEUE ${index}: ${created.error.reason}`);
         }
         return echo({});
@@ -401,7 +420,7 @@ export class DeviceServer {
     if (size === 0 || size > max) return noop(`size ${size} not in 1..${max}`);
     const created = this.createQueue(size, desc, driver, device);
     if (!created.ok) return noop(created.error.reason);
-    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.value });
+    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.value, usedEvents: 0 });
   }
 
   private createQueue(size: number, desc: bigint, driver: bigint, device: bigint): ReturnType<typeof DeviceVirtqueue.create> {
@@ -425,15 +444,17 @@ export class DeviceServer {
       const other = d.queues.get(i);
       return other?.enabled ? other.vq : null;
     });
-    if (r.used > 0) await this.sendUsed(devNum, index);
-    for (const also of r.alsoUsed) if (also.count > 0) await this.sendUsed(devNum, also.queueIndex);
+    if (r.used > 0) await this.sendUsed(devNum, d, index);
+    for (const also of r.alsoUsed) if (also.count > 0) await this.sendUsed(devNum, d, also.queueIndex);
     if (!r.ok) {
       this.drop(`queue ${r.error.queueIndex}: ${r.error.reason}`);
       await this.raiseNeedsReset(devNum);
     }
   }
 
-  private sendUsed(devNum: number, index: number): Promise<void> {
+  private sendUsed(devNum: number, d: Served, index: number): Promise<void> {
+    const q = d.queues.get(index);
+    if (q) q.usedEvents++;
     if (this.opts.revision === 'r0') {
       // The firmware sends its bus id as vq_idx (virtio_msg_bus_vq_notify).
       return this.opts.send(encode('r0', { name: 'EVENT_USED', kind: 'event', devNum, fields: { vq_idx: devNum } }));
