@@ -44,7 +44,7 @@ Usage:
                       [--board ID | --profile FILE] [--devices KIND[:DEV_NUM],…] [--out FOLDER]
                       (serve rng, i2c and console devices to a real driver, e.g. Linux's, until Ctrl-C)
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
-                      [--static DIR] [--no-connect]
+                      [--static DIR] [--no-connect] [--role driver|device [--devices KIND[:DEV_NUM],…]]
 
 --link SPEC picks how the board is reached: ${LINK_SPEC_HELP}
 (default: what the profile's access.kind says). --rings adds each virtqueue's state as it is in
