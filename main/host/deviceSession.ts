@@ -204,6 +204,7 @@ export async function serveOnLoopback(profile: BoardProfile, kernel: LoopbackKer
       recorder.marker('error', text, devNum === undefined ? {} : { devNum });
       log(text);
     },
+    onCompleted: (text, devNum) => void recorder.marker('note', text, { devNum }),
   });
   const server = new DeviceServer({
     revision: LOOPBACK_REVISION,

@@ -4,7 +4,8 @@
  * whose scripted kernel brings each device up as Linux does and checks every answer and used
  * buffer; plus malformed messages and addresses outside the pool.
  */
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { loadCapture } from '../../main/host/trace/load';
@@ -53,6 +54,10 @@ describe('serve-device --link linux-loopback against a kernel stand-in', () => {
     expect(Math.max(...cap.sizes)).toBeLessThanOrEqual(44);
     expect(cap.markers.some((m) => m.includes('IOCTL_VMSG_LB_ADD dev_id 3 (console): registered'))).toBe(true);
     expect(cap.markers.some((m) => m.includes('IOCTL_VMSG_LB_REMOVE dev_id 1: removed'))).toBe(true);
+    // What the device side wrote is conformant R2 (the EVENT_AVAIL completions are notes, not messages).
+    const check = spawnSync(process.execPath, [resolve(__dirname, '../../main/host/cli/amp-workbench.cjs'), 'check', out], { encoding: 'utf8' });
+    expect(check.stdout).toMatch(/^0 errors, 0 warnings, 0 infos$/m);
+    expect(check.status).toBe(0);
   }, 60_000);
 
   it('refuses queues and buffers outside the pool and malformed messages, and says why', async () => {

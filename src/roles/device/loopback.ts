@@ -36,6 +36,11 @@ export interface LoopbackSideOptions {
   onMessage(direction: 'driver-to-device' | 'device-to-driver', bytes: Uint8Array, monoNs: bigint): void;
   /** What was refused or withheld, and why (a trace marker). */
   onProblem(text: string, devNum?: number): void;
+  /**
+   * An EVENT_AVAIL transfer was completed (the bus's own handshake, not a virtio-msg message: a
+   * response-typed EVENT_AVAIL would break the spec's rules, so it goes to the trace as a note).
+   */
+  onCompleted(text: string, devNum: number): void;
 }
 
 export type TransactionOutcome = 'answered' | 'completed' | 'refused' | 'unanswered' | 'late';
@@ -100,8 +105,13 @@ export class LoopbackDeviceSide {
       this.opts.onProblem(`answer withheld: ready after ${Number(took / 1_000_000n)} ms, the kernel gave up after 1 s and a late answer would complete its next transfer`, h?.devNum);
       return 'late';
     }
+    if (completion && h) {
+      this.write(answer);
+      this.opts.onCompleted(`EVENT_AVAIL transfer completed: wrote ${hex(answer)} (response bit, msg_id EVENT_AVAIL) as the loopback bus needs`, h.devNum);
+      return 'completed';
+    }
     this.put(answer);
-    return completion ? 'completed' : 'answered';
+    return 'answered';
   }
 
   private put(bytes: Uint8Array): void {
@@ -111,6 +121,13 @@ export class LoopbackDeviceSide {
       this.opts.onProblem(`a ${bytes.length}-byte message cut to ${VIRTIO_MSG_MIN_SIZE} bytes (the loopback bus's msg_size)`);
     }
     this.opts.onMessage('device-to-driver', trimmed(out), this.opts.monoNs());
+    this.opts.write(out);
+  }
+
+  /** Writes a message of the bus's size without recording it as a virtio-msg message. */
+  private write(bytes: Uint8Array): void {
+    const out = new Uint8Array(VIRTIO_MSG_MIN_SIZE);
+    out.set(bytes);
     this.opts.write(out);
   }
 }
@@ -128,6 +145,10 @@ export function availCompletion(devNum: number): Uint8Array {
   dv.setUint16(2, devNum, true);
   dv.setUint16(4, out.length, true);
   return out;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
 /** The message as far as its msg_size says (the whole buffer when msg_size is unusable). */

@@ -16,15 +16,17 @@ function rig(clock = { ns: 0n }) {
   const written: Uint8Array[] = [];
   const problems: string[] = [];
   const recorded: [string, string][] = [];
+  const notes: string[] = [];
   const side = new LoopbackDeviceSide({
     write: (b) => void written.push(b),
     monoNs: () => clock.ns,
     onMessage: (dir, b) => void recorded.push([dir, Buffer.from(b).toString('hex')]),
     onProblem: (t) => void problems.push(t),
+    onCompleted: (t) => void notes.push(t),
   });
   const server = new DeviceServer({ revision: 'r2', memory: { window: new BytesWindow(new ArrayBuffer(0x10000)), peerBase: 0x1_0000_0000n }, maxMessageSize: 44, send: side.send });
   side.attach(server);
-  return { side, server, written, problems, recorded, clock };
+  return { side, server, written, problems, recorded, notes, clock };
 }
 
 const pad = (b: Uint8Array): Uint8Array => {
@@ -55,6 +57,9 @@ describe('the loopback device side', () => {
     expect(await r.side.transact(pad(encode('r2', { name: 'EVENT_AVAIL', kind: 'event', devNum: 2, fields: { vq_index: 0, next_offset: 0 } })), 0n)).toBe('completed');
     expect(r.written.map(hex)).toEqual([hex(pad(availCompletion(2)))]);
     expect(hex(availCompletion(2))).toBe('014102000600');
+    // Not a virtio-msg message: a note, not a recorded message (only the request is).
+    expect(r.notes).toEqual(['EVENT_AVAIL transfer completed: wrote 01 41 02 00 06 00 (response bit, msg_id EVENT_AVAIL) as the loopback bus needs']);
+    expect(r.recorded.map(([dir]) => dir)).toEqual(['driver-to-device']);
     expect(r.problems).toEqual(['message 0x40 not sent: the loopback bus takes only EVENT_USED from the device side (virtio_msg_lb_user_handle)']);
   });
 
