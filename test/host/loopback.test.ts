@@ -5,9 +5,12 @@
  * buffer; plus malformed messages and addresses outside the pool.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { ioctlRegistrar, IOCTL_VMSG_LB_ADD, IOCTL_VMSG_LB_REMOVE, readPoolRegion } from '../../main/host/links/linuxLoopback';
 import { loadCapture } from '../../main/host/trace/load';
 import { toRecords } from '../../src/trace/block';
 import { startServeDevice, startStandIn, type StandIn } from './loopbackRig';
@@ -90,5 +93,36 @@ describe('serve-device --link linux-loopback against a kernel stand-in', () => {
     expect(done.stderr.trim()).toBe(
       'serve-device: the loopback bus needs a reserved-memory node named vmsglb in the device tree, and no such file or folder (/nonexistent/dt/reserved-memory) (ENOENT)',
     );
+  });
+});
+
+describe('the loopback bus control device', () => {
+  it('runs the ioctls through the native addon and says what a refusal means', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'amp-lb-ioctl-'));
+    const notTheBus = join(dir, 'plain');
+    writeFileSync(notTheBus, '');
+    const r = ioctlRegistrar(notTheBus);
+    if (!r.ok) throw new Error(r.error);
+    const added = await r.value.add(1);
+    r.value.close();
+    expect(added).toEqual({ ok: false, error: `IOCTL_VMSG_LB_ADD dev_id 1 on ${notTheBus} failed: ${notTheBus} does not take the loopback bus's ioctls (ENOTTY): is it /dev/virtio-msg-lb?` });
+    expect(ioctlRegistrar(join(dir, 'missing'))).toEqual({
+      ok: false,
+      error: `cannot open the loopback bus's control device ${join(dir, 'missing')}: no such file or folder (${join(dir, 'missing')}) (ENOENT)`,
+    });
+    // include/uapi/linux/virtio_msg_lb.h: _IOC(_IOC_NONE, 'P', 0|1, sizeof(struct vmsg_lb_dev_info)).
+    expect([IOCTL_VMSG_LB_ADD, IOCTL_VMSG_LB_REMOVE]).toEqual([0x45000, 0x45001]);
+  });
+
+  it('reads the vmsglb pool from the device tree', () => {
+    const dt = mkdtempSync(join(tmpdir(), 'amp-lb-dt-'));
+    const node = join(dt, 'reserved-memory', 'vmsglb@100000000');
+    mkdirSync(node, { recursive: true });
+    writeFileSync(join(dt, 'reserved-memory', '#address-cells'), Buffer.from([0, 0, 0, 2]));
+    writeFileSync(join(dt, 'reserved-memory', '#size-cells'), Buffer.from([0, 0, 0, 2]));
+    writeFileSync(join(node, 'reg'), Buffer.from([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0]));
+    expect(readPoolRegion(dt)).toEqual({ ok: true, value: { base: 0x1_0000_0000n, size: 0x400000n, node } });
+    writeFileSync(join(node, 'reg'), Buffer.from([0, 0, 0, 1]));
+    expect(readPoolRegion(dt)).toEqual({ ok: false, error: `${join(node, 'reg')} has 4 bytes, expected 16 (#address-cells 2, #size-cells 2)` });
   });
 });

@@ -16,7 +16,7 @@ import { constants } from 'node:os';
 import type { MemoryWindow } from '../../../src/bus/window';
 import { VIRTIO_MSG_MIN_SIZE } from '../../../src/roles/device/loopback';
 import { fail, ok, type Result } from '../../../src/util/result';
-import { systemErrorText } from '../systemError';
+import { errnoCode, systemErrorText } from '../systemError';
 import { NativeWindow, watchMappings } from './nativeWindow';
 import { requireNative } from './shmFile';
 
@@ -127,6 +127,19 @@ export function findMessageDevice(sysClassMisc: string): Result<string> {
   );
 }
 
+/** What the loopback bus's errnos mean for its ioctls (virtio_msg_loopback.c). */
+const IOCTL_ERRNOS: Readonly<Record<string, string>> = {
+  EEXIST: 'a device with this dev_id is registered already',
+  ENODEV: 'no device with this dev_id is registered',
+  ETIMEDOUT: 'the kernel got no answer within 1 s while bringing the device up',
+};
+
+function ioctlErrorText(e: unknown, control: string): string {
+  const code = errnoCode(e);
+  if (code === 'ENOTTY') return `${control} does not take the loopback bus's ioctls (ENOTTY): is it /dev/virtio-msg-lb?`;
+  return code && IOCTL_ERRNOS[code] ? `${IOCTL_ERRNOS[code]} (${code})` : systemErrorText(e);
+}
+
 /** IOCTL_VMSG_LB_ADD / _REMOVE on the control device, each on a pool thread (ADD waits for the bring-up). */
 export function ioctlRegistrar(control: string): Result<LoopbackRegistrar> {
   let fd: number;
@@ -141,7 +154,7 @@ export function ioctlRegistrar(control: string): Result<LoopbackRegistrar> {
       await addon.ioctlU32(fd, request, devId);
       return ok(undefined);
     } catch (e) {
-      return fail(`${what} dev_id ${devId} on ${control} failed: ${systemErrorText(e)}`);
+      return fail(`${what} dev_id ${devId} on ${control} failed: ${ioctlErrorText(e, control)}`);
     }
   };
   return ok({
