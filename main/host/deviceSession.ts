@@ -47,11 +47,28 @@ export interface DeviceSession {
   readonly trace: Trace;
   /** The served devices as the driver set them up (status, features, queues). */
   devices(): ServedDeviceState[];
+  /** Calls `listener` with a device's new state whenever the driver changed what it set up; returns the unsubscribe. */
+  onDeviceChange(listener: (device: ServedDeviceState) => void): () => void;
   /** A queue's rings as they are in memory now; null when the driver has not set it up. */
   inspectQueue(devNum: number, queue: number): Promise<RingState> | null;
   /** Resolves with why, once the driver's side is gone (the message device closed, the pool unmapped). */
   readonly lost: Promise<string>;
   close(): Promise<void>;
+}
+
+/** The listeners of onDeviceChange, told the device's state as it is after the change. */
+function changeListeners(devices: () => ServedDeviceState[]): { changed: (devNum: number) => void; onDeviceChange: DeviceSession['onDeviceChange'] } {
+  const listeners = new Set<(device: ServedDeviceState) => void>();
+  return {
+    changed: (devNum) => {
+      const d = devices().find((x) => x.devNum === devNum);
+      if (d) for (const l of listeners) l(d);
+    },
+    onDeviceChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }
 
 /** Reads a served queue's rings where the driver put them (the data window seen from the device). */
@@ -206,7 +223,8 @@ export async function serveOnLoopback(profile: BoardProfile, kernel: LoopbackKer
     },
     onCompleted: (text, devNum) => void recorder.marker('note', text, { devNum }),
   });
-  const server = new DeviceServer({
+  const changes = changeListeners(() => server.devicesState());
+  const server: DeviceServer = new DeviceServer({
     revision: LOOPBACK_REVISION,
     memory: { window: kernel.pool, peerBase: kernel.poolBase },
     maxMessageSize: VIRTIO_MSG_MIN_SIZE,
@@ -216,6 +234,7 @@ export async function serveOnLoopback(profile: BoardProfile, kernel: LoopbackKer
       recorder.marker('note', `device side: ${reason}`);
       log(reason);
     },
+    onChange: changes.changed,
   });
   side.attach(server);
   for (const d of devices) await server.addDevice(d.devNum, simulatedDevice(d.kind, { seed: d.seed ?? d.devNum + 1 }));
@@ -265,6 +284,7 @@ export async function serveOnLoopback(profile: BoardProfile, kernel: LoopbackKer
     description: kernel.description,
     trace,
     devices: () => server.devicesState(),
+    onDeviceChange: changes.onDeviceChange,
     inspectQueue: queueInspector(() => server.devicesState(), kernel.pool, kernel.poolBase),
     lost,
     async close() {
@@ -312,6 +332,7 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
   let loseLink: (why: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (loseLink = resolve));
   void link.lost?.then((why) => loseLink(why));
+  const changes = changeListeners(() => (sim ? (sim as SimBoard).server.devicesState() : []));
   const attaching = startSimBoard({
     profile: served,
     busWindow: link.busWindow,
@@ -325,6 +346,7 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
       if (stage === 'layout-written' || stage === 'own-head-init') laidOut();
     },
     onMessage: (m) => void recorder.message(m.direction, m.bytes, m.monoNs, m.match),
+    onDeviceChange: changes.changed,
     log: (text) => {
       recorder.marker(text.startsWith('dropped') ? 'error' : 'note', text);
       log(text);
@@ -352,6 +374,7 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
     description: link.description,
     trace,
     devices: () => (sim ? (sim as SimBoard).server.devicesState() : []),
+    onDeviceChange: changes.onDeviceChange,
     inspectQueue: queueInspector(() => (sim ? (sim as SimBoard).server.devicesState() : []), link.dataWindow, link.dataPeerBase),
     lost,
     async close() {

@@ -32,10 +32,17 @@ describe('the service as the device side', () => {
     const root = mkdtempSync(join(tmpdir(), 'amp-service-device-'));
     service = new WorkbenchService({ capturesDir: join(root, 'captures') });
     const file = join(mkdtempSync(join(SHM, 'amp-service-device-')), 'board');
+    const changes: string[] = [];
+    service.onEvent((e) => {
+      if (e.event === 'session.device') changes.push(`${e.data.device.devNum}:${e.data.device.phase}`);
+    });
     const connected = await service.call('session.connect', { board: 'sim-versal', link: `shm-file:${file}`, role: 'device' });
     expect(connected.ok, JSON.stringify(connected)).toBe(true);
     const driver = await exercise(['--board', 'sim-versal', '--link', `shm-file:${file}`, '--count', '2']);
     expect(driver.code, driver.text).toBe(0);
+    // The views hear the bring-up as it happens: each device ends ready.
+    expect(changes.filter((c) => c.startsWith('0:')).at(-1)).toBe('0:ready');
+    expect(changes).toContain('1:negotiating');
     const state = await service.call('session.state', {});
     if (!state.ok) throw new Error(JSON.stringify(state));
     expect((state.result as { role?: string }).role).toBe('device');

@@ -287,7 +287,7 @@ export class WorkbenchService implements WorkbenchApi {
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
     this.unsubscribe = [
-      store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) })),
+      this.followStore(store),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.session = session;
@@ -323,13 +323,21 @@ export class WorkbenchService implements WorkbenchApi {
     const session = served.value;
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
-    this.unsubscribe = [store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) }))];
+    this.unsubscribe = [
+      this.followStore(store),
+      session.onDeviceChange((d) => this.emit('session.device', { device: deviceToJson(servedAsDeviceState(d)) })),
+    ];
     this.deviceSide = session;
     void session.lost.then((reason) => {
       if (this.deviceSide === session) void this.disconnect(`the driver's side is gone: ${reason}. The trace so far is kept`, true);
     });
     this.emit('trace.reset', store.info());
     return ok({ ...this.state(), bringUpError: null });
+  }
+
+  /** Tells the page how many records arrived (trace.appended); returns the unsubscribe. */
+  private followStore(store: TraceStore): () => void {
+    return store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) }));
   }
 
   private residentOption(): { residentBytes?: number } {

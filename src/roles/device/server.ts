@@ -43,6 +43,8 @@ export interface DeviceServerOptions {
   send(bytes: Uint8Array): Promise<void>;
   /** Messages the server dropped, and why (for the simulator's own log). */
   onDrop?(reason: string): void;
+  /** A device's state changed as the driver set it up (status, features, queues; not each used buffer). */
+  onChange?(devNum: number): void;
   /** Play QEMU before PoC-v2: GET_SHM is dropped unanswered (docs/peers.md §1.1). */
   silentGetShm?: boolean;
 }
@@ -106,6 +108,9 @@ const U32_LIMIT = 0x1_0000_0000n;
 
 type Fields = Record<string, FieldValue>;
 
+/** The requests that change what the driver set up (R0 names included): onChange follows them. */
+const SETS_UP: ReadonlySet<string> = new Set(['SET_DEVICE_STATUS', 'SET_DRIVER_FEATURES', 'SET_FEATURES', 'SET_VQUEUE', 'RESET_VQUEUE']);
+
 export class DeviceServer {
   private readonly devices = new Map<number, Served>();
   /** Drop GET_SHM unanswered (QEMU before PoC-v2); settable while serving, for tests of that peer. */
@@ -130,6 +135,7 @@ export class DeviceServer {
     const d = this.devices.get(devNum);
     if (!d) return;
     d.status |= STATUS.DEVICE_NEEDS_RESET;
+    this.opts.onChange?.(devNum);
     await this.sendConfigEvent(devNum, d);
   }
 
@@ -172,7 +178,8 @@ export class DeviceServer {
     if (msg.bus) return this.handleBus(msg);
     const d = this.devices.get(msg.devNum);
     if (!d) return this.drop(`${msg.name} for absent dev_num ${msg.devNum}`);
-    return this.opts.revision === 'r0' ? this.handleR0(msg, d) : this.handleTransport(msg, d);
+    await (this.opts.revision === 'r0' ? this.handleR0(msg, d) : this.handleTransport(msg, d));
+    if (SETS_UP.has(msg.name)) this.opts.onChange?.(msg.devNum);
   }
 
   private drop(reason: string): void {
