@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { findBuiltinProfile } from '../../src/boards/builtin';
+import { openDeviceSession } from '../../main/host/deviceSession';
+import { parseLinkSpec } from '../../main/host/links/spec';
 import { ioctlRegistrar, IOCTL_VMSG_LB_ADD, IOCTL_VMSG_LB_REMOVE, readPoolRegion } from '../../main/host/links/linuxLoopback';
 import { loadCapture } from '../../main/host/trace/load';
 import { toRecords } from '../../src/trace/block';
@@ -94,6 +97,24 @@ describe('serve-device --link linux-loopback against a kernel stand-in', () => {
       'serve-device: the loopback bus needs a reserved-memory node named vmsglb in the device tree, and no such file or folder (/nonexistent/dt/reserved-memory) (ENOENT)',
     );
   });
+});
+
+describe('one loopback bus, sessions in turn', () => {
+  it('hands the kernel\'s first message to the next session, not to the read an earlier one left waiting', async () => {
+    standIn = await startStandIn('bringup', { sessions: 2 });
+    const link = parseLinkSpec(standIn.link);
+    if (!link.ok) throw new Error(link.error);
+    const profile = findBuiltinProfile('sim-linux-loopback')!;
+    const capturesDir = join(standIn.dir, 'captures');
+    for (const round of [1, 2]) {
+      const s = await openDeviceSession(profile, link.value, [{ devNum: 1, kind: 'rng' }], { capture: { capturesDir } });
+      if (!s.ok) throw new Error(s.error);
+      await standIn.waitFor((e) => e.event === 'device' && standIn!.events.filter((x) => x.event === 'device').length === round);
+      await s.value.close();
+      await standIn.waitFor((e) => e.event === 'removed' && standIn!.events.filter((x) => x.event === 'removed').length === round);
+    }
+    expect(standIn.events.filter((e) => e.event === 'device').map((e) => e.failures)).toEqual([[], []]);
+  }, 60_000);
 });
 
 describe('the loopback bus control device', () => {

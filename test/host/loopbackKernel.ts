@@ -12,7 +12,8 @@
  *
  * A scripted "kernel" runs on each IOCTL_VMSG_LB_ADD: the bring-up of virtio_msg_register and
  * virtio_dev_probe, then a workload per device type, checking every answer and every used
- * buffer. The JSON argument: { dir, pool, mode: 'bringup' | 'faults' | 'bench', count?, rngSeed? }. Results
+ * buffer. The JSON argument: { dir, pool, mode: 'bringup' | 'faults' | 'bench', count?, rngSeed?,
+ * sessions? (how many serving sessions in turn open the message device; default 1) }. Results
  * are JSON lines on stdout: { event: 'ready' }, { event: 'device', devId, kind, failures, checks },
  * { event: 'faults', failures, checks }, { event: 'bench', … }, { event: 'removed', devId, failures }.
  */
@@ -30,7 +31,7 @@ import type { FieldValue } from '../../src/protocol/types';
 
 type Fields = Record<string, FieldValue>;
 
-const cfg = JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as { dir: string; pool: string; mode: 'bringup' | 'faults' | 'bench'; count?: number; rngSeed?: number };
+const cfg = JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as { dir: string; pool: string; mode: 'bringup' | 'faults' | 'bench'; count?: number; rngSeed?: number; sessions?: number };
 const MIN_SIZE = 44;
 const POOL_BASE = 0x1_0000_0000n;
 const POOL_SIZE = 4 << 20;
@@ -445,12 +446,20 @@ async function main(): Promise<void> {
   const server = createServer(onControl);
   await new Promise<void>((resolve) => server.listen(join(cfg.dir, 'ctl.sock'), resolve));
   emit({ event: 'ready' });
-  const [td, tk] = await Promise.all([open(toDevicePath, 'w'), open(toKernelPath, 'r')]);
+  const [td, first] = await Promise.all([open(toDevicePath, 'w'), open(toKernelPath, 'r')]);
+  let tk = first;
   toDevice = td.fd;
   let pending = Buffer.alloc(0);
   const chunk = Buffer.alloc(MIN_SIZE * 64);
   for (;;) {
     const { bytesRead } = await tk.read(chunk, 0, chunk.length, null);
+    if (bytesRead === 0 && cfg.sessions !== undefined && --cfg.sessions > 0) {
+      // The kernel's device outlives a serving process: the next one opens it again.
+      await tk.close();
+      emit({ event: 'reopen' });
+      tk = await open(toKernelPath, 'r');
+      continue;
+    }
     if (bytesRead === 0) break;
     pending = Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
     while (pending.length >= MIN_SIZE) {

@@ -220,6 +220,68 @@ export async function controlRegistrar(control: string): Promise<Result<Loopback
   return socket ? socketRegistrar(control) : ioctlRegistrar(control);
 }
 
+/**
+ * A message device's read side, kept across sessions while a read is in flight: the kernel's
+ * read() blocks until the transport sends (the device has no poll) and cannot be called off, so
+ * after a session removed its devices one read stays pending on a thread of Node's pool until the
+ * next message — the first request of the next session on the bus, which must reach that session.
+ */
+interface ReadChannel {
+  path: string;
+  fd: number;
+  /** A FIFO or socket (the stand-in): reads may split or join messages; 0 is EOF. */
+  stream: boolean;
+  pending: Uint8Array[];
+  partial: Uint8Array;
+  flight: Promise<Result<number>> | null;
+  users: number;
+}
+
+const channels = new Map<string, ReadChannel>();
+
+function readChannel(path: string, readWrite: boolean): ReadChannel {
+  const kept = channels.get(path);
+  if (kept) {
+    kept.users++;
+    return kept;
+  }
+  const fd = openSync(path, readWrite ? 'r+' : 'r');
+  const st = fstatSync(fd);
+  const ch: ReadChannel = { path, fd, stream: st.isFIFO() || st.isSocket(), pending: [], partial: new Uint8Array(0), flight: null, users: 1 };
+  channels.set(path, ch);
+  return ch;
+}
+
+function releaseChannel(ch: ReadChannel): void {
+  ch.users--;
+  closeIfUnused(ch);
+}
+
+function closeIfUnused(ch: ReadChannel): void {
+  if (ch.users > 0) return;
+  // Closed once the pending read returned, unless a new session took the channel meanwhile.
+  if (ch.flight) return void ch.flight.then(() => closeIfUnused(ch));
+  channels.delete(ch.path);
+  closeSync(ch.fd);
+}
+
+/** One read: the kernel's device hands out one whole message; a FIFO may split or join them. */
+function readOnce(ch: ReadChannel): Promise<Result<number>> {
+  return new Promise((resolve) => {
+    const buf = new Uint8Array(VIRTIO_MSG_MIN_SIZE * 16);
+    fsRead(ch.fd, buf, 0, ch.stream ? buf.length : VIRTIO_MSG_MIN_SIZE, null, (e, n) => {
+      if (e) return resolve(fail(`reading ${ch.path} failed: ${systemErrorText(e)}`));
+      const joined = new Uint8Array(ch.partial.length + n);
+      joined.set(ch.partial);
+      joined.set(buf.subarray(0, n), ch.partial.length);
+      let at = 0;
+      for (; joined.length - at >= VIRTIO_MSG_MIN_SIZE; at += VIRTIO_MSG_MIN_SIZE) ch.pending.push(joined.slice(at, at + VIRTIO_MSG_MIN_SIZE));
+      ch.partial = joined.slice(at);
+      resolve(ok(n));
+    });
+  });
+}
+
 export async function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Promise<Result<LoopbackKernel>> {
   const control = opts.control ?? LOOPBACK_CONTROL;
   const region = readPoolRegion(opts.deviceTree ?? DEVICE_TREE);
@@ -240,23 +302,22 @@ export async function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Promis
     return fail(`cannot map the vmsglb pool (${region.value.size} bytes at 0x${region.value.base.toString(16)}) through ${poolPath}: ${systemErrorText(e)}`);
   }
   const { onGone, lost } = watchMappings();
-  const fds: number[] = [];
-  const closeAll = () => {
-    for (const fd of fds.splice(0)) closeSync(fd);
-    mapping.unmap();
-  };
-  let readFd: number;
+  const same = paths.read === paths.write;
+  let channel: ReadChannel;
   let writeFd: number;
   try {
     // One descriptor for the kernel's device (read and write on the same file), two for a pair.
-    readFd = openSync(paths.read, paths.read === paths.write ? 'r+' : 'r');
-    fds.push(readFd);
-    writeFd = paths.read === paths.write ? readFd : openSync(paths.write, 'w');
-    if (writeFd !== readFd) fds.push(writeFd);
+    channel = readChannel(paths.read, same);
+    writeFd = same ? channel.fd : openSync(paths.write, 'w');
   } catch (e) {
-    closeAll();
-    return fail(`cannot open the loopback bus's message device ${paths.read === paths.write ? paths.read : `${paths.read} / ${paths.write}`}: ${systemErrorText(e)}`);
+    mapping.unmap();
+    return fail(`cannot open the loopback bus's message device ${same ? paths.read : `${paths.read} / ${paths.write}`}: ${systemErrorText(e)}`);
   }
+  const closeAll = () => {
+    if (!same) closeSync(writeFd);
+    releaseChannel(channel);
+    mapping.unmap();
+  };
   let registrar = opts.registrar;
   if (!registrar) {
     const r = await controlRegistrar(control);
@@ -266,41 +327,24 @@ export async function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Promis
     }
     registrar = r.value;
   }
-  // The kernel's device hands out a whole message per read; a FIFO may split one (EOF there: the stand-in is gone).
-  const stream = fstatSync(readFd).isFIFO() || fstatSync(readFd).isSocket();
-  const pending: Uint8Array[] = [];
-  let buffered = new Uint8Array(0);
-  const readOnce = (): Promise<Result<number>> =>
-    new Promise((resolve) => {
-      const buf = new Uint8Array(VIRTIO_MSG_MIN_SIZE * 16);
-      fsRead(readFd, buf, 0, stream ? buf.length : VIRTIO_MSG_MIN_SIZE, null, (e, n) => {
-        if (e) return resolve(fail(`reading ${paths.read} failed: ${systemErrorText(e)}`));
-        const joined = new Uint8Array(buffered.length + n);
-        joined.set(buffered);
-        joined.set(buf.subarray(0, n), buffered.length);
-        buffered = joined;
-        while (buffered.length >= VIRTIO_MSG_MIN_SIZE) {
-          pending.push(buffered.slice(0, VIRTIO_MSG_MIN_SIZE));
-          buffered = buffered.subarray(VIRTIO_MSG_MIN_SIZE);
-        }
-        resolve(ok(n));
-      });
-    });
   let closed = false;
   return ok({
-    description: `Linux loopback bus (${control}, messages ${paths.read === paths.write ? paths.read : `${paths.read} / ${paths.write}`}, pool 0x${region.value.base.toString(16)} +0x${region.value.size.toString(16)})`,
+    description: `Linux loopback bus (${control}, messages ${same ? paths.read : `${paths.read} / ${paths.write}`}, pool 0x${region.value.base.toString(16)} +0x${region.value.size.toString(16)})`,
     pool: new NativeWindow(mapping, 0, Number(region.value.size), onGone),
     poolBase: region.value.base,
     registrar,
     async read() {
       for (;;) {
-        const next = pending.shift();
-        if (next) return ok(next);
         if (closed) return ok(null);
-        const r = await readOnce();
-        if (!r.ok) return closed ? ok(null) : r;
-        // 0 from the kernel's read: interrupted by a signal (it returns 0, not -EINTR); read again.
-        if (r.value === 0 && stream) return ok(null);
+        const next = channel.pending.shift();
+        if (next) return ok(next);
+        channel.flight ??= readOnce(channel);
+        const r = await channel.flight;
+        channel.flight = null;
+        // A session closed while its read waited leaves what arrives to the next one.
+        if (closed) return ok(null);
+        if (!r.ok) return r;
+        if (r.value === 0 && channel.stream) return ok(null);
       }
     },
     write(bytes) {
