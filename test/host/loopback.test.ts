@@ -97,6 +97,13 @@ describe('serve-device --link linux-loopback against a kernel stand-in', () => {
       'serve-device: the loopback bus needs a reserved-memory node named vmsglb in the device tree, and no such file or folder (/nonexistent/dt/reserved-memory) (ENOENT)',
     );
   });
+
+  it('refuses links and device lists it cannot serve (usage: exit 2)', async () => {
+    const sim = await startServeDevice(['--link', 'sim']).exited;
+    expect([sim.code, sim.stderr.trim()]).toEqual([2, 'amp-workbench: the device side is served on linux-loopback, shm-file or ivshmem, not on sim']);
+    const devices = await startServeDevice(['--link', 'linux-loopback', '--devices', 'rng,gpu']).exited;
+    expect([devices.code, devices.stderr.trim()]).toEqual([2, 'amp-workbench: --devices: expected KIND[:DEV_NUM],… with KIND one of i2c, rng, console, saw "gpu"']);
+  });
 });
 
 describe('one loopback bus, sessions in turn', () => {

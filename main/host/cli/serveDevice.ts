@@ -16,8 +16,21 @@ import type { Result } from '../../../src/util/result';
 
 export const LOOPBACK_BOARD = 'sim-linux-loopback';
 
+const USAGE = `Usage: amp-workbench serve-device --link SPEC [--board ID | --profile FILE] [--devices KIND[:DEV_NUM],…] [--out FOLDER]
+
+Serves the rng, i2c and console device models to a real driver until Ctrl-C, recording the session.
+  --link linux-loopback[:CONTROL][,msg=DEV][,pool=PATH][,dt=DIR]   Linux's loopback bus (default board ${LOOPBACK_BOARD})
+  --link shm-file:FILE[,poll]   the device side of a shm file (creates it, as sim --shm does)
+  --link ivshmem[:SOCKET]       a peer of an ivshmem-server (e.g. beside a QEMU guest's driver)
+  --devices                     the devices to serve (default: the profile's sim.devices)
+  --out FOLDER                  the capture folder (default: a rolling capture)`;
+
 export async function cmdServeDevice(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, devices: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { ...BOARD_OPTIONS, devices: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    out(USAGE);
+    return 0;
+  }
   const { link } = linkOption(values.link);
   if (!link) throw new UsageError('serve-device needs --link linux-loopback[:/dev/virtio-msg-lb], shm-file:FILE or ivshmem[:SOCKET]: where the driver is');
   const profile = values.board === undefined && values.profile === undefined && link.kind === 'linux-loopback' ? findBuiltinProfile(LOOPBACK_BOARD)! : loadProfile(values);
