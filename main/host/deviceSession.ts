@@ -7,12 +7,11 @@
 import type { BoardProfile } from '../../src/api/boardProfile';
 import type { Link } from '../../src/bus/link';
 import type { MemoryWindow } from '../../src/bus/window';
-import { deviceDescriptor } from '../../src/devices/registry';
+import { deviceDescriptor, simulatedDevice, SIMULATED_DEVICE_NAMES } from '../../src/devices/registry';
 import { deviceTypeName, STATUS } from '../../src/protocol/names';
 import type { DevicePhase, DeviceState } from '../../src/roles/driver/driver';
 import { inspectRing, type RingState } from '../../src/virtio/inspect';
 import { windowTranslator } from '../../src/virtio/layout';
-import { simulatedDevice, SIMULATED_DEVICE_NAMES } from '../../src/devices/registry';
 import { LOOPBACK_REVISION, LoopbackDeviceSide, VIRTIO_MSG_MIN_SIZE } from '../../src/roles/device/loopback';
 import { DeviceServer, type ServedDeviceState } from '../../src/roles/device/server';
 import { startSimBoard, type SimBoard } from '../../src/sim/board';
@@ -22,9 +21,8 @@ import type { Runtime } from '../../src/util/runtime';
 import { openIvshmemLink } from './links/ivshmem';
 import { openLinuxLoopback, type LoopbackKernel } from './links/linuxLoopback';
 import type { LinkSpec } from './links/spec';
-import { openShmBoardSide } from './sim/shmBoard';
 import { nodeRuntime } from './runtime';
-import { WAIT_FOR_DRIVER_MS } from './sim/shmBoard';
+import { openShmBoardSide, WAIT_FOR_DRIVER_MS } from './sim/shmBoard';
 import { Trace, type TraceTarget } from './trace/trace';
 
 export interface ServedDevice {
@@ -332,7 +330,9 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
   let loseLink: (why: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (loseLink = resolve));
   void link.lost?.then((why) => loseLink(why));
-  const changes = changeListeners(() => (sim ? (sim as SimBoard).server.devicesState() : []));
+  // Nothing is served before a driver attached.
+  const state = (): ServedDeviceState[] => (sim ? (sim as SimBoard).server.devicesState() : []);
+  const changes = changeListeners(state);
   const attaching = startSimBoard({
     profile: served,
     busWindow: link.busWindow,
@@ -373,9 +373,9 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
     profile: served,
     description: link.description,
     trace,
-    devices: () => (sim ? (sim as SimBoard).server.devicesState() : []),
+    devices: state,
     onDeviceChange: changes.onDeviceChange,
-    inspectQueue: queueInspector(() => (sim ? (sim as SimBoard).server.devicesState() : []), link.dataWindow, link.dataPeerBase),
+    inspectQueue: queueInspector(state, link.dataWindow, link.dataPeerBase),
     lost,
     async close() {
       if (closed) return;
