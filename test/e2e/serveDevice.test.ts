@@ -19,9 +19,11 @@ describe.skipIf(skip !== null)(`the device side in Chromium ${skip ?? ''}`, () =
 
   beforeAll(async () => {
     wb = await startWorkbench({ board: 'sim-versal', args: ['--link', `shm-file:${file}`, '--role', 'device'] });
+    opened = await wb.open();
+    await opened.page.getByRole('tab', { name: 'Devices' }).click();
+    // The driver comes after the page: the views hear the bring-up as it happens.
     const driver = spawn(process.execPath, [BIN, 'exercise', '--board', 'sim-versal', '--link', `shm-file:${file}`, '--count', '2'], { stdio: 'ignore' });
     expect(await new Promise((done) => driver.on('exit', done))).toBe(0);
-    opened = await wb.open();
   }, 90_000);
   afterAll(async () => {
     await wb?.close();
@@ -29,7 +31,6 @@ describe.skipIf(skip !== null)(`the device side in Chromium ${skip ?? ''}`, () =
 
   it('shows the served devices as the driver brought them up, and their queues', async () => {
     const { page } = opened;
-    await page.getByRole('tab', { name: 'Devices' }).click();
     const cards = page.locator('section.device-card');
     await expect.poll(() => cards.count()).toBe(2);
     for (let i = 0; i < 2; i++) {
