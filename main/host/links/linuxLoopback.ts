@@ -303,19 +303,21 @@ export async function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Promis
   }
   const { onGone, lost } = watchMappings();
   const same = paths.read === paths.write;
-  let channel: ReadChannel;
+  let channel: ReadChannel | null = null;
   let writeFd: number;
   try {
     // One descriptor for the kernel's device (read and write on the same file), two for a pair.
     channel = readChannel(paths.read, same);
     writeFd = same ? channel.fd : openSync(paths.write, 'w');
   } catch (e) {
+    if (channel) releaseChannel(channel);
     mapping.unmap();
     return fail(`cannot open the loopback bus's message device ${same ? paths.read : `${paths.read} / ${paths.write}`}: ${systemErrorText(e)}`);
   }
+  const ch: ReadChannel = channel;
   const closeAll = () => {
     if (!same) closeSync(writeFd);
-    releaseChannel(channel);
+    releaseChannel(ch);
     mapping.unmap();
   };
   let registrar = opts.registrar;
@@ -336,15 +338,16 @@ export async function openLinuxLoopback(opts: LinuxLoopbackOptions = {}): Promis
     async read() {
       for (;;) {
         if (closed) return ok(null);
-        const next = channel.pending.shift();
+        const next = ch.pending.shift();
         if (next) return ok(next);
-        channel.flight ??= readOnce(channel);
-        const r = await channel.flight;
-        channel.flight = null;
+        ch.flight ??= readOnce(ch);
+        const r = await ch.flight;
+        ch.flight = null;
         // A session closed while its read waited leaves what arrives to the next one.
         if (closed) return ok(null);
         if (!r.ok) return r;
-        if (r.value === 0 && channel.stream) return ok(null);
+        // 0: EOF of a FIFO (the stand-in left); from the kernel's device, a read a signal interrupted.
+        if (r.value === 0 && ch.stream) return ok(null);
       }
     },
     write(bytes) {
