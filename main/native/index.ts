@@ -75,6 +75,11 @@ export interface NativeAddon {
   recvWithFds(fd: number, maxBytes: number, timeoutMs: number): { data: Uint8Array; fds: number[] } | null;
   /** sendmsg with SCM_RIGHTS (used by tests to play an ivshmem-server); fds need ≥ 1 data byte. */
   sendWithFds(fd: number, data: Uint8Array, fds: number[]): void;
+  /**
+   * ioctl(fd, request, &value) with one u32 argument, on a libuv pool thread (the call may wait
+   * on answers this thread writes, as IOCTL_VMSG_LB_ADD does); rejects with the errno text.
+   */
+  ioctlU32(fd: number, request: number, value: number): Promise<void>;
 }
 
 export type NativeLoad = Result<NativeAddon>;

@@ -460,6 +460,10 @@ const connectParams = z
     fileName: z.string().min(1).max(4096).optional(),
     /** A link spec as the CLI's --link takes it (sim, shm-file:FILE, serial:PORT@BAUD, pci[:BDF]…). */
     link: z.string().min(1).max(4096).optional(),
+    /** 'device': the workbench serves the profile's devices to the driver on `link` (linux-loopback, shm-file, ivshmem). */
+    role: z.enum(['driver', 'device']).optional(),
+    /** With role 'device': KIND[:DEV_NUM],… instead of the profile's sim.devices. */
+    devices: z.string().min(1).max(1000).optional(),
   })
   .strict()
   .refine((p) => p.board === undefined || p.profileText === undefined, { path: ['profileText'], message: 'expected either board or profileText, not both' });

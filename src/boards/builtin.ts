@@ -7,6 +7,7 @@
 import { parseBoardProfile, type BoardProfile } from '../api/boardProfile';
 import qemuQtestAmpPci from './profiles/qemu-qtest-amp-pci.json';
 import qemuVirtioMsgAmpPci from './profiles/qemu-virtio-msg-amp-pci.json';
+import simLinuxLoopback from './profiles/sim-linux-loopback.json';
 import simQemuAmpPci from './profiles/sim-qemu-amp-pci.json';
 import simStm32mp157 from './profiles/sim-stm32mp157.json';
 import simVersal from './profiles/sim-versal.json';
@@ -21,7 +22,7 @@ function load(raw: unknown): BoardProfile {
   return r.value;
 }
 
-export const BUILTIN_PROFILES: readonly BoardProfile[] = [simQemuAmpPci, simVersal, simStm32mp157].map(load);
+export const BUILTIN_PROFILES: readonly BoardProfile[] = [simQemuAmpPci, simVersal, simStm32mp157, simLinuxLoopback].map(load);
 
 /**
  * Real boards and QEMU (docs/amp-bus.md §11): reached through the pci, serial-bridge or qtest links, so kept apart

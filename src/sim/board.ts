@@ -34,6 +34,8 @@ export interface SimBoardOptions {
   sendThrough?: (bytes: Uint8Array, send: (bytes: Uint8Array) => Promise<boolean>) => Promise<void>;
   /** Every message the device side placed on or read from the bus, as the endpoint reports it. */
   onMessage?: (message: WireMessage) => void;
+  /** A served device's state changed as the driver set it up (DeviceServerOptions.onChange). */
+  onDeviceChange?: (devNum: number) => void;
 }
 
 export interface SimBoard {
@@ -75,6 +77,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<Result<SimBo
       else await send(bytes);
     },
     onDrop: (reason) => opts.log?.(`dropped: ${reason}`),
+    ...(opts.onDeviceChange ? { onChange: opts.onDeviceChange } : {}),
   });
   // Requests and events are served one at a time, in arrival order (§17.2: process in order).
   // Adding the devices is the first link of that chain, so the handlers below are registered

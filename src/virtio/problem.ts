@@ -28,5 +28,7 @@ export type RingProblemCode =
   | 'queue-retired'; // the driver tore the queue down (device reset or removed) while it was in use
 
 export function ringProblem(code: RingProblemCode, offset: number, what: string, expected: string, seen: string): RingProblem {
-  return { code, offset, expected, seen, reason: `${what} at data offset 0x${offset.toString(16)}: expected ${expected}, saw ${seen}` };
+  // Offset -1: the problem is in a value (a SET_VQUEUE field), not at a place in memory.
+  const where = offset < 0 ? '' : ` at data offset 0x${offset.toString(16)}`;
+  return { code, offset, expected, seen, reason: `${what}${where}: expected ${expected}, saw ${seen}` };
 }

@@ -35,6 +35,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['traceUi', () => load('./traceUi.bench')],
   ['analysis', () => load('./analysis.bench')],
   ['extcap', () => load('./extcap.bench')],
+  ['loopback', () => load('./loopback.bench')],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */
@@ -68,6 +69,7 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['extcap', 'interfacesMaxMs', '<= 300', (v) => v <= 300],
   ['extcap', 'recordToFifoP99Ms', '<= 100', (v) => v <= 100],
   ['extcap', 'liveRecordToFifoP99Ms', '<= 100', (v) => v <= 100],
+  ['loopback', 'responseP99Us', '<= 100', (v) => v <= 100],
 ];
 
 async function main(): Promise<void> {

@@ -35,6 +35,7 @@ describe('amp-workbench CLI', () => {
       ['sim-qemu-amp-pci', 'vmamp-shmem-v1', 'r4'],
       ['sim-versal', 'vmamp-shmem-v1', 'r3'],
       ['sim-stm32mp157', 'openamp-static-v1', 'r0'],
+      ['sim-linux-loopback', 'vmamp-shmem-v1', 'r2'],
     ]);
     expect(boards.filter((b) => !b.simulated).map((b) => [b.id, b.format, b.revision])).toEqual(
       expect.arrayContaining([

@@ -15,6 +15,7 @@ import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
 import { cmdImport } from './import';
 import { cmdServe } from './serve';
+import { cmdServeDevice } from './serveDevice';
 import { cmdSim } from './sim';
 import { cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
 import { systemErrorText } from '../systemError';
@@ -42,8 +43,11 @@ Usage:
                        (live capture in Wireshark; installs the dissector too)
   amp-workbench sim [--board ID | --profile FILE] --shm FILE [--doorbells socket|poll]
                     [--fault NAME[=ARG][@N|@MESSAGE],… | --fault help] [--published FILE]
+  amp-workbench serve-device --link linux-loopback[:CONTROL] | shm-file:FILE | ivshmem[:SOCKET]
+                      [--board ID | --profile FILE] [--devices KIND[:DEV_NUM],…] [--out FOLDER]
+                      (serve rng, i2c and console devices to a real driver, e.g. Linux's, until Ctrl-C)
   amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]
-                      [--static DIR] [--no-connect]
+                      [--static DIR] [--no-connect] [--role driver|device [--devices KIND[:DEV_NUM],…]]
 
 --link SPEC picks how the board is reached: ${LINK_SPEC_HELP}
 (default: what the profile's access.kind says). --rings adds each virtqueue's state as it is in
@@ -156,6 +160,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   'wireshark-extcap': cmdWiresharkExtcap,
   sim: cmdSim,
   serve: cmdServe,
+  'serve-device': cmdServeDevice,
 };
 
 /** A command's own usage lines of HELP (its line and the indented ones that continue it), and the notes under them. */

@@ -25,8 +25,11 @@ export async function cmdServe(argv: string[]): Promise<number> {
       captures: { type: 'string' },
       static: { type: 'string' },
       'no-connect': { type: 'boolean' },
+      role: { type: 'string' },
+      devices: { type: 'string' },
     },
   });
+  if (values.role !== undefined && values.role !== 'driver' && values.role !== 'device') throw new UsageError(`--role expects driver or device, saw "${values.role}"`);
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port expects a port number 0..65535 (0: any free port), saw "${values.port}"`);
   if (values.board !== undefined && values.profile !== undefined) throw new UsageError('give --board ID or --profile FILE, not both');
@@ -53,6 +56,8 @@ export async function cmdServe(argv: string[]): Promise<number> {
       ...(values.board !== undefined ? { board: values.board } : {}),
       ...(profileText !== undefined ? { profileText, fileName: values.profile } : {}),
       ...(values.link !== undefined ? { link: values.link } : {}),
+      ...(values.role !== undefined ? { role: values.role } : {}),
+      ...(values.devices !== undefined ? { devices: values.devices } : {}),
     });
     off();
     if (!r.ok) {
@@ -61,7 +66,8 @@ export async function cmdServe(argv: string[]): Promise<number> {
       return r.error.code === 'bad-request' ? 2 : 1;
     }
     const s = r.result as { board: string; capture: string; bringUpError: string | null; devices: { devNum: number; deviceType: string; phase: string }[] };
-    process.stderr.write(`connected to ${s.board}: ${s.devices.map((d) => `dev ${d.devNum} ${d.deviceType} ${d.phase}`).join(', ')}; recording to ${s.capture}\n`);
+    if (values.role === 'device') process.stderr.write(`serving the devices of ${s.board} on ${values.link}; recording to ${s.capture}\n`);
+    else process.stderr.write(`connected to ${s.board}: ${s.devices.map((d) => `dev ${d.devNum} ${d.deviceType} ${d.phase}`).join(', ')}; recording to ${s.capture}\n`);
     if (s.bringUpError) process.stderr.write(`${s.bringUpError}\n`);
   }
   if (!staticDir) process.stderr.write('no UI build found in out/renderer (run npm run build:renderer, or npm run web which does): serving the Workbench API only\n');

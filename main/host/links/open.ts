@@ -63,6 +63,8 @@ export async function openBoardLink(profile: BoardProfile, spec: LinkSpec = defa
       return openPciLink(profile, spec.bdf ? { bdf: spec.bdf } : {});
     case 'ivshmem':
       return openIvshmemLink(profile, spec.socket);
+    case 'linux-loopback':
+      throw new LinkError('the linux-loopback link is the device side of a Linux loopback bus: serve devices on it with amp-workbench serve-device --link linux-loopback');
     case 'qtest':
       return openQtestLink(profile, { socket: spec.socket, listen: spec.listen, memFile: spec.memFile });
   }

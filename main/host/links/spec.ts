@@ -11,9 +11,11 @@ export type LinkSpec =
   | { kind: 'serial'; path: string; baudRate?: number }
   | { kind: 'pci'; bdf?: string }
   | { kind: 'ivshmem'; socket?: string }
-  | { kind: 'qtest'; socket?: string; listen?: boolean; memFile?: string };
+  | { kind: 'qtest'; socket?: string; listen?: boolean; memFile?: string }
+  /** The device side of Linux's loopback bus (serve-device only); paths default to the kernel's. */
+  | { kind: 'linux-loopback'; control?: string; messages?: string; messagesIn?: string; messagesOut?: string; pool?: string; deviceTree?: string };
 
-export const LINK_SPEC_HELP = `sim | shm-file:FILE[,poll] | serial:PORT[@BAUD] | pci[:BDF] | ivshmem[:SOCKET] | qtest[:SOCKET][,listen][,mem=FILE]`;
+export const LINK_SPEC_HELP = `sim | shm-file:FILE[,poll] | serial:PORT[@BAUD] | pci[:BDF] | ivshmem[:SOCKET] | qtest[:SOCKET][,listen][,mem=FILE] | linux-loopback[:CONTROL][,msg=DEV | ,msg-in=PATH,msg-out=PATH][,pool=PATH][,dt=DIR]`;
 
 export type LinkSpecParse = Result<LinkSpec>;
 
@@ -49,6 +51,21 @@ export function parseLinkSpec(text: string): LinkSpecParse {
         else return bad(`unknown qtest option "${f}" (listen, mem=FILE)`);
       }
       if (spec.listen && !spec.socket) return bad('qtest listen needs the socket path, e.g. qtest:/tmp/amp-qtest.sock,listen');
+      return { ok: true, value: spec };
+    }
+    case 'linux-loopback': {
+      const [control = '', ...opts] = arg.split(',');
+      const spec: Extract<LinkSpec, { kind: 'linux-loopback' }> = { kind: 'linux-loopback' };
+      if (control) spec.control = control;
+      const keys = { msg: 'messages', 'msg-in': 'messagesIn', 'msg-out': 'messagesOut', pool: 'pool', dt: 'deviceTree' } as const;
+      for (const o of opts) {
+        const eq = o.indexOf('=');
+        const key = keys[o.slice(0, eq) as keyof typeof keys];
+        if (eq < 1 || !key || eq === o.length - 1) return bad(`unknown linux-loopback option "${o}" (msg=DEV, msg-in=PATH, msg-out=PATH, pool=PATH, dt=DIR)`);
+        spec[key] = o.slice(eq + 1);
+      }
+      if ((spec.messagesIn === undefined) !== (spec.messagesOut === undefined)) return bad('msg-in and msg-out name the two ends of a pair: give both');
+      if (spec.messages !== undefined && spec.messagesIn !== undefined) return bad('give msg=DEV or the pair msg-in/msg-out, not both');
       return { ok: true, value: spec };
     }
     default:

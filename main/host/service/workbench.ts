@@ -39,6 +39,7 @@ import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/spec';
 import { openSession, SessionError, type Session } from '../session';
+import { openDeviceSession, servedAsDeviceState, servedDevices, deviceSideLinkProblem, type DeviceSession } from '../deviceSession';
 import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
@@ -90,6 +91,8 @@ type Handlers = { [M in WorkbenchMethod]: (params: WorkbenchParsedParams<M>, sig
 
 export class WorkbenchService implements WorkbenchApi {
   private session: Session | null = null;
+  /** A device-side session (the workbench serves devices to a driver); never at once with `session`. */
+  private deviceSide: DeviceSession | null = null;
   /** The session's listeners (trace flushes, device changes), removed when it ends. */
   private unsubscribe: (() => void)[] = [];
   /** What is in progress that excludes a second connect/open. */
@@ -119,7 +122,7 @@ export class WorkbenchService implements WorkbenchApi {
     'boards.list': () => ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD, boardPresence(p))) }),
     'profile.validate': (p) => this.validate(p.text, p.fileName),
     'session.connect': (p) => this.connect(p),
-    'session.disconnect': () => (this.session ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected')),
+    'session.disconnect': () => (this.session || this.deviceSide ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected')),
     'session.state': () => ok(this.state()),
     'session.takeControl': () => ok({ controller: true }),
     'device.reset': (p) => this.reset(p.devNum),
@@ -175,7 +178,7 @@ export class WorkbenchService implements WorkbenchApi {
   /** Ends the session, if any (the capture folder is kept). */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.session) await this.disconnect('the workbench is shutting down', false);
+    if (this.session || this.deviceSide) await this.disconnect('the workbench is shutting down', false);
   }
 
   private emit<E extends WorkbenchEventName>(event: E, data: WorkbenchEventData<E>): void {
@@ -217,8 +220,11 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private bookmark(text: string): Reply {
-    if (!this.session) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
-    return ok({ seq: this.session.bookmark(text) });
+    const recorder = (this.session ?? this.deviceSide)?.trace.recorder;
+    if (!recorder) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
+    const seq = recorder.marker('bookmark', text);
+    recorder.flush();
+    return ok({ seq });
   }
 
   private cancelExport(): Reply {
@@ -233,6 +239,20 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private state(): SessionStateJson {
+    const served = this.deviceSide;
+    if (served) {
+      return {
+        connected: true,
+        role: 'device',
+        source: 'board',
+        board: served.profile.id,
+        link: served.description,
+        capture: served.trace.dir,
+        notices: [],
+        findings: [],
+        devices: served.devices().map((d) => deviceToJson(servedAsDeviceState(d))),
+      } as SessionStateJson;
+    }
     const s = this.session;
     if (!s) {
       const source = this.opened === null ? 'board' : 'capture';
@@ -265,8 +285,9 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private async connect(p: WorkbenchParsedParams<'session.connect'>): Promise<Reply> {
-    if (this.session || this.busy) {
-      return workbenchError('busy', `${this.busy ?? `connected to ${this.session!.profile.id}`}; disconnect first (one session at a time)`);
+    const current = this.session ?? this.deviceSide;
+    if (current || this.busy) {
+      return workbenchError('busy', `${this.busy ?? `connected to ${current!.profile.id}`}; disconnect first (one session at a time)`);
     }
     const chosen = this.profileFor(p);
     if (!chosen.ok) return chosen;
@@ -277,6 +298,7 @@ export class WorkbenchService implements WorkbenchApi {
       if (!l.ok) return workbenchError('bad-request', l.error, { field: 'params.link' });
       link = l.value;
     }
+    if (p.role === 'device') return this.serveDevices(profile, link, p.devices);
     this.busy = `connecting to ${profile.id}`;
     let session: Session;
     try {
@@ -297,7 +319,7 @@ export class WorkbenchService implements WorkbenchApi {
     this.store = store;
     this.opened = null;
     this.unsubscribe = [
-      store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) })),
+      this.followStore(store),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
     ];
     this.session = session;
@@ -311,15 +333,55 @@ export class WorkbenchService implements WorkbenchApi {
     return ok({ ...this.state(), bringUpError: probed.ok ? null : `bring-up of ${profile.id} failed: ${probed.error}` });
   }
 
+  /** The device side: the profile's devices (or `devices`) served to the driver at the other end of `link`. */
+  private async serveDevices(profile: BoardProfile, link: LinkSpec | undefined, devicesSpec: string | undefined): Promise<Reply> {
+    if (!link) return workbenchError('bad-request', 'serving devices needs the link the driver is on: linux-loopback, shm-file:FILE or ivshmem[:SOCKET]', { field: 'params.link' });
+    const wrong = deviceSideLinkProblem(link.kind);
+    if (wrong) return workbenchError('bad-request', wrong, { field: 'params.link' });
+    const devices = servedDevices(profile, devicesSpec);
+    if (!devices.ok) return workbenchError('bad-request', devices.error, { field: 'params.devices' });
+    this.busy = `starting the device side on ${link.kind}`;
+    let served: Result<DeviceSession>;
+    try {
+      served = await openDeviceSession(profile, link, devices.value, {
+        capture: { capturesDir: this.capturesDir, flushMs: LIVE_FLUSH_MS, ringBytes: this.opts.ringBytes ?? UI_ROLLING_CAPTURE_BYTES, notes: [`amp-workbench device side on ${profile.id}`] },
+      });
+    } catch (e) {
+      served = { ok: false, error: describeFailure(e).text };
+    } finally {
+      this.busy = null;
+    }
+    if (!served.ok) return workbenchError('failed', `serving the devices of ${profile.id} failed: ${served.error}`);
+    const session = served.value;
+    const store = new TraceStore(session.trace.source, this.residentOption());
+    this.store = store;
+    this.unsubscribe = [
+      this.followStore(store),
+      session.onDeviceChange((d) => this.emit('session.device', { device: deviceToJson(servedAsDeviceState(d)) })),
+    ];
+    this.deviceSide = session;
+    void session.lost.then((reason) => {
+      if (this.deviceSide === session) void this.disconnect(`the driver's side is gone: ${reason}. The trace so far is kept`, true);
+    });
+    this.emit('trace.reset', store.info());
+    return ok({ ...this.state(), bringUpError: null });
+  }
+
+  /** Tells the page how many records arrived (trace.appended); returns the unsubscribe. */
+  private followStore(store: TraceStore): () => void {
+    return store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) }));
+  }
+
   private residentOption(): { residentBytes?: number } {
     return this.opts.residentBytes !== undefined ? { residentBytes: this.opts.residentBytes } : {};
   }
 
   private async disconnect(reason: string, lost: boolean): Promise<Reply> {
-    const session = this.session!;
+    const session = (this.session ?? this.deviceSide)!;
     this.session = null;
     await this.quietDevices(lost ? reason : 'the session was closed');
     this.loads.clear();
+    this.deviceSide = null;
     const capture = session.trace.dir;
     let failure: FailureText | null = null;
     try {
@@ -339,6 +401,7 @@ export class WorkbenchService implements WorkbenchApi {
   /** The session, when it has device `devNum`. */
   private onDevice(devNum: number): Result<Session, WorkbenchError> {
     const session = this.session;
+    if (this.deviceSide) return workbenchError('read-only', 'the workbench is the device side here: the driver at the other end resets and drives the devices');
     if (!session) return workbenchError('no-session', 'no board is connected; connect a board first');
     if (!session.driver.state(devNum)) {
       const have = session.driver.states().map((d) => d.devNum);
@@ -513,6 +576,7 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private async inspect(devNum: number, queue: number): Promise<Reply> {
+    if (this.deviceSide) return this.inspectServed(this.deviceSide, devNum, queue);
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
     const { driver } = s.value;
@@ -522,13 +586,23 @@ export class WorkbenchService implements WorkbenchApi {
     return ok({ devNum, queue, name: model.name, ring: await ring });
   }
 
+  /** A served queue, read where the driver put its rings. */
+  private async inspectServed(served: DeviceSession, devNum: number, queue: number): Promise<Reply> {
+    const device = served.devices().find((d) => d.devNum === devNum);
+    if (!device) return workbenchError('not-found', `no device with dev_num ${devNum}; the workbench serves ${served.devices().map((d) => d.devNum).join(', ')}`, { field: 'params.devNum' });
+    const ring = served.inspectQueue(devNum, queue);
+    const model = servedAsDeviceState(device).queues.find((q) => q.index === queue);
+    if (!ring || !model) return workbenchError('not-found', `the driver has not set up queue ${queue} of device ${devNum}`, { field: 'params.queue' });
+    return ok({ devNum, queue, name: model.name, ring: await ring });
+  }
+
   private async export(s: TraceStore, p: WorkbenchParsedParams<'trace.export'>, signal: CancelSignal | undefined): Promise<Reply> {
     if (!isAbsolute(p.out)) return workbenchError('bad-request', `the output file must be a full path on the workbench's machine (such as /home/me/trace.pcapng), saw "${p.out}"`, { field: 'params.out' });
     if (this.exporting) return workbenchError('busy', `an export to ${this.exporting.out} is running; wait for it or cancel it`);
     // A folder of that name is not replaced either: the export says why it cannot write there.
     if (!p.overwrite && statSync(p.out, { throwIfNoEntry: false })?.isFile()) return workbenchError('exists', `${p.out} already exists; choose another name or replace it`, { field: 'params.out' });
     // Everything recorded so far goes into the file, not only what the last flush delivered.
-    if (this.session && s.live) this.session.trace.recorder.flush();
+    if (s.live) (this.session ?? this.deviceSide)?.trace.recorder.flush();
     // Cancelled by trace.cancelExport, or by the caller's own signal.
     const abort = new AbortController();
     const cancel = (): void => abort.abort();
@@ -556,7 +630,7 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private open(path: string): Reply {
-    if (this.session || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
+    if (this.session || this.deviceSide || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
     if (!o.ok) return workbenchError('not-found', o.error, { field: 'params.path' });
     const store = new TraceStore(o.value, this.residentOption());

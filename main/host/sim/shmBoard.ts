@@ -40,7 +40,7 @@ export interface ShmBoard {
 }
 
 /** Like firmware, the board waits for its driver as long as it runs (the profile's peerMs is the driver's patience). */
-const WAIT_FOR_DRIVER_MS = 365 * 24 * 3600 * 1000;
+export const WAIT_FOR_DRIVER_MS = 365 * 24 * 3600 * 1000;
 
 function removeIfPresent(path: string, isOurs: (p: string) => boolean): void {
   if (existsSync(path) && isOurs(path)) unlinkSync(path);

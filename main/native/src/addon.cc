@@ -47,6 +47,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amp::InitMapping(env, exports);
   amp::InitWatch(env, exports);
   amp::InitFds(env, exports);
+  amp::InitIoctl(env, exports);
   return exports;
 }
 

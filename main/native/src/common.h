@@ -34,5 +34,6 @@ Classes& ClassesOf(Napi::Env env);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitWatch(Napi::Env env, Napi::Object exports);
 void InitFds(Napi::Env env, Napi::Object exports);
+void InitIoctl(Napi::Env env, Napi::Object exports);
 
 }  // namespace amp

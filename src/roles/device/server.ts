@@ -43,8 +43,25 @@ export interface DeviceServerOptions {
   send(bytes: Uint8Array): Promise<void>;
   /** Messages the server dropped, and why (for the simulator's own log). */
   onDrop?(reason: string): void;
+  /** A device's state changed as the driver set it up (status, features, queues; not each used buffer). */
+  onChange?(devNum: number): void;
   /** Play QEMU before PoC-v2: GET_SHM is dropped unanswered (docs/peers.md §1.1). */
   silentGetShm?: boolean;
+}
+
+/** A served device as the driver set it up: what the Devices and Queues views show of the device side. */
+export interface ServedDeviceState {
+  devNum: number;
+  deviceId: number;
+  vendorId: number;
+  status: number;
+  offeredFeatures: bigint;
+  driverFeatures: bigint;
+  negotiated: bigint;
+  config: Uint8Array;
+  generation: number;
+  numQueues: number;
+  queues: { index: number; size: number; maxSize: number; descAddr: bigint; driverAddr: bigint; deviceAddr: bigint; enabled: boolean; usedEvents: number }[];
 }
 
 interface QueueSlot {
@@ -54,6 +71,8 @@ interface QueueSlot {
   device: bigint;
   enabled: boolean;
   vq: DeviceVirtqueue | null;
+  /** EVENT_USED sent for this queue. */
+  usedEvents: number;
 }
 
 interface Served {
@@ -89,6 +108,9 @@ const U32_LIMIT = 0x1_0000_0000n;
 
 type Fields = Record<string, FieldValue>;
 
+/** The requests that change what the driver set up (R0 names included): onChange follows them. */
+const SETS_UP: ReadonlySet<string> = new Set(['SET_DEVICE_STATUS', 'SET_DRIVER_FEATURES', 'SET_FEATURES', 'SET_VQUEUE', 'RESET_VQUEUE']);
+
 export class DeviceServer {
   private readonly devices = new Map<number, Served>();
   /** Drop GET_SHM unanswered (QEMU before PoC-v2); settable while serving, for tests of that peer. */
@@ -113,7 +135,33 @@ export class DeviceServer {
     const d = this.devices.get(devNum);
     if (!d) return;
     d.status |= STATUS.DEVICE_NEEDS_RESET;
+    this.opts.onChange?.(devNum);
     await this.sendConfigEvent(devNum, d);
+  }
+
+  devicesState(): ServedDeviceState[] {
+    return [...this.devices].map(([devNum, d]) => ({
+      devNum,
+      deviceId: d.model.deviceId,
+      vendorId: d.model.vendorId,
+      status: d.status,
+      offeredFeatures: d.model.offeredFeatures,
+      driverFeatures: d.driverFeatures,
+      negotiated: d.negotiated,
+      config: d.model.readConfig(0, d.model.configSize),
+      generation: d.model.configGeneration,
+      numQueues: d.model.numQueues,
+      queues: [...d.queues].map(([index, q]) => ({
+        index,
+        size: q.size,
+        maxSize: d.model.queueMaxSize(index),
+        descAddr: q.desc,
+        driverAddr: q.driver,
+        deviceAddr: q.device,
+        enabled: q.enabled,
+        usedEvents: q.usedEvents,
+      })),
+    }));
   }
 
   status(devNum: number): number | undefined {
@@ -130,7 +178,8 @@ export class DeviceServer {
     if (msg.bus) return this.handleBus(msg);
     const d = this.devices.get(msg.devNum);
     if (!d) return this.drop(`${msg.name} for absent dev_num ${msg.devNum}`);
-    return this.opts.revision === 'r0' ? this.handleR0(msg, d) : this.handleTransport(msg, d);
+    await (this.opts.revision === 'r0' ? this.handleR0(msg, d) : this.handleTransport(msg, d));
+    if (SETS_UP.has(msg.name)) this.opts.onChange?.(msg.devNum);
   }
 
   private drop(reason: string): void {
@@ -309,7 +358,7 @@ export class DeviceServer {
           const driver = b(f, 'driver_addr');
           const device = b(f, 'device_addr');
           const created = this.createQueue(size, desc, driver, device);
-          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.value });
+          if (created.ok) d.queues.set(index, { size, desc, driver, device, enabled: true, vq: created.value, usedEvents: 0 });
           else this.drop(`SET_VQUEUE ${index}: ${created.error.reason}`);
         }
         return echo({});
@@ -378,7 +427,7 @@ export class DeviceServer {
     if (size === 0 || size > max) return noop(`size ${size} not in 1..${max}`);
     const created = this.createQueue(size, desc, driver, device);
     if (!created.ok) return noop(created.error.reason);
-    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.value });
+    d.queues.set(index, { size, desc, driver, device, enabled: op === VQ_OP_ENABLE, vq: created.value, usedEvents: 0 });
   }
 
   private createQueue(size: number, desc: bigint, driver: bigint, device: bigint): ReturnType<typeof DeviceVirtqueue.create> {
@@ -402,15 +451,17 @@ export class DeviceServer {
       const other = d.queues.get(i);
       return other?.enabled ? other.vq : null;
     });
-    if (r.used > 0) await this.sendUsed(devNum, index);
-    for (const also of r.alsoUsed) if (also.count > 0) await this.sendUsed(devNum, also.queueIndex);
+    if (r.used > 0) await this.sendUsed(devNum, d, index);
+    for (const also of r.alsoUsed) if (also.count > 0) await this.sendUsed(devNum, d, also.queueIndex);
     if (!r.ok) {
       this.drop(`queue ${r.error.queueIndex}: ${r.error.reason}`);
       await this.raiseNeedsReset(devNum);
     }
   }
 
-  private sendUsed(devNum: number, index: number): Promise<void> {
+  private sendUsed(devNum: number, d: Served, index: number): Promise<void> {
+    const q = d.queues.get(index);
+    if (q) q.usedEvents++;
     if (this.opts.revision === 'r0') {
       // The firmware sends its bus id as vq_idx (virtio_msg_bus_vq_notify).
       return this.opts.send(encode('r0', { name: 'EVENT_USED', kind: 'event', devNum, fields: { vq_idx: devNum } }));

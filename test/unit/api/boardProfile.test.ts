@@ -31,8 +31,8 @@ function errorsOf(input: unknown) {
 }
 
 describe('board profiles', () => {
-  it('ships three valid simulated boards, sim-qemu-amp-pci being the default', () => {
-    expect(BUILTIN_PROFILES.map((p) => p.id)).toEqual(['sim-qemu-amp-pci', 'sim-versal', 'sim-stm32mp157']);
+  it('ships four valid simulated boards, sim-qemu-amp-pci being the default', () => {
+    expect(BUILTIN_PROFILES.map((p) => p.id)).toEqual(['sim-qemu-amp-pci', 'sim-versal', 'sim-stm32mp157', 'sim-linux-loopback']);
     expect(DEFAULT_BOARD).toBe('sim-qemu-amp-pci');
     for (const p of BUILTIN_PROFILES) expect(queueGeometry(p).ok).toBe(true);
   });

@@ -106,6 +106,7 @@ describe('the peer: board profile, capture metadata', () => {
     expect(peers).toEqual({
       'sim-qemu-amp-pci': null,
       'sim-versal': null,
+      'sim-linux-loopback': null,
       'sim-stm32mp157': 'openamp-st',
       'stm32mp157c-dk2': 'openamp-st',
       'versal-vek280': null,
