@@ -251,7 +251,7 @@ export class WorkbenchService implements WorkbenchApi {
         notices: [],
         findings: [],
         devices: served.devices().map((d) => deviceToJson(servedAsDeviceState(d))),
-      } as SessionStateJson;
+      };
     }
     const s = this.session;
     if (!s) {
