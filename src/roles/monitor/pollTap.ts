@@ -1,0 +1,133 @@
+/**
+ * The RingTap over any MemoryWindow, polling from JavaScript (docs/amp-bus.md §4.5): for links
+ * the native watcher cannot map (a serial-bridged window, a simulated board's buffer) and as the
+ * reference the native tap is tested against.
+ *
+ * Each poll loads the device→driver producer index before the driver→device one, so a response
+ * is never copied in an earlier poll than its request, and delivers the driver→device batch
+ * first. A batch's slots are copied after the producer index that published them (acquire);
+ * then the producer index is loaded again: every slot the producer may have reached again since
+ * (including the one it may be writing now) is not trusted and counted as lost instead of being
+ * delivered torn or as a later message. Loss beyond one lap between two polls is not visible in
+ * indices that wrap at N, so the poll interval must stay below the time the producer needs to
+ * publish N − 1 messages.
+ */
+import type { TapBatch, RingTap, TapRing } from '../../bus/tap';
+import type { QueueProblem } from '../../bus/queue';
+import type { MemoryWindow } from '../../bus/window';
+import { queueProblem } from '../../bus/formats/common';
+import { hexNum } from '../../util/hex';
+import type { Runtime } from '../../util/runtime';
+
+export interface PollingTapOptions {
+  runtime: Runtime;
+  /** Time between polls; 0 polls again on the next macrotask. */
+  pollMs: number;
+}
+
+interface Follow {
+  ring: TapRing;
+  index: number;
+  /** Producer index value up to which slots were delivered or counted lost. */
+  next: number;
+  /** Last out-of-range index reported, so a stuck one is said once. */
+  reportedBad: number | null;
+}
+
+const dist = (from: number, to: number, n: number): number => (to - from + n) % n;
+
+export class PollingTap implements RingTap {
+  private follows: Follow[] = [];
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private cancelTimer: (() => void) | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly window: MemoryWindow,
+    private readonly opts: PollingTapOptions,
+  ) {}
+
+  start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void {
+    if (this.running) throw new Error('PollingTap.start called twice without stop');
+    this.running = true;
+    this.follows = rings.map((ring, index) => ({ ring, index, next: -1, reportedBad: null }));
+    this.loop = this.run(onBatch, onProblem);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return this.loop ?? undefined;
+    this.running = false;
+    this.cancelTimer?.();
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): Promise<void> {
+    // The starting point: what is already published is the past the monitor joined after.
+    for (const f of this.follows) f.next = (await this.loadProducer(f, onProblem)) ?? 0;
+    // Device→driver first (see the module comment), delivered after driver→device.
+    const loadOrder = [...this.follows].sort((a, b) => (a.ring.direction === b.ring.direction ? a.index - b.index : a.ring.direction === 'device-to-driver' ? -1 : 1));
+    const deliverOrder = [...loadOrder].reverse();
+    while (this.running) {
+      const seenNs = this.opts.runtime.monoNs();
+      const seen = new Map<Follow, number | null>();
+      for (const f of loadOrder) seen.set(f, await this.loadProducer(f, onProblem));
+      for (const f of deliverOrder) {
+        const p = seen.get(f);
+        if (p === null || p === undefined || p === f.next) continue;
+        onBatch(await this.copy(f, p, seenNs));
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.cancelTimer = this.opts.runtime.setTimer(this.opts.pollMs, resolve);
+      });
+    }
+    // One last look, so what was published before stop() is delivered.
+    const seenNs = this.opts.runtime.monoNs();
+    for (const f of deliverOrder) {
+      const p = await this.loadProducer(f, onProblem);
+      if (p !== null && p !== f.next) onBatch(await this.copy(f, p, seenNs));
+    }
+  }
+
+  /** The producer index, or null (reported once) when it is outside 0..N−1. */
+  private async loadProducer(f: Follow, onProblem: (problem: QueueProblem) => void): Promise<number | null> {
+    const { producer, slots, indexMask } = f.ring;
+    const raw = ((await this.window.load(producer.offset, producer.width)) & indexMask) >>> 0;
+    if (raw < slots.slots) {
+      f.reportedBad = null;
+      return raw;
+    }
+    if (f.reportedBad !== raw) {
+      f.reportedBad = raw;
+      onProblem(queueProblem('peer-index', producer.offset, `${f.ring.direction} producer index ${raw} at ${hexNum(producer.offset, 4)} is outside 0..${slots.slots - 1} (N = ${slots.slots}); its slots are not read until it is back in range`));
+    }
+    return null;
+  }
+
+  /** Copies the slots from f.next up to p, then drops those the producer may have reached again. */
+  private async copy(f: Follow, p: number, seenNs: bigint): Promise<TapBatch> {
+    const { offset, slots: n, slotSize, stride } = f.ring.slots;
+    const start = f.next;
+    const count = dist(start, p, n);
+    const out = new Uint8Array(count * slotSize);
+    if (stride === slotSize) {
+      const first = Math.min(count, n - start);
+      out.set(await this.window.read(offset + start * stride, first * slotSize), 0);
+      if (count > first) out.set(await this.window.read(offset, (count - first) * slotSize), first * slotSize);
+    } else {
+      for (let i = 0; i < count; i++) out.set(await this.window.read(offset + ((start + i) % n) * stride, slotSize), i * slotSize);
+    }
+    const after = ((await this.window.load(f.ring.producer.offset, f.ring.producer.width)) & f.ring.indexMask) >>> 0;
+    // Published during the copy: the producer's next lap reaches our first slots after n − count
+    // more, and the slot at `after` may be half written. Overlapping slots (the OpenAMP stride
+    // quirk, docs/amp-bus.md §4.3) are all reached by any later write.
+    const moved = after < n ? dist(p, after, n) : 0;
+    const reached = stride < slotSize ? (moved > 0 ? count : 0) : moved + 1 - (n - count);
+    const lost = Math.min(count, Math.max(0, reached));
+    f.next = p;
+    return { ring: f.index, first: (start + lost) % n, count: count - lost, slots: out.subarray(lost * slotSize), lost, seenNs };
+  }
+}
