@@ -13,6 +13,7 @@ import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } 
 import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
+import { cmdMonitor } from './monitor';
 import { cmdServe } from './serve';
 import { cmdSim } from './sim';
 import { cmdCheck, cmdExport, cmdStats, cmdWiresharkDissector } from './trace';
@@ -26,6 +27,9 @@ Usage:
                       [--junit FILE] [--lava]
   amp-workbench exercise [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--dev N] [--count K]
                          [--rings] [--json] [--junit FILE] [--lava]
+  amp-workbench monitor [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--duration T]
+                        [--poll-ms N] [--json]
+                       (watch a running driver and device read-only: never writes, rings no doorbell)
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
   amp-workbench capture [--board ID | --profile FILE] [--link SPEC] [--out FOLDER]
@@ -138,6 +142,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   exercise: cmdExercise,
   decode: cmdDecode,
   capture: cmdCapture,
+  monitor: cmdMonitor,
   export: cmdExport,
   stats: cmdStats,
   check: cmdCheck,

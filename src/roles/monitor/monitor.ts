@@ -4,7 +4,8 @@
  * a driver session records (src/trace/recorder.ts), in the order the tap delivers it:
  *
  * - every message, trimmed to msg_size by the endpoint's rule (bus/endpoint.ts `slotMessage`),
- *   paired request↔response by the recorder's own matcher and checked by its conformance rules;
+ *   the two rings' messages of one look merged in protocol order (order.ts), paired
+ *   request↔response by the recorder's own matcher and checked by its conformance rules;
  * - a 'dropped' marker per batch that lost messages: the exact count from the index distance
  *   and the time window in which they were overwritten (after the previous copy of that ring,
  *   up to this one);
@@ -22,6 +23,7 @@ import { errorText } from '../../util/errorText';
 import { hexNum } from '../../util/hex';
 import type { Runtime } from '../../util/runtime';
 import type { MemoryWindow } from '../../bus/window';
+import { CausalOrder, type Copied } from './order';
 import { BusModel, type ObservedDevice } from './reconstruct';
 import type { ObservedRings, SideStates } from './rings';
 
@@ -54,6 +56,9 @@ export class Monitor {
   private running = false;
   private restarting: Promise<void> | null = null;
   private readonly problems: string[] = [];
+  private readonly order: CausalOrder;
+  private look: { seenNs: bigint; down: Copied[]; up: Copied[] } | null = null;
+  private cancelFlush: (() => void) | null = null;
 
   constructor(
     private readonly observed: ObservedRings,
@@ -61,6 +66,7 @@ export class Monitor {
     private readonly opts: MonitorOptions,
   ) {
     this.model = new BusModel(opts.revision);
+    this.order = new CausalOrder(opts.revision);
   }
 
   /** Messages recorded and lost per ring, [driver→device, device→driver]. */
@@ -96,6 +102,7 @@ export class Monitor {
     this.stopState?.();
     await this.restarting;
     await this.tap.stop();
+    this.flush();
     this.opts.recorder.flush();
   }
 
@@ -122,13 +129,28 @@ export class Monitor {
       );
     }
     this.lastSeen[i] = b.seenNs;
+    // Batches of one look share its time: they are merged in protocol order (order.ts) once the
+    // look is over (a batch of a later look, or the next macrotask).
+    if (this.look && this.look.seenNs !== b.seenNs) this.flush();
+    const look = (this.look ??= { seenNs: b.seenNs, down: [], up: [] });
+    const into = i === 0 ? look.down : look.up;
     const size = ring.slots.slotSize;
-    for (let k = 0; k < b.count; k++) {
-      const { bytes } = slotMessage(b.slots.subarray(k * size, (k + 1) * size), revision);
-      recorder.message(dir, bytes, b.seenNs);
-      this.model.observe(dir, bytes);
-    }
+    for (let k = 0; k < b.count; k++) into.push({ dir, bytes: slotMessage(b.slots.subarray(k * size, (k + 1) * size), revision).bytes });
     this.counts.messages[i] += b.count;
+    this.cancelFlush ??= this.opts.runtime.setTimer(0, () => this.flush());
+  }
+
+  /** Records the messages of the look in progress. */
+  private flush(): void {
+    this.cancelFlush?.();
+    this.cancelFlush = null;
+    const look = this.look;
+    if (!look) return;
+    this.look = null;
+    for (const m of this.order.merge(look.down, look.up)) {
+      this.opts.recorder.message(m.dir, m.bytes, look.seenNs);
+      this.model.observe(m.dir, m.bytes);
+    }
   }
 
   private at(ns: bigint): string {
