@@ -8,8 +8,9 @@
  * first. A batch's slots are copied after the producer index that published them (acquire);
  * then the producer index is loaded again: every slot the producer may have reached again since
  * (including the one it may be writing now) is not trusted and counted as lost instead of being
- * delivered torn or as a later message. Loss beyond one lap between two polls is not visible in
- * indices that wrap at N, so the poll interval must stay below the time the producer needs to
+ * delivered torn or as a later message. Overlapping slots (the OpenAMP stride quirk) are held
+ * to a stricter rule, see copyOverlapping. Loss beyond one lap between two polls is not visible
+ * in indices that wrap at N, so the poll interval must stay below the time the producer needs to
  * publish N − 1 messages.
  */
 import type { TapBatch, RingTap, TapRing } from '../../bus/tap';
@@ -112,22 +113,39 @@ export class PollingTap implements RingTap {
     const { offset, slots: n, slotSize, stride } = f.ring.slots;
     const start = f.next;
     const count = dist(start, p, n);
-    const out = new Uint8Array(count * slotSize);
-    if (stride === slotSize) {
-      const first = Math.min(count, n - start);
-      out.set(await this.window.read(offset + start * stride, first * slotSize), 0);
-      if (count > first) out.set(await this.window.read(offset, (count - first) * slotSize), first * slotSize);
-    } else {
-      for (let i = 0; i < count; i++) out.set(await this.window.read(offset + ((start + i) % n) * stride, slotSize), i * slotSize);
-    }
-    const after = ((await this.window.load(f.ring.producer.offset, f.ring.producer.width)) & f.ring.indexMask) >>> 0;
-    // Published during the copy: the producer's next lap reaches our first slots after n − count
-    // more, and the slot at `after` may be half written. Overlapping slots (the OpenAMP stride
-    // quirk, docs/amp-bus.md §4.3) are all reached by any later write.
-    const moved = after < n ? dist(p, after, n) : 0;
-    const reached = stride < slotSize ? (moved > 0 ? count : 0) : moved + 1 - (n - count);
-    const lost = Math.min(count, Math.max(0, reached));
     f.next = p;
+    if (stride < slotSize) return this.copyOverlapping(f, p, count, seenNs);
+    const out = new Uint8Array(count * slotSize);
+    const first = Math.min(count, n - start);
+    out.set(await this.window.read(offset + start * stride, first * slotSize), 0);
+    if (count > first) out.set(await this.window.read(offset, (count - first) * slotSize), first * slotSize);
+    const after = await this.load(f.ring.producer, f.ring.indexMask);
+    // Published during the copy: the producer's next lap reaches our first slots after n − count
+    // more, and the slot at `after` may be half written (it writes a slot, then publishes it).
+    const moved = after < n ? dist(p, after, n) : 0;
+    const lost = Math.min(count, Math.max(0, moved + 1 - (n - count)));
     return { ring: f.index, first: (start + lost) % n, count: count - lost, slots: out.subarray(lost * slotSize), lost, seenNs };
+  }
+
+  /**
+   * Overlapping slots (the OpenAMP stride quirk, docs/amp-bus.md §4.3, one message in flight):
+   * every write covers the slots before it, so of the slots published since the last look
+   * only the newest can still hold its message, and only while the consumer has not taken it
+   * (the producer writes the next slot, unpublished, as soon as the consumer index reaches p).
+   */
+  private async copyOverlapping(f: Follow, p: number, count: number, seenNs: bigint): Promise<TapBatch> {
+    const { offset, slots: n, slotSize, stride } = f.ring.slots;
+    const last = (p - 1 + n) % n;
+    const slot = await this.window.read(offset + last * stride, slotSize);
+    const after = await this.load(f.ring.producer, f.ring.indexMask);
+    const consumer = await this.load(f.ring.consumer, f.ring.indexMask);
+    const intact = after === p && dist(consumer, p, n) === 1;
+    return intact
+      ? { ring: f.index, first: last, count: 1, slots: slot, lost: count - 1, seenNs }
+      : { ring: f.index, first: p, count: 0, slots: new Uint8Array(0), lost: count, seenNs };
+  }
+
+  private async load(cell: TapRing['producer'], mask: number): Promise<number> {
+    return ((await this.window.load(cell.offset, cell.width)) & mask) >>> 0;
   }
 }
