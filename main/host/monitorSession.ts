@@ -15,6 +15,8 @@ import { PollingTap } from '../../src/roles/monitor/pollTap';
 import type { ObservedDevice } from '../../src/roles/monitor/reconstruct';
 import { observeRings } from '../../src/roles/monitor/rings';
 import type { Runtime } from '../../src/util/runtime';
+import { inspectRing, type RingState } from '../../src/virtio/inspect';
+import { windowTranslator } from '../../src/virtio/layout';
 import { errorText } from '../../src/util/errorText';
 import { nodeRuntime } from './runtime';
 import { SessionError, whenAborted } from './session';
@@ -62,6 +64,17 @@ export class MonitorSession {
   /** Device and queue state as observed. */
   devices(): ObservedDevice[] {
     return this.monitor.devices();
+  }
+
+  /**
+   * A virtqueue's rings read read-only at the addresses its SET_VQUEUE gave (avail.idx,
+   * used.idx, in flight, descriptor chains); null when no SET_VQUEUE of it was observed.
+   */
+  inspectQueue(devNum: number, queue: number): Promise<RingState> | null {
+    const q = this.devices().find((d) => d.devNum === devNum)?.queues.find((x) => x.index === queue);
+    if (!q || q.size === 0) return null;
+    const { dataWindow, dataPeerBase } = this.link;
+    return inspectRing(dataWindow, windowTranslator(dataPeerBase, dataWindow.size), { size: q.size, descAddr: q.descAddr, driverAddr: q.driverAddr, deviceAddr: q.deviceAddr });
   }
 
   /** A user's note at this point of the trace; returns its seq. */

@@ -326,6 +326,8 @@ const connectParams = z
     fileName: z.string().min(1).max(4096).optional(),
     /** A link spec as the CLI's --link takes it (sim, shm-file:FILE, serial:PORT@BAUD, pci[:BDF]…). */
     link: z.string().min(1).max(4096).optional(),
+    /** 'monitor': watch the board's driver and device read-only instead of driving it (default 'driver'). */
+    role: z.enum(['driver', 'monitor']).optional(),
   })
   .strict()
   .refine((p) => p.board === undefined || p.profileText === undefined, { path: ['profileText'], message: 'expected either board or profileText, not both' });
