@@ -159,7 +159,7 @@ export async function openMonitorSession(profile: BoardProfile, opts: MonitorSes
     return fail(errorText(e));
   }
   if (!observed.ok) return fail(`cannot find the ${format} rings on ${link.description}: ${observed.error.code} at bus offset 0x${observed.error.offset.toString(16)}: ${observed.error.reason}`);
-  const tap = opts.tap ? opts.tap(link.busWindow) : new PollingTap(link.busWindow, { runtime, pollMs: opts.pollMs ?? 1 });
+  const tap = opts.tap ? opts.tap(link.busWindow) : new PollingTap(link.busWindow, { runtime, pollMs: opts.pollMs ?? 1, yieldNow: () => new Promise((r) => setImmediate(r)) });
   const monitor = new Monitor(observed.value, tap, {
     revision: profile.bus.revision as Revision,
     recorder: trace.recorder,

@@ -47,10 +47,9 @@ export async function cmdMonitor(argv: string[]): Promise<number> {
     return stop.exitCode() ?? 1;
   }
   const { trace } = session;
-  if (!json) {
-    printNotices(session.link.notices);
-    err(`monitoring ${profile.id} read-only; trace: ${trace.dir}${durationNs === null ? ' (Ctrl-C to stop)' : ''}`);
-  }
+  if (!json) printNotices(session.link.notices);
+  // On stderr also with --json: a script waiting for the watch to start reads this line.
+  err(`monitoring ${profile.id} read-only; trace: ${trace.dir}${durationNs === null ? ' (Ctrl-C to stop)' : ''}`);
   const deadline = durationNs === null ? null : process.hrtime.bigint() + BigInt(durationNs);
   while (session.endedBecause === null && (deadline === null || process.hrtime.bigint() < deadline)) {
     await new Promise((r) => setTimeout(r, 50));

@@ -22,8 +22,14 @@ import type { Runtime } from '../../util/runtime';
 
 export interface PollingTapOptions {
   runtime: Runtime;
-  /** Time between polls; 0 polls again on the next macrotask. */
+  /** Time between polls while the rings are idle. */
   pollMs: number;
+  /**
+   * Yields to the event loop and resolves as soon as it may run again (Node: setImmediate):
+   * after a poll that copied something the next one follows at once, so a burst is followed
+   * at the speed the tap can copy instead of one look per pollMs. Without it, pollMs always.
+   */
+  yieldNow?: () => Promise<void>;
 }
 
 interface Follow {
@@ -74,12 +80,18 @@ export class PollingTap implements RingTap {
       const seenNs = this.opts.runtime.monoNs();
       const seen = new Map<Follow, number | null>();
       for (const f of loadOrder) seen.set(f, await this.loadProducer(f, onProblem));
+      let busy = false;
       for (const f of deliverOrder) {
         const p = seen.get(f);
         if (p === null || p === undefined || p === f.next) continue;
         onBatch(await this.copy(f, p, seenNs));
+        busy = true;
       }
       if (!this.running) break;
+      if (busy && this.opts.yieldNow) {
+        await this.opts.yieldNow();
+        continue;
+      }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.cancelTimer = this.opts.runtime.setTimer(this.opts.pollMs, resolve);
