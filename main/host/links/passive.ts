@@ -5,12 +5,15 @@
  *
  * - shm-file: the file mapped PROT_READ; the doorbell socket FILE.sock is left alone (the board
  *   side takes the newest connection, so connecting would steal it from the driver);
+ * - pci: the BARs (and host memory the profile names) mapped read-only, no UIO node opened, the
+ *   command register and publish stores left to the board's driver (links/pci.ts openPciWatch);
  * - the other kinds a monitor cannot watch are refused with what to use instead.
  */
 import type { BoardProfile } from '../../../src/api/boardProfile';
 import type { MemoryWindow } from '../../../src/bus/window';
 import { ReadOnlyWindow } from '../../../src/roles/monitor/readOnlyWindow';
 import { defaultSpec, LinkError } from './open';
+import { openPciWatch } from './pci';
 import { mapShmFile, requireNative } from './shmFile';
 import type { LinkSpec } from './spec';
 
@@ -30,6 +33,8 @@ export async function openPassiveLink(profile: BoardProfile, spec: LinkSpec = de
   switch (spec.kind) {
     case 'shm-file':
       return openShmFileWatch(profile, spec.file);
+    case 'pci':
+      return openPciWatch(profile, spec.bdf ? { bdf: spec.bdf } : {});
     case 'sim':
       throw new LinkError(
         `a monitor watches memory that a driver and a device already share; board ${profile.id}'s simulator runs inside the session that drives it. ` +
