@@ -22,23 +22,8 @@ import { nodeRuntime } from '../../main/host/runtime';
 import { attachSession } from '../../main/host/session';
 import { loadCapture } from '../../main/host/trace/load';
 import { loadNative } from '../../main/native/index';
+import { IVSHMEM_PROFILE } from './ivshmemProfile';
 
-const raw = {
-  schema: 'amp-board-profile/0',
-  id: 'ivshmem-peer',
-  description: 'A peer of a QEMU ivshmem-server: vmamp-shmem-v1 queues at the start of the shared memory, virtqueues in it at window offsets',
-  hostRole: 'driver',
-  access: { kind: 'ivshmem-server', path: '/tmp/ivshmem_socket' },
-  regions: [
-    { name: 'queues', source: { shm: '0x0' }, size: '0x2000' },
-    { name: 'data', source: { shm: '0x10000' }, size: '0x100000', peerAddress: '0x10000' },
-  ],
-  bus: { format: 'vmamp-shmem-v1', region: 'queues', offset: '0x0', size: '0x2000', messageFormat: 'virtio-msg-r1', revision: 'r4', maxMessageSize: 64, handshake: 'vmamp-v1', timeouts: { layoutMs: 10000, peerMs: 10000, responseMs: 5000 } },
-  doorbellOut: { kind: 'ivshmem', value: 0 },
-  doorbellIn: { kind: 'eventfd', vector: 0 },
-  dataMemory: { region: 'data', addressMode: 'window-offset', peerBase: '0x10000', size: '0x100000' },
-  sim: { devices: [{ devNum: 0, kind: 'rng', seed: 5 }, { devNum: 1, kind: 'i2c' }] },
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'ivshmem-watch-'));
 const servers: ChildProcess[] = [];
@@ -61,7 +46,7 @@ describe.skipIf(!loadNative().ok)('monitor as a passive ivshmem peer', () => {
     const server = spawn('python3', [join(__dirname, 'fakeIvshmemServer.py'), '--socket', socket], { stdio: ['ignore', 'pipe', 'inherit'] });
     servers.push(server);
     await new Promise<void>((ok) => createInterface({ input: server.stdout! }).once('line', () => ok()));
-    const parsed = parseBoardProfile(raw);
+    const parsed = parseBoardProfile(IVSHMEM_PROFILE);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
     const profile = parsed.value;
     const deviceLink = await openIvshmemLink(profile, socket);

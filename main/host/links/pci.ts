@@ -278,18 +278,22 @@ export function openDoorbellOut(profile: BoardProfile, windows: Map<string, Memo
 }
 
 /** Opens the PCI function the profile describes as a Link. Errors are PciLinkError with what to try. */
+/** The profile's PCI function (by vendor/device or BDF) and the addon that maps its BARs. */
+function functionAndAddon(profile: BoardProfile, sysfsRoot: string, bdf: string | undefined): { fn: PciFunction; addon: NativeAddon } {
+  const found = findPciFunction(sysfsRoot, { vendor: profile.pci?.vendor, device: profile.pci?.device, bdf: bdf ?? profile.pci?.bdf });
+  if (!found.ok) fail(`board ${profile.id}: ${found.error}`);
+  const native = loadNative();
+  if (!native.ok) fail(`the pci link needs the native addon: ${native.error}`);
+  return { fn: found.value, addon: native.value };
+}
+
 export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = {}): Promise<PciLink> {
   const sysfsRoot = opts.sysfsRoot ?? '/sys';
   const devRoot = opts.devRoot ?? '/dev';
   if (profile.access.kind !== 'sysfs-pci' && profile.access.kind !== 'uio') {
     fail(`board ${profile.id}: access.kind "${profile.access.kind}" is not reached through sysfs; the pci link takes "sysfs-pci" or "uio"`);
   }
-  const found = findPciFunction(sysfsRoot, { vendor: profile.pci?.vendor, device: profile.pci?.device, bdf: opts.bdf ?? profile.pci?.bdf });
-  if (!found.ok) fail(`board ${profile.id}: ${found.error}`);
-  const fn = found.value;
-  const native = loadNative();
-  if (!native.ok) fail(`the pci link needs the native addon: ${native.error}`);
-  const addon = native.value;
+  const { fn, addon } = functionAndAddon(profile, sysfsRoot, opts.bdf);
   const notices: string[] = [];
   const config = new PciConfig(join(fn.dir, 'config'));
 
@@ -340,12 +344,7 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
  * `monitor.memFile` (default /dev/mem).
  */
 export async function openPciWatch(profile: BoardProfile, opts: PciLinkOptions = {}): Promise<PassiveLink> {
-  const found = findPciFunction(opts.sysfsRoot ?? '/sys', { vendor: profile.pci?.vendor, device: profile.pci?.device, bdf: opts.bdf ?? profile.pci?.bdf });
-  if (!found.ok) fail(`board ${profile.id}: ${found.error}`);
-  const fn = found.value;
-  const native = loadNative();
-  if (!native.ok) fail(`the pci link needs the native addon: ${native.error}`);
-  const addon = native.value;
+  const { fn, addon } = functionAndAddon(profile, opts.sysfsRoot ?? '/sys', opts.bdf);
   const notices: string[] = [];
   const { onGone, lost } = watchMappings();
   const mapped: Mapped[] = [];

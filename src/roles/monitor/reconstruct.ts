@@ -11,7 +11,7 @@
  * never observed stays unknown: null sizes, no queues, and `seen` says which kinds of
  * message were observed for the device, so a view can say what it could not see.
  */
-import type { DeviceState, QueueModel } from '../driver/driver';
+import { newDeviceState, type DeviceState, type QueueModel } from '../driver/driver';
 import { deviceDescriptor } from '../../devices/registry';
 import { decode } from '../../protocol/index';
 import { deviceTypeName, STATUS } from '../../protocol/names';
@@ -107,25 +107,7 @@ export class BusModel {
     let d = this.devices.get(devNum);
     if (!d) {
       d = {
-        state: {
-          devNum,
-          phase: 'probing',
-          deviceId: 0,
-          deviceType: 'unknown',
-          vendorId: 0,
-          uuid: null,
-          status: 0,
-          featuresOffered: 0n,
-          featuresNegotiated: 0n,
-          configSize: null,
-          config: new Uint8Array(0),
-          generation: null,
-          maxVirtqueues: null,
-          queues: [],
-          shm: [],
-          findings: [],
-          seen: [],
-        },
+        state: { ...newDeviceState(devNum), seen: [] },
         offered: new Map(),
         negotiated: new Map(),
         queues: new Map(),

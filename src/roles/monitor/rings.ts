@@ -14,8 +14,8 @@ import type { QueueGeometry } from '../../bus/formats/index';
 import { openAmpGeometry, spscGeometry } from '../../bus/formats/index';
 import { timingOf, waitForHeader, type Timing } from '../../bus/formats/common';
 import { checkSpscGeometry, SPSC_HEAD, SPSC_PACKETS, SPSC_TAIL } from '../../bus/formats/spsc';
-import { QH, validateVmampLayout, VMAMP_HEADER_SIZE, VMAMP_LAYOUT_MAGIC, VMAMP_QUEUE_MAGIC, VMAMP_STATUS, vmampStatusName } from '../../bus/formats/vmamp';
-import { OA_DEF_SIZE, OA_MAGIC, OA_READY, oaStride, openAmpArea, validateOpenAmpDef } from '../../bus/formats/openamp';
+import { QH, VMAMP_HEADER_SIZE, VMAMP_QUEUE_MAGIC, VMAMP_STATUS, vmampHeaderSpec, vmampStatusName } from '../../bus/formats/vmamp';
+import { OA_READY, oaStride, openAmpArea, openAmpHeaderSpec } from '../../bus/formats/openamp';
 import type { IndexCell } from '../../bus/formats/ring';
 import type { AttachOptions, QueueFormat, QueueProblem } from '../../bus/queue';
 import type { MemoryWindow } from '../../bus/window';
@@ -94,14 +94,7 @@ async function observeVmamp(window: MemoryWindow, areaSize: number, t: Timing): 
   if (areaSize > window.size || areaSize < VMAMP_HEADER_SIZE) {
     return { ok: false, error: { code: 'layout', offset: 0, reason: `layout area of ${areaSize} bytes must hold the ${VMAMP_HEADER_SIZE}-byte header and fit the ${window.size}-byte window` } };
   }
-  const found = await waitForHeader(window, t, {
-    name: 'layout magic',
-    width: 16,
-    magic: VMAMP_LAYOUT_MAGIC,
-    size: VMAMP_HEADER_SIZE,
-    validate: (bytes) => validateVmampLayout(bytes, areaSize),
-    describe: (l) => `N = ${l.numElements}, S = ${l.elementSize}`,
-  });
+  const found = await waitForHeader(window, t, vmampHeaderSpec(areaSize));
   if (!found.ok) return found;
   const l = found.value;
   const slots = (offset: number) => ({ offset, slots: l.numElements, slotSize: l.elementSize, stride: l.elementSize });
@@ -138,19 +131,7 @@ async function observeOpenAmp(busWindow: MemoryWindow, geometry: QueueGeometry, 
   const area = openAmpArea(busWindow, g.defOffset);
   if (!area.ok) return area;
   const window = area.value;
-  const found = await waitForHeader(
-    window,
-    t,
-    {
-      name: 'queue definition magic',
-      width: 32,
-      magic: OA_MAGIC,
-      size: OA_DEF_SIZE,
-      validate: (bytes) => validateOpenAmpDef(bytes, window.size, g.strideQuirk),
-      describe: (d) => `${d.drvNumElts} × ${d.drvEltSize} B per direction`,
-    },
-    g.defOffset,
-  );
+  const found = await waitForHeader(window, t, openAmpHeaderSpec(window.size, g.strideQuirk), g.defOffset);
   if (!found.ok) return { ok: false, error: { ...found.error, offset: found.error.offset + g.defOffset } };
   const d = found.value;
   const base = g.defOffset;
