@@ -34,6 +34,11 @@ export interface TapBatch {
   lost: number;
   /** Host monotonic time (the clock of process.hrtime.bigint()) when the index move was seen. */
   seenNs: bigint;
+  /**
+   * When the ring was looked at before (same clock): the messages of this batch, and those
+   * `lost`, were published between the two looks. Absent: the previous batch's seenNs is taken.
+   */
+  previousLookNs?: bigint;
 }
 
 export interface RingTap {

@@ -44,6 +44,9 @@ export interface MonitorCounts {
   dropped: [number, number];
 }
 
+/** A pause between two looks at a ring long enough to be said (the host did not run the monitor). */
+const STALL_NS = 10_000_000n;
+
 const ARROW: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
 
 export class Monitor {
@@ -56,6 +59,7 @@ export class Monitor {
   private running = false;
   private restarting: Promise<void> | null = null;
   private readonly problems: string[] = [];
+  private lastStallNote = -(1n << 62n);
   private readonly order: CausalOrder;
   private look: { seenNs: bigint; down: Copied[]; up: Copied[] } | null = null;
   private cancelFlush: (() => void) | null = null;
@@ -117,9 +121,10 @@ export class Monitor {
     const { recorder, revision } = this.opts;
     const dir = ring.direction;
     const i = dir === 'driver-to-device' ? 0 : 1;
+    const from = b.previousLookNs ?? this.lastSeen[i]!;
+    if (b.previousLookNs !== undefined) this.noteStall(dir, ring.slots.slots, b.previousLookNs, b.seenNs);
     if (b.lost > 0) {
       this.counts.dropped[i] += b.lost;
-      const from = this.lastSeen[i]!;
       recorder.marker(
         'dropped',
         `${b.lost} ${ARROW[dir]} message${b.lost === 1 ? '' : 's'} lost: the producer reused their slots before the monitor copied them ` +
@@ -151,6 +156,22 @@ export class Monitor {
       this.opts.recorder.message(m.dir, m.bytes, look.seenNs);
       this.model.observe(m.dir, m.bytes);
     }
+  }
+
+  /**
+   * A look that came late (the host did not run the monitor) on a ring that moved: wrapping
+   * indices cannot tell whether the producer lapped it meanwhile, so the capture says the
+   * window in which a loss would have gone uncounted (at most once a second).
+   */
+  private noteStall(dir: string, n: number, from: bigint, to: bigint): void {
+    if (to - from < STALL_NS || to - this.lastStallNote < 1_000_000_000n) return;
+    this.lastStallNote = to;
+    this.opts.recorder.marker(
+      'note',
+      `the monitor could not look at the ${ARROW[dir]} ring between ${this.at(from)} and ${this.at(to)} (the host did not run it); ` +
+        `had the producer published more than ${n - 1} messages in that time, the ring's indices (N = ${n}) could not show it and they are missing without a DROPPED count`,
+      { monoNs: to },
+    );
   }
 
   private at(ns: bigint): string {

@@ -39,6 +39,8 @@ interface Follow {
   next: number;
   /** Last out-of-range index reported, so a stuck one is said once. */
   reportedBad: number | null;
+  /** When the producer index was last loaded. */
+  lookedNs: bigint;
 }
 
 const dist = (from: number, to: number, n: number): number => (to - from + n) % n;
@@ -58,7 +60,7 @@ export class PollingTap implements RingTap {
   start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void {
     if (this.running) throw new Error('PollingTap.start called twice without stop');
     this.running = true;
-    this.follows = rings.map((ring, index) => ({ ring, index, next: -1, reportedBad: null }));
+    this.follows = rings.map((ring, index) => ({ ring, index, next: -1, reportedBad: null, lookedNs: this.opts.runtime.monoNs() }));
     this.loop = this.run(onBatch, onProblem);
   }
 
@@ -78,13 +80,16 @@ export class PollingTap implements RingTap {
     const deliverOrder = [...loadOrder].reverse();
     while (this.running) {
       const seenNs = this.opts.runtime.monoNs();
-      const seen = new Map<Follow, number | null>();
-      for (const f of loadOrder) seen.set(f, await this.loadProducer(f, onProblem));
+      const seen = new Map<Follow, { p: number | null; before: bigint }>();
+      for (const f of loadOrder) {
+        seen.set(f, { p: await this.loadProducer(f, onProblem), before: f.lookedNs });
+        f.lookedNs = seenNs;
+      }
       let busy = false;
       for (const f of deliverOrder) {
-        const p = seen.get(f);
-        if (p === null || p === undefined || p === f.next) continue;
-        onBatch(await this.copy(f, p, seenNs));
+        const { p, before } = seen.get(f)!;
+        if (p === null || p === f.next) continue;
+        onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: before });
         busy = true;
       }
       if (!this.running) break;
@@ -101,7 +106,7 @@ export class PollingTap implements RingTap {
     const seenNs = this.opts.runtime.monoNs();
     for (const f of deliverOrder) {
       const p = await this.loadProducer(f, onProblem);
-      if (p !== null && p !== f.next) onBatch(await this.copy(f, p, seenNs));
+      if (p !== null && p !== f.next) onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: f.lookedNs });
     }
   }
 

@@ -84,6 +84,9 @@ describe('Monitor', () => {
     const batches: TapBatch[] = [
       { ring: 1, first: 5, count: 1, slots: slot, lost: 0, seenNs: 2_000_000n },
       { ring: 1, first: 40, count: 1, slots: slot, lost: 29, seenNs: 7_500_000n },
+      { ring: 1, first: 41, count: 1, slots: slot, lost: 3, seenNs: 9_000_000n, previousLookNs: 8_800_000n },
+      // Not looked at for 30 ms: said, since a lap in that time would leave no trace.
+      { ring: 0, first: 0, count: 0, slots: new Uint8Array(0), lost: 0, seenNs: 40_000_000n, previousLookNs: 10_000_000n },
     ];
     const tap: RingTap = {
       start: (_rings, onBatch) => batches.forEach(onBatch),
@@ -96,8 +99,12 @@ describe('Monitor', () => {
     const rs = sink.records();
     expect(markers(rs, 'dropped')).toEqual([
       '29 device→driver messages lost: the producer reused their slots before the monitor copied them (producer index 11 to 39, N = 62), published between 2.000 ms and 7.500 ms into the capture',
+      '3 device→driver messages lost: the producer reused their slots before the monitor copied them (producer index 38 to 40, N = 62), published between 8.800 ms and 9.000 ms into the capture',
     ]);
-    expect(rs.filter((r) => r.kind === 'message')).toHaveLength(2);
-    expect(monitor.totals).toEqual({ messages: [0, 2], dropped: [0, 29] });
+    expect(markers(rs, 'note')).toEqual([
+      'the monitor could not look at the driver→device ring between 10.000 ms and 40.000 ms (the host did not run it); had the producer published more than 61 messages in that time, the ring\'s indices (N = 62) could not show it and they are missing without a DROPPED count',
+    ]);
+    expect(rs.filter((r) => r.kind === 'message')).toHaveLength(3);
+    expect(monitor.totals).toEqual({ messages: [0, 3], dropped: [0, 32] });
   });
 });
