@@ -185,7 +185,7 @@ export const boardProfileSchema = z
       .strict(),
     publish: z.array(registerWrite).optional(),
     /**
-     * What a passive monitor needs beyond the driver's view (docs/amp-bus.md §4): where the
+     * What a passive monitor needs beyond the driver's view (docs/amp-bus.md §4.6): where the
      * board's own driver publishes the bus address of the queue area it allocated in host
      * memory (the Versal card's BAR1 words), read before that memory is mapped read-only
      * through memFile (default /dev/mem).

@@ -1,7 +1,7 @@
 /**
  * A read-only watch over a board's rings, for the passive bus monitor: it follows each
  * direction's producer index and copies every newly published slot out before the producer
- * can reuse it, writing nothing and ringing nobody (docs/amp-bus.md §4). Implemented over any
+ * can reuse it, writing nothing and ringing nobody (docs/amp-bus.md §4.6). Implemented over any
  * MemoryWindow (polling from JavaScript), by the native addon's own thread for mapped memory,
  * and by the serial bridge agent on the board.
  */

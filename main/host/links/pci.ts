@@ -336,7 +336,7 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
 }
 
 /**
- * The pci link of a passive monitor (docs/amp-bus.md §4): the function found as for the driver,
+ * The pci link of a passive monitor (docs/amp-bus.md §4.6): the function found as for the driver,
  * every region mapped read-only; the command register, the publish stores and the doorbells are
  * the board's own driver's (no UIO node is opened, so its interrupt stays the driver's). Where
  * the profile's `monitor.busAddress` says where that driver publishes the address of the queue

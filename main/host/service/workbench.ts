@@ -332,7 +332,7 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   /**
-   * Watches the board read-only (docs/amp-bus.md §4): the trace fills from what the driver and
+   * Watches the board read-only (docs/amp-bus.md §4.6): the trace fills from what the driver and
    * the device already on the board say to each other; devices come from the observed messages.
    */
   private async startMonitor(profile: BoardProfile, link: LinkSpec | undefined): Promise<Reply> {

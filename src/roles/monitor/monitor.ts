@@ -1,5 +1,5 @@
 /**
- * The passive bus monitor (docs/amp-bus.md §4): follows both message rings through a RingTap,
+ * The passive bus monitor (docs/amp-bus.md §4.6): follows both message rings through a RingTap,
  * never writing the bus or ringing a doorbell, and records what it copies into the same capture
  * a driver session records (src/trace/recorder.ts), in the order the tap delivers it:
  *

@@ -1,5 +1,5 @@
 /**
- * The RingTap over any MemoryWindow, polling from JavaScript (docs/amp-bus.md §4.5): for links
+ * The RingTap over any MemoryWindow, polling from JavaScript (docs/amp-bus.md §4.5, §4.6): for links
  * the native watcher cannot map (a serial-bridged window, a simulated board's buffer) and as the
  * reference the native tap is tested against.
  *

@@ -1,6 +1,6 @@
 /**
  * Where a passive monitor finds the two message rings of each queue format, read from the bus
- * window without writing a byte (docs/amp-bus.md §4): the spsc rings at their fixed offsets, the
+ * window without writing a byte (docs/amp-bus.md §4.6): the spsc rings at their fixed offsets, the
  * vmamp layout header the device published (polled like the driver does, never answered), the
  * OpenAMP queue definition. The ring cells are the same ones the formats' RingQueue uses
  * (`cells` of formats/ring.ts), as offsets in the bus window, so the JS polling tap and the
