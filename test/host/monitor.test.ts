@@ -169,7 +169,12 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
           const lost = markers(seen, 'dropped')
             .filter((t) => t.includes(d === 'driver-to-device' ? 'driver→device' : 'device→driver'))
             .reduce((sum, t) => sum + Number(/^(\d+) /.exec(t)![1]), 0);
-          expect(along(got, d).length + lost).toBe(along(expected, d).length);
+          // A 4-slot ring laps in 4 messages: on a host that does not run the monitor for a
+          // while that cannot be counted, but the capture must say it happened.
+          const arrow = d === 'driver-to-device' ? 'driver→device' : 'device→driver';
+          const saidLate = markers(seen, 'note').some((t) => t.startsWith(`the monitor could not look at the ${arrow} ring`));
+          if (!saidLate) expect(along(got, d).length + lost).toBe(along(expected, d).length);
+          else expect(along(got, d).length + lost).toBeLessThanOrEqual(along(expected, d).length);
           expect(subsequenceOf(along(got, d), along(expected, d))).toBe(true);
         }
         return;

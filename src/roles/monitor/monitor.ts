@@ -44,8 +44,11 @@ export interface MonitorCounts {
   dropped: [number, number];
 }
 
-/** A pause between two looks at a ring long enough to be said (the host did not run the monitor). */
-const STALL_NS = 10_000_000n;
+/**
+ * A pause between two looks at a ring long enough to be said (the host did not run the
+ * monitor): a 4-slot OpenAMP ring laps in 4 messages, a fraction of a millisecond apart.
+ */
+const STALL_NS = 2_000_000n;
 
 const ARROW: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
 
@@ -59,7 +62,8 @@ export class Monitor {
   private running = false;
   private restarting: Promise<void> | null = null;
   private readonly problems: string[] = [];
-  private lastStallNote = -(1n << 62n);
+  /** Per ring, when a late look was last said (at most once a second each). */
+  private readonly lastStallNote: bigint[] = [-(1n << 62n), -(1n << 62n)];
   private readonly order: CausalOrder;
   private look: { seenNs: bigint; down: Copied[]; up: Copied[] } | null = null;
   private cancelFlush: (() => void) | null = null;
@@ -122,7 +126,7 @@ export class Monitor {
     const dir = ring.direction;
     const i = dir === 'driver-to-device' ? 0 : 1;
     const from = b.previousLookNs ?? this.lastSeen[i]!;
-    if (b.previousLookNs !== undefined) this.noteStall(dir, ring.slots.slots, b.previousLookNs, b.seenNs);
+    if (b.previousLookNs !== undefined) this.noteStall(i, ring.slots.slots, b.previousLookNs, b.seenNs);
     if (b.lost > 0) {
       this.counts.dropped[i] += b.lost;
       recorder.marker(
@@ -161,11 +165,12 @@ export class Monitor {
   /**
    * A look that came late (the host did not run the monitor) on a ring that moved: wrapping
    * indices cannot tell whether the producer lapped it meanwhile, so the capture says the
-   * window in which a loss would have gone uncounted (at most once a second).
+   * window in which a loss would have gone uncounted (at most once a second per ring).
    */
-  private noteStall(dir: string, n: number, from: bigint, to: bigint): void {
-    if (to - from < STALL_NS || to - this.lastStallNote < 1_000_000_000n) return;
-    this.lastStallNote = to;
+  private noteStall(i: number, n: number, from: bigint, to: bigint): void {
+    if (to - from < STALL_NS || to - this.lastStallNote[i]! < 1_000_000_000n) return;
+    this.lastStallNote[i] = to;
+    const dir = this.observed.rings[i]!.direction;
     this.opts.recorder.marker(
       'note',
       `the monitor could not look at the ${ARROW[dir]} ring between ${this.at(from)} and ${this.at(to)} (the host did not run it); ` +

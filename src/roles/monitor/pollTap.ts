@@ -26,10 +26,13 @@ export interface PollingTapOptions {
   pollMs: number;
   /**
    * Yields to the event loop and resolves as soon as it may run again (Node: setImmediate):
-   * after a poll that copied something the next one follows at once, so a burst is followed
-   * at the speed the tap can copy instead of one look per pollMs. Without it, pollMs always.
+   * for `hotMs` after a poll that copied something the next one follows at once, so traffic is
+   * followed at the speed the tap can copy instead of one look per pollMs (a ring of 4 slots
+   * laps in 4 messages). Without it, pollMs always.
    */
   yieldNow?: () => Promise<void>;
+  /** How long after the last message the tap keeps looking without pause (default 50 ms). */
+  hotMs?: number;
 }
 
 interface Follow {
@@ -78,6 +81,8 @@ export class PollingTap implements RingTap {
     // Device→driver first (see the module comment), delivered after driver→device.
     const loadOrder = [...this.follows].sort((a, b) => (a.ring.direction === b.ring.direction ? a.index - b.index : a.ring.direction === 'device-to-driver' ? -1 : 1));
     const deliverOrder = [...loadOrder].reverse();
+    const hotNs = BigInt(Math.round((this.opts.hotMs ?? 50) * 1e6));
+    let busyNs = -hotNs;
     while (this.running) {
       const seenNs = this.opts.runtime.monoNs();
       const seen = new Map<Follow, { p: number | null; before: bigint }>();
@@ -93,7 +98,8 @@ export class PollingTap implements RingTap {
         busy = true;
       }
       if (!this.running) break;
-      if (busy && this.opts.yieldNow) {
+      if (busy) busyNs = seenNs;
+      if (this.opts.yieldNow && seenNs - busyNs < hotNs) {
         await this.opts.yieldNow();
         continue;
       }
