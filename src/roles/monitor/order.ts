@@ -10,9 +10,8 @@
  * - EVENT_USED answers EVENT_AVAIL: a device's EVENT_USED for a device with no EVENT_AVAIL
  *   outstanding goes after the driver's EVENT_AVAIL for it.
  *
- * Otherwise the device's messages go first: they were published before the driver's index was
- * read (the tap loads the device→driver producer index first). The lanes' state carries over
- * from one look to the next.
+ * Otherwise the device's messages go first. The lanes' state carries over from one look to the
+ * next.
  */
 import { decodeHeader, lookupMessage } from '../../protocol/index';
 import type { Direction, Revision } from '../../protocol/types';

@@ -3,9 +3,8 @@
  * the native watcher cannot map (a serial-bridged window, a simulated board's buffer) and as the
  * reference the native tap is tested against.
  *
- * Each poll loads the device→driver producer index before the driver→device one, so a response
- * is never copied in an earlier poll than its request, and delivers the driver→device batch
- * first. A batch's slots are copied after the producer index that published them (acquire);
+ * Each poll takes the producer indices as one consistent cut (see cut) and delivers the
+ * driver→device batch first. A batch's slots are copied after the producer index that published them (acquire);
  * then the producer index is loaded again: every slot the producer may have reached again since
  * (including the one it may be writing now) is not trusted and counted as lost instead of being
  * delivered torn or as a later message. Overlapping slots (the OpenAMP stride quirk) are held
@@ -78,23 +77,20 @@ export class PollingTap implements RingTap {
   private async run(onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): Promise<void> {
     // The starting point: what is already published is the past the monitor joined after.
     for (const f of this.follows) f.next = (await this.loadProducer(f, onProblem)) ?? 0;
-    // Device→driver first (see the module comment), delivered after driver→device.
-    const loadOrder = [...this.follows].sort((a, b) => (a.ring.direction === b.ring.direction ? a.index - b.index : a.ring.direction === 'device-to-driver' ? -1 : 1));
-    const deliverOrder = [...loadOrder].reverse();
+    // Driver→device delivered first (see the module comment).
+    const deliverOrder = [...this.follows].sort((a, b) => (a.ring.direction === b.ring.direction ? a.index - b.index : a.ring.direction === 'driver-to-device' ? -1 : 1));
     const hotNs = BigInt(Math.round((this.opts.hotMs ?? 50) * 1e6));
     let busyNs = -hotNs;
     while (this.running) {
       const seenNs = this.opts.runtime.monoNs();
-      const seen = new Map<Follow, { p: number | null; before: bigint }>();
-      for (const f of loadOrder) {
-        seen.set(f, { p: await this.loadProducer(f, onProblem), before: f.lookedNs });
-        f.lookedNs = seenNs;
-      }
+      const seen = await this.cut(onProblem);
+      const before = new Map(this.follows.map((f) => [f, f.lookedNs]));
+      for (const f of this.follows) f.lookedNs = seenNs;
       let busy = false;
       for (const f of deliverOrder) {
-        const { p, before } = seen.get(f)!;
+        const p = seen.get(f)!;
         if (p === null || p === f.next) continue;
-        onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: before });
+        onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: before.get(f)! });
         busy = true;
       }
       if (!this.running) break;
@@ -114,6 +110,31 @@ export class PollingTap implements RingTap {
       const p = await this.loadProducer(f, onProblem);
       if (p !== null && p !== f.next) onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: f.lookedNs });
     }
+  }
+
+  /**
+   * Every ring's producer index as one consistent cut: the driver→device indices are loaded
+   * before and after the device→driver ones, again until they did not move (a few tries), so
+   * every response taken has its request taken, and every request taken the response before it
+   * on its lane (docs/amp-bus.md §4.6 rule 4) — also when the host paused the monitor between
+   * two loads.
+   */
+  private async cut(onProblem: (problem: QueueProblem) => void): Promise<Map<Follow, number | null>> {
+    const down = this.follows.filter((f) => f.ring.direction === 'driver-to-device');
+    const up = this.follows.filter((f) => f.ring.direction === 'device-to-driver');
+    const load = async (fs: Follow[], into: Map<Follow, number | null>) => {
+      for (const f of fs) into.set(f, await this.loadProducer(f, onProblem));
+    };
+    const seen = new Map<Follow, number | null>();
+    await load(down, seen);
+    for (let tries = 0; tries < 4; tries++) {
+      await load(up, seen);
+      const again = new Map<Follow, number | null>();
+      await load(down, again);
+      if (down.every((f) => again.get(f) === seen.get(f))) break;
+      for (const [f, p] of again) seen.set(f, p);
+    }
+    return seen;
   }
 
   /** The producer index, or null (reported once) when it is outside 0..N−1. */
