@@ -105,6 +105,7 @@ function records(path: string): TraceRecord[] {
 const messages = (rs: TraceRecord[]) => rs.filter((r) => r.kind === 'message').map((r) => `${r.dir} ${Buffer.from(r.data).toString('hex')}`);
 const markers = (rs: TraceRecord[], kind: string) => rs.filter((r) => r.kind === 'marker' && MARKER_KINDS[r.msgId] === kind).map((r) => new TextDecoder().decode(r.data));
 const along = (ms: string[], dir: string) => ms.filter((m) => m.startsWith(dir));
+const ARROWS: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
 
 /** Requests and responses per lane (the bus, or a dev_num), both directions in capture order. */
 function lanes(rs: TraceRecord[]): Record<string, string[]> {
@@ -167,12 +168,11 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       if (overlapping) {
         for (const d of ['driver-to-device', 'device-to-driver']) {
           const lost = markers(seen, 'dropped')
-            .filter((t) => t.includes(d === 'driver-to-device' ? 'driver→device' : 'device→driver'))
+            .filter((t) => t.includes(ARROWS[d]!))
             .reduce((sum, t) => sum + Number(/^(\d+) /.exec(t)![1]), 0);
           // A 4-slot ring laps in 4 messages: on a host that does not run the monitor for a
           // while that cannot be counted, but the capture must say it happened.
-          const arrow = d === 'driver-to-device' ? 'driver→device' : 'device→driver';
-          const saidLate = markers(seen, 'note').some((t) => t.startsWith(`the monitor could not look at the ${arrow} ring`));
+          const saidLate = markers(seen, 'note').some((t) => t.startsWith(`the monitor could not look at the ${ARROWS[d]} ring`));
           if (!saidLate) expect(along(got, d).length + lost).toBe(along(expected, d).length);
           else expect(along(got, d).length + lost).toBeLessThanOrEqual(along(expected, d).length);
           expect(subsequenceOf(along(got, d), along(expected, d))).toBe(true);
@@ -217,7 +217,12 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       expect(joined[0], joined[0]).toMatch(/heads: driver RUN, device RUN\)\. Not seen: everything before this point — the queue handshake, GET_DEVICES/);
       const got = messages(rs);
       expect(got.length).toBeGreaterThan(20);
-      for (const d of ['driver-to-device', 'device-to-driver']) expect(contiguousIn(along(got, d), along(all, d)), `${d}: ${along(got, d).slice(0, 3).join(' | ')} … in ${along(all, d).length}`).toBe(true);
+      for (const d of ['driver-to-device', 'device-to-driver']) {
+        // Contiguous, unless the capture says the host paused the monitor long enough to be lapped.
+        const saidLate = markers(rs, 'note').some((t) => t.startsWith(`the monitor could not look at the ${ARROWS[d]} ring`));
+        const fits = saidLate ? subsequenceOf(along(got, d), along(all, d)) : contiguousIn(along(got, d), along(all, d));
+        expect(fits, `${d}: ${along(got, d).slice(0, 3).join(' | ')} … in ${along(all, d).length}`).toBe(true);
+      }
       expect(markers(rs, 'dropped')).toEqual([]);
     }
   });
