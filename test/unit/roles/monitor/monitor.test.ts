@@ -107,4 +107,38 @@ describe('Monitor', () => {
     expect(rs.filter((r) => r.kind === 'message')).toHaveLength(3);
     expect(monitor.totals).toEqual({ messages: [0, 3], dropped: [0, 32] });
   });
+
+  it('follows the rings afresh when a side re-initialises its queue head, and records the head states', async () => {
+    const { runtime, sink, recorder } = await setup();
+    const { window } = await attachPair('vmamp-shmem-v1', undefined, undefined, runtime);
+    const found = await observeRings('vmamp-shmem-v1', window, {}, fastOpts(runtime));
+    if (!found.ok) throw new Error(found.error.reason);
+    const script = [
+      { driver: 'RUN', device: 'RUN', running: true, reset: false },
+      { driver: 'INIT', device: 'RUN', running: false, reset: true },
+      { driver: 'RUN', device: 'RUN', running: true, reset: false },
+    ];
+    let step = 0;
+    const observed = { ...found.value, states: () => Promise.resolve(script[Math.min(step++, script.length - 1)]!) };
+    let starts = 0;
+    let stops = 0;
+    const tap: RingTap = {
+      start: () => void starts++,
+      stop: () => {
+        stops++;
+        return Promise.resolve();
+      },
+    };
+    const monitor = new Monitor(observed, tap, { revision: 'r4', recorder, runtime, window, startMonoNs: 0n, statePollMs: 5 });
+    await monitor.start();
+    await runtime.sleep(30);
+    await monitor.stop();
+    recorder.close();
+    expect(starts).toBe(2);
+    expect(stops).toBe(2);
+    const rs = sink.records();
+    expect(markers(rs, 'note').filter((t) => t.startsWith('monitor: a side'))).toEqual(['monitor: a side re-initialised its queue head (heads: driver INIT, device RUN); following the rings afresh']);
+    const states = rs.filter((r) => r.kind === 'queue-state').map(text).filter((t) => t.startsWith('monitor: heads'));
+    expect(states).toEqual(['monitor: heads: driver RUN, device RUN', 'monitor: heads: driver INIT, device RUN', 'monitor: heads: driver RUN, device RUN']);
+  });
 });
