@@ -90,7 +90,7 @@ export class WorkbenchService implements WorkbenchApi {
   /** A monitor session (read-only watch), instead of a driver session. */
   private monitor: MonitorSession | null = null;
   /** A capture opened from disk: its devices rebuilt from its messages on first ask. */
-  private opened: { board: string; link: string; path: string; devices: () => DeviceJson[] } | null = null;
+  private replayed: { board: string; link: string; path: string; devices: () => DeviceJson[] } | null = null;
   /** The session's listeners (trace flushes, device changes), removed when it ends. */
   private unsubscribe: (() => void)[] = [];
   /** What is in progress that excludes a second connect/open. */
@@ -232,7 +232,7 @@ export class WorkbenchService implements WorkbenchApi {
         devices: m.devices().map(deviceToJson),
       };
     }
-    const o = this.opened;
+    const o = this.replayed;
     if (!s && o) return { connected: false, board: o.board, link: o.link, capture: o.path, notices: [], findings: [], devices: o.devices() };
     if (!s) return { connected: false, board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
     return {
@@ -292,7 +292,7 @@ export class WorkbenchService implements WorkbenchApi {
     // The journal as it is written, the one route by which the trace reaches the store.
     const store = new TraceStore(session.trace.source, this.residentOption());
     this.store = store;
-    this.opened = null;
+    this.replayed = null;
     this.unsubscribe = [
       store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) })),
       session.driver.subscribe((d) => this.emit('session.device', { device: deviceToJson(d) })),
@@ -351,7 +351,7 @@ export class WorkbenchService implements WorkbenchApi {
     }
     const store = new TraceStore(monitor.trace.source, this.residentOption());
     this.store = store;
-    this.opened = null;
+    this.replayed = null;
     this.monitor = monitor;
     this.unsubscribe = [store.follow((count) => this.emit('trace.appended', { count, total: store.held, ...(store.dropped > 0 ? { dropped: store.dropped } : {}) }))];
     void monitor.link.lost.then((reason) => {
@@ -377,7 +377,7 @@ export class WorkbenchService implements WorkbenchApi {
   /** The session, when it has device `devNum`. */
   private onDevice(devNum: number): Result<Session, WorkbenchError> {
     if (this.monitor) return workbenchError('bad-request', `a monitor only watches ${this.monitor.profile.id}: it never sends to a device; connect as the driver to reset or exercise one`);
-    if (this.opened) return workbenchError('no-session', `${this.opened.path} is an opened capture: its devices are shown as its messages left them; connect a board to act on one`);
+    if (this.replayed) return workbenchError('no-session', `${this.replayed.path} is an opened capture: its devices are shown as its messages left them; connect a board to act on one`);
     const session = this.session;
     if (!session) return workbenchError('no-session', 'no board is connected; connect a board first');
     if (!session.driver.state(devNum)) {
@@ -484,7 +484,7 @@ export class WorkbenchService implements WorkbenchApi {
     this.store = store;
     const source = o.value;
     let devices: DeviceJson[] | null = null;
-    this.opened = {
+    this.replayed = {
       board: source.meta.board,
       link: source.meta.link,
       path,
