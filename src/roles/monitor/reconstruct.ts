@@ -13,7 +13,7 @@
  */
 import { newDeviceState, type DeviceState, type QueueModel } from '../driver/driver';
 import { deviceDescriptor } from '../../devices/registry';
-import { decode } from '../../protocol/index';
+import { decode, decodeHeader, lookupMessage } from '../../protocol/index';
 import { deviceTypeName, STATUS } from '../../protocol/names';
 import type { Direction, FieldValue, Revision, VirtioMsg } from '../../protocol/types';
 import { bitmapDevices } from '../driver/dialect';
@@ -72,6 +72,9 @@ export class BusModel {
 
   /** Feeds one observed message (trimmed to msg_size) travelling `dir`. */
   observe(dir: Direction, bytes: Uint8Array): void {
+    // EVENT_AVAIL, the bulk of a busy bus, changes no state: not decoded beyond its header.
+    const h = decodeHeader(bytes, this.revision);
+    if (!h || (h.kind === 'event' && !h.bus && lookupMessage(this.revision, false, h.msgId).name === 'EVENT_AVAIL')) return;
     const { msg } = decode(bytes, this.revision, { direction: dir });
     if (!msg) return;
     const lane = `${msg.bus ? 1 : 0}:${msg.devNum}`;
