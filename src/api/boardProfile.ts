@@ -184,6 +184,19 @@ export const boardProfileSchema = z
       })
       .strict(),
     publish: z.array(registerWrite).optional(),
+    /**
+     * What a passive monitor needs beyond the driver's view (docs/amp-bus.md §4.6): where the
+     * board's own driver publishes the bus address of the queue area it allocated in host
+     * memory (the Versal card's BAR1 words), read before that memory is mapped read-only
+     * through memFile (default /dev/mem).
+     */
+    monitor: z
+      .object({
+        busAddress: z.object({ region: z.string(), lo: smallNumber, hi: smallNumber.optional() }).strict().optional(),
+        memFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** QEMU driven through its qtest socket with no guest (main/host/links/qtest.ts). */
     qtest: z
       .object({
@@ -242,6 +255,7 @@ export const boardProfileSchema = z
     checkRegion(p.bus.region, ['bus', 'region']);
     checkRegion(p.dataMemory.region, ['dataMemory', 'region']);
     checkRegion(p.doorbellOut.region, ['doorbellOut', 'region']);
+    checkRegion(p.monitor?.busAddress?.region, ['monitor', 'busAddress', 'region']);
     const busRegion = byName.get(p.bus.region);
     if (busRegion && p.bus.offset + p.bus.size > busRegion.size) {
       ctx.addIssue({

@@ -460,8 +460,8 @@ const connectParams = z
     fileName: z.string().min(1).max(4096).optional(),
     /** A link spec as the CLI's --link takes it (sim, shm-file:FILE, serial:PORT@BAUD, pci[:BDF]…). */
     link: z.string().min(1).max(4096).optional(),
-    /** 'device': the workbench serves the profile's devices to the driver on `link` (linux-loopback, shm-file, ivshmem). */
-    role: z.enum(['driver', 'device']).optional(),
+    /** 'device': the workbench serves the profile's devices to the driver on `link` (linux-loopback, shm-file, ivshmem); 'monitor': it watches the board's driver and device read-only (default 'driver'). */
+    role: z.enum(['driver', 'device', 'monitor']).optional(),
     /** With role 'device': KIND[:DEV_NUM],… instead of the profile's sim.devices. */
     devices: z.string().min(1).max(1000).optional(),
   })

@@ -132,6 +132,22 @@ function duration(ms: number): string {
   return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
+/**
+ * The message in a slot copied out of a queue: trimmed to msg_size, or the whole slot (with the
+ * problem saying why) when msg_size is unusable. The endpoint and the passive monitor read slots
+ * by this one rule.
+ */
+export function slotMessage(slot: Uint8Array, revision: Revision): { header: Header | null; bytes: Uint8Array; problem: Problem | null; framing: Framing | null } {
+  const header = decodeHeader(slot, revision);
+  if (!header) {
+    return { header, bytes: slot, framing: null, problem: { code: 'truncated', offset: slot.length, reason: `a ${slot.length}-byte slot cannot hold the ${HEADER_SIZE[revision]}-byte ${revision} header` } };
+  }
+  if (revision === 'r0') return { header, bytes: slot.subarray(0, Math.min(header.msgSize, slot.length)), problem: null, framing: null };
+  const framing = checkFraming(revision, header.msgSize, slot.length);
+  if (framing) return { header, bytes: slot, framing, problem: { code: framing.code, offset: framing.offset, reason: `${framingText(framing, false)}; recorded the whole slot` } };
+  return { header, bytes: slot.subarray(0, header.msgSize), problem: null, framing: null };
+}
+
 export class BusEndpoint {
   readonly role: BusRole;
   readonly revision: Revision;
@@ -513,20 +529,8 @@ export class BusEndpoint {
 
   /** Records one slot with the matcher's verdict, then interprets it. */
   private incoming(slot: Uint8Array, monoNs: bigint): void {
-    const header = decodeHeader(slot, this.revision);
+    const { header, bytes, problem, framing } = slotMessage(slot, this.revision);
     const direction = this.inbound;
-    let bytes = slot;
-    let problem: Problem | null = null;
-    let framing: Framing | null = null;
-    if (!header) {
-      problem = { code: 'truncated', offset: slot.length, reason: `a ${slot.length}-byte slot cannot hold the ${HEADER_SIZE[this.revision]}-byte ${this.revision} header` };
-    } else if (this.revision === 'r0') {
-      bytes = slot.subarray(0, Math.min(header.msgSize, slot.length));
-    } else {
-      framing = checkFraming(this.revision, header.msgSize, slot.length);
-      if (framing) problem = { code: framing.code, offset: framing.offset, reason: `${framingText(framing, false)}; recorded the whole slot` };
-      else bytes = slot.subarray(0, header.msgSize);
-    }
     const answersUs = header !== null && (header.kind === 'response' || (this.revision === 'r0' && this.role === 'driver' && header.kind === 'request'));
     const verdict = answersUs ? this.matcher.response(header) : null;
     const match: WireMatch | null = verdict ? { kind: verdict.kind, requestId: verdict.request?.id ?? -1, fallback: verdict.fallback } : null;

@@ -1,7 +1,7 @@
 /**
  * A read-only watch over a board's rings, for the passive bus monitor: it follows each
  * direction's producer index and copies every newly published slot out before the producer
- * can reuse it, writing nothing and ringing nobody (docs/amp-bus.md §4). Implemented over any
+ * can reuse it, writing nothing and ringing nobody (docs/amp-bus.md §4.6). Implemented over any
  * MemoryWindow (polling from JavaScript), by the native addon's own thread for mapped memory,
  * and by the serial bridge agent on the board.
  */
@@ -34,6 +34,11 @@ export interface TapBatch {
   lost: number;
   /** Host monotonic time (the clock of process.hrtime.bigint()) when the index move was seen. */
   seenNs: bigint;
+  /**
+   * When the ring was looked at before (same clock): the messages of this batch, and those
+   * `lost`, were published between the two looks. Absent: the previous batch's seenNs is taken.
+   */
+  previousLookNs?: bigint;
 }
 
 export interface RingTap {

@@ -27,6 +27,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['journalQuery', () => load('./journalQuery.bench')],
   ['traceExport', () => load('./traceExport.bench')],
   ['shmFile', () => load('./shmFile.bench')],
+  ['monitor', () => load('./monitor.bench')],
   ['serialBridge', () => load('./serialBridge.bench')],
   ['ivshmem', () => load('./ivshmem.bench')],
   ['qtest', () => load('./qtest.bench')],

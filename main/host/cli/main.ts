@@ -14,6 +14,7 @@ import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
 import { INTERRUPTED, out, printCount, table, UsageError } from './common';
 import { cmdImport } from './import';
+import { cmdMonitor } from './monitor';
 import { cmdServe } from './serve';
 import { cmdServeDevice } from './serveDevice';
 import { cmdSim } from './sim';
@@ -28,6 +29,9 @@ Usage:
                       [--junit FILE] [--lava]
   amp-workbench exercise [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--dev N] [--count K]
                          [--rings] [--json] [--junit FILE] [--lava]
+  amp-workbench monitor [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--duration T]
+                        [--poll-ms N] [--json]
+                       (watch a running driver and device read-only: never writes, rings no doorbell)
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
   amp-workbench capture [--board ID | --profile FILE] [--link SPEC] [--out FOLDER]
@@ -152,6 +156,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   exercise: cmdExercise,
   decode: cmdDecode,
   capture: cmdCapture,
+  monitor: cmdMonitor,
   export: cmdExport,
   stats: cmdStats,
   check: cmdCheck,

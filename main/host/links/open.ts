@@ -26,7 +26,7 @@ export class LinkError extends Error {}
 
 
 /** The link the profile's access kind implies, when the user names none. */
-function defaultSpec(profile: BoardProfile): LinkSpec {
+export function defaultSpec(profile: BoardProfile): LinkSpec {
   const a = profile.access as { kind: string; path?: string };
   switch (a.kind) {
     case 'sim':

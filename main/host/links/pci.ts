@@ -32,6 +32,8 @@ import {
   type PciFunction,
 } from './sysfs';
 import { ownedLink } from './owned';
+import type { PassiveLink } from './passive';
+import { ReadOnlyWindow } from '../../../src/roles/monitor/readOnlyWindow';
 
 export interface PciLinkOptions {
   /** Where sysfs is mounted (default /sys); tests pass a generated tree. */
@@ -189,7 +191,7 @@ interface Mapped {
   mapping: NativeMapping;
 }
 
-function mapRegion(addon: NativeAddon, fn: PciFunction, region: Region, notices: string[], onGone: (e: MappingGoneError) => void): Mapped {
+function mapRegion(addon: NativeAddon, fn: PciFunction, region: Region, notices: string[], onGone: (e: MappingGoneError) => void, readOnly = false): Mapped {
   const src = region.source;
   let path: string;
   let offset = 0;
@@ -211,7 +213,7 @@ function mapRegion(addon: NativeAddon, fn: PciFunction, region: Region, notices:
   }
   let mapping: NativeMapping;
   try {
-    mapping = addon.map(path, offset, region.size);
+    mapping = addon.map(path, offset, region.size, readOnly ? { readOnly } : {});
   } catch (e) {
     fail(`region "${region.name}": cannot map ${hexNum(region.size)} bytes of ${path} at ${hexNum(offset)}: ${accessHint(e)}`);
   }
@@ -276,18 +278,22 @@ export function openDoorbellOut(profile: BoardProfile, windows: Map<string, Memo
 }
 
 /** Opens the PCI function the profile describes as a Link. Errors are PciLinkError with what to try. */
+/** The profile's PCI function (by vendor/device or BDF) and the addon that maps its BARs. */
+function functionAndAddon(profile: BoardProfile, sysfsRoot: string, bdf: string | undefined): { fn: PciFunction; addon: NativeAddon } {
+  const found = findPciFunction(sysfsRoot, { vendor: profile.pci?.vendor, device: profile.pci?.device, bdf: bdf ?? profile.pci?.bdf });
+  if (!found.ok) fail(`board ${profile.id}: ${found.error}`);
+  const native = loadNative();
+  if (!native.ok) fail(`the pci link needs the native addon: ${native.error}`);
+  return { fn: found.value, addon: native.value };
+}
+
 export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = {}): Promise<PciLink> {
   const sysfsRoot = opts.sysfsRoot ?? '/sys';
   const devRoot = opts.devRoot ?? '/dev';
   if (profile.access.kind !== 'sysfs-pci' && profile.access.kind !== 'uio') {
     fail(`board ${profile.id}: access.kind "${profile.access.kind}" is not reached through sysfs; the pci link takes "sysfs-pci" or "uio"`);
   }
-  const found = findPciFunction(sysfsRoot, { vendor: profile.pci?.vendor, device: profile.pci?.device, bdf: opts.bdf ?? profile.pci?.bdf });
-  if (!found.ok) fail(`board ${profile.id}: ${found.error}`);
-  const fn = found.value;
-  const native = loadNative();
-  if (!native.ok) fail(`the pci link needs the native addon: ${native.error}`);
-  const addon = native.value;
+  const { fn, addon } = functionAndAddon(profile, sysfsRoot, opts.bdf);
   const notices: string[] = [];
   const config = new PciConfig(join(fn.dir, 'config'));
 
@@ -327,4 +333,70 @@ export async function openPciLink(profile: BoardProfile, opts: PciLinkOptions = 
       lost,
     };
   });
+}
+
+/**
+ * The pci link of a passive monitor (docs/amp-bus.md §4.6): the function found as for the driver,
+ * every region mapped read-only; the command register, the publish stores and the doorbells are
+ * the board's own driver's (no UIO node is opened, so its interrupt stays the driver's). Where
+ * the profile's `monitor.busAddress` says where that driver publishes the address of the queue
+ * area it allocated in host memory, the bus area is that memory, read-only through
+ * `monitor.memFile` (default /dev/mem).
+ */
+export async function openPciWatch(profile: BoardProfile, opts: PciLinkOptions = {}): Promise<PassiveLink> {
+  const { fn, addon } = functionAndAddon(profile, opts.sysfsRoot ?? '/sys', opts.bdf);
+  const notices: string[] = [];
+  const { onGone, lost } = watchMappings();
+  const mapped: Mapped[] = [];
+  const unmapAll = () => {
+    for (const m of mapped) m.mapping.unmap();
+  };
+  try {
+    const at = profile.monitor?.busAddress;
+    const windows = new Map<string, MemoryWindow>();
+    for (const region of profile.regions) {
+      // The bus region is where the driver published it, not where the profile's own driver would put it.
+      if (at && region.name === profile.bus.region) continue;
+      const m = mapRegion(addon, fn, region, notices, onGone, true);
+      mapped.push(m);
+      windows.set(region.name, m.window);
+    }
+    if (at) {
+      const words = windows.get(at.region)!;
+      const lo = await words.load(at.lo, 32);
+      const hi = at.hi === undefined ? 0 : await words.load(at.hi, 32);
+      const address = hi * 2 ** 32 + lo;
+      const where = `${at.region}+${hexNum(at.lo)}${at.hi === undefined ? '' : `/${hexNum(at.hi)}`}`;
+      if (address === 0) fail(`board ${profile.id}: the driver has not published its queue address yet (${where} reads 0); start the monitor after the board's driver has loaded`);
+      const memFile = profile.monitor?.memFile ?? '/dev/mem';
+      // Mapped as the bus region would be: bus.offset bytes before the queue area.
+      const { offset, size } = profile.bus;
+      let mapping: NativeMapping;
+      try {
+        mapping = addon.map(memFile, address - offset, offset + size, { readOnly: true });
+      } catch (e) {
+        fail(`board ${profile.id}: cannot map the queue area the driver published at ${hexNum(address)} (${where}) in ${memFile}: ${systemErrorText(e)}`);
+      }
+      const window = new NativeWindow(mapping, 0, mapping.size, onGone);
+      mapped.push({ mapping, window });
+      windows.set(profile.bus.region, window);
+      notices.push(`queue area at ${hexNum(address)} in host memory, as the driver published it in ${where}`);
+    }
+    const { busWindow, dataWindow, dataPeerBase } = profileWindows(profile, (name) => windows.get(name)!);
+    return {
+      description: `${profile.id} at PCI ${describeFunction(fn)} (read-only; doorbells and interrupts left to the board's driver)`,
+      busWindow: new ReadOnlyWindow(busWindow, `the bus area of ${profile.id}`),
+      dataWindow: new ReadOnlyWindow(dataWindow, `the data memory of ${profile.id}`),
+      dataPeerBase,
+      notices,
+      lost,
+      close() {
+        unmapAll();
+        return Promise.resolve();
+      },
+    };
+  } catch (e) {
+    unmapAll();
+    throw e;
+  }
 }

@@ -195,9 +195,9 @@ export interface ShmFileMapping {
 
 /**
  * Checks the file against the profile (exists, big enough, header, a large enough region for
- * each of the profile's) and maps it. Every refusal says what was expected, what was seen and where.
+ * each of the profile's) and maps it (read-only for a monitor, which must never write it). Every refusal says what was expected, what was seen and where.
  */
-export function mapShmFile(profile: BoardProfile, filePath: string, addon: NativeAddon): ShmFileMapping {
+export function mapShmFile(profile: BoardProfile, filePath: string, addon: NativeAddon, opts: { readOnly?: boolean } = {}): ShmFileMapping {
   let fileSize: number;
   try {
     const st = statSync(filePath);
@@ -237,7 +237,7 @@ export function mapShmFile(profile: BoardProfile, filePath: string, addon: Nativ
     if (entry.size < r.size) throw new Error(`shm file ${filePath}: region "${r.name}" is ${entry.size} bytes, board ${profile.id} needs ${r.size}`);
     placed.set(r.name, entry);
   }
-  const mapping = addon.map(filePath, 0, layout.fileSize);
+  const mapping = addon.map(filePath, 0, layout.fileSize, opts.readOnly ? { readOnly: true } : {});
   const { onGone, lost } = watchMappings();
   const regionWindow = (name: string, size: number) => new NativeWindow(mapping, placed.get(name)!.offset, size, onGone);
   const busRegion = profile.regions.find((r) => r.name === profile.bus.region)!;

@@ -21,6 +21,7 @@ import {
   parseRequest,
   QUEUE_BUFFER_MAX,
   workbenchError,
+  type DeviceJson,
   type SessionStateJson,
   type WorkbenchApi,
   type WorkbenchError,
@@ -40,6 +41,8 @@ import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/spec';
 import { openSession, SessionError, type Session } from '../session';
 import { openDeviceSession, servedAsDeviceState, servedDevices, deviceSideLinkProblem, type DeviceSession } from '../deviceSession';
+import { openMonitorSession, type MonitorSession } from '../monitorSession';
+import { replayCapture } from '../../../src/roles/monitor/reconstruct';
 import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
@@ -93,13 +96,15 @@ export class WorkbenchService implements WorkbenchApi {
   private session: Session | null = null;
   /** A device-side session (the workbench serves devices to a driver); never at once with `session`. */
   private deviceSide: DeviceSession | null = null;
+  /** A monitor session (read-only watch), instead of a driver session. */
+  private monitor: MonitorSession | null = null;
   /** The session's listeners (trace flushes, device changes), removed when it ends. */
   private unsubscribe: (() => void)[] = [];
   /** What is in progress that excludes a second connect/open. */
   private busy: string | null = null;
   private store: TraceStore | null = null;
-  /** The capture opened with capture.open that the store holds, until the next connect. */
-  private opened: string | null = null;
+  /** The capture opened with capture.open that the store holds, until the next connect: its devices rebuilt from its messages on first ask. */
+  private opened: { board: string; link: string; path: string; devices: () => DeviceJson[] } | null = null;
   /** Shutting down: background work (an opened capture's analysis) stops. */
   private closed = false;
   /** The export running now (one at a time): its file and how to cancel it. */
@@ -122,7 +127,10 @@ export class WorkbenchService implements WorkbenchApi {
     'boards.list': () => ok({ boards: ALL_PROFILES().map((p) => boardInfo(p, DEFAULT_BOARD, boardPresence(p))) }),
     'profile.validate': (p) => this.validate(p.text, p.fileName),
     'session.connect': (p) => this.connect(p),
-    'session.disconnect': () => (this.session || this.deviceSide ? this.disconnect('disconnected by the user', false) : workbenchError('no-session', 'no board is connected')),
+    'session.disconnect': () =>
+      this.session || this.deviceSide ? this.disconnect('disconnected by the user', false)
+      : this.monitor ? this.stopMonitor('stopped by the user')
+      : workbenchError('no-session', 'no board is connected'),
     'session.state': () => ok(this.state()),
     'session.takeControl': () => ok({ controller: true }),
     'device.reset': (p) => this.reset(p.devNum),
@@ -179,6 +187,7 @@ export class WorkbenchService implements WorkbenchApi {
   async close(): Promise<void> {
     this.closed = true;
     if (this.session || this.deviceSide) await this.disconnect('the workbench is shutting down', false);
+    if (this.monitor) await this.stopMonitor('the workbench is shutting down');
   }
 
   private emit<E extends WorkbenchEventName>(event: E, data: WorkbenchEventData<E>): void {
@@ -220,6 +229,7 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private bookmark(text: string): Reply {
+    if (this.monitor) return ok({ seq: this.monitor.bookmark(text) });
     const recorder = (this.session ?? this.deviceSide)?.trace.recorder;
     if (!recorder) return workbenchError('no-session', 'bookmarks go into a live capture; connect a board first');
     const seq = recorder.marker('bookmark', text);
@@ -254,9 +264,24 @@ export class WorkbenchService implements WorkbenchApi {
       };
     }
     const s = this.session;
+    const m = this.monitor;
+    if (m) {
+      return {
+        connected: true,
+        role: 'monitor',
+        source: 'board',
+        board: m.profile.id,
+        link: m.link.description,
+        capture: m.trace.dir,
+        notices: [...m.link.notices],
+        findings: [...m.monitor.queueProblems],
+        devices: m.devices().map(deviceToJson),
+      };
+    }
     if (!s) {
-      const source = this.opened === null ? 'board' : 'capture';
-      return { connected: false, role: 'driver', source, board: null, link: null, capture: this.opened, notices: [], findings: [], devices: [] };
+      const o = this.opened;
+      if (o) return { connected: false, role: 'driver', source: 'capture', board: o.board, link: o.link, capture: o.path, notices: [], findings: [], devices: o.devices() };
+      return { connected: false, role: 'driver', source: 'board', board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
     }
     return {
       connected: true,
@@ -286,8 +311,9 @@ export class WorkbenchService implements WorkbenchApi {
 
   private async connect(p: WorkbenchParsedParams<'session.connect'>): Promise<Reply> {
     const current = this.session ?? this.deviceSide;
-    if (current || this.busy) {
-      return workbenchError('busy', `${this.busy ?? `connected to ${current!.profile.id}`}; disconnect first (one session at a time)`);
+    if (current || this.monitor || this.busy) {
+      const who = this.busy ?? (current ? `connected to ${current.profile.id}` : `monitoring ${this.monitor!.profile.id}`);
+      return workbenchError('busy', `${who}; disconnect first (one session at a time)`);
     }
     const chosen = this.profileFor(p);
     if (!chosen.ok) return chosen;
@@ -299,6 +325,7 @@ export class WorkbenchService implements WorkbenchApi {
       link = l.value;
     }
     if (p.role === 'device') return this.serveDevices(profile, link, p.devices);
+    if (p.role === 'monitor') return this.startMonitor(profile, link);
     this.busy = `connecting to ${profile.id}`;
     let session: Session;
     try {
@@ -398,8 +425,53 @@ export class WorkbenchService implements WorkbenchApi {
     return failure ? workbenchError('failed', `${why}; the capture is in ${capture}`, failureDetail(failure)) : ok({ capture, records: session.trace.records });
   }
 
+  /**
+   * Watches the board read-only (docs/amp-bus.md §4.6): the trace fills from what the driver and
+   * the device already on the board say to each other; devices come from the observed messages.
+   */
+  private async startMonitor(profile: BoardProfile, link: LinkSpec | undefined): Promise<Reply> {
+    this.busy = `starting to monitor ${profile.id}`;
+    let monitor: MonitorSession;
+    try {
+      monitor = await openMonitorSession(profile, {
+        ...(link ? { link } : {}),
+        capture: { capturesDir: this.capturesDir, flushMs: LIVE_FLUSH_MS, ringBytes: this.opts.ringBytes ?? UI_ROLLING_CAPTURE_BYTES, notes: [`amp-workbench monitor on ${profile.id}`] },
+      });
+    } catch (e) {
+      const kept = e instanceof SessionError && e.kept ? `; ${e.kept}` : '';
+      return workbenchError('failed', `monitoring ${profile.id} failed: ${describeFailure(e).text}${kept}. A monitor watches a driver and a device already running on the board's shared memory (e.g. --link shm-file:FILE)`);
+    } finally {
+      this.busy = null;
+    }
+    const store = new TraceStore(monitor.trace.source, this.residentOption());
+    this.store = store;
+    this.opened = null;
+    this.monitor = monitor;
+    this.unsubscribe = [this.followStore(store)];
+    void monitor.link.lost.then((reason) => {
+      if (this.monitor === monitor) void this.stopMonitor(`lost the board: ${reason}. The trace so far is kept`, true);
+    });
+    this.emit('trace.reset', store.info());
+    return ok({ ...this.state(), bringUpError: null });
+  }
+
+  private async stopMonitor(reason: string, lost = false): Promise<Reply> {
+    const monitor = this.monitor!;
+    this.monitor = null;
+    const capture = monitor.trace.dir;
+    try {
+      await monitor.close();
+    } finally {
+      for (const u of this.unsubscribe.splice(0)) u();
+    }
+    this.emit('session.closed', { reason, capture, lost });
+    return ok({ capture, records: monitor.trace.records });
+  }
+
   /** The session, when it has device `devNum`. */
   private onDevice(devNum: number): Result<Session, WorkbenchError> {
+    if (this.monitor) return workbenchError('bad-request', `a monitor only watches ${this.monitor.profile.id}: it never sends to a device; connect as the driver to reset or exercise one`);
+    if (this.opened) return workbenchError('no-session', `${this.opened.path} is an opened capture: its devices are shown as its messages left them; connect a board to act on one`);
     const session = this.session;
     if (this.deviceSide) return workbenchError('read-only', 'the workbench is the device side here: the driver at the other end resets and drives the devices');
     if (!session) return workbenchError('no-session', 'no board is connected; connect a board first');
@@ -577,6 +649,15 @@ export class WorkbenchService implements WorkbenchApi {
 
   private async inspect(devNum: number, queue: number): Promise<Reply> {
     if (this.deviceSide) return this.inspectServed(this.deviceSide, devNum, queue);
+    const m = this.monitor;
+    if (m) {
+      const device = m.devices().find((d) => d.devNum === devNum);
+      const ring = m.inspectQueue(devNum, queue);
+      if (!device || !ring) {
+        return workbenchError('not-found', `no SET_VQUEUE for device ${devNum} queue ${queue} was observed, so its rings' addresses are unknown${device ? '' : ` (no message of device ${devNum} was observed)`}`, { field: 'params.queue' });
+      }
+      return ok({ devNum, queue, name: device.queues.find((q) => q.index === queue)!.name, ring: await ring });
+    }
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
     const { driver } = s.value;
@@ -630,12 +711,20 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private open(path: string): Reply {
-    if (this.session || this.deviceSide || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
+    if (this.session || this.deviceSide || this.monitor || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
     if (!o.ok) return workbenchError('not-found', o.error, { field: 'params.path' });
     const store = new TraceStore(o.value, this.residentOption());
     this.store = store;
-    this.opened = path;
+    const source = o.value;
+    let devices: DeviceJson[] | null = null;
+    this.opened = {
+      board: source.meta.board,
+      link: source.meta.link,
+      path,
+      // Rebuilt once, on first ask: a large capture is read through only when a view wants its devices.
+      devices: () => (devices ??= (replayCapture(source.blocks(), source.meta.revision) ?? []).map(deviceToJson)),
+    };
     const info = store.info();
     this.emit('trace.reset', info);
     // Statistics, Expert and Transactions read one pass over the capture: make it now, in slices.

@@ -16,7 +16,7 @@ import type { MemoryWindow } from '../window';
 import { SubWindow } from '../window';
 import type { BusRole, QueueProblem } from '../queue';
 import { encodeFields, offsetsOf, overlapProblem, pollUntil, queueProblem, view, waitForHeader } from './common';
-import type { AttachResult, FieldTable, Region, Timing } from './common';
+import type { AttachResult, FieldTable, HeaderSpec, Region, Timing } from './common';
 import { RingQueue, type IndexCell } from './ring';
 import { hexNum } from '../../util/hex';
 import type { Fail, Result } from '../../util/result';
@@ -151,6 +151,18 @@ export function validateOpenAmpDef(bytes: Uint8Array, areaSize: number, quirk: S
   return overlap ? { ok: false, error: overlap } : { ok: true, value: def };
 }
 
+/** What a driver (or a monitor) polls for and validates before it uses the queue definition. */
+export function openAmpHeaderSpec(areaSize: number, quirk: StrideQuirk): HeaderSpec<OpenAmpQueueDef> {
+  return {
+    name: 'queue definition magic',
+    width: 32,
+    magic: OA_MAGIC,
+    size: OA_DEF_SIZE,
+    validate: (bytes) => validateOpenAmpDef(bytes, areaSize, quirk),
+    describe: (d) => `driver ${d.drvNumElts} × ${d.drvEltSize} B at ${hexNum(d.drvData, 4)}, device ${d.devNumElts} × ${d.devEltSize} B at ${hexNum(d.devData, 4)}, stride quirk ${quirk}`,
+  };
+}
+
 /** The part of the bus window the definition's offsets are relative to. */
 export function openAmpArea(busWindow: MemoryWindow, defOffset: number): Result<MemoryWindow, QueueProblem> {
   if (!Number.isSafeInteger(defOffset) || defOffset < 0 || defOffset % 8 !== 0 || defOffset + OA_DEF_SIZE > busWindow.size) {
@@ -197,19 +209,7 @@ export async function attachOpenAmp(
     def = created.value;
     t.stage('layout-written', `queue definition at ${hexNum(base, 4)}: ${g.numElts} × ${g.eltSize} B per direction, device head READY`);
   } else {
-    const found = await waitForHeader(
-      window,
-      t,
-      {
-        name: 'queue definition magic',
-        width: 32,
-        magic: OA_MAGIC,
-        size: OA_DEF_SIZE,
-        validate: (bytes) => validateOpenAmpDef(bytes, window.size, g.strideQuirk),
-        describe: (d) => `driver ${d.drvNumElts} × ${d.drvEltSize} B at ${hexNum(d.drvData, 4)}, device ${d.devNumElts} × ${d.devEltSize} B at ${hexNum(d.devData, 4)}, stride quirk ${g.strideQuirk}`,
-      },
-      base,
-    );
+    const found = await waitForHeader(window, t, openAmpHeaderSpec(window.size, g.strideQuirk), base);
     if (!found.ok) return { ok: false, error: { ...found.error, offset: found.error.offset + base } };
     def = found.value;
     await window.write(def.drvData, new Uint8Array(dataExtent(def.drvEltSize, def.drvNumElts, g.strideQuirk)));

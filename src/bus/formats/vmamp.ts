@@ -17,6 +17,7 @@ import {
   waitForHeader,
   type AttachResult,
   type FieldTable,
+  type HeaderSpec,
   type Region,
   type Timing,
 } from './common';
@@ -210,6 +211,19 @@ export function validateVmampLayout(bytes: Uint8Array, areaSize: number): Result
   };
 }
 
+/** What a driver (or a monitor) polls for and validates before it uses the layout. */
+export function vmampHeaderSpec(areaSize: number): HeaderSpec<VmampLayout> {
+  return {
+    name: 'layout magic',
+    width: 16,
+    magic: VMAMP_LAYOUT_MAGIC,
+    size: VMAMP_HEADER_SIZE,
+    validate: (bytes) => validateVmampLayout(bytes, areaSize),
+    describe: (l) =>
+      `N = ${l.numElements}, S = ${l.elementSize}, heads ${hexNum(l.devQueueHead, 4)}/${hexNum(l.drvQueueHead, 4)}, elements ${hexNum(l.devQueueElements, 4)}/${hexNum(l.drvQueueElements, 4)}`,
+  };
+}
+
 /**
  * Device side, like QEMU's `vmamp_shmem_dev_init`: zero the device head and elements, write
  * the header with magic 0, then publish the magic with a release store.
@@ -340,15 +354,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
     layout = created.value;
     t.stage('layout-written', `layout header written like QEMU: N = ${layout.numElements}, S = ${layout.elementSize}, magic 0x4c4f published last`);
   } else {
-    const found = await waitForHeader(window, t, {
-      name: 'layout magic',
-      width: 16,
-      magic: VMAMP_LAYOUT_MAGIC,
-      size: VMAMP_HEADER_SIZE,
-      validate: (bytes) => validateVmampLayout(bytes, areaSize),
-      describe: (l) =>
-        `N = ${l.numElements}, S = ${l.elementSize}, heads ${hexNum(l.devQueueHead, 4)}/${hexNum(l.drvQueueHead, 4)}, elements ${hexNum(l.devQueueElements, 4)}/${hexNum(l.drvQueueElements, 4)}`,
-    });
+    const found = await waitForHeader(window, t, vmampHeaderSpec(areaSize));
     if (!found.ok) return found;
     layout = found.value;
     await window.write(layout.drvQueueElements, new Uint8Array(layout.numElements * layout.elementSize));

@@ -68,6 +68,28 @@ export interface DeviceState {
   findings: string[];
 }
 
+/** A device nothing is known of yet but its number. */
+export function newDeviceState(devNum: number): DeviceState {
+  return {
+    devNum,
+    phase: 'probing',
+    deviceId: 0,
+    deviceType: 'unknown',
+    vendorId: 0,
+    uuid: null,
+    status: 0,
+    featuresOffered: 0n,
+    featuresNegotiated: 0n,
+    configSize: null,
+    config: new Uint8Array(0),
+    generation: null,
+    maxVirtqueues: null,
+    queues: [],
+    shm: [],
+    findings: [],
+  };
+}
+
 export interface DriverOptions {
   port: DriverPort;
   revision: Revision;
@@ -383,24 +405,7 @@ export class Driver {
     let dev = this.devices.get(devNum);
     if (!dev) {
       dev = {
-        state: {
-          devNum,
-          phase: 'probing',
-          deviceId: 0,
-          deviceType: 'unknown',
-          vendorId: 0,
-          uuid: null,
-          status: 0,
-          featuresOffered: 0n,
-          featuresNegotiated: 0n,
-          configSize: null,
-          config: new Uint8Array(0),
-          generation: null,
-          maxVirtqueues: null,
-          queues: [],
-          shm: [],
-          findings: [],
-        },
+        state: newDeviceState(devNum),
         queues: [],
         busy: Promise.resolve(),
       };

@@ -123,6 +123,8 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
   const [boardsError, setBoardsError] = useState<WorkbenchError | null>(null);
   const [recent, setRecent] = useState<{ folder: string; captures: RecentCapture[] } | null>(null);
   const [linkSpec, setLinkSpec] = useState('');
+  /** Drive the board, or watch its own driver and device read-only (docs/amp-bus.md §4). */
+  const [role, setRole] = useState<'driver' | 'monitor'>('driver');
   const [profile, setProfile] = useState<LoadedProfile | null>(null);
   const [stages, setStages] = useState<{ stage: string; detail: string }[]>([]);
   const [connecting, setConnecting] = useState<string | null>(null);
@@ -151,7 +153,7 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
     setFailure(null);
     setConnecting(what);
     const link = linkSpec.trim();
-    const r = await afterDisconnect(() => api.call('session.disconnect', {}), connected, () => api.call('session.connect', link ? { ...params, link } : params));
+    const r = await afterDisconnect(() => api.call('session.disconnect', {}), connected, () => api.call('session.connect', { ...params, ...(link ? { link } : {}), ...(role === 'monitor' ? { role } : {}) }));
     setConnecting(null);
     if (!r.ok) {
       setFailure({ error: r.error, tryThis: tryAfter(r.error) });
@@ -271,6 +273,15 @@ export function ConnectView({ api, onConnected, onOpened, blocked = null }: Conn
               Link (optional){' '}
               <input value={linkSpec} onChange={(e) => setLinkSpec(e.target.value)} placeholder="sim, shm-file:FILE, serial:PORT@BAUD, pci[:BDF]" size={44} />
             </label>
+            <fieldset className="connect-role" aria-label="Role">
+              <label>
+                <input type="radio" name="role" checked={role === 'driver'} onChange={() => setRole('driver')} /> Drive the board (the workbench is the driver)
+              </label>
+              <label>
+                <input type="radio" name="role" checked={role === 'monitor'} onChange={() => setRole('monitor')} /> Monitor: watch the board&apos;s own driver and device,
+                read-only (never writes, rings no doorbell; e.g. link shm-file:FILE)
+              </label>
+            </fieldset>
           </section>
         )}
 

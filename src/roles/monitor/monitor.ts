@@ -1,0 +1,245 @@
+/**
+ * The passive bus monitor (docs/amp-bus.md §4.6): follows both message rings through a RingTap,
+ * never writing the bus or ringing a doorbell, and records what it copies into the same capture
+ * a driver session records (src/trace/recorder.ts), in the order the tap delivers it:
+ *
+ * - every message, trimmed to msg_size by the endpoint's rule (bus/endpoint.ts `slotMessage`),
+ *   the two rings' messages of one look merged in protocol order (order.ts), paired
+ *   request↔response by the recorder's own matcher and checked by its conformance rules;
+ * - a 'dropped' marker per batch that lost messages: the exact count from the index distance
+ *   and the time window in which they were overwritten (after the previous copy of that ring,
+ *   up to this one);
+ * - a 'note' marker when it joins a bus already running, naming what it could not see;
+ * - the status words of the heads (vmamp INIT/READY/RUN/…, OpenAMP READY) as queue-state
+ *   records whenever they change, and a side that re-initialised its head restarts the watch;
+ * - device and queue state rebuilt from the observed messages (reconstruct.ts).
+ */
+import { slotMessage } from '../../bus/endpoint';
+import type { QueueProblem } from '../../bus/queue';
+import type { RingTap, TapBatch } from '../../bus/tap';
+import type { Revision } from '../../protocol/types';
+import type { Recorder } from '../../trace/recorder';
+import { errorText } from '../../util/errorText';
+import { hexNum } from '../../util/hex';
+import type { Runtime } from '../../util/runtime';
+import type { MemoryWindow } from '../../bus/window';
+import { CausalOrder, type Copied } from './order';
+import { BusModel, type ObservedDevice } from './reconstruct';
+import type { ObservedRings, SideStates } from './rings';
+
+export interface MonitorOptions {
+  revision: Revision;
+  recorder: Recorder;
+  runtime: Runtime;
+  /** Where the rings are (the bus window), read for the starting indices and the heads' states. */
+  window: MemoryWindow;
+  /** How often the heads' status words are read (default 20 ms). */
+  statePollMs?: number;
+  /** The capture's start on the monotonic clock, so a loss window is said as time into the capture. */
+  startMonoNs?: bigint;
+}
+
+export interface MonitorCounts {
+  messages: [number, number];
+  dropped: [number, number];
+}
+
+/**
+ * A pause between two looks at a ring long enough to be said (the host did not run the
+ * monitor): a 4-slot OpenAMP ring laps in 4 messages, a fraction of a millisecond apart.
+ */
+const STALL_NS = 2_000_000n;
+
+const ARROW: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
+
+export class Monitor {
+  readonly model: BusModel;
+  private readonly counts: MonitorCounts = { messages: [0, 0], dropped: [0, 0] };
+  /** Per ring: when its last copy was seen (the start of the next loss window). */
+  private readonly lastSeen: bigint[] = [0n, 0n];
+  private lastStates = '';
+  private stopState: (() => void) | null = null;
+  private running = false;
+  private restarting: Promise<void> | null = null;
+  private readonly problems: string[] = [];
+  /** Per ring, when a late look was last said (at most once a second each). */
+  private readonly lastStallNote: bigint[] = [-(1n << 62n), -(1n << 62n)];
+  private readonly order: CausalOrder;
+  private look: { seenNs: bigint; down: Copied[]; up: Copied[] } | null = null;
+  private cancelFlush: (() => void) | null = null;
+
+  constructor(
+    private readonly observed: ObservedRings,
+    private readonly tap: RingTap,
+    private readonly opts: MonitorOptions,
+  ) {
+    this.model = new BusModel(opts.revision);
+    this.order = new CausalOrder(opts.revision);
+  }
+
+  /** Messages recorded and lost per ring, [driver→device, device→driver]. */
+  get totals(): MonitorCounts {
+    return { messages: [...this.counts.messages], dropped: [...this.counts.dropped] };
+  }
+
+  /** Queue problems the tap reported (bad indices), each once. */
+  get queueProblems(): readonly string[] {
+    return this.problems;
+  }
+
+  devices(): ObservedDevice[] {
+    return this.model.states();
+  }
+
+  /** Says where it joined, then follows the rings until stop(). */
+  async start(): Promise<void> {
+    const { recorder } = this.opts;
+    recorder.queueState(`monitor: ${this.observed.description}`);
+    const states = await this.observed.states();
+    this.noteStates(states);
+    const joined = await this.joinedText(states);
+    if (joined) recorder.marker('note', joined);
+    this.running = true;
+    this.follow();
+    this.watchStates();
+  }
+
+  /** Stops following; every slot already copied is recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopState?.();
+    await this.restarting;
+    await this.tap.stop();
+    this.flush();
+    this.opts.recorder.flush();
+  }
+
+  private follow(): void {
+    const now = this.opts.runtime.monoNs();
+    this.lastSeen.fill(now);
+    this.tap.start(this.observed.rings, (b) => this.batch(b), (p) => this.problem(p));
+  }
+
+  private batch(b: TapBatch): void {
+    const ring = this.observed.rings[b.ring]!;
+    const { recorder, revision } = this.opts;
+    const dir = ring.direction;
+    const i = dir === 'driver-to-device' ? 0 : 1;
+    const from = b.previousLookNs ?? this.lastSeen[i]!;
+    if (b.previousLookNs !== undefined) this.noteStall(i, ring.slots.slots, b.previousLookNs, b.seenNs);
+    if (b.lost > 0) {
+      this.counts.dropped[i] += b.lost;
+      recorder.marker(
+        'dropped',
+        `${b.lost} ${ARROW[dir]} message${b.lost === 1 ? '' : 's'} lost: the producer reused their slots before the monitor copied them ` +
+          `(producer index ${(b.first - b.lost + ring.slots.slots) % ring.slots.slots} to ${(b.first + ring.slots.slots - 1) % ring.slots.slots}, N = ${ring.slots.slots}), ` +
+          `published between ${this.at(from)} and ${this.at(b.seenNs)} into the capture`,
+        { monoNs: b.seenNs },
+      );
+    }
+    this.lastSeen[i] = b.seenNs;
+    // Batches of one look share its time: they are merged in protocol order (order.ts) once the
+    // look is over (a batch of a later look, or the next macrotask).
+    if (this.look && this.look.seenNs !== b.seenNs) this.flush();
+    const look = (this.look ??= { seenNs: b.seenNs, down: [], up: [] });
+    const into = i === 0 ? look.down : look.up;
+    const size = ring.slots.slotSize;
+    for (let k = 0; k < b.count; k++) into.push({ dir, bytes: slotMessage(b.slots.subarray(k * size, (k + 1) * size), revision).bytes });
+    this.counts.messages[i] += b.count;
+    this.cancelFlush ??= this.opts.runtime.setTimer(0, () => this.flush());
+  }
+
+  /** Records the messages of the look in progress. */
+  private flush(): void {
+    this.cancelFlush?.();
+    this.cancelFlush = null;
+    const look = this.look;
+    if (!look) return;
+    this.look = null;
+    for (const m of this.order.merge(look.down, look.up)) {
+      this.opts.recorder.message(m.dir, m.bytes, look.seenNs);
+      this.model.observe(m.dir, m.bytes);
+    }
+  }
+
+  /**
+   * A look that came late (the host did not run the monitor) on a ring that moved: wrapping
+   * indices cannot tell whether the producer lapped it meanwhile, so the capture says the
+   * window in which a loss would have gone uncounted (at most once a second per ring).
+   */
+  private noteStall(i: number, n: number, from: bigint, to: bigint): void {
+    if (to - from < STALL_NS || to - this.lastStallNote[i]! < 1_000_000_000n) return;
+    this.lastStallNote[i] = to;
+    const dir = this.observed.rings[i]!.direction;
+    this.opts.recorder.marker(
+      'note',
+      `the monitor could not look at the ${ARROW[dir]} ring between ${this.at(from)} and ${this.at(to)} (the host did not run it); ` +
+        `had the producer published more than ${n - 1} messages in that time, the ring's indices (N = ${n}) could not show it and they are missing without a DROPPED count`,
+      { monoNs: to },
+    );
+  }
+
+  private at(ns: bigint): string {
+    return `${(Number(ns - (this.opts.startMonoNs ?? 0n)) / 1e6).toFixed(3)} ms`;
+  }
+
+  private problem(p: QueueProblem): void {
+    const text = `${p.code} at bus offset ${hexNum(p.offset, 4)}: ${p.reason}`;
+    if (!this.problems.includes(text)) this.problems.push(text);
+    this.opts.recorder.marker('error', `monitor: ${text}`);
+  }
+
+  /** Non-empty when the bus was already in use: what the capture cannot contain. */
+  private async joinedText(states: SideStates): Promise<string | null> {
+    const { window } = this.opts;
+    const parts: string[] = [];
+    let used = states.running;
+    for (const r of this.observed.rings) {
+      const p = ((await window.load(r.producer.offset, r.producer.width)) & r.indexMask) >>> 0;
+      const c = ((await window.load(r.consumer.offset, r.consumer.width)) & r.indexMask) >>> 0;
+      if (p !== 0 || c !== 0) used = true;
+      parts.push(`${ARROW[r.direction]} producer ${p}, consumer ${c}`);
+    }
+    if (!used) return null;
+    const heads = states.driver !== null ? `; heads: driver ${states.driver}, device ${states.device}` : '';
+    return (
+      `joined mid-session: the bus was already in use (${parts.join('; ')}${heads}). Not seen: everything before this point — ` +
+      'the queue handshake, GET_DEVICES and each device\'s bring-up (GET_DEVICE_INFO, features, status, config, SET_VQUEUE) — ' +
+      'so device and queue state show only what is observed from here, and responses to requests sent before it are unmatched'
+    );
+  }
+
+  private noteStates(s: SideStates): void {
+    if (s.driver === null) return;
+    const text = `heads: driver ${s.driver}, device ${s.device}`;
+    if (text === this.lastStates) return;
+    this.lastStates = text;
+    this.opts.recorder.queueState(`monitor: ${text}`);
+  }
+
+  private watchStates(): void {
+    if (!this.running) return;
+    this.stopState = this.opts.runtime.setTimer(this.opts.statePollMs ?? 20, () => {
+      void this.observed.states().then(
+        async (s) => {
+          this.noteStates(s);
+          if (s.reset && this.running) {
+            // The side's producer index restarts at 0: follow the rings afresh from where they are now.
+            this.restarting = (async () => {
+              await this.tap.stop();
+              this.opts.recorder.marker('note', `monitor: a side re-initialised its queue head (${this.lastStates}); following the rings afresh`);
+              if (this.running) this.follow();
+            })();
+            await this.restarting;
+            this.restarting = null;
+          }
+          this.watchStates();
+        },
+        (e: unknown) => {
+          this.problems.push(`reading the queue heads failed: ${errorText(e)}`);
+        },
+      );
+    });
+  }
+}
+
