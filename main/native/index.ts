@@ -6,7 +6,11 @@
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { queueProblem } from '../../src/bus/formats/common';
+import type { QueueProblem } from '../../src/bus/queue';
+import type { RingTap, TapBatch, TapRing } from '../../src/bus/tap';
 import { errorText } from '../../src/util/errorText';
+import { hexNum } from '../../src/util/hex';
 import type { Result } from '../../src/util/result';
 
 export type NativeWidth = 8 | 16 | 32 | 64;
@@ -32,8 +36,40 @@ export interface NativeMapping {
   store(offset: number, width: NativeWidth, value: number | bigint): void;
   /** Full barrier (__atomic_thread_fence SEQ_CST). */
   fence(): void;
-  /** Idempotent; every other call afterwards throws. */
+  /** Idempotent (stops the mapping's ring watches first); every other call afterwards throws. */
   unmap(): void;
+  /**
+   * Starts a thread that polls each ring's producer index every `pollUs` while idle (at once
+   * again while it moves) and copies newly published slots out; see NativeRingTap.
+   */
+  watchRings(rings: readonly NativeRingSpec[], onEvents: (events: NativeRingEvent[]) => void, pollUs: number): NativeRingWatch;
+}
+
+/** One ring of watchRings(), offsets in the mapping. */
+export interface NativeRingSpec {
+  producer: number;
+  producerWidth: 8 | 16 | 32;
+  slotsOffset: number;
+  slots: number;
+  slotSize: number;
+  stride: number;
+  indexMask: number;
+}
+
+/**
+ * What a ring watch delivers, in order: copied slots (`lost`: published before `first` and
+ * reused by the producer before the copy could be trusted), a producer index outside 0..N−1
+ * (once per value; nothing is copied until it is back in range), or the memory gone (the
+ * watch has ended).
+ */
+export type NativeRingEvent =
+  | { ring: number; first: number; count: number; lost: number; seenNs: bigint; slots: Uint8Array }
+  | { ring: number; badIndex: number }
+  | { ring: number; gone: string };
+
+export interface NativeRingWatch {
+  /** Ends the thread (after a last copy and check) and delivers every event it queued, before returning. Idempotent. */
+  stop(): void;
 }
 
 export interface FdWatch {
@@ -110,4 +146,67 @@ function load(): NativeLoad {
 export function loadNative(): NativeLoad {
   loaded ??= load();
   return loaded;
+}
+
+/** How often an idle ring watch looks at the producer indices, in µs (a look costs well under 1 µs). */
+export const RING_WATCH_POLL_US = 20;
+
+/**
+ * The passive monitor's RingTap over memory the addon maps (docs/amp-bus.md §4): the addon's
+ * own thread follows the producer indices and copies slots out, off the JS event loop, so the
+ * JS side only receives batches. Offsets of the TapRings are taken from `base` in the mapping.
+ * It reads only: nothing is written and nobody is rung.
+ */
+export class NativeRingTap implements RingTap {
+  private watch: NativeRingWatch | null = null;
+
+  constructor(
+    private readonly mapping: NativeMapping,
+    private readonly base = 0,
+    private readonly opts: {
+      pollUs?: number;
+      /** The memory behind the mapping went away (the words of the failed access); the watch has ended. */
+      onGone?: (message: string) => void;
+    } = {},
+  ) {}
+
+  start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void {
+    if (this.watch) throw new Error('NativeRingTap.start: already started; stop() it first');
+    const specs = rings.map((r) => ({
+      producer: this.base + r.producer.offset,
+      producerWidth: r.producer.width,
+      slotsOffset: this.base + r.slots.offset,
+      slots: r.slots.slots,
+      slotSize: r.slots.slotSize,
+      stride: r.slots.stride,
+      indexMask: r.indexMask,
+    }));
+    this.watch = this.mapping.watchRings(
+      specs,
+      (events) => {
+        for (const e of events) {
+          if ('slots' in e) onBatch(e);
+          else if ('badIndex' in e) onProblem(badIndexProblem(rings[e.ring]!, e.badIndex));
+          else this.opts.onGone?.(e.gone);
+        }
+      },
+      this.opts.pollUs ?? RING_WATCH_POLL_US,
+    );
+  }
+
+  stop(): Promise<void> {
+    this.watch?.stop();
+    this.watch = null;
+    return Promise.resolve();
+  }
+}
+
+function badIndexProblem(ring: TapRing, raw: number): QueueProblem {
+  const at = ring.producer.offset;
+  const n = ring.slots.slots;
+  return queueProblem(
+    'peer-index',
+    at,
+    `${ring.direction} producer index ${raw} at ${hexNum(at, 4)} is outside 0..${n - 1} (N = ${n}); no slot is copied until it is back in range`,
+  );
 }
