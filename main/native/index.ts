@@ -6,11 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { queueProblem } from '../../src/bus/formats/common';
 import type { QueueProblem } from '../../src/bus/queue';
-import type { RingTap, TapBatch, TapRing } from '../../src/bus/tap';
+import { tapIndexProblem, type RingTap, type TapBatch, type TapRing } from '../../src/bus/tap';
 import { errorText } from '../../src/util/errorText';
-import { hexNum } from '../../src/util/hex';
 import type { Result } from '../../src/util/result';
 
 export type NativeWidth = 8 | 16 | 32 | 64;
@@ -172,7 +170,10 @@ export class NativeRingTap implements RingTap {
 
   start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void {
     if (this.watch) throw new Error('NativeRingTap.start: already started; stop() it first');
-    const specs = rings.map((r) => ({
+    // Looked at device→driver first: a response is then never copied in an earlier look than
+    // its request (the monitor merges one look's batches in protocol order).
+    const order = rings.map((_, i) => i).sort((a, b) => lookRank(rings[a]!) - lookRank(rings[b]!) || a - b);
+    const specs = order.map((i) => rings[i]!).map((r) => ({
       producer: this.base + r.producer.offset,
       producerWidth: r.producer.width,
       slotsOffset: this.base + r.slots.offset,
@@ -185,8 +186,9 @@ export class NativeRingTap implements RingTap {
       specs,
       (events) => {
         for (const e of events) {
-          if ('slots' in e) onBatch(e);
-          else if ('badIndex' in e) onProblem(badIndexProblem(rings[e.ring]!, e.badIndex));
+          const ring = order[e.ring]!;
+          if ('slots' in e) onBatch({ ...e, ring });
+          else if ('badIndex' in e) onProblem(tapIndexProblem(rings[ring]!, e.badIndex));
           else this.opts.onGone?.(e.gone);
         }
       },
@@ -201,12 +203,4 @@ export class NativeRingTap implements RingTap {
   }
 }
 
-function badIndexProblem(ring: TapRing, raw: number): QueueProblem {
-  const at = ring.producer.offset;
-  const n = ring.slots.slots;
-  return queueProblem(
-    'peer-index',
-    at,
-    `${ring.direction} producer index ${raw} at ${hexNum(at, 4)} is outside 0..${n - 1} (N = ${n}); no slot is copied until it is back in range`,
-  );
-}
+const lookRank = (r: TapRing): number => (r.direction === 'device-to-driver' ? 0 : 1);

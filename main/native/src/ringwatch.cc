@@ -9,7 +9,7 @@
 // progress during the copy is visible only once published). d slots copied from index s, then
 // e more published: the producer has reused the first e − (N − d) of them (N slots), and may
 // be writing the next one (index s + d + e) right now, so the first e + 1 − (N − d) are
-// reported as lost, never delivered torn. The indices are only known modulo N, so a producer
+// reported as lost, never delivered torn (with overlapping slots, all d once e > 0). The indices are only known modulo N, so a producer
 // that publishes N or more messages between two looks makes the count short by a multiple of
 // N; a look every few µs (RING_WATCH_POLL_US) keeps that to a thread descheduled for N messages.
 #include <sys/prctl.h>
@@ -134,8 +134,11 @@ class RingWatcher {
     bool gone = false;
     while (!gone && !stopping.load(std::memory_order_acquire)) {
       bool busy = false;
+      // One time for the whole look: the rings' batches of one look share it (they are merged
+      // in protocol order by the monitor), and it is taken before any index is read.
+      uint64_t seen = MonotonicNs();
       for (uint32_t i = 0; i < rings.size() && !gone; i++) {
-        int r = Look(i, true);
+        int r = Look(i, true, seen);
         gone = r < 0;
         busy = busy || r > 0;
       }
@@ -145,7 +148,9 @@ class RingWatcher {
       }
     }
     // At stop: a last copy of what was published up to now, then a look that checks it.
-    for (uint32_t i = 0; i < rings.size() && !gone; i++) gone = Look(i, true) < 0 || Look(i, false) < 0;
+    uint64_t seen = MonotonicNs();
+    for (uint32_t i = 0; i < rings.size() && !gone; i++) gone = Look(i, true, seen) < 0;
+    for (uint32_t i = 0; i < rings.size() && !gone; i++) gone = Look(i, false, seen) < 0;
     tsfn.Release();
   }
 
@@ -217,7 +222,8 @@ class RingWatcher {
   void Settle(uint32_t ring, Ring& r, uint32_t raw) {
     uint32_t n = r.slots, d = r.pendingCount;
     uint32_t e = (raw + n - r.next) % n;
-    uint32_t over = e + 1 > n - d ? std::min(d, e + 1 - (n - d)) : 0;
+    // Overlapping slots (the OpenAMP stride quirk, docs/amp-bus.md §4.3) are all reached by any later write.
+    uint32_t over = r.stride < r.slotSize ? (e > 0 ? d : 0) : e + 1 > n - d ? std::min(d, e + 1 - (n - d)) : 0;
     Event b;
     b.ring = ring;
     b.first = (r.pendingFirst + over) % n;
@@ -230,14 +236,13 @@ class RingWatcher {
   }
 
   // One look at a ring: 1 when it moved, 0 when idle, -1 when the memory is gone.
-  int Look(uint32_t ring, bool copy) {
+  int Look(uint32_t ring, bool copy, uint64_t seen) {
     Ring& r = rings[ring];
     uint32_t raw;
     if (!LoadIndex(r, &raw)) {
       Gone();
       return -1;
     }
-    uint64_t seen = MonotonicNs();
     raw &= r.indexMask;
     if (raw >= r.slots) {
       // Reported once per value; the copies wait for an index back in range.
@@ -322,7 +327,7 @@ Ring ParseRing(Napi::Env env, Napi::Value v, uint32_t i, size_t size) {
   if (r.producer % (w / 8) != 0 || r.producer + w / 8 > size) {
     throw Napi::RangeError::New(env, at + "producer index at " + std::to_string(r.producer) + " is unaligned or outside the mapping of " + std::to_string(size) + " bytes");
   }
-  if (r.slots < 2 || r.slotSize == 0 || r.stride < r.slotSize) throw Napi::RangeError::New(env, at + "expected at least 2 slots, a slot size > 0 and a stride ≥ the slot size");
+  if (r.slots < 2 || r.slotSize == 0 || r.stride == 0) throw Napi::RangeError::New(env, at + "expected at least 2 slots, a slot size > 0 and a stride > 0");
   uint64_t end = r.slotsOffset + static_cast<uint64_t>(r.slots - 1) * r.stride + r.slotSize;
   if (end > size) throw Napi::RangeError::New(env, at + "slots end at " + std::to_string(end) + ", outside the mapping of " + std::to_string(size) + " bytes");
   return r;
