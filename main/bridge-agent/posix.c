@@ -8,7 +8,7 @@
  *
  * See README.md. Exits 0 on SIGINT/SIGTERM, 1 on a usage or set-up error, 2 when the tty hangs up.
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +27,7 @@
 #define AGENT_VERSION "1.0.0"
 
 typedef struct posix_ctx {
+    bridge_agent *agent;
     int tty;
     volatile uint8_t *mem[BRIDGE_MAX_WINDOWS];
     int verbose;
@@ -53,8 +54,12 @@ static void px_write(void *c, const uint8_t *data, size_t len)
         ssize_t n = write(x->tty, data, len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
+            /* The line is full: keep following tapped rings while it drains. */
             struct pollfd p = { x->tty, POLLOUT, 0 };
-            poll(&p, 1, 100);
+            uint32_t wait_us = bridge_agent_poll_taps(x->agent);
+            struct timespec timeout = { 0, 100000000 };
+            if (wait_us < 100000u) timeout.tv_nsec = (long)wait_us * 1000;
+            ppoll(&p, 1, &timeout, NULL);
             continue;
         }
         if (n <= 0) {
@@ -215,6 +220,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
 
     memset(&ctx, 0, sizeof ctx);
+    ctx.agent = &agent;
     bridge_agent_init(&agent, &hooks, &ctx, "bridge-agent-posix", AGENT_VERSION);
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -278,8 +284,14 @@ int main(int argc, char **argv)
         uint8_t buf[4096];
         uint32_t wait_us = bridge_agent_poll(&agent);
         struct pollfd p = { ctx.tty, POLLIN, 0 };
-        int timeout = wait_us == UINT32_MAX ? 1000 : (int)((wait_us + 999) / 1000);
-        int r = poll(&p, 1, timeout);
+        /* Microseconds, not poll()'s milliseconds: tapped rings are looked at every few µs. */
+        struct timespec timeout = { 1, 0 };
+        int r;
+        if (wait_us != UINT32_MAX) {
+            timeout.tv_sec = (time_t)(wait_us / 1000000u);
+            timeout.tv_nsec = (long)(wait_us % 1000000u) * 1000;
+        }
+        r = ppoll(&p, 1, &timeout, NULL);
         if (r < 0 && errno != EINTR) fail("poll failed");
         if (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) && !(p.revents & POLLIN)) {
             fprintf(stderr, "bridge-agent: %s hung up\n", tty);
