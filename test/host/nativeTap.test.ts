@@ -72,11 +72,8 @@ describe.skipIf(!native.ok)('native ring tap over a shared file', () => {
     const total = await produce(file, n, 200_000, 'self');
     await tap.stop();
 
-    const { delivered, lost, next, exact, problems } = accountFor(batches, n);
+    const { exact, problems } = accountFor(batches, n, total);
     expect(problems).toEqual([]);
-    expect(delivered + lost).toBeLessThanOrEqual(total);
-    // The last look saw the producer's final index (a thread descheduled for laps of the ring at the end is the only way to miss the last messages).
-    expect((total - next) % n).toBe(0);
     // Whether slots are reused mid-copy depends on the scheduler; the rule itself is checked
     // deterministically by the agent's C tests (main/bridge-agent/test), which share it.
     expect(exact).toBeGreaterThan(0);
