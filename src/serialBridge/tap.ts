@@ -63,7 +63,7 @@ class Follow {
   private readonly reportedBad: number[];
   /** Host times of the agent's looks seen so far (seen_us → ns), and the latest one given. */
   private readonly looks = new Map<number, bigint>();
-  private lastNs = 0n;
+  private lastNs: bigint | null = null;
   private from = 0;
 
   constructor(
@@ -198,7 +198,7 @@ class Follow {
     let ns = this.looks.get(seenUs);
     if (ns === undefined) {
       ns = sentNs - BigInt((nowUs - seenUs) >>> 0) * 1000n;
-      if (ns < this.lastNs) ns = this.lastNs;
+      if (this.lastNs !== null && ns < this.lastNs) ns = this.lastNs;
       this.looks.set(seenUs, ns);
       if (this.looks.size > LOOKS_KEPT) this.looks.delete(this.looks.keys().next().value!);
     }
