@@ -28,6 +28,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['traceExport', () => load('./traceExport.bench')],
   ['shmFile', () => load('./shmFile.bench')],
   ['serialBridge', () => load('./serialBridge.bench')],
+  ['ringTap', () => load('./ringTap.bench')],
   ['ivshmem', () => load('./ivshmem.bench')],
   ['qtest', () => load('./qtest.bench')],
   ['webFirstResponse', () => load('./webFirstResponse.bench')],
@@ -62,6 +63,9 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['extcap', 'interfacesMaxMs', '<= 300', (v) => v <= 300],
   ['extcap', 'recordToFifoP99Ms', '<= 100', (v) => v <= 100],
   ['extcap', 'liveRecordToFifoP99Ms', '<= 100', (v) => v <= 100],
+  ['ringTap', 'nativeMaxPerSecond', '>= 200000', (v) => v >= 200_000],
+  ['ringTap', 'bridge2MbaudPerSecond', '>= 2000', (v) => v >= 2000],
+  ['ringTap', 'bridge2000Missed', '== 0', (v) => v === 0],
 ];
 
 async function main(): Promise<void> {
