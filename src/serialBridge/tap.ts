@@ -64,6 +64,10 @@ class Follow {
   /** Host times of the agent's looks seen so far (seen_us → ns), and the latest one given. */
   private readonly looks = new Map<number, bigint>();
   private lastNs: bigint | null = null;
+  /** The agent's clock at its last answer, unwrapped (µs), and host ns minus agent ns as best known. */
+  private agentUs = 0n;
+  private lastNowUs: number | null = null;
+  private offsetNs: bigint | null = null;
   private from = 0;
 
   constructor(
@@ -128,7 +132,8 @@ class Follow {
     const sent = this.opts.runtime.monoNs();
     try {
       const e = await this.client.tapRead(this.from, this.slotSize);
-      this.deliver(e, sent);
+      this.clock(e.nowUs, sent, this.opts.runtime.monoNs());
+      this.deliver(e);
       return e.lost.length;
     } catch (e) {
       if (e instanceof BridgeError && e.kind === 'timeout') return 0;
@@ -156,7 +161,7 @@ class Follow {
     }
   }
 
-  private deliver(e: TapEntries, sentNs: bigint): void {
+  private deliver(e: TapEntries): void {
     e.badIndex.forEach((bad, k) => {
       if (k >= this.order.length || bad === this.reportedBad[k]) return;
       this.reportedBad[k] = bad;
@@ -180,7 +185,7 @@ class Follow {
         first: e.index[i]!,
         count: j - i,
         lost: e.lost[i]!,
-        seenNs: this.hostTime(e.seenUs[i]!, e.nowUs, sentNs),
+        seenNs: this.hostTime(e.seenUs[i]!, e.nowUs),
         slots: e.slots.subarray(i * size, j * size),
       });
       this.next[k] = (e.index[j - 1]! + 1) % n;
@@ -190,14 +195,26 @@ class Follow {
   }
 
   /**
-   * The host time of the agent's look at `seenUs`: the agent answered at `nowUs`, just after the
-   * request arrived (sent at `sentNs`, a few bytes' line time before). A look already seen keeps
-   * its time, so its entries of different rings stay one look; times never go back.
+   * The agent answered at `nowUs` (its clock) after the request was sent (`sentNs`) and before
+   * the reply arrived (`rxNs`): host − agent lies between those bounds. The largest lower bound
+   * seen so far (the answer that came soonest after its request) is the estimate, kept under
+   * this answer's upper bound.
    */
-  private hostTime(seenUs: number, nowUs: number, sentNs: bigint): bigint {
+  private clock(nowUs: number, sentNs: bigint, rxNs: bigint): void {
+    this.agentUs = this.lastNowUs === null ? BigInt(nowUs) : this.agentUs + BigInt((nowUs - this.lastNowUs) >>> 0);
+    this.lastNowUs = nowUs;
+    const agentNs = this.agentUs * 1000n;
+    const low = sentNs - agentNs;
+    const high = rxNs - agentNs;
+    this.offsetNs = this.offsetNs === null || low > this.offsetNs ? low : this.offsetNs;
+    if (this.offsetNs > high) this.offsetNs = high;
+  }
+
+  /** The host time of the agent's look at `seenUs`. A look already seen keeps its time, so its entries of different rings stay one look; times never go back. */
+  private hostTime(seenUs: number, nowUs: number): bigint {
     let ns = this.looks.get(seenUs);
     if (ns === undefined) {
-      ns = sentNs - BigInt((nowUs - seenUs) >>> 0) * 1000n;
+      ns = (this.agentUs - BigInt((nowUs - seenUs) >>> 0)) * 1000n + (this.offsetNs ?? 0n);
       if (this.lastNs !== null && ns < this.lastNs) ns = this.lastNs;
       this.looks.set(seenUs, ns);
       if (this.looks.size > LOOKS_KEPT) this.looks.delete(this.looks.keys().next().value!);
