@@ -38,9 +38,10 @@ export interface NativeMapping {
   unmap(): void;
   /**
    * Starts a thread that polls each ring's producer index every `pollUs` while idle (at once
-   * again while it moves) and copies newly published slots out; see NativeRingTap.
+   * again while it moves) and copies newly published slots out; see NativeRingTap. With
+   * `realtime`, the thread gets the lowest SCHED_FIFO priority where the process may.
    */
-  watchRings(rings: readonly NativeRingSpec[], onEvents: (events: NativeRingEvent[]) => void, pollUs: number): NativeRingWatch;
+  watchRings(rings: readonly NativeRingSpec[], onEvents: (events: NativeRingEvent[]) => void, pollUs: number, realtime?: boolean): NativeRingWatch;
 }
 
 /** One ring of watchRings(), offsets in the mapping. */
@@ -66,6 +67,8 @@ export type NativeRingEvent =
   | { ring: number; gone: string };
 
 export interface NativeRingWatch {
+  /** Whether the thread runs at a real-time priority (asked for and allowed: CAP_SYS_NICE or root). */
+  readonly realtime: boolean;
   /** Ends the thread (after a last copy and check) and delivers every event it queued, before returning. Idempotent. */
   stop(): void;
 }
@@ -163,6 +166,12 @@ export class NativeRingTap implements RingTap {
     private readonly base = 0,
     private readonly opts: {
       pollUs?: number;
+      /**
+       * Ask for the lowest real-time priority for the watch thread (default true): a thread that
+       * waits behind busy processes longer than the producer needs to lap a ring loses messages.
+       * Refused without CAP_SYS_NICE; `realtime` then says false.
+       */
+      realtime?: boolean;
       /** The memory behind the mapping went away (the words of the failed access); the watch has ended. */
       onGone?: (message: string) => void;
     } = {},
@@ -193,7 +202,13 @@ export class NativeRingTap implements RingTap {
         }
       },
       this.opts.pollUs ?? RING_WATCH_POLL_US,
+      this.opts.realtime ?? true,
     );
+  }
+
+  /** Whether the running watch got its real-time priority (false before start or when refused). */
+  get realtime(): boolean {
+    return this.watch?.realtime ?? false;
   }
 
   stop(): Promise<void> {

@@ -162,7 +162,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
            "or the file was truncated under the session";
   }
 
-  // watchRings(rings, onEvents, pollUs): a ring watch thread over this mapping (ringwatch.cc),
+  // watchRings(rings, onEvents, pollUs, realtime): a ring watch thread over this mapping (ringwatch.cc),
   // stopped before the mapping goes away.
   Napi::Value WatchRings(const Napi::CallbackInfo& info) {
     At(info, 0, 0);

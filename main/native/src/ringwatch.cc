@@ -12,6 +12,8 @@
 // reported as lost, never delivered torn (with overlapping slots, all d once e > 0). The indices are only known modulo N, so a producer
 // that publishes N or more messages between two looks makes the count short by a multiple of
 // N; a look every few µs (RING_WATCH_POLL_US) keeps that to a thread descheduled for N messages.
+#include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -351,7 +353,15 @@ std::shared_ptr<RingWatcher> StartRingWatch(const Napi::CallbackInfo& info, cons
   w->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function(), "amp-native-ring-watch", 0, 1, keep,
                                           [](Napi::Env, std::shared_ptr<RingWatcher>* k) { delete k; });
   w->thread = std::thread([raw = w.get()] { raw->Run(); });
-  *handle = ClassesOf(env).ringWatch.New({Napi::External<std::shared_ptr<RingWatcher>>::New(env, &w)});
+  // The lowest real-time priority, where the process may (CAP_SYS_NICE): a monitor thread that
+  // waits for a CPU behind busy processes for longer than the producer needs to lap the ring
+  // loses messages. Without the capability it stays an ordinary thread.
+  sched_param lowest{};
+  lowest.sched_priority = sched_get_priority_min(SCHED_FIFO);
+  bool realtime = info[3].ToBoolean() && pthread_setschedparam(w->thread.native_handle(), SCHED_FIFO, &lowest) == 0;
+  Napi::Object h = ClassesOf(env).ringWatch.New({Napi::External<std::shared_ptr<RingWatcher>>::New(env, &w)});
+  h.Set("realtime", Napi::Boolean::New(env, realtime));
+  *handle = h;
   return w;
 }
 

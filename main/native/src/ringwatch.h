@@ -24,7 +24,7 @@ struct WatchedMemory {
 
 class RingWatcher;
 
-// watchRings(rings, onBatch, onProblem, onGone, pollUs) on a mapping (args from info[0]); returns
+// watchRings(rings, onEvents, pollUs, realtime) on a mapping (args from info[0]); returns
 // the watcher and, in `handle`, the JS object whose stop() ends it.
 std::shared_ptr<RingWatcher> StartRingWatch(const Napi::CallbackInfo& info, const WatchedMemory& memory, Napi::Value* handle);
 // Ends the thread and waits for it (the mapping is about to go); batches already copied are still delivered.
