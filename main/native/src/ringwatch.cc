@@ -4,9 +4,9 @@
 // reach JS in batches through a thread-safe function. It only reads: no index, slot or doorbell
 // of the parties it watches is ever written.
 //
-// A copy is checked against the producer index read at the next look (not the one read right
-// after the copy: a producer writes a batch of slots before it publishes them, and a write in
-// progress during the copy is visible only once published). d slots copied from index s, then
+// A copy is checked against the producer index read right after it, and again at the next look
+// (a producer writes a batch of slots before it publishes them: a write in progress during the
+// copy is visible only once published). d slots copied from index s, then
 // e more published: the producer has reused the first e − (N − d) of them (N slots), and may
 // be writing the next one (index s + d + e) right now, so the first e + 1 − (N − d) are
 // reported as lost, never delivered torn (with overlapping slots, all d once e > 0). The indices are only known modulo N, so a producer
@@ -51,8 +51,11 @@ struct Ring {
   uint32_t next = 0;              // producer index value up to which slots were copied
   int64_t reportedIndex = -1;     // out-of-range raw index last reported
   std::vector<uint8_t> pending;   // the last copy, until the next look at the index checks it
+  std::vector<uint8_t> fresh;     // the copy being made
+  bool hasPending = false;
   uint32_t pendingFirst = 0;
   uint32_t pendingCount = 0;
+  uint32_t pendingLost = 0;       // reused already during the copy, before pendingFirst
   uint64_t pendingSeenNs = 0;
 };
 
@@ -220,20 +223,27 @@ class RingWatcher {
     });
   }
 
+  // Of d slots copied up to index `end`, how many the producer has reached again at `e` more
+  // published (and perhaps writing the next one).
+  static uint32_t Reused(const Ring& r, uint32_t d, uint32_t e) {
+    uint32_t n = r.slots;
+    // Overlapping slots (the OpenAMP stride quirk, docs/amp-bus.md §4.3) are all reached by any later write.
+    if (r.stride < r.slotSize) return e > 0 ? d : 0;
+    return e + 1 > n - d ? std::min(d, e + 1 - (n - d)) : 0;
+  }
+
   // The pending copy, checked against producer index `raw`: slots the producer has reused since are lost.
   void Settle(uint32_t ring, Ring& r, uint32_t raw) {
-    uint32_t n = r.slots, d = r.pendingCount;
-    uint32_t e = (raw + n - r.next) % n;
-    // Overlapping slots (the OpenAMP stride quirk, docs/amp-bus.md §4.3) are all reached by any later write.
-    uint32_t over = r.stride < r.slotSize ? (e > 0 ? d : 0) : e + 1 > n - d ? std::min(d, e + 1 - (n - d)) : 0;
+    uint32_t d = r.pendingCount;
+    uint32_t over = Reused(r, d, (raw + r.slots - r.next) % r.slots);
     Event b;
     b.ring = ring;
-    b.first = (r.pendingFirst + over) % n;
+    b.first = (r.pendingFirst + over) % r.slots;
     b.count = d - over;
-    b.lost = over;
+    b.lost = r.pendingLost + over;
     b.seenNs = r.pendingSeenNs;
     b.slots.assign(r.pending.begin() + static_cast<ptrdiff_t>(over) * r.slotSize, r.pending.begin() + static_cast<ptrdiff_t>(d) * r.slotSize);
-    r.pendingCount = 0;
+    r.hasPending = false;
     Push(std::move(b));
   }
 
@@ -256,7 +266,7 @@ class RingWatcher {
         e.index = raw;
         Push(std::move(e));
       }
-      if (!copy && r.pendingCount > 0) Settle(ring, r, r.next);
+      if (!copy && r.hasPending) Settle(ring, r, r.next);
       return 0;
     }
     r.reportedIndex = -1;
@@ -265,17 +275,31 @@ class RingWatcher {
       r.next = raw;
       return 0;
     }
-    bool moved = r.pendingCount > 0;
-    if (moved) Settle(ring, r, raw);
-    if (!copy || raw == r.next) return moved ? 1 : 0;
-    uint32_t d = (raw + r.slots - r.next) % r.slots;
-    r.pending.resize(static_cast<size_t>(d) * r.slotSize);
-    if (!Copy(r, r.next, d, r.pending.data())) {
+    bool moved = r.hasPending;
+    if (!copy || raw == r.next) {
+      if (moved) Settle(ring, r, raw);
+      return moved ? 1 : 0;
+    }
+    // The copy comes first, right after the index read (the fewer ns between them, the fewer
+    // slots the producer can reuse meanwhile), and is checked at once against the index as it
+    // is after the copy; the next look checks it again for writes in progress now.
+    uint32_t n = r.slots;
+    uint32_t d = (raw + n - r.next) % n;
+    r.fresh.resize(static_cast<size_t>(d) * r.slotSize);
+    uint32_t after;
+    if (!Copy(r, r.next, d, r.fresh.data()) || !LoadIndex(r, &after)) {
       Gone();
       return -1;
     }
-    r.pendingFirst = r.next;
-    r.pendingCount = d;
+    after &= r.indexMask;
+    uint32_t early = after < n ? Reused(r, d, (after + n - raw) % n) : 0;
+    if (moved) Settle(ring, r, raw);
+    std::swap(r.pending, r.fresh);
+    r.pending.erase(r.pending.begin(), r.pending.begin() + static_cast<ptrdiff_t>(early) * r.slotSize);
+    r.hasPending = true;
+    r.pendingFirst = (r.next + early) % n;
+    r.pendingCount = d - early;
+    r.pendingLost = early;
     r.pendingSeenNs = seen;
     r.next = raw;
     return 1;
