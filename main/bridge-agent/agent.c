@@ -144,6 +144,14 @@ static uint8_t *tap_entry(bridge_agent *a, uint32_t i)
  * OpenAMP stride quirk, all d once e > 0). Slots that found no room are lost. The staged
  * entries that remain become readable, in order.
  */
+/* Of d slots copied up to the producer index the copy started from, how many the producer has
+ * reached again after publishing e more (and perhaps writing the next one). */
+static uint32_t tap_reused(const bridge_agent *a, const bridge_tap *t, uint32_t d, uint32_t e)
+{
+    if (t->stride < a->tap_slot_size) return e > 0 ? d : 0;
+    return e + 1 > t->n - d ? (e + 1 - (t->n - d) < d ? e + 1 - (t->n - d) : d) : 0;
+}
+
 static void tap_settle(bridge_agent *a, const uint32_t *raw)
 {
     uint32_t drop[BRIDGE_TAP_RINGS], seen[BRIDGE_TAP_RINGS], kept = 0, k;
@@ -152,14 +160,12 @@ static void tap_settle(bridge_agent *a, const uint32_t *raw)
     unsigned i;
     for (i = 0; i < BRIDGE_TAP_RINGS; i++) {
         bridge_tap *t = &a->taps[i];
-        uint32_t n = t->n, d = t->staged + t->unstored, e, over = 0;
+        uint32_t d = t->staged + t->unstored, over;
         seen[i] = 0;
         drop[i] = 0;
         first[i] = 1;
         if (d == 0) continue;
-        e = (raw[i] + n - t->next) % n;
-        if (t->stride < a->tap_slot_size) over = e > 0 ? d : 0;
-        else if (e + 1 > n - d) over = e + 1 - (n - d);
+        over = tap_reused(a, t, d, (raw[i] + t->n - t->next) % t->n);
         drop[i] = over < t->staged ? over : t->staged;
     }
     for (k = 0; k < a->tap_staged; k++) {
@@ -216,8 +222,13 @@ static int tap_look(bridge_agent *a, int copy_new)
     if (!copy_new) return moved;
     for (i = 0; i < BRIDGE_TAP_RINGS; i++) {
         bridge_tap *t = &a->taps[i];
-        uint32_t d, j, room = a->tap_capacity - a->tap_count - a->tap_staged;
+        uint32_t d, j, v, after, early, room = a->tap_capacity - a->tap_count - a->tap_staged;
+        size_t rec = BRIDGE_TAP_ENTRY + a->tap_slot_size;
+        /* The index again, right before the copy (the fewer µs between them, the fewer slots the
+         * producer can reuse meanwhile); ring 0's still before ring 1's. */
         if (t->state != 1 || t->next == TAP_NOT_STARTED || raw[i] == t->next) continue;
+        if (a->hooks->load(a->ctx, t->index_window, t->index_offset, t->width, &v) == 0 && (v & t->mask) < t->n) raw[i] = v & t->mask;
+        a->hooks->fence(a->ctx);
         d = (raw[i] + t->n - t->next) % t->n;
         for (j = 0; j < d && j < room; j++) {
             uint8_t *e = tap_entry(a, a->tap_count + a->tap_staged);
@@ -233,7 +244,16 @@ static int tap_look(bridge_agent *a, int copy_new)
             if (copy(a, &src, t->slots_addr + (uint64_t)at * t->stride, a->tap_slot_size, 0, 0, e + BRIDGE_TAP_ENTRY) != BRIDGE_OK) break;
             a->tap_staged++;
         }
-        t->staged = j;
+        /* Checked at once against the index as it is after the copy (the next look checks it
+         * again for writes in progress now): slots reused meanwhile are lost, not staged. */
+        early = 0;
+        if (a->hooks->load(a->ctx, t->index_window, t->index_offset, t->width, &after) == 0 && (after & t->mask) < t->n)
+            early = tap_reused(a, t, d, ((after & t->mask) + t->n - raw[i]) % t->n);
+        if (early > j) early = j;
+        for (v = early; v < j; v++) memcpy(tap_entry(a, a->tap_count + a->tap_staged - j + v - early), tap_entry(a, a->tap_count + a->tap_staged - j + v), rec);
+        a->tap_staged -= early;
+        t->lost += early;
+        t->staged = j - early;
         t->unstored = d - j;
         t->next = raw[i];
         moved = 1;

@@ -4,7 +4,7 @@
  * regular file (e.g. under /dev/shm, for tests and simulated boards), and the line is a tty.
  *
  *   bridge-agent --tty PATH [--baud N] --mem PATH --window BASE:SIZE[@OFFSET][/WIDTHS]...
- *                [--notify ADDR:WIDTH:VALUE | ADDR:WIDTH:+N]... [--poll-us N] [--verbose]
+ *                [--notify ADDR:WIDTH:VALUE | ADDR:WIDTH:+N]... [--poll-us N] [--realtime] [--verbose]
  *
  * See README.md. Exits 0 on SIGINT/SIGTERM, 1 on a usage or set-up error, 2 when the tty hangs up.
  */
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,10 +202,11 @@ static volatile uint8_t *map_window(int fd, const char *path, uint64_t offset, u
 static void usage(void)
 {
     fputs("usage: bridge-agent --tty PATH [--baud N] --mem PATH --window BASE:SIZE[@OFFSET][/WIDTHS]...\n"
-          "                    [--notify ADDR:WIDTH:VALUE|ADDR:WIDTH:+N]... [--poll-us N] [--verbose]\n"
+          "                    [--notify ADDR:WIDTH:VALUE|ADDR:WIDTH:+N]... [--poll-us N] [--realtime] [--verbose]\n"
           "  --mem /dev/mem maps physical addresses (OFFSET defaults to BASE); a regular file maps\n"
           "  from OFFSET (default 0). WIDTHS: e.g. /32 for a register block (default 8,16,32).\n"
-          "  --notify lines are numbered from 0 in the order given; +N adds N (a counter doorbell).\n",
+          "  --notify lines are numbered from 0 in the order given; +N adds N (a counter doorbell).\n"
+          "  --realtime: run at the lowest SCHED_FIFO priority, so tapped rings are followed on a busy system.\n",
           stderr);
     exit(1);
 }
@@ -216,7 +218,7 @@ int main(int argc, char **argv)
     posix_ctx ctx;
     const char *tty = NULL, *mem = NULL;
     long baud = 115200;
-    int memfd = -1, is_file = 0, i;
+    int memfd = -1, is_file = 0, i, realtime = 0;
     struct sigaction sa;
 
     memset(&ctx, 0, sizeof ctx);
@@ -228,6 +230,10 @@ int main(int argc, char **argv)
         char *end;
         if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             ctx.verbose = 1;
+            continue;
+        }
+        if (strcmp(arg, "--realtime") == 0) {
+            realtime = 1;
             continue;
         }
         if (val == NULL) usage();
@@ -278,7 +284,18 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (ctx.verbose) fprintf(stderr, "bridge-agent %s: serving %u window(s) on %s\n", AGENT_VERSION, agent.nwindows, tty);
+    if (realtime) {
+        /* Tapped rings (PROTOCOL.md 3.3): an agent kept off the CPU for a lap of a ring loses
+         * messages it cannot count. The lowest real-time priority puts it ahead of ordinary work. */
+        struct sched_param sp;
+        memset(&sp, 0, sizeof sp);
+        sp.sched_priority = sched_get_priority_min(SCHED_FIFO);
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
+            fprintf(stderr, "bridge-agent: --realtime: cannot use SCHED_FIFO: %s (run as root or with CAP_SYS_NICE)\n", strerror(errno));
+            exit(1);
+        }
+    }
+    if (ctx.verbose) fprintf(stderr, "bridge-agent %s: serving %u window(s) on %s%s\n", AGENT_VERSION, agent.nwindows, tty, realtime ? " at a real-time priority" : "");
 
     while (!stop) {
         uint8_t buf[4096];

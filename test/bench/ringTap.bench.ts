@@ -97,7 +97,8 @@ async function bridge(dir: string): Promise<Record<string, number | string>> {
   const size = SLOTS + BRIDGE_N * SLOT;
   const near = await ptyPair(dir, 'near');
   const far = await ptyPair(dir, 'far');
-  const agent = await startAgent(buildAgent(dir), near.a, ['--mem', file, '--window', `${SRAM}:${size}`]);
+  // As root, at a real-time priority (bridge-agent --realtime), as the README advises for monitoring.
+  const agent = await startAgent(buildAgent(dir), near.a, ['--mem', file, '--window', `${SRAM}:${size}`, ...(process.getuid?.() === 0 ? ['--realtime'] : [])]);
   const line = await relay(near.b, far.a, { drop: 0, flip: 0, seed: 1, bytesPerSecond: 200_000 });
   const b = await openSerialBridge(far.b, { baudRate: 2_000_000 });
   const native = loadNative();

@@ -6,12 +6,13 @@
 //
 // A copy is checked against the producer index read right after it, and again at the next look
 // (a producer writes a batch of slots before it publishes them: a write in progress during the
-// copy is visible only once published). d slots copied from index s, then
-// e more published: the producer has reused the first e − (N − d) of them (N slots), and may
-// be writing the next one (index s + d + e) right now, so the first e + 1 − (N − d) are
-// reported as lost, never delivered torn (with overlapping slots, all d once e > 0). The indices are only known modulo N, so a producer
-// that publishes N or more messages between two looks makes the count short by a multiple of
-// N; a look every few µs (RING_WATCH_POLL_US) keeps that to a thread descheduled for N messages.
+// copy is visible only once published). d slots copied from index s, then e more published: the
+// producer has reused the first e − (N − d) of them (N slots) and may be writing the next one,
+// so the first e + 1 − (N − d) are reported as lost, never delivered torn (with overlapping
+// slots, all d once e > 0). The indices are known only modulo N, so a producer that publishes
+// N or more messages between two looks makes the count short by a multiple of N; a look every
+// few µs (RING_WATCH_POLL_US), at a real-time priority where allowed, keeps that to a thread
+// kept off the CPU for a lap of the ring.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
