@@ -31,6 +31,10 @@ static int failures, checks;
 #define REGS_SIZE 0x400u
 
 typedef struct test_ctx {
+    /* A producer running during the agent's copy: the `inject_on`-th load of SRAM 0x800 from now
+     * first publishes `inject` messages of tapped ring 1 (numbered from *inject_seq). */
+    unsigned inject_on, inject;
+    uint32_t *inject_seq;
     uint8_t sram[SRAM_SIZE];
     uint8_t regs[REGS_SIZE];
     uint8_t out[4 * BRIDGE_WIRE_MAX];
@@ -47,10 +51,14 @@ static void t_write(void *c, const uint8_t *d, size_t n)
     if (x->out_len + n <= sizeof x->out) memcpy(x->out + x->out_len, d, n);
     x->out_len += n;
 }
+static void tap_publish(test_ctx *x, unsigned r, uint32_t *seq, unsigned count);
+
 static int t_load(void *c, unsigned w, uint64_t off, unsigned width, uint32_t *v)
 {
+    test_ctx *x = c;
     uint8_t *p = at(c, w, off);
     unsigned k;
+    if (w == 0 && off == 0x800 && x->inject_on > 0 && --x->inject_on == 0) tap_publish(x, 1, x->inject_seq, x->inject);
     *v = 0;
     for (k = 0; k < width / 8; k++) *v |= (uint32_t)p[k] << (8 * k);
     return 0;
@@ -469,9 +477,28 @@ static void test_tap(void)
     CHECK(tap_at(p, 2)[10] == 1 && get_le(tap_at(p, 2), 4) == 0 && tap_at(p, 2)[BRIDGE_TAP_ENTRY] == 7 && get_le(tap_at(p, 2) + 4, 4) == 310,
           "then message 7, seen at 310");
 
+    /* The producer runs during the copy: 3 new, and 2 more published between the copy and the
+     * index read right after it (the third load of ring 1's index in that look): the first 2
+     * copied are lost at once, the third is kept with that count. */
+    tap_publish(&x, 1, &s1, 3);
+    x.inject_on = 3;
+    x.inject = 2;
+    x.inject_seq = &s1;
+    x.now = 400;
+    bridge_agent_poll(&a);
+    x.now = 410;
+    bridge_agent_poll(&a);
+    x.now = 420;
+    bridge_agent_poll(&a);
+    n = tap_read(&a, &x, 60, 7, 0, p);
+    CHECK(get_le(p + 2, 2) == 3 && get_le(tap_at(p, 0), 4) == 2 && tap_at(p, 0)[BRIDGE_TAP_ENTRY] == 11 && tap_at(p, 1)[BRIDGE_TAP_ENTRY] == 12 &&
+              tap_at(p, 2)[BRIDGE_TAP_ENTRY] == 13 && get_le(tap_at(p, 1), 4) == 0,
+          "reused during the copy: message 11 after 2 lost, then 12 and 13 (%u entries, first lost %u, message %u)", (unsigned)get_le(p + 2, 2),
+          (unsigned)get_le(tap_at(p, 0), 4), tap_at(p, 0)[BRIDGE_TAP_ENTRY]);
+    CHECK(tap_read(&a, &x, 61, 10, 0, p) == BRIDGE_TAP_READ_HEADER, "all read");
+
     /* A host that does not read: the buffer fills and the rest is counted, exactly. */
-    from = 7;
-    CHECK(tap_read(&a, &x, 7, from, 0, p) == BRIDGE_TAP_READ_HEADER, "all read");
+    from = 10;
     total = 0;
     for (i = 0; i < capacity; i++) {
         tap_publish(&x, 1, &s1, 3);
@@ -502,7 +529,7 @@ static void test_tap(void)
         CHECK(k > 0 && n == (int)(BRIDGE_TAP_READ_HEADER + k * TAP_REC), "drain after UNTAP");
         if (k == 0) break;
         for (i = 0; i < k; i++)
-            if (get_le(tap_at(p, i), 4) != 0 || tap_at(p, i)[BRIDGE_TAP_ENTRY] != (uint8_t)(9 + entries + i)) break;
+            if (get_le(tap_at(p, i), 4) != 0 || tap_at(p, i)[BRIDGE_TAP_ENTRY] != (uint8_t)(14 + entries + i)) break;
         CHECK(i == k, "kept entries are the oldest, in order (entry %u)", (unsigned)(entries + i));
         entries += k;
         from += k;
