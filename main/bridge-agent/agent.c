@@ -141,14 +141,17 @@ static uint8_t *tap_entry(bridge_agent *a, uint32_t i)
  * main/native/src/ringwatch.cc): d slots of a ring copied from index s, then e more published:
  * the producer has reused the first e - (N - d) of them and may be writing the next one, so
  * the first e + 1 - (N - d) are lost instead of delivered torn (with overlapping slots, the
- * OpenAMP stride quirk, all d once e > 0). Slots that found no room are lost. The staged
+ * OpenAMP stride quirk, only the newest can be whole, while nothing came after it). Slots that
+ * found no room are lost. The staged
  * entries that remain become readable, in order.
  */
 /* Of d slots copied up to the producer index the copy started from, how many the producer has
  * reached again after publishing e more (and perhaps writing the next one). */
 static uint32_t tap_reused(const bridge_agent *a, const bridge_tap *t, uint32_t d, uint32_t e)
 {
-    if (t->stride < a->tap_slot_size) return e > 0 ? d : 0;
+    /* Overlapping slots: every write covers the slot before it, so only the newest copied can be
+     * whole, and only if nothing came after it. */
+    if (t->stride < a->tap_slot_size) return e > 0 ? d : d > 0 ? d - 1 : 0;
     return e + 1 > t->n - d ? (e + 1 - (t->n - d) < d ? e + 1 - (t->n - d) : d) : 0;
 }
 

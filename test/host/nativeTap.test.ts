@@ -140,6 +140,30 @@ describe.skipIf(!native.ok)('native ring tap over a shared file', () => {
     ]);
   });
 
+  it('overlapping slots (the OpenAMP stride quirk): only the newest of a look can be whole', async () => {
+    const file = join(dir, 'overlap');
+    writeFileSync(file, new Uint8Array(0x100));
+    const producer = addon.map(file, 0, 0x100);
+    const tap = new NativeRingTap(addon.map(file, 0, 0x100, { readOnly: true }), 0, { pollUs: 50 });
+    const quirk: TapRing = { ...ring(4, 16), slots: { offset: 0x40, slots: 4, slotSize: 16, stride: 8 } };
+    const batches: TapBatch[] = [];
+    tap.start([quirk], (b) => batches.push(b), (p) => expect.fail(p.reason));
+    await new Promise((r) => setTimeout(r, 20));
+    const slot = (seq: number) => new Uint8Array(new Uint32Array(4).fill(seq).buffer);
+    producer.write(0x40, slot(1));
+    producer.write(0x48, slot(2)); // covers the second half of message 1
+    producer.store(PRODUCER, 32, 2);
+    await until(() => batches.length >= 1);
+    producer.write(0x50, slot(3));
+    producer.store(PRODUCER, 32, 3);
+    await until(() => batches.length >= 2);
+    await tap.stop();
+    expect(batches.map((b) => [b.first, b.count, b.lost, seqs(b, 16)[0]])).toEqual([
+      [1, 1, 1, 2],
+      [2, 1, 0, 3],
+    ]);
+  });
+
   it('a file truncated under the watch ends it with the words of the lost mapping, not a crash', async () => {
     const file = join(dir, 'shrink');
     writeFileSync(file, new Uint8Array(0x3000));

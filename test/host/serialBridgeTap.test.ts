@@ -122,14 +122,16 @@ describe.skipIf(skip !== null)(`serial bridge ring tap over pty pairs${skip ? ` 
     expect(b.client.stats.badFrames).toBeGreaterThan(0);
   });
 
-  it('at a 2 Mbaud pace the agent keeps up with 2000 messages/s whose consumer frees each slot at once', async () => {
+  // The rate the line carries is the bench's (test/bench/ringTap.bench.ts); this checks, below it
+  // and with room for a busy test machine, that nothing is lost on the way.
+  it('at a 2 Mbaud pace the agent follows 1500 messages/s whose consumer frees each slot at once', async () => {
     // A ring of 256 slots: the agent process must not be starved for a lap of it (128 ms here) on a loaded test machine.
     const n = 256;
     const { file, tty } = await served('paced', n, { bytesPerSecond: 200_000 });
     const b = await bridge(tty);
     const { tap, batches, problems } = follow(b.client, [ring(n)]);
     await until(() => b.client.stats.requests >= 3); // HELLO, TAP answered, TAP_READ sent
-    const total = await produce(file, n, 3000, 'self', 2000);
+    const total = await produce(file, n, 3000, 'self', 1500);
     await tap.stop();
     expect(problems).toEqual([]);
     expect(messages(batches)).toEqual(Array.from({ length: total }, (_, i) => i));

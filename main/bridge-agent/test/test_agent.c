@@ -558,9 +558,31 @@ static void test_tap(void)
           "slots running past the window: OUT_OF_RANGE at their address");
     put_le(q + 16, SRAM_BASE + 0x802, 8);
     CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 906, q, 32, p) == 12 && p[0] == BRIDGE_UNALIGNED, "unaligned producer index: UNALIGNED");
+    /* Overlapping slots (16 bytes at a stride of 8, a new stream): two published in one look,
+     * the second covering half of the first: only the newest is kept. */
+    tap_call(&a, &x, BRIDGE_OP_HELLO, 911, q, 0, p);
+    memset(q, 0, sizeof q);
+    q[0] = 0; q[1] = 32;
+    put_le(q + 2, TAP_N, 2);
+    put_le(q + 4, 16, 2);
+    put_le(q + 6, 8, 2);
+    put_le(q + 8, 0xffffffffu, 4);
+    put_le(q + 16, SRAM_BASE + 0x804, 8);
+    put_le(q + 24, SRAM_BASE + 0x980, 8);
+    put_le(x.sram + 0x804, 0, 4);
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 907, q, 32, p) == 9 && p[0] == BRIDGE_OK, "TAP of overlapping slots");
+    memset(x.sram + 0x980, 1, 16);
+    memset(x.sram + 0x988, 2, 16);
+    put_le(x.sram + 0x804, 2, 4);
+    x.now += 1000;
+    bridge_agent_poll(&a);
+    bridge_agent_poll(&a);
+    n = tap_read(&a, &x, 908, 0, 0, p);
+    CHECK(get_le(p + 2, 2) == 1 && get_le(tap_at(p, 0), 4) == 1 && get_le(tap_at(p, 0) + 8, 2) == 1 && tap_at(p, 0)[BRIDGE_TAP_ENTRY] == 2,
+          "overlapping: message 2 at index 1 after 1 lost (%u entries)", (unsigned)get_le(p + 2, 2));
     /* HELLO clears taps. */
-    tap_call(&a, &x, BRIDGE_OP_HELLO, 907, q, 0, p);
-    CHECK(tap_read(&a, &x, 908, 0, 0, p) == 12 && p[0] == BRIDGE_NO_SUCH_SLOT, "HELLO cleared the taps");
+    tap_call(&a, &x, BRIDGE_OP_HELLO, 909, q, 0, p);
+    CHECK(tap_read(&a, &x, 910, 0, 0, p) == 12 && p[0] == BRIDGE_NO_SUCH_SLOT, "HELLO cleared the taps");
 }
 
 int main(int argc, char **argv)

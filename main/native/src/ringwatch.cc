@@ -9,7 +9,7 @@
 // copy is visible only once published). d slots copied from index s, then e more published: the
 // producer has reused the first e − (N − d) of them (N slots) and may be writing the next one,
 // so the first e + 1 − (N − d) are reported as lost, never delivered torn (with overlapping
-// slots, all d once e > 0). The indices are known only modulo N, so a producer that publishes
+// slots only the newest can be whole, while nothing was published after it). The indices are known only modulo N, so a producer that publishes
 // N or more messages between two looks makes the count short by a multiple of N; a look every
 // few µs (RING_WATCH_POLL_US), at a real-time priority where allowed, keeps that to a thread
 // kept off the CPU for a lap of the ring.
@@ -228,8 +228,9 @@ class RingWatcher {
   // published (and perhaps writing the next one).
   static uint32_t Reused(const Ring& r, uint32_t d, uint32_t e) {
     uint32_t n = r.slots;
-    // Overlapping slots (the OpenAMP stride quirk, docs/amp-bus.md §4.3) are all reached by any later write.
-    if (r.stride < r.slotSize) return e > 0 ? d : 0;
+    // Overlapping slots (the OpenAMP stride quirk, docs/amp-bus.md §4.3): every write covers the
+    // slot before it, so only the newest copied can be whole, and only if nothing came after it.
+    if (r.stride < r.slotSize) return e > 0 ? d : d > 0 ? d - 1 : 0;
     return e + 1 > n - d ? std::min(d, e + 1 - (n - d)) : 0;
   }
 
