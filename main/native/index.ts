@@ -57,12 +57,13 @@ export interface NativeRingSpec {
 
 /**
  * What a ring watch delivers, in order: copied slots (`lost`: published before `first` and
- * reused by the producer before the copy could be trusted), a producer index outside 0..N−1
+ * reused by the producer before the copy could be trusted; all of them published between the
+ * looks at `previousLookNs` and `seenNs`), a producer index outside 0..N−1
  * (once per value; nothing is copied until it is back in range), or the memory gone (the
  * watch has ended).
  */
 export type NativeRingEvent =
-  | { ring: number; first: number; count: number; lost: number; seenNs: bigint; slots: Uint8Array }
+  | { ring: number; first: number; count: number; lost: number; seenNs: bigint; previousLookNs: bigint; slots: Uint8Array }
   | { ring: number; badIndex: number }
   | { ring: number; gone: string };
 

@@ -59,8 +59,11 @@ describe.skipIf(!native.ok)('native ring tap over a shared file', () => {
       expect(b.seenNs >= t0 && b.seenNs <= t1).toBe(true);
       seq += b.count;
     }
-    // Monotonic, per ring.
+    // Monotonic, per ring; each batch says the window its messages were published in: after the
+    // look before (which came after the previous batch's), up to the look that saw them.
     expect(batches.every((b, i) => i === 0 || b.seenNs >= batches[i - 1]!.seenNs)).toBe(true);
+    const previous = (b: TapBatch) => (b as TapBatch & { previousLookNs?: bigint }).previousLookNs;
+    expect(batches.filter((b, i) => !(previous(b)! < b.seenNs && previous(b)! >= t0 && (i === 0 || previous(b)! >= batches[i - 1]!.seenNs)))).toEqual([]);
   });
 
   it('never delivers a torn slot when outrun, and each lost count covers the messages missed', async () => {

@@ -58,6 +58,8 @@ struct Ring {
   uint32_t pendingCount = 0;
   uint32_t pendingLost = 0;       // reused already during the copy, before pendingFirst
   uint64_t pendingSeenNs = 0;
+  uint64_t pendingPreviousNs = 0;  // the look before the one that saw those slots published
+  uint64_t lastLookNs = 0;
 };
 
 struct Event {
@@ -67,6 +69,7 @@ struct Event {
   uint32_t count = 0;
   uint32_t lost = 0;
   uint64_t seenNs = 0;
+  uint64_t previousLookNs = 0;
   uint32_t index = 0;
   std::vector<uint8_t> slots;
   std::string message;
@@ -123,6 +126,7 @@ class RingWatcher {
         o.Set("count", e.count);
         o.Set("lost", e.lost);
         o.Set("seenNs", Napi::BigInt::New(env, e.seenNs));
+        o.Set("previousLookNs", Napi::BigInt::New(env, e.previousLookNs));
         o.Set("slots", bytes);
       } else if (e.kind == Event::kBadIndex) {
         o.Set("badIndex", e.index);
@@ -137,6 +141,7 @@ class RingWatcher {
   void Run() {
     // Sleeps between looks of a few µs must not be stretched to the default 50 µs slack.
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    for (Ring& r : rings) r.lastLookNs = MonotonicNs();
     bool gone = false;
     while (!gone && !stopping.load(std::memory_order_acquire)) {
       bool busy = false;
@@ -244,6 +249,7 @@ class RingWatcher {
     b.count = d - over;
     b.lost = r.pendingLost + over;
     b.seenNs = r.pendingSeenNs;
+    b.previousLookNs = r.pendingPreviousNs;
     b.slots.assign(r.pending.begin() + static_cast<ptrdiff_t>(over) * r.slotSize, r.pending.begin() + static_cast<ptrdiff_t>(d) * r.slotSize);
     r.hasPending = false;
     Push(std::move(b));
@@ -258,6 +264,9 @@ class RingWatcher {
       return -1;
     }
     raw &= r.indexMask;
+    // The previous look's time, for the window the next copied slots were published in.
+    uint64_t previous = r.lastLookNs;
+    r.lastLookNs = seen;
     if (raw >= r.slots) {
       // Reported once per value; the copies wait for an index back in range.
       if (r.reportedIndex != raw) {
@@ -303,6 +312,7 @@ class RingWatcher {
     r.pendingCount = d - early;
     r.pendingLost = early;
     r.pendingSeenNs = seen;
+    r.pendingPreviousNs = previous;
     r.next = raw;
     return 1;
   }
