@@ -150,7 +150,10 @@ export function loadNative(): NativeLoad {
   return loaded;
 }
 
-/** How often an idle ring watch looks at the producer indices, in µs (a look costs well under 1 µs). */
+/**
+ * How often a ring watch looks at the producer indices after a move, in µs (a look costs well
+ * under 1 µs; the wake-up around it more): idle, the period grows to 5 × this.
+ */
 export const RING_WATCH_POLL_US = 20;
 
 /**

@@ -38,6 +38,9 @@ namespace {
 // Copies queued for JS beyond this many bytes are dropped and counted as lost: a JS side that
 // stopped taking batches must not exhaust memory.
 constexpr size_t kMaxQueuedBytes = 64u << 20;
+// Longest idle sleep, in poll periods: 100 µs at the default 20 µs, a lap of a 62-slot ring at
+// 600 000 messages/s.
+constexpr uint64_t kIdleBackoff = 5;
 
 struct Ring {
   uint64_t producer;
@@ -142,6 +145,7 @@ class RingWatcher {
     // Sleeps between looks of a few µs must not be stretched to the default 50 µs slack.
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     for (Ring& r : rings) r.lastLookNs = MonotonicNs();
+    uint64_t sleepNs = pollNs;
     bool gone = false;
     while (!gone && !stopping.load(std::memory_order_acquire)) {
       bool busy = false;
@@ -153,9 +157,12 @@ class RingWatcher {
         gone = r < 0;
         busy = busy || r > 0;
       }
+      // Idle looks back off from pollNs to kIdleBackoff × pollNs (each wake-up costs µs of CPU);
+      // the first move brings them back to pollNs.
+      sleepNs = busy ? pollNs : std::min(sleepNs * 2, pollNs * kIdleBackoff);
       if (!gone && !busy) {
         std::unique_lock<std::mutex> g(sleep_);
-        wake_.wait_for(g, std::chrono::nanoseconds(pollNs), [this] { return stopping.load(std::memory_order_acquire); });
+        wake_.wait_for(g, std::chrono::nanoseconds(sleepNs), [this] { return stopping.load(std::memory_order_acquire); });
       }
     }
     // At stop: a last copy of what was published up to now, then a look that checks it.
