@@ -124,6 +124,154 @@ static int copy(bridge_agent *a, const target *t, uint64_t addr, size_t len, uns
     return BRIDGE_OK;
 }
 
+/* ---- Tapped rings (PROTOCOL.md 3.3) ---- */
+
+/* TAP before the first look at an index in range: nothing to follow from yet. */
+#define TAP_NOT_STARTED 0xffffffffu
+#define TAP_NO_BAD_INDEX 0xffffffffu
+
+/* Entry `i` after the oldest one kept (readable, then staged). */
+static uint8_t *tap_entry(bridge_agent *a, uint32_t i)
+{
+    return a->tap_buf + (size_t)((a->tap_start + i) % a->tap_capacity) * (BRIDGE_TAP_ENTRY + a->tap_slot_size);
+}
+
+/*
+ * The last look's copies, checked against this look's producer indices (the rule of
+ * main/native/src/ringwatch.cc): d slots of a ring copied from index s, then e more published:
+ * the producer has reused the first e - (N - d) of them and may be writing the next one, so
+ * the first e + 1 - (N - d) are lost instead of delivered torn (with overlapping slots, the
+ * OpenAMP stride quirk, only the newest can be whole, while nothing came after it). Slots that
+ * found no room are lost. The staged
+ * entries that remain become readable, in order.
+ */
+/* Of d slots copied up to the producer index the copy started from, how many the producer has
+ * reached again after publishing e more (and perhaps writing the next one). */
+static uint32_t tap_reused(const bridge_agent *a, const bridge_tap *t, uint32_t d, uint32_t e)
+{
+    /* Overlapping slots: every write covers the slot before it, so only the newest copied can be
+     * whole, and only if nothing came after it. */
+    if (t->stride < a->tap_slot_size) return e > 0 ? d : d > 0 ? d - 1 : 0;
+    return e + 1 > t->n - d ? (e + 1 - (t->n - d) < d ? e + 1 - (t->n - d) : d) : 0;
+}
+
+static void tap_settle(bridge_agent *a, const uint32_t *raw)
+{
+    uint32_t drop[BRIDGE_TAP_RINGS], seen[BRIDGE_TAP_RINGS], kept = 0, k;
+    uint8_t first[BRIDGE_TAP_RINGS];
+    size_t rec = BRIDGE_TAP_ENTRY + a->tap_slot_size;
+    unsigned i;
+    for (i = 0; i < BRIDGE_TAP_RINGS; i++) {
+        bridge_tap *t = &a->taps[i];
+        uint32_t d = t->staged + t->unstored, over;
+        seen[i] = 0;
+        drop[i] = 0;
+        first[i] = 1;
+        if (d == 0) continue;
+        over = tap_reused(a, t, d, (raw[i] + t->n - t->next) % t->n);
+        drop[i] = over < t->staged ? over : t->staged;
+    }
+    for (k = 0; k < a->tap_staged; k++) {
+        uint8_t *from = tap_entry(a, a->tap_count + k), *to;
+        bridge_tap *t = &a->taps[from[10]];
+        uint32_t r = from[10];
+        if (seen[r]++ < drop[r]) continue;
+        to = tap_entry(a, a->tap_count + kept++);
+        if (to != from) memcpy(to, from, rec);
+        if (first[r]) {
+            /* The ring's first kept entry carries what was lost before it. */
+            put32(to, t->lost + drop[r]);
+            t->lost = 0;
+            drop[r] = 0;
+            first[r] = 0;
+        }
+    }
+    for (i = 0; i < BRIDGE_TAP_RINGS; i++) {
+        bridge_tap *t = &a->taps[i];
+        t->lost += drop[i] + t->unstored;
+        t->staged = t->unstored = 0;
+    }
+    a->tap_count += kept;
+    a->tap_staged = 0;
+}
+
+/* One look at every ring followed (their indices first, device->driver first by the host's
+ * choice of ring numbers): checks the last copies, then (copy_new) copies what was published
+ * since. 1 when something moved. */
+static int tap_look(bridge_agent *a, int copy_new)
+{
+    uint32_t raw[BRIDGE_TAP_RINGS], now = a->hooks->now_us(a->ctx);
+    int moved = a->tap_staged > 0;
+    unsigned i;
+    for (i = 0; i < BRIDGE_TAP_RINGS; i++) {
+        bridge_tap *t = &a->taps[i];
+        uint32_t v;
+        raw[i] = t->next;
+        if (t->state != 1) continue;
+        moved |= t->unstored > 0;
+        if (a->hooks->load(a->ctx, t->index_window, t->index_offset, t->width, &v) != 0) continue;
+        v &= t->mask;
+        if (v >= t->n) {
+            /* Reported in TAP_READ replies; nothing is copied until it is back in range. */
+            t->bad_index = v;
+            continue;
+        }
+        t->bad_index = TAP_NO_BAD_INDEX;
+        if (t->next == TAP_NOT_STARTED) t->next = v;
+        raw[i] = v;
+    }
+    a->hooks->fence(a->ctx); /* acquire: the slots are read after the indices */
+    tap_settle(a, raw);
+    if (!copy_new) return moved;
+    for (i = 0; i < BRIDGE_TAP_RINGS; i++) {
+        bridge_tap *t = &a->taps[i];
+        uint32_t d, j, v, after, early, room = a->tap_capacity - a->tap_count - a->tap_staged;
+        size_t rec = BRIDGE_TAP_ENTRY + a->tap_slot_size;
+        /* The index again, right before the copy (the fewer µs between them, the fewer slots the
+         * producer can reuse meanwhile); ring 0's still before ring 1's. */
+        if (t->state != 1 || t->next == TAP_NOT_STARTED || raw[i] == t->next) continue;
+        if (a->hooks->load(a->ctx, t->index_window, t->index_offset, t->width, &v) == 0 && (v & t->mask) < t->n) raw[i] = v & t->mask;
+        a->hooks->fence(a->ctx);
+        d = (raw[i] + t->n - t->next) % t->n;
+        for (j = 0; j < d && j < room; j++) {
+            uint8_t *e = tap_entry(a, a->tap_count + a->tap_staged);
+            uint32_t at = (t->next + j) % t->n;
+            target src;
+            src.window = t->slots_window;
+            src.offset = t->slots_offset + (uint64_t)at * t->stride;
+            put32(e, 0);
+            put32(e + 4, now);
+            put16(e + 8, (uint16_t)at);
+            e[10] = (uint8_t)i;
+            e[11] = 0;
+            if (copy(a, &src, t->slots_addr + (uint64_t)at * t->stride, a->tap_slot_size, 0, 0, e + BRIDGE_TAP_ENTRY) != BRIDGE_OK) break;
+            a->tap_staged++;
+        }
+        /* Checked at once against the index as it is after the copy (the next look checks it
+         * again for writes in progress now): slots reused meanwhile are lost, not staged. */
+        early = 0;
+        if (a->hooks->load(a->ctx, t->index_window, t->index_offset, t->width, &after) == 0 && (after & t->mask) < t->n)
+            early = tap_reused(a, t, d, ((after & t->mask) + t->n - raw[i]) % t->n);
+        if (early > j) early = j;
+        for (v = early; v < j; v++) memcpy(tap_entry(a, a->tap_count + a->tap_staged - j + v - early), tap_entry(a, a->tap_count + a->tap_staged - j + v), rec);
+        a->tap_staged -= early;
+        t->lost += early;
+        t->staged = j - early;
+        t->unstored = d - j;
+        t->next = raw[i];
+        moved = 1;
+    }
+    return moved;
+}
+
+static int tap_following(const bridge_agent *a)
+{
+    unsigned i;
+    for (i = 0; i < BRIDGE_TAP_RINGS; i++)
+        if (a->taps[i].state == 1) return 1;
+    return 0;
+}
+
 /* ---- Frames out ---- */
 
 /* Frames reply[0 .. BRIDGE_HEADER + plen) with a CRC, COBS-encodes it into out with a delimiter. */
@@ -207,6 +355,8 @@ static size_t execute(bridge_agent *a, uint8_t type, uint8_t *q, size_t qlen, ui
         unsigned i;
         if (qlen != 0) return refuse(p, BRIDGE_BAD_LENGTH, 0);
         for (i = 0; i < BRIDGE_WATCH_SLOTS; i++) a->watches[i].active = 0;
+        for (i = 0; i < BRIDGE_TAP_RINGS; i++) a->taps[i].state = 0;
+        a->tap_count = a->tap_staged = 0;
         return caps(a, p);
     }
     case BRIDGE_OP_PING:
@@ -321,6 +471,97 @@ static size_t execute(bridge_agent *a, uint8_t type, uint8_t *q, size_t qlen, ui
         a->watches[q[0]].active = 0;
         p[0] = BRIDGE_OK;
         return 1;
+    case BRIDGE_OP_TAP: {
+        bridge_tap *tp;
+        target ti, ts;
+        uint32_t n, size, stride, v, rec;
+        unsigned i;
+        if (qlen != 32) return refuse(p, BRIDGE_BAD_LENGTH, 0);
+        if (q[0] >= BRIDGE_TAP_RINGS) return refuse(p, BRIDGE_NO_SUCH_SLOT, 0);
+        n = get16(q + 2);
+        size = get16(q + 4);
+        stride = get16(q + 6);
+        rec = BRIDGE_TAP_ENTRY + size;
+        tp = &a->taps[q[0]];
+        /* A new stream unless it joins rings being followed, whose entries share its size. */
+        if (n < 2 || size == 0 || stride == 0 || BRIDGE_TAP_READ_HEADER + rec > BRIDGE_MAX_PAYLOAD || rec > BRIDGE_TAP_BYTES ||
+            (tap_following(a) && tp->state != 1 && size != a->tap_slot_size))
+            return refuse(p, BRIDGE_OUT_OF_RANGE, get64(q + 24));
+        s = check_word(a, get64(q + 16), q[1], &ti);
+        if (s == BRIDGE_OK && h->load(a->ctx, ti.window, ti.offset, q[1], &v) != 0) s = BRIDGE_BACKEND;
+        if (s != BRIDGE_OK) return refuse(p, s, get64(q + 16));
+        s = locate(a, get64(q + 24), (uint64_t)(n - 1) * stride + size, &ts);
+        if (s != BRIDGE_OK) return refuse(p, s, get64(q + 24));
+        if (!tap_following(a) || tp->state == 1) {
+            for (i = 0; i < BRIDGE_TAP_RINGS; i++) a->taps[i].state = 0;
+            a->tap_slot_size = size;
+            a->tap_capacity = BRIDGE_TAP_BYTES / rec;
+            a->tap_start = a->tap_head = a->tap_count = a->tap_staged = 0;
+        }
+        memset(tp, 0, sizeof *tp);
+        tp->state = 1;
+        tp->width = q[1];
+        tp->index_window = (uint8_t)ti.window;
+        tp->index_offset = ti.offset;
+        tp->slots_window = (uint8_t)ts.window;
+        tp->slots_offset = ts.offset;
+        tp->slots_addr = get64(q + 24);
+        tp->n = n;
+        tp->stride = stride;
+        tp->mask = get32(q + 8);
+        a->tap_interval_us = get32(q + 12) != 0 ? get32(q + 12) : a->poll_us;
+        a->tap_due_us = h->now_us(a->ctx);
+        v &= tp->mask;
+        tp->next = v < n ? v : TAP_NOT_STARTED;
+        tp->bad_index = v < n ? TAP_NO_BAD_INDEX : v;
+        p[0] = BRIDGE_OK;
+        put32(p + 1, v);
+        put32(p + 5, a->tap_capacity);
+        return 9;
+    }
+    case BRIDGE_OP_TAP_READ: {
+        uint32_t from, skip, max, k, i;
+        size_t rec = BRIDGE_TAP_ENTRY + a->tap_slot_size;
+        uint8_t *e;
+        if (qlen != 8) return refuse(p, BRIDGE_BAD_LENGTH, 0);
+        for (i = 0; i < BRIDGE_TAP_RINGS && a->taps[i].state == 0; i++) continue;
+        if (i == BRIDGE_TAP_RINGS) return refuse(p, BRIDGE_NO_SUCH_SLOT, 0);
+        from = get32(q + 4);
+        skip = from - a->tap_head;
+        if (skip > a->tap_count) return refuse(p, BRIDGE_OUT_OF_RANGE, 0);
+        /* Entries before `from` reached the host: their room is free again. */
+        a->tap_head = from;
+        a->tap_start = (a->tap_start + skip) % a->tap_capacity;
+        a->tap_count -= skip;
+        max = (uint32_t)((BRIDGE_MAX_PAYLOAD - BRIDGE_TAP_READ_HEADER) / rec);
+        if (get16(q + 2) != 0 && get16(q + 2) < max) max = get16(q + 2);
+        k = a->tap_count < max ? a->tap_count : max;
+        p[0] = BRIDGE_OK;
+        p[1] = BRIDGE_TAP_RINGS;
+        put16(p + 2, (uint16_t)k);
+        put32(p + 4, from);
+        put32(p + 8, h->now_us(a->ctx));
+        for (i = 0; i < BRIDGE_TAP_RINGS; i++) put32(p + 12 + 4 * i, a->taps[i].state == 1 ? a->taps[i].bad_index : TAP_NO_BAD_INDEX);
+        for (e = p + BRIDGE_TAP_READ_HEADER, i = 0; i < k; i++, e += rec) memcpy(e, tap_entry(a, i), rec);
+        return BRIDGE_TAP_READ_HEADER + k * rec;
+    }
+    case BRIDGE_OP_UNTAP: {
+        unsigned i;
+        if (qlen != 0) return refuse(p, BRIDGE_BAD_LENGTH, 0);
+        for (i = 0; i < BRIDGE_TAP_RINGS && a->taps[i].state == 0; i++) continue;
+        if (i == BRIDGE_TAP_RINGS) return refuse(p, BRIDGE_NO_SUCH_SLOT, 0);
+        if (tap_following(a)) {
+            /* A last copy of what was published up to now, then a look that checks it. */
+            tap_look(a, 1);
+            tap_look(a, 0);
+            for (i = 0; i < BRIDGE_TAP_RINGS; i++)
+                if (a->taps[i].state == 1) a->taps[i].state = 2;
+        }
+        p[0] = BRIDGE_OK;
+        put32(p + 1, a->tap_head + a->tap_count);
+        for (i = 0; i < BRIDGE_TAP_RINGS; i++) put32(p + 5 + 4 * i, a->taps[i].lost);
+        return 5 + 4 * BRIDGE_TAP_RINGS;
+    }
     default:
         return refuse(p, BRIDGE_UNSUPPORTED_OPCODE, 0);
     }
@@ -380,9 +621,23 @@ void bridge_agent_feed(bridge_agent *a, const uint8_t *data, size_t len)
     }
 }
 
+uint32_t bridge_agent_poll_taps(bridge_agent *a)
+{
+    uint32_t now = a->hooks->now_us(a->ctx);
+    int32_t wait;
+    if (!tap_following(a)) return UINT32_MAX;
+    wait = (int32_t)(a->tap_due_us - now);
+    if (wait <= 0) {
+        /* Rings that moved are looked at again at once: that look checks the copies just made. */
+        wait = tap_look(a, 1) ? 0 : (int32_t)a->tap_interval_us;
+        a->tap_due_us = now + (uint32_t)wait;
+    }
+    return (uint32_t)wait;
+}
+
 uint32_t bridge_agent_poll(bridge_agent *a)
 {
-    uint32_t now = a->hooks->now_us(a->ctx), next = UINT32_MAX;
+    uint32_t now = a->hooks->now_us(a->ctx), next = UINT32_MAX, wait_taps;
     unsigned i;
     for (i = 0; i < BRIDGE_WATCH_SLOTS; i++) {
         bridge_watch *w = &a->watches[i];
@@ -401,7 +656,8 @@ uint32_t bridge_agent_poll(bridge_agent *a)
         }
         if ((uint32_t)wait < next) next = (uint32_t)wait;
     }
-    return next;
+    wait_taps = bridge_agent_poll_taps(a);
+    return wait_taps < next ? wait_taps : next;
 }
 
 uint32_t bridge_agent_service(bridge_agent *a)

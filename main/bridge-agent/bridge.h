@@ -27,12 +27,24 @@
 #ifndef BRIDGE_MAX_LINES
 #define BRIDGE_MAX_LINES 4
 #endif
+/* Rings the agent can tap at once (a monitor taps both directions of a bus), and the buffer of
+ * copied slots they share until the host has read them (PROTOCOL.md 3.3). */
+#ifndef BRIDGE_TAP_RINGS
+#define BRIDGE_TAP_RINGS 2
+#endif
+#ifndef BRIDGE_TAP_BYTES
+#define BRIDGE_TAP_BYTES 65536
+#endif
 
 #define BRIDGE_HEADER 6
 #define BRIDGE_CRC 4
 #define BRIDGE_FRAME_MAX (BRIDGE_HEADER + BRIDGE_MAX_PAYLOAD + BRIDGE_CRC)
 /* COBS adds one byte per 254 and a leading code byte; plus the 0x00 delimiter. */
 #define BRIDGE_WIRE_MAX (BRIDGE_FRAME_MAX + BRIDGE_FRAME_MAX / 254 + 2)
+/* TAP_READ reply: header (status included, then a bad index per ring), then per entry a header
+ * and the slot's bytes. */
+#define BRIDGE_TAP_READ_HEADER (12 + 4 * BRIDGE_TAP_RINGS)
+#define BRIDGE_TAP_ENTRY 12
 
 enum bridge_op {
     BRIDGE_OP_HELLO = 0x01,
@@ -45,6 +57,9 @@ enum bridge_op {
     BRIDGE_OP_NOTIFY = 0x08,
     BRIDGE_OP_WATCH = 0x09,
     BRIDGE_OP_UNWATCH = 0x0a,
+    BRIDGE_OP_TAP = 0x0b,
+    BRIDGE_OP_TAP_READ = 0x0c,
+    BRIDGE_OP_UNTAP = 0x0d,
     BRIDGE_REPLY = 0x80,
     BRIDGE_EVENT = 0xc0
 };
@@ -106,6 +121,27 @@ typedef struct bridge_watch {
     uint32_t due_us;
 } bridge_watch;
 
+/*
+ * A tapped ring (PROTOCOL.md 3.3): the agent follows its producer index and copies each newly
+ * published slot into the agent's tap buffer, shared by all tapped rings in the order of the
+ * looks, where the host reads the entries at the line's pace.
+ */
+typedef struct bridge_tap {
+    uint8_t state; /* 0 off, 1 following, 2 stopped by UNTAP (its entries stay readable) */
+    uint8_t width;
+    uint8_t index_window;
+    uint8_t slots_window;
+    uint64_t index_offset;
+    uint64_t slots_offset;
+    uint64_t slots_addr;
+    uint32_t n, stride, mask;
+    uint32_t next;      /* producer index copied up to */
+    uint32_t bad_index; /* last out-of-range producer index seen, 0xffffffff while in range */
+    uint32_t staged;    /* its entries copied at the last look, checked at the next */
+    uint32_t unstored;  /* slots of the last look after the staged ones that found no room */
+    uint32_t lost;      /* slots lost since its last readable entry */
+} bridge_tap;
+
 typedef struct bridge_stats {
     uint32_t frames;       /* valid requests executed */
     uint32_t bad_frames;   /* dropped: COBS, length or CRC */
@@ -126,6 +162,15 @@ typedef struct bridge_agent {
     bridge_line lines[BRIDGE_MAX_LINES];
     unsigned nlines;
     bridge_watch watches[BRIDGE_WATCH_SLOTS];
+    bridge_tap taps[BRIDGE_TAP_RINGS];
+    /* The tap buffer: a circular array of tap_capacity entries of BRIDGE_TAP_ENTRY + tap_slot_size
+     * bytes; entry numbers count entries since the first TAP of the stream (mod 2^32). */
+    uint32_t tap_slot_size, tap_capacity, tap_interval_us, tap_due_us;
+    uint32_t tap_start;  /* position of entry tap_head */
+    uint32_t tap_head;   /* entry number of the oldest entry kept */
+    uint32_t tap_count;  /* entries checked and readable */
+    uint32_t tap_staged; /* entries copied at the last look, after those */
+    uint8_t tap_buf[BRIDGE_TAP_BYTES];
     uint16_t event_seq;
     bridge_stats stats;
 
@@ -153,9 +198,13 @@ int bridge_agent_add_line(bridge_agent *a, uint64_t addr, uint8_t width, uint32_
 
 /* Received bytes, any chunking; answers complete frames through hooks->write. */
 void bridge_agent_feed(bridge_agent *a, const uint8_t *data, size_t len);
-/* Polls due watches and sends EVENTs; returns microseconds until the next one is due
- * (UINT32_MAX when no watch is active). */
+/* Polls due watches (sending EVENTs) and tapped rings (copying new slots); returns microseconds
+ * until the next one is due (UINT32_MAX when none is active). */
 uint32_t bridge_agent_poll(bridge_agent *a);
+/* Looks at due tapped rings only and sends nothing: a platform whose write hook waits for the
+ * line calls it while it waits, so a slow line does not make the agent miss slots (the copies
+ * wait in the tap's buffer). Returns microseconds until the next look is due. */
+uint32_t bridge_agent_poll_taps(bridge_agent *a);
 /* One main-loop step for platforms with a read_byte hook: drain received bytes, poll watches. */
 uint32_t bridge_agent_service(bridge_agent *a);
 

@@ -4,14 +4,15 @@
  * regular file (e.g. under /dev/shm, for tests and simulated boards), and the line is a tty.
  *
  *   bridge-agent --tty PATH [--baud N] --mem PATH --window BASE:SIZE[@OFFSET][/WIDTHS]...
- *                [--notify ADDR:WIDTH:VALUE | ADDR:WIDTH:+N]... [--poll-us N] [--verbose]
+ *                [--notify ADDR:WIDTH:VALUE | ADDR:WIDTH:+N]... [--poll-us N] [--realtime] [--verbose]
  *
  * See README.md. Exits 0 on SIGINT/SIGTERM, 1 on a usage or set-up error, 2 when the tty hangs up.
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #define AGENT_VERSION "1.0.0"
 
 typedef struct posix_ctx {
+    bridge_agent *agent;
     int tty;
     volatile uint8_t *mem[BRIDGE_MAX_WINDOWS];
     int verbose;
@@ -53,8 +55,12 @@ static void px_write(void *c, const uint8_t *data, size_t len)
         ssize_t n = write(x->tty, data, len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
+            /* The line is full: keep following tapped rings while it drains. */
             struct pollfd p = { x->tty, POLLOUT, 0 };
-            poll(&p, 1, 100);
+            uint32_t wait_us = bridge_agent_poll_taps(x->agent);
+            struct timespec timeout = { 0, 100000000 };
+            if (wait_us < 100000u) timeout.tv_nsec = (long)wait_us * 1000;
+            ppoll(&p, 1, &timeout, NULL);
             continue;
         }
         if (n <= 0) {
@@ -196,10 +202,11 @@ static volatile uint8_t *map_window(int fd, const char *path, uint64_t offset, u
 static void usage(void)
 {
     fputs("usage: bridge-agent --tty PATH [--baud N] --mem PATH --window BASE:SIZE[@OFFSET][/WIDTHS]...\n"
-          "                    [--notify ADDR:WIDTH:VALUE|ADDR:WIDTH:+N]... [--poll-us N] [--verbose]\n"
+          "                    [--notify ADDR:WIDTH:VALUE|ADDR:WIDTH:+N]... [--poll-us N] [--realtime] [--verbose]\n"
           "  --mem /dev/mem maps physical addresses (OFFSET defaults to BASE); a regular file maps\n"
           "  from OFFSET (default 0). WIDTHS: e.g. /32 for a register block (default 8,16,32).\n"
-          "  --notify lines are numbered from 0 in the order given; +N adds N (a counter doorbell).\n",
+          "  --notify lines are numbered from 0 in the order given; +N adds N (a counter doorbell).\n"
+          "  --realtime: run at the lowest SCHED_FIFO priority, so tapped rings are followed on a busy system.\n",
           stderr);
     exit(1);
 }
@@ -211,10 +218,11 @@ int main(int argc, char **argv)
     posix_ctx ctx;
     const char *tty = NULL, *mem = NULL;
     long baud = 115200;
-    int memfd = -1, is_file = 0, i;
+    int memfd = -1, is_file = 0, i, realtime = 0;
     struct sigaction sa;
 
     memset(&ctx, 0, sizeof ctx);
+    ctx.agent = &agent;
     bridge_agent_init(&agent, &hooks, &ctx, "bridge-agent-posix", AGENT_VERSION);
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -222,6 +230,10 @@ int main(int argc, char **argv)
         char *end;
         if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             ctx.verbose = 1;
+            continue;
+        }
+        if (strcmp(arg, "--realtime") == 0) {
+            realtime = 1;
             continue;
         }
         if (val == NULL) usage();
@@ -272,14 +284,31 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (ctx.verbose) fprintf(stderr, "bridge-agent %s: serving %u window(s) on %s\n", AGENT_VERSION, agent.nwindows, tty);
+    if (realtime) {
+        /* Tapped rings (PROTOCOL.md 3.3): an agent kept off the CPU for a lap of a ring loses
+         * messages it cannot count. The lowest real-time priority puts it ahead of ordinary work. */
+        struct sched_param sp;
+        memset(&sp, 0, sizeof sp);
+        sp.sched_priority = sched_get_priority_min(SCHED_FIFO);
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
+            fprintf(stderr, "bridge-agent: --realtime: cannot use SCHED_FIFO: %s (run as root or with CAP_SYS_NICE)\n", strerror(errno));
+            exit(1);
+        }
+    }
+    if (ctx.verbose) fprintf(stderr, "bridge-agent %s: serving %u window(s) on %s%s\n", AGENT_VERSION, agent.nwindows, tty, realtime ? " at a real-time priority" : "");
 
     while (!stop) {
         uint8_t buf[4096];
         uint32_t wait_us = bridge_agent_poll(&agent);
         struct pollfd p = { ctx.tty, POLLIN, 0 };
-        int timeout = wait_us == UINT32_MAX ? 1000 : (int)((wait_us + 999) / 1000);
-        int r = poll(&p, 1, timeout);
+        /* Microseconds, not poll()'s milliseconds: tapped rings are looked at every few µs. */
+        struct timespec timeout = { 1, 0 };
+        int r;
+        if (wait_us != UINT32_MAX) {
+            timeout.tv_sec = (time_t)(wait_us / 1000000u);
+            timeout.tv_nsec = (long)(wait_us % 1000000u) * 1000;
+        }
+        r = ppoll(&p, 1, &timeout, NULL);
         if (r < 0 && errno != EINTR) fail("poll failed");
         if (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) && !(p.revents & POLLIN)) {
             fprintf(stderr, "bridge-agent: %s hung up\n", tty);

@@ -3,7 +3,7 @@
   'targets': [
     {
       'target_name': 'amp_native',
-      'sources': ['src/addon.cc', 'src/mapping.cc', 'src/watch.cc', 'src/fds.cc', 'src/ioctl.cc'],
+      'sources': ['src/addon.cc', 'src/mapping.cc', 'src/watch.cc', 'src/ringwatch.cc', 'src/fds.cc', 'src/ioctl.cc'],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': [
         'NAPI_VERSION=8',

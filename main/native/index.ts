@@ -6,6 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import type { QueueProblem } from '../../src/bus/queue';
+import { tapIndexProblem, type RingTap, type TapBatch, type TapRing } from '../../src/bus/tap';
 import { errorText } from '../../src/util/errorText';
 import type { Result } from '../../src/util/result';
 
@@ -32,8 +34,44 @@ export interface NativeMapping {
   store(offset: number, width: NativeWidth, value: number | bigint): void;
   /** Full barrier (__atomic_thread_fence SEQ_CST). */
   fence(): void;
-  /** Idempotent; every other call afterwards throws. */
+  /** Idempotent (stops the mapping's ring watches first); every other call afterwards throws. */
   unmap(): void;
+  /**
+   * Starts a thread that polls each ring's producer index every `pollUs` while idle (at once
+   * again while it moves) and copies newly published slots out; see NativeRingTap. With
+   * `realtime`, the thread gets the lowest SCHED_FIFO priority where the process may.
+   */
+  watchRings(rings: readonly NativeRingSpec[], onEvents: (events: NativeRingEvent[]) => void, pollUs: number, realtime?: boolean): NativeRingWatch;
+}
+
+/** One ring of watchRings(), offsets in the mapping. */
+export interface NativeRingSpec {
+  producer: number;
+  producerWidth: 8 | 16 | 32;
+  slotsOffset: number;
+  slots: number;
+  slotSize: number;
+  stride: number;
+  indexMask: number;
+}
+
+/**
+ * What a ring watch delivers, in order: copied slots (`lost`: published before `first` and
+ * reused by the producer before the copy could be trusted; all of them published between the
+ * looks at `previousLookNs` and `seenNs`), a producer index outside 0..N−1
+ * (once per value; nothing is copied until it is back in range), or the memory gone (the
+ * watch has ended).
+ */
+export type NativeRingEvent =
+  | { ring: number; first: number; count: number; lost: number; seenNs: bigint; previousLookNs: bigint; slots: Uint8Array }
+  | { ring: number; badIndex: number }
+  | { ring: number; gone: string };
+
+export interface NativeRingWatch {
+  /** Whether the thread runs at a real-time priority (asked for and allowed: CAP_SYS_NICE or root). */
+  readonly realtime: boolean;
+  /** Ends the thread (after a last copy and check) and delivers every event it queued, before returning. Idempotent. */
+  stop(): void;
 }
 
 export interface FdWatch {
@@ -116,3 +154,77 @@ export function loadNative(): NativeLoad {
   loaded ??= load();
   return loaded;
 }
+
+/**
+ * How often a ring watch looks at the producer indices after a move, in µs (a look costs well
+ * under 1 µs; the wake-up around it more): idle, the period grows to 5 × this.
+ */
+export const RING_WATCH_POLL_US = 20;
+
+/**
+ * The passive monitor's RingTap over memory the addon maps (docs/amp-bus.md §4): the addon's
+ * own thread follows the producer indices and copies slots out, off the JS event loop, so the
+ * JS side only receives batches. Offsets of the TapRings are taken from `base` in the mapping.
+ * It reads only: nothing is written and nobody is rung.
+ */
+export class NativeRingTap implements RingTap {
+  private watch: NativeRingWatch | null = null;
+
+  constructor(
+    private readonly mapping: NativeMapping,
+    private readonly base = 0,
+    private readonly opts: {
+      pollUs?: number;
+      /**
+       * Ask for the lowest real-time priority for the watch thread (default true): a thread that
+       * waits behind busy processes longer than the producer needs to lap a ring loses messages.
+       * Refused without CAP_SYS_NICE; `realtime` then says false.
+       */
+      realtime?: boolean;
+      /** The memory behind the mapping went away (the words of the failed access); the watch has ended. */
+      onGone?: (message: string) => void;
+    } = {},
+  ) {}
+
+  start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void {
+    if (this.watch) throw new Error('NativeRingTap.start: already started; stop() it first');
+    // Looked at device→driver first: a response is then never copied in an earlier look than
+    // its request (the monitor merges one look's batches in protocol order).
+    const order = rings.map((_, i) => i).sort((a, b) => lookRank(rings[a]!) - lookRank(rings[b]!) || a - b);
+    const specs = order.map((i) => rings[i]!).map((r) => ({
+      producer: this.base + r.producer.offset,
+      producerWidth: r.producer.width,
+      slotsOffset: this.base + r.slots.offset,
+      slots: r.slots.slots,
+      slotSize: r.slots.slotSize,
+      stride: r.slots.stride,
+      indexMask: r.indexMask,
+    }));
+    this.watch = this.mapping.watchRings(
+      specs,
+      (events) => {
+        for (const e of events) {
+          const ring = order[e.ring]!;
+          if ('slots' in e) onBatch({ ...e, ring });
+          else if ('badIndex' in e) onProblem(tapIndexProblem(rings[ring]!, e.badIndex));
+          else this.opts.onGone?.(e.gone);
+        }
+      },
+      this.opts.pollUs ?? RING_WATCH_POLL_US,
+      this.opts.realtime ?? true,
+    );
+  }
+
+  /** Whether the running watch got its real-time priority (false before start or when refused). */
+  get realtime(): boolean {
+    return this.watch?.realtime ?? false;
+  }
+
+  stop(): Promise<void> {
+    this.watch?.stop();
+    this.watch = null;
+    return Promise.resolve();
+  }
+}
+
+const lookRank = (r: TapRing): number => (r.direction === 'device-to-driver' ? 0 : 1);

@@ -7,6 +7,8 @@
  */
 import type { IndexCell, SlotArray } from './formats/ring';
 import type { QueueProblem } from './queue';
+import { queueProblem } from './formats/common';
+import { hexNum } from '../util/hex';
 
 /** One direction's ring, as the queue format lays it out. */
 export interface TapRing {
@@ -46,4 +48,15 @@ export interface RingTap {
   start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void;
   /** Stops and delivers every batch already copied before resolving. */
   stop(): Promise<void>;
+}
+
+/** A tap's words for a producer index outside 0..N−1 (reported once per value; nothing is copied until it is back in range). */
+export function tapIndexProblem(ring: TapRing, raw: number): QueueProblem {
+  const at = ring.producer.offset;
+  const n = ring.slots.slots;
+  return queueProblem(
+    'peer-index',
+    at,
+    `${ring.direction} producer index ${raw} at ${hexNum(at, 4)} is outside 0..${n - 1} (N = ${n}); its slots are not read until it is back in range`,
+  );
 }

@@ -22,6 +22,7 @@ import {
   decodeErrorDetail,
   decodeEvent,
   decodeFrame,
+  decodeTapRead,
   encodeFrame,
   encodeRequestPayload,
   maxWireBytes,
@@ -29,6 +30,8 @@ import {
   type BridgeWidth,
   type Capabilities,
   type Request,
+  type TapEntries,
+  type TapSpec,
   type WatchEvent,
 } from './protocol';
 
@@ -101,6 +104,10 @@ function describeRequest(r: Request): string {
       return `UNWATCH slot ${r.slot}`;
     case 'NOTIFY':
       return `NOTIFY line ${r.line}`;
+    case 'TAP':
+      return `TAP ring ${r.ring} (producer index at ${hexNum(r.producer, 8)}, ${r.slots} slots at ${hexNum(r.slotsAddr, 8)})`;
+    case 'TAP_READ':
+      return `TAP_READ from entry ${r.from}`;
     default:
       return r.op;
   }
@@ -222,6 +229,27 @@ export class BridgeClient {
   async unwatch(slot: number): Promise<void> {
     await this.request({ op: 'UNWATCH', slot });
   }
+  /** Starts tapping a ring (PROTOCOL.md 3.3); resolves to the producer index it starts from and the entries the agent buffers. */
+  async tap(spec: TapSpec): Promise<{ index: number; capacity: number }> {
+    const p = await this.request({ op: 'TAP', ...spec });
+    if (p.length !== 8) throw new BridgeError('protocol', `${this.where}: TAP reply carries ${p.length} bytes, expected 8`);
+    const v = new DataView(p.buffer, p.byteOffset, 8);
+    return { index: v.getUint32(0, true), capacity: v.getUint32(4, true) };
+  }
+  /** Reads tap entries from entry number `from`, which frees the ones before it; `max` 0 = as many as fit a reply. */
+  async tapRead(from: number, slotSize: number, max = 0): Promise<TapEntries> {
+    const p = await this.request({ op: 'TAP_READ', from, max });
+    const r = decodeTapRead(p, slotSize);
+    if (!r.ok) throw new BridgeError('protocol', `${this.where}: ${r.error}`);
+    return r.value;
+  }
+  /** Stops following after a last look; resolves to the entry number after the last and, per ring, the slots lost after its last entry. */
+  async untap(): Promise<{ end: number; lost: number[] }> {
+    const p = await this.request({ op: 'UNTAP' });
+    if (p.length < 4 || p.length % 4 !== 0) throw new BridgeError('protocol', `${this.where}: UNTAP reply carries ${p.length} bytes, expected 4 + 4 per ring`);
+    const v = new DataView(p.buffer, p.byteOffset, p.length);
+    return { end: v.getUint32(0, true), lost: Array.from({ length: p.length / 4 - 1 }, (_, i) => v.getUint32(4 + 4 * i, true)) };
+  }
   async ping(data: Uint8Array): Promise<Uint8Array> {
     return this.request({ op: 'PING', data });
   }
@@ -236,7 +264,13 @@ export class BridgeClient {
         seq: 0,
         payload: encodeRequestPayload(req),
         wire: new Uint8Array(0),
-        replyBytes: 16 + (req.op === 'READ' ? req.length : req.op === 'HELLO' ? 256 : req.op === 'PING' ? req.data.length : 4),
+        replyBytes:
+          16 +
+          (req.op === 'READ' ? req.length
+          : req.op === 'HELLO' ? 256
+          : req.op === 'PING' ? req.data.length
+          : req.op === 'TAP_READ' ? (this.caps?.maxPayload ?? MIN_MAX_PAYLOAD)
+          : 4),
         attempts: 0,
         resolve,
         reject,

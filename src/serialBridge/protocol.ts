@@ -31,6 +31,9 @@ export const OP = {
   NOTIFY: 0x08,
   WATCH: 0x09,
   UNWATCH: 0x0a,
+  TAP: 0x0b,
+  TAP_READ: 0x0c,
+  UNTAP: 0x0d,
 } as const;
 export const REPLY = 0x80;
 export const EVENT = 0xc0;
@@ -143,7 +146,24 @@ export type Request =
   | { op: 'FENCE' }
   | { op: 'NOTIFY'; line: number; value: number }
   | { op: 'WATCH'; slot: number; width: 8 | 16 | 32; mask: number; addr: bigint; intervalUs: number }
-  | { op: 'UNWATCH'; slot: number };
+  | { op: 'UNWATCH'; slot: number }
+  | ({ op: 'TAP' } & TapSpec)
+  | { op: 'TAP_READ'; max: number; from: number }
+  | { op: 'UNTAP' };
+
+/** A ring for the agent to tap (PROTOCOL.md 3.3): where its producer index and slots are, in agent addresses. */
+export interface TapSpec {
+  ring: number;
+  width: 8 | 16 | 32;
+  slots: number;
+  slotSize: number;
+  stride: number;
+  indexMask: number;
+  /** Agent look period while the ring is idle; 0 = the agent's poll period. */
+  intervalUs: number;
+  producer: bigint;
+  slotsAddr: bigint;
+}
 
 /** Fixed part of a WRITE payload before its data. */
 export const WRITE_HEADER = 9;
@@ -195,6 +215,25 @@ export function encodeRequestPayload(r: Request): Uint8Array {
       });
     case 'UNWATCH':
       return Uint8Array.of(r.slot);
+    case 'TAP':
+      return payload(32, (v) => {
+        v.setUint8(0, r.ring);
+        v.setUint8(1, r.width);
+        v.setUint16(2, r.slots, true);
+        v.setUint16(4, r.slotSize, true);
+        v.setUint16(6, r.stride, true);
+        v.setUint32(8, r.indexMask >>> 0, true);
+        v.setUint32(12, r.intervalUs >>> 0, true);
+        v.setBigUint64(16, r.producer, true);
+        v.setBigUint64(24, r.slotsAddr, true);
+      });
+    case 'TAP_READ':
+      return payload(8, (v) => {
+        v.setUint16(2, r.max, true);
+        v.setUint32(4, r.from >>> 0, true);
+      });
+    case 'UNTAP':
+      return new Uint8Array(0);
     default: {
       const never: never = r;
       throw new Error(`unknown bridge request ${JSON.stringify(never)}`);
@@ -303,4 +342,79 @@ export function encodeEvent(e: WatchEvent & { width: number }): Uint8Array {
 /** An error reply: status u8, reserved u8[3], addr u64 (the offending address, 0 when none). */
 export function decodeErrorDetail(p: Uint8Array): bigint | null {
   return p.length === 12 ? new DataView(p.buffer, p.byteOffset, p.byteLength).getBigUint64(4, true) : null;
+}
+
+// ---- Tapped rings (PROTOCOL.md 3.3) ----
+
+/** Bytes before each entry's slot in a TAP_READ reply: lost u32, seen_us u32, index u16, ring u8, reserved u8. */
+export const TAP_ENTRY = 12;
+/** TAP_READ reply header with `rings` bad-index words, status included. */
+export const tapReadHeader = (rings: number): number => 12 + 4 * rings;
+/** A ring's `badIndex` while its producer index is in range. */
+export const NO_BAD_INDEX = 0xffffffff;
+
+/** One TAP_READ reply, decoded (`slots`: the entries' slot bytes, back to back). */
+export interface TapEntries {
+  from: number;
+  /** The agent's microsecond clock when it answered. */
+  nowUs: number;
+  /** Per ring: its out-of-range producer index, or NO_BAD_INDEX. */
+  badIndex: number[];
+  lost: number[];
+  seenUs: number[];
+  index: number[];
+  ring: number[];
+  slots: Uint8Array;
+}
+
+/** Decodes a TAP_READ reply's payload after its status byte, for slots of `slotSize` bytes. */
+export function decodeTapRead(p: Uint8Array, slotSize: number): Result<TapEntries> {
+  if (p.length < 11) return { ok: false, error: `TAP_READ reply of ${p.length + 1} bytes, expected at least 12` };
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const rings = p[0]!;
+  const count = v.getUint16(1, true);
+  const head = tapReadHeader(rings) - 1;
+  const rec = TAP_ENTRY + slotSize;
+  if (p.length !== head + count * rec) {
+    return { ok: false, error: `TAP_READ reply lists ${rings} rings and ${count} entries of ${rec} bytes (${head + 1 + count * rec} bytes), but carries ${p.length + 1}` };
+  }
+  const out: TapEntries = {
+    from: v.getUint32(3, true),
+    nowUs: v.getUint32(7, true),
+    badIndex: Array.from({ length: rings }, (_, i) => v.getUint32(11 + 4 * i, true)),
+    lost: [],
+    seenUs: [],
+    index: [],
+    ring: [],
+    slots: new Uint8Array(count * slotSize),
+  };
+  for (let i = 0, at = head; i < count; i++, at += rec) {
+    out.lost.push(v.getUint32(at, true));
+    out.seenUs.push(v.getUint32(at + 4, true));
+    out.index.push(v.getUint16(at + 8, true));
+    out.ring.push(p[at + 10]!);
+    out.slots.set(p.subarray(at + TAP_ENTRY, at + rec), i * slotSize);
+  }
+  return { ok: true, value: out };
+}
+
+/** The agent's side of decodeTapRead (test agents, vectors). */
+export function encodeTapRead(e: TapEntries, slotSize: number): Uint8Array {
+  const count = e.lost.length;
+  const rec = TAP_ENTRY + slotSize;
+  const head = tapReadHeader(e.badIndex.length) - 1;
+  return payload(head + count * rec, (v, u8) => {
+    v.setUint8(0, e.badIndex.length);
+    v.setUint16(1, count, true);
+    v.setUint32(3, e.from >>> 0, true);
+    v.setUint32(7, e.nowUs >>> 0, true);
+    e.badIndex.forEach((b, i) => v.setUint32(11 + 4 * i, b >>> 0, true));
+    for (let i = 0, at = head; i < count; i++, at += rec) {
+      v.setUint32(at, e.lost[i]! >>> 0, true);
+      v.setUint32(at + 4, e.seenUs[i]! >>> 0, true);
+      v.setUint16(at + 8, e.index[i]!, true);
+      v.setUint8(at + 10, e.ring[i]!);
+      u8.set(e.slots.subarray(i * slotSize, (i + 1) * slotSize), at + TAP_ENTRY);
+    }
+  });
 }

@@ -29,6 +29,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['shmFile', () => load('./shmFile.bench')],
   ['monitor', () => load('./monitor.bench')],
   ['serialBridge', () => load('./serialBridge.bench')],
+  ['ringTap', () => load('./ringTap.bench')],
   ['ivshmem', () => load('./ivshmem.bench')],
   ['qtest', () => load('./qtest.bench')],
   ['webFirstResponse', () => load('./webFirstResponse.bench')],
@@ -71,6 +72,8 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['extcap', 'recordToFifoP99Ms', '<= 100', (v) => v <= 100],
   ['extcap', 'liveRecordToFifoP99Ms', '<= 100', (v) => v <= 100],
   ['loopback', 'responseP99Us', '<= 100', (v) => v <= 100],
+  ['ringTap', 'nativeMaxPerSecond', '>= 200000', (v) => v >= 200_000],
+  ['ringTap', 'bridge2MbaudPerSecond', '>= 2000', (v) => v >= 2000],
 ];
 
 async function main(): Promise<void> {

@@ -87,9 +87,10 @@ export interface Relay {
 
 /**
  * Copies frames between two ttys, dropping a frame with probability `drop` and flipping one bit
- * of a frame with probability `flip` (in both directions), from one seeded generator.
+ * of a frame with probability `flip` (in both directions), from one seeded generator. With
+ * `bytesPerSecond`, each direction forwards no faster than that (a UART's pace: baud / 10).
  */
-export async function relay(pathA: string, pathB: string, faults: { drop: number; flip: number; seed: number }): Promise<Relay> {
+export async function relay(pathA: string, pathB: string, faults: { drop: number; flip: number; seed: number; bytesPerSecond?: number }): Promise<Relay> {
   const rand = seeded(faults.seed);
   const stats = { frames: 0, dropped: 0, flipped: 0 };
   const open = (path: string) =>
@@ -100,6 +101,14 @@ export async function relay(pathA: string, pathB: string, faults: { drop: number
   const [a, b] = await Promise.all([open(pathA), open(pathB)]);
   const pipe = (from: SerialPortStream, to: SerialPortStream) => {
     let pending: number[] = [];
+    // When the line is free again (performance.now() ms), at the relay's pace.
+    let freeAt = 0;
+    const forward = (frame: Uint8Array) => {
+      if (!faults.bytesPerSecond) return void to.write(frame);
+      const now = performance.now();
+      freeAt = Math.max(now, freeAt) + (frame.length * 1000) / faults.bytesPerSecond;
+      setTimeout(() => to.write(frame), freeAt - now);
+    };
     from.on('data', (chunk: Buffer) => {
       for (const byte of chunk) {
         pending.push(byte);
@@ -116,7 +125,7 @@ export async function relay(pathA: string, pathB: string, faults: { drop: number
           frame[bit >> 3]! ^= 1 << (bit & 7);
           stats.flipped++;
         }
-        to.write(frame);
+        forward(frame);
       }
     });
     from.on('error', () => undefined);

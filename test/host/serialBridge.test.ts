@@ -86,7 +86,7 @@ describe.skipIf(missingTools !== null)(`serial bridge over pty pairs${missingToo
     await agent(p.a, mem, TO_DEVICE);
     const b = await openSerialBridge(p.b, { baudRate: 115200 });
     stoppers.push(() => b.close());
-    expect(b.caps).toMatchObject({ protocolVersion: 1, agentName: 'bridge-agent-posix', maxPayload: 4112, windows: [{ base: BigInt(SRAM), size: BigInt(FILE_SIZE), widths: 7 }] });
+    expect(b.caps).toMatchObject({ protocolVersion: 1, agentName: 'bridge-agent-posix', maxPayload: 16400, windows: [{ base: BigInt(SRAM), size: BigInt(FILE_SIZE), widths: 7 }] });
     const data = Uint8Array.from({ length: 5000 }, (_, i) => (i * 13) & 0xff);
     await b.client.write(BigInt(SRAM + 0x100), data.subarray(0, 4000));
     await b.client.write(BigInt(SRAM + 0x100 + 4000), data.subarray(4000));

@@ -31,6 +31,10 @@ static int failures, checks;
 #define REGS_SIZE 0x400u
 
 typedef struct test_ctx {
+    /* A producer running during the agent's copy: the `inject_on`-th load of SRAM 0x800 from now
+     * first publishes `inject` messages of tapped ring 1 (numbered from *inject_seq). */
+    unsigned inject_on, inject;
+    uint32_t *inject_seq;
     uint8_t sram[SRAM_SIZE];
     uint8_t regs[REGS_SIZE];
     uint8_t out[4 * BRIDGE_WIRE_MAX];
@@ -47,10 +51,14 @@ static void t_write(void *c, const uint8_t *d, size_t n)
     if (x->out_len + n <= sizeof x->out) memcpy(x->out + x->out_len, d, n);
     x->out_len += n;
 }
+static void tap_publish(test_ctx *x, unsigned r, uint32_t *seq, unsigned count);
+
 static int t_load(void *c, unsigned w, uint64_t off, unsigned width, uint32_t *v)
 {
+    test_ctx *x = c;
     uint8_t *p = at(c, w, off);
     unsigned k;
+    if (w == 0 && off == 0x800 && x->inject_on > 0 && --x->inject_on == 0) tap_publish(x, 1, x->inject_seq, x->inject);
     *v = 0;
     for (k = 0; k < width / 8; k++) *v |= (uint32_t)p[k] << (8 * k);
     return 0;
@@ -333,6 +341,250 @@ static void test_watch(void)
     CHECK(bridge_agent_poll(&a) == UINT32_MAX, "HELLO cleared the watches");
 }
 
+/* ---- Tapped rings: ring 1's producer index u32 at SRAM 0x800, N = 4 slots of 16 bytes at 0x900;
+ * ring 0's at 0x804, N = 4 at 0x980 ---- */
+
+#define TAP_N 4
+#define TAP_SLOT 16
+#define TAP_REC (BRIDGE_TAP_ENTRY + TAP_SLOT)
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    unsigned k;
+    for (k = 0; k < n; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+static uint32_t get_le(const uint8_t *p, unsigned n)
+{
+    uint32_t v = 0;
+    unsigned k;
+    for (k = 0; k < n; k++) v |= (uint32_t)p[k] << (8 * k);
+    return v;
+}
+
+/* The producer of ring `r` publishes `count` messages, message m filling its slot with byte m. */
+static void tap_publish(test_ctx *x, unsigned r, uint32_t *seq, unsigned count)
+{
+    unsigned index_at = r == 1 ? 0x800 : 0x804, slots_at = r == 1 ? 0x900 : 0x980;
+    while (count-- > 0) {
+        uint32_t at = get_le(x->sram + index_at, 4);
+        memset(x->sram + slots_at + at * TAP_SLOT, (int)(uint8_t)*seq, TAP_SLOT);
+        (*seq)++;
+        put_le(x->sram + index_at, (at + 1) % TAP_N, 4);
+    }
+}
+
+/* Sends a request and returns the reply payload length (p[0] is the status). */
+static int tap_call(bridge_agent *a, test_ctx *x, uint8_t op, uint16_t seq, const uint8_t *q, size_t qlen, uint8_t *p)
+{
+    static uint8_t wire[BRIDGE_WIRE_MAX];
+    uint8_t type;
+    uint16_t rseq;
+    int n;
+    size_t len = request(op, seq, q, qlen, wire);
+    x->out_len = 0;
+    bridge_agent_feed(a, wire, len);
+    n = reply(x, &type, &rseq, p);
+    CHECK(n > 0 && type == (op | BRIDGE_REPLY) && rseq == seq, "reply to opcode 0x%02x seq %u", op, seq);
+    return n;
+}
+
+static int tap_ring(bridge_agent *a, test_ctx *x, uint16_t seq, unsigned r, uint8_t *p)
+{
+    uint8_t q[32];
+    memset(q, 0, sizeof q);
+    q[0] = (uint8_t)r;
+    q[1] = 32;
+    put_le(q + 2, TAP_N, 2);
+    put_le(q + 4, TAP_SLOT, 2);
+    put_le(q + 6, TAP_SLOT, 2);
+    put_le(q + 8, 0xffffffffu, 4);
+    put_le(q + 12, 100, 4);
+    put_le(q + 16, SRAM_BASE + (r == 1 ? 0x800 : 0x804), 8);
+    put_le(q + 24, SRAM_BASE + (r == 1 ? 0x900 : 0x980), 8);
+    return tap_call(a, x, BRIDGE_OP_TAP, seq, q, 32, p);
+}
+
+static int tap_read(bridge_agent *a, test_ctx *x, uint16_t seq, uint32_t from, uint16_t max, uint8_t *p)
+{
+    uint8_t q[8] = { 0 };
+    put_le(q + 2, max, 2);
+    put_le(q + 4, from, 4);
+    return tap_call(a, x, BRIDGE_OP_TAP_READ, seq, q, 8, p);
+}
+
+/* Entry i of a TAP_READ reply. */
+static const uint8_t *tap_at(const uint8_t *p, uint32_t i) { return p + BRIDGE_TAP_READ_HEADER + i * TAP_REC; }
+
+static void test_tap(void)
+{
+    static bridge_agent a;
+    static test_ctx x;
+    static uint8_t p[BRIDGE_MAX_PAYLOAD];
+    uint8_t q[32];
+    uint32_t s1 = 2, s0 = 100, from, end, i, total, entries, capacity = BRIDGE_TAP_BYTES / TAP_REC;
+    int n;
+    setup(&a, &x);
+    memset(x.sram + 0x800, 0, 0x200);
+    put_le(x.sram + 0x800, 2, 4); /* ring 1 is running: its tap starts from index 2 */
+    n = tap_ring(&a, &x, 1, 1, p);
+    CHECK(n == 9 && p[0] == BRIDGE_OK && get_le(p + 1, 4) == 2 && get_le(p + 5, 4) == capacity, "TAP ring 1 starts at index 2 with room for %u entries",
+          (unsigned)capacity);
+    n = tap_ring(&a, &x, 2, 0, p);
+    CHECK(n == 9 && p[0] == BRIDGE_OK && get_le(p + 1, 4) == 0, "TAP ring 0 joins the stream at index 0");
+
+    /* Both publish; one look copies, the next checks: readable in look order, ring 0 first. */
+    tap_publish(&x, 1, &s1, 2);
+    tap_publish(&x, 0, &s0, 1);
+    x.now = 150;
+    CHECK(bridge_agent_poll(&a) == 0, "rings that moved are looked at again at once");
+    x.now = 160;
+    CHECK(bridge_agent_poll(&a) == 0, "the checking look also counts as a move");
+    x.now = 170;
+    CHECK(bridge_agent_poll(&a) == 100, "idle: the next look after the interval");
+    n = tap_read(&a, &x, 3, 0, 0, p);
+    CHECK(n == BRIDGE_TAP_READ_HEADER + 3 * TAP_REC && p[0] == BRIDGE_OK && p[1] == BRIDGE_TAP_RINGS && get_le(p + 2, 2) == 3 && get_le(p + 4, 4) == 0 &&
+              get_le(p + 8, 4) == 170 && get_le(p + 12, 4) == 0xffffffffu && get_le(p + 16, 4) == 0xffffffffu,
+          "TAP_READ: 3 entries from 0 at agent time 170, no bad index");
+    CHECK(tap_at(p, 0)[10] == 0 && tap_at(p, 0)[BRIDGE_TAP_ENTRY] == 100 && get_le(tap_at(p, 0) + 8, 2) == 0, "ring 0's message 100 at index 0 first");
+    for (i = 0; i < 2; i++) {
+        const uint8_t *e = tap_at(p, 1 + i);
+        CHECK(get_le(e, 4) == 0 && get_le(e + 4, 4) == 150 && get_le(e + 8, 2) == (2 + i) % TAP_N && e[10] == 1 && e[BRIDGE_TAP_ENTRY] == 2 + i &&
+                  e[BRIDGE_TAP_ENTRY + 15] == 2 + i,
+              "ring 1 entry %u: lost 0, seen at 150, index %u, message %u", (unsigned)i, (unsigned)((2 + i) % TAP_N), (unsigned)(2 + i));
+    }
+    /* Reading from 3 frees them; nothing more yet. */
+    n = tap_read(&a, &x, 4, 3, 0, p);
+    CHECK(n == BRIDGE_TAP_READ_HEADER && get_le(p + 2, 2) == 0 && get_le(p + 4, 4) == 3, "after the host has them: empty");
+    CHECK(tap_read(&a, &x, 5, 1, 0, p) == 12 && p[0] == BRIDGE_OUT_OF_RANGE, "entries already freed cannot be read again");
+
+    /* Ring 1 outrun: 3 copied, then 2 more published before the checking look (N = 4): the
+     * producer has reused the first of the 3 and may be writing the second, so 2 are lost.
+     * Ring 0's entry copied in between keeps its place. */
+    tap_publish(&x, 1, &s1, 3);
+    tap_publish(&x, 0, &s0, 1);
+    x.now = 300;
+    bridge_agent_poll(&a);
+    tap_publish(&x, 1, &s1, 2);
+    x.now = 310;
+    bridge_agent_poll(&a);
+    x.now = 320;
+    bridge_agent_poll(&a);
+    n = tap_read(&a, &x, 6, 3, 0, p);
+    CHECK(get_le(p + 2, 2) == 4, "ring 0's 1, ring 1's 1 kept of 3, then ring 1's 2 later ones (%u entries)", (unsigned)get_le(p + 2, 2));
+    CHECK(tap_at(p, 0)[10] == 0 && tap_at(p, 0)[BRIDGE_TAP_ENTRY] == 101 && get_le(tap_at(p, 0), 4) == 0, "ring 0: message 101, nothing lost");
+    CHECK(tap_at(p, 1)[10] == 1 && get_le(tap_at(p, 1), 4) == 2 && tap_at(p, 1)[BRIDGE_TAP_ENTRY] == 6 && get_le(tap_at(p, 1) + 8, 2) == 6 % TAP_N,
+          "ring 1: message 6 after 2 lost");
+    CHECK(tap_at(p, 2)[10] == 1 && get_le(tap_at(p, 2), 4) == 0 && tap_at(p, 2)[BRIDGE_TAP_ENTRY] == 7 && get_le(tap_at(p, 2) + 4, 4) == 310,
+          "then message 7, seen at 310");
+
+    /* The producer runs during the copy: 3 new, and 2 more published between the copy and the
+     * index read right after it (the third load of ring 1's index in that look): the first 2
+     * copied are lost at once, the third is kept with that count. */
+    tap_publish(&x, 1, &s1, 3);
+    x.inject_on = 3;
+    x.inject = 2;
+    x.inject_seq = &s1;
+    x.now = 400;
+    bridge_agent_poll(&a);
+    x.now = 410;
+    bridge_agent_poll(&a);
+    x.now = 420;
+    bridge_agent_poll(&a);
+    n = tap_read(&a, &x, 60, 7, 0, p);
+    CHECK(get_le(p + 2, 2) == 3 && get_le(tap_at(p, 0), 4) == 2 && tap_at(p, 0)[BRIDGE_TAP_ENTRY] == 11 && tap_at(p, 1)[BRIDGE_TAP_ENTRY] == 12 &&
+              tap_at(p, 2)[BRIDGE_TAP_ENTRY] == 13 && get_le(tap_at(p, 1), 4) == 0,
+          "reused during the copy: message 11 after 2 lost, then 12 and 13 (%u entries, first lost %u, message %u)", (unsigned)get_le(p + 2, 2),
+          (unsigned)get_le(tap_at(p, 0), 4), tap_at(p, 0)[BRIDGE_TAP_ENTRY]);
+    CHECK(tap_read(&a, &x, 61, 10, 0, p) == BRIDGE_TAP_READ_HEADER, "all read");
+
+    /* A host that does not read: the buffer fills and the rest is counted, exactly. */
+    from = 10;
+    total = 0;
+    for (i = 0; i < capacity; i++) {
+        tap_publish(&x, 1, &s1, 3);
+        total += 3;
+        x.now += 10;
+        bridge_agent_poll(&a);
+        x.now += 10;
+        bridge_agent_poll(&a);
+    }
+    /* A bad index is reported in every reply while it lasts; nothing is copied meanwhile. */
+    put_le(x.sram + 0x800, 9, 4);
+    x.now += 200;
+    bridge_agent_poll(&a);
+    n = tap_read(&a, &x, 8, from, 1, p);
+    CHECK(get_le(p + 16, 4) == 9 && get_le(p + 12, 4) == 0xffffffffu && get_le(p + 2, 2) == 1, "bad index 9 of ring 1 reported; max 1 entry honoured");
+    put_le(x.sram + 0x800, s1 % TAP_N, 4);
+    /* UNTAP: a last look, then the entries stay readable; `end` and the trailing lost counts say what is left. */
+    n = tap_call(&a, &x, BRIDGE_OP_UNTAP, 9, q, 0, p);
+    end = get_le(p + 1, 4);
+    CHECK(n == 5 + 4 * BRIDGE_TAP_RINGS && end == from + capacity && get_le(p + 5, 4) == 0 && get_le(p + 9, 4) == total - capacity,
+          "UNTAP: end %u (expected %u), ring 1 lost %u (expected %u)", (unsigned)end, (unsigned)(from + capacity), (unsigned)get_le(p + 9, 4),
+          (unsigned)(total - capacity));
+    entries = 0;
+    while (from != end) {
+        uint32_t k;
+        n = tap_read(&a, &x, (uint16_t)(10 + entries), from, 0, p);
+        k = get_le(p + 2, 2);
+        CHECK(k > 0 && n == (int)(BRIDGE_TAP_READ_HEADER + k * TAP_REC), "drain after UNTAP");
+        if (k == 0) break;
+        for (i = 0; i < k; i++)
+            if (get_le(tap_at(p, i), 4) != 0 || tap_at(p, i)[BRIDGE_TAP_ENTRY] != (uint8_t)(14 + entries + i)) break;
+        CHECK(i == k, "kept entries are the oldest, in order (entry %u)", (unsigned)(entries + i));
+        entries += k;
+        from += k;
+    }
+    CHECK(entries == capacity, "%u entries drained", (unsigned)entries);
+    x.now += 1000;
+    CHECK(bridge_agent_poll(&a) == UINT32_MAX, "UNTAPped rings are not looked at");
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP_READ, 900, q, 3, p) == 12 && p[0] == BRIDGE_BAD_LENGTH, "TAP_READ of 3 bytes: BAD_LENGTH");
+    memset(q, 0, sizeof q);
+    q[0] = BRIDGE_TAP_RINGS;
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 901, q, 32, p) == 12 && p[0] == BRIDGE_NO_SUCH_SLOT, "TAP of ring %u: NO_SUCH_SLOT", BRIDGE_TAP_RINGS);
+    /* A new stream after UNTAP: entry numbers start again. */
+    CHECK(tap_ring(&a, &x, 902, 1, p) == 9 && p[0] == BRIDGE_OK, "TAP again after UNTAP");
+    CHECK(tap_read(&a, &x, 903, 0, 0, p) == BRIDGE_TAP_READ_HEADER && p[0] == BRIDGE_OK, "a new stream starts at entry 0");
+    q[0] = 0; q[1] = 32;
+    put_le(q + 2, TAP_N, 2);
+    put_le(q + 4, 8, 2);
+    put_le(q + 6, 8, 2);
+    put_le(q + 16, SRAM_BASE + 0x804, 8);
+    put_le(q + 24, SRAM_BASE + 0x980, 8);
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 904, q, 32, p) == 12 && p[0] == BRIDGE_OUT_OF_RANGE, "joining with another slot size: OUT_OF_RANGE");
+    put_le(q + 4, TAP_SLOT, 2);
+    put_le(q + 6, TAP_SLOT, 2);
+    put_le(q + 24, SRAM_BASE + 0xfe0, 8);
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 905, q, 32, p) == 12 && p[0] == BRIDGE_OUT_OF_RANGE && get_le(p + 4, 4) == SRAM_BASE + 0xfe0,
+          "slots running past the window: OUT_OF_RANGE at their address");
+    put_le(q + 16, SRAM_BASE + 0x802, 8);
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 906, q, 32, p) == 12 && p[0] == BRIDGE_UNALIGNED, "unaligned producer index: UNALIGNED");
+    /* Overlapping slots (16 bytes at a stride of 8, a new stream): two published in one look,
+     * the second covering half of the first: only the newest is kept. */
+    tap_call(&a, &x, BRIDGE_OP_HELLO, 911, q, 0, p);
+    memset(q, 0, sizeof q);
+    q[0] = 0; q[1] = 32;
+    put_le(q + 2, TAP_N, 2);
+    put_le(q + 4, 16, 2);
+    put_le(q + 6, 8, 2);
+    put_le(q + 8, 0xffffffffu, 4);
+    put_le(q + 16, SRAM_BASE + 0x804, 8);
+    put_le(q + 24, SRAM_BASE + 0x980, 8);
+    put_le(x.sram + 0x804, 0, 4);
+    CHECK(tap_call(&a, &x, BRIDGE_OP_TAP, 907, q, 32, p) == 9 && p[0] == BRIDGE_OK, "TAP of overlapping slots");
+    memset(x.sram + 0x980, 1, 16);
+    memset(x.sram + 0x988, 2, 16);
+    put_le(x.sram + 0x804, 2, 4);
+    x.now += 1000;
+    bridge_agent_poll(&a);
+    bridge_agent_poll(&a);
+    n = tap_read(&a, &x, 908, 0, 0, p);
+    CHECK(get_le(p + 2, 2) == 1 && get_le(tap_at(p, 0), 4) == 1 && get_le(tap_at(p, 0) + 8, 2) == 1 && tap_at(p, 0)[BRIDGE_TAP_ENTRY] == 2,
+          "overlapping: message 2 at index 1 after 1 lost (%u entries)", (unsigned)get_le(p + 2, 2));
+    /* HELLO clears taps. */
+    tap_call(&a, &x, BRIDGE_OP_HELLO, 909, q, 0, p);
+    CHECK(tap_read(&a, &x, 910, 0, 0, p) == 12 && p[0] == BRIDGE_NO_SUCH_SLOT, "HELLO cleared the taps");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -345,6 +597,7 @@ int main(int argc, char **argv)
     test_retry_cache();
     test_refused_write_changes_nothing();
     test_watch();
+    test_tap();
     printf("%d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "ringwatch.h"
 
 namespace amp {
 
@@ -46,6 +47,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new amp::Classes());
   amp::InitMapping(env, exports);
   amp::InitWatch(env, exports);
+  amp::InitRingWatch(env, exports);
   amp::InitFds(env, exports);
   amp::InitIoctl(env, exports);
   return exports;

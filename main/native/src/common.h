@@ -27,6 +27,7 @@ Napi::Function FunctionArg(const Napi::CallbackInfo& info, size_t i, const char*
 struct Classes {
   Napi::FunctionReference mapping;
   Napi::FunctionReference watch;
+  Napi::FunctionReference ringWatch;
 };
 Classes& ClassesOf(Napi::Env env);
 

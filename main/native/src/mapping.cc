@@ -17,24 +17,20 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "common.h"
+#include "guard.h"
+#include "ringwatch.h"
 
 namespace amp {
-namespace {
 
 #if defined(__linux__)
-
-// The guarded access running on this thread, if any. One pointer in initial-exec TLS: the
-// handler reads it without calling into the dynamic loader (not async-signal-safe).
-struct GuardFrame {
-  sigjmp_buf jump;
-  uintptr_t lo;
-  uintptr_t hi;
-  int signal;
-};
 __thread GuardFrame* tlsGuard __attribute__((tls_model("initial-exec"))) = nullptr;
+
+namespace {
 
 struct sigaction previousBus {};
 struct sigaction previousSegv {};
@@ -62,6 +58,8 @@ void OnFault(int sig, siginfo_t* info, void* context) {
   }
 }
 
+}  // namespace
+
 void InstallFaultHandler() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -74,39 +72,11 @@ void InstallFaultHandler() {
   });
 }
 
-// Runs `access` (which touches only [lo, lo + length)); false if it faulted. No C++ object with
-// a destructor may live inside `access`: the jump out skips destructors.
-template <typename Access>
-bool Guarded(const uint8_t* lo, size_t length, Access&& access) {
-  GuardFrame frame;
-  frame.lo = reinterpret_cast<uintptr_t>(lo);
-  frame.hi = frame.lo + length;
-  frame.signal = 0;
-  // No signal mask saved: that would be a system call per access. The handler ran with the
-  // signal blocked, so the landing unblocks it.
-  if (sigsetjmp(frame.jump, 0) != 0) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, frame.signal);
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-    return false;
-  }
-  tlsGuard = &frame;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  access();
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  tlsGuard = nullptr;
-  return true;
-}
 #else
-// Elsewhere the addon is not built (build.cjs); this keeps the file compiling unguarded.
 void InstallFaultHandler() {}
-template <typename Access>
-bool Guarded(const uint8_t*, size_t, Access&& access) {
-  access();
-  return true;
-}
 #endif
+
+namespace {
 
 struct MapRequest {
   uint8_t* base;       // what mmap returned (page aligned)
@@ -134,6 +104,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
                            InstanceMethod<&Mapping::Store>("store"),
                            InstanceMethod<&Mapping::Fence>("fence"),
                            InstanceMethod<&Mapping::Unmap>("unmap"),
+                           InstanceMethod<&Mapping::WatchRings>("watchRings"),
                        });
   }
 
@@ -178,15 +149,28 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     throw GoneError(info.Env());
   }
 
-  std::string GoneMessage() const {
-    uint64_t needed = req_.offset + req_.size;
+  std::string GoneMessage() const { return GoneMessageOf(req_); }
+
+  static std::string GoneMessageOf(const MapRequest& req) {
+    uint64_t needed = req.offset + req.size;
     struct stat st {};
-    if (fstat(req_.fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < needed) {
-      return "the shared file " + req_.what + " shrank to " + std::to_string(st.st_size) + " bytes under the session (expected at least " +
+    if (fstat(req.fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < needed) {
+      return "the shared file " + req.what + " shrank to " + std::to_string(st.st_size) + " bytes under the session (expected at least " +
              std::to_string(needed) + "): the board side truncated it";
     }
-    return "the memory behind the mapping of " + req_.what + " is gone (an access raised a bus error): the device was removed or reset, " +
+    return "the memory behind the mapping of " + req.what + " is gone (an access raised a bus error): the device was removed or reset, " +
            "or the file was truncated under the session";
+  }
+
+  // watchRings(rings, onEvents, pollUs, realtime): a ring watch thread over this mapping (ringwatch.cc),
+  // stopped before the mapping goes away.
+  Napi::Value WatchRings(const Napi::CallbackInfo& info) {
+    At(info, 0, 0);
+    MapRequest req = req_;
+    WatchedMemory memory{req_.base + req_.delta, req_.size, req_.base, req_.mapLength, [req] { return GoneMessageOf(req); }};
+    Napi::Value handle;
+    watchers_.push_back(StartRingWatch(info, memory, &handle));
+    return handle;
   }
 
   Napi::Error GoneError(Napi::Env env) const {
@@ -278,6 +262,8 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   void Unmap(const Napi::CallbackInfo&) { Release(); }
 
   void Release() {
+    for (auto& w : watchers_) StopRingWatch(*w);
+    watchers_.clear();
     if (req_.base != nullptr) {
       munmap(req_.base, req_.mapLength);
       close(req_.fd);
@@ -286,6 +272,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   }
 
   MapRequest req_{};
+  std::vector<std::shared_ptr<RingWatcher>> watchers_;
   std::string gone_;  // set by the first access that faulted
 };
 
