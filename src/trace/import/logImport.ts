@@ -10,6 +10,7 @@ import { decodeHeader, detectRevision, REVISIONS, XEN_MAX_MSG_SIZE, type Revisio
 import type { Direction } from '../../protocol/types';
 import type { Result } from '../../util/result';
 import type { Runtime } from '../../util/runtime';
+import { uncheckedNote, type AbsentField } from '../conformance';
 import { CAPTURE_FORMAT, type CaptureMeta } from '../meta';
 import { Recorder, type RecordChunkSink } from '../recorder';
 import { directionOf, guessFormat, LOG_FORMATS, PRESETS, type LogFormat, type LoggedMessage } from './presets';
@@ -28,6 +29,8 @@ export interface PreparedImport {
   /** The detection when the revision came from the bytes. */
   guess: RevisionGuess | null;
   maxMessageSize: number | undefined;
+  /** Fields the log does not print: the capture meta says so, and no rule judges them. */
+  absent: AbsentField[];
   messages: readonly (LoggedMessage & { timeNs: bigint; dir: Direction })[];
   notes: string[];
 }
@@ -102,7 +105,9 @@ export function prepareImport(text: string, opts: ImportOptions = {}): Result<Pr
   if (backwards > 0) notes.push(`${backwards} messages stamped earlier than the message before are placed at its time`);
   const guessedDirs = log.messages.filter((m) => m.dir === null).length;
   if (guessedDirs > 0) notes.push(`${guessedDirs} messages without a direction in the log: requests taken as driver→device, responses and events (EVENT_AVAIL excepted) as device→driver`);
-  return { ok: true, value: { format, revision, guess, maxMessageSize, messages, notes } };
+  const unchecked = uncheckedNote(log.absent, `the ${format} log`);
+  if (unchecked !== null) notes.push(unchecked);
+  return { ok: true, value: { format, revision, guess, maxMessageSize, absent: log.absent, messages, notes } };
 }
 
 /** The capture's metadata: the log's clock as the monotonic clock, its end at `endWallNs` (the log file's time). */
@@ -122,6 +127,7 @@ export function importMeta(p: PreparedImport, name: string, app: string, endWall
     startMonoNs: first,
     notes: [`imported from ${name} (${p.format} format), ${p.messages.length} messages`, ...p.notes],
     ...(peer ? { peer } : {}),
+    ...(p.absent.length > 0 ? { absent: p.absent } : {}),
   };
 }
 
@@ -143,6 +149,7 @@ export function recordImport(p: PreparedImport, meta: CaptureMeta, sink: RecordC
     startMonoNs: meta.startMonoNs,
     startWallNs: meta.startWallNs,
     conformance: { peer: meta.peer ?? null },
+    ...(meta.absent ? { absent: meta.absent } : {}),
   });
   // A live recorder flushes every FLUSH_NS and expires requests then: so does an import, on the log's clock.
   let flushed = now;

@@ -7,7 +7,7 @@
 import { XEN_MAX_MSG_SIZE } from '../../protocol/detect';
 import { HEADER_SIZE } from '../../protocol/messages';
 import type { Direction, Revision } from '../../protocol/types';
-import type { PeerName } from '../conformance';
+import type { AbsentField, PeerName } from '../conformance';
 
 /** One message found in a log. */
 export interface LoggedMessage {
@@ -25,6 +25,8 @@ export interface ParsedLog {
   messages: LoggedMessage[];
   /** What the parser noticed, with line numbers (payloads cut short, fields it had to assume). */
   notes: string[];
+  /** Message fields the log does not print (recorded as stand-ins, judged by no rule). */
+  absent: AbsentField[];
 }
 
 export const LOG_FORMATS = ['hex', 'linux', 'qemu', 'xen', 'optee'] as const;
@@ -117,7 +119,7 @@ function parseHexLines(lines: readonly string[], accept: (rest: string) => boole
     if (bytes.length < MIN_HEADER) return;
     messages.push({ line: i + 1, timeNs, dir, bytes, headerOnly: false });
   });
-  return { messages, notes };
+  return { messages, notes, absent: [] };
 }
 
 /** What a response, request or event of this header travels as, when the log does not say. */
@@ -143,7 +145,7 @@ const LEADING_PAIRS = /^(?:[0-9a-f]{2}(?:\s+|$))+/i;
 function parsePrint(lines: readonly string[]): ParsedLog {
   const messages: LoggedMessage[] = [];
   const notes: string[] = [];
-  let tokenNoted = false;
+  let tokenless = false;
   for (let i = 0; i < lines.length; i++) {
     const { timeNs, rest } = takeTime(lines[i]!.replace(XEN_PREFIX, ''));
     const h = PRINT_HEADER.exec(rest);
@@ -171,8 +173,7 @@ function parsePrint(lines: readonly string[]): ParsedLog {
     if (headerSize === 6 || (overflow && payload.length === 38)) head = [type, msgId, devNum & 0xff, devNum >> 8, msgSize & 0xff, msgSize >> 8];
     else if (headerSize === 8) {
       head = [type, msgId, devNum & 0xff, devNum >> 8, 0, 0, msgSize & 0xff, msgSize >> 8];
-      if (!tokenNoted) notes.push(`line ${i + 1}: virtio_msg_print shows no token: 8-byte headers are recorded with token 0, so findings about tokens say nothing about the peer`);
-      tokenNoted = true;
+      tokenless = true;
     } else {
       notes.push(`line ${i + 1}: ${h[1]} msg_size ${msgSize} with ${payload.length} payload bytes printed fits neither a 6- nor an 8-byte header; skipped`);
       continue;
@@ -180,7 +181,8 @@ function parsePrint(lines: readonly string[]): ParsedLog {
     if (overflow) notes.push(`line ${i + 1}: ${h[1]} msg_size ${msgSize} is more than the print shows ("Size overflow!"): recorded with the ${payload.length} bytes printed`);
     messages.push({ line: i + 1, timeNs, dir: null, bytes: Uint8Array.from([...head, ...payload]), headerOnly: false });
   }
-  return { messages, notes };
+  // The print shows every field of a 6-byte header; an 8-byte header's token is not among them.
+  return { messages, notes, absent: tokenless ? ['token'] : [] };
 }
 
 // ---- OP-TEE -----------------------------------------------------------------------------------
@@ -201,8 +203,7 @@ function parseOptee(lines: readonly string[]): ParsedLog {
     const bytes = Uint8Array.from([type, msgId, devNum & 0xff, devNum >> 8, 0, 0, msgSize & 0xff, msgSize >> 8]);
     messages.push({ line: i + 1, timeNs: null, dir: 'driver-to-device', bytes, headerOnly: true });
   });
-  const notes = messages.length > 0 ? ['OP-TEE logs message headers only (type, msg_id, dev_id, msg_size): each record holds the 8-byte header with token 0, so a message with a payload shows a size mismatch'] : [];
-  return { messages, notes };
+  return { messages, notes: [], absent: ['token', 'payload'] };
 }
 
 // ---- the presets ------------------------------------------------------------------------------
