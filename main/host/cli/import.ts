@@ -26,12 +26,8 @@ export async function cmdImport(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { format: { type: 'string' }, rev: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { format: { type: 'string' }, rev: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
   });
-  if (values.help) {
-    out(IMPORT_HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`import takes one LOG file, saw ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
   const format = values.format;
   if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format expects one of ${LOG_FORMATS.join(', ')}, saw "${format}"`);
