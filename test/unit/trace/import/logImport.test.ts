@@ -10,12 +10,19 @@ import { fromRecords, toRecords } from '../../../../src/trace/block';
 import { checkRecords } from '../../../../src/trace/conformance';
 import { describeRecord } from '../../../../src/trace/describe';
 import { metaFromJson, metaToJson } from '../../../../src/trace/meta';
-import { importMeta, prepareImport, recordImport } from '../../../../src/trace/import/logImport';
+import { importedMessages, importMeta, planImport, recordImport, type ImportOptions } from '../../../../src/trace/import/logImport';
 import { LOG_FORMATS, PRESETS } from '../../../../src/trace/import/presets';
 import { indexedBlock, indexRecords } from '../../../../src/trace/block';
 import type { TraceRecord } from '../../../../src/trace/record';
 import { parseHex, toHex } from '../../../../src/util/hex';
 import { SAMPLES } from './samples';
+
+/** Both passes over a log given as text: the plan, its lines, and the messages the second pass reads. */
+function prepareImport(text: string, opts: ImportOptions = {}) {
+  const lines = text.split(/\r?\n/);
+  const p = planImport(lines, opts);
+  return p.ok ? { ok: true as const, value: { ...p.value, lines, messages: [...importedMessages(p.value, lines)] } } : p;
+}
 
 function imported(format: (typeof LOG_FORMATS)[number], text = SAMPLES[format].text) {
   const p = prepareImport(text, { format });
@@ -27,13 +34,13 @@ function records(format: (typeof LOG_FORMATS)[number]): TraceRecord[] {
   const p = imported(format);
   const meta = importMeta(p, `${format}.log`, 'test', 1_000_000_000_000n);
   const chunks: Uint8Array[] = [];
-  recordImport(p, meta, { writeChunk: (payload) => chunks.push(payload.slice()) });
+  recordImport(p, p.lines, meta, { writeChunk: (payload) => chunks.push(payload.slice()) });
   return chunks.flatMap((c) => toRecords([indexedBlock(indexRecords(c))]));
 }
 
 function recorded(p: ReturnType<typeof imported>, meta: ReturnType<typeof importMeta>) {
   const chunks: Uint8Array[] = [];
-  recordImport(p, meta, { writeChunk: (c) => chunks.push(c.slice()) });
+  recordImport(p, p.lines, meta, { writeChunk: (c) => chunks.push(c.slice()) });
   return chunks.map((c) => indexedBlock(indexRecords(c)));
 }
 
@@ -169,7 +176,7 @@ describe('log import details', () => {
     if (!p.ok) throw new Error(p.error);
     const meta = importMeta(p.value, 'x.log', 'test', 10n ** 18n);
     const chunks: Uint8Array[] = [];
-    recordImport(p.value, meta, { writeChunk: (c) => chunks.push(c.slice()) });
+    recordImport(p.value, p.value.lines, meta, { writeChunk: (c) => chunks.push(c.slice()) });
     const recs = chunks.flatMap((c) => toRecords([indexedBlock(indexRecords(c))]));
     expect(recs.map((r) => describeRecord(r).name)).toEqual(['GET_DEVICE_INFO', 'NO_RESPONSE', 'FINDING', 'GET_DEVICE_STATUS', 'GET_DEVICE_STATUS']);
     expect(recs[1]!.monoNs).toBe(2_000_000_000n);
