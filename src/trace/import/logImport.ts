@@ -107,14 +107,18 @@ export function planImport(lines: Iterable<string>, opts: ImportOptions = {}): R
   const candidates = (opts.format === undefined ? GUESS_ORDER : [opts.format]).map(candidate);
   let n = 0;
   let xenConsole = false;
+  // Xen's preset only for a log with Xen's console prefix.
+  const eligible = (c: Candidate): boolean => c.count > 0 && (opts.format !== undefined || c.format !== 'xen' || xenConsole);
   for (const line of lines) {
     n++;
     if (!xenConsole && isXenLine(line)) xenConsole = true;
     for (const c of candidates) c.reader.line(line, n);
+    // Once a preset qualifies, the less specific ones after it can never be chosen: stop reading with them.
+    const first = candidates.findIndex(eligible);
+    if (first >= 0 && first < candidates.length - 1) candidates.length = first + 1;
   }
   for (const c of candidates) c.reader.end();
-  // Xen's preset only for a log with Xen's console prefix.
-  const chosen = candidates.find((c) => c.count > 0 && (opts.format !== undefined || c.format !== 'xen' || xenConsole));
+  const chosen = candidates.find(eligible);
   if (chosen === undefined) {
     if (opts.format === undefined) return { ok: false, error: `no virtio-msg message found in ${n} lines; expected one of the formats ${LOG_FORMATS.join(', ')} (amp-workbench import --help shows each)` };
     return { ok: false, error: `no message in the ${opts.format} format found in ${n} lines; expected lines like "${PRESETS[opts.format].example}"` };
