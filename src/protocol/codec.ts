@@ -69,6 +69,8 @@ interface Compiled {
   readonly request: Plan | null;
   readonly response: Plan | null;
   readonly event: Plan | null;
+  /** MessageDef.seen compiled: a known peer's other request layout, told by its msg_size. */
+  readonly seenRequest: { plan: Plan; who: string } | null;
 }
 
 function opOf(f: FieldDef): number {
@@ -133,6 +135,7 @@ function compile(def: MessageDef): Compiled {
     request: plan('request'),
     response: plan('response'),
     event: plan('event'),
+    seenRequest: def.seen?.request ? { plan: compileLayout(`${def.name} request`, def.seen.request.layout), who: def.seen.request.who } : null,
   };
 }
 
@@ -305,7 +308,14 @@ export function decode(bytes: Uint8Array, rev: Revision, opts?: DecodeOptions): 
     problem(problems, Math.max(mso, 0), 'oversize', `msg_size ${sized(msgSize)} exceeds ${whose} ${max}`);
   }
 
-  const plan = (c.isEvent ? c.event : kind === 'response' ? c.response : c.request)!;
+  let plan = (c.isEvent ? c.event : kind === 'response' ? c.response : c.request)!;
+  const seen = kind === 'request' ? c.seenRequest : null;
+  if (seen !== null && sizeChecks && declared === seen.plan.fixedSize && declared !== plan.fixedSize) {
+    // What the peer sends, decoded as it is, with the mismatch said: the table's size and fields against the bytes'.
+    const names = (p: Plan): string => p.steps.map((x) => x.name).join(', ');
+    problem(problems, mso, 'size-mismatch', `${plan.label} is ${plan.fixedSize} bytes in ${rev} (${names(plan)}), but msg_size is ${declared}: the ${seen.plan.fixedSize}-byte layout of ${seen.who} (${names(seen.plan)}), decoded as such`);
+    plan = seen.plan;
+  }
   // Constructing a DataView costs about as much as the rest of a small decode (Node 20), so
   // only plans with 64-bit fields get one; narrower integers are read from the bytes directly.
   const dv = plan.wide ? new DataView(bytes.buffer, bytes.byteOffset, n) : null;

@@ -79,6 +79,14 @@ export interface MessageDef {
   layouts: Readonly<Partial<Record<MessageKind, Layout>>>;
   /** Where the layout comes from (docs/protocol.md section or source). */
   ref: string;
+  /** Another layout a known peer sends under this id instead, told apart by its msg_size (decoded, and flagged). */
+  seen?: Readonly<Partial<Record<MessageKind, SeenLayout>>>;
+}
+
+export interface SeenLayout {
+  layout: Layout;
+  /** Whose layout it is, for the problem that names the mismatch. */
+  who: string;
 }
 
 export interface HeaderDef {
@@ -143,6 +151,8 @@ interface MsgSpec {
   request?: LayoutSpec;
   response?: LayoutSpec;
   event?: LayoutSpec;
+  /** Layouts a known peer sends instead, on the revisions it does so (MessageDef.seen). */
+  seen?: Partial<Record<MessageKind, { layout: Partial<Record<Modern, Fields>>; who: string }>>;
 }
 
 const upTo = (r2r3: Fields, r4: Fields): LayoutSpec => ({ r2: r2r3, r3: r2r3, r4 });
@@ -278,6 +288,9 @@ const BUS: readonly MsgSpec[] = [
     id: 0x80, name: 'BUS_VERSION', ref: '§12.4', family: 'ff-a',
     request: ffa(ffaVersionR2('driver_version'), [u32('bus_version'), u32('transport_revision')]),
     response: ffa(ffaVersionR2('device_version'), [u32('bus_version'), u32('transport_revision'), u32('transport_features'), FFA_FEATURES_C, u16('area_num')]),
+    // OP-TEE's 2025 FF-A binding (core/arch/arm/kernel/virtio_msg_ffa.c, struct msg_version_req)
+    // takes the RFC's 18-byte request under the 8-byte header (msg_size 26); its response is (c)'s.
+    seen: { request: { layout: { r3: ffaVersionR2('driver_version'), r4: ffaVersionR2('driver_version') }, who: "OP-TEE 2025's request (the RFC's bus_ffa_version, docs/protocol.md §12.4 (b))" } },
   },
   // The area messages are the same in every generation since the RFC.
   {
@@ -388,7 +401,12 @@ function build(rev: Revision): MessageDef[] {
       if (s.response) layouts.response = layout(rev, s.response, ext);
       if (s.event) layouts.event = layout(rev, s.event, ext);
       const kinds: MessageKind[] = s.event ? ['event'] : ['request', 'response'];
-      defs.push({ revision: rev, bus, msgId: s.id, name: s.name, family, kinds, layouts, ref: s.ref });
+      const seen: Partial<Record<MessageKind, SeenLayout>> = {};
+      for (const [kind, alt] of Object.entries(s.seen ?? {}) as [MessageKind, NonNullable<MsgSpec['seen']>[MessageKind]][]) {
+        const fields = rev === 'r0' ? undefined : alt!.layout[rev];
+        if (fields) seen[kind] = { layout: layout(rev, fields, false), who: alt!.who };
+      }
+      defs.push({ revision: rev, bus, msgId: s.id, name: s.name, family, kinds, layouts, ref: s.ref, ...(Object.keys(seen).length > 0 ? { seen } : {}) });
     }
   }
   return defs;

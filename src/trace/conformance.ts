@@ -30,35 +30,46 @@ export interface Rule {
   description: string;
   /** Codec problems this rule reports (rules about one message's bytes). */
   problems?: readonly ProblemCode[];
+  /** Message fields the rule reads: a capture without one of them (CaptureMeta.absent) cannot be judged by it. */
+  needs?: readonly AbsentField[];
 }
+
+/**
+ * Message fields a capture can lack because its source never held them: an imported log whose
+ * format does not print the token (virtio_msg_print) or the payload (OP-TEE's header lines),
+ * docs/formats.md §5. What each lacks is recorded as a stand-in (token 0, the header alone),
+ * so no rule that reads it may judge.
+ */
+export const ABSENT_FIELDS = ['token', 'payload'] as const;
+export type AbsentField = (typeof ABSENT_FIELDS)[number];
 
 /**
  * Every rule. A finding record stores its rule as an index into this table, so entries are only
  * ever appended (like PROBLEM_CODES).
  */
 export const RULES = [
-  { id: 'msg-size-exact', section: 'virtio-msg §4.1, §6.17', severity: 'error', description: "msg_size is the message's layout size, header included, and the bytes hold it", problems: ['size-mismatch', 'truncated'] },
+  { id: 'msg-size-exact', section: 'virtio-msg §4.1, §6.17', severity: 'error', description: "msg_size is the message's layout size, header included, and the bytes hold it", problems: ['size-mismatch', 'truncated'], needs: ['payload'] },
   { id: 'msg-size-max', section: 'virtio-msg §8, §17.1', severity: 'error', description: 'no message exceeds the bus maximum message size', problems: ['oversize'] },
-  { id: 'reserved-zero', section: 'virtio-msg §4.1, §17.1', severity: 'warning', description: 'reserved type bits, reserved words and padding are zero', problems: ['reserved-bits', 'trailing-bytes'] },
+  { id: 'reserved-zero', section: 'virtio-msg §4.1, §17.1', severity: 'warning', description: 'reserved type bits, reserved words and padding are zero', problems: ['reserved-bits', 'trailing-bytes'], needs: ['payload'] },
   { id: 'msg-id-known', section: 'virtio-msg §5', severity: 'warning', description: 'msg_id is defined in the revision and namespace', problems: ['unknown-id'] },
-  { id: 'field-value', section: 'virtio-msg §6', severity: 'warning', description: 'fields hold values the protocol defines', problems: ['bad-field'] },
+  { id: 'field-value', section: 'virtio-msg §6', severity: 'warning', description: 'fields hold values the protocol defines', problems: ['bad-field'], needs: ['payload'] },
   { id: 'event-no-response-bit', section: 'virtio-msg §4.1', severity: 'error', description: 'an event never has the response bit set', problems: ['event-response'] },
   { id: 'response-to-request', section: 'virtio-msg §7', severity: 'error', description: 'a response answers an outstanding request' },
   { id: 'response-type', section: 'virtio-msg §7', severity: 'error', description: 'response type = request type | 1' },
-  { id: 'R4-token-echo', section: 'virtio-msg §7, §17.2', severity: 'error', description: 'R4: the device copies the request token into its response' },
-  { id: 'R3-token-echo', section: 'amp-bus §3.1', severity: 'warning', description: 'R3 on the AMP bus: a response echoes its request token' },
-  { id: 'request-token-nonzero', section: 'amp-bus §3.1', severity: 'warning', description: 'R3/R4 requests carry a non-zero token' },
-  { id: 'event-token-zero', section: 'virtio-msg §4.1', severity: 'warning', description: 'R3/R4 events carry token 0' },
+  { id: 'R4-token-echo', section: 'virtio-msg §7, §17.2', severity: 'error', description: 'R4: the device copies the request token into its response', needs: ['token'] },
+  { id: 'R3-token-echo', section: 'amp-bus §3.1', severity: 'warning', description: 'R3 on the AMP bus: a response echoes its request token', needs: ['token'] },
+  { id: 'request-token-nonzero', section: 'amp-bus §3.1', severity: 'warning', description: 'R3/R4 requests carry a non-zero token', needs: ['token'] },
+  { id: 'event-token-zero', section: 'virtio-msg §4.1', severity: 'warning', description: 'R3/R4 events carry token 0', needs: ['token'] },
   { id: 'request-answered', section: 'virtio-msg §11, §17.2', severity: 'error', description: 'every request is answered before its timeout' },
-  { id: 'status-transition', section: 'virtio-msg §14.2, appendix C', severity: 'error', description: 'a status write keeps every bit the device holds; only 0 (reset) clears bits' },
-  { id: 'features-ok-after-write', section: 'virtio-msg §14.2 steps 6-7', severity: 'error', description: 'FEATURES_OK is set only after SET_DRIVER_FEATURES since the last reset' },
-  { id: 'driver-ok-after-features-ok', section: 'virtio-msg §14.2 step 10', severity: 'error', description: 'DRIVER_OK is set only together with FEATURES_OK' },
-  { id: 'vqueue-absent-sentinel', section: 'virtio-msg §6.7', severity: 'warning', description: 'R4: GET_VQUEUE of an unavailable queue (max_size 0) is all zero but the index' },
-  { id: 'vqueue-unconfigured-size', section: 'virtio-msg §6.7, §17.1', severity: 'warning', description: 'GET_VQUEUE of a queue not set up since reset reports cur_size 0' },
-  { id: 'queue-index-range', section: 'virtio-msg §14.5', severity: 'error', description: "queue indices are below the device's max_virtqueues; a virtqueue's avail.idx runs at most its size ahead of used.idx" },
+  { id: 'status-transition', section: 'virtio-msg §14.2, appendix C', severity: 'error', description: 'a status write keeps every bit the device holds; only 0 (reset) clears bits', needs: ['payload'] },
+  { id: 'features-ok-after-write', section: 'virtio-msg §14.2 steps 6-7', severity: 'error', description: 'FEATURES_OK is set only after SET_DRIVER_FEATURES since the last reset', needs: ['payload'] },
+  { id: 'driver-ok-after-features-ok', section: 'virtio-msg §14.2 step 10', severity: 'error', description: 'DRIVER_OK is set only together with FEATURES_OK', needs: ['payload'] },
+  { id: 'vqueue-absent-sentinel', section: 'virtio-msg §6.7', severity: 'warning', description: 'R4: GET_VQUEUE of an unavailable queue (max_size 0) is all zero but the index', needs: ['payload'] },
+  { id: 'vqueue-unconfigured-size', section: 'virtio-msg §6.7, §17.1', severity: 'warning', description: 'GET_VQUEUE of a queue not set up since reset reports cur_size 0', needs: ['payload'] },
+  { id: 'queue-index-range', section: 'virtio-msg §14.5', severity: 'error', description: "queue indices are below the device's max_virtqueues; a virtqueue's avail.idx runs at most its size ahead of used.idx", needs: ['payload'] },
   { id: 'queue-index-forward', section: 'virtio 1.x §2.7 (split virtqueue)', severity: 'error', description: "a virtqueue's avail.idx and used.idx only move forward" },
-  { id: 'event-used-after-used-ring', section: 'virtio-msg §10.2', severity: 'warning', description: 'EVENT_USED is sent only after the used ring moved' },
-  { id: 'event-dev-num', section: 'virtio-msg §14.5', severity: 'error', description: 'a device event names a device that answered GET_DEVICE_INFO' },
+  { id: 'event-used-after-used-ring', section: 'virtio-msg §10.2', severity: 'warning', description: 'EVENT_USED is sent only after the used ring moved', needs: ['payload'] },
+  { id: 'event-dev-num', section: 'virtio-msg §14.5', severity: 'error', description: 'a device event names a device that answered GET_DEVICE_INFO', needs: ['payload'] },
   { id: 'bus-queue-index', section: 'amp-bus §4.1, §4.2', severity: 'error', description: "the peer's bus queue producer and consumer indices stay within 0..N-1" },
   { id: 'response-once', section: 'virtio-msg §7', severity: 'error', description: 'a request is answered once: no stale or repeated copy of an answer' },
   { id: 'response-dev-num', section: 'virtio-msg §7', severity: 'error', description: "a response names its request's dev_num" },
@@ -132,6 +143,28 @@ export interface EvaluatorOptions {
   peer?: PeerName | null;
   /** Findings of one rule reported at most this many times (the live recorder); default unlimited. */
   limitPerRule?: number;
+  /** Fields the capture's source did not hold (CaptureMeta.absent): rules that need them are not evaluated. */
+  absent?: readonly AbsentField[];
+}
+
+/** The rules a capture lacking `absent` cannot be judged by (RULES' `needs`). */
+export function uncheckedRules(absent: readonly AbsentField[]): Rule[] {
+  return RULES.filter((r: Rule) => r.needs?.some((f) => absent.includes(f)) ?? false);
+}
+
+/** The codec problems of those rules: what the stand-in bytes of an absent field would raise. */
+export function absentProblems(absent: readonly AbsentField[]): readonly ProblemCode[] {
+  return uncheckedRules(absent).flatMap((r) => r.problems ?? []);
+}
+
+/** What stands in for an absent field in the records. */
+const STAND_IN: Readonly<Record<AbsentField, string>> = { token: 'token (recorded as 0)', payload: 'payload bytes (records hold the header alone)' };
+
+/** The capture note saying once which rules could not judge, and why; null when every rule could. */
+export function uncheckedNote(absent: readonly AbsentField[], source: string): string | null {
+  const rules = uncheckedRules(absent);
+  if (rules.length === 0) return null;
+  return `${source} holds no ${absent.map((f) => STAND_IN[f]).join(' and no ')}: not checked: ${rules.map((r) => r.id).join(', ')}`;
 }
 
 const NONE: readonly Finding[] = Object.freeze([]);
@@ -290,6 +323,8 @@ const dirText = (dir: Direction | null): string => (dir === 'device-to-driver' ?
 export class ConformanceEvaluator {
   private readonly peer: PeerName | null;
   private readonly limit: number;
+  /** By RULES index: 1 when the rule needs a field the capture lacks. */
+  private readonly unchecked = new Uint8Array(RULES.length);
   private readonly counts = new Uint32Array(RULES.length);
   private readonly severityCounts = new Float64Array(SEVERITIES.length);
   private readonly devices = new Map<number, DeviceState>();
@@ -303,6 +338,7 @@ export class ConformanceEvaluator {
   constructor(opts: EvaluatorOptions = {}) {
     this.peer = opts.peer ?? null;
     this.limit = opts.limitPerRule ?? Infinity;
+    for (const r of uncheckedRules(opts.absent ?? [])) this.unchecked[R[r.id as RuleId]] = 1;
   }
 
   /** Findings so far by severity, those beyond the per-rule limit included. */
@@ -552,6 +588,7 @@ export class ConformanceEvaluator {
   }
 
   private raise(rule: number, v: RecordView, about: string, message: string, seq = v.seq): void {
+    if (this.unchecked[rule] === 1) return;
     const r: Rule = RULES[rule]!;
     const quirk = this.peer === null ? undefined : QUIRKS[this.peer].find((q) => q.rule === r.id && (q.messages === undefined || q.messages.includes(about)));
     const severity = quirk === undefined ? r.severity : 'info';

@@ -5,7 +5,7 @@
  */
 import { REVISIONS, type Revision } from '../protocol/types';
 import type { Result } from '../util/result';
-import { PEERS, type PeerName } from './conformance';
+import { ABSENT_FIELDS, PEERS, type AbsentField, type PeerName } from './conformance';
 
 export const CAPTURE_FORMAT = 'amp-trace/1';
 
@@ -28,6 +28,8 @@ export interface CaptureMeta {
   notes: string[];
   /** The board profile's known peer: its quirk profile applies to the conformance findings (absent: none). */
   peer?: PeerName;
+  /** Message fields the source never held (an imported log that does not print them): no rule judges them (absent: all held). */
+  absent?: AbsentField[];
 }
 
 export interface CaptureMetaJson extends Omit<CaptureMeta, 'startWallNs' | 'startMonoNs'> {
@@ -58,6 +60,8 @@ export function metaFromJson(v: unknown): MetaParse {
   if (!Array.isArray(o['notes']) || !o['notes'].every((n) => typeof n === 'string')) return bad('notes', 'an array of strings');
   const peer = o['peer'];
   if (peer !== undefined && !PEERS.includes(peer as PeerName)) return bad('peer', `absent or one of ${PEERS.join(', ')}`);
+  const absent = o['absent'];
+  if (absent !== undefined && !(Array.isArray(absent) && absent.every((f) => ABSENT_FIELDS.includes(f as AbsentField)))) return bad('absent', `absent or a list of ${ABSENT_FIELDS.join(', ')}`);
   return {
     ok: true,
     value: {
@@ -72,6 +76,7 @@ export function metaFromJson(v: unknown): MetaParse {
       startMonoNs,
       notes: [...(o['notes'] as string[])],
       ...(peer === undefined ? {} : { peer: peer as PeerName }),
+      ...(absent === undefined ? {} : { absent: [...(absent as AbsentField[])] }),
     },
   };
 }

@@ -17,7 +17,7 @@ import { checkFraming, Matcher, noResponseText, type MatchEntry, type VerdictKin
 import { decode } from '../protocol/index';
 import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
-import { ConformanceEvaluator, ruleIndex, SEVERITIES, type PeerName } from './conformance';
+import { absentProblems, ConformanceEvaluator, ruleIndex, SEVERITIES, type AbsentField, type PeerName } from './conformance';
 import {
   dirCode,
   encodeVqIndex,
@@ -63,6 +63,8 @@ export interface RecorderOptions {
   startWallNs?: bigint;
   /** Evaluate the conformance rules on every record (conformance.ts), with the peer's quirk profile. */
   conformance?: { peer: PeerName | null };
+  /** Fields the messages' source never held (CaptureMeta.absent): their stand-ins raise no problem and no finding. */
+  absent?: readonly AbsentField[];
 }
 
 /** A request as recorded: its record, and once it expired its no-response marker. */
@@ -170,6 +172,9 @@ export class Recorder {
   private readonly cache: (Summary | undefined)[] = new Array<Summary | undefined>(DECODE_CACHE_SLOTS);
   private readonly conformance: ConformanceEvaluator | null;
   private readonly view: RecordView;
+  /** Codec problems kept: those about fields the source never held are the stand-ins', not the peer's. */
+  private readonly keptProblems: number;
+  private readonly payloadHeld: boolean;
 
   /** Clock anchors: wall = startWallNs + (mono - startMonoNs). */
   readonly startMonoNs: bigint;
@@ -194,7 +199,10 @@ export class Recorder {
     if (this.rev !== null) for (const dir of [DRIVER_TO_DEVICE, 3 - DRIVER_TO_DEVICE]) this.matchers[dir] = new Matcher(this.rev);
     const max = this.maxSize === undefined ? {} : { maxSize: this.maxSize };
     this.decodeOpts = { 'driver-to-device': { direction: 'driver-to-device', ...max }, 'device-to-driver': { direction: 'device-to-driver', ...max } };
-    this.conformance = opts.conformance ? new ConformanceEvaluator({ peer: opts.conformance.peer, limitPerRule: FINDINGS_PER_RULE }) : null;
+    const absent = opts.absent ?? [];
+    this.keptProblems = ~problemMask(absentProblems(absent)) >>> 0;
+    this.payloadHeld = !absent.includes('payload');
+    this.conformance = opts.conformance ? new ConformanceEvaluator({ peer: opts.conformance.peer, limitPerRule: FINDINGS_PER_RULE, absent }) : null;
     this.view = new RecordView(this.buf);
     this.schedule();
   }
@@ -241,7 +249,7 @@ export class Recorder {
     let latency = 0n;
     if (this.rev !== null) {
       const h = this.headerOf(dir, dirByte, bytes);
-      problems = h.problems;
+      problems = h.problems & this.keptProblems;
       if (h.kind === null) {
         flags |= F_NO_HEADER;
       } else {
@@ -282,7 +290,7 @@ export class Recorder {
             pairSeq = verdict === 'late' ? request.markerSeq : request.seq;
           }
           if (verdict === 'late') flags |= F_LATE;
-          if (verdict === 'answer' && h.msgSize !== bytes.length && checkFraming(this.rev, h.msgSize, bytes.length) !== null) problems |= MALFORMED_MASK;
+          if (verdict === 'answer' && this.payloadHeld && h.msgSize !== bytes.length && checkFraming(this.rev, h.msgSize, bytes.length) !== null) problems |= MALFORMED_MASK;
         }
       }
     }

@@ -38,6 +38,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['analysis', () => load('./analysis.bench')],
   ['extcap', () => load('./extcap.bench')],
   ['loopback', () => load('./loopback.bench')],
+  ['import', () => load('./import.bench')],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */
@@ -74,6 +75,7 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['loopback', 'responseP99Us', '<= 100', (v) => v <= 100],
   ['ringTap', 'nativeMaxPerSecond', '>= 200000', (v) => v >= 200_000],
   ['ringTap', 'bridge2MbaudPerSecond', '>= 2000', (v) => v >= 2000],
+  ['import', 'peakRssMB2M', '< 300', (v) => v < 300],
 ];
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ import { indexedBlock, indexRecords, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
 import { generateDissector } from '../../src/trace/dissector';
 import { exportRecords } from '../../src/trace/exportWriter';
-import { importMeta, prepareImport, recordImport } from '../../src/trace/import/logImport';
+import { importMeta, planImport, recordImport } from '../../src/trace/import/logImport';
 import { PcapngWriter } from '../../src/trace/pcapng';
 import { fromRecords } from '../../src/trace/block';
 import { SAMPLES } from '../unit/trace/import/samples';
@@ -21,11 +21,12 @@ describe.skipIf(!HAVE_TSHARK)('tshark on FF-A bus messages (skipped when tshark 
   let ws: ReturnType<typeof toolDir>;
   let file: string;
   let lua: string;
-  const p = prepareImport(SAMPLES.linux.text, { format: 'linux' });
+  const lines = SAMPLES.linux.text.split('\n');
+  const p = planImport(lines, { format: 'linux' });
   if (!p.ok) throw new Error(p.error);
   const meta = importMeta(p.value, 'linux.log', 'test', 10n ** 18n);
   const chunks: Uint8Array[] = [];
-  recordImport(p.value, meta, { writeChunk: (c) => chunks.push(c.slice()) });
+  recordImport(p.value, lines, meta, { writeChunk: (c) => chunks.push(c.slice()) });
   const records = chunks.flatMap((c) => toRecords([indexedBlock(indexRecords(c))]));
 
   beforeAll(() => {

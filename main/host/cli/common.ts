@@ -18,7 +18,31 @@ export const BOARD_OPTIONS = {
 export class UsageError extends Error {}
 
 export function out(text: string): void {
-  process.stdout.write(text + '\n');
+  if (!stdoutClosed) process.stdout.write(text + '\n');
+}
+
+/** The reader of standard output went away (`decode … | head`): nothing more is written there. */
+let stdoutClosed = false;
+/** What a closed standard output stops: the running session commands (onInterrupt). */
+const onStdoutClosed = new Set<() => void>();
+
+/**
+ * A reader that stops reading (`| head`, a closed pager) closes the pipe: the command ends
+ * quietly with status 0, as other command-line tools do, instead of failing on EPIPE. A command
+ * with a session stops it as on Ctrl-C, so the capture is closed; any other command exits.
+ * Other write errors (a full disk behind `> FILE`) are failures, said in words.
+ */
+export function watchStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') {
+      process.stderr.write(`amp-workbench: cannot write to standard output: ${systemErrorText(e)}\n`);
+      process.exit(1);
+    }
+    if (stdoutClosed) return;
+    stdoutClosed = true;
+    if (onStdoutClosed.size === 0) process.exit(0);
+    for (const stop of onStdoutClosed) stop();
+  });
 }
 
 export function loadProfile(values: { board?: string | undefined; profile?: string | undefined }): BoardProfile {
@@ -71,14 +95,20 @@ export function onInterrupt(): { signal: AbortSignal; exitCode(): number | null;
     code = sig === 'SIGINT' ? INTERRUPTED.SIGINT : INTERRUPTED.SIGTERM;
     controller.abort(sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'terminated (SIGTERM)');
   };
+  const closed = (): void => {
+    code ??= 0;
+    controller.abort('standard output closed');
+  };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  onStdoutClosed.add(closed);
   return {
     signal: controller.signal,
     exitCode: () => code,
     dispose() {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
+      onStdoutClosed.delete(closed);
     },
   };
 }
@@ -90,7 +120,8 @@ export function countLine(problems: number, findings: number): string {
 
 /** A command's last line: after a text report on stdout; on stderr with --json, so stdout stays one JSON document. */
 export function printCount(problems: number, findings: number, json: boolean): void {
-  (json ? process.stderr : process.stdout).write(countLine(problems, findings) + '\n');
+  if (json) process.stderr.write(countLine(problems, findings) + '\n');
+  else out(countLine(problems, findings));
 }
 
 /** Prints the link's notices (polling instead of interrupts…) to stderr. */

@@ -12,8 +12,8 @@ import { LINK_SPEC_HELP } from '../links/spec';
 import { AUTOMATIC_CAPTURES_KEPT, DEFAULT_CAPTURES_DIR, ROLLING_CAPTURE_BYTES } from '../trace/trace';
 import { cmdWiresharkExtcap } from '../extcap/command';
 import { cmdCapture, cmdExercise, cmdProbe } from './board';
-import { INTERRUPTED, out, printCount, table, UsageError } from './common';
-import { cmdImport } from './import';
+import { INTERRUPTED, out, printCount, table, UsageError, watchStdout } from './common';
+import { cmdImport, IMPORT_HELP } from './import';
 import { cmdMonitor } from './monitor';
 import { cmdServe } from './serve';
 import { cmdServeDevice } from './serveDevice';
@@ -64,7 +64,8 @@ lava-test-case (in a LAVA test shell). CAPTURE is a capture folder, or a pcapng 
 exported; T is a time from the capture's start (1.5s, 200ms). The default board is ${DEFAULT_BOARD}
 (simulated).
 Exit status: 0 ok, 1 the board, a message or a capture failed (decode: a message has problems),
-2 bad usage; check: 1 when the capture has conformance errors.`;
+2 bad usage; check: 1 when the capture has conformance errors. A reader that closes standard output
+(| head) ends any command quietly with 0 (a running capture is closed first).`;
 
 async function cmdBoards(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
@@ -168,6 +169,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   'serve-device': cmdServeDevice,
 };
 
+/** Commands with more to say than their HELP lines. */
+const OWN_HELP: Readonly<Record<string, string>> = { import: IMPORT_HELP };
+
 /** A command's own usage lines of HELP (its line and the indented ones that continue it), and the notes under them. */
 function commandHelp(cmd: string): string {
   const lines = HELP.split('\n');
@@ -189,12 +193,13 @@ async function main(argv: string[]): Promise<number> {
   if (!run) throw new UsageError(`unknown command "${cmd}"; expected one of: ${Object.keys(COMMANDS).join(', ')}`);
   // Every command answers --help with its usage instead of refusing the option.
   if (rest.includes('--help') || rest.includes('-h')) {
-    out(commandHelp(cmd));
+    out(OWN_HELP[cmd] ?? commandHelp(cmd));
     return 0;
   }
   return run(rest);
 }
 
+watchStdout();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

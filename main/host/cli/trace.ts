@@ -111,7 +111,7 @@ export async function cmdCheck(argv: string[]): Promise<number> {
   const sinks = resultSinks(values);
   const capture = openCaptureArg(positionals[0], 'check');
   const peer = peerArg === undefined ? (capture.meta.peer ?? null) : peerArg === 'none' ? null : (peerArg as PeerName);
-  const report = checkRecords(capture.blocks(), { peer });
+  const report = checkRecords(capture.blocks(), { peer, ...(capture.meta.absent ? { absent: capture.meta.absent } : {}) });
   printNotes(capture);
   const section = new Map<string, string>(RULES.map((r) => [r.id, r.section]));
   const groups = new Map<string, Finding[]>();

@@ -7,7 +7,7 @@
 import { XEN_MAX_MSG_SIZE } from '../../protocol/detect';
 import { HEADER_SIZE } from '../../protocol/messages';
 import type { Direction, Revision } from '../../protocol/types';
-import type { PeerName } from '../conformance';
+import type { AbsentField, PeerName } from '../conformance';
 
 /** One message found in a log. */
 export interface LoggedMessage {
@@ -21,11 +21,22 @@ export interface LoggedMessage {
   headerOnly: boolean;
 }
 
-export interface ParsedLog {
-  messages: LoggedMessage[];
-  /** What the parser noticed, with line numbers (payloads cut short, fields it had to assume). */
-  notes: string[];
+/**
+ * A preset reading a log line by line, so a log of any size is read in constant memory: each
+ * message goes to `emit` once its last line has been seen (a hex dump's continuation rows, a
+ * print's payload lines), the last one at `end()`.
+ */
+export interface LogReader {
+  /** The log's next line; `n` is its 1-based number. */
+  line(raw: string, n: number): void;
+  end(): void;
+  /** What the reader noticed, with line numbers (payloads cut short, continuations out of place). */
+  readonly notes: string[];
+  /** Message fields the log does not print (recorded as stand-ins, judged by no rule). */
+  readonly absent: AbsentField[];
 }
+
+export type Emit = (m: LoggedMessage) => void;
 
 export const LOG_FORMATS = ['hex', 'linux', 'qemu', 'xen', 'optee'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -42,7 +53,7 @@ export interface LogPreset {
   maxMessageSize?: number;
   /** The quirk profile of conformance.ts that applies to this peer's traffic. */
   peer?: PeerName;
-  parse(lines: readonly string[]): ParsedLog;
+  reader(emit: Emit): LogReader;
 }
 
 // ---- shared pieces ----------------------------------------------------------------------------
@@ -94,30 +105,38 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
  * word (tx/rx, >/<, send/recv, req/resp…). A print_hex_dump continuation ("00000010: …", offset
  * > 0) extends the message before it. `accept` picks the lines that can be messages.
  */
-function parseHexLines(lines: readonly string[], accept: (rest: string) => boolean): ParsedLog {
-  const messages: LoggedMessage[] = [];
+function hexReader(accept: (rest: string) => boolean, emit: Emit): LogReader {
   const notes: string[] = [];
-  lines.forEach((raw, i) => {
-    const { timeNs, rest } = takeTime(raw);
-    if (!accept(rest)) return;
-    const m = HEX_TAIL.exec(rest);
-    if (!m) return;
-    const before = rest.slice(0, m.index).trim();
-    const words = before.split(/[\s:]+/).filter((w) => w !== '');
-    const dir = direction(words.at(-1));
-    const offset = m[1] === undefined ? 0 : parseInt(m[1], 16);
-    const bytes = pairs(m[2]!);
-    const prev = messages.at(-1);
-    if (offset > 0) {
-      if (prev && prev.bytes.length === offset) prev.bytes = concat(prev.bytes, bytes);
-      else notes.push(`line ${i + 1}: a hex dump continuation at offset ${offset} follows no message of ${offset} bytes; skipped`);
-      return;
-    }
-    // Fewer bytes than the smallest header (R0's 4) are words of text that look like hex ("a dead end").
-    if (bytes.length < MIN_HEADER) return;
-    messages.push({ line: i + 1, timeNs, dir, bytes, headerOnly: false });
-  });
-  return { messages, notes };
+  /** The last message, still open to continuation rows. */
+  let open: LoggedMessage | null = null;
+  return {
+    notes,
+    absent: [],
+    line(raw, n) {
+      const { timeNs, rest } = takeTime(raw);
+      if (!accept(rest)) return;
+      const m = HEX_TAIL.exec(rest);
+      if (!m) return;
+      const before = rest.slice(0, m.index).trim();
+      const words = before.split(/[\s:]+/).filter((w) => w !== '');
+      const dir = direction(words.at(-1));
+      const offset = m[1] === undefined ? 0 : parseInt(m[1], 16);
+      const bytes = pairs(m[2]!);
+      if (offset > 0) {
+        if (open && open.bytes.length === offset) open.bytes = concat(open.bytes, bytes);
+        else notes.push(`line ${n}: a hex dump continuation at offset ${offset} follows no message of ${offset} bytes; skipped`);
+        return;
+      }
+      // Fewer bytes than the smallest header (R0's 4) are words of text that look like hex ("a dead end").
+      if (bytes.length < MIN_HEADER) return;
+      if (open) emit(open);
+      open = { line: n, timeNs, dir, bytes, headerOnly: false };
+    },
+    end() {
+      if (open) emit(open);
+      open = null;
+    },
+  };
 }
 
 /** What a response, request or event of this header travels as, when the log does not say. */
@@ -134,53 +153,83 @@ const PRINT_HEADER = /virtio-msg: id (\S+) 0x([0-9a-f]+) type 0x([0-9a-f]+) dev_
 const XEN_PREFIX = /^\s*\(XEN\)\s?/;
 const LEADING_PAIRS = /^(?:[0-9a-f]{2}(?:\s+|$))+/i;
 
+interface PrintHeader {
+  name: string;
+  timeNs: bigint | null;
+  type: number;
+  msgId: number;
+  devNum: number;
+  msgSize: number;
+  payload: Uint8Array;
+  overflow: boolean;
+  /** The message's last line so far. */
+  line: number;
+}
+
 /**
  * virtio_msg_print of virtio-msg-prot.h (QEMU include/hw/virtio/virtio-msg-prot.h, Xen
  * xen/include/xen/virtio/std/virtio-msg-prot.h): a header line with the header's fields, then
  * the payload as "%2.2x " bytes, 16 a line. The header size follows from msg_size minus the
  * payload bytes printed (6: R2-shaped, 8: with a token the print does not show, recorded as 0).
  */
-function parsePrint(lines: readonly string[]): ParsedLog {
-  const messages: LoggedMessage[] = [];
+function printReader(emit: Emit): LogReader {
   const notes: string[] = [];
-  let tokenNoted = false;
-  for (let i = 0; i < lines.length; i++) {
-    const { timeNs, rest } = takeTime(lines[i]!.replace(XEN_PREFIX, ''));
-    const h = PRINT_HEADER.exec(rest);
-    if (!h) continue;
-    const [type, msgId, devNum, msgSize] = [h[3], h[2], h[4], h[5]].map((x) => parseInt(x!, 16)) as [number, number, number, number];
-    let payload: Uint8Array = new Uint8Array(0);
-    let overflow = false;
-    // The bytes are printed "%2.2x " 16 a line; the print's decoded extras ("status f ACKNOWLEDGE…",
-    // "set-vqueue: …") follow on the line of the last bytes, or on a line of their own.
-    while (i + 1 < lines.length && payload.length < msgSize - 6) {
-      const next = takeTime(lines[i + 1]!.replace(XEN_PREFIX, '')).rest;
-      if (/Size overflow!/.test(next)) {
-        overflow = true;
-        i++;
-        continue;
-      }
-      const b = LEADING_PAIRS.exec(next);
-      if (!b) break;
-      payload = concat(payload, pairs(b[0]));
-      i++;
-      if (b[0].trimEnd().length < next.trimEnd().length) break;
-    }
+  const absent: AbsentField[] = [];
+  let open: PrintHeader | null = null;
+  const close = (h: PrintHeader): void => {
+    open = null;
+    const { type, msgId, devNum, msgSize, payload, overflow } = h;
     const headerSize = msgSize - payload.length;
     let head: number[];
     if (headerSize === 6 || (overflow && payload.length === 38)) head = [type, msgId, devNum & 0xff, devNum >> 8, msgSize & 0xff, msgSize >> 8];
     else if (headerSize === 8) {
       head = [type, msgId, devNum & 0xff, devNum >> 8, 0, 0, msgSize & 0xff, msgSize >> 8];
-      if (!tokenNoted) notes.push(`line ${i + 1}: virtio_msg_print shows no token: 8-byte headers are recorded with token 0, so findings about tokens say nothing about the peer`);
-      tokenNoted = true;
+      // The print shows every field of a 6-byte header; an 8-byte header's token is not among them.
+      if (absent.length === 0) absent.push('token');
     } else {
-      notes.push(`line ${i + 1}: ${h[1]} msg_size ${msgSize} with ${payload.length} payload bytes printed fits neither a 6- nor an 8-byte header; skipped`);
-      continue;
+      notes.push(`line ${h.line}: ${h.name} msg_size ${msgSize} with ${payload.length} payload bytes printed fits neither a 6- nor an 8-byte header; skipped`);
+      return;
     }
-    if (overflow) notes.push(`line ${i + 1}: ${h[1]} msg_size ${msgSize} is more than the print shows ("Size overflow!"): recorded with the ${payload.length} bytes printed`);
-    messages.push({ line: i + 1, timeNs, dir: null, bytes: Uint8Array.from([...head, ...payload]), headerOnly: false });
-  }
-  return { messages, notes };
+    if (overflow) notes.push(`line ${h.line}: ${h.name} msg_size ${msgSize} is more than the print shows ("Size overflow!"): recorded with the ${payload.length} bytes printed`);
+    const bytes = new Uint8Array(head.length + payload.length);
+    bytes.set(head);
+    bytes.set(payload, head.length);
+    emit({ line: h.line, timeNs: h.timeNs, dir: null, bytes, headerOnly: false });
+  };
+  return {
+    notes,
+    absent,
+    line(raw, n) {
+      const { timeNs, rest } = takeTime(raw.replace(XEN_PREFIX, ''));
+      // The bytes are printed "%2.2x " 16 a line; the print's decoded extras ("status f ACKNOWLEDGE…",
+      // "set-vqueue: …") follow on the line of the last bytes, or on a line of their own.
+      if (open !== null) {
+        const h: PrintHeader = open;
+        if (/Size overflow!/.test(rest)) {
+          h.overflow = true;
+          h.line = n;
+          return;
+        }
+        const b = LEADING_PAIRS.exec(rest);
+        if (b) {
+          h.payload = concat(h.payload, pairs(b[0]));
+          h.line = n;
+          if (b[0].trimEnd().length < rest.trimEnd().length || h.payload.length >= h.msgSize - 6) close(h);
+          return;
+        }
+        close(h);
+      }
+      const m = PRINT_HEADER.exec(rest);
+      if (!m) return;
+      const [type, msgId, devNum, msgSize] = [m[3], m[2], m[4], m[5]].map((x) => parseInt(x!, 16)) as [number, number, number, number];
+      const h: PrintHeader = { name: m[1]!, timeNs, type, msgId, devNum, msgSize, payload: new Uint8Array(0), overflow: false, line: n };
+      if (msgSize - 6 > 0) open = h;
+      else close(h);
+    },
+    end() {
+      if (open !== null) close(open);
+    },
+  };
 }
 
 // ---- OP-TEE -----------------------------------------------------------------------------------
@@ -192,17 +241,19 @@ const OPTEE_HEADER = /(?:caller (0x[0-9a-f]+|0) )?type (0x[0-9a-f]+|0) msg_id (0
  * OP-TEE logs the header of each request it receives over FF-A (the 8-byte R3 header, docs/peers.md
  * §4), not the payload: each message is recorded as its header, token 0, and the payload is absent.
  */
-function parseOptee(lines: readonly string[]): ParsedLog {
-  const messages: LoggedMessage[] = [];
-  lines.forEach((raw, i) => {
-    const m = OPTEE_HEADER.exec(raw);
-    if (!m) return;
-    const [type, msgId, devNum, msgSize] = [m[2], m[3], m[4], m[5]].map((x) => parseInt(x!, 16)) as [number, number, number, number];
-    const bytes = Uint8Array.from([type, msgId, devNum & 0xff, devNum >> 8, 0, 0, msgSize & 0xff, msgSize >> 8]);
-    messages.push({ line: i + 1, timeNs: null, dir: 'driver-to-device', bytes, headerOnly: true });
-  });
-  const notes = messages.length > 0 ? ['OP-TEE logs message headers only (type, msg_id, dev_id, msg_size): each record holds the 8-byte header with token 0, so a message with a payload shows a size mismatch'] : [];
-  return { messages, notes };
+function opteeReader(emit: Emit): LogReader {
+  return {
+    notes: [],
+    absent: ['token', 'payload'],
+    line(raw, n) {
+      const m = OPTEE_HEADER.exec(raw);
+      if (!m) return;
+      const [type, msgId, devNum, msgSize] = [m[2], m[3], m[4], m[5]].map((x) => parseInt(x!, 16)) as [number, number, number, number];
+      const bytes = Uint8Array.from([type, msgId, devNum & 0xff, devNum >> 8, 0, 0, msgSize & 0xff, msgSize >> 8]);
+      emit({ line: n, timeNs: null, dir: 'driver-to-device', bytes, headerOnly: true });
+    },
+    end() {},
+  };
 }
 
 // ---- the presets ------------------------------------------------------------------------------
@@ -214,7 +265,7 @@ export const PRESETS: Readonly<Record<LogFormat, LogPreset>> = {
     id: 'hex',
     source: 'any log with one message per line as hex bytes, after an optional time and direction (tx/rx, >/<, send/recv)',
     example: '12.000105 tx 00 02 01 00 06 00',
-    parse: (lines) => parseHexLines(lines, () => true),
+    reader: (emit) => hexReader(() => true, emit),
   },
   linux: {
     id: 'linux',
@@ -222,14 +273,14 @@ export const PRESETS: Readonly<Record<LogFormat, LogPreset>> = {
       "the Linux virtio-msg transport's kernel log (pr_fmt \"virtio-msg: \", \"virtio-msg-ffa: \"): dmesg lines of a debug build that print_hex_dump()s each message, optionally after tx/rx",
     example: '[   12.000105] virtio-msg-ffa: tx 00000000: 02 80 00 00 18 00 01 00 00 00 01 00 00 00 00 00',
     peer: 'linux-rfc',
-    parse: (lines) => parseHexLines(lines, (rest) => KERNEL_PREFIX.test(rest)),
+    reader: (emit) => hexReader((rest) => KERNEL_PREFIX.test(rest), emit),
   },
   qemu: {
     id: 'qemu',
     source: "QEMU's virtio-msg models: virtio_msg_print() of include/hw/virtio/virtio-msg-prot.h on stderr (its models define no trace events carrying message bytes)",
     example: 'virtio-msg: id GET_VQUEUE 0x9 type 0x0 dev_num 0x1 msg_size 0xc',
     peer: 'qemu',
-    parse: parsePrint,
+    reader: printReader,
   },
   xen: {
     id: 'xen',
@@ -237,26 +288,19 @@ export const PRESETS: Readonly<Record<LogFormat, LogPreset>> = {
     example: '(XEN) virtio-msg: id SET_DEVICE_STATUS 0x8 type 0x0 dev_num 0x0 msg_size 0xa',
     revision: 'r2',
     maxMessageSize: XEN_MAX_MSG_SIZE,
-    parse: parsePrint,
+    reader: printReader,
   },
   optee: {
     id: 'optee',
     source: "OP-TEE's virtio-msg over FF-A: the FMSG/DMSG header line of core virtio_msg_ffa.c / virtio_msg.c (headers only)",
     example: 'F/TC:0 0 virtio_msg_ffa_recv:412 caller 0x8001 type 0x2 msg_id 0x80 dev_id 0 msg_size 0x1a',
     revision: 'r3',
-    parse: parseOptee,
+    reader: opteeReader,
   },
 };
 
 /** Most specific first: a QEMU or Xen print's payload lines would also read as one-message hex lines. */
-const GUESS_ORDER: readonly LogFormat[] = ['optee', 'xen', 'qemu', 'linux', 'hex'];
+export const GUESS_ORDER: readonly LogFormat[] = ['optee', 'xen', 'qemu', 'linux', 'hex'];
 
-/** The first format, most specific first, that finds messages in the log (Xen only with its "(XEN)" console prefix). */
-export function guessFormat(lines: readonly string[]): { format: LogFormat; log: ParsedLog } | null {
-  for (const format of GUESS_ORDER) {
-    if (format === 'xen' && !lines.some((l) => XEN_PREFIX.test(l))) continue;
-    const log = PRESETS[format].parse(lines);
-    if (log.messages.length > 0) return { format, log };
-  }
-  return null;
-}
+/** Xen's console prefix: the xen preset is guessed only for a log that has it. */
+export const isXenLine = (line: string): boolean => XEN_PREFIX.test(line);

@@ -122,3 +122,36 @@ describe('FF-A messages in the trace summary', () => {
     );
   });
 });
+
+describe("BUS_VERSION as OP-TEE 2025 sends it on an 8-byte header (docs/protocol.md §12.4)", () => {
+  // core/arch/arm/kernel/virtio_msg_ffa.c: struct msg_version_req {proto_vers, vmsg_rev,
+  // vmsg_features, features (le32 each), area_num le16} behind the R3 header: msg_size 8 + 18 = 26.
+  // FFA_PROTO_VERSION 0x00010000, VMSG_REVISION 1, features direct RX | indirect RX, 255 areas.
+  const OPTEE_2025 = '02 80 00 00 05 00 1A 00  00 00 01 00  01 00 00 00  00 00 00 00  05 00 00 00  FF 00';
+
+  it.each(['r3', 'r4'] as const)('%s: decodes the 18-byte request as it is, and says it is not the 8-byte (c) request the table expects', (rev) => {
+    const d = decode(hex(OPTEE_2025), rev);
+    expect(d.msg).toMatchObject({ name: 'BUS_VERSION', kind: 'request', token: 5, msgSize: 26 });
+    expect(d.msg!.fields).toEqual({ driver_version: 0x10000, vmsg_revision: 1, vmsg_features: 0, features: 5, area_num: 0xff });
+    const mismatch = d.problems.find((p) => p.code === 'size-mismatch');
+    expect(mismatch).toMatchObject({ offset: 6 });
+    expect(mismatch!.reason).toBe(
+      `BUS_VERSION request is 16 bytes in ${rev} (bus_version, transport_revision), but msg_size is 26: the 26-byte layout of OP-TEE 2025's request (the RFC's bus_ffa_version, docs/protocol.md §12.4 (b)) (driver_version, vmsg_revision, vmsg_features, features, area_num), decoded as such`,
+    );
+  });
+
+  it('the (c) request of 8 bytes and the response keep the table layout, with no problem', () => {
+    const req = decode(hex('02 80 00 00 05 00 10 00  00 00 01 00  01 00 00 00'), 'r3');
+    expect(req.msg!.fields).toEqual({ bus_version: 0x10000, transport_revision: 1 });
+    expect(req.problems).toEqual([]);
+    // OP-TEE's 2025 response is 18 bytes: (c)'s response layout, word for word.
+    const resp = decode(hex('03 80 00 00 05 00 1A 00  00 00 01 00  01 00 00 00  00 00 00 00  21 00 00 00  FF 00'), 'r3');
+    expect(resp.msg!.fields).toMatchObject({ bus_version: 0x10000, transport_revision: 1, transport_features: 0, bus_features: 0x21, area_num: 0xff });
+    expect(resp.problems).toEqual([]);
+  });
+
+  it('on R2 the 18-byte request is the table layout itself', () => {
+    const d = decode(hex('02 80 00 00 18 00  01 00 00 00  01 00 00 00  00 00 00 00  05 00 00 00  FF 00'), 'r2');
+    expect(d.problems).toEqual([]);
+  });
+});

@@ -4,14 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { forEachRecord, fromRecords, indexedBlock, indexRecords, toRecords } from '../../../src/trace/block';
 import { describeRecord } from '../../../src/trace/describe';
 import { compileFilter } from '../../../src/trace/filter';
-import { importMeta, prepareImport, recordImport } from '../../../src/trace/import/logImport';
+import { importMeta, planImport, recordImport } from '../../../src/trace/import/logImport';
 import { SAMPLES } from './import/samples';
 
 function records() {
-  const p = prepareImport(SAMPLES.linux.text, { format: 'linux' });
+  const lines = SAMPLES.linux.text.split('\n');
+  const p = planImport(lines, { format: 'linux' });
   if (!p.ok) throw new Error(p.error);
   const chunks: Uint8Array[] = [];
-  recordImport(p.value, importMeta(p.value, 'l.log', 'test', 10n ** 18n), { writeChunk: (c) => chunks.push(c.slice()) });
+  recordImport(p.value, lines, importMeta(p.value, 'l.log', 'test', 10n ** 18n), { writeChunk: (c) => chunks.push(c.slice()) });
   return chunks.flatMap((c) => toRecords([indexedBlock(indexRecords(c))]));
 }
 

@@ -7,13 +7,22 @@ import { describe, expect, it } from 'vitest';
 
 import { decode } from '../../../../src/protocol/index';
 import { fromRecords, toRecords } from '../../../../src/trace/block';
+import { checkRecords } from '../../../../src/trace/conformance';
 import { describeRecord } from '../../../../src/trace/describe';
-import { importMeta, prepareImport, recordImport } from '../../../../src/trace/import/logImport';
+import { metaFromJson, metaToJson } from '../../../../src/trace/meta';
+import { importedMessages, importMeta, planImport, recordImport, type ImportOptions } from '../../../../src/trace/import/logImport';
 import { LOG_FORMATS, PRESETS } from '../../../../src/trace/import/presets';
 import { indexedBlock, indexRecords } from '../../../../src/trace/block';
 import type { TraceRecord } from '../../../../src/trace/record';
 import { parseHex, toHex } from '../../../../src/util/hex';
 import { SAMPLES } from './samples';
+
+/** Both passes over a log given as text: the plan, its lines, and the messages the second pass reads. */
+function prepareImport(text: string, opts: ImportOptions = {}) {
+  const lines = text.split(/\r?\n/);
+  const p = planImport(lines, opts);
+  return p.ok ? { ok: true as const, value: { ...p.value, lines, messages: [...importedMessages(p.value, lines)] } } : p;
+}
 
 function imported(format: (typeof LOG_FORMATS)[number], text = SAMPLES[format].text) {
   const p = prepareImport(text, { format });
@@ -25,8 +34,14 @@ function records(format: (typeof LOG_FORMATS)[number]): TraceRecord[] {
   const p = imported(format);
   const meta = importMeta(p, `${format}.log`, 'test', 1_000_000_000_000n);
   const chunks: Uint8Array[] = [];
-  recordImport(p, meta, { writeChunk: (payload) => chunks.push(payload.slice()) });
+  recordImport(p, p.lines, meta, { writeChunk: (payload) => chunks.push(payload.slice()) });
   return chunks.flatMap((c) => toRecords([indexedBlock(indexRecords(c))]));
+}
+
+function recorded(p: ReturnType<typeof imported>, meta: ReturnType<typeof importMeta>) {
+  const chunks: Uint8Array[] = [];
+  recordImport(p, p.lines, meta, { writeChunk: (c) => chunks.push(c.slice()) });
+  return chunks.map((c) => indexedBlock(indexRecords(c)));
 }
 
 describe.each(LOG_FORMATS)('%s preset', (format) => {
@@ -85,8 +100,46 @@ describe('log import details', () => {
   it('OP-TEE header-only messages are the 8-byte header, their payload absent', () => {
     const p = imported('optee');
     expect(p.messages.every((m) => m.headerOnly)).toBe(true);
-    expect(p.notes.join('\n')).toContain('OP-TEE logs message headers only');
     expect(decode(p.messages[0]!.bytes, 'r3').msg).toMatchObject({ name: 'BUS_VERSION', msgSize: 0x1a, bus: true });
+  });
+
+  it('a field the log does not print is judged by no rule: no token or payload findings or problems, one note saying what was not checked', () => {
+    const tokenRules = 'R4-token-echo, R3-token-echo, request-token-nonzero, event-token-zero';
+    const cases = [
+      { format: 'qemu', absent: ['token'], note: `the qemu log holds no token (recorded as 0): not checked: ${tokenRules}` },
+      { format: 'optee', absent: ['token', 'payload'], note: 'the optee log holds no token (recorded as 0) and no payload bytes (records hold the header alone): not checked: msg-size-exact, reserved-zero, field-value, R4-token-echo' },
+    ] as const;
+    for (const c of cases) {
+      const p = imported(c.format);
+      const meta = importMeta(p, `${c.format}.log`, 'test', 10n ** 18n);
+      expect(meta.absent).toEqual(c.absent);
+      expect(meta.notes.filter((n) => n.includes('not checked'))).toHaveLength(1);
+      expect(meta.notes.find((n) => n.includes('not checked'))).toContain(c.note);
+      const chunks = recorded(p, meta);
+      const recs = chunks.flatMap((c) => toRecords([c]));
+      // Requests with token 0 and 8-byte OP-TEE headers of 12- and 26-byte messages: nothing to say about either.
+      expect(recs.filter((r) => r.kind === 'finding').map((r) => describeRecord(r).summary)).toEqual([]);
+      expect(recs.filter((r) => r.kind === 'message').every((r) => r.problems === 0)).toBe(true);
+      expect(checkRecords(chunks, { peer: meta.peer ?? null, absent: meta.absent! }).findings).toEqual([]);
+    }
+    // The same bytes from a log that holds every field are judged: the token 0 and OP-TEE's cut-short messages are wrong there.
+    for (const format of ['qemu', 'optee'] as const) {
+      const p = prepareImport(imported(format).messages.map((m) => `${m.dir === 'driver-to-device' ? '>' : '<'} ${toHex(m.bytes)}`).join('\n'), { format: 'hex', revision: 'r3' });
+      if (!p.ok) throw new Error(p.error);
+      expect(p.value.absent).toEqual([]);
+      const chunks = recorded(p.value, importMeta(p.value, 'x.log', 'test', 10n ** 18n));
+      const live = chunks.flatMap((c) => toRecords([c])).flatMap((r) => (r.kind === 'finding' ? [describeRecord(r).summary] : []));
+      expect(live.join('\n')).toContain('request has token 0; R3/R4 requests carry a non-zero token');
+      const rules = checkRecords(chunks).findings.map((f) => f.rule);
+      expect(rules).toContain('request-token-nonzero');
+      if (format === 'optee') expect(rules).toContain('msg-size-exact');
+    }
+  });
+
+  it('capture metadata keeps the absent fields through JSON and refuses a field it does not know', () => {
+    const meta = importMeta(imported('optee'), 'o.log', 'test', 10n ** 18n);
+    expect(metaFromJson(JSON.parse(JSON.stringify(metaToJson(meta))))).toEqual({ ok: true, value: meta });
+    expect(metaFromJson({ ...metaToJson(meta), absent: ['tokens'] })).toEqual({ ok: false, error: 'capture metadata field "absent": expected absent or a list of token, payload, saw ["tokens"]' });
   });
 
   it('Xen messages over 44 bytes are oversize; detection names the Xen variant of R2 shaped traffic', () => {
@@ -123,7 +176,7 @@ describe('log import details', () => {
     if (!p.ok) throw new Error(p.error);
     const meta = importMeta(p.value, 'x.log', 'test', 10n ** 18n);
     const chunks: Uint8Array[] = [];
-    recordImport(p.value, meta, { writeChunk: (c) => chunks.push(c.slice()) });
+    recordImport(p.value, p.value.lines, meta, { writeChunk: (c) => chunks.push(c.slice()) });
     const recs = chunks.flatMap((c) => toRecords([indexedBlock(indexRecords(c))]));
     expect(recs.map((r) => describeRecord(r).name)).toEqual(['GET_DEVICE_INFO', 'NO_RESPONSE', 'FINDING', 'GET_DEVICE_STATUS', 'GET_DEVICE_STATUS']);
     expect(recs[1]!.monoNs).toBe(2_000_000_000n);
