@@ -720,8 +720,9 @@ function editDistance(a: string, b: string, max: number): number {
   return prev[y.length]!;
 }
 
-/** The candidates within a typo or two of `word` (one per three letters), closest first. */
+/** The candidates within a typo or two of `word` (one per three letters), closest first; none for words too short to tell. */
 function nearest(word: string, candidates: readonly string[]): string[] {
+  if (word.length < 4) return [];
   const max = Math.max(1, Math.floor(word.length / 3));
   return candidates
     .map((c) => ({ c, d: editDistance(word, c, max) }))
