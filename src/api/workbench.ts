@@ -211,6 +211,8 @@ export const recordFieldSchema = z.object({
   size: z.number(),
   value: z.union([z.number(), z.string(), z.array(z.number())]),
   part: z.enum(['header', 'payload']),
+  /** The value by name where the protocol names it: status bits, feature names, a vendor id's letters, a device type. */
+  meaning: z.string().optional(),
 });
 
 export const recordDetailSchema = z.object({
@@ -223,6 +225,10 @@ export const recordDetailSchema = z.object({
   text: z.string().nullable(),
   vqIndex: z.object({ availIdx: z.number(), usedIdx: z.number(), lastSeenUsed: z.number(), inFlight: z.number() }).nullable(),
   flags: z.array(z.string()),
+  /** The message's protocol revision (r0, r2…); null for records without a header. */
+  revision: z.string().nullable(),
+  /** Wall-clock time of the record, ns since the Unix epoch (the capture's start wall time plus its offset), as a decimal string. */
+  wallNs: z.string(),
 });
 export type RecordDetail = z.infer<typeof recordDetailSchema>;
 

@@ -176,7 +176,7 @@ export class WorkbenchService implements WorkbenchApi {
     const at = s.positionOf(seq);
     const v = at < 0 ? null : s.at(at);
     if (!v) return workbenchError('not-found', `no record #${seq} in the trace (${s.count} records)`, { field: 'params.seq' });
-    return ok(toDetail(v, at, s.source.meta.startMonoNs));
+    return ok(toDetail(v, at, s.source.meta));
   }
 
   private records(s: TraceStore, from: number, max: number): Reply {

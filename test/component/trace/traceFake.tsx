@@ -10,6 +10,8 @@ import { fakeApi, type FakeApi, type Handlers } from '../fakeApi';
 
 /** Seq = index + SEQ_OFFSET, so a mix-up of the two shows. */
 export const SEQ_OFFSET = 10;
+/** The fake capture's wall-clock start (trace.info startWallNs): 2025-11-21 04:40:00.123456789 UTC. */
+export const FAKE_START_WALL_NS = 1_763_700_000_123_456_789n;
 /** Every PROBLEM_EVERY-th record is malformed. */
 export const PROBLEM_EVERY = 97;
 
@@ -43,6 +45,8 @@ export function makeDetail(row: TraceRow): RecordDetail {
     text: null,
     vqIndex: null,
     flags: row.name.startsWith('EVENT') ? ['event'] : row.pairSeq === null ? ['request'] : ['response'],
+    revision: 'r4',
+    wallNs: (FAKE_START_WALL_NS + BigInt(row.timeNs)).toString(),
   };
 }
 
