@@ -221,7 +221,7 @@ export const recordDetailSchema = z.object({
   problems: z.array(z.object({ offset: z.number(), code: z.string(), reason: z.string() })),
   /** The record's data bytes (message bytes, marker text…) as hex pairs. */
   data: hexBytesOut,
-  /** Marker and queue-state text. */
+  /** Marker, queue-state and finding text. */
   text: z.string().nullable(),
   vqIndex: z.object({ availIdx: z.number(), usedIdx: z.number(), lastSeenUsed: z.number(), inFlight: z.number() }).nullable(),
   flags: z.array(z.string()),

@@ -120,7 +120,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
       if (value !== undefined) fields.push(field(def, value, 'payload'));
     }
   }
-  const text = view.kind === 'marker' || view.kind === 'queue-state' ? utf8.decode(data) : null;
+  const text = view.kind === 'marker' || view.kind === 'queue-state' || view.kind === 'finding' ? utf8.decode(data) : null;
   return {
     row: row(view, index, base, d),
     fields,

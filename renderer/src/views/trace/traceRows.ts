@@ -20,6 +20,8 @@ export class TraceRows {
   total = 0;
   /** Set when the engine refused the filter or a request failed; the rows then stay empty. */
   error: WorkbenchError | null = null;
+  /** The engine has answered once since the view started or was reset: a total of 0 then means none match. */
+  loaded = false;
   /** Bumped on every change, for React's useSyncExternalStore. */
   version = 0;
   private readonly pages = new Map<number, TraceRow[]>();
@@ -120,6 +122,7 @@ export class TraceRows {
     this.pages.clear();
     this.loading.clear();
     this.total = 0;
+    this.loaded = false;
     this.error = null;
     this.changed();
     this.refresh();
@@ -148,6 +151,7 @@ export class TraceRows {
       this.changed();
       return;
     }
+    this.loaded = true;
     this.setTotal(r.result.total);
     // A partial page that stops short of the end as known now is already stale: fetched again when shown.
     if (r.result.rows.length === PAGE_ROWS || page * PAGE_ROWS + r.result.rows.length >= this.total) {
