@@ -1,7 +1,7 @@
 /**
  * A trace for component tests (a .tsx file so it is type-checked with the renderer's DOM types):
  * rows made on demand from their index (so a million cost nothing), served by a fake WorkbenchApi through trace.rows / trace.record with a small filter evaluator
- * covering what the Trace view sends (problem, msg, seq, token, type, dev; &&, ||, parentheses).
+ * covering what the Trace view sends (problem, msg, seq, token, type, dev, kind; ==, !=, <, >; &&, ||, !, parentheses).
  * Anything else is a bad-filter error with the column of the token it could not read, as the
  * engine reports one. Also the jsdom layout the virtualizer needs (docs/stack.md §11 pitfall 11).
  */
@@ -63,7 +63,7 @@ class BadFilter extends Error {
 }
 
 function compile(text: string): Pred {
-  const toks = [...text.matchAll(/\s*(\(|\)|&&|\|\||==|>|<|[A-Za-z_][A-Za-z_0-9]*|\d+|\S)/g)].map((m) => ({ t: m[1]!, col: m.index + m[0].indexOf(m[1]!) + 1 }));
+  const toks = [...text.matchAll(/\s*(\(|\)|&&|\|\||==|!=|>|<|!|[A-Za-z_][A-Za-z_0-9-]*|\d+|\S)/g)].map((m) => ({ t: m[1]!, col: m.index + m[0].indexOf(m[1]!) + 1 }));
   let i = 0;
   const peek = (): string | undefined => toks[i]?.t;
   const fail = (): never => {
@@ -71,6 +71,11 @@ function compile(text: string): Pred {
     throw new BadFilter(tok?.col ?? text.length + 1, tok ? `unexpected "${tok.t}"` : 'unexpected end');
   };
   const atom = (): Pred => {
+    if (peek() === '!') {
+      i++;
+      const inner = atom();
+      return (r) => !inner(r);
+    }
     if (peek() === '(') {
       i++;
       const e = or();
@@ -83,19 +88,36 @@ function compile(text: string): Pred {
       i++;
       return (r) => r.problems.length > 0;
     }
-    if (!field || !['seq', 'token', 'dev', 'msg', 'type'].includes(field)) return fail();
+    if (!field || !['seq', 'token', 'dev', 'msg', 'type', 'kind'].includes(field)) return fail();
     i++;
     const op = peek();
-    if (op !== '==' && op !== '>' && op !== '<') return fail();
+    // A bare dev: the record has a device.
+    if (field === 'dev' && op !== '==' && op !== '!=' && op !== '>' && op !== '<') return (r) => r.dev !== null;
+    if (op !== '==' && op !== '!=' && op !== '>' && op !== '<') return fail();
     i++;
     const value = peek() ?? fail();
     i++;
     const get = (r: TraceRow): string | number | null =>
-      field === 'seq' ? r.seq : field === 'token' ? r.token : field === 'dev' ? r.dev : field === 'msg' ? r.name : r.pairSeq !== null ? 'response' : r.name.startsWith('EVENT') ? 'event' : 'request';
+      field === 'seq'
+        ? r.seq
+        : field === 'token'
+          ? r.token
+          : field === 'dev'
+            ? r.dev
+            : field === 'msg'
+              ? r.name
+              : field === 'kind'
+                ? r.kind
+                : r.pairSeq !== null
+                  ? 'response'
+                  : r.name.startsWith('EVENT')
+                    ? 'event'
+                    : 'request';
     const n = Number(value);
     return (r) => {
       const v = get(r);
       if (op === '==') return String(v) === value;
+      if (op === '!=') return String(v) !== value;
       return typeof v === 'number' && (op === '>' ? v > n : v < n);
     };
   };
