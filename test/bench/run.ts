@@ -34,6 +34,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['webFirstPaint', () => load('./webFirstPaint.bench')],
   ['traceUi', () => load('./traceUi.bench')],
   ['extcap', () => load('./extcap.bench')],
+  ['autocomplete', () => load('./autocomplete.bench')],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */
@@ -62,6 +63,7 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['extcap', 'interfacesMaxMs', '<= 300', (v) => v <= 300],
   ['extcap', 'recordToFifoP99Ms', '<= 100', (v) => v <= 100],
   ['extcap', 'liveRecordToFifoP99Ms', '<= 100', (v) => v <= 100],
+  ['autocomplete', 'keystrokeP99Ms', '<= 50', (v) => v <= 50],
 ];
 
 async function main(): Promise<void> {
