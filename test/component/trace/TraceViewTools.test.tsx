@@ -253,7 +253,7 @@ describe('go to, marks and time', () => {
 
 describe('columns and hiding', () => {
   it('hides a column and sizes the grid from the widths', async () => {
-    expect(gridTemplate(['seq', 'summary', 'latency'], { seq: 80 })).toBe('80px minmax(160px, 1fr) 84px');
+    expect(gridTemplate(['seq', 'summary', 'latency'], { seq: 80 })).toBe('80px minmax(120px, 1fr) 72px');
     const api = fakeTrace(20);
     await renderAtTop(api);
     fireEvent.click(screen.getByRole('button', { name: 'Columns' }));

@@ -163,7 +163,7 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
               <span className="trace-field-name">{f.name}</span>
               <span className="trace-field-value">
                 {formatValue(f.value)}
-                {f.meaning !== undefined ? <span className="trace-field-meaning"> {f.meaning}</span> : null}
+                {f.meaning !== undefined ? <span className="trace-field-meaning"> ({f.meaning})</span> : null}
               </span>
               <span className="trace-field-where">{f.size > 0 ? `@${f.offset}+${f.size}` : 'absent'}</span>
             </li>

@@ -25,16 +25,16 @@ const EDGE_ROWS = 200;
  * filter names it; "No." is the record number (seq), as Wireshark's first column.
  */
 export const COLUMNS = [
-  { id: 'seq', label: 'No.', cls: 'c-seq', width: 64, shown: true },
-  { id: 'time', label: 'time', cls: 'c-time', width: 96, shown: true },
-  { id: 'dir', label: 'direction', cls: 'c-dir', width: 76, shown: true },
-  { id: 'dev', label: 'dev', cls: 'c-dev', width: 36, shown: true },
-  { id: 'msg', label: 'message', cls: 'c-msg', width: 160, shown: true },
-  { id: 'token', label: 'token', cls: 'c-token', width: 56, shown: true },
-  { id: 'queue', label: 'queue', cls: 'c-queue', width: 48, shown: false },
-  { id: 'size', label: 'size', cls: 'c-size', width: 44, shown: true },
-  { id: 'summary', label: 'summary', cls: 'c-summary', width: 160, shown: true },
-  { id: 'latency', label: 'latency', cls: 'c-latency', width: 84, shown: true },
+  { id: 'seq', label: 'No.', cls: 'c-seq', width: 56, shown: true },
+  { id: 'time', label: 'time', cls: 'c-time', width: 92, shown: true },
+  { id: 'dir', label: 'direction', cls: 'c-dir', width: 72, shown: true },
+  { id: 'dev', label: 'dev', cls: 'c-dev', width: 32, shown: true },
+  { id: 'msg', label: 'message', cls: 'c-msg', width: 150, shown: true },
+  { id: 'token', label: 'token', cls: 'c-token', width: 48, shown: true },
+  { id: 'queue', label: 'queue', cls: 'c-queue', width: 44, shown: false },
+  { id: 'size', label: 'size', cls: 'c-size', width: 36, shown: true },
+  { id: 'summary', label: 'summary', cls: 'c-summary', width: 120, shown: true },
+  { id: 'latency', label: 'latency', cls: 'c-latency', width: 72, shown: true },
 ] as const;
 export type ColumnId = (typeof COLUMNS)[number]['id'];
 export const DEFAULT_COLUMNS: readonly ColumnId[] = COLUMNS.filter((c) => c.shown).map((c) => c.id);

@@ -28,10 +28,10 @@ import './trace.css';
 
 /** How the time column reads, as Wireshark's View → Time Display Format. */
 const TIME_FORMATS = {
-  seconds: 'seconds since the capture start',
-  ns: 'seconds with nanoseconds',
-  delta: 'Δ since the previous shown record',
-  reference: 'since the time reference (T)',
+  seconds: 'seconds',
+  ns: 'seconds (ns)',
+  delta: 'Δ previous shown',
+  reference: 'from reference (T)',
   wall: 'wall clock (UTC)',
 } as const;
 type TimeFormat = keyof typeof TIME_FORMATS;
