@@ -340,3 +340,31 @@ describe('time formatting', () => {
     expect(formatWallDate(FAKE_START_WALL_NS)).toBe('2025-11-21 04:40:00.123456789 UTC');
   });
 });
+
+describe('coming back to the view', () => {
+  it('keeps the filter, hidden kinds, marks, columns and time format across a tab switch', async () => {
+    const api = fakeTrace(100);
+    await renderAtTop(api);
+    type('seq > 100');
+    fireEvent.submit(filterInput());
+    await screen.findByText('9 matching records');
+    await waitFor(() => expect(rowEl(0)).toBeTruthy());
+    fireEvent.click(rowEl(0));
+    fireEvent.keyDown(table(), { key: 'm' });
+    fireEvent.change(screen.getByLabelText('time format'), { target: { value: 'ns' } });
+    fireEvent.click(screen.getByRole('checkbox', { name: 'markers' }));
+    cleanup();
+
+    render(<TraceView api={api} />);
+    await screen.findByText('9 matching records');
+    expect(filterInput().value).toBe('seq > 100');
+    expect(screen.getByText('1 marked')).toBeTruthy();
+    expect((screen.getByLabelText('time format') as HTMLSelectElement).value).toBe('ns');
+    expect((screen.getByRole('checkbox', { name: 'markers' }) as HTMLInputElement).checked).toBe(true);
+    // Another engine starts afresh.
+    cleanup();
+    render(<TraceView api={fakeTrace(100)} />);
+    await screen.findByText('100 records');
+    expect(filterInput().value).toBe('');
+  });
+});

@@ -23,6 +23,7 @@ import { RecordDetail } from './RecordDetail';
 import { formatDir, formatNs, formatOffset, formatTime, formatTimeNs, formatWall } from './traceFormat';
 import { TraceRows } from './traceRows';
 import { andFilters, lowerBound, neighbour, rowBySeq } from './traceSearch';
+import { useViewState } from './viewState';
 import { COLUMNS, DEFAULT_COLUMNS, TraceTable, type ColumnId, type TraceTableHandle } from './TraceTable';
 import './trace.css';
 
@@ -90,8 +91,8 @@ interface TraceViewProps {
 }
 
 export function TraceView({ api, request = null, nav }: TraceViewProps) {
-  const [filter, setFilter] = useState('');
-  const [hidden, setHidden] = useState<ReadonlySet<HideId>>(new Set());
+  const [filter, setFilter] = useViewState(api, 'filter', '');
+  const [hidden, setHidden] = useViewState<ReadonlySet<HideId>>(api, 'hidden', new Set());
   const viewFilter = useMemo(() => HIDE.filter((h) => hidden.has(h.id)).reduce((f, h) => andFilters(f, h.filter), filter), [filter, hidden]);
   const rows = useMemo(() => new TraceRows(api, viewFilter), [api, viewFilter]);
   useEffect(() => rows.start(), [rows]);
@@ -100,11 +101,11 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
   const [follow, setFollow] = useState(true);
   const [detailSeq, setDetailSeq] = useState<number | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [marked, setMarked] = useState<ReadonlySet<number>>(new Set());
-  const [columns, setColumns] = useState<readonly ColumnId[]>(DEFAULT_COLUMNS);
-  const [widths, setWidths] = useState<Partial<Record<ColumnId, number>>>({});
-  const [timeFormat, setTimeFormat] = useState<TimeFormat>('seconds');
-  const [reference, setReference] = useState<{ seq: number; timeNs: number } | null>(null);
+  const [marked, setMarked] = useViewState<ReadonlySet<number>>(api, 'marked', new Set());
+  const [columns, setColumns] = useViewState<readonly ColumnId[]>(api, 'columns', DEFAULT_COLUMNS);
+  const [widths, setWidths] = useViewState<Partial<Record<ColumnId, number>>>(api, 'widths', {});
+  const [timeFormat, setTimeFormat] = useViewState<TimeFormat>(api, 'timeFormat', 'seconds');
+  const [reference, setReference] = useViewState<{ seq: number; timeNs: number } | null>(api, 'reference', null);
   const [startWallNs, setStartWallNs] = useState<bigint | null>(null);
   /** The session's devices, offered when a filter's dev value is typed. */
   const [filterValues, setFilterValues] = useState<Record<string, FilterSuggestion[]>>({});
@@ -140,7 +141,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
       setReference(null);
       load();
     });
-  }, [api]);
+  }, [api, setMarked, setReference]);
 
   const applyFilter = useCallback(
     async (text: string): Promise<WorkbenchError | null> => {
@@ -154,7 +155,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
       setFollow(true);
       return null;
     },
-    [api],
+    [api, setFilter],
   );
 
   const select = (index: number, align: 'nearest' | 'center' = 'nearest'): void => {
