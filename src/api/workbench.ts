@@ -200,6 +200,8 @@ export const traceRowSchema = z.object({
   /** A response's request, or the request a no-response marker is about. */
   pairSeq: z.number().nullable(),
   problems: z.array(z.enum(PROBLEM_CODES)),
+  /** With trace.rows' colourRules: the index of the first rule the record matches (absent when none does). */
+  colour: z.number().optional(),
 });
 export type TraceRow = z.infer<typeof traceRowSchema>;
 
@@ -361,7 +363,8 @@ export const WORKBENCH_METHODS = {
   ),
   'trace.info': method(none, traceInfoSchema, true),
   'trace.rows': method(
-    z.object({ from: count, count: z.number().int().min(1).max(5000), filter: filter.optional() }).strict(),
+    /** colourRules: filters tried in order on each row returned, as Wireshark's colouring rules; the row says the first that matches. */
+    z.object({ from: count, count: z.number().int().min(1).max(5000), filter: filter.optional(), colourRules: z.array(filter).max(16).optional() }).strict(),
     /** total: rows in the (filtered) view now; rows from `from`, fewer at the end. */
     z.object({ total: count, from: count, rows: z.array(traceRowSchema) }),
     true,

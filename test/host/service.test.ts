@@ -18,7 +18,7 @@ import { blockCount, forEachRecord, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
 import { compileFilter } from '../../src/trace/filter';
 import { toHex } from '../../src/util/hex';
-import type { TraceRecord } from '../../src/trace/record';
+import { RECORD_FLAGS, type TraceRecord } from '../../src/trace/record';
 
 let root = '';
 let service: WorkbenchService;
@@ -166,6 +166,20 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(d.fields.find((f) => f.name === 'msg_id')).toMatchObject({ part: 'header', offset: 1, size: 1, value: response.msgId });
     expect(d.fields.find((f) => f.name === 'dev_num')).toMatchObject({ offset: 2, size: 2, value: response.devNum });
     expect((await fail('trace.record', { seq: journal.length + 10 })).code).toBe('not-found');
+  });
+
+  it('colours rows by the first colour rule each matches, and refuses a bad rule by its place', async () => {
+    const page = await call('trace.rows', { from: 0, count: 5000, colourRules: ['type == response', 'dev == 0', 'problem'] });
+    // The same three rules over the journal's records, by hand.
+    const expected = (r: TraceRecord): number | undefined =>
+      r.kind === 'message' && (r.flags & RECORD_FLAGS.response) !== 0 ? 0 : r.devNum === 0 ? 1 : r.problems !== 0 ? 2 : undefined;
+    const bySeq = new Map(journal.map((r) => [r.seq, r]));
+    for (const row of page.rows) expect(row.colour, `record ${row.seq} ${row.name}`).toBe(expected(bySeq.get(row.seq)!));
+    expect(page.rows.some((r) => r.colour === 1)).toBe(true);
+    expect((await call('trace.rows', { from: 0, count: 3 })).rows.every((r) => !('colour' in r))).toBe(true);
+    const e = await fail('trace.rows', { from: 0, count: 1, colourRules: ['dev == 1', 'dev = 2'] });
+    expect(e).toMatchObject({ code: 'bad-filter', field: 'params.colourRules.1', column: 5 });
+    expect(e.message).toMatch(/^colour rule 2: /);
   });
 
   it('answers windows and stats as the journal holds them', async () => {

@@ -31,6 +31,7 @@ import {
 } from '../../../src/api/workbench';
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { WORKLOADS } from '../../../src/devices/registry';
+import type { RecordPredicate } from '../../../src/trace/filter';
 import { metaToJson } from '../../../src/trace/meta';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
@@ -164,10 +165,19 @@ export class WorkbenchService implements WorkbenchApi {
   private rows(s: TraceStore, p: WorkbenchParsedParams<'trace.rows'>): Reply {
     const r = s.rows(p.from, p.count, p.filter);
     if (!r.ok) return filtered(r);
+    const rules: RecordPredicate[] = [];
+    for (const [i, text] of (p.colourRules ?? []).entries()) {
+      const c = s.compile(text);
+      if (!c.ok) return workbenchError('bad-filter', `colour rule ${i + 1}: ${c.error}`, { field: `params.colourRules.${i}`, ...(c.column ? { column: c.column } : {}) });
+      rules.push(c.value);
+    }
     const base = s.source.meta.startMonoNs;
     const rows = r.value.positions.flatMap((at) => {
       const v = s.at(at);
-      return v ? [toRow(v, at, base)] : [];
+      if (!v) return [];
+      const row = toRow(v, at, base);
+      const colour = rules.findIndex((test) => test(v));
+      return [colour < 0 ? row : { ...row, colour }];
     });
     return ok({ total: r.value.total, from: p.from, rows });
   }
