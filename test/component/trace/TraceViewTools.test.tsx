@@ -368,3 +368,32 @@ describe('coming back to the view', () => {
     expect(filterInput().value).toBe('');
   });
 });
+
+describe('colour rules', () => {
+  it('tints the rows the first matching rule names, in order, and keeps the rules', async () => {
+    const api = fakeTrace(40);
+    await renderAtTop(api);
+    fireEvent.click(screen.getByRole('button', { name: 'Colours' }));
+    const box = screen.getByRole('group', { name: 'colour rules' });
+    const addRule = (filter: string, colour: string): void => {
+      fireEvent.change(within(box).getByLabelText("new rule's colour"), { target: { value: colour } });
+      fireEvent.change(within(box).getByLabelText("new rule's filter"), { target: { value: filter } });
+      fireEvent.submit(within(box).getByLabelText("new rule's filter"));
+    };
+    addRule('dev == 1 && msg = X', 'red');
+    expect(within(box).getByRole('alert').textContent).toMatch(/^column 17: /);
+    addRule('msg == EVENT_USED', 'green');
+    addRule('dev == 1', 'blue');
+    await waitFor(() => expect(rowEl(3).className).toContain('colour-green'));
+    expect(rowEl(2).className).toContain('colour-blue');
+    expect(api.callsOf('trace.rows').some((p) => JSON.stringify((p as { colourRules?: string[] }).colourRules) === '["msg == EVENT_USED","dev == 1"]')).toBe(true);
+
+    // Moving the second rule up: every row is dev 1, so blue wins everywhere.
+    fireEvent.click(within(box).getByRole('button', { name: 'move dev == 1 up' }));
+    await waitFor(() => expect(rowEl(3).className).toContain('colour-blue'));
+    fireEvent.click(within(box).getByRole('button', { name: 'remove dev == 1' }));
+    await waitFor(() => expect(rowEl(2).className).not.toContain('colour-'));
+    expect(rowEl(3).className).toContain('colour-green');
+    expect(JSON.parse(localStorage.getItem('amp-workbench.trace.colourRules')!)).toEqual([{ filter: 'msg == EVENT_USED', colour: 'green' }]);
+  });
+});

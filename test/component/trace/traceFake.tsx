@@ -179,15 +179,21 @@ export function fakeTrace(total: number, extra: Handlers = {}, rowAt: (i: number
     return v;
   };
   const api = fakeApi({
-    'trace.rows': ({ from, count, filter }) => {
+    'trace.rows': ({ from, count, filter, colourRules }) => {
+      // Colour rules as the engine applies them: the index of the first that matches.
+      const rules = (colourRules ?? []).map(compile);
+      const coloured = (r: TraceRow): TraceRow => {
+        const colour = rules.findIndex((test) => test(r));
+        return colour < 0 ? r : { ...r, colour };
+      };
       if (!filter) {
         const rows: TraceRow[] = [];
-        for (let p = from; p < Math.min(state.total, from + count); p++) rows.push(rowAt(p));
+        for (let p = from; p < Math.min(state.total, from + count); p++) rows.push(coloured(rowAt(p)));
         return { ok: true, result: { total: state.total, from, rows } };
       }
       const v = view(filter);
       if (!Array.isArray(v)) return { ok: false, error: v };
-      return { ok: true, result: { total: v.length, from, rows: v.slice(from, from + count).map(rowAt) } };
+      return { ok: true, result: { total: v.length, from, rows: v.slice(from, from + count).map((p) => coloured(rowAt(p))) } };
     },
     'trace.record': ({ seq }) => {
       const p = seq - SEQ_OFFSET;

@@ -67,6 +67,8 @@ interface TraceTableProps {
   timeText(row: TraceRow, index: number): string;
   /** Seqs the user marked. */
   marked: ReadonlySet<number>;
+  /** The colour of each colour rule, by the index a row's `colour` names. */
+  colours: readonly string[];
   onSelect(index: number): void;
   onOpen(index: number): void;
   onFollowChange(follow: boolean): void;
@@ -75,10 +77,12 @@ interface TraceTableProps {
   onResize(column: ColumnId, width: number): void;
 }
 
-function rowClass(row: TraceRow | undefined, selected: boolean, marked: boolean): string {
+function rowClass(row: TraceRow | undefined, selected: boolean, marked: boolean, colours: readonly string[]): string {
   const c = ['trace-row'];
   if (!row) c.push('loading');
   else {
+    const colour = row.colour === undefined ? undefined : colours[row.colour];
+    if (colour) c.push(`colour-${colour}`);
     if (row.problems.length > 0) c.push('problem');
     if (row.kind !== 'message') c.push('marker');
     if (row.name === 'BOOKMARK') c.push('bookmark');
@@ -262,7 +266,7 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
                   aria-rowindex={index + 1}
                   aria-selected={p.selected === index}
                   data-index={index}
-                  className={rowClass(row, p.selected === index, row !== undefined && p.marked.has(row.seq))}
+                  className={rowClass(row, p.selected === index, row !== undefined && p.marked.has(row.seq), p.colours)}
                   style={{ transform: `translateY(${item.start}px)`, height: `${rowH}px`, gridTemplateColumns: template }}
                   onClick={() => p.onSelect(index)}
                   onDoubleClick={() => p.onOpen(index)}

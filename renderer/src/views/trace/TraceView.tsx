@@ -18,6 +18,8 @@ import type { FilterSuggestion } from '../../../../src/trace/filter';
 import type { TraceRequest, ViewNav } from '../../ui/nav';
 import { BOOKMARK_FILTER, Bookmarks } from './Bookmarks';
 import { ContextMenu, type MenuItem } from './ContextMenu';
+import { ColourRules } from './ColourRules';
+import { loadColourRules, saveColourRules } from './colourRules';
 import { FilterBar } from './FilterBar';
 import { RecordDetail } from './RecordDetail';
 import { formatDir, formatNs, formatOffset, formatTime, formatTimeNs, formatWall } from './traceFormat';
@@ -94,7 +96,9 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
   const [filter, setFilter] = useViewState(api, 'filter', '');
   const [hidden, setHidden] = useViewState<ReadonlySet<HideId>>(api, 'hidden', new Set());
   const viewFilter = useMemo(() => HIDE.filter((h) => hidden.has(h.id)).reduce((f, h) => andFilters(f, h.filter), filter), [filter, hidden]);
-  const rows = useMemo(() => new TraceRows(api, viewFilter), [api, viewFilter]);
+  const [colourRules, setColourRules] = useState(loadColourRules);
+  const ruleFilters = useMemo(() => colourRules.map((r) => r.filter), [colourRules]);
+  const rows = useMemo(() => new TraceRows(api, viewFilter, ruleFilters), [api, viewFilter, ruleFilters]);
   useEffect(() => rows.start(), [rows]);
   const version = useSyncExternalStore(rows.subscribe, rows.getVersion);
   const [selected, setSelected] = useState<number | null>(null);
@@ -114,6 +118,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
   const [menu, setMenu] = useState<{ index: number; x: number; y: number } | null>(null);
   const [goTo, setGoTo] = useState<string | null>(null);
   const [columnsOpen, setColumnsOpen] = useState(false);
+  const [coloursOpen, setColoursOpen] = useState(false);
   const table = useRef<TraceTableHandle>(null);
   const wrap = useRef<HTMLDivElement>(null);
 
@@ -472,6 +477,20 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
           </select>
         </label>
         <span className="trace-columns">
+          <button type="button" aria-expanded={coloursOpen} onClick={() => setColoursOpen(!coloursOpen)}>
+            Colours{colourRules.length > 0 ? ` (${colourRules.length})` : ''}
+          </button>
+          {coloursOpen ? (
+            <ColourRules
+              rules={colourRules}
+              onChange={(next) => {
+                saveColourRules(next);
+                setColourRules(next);
+              }}
+            />
+          ) : null}
+        </span>
+        <span className="trace-columns">
           <button type="button" aria-expanded={columnsOpen} onClick={() => setColumnsOpen(!columnsOpen)}>
             Columns
           </button>
@@ -534,6 +553,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
             timeLabel={TIME_LABEL[timeFormat]}
             timeText={timeText}
             marked={marked}
+            colours={colourRules.map((r) => r.colour)}
             onSelect={(i) => {
               setSelected(i);
               setFollow(false);

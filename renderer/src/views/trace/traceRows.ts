@@ -39,6 +39,8 @@ export class TraceRows {
   constructor(
     private readonly api: WorkbenchApi,
     readonly filter: string,
+    /** Colour rules' filters: each row says the first it matches (trace.rows colourRules). */
+    private readonly colourRules: readonly string[] = [],
   ) {}
 
   /** Listens to the engine and fetches the view's size; the returned function stops that (a stopped view may start again). */
@@ -141,7 +143,12 @@ export class TraceRows {
   private async load(page: number): Promise<void> {
     const generation = this.generation;
     this.loading.add(page);
-    const params = { from: page * PAGE_ROWS, count: PAGE_ROWS, ...(this.filter !== '' ? { filter: this.filter } : {}) };
+    const params = {
+      from: page * PAGE_ROWS,
+      count: PAGE_ROWS,
+      ...(this.filter !== '' ? { filter: this.filter } : {}),
+      ...(this.colourRules.length > 0 ? { colourRules: [...this.colourRules] } : {}),
+    };
     const r = await this.api.call('trace.rows', params).catch((e: unknown) => ({ ok: false as const, error: { code: 'failed' as const, message: String(e) } }));
     this.loading.delete(page);
     if (generation !== this.generation || this.closed) return;
