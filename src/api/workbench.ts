@@ -179,6 +179,10 @@ export const traceInfoSchema = z.object({
 });
 export type TraceInfo = z.infer<typeof traceInfoSchema>;
 
+/** Columns trace.rows can order by (main/host/service/sortRows.ts reads each from the record). */
+export const SORT_COLUMNS = ['seq', 'time', 'dir', 'dev', 'msg', 'token', 'queue', 'size', 'latency'] as const;
+export type SortColumn = (typeof SORT_COLUMNS)[number];
+
 /** One row of the trace table. */
 export const traceRowSchema = z.object({
   /** Position in the trace (0-based, gap-free), which a filtered view's rows also report. */
@@ -364,7 +368,16 @@ export const WORKBENCH_METHODS = {
   'trace.info': method(none, traceInfoSchema, true),
   'trace.rows': method(
     /** colourRules: filters tried in order on each row returned, as Wireshark's colouring rules; the row says the first that matches. */
-    z.object({ from: count, count: z.number().int().min(1).max(5000), filter: filter.optional(), colourRules: z.array(filter).max(16).optional() }).strict(),
+    z
+      .object({
+        from: count,
+        count: z.number().int().min(1).max(5000),
+        filter: filter.optional(),
+        colourRules: z.array(filter).max(16).optional(),
+        /** Rows ordered by a column instead of by position (ties by position); a view of at most 2,000,000 rows, sorted as it stands when asked. */
+        sort: z.object({ column: z.enum(SORT_COLUMNS), descending: z.boolean() }).strict().optional(),
+      })
+      .strict(),
     /** total: rows in the (filtered) view now; rows from `from`, fewer at the end. */
     z.object({ total: count, from: count, rows: z.array(traceRowSchema) }),
     true,

@@ -182,6 +182,27 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(e.message).toMatch(/^colour rule 2: /);
   });
 
+  it('sorts a view by a column, ties in trace order, records without the value last', async () => {
+    const byLatency = await call('trace.rows', { from: 0, count: 5000, filter: 'type == response', sort: { column: 'latency', descending: true } });
+    const responses = await allRows('type == response');
+    expect(byLatency.total).toBe(responses.length);
+    // Paired responses by latency (largest first, ties by position), then unpaired ones in trace order.
+    const paired = responses.filter((r) => r.latencyNs !== null);
+    const want = [...paired.sort((a, b) => b.latencyNs! - a.latencyNs! || a.index - b.index), ...responses.filter((r) => r.latencyNs === null)];
+    expect(byLatency.rows.map((r) => r.seq)).toEqual(want.map((r) => r.seq));
+    // Paged: a later page continues the same order.
+    const page2 = await call('trace.rows', { from: 3, count: 4, filter: 'type == response', sort: { column: 'latency', descending: true } });
+    expect(page2.rows.map((r) => r.seq)).toEqual(want.slice(3, 7).map((r) => r.seq));
+
+    const byName = await call('trace.rows', { from: 0, count: 5000, sort: { column: 'msg', descending: false } });
+    const names = byName.rows.map((r) => r.name);
+    expect(names).toEqual([...names].sort());
+    const byDev = (await call('trace.rows', { from: 0, count: 5000, sort: { column: 'dev', descending: false } })).rows;
+    const firstWithout = byDev.findIndex((r) => r.dev === null);
+    expect(byDev.slice(firstWithout).every((r) => r.dev === null)).toBe(true);
+    expect(byDev.slice(0, firstWithout).map((r) => r.dev)).toEqual(byDev.slice(0, firstWithout).map((r) => r.dev).sort((a, b) => a! - b!));
+  });
+
   it('answers windows and stats as the journal holds them', async () => {
     const info = await call('trace.info');
     const messages = journal.filter((r) => r.kind === 'message');

@@ -42,6 +42,7 @@ import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
 import { DEFAULT_CAPTURES_DIR } from '../trace/trace';
 import { toDetail, toRow } from './rows';
+import { MAX_SORTED_ROWS, sortedRows, tooManyToSort } from './sortRows';
 import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
 
 export interface WorkbenchServiceOptions {
@@ -163,8 +164,18 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private rows(s: TraceStore, p: WorkbenchParsedParams<'trace.rows'>): Reply {
-    const r = s.rows(p.from, p.count, p.filter);
-    if (!r.ok) return filtered(r);
+    let view: { total: number; positions: number[] };
+    if (p.sort) {
+      // The whole view (at most MAX_SORTED_ROWS), ordered by the column.
+      const all = s.rows(0, MAX_SORTED_ROWS + 1, p.filter);
+      if (!all.ok) return filtered(all);
+      if (all.value.total > MAX_SORTED_ROWS) return workbenchError('bad-request', tooManyToSort(all.value.total), { field: 'params.sort' });
+      view = sortedRows(s, p.filter?.trim() ?? '', all.value.positions, p.sort.column, p.sort.descending, p.from, p.count);
+    } else {
+      const r = s.rows(p.from, p.count, p.filter);
+      if (!r.ok) return filtered(r);
+      view = r.value;
+    }
     const rules: RecordPredicate[] = [];
     for (const [i, text] of (p.colourRules ?? []).entries()) {
       const c = s.compile(text);
@@ -172,14 +183,14 @@ export class WorkbenchService implements WorkbenchApi {
       rules.push(c.value);
     }
     const base = s.source.meta.startMonoNs;
-    const rows = r.value.positions.flatMap((at) => {
+    const rows = view.positions.flatMap((at) => {
       const v = s.at(at);
       if (!v) return [];
       const row = toRow(v, at, base);
       const colour = rules.findIndex((test) => test(v));
       return [colour < 0 ? row : { ...row, colour }];
     });
-    return ok({ total: r.value.total, from: p.from, rows });
+    return ok({ total: view.total, from: p.from, rows });
   }
 
   private record(s: TraceStore, seq: number): Reply {
