@@ -397,3 +397,38 @@ describe('colour rules', () => {
     expect(JSON.parse(localStorage.getItem('amp-workbench.trace.colourRules')!)).toEqual([{ filter: 'msg == EVENT_USED', colour: 'green' }]);
   });
 });
+
+describe('sorting', () => {
+  it('sorts by a column header, reverses on a second click, and goes back to trace order on a third', async () => {
+    const api = fakeTrace(40);
+    await renderAtTop(api);
+    const header = (): HTMLElement => screen.getByRole('columnheader', { name: /^latency/ });
+    fireEvent.click(within(header()).getByRole('button'));
+    await waitFor(() => expect(cells(0)[0]).toBe(String(1 + SEQ_OFFSET)));
+    expect(header().getAttribute('aria-sort')).toBe('ascending');
+    expect(screen.getByText(/Sorted by latency ▲: a snapshot/)).toBeTruthy();
+    // Responses (every fourth position from 1, all 1.50 µs) first in trace order, then the rows without latency.
+    expect(cells(1)[0]).toBe(String(5 + SEQ_OFFSET));
+    expect(cells(10)[0]).toBe(String(0 + SEQ_OFFSET));
+
+    fireEvent.click(within(screen.getByRole('columnheader', { name: /^No\./ })).getByRole('button'));
+    fireEvent.click(within(screen.getByRole('columnheader', { name: /^No\./ })).getByRole('button'));
+    await waitFor(() => expect(cells(0)[0]).toBe(String(39 + SEQ_OFFSET)));
+    expect(screen.getByRole('columnheader', { name: /^No\./ }).getAttribute('aria-sort')).toBe('descending');
+    // Growth is not followed while sorted; "Sort again" takes it in.
+    act(() => api.grow(5));
+    await act(async () => {});
+    expect(cells(0)[0]).toBe(String(39 + SEQ_OFFSET));
+    fireEvent.click(screen.getByRole('button', { name: 'Sort again' }));
+    await waitFor(() => expect(cells(0)[0]).toBe(String(44 + SEQ_OFFSET)));
+
+    // Going to a record puts the view back in trace order.
+    fireEvent.keyDown(table(), { key: 'g', ctrlKey: true });
+    fireEvent.change(screen.getByLabelText('record number'), { target: { value: '20' } });
+    fireEvent.submit(screen.getByLabelText('record number'));
+    await screen.findByText('Back in trace order to show record #20.');
+    await waitFor(() => expect(rowEl(10)?.getAttribute('aria-selected')).toBe('true'));
+    expect(screen.queryByText(/Sorted by/)).toBeNull();
+    // Many round trips through the fake engine: room for a loaded machine.
+  }, 20_000);
+});

@@ -179,13 +179,28 @@ export function fakeTrace(total: number, extra: Handlers = {}, rowAt: (i: number
     return v;
   };
   const api = fakeApi({
-    'trace.rows': ({ from, count, filter, colourRules }) => {
+    'trace.rows': ({ from, count, filter, colourRules, sort }) => {
       // Colour rules as the engine applies them: the index of the first that matches.
       const rules = (colourRules ?? []).map(compile);
       const coloured = (r: TraceRow): TraceRow => {
         const colour = rules.findIndex((test) => test(r));
         return colour < 0 ? r : { ...r, colour };
       };
+      if (sort) {
+        // Sorted as the engine does: by the column, ties in trace order, rows without the value last.
+        const v = filter ? view(filter) : Array.from({ length: state.total }, (_, p) => p);
+        if (!Array.isArray(v)) return { ok: false, error: v };
+        const key = (r: TraceRow): number | string | null =>
+          ({ seq: r.seq, time: r.timeNs, dir: r.dir, dev: r.dev, msg: r.name, token: r.token, queue: r.channel, size: r.size, latency: r.latencyNs })[sort.column];
+        const order = v.map(rowAt).sort((a, b) => {
+          const [x, y] = [key(a), key(b)];
+          if (x === y) return a.index - b.index;
+          if (x === null) return 1;
+          if (y === null) return -1;
+          return (x < y ? -1 : 1) * (sort.descending ? -1 : 1);
+        });
+        return { ok: true, result: { total: order.length, from, rows: order.slice(from, from + count).map(coloured) } };
+      }
       if (!filter) {
         const rows: TraceRow[] = [];
         for (let p = from; p < Math.min(state.total, from + count); p++) rows.push(coloured(rowAt(p)));

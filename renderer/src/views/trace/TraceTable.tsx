@@ -10,7 +10,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { forwardRef, useEffect, useImperativeHandle, useLayoutEffect, useReducer, useRef, useState, type PointerEvent } from 'react';
 
-import type { TraceRow } from '../../../../src/api/workbench';
+import { SORT_COLUMNS, type SortColumn, type TraceRow } from '../../../../src/api/workbench';
 import { formatDir, formatNs, rowHeightPx } from './traceFormat';
 import type { TraceRows } from './traceRows';
 
@@ -75,6 +75,9 @@ interface TraceTableProps {
   /** Right click on row `index` at page position (x, y). */
   onMenu(index: number, x: number, y: number): void;
   onResize(column: ColumnId, width: number): void;
+  sort: { column: SortColumn; descending: boolean } | null;
+  /** A click on a sortable column's header. */
+  onSort(column: SortColumn): void;
 }
 
 function rowClass(row: TraceRow | undefined, selected: boolean, marked: boolean, colours: readonly string[]): string {
@@ -136,8 +139,21 @@ function Cells({ row, columns, time }: { row: TraceRow; columns: readonly Column
   );
 }
 
-/** A header cell with a drag handle on its right edge that resizes the column. */
-function HeaderCell({ id, label, cls, width, onResize }: { id: ColumnId; label: string; cls: string; width: number; onResize(column: ColumnId, width: number): void }) {
+const sortable = (id: ColumnId): id is SortColumn => (SORT_COLUMNS as readonly string[]).includes(id);
+
+interface HeaderCellProps {
+  id: ColumnId;
+  label: string;
+  cls: string;
+  width: number;
+  onResize(column: ColumnId, width: number): void;
+  /** Sorted by this column: its direction. */
+  sorted: 'ascending' | 'descending' | null;
+  onSort(column: SortColumn): void;
+}
+
+/** A header cell: a click sorts by the column (where the engine can), the drag handle on its right edge resizes it. */
+function HeaderCell({ id, label, cls, width, onResize, sorted, onSort }: HeaderCellProps) {
   const drag = (e: PointerEvent<HTMLSpanElement>): void => {
     e.preventDefault();
     const startX = e.clientX;
@@ -152,8 +168,15 @@ function HeaderCell({ id, label, cls, width, onResize }: { id: ColumnId; label: 
     handle.addEventListener('pointerup', up);
   };
   return (
-    <span role="columnheader" className={cls}>
-      {label}
+    <span role="columnheader" className={cls} aria-sort={sorted ?? (sortable(id) ? 'none' : undefined)}>
+      {sortable(id) ? (
+        <button type="button" className="trace-sort" title={`Sort by ${label} (again: reverse, a third time: trace order)`} onClick={() => onSort(id)}>
+          {label}
+          {sorted === 'ascending' ? ' ▲' : sorted === 'descending' ? ' ▼' : ''}
+        </button>
+      ) : (
+        label
+      )}
       <span className="trace-col-resize" aria-hidden="true" data-testid={`resize-${id}`} onPointerDown={drag} />
     </span>
   );
@@ -250,7 +273,16 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
     <div className="trace-table" role="grid" aria-rowcount={total} aria-label="trace">
       <div className="trace-header" role="row" style={{ gridTemplateColumns: template }}>
         {COLUMNS.filter((c) => p.columns.includes(c.id)).map((c) => (
-          <HeaderCell key={c.id} id={c.id} label={c.id === 'time' ? p.timeLabel : c.label} cls={c.cls} width={p.widths[c.id] ?? c.width} onResize={p.onResize} />
+          <HeaderCell
+            key={c.id}
+            id={c.id}
+            label={c.id === 'time' ? p.timeLabel : c.label}
+            cls={c.cls}
+            width={p.widths[c.id] ?? c.width}
+            onResize={p.onResize}
+            sorted={p.sort?.column === c.id ? (p.sort.descending ? 'descending' : 'ascending') : null}
+            onSort={p.onSort}
+          />
         ))}
       </div>
       <div className="trace-body">

@@ -13,7 +13,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react';
 
-import type { TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
+import type { SortColumn, TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 import type { FilterSuggestion } from '../../../../src/trace/filter';
 import type { TraceRequest, ViewNav } from '../../ui/nav';
 import { BOOKMARK_FILTER, Bookmarks } from './Bookmarks';
@@ -98,7 +98,11 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
   const viewFilter = useMemo(() => HIDE.filter((h) => hidden.has(h.id)).reduce((f, h) => andFilters(f, h.filter), filter), [filter, hidden]);
   const [colourRules, setColourRules] = useState(loadColourRules);
   const ruleFilters = useMemo(() => colourRules.map((r) => r.filter), [colourRules]);
-  const rows = useMemo(() => new TraceRows(api, viewFilter, ruleFilters), [api, viewFilter, ruleFilters]);
+  const [sort, setSort] = useViewState<{ column: SortColumn; descending: boolean } | null>(api, 'sort', null);
+  /** Bumped by "Sort again": a sorted view is a snapshot. */
+  const [resort, setResort] = useState(0);
+  // `resort` is a dependency only: a new TraceRows asks the engine to sort again.
+  const rows = useMemo(() => new TraceRows(api, viewFilter, ruleFilters, sort), [api, viewFilter, ruleFilters, sort, resort]);
   useEffect(() => rows.start(), [rows]);
   const version = useSyncExternalStore(rows.subscribe, rows.getVersion);
   const [selected, setSelected] = useState<number | null>(null);
@@ -183,8 +187,12 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
   const jumpToSeq = async (seq: number, view = viewFilter): Promise<void> => {
     const target = await rowBySeq(api, seq);
     if (!target) return setNotice(`Record #${seq} is not in the trace.`);
+    // Records are found by their place in the trace: back to trace order first.
+    const unsorted = sort !== null;
+    if (unsorted) setSort(null);
     const { viewIndex, row } = await lowerBound(api, view, target.index);
-    setNotice(row?.seq === seq ? null : `Record #${seq} is hidden by the filter; the nearest row is selected.`);
+    const hidden = row?.seq === seq ? null : `Record #${seq} is hidden by the filter; the nearest row is selected.`;
+    setNotice(unsorted ? `Back in trace order to show record #${seq}.${hidden ? ` ${hidden}` : ''}` : hidden);
     setFollow(false);
     setSelected(viewIndex);
     table.current?.reveal(viewIndex, 'center');
@@ -520,6 +528,17 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
           ) : null}
         </span>
       </div>
+      {sort ? (
+        <div className="trace-sorted" role="status">
+          Sorted by {COLUMNS.find((c) => c.id === sort.column)?.label} {sort.descending ? '▼' : '▲'}: a snapshot, new records are not added.{' '}
+          <button type="button" onClick={() => setResort((n) => n + 1)}>
+            Sort again
+          </button>{' '}
+          <button type="button" onClick={() => setSort(null)}>
+            Trace order
+          </button>
+        </div>
+      ) : null}
       {notice || (rows.error && rows.error.code !== 'bad-filter') ? (
         <div className="trace-notices">
           {notice ? (
@@ -568,6 +587,13 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
               setMenu({ index, x, y });
             }}
             onResize={(c, w) => setWidths((old) => ({ ...old, [c]: w }))}
+            sort={sort}
+            onSort={(column) => {
+              // Ascending, then descending, then trace order again.
+              setSort(sort?.column !== column ? { column, descending: false } : sort.descending ? null : { column, descending: true });
+              setSelected(null);
+              setFollow(false);
+            }}
           />
           {empty ? (
             <p className="trace-empty" role="status">

@@ -7,7 +7,7 @@
  * most one change per animation frame (docs/stack.md §6 rule 2). A rolling capture that drops its
  * oldest records (`dropped` in the event) shifts every row: the cached pages are then read again.
  */
-import type { TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
+import type { SortColumn, TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 
 export const PAGE_ROWS = 256;
 /** Pages kept: enough for a tall screen plus scrolling back and forth. */
@@ -41,6 +41,8 @@ export class TraceRows {
     readonly filter: string,
     /** Colour rules' filters: each row says the first it matches (trace.rows colourRules). */
     private readonly colourRules: readonly string[] = [],
+    /** Rows ordered by a column: a snapshot the engine sorted when asked, so growth is not followed. */
+    readonly sort: { column: SortColumn; descending: boolean } | null = null,
   ) {}
 
   /** Listens to the engine and fetches the view's size; the returned function stops that (a stopped view may start again). */
@@ -48,6 +50,7 @@ export class TraceRows {
     this.closed = false;
     const off = this.api.onEvent((e) => {
       if (e.event === 'trace.appended') {
+        if (this.sort) return;
         const dropped = e.data.dropped ?? 0;
         if (dropped !== this.dropped) this.shift(dropped);
         if (this.filter === '') this.setTotal(e.data.total);
@@ -148,6 +151,7 @@ export class TraceRows {
       count: PAGE_ROWS,
       ...(this.filter !== '' ? { filter: this.filter } : {}),
       ...(this.colourRules.length > 0 ? { colourRules: [...this.colourRules] } : {}),
+      ...(this.sort ? { sort: this.sort } : {}),
     };
     const r = await this.api.call('trace.rows', params).catch((e: unknown) => ({ ok: false as const, error: { code: 'failed' as const, message: String(e) } }));
     this.loading.delete(page);
