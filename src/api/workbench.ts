@@ -204,6 +204,8 @@ export const traceRowSchema = z.object({
   /** A response's request, or the request a no-response marker is about. */
   pairSeq: z.number().nullable(),
   problems: z.array(z.enum(PROBLEM_CODES)),
+  /** trace.rows: ns since the previous record of the trace, whatever the filter (absent for the first record held). */
+  deltaNs: z.number().optional(),
   /** With trace.rows' colourRules: the index of the first rule the record matches (absent when none does). */
   colour: z.number().optional(),
 });

@@ -182,6 +182,13 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(e.message).toMatch(/^colour rule 2: /);
   });
 
+  it("gives each row its time since the previous record of the trace, whatever the filter", async () => {
+    const all = await allRows();
+    expect(all[0]!.deltaNs).toBeUndefined();
+    for (let i = 1; i < all.length; i++) expect(all[i]!.deltaNs).toBe(all[i]!.timeNs - all[i - 1]!.timeNs);
+    for (const r of await allRows('type == response')) expect(r.deltaNs).toBe(r.timeNs - all[r.index - 1]!.timeNs);
+  });
+
   it('sorts a view by a column, ties in trace order, records without the value last', async () => {
     const byLatency = await call('trace.rows', { from: 0, count: 5000, filter: 'type == response', sort: { column: 'latency', descending: true } });
     const responses = await allRows('type == response');

@@ -33,6 +33,7 @@ import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES 
 import { WORKLOADS } from '../../../src/devices/registry';
 import type { RecordPredicate } from '../../../src/trace/filter';
 import { metaToJson } from '../../../src/trace/meta';
+import { timeBase } from '../../../src/trace/record';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/spec';
@@ -183,12 +184,15 @@ export class WorkbenchService implements WorkbenchApi {
       rules.push(c.value);
     }
     const base = s.source.meta.startMonoNs;
+    const tb = timeBase(base);
     const rows = view.positions.flatMap((at) => {
+      // Read before the record itself: the store hands out one view, valid until the next call.
+      const prevNs = at > s.dropped ? s.at(at - 1)?.relNs(tb) : undefined;
       const v = s.at(at);
       if (!v) return [];
       const row = toRow(v, at, base);
       const colour = rules.findIndex((test) => test(v));
-      return [colour < 0 ? row : { ...row, colour }];
+      return [{ ...row, ...(prevNs === undefined ? {} : { deltaNs: row.timeNs - prevNs }), ...(colour < 0 ? {} : { colour }) }];
     });
     return ok({ total: view.total, from: p.from, rows });
   }

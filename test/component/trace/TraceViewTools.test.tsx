@@ -238,6 +238,9 @@ describe('go to, marks and time', () => {
     expect(time(1)).toBe('0.000001000');
     fireEvent.change(format, { target: { value: 'delta' } });
     expect(time(2)).toBe('+0.000001');
+    fireEvent.change(format, { target: { value: 'captured' } });
+    expect(screen.getByRole('columnheader', { name: 'Δ record' })).toBeTruthy();
+    expect(time(2)).toBe('+0.000001');
     fireEvent.change(format, { target: { value: 'wall' } });
     expect(screen.getByRole('columnheader', { name: 'time (UTC)' })).toBeTruthy();
     expect(time(1)).toBe('04:40:00.123457');

@@ -19,7 +19,7 @@ export const PROBLEM_EVERY = 97;
 export function makeRow(index: number): TraceRow {
   const phase = index % 4;
   const token = Math.floor(index / 4) % 4096;
-  const base = { index, seq: index + SEQ_OFFSET, timeNs: index * 1000, kind: 'message' as const, channel: 0, size: 16 };
+  const base = { index, seq: index + SEQ_OFFSET, timeNs: index * 1000, kind: 'message' as const, channel: 0, size: 16, ...(index > 0 ? { deltaNs: 1000 } : {}) };
   const problems: TraceRow['problems'] = index % PROBLEM_EVERY === 5 ? ['truncated'] : [];
   if (phase === 0) return { ...base, dir: 'driver-to-device', dev: 1, name: 'GET_CONFIG', token, summary: `offset 0 length 8`, latencyNs: null, pairSeq: null, problems };
   if (phase === 1)

@@ -33,12 +33,13 @@ import './trace.css';
 const TIME_FORMATS = {
   seconds: 'seconds',
   ns: 'seconds (ns)',
+  captured: 'Δ previous record',
   delta: 'Δ previous shown',
   reference: 'from reference (T)',
   wall: 'wall clock (UTC)',
 } as const;
 type TimeFormat = keyof typeof TIME_FORMATS;
-const TIME_LABEL: Readonly<Record<TimeFormat, string>> = { seconds: 'time', ns: 'time (ns)', delta: 'Δ time', reference: 'time from ref', wall: 'time (UTC)' };
+const TIME_LABEL: Readonly<Record<TimeFormat, string>> = { seconds: 'time', ns: 'time (ns)', captured: 'Δ record', delta: 'Δ shown', reference: 'time from ref', wall: 'time (UTC)' };
 
 /** Record kinds one click hides, with the filter that keeps the rest. */
 const HIDE = [
@@ -246,6 +247,8 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
         return formatTime(row.timeNs);
       case 'ns':
         return formatTimeNs(row.timeNs);
+      case 'captured':
+        return formatOffset(row.deltaNs ?? 0);
       case 'delta': {
         const prev = index > 0 ? rows.row(index - 1) : undefined;
         return index === 0 ? formatOffset(0) : prev ? formatOffset(row.timeNs - prev.timeNs) : '';
