@@ -6,7 +6,7 @@
  * virtqueue lane on the Timeline. Both views fill the window exactly. Then the Trace view's
  * Wireshark-like tools: completion and the live check in the filter bar, "no record matches",
  * a row's context menu following a device, go to record N, marks, the detail's ASCII column,
- * and keys 1–5 after a checkbox click. Screenshots of Trace (plain and with the row menu) and
+ * sorting by latency, a colour rule, and keys 1–5 after a checkbox click. Screenshots of Trace (plain and with the row menu) and
  * Timeline go to test/output/screenshots/.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -222,6 +222,43 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
     // The device type is named beside its number.
     expect(await pane.getByRole('treeitem').filter({ hasText: 'device_id' }).locator('.trace-field-meaning').count()).toBe(1);
     await page.getByRole('button', { name: 'Clear' }).click();
+  });
+
+  it('sorts responses by latency and tints rows by a colour rule', async () => {
+    const { page } = opened;
+    const input = page.getByLabel('filter', { exact: true });
+    await input.fill('type == response');
+    await input.press('Escape');
+    await input.press('Enter');
+    await page.getByText(/matching records/).waitFor();
+    const latency = page.getByRole('columnheader', { name: /^latency/ });
+    await latency.getByRole('button').click();
+    await latency.getByRole('button').click();
+    expect(await latency.getAttribute('aria-sort')).toBe('descending');
+    await page.getByText(/Sorted by latency ▼/).waitFor();
+    const ns = (t: string): number => {
+      const m = /^([\d.]+) (ns|µs|ms|s)$/.exec(t.trim())!;
+      return Number(m[1]) * { ns: 1, µs: 1e3, ms: 1e6, s: 1e9 }[m[2] as 'ns' | 'µs' | 'ms' | 's'];
+    };
+    await expect.poll(async () => (await page.locator('.trace-row[data-index="1"] .c-latency').textContent()) ?? '').toMatch(/\d/);
+    const shown = (await page.locator('.trace-row[data-index] .c-latency').allTextContents()).filter((t) => t !== '').map(ns);
+    expect(shown.length).toBeGreaterThan(3);
+    for (let i = 1; i < shown.length; i++) expect(shown[i]).toBeLessThanOrEqual(shown[i - 1]!);
+    await page.getByRole('button', { name: 'Trace order' }).click();
+
+    await page.getByRole('button', { name: /^Colours/ }).click();
+    const rules = page.getByRole('group', { name: 'colour rules' });
+    await rules.getByLabel("new rule's colour").selectOption('green');
+    await rules.getByLabel("new rule's filter").fill('msg == SET_DEVICE_STATUS');
+    await rules.getByRole('button', { name: 'Add rule' }).click();
+    const tinted = page.locator('.trace-row.colour-green').first();
+    await tinted.waitFor();
+    expect(await tinted.locator('.c-msg').textContent()).toBe('SET_DEVICE_STATUS');
+    await screenshot(page, 'trace-colour-rules');
+    await rules.getByRole('button', { name: 'remove msg == SET_DEVICE_STATUS' }).click();
+    await page.getByRole('button', { name: /^Colours/ }).click();
+    await page.getByRole('button', { name: 'Clear' }).click();
+    expect(opened.errors).toEqual([]);
   });
 
   it('keys 1–5 switch views after a checkbox was clicked', async () => {

@@ -236,7 +236,8 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
 
   const onScroll = (): void => {
     const el = scrollRef.current;
-    if (!el) return;
+    // An empty view (a new filter or order before its first answer) is at no end to follow.
+    if (!el || total === 0) return;
     const height = count * rowH;
     const atEnd = baseRef.current + count >= total && el.scrollTop + el.clientHeight >= height - rowH / 2;
     if (atEnd !== p.follow) p.onFollowChange(atEnd);

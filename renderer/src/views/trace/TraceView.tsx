@@ -596,6 +596,8 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
               setSort(sort?.column !== column ? { column, descending: false } : sort.descending ? null : { column, descending: true });
               setSelected(null);
               setFollow(false);
+              // A new order reads from its first row (the view's size is the same).
+              table.current?.reveal(0, 'nearest');
             }}
           />
           {empty ? (
