@@ -95,12 +95,14 @@ function rowClass(row: TraceRow | undefined, selected: boolean, marked: boolean,
   return c.join(' ');
 }
 
-/** A cell's text (the message cell carries its marks as well). */
-function cellText(id: Exclude<ColumnId, 'msg' | 'time'>, row: TraceRow): string {
+/** A cell's text (on screen the message cell carries its marks as well; the time cell's text depends on the time format). */
+export function cellText(id: Exclude<ColumnId, 'time'>, row: TraceRow): string {
   const message = row.kind === 'message';
   switch (id) {
     case 'seq':
       return String(row.seq);
+    case 'msg':
+      return row.name;
     case 'dir':
       return formatDir(row.dir);
     case 'dev':

@@ -22,11 +22,11 @@ import { ColourRules } from './ColourRules';
 import { loadColourRules, saveColourRules } from './colourRules';
 import { FilterBar } from './FilterBar';
 import { RecordDetail } from './RecordDetail';
-import { formatDir, formatNs, formatOffset, formatTime, formatTimeNs, formatWall } from './traceFormat';
+import { formatOffset, formatTime, formatTimeNs, formatWall } from './traceFormat';
 import { TraceRows } from './traceRows';
 import { andFilters, lowerBound, neighbour, rowBySeq } from './traceSearch';
 import { useViewState } from './viewState';
-import { COLUMNS, DEFAULT_COLUMNS, TraceTable, type ColumnId, type TraceTableHandle } from './TraceTable';
+import { cellText, COLUMNS, DEFAULT_COLUMNS, TraceTable, type ColumnId, type TraceTableHandle } from './TraceTable';
 import './trace.css';
 
 /** How the time column reads, as Wireshark's View → Time Display Format. */
@@ -59,20 +59,8 @@ export function filterFor(what: 'msg' | 'dev' | 'token', row: TraceRow): string 
 
 /** A row as tab-separated text, in the order of the columns shown. */
 function rowText(row: TraceRow, columns: readonly ColumnId[], time: string): string {
-  const cell: Record<ColumnId, string> = {
-    seq: String(row.seq),
-    time,
-    dir: formatDir(row.dir),
-    dev: row.dev === null ? '' : String(row.dev),
-    msg: row.name,
-    token: row.kind === 'message' ? String(row.token) : '',
-    queue: String(row.channel),
-    size: row.kind === 'message' ? String(row.size) : '',
-    summary: row.summary,
-    latency: row.latencyNs === null ? '' : formatNs(row.latencyNs),
-  };
   return COLUMNS.filter((c) => columns.includes(c.id))
-    .map((c) => cell[c.id])
+    .map((c) => (c.id === 'time' ? time : cellText(c.id, row)))
     .join('\t');
 }
 
