@@ -226,7 +226,8 @@ export const recordFieldSchema = z.object({
 export const recordDetailSchema = z.object({
   row: traceRowSchema,
   fields: z.array(recordFieldSchema),
-  problems: z.array(z.object({ offset: z.number(), code: z.string(), reason: z.string() })),
+  /** offset: the byte the problem is at; null for a problem the bus endpoint noted (no answer, no request…), which is in no byte. */
+  problems: z.array(z.object({ offset: z.number().nullable(), code: z.string(), reason: z.string() })),
   /** The record's data bytes (message bytes, marker text…) as hex pairs. */
   data: hexBytesOut,
   /** Marker, queue-state and finding text. */

@@ -78,3 +78,13 @@ describe('toDetail', () => {
     expect(marker!).toMatchObject({ revision: null, fields: [], text: 'here' });
   });
 });
+
+describe('toDetail problems', () => {
+  it('places a problem found in the bytes at its byte, and one the endpoint noted at none', () => {
+    const [orphan] = details([{ rev: 'r4', dir: 'device-to-driver', init: { name: 'GET_CONFIG', kind: 'response', devNum: 1, token: 9, fields: { generation: 1, offset: 0, length: 0, data: new Uint8Array(0) } } }]);
+    expect(orphan!.problems).toEqual([{ offset: null, code: 'unmatched-response', reason: 'response answers no outstanding request' }]);
+    const [short] = details([{ rev: 'r4', dir: 'driver-to-device', bytes: Uint8Array.of(0, 0x0c, 1, 0, 5, 0, 24, 0, 0, 0) }]);
+    expect(short!.problems.length).toBeGreaterThan(0);
+    expect(short!.problems.every((p) => typeof p.offset === 'number')).toBe(true);
+  });
+});

@@ -7,7 +7,7 @@ import { featureName } from '../../../src/devices/registry';
 import { HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
 import { deviceDisplayName, statusNames } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
-import { describeRecord } from '../../../src/trace/describe';
+import { describeRecord, ENDPOINT_PROBLEMS } from '../../../src/trace/describe';
 import type { CaptureMeta } from '../../../src/trace/meta';
 import { decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
 
@@ -124,7 +124,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
   return {
     row: row(view, index, base, d),
     fields,
-    problems: d.problems.map((p) => ({ offset: p.offset, code: p.code, reason: p.reason })),
+    problems: d.problems.map((p) => ({ offset: p.code in ENDPOINT_PROBLEMS ? null : p.offset, code: p.code, reason: p.reason })),
     data: toHex(data, ''),
     text,
     vqIndex: view.kind === 'vq-index' ? decodeVqIndex(data) : null,

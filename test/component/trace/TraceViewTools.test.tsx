@@ -437,3 +437,20 @@ describe('sorting', () => {
     // Many round trips through the fake engine: room for a loaded machine.
   }, 20_000);
 });
+
+describe('problems the endpoint noted', () => {
+  it('are listed without a byte and light none', async () => {
+    const api = fakeTrace(20, {
+      'trace.record': ({ seq }) => {
+        const row = { ...makeRow(seq - SEQ_OFFSET), problems: ['unmatched-response' as const] };
+        return { ok: true, result: { ...makeDetail(row), problems: [{ offset: null, code: 'unmatched-response', reason: 'response answers no outstanding request' }] } };
+      },
+    });
+    await renderAtTop(api);
+    fireEvent.doubleClick(rowEl(1));
+    const pane = await screen.findByRole('complementary', { name: 'record detail' });
+    const list = await within(pane).findByRole('list', { name: 'problems' });
+    expect(list.textContent).toBe('unmatched-response: response answers no outstanding request (noted by the bus endpoint)');
+    expect(pane.querySelectorAll('.bad')).toHaveLength(0);
+  });
+});

@@ -115,7 +115,7 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
 
   const { row, fields } = detail;
   const bytes = bytesOf(detail.data);
-  const problemBytes = new Set(detail.problems.map((p) => p.offset));
+  const problemBytes = new Set(detail.problems.flatMap((p) => (p.offset === null ? [] : [p.offset])));
   const located = new Set(detail.problems.map((p) => p.code));
   const recordedOnly = row.problems.filter((c) => !located.has(c));
   const isRequest = detail.flags.includes('request');
@@ -250,11 +250,17 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
       </div>
       {detail.problems.length > 0 || recordedOnly.length > 0 ? (
         <ul className="trace-problems" aria-label="problems">
-          {detail.problems.map((p, i) => (
-            <li key={i} onMouseEnter={() => setLit({ from: p.offset, to: p.offset + 1, field: null })} onMouseLeave={() => setLit(null)}>
-              <b>{p.code}</b> at byte {p.offset}: {p.reason}
-            </li>
-          ))}
+          {detail.problems.map((p, i) =>
+            p.offset === null ? (
+              <li key={i}>
+                <b>{p.code}</b>: {p.reason} (noted by the bus endpoint)
+              </li>
+            ) : (
+              <li key={i} onMouseEnter={() => setLit({ from: p.offset!, to: p.offset! + 1, field: null })} onMouseLeave={() => setLit(null)}>
+                <b>{p.code}</b> at byte {p.offset}: {p.reason}
+              </li>
+            ),
+          )}
           {recordedOnly.map((c) => (
             <li key={c}>
               <b>{c}</b> (noted when recorded)
