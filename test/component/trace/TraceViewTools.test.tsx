@@ -174,6 +174,13 @@ describe('row context menu', () => {
     await waitFor(() => expect(writeText).toHaveBeenCalledTimes(2));
     expect(writeText).toHaveBeenLastCalledWith(['14', '0.000004', 'drv → dev', '1', 'GET_CONFIG', '1', '16', 'offset 0 length 8', ''].join('\t'));
 
+    // Prepare: the filter goes into the bar for editing, the view stays.
+    fireEvent.contextMenu(rowEl(4), { clientX: 10, clientY: 10 });
+    fireEvent.click(within(screen.getByRole('menu')).getByText('Prepare as filter: msg == GET_CONFIG'));
+    expect(filterInput().value).toBe('msg == GET_CONFIG');
+    expect(document.activeElement).toBe(filterInput());
+    expect(screen.getByText('100 records')).toBeTruthy();
+
     // From the keyboard: the Menu key opens it on the selected row, Enter runs the highlighted item.
     fireEvent.click(rowEl(4));
     fireEvent.keyDown(table(), { key: 'ContextMenu' });

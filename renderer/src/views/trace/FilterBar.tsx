@@ -20,9 +20,11 @@ interface FilterBarProps {
   onApply(filter: string): Promise<WorkbenchError | null>;
   /** Values the session knows beyond the language's own, by field (the devices for dev). */
   values?: Readonly<Record<string, readonly FilterSuggestion[]>>;
+  /** Text put in the bar, not applied (a row menu's "Prepare as filter"), once per nonce. */
+  prepared?: { text: string; nonce: number } | null;
 }
 
-export function FilterBar({ applied, onApply, values }: FilterBarProps) {
+export function FilterBar({ applied, onApply, values, prepared = null }: FilterBarProps) {
   const [draft, setDraft] = useState(applied);
   const [cursor, setCursor] = useState(applied.length);
   const [error, setError] = useState<{ text: string; error: WorkbenchError } | null>(null);
@@ -38,6 +40,14 @@ export function FilterBar({ applied, onApply, values }: FilterBarProps) {
     setCursor(applied.length);
     setError(null);
   }, [applied]);
+
+  useEffect(() => {
+    if (prepared === null) return;
+    setDraft(prepared.text);
+    setCursor(prepared.text.length);
+    setSuggesting(false);
+    input.current?.focus();
+  }, [prepared]);
 
   const live = useMemo(() => (draft.trim() === '' ? null : compileFilter(draft)), [draft]);
   const completion = useMemo(() => completeFilter(draft, cursor, values), [draft, cursor, values]);

@@ -112,6 +112,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
   const [goTo, setGoTo] = useState<string | null>(null);
   const [columnsOpen, setColumnsOpen] = useState(false);
   const [coloursOpen, setColoursOpen] = useState(false);
+  const [prepared, setPrepared] = useState<{ text: string; nonce: number } | null>(null);
   const table = useRef<TraceTableHandle>(null);
   const wrap = useRef<HTMLDivElement>(null);
 
@@ -337,6 +338,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
       items.push({ label: label(f), run: () => void applyFilter(f) });
     };
     asFilter('msg', (f) => `Apply as filter: ${f}`);
+    items.push({ label: `Prepare as filter: ${filterFor('msg', row)!}`, run: () => setPrepared((p) => ({ text: filterFor('msg', row)!, nonce: (p?.nonce ?? 0) + 1 })) });
     asFilter('dev', (f) => `Follow device ${row.dev}: ${f}`);
     asFilter('token', (f) => `Follow token ${row.token}${row.dev === null ? '' : ` of device ${row.dev}`}: ${f}`);
     const msg = filterFor('msg', row)!;
@@ -372,7 +374,7 @@ export function TraceView({ api, request = null, nav }: TraceViewProps) {
 
   return (
     <div className="trace-view">
-      <FilterBar applied={filter} onApply={applyFilter} values={filterValues} />
+      <FilterBar applied={filter} onApply={applyFilter} values={filterValues} prepared={prepared} />
       <div className="trace-toolbar">
         <span className="trace-count" aria-live="polite">
           {rows.total.toLocaleString('en')} {viewFilter === '' ? 'records' : 'matching records'}
