@@ -34,8 +34,7 @@ export const VIEWS = [
 export type ViewId = (typeof VIEWS)[number]['id'];
 
 function editable(t: EventTarget | null): boolean {
-  // A checkbox or radio keeps the focus after a click but takes no typing: 1–5 still switch views.
-  return t instanceof HTMLElement && (t.isContentEditable || ['TEXTAREA', 'SELECT'].includes(t.tagName) || (t instanceof HTMLInputElement && !['checkbox', 'radio'].includes(t.type)));
+  return t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
 }
 
 function useLink(api: EngineApi): LinkState {
