@@ -220,6 +220,10 @@ export const traceInfoSchema = z.object({
 });
 export type TraceInfo = z.infer<typeof traceInfoSchema>;
 
+/** Columns trace.rows can order by (main/host/service/sortRows.ts reads each from the record). */
+export const SORT_COLUMNS = ['seq', 'time', 'dir', 'dev', 'msg', 'token', 'queue', 'size', 'latency'] as const;
+export type SortColumn = (typeof SORT_COLUMNS)[number];
+
 /** One row of the trace table. */
 export const traceRowSchema = z.object({
   /** Position in the trace (0-based, gap-free), which a filtered view's rows also report. */
@@ -241,6 +245,10 @@ export const traceRowSchema = z.object({
   /** A response's request, or the request a no-response marker is about. */
   pairSeq: z.number().nullable(),
   problems: z.array(z.enum(PROBLEM_CODES)),
+  /** trace.rows: ns since the previous record of the trace, whatever the filter (absent for the first record held). */
+  deltaNs: z.number().optional(),
+  /** With trace.rows' colourRules: the index of the first rule the record matches (absent when none does). */
+  colour: z.number().optional(),
 });
 export type TraceRow = z.infer<typeof traceRowSchema>;
 
@@ -252,18 +260,25 @@ export const recordFieldSchema = z.object({
   size: z.number(),
   value: z.union([z.number(), z.string(), z.array(z.number())]),
   part: z.enum(['header', 'payload']),
+  /** The value by name where the protocol names it: status bits, feature names, a vendor id's letters, a device type. */
+  meaning: z.string().optional(),
 });
 
 export const recordDetailSchema = z.object({
   row: traceRowSchema,
   fields: z.array(recordFieldSchema),
-  problems: z.array(z.object({ offset: z.number(), code: z.string(), reason: z.string() })),
+  /** offset: the byte the problem is at; null for a problem the bus endpoint noted (no answer, no request…), which is in no byte. */
+  problems: z.array(z.object({ offset: z.number().nullable(), code: z.string(), reason: z.string() })),
   /** The record's data bytes (message bytes, marker text…) as hex pairs. */
   data: hexBytesOut,
-  /** Marker and queue-state text. */
+  /** Marker, queue-state and finding text. */
   text: z.string().nullable(),
   vqIndex: z.object({ availIdx: z.number(), usedIdx: z.number(), lastSeenUsed: z.number(), inFlight: z.number() }).nullable(),
   flags: z.array(z.string()),
+  /** The message's protocol revision (r0, r2…); null for records without a header. */
+  revision: z.string().nullable(),
+  /** Wall-clock time of the record, ns since the Unix epoch (the capture's start wall time plus its offset), as a decimal string. */
+  wallNs: z.string(),
 });
 export type RecordDetail = z.infer<typeof recordDetailSchema>;
 
@@ -507,7 +522,17 @@ export const WORKBENCH_METHODS = {
   ),
   'trace.info': method(none, traceInfoSchema, true),
   'trace.rows': method(
-    z.object({ from: count, count: z.number().int().min(1).max(5000), filter: filter.optional() }).strict(),
+    /** colourRules: filters tried in order on each row returned, as Wireshark's colouring rules; the row says the first that matches. */
+    z
+      .object({
+        from: count,
+        count: z.number().int().min(1).max(5000),
+        filter: filter.optional(),
+        colourRules: z.array(filter).max(16).optional(),
+        /** Rows ordered by a column instead of by position (ties by position); a view of at most 2,000,000 rows, sorted as it stands when asked. */
+        sort: z.object({ column: z.enum(SORT_COLUMNS), descending: z.boolean() }).strict().optional(),
+      })
+      .strict(),
     /** total: rows in the (filtered) view now; rows from `from`, fewer at the end. */
     z.object({ total: count, from: count, rows: z.array(traceRowSchema) }),
     true,

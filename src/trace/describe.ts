@@ -26,7 +26,7 @@ export interface RecordDescription {
   msg: VirtioMsg | null;
 }
 
-const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
+export const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
   'unmatched-response': 'response answers no outstanding request',
   'no-response': 'request was not answered before its timeout',
   'token-mismatch': 'response token differs from the request; matched by (dev_num, msg_id)',

@@ -460,7 +460,8 @@ function slotsNamed(v: FilterValue): number[] {
   const name = v.value.toString().toUpperCase();
   const slots = NAME_INDEX.get(name);
   if (slots) return slots;
-  const near = [...NAME_INDEX.keys()].filter((n) => n.includes(name)).slice(0, 8);
+  const contained = [...NAME_INDEX.keys()].filter((n) => n.includes(name));
+  const near = (contained.length > 0 ? contained : nearest(name, [...NAME_INDEX.keys()])).slice(0, 8);
   const hint = near.length > 0 ? `did you mean ${near.join(', ')}?` : `names are as the protocol spells them (GET_VQUEUE, EVENT_USED, DOORBELL…); msg ~ "text" matches part of a name`;
   throw new Located(v.column, `unknown message name '${v.value}': ${hint}`);
 }
@@ -521,7 +522,10 @@ function compileMsg(node: Leaf): RecordPredicate {
 
 function problemBit(v: FilterValue): number {
   const i = v.kind === 'number' ? -1 : PROBLEM_CODES.indexOf(v.value.toLowerCase() as (typeof PROBLEM_CODES)[number]);
-  if (i < 0) throw new Located(v.column, `unknown problem '${formatValue(v)}': problems are ${PROBLEM_CODES.join(', ')}`);
+  if (i < 0) {
+    const near = v.kind === 'number' ? [] : nearest(v.value.toLowerCase(), PROBLEM_CODES);
+    throw new Located(v.column, `unknown problem '${formatValue(v)}': ${near.length > 0 ? `did you mean ${near.join(', ')}? ` : ''}problems are ${PROBLEM_CODES.join(', ')}`);
+  }
   return (1 << i) >>> 0;
 }
 
@@ -620,7 +624,10 @@ function numericValue(field: string, f: NumericField, v: FilterValue): number {
   if (f.type === 'enum') {
     const names = f.values!;
     const key = Object.keys(names).find((n) => n === v.value.toString().toLowerCase());
-    if (v.kind === 'number' || key === undefined) throw new Located(v.column, `${field} is one of ${Object.keys(names).join(', ')}; saw ${formatValue(v)}`);
+    if (v.kind === 'number' || key === undefined) {
+      const near = v.kind === 'number' ? [] : nearest(v.value.toLowerCase(), Object.keys(names));
+      throw new Located(v.column, `${field} is one of ${Object.keys(names).join(', ')}; saw ${formatValue(v)}${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`);
+    }
     return names[key]!;
   }
   if (v.kind !== 'number') throw new Located(v.column, `${field} (${f.describe}) takes a ${f.type === 'duration' ? 'duration' : 'number'}, saw ${formatValue(v)}`);
@@ -675,7 +682,10 @@ function compileNode(node: FilterNode, base: TimeBase): RecordPredicate {
     }
     default: {
       const f = FIELDS[node.field];
-      if (f === undefined) throw new Located(node.column, `unknown field '${node.field}': fields are ${FILTER_FIELDS.join(', ')}`);
+      if (f === undefined) {
+        const near = nearest(node.field, FILTER_FIELDS);
+        throw new Located(node.column, `unknown field '${node.field}': ${near.length > 0 ? `did you mean ${near.join(', ')}? ` : ''}fields are ${FILTER_FIELDS.join(', ')}`);
+      }
       if (f.type === 'msg') return compileMsg(node);
       if (f.type === 'problem') return compileProblem(node);
       if (f.type === 'finding') return compileFinding(node);
@@ -698,4 +708,143 @@ export function compileFilter(source: string | FilterNode, opts: FilterOptions =
     if (e instanceof Located) return { ok: false, column: e.column, error: e.message };
     throw e;
   }
+}
+
+// ---- did you mean -------------------------------------------------------------------------------
+
+/** Edit distance with transpositions (optimal string alignment), case-insensitive; stops counting past `max`. */
+function editDistance(a: string, b: string, max: number): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (Math.abs(x.length - y.length) > max) return max + 1;
+  let prev2: number[] = [];
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d = Math.min(d, prev2[j - 2]! + 1);
+      cur.push(d);
+    }
+    prev2 = prev;
+    prev = cur;
+  }
+  return prev[y.length]!;
+}
+
+/** The candidates within a typo or two of `word` (one per three letters), closest first; none for words too short to tell. */
+function nearest(word: string, candidates: readonly string[]): string[] {
+  if (word.length < 4) return [];
+  const max = Math.max(1, Math.floor(word.length / 3));
+  return candidates
+    .map((c) => ({ c, d: editDistance(word, c, max) }))
+    .filter((x) => x.d <= max)
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map((x) => x.c);
+}
+
+// ---- completion ---------------------------------------------------------------------------------
+
+export interface FilterSuggestion {
+  /** What replaces the word at the cursor. */
+  text: string;
+  /** Why it fits: a field's meaning, an operator's, "message name". */
+  detail: string;
+}
+
+export interface FilterCompletion {
+  /** The 0-based range of the text the chosen suggestion replaces (the word being typed). */
+  from: number;
+  to: number;
+  items: FilterSuggestion[];
+}
+
+/** What each field is, for completion (the numeric fields' own descriptions, the name fields here). */
+const FIELD_DETAIL: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(FIELDS).map(([name, f]) => [
+    name,
+    'describe' in f ? f.describe : f.type === 'msg' ? 'message or record name' : f.type === 'problem' ? 'a problem found in the bytes' : 'a conformance finding (rule id)',
+  ]),
+);
+
+const OPERATOR_DETAIL: readonly (readonly [string, string])[] = [
+  ['==', 'equals'],
+  ['!=', 'differs'],
+  ['<', 'less than'],
+  ['<=', 'at most'],
+  ['>', 'greater than'],
+  ['>=', 'at least'],
+  ['~', 'matches a pattern'],
+  ['in', 'a range from..to or a set {a, b}'],
+];
+/** Names worth offering: the reserved and implementation-defined ids (RESERVED_0x.., IMPL_REQUEST_0x..) still filter when typed. */
+const NAMES_ONCE: readonly string[] = [...new Set(NAME_SLOTS)].filter((n) => n !== 'UNKNOWN' && !n.includes('_0x'));
+const MAX_SUGGESTIONS = 50;
+
+/** The values a field takes by name (none for plain numbers and durations). */
+function valuesOf(field: string): FilterSuggestion[] {
+  const f = FIELDS[field.toLowerCase()];
+  if (f === undefined) return [];
+  if (f.type === 'msg') return NAMES_ONCE.map((text) => ({ text, detail: 'name' }));
+  if (f.type === 'problem') return PROBLEM_CODES.map((text) => ({ text, detail: 'problem' }));
+  if (f.type === 'finding') return RULES.map((r) => ({ text: r.id, detail: `${r.severity}: ${r.description}` }));
+  if (f.type === 'duration') return ['us', 'ms', 's'].map((u) => ({ text: `10${u}`, detail: `a duration (${UNIT_LIST})` }));
+  return f.values ? Object.keys(f.values).map((text) => ({ text, detail: f.describe })) : [];
+}
+
+/** Suggestions that start with `word` first, then those that contain it, case-insensitively. */
+function matching(items: readonly FilterSuggestion[], word: string): FilterSuggestion[] {
+  const w = word.toLowerCase();
+  const starts = items.filter((i) => i.text.toLowerCase().startsWith(w));
+  const inside = w === '' ? [] : items.filter((i) => !i.text.toLowerCase().startsWith(w) && i.text.toLowerCase().includes(w));
+  return [...starts, ...inside].slice(0, MAX_SUGGESTIONS);
+}
+
+/**
+ * What may come at `cursor` in `text`: field names where an expression starts, the operators a
+ * field takes after it, the field's values after an operator or inside `in {…}` (message names,
+ * problem codes, rule ids, enumeration names), and `&&`/`||` after a whole comparison. Works on
+ * text that does not parse yet, from the tokens before the word being typed; `extra` adds values
+ * the caller knows (the devices of the session for dev).
+ */
+export function completeFilter(text: string, cursor: number, extra: Readonly<Record<string, readonly FilterSuggestion[]>> = {}): FilterCompletion {
+  const at = Math.max(0, Math.min(cursor, text.length));
+  let from = at;
+  while (from > 0 && /[A-Za-z0-9_µμ-]/.test(text[from - 1]!)) from--;
+  const word = text.slice(from, at);
+  const none = { from, to: at, items: [] };
+  let toks: Token[];
+  try {
+    toks = lex(text.slice(0, from)).slice(0, -1);
+  } catch {
+    return none;
+  }
+  // Inside a string nothing is offered.
+  if ((text.slice(0, from).match(/"/g)?.length ?? 0) % 2 === 1) return none;
+  const last = toks[toks.length - 1];
+  const fields = FILTER_FIELDS.map((name) => ({ text: name, detail: FIELD_DETAIL[name]! }));
+  const valuesFor = (field: string): FilterSuggestion[] => [...(extra[field] ?? []), ...valuesOf(field)];
+  const isOp = (t: Token | undefined): boolean => t !== undefined && t.t === 'punct' && COMPARE_OPS.includes(t.text);
+  let items: FilterSuggestion[];
+  if (last === undefined || (last.t === 'punct' && ['&&', '||', '!', '('].includes(last.text))) items = fields;
+  else if (isOp(last) || (last.t === 'ident' && last.text === 'in') || (last.t === 'punct' && last.text === '..')) {
+    // The field is the token before the operator (or before `in`, `from..`).
+    let k = toks.length - 2;
+    while (k > 0 && !(toks[k]!.t === 'ident' && toks[k + 1] !== undefined && (isOp(toks[k + 1]) || (toks[k + 1]!.t === 'ident' && toks[k + 1]!.text === 'in')))) k--;
+    items = valuesFor(toks[k]?.t === 'ident' ? toks[k]!.text : '');
+  } else if (last.t === 'punct' && (last.text === '{' || last.text === ',')) {
+    let k = toks.length - 1;
+    while (k >= 0 && !(toks[k]!.t === 'punct' && toks[k]!.text === '{')) k--;
+    items = valuesFor(toks[k - 2]?.t === 'ident' ? toks[k - 2]!.text : '');
+  } else if (last.t === 'ident' && FIELDS[last.text] !== undefined && !isOp(toks[toks.length - 2])) {
+    items = OPERATOR_DETAIL.map(([text, detail]) => ({ text, detail }));
+  } else {
+    items = [
+      { text: '&&', detail: 'and' },
+      { text: '||', detail: 'or' },
+    ];
+  }
+  return { from, to: at, items: matching(items, word) };
 }

@@ -39,6 +39,7 @@ const BENCHES: [string, () => { run(): Promise<Result> }][] = [
   ['extcap', () => load('./extcap.bench')],
   ['loopback', () => load('./loopback.bench')],
   ['import', () => load('./import.bench')],
+  ['autocomplete', () => load('./autocomplete.bench')],
 ];
 
 /** [benchmark, result key, target text, test]: the issues' speed and memory targets. */
@@ -76,6 +77,7 @@ const TARGETS: [string, string, string, (v: number) => boolean][] = [
   ['ringTap', 'nativeMaxPerSecond', '>= 200000', (v) => v >= 200_000],
   ['ringTap', 'bridge2MbaudPerSecond', '>= 2000', (v) => v >= 2000],
   ['import', 'peakRssMB2M', '< 300', (v) => v < 300],
+  ['autocomplete', 'keystrokeP99Ms', '<= 50', (v) => v <= 50],
 ];
 
 async function main(): Promise<void> {

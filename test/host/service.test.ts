@@ -19,7 +19,7 @@ import { blockCount, forEachRecord, toRecords } from '../../src/trace/block';
 import { describeRecord } from '../../src/trace/describe';
 import { compileFilter } from '../../src/trace/filter';
 import { toHex } from '../../src/util/hex';
-import type { TraceRecord } from '../../src/trace/record';
+import { RECORD_FLAGS, type TraceRecord } from '../../src/trace/record';
 
 let root = '';
 let service: WorkbenchService;
@@ -162,6 +162,48 @@ describe('WorkbenchService on the default simulated board', () => {
     expect(d.fields.find((f) => f.name === 'msg_id')).toMatchObject({ part: 'header', offset: 1, size: 1, value: response.msgId });
     expect(d.fields.find((f) => f.name === 'dev_num')).toMatchObject({ offset: 2, size: 2, value: response.devNum });
     expect((await fail('trace.record', { seq: journal.length + 10 })).code).toBe('not-found');
+  });
+
+  it('colours rows by the first colour rule each matches, and refuses a bad rule by its place', async () => {
+    const page = await call('trace.rows', { from: 0, count: 5000, colourRules: ['type == response', 'dev == 0', 'problem'] });
+    // The same three rules over the journal's records, by hand.
+    const expected = (r: TraceRecord): number | undefined =>
+      r.kind === 'message' && (r.flags & RECORD_FLAGS.response) !== 0 ? 0 : r.devNum === 0 ? 1 : r.problems !== 0 ? 2 : undefined;
+    const bySeq = new Map(journal.map((r) => [r.seq, r]));
+    for (const row of page.rows) expect(row.colour, `record ${row.seq} ${row.name}`).toBe(expected(bySeq.get(row.seq)!));
+    expect(page.rows.some((r) => r.colour === 1)).toBe(true);
+    expect((await call('trace.rows', { from: 0, count: 3 })).rows.every((r) => !('colour' in r))).toBe(true);
+    const e = await fail('trace.rows', { from: 0, count: 1, colourRules: ['dev == 1', 'dev = 2'] });
+    expect(e).toMatchObject({ code: 'bad-filter', field: 'params.colourRules.1', column: 5 });
+    expect(e.message).toMatch(/^colour rule 2: /);
+  });
+
+  it("gives each row its time since the previous record of the trace, whatever the filter", async () => {
+    const all = await allRows();
+    expect(all[0]!.deltaNs).toBeUndefined();
+    for (let i = 1; i < all.length; i++) expect(all[i]!.deltaNs).toBe(all[i]!.timeNs - all[i - 1]!.timeNs);
+    for (const r of await allRows('type == response')) expect(r.deltaNs).toBe(r.timeNs - all[r.index - 1]!.timeNs);
+  });
+
+  it('sorts a view by a column, ties in trace order, records without the value last', async () => {
+    const byLatency = await call('trace.rows', { from: 0, count: 5000, filter: 'type == response', sort: { column: 'latency', descending: true } });
+    const responses = await allRows('type == response');
+    expect(byLatency.total).toBe(responses.length);
+    // Paired responses by latency (largest first, ties by position), then unpaired ones in trace order.
+    const paired = responses.filter((r) => r.latencyNs !== null);
+    const want = [...paired.sort((a, b) => b.latencyNs! - a.latencyNs! || a.index - b.index), ...responses.filter((r) => r.latencyNs === null)];
+    expect(byLatency.rows.map((r) => r.seq)).toEqual(want.map((r) => r.seq));
+    // Paged: a later page continues the same order.
+    const page2 = await call('trace.rows', { from: 3, count: 4, filter: 'type == response', sort: { column: 'latency', descending: true } });
+    expect(page2.rows.map((r) => r.seq)).toEqual(want.slice(3, 7).map((r) => r.seq));
+
+    const byName = await call('trace.rows', { from: 0, count: 5000, sort: { column: 'msg', descending: false } });
+    const names = byName.rows.map((r) => r.name);
+    expect(names).toEqual([...names].sort());
+    const byDev = (await call('trace.rows', { from: 0, count: 5000, sort: { column: 'dev', descending: false } })).rows;
+    const firstWithout = byDev.findIndex((r) => r.dev === null);
+    expect(byDev.slice(firstWithout).every((r) => r.dev === null)).toBe(true);
+    expect(byDev.slice(0, firstWithout).map((r) => r.dev)).toEqual(byDev.slice(0, firstWithout).map((r) => r.dev).sort((a, b) => a! - b!));
   });
 
   it('answers windows and stats as the journal holds them', async () => {

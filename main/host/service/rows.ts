@@ -3,9 +3,12 @@
  * decoded field tree whose offsets let the hex pane highlight each field (trace.record).
  */
 import type { RecordDetail, TraceRow } from '../../../src/api/workbench';
+import { featureName } from '../../../src/devices/registry';
 import { HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
+import { deviceDisplayName, statusNames } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
-import { describeRecord } from '../../../src/trace/describe';
+import { describeRecord, ENDPOINT_PROBLEMS } from '../../../src/trace/describe';
+import type { CaptureMeta } from '../../../src/trace/meta';
 import { decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
 
 const FLAG_NAMES = Object.entries(RECORD_FLAGS);
@@ -56,31 +59,77 @@ function extent(def: FieldDef, end: number): number {
   return Math.max(0, def.size > 0 ? Math.min(def.size, end - def.offset) : end - def.offset);
 }
 
-export function toDetail(view: RecordView, index: number, base: bigint): RecordDetail {
+type Msg = NonNullable<ReturnType<typeof describeRecord>['msg']>;
+type Value = RecordDetail['fields'][number]['value'];
+
+/** Four little-endian bytes as letters when they are all printable (vendor ids such as "QEMU" are). */
+function ascii(v: number): string | undefined {
+  const bytes = [0, 8, 16, 24].map((shift) => (v >>> shift) & 0xff);
+  return bytes.every((b) => b >= 0x20 && b < 0x7f) ? `"${String.fromCharCode(...bytes)}"` : undefined;
+}
+
+/**
+ * What a field's value means where the protocol names it (docs/protocol.md Appendices A–C): the
+ * header's type and id, device status bits, feature bits, a device type, a vendor id's letters.
+ * Feature bits of a device-specific range stay BIT_n: a message does not say its device's type.
+ */
+function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record<string, unknown>>): string | undefined {
+  if (typeof value === 'string') return undefined;
+  if (Array.isArray(value)) {
+    if (name !== 'features') return undefined;
+    const first = Number(fields['block_index'] ?? fields['index'] ?? 0) * 32;
+    const names = value.flatMap((word, w) => Array.from({ length: 32 }, (_, b) => b).filter((b) => ((word >>> b) & 1) === 1).map((b) => featureName(first + w * 32 + b)));
+    return names.length > 0 ? names.join(', ') : 'none';
+  }
+  switch (name) {
+    case 'type':
+      return msg.bus ? `${msg.kind}, bus message` : msg.kind;
+    case 'msg_id':
+    case 'id':
+      return msg.name;
+    case 'device_status':
+      return statusNames(value).join(' | ') || '0 (reset)';
+    case 'status':
+      return msg.name.endsWith('_DEVICE_STATUS') ? statusNames(value).join(' | ') || '0 (reset)' : undefined;
+    case 'device_id':
+      return deviceDisplayName(value);
+    case 'vendor_id':
+      return ascii(value);
+    default:
+      return undefined;
+  }
+}
+
+export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta, 'startMonoNs' | 'startWallNs'>): RecordDetail {
+  const base = meta.startMonoNs;
   const d = describeRecord(view);
   const data = view.data();
   const fields: RecordDetail['fields'] = [];
   const msg = d.msg;
   if (msg) {
     const end = Math.min(data.length, msg.msgSize || data.length);
-    for (const def of HEADERS[msg.revision].fields) {
-      fields.push({ name: def.name, offset: def.offset, size: extent(def, end), value: readLe(data, def.offset, Math.min(def.size, 4)), part: 'header' });
-    }
     const values = msgToJson(msg).fields;
+    const field = (def: FieldDef, value: Value, part: 'header' | 'payload'): RecordDetail['fields'][number] => {
+      const meaning = meaningOf(def.name, value, msg, values);
+      return { name: def.name, offset: def.offset, size: extent(def, end), value, part, ...(meaning === undefined ? {} : { meaning }) };
+    };
+    for (const def of HEADERS[msg.revision].fields) fields.push(field(def, readLe(data, def.offset, Math.min(def.size, 4)), 'header'));
     const layout = lookupMessage(msg.revision, msg.bus, msg.msgId).layouts[msg.kind];
     for (const def of layout?.fields ?? []) {
       const value = values[def.name];
-      if (value !== undefined) fields.push({ name: def.name, offset: def.offset, size: extent(def, end), value, part: 'payload' });
+      if (value !== undefined) fields.push(field(def, value, 'payload'));
     }
   }
-  const text = view.kind === 'marker' || view.kind === 'queue-state' ? utf8.decode(data) : null;
+  const text = view.kind === 'marker' || view.kind === 'queue-state' || view.kind === 'finding' ? utf8.decode(data) : null;
   return {
     row: row(view, index, base, d),
     fields,
-    problems: d.problems.map((p) => ({ offset: p.offset, code: p.code, reason: p.reason })),
+    problems: d.problems.map((p) => ({ offset: p.code in ENDPOINT_PROBLEMS ? null : p.offset, code: p.code, reason: p.reason })),
     data: toHex(data, ''),
     text,
     vqIndex: view.kind === 'vq-index' ? decodeVqIndex(data) : null,
     flags: FLAG_NAMES.filter(([, bit]) => (view.flags & bit) !== 0).map(([name]) => name),
+    revision: view.rev,
+    wallNs: (meta.startWallNs + BigInt(view.relNs(timeBase(base)))).toString(),
   };
 }

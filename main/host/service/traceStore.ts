@@ -203,7 +203,7 @@ export class TraceStore {
     return -1;
   }
 
-  private compile(text: string): StoreResult<RecordPredicate> {
+  compile(text: string): StoreResult<RecordPredicate> {
     const f = compileFilter(text, { startMonoNs: this.base });
     return f.ok ? { ok: true, value: f.value.test } : filterFailure(text, f);
   }

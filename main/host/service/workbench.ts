@@ -35,7 +35,9 @@ import {
 import { BUILTIN_PROFILES, DEFAULT_BOARD, findBuiltinProfile, HARDWARE_PROFILES } from '../../../src/boards/builtin';
 import { CONSOLE_DEVICE, CONSOLE_RECEIVEQ, CONSOLE_TRANSMITQ, consoleWrite, readConsole, receiverFor } from '../../../src/devices/console';
 import { WORKLOADS, type RegisteredWorkload } from '../../../src/devices/registry';
+import type { RecordPredicate } from '../../../src/trace/filter';
 import { metaToJson } from '../../../src/trace/meta';
+import { timeBase } from '../../../src/trace/record';
 import { toHex } from '../../../src/util/hex';
 import { describeFailure, failureDetail, type FailureText } from '../failure';
 import { parseLinkSpec, type LinkSpec } from '../links/spec';
@@ -51,6 +53,7 @@ import { toDetail, toRow } from './rows';
 import { DeviceLoad } from './load';
 import { boardPresence } from './presence';
 import { recentCaptures } from './recent';
+import { MAX_SORTED_ROWS, sortedRows, tooManyToSort } from './sortRows';
 import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
 
 export interface WorkbenchServiceOptions {
@@ -200,21 +203,43 @@ export class WorkbenchService implements WorkbenchApi {
   }
 
   private rows(s: TraceStore, p: WorkbenchParsedParams<'trace.rows'>): Reply {
-    const r = s.rows(p.from, p.count, p.filter);
-    if (!r.ok) return filtered(r);
+    let view: { total: number; positions: number[] };
+    if (p.sort) {
+      // The whole view (at most MAX_SORTED_ROWS), ordered by the column.
+      const all = s.rows(0, MAX_SORTED_ROWS + 1, p.filter);
+      if (!all.ok) return filtered(all);
+      if (all.value.total > MAX_SORTED_ROWS) return workbenchError('bad-request', tooManyToSort(all.value.total), { field: 'params.sort' });
+      view = sortedRows(s, p.filter?.trim() ?? '', all.value.positions, p.sort.column, p.sort.descending, p.from, p.count);
+    } else {
+      const r = s.rows(p.from, p.count, p.filter);
+      if (!r.ok) return filtered(r);
+      view = r.value;
+    }
+    const rules: RecordPredicate[] = [];
+    for (const [i, text] of (p.colourRules ?? []).entries()) {
+      const c = s.compile(text);
+      if (!c.ok) return workbenchError('bad-filter', `colour rule ${i + 1}: ${c.error}`, { field: `params.colourRules.${i}`, ...(c.column ? { column: c.column } : {}) });
+      rules.push(c.value);
+    }
     const base = s.source.meta.startMonoNs;
-    const rows = r.value.positions.flatMap((at) => {
+    const tb = timeBase(base);
+    const rows = view.positions.flatMap((at) => {
+      // Read before the record itself: the store hands out one view, valid until the next call.
+      const prevNs = at > s.dropped ? s.at(at - 1)?.relNs(tb) : undefined;
       const v = s.at(at);
-      return v ? [toRow(v, at, base)] : [];
+      if (!v) return [];
+      const row = toRow(v, at, base);
+      const colour = rules.findIndex((test) => test(v));
+      return [{ ...row, ...(prevNs === undefined ? {} : { deltaNs: row.timeNs - prevNs }), ...(colour < 0 ? {} : { colour }) }];
     });
-    return ok({ total: r.value.total, from: p.from, rows });
+    return ok({ total: view.total, from: p.from, rows });
   }
 
   private record(s: TraceStore, seq: number): Reply {
     const at = s.positionOf(seq);
     const v = at < 0 ? null : s.at(at);
     if (!v) return workbenchError('not-found', `no record #${seq} in the trace (${s.count} records)`, { field: 'params.seq' });
-    return ok(toDetail(v, at, s.source.meta.startMonoNs));
+    return ok(toDetail(v, at, s.source.meta));
   }
 
   private records(s: TraceStore, from: number, max: number): Reply {

@@ -60,9 +60,9 @@ describe('TraceView table', () => {
   it('shows every column of a row and marks malformed rows', async () => {
     const api = fakeTrace(200);
     await renderAtTop(api);
-    expect(screen.getAllByRole('columnheader').map((h) => h.textContent)).toEqual(['time', 'direction', 'dev', 'message', 'token', 'size', 'summary', 'latency']);
+    expect(screen.getAllByRole('columnheader').map((h) => h.textContent)).toEqual(['No.', 'time', 'direction', 'dev', 'message', 'token', 'size', 'summary', 'latency']);
     const cells = within(rowEl(1)).getAllByRole('gridcell').map((c) => c.textContent);
-    expect(cells).toEqual(['0.000001', 'dev → drv', '1', 'GET_CONFIG', '0', '16', 'generation 3', '1.50 µs']);
+    expect(cells).toEqual([String(1 + SEQ_OFFSET), '0.000001', 'dev → drv', '1', 'GET_CONFIG', '0', '16', 'generation 3', '1.50 µs']);
     expect(rowEl(5).className).toContain('problem');
     expect(within(rowEl(5)).getByLabelText('problems: truncated')).toBeTruthy();
     expect(rowEl(4).className).not.toContain('problem');

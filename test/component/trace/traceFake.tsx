@@ -1,7 +1,7 @@
 /**
  * A trace for component tests (a .tsx file so it is type-checked with the renderer's DOM types):
  * rows made on demand from their index (so a million cost nothing), served by a fake WorkbenchApi through trace.rows / trace.record with a small filter evaluator
- * covering what the Trace view sends (problem, msg, seq, token, type, dev; &&, ||, parentheses).
+ * covering what the Trace view sends (problem, msg, seq, token, type, dev, kind; ==, !=, <, >; &&, ||, !, parentheses).
  * Anything else is a bad-filter error with the column of the token it could not read, as the
  * engine reports one. Also the jsdom layout the virtualizer needs (docs/stack.md §11 pitfall 11).
  */
@@ -10,6 +10,8 @@ import { fakeApi, type FakeApi, type Handlers } from '../fakeApi';
 
 /** Seq = index + SEQ_OFFSET, so a mix-up of the two shows. */
 export const SEQ_OFFSET = 10;
+/** The fake capture's wall-clock start (trace.info startWallNs): 2025-11-21 04:40:00.123456789 UTC. */
+export const FAKE_START_WALL_NS = 1_763_700_000_123_456_789n;
 /** Every PROBLEM_EVERY-th record is malformed. */
 export const PROBLEM_EVERY = 97;
 
@@ -17,7 +19,7 @@ export const PROBLEM_EVERY = 97;
 export function makeRow(index: number): TraceRow {
   const phase = index % 4;
   const token = Math.floor(index / 4) % 4096;
-  const base = { index, seq: index + SEQ_OFFSET, timeNs: index * 1000, kind: 'message' as const, channel: 0, size: 16 };
+  const base = { index, seq: index + SEQ_OFFSET, timeNs: index * 1000, kind: 'message' as const, channel: 0, size: 16, ...(index > 0 ? { deltaNs: 1000 } : {}) };
   const problems: TraceRow['problems'] = index % PROBLEM_EVERY === 5 ? ['truncated'] : [];
   if (phase === 0) return { ...base, dir: 'driver-to-device', dev: 1, name: 'GET_CONFIG', token, summary: `offset 0 length 8`, latencyNs: null, pairSeq: null, problems };
   if (phase === 1)
@@ -43,6 +45,8 @@ export function makeDetail(row: TraceRow): RecordDetail {
     text: null,
     vqIndex: null,
     flags: row.name.startsWith('EVENT') ? ['event'] : row.pairSeq === null ? ['request'] : ['response'],
+    revision: 'r4',
+    wallNs: (FAKE_START_WALL_NS + BigInt(row.timeNs)).toString(),
   };
 }
 
@@ -59,7 +63,7 @@ class BadFilter extends Error {
 }
 
 function compile(text: string): Pred {
-  const toks = [...text.matchAll(/\s*(\(|\)|&&|\|\||==|>|<|[A-Za-z_][A-Za-z_0-9]*|\d+|\S)/g)].map((m) => ({ t: m[1]!, col: m.index + m[0].indexOf(m[1]!) + 1 }));
+  const toks = [...text.matchAll(/\s*(\(|\)|&&|\|\||==|!=|>|<|!|[A-Za-z_][A-Za-z_0-9-]*|\d+|\S)/g)].map((m) => ({ t: m[1]!, col: m.index + m[0].indexOf(m[1]!) + 1 }));
   let i = 0;
   const peek = (): string | undefined => toks[i]?.t;
   const fail = (): never => {
@@ -67,6 +71,11 @@ function compile(text: string): Pred {
     throw new BadFilter(tok?.col ?? text.length + 1, tok ? `unexpected "${tok.t}"` : 'unexpected end');
   };
   const atom = (): Pred => {
+    if (peek() === '!') {
+      i++;
+      const inner = atom();
+      return (r) => !inner(r);
+    }
     if (peek() === '(') {
       i++;
       const e = or();
@@ -79,19 +88,36 @@ function compile(text: string): Pred {
       i++;
       return (r) => r.problems.length > 0;
     }
-    if (!field || !['seq', 'token', 'dev', 'msg', 'type'].includes(field)) return fail();
+    if (!field || !['seq', 'token', 'dev', 'msg', 'type', 'kind'].includes(field)) return fail();
     i++;
     const op = peek();
-    if (op !== '==' && op !== '>' && op !== '<') return fail();
+    // A bare dev: the record has a device.
+    if (field === 'dev' && op !== '==' && op !== '!=' && op !== '>' && op !== '<') return (r) => r.dev !== null;
+    if (op !== '==' && op !== '!=' && op !== '>' && op !== '<') return fail();
     i++;
     const value = peek() ?? fail();
     i++;
     const get = (r: TraceRow): string | number | null =>
-      field === 'seq' ? r.seq : field === 'token' ? r.token : field === 'dev' ? r.dev : field === 'msg' ? r.name : r.pairSeq !== null ? 'response' : r.name.startsWith('EVENT') ? 'event' : 'request';
+      field === 'seq'
+        ? r.seq
+        : field === 'token'
+          ? r.token
+          : field === 'dev'
+            ? r.dev
+            : field === 'msg'
+              ? r.name
+              : field === 'kind'
+                ? r.kind
+                : r.pairSeq !== null
+                  ? 'response'
+                  : r.name.startsWith('EVENT')
+                    ? 'event'
+                    : 'request';
     const n = Number(value);
     return (r) => {
       const v = get(r);
       if (op === '==') return String(v) === value;
+      if (op === '!=') return String(v) !== value;
       return typeof v === 'number' && (op === '>' ? v > n : v < n);
     };
   };
@@ -153,15 +179,36 @@ export function fakeTrace(total: number, extra: Handlers = {}, rowAt: (i: number
     return v;
   };
   const api = fakeApi({
-    'trace.rows': ({ from, count, filter }) => {
+    'trace.rows': ({ from, count, filter, colourRules, sort }) => {
+      // Colour rules as the engine applies them: the index of the first that matches.
+      const rules = (colourRules ?? []).map(compile);
+      const coloured = (r: TraceRow): TraceRow => {
+        const colour = rules.findIndex((test) => test(r));
+        return colour < 0 ? r : { ...r, colour };
+      };
+      if (sort) {
+        // Sorted as the engine does: by the column, ties in trace order, rows without the value last.
+        const v = filter ? view(filter) : Array.from({ length: state.total }, (_, p) => p);
+        if (!Array.isArray(v)) return { ok: false, error: v };
+        const key = (r: TraceRow): number | string | null =>
+          ({ seq: r.seq, time: r.timeNs, dir: r.dir, dev: r.dev, msg: r.name, token: r.token, queue: r.channel, size: r.size, latency: r.latencyNs })[sort.column];
+        const order = v.map(rowAt).sort((a, b) => {
+          const [x, y] = [key(a), key(b)];
+          if (x === y) return a.index - b.index;
+          if (x === null) return 1;
+          if (y === null) return -1;
+          return (x < y ? -1 : 1) * (sort.descending ? -1 : 1);
+        });
+        return { ok: true, result: { total: order.length, from, rows: order.slice(from, from + count).map(coloured) } };
+      }
       if (!filter) {
         const rows: TraceRow[] = [];
-        for (let p = from; p < Math.min(state.total, from + count); p++) rows.push(rowAt(p));
+        for (let p = from; p < Math.min(state.total, from + count); p++) rows.push(coloured(rowAt(p)));
         return { ok: true, result: { total: state.total, from, rows } };
       }
       const v = view(filter);
       if (!Array.isArray(v)) return { ok: false, error: v };
-      return { ok: true, result: { total: v.length, from, rows: v.slice(from, from + count).map(rowAt) } };
+      return { ok: true, result: { total: v.length, from, rows: v.slice(from, from + count).map((p) => coloured(rowAt(p))) } };
     },
     'trace.record': ({ seq }) => {
       const p = seq - SEQ_OFFSET;

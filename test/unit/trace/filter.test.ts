@@ -153,7 +153,7 @@ describe('compileFilter errors', () => {
       ['msg ~ "("', 7, 'bad pattern "(": Invalid regular expression: /(/i: Unterminated group'],
       ['msg ~ 3', 7, "'~' needs a pattern (a name or \"quoted text\"), saw 3"],
       ['msg in 1..GET_VQUEUE', 11, 'a msg range takes msg_ids, saw GET_VQUEUE'],
-      ['problem == truncatd', 12, `unknown problem 'truncatd': problems are ${PROBLEM_CODES.join(', ')}`],
+      ['problem == truncatd', 12, `unknown problem 'truncatd': did you mean truncated? problems are ${PROBLEM_CODES.join(', ')}`],
       ['problem > truncated', 9, "'>' does not apply to problem; problem takes ==, != (has / has not) and ~"],
       ['problem in 1..2', 12, 'problem takes no range; use problem in {a, b} or problem == code'],
       ['kind in message..marker', 9, 'kind has no order, so no range; it takes ==, != and in {…}'],

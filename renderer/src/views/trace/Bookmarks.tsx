@@ -13,9 +13,12 @@ import { formatTime } from './traceFormat';
 export const BOOKMARK_FILTER = 'msg == BOOKMARK';
 const MAX_LISTED = 5000;
 const REFRESH_MS = 1000;
+const NOT_LIVE = 'Bookmarks are added to a live session. In an opened capture, mark records instead (M or the row menu).';
 
 interface BookmarksProps {
   api: WorkbenchApi;
+  /** Bookmarks are records added to a live session's trace: an opened capture file takes none. */
+  live: boolean;
   onJump(seq: number): void;
   /** Next (1) or previous (-1) bookmark from the selection. */
   onStep(dir: 1 | -1): void;
@@ -26,7 +29,7 @@ function sameList(a: readonly TraceRow[], b: readonly TraceRow[]): boolean {
   return a.length === b.length && a.every((r, i) => r.seq === b[i]!.seq && r.timeNs === b[i]!.timeNs && r.summary === b[i]!.summary);
 }
 
-export const Bookmarks = memo(function Bookmarks({ api, onJump, onStep }: BookmarksProps) {
+export const Bookmarks = memo(function Bookmarks({ api, live, onJump, onStep }: BookmarksProps) {
   const [list, setList] = useState<TraceRow[]>([]);
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -59,16 +62,26 @@ export const Bookmarks = memo(function Bookmarks({ api, onJump, onStep }: Bookma
 
   return (
     <section className="trace-bookmarks" aria-label="bookmarks">
+      <h4 className="trace-bookmarks-title">Bookmarks</h4>
       <form onSubmit={(e) => void add(e)}>
-        <input aria-label="bookmark text" placeholder="bookmark text" value={text} onChange={(e) => setText(e.target.value)} />
-        <button type="submit">★ Add</button>
-        <button type="button" aria-label="previous bookmark" disabled={list.length === 0} onClick={() => onStep(-1)}>
-          ★↑
+        <input
+          aria-label="bookmark text"
+          placeholder={live ? 'bookmark text' : 'an opened capture takes no bookmarks'}
+          disabled={!live}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
+        <button type="submit" disabled={!live || text.trim() === ''} title={live ? 'Add a bookmark record at this moment of the live trace' : NOT_LIVE}>
+          ★ Add
         </button>
-        <button type="button" aria-label="next bookmark" disabled={list.length === 0} onClick={() => onStep(1)}>
-          ★↓
+        <button type="button" aria-label="previous bookmark" title="Previous bookmark" disabled={list.length === 0} onClick={() => onStep(-1)}>
+          ◀ Prev
+        </button>
+        <button type="button" aria-label="next bookmark" title="Next bookmark" disabled={list.length === 0} onClick={() => onStep(1)}>
+          Next ▶
         </button>
       </form>
+      {!live ? <p className="trace-bookmarks-why">{NOT_LIVE}</p> : null}
       {error ? <p role="alert">{error}</p> : null}
       {list.length > 0 ? (
         <ol>

@@ -7,7 +7,7 @@
 import { memo, useEffect, useState } from 'react';
 
 import type { RecordDetail as Detail, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
-import { formatDir, formatNs, formatTime, formatValue } from './traceFormat';
+import { formatDir, formatNs, formatTimeNs, formatValue, formatWallDate } from './traceFormat';
 import { responseOf } from './traceSearch';
 
 const BYTES_PER_LINE = 16;
@@ -33,27 +33,44 @@ function bytesOf(hex: string): number[] {
   return Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 }
 
+/** A byte as the ASCII column shows it: printable ASCII as itself, anything else as a dot (as Wireshark does). */
+export function asciiOf(b: number): string {
+  return b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+}
+
 function HexDump({ bytes, lit, problems, onHover }: { bytes: number[]; lit: Span | null; problems: ReadonlySet<number>; onHover(offset: number | null): void }) {
   const lines: number[] = [];
   for (let o = 0; o < bytes.length; o += BYTES_PER_LINE) lines.push(o);
+  const cls = (at: number, base: string): string => {
+    const c = [base];
+    if (lit && at >= lit.from && at < lit.to) c.push('lit');
+    if (problems.has(at)) c.push('bad');
+    return c.join(' ');
+  };
   return (
     <div className="trace-hex" aria-label="bytes" onMouseLeave={() => onHover(null)}>
-      {lines.map((o) => (
-        <div key={o} className="trace-hex-line">
-          <span className="trace-hex-offset">{o.toString(16).padStart(4, '0')}</span>
-          {bytes.slice(o, o + BYTES_PER_LINE).map((b, i) => {
-            const at = o + i;
-            const cls = ['trace-hex-byte'];
-            if (lit && at >= lit.from && at < lit.to) cls.push('lit');
-            if (problems.has(at)) cls.push('bad');
-            return (
-              <span key={at} className={cls.join(' ')} data-offset={at} onMouseEnter={() => onHover(at)}>
-                {b.toString(16).padStart(2, '0')}
-              </span>
-            );
-          })}
-        </div>
-      ))}
+      {lines.map((o) => {
+        const line = bytes.slice(o, o + BYTES_PER_LINE);
+        return (
+          <div key={o} className="trace-hex-line">
+            <span className="trace-hex-offset">{o.toString(16).padStart(4, '0')}</span>
+            <span className="trace-hex-bytes">
+              {line.map((b, i) => (
+                <span key={o + i} className={cls(o + i, 'trace-hex-byte')} data-offset={o + i} onMouseEnter={() => onHover(o + i)}>
+                  {b.toString(16).padStart(2, '0')}
+                </span>
+              ))}
+            </span>
+            <span className="trace-hex-ascii" aria-label={`ASCII of bytes ${o}–${o + line.length - 1}`}>
+              {line.map((b, i) => (
+                <span key={o + i} className={cls(o + i, 'trace-hex-char')} data-ascii-offset={o + i} onMouseEnter={() => onHover(o + i)}>
+                  {asciiOf(b)}
+                </span>
+              ))}
+            </span>
+          </div>
+        );
+      })}
     </div>
   );
 }
@@ -98,7 +115,7 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
 
   const { row, fields } = detail;
   const bytes = bytesOf(detail.data);
-  const problemBytes = new Set(detail.problems.map((p) => p.offset));
+  const problemBytes = new Set(detail.problems.flatMap((p) => (p.offset === null ? [] : [p.offset])));
   const located = new Set(detail.problems.map((p) => p.code));
   const recordedOnly = row.problems.filter((c) => !located.has(c));
   const isRequest = detail.flags.includes('request');
@@ -108,6 +125,17 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
     const response = await responseOf(api, row);
     if (response) onJump(response.seq);
     else setNote('No response to this request in the trace (yet).');
+  };
+
+  const copyHex = async (): Promise<void> => {
+    const text = bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    try {
+      await navigator.clipboard.writeText(text);
+      setNote(`Copied ${bytes.length} bytes as hex.`);
+    } catch {
+      // No clipboard (an insecure web origin, a denied permission).
+      setNote('The browser refused the clipboard.');
+    }
   };
 
   const hoverByte = (offset: number | null): void => {
@@ -133,7 +161,10 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
               onMouseLeave={() => setLit(null)}
             >
               <span className="trace-field-name">{f.name}</span>
-              <span className="trace-field-value">{formatValue(f.value)}</span>
+              <span className="trace-field-value">
+                {formatValue(f.value)}
+                {f.meaning !== undefined ? <span className="trace-field-meaning"> ({f.meaning})</span> : null}
+              </span>
               <span className="trace-field-where">{f.size > 0 ? `@${f.offset}+${f.size}` : 'absent'}</span>
             </li>
           ))}
@@ -154,7 +185,15 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
       </header>
       <dl className="trace-detail-facts">
         <dt>time</dt>
-        <dd>{formatTime(row.timeNs)} s</dd>
+        <dd>{formatTimeNs(row.timeNs)} s from the capture start</dd>
+        <dt>wall time</dt>
+        <dd>{formatWallDate(BigInt(detail.wallNs))}</dd>
+        {detail.revision !== null ? (
+          <>
+            <dt>revision</dt>
+            <dd>{detail.revision}</dd>
+          </>
+        ) : null}
         {row.dir ? (
           <>
             <dt>direction</dt>
@@ -171,10 +210,18 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
           <>
             <dt>token</dt>
             <dd>{row.token}</dd>
+            <dt>bus queue</dt>
+            <dd>{row.channel}</dd>
+            <dt>size</dt>
+            <dd>{row.size} bytes</dd>
           </>
         ) : null}
-        <dt>size</dt>
-        <dd>{row.size} bytes</dd>
+        {row.kind === 'vq-index' ? (
+          <>
+            <dt>virtqueue</dt>
+            <dd>{row.channel}</dd>
+          </>
+        ) : null}
         {row.latencyNs !== null ? (
           <>
             <dt>latency</dt>
@@ -203,11 +250,17 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
       </div>
       {detail.problems.length > 0 || recordedOnly.length > 0 ? (
         <ul className="trace-problems" aria-label="problems">
-          {detail.problems.map((p, i) => (
-            <li key={i} onMouseEnter={() => setLit({ from: p.offset, to: p.offset + 1, field: null })} onMouseLeave={() => setLit(null)}>
-              <b>{p.code}</b> at byte {p.offset}: {p.reason}
-            </li>
-          ))}
+          {detail.problems.map((p, i) =>
+            p.offset === null ? (
+              <li key={i}>
+                <b>{p.code}</b>: {p.reason} (noted by the bus endpoint)
+              </li>
+            ) : (
+              <li key={i} onMouseEnter={() => setLit({ from: p.offset!, to: p.offset! + 1, field: null })} onMouseLeave={() => setLit(null)}>
+                <b>{p.code}</b> at byte {p.offset}: {p.reason}
+              </li>
+            ),
+          )}
           {recordedOnly.map((c) => (
             <li key={c}>
               <b>{c}</b> (noted when recorded)
@@ -223,7 +276,17 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
       ) : null}
       {part('header')}
       {part('payload')}
-      {bytes.length > 0 ? <HexDump bytes={bytes} lit={lit} problems={problemBytes} onHover={hoverByte} /> : null}
+      {bytes.length > 0 && row.kind === 'message' ? (
+        <>
+          <div className="trace-hex-head">
+            <span>bytes</span>
+            <button type="button" onClick={() => void copyHex()}>
+              Copy as hex
+            </button>
+          </div>
+          <HexDump bytes={bytes} lit={lit} problems={problemBytes} onHover={hoverByte} />
+        </>
+      ) : null}
     </aside>
   );
 });

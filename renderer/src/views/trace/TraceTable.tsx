@@ -10,8 +10,8 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { forwardRef, useEffect, useImperativeHandle, useLayoutEffect, useReducer, useRef, useState, type PointerEvent } from 'react';
 
-import type { TraceRow } from '../../../../src/api/workbench';
-import { formatDir, formatNs, formatTime, rowHeightPx } from './traceFormat';
+import { SORT_COLUMNS, type SortColumn, type TraceRow } from '../../../../src/api/workbench';
+import { formatDir, formatNs, rowHeightPx } from './traceFormat';
 import type { TraceRows } from './traceRows';
 
 /** View rows the native scroller holds at once (2.2 M px at 22 px rows: under every browser's limit). */
@@ -19,17 +19,33 @@ export const WINDOW_ROWS = 100_000;
 /** Rows from the window's edge at which it slides. */
 const EDGE_ROWS = 200;
 
-/** Header text and the cell class that sizes the column (trace.css). "dev" as the filter names it. */
+/**
+ * The columns: header text, the cell class (trace.css), the default width in px (the summary
+ * takes what is left, at least its width) and whether it is shown by default. "dev" as the
+ * filter names it; "No." is the record number (seq), as Wireshark's first column.
+ */
 export const COLUMNS = [
-  { label: 'time', cls: 'c-time' },
-  { label: 'direction', cls: 'c-dir' },
-  { label: 'dev', cls: 'c-dev' },
-  { label: 'message', cls: 'c-msg' },
-  { label: 'token', cls: 'c-token' },
-  { label: 'size', cls: 'c-size' },
-  { label: 'summary', cls: 'c-summary' },
-  { label: 'latency', cls: 'c-latency' },
+  { id: 'seq', label: 'No.', cls: 'c-seq', width: 56, shown: true },
+  { id: 'time', label: 'time', cls: 'c-time', width: 92, shown: true },
+  { id: 'dir', label: 'direction', cls: 'c-dir', width: 72, shown: true },
+  { id: 'dev', label: 'dev', cls: 'c-dev', width: 32, shown: true },
+  { id: 'msg', label: 'message', cls: 'c-msg', width: 150, shown: true },
+  { id: 'token', label: 'token', cls: 'c-token', width: 48, shown: true },
+  { id: 'queue', label: 'queue', cls: 'c-queue', width: 44, shown: false },
+  { id: 'size', label: 'size', cls: 'c-size', width: 36, shown: true },
+  { id: 'summary', label: 'summary', cls: 'c-summary', width: 120, shown: true },
+  { id: 'latency', label: 'latency', cls: 'c-latency', width: 72, shown: true },
 ] as const;
+export type ColumnId = (typeof COLUMNS)[number]['id'];
+export const DEFAULT_COLUMNS: readonly ColumnId[] = COLUMNS.filter((c) => c.shown).map((c) => c.id);
+const MIN_WIDTH = 28;
+
+/** The grid's columns: fixed widths, the summary stretching. */
+export function gridTemplate(columns: readonly ColumnId[], widths: Readonly<Partial<Record<ColumnId, number>>>): string {
+  return COLUMNS.filter((c) => columns.includes(c.id))
+    .map((c) => (c.id === 'summary' ? `minmax(${widths[c.id] ?? c.width}px, 1fr)` : `${widths[c.id] ?? c.width}px`))
+    .join(' ');
+}
 
 export interface TraceTableHandle {
   /** Brings view row `index` into view: 'nearest' scrolls as little as possible, 'center' centers it. */
@@ -44,54 +60,127 @@ interface TraceTableProps {
   version: number;
   selected: number | null;
   follow: boolean;
+  columns: readonly ColumnId[];
+  widths: Readonly<Partial<Record<ColumnId, number>>>;
+  /** The time column's header and text (seconds, ns, Δ, from a reference, wall clock). */
+  timeLabel: string;
+  timeText(row: TraceRow, index: number): string;
+  /** Seqs the user marked. */
+  marked: ReadonlySet<number>;
+  /** The colour of each colour rule, by the index a row's `colour` names. */
+  colours: readonly string[];
   onSelect(index: number): void;
   onOpen(index: number): void;
   onFollowChange(follow: boolean): void;
+  /** Right click on row `index` at page position (x, y). */
+  onMenu(index: number, x: number, y: number): void;
+  onResize(column: ColumnId, width: number): void;
+  sort: { column: SortColumn; descending: boolean } | null;
+  /** A click on a sortable column's header. */
+  onSort(column: SortColumn): void;
 }
 
-function rowClass(row: TraceRow | undefined, selected: boolean): string {
+function rowClass(row: TraceRow | undefined, selected: boolean, marked: boolean, colours: readonly string[]): string {
   const c = ['trace-row'];
   if (!row) c.push('loading');
   else {
+    const colour = row.colour === undefined ? undefined : colours[row.colour];
+    if (colour) c.push(`colour-${colour}`);
     if (row.problems.length > 0) c.push('problem');
-    if (row.kind === 'marker') c.push('marker');
+    if (row.kind !== 'message') c.push('marker');
     if (row.name === 'BOOKMARK') c.push('bookmark');
   }
+  if (marked) c.push('marked');
   if (selected) c.push('selected');
   return c.join(' ');
 }
 
-function Cells({ row }: { row: TraceRow }) {
+/** A cell's text (on screen the message cell carries its marks as well; the time cell's text depends on the time format). */
+export function cellText(id: Exclude<ColumnId, 'time'>, row: TraceRow): string {
   const message = row.kind === 'message';
+  switch (id) {
+    case 'seq':
+      return String(row.seq);
+    case 'msg':
+      return row.name;
+    case 'dir':
+      return formatDir(row.dir);
+    case 'dev':
+      return row.dev === null ? '' : String(row.dev);
+    case 'token':
+      return message ? String(row.token) : '';
+    case 'queue':
+      return message || row.kind === 'vq-index' ? String(row.channel) : '';
+    // A marker's "size" would be its text's length: only messages have a size worth a column.
+    case 'size':
+      return message ? String(row.size) : '';
+    case 'summary':
+      return row.summary;
+    case 'latency':
+      return row.latencyNs === null ? '' : formatNs(row.latencyNs);
+  }
+}
+
+function Cells({ row, columns, time }: { row: TraceRow; columns: readonly ColumnId[]; time: string }) {
   return (
     <>
-      <span role="gridcell" className="c-time">
-        {formatTime(row.timeNs)}
-      </span>
-      <span role="gridcell" className="c-dir">
-        {formatDir(row.dir)}
-      </span>
-      <span role="gridcell" className="c-dev">
-        {row.dev ?? ''}
-      </span>
-      <span role="gridcell" className="c-msg">
-        {row.name === 'BOOKMARK' ? <span className="trace-bookmark-mark" aria-label="bookmark">★ </span> : null}
-        {row.problems.length > 0 ? <span className="trace-problem-mark" aria-label={`problems: ${row.problems.join(', ')}`}>⚠ </span> : null}
-        {row.name}
-      </span>
-      <span role="gridcell" className="c-token">
-        {message ? row.token : ''}
-      </span>
-      <span role="gridcell" className="c-size">
-        {row.size}
-      </span>
-      <span role="gridcell" className="c-summary" title={row.summary}>
-        {row.summary}
-      </span>
-      <span role="gridcell" className="c-latency">
-        {row.latencyNs === null ? '' : formatNs(row.latencyNs)}
-      </span>
+      {COLUMNS.filter((c) => columns.includes(c.id)).map((c) =>
+        c.id === 'msg' ? (
+          <span key={c.id} role="gridcell" className="c-msg">
+            {row.name === 'BOOKMARK' ? <span className="trace-bookmark-mark" aria-label="bookmark">★ </span> : null}
+            {row.problems.length > 0 ? <span className="trace-problem-mark" aria-label={`problems: ${row.problems.join(', ')}`}>⚠ </span> : null}
+            {row.name}
+          </span>
+        ) : (
+          <span key={c.id} role="gridcell" className={c.cls} title={c.id === 'summary' ? row.summary : undefined}>
+            {c.id === 'time' ? time : cellText(c.id, row)}
+          </span>
+        ),
+      )}
     </>
+  );
+}
+
+const sortable = (id: ColumnId): id is SortColumn => (SORT_COLUMNS as readonly string[]).includes(id);
+
+interface HeaderCellProps {
+  id: ColumnId;
+  label: string;
+  cls: string;
+  width: number;
+  onResize(column: ColumnId, width: number): void;
+  /** Sorted by this column: its direction. */
+  sorted: 'ascending' | 'descending' | null;
+  onSort(column: SortColumn): void;
+}
+
+/** A header cell: a click sorts by the column (where the engine can), the drag handle on its right edge resizes it. */
+function HeaderCell({ id, label, cls, width, onResize, sorted, onSort }: HeaderCellProps) {
+  const drag = (e: PointerEvent<HTMLSpanElement>): void => {
+    e.preventDefault();
+    const startX = e.clientX;
+    const handle = e.currentTarget;
+    handle.setPointerCapture?.(e.pointerId);
+    const move = (m: globalThis.PointerEvent): void => onResize(id, Math.max(MIN_WIDTH, Math.round(width + m.clientX - startX)));
+    const up = (): void => {
+      handle.removeEventListener('pointermove', move);
+      handle.removeEventListener('pointerup', up);
+    };
+    handle.addEventListener('pointermove', move);
+    handle.addEventListener('pointerup', up);
+  };
+  return (
+    <span role="columnheader" className={cls} aria-sort={sorted ?? (sortable(id) ? 'none' : undefined)}>
+      {sortable(id) ? (
+        <button type="button" className="trace-sort" title={`Sort by ${label} (again: reverse, a third time: trace order)`} onClick={() => onSort(id)}>
+          {label}
+          {sorted === 'ascending' ? ' ▲' : sorted === 'descending' ? ' ▼' : ''}
+        </button>
+      ) : (
+        label
+      )}
+      <span className="trace-col-resize" aria-hidden="true" data-testid={`resize-${id}`} onPointerDown={drag} />
+    </span>
   );
 }
 
@@ -149,7 +238,8 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
 
   const onScroll = (): void => {
     const el = scrollRef.current;
-    if (!el) return;
+    // An empty view (a new filter or order before its first answer) is at no end to follow.
+    if (!el || total === 0) return;
     const height = count * rowH;
     const atEnd = baseRef.current + count >= total && el.scrollTop + el.clientHeight >= height - rowH / 2;
     if (atEnd !== p.follow) p.onFollowChange(atEnd);
@@ -181,13 +271,21 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
     reveal(index, 'center');
   };
 
+  const template = gridTemplate(p.columns, p.widths);
   return (
     <div className="trace-table" role="grid" aria-rowcount={total} aria-label="trace">
-      <div className="trace-header" role="row">
-        {COLUMNS.map((c) => (
-          <span key={c.cls} role="columnheader" className={c.cls}>
-            {c.label}
-          </span>
+      <div className="trace-header" role="row" style={{ gridTemplateColumns: template }}>
+        {COLUMNS.filter((c) => p.columns.includes(c.id)).map((c) => (
+          <HeaderCell
+            key={c.id}
+            id={c.id}
+            label={c.id === 'time' ? p.timeLabel : c.label}
+            cls={c.cls}
+            width={p.widths[c.id] ?? c.width}
+            onResize={p.onResize}
+            sorted={p.sort?.column === c.id ? (p.sort.descending ? 'descending' : 'ascending') : null}
+            onSort={p.onSort}
+          />
         ))}
       </div>
       <div className="trace-body">
@@ -203,12 +301,17 @@ export const TraceTable = forwardRef<TraceTableHandle, TraceTableProps>(function
                   aria-rowindex={index + 1}
                   aria-selected={p.selected === index}
                   data-index={index}
-                  className={rowClass(row, p.selected === index)}
-                  style={{ transform: `translateY(${item.start}px)`, height: `${rowH}px` }}
+                  className={rowClass(row, p.selected === index, row !== undefined && p.marked.has(row.seq), p.colours)}
+                  style={{ transform: `translateY(${item.start}px)`, height: `${rowH}px`, gridTemplateColumns: template }}
                   onClick={() => p.onSelect(index)}
                   onDoubleClick={() => p.onOpen(index)}
+                  onContextMenu={(e) => {
+                    if (!row) return;
+                    e.preventDefault();
+                    p.onMenu(index, e.clientX, e.clientY);
+                  }}
                 >
-                  {row ? <Cells row={row} /> : <span className="c-loading">…</span>}
+                  {row ? <Cells row={row} columns={p.columns} time={p.timeText(row, index)} /> : <span className="c-loading">…</span>}
                 </div>
               );
             })}

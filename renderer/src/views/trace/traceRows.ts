@@ -7,7 +7,7 @@
  * most one change per animation frame (docs/stack.md §6 rule 2). A rolling capture that drops its
  * oldest records (`dropped` in the event) shifts every row: the cached pages are then read again.
  */
-import type { TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
+import type { SortColumn, TraceRow, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 
 export const PAGE_ROWS = 256;
 /** Pages kept: enough for a tall screen plus scrolling back and forth. */
@@ -20,6 +20,8 @@ export class TraceRows {
   total = 0;
   /** Set when the engine refused the filter or a request failed; the rows then stay empty. */
   error: WorkbenchError | null = null;
+  /** The engine has answered once since the view started or was reset: a total of 0 then means none match. */
+  loaded = false;
   /** Bumped on every change, for React's useSyncExternalStore. */
   version = 0;
   private readonly pages = new Map<number, TraceRow[]>();
@@ -37,6 +39,10 @@ export class TraceRows {
   constructor(
     private readonly api: WorkbenchApi,
     readonly filter: string,
+    /** Colour rules' filters: each row says the first it matches (trace.rows colourRules). */
+    private readonly colourRules: readonly string[] = [],
+    /** Rows ordered by a column: a snapshot the engine sorted when asked, so growth is not followed. */
+    readonly sort: { column: SortColumn; descending: boolean } | null = null,
   ) {}
 
   /** Listens to the engine and fetches the view's size; the returned function stops that (a stopped view may start again). */
@@ -44,6 +50,7 @@ export class TraceRows {
     this.closed = false;
     const off = this.api.onEvent((e) => {
       if (e.event === 'trace.appended') {
+        if (this.sort) return;
         const dropped = e.data.dropped ?? 0;
         if (dropped !== this.dropped) this.shift(dropped);
         if (this.filter === '') this.setTotal(e.data.total);
@@ -120,6 +127,7 @@ export class TraceRows {
     this.pages.clear();
     this.loading.clear();
     this.total = 0;
+    this.loaded = false;
     this.error = null;
     this.changed();
     this.refresh();
@@ -138,7 +146,13 @@ export class TraceRows {
   private async load(page: number): Promise<void> {
     const generation = this.generation;
     this.loading.add(page);
-    const params = { from: page * PAGE_ROWS, count: PAGE_ROWS, ...(this.filter !== '' ? { filter: this.filter } : {}) };
+    const params = {
+      from: page * PAGE_ROWS,
+      count: PAGE_ROWS,
+      ...(this.filter !== '' ? { filter: this.filter } : {}),
+      ...(this.colourRules.length > 0 ? { colourRules: [...this.colourRules] } : {}),
+      ...(this.sort ? { sort: this.sort } : {}),
+    };
     const r = await this.api.call('trace.rows', params).catch((e: unknown) => ({ ok: false as const, error: { code: 'failed' as const, message: String(e) } }));
     this.loading.delete(page);
     if (generation !== this.generation || this.closed) return;
@@ -148,6 +162,7 @@ export class TraceRows {
       this.changed();
       return;
     }
+    this.loaded = true;
     this.setTotal(r.result.total);
     // A partial page that stops short of the end as known now is already stale: fetched again when shown.
     if (r.result.rows.length === PAGE_ROWS || page * PAGE_ROWS + r.result.rows.length >= this.total) {
