@@ -21,7 +21,7 @@ describe('amp-workbench CLI', () => {
       expect(r.stdout.split('\n').slice(0, 3)).toEqual([
         'Usage:',
         '  amp-workbench serve [--board ID | --profile FILE] [--link SPEC] [--port N] [--captures DIR]',
-        '                      [--static DIR] [--no-connect]',
+        '                      [--static DIR] [--no-connect] [--role driver|device [--devices KIND[:DEV_NUM],…]]',
       ]);
       expect(r.stdout).toContain('--link SPEC picks how the board is reached');
     }
