@@ -7,11 +7,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import versalRaw from '../../src/boards/profiles/sim-versal.json';
 import { WorkbenchService } from '../../main/host/service/workbench';
 import { serviceCalls } from './serviceCalls';
+import { ANALYSIS_FILE } from '../../main/host/trace/analysisFile';
 import { openJournal } from '../../main/host/trace/journal';
 import { loadCapture } from '../../main/host/trace/load';
 import { WORKBENCH_EVENTS, type WorkbenchEvent, type WorkbenchResult } from '../../src/api/workbench';
@@ -38,6 +39,7 @@ async function allRows(filter?: string) {
 }
 
 let connected: WorkbenchResult<'session.connect'>;
+let closedAnalysis: unknown;
 let captureDir = '';
 let journal: TraceRecord[] = [];
 
@@ -136,6 +138,9 @@ describe('WorkbenchService on the default simulated board', () => {
     const recent = await call('capture.recent');
     expect(recent.folder).toBe(join(root, 'captures'));
     expect(recent.captures[0]).toMatchObject({ path: captureDir, board: 'sim-qemu-amp-pci', records });
+    // The session's analysis is saved with its capture (main/host/trace/analysisFile.ts).
+    closedAnalysis = { stats: await call('trace.stats'), expert: await call('trace.expert') };
+    await vi.waitFor(() => expect(existsSync(join(captureDir, ANALYSIS_FILE))).toBe(true));
   });
 
   it('answers rows, filters and records as the journal holds them', async () => {
@@ -207,6 +212,9 @@ describe('WorkbenchService on the default simulated board', () => {
   it('opens the saved capture again, and gives the same answers when nearly everything is re-read from disk', async () => {
     const info = await call('capture.open', { path: captureDir });
     expect(info.count).toBe(journal.length);
+    // Its saved analysis is used: no note, the same statistics and Expert report as the session's.
+    expect(info.notes.filter((n) => n.includes(ANALYSIS_FILE))).toEqual([]);
+    expect({ stats: await call('trace.stats'), expert: await call('trace.expert') }).toEqual(closedAnalysis);
     expect(await call('session.state')).toMatchObject({ connected: false, role: 'driver', source: 'capture', capture: captureDir });
     const rows = await allRows();
     const filtered = await allRows('dev == 1');

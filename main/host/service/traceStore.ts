@@ -21,10 +21,11 @@ import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
 import { RECORD_FLAGS, RecordView } from '../../../src/trace/record';
 import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
-import type { Fail, Ok } from '../../../src/util/result';
+import type { Fail, Ok, Result } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
 import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert';
 import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
+import type { SavedAnalysis } from '../trace/analysisFile';
 import { toRow } from './rows';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
@@ -68,6 +69,13 @@ function filterFailure(text: string, f: FilterError): FilterError {
   return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.error}`, column: f.column };
 }
 
+/** An analysis read back with its capture (analysisFile.ts): final, the capture does not grow. */
+interface Restored {
+  stats: TraceStats;
+  expert: ExpertReport;
+  index: TransactionIndex;
+}
+
 interface Analysis {
   stats: StatsAccumulator;
   index: TransactionIndex;
@@ -85,14 +93,26 @@ export class TraceStore {
    * capture; built when first asked for, then brought up to date with what arrived since.
    */
   private analysis: Analysis | null = null;
+  /** The analysis saved with a static capture, when it was given one: answers in place of the pass. */
+  private readonly restored: Restored | null;
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
   /** Time bounds over the spans below `timed`. */
   private times = { from: 0, timed: 0, firstNs: null as number | null, lastNs: null as number | null };
 
-  constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
+  /** What the store says beside the capture's own notes. */
+  private readonly notes: string[] = [];
+
+  /**
+   * `analysis`: the one saved with this capture as readAnalysisFile found it (made from this
+   * content), or why it cannot be used: then the pass runs, and the notes say why once.
+   */
+  constructor(source: CaptureSource, opts: { residentBytes?: number; analysis?: Result<SavedAnalysis> | null } = {}) {
     this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
+    const a = source.live ? null : (opts.analysis ?? null);
+    if (a !== null && !a.ok) this.notes.push(`the analysis saved with the capture is not used (${a.error}); the capture is analysed again`);
+    this.restored = a?.ok === true ? { stats: a.value.stats, expert: a.value.expert, index: TransactionIndex.restore(a.value.transactions) } : null;
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -150,7 +170,7 @@ export class TraceStore {
       startWallNs: m.startWallNs.toString(),
       firstNs: t.firstNs,
       lastNs: t.lastNs,
-      notes: [...this.src.notes],
+      notes: [...this.src.notes, ...this.notes],
       residentBytes: this.src.resident,
       residentLimit: this.src.residentBytes,
     };
@@ -260,7 +280,7 @@ export class TraceStore {
 
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
-    if (text === '') return { ok: true, value: this.analysed().stats.result() };
+    if (text === '') return { ok: true, value: this.restored?.stats ?? this.analysed().stats.result() };
     const c = this.compile(text);
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
@@ -312,7 +332,7 @@ export class TraceStore {
 
   /** Whether the analysis has seen every record held. */
   get prepared(): boolean {
-    return this.analysis !== null && this.analysis.from >= this.dropped && this.analysis.scanned >= this.count;
+    return this.restored !== null || this.analysis !== null && this.analysis.from >= this.dropped && this.analysis.scanned >= this.count;
   }
 
   /**
@@ -331,12 +351,25 @@ export class TraceStore {
 
   /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */
   expert(): ExpertReport {
-    return this.analysed().expert.result();
+    return this.restored?.expert ?? this.analysed().expert.result();
   }
 
   /** The transaction index (src/trace/transactions.ts) over what is held, brought up to date. */
   transactions(): TransactionIndex {
-    return this.analysed().index;
+    return this.restored?.index ?? this.analysed().index;
+  }
+
+  /**
+   * The finished analysis to save with the capture (analysisFile.ts), once the capture is
+   * complete and the pass has seen all of it; null for a capture still growing, one that lost
+   * its oldest records (reopened, its positions start again from 0), or one written elsewhere.
+   */
+  savedAnalysis(): SavedAnalysis | null {
+    const fingerprint = this.src.fingerprint();
+    if (this.live || this.dropped > 0 || fingerprint === null || !this.prepared) return null;
+    if (this.restored !== null) return null;
+    const a = this.analysed();
+    return { fingerprint, stats: a.stats.result(), expert: a.expert.result(), transactions: a.index.snapshot() };
   }
 
   /**
