@@ -5,7 +5,9 @@
  *   close adds), then opened in a child process whose peak RSS the kernel counts; the Statistics
  *   view's fill (trace.stats and the transaction index for workload latency) ≤ 3 s, the Expert
  *   view's fill ≤ 3 s, a transaction page of 100 rows anywhere in it ≤ 100 ms. The *PassMs
- *   numbers are the same views filled by the pass a capture without a saved analysis runs.
+ *   numbers are the same views filled by the pass a capture without a saved analysis runs. A
+ *   Timeline zoom step (its three event lanes, from the event index) ≤ 100 ms; zoomStepScanMs is
+ *   the whole-capture step as a filter scan reads it.
  * - live: the Transactions view open in Debian Chromium on its last page while the trace grows at
  *   50,000 messages/s; frame time p95 ≤ 33 ms. As in traceUi.bench.ts the backend is a stand-in
  *   that makes transactions from their index and announces 1,000 new records every 20 ms, so the

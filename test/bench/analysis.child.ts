@@ -7,6 +7,7 @@
 import { TraceStore } from '../../main/host/service/traceStore';
 import { readAnalysisFile } from '../../main/host/trace/analysisFile';
 import { openJournal } from '../../main/host/trace/journal';
+import { EVENT_LANE_FILTERS } from '../../src/trace/events';
 
 const PAGE = 100;
 
@@ -53,6 +54,28 @@ function pages(s: TraceStore): number[] {
 }
 const saved = pages(store);
 
+/**
+ * The Timeline's three event lanes at each of ZOOMS zoom steps (the whole capture, then halving
+ * about its middle): ms of the slowest step. `spell` gives the filter as sent: the lane's own
+ * text is read from the event index; a parenthesised copy is an ordinary filter, which scans.
+ */
+function zoomSteps(s: TraceStore, steps: number, spell: (f: string) => string): number {
+  const lastNs = s.info().lastNs ?? 1;
+  let worst = 0;
+  for (let z = 0; z < steps; z++) {
+    const half = lastNs / 2 ** (z + 1);
+    const t0 = performance.now();
+    for (const f of Object.values(EVENT_LANE_FILTERS)) {
+      const w = s.window({ fromNs: Math.floor(lastNs / 2 - half), toNs: Math.ceil(lastNs / 2 + half), buckets: 1200, series: 'records', filter: spell(f) });
+      if (!w.ok) throw new Error(w.error);
+    }
+    worst = Math.max(worst, ms(t0));
+  }
+  return worst;
+}
+const zoomStepMaxMs = zoomSteps(store, 12, (f) => f);
+const zoomStepScanMs = zoomSteps(store, 1, (f) => `(${f})`);
+
 // Without the saved analysis: the first view opened reads the capture once for all three.
 const pass = new TraceStore(source);
 t = performance.now();
@@ -78,6 +101,8 @@ process.stdout.write(
     expertMs,
     statisticsPassMs,
     expertPassMs,
+    zoomStepMaxMs,
+    zoomStepScanMs,
     requests: index.requests,
     operations: index.operations,
     opP50Ns: queueLatency[0]?.p50Ns ?? -1,

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TraceStore } from '../../main/host/service/traceStore';
 import { ANALYSIS_FILE, decodeAnalysis, encodeAnalysis, readAnalysisFile, writeAnalysisFile } from '../../main/host/trace/analysisFile';
 import { JournalWriter, openJournal, type Capture } from '../../main/host/trace/journal';
+import { EVENT_LANE_FILTERS } from '../../src/trace/events';
 import type { CaptureSource } from '../../src/trace/source';
 import { workRecords } from '../bench/analysisCapture';
 import { sampleMeta } from '../unit/trace/sample';
@@ -65,6 +66,7 @@ function views(s: TraceStore): unknown {
     queueLatency: t.queueLatency(),
     requests: [0, 7, undefined].map((from) => s.transactionPage('requests', from, 50)),
     operations: [0, 3, undefined].map((from) => s.transactionPage('virtqueue', from, 50)),
+    lanes: Object.values(EVENT_LANE_FILTERS).map((filter) => s.window({ fromNs: 0, toNs: 20e6, buckets: 64, series: 'records', filter })),
   };
 }
 
@@ -85,7 +87,10 @@ describe('the analysis saved with a capture', () => {
     const s = restored.stats();
     const e = restored.expert();
     const ops = restored.transactions().operations;
+    const marks = restored.window({ fromNs: 0, toNs: 20e6, buckets: 10, series: 'records', filter: EVENT_LANE_FILTERS.marks });
     expect(reads()).toBe(0);
+    // A bookmark every 1000 cycles of 10 records (analysisCapture.ts): record 9 only, in the first 2 ms.
+    expect(marks.ok && [marks.value.count, marks.value.first[0]]).toEqual([[1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 9]);
     expect([s.ok && s.value.records, ops]).toEqual([10_000, 1_000]);
     expect(e.checked).toBe(10_000);
     expect(views(restored)).toEqual(views(fresh));

@@ -25,6 +25,7 @@ import type { Fail, Ok, Result } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
 import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert';
 import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
+import { EventIndex, eventLane } from '../../../src/trace/events';
 import type { SavedAnalysis } from '../trace/analysisFile';
 import { toRow } from './rows';
 
@@ -74,12 +75,14 @@ interface Restored {
   stats: TraceStats;
   expert: ExpertReport;
   index: TransactionIndex;
+  events: EventIndex;
 }
 
 interface Analysis {
   stats: StatsAccumulator;
   index: TransactionIndex;
   expert: ExpertAccumulator;
+  events: EventIndex;
   from: number;
   scanned: number;
 }
@@ -112,7 +115,10 @@ export class TraceStore {
     this.base = source.meta.startMonoNs;
     const a = source.live ? null : (opts.analysis ?? null);
     if (a !== null && !a.ok) this.notes.push(`the analysis saved with the capture is not used (${a.error}); the capture is analysed again`);
-    this.restored = a?.ok === true ? { stats: a.value.stats, expert: a.value.expert, index: TransactionIndex.restore(a.value.transactions) } : null;
+    this.restored =
+      a?.ok === true
+        ? { stats: a.value.stats, expert: a.value.expert, index: TransactionIndex.restore(a.value.transactions), events: EventIndex.restore(a.value.events, this.base) }
+        : null;
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -304,12 +310,13 @@ export class TraceStore {
         stats: new StatsAccumulator({ startMonoNs: this.base }),
         index: new TransactionIndex(this.base),
         expert: new ExpertAccumulator(peer === undefined ? {} : { peer }),
+        events: new EventIndex(this.base),
         from: dropped,
         scanned: dropped,
       };
     }
     const a = this.analysis;
-    const { stats, index, expert } = a;
+    const { stats, index, expert, events } = a;
     const total = this.count;
     const spans = this.src.spans();
     const v = new RecordView(new Uint8Array(0));
@@ -323,6 +330,7 @@ export class TraceStore {
         stats.add(v);
         index.add(v, s.first + i);
         expert.add(v);
+        events.add(v);
       }
       a.scanned = Math.min(total, s.first + s.count);
       if (performance.now() - t0 >= budgetMs) break;
@@ -369,7 +377,7 @@ export class TraceStore {
     if (this.live || this.dropped > 0 || fingerprint === null || !this.prepared) return null;
     if (this.restored !== null) return null;
     const a = this.analysed();
-    return { fingerprint, stats: a.stats.result(), expert: a.expert.result(), transactions: a.index.snapshot() };
+    return { fingerprint, stats: a.stats.result(), expert: a.expert.result(), transactions: a.index.snapshot(), events: a.events.snapshot() };
   }
 
   /**
@@ -433,6 +441,9 @@ export class TraceStore {
 
   window(q: { [K in 'fromNs' | 'toNs' | 'buckets' | 'series']: WindowQuery[K] } & { filter?: string | undefined; dev?: number | undefined; queue?: number | undefined }): StoreResult<WindowResult> {
     const text = q.filter?.trim() ?? '';
+    // A Timeline event lane (src/trace/events.ts) is read from the analysis pass's event index.
+    const lane = q.series === 'records' && q.dev === undefined && q.queue === undefined ? eventLane(text) : -1;
+    if (lane >= 0) return { ok: true, value: (this.restored?.events ?? this.analysed().events).window(lane, q.fromNs, q.toNs, q.buckets) };
     let test: RecordPredicate | undefined;
     if (text !== '') {
       const c = this.compile(text);

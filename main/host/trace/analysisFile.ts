@@ -1,6 +1,6 @@
 /**
- * The analysis saved with a capture (docs/formats.md §7): the statistics, the Expert report and the
- * transaction index of a capture the workbench wrote, computed while it was recorded and written
+ * The analysis saved with a capture (docs/formats.md §7): the statistics, the Expert report, the
+ * transaction index and the Timeline's event index of a capture the workbench wrote, computed while it was recorded and written
  * into its folder when the recording closed, so opening a 20 M-record capture fills the
  * Statistics, Expert and Transactions views without reading it through. It holds the capture's
  * fingerprint (record count, last chunk's place and CRC): a capture changed since, or a damaged
@@ -11,12 +11,14 @@
  *  +4 u32 version        ANALYSIS_FILE_VERSION
  *  +8 u32 JSON bytes     (SavedJson, UTF-8), then zero padding to a multiple of 8
  * +12 u32 crc32c of every byte after this 16-byte header
- * +16 JSON, ends (u32 × requests, padded to 8), operation columns (f64 × operations each, OPERATION_COLUMNS order)
+ * +16 JSON, ends (u32 × requests, padded to 8), operation columns (f64 × operations each,
+ *     OPERATION_COLUMNS order), then per event lane (src/trace/events.ts) its times, then its seqs (f64 × events)
  * ```
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { EventLaneSnapshot } from '../../../src/trace/events';
 import type { ExpertReport } from '../../../src/trace/expert';
 import type { CaptureFingerprint } from '../../../src/trace/source';
 import type { TraceStats } from '../../../src/trace/stats';
@@ -36,6 +38,7 @@ export interface SavedAnalysis {
   stats: TraceStats;
   expert: ExpertReport;
   transactions: TransactionSnapshot;
+  events: EventLaneSnapshot[];
 }
 
 interface SavedJson {
@@ -45,6 +48,8 @@ interface SavedJson {
   queueLatency: QueueLatency[];
   requests: number;
   operations: number;
+  /** Events per lane. */
+  events: number[];
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7;
@@ -52,14 +57,23 @@ const pad8 = (n: number): number => (n + 7) & ~7;
 export function encodeAnalysis(a: SavedAnalysis): Uint8Array<ArrayBuffer> {
   const t = a.transactions;
   const operations = t.columns[0]?.length ?? 0;
-  const json: SavedJson = { fingerprint: a.fingerprint, stats: a.stats, expert: a.expert, queueLatency: t.queueLatency, requests: t.ends.length, operations };
+  const events = a.events.map((l) => l.times.length);
+  const json: SavedJson = { fingerprint: a.fingerprint, stats: a.stats, expert: a.expert, queueLatency: t.queueLatency, requests: t.ends.length, operations, events };
   const text = new TextEncoder().encode(JSON.stringify(json));
   const endsAt = HEADER + pad8(text.length);
   const columnsAt = endsAt + pad8(t.ends.length * 4);
-  const out = new Uint8Array(columnsAt + OPERATION_COLUMNS.length * operations * 8);
+  const eventsAt = columnsAt + OPERATION_COLUMNS.length * operations * 8;
+  const out = new Uint8Array(eventsAt + events.reduce((n, e) => n + e * 16, 0));
   out.set(text, HEADER);
-  out.set(new Uint8Array(t.ends.buffer, t.ends.byteOffset, t.ends.byteLength), endsAt);
-  t.columns.forEach((c, i) => out.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), columnsAt + i * operations * 8));
+  const put = (x: Uint32Array | Float64Array, at: number): void => out.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), at);
+  put(t.ends, endsAt);
+  t.columns.forEach((c, i) => put(c, columnsAt + i * operations * 8));
+  let at = eventsAt;
+  for (const l of a.events) {
+    put(l.times, at);
+    put(l.seqs, at + l.times.byteLength);
+    at += 2 * l.times.byteLength;
+  }
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
   dv.setUint32(4, ANALYSIS_FILE_VERSION, true);
@@ -87,18 +101,23 @@ export function decodeAnalysis(bytes: Uint8Array): Result<SavedAnalysis> {
   }
   const endsAt = HEADER + pad8(textBytes);
   const columnsAt = endsAt + pad8(json.requests * 4);
-  const size = columnsAt + OPERATION_COLUMNS.length * json.operations * 8;
-  if (bytes.length !== size) return fail(`${size} bytes expected for ${json.requests} requests and ${json.operations} operations, ${bytes.length} present`);
+  const eventsAt = columnsAt + OPERATION_COLUMNS.length * json.operations * 8;
+  const size = eventsAt + json.events.reduce((n, e) => n + e * 16, 0);
+  if (bytes.length !== size) return fail(`${size} bytes expected for ${json.requests} requests, ${json.operations} operations and ${json.events.join('/')} events, ${bytes.length} present`);
   // Copies into aligned memory: the file's bytes need not sit at a multiple of 8.
-  const ends = new Uint32Array(json.requests);
-  new Uint8Array(ends.buffer).set(bytes.subarray(endsAt, endsAt + ends.byteLength));
-  const columns = OPERATION_COLUMNS.map((_, i) => {
-    const c = new Float64Array(json.operations);
-    const at = columnsAt + i * json.operations * 8;
-    new Uint8Array(c.buffer).set(bytes.subarray(at, at + c.byteLength));
-    return c;
+  const take = <A extends Uint32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(x: A, at: number): A => {
+    new Uint8Array(x.buffer).set(bytes.subarray(at, at + x.byteLength));
+    return x;
+  };
+  const ends = take(new Uint32Array(json.requests), endsAt);
+  const columns = OPERATION_COLUMNS.map((_, i) => take(new Float64Array(json.operations), columnsAt + i * json.operations * 8));
+  let at = eventsAt;
+  const events = json.events.map((n) => {
+    const lane = { times: take(new Float64Array(n), at), seqs: take(new Float64Array(n), at + n * 8) };
+    at += n * 16;
+    return lane;
   });
-  return ok({ fingerprint: json.fingerprint, stats: json.stats, expert: json.expert, transactions: { ends, columns, queueLatency: json.queueLatency } });
+  return ok({ fingerprint: json.fingerprint, stats: json.stats, expert: json.expert, transactions: { ends, columns, queueLatency: json.queueLatency }, events });
 }
 
 /** Writes the analysis into capture folder `dir` (replacing a previous one whole, never half-written). */
