@@ -88,8 +88,10 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
       const b = decodeBuffer(data);
       const what = r.dir === 'driver-to-device' ? 'published' : 'used';
       const kept = b === null ? '' : b.bytes.length < b.length ? ` (first ${b.bytes.length} kept)` : '';
-      const detail = b === null ? `q${r.channel} (damaged)` : `q${r.channel} head ${b.head} ${what}: ${b.length} bytes${kept}${b.bytes.length > 0 ? ' ' + bufferPreview(b.bytes) : ''}`;
-      return { name: 'BUFFER', summary: line(`BUFFER${dev}`, detail), detail, problems: [], msg: null };
+      const head = b === null ? `q${r.channel} (damaged)` : `q${r.channel} head ${b.head} ${what}: ${b.length} bytes${kept}`;
+      // The summary is the dissector's (src/trace/dissector.ts); the detail adds the first bytes.
+      const detail = b === null || b.bytes.length === 0 ? head : `${head} ${bufferPreview(b.bytes)}`;
+      return { name: 'BUFFER', summary: line(`BUFFER${dev}`, head), detail, problems: [], msg: null };
     }
     case 'queue-state': {
       const detail = text(data);

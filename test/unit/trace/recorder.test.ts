@@ -225,7 +225,7 @@ describe('Recorder', () => {
     expect(decodeBuffer(used!.data)).toEqual({ length: 290, head: 5, bytes: big.subarray(0, BUFFER_BYTES_MAX) });
     expect(used!.data.length).toBe(8 + 256);
     expect([used!.dir, used!.channel, used!.devNum]).toEqual(['device-to-driver', 1, 3]);
-    expect(describeRecord(small!).summary).toBe('BUFFER dev 3 q1 head 5 published: 4 bytes 41424344 "ABCD"');
-    expect(describeRecord(used!).summary).toBe('BUFFER dev 3 q1 head 5 used: 290 bytes (first 256 kept) 000102030405060708090a0b0c0d0e0f… "................…"');
+    expect([describeRecord(small!).summary, describeRecord(small!).detail]).toEqual(['BUFFER dev 3 q1 head 5 published: 4 bytes', 'q1 head 5 published: 4 bytes 41424344 "ABCD"']);
+    expect(describeRecord(used!).detail).toBe('q1 head 5 used: 290 bytes (first 256 kept) 000102030405060708090a0b0c0d0e0f… "................…"');
   });
 });
