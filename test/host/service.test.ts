@@ -98,6 +98,21 @@ describe('WorkbenchService on the default simulated board', () => {
     // The recorder flushes at least every 100 ms; wait for the workload's records to arrive.
     while ((await call('trace.info')).count <= before) await new Promise((res) => setTimeout(res, 20));
     expect(events.some((e) => e.event === 'trace.appended')).toBe(true);
+    // The chains' bytes are in the trace: "hello" published on the console's transmitq and read back on its receiveq.
+    const hello = toHex(new TextEncoder().encode('hello'), '');
+    // The recorder flushes at least every 100 ms.
+    const sent = await vi.waitFor(async () => {
+      const found = (await allRows(`kind == buffer && dev == ${con.devNum}`)).find((b) => b.dir === 'driver-to-device' && b.summary.includes('published: 5 bytes'));
+      if (!found) throw new Error('no buffer record of "hello" yet');
+      return found;
+    });
+    expect((await call('trace.record', { seq: sent.seq })).buffer).toMatchObject({ toDevice: true, length: 5, bytes: hello });
+    const ops = await call('trace.transactions', { kind: 'virtqueue', count: 1000, from: 0 });
+    const withHello = ops.rows.filter((r) => r.kind === 'virtqueue' && r.dev === con.devNum && r.buffers.some((b) => b.bytes === hello));
+    // transmitq: "hello" published, nothing written back; the echo is written into a receiveq chain.
+    expect(withHello.map((r) => r.kind === 'virtqueue' && [r.queue, r.buffers.map((b) => [b.toDevice, b.length, b.bytes])])).toEqual([[1, [[true, 5, hello], [false, 0, '']]]]);
+    const echoed = (await allRows(`kind == buffer && dev == ${con.devNum}`)).find((b) => b.channel === 0 && b.dir === 'device-to-driver' && b.size > 8)!;
+    expect((await call('trace.record', { seq: echoed.seq })).buffer).toEqual({ toDevice: false, head: 0, length: 5, bytes: hello });
     const ring = await call('queue.inspect', { devNum: rng.devNum, queue: 0 });
     expect(ring.ring.size).toBeGreaterThan(0);
     expect(ring.ring.inFlight).toBe(0);

@@ -16,10 +16,10 @@
  * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
  * statistics forget what went; windows and exports read only what is held.
  */
-import type { TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
+import type { BufferContent, TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
-import { RECORD_FLAGS, RecordView } from '../../../src/trace/record';
+import { dirCode, RECORD_FLAGS, RECORD_KINDS, RecordView } from '../../../src/trace/record';
 import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
 import type { Fail, Ok, Result } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
@@ -27,9 +27,14 @@ import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert'
 import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
 import { EventIndex, eventLane } from '../../../src/trace/events';
 import type { SavedAnalysis } from '../trace/analysisFile';
-import { toRow } from './rows';
+import { bufferContent, toRow } from './rows';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
+/** Records a virtqueue operation's row reads back for its buffer records (chains of one step, other devices' records between). */
+const BUFFER_LOOKBACK = 256;
+const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
+const KIND_BUFFER = RECORD_KINDS.indexOf('buffer');
+const DIR_TO_DEVICE = dirCode('driver-to-device');
 /** Filtered views kept (least recently used dropped first). */
 const MAX_VIEWS = 8;
 
@@ -427,6 +432,10 @@ export class TraceStore {
   private queueOperation(op: QueueOperation): TransactionRow | null {
     const avail = this.rowAt(op.availPosition);
     if (avail === null) return null;
+    // The driver records a chain's bytes just before the vq-index record of the same step
+    // (src/virtio/driverRing.ts): published ones before EVENT_AVAIL, used ones before the used entries.
+    const published = this.buffersBefore(op.availPosition, op.dev, op.queue, true);
+    const used = op.usedEntryPosition < 0 ? [] : this.buffersBefore(op.usedEntryPosition + 1, op.dev, op.queue, false);
     return {
       kind: 'virtqueue',
       dev: op.dev,
@@ -435,8 +444,30 @@ export class TraceStore {
       usedEntry: this.rowAt(op.usedEntryPosition),
       eventUsed: this.rowAt(op.eventUsedPosition),
       entries: op.entries,
+      buffers: [...published, ...used],
       latencyNs: op.doneNs === null ? null : op.doneNs - op.availNs,
     };
+  }
+
+  /**
+   * The buffer records of virtqueue (dev, queue) in one direction that the step ending at the
+   * vq-index record before `position` wrote: read back from there to the step's own vq-index
+   * record, then on to the one before (at most BUFFER_LOOKBACK records), in record order.
+   */
+  private buffersBefore(position: number, dev: number, queue: number, toDevice: boolean): (BufferContent & { seq: number })[] {
+    const found: (BufferContent & { seq: number })[] = [];
+    let indexes = 0;
+    for (let p = position - 1; p >= Math.max(this.dropped, position - BUFFER_LOOKBACK); p--) {
+      const v = this.at(p);
+      if (v === null || v.devNum !== dev || v.channel !== queue) continue;
+      if (v.kindCode === KIND_VQ_INDEX) {
+        if (++indexes === 2) break;
+      } else if (v.kindCode === KIND_BUFFER && indexes === 1 && (v.dirCode === DIR_TO_DEVICE) === toDevice) {
+        const b = bufferContent(v);
+        if (b !== null) found.push({ ...b, seq: v.seq });
+      }
+    }
+    return found.reverse();
   }
 
   window(q: { [K in 'fromNs' | 'toNs' | 'buckets' | 'series']: WindowQuery[K] } & { filter?: string | undefined; dev?: number | undefined; queue?: number | undefined }): StoreResult<WindowResult> {

@@ -42,6 +42,7 @@ export function makeDetail(row: TraceRow): RecordDetail {
     data,
     text: null,
     vqIndex: null,
+    buffer: null,
     flags: row.name.startsWith('EVENT') ? ['event'] : row.pairSeq === null ? ['request'] : ['response'],
   };
 }

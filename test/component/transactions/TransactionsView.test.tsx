@@ -32,6 +32,13 @@ function operation(i: number): TransactionRow {
     eventUsed: done ? traceRow(10 * i + 2, { name: 'EVENT_USED' }) : null,
     usedEntry: done ? traceRow(10 * i + 3, { kind: 'vq-index', name: 'VQ_INDEX', summary: 'avail 3 used 3 in flight 0' }) : null,
     entries: done ? 1 : 0,
+    // "GET /\r\n" to the device; 20 bytes back, the first 16 kept.
+    buffers: done
+      ? [
+          { seq: 10 * i - 1, toDevice: true, head: 0, length: 7, bytes: '474554202f0d0a' },
+          { seq: 10 * i + 3, toDevice: false, head: 0, length: 20, bytes: '48656c6c6f2c20776f726c6421000102' },
+        ]
+      : [],
     latencyNs: done ? 52_000 : null,
   };
 }
