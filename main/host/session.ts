@@ -13,6 +13,7 @@ import type { AttachStage, MessageQueue } from '../../src/bus/queue';
 import { Driver, type BringUpProgress, type DeviceState, type QueueIndexState } from '../../src/roles/driver/driver';
 import type { DriverPort } from '../../src/roles/driver/port';
 import type { Recorder } from '../../src/trace/recorder';
+import { BUFFER_BYTES_MAX } from '../../src/trace/record';
 import { errorText } from '../../src/util/errorText';
 import type { Result } from '../../src/util/result';
 import type { Runtime } from '../../src/util/runtime';
@@ -373,6 +374,7 @@ export async function attachSession(profile: BoardProfile, link: BoardLink, opts
     ...(profile.devices ? { expectedDevices: profile.devices } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     onQueueIndex: (devNum: number, q: number, state: QueueIndexState) => void recorder.vqIndex(devNum, q, state),
+    onBuffer: { max: BUFFER_BYTES_MAX, seen: (devNum, q, toDevice, head, length, bytes) => void recorder.buffer(toDevice ? 'driver-to-device' : 'device-to-driver', devNum, q, head, length, bytes) },
   });
   recordPhases(driver, recorder, ended);
   tolerated.push(...bus.value.findings.map((f) => f.reason));

@@ -264,6 +264,10 @@ export const recordFieldSchema = z.object({
   meaning: z.string().optional(),
 });
 
+/** A buffer record's content (record.ts BUFFER_DATA): which way, the chain's head, its full length and the bytes kept. */
+export const bufferSchema = z.object({ toDevice: z.boolean(), head: z.number(), length: z.number(), bytes: hexBytesOut });
+export type BufferContent = z.infer<typeof bufferSchema>;
+
 export const recordDetailSchema = z.object({
   row: traceRowSchema,
   fields: z.array(recordFieldSchema),
@@ -274,6 +278,8 @@ export const recordDetailSchema = z.object({
   /** Marker, queue-state and finding text. */
   text: z.string().nullable(),
   vqIndex: z.object({ availIdx: z.number(), usedIdx: z.number(), lastSeenUsed: z.number(), inFlight: z.number() }).nullable(),
+  /** A buffer record's bytes. */
+  buffer: bufferSchema.nullable(),
   flags: z.array(z.string()),
   /** The message's protocol revision (r0, r2…); null for records without a header. */
   revision: z.string().nullable(),
@@ -352,6 +358,8 @@ export const transactionRowSchema = z.discriminatedUnion('kind', [
     eventUsed: traceRowSchema.nullable(),
     /** Used entries collected in the step that completed it. */
     entries: z.number(),
+    /** The chains' bytes the driver published and got back used (buffer records), in record order. */
+    buffers: z.array(bufferSchema.extend({ seq: count })),
     /** EVENT_AVAIL to the used entries (to EVENT_USED until those are seen); null while in flight. */
     latencyNs: z.number().nullable(),
   }),

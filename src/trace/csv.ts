@@ -10,8 +10,8 @@
  * | wall_iso   | wall clock, ISO-8601 UTC with ns: 2026-01-01T00:00:00.000012345Z            |
  * | dir        | driver-to-device, device-to-driver, or empty                               |
  * | dev        | dev_num, or empty                                                          |
- * | kind       | message, doorbell, queue-state, vq-index, marker, finding                  |
- * | msg        | message name (GET_VQUEUE), MALFORMED, UNKNOWN, DOORBELL, VQ_INDEX, FINDING… |
+ * | kind       | message, doorbell, queue-state, vq-index, marker, finding, buffer          |
+ * | msg        | message name (GET_VQUEUE), MALFORMED, UNKNOWN, DOORBELL, VQ_INDEX, BUFFER…  |
  * | msg_id     | msg_id as 0x.. (messages with a header), else empty                        |
  * | token      | token as 0x.... (messages with a header), else empty                       |
  * | size       | data bytes                                                                 |

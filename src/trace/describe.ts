@@ -8,7 +8,7 @@ import { decode, flagNames, lookupMessage } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
 import { toHex } from '../util/hex';
 import { findingOf } from './conformance';
-import { decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
+import { decodeBuffer, decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
 
 export interface RecordDescription {
   /** Message name (GET_VQUEUE), or DOORBELL, VQ_INDEX, QUEUE_STATE, FINDING, or the marker kind upper-cased. */
@@ -58,6 +58,13 @@ function asSource(r: RecordView | TraceRecord): Source {
   return { ...r, devNum: r.devNum ?? NO_DEV, pairSeq: r.pairSeq ?? -1, data: () => r.data };
 }
 
+/** The first bytes of a buffer as hex and, where printable, as text: `48656c6c6f "Hello"`. */
+function bufferPreview(bytes: Uint8Array): string {
+  const first = bytes.subarray(0, 16);
+  const ascii = Array.from(first, (c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.')).join('');
+  return `${toHex(first).replaceAll(' ', '')}${bytes.length > 16 ? '…' : ''} "${ascii}${bytes.length > 16 ? '…' : ''}"`;
+}
+
 /** `head` and `detail` as one line; a record with no detail is its head alone. */
 function line(head: string, detail: string): string {
   return detail === '' ? head : `${head} ${detail}`;
@@ -76,6 +83,15 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
       const v = decodeVqIndex(data);
       const detail = `q${r.channel}${v ? ` avail.idx ${v.availIdx} used.idx ${v.usedIdx} last seen ${v.lastSeenUsed} in flight ${v.inFlight}` : ' (damaged)'}`;
       return { name: 'VQ_INDEX', summary: line(`VQ_INDEX${dev}`, detail), detail, problems: [], msg: null };
+    }
+    case 'buffer': {
+      const b = decodeBuffer(data);
+      const what = r.dir === 'driver-to-device' ? 'published' : 'used';
+      const kept = b === null ? '' : b.bytes.length < b.length ? ` (first ${b.bytes.length} kept)` : '';
+      const head = b === null ? `q${r.channel} (damaged)` : `q${r.channel} head ${b.head} ${what}: ${b.length} bytes${kept}`;
+      // The summary is the dissector's (src/trace/dissector.ts); the detail adds the first bytes.
+      const detail = b === null || b.bytes.length === 0 ? head : `${head} ${bufferPreview(b.bytes)}`;
+      return { name: 'BUFFER', summary: line(`BUFFER${dev}`, head), detail, problems: [], msg: null };
     }
     case 'queue-state': {
       const detail = text(data);

@@ -33,6 +33,7 @@ import {
   RECORD_VERSION,
   REVISION_CODES,
   VQ_INDEX_DATA_SIZE,
+  BUFFER_HEADER_SIZE,
   type RecordFieldName,
 } from './record';
 
@@ -229,6 +230,7 @@ local RECORD_HEADER_SIZE = ${RECORD_HEADER_SIZE}
 local RECORD_VERSION = ${RECORD_VERSION}
 local NO_DEV = ${NO_DEV}
 local VQ_INDEX_DATA_SIZE = ${VQ_INDEX_DATA_SIZE}
+local BUFFER_HEADER_SIZE = ${BUFFER_HEADER_SIZE}
 local R0_FRAME_SIZE = ${R0_FRAME_SIZE}
 local AT = {${RECORD_FIELDS.map((f) => `${f.name}=${f.offset}`).join(', ')}}
 local RECORD_FIELDS = {${RECORD_FIELDS.map((f) => `{k=${lua(f.name)}, o=${f.offset}, s=${f.size}${f.type === 'u64' && f.none !== undefined ? ', omit=true' : ''}}`).join(', ')}}
@@ -269,6 +271,9 @@ PF.avail_idx = ProtoField.uint16("virtio_msg.vq.avail_idx", "avail.idx", base.DE
 PF.used_idx = ProtoField.uint16("virtio_msg.vq.used_idx", "used.idx", base.DEC)
 PF.last_seen_used = ProtoField.uint16("virtio_msg.vq.last_seen_used", "last seen used.idx", base.DEC)
 PF.in_flight = ProtoField.uint16("virtio_msg.vq.in_flight", "in flight", base.DEC)
+PF.buffer_length = ProtoField.uint32("virtio_msg.buffer.length", "Buffer length (in full)", base.DEC)
+PF.buffer_head = ProtoField.uint16("virtio_msg.buffer.head", "Head descriptor", base.DEC)
+PF.buffer_bytes = ProtoField.bytes("virtio_msg.buffer.bytes", "Buffer bytes (kept)")
 PF.finding_rule = ProtoField.string("virtio_msg.finding.rule", "Rule")
 PF.finding_severity = ProtoField.string("virtio_msg.finding.severity", "Severity")
 PF.finding_section = ProtoField.string("virtio_msg.finding.section", "Reference")
@@ -658,6 +663,21 @@ function proto.dissector(tvb, pinfo, tree)
         tvb(d, 2):le_uint(), tvb(d + 2, 2):le_uint(), tvb(d + 4, 2):le_uint(), tvb(d + 6, 2):le_uint())
     else
       summary = string.format("VQ_INDEX%s q%d (damaged)", devtxt, q)
+    end
+  elseif kname == "buffer" then
+    name = "BUFFER"
+    local q = tvb(AT.channel, 2):le_uint()
+    if data_len >= BUFFER_HEADER_SIZE then
+      local d = RECORD_HEADER_SIZE
+      local full, head, kept = tvb(d, 4):le_uint(), tvb(d + 4, 2):le_uint(), data_len - BUFFER_HEADER_SIZE
+      local bt = root:add(tvb(d, data_len), "Buffer of virtqueue " .. q)
+      bt:add_le(PF.buffer_length, tvb(d, 4))
+      bt:add_le(PF.buffer_head, tvb(d + 4, 2))
+      if kept > 0 then bt:add(PF.buffer_bytes, tvb(d + BUFFER_HEADER_SIZE, kept)) end
+      summary = string.format("BUFFER%s q%d head %d %s: %d bytes%s", devtxt, q, head, dir == 1 and "published" or "used", full,
+        kept < full and string.format(" (first %d kept)", kept) or "")
+    else
+      summary = string.format("BUFFER%s q%d (damaged)", devtxt, q)
     end
   else
     local text = text_of(tvb, data_len)

@@ -9,7 +9,7 @@
  *   `pairSeq` (decimal string or null), `latencyNs` (decimal string);
  * - what describeRecord() makes of them, for readers (ignored on import): `name`, `summary`,
  *   `problemReasons` ([{offset, code, reason}]), `fields` (msgToJson fields of a message, the
- *   indexes of a vq-index record, else null), `text` (markers, queue states and findings), and for
+ *   indexes of a vq-index record, a buffer record's {length, head, bytes (hex)}, else null), `text` (markers, queue states and findings), and for
  *   findings `finding` ({rule, section, severity, seq}: conformance.ts, seq the offending record);
  * - `data`: the raw bytes as hex.
  */
@@ -21,7 +21,7 @@ import { findingOf } from './conformance';
 import { describeRecord } from './describe';
 import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter } from './exportWriter';
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
-import { decodeVqIndex, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
+import { decodeBuffer, decodeVqIndex, NO_DEV, RECORD_FLAGS, RECORD_KINDS, type RecordKind, type RecordView, type TraceRecord } from './record';
 import { errorText } from '../util/errorText';
 import { bytesSource, ignore, readWhole, StreamedSource, type ByteSource, type SourceOpen, type Walk, type WholeCapture } from './source';
 import type { Result } from '../util/result';
@@ -65,6 +65,12 @@ function u64At(v: RecordView, offset: number, approx: number): string {
 
 const utf8 = new TextDecoder();
 
+/** A buffer record's data for readers: its full length, head descriptor and the bytes kept, as hex. */
+export function bufferFields(data: Uint8Array): { length: number; head: number; bytes: string } | null {
+  const b = decodeBuffer(data);
+  return b && { length: b.length, head: b.head, bytes: toHex(b.bytes).replaceAll(' ', '') };
+}
+
 /** One record as the JSON object of its line. */
 export function recordToJson(v: RecordView): Record<string, unknown> {
   const d = describeRecord(v);
@@ -73,6 +79,7 @@ export function recordToJson(v: RecordView): Record<string, unknown> {
   let fields: unknown = null;
   if (d.msg) fields = msgToJson(d.msg).fields;
   else if (v.kind === 'vq-index') fields = decodeVqIndex(data);
+  else if (v.kind === 'buffer') fields = bufferFields(data);
   const o: Record<string, unknown> = {
     type: 'record',
     seq: String(v.seq),

@@ -1,5 +1,5 @@
 /**
- * Record names without decoding: the same name describeRecord() gives (GET_VQUEUE, DOORBELL,
+ * Record names without decoding: the same name describeRecord() gives (GET_VQUEUE, DOORBELL, BUFFER,
  * NO_RESPONSE, FINDING…), read from the header fields the recorder stored. Every possible name has a
  * slot number, so filters test a record's name with one table lookup and stats count names in a
  * flat array, over millions of records without allocating.
@@ -17,6 +17,7 @@ const QUEUE_STATE = MSG_SLOTS + 4;
 const FINDING = MSG_SLOTS + 5;
 const MARKER = MSG_SLOTS + 6;
 const FIRST_MARKER = MSG_SLOTS + 7;
+const BUFFER = FIRST_MARKER + MARKER_KINDS.length;
 
 const markerName = (kind: string): string => kind.toUpperCase().replaceAll('-', '_');
 
@@ -31,11 +32,12 @@ export const NAME_SLOTS: readonly string[] = [
   'FINDING',
   'MARKER',
   ...MARKER_KINDS.map(markerName),
+  'BUFFER',
 ];
 
 const KIND_MESSAGE = RECORD_KINDS.indexOf('message');
 const KIND_SLOT: readonly number[] = RECORD_KINDS.map((k) =>
-  k === 'doorbell' ? DOORBELL : k === 'vq-index' ? VQ_INDEX : k === 'queue-state' ? QUEUE_STATE : k === 'finding' ? FINDING : MARKER,
+  k === 'doorbell' ? DOORBELL : k === 'vq-index' ? VQ_INDEX : k === 'queue-state' ? QUEUE_STATE : k === 'finding' ? FINDING : k === 'buffer' ? BUFFER : MARKER,
 );
 
 /** True for the slots of messages whose header was read (the slot says revision, namespace and msg_id). */

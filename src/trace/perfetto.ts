@@ -15,7 +15,7 @@
  * - under each device (and under "bus"): request lanes "requests #i" — requests overlap and slices must
  *   nest per track, so each in-flight request takes the lowest free lane — and one track per
  *   virtqueue "vq N" (EVENT_AVAIL/EVENT_USED for that queue) with a counter "vq N in flight" fed by
- *   vq-index records.
+ *   vq-index records, and an instant per buffer record (a chain's bytes, as the argument "bytes" in hex).
  * A request is a slice on its lane from the request to its response (or its no-response marker,
  * or the end of the export), with a flow to the response, an instant on the device track.
  * Timestamps are the recorder's monotonic ns (CLOCK_MONOTONIC) written on the default trace clock
@@ -29,7 +29,8 @@ import { findingOf } from './conformance';
 import { describeRecord, type RecordDescription } from './describe';
 import type { ExportByteSink, TraceWriter } from './exportWriter';
 import type { CaptureMeta } from './meta';
-import { decodeVqIndex, MARKER_KINDS, NO_DEV, RECORD_FLAGS, type RecordView } from './record';
+import { decodeBuffer, decodeVqIndex, MARKER_KINDS, NO_DEV, RECORD_FLAGS, type RecordView } from './record';
+import { toHex } from '../util/hex';
 
 /** Synthetic pid of the board's process track: above any Linux pid_max (≤ 2^22), so a merged kernel trace never claims it. */
 export const BOARD_PID = 0x7fff_0000;
@@ -63,7 +64,7 @@ const INTERNED = { eventNames: 2, debugAnnotationNames: 3 } as const;
 const INTERNED_ENTRY = { iid: 1, name: 2 } as const;
 
 /** Debug annotation names, interned once in the first packet (iid = index + 1). */
-const ANNOTATIONS = ['seq', 'token', 'msg_size', 'summary', 'problems', 'latency_ns', 'response_seq', 'response', 'outcome', 'request_seq', 'offending_seq'] as const;
+const ANNOTATIONS = ['seq', 'token', 'msg_size', 'summary', 'problems', 'latency_ns', 'response_seq', 'response', 'outcome', 'request_seq', 'offending_seq', 'length', 'head', 'bytes'] as const;
 type AnnotationName = (typeof ANNOTATIONS)[number];
 const ANN = Object.fromEntries(ANNOTATIONS.map((n, i) => [n, i + 1])) as Record<AnnotationName, number>;
 
@@ -308,6 +309,9 @@ export class PerfettoWriter implements TraceWriter {
       case 'vq-index':
         this.vqIndex(v, ts);
         break;
+      case 'buffer':
+        this.buffer(v, ts);
+        break;
       case 'marker':
         this.marker(v, ts);
         break;
@@ -374,6 +378,16 @@ export class PerfettoWriter implements TraceWriter {
     o.uint(EVENT.counterValue, idx.inFlight);
     o.close(e);
     o.close(p);
+  }
+
+  /** A chain's bytes: an instant on its virtqueue's track, the bytes kept as a hex argument. */
+  private buffer(v: RecordView, ts: bigint): void {
+    const owner = v.devNum === NO_DEV ? this.bus : this.device(v.devNum);
+    const d = describeRecord(v);
+    const ann: Annotation[] = [['seq', v.seq], ['summary', d.summary]];
+    const b = decodeBuffer(v.data());
+    if (b !== null) ann.push(['length', b.length], ['head', b.head], ['bytes', toHex(b.bytes, '')]);
+    this.instant(ts, this.vq(owner, v.channel, ts).uuid, d.name, ann);
   }
 
   private marker(v: RecordView, ts: bigint): void {

@@ -3,7 +3,7 @@
  * the exported-PDU tags, docs/formats.md §1 "keep the payload identical in all options"), the
  * Wireshark dissector and every importer. Little-endian: a 64-byte header whose fields
  * RECORD_FIELDS lists in order (name, type, what each holds), then `data` — message: the raw
- * bytes; vq-index: VQ_INDEX_DATA; marker/queue-state/finding: UTF-8 text.
+ * bytes; vq-index: VQ_INDEX_DATA; buffer: BUFFER_DATA; marker/queue-state/finding: UTF-8 text.
  *
  * RECORD_FIELDS is the one statement of the header: writeRecord, readRecord, RecordView's offsets
  * and the dissector's record fields are derived from it. The recorder's hot path,
@@ -15,7 +15,7 @@ import type { Fail, Ok } from '../util/result';
 
 export const RECORD_VERSION = 1;
 
-export const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding'] as const;
+export const RECORD_KINDS = ['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding', 'buffer'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** Session markers: what happened to the session, and user bookmarks. */
@@ -52,6 +52,42 @@ export interface VqIndex {
   lastSeenUsed: number;
   /** Descriptor chains the device has not returned yet. */
   inFlight: number;
+}
+
+/**
+ * buffer data: the bytes of one descriptor chain as the driver role saw them (docs/formats.md §8).
+ * The record's dir says which: driver-to-device, the device-readable bytes when the driver
+ * published the chain; device-to-driver, the bytes the device wrote (up to the used entry's len)
+ * when the driver took the chain back. channel: the virtqueue; devNum: the device. Data: u32 the
+ * bytes' full length, u16 the chain's head descriptor, u16 zero, then the first
+ * min(length, BUFFER_BYTES_MAX) of them.
+ */
+export const BUFFER_HEADER_SIZE = 8;
+export const BUFFER_BYTES_MAX = 256;
+export interface BufferData {
+  /** The chain's bytes in full (those kept may be fewer). */
+  length: number;
+  head: number;
+  /** The first min(length, BUFFER_BYTES_MAX) bytes. */
+  bytes: Uint8Array;
+}
+
+export function encodeBuffer(b: BufferData): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(BUFFER_HEADER_SIZE + b.bytes.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, b.length, true);
+  dv.setUint16(4, b.head, true);
+  out.set(b.bytes, BUFFER_HEADER_SIZE);
+  return out;
+}
+/** The buffer data in `data`, or null when it is shorter than its header or keeps more bytes than it says there were. */
+export function decodeBuffer(data: Uint8Array): BufferData | null {
+  if (data.length < BUFFER_HEADER_SIZE) return null;
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const length = dv.getUint32(0, true);
+  const bytes = data.subarray(BUFFER_HEADER_SIZE);
+  if (bytes.length > Math.min(length, BUFFER_BYTES_MAX)) return null;
+  return { length, head: dv.getUint16(4, true), bytes };
 }
 
 /** A record as a plain value: what importers produce and exporters and tests compare. */

@@ -19,6 +19,8 @@ import type { Direction, Revision } from '../protocol/types';
 import type { Runtime } from '../util/runtime';
 import { absentProblems, ConformanceEvaluator, ruleIndex, SEVERITIES, type AbsentField, type PeerName } from './conformance';
 import {
+  BUFFER_BYTES_MAX,
+  BUFFER_HEADER_SIZE,
   dirCode,
   encodeVqIndex,
   MARKER_KINDS,
@@ -77,6 +79,8 @@ interface Sent extends MatchEntry {
 // Module-local copies: under a CommonJS transpile every imported binding is a getter call,
 // which costs more than the rest of a record in the hot path.
 const HEADER_SIZE = RECORD_HEADER_SIZE;
+const BUF_HEADER = BUFFER_HEADER_SIZE;
+const BYTES_MAX = BUFFER_BYTES_MAX;
 const writeHeader = writeRecordHeaderFast;
 const NONE_DEV = NO_DEV;
 const F_REQUEST = RECORD_FLAGS.request;
@@ -313,6 +317,24 @@ export class Recorder {
     return this.append(KIND['vq-index'], 0, 0, monoNs, queue, devNum, 0, 0, 0, 0, 0, -1, 0n, encodeVqIndex(state));
   }
 
+  /**
+   * The bytes of a descriptor chain (record.ts BUFFER_DATA): driver-to-device, its device-readable
+   * bytes as the driver published it; device-to-driver, the bytes the device wrote, as the driver
+   * took it back used. `length`: the bytes in full; the first BUFFER_BYTES_MAX of `bytes` are kept.
+   * Written straight into the chunk: no allocation per record.
+   */
+  buffer(dir: Direction, devNum: number, queue: number, head: number, length: number, bytes: Uint8Array, monoNs = this.rt.monoNs()): number {
+    const kept = Math.min(bytes.length, length, BYTES_MAX);
+    const o = this.reserve(BUF_HEADER + kept);
+    writeHeader(this.dv, o, BUF_HEADER + kept, this.clock, KIND.buffer, DIR_BYTE[dir], 0, this.nextSeq, monoNs, queue, devNum, 0, 0, 0, 0, 0, -1, 0n);
+    const d = o + HEADER_SIZE;
+    this.dv.setUint32(d, length, true);
+    this.dv.setUint32(d + 4, head & 0xffff, true);
+    if (kept === bytes.length) this.buf.set(bytes, d + BUF_HEADER);
+    else for (let i = 0; i < kept; i++) this.buf[d + BUF_HEADER + i] = bytes[i]!;
+    return this.commit(o, HEADER_SIZE + BUF_HEADER + kept, KIND.buffer, monoNs);
+  }
+
   /** A session marker (attach, reset, error, bookmark…), optionally about a device. */
   marker(kind: MarkerKind, text: string, opts: { devNum?: number; problems?: number; pairSeq?: number; monoNs?: bigint } = {}): number {
     const monoNs = opts.monoNs ?? this.rt.monoNs();
@@ -422,16 +444,27 @@ export class Recorder {
     latency: bigint,
     data: Uint8Array,
   ): number {
-    const length = HEADER_SIZE + data.length;
+    const o = this.reserve(data.length);
+    const seq = this.nextSeq;
+    writeHeader(this.dv, o, data.length, this.clock, kind, dir, rev, seq, monoNs, channel, devNum, msgType, msgId, token, problems, flags, pairSeq, latency);
+    this.buf.set(data, o + HEADER_SIZE);
+    return this.commit(o, HEADER_SIZE + data.length, kind, monoNs);
+  }
+
+  /** Room for a record of `dataLength` data bytes at the end of the chunk: its offset. */
+  private reserve(dataLength: number): number {
+    const length = HEADER_SIZE + dataLength;
     if (this.used + length > this.buf.length) {
       this.writeOut();
       if (length > this.buf.length) this.grow(length);
     }
+    return this.used;
+  }
+
+  /** Counts the record of `length` bytes written at `o` (reserve's offset, seq nextSeq) into the chunk; returns its seq. */
+  private commit(o: number, length: number, kind: number, monoNs: bigint): number {
     const seq = this.nextSeq++;
     if (this.chunkCount === 0) this.chunkFirstSeq = seq;
-    const o = this.used;
-    writeHeader(this.dv, o, data.length, this.clock, kind, dir, rev, seq, monoNs, channel, devNum, msgType, msgId, token, problems, flags, pairSeq, latency);
-    this.buf.set(data, o + HEADER_SIZE);
     this.used += length;
     this.chunkCount++;
     if (this.conformance !== null && kind !== KIND_FINDING) this.findings(o, monoNs);

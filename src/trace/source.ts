@@ -28,6 +28,15 @@ export interface BlockSpan {
   readonly bytes: number;
 }
 
+/**
+ * What identifies a capture's content as written (a journal's: its record count and its last
+ * chunk's place and payload CRC), so a file saved beside it can tell it was made from this content.
+ */
+export interface CaptureFingerprint {
+  records: number;
+  chunk: { file: string; offset: number; crc: number };
+}
+
 export interface CaptureSource {
   readonly path: string;
   readonly meta: CaptureMeta;
@@ -61,6 +70,8 @@ export interface CaptureSource {
    * between the read and the subscription. Returns the unsubscribe function.
    */
   follow?(onBlock: (block: RecordBlock, k: number) => void, fromSpan?: number): () => void;
+  /** Sources written by the workbench (a journal): the content's fingerprint, null while it holds no chunk. */
+  fingerprint?(): CaptureFingerprint | null;
 }
 
 /** Position of the first record the source still holds: 0 unless ring mode deleted the oldest. */
@@ -210,6 +221,9 @@ export class ResidentCache implements CaptureSource {
   }
   get firstHeldSpan(): number {
     return this.inner.firstHeldSpan ?? 0;
+  }
+  fingerprint(): CaptureFingerprint | null {
+    return this.inner.fingerprint?.() ?? null;
   }
   /** Block bytes held in memory now. */
   get resident(): number {

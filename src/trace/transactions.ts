@@ -92,6 +92,21 @@ export interface QueueOperation {
   doneNs: number | null;
 }
 
+/**
+ * A finished index as arrays (an analysis saved with its capture, main/host/trace/analysisFile.ts):
+ * the request ends, each operation's columns (its position columns -1 for not seen), and the
+ * queue latency as computed. Restored, it answers pages and latency; it takes no more records.
+ */
+export interface TransactionSnapshot {
+  ends: Uint32Array<ArrayBuffer>;
+  /** The columns of OPERATION_COLUMNS, each `operations` long. */
+  columns: Float64Array<ArrayBuffer>[];
+  queueLatency: QueueLatency[];
+}
+
+/** The per-operation columns a snapshot keeps, in order. */
+export const OPERATION_COLUMNS = ['dev', 'queue', 'avail', 'eventUsed', 'entry', 'entries', 'availNs', 'doneNs'] as const;
+
 /** Latency of one virtqueue's operations. */
 export interface QueueLatency extends LatencyStats {
   dev: number;
@@ -119,8 +134,40 @@ export class TransactionIndex {
   private latencyMemo: { completed: number; value: QueueLatency[] } | null = null;
   private completed = 0;
 
+  /** Set on an index restored from a snapshot: it takes no more records. */
+  private frozen = false;
+
   constructor(startMonoNs = 0n) {
     this.base = timeBase(startMonoNs);
+  }
+
+  /** The index as arrays (copies of what is filled), with its queue latency. */
+  snapshot(): TransactionSnapshot {
+    const n = this.operations;
+    return {
+      ends: this.ends.data.slice(0, this.ends.length),
+      columns: this.columns().map((c) => c.data.slice(0, n)),
+      queueLatency: this.queueLatency(),
+    };
+  }
+
+  /** An index that answers as the one `s` was taken from did; adding to it is refused. */
+  static restore(s: TransactionSnapshot): TransactionIndex {
+    const index = new TransactionIndex();
+    index.ends.data = s.ends;
+    index.ends.length = s.ends.length;
+    index.columns().forEach((c, i) => {
+      c.data = s.columns[i]!;
+      c.n = c.data.length;
+    });
+    index.latencyMemo = { completed: 0, value: s.queueLatency };
+    index.frozen = true;
+    return index;
+  }
+
+  /** The operation columns in OPERATION_COLUMNS order. */
+  private columns(): Samples[] {
+    return [this.opDev, this.opQueue, this.opAvail, this.opEventUsed, this.opEntry, this.opEntries, this.opAvailNs, this.opDoneNs];
   }
 
   get requests(): number {
@@ -133,6 +180,7 @@ export class TransactionIndex {
 
   /** Adds the record at trace position `position` (records in capture order). */
   add(v: RecordView, position: number): void {
+    if (this.frozen) throw new Error('a restored transaction index takes no more records');
     const kind = v.kindCode;
     if (kind === KIND_MESSAGE) {
       const flags = v.flags;

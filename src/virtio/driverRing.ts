@@ -63,8 +63,19 @@ export interface CollectResult {
 
 interface InFlight {
   descs: number[];
+  buffers: readonly BufferSpec[];
   writableBytes: number;
   published: boolean;
+}
+
+/**
+ * Told the bytes of each chain the driver publishes (`toDevice`: its device-readable bytes) and
+ * takes back used (the bytes the device wrote, up to the used entry's len): `length` in full and
+ * the first `max` of them (the trace's buffer records, docs/formats.md §8).
+ */
+export interface BufferWatch {
+  max: number;
+  seen(toDevice: boolean, head: number, length: number, bytes: Uint8Array): void;
 }
 
 /**
@@ -92,6 +103,8 @@ export class DriverVirtqueue {
   private publishedInFlight = 0;
   /** Called after avail.idx was published or new used entries were collected (the trace's vq-index records). */
   onIndexChange: ((vq: DriverVirtqueue, usedIdx: number) => void) | null = null;
+  /** Told the bytes of the chains published and used; null: not read. */
+  bufferWatch: BufferWatch | null = null;
 
   constructor(options: DriverVirtqueueOptions) {
     const { window, peerBase, size, offsets } = options;
@@ -237,7 +250,7 @@ export class DriverVirtqueue {
     });
     const head = descs[0]!;
     const writableBytes = buffers.reduce((n, b) => n + (b.writable ? b.length : 0), 0);
-    this.inflight[head] = { descs, writableBytes, published: false };
+    this.inflight[head] = { descs, buffers: [...buffers], writableBytes, published: false };
     this.pendingHeads.push(head);
     return { ok: true, value: head };
   }
@@ -269,6 +282,14 @@ export class DriverVirtqueue {
     this.publishedInFlight += heads.length;
     this.pendingHeads = [];
     await this.window.fence();
+    const watch = this.bufferWatch;
+    if (watch !== null) {
+      for (const h of heads) {
+        const readable = this.inflight[h]!.buffers.filter((b) => !b.writable);
+        const length = readable.reduce((n, b) => n + b.length, 0);
+        watch.seen(true, h, length, await this.chainBytes(readable, Math.min(length, watch.max)));
+      }
+    }
     this.onIndexChange?.(this, this.lastUsedIdx);
     let notify: boolean;
     if (this.eventIdx) {
@@ -311,6 +332,7 @@ export class DriverVirtqueue {
       return { used: [], problems: [problem] };
     }
     const elems = await this.readUsedElems(this.lastUsedIdx, count);
+    const watch = this.bufferWatch;
     const used: UsedElem[] = [];
     const problems: RingProblem[] = [];
     for (let k = 0; k < count; k++) {
@@ -327,8 +349,11 @@ export class DriverVirtqueue {
       if (len > chain.writableBytes) {
         problems.push(ringProblem('used-len', at + 4, `used.ring[${slot}].len`, `at most ${chain.writableBytes} (the chain's device-writable bytes)`, `${len}`));
       }
+      const kept = Math.min(len, chain.writableBytes);
+      // Read before the descriptors are freed: the bytes are the device's until the driver reuses them.
+      if (watch !== null) watch.seen(false, id, kept, await this.chainBytes(chain.buffers.filter((b) => b.writable), Math.min(kept, watch.max)));
       this.release(id, chain);
-      used.push({ id, len: Math.min(len, chain.writableBytes) });
+      used.push({ id, len: kept });
     }
     this.lastUsedIdx = seen;
     if (this.eventIdx) await this.setUsedEvent(seen);
@@ -345,6 +370,17 @@ export class DriverVirtqueue {
     const out = new Uint8Array(USED_ELEM_SIZE * count);
     out.set(a);
     out.set(await this.window.read(ring, USED_ELEM_SIZE * (count - inFirstRun)), a.length);
+    return out;
+  }
+
+  /** The first `n` bytes of `buffers`, read in order. */
+  private async chainBytes(buffers: readonly BufferSpec[], n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    for (let at = 0, k = 0; at < n && k < buffers.length; k++) {
+      const take = Math.min(buffers[k]!.length, n - at);
+      if (take > 0) out.set(await this.window.read(buffers[k]!.offset, take), at);
+      at += take;
+    }
     return out;
   }
 

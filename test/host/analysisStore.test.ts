@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 import { TraceStore } from '../../main/host/service/traceStore';
 import { fromRecords } from '../../src/trace/block';
+import { EVENT_LANE_FILTERS } from '../../src/trace/events';
 import { memorySource } from '../../src/trace/source';
 import { sampleMeta, SampleBuilder } from '../unit/trace/sample';
 
@@ -52,6 +53,26 @@ describe('TraceStore analysis', () => {
     const w = store.window({ fromNs: 0, toNs: 8 * NS, buckets: 4, series: 'records', filter: 'kind == marker || kind == vq-index' });
     expect(w.ok && w.value.first).toEqual([null, 3, 4, 7]);
     expect(w.ok && w.value.count).toEqual([0, 1, 1, 1]);
+  });
+
+  it('answers the Timeline event lanes from the analysis pass: a zoom step reads no block, and gives what the scan gives', () => {
+    const records = Array.from({ length: 20 }, () => capture().records).flat().map((r, i) => ({ ...r, seq: i, pairSeq: r.pairSeq === null ? null : r.pairSeq + i - r.seq, monoNs: r.monoNs + BigInt(i) * 1000n }));
+    const blocks = Array.from({ length: records.length / 8 }, (_, k) => fromRecords(records.slice(8 * k, 8 * k + 8))[0]!);
+    let reads = 0;
+    const inner = memorySource('mem', sampleMeta(), [], blocks);
+    const source = Object.create(inner) as typeof inner;
+    source.read = (k, transient) => (reads++, inner.read(k, transient));
+    const store = new TraceStore(source);
+    store.stats();
+    reads = 0;
+    const lane = (fromNs: number, toNs: number) => store.window({ fromNs, toNs, buckets: 7, series: 'records', filter: EVENT_LANE_FILTERS.noResponse });
+    const zooms = [lane(0, 200 * NS), lane(20 * NS, 60 * NS), lane(41 * NS, 44 * NS)];
+    expect(reads).toBe(0);
+    // The same filter with a different spelling is not an event lane: it scans, and agrees.
+    const scanned = (fromNs: number, toNs: number) => store.window({ fromNs, toNs, buckets: 7, series: 'records', filter: 'msg==NO_RESPONSE' });
+    expect([scanned(0, 200 * NS), scanned(20 * NS, 60 * NS), scanned(41 * NS, 44 * NS)]).toEqual(zooms);
+    expect(reads).toBeGreaterThan(0);
+    expect(zooms[0]!.ok && zooms[0]!.value.count.reduce((a, b) => a + b)).toBe(20);
   });
 
   it('prepares its analysis in slices, resumable: a view asking half-way gets what a direct pass gives', async () => {

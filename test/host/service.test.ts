@@ -7,11 +7,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import versalRaw from '../../src/boards/profiles/sim-versal.json';
 import { WorkbenchService } from '../../main/host/service/workbench';
 import { serviceCalls } from './serviceCalls';
+import { ANALYSIS_FILE } from '../../main/host/trace/analysisFile';
 import { openJournal } from '../../main/host/trace/journal';
 import { loadCapture } from '../../main/host/trace/load';
 import { WORKBENCH_EVENTS, type WorkbenchEvent, type WorkbenchResult } from '../../src/api/workbench';
@@ -38,6 +39,7 @@ async function allRows(filter?: string) {
 }
 
 let connected: WorkbenchResult<'session.connect'>;
+let closedAnalysis: unknown;
 let captureDir = '';
 let journal: TraceRecord[] = [];
 
@@ -96,6 +98,21 @@ describe('WorkbenchService on the default simulated board', () => {
     // The recorder flushes at least every 100 ms; wait for the workload's records to arrive.
     while ((await call('trace.info')).count <= before) await new Promise((res) => setTimeout(res, 20));
     expect(events.some((e) => e.event === 'trace.appended')).toBe(true);
+    // The chains' bytes are in the trace: "hello" published on the console's transmitq and read back on its receiveq.
+    const hello = toHex(new TextEncoder().encode('hello'), '');
+    // The recorder flushes at least every 100 ms.
+    const sent = await vi.waitFor(async () => {
+      const found = (await allRows(`kind == buffer && dev == ${con.devNum}`)).find((b) => b.dir === 'driver-to-device' && b.summary.includes('published: 5 bytes'));
+      if (!found) throw new Error('no buffer record of "hello" yet');
+      return found;
+    });
+    expect((await call('trace.record', { seq: sent.seq })).buffer).toMatchObject({ toDevice: true, length: 5, bytes: hello });
+    const ops = await call('trace.transactions', { kind: 'virtqueue', count: 1000, from: 0 });
+    const withHello = ops.rows.filter((r) => r.kind === 'virtqueue' && r.dev === con.devNum && r.buffers.some((b) => b.bytes === hello));
+    // transmitq: "hello" published, nothing written back; the echo is written into a receiveq chain.
+    expect(withHello.map((r) => r.kind === 'virtqueue' && [r.queue, r.buffers.map((b) => [b.toDevice, b.length, b.bytes])])).toEqual([[1, [[true, 5, hello], [false, 0, '']]]]);
+    const echoed = (await allRows(`kind == buffer && dev == ${con.devNum}`)).find((b) => b.channel === 0 && b.dir === 'device-to-driver' && b.size > 8)!;
+    expect((await call('trace.record', { seq: echoed.seq })).buffer).toEqual({ toDevice: false, head: 0, length: 5, bytes: hello });
     const ring = await call('queue.inspect', { devNum: rng.devNum, queue: 0 });
     expect(ring.ring.size).toBeGreaterThan(0);
     expect(ring.ring.inFlight).toBe(0);
@@ -136,6 +153,9 @@ describe('WorkbenchService on the default simulated board', () => {
     const recent = await call('capture.recent');
     expect(recent.folder).toBe(join(root, 'captures'));
     expect(recent.captures[0]).toMatchObject({ path: captureDir, board: 'sim-qemu-amp-pci', records });
+    // The session's analysis is saved with its capture (main/host/trace/analysisFile.ts).
+    closedAnalysis = { stats: await call('trace.stats'), expert: await call('trace.expert') };
+    await vi.waitFor(() => expect(existsSync(join(captureDir, ANALYSIS_FILE))).toBe(true));
   });
 
   it('answers rows, filters and records as the journal holds them', async () => {
@@ -249,6 +269,9 @@ describe('WorkbenchService on the default simulated board', () => {
   it('opens the saved capture again, and gives the same answers when nearly everything is re-read from disk', async () => {
     const info = await call('capture.open', { path: captureDir });
     expect(info.count).toBe(journal.length);
+    // Its saved analysis is used: no note, the same statistics and Expert report as the session's.
+    expect(info.notes.filter((n) => n.includes(ANALYSIS_FILE))).toEqual([]);
+    expect({ stats: await call('trace.stats'), expert: await call('trace.expert') }).toEqual(closedAnalysis);
     expect(await call('session.state')).toMatchObject({ connected: false, role: 'driver', source: 'capture', capture: captureDir });
     const rows = await allRows();
     const filtered = await allRows('dev == 1');

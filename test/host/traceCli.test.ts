@@ -37,13 +37,14 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('amp-workbench capture / stats / export', () => {
-  it('captures bring-up and workload traffic with paired requests, doorbells and ring indices', () => {
+  it('captures bring-up and workload traffic with paired requests, doorbells, ring indices and chain bytes', () => {
     const c = load(cap);
     expect(c.meta.board).toBe('sim-qemu-amp-pci');
     expect(c.meta.revision).toBe('r4');
     const recs = toRecords(c.blocks());
     const kinds = new Set(recs.map((r) => r.kind));
-    expect([...kinds].sort()).toEqual(['doorbell', 'marker', 'message', 'queue-state', 'vq-index']);
+    // buffer: the bytes of the workload's virtqueue chains (docs/formats.md §8).
+    expect([...kinds].sort()).toEqual(['buffer', 'doorbell', 'marker', 'message', 'queue-state', 'vq-index']);
     const responses = recs.filter((r) => r.kind === 'message' && r.pairSeq !== null);
     expect(responses.length).toBeGreaterThan(20);
     for (const r of responses) expect(recs[r.pairSeq!]!.token).toBe(r.token);

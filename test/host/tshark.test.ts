@@ -16,7 +16,7 @@ import { generateDissector, payloadFieldFilter } from '../../src/trace/dissector
 import { exportRecords } from '../../src/trace/exportWriter';
 import type { CaptureMeta } from '../../src/trace/meta';
 import { PcapngWriter, type PcapngWriterOptions } from '../../src/trace/pcapng';
-import { problemCodes, RECORD_FLAGS, REVISION_CODES, type TraceRecord } from '../../src/trace/record';
+import { BUFFER_BYTES_MAX, encodeBuffer, problemCodes, RECORD_FLAGS, REVISION_CODES, type TraceRecord } from '../../src/trace/record';
 import { toHex } from '../../src/util/hex';
 import { SampleBuilder, sampleMeta, sampleRecords } from '../unit/trace/sample';
 import { HAVE_CAPINFOS, HAVE_TSHARK, runTool, toolDir } from './wiresharkTools';
@@ -63,6 +63,21 @@ describe.skipIf(!HAVE_TSHARK)('tshark reads our pcapng (skipped when tshark is n
     );
     return new Set(rows.map((r) => r[1]!));
   }
+
+  it('decodes buffer records: length, head and the bytes kept, with the summary describeRecord gives', () => {
+    const b = new SampleBuilder();
+    const base = b.vqIndex(2, 1, 1, 0);
+    const published = { ...base, seq: 1, kind: 'buffer' as const, dir: 'driver-to-device' as const, data: encodeBuffer({ length: 4, head: 3, bytes: Uint8Array.of(0x41, 0x42, 0x43, 0x44) }) };
+    const big = Uint8Array.from({ length: BUFFER_BYTES_MAX }, (_, i) => i & 0xff);
+    const used = { ...base, seq: 2, kind: 'buffer' as const, dir: 'device-to-driver' as const, data: encodeBuffer({ length: 1000, head: 3, bytes: big }) };
+    const path = join(ws.dir, 'buffers.pcapng');
+    writePcapng(path, meta, [published, used]);
+    checkSummaries(path, [published, used]);
+    expect(fields(['virtio_msg.buffer.length', 'virtio_msg.buffer.head', 'virtio_msg.buffer.bytes'], [], path)).toEqual([
+      ['4', '3', '41424344'],
+      ['1000', '3', toHex(big, '')],
+    ]);
+  });
 
   /** Header and payload fields against the codec's decode; returns how many values were compared. */
   function checkFields(path: string, recs: TraceRecord[]): number {

@@ -2,14 +2,14 @@
  * Trace records as the Workbench API shows them: a table row (trace.rows) and a detail with the
  * decoded field tree whose offsets let the hex pane highlight each field (trace.record).
  */
-import type { RecordDetail, TraceRow } from '../../../src/api/workbench';
+import type { BufferContent, RecordDetail, TraceRow } from '../../../src/api/workbench';
 import { featureName } from '../../../src/devices/registry';
 import { HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
 import { deviceDisplayName, statusNames } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
 import { describeRecord, ENDPOINT_PROBLEMS } from '../../../src/trace/describe';
 import type { CaptureMeta } from '../../../src/trace/meta';
-import { decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
+import { decodeBuffer, decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
 
 const FLAG_NAMES = Object.entries(RECORD_FLAGS);
 const utf8 = new TextDecoder();
@@ -128,8 +128,15 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
     data: toHex(data, ''),
     text,
     vqIndex: view.kind === 'vq-index' ? decodeVqIndex(data) : null,
+    buffer: view.kind === 'buffer' ? bufferContent(view) : null,
     flags: FLAG_NAMES.filter(([, bit]) => (view.flags & bit) !== 0).map(([name]) => name),
     revision: view.rev,
     wallNs: (meta.startWallNs + BigInt(view.relNs(timeBase(base)))).toString(),
   };
+}
+
+/** A buffer record's content as the API carries it; null when its data is damaged. */
+export function bufferContent(view: RecordView): BufferContent | null {
+  const b = decodeBuffer(view.data());
+  return b && { toDevice: view.dir === 'driver-to-device', head: b.head, length: b.length, bytes: toHex(b.bytes, '') };
 }

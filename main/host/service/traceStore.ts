@@ -16,18 +16,25 @@
  * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
  * statistics forget what went; windows and exports read only what is held.
  */
-import type { TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
+import type { BufferContent, TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
-import { RECORD_FLAGS, RecordView } from '../../../src/trace/record';
+import { dirCode, RECORD_FLAGS, RECORD_KINDS, RecordView } from '../../../src/trace/record';
 import { firstHeld, ResidentCache, spanIndex, type CaptureSource } from '../../../src/trace/source';
-import type { Fail, Ok } from '../../../src/util/result';
+import type { Fail, Ok, Result } from '../../../src/util/result';
 import { StatsAccumulator, windowQuery, type TraceStats, type WindowQuery, type WindowResult } from '../../../src/trace/stats';
 import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert';
 import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
-import { toRow } from './rows';
+import { EventIndex, eventLane } from '../../../src/trace/events';
+import type { SavedAnalysis } from '../trace/analysisFile';
+import { bufferContent, toRow } from './rows';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
+/** Records a virtqueue operation's row reads back for its buffer records (chains of one step, other devices' records between). */
+const BUFFER_LOOKBACK = 256;
+const KIND_VQ_INDEX = RECORD_KINDS.indexOf('vq-index');
+const KIND_BUFFER = RECORD_KINDS.indexOf('buffer');
+const DIR_TO_DEVICE = dirCode('driver-to-device');
 /** Filtered views kept (least recently used dropped first). */
 const MAX_VIEWS = 8;
 
@@ -68,10 +75,19 @@ function filterFailure(text: string, f: FilterError): FilterError {
   return { ok: false, error: `filter "${text}": error at column ${f.column}: ${f.error}`, column: f.column };
 }
 
+/** An analysis read back with its capture (analysisFile.ts): final, the capture does not grow. */
+interface Restored {
+  stats: TraceStats;
+  expert: ExpertReport;
+  index: TransactionIndex;
+  events: EventIndex;
+}
+
 interface Analysis {
   stats: StatsAccumulator;
   index: TransactionIndex;
   expert: ExpertAccumulator;
+  events: EventIndex;
   from: number;
   scanned: number;
 }
@@ -85,14 +101,29 @@ export class TraceStore {
    * capture; built when first asked for, then brought up to date with what arrived since.
    */
   private analysis: Analysis | null = null;
+  /** The analysis saved with a static capture, when it was given one: answers in place of the pass. */
+  private readonly restored: Restored | null;
   private readonly views = new Map<string, FilterView>();
   private readonly view = new RecordView(new Uint8Array(0));
   /** Time bounds over the spans below `timed`. */
   private times = { from: 0, timed: 0, firstNs: null as number | null, lastNs: null as number | null };
 
-  constructor(source: CaptureSource, opts: { residentBytes?: number } = {}) {
+  /** What the store says beside the capture's own notes. */
+  private readonly notes: string[] = [];
+
+  /**
+   * `analysis`: the one saved with this capture as readAnalysisFile found it (made from this
+   * content), or why it cannot be used: then the pass runs, and the notes say why once.
+   */
+  constructor(source: CaptureSource, opts: { residentBytes?: number; analysis?: Result<SavedAnalysis> | null } = {}) {
     this.src = new ResidentCache(source, opts.residentBytes ?? DEFAULT_RESIDENT_BYTES);
     this.base = source.meta.startMonoNs;
+    const a = source.live ? null : (opts.analysis ?? null);
+    if (a !== null && !a.ok) this.notes.push(`the analysis saved with the capture is not used (${a.error}); the capture is analysed again`);
+    this.restored =
+      a?.ok === true
+        ? { stats: a.value.stats, expert: a.value.expert, index: TransactionIndex.restore(a.value.transactions), events: EventIndex.restore(a.value.events, this.base) }
+        : null;
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
   }
@@ -150,7 +181,7 @@ export class TraceStore {
       startWallNs: m.startWallNs.toString(),
       firstNs: t.firstNs,
       lastNs: t.lastNs,
-      notes: [...this.src.notes],
+      notes: [...this.src.notes, ...this.notes],
       residentBytes: this.src.resident,
       residentLimit: this.src.residentBytes,
     };
@@ -260,7 +291,7 @@ export class TraceStore {
 
   stats(filter?: string): StoreResult<TraceStats> {
     const text = filter?.trim() ?? '';
-    if (text === '') return { ok: true, value: this.analysed().stats.result() };
+    if (text === '') return { ok: true, value: this.restored?.stats ?? this.analysed().stats.result() };
     const c = this.compile(text);
     if (!c.ok) return c;
     const acc = new StatsAccumulator({ startMonoNs: this.base });
@@ -284,12 +315,13 @@ export class TraceStore {
         stats: new StatsAccumulator({ startMonoNs: this.base }),
         index: new TransactionIndex(this.base),
         expert: new ExpertAccumulator(peer === undefined ? {} : { peer }),
+        events: new EventIndex(this.base),
         from: dropped,
         scanned: dropped,
       };
     }
     const a = this.analysis;
-    const { stats, index, expert } = a;
+    const { stats, index, expert, events } = a;
     const total = this.count;
     const spans = this.src.spans();
     const v = new RecordView(new Uint8Array(0));
@@ -303,6 +335,7 @@ export class TraceStore {
         stats.add(v);
         index.add(v, s.first + i);
         expert.add(v);
+        events.add(v);
       }
       a.scanned = Math.min(total, s.first + s.count);
       if (performance.now() - t0 >= budgetMs) break;
@@ -312,7 +345,7 @@ export class TraceStore {
 
   /** Whether the analysis has seen every record held. */
   get prepared(): boolean {
-    return this.analysis !== null && this.analysis.from >= this.dropped && this.analysis.scanned >= this.count;
+    return this.restored !== null || this.analysis !== null && this.analysis.from >= this.dropped && this.analysis.scanned >= this.count;
   }
 
   /**
@@ -331,12 +364,25 @@ export class TraceStore {
 
   /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */
   expert(): ExpertReport {
-    return this.analysed().expert.result();
+    return this.restored?.expert ?? this.analysed().expert.result();
   }
 
   /** The transaction index (src/trace/transactions.ts) over what is held, brought up to date. */
   transactions(): TransactionIndex {
-    return this.analysed().index;
+    return this.restored?.index ?? this.analysed().index;
+  }
+
+  /**
+   * The finished analysis to save with the capture (analysisFile.ts), once the capture is
+   * complete and the pass has seen all of it; null for a capture still growing, one that lost
+   * its oldest records (reopened, its positions start again from 0), or one written elsewhere.
+   */
+  savedAnalysis(): SavedAnalysis | null {
+    const fingerprint = this.src.fingerprint();
+    if (this.live || this.dropped > 0 || fingerprint === null || !this.prepared) return null;
+    if (this.restored !== null) return null;
+    const a = this.analysed();
+    return { fingerprint, stats: a.stats.result(), expert: a.expert.result(), transactions: a.index.snapshot(), events: a.events.snapshot() };
   }
 
   /**
@@ -386,6 +432,10 @@ export class TraceStore {
   private queueOperation(op: QueueOperation): TransactionRow | null {
     const avail = this.rowAt(op.availPosition);
     if (avail === null) return null;
+    // The driver records a chain's bytes just before the vq-index record of the same step
+    // (src/virtio/driverRing.ts): published ones before EVENT_AVAIL, used ones before the used entries.
+    const published = this.buffersBefore(op.availPosition, op.dev, op.queue, true);
+    const used = op.usedEntryPosition < 0 ? [] : this.buffersBefore(op.usedEntryPosition + 1, op.dev, op.queue, false);
     return {
       kind: 'virtqueue',
       dev: op.dev,
@@ -394,12 +444,37 @@ export class TraceStore {
       usedEntry: this.rowAt(op.usedEntryPosition),
       eventUsed: this.rowAt(op.eventUsedPosition),
       entries: op.entries,
+      buffers: [...published, ...used],
       latencyNs: op.doneNs === null ? null : op.doneNs - op.availNs,
     };
   }
 
+  /**
+   * The buffer records of virtqueue (dev, queue) in one direction that the step ending at the
+   * vq-index record before `position` wrote: read back from there to the step's own vq-index
+   * record, then on to the one before (at most BUFFER_LOOKBACK records), in record order.
+   */
+  private buffersBefore(position: number, dev: number, queue: number, toDevice: boolean): (BufferContent & { seq: number })[] {
+    const found: (BufferContent & { seq: number })[] = [];
+    let indexes = 0;
+    for (let p = position - 1; p >= Math.max(this.dropped, position - BUFFER_LOOKBACK); p--) {
+      const v = this.at(p);
+      if (v === null || v.devNum !== dev || v.channel !== queue) continue;
+      if (v.kindCode === KIND_VQ_INDEX) {
+        if (++indexes === 2) break;
+      } else if (v.kindCode === KIND_BUFFER && indexes === 1 && (v.dirCode === DIR_TO_DEVICE) === toDevice) {
+        const b = bufferContent(v);
+        if (b !== null) found.push({ ...b, seq: v.seq });
+      }
+    }
+    return found.reverse();
+  }
+
   window(q: { [K in 'fromNs' | 'toNs' | 'buckets' | 'series']: WindowQuery[K] } & { filter?: string | undefined; dev?: number | undefined; queue?: number | undefined }): StoreResult<WindowResult> {
     const text = q.filter?.trim() ?? '';
+    // A Timeline event lane (src/trace/events.ts) is read from the analysis pass's event index.
+    const lane = q.series === 'records' && q.dev === undefined && q.queue === undefined ? eventLane(text) : -1;
+    if (lane >= 0) return { ok: true, value: (this.restored?.events ?? this.analysed().events).window(lane, q.fromNs, q.toNs, q.buckets) };
     let test: RecordPredicate | undefined;
     if (text !== '') {
       const c = this.compile(text);

@@ -55,6 +55,7 @@ import { boardPresence } from './presence';
 import { recentCaptures } from './recent';
 import { MAX_SORTED_ROWS, sortedRows, tooManyToSort } from './sortRows';
 import { DEFAULT_RESIDENT_BYTES, TraceStore, type StoreResult } from './traceStore';
+import { readAnalysisFile, writeAnalysisFile } from '../trace/analysisFile';
 
 export interface WorkbenchServiceOptions {
   /** Where session captures go, one folder each (default DEFAULT_CAPTURES_DIR, as for the CLI). */
@@ -444,6 +445,7 @@ export class WorkbenchService implements WorkbenchApi {
       // After close: the recorder's last flush (detach marker included) still reaches the store.
       for (const u of this.unsubscribe.splice(0)) u();
     }
+    this.saveAnalysis(capture);
     // The session is over either way: the page must hear it.
     const why = failure && `closing the link failed: ${failure.text}`;
     this.emit('session.closed', { reason: why ? `${reason}; ${why}` : reason, capture, lost });
@@ -735,13 +737,29 @@ export class WorkbenchService implements WorkbenchApi {
     }
   }
 
+  /**
+   * Finishes the session's analysis (in slices, as for an opened capture: most of it was made
+   * while the views asked) and saves it in its capture folder, so opening the capture later
+   * fills the analysis views at once. A capture that cannot take it is analysed when opened.
+   */
+  private saveAnalysis(dir: string): void {
+    const store = this.store;
+    if (store === null) return;
+    void store.prepare(() => this.store === store && !this.closed).then(() => {
+      const a = store.savedAnalysis();
+      if (a !== null) writeAnalysisFile(dir, a);
+    });
+  }
+
   private open(path: string): Reply {
     if (this.session || this.deviceSide || this.monitor || this.busy) return workbenchError('busy', `${this.busy ?? 'a board is connected'}; disconnect first (its capture stays on disk)`);
     const o = loadCapture(path);
     if (!o.ok) return workbenchError('not-found', o.error, { field: 'params.path' });
-    const store = new TraceStore(o.value, this.residentOption());
-    this.store = store;
+    // A capture the workbench wrote carries its analysis (analysisFile.ts); others are analysed below.
     const source = o.value;
+    const analysis = source.fingerprint ? readAnalysisFile(source.path, source.fingerprint()) : null;
+    const store = new TraceStore(source, { ...this.residentOption(), analysis });
+    this.store = store;
     let devices: DeviceJson[] | null = null;
     this.opened = {
       board: source.meta.board,

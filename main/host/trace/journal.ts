@@ -14,7 +14,7 @@ import { CHUNK_HEADER_SIZE, CHUNK_MAGIC, chunkHeader, parseChunkHeader, payloadI
 import { metaFromJson, metaToJson, type CaptureMeta, type CaptureMetaJson } from '../../../src/trace/meta';
 import { RECORD_HEADER_SIZE, RecordView, timeBase } from '../../../src/trace/record';
 import type { RecordChunkSink } from '../../../src/trace/recorder';
-import { Followers, indexedBlocks, spanOf, type BlockSpan, type CaptureSource, type SourceFrom } from '../../../src/trace/source';
+import { Followers, indexedBlocks, spanOf, type BlockSpan, type CaptureFingerprint, type CaptureSource, type SourceFrom } from '../../../src/trace/source';
 import { fileErrorText } from '../failure';
 import { ok, type Result } from '../../../src/util/result';
 
@@ -217,6 +217,11 @@ class JournalSource implements CaptureSource {
 
   blocks(from?: SourceFrom): Iterable<RecordBlock> {
     return indexedBlocks(this, from);
+  }
+
+  fingerprint(): CaptureFingerprint | null {
+    const last = this.refs[this.refs.length - 1];
+    return last === undefined ? null : { records: this.total, chunk: { file: basename(last.file), offset: last.offset, crc: last.header.payloadCrc } };
   }
 
   /** Ring mode deleted segment `file`: its chunks, the oldest indexed, are no longer held. */

@@ -103,6 +103,8 @@ export interface DriverOptions {
   maxQueueSize?: number;
   /** Told whenever the driver publishes avail.idx or sees used.idx move on one of its queues. */
   onQueueIndex?: (devNum: number, queue: number, state: QueueIndexState) => void;
+  /** Told the bytes of every chain published and used on the driver's queues (the trace's buffer records); absent: not read. */
+  onBuffer?: { max: number; seen: (devNum: number, queue: number, toDevice: boolean, head: number, length: number, bytes: Uint8Array) => void };
   /** Told as probeAll brings each device up (or gives up on it), for a progress display. */
   onProgress?: (progress: BringUpProgress) => void;
 }
@@ -649,6 +651,8 @@ export class Driver {
       if (onIndex) {
         vq.onIndexChange = (q, usedIdx) => onIndex(n, index, { availIdx: q.availIndex, usedIdx, lastSeenUsed: q.lastSeenUsed, inFlight: q.inFlight });
       }
+      const onBuffer = this.opts.onBuffer;
+      if (onBuffer) vq.bufferWatch = { max: onBuffer.max, seen: (toDevice, head, length, bytes) => onBuffer.seen(n, index, toDevice, head, length, bytes) };
       await vq.init();
       const addrs = { desc: vq.descAddr, driver: vq.driverAddr, device: vq.deviceAddr };
       const s = await this.dialect.setVqueue(n, index, size, addrs);

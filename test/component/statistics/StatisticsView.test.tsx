@@ -15,7 +15,7 @@ const stats: WorkbenchResult<'trace.stats'> = {
   records: 12_345,
   firstNs: 0,
   lastNs: 2_000_000_000,
-  kinds: { message: 10_000, doorbell: 2000, 'queue-state': 0, 'vq-index': 300, marker: 45, finding: 0 },
+  kinds: { message: 10_000, doorbell: 2000, 'queue-state': 0, 'vq-index': 300, marker: 45, finding: 0, buffer: 0 },
   directions: { toDevice: { messages: 6000, bytes: 96_000 }, toDriver: { messages: 4000, bytes: 64_000 } },
   names: [{ name: 'EVENT_AVAIL', count: 3000, toDevice: 3000, toDriver: 0, bytes: 48_000 }],
   devices: [

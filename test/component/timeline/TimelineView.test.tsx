@@ -30,7 +30,7 @@ const stats = {
   records: 1000,
   firstNs: 0,
   lastNs: 999_999_999,
-  kinds: { message: 900, doorbell: 0, 'queue-state': 0, 'vq-index': 90, marker: 10, finding: 0 },
+  kinds: { message: 900, doorbell: 0, 'queue-state': 0, 'vq-index': 90, marker: 10, finding: 0, buffer: 0 },
   directions: { toDevice: { messages: 500, bytes: 8000 }, toDriver: { messages: 400, bytes: 6400 } },
   names: [],
   devices: [{ dev: 1, messages: 900, toDevice: 500, toDriver: 400, bytes: 14_400 }],

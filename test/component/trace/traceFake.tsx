@@ -44,6 +44,7 @@ export function makeDetail(row: TraceRow): RecordDetail {
     data,
     text: null,
     vqIndex: null,
+    buffer: null,
     flags: row.name.startsWith('EVENT') ? ['event'] : row.pairSeq === null ? ['request'] : ['response'],
     revision: 'r4',
     wallNs: (FAKE_START_WALL_NS + BigInt(row.timeNs)).toString(),

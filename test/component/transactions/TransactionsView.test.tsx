@@ -32,6 +32,13 @@ function operation(i: number): TransactionRow {
     eventUsed: done ? traceRow(10 * i + 2, { name: 'EVENT_USED' }) : null,
     usedEntry: done ? traceRow(10 * i + 3, { kind: 'vq-index', name: 'VQ_INDEX', summary: 'avail 3 used 3 in flight 0' }) : null,
     entries: done ? 1 : 0,
+    // "GET /\r\n" to the device; 20 bytes back, the first 16 kept.
+    buffers: done
+      ? [
+          { seq: 10 * i - 1, toDevice: true, head: 0, length: 7, bytes: '474554202f0d0a' },
+          { seq: 10 * i + 4, toDevice: false, head: 0, length: 20, bytes: '48656c6c6f2c20776f726c6421000102' },
+        ]
+      : [],
     latencyNs: done ? 52_000 : null,
   };
 }
@@ -100,5 +107,13 @@ describe('TransactionsView', () => {
     expect(done!.textContent).toContain('avail 3 used 3 in flight 0');
     fireEvent.click(within(done!).getByRole('button', { name: '13' }));
     expect(nav.jumps).toEqual([13]);
+    // The chains' bytes: totals, then a hex + ASCII dump per buffer record.
+    expect(inFlight!.textContent).not.toContain('→');
+    expect(within(done!).getByText('→ 7 B ← 20 B')).toBeTruthy();
+    expect(within(done!).getByLabelText('bytes of record 9').textContent).toBe('0000  47 45 54 20 2f 0d 0a' + ' '.repeat(47 - 20) + '  GET /..');
+    expect(within(done!).getByLabelText('bytes of record 14').textContent).toBe('0000  48 65 6c 6c 6f 2c 20 77 6f 72 6c 64 21 00 01 02  Hello, world!...');
+    expect(done!.textContent).toContain('used, head 0: 20 bytes (first 16 kept)');
+    fireEvent.click(within(done!).getByRole('button', { name: '9' }));
+    expect(nav.jumps).toEqual([13, 9]);
   });
 });

@@ -126,7 +126,7 @@ describe('JSONL import', () => {
     expect(back.notes).toEqual([
       expect.stringMatching(/^line 4: not valid JSON \(.*\); a truncated last line means the export was cut short$/),
       'line 6: field "monoNs": expected a decimal string 0..18446744073709551615, saw 5000049380',
-      'line 7: field "kind": expected one of message, doorbell, queue-state, vq-index, marker, finding, saw "packet"',
+      'line 7: field "kind": expected one of message, doorbell, queue-state, vq-index, marker, finding, buffer, saw "packet"',
       'line 10: field "data": expected a string of hex bytes, saw "0g"',
       'line 12: expected a record object {"type":"record",...}, saw [1,2,3]',
       'line 13: field "dev": expected null or an integer 0..65534, saw 65535',

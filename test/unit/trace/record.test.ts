@@ -148,7 +148,7 @@ describe('trace record layout table', () => {
   it('names a damaged enumerated field and its offset, from the table', () => {
     const bytes = encodeRecord(sample);
     for (const [name, noun, max] of [
-      ['kind', 'record kind', 5],
+      ['kind', 'record kind', 6],
       ['dir', 'direction', 2],
       ['rev', 'revision code', 4],
     ] as const) {

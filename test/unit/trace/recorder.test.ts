@@ -4,7 +4,8 @@ import { encode } from '../../../src/protocol/index';
 import { toRecords, type RecordBlock } from '../../../src/trace/block';
 import { indexRecords } from '../../../src/trace/block';
 import { describeRecord } from '../../../src/trace/describe';
-import { decodeVqIndex, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
+import { BUFFER_BYTES_MAX, decodeBuffer, decodeVqIndex, encodeRecord, problemCodes, RECORD_FLAGS, type TraceRecord } from '../../../src/trace/record';
+import { toHex } from '../../../src/util/hex';
 import { Recorder, type RecordChunkSink } from '../../../src/trace/recorder';
 import { FakeClock } from './fakeClock';
 
@@ -194,5 +195,37 @@ describe('Recorder', () => {
     expect(decodeVqIndex(v!.data)).toEqual({ availIdx: 5, usedIdx: 3, lastSeenUsed: 3, inFlight: 2 });
     expect(v!.devNum).toBe(1);
     expect(describeRecord(m!).summary).toBe('BOOKMARK before reset');
+  });
+
+  it('records a buffer straight into the chunk: the golden bytes, the full length kept beside the first 256 bytes', () => {
+    const clock = new FakeClock();
+    const sink = new MemorySink();
+    const rec = new Recorder({ runtime: clock, sink, revision: 'r4', startMonoNs: clock.nowNs, startWallNs: 0x1122_3344_5566_7788n });
+    rec.buffer('driver-to-device', 3, 1, 5, 4, new TextEncoder().encode('ABCD'));
+    const big = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    rec.buffer('device-to-driver', 3, 1, 5, 290, big);
+    rec.flush();
+    const golden = [
+      '4c000000 01 06 01 00', // length 76, version 1, kind buffer, dir driver-to-device, rev none
+      '0000000000000000', // seq
+      '00ca9a3b00000000', // monoNs
+      '8877665544332211', // wallNs
+      '0100 0300 00 00 0000', // channel: virtqueue 1, devNum 3, msgType, msgId, token
+      '00000000 00000000', // problems, flags
+      'ffffffffffffffff', // pairSeq: none
+      '0000000000000000', // latencyNs
+      '04000000 0500 0000 41424344', // BUFFER_DATA: length 4, head 5, zero, "ABCD"
+    ]
+      .map((l) => l.replace(/\/\/.*/, '').replaceAll(' ', ''))
+      .join('');
+    const payload = sink.chunks[0]!.payload;
+    expect(Buffer.from(payload.subarray(0, 76)).toString('hex')).toBe(golden);
+    const [small, used] = sink.records();
+    expect(toHex(encodeRecord(small!))).toBe(toHex(payload.subarray(0, 76)));
+    expect(decodeBuffer(used!.data)).toEqual({ length: 290, head: 5, bytes: big.subarray(0, BUFFER_BYTES_MAX) });
+    expect(used!.data.length).toBe(8 + 256);
+    expect([used!.dir, used!.channel, used!.devNum]).toEqual(['device-to-driver', 1, 3]);
+    expect([describeRecord(small!).summary, describeRecord(small!).detail]).toEqual(['BUFFER dev 3 q1 head 5 published: 4 bytes', 'q1 head 5 published: 4 bytes 41424344 "ABCD"']);
+    expect(describeRecord(used!).detail).toBe('q1 head 5 used: 290 bytes (first 256 kept) 000102030405060708090a0b0c0d0e0f… "................…"');
   });
 });

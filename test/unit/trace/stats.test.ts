@@ -60,7 +60,7 @@ describe('computeStats', () => {
     expect(s.records).toBe(13);
     expect(s.firstNs).toBe(0);
     expect(s.lastNs).toBe(148_140);
-    expect(s.kinds).toEqual({ message: 8, doorbell: 2, 'queue-state': 0, 'vq-index': 2, marker: 1, finding: 0 });
+    expect(s.kinds).toEqual({ message: 8, doorbell: 2, 'queue-state': 0, 'vq-index': 2, marker: 1, finding: 0, buffer: 0 });
     expect(s.directions).toEqual({ toDevice: { messages: 3, bytes: 36 }, toDriver: { messages: 5, bytes: 159 } });
     expect(s.names).toEqual([
       { name: 'GET_VQUEUE', count: 6, toDevice: 3, toDriver: 3, bytes: 180 },

@@ -116,6 +116,40 @@ describe('split ring: driver and device together', () => {
     );
   });
 
+  it('tells the buffer watch the readable bytes of each chain when published and the written bytes up to used len when used, first `max` kept', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ parts: fc.array(fc.uint8Array({ minLength: 0, maxLength: 12 }), { minLength: 1, maxLength: 4 }), writable: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 3 }), short: fc.nat(12) }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 20 }),
+        async (chains, max) => {
+          const pair = await ringPair(32);
+          const seen: [boolean, number, number, string][] = [];
+          pair.driver.bufferWatch = { max, seen: (toDevice, head, length, b) => seen.push([toDevice, head, length, toHex(b)]) };
+          const expected: { head: number; published: [boolean, number, number, string]; reply: Uint8Array; used: number }[] = [];
+          for (const c of chains) {
+            const added = pair.driver.addChain([...c.parts.map((d) => buffer(pair, { data: d })), ...c.writable.map((w) => buffer(pair, { writable: w }))]);
+            if (!added.ok) throw new Error(added.error);
+            const all = Uint8Array.from(c.parts.flatMap((d) => [...d]));
+            const room = c.writable.reduce((a, b) => a + b, 0);
+            const used = Math.max(0, room - c.short);
+            expected.push({ head: added.value, published: [true, added.value, all.length, toHex(all.subarray(0, max))], reply: Uint8Array.from({ length: room }, (_, i) => (i * 7) & 0xff), used });
+          }
+          await pair.driver.publish();
+          expect(seen).toEqual(expected.map((e) => e.published));
+          seen.length = 0;
+          for (const e of expected) {
+            const chain = await popOk(pair);
+            await pair.device.writeChain(chain, e.reply);
+            await pair.device.pushUsed(chain.head, e.used);
+          }
+          await pair.driver.collectUsed();
+          expect(seen).toEqual(expected.map((e) => [false, e.head, e.used, toHex(e.reply.subarray(0, Math.min(e.used, max)))]));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('survives the 16-bit idx wraparound (start at 0xFFF0)', async () => {
     const pair = await ringPair(8, { startIdx: 0xfff0 });
     let total = 0;

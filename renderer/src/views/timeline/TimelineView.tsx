@@ -15,6 +15,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type PointerEvent, t
 import uPlot from 'uplot';
 
 import type { WorkbenchApi, WorkbenchParams, WorkbenchResult } from '../../../../src/api/workbench';
+import { EVENT_LANE_FILTERS } from '../../../../src/trace/events';
 import type { ViewNav } from '../../ui/nav';
 import { useTraceTick } from '../../ui/useTraceTick';
 import { formatNs } from '../trace/traceFormat';
@@ -38,11 +39,14 @@ interface Lane {
   filter?: string;
 }
 
-/** Records drawn as events: one tick per bucket that holds any, each a click away from the record. */
+/**
+ * Records drawn as events: one tick per bucket that holds any, each a click away from the record.
+ * Their filters are the event index's (src/trace/events.ts): the service answers them without a scan.
+ */
 export const EVENT_LANES: readonly Lane[] = [
-  { key: 'ev-marks', label: 'markers and bookmarks', series: 'records', unit: 'markers', tone: 'accent', filter: 'kind == marker && !(msg in {NO_RESPONSE, ERROR, DROPPED})' },
-  { key: 'ev-errors', label: 'errors and findings', series: 'records', unit: 'errors', tone: 'danger', filter: 'msg in {ERROR, DROPPED} || (kind == finding && severity != info) || problem' },
-  { key: 'ev-noresp', label: 'NO_RESPONSE', series: 'records', unit: 'timeouts', tone: 'warn', filter: 'msg == NO_RESPONSE' },
+  { key: 'ev-marks', label: 'markers and bookmarks', series: 'records', unit: 'markers', tone: 'accent', filter: EVENT_LANE_FILTERS.marks },
+  { key: 'ev-errors', label: 'errors and findings', series: 'records', unit: 'errors', tone: 'danger', filter: EVENT_LANE_FILTERS.errors },
+  { key: 'ev-noresp', label: 'NO_RESPONSE', series: 'records', unit: 'timeouts', tone: 'warn', filter: EVENT_LANE_FILTERS.noResponse },
 ];
 
 /**

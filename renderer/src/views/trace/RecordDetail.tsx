@@ -9,6 +9,7 @@ import { memo, useEffect, useState } from 'react';
 import type { RecordDetail as Detail, WorkbenchApi, WorkbenchError } from '../../../../src/api/workbench';
 import { formatDir, formatNs, formatTimeNs, formatValue, formatWallDate } from './traceFormat';
 import { responseOf } from './traceSearch';
+import { hexDump } from '../devices/bytes';
 
 const BYTES_PER_LINE = 16;
 
@@ -273,6 +274,15 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
         <p className="trace-detail-vq">
           avail.idx {detail.vqIndex.availIdx}, used.idx {detail.vqIndex.usedIdx}, last seen {detail.vqIndex.lastSeenUsed}, in flight {detail.vqIndex.inFlight}
         </p>
+      ) : null}
+      {detail.buffer ? (
+        <div className="trace-detail-buffer">
+          <p>
+            {detail.buffer.toDevice ? 'published' : 'used'}, head {detail.buffer.head}: {detail.buffer.length} bytes
+            {detail.buffer.bytes.length / 2 < detail.buffer.length ? ` (first ${detail.buffer.bytes.length / 2} kept)` : ''}
+          </p>
+          {detail.buffer.bytes.length > 0 ? <pre aria-label="buffer bytes">{hexDump(detail.buffer.bytes)}</pre> : null}
+        </div>
       ) : null}
       {part('header')}
       {part('payload')}

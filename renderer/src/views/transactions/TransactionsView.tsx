@@ -2,7 +2,8 @@
  * The Transactions view: each request on one line with what ended it (its response, the
  * NO_RESPONSE marker of its timeout, a late response) and its latency; and each virtqueue
  * operation from its EVENT_AVAIL through EVENT_USED to the vq-index record where the driver saw
- * the used entries, with the latency between (src/trace/transactions.ts). The engine indexes the
+ * the used entries, with the latency between (src/trace/transactions.ts) and the bytes of its
+ * chains (the trace's buffer records) as a hex + ASCII dump. The engine indexes the
  * trace once, streaming, and the view reads one page at a time (trace.transactions), so a
  * 20 M-record capture pages as fast as a small one. While the last page is shown it follows the
  * trace as it grows. Every record number jumps to the record in the Trace view.
@@ -14,6 +15,7 @@ import { formatNs } from '../../../../src/trace/stats';
 import { ErrorNote } from '../../ui/ErrorNote';
 import type { ViewNav } from '../../ui/nav';
 import { useTraceTick } from '../../ui/useTraceTick';
+import { hexDump } from '../devices/bytes';
 import { formatTime } from '../trace/traceFormat';
 import '../statistics/analysis.css';
 
@@ -76,6 +78,29 @@ function RequestRows({ rows, nav }: { rows: readonly Request[]; nav: ViewNav }) 
   );
 }
 
+/**
+ * The chains' bytes of one operation: "→ 7 B ← 20 B" that opens into a hex + ASCII dump per
+ * buffer record (what the driver published, what the device wrote), each a jump to its record.
+ */
+function Buffers({ buffers, nav }: { buffers: Operation['buffers']; nav: ViewNav }) {
+  if (buffers.length === 0) return <span className="analysis-muted">–</span>;
+  const sum = (toDevice: boolean): number => buffers.reduce((n, b) => n + (b.toDevice === toDevice ? b.length : 0), 0);
+  return (
+    <details className="analysis-buffers">
+      <summary>{`→ ${sum(true)} B ← ${sum(false)} B`}</summary>
+      {buffers.map((b) => (
+        <div key={b.seq}>
+          <button type="button" className="analysis-seq" title={`Show record ${b.seq} in the Trace view`} onClick={() => nav.jump(b.seq)}>
+            {b.seq}
+          </button>{' '}
+          {`${b.toDevice ? 'published' : 'used'}, head ${b.head}: ${b.length} bytes${b.bytes.length / 2 < b.length ? ` (first ${b.bytes.length / 2} kept)` : ''}`}
+          {b.bytes.length > 0 ? <pre aria-label={`bytes of record ${b.seq}`}>{hexDump(b.bytes)}</pre> : null}
+        </div>
+      ))}
+    </details>
+  );
+}
+
 function OperationRows({ rows, nav }: { rows: readonly Operation[]; nav: ViewNav }) {
   return (
     <table className="analysis-table" aria-label="virtqueue operations">
@@ -89,6 +114,7 @@ function OperationRows({ rows, nav }: { rows: readonly Operation[]; nav: ViewNav
           <th>used entries</th>
           <th>entries</th>
           <th>latency</th>
+          <th className="analysis-text">buffers</th>
           <th className="analysis-text">indexes</th>
         </tr>
       </thead>
@@ -109,6 +135,9 @@ function OperationRows({ rows, nav }: { rows: readonly Operation[]; nav: ViewNav
             </td>
             <td>{r.usedEntry ? r.entries : ''}</td>
             <td>{r.latencyNs === null ? <span className="analysis-muted">in flight</span> : formatNs(r.latencyNs)}</td>
+            <td className="analysis-text">
+              <Buffers buffers={r.buffers} nav={nav} />
+            </td>
             <td className="analysis-text">{r.usedEntry?.summary ?? ''}</td>
           </tr>
         ))}
