@@ -151,6 +151,8 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       await new Promise((r) => setTimeout(r, 300));
       mon.child.kill('SIGINT');
       expect(await finish(mon), mon.stderr).toBe(130);
+      // Mapped memory is followed by the addon's thread, not by JavaScript.
+      expect(mon.stderr).toMatch(/^notice: rings followed by the native watcher thread at (real-time|ordinary) priority/m);
 
       const drv = records(driven);
       const seen = records(watched);
