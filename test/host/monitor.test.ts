@@ -228,6 +228,28 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       expect(markers(rs, 'dropped')).toEqual([]);
     }
   });
+
+  it('an spsc driver that restarts is said once, and the slots its index went back over are not taken for messages', { timeout: 60_000 }, async () => {
+    const args = ['--profile', spscProfile('spsc-v1')];
+    const file = await board(args);
+    const watched = fresh('mon');
+    const mon = await monitor(args, file, watched);
+    const runs = [fresh('drv'), fresh('drv')];
+    // 57 driver→device messages each: the second driver zeroes the producer index at 57 of N = 62.
+    for (const out of runs) await exercise(args, file, out);
+    await new Promise((r) => setTimeout(r, 300));
+    mon.child.kill('SIGINT');
+    expect(await finish(mon), mon.stderr).toBe(130);
+    const seen = records(watched);
+    const sent = runs.flatMap((out) => along(messages(records(out)), 'driver-to-device'));
+    expect(along(messages(seen), 'driver-to-device')).toEqual(sent);
+    const restarts = markers(seen, 'note').filter((t) => t.includes('side restarted'));
+    expect(restarts).toHaveLength(1);
+    expect(restarts[0]).toMatch(
+      /^monitor: the driver side restarted \(spsc-v1 has no status word\): its driver→device ring stood still from [\d.]+ ms, then its producer index went from (\d+) back to 0; slots \1 to 61 hold no new message \(unchanged or wiped\) and are not taken for \d+ new ones$/,
+    );
+    expect(markers(seen, 'dropped')).toEqual([]);
+  });
 });
 
 function loadMeta(path: string): { link: string } {
