@@ -1,20 +1,21 @@
 /**
  * The monitor role's session: a passive link (read-only memory, no doorbells), the rings found
- * from the profile's queue format, a RingTap following them and a Monitor recording into the
- * session's Trace — the same crash-safe capture a driver session writes, so every view, export
+ * from the profile's queue format, a RingTap following them (chosen by monitorTap, for the CLI
+ * and the service alike) and a Monitor recording into the session's Trace — the same crash-safe capture a driver session writes, so every view, export
  * and check reads it alike. However it ends, the capture is closed with the marker that says why.
  */
 import type { BoardProfile } from '../../src/api/boardProfile';
 import { queueGeometry } from '../../src/boards/geometry';
 import type { QueueFormat } from '../../src/bus/queue';
 import type { RingTap } from '../../src/bus/tap';
-import type { MemoryWindow } from '../../src/bus/window';
 import type { Revision } from '../../src/protocol/types';
 import { Monitor, type MonitorCounts } from '../../src/roles/monitor/monitor';
 import { PollingTap } from '../../src/roles/monitor/pollTap';
 import type { ObservedDevice } from '../../src/roles/monitor/reconstruct';
 import { observeRings } from '../../src/roles/monitor/rings';
 import type { Runtime } from '../../src/util/runtime';
+import { BridgeRingTap } from '../../src/serialBridge/tap';
+import { NativeRingTap } from '../native/index';
 import { inspectRing, type RingState } from '../../src/virtio/inspect';
 import { windowTranslator } from '../../src/virtio/layout';
 import { errorText } from '../../src/util/errorText';
@@ -30,9 +31,7 @@ export interface MonitorSessionOptions {
   link?: LinkSpec;
   capture?: TraceTarget;
   signal?: AbortSignal;
-  /** The tap to follow the rings with (default: the JS polling tap over the bus window). */
-  tap?: (window: MemoryWindow) => RingTap;
-  /** Poll interval of the default tap (default 1 ms). */
+  /** Follow the rings with the JavaScript polling tap at this interval instead of the link's own tap (monitorTap). */
   pollMs?: number;
   /** How long to wait for a vmamp/OpenAMP layout to be published (default the profile's, else 10 s). */
   layoutTimeoutMs?: number;
@@ -48,8 +47,17 @@ export class MonitorSession {
     readonly link: PassiveLink,
     readonly monitor: Monitor,
     readonly trace: Trace,
+    /** Which tap follows the rings, in words (a notice of the session and the CLI). */
+    readonly tapDescription: string,
+    /** Resolves with why, once the board's memory is gone (an access through the link or the tap found it so). */
+    readonly lost: Promise<string>,
   ) {
-    void link.lost.then((why) => this.end(why, 'error'));
+    void lost.then((why) => this.end(why, 'error'));
+  }
+
+  /** The link's notices and which tap follows the rings. */
+  get notices(): string[] {
+    return [...this.link.notices, this.tapDescription];
   }
 
   /** Why the monitor stopped watching (the memory went away, or the user stopped it); null while it runs. */
@@ -159,7 +167,10 @@ export async function openMonitorSession(profile: BoardProfile, opts: MonitorSes
     return fail(errorText(e));
   }
   if (!observed.ok) return fail(`cannot find the ${format} rings on ${link.description}: ${observed.error.code} at bus offset 0x${observed.error.offset.toString(16)}: ${observed.error.reason}`);
-  const tap = opts.tap ? opts.tap(link.busWindow) : new PollingTap(link.busWindow, { runtime, pollMs: opts.pollMs ?? 1, yieldNow: () => new Promise((r) => setImmediate(r)) });
+  let tapGone!: (why: string) => void;
+  const lost = Promise.race([link.lost, new Promise<string>((resolve) => (tapGone = resolve))]);
+  const chosen = monitorTap(link, { runtime, onGone: tapGone, ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }) });
+  const tap = chosen.tap;
   const monitor = new Monitor(observed.value, tap, {
     revision: profile.bus.revision as Revision,
     recorder: trace.recorder,
@@ -167,9 +178,10 @@ export async function openMonitorSession(profile: BoardProfile, opts: MonitorSes
     window: link.busWindow,
     startMonoNs: trace.meta.startMonoNs,
   });
-  trace.recorder.marker('attach', `monitoring ${link.description}: ${format}, ${profile.bus.revision}; read-only, no doorbells`);
   await monitor.start();
-  const session = new MonitorSession(profile, link, monitor, trace);
+  const tapDescription = chosen.describe();
+  trace.recorder.marker('attach', `monitoring ${link.description}: ${format}, ${profile.bus.revision}; read-only, no doorbells; ${tapDescription}`);
+  const session = new MonitorSession(profile, link, monitor, trace, tapDescription, lost);
   const { signal } = opts;
   if (signal) {
     const stop = () => void session.interrupt(String(signal.reason));
@@ -177,4 +189,40 @@ export async function openMonitorSession(profile: BoardProfile, opts: MonitorSes
     else signal.addEventListener('abort', stop, { once: true });
   }
   return session;
+}
+
+export interface ChosenTap {
+  tap: RingTap;
+  /** Which tap it is, in words; after start() also whether the native thread got its real-time priority. */
+  describe(): string;
+}
+
+/**
+ * The one place a monitor's tap is chosen (docs/amp-bus.md §4.6): the native addon's watcher
+ * thread for memory the addon maps (shm-file, pci, ivshmem), copying slots off the JS event
+ * loop; the bridge agent's ring taps over a serial link (main/bridge-agent/PROTOCOL.md §3.3);
+ * the JavaScript polling tap only where no mapping exists, or when `pollMs` asks for it.
+ */
+export function monitorTap(link: PassiveLink, opts: { runtime: Runtime; pollMs?: number; onGone: (why: string) => void }): ChosenTap {
+  const source = link.tapSource;
+  if (opts.pollMs !== undefined || source.kind === 'window') {
+    const pollMs = opts.pollMs ?? 1;
+    const tap = new PollingTap(link.busWindow, { runtime: opts.runtime, pollMs, yieldNow: () => new Promise((r) => setImmediate(r)) });
+    const why = source.kind === 'window' ? 'the link maps no memory the native watcher could follow' : 'asked for with --poll-ms';
+    return { tap, describe: () => `rings followed by the JavaScript polling tap every ${pollMs} ms (${why})` };
+  }
+  if (source.kind === 'bridge') {
+    const tap = new BridgeRingTap(source.client, { runtime: opts.runtime, base: source.base });
+    return { tap, describe: () => 'rings followed by the bridge agent on the board (ring taps, PROTOCOL.md §3.3); the line delays messages, it does not lose them' };
+  }
+  const tap = new NativeRingTap(source.mapping, source.base, { onGone: opts.onGone });
+  return {
+    tap,
+    describe: () =>
+      `rings followed by the native watcher thread${
+        tap.realtime
+          ? ' at real-time priority'
+          : ' at ordinary priority (no CAP_SYS_NICE: a busy host can keep it off the CPU for a lap of a ring; sudo setcap cap_sys_nice+ep "$(command -v node)")'
+      }`,
+  };
 }

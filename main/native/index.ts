@@ -86,8 +86,11 @@ export interface NativeAddon {
    * writeCombine maps `${path}_wc` where it exists (sysfs resourceN_wc of a prefetchable BAR).
    */
   map(path: string, offset: number, length: number, opts?: { readOnly?: boolean; writeCombine?: boolean }): NativeMapping;
-  /** Like map() but of an already-open fd (e.g. one received over SCM_RIGHTS); the fd stays the caller's. */
-  mapFd(fd: number, offset: number, length: number): NativeMapping;
+  /**
+   * Like map() but of an already-open fd (e.g. one received over SCM_RIGHTS); the fd stays the
+   * caller's. Mapped PROT_READ with readOnly (or when the fd is read-only).
+   */
+  mapFd(fd: number, offset: number, length: number, opts?: { readOnly?: boolean }): NativeMapping;
   /**
    * Opens `path` (e.g. /dev/uio0, or a FIFO in tests) non-blocking and on its own native thread
    * polls and reads `readSize` bytes at a time (4 for UIO: the u32 interrupt count; 8 for

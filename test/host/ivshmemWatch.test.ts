@@ -54,6 +54,11 @@ describe.skipIf(!loadNative().ok)('monitor as a passive ivshmem peer', () => {
     const started = startSimBoard({ profile, ...deviceLink, runtime: nodeRuntime });
     const monitor = await openMonitorSession(profile, { link: { kind: 'ivshmem', socket }, capture: { dir: join(dir, 'mon') } });
     expect(monitor.link.description).toMatch(/\(passive peer 2: read-only, rings nobody\)$/);
+    // The shared memory is mapped PROT_READ (the server's fd is read-write), followed by the native thread.
+    const source = monitor.link.tapSource;
+    if (source.kind !== 'mapped') throw new Error(`expected a mapped tap source, saw ${source.kind}`);
+    expect(() => source.mapping.write(0, new Uint8Array(1))).toThrow(/mapping is read-only/);
+    expect(monitor.notices.at(-1)).toMatch(/^rings followed by the native watcher thread/);
     const session = await attachSession(profile, driverLink, { capture: { dir: join(dir, 'drv') } });
     const sim = await started;
     if (!sim.ok) throw new Error(sim.error);

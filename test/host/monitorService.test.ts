@@ -76,6 +76,8 @@ describe.skipIf(!loadNative().ok)('service: monitor role', () => {
     await new Promise((r) => setTimeout(r, 200));
     const state = await call(service, 'session.state');
     expect(state.link).toContain('read-only');
+    // The same tap the CLI chooses (monitorTap): the native thread for a mapped shm file, named for the page.
+    expect(state.notices.at(-1)).toMatch(/^rings followed by the native watcher thread/);
     expect(state.devices.map((d) => [d.devNum, d.deviceType])).toEqual([
       [0, 'rng'],
       [1, 'i2c'],

@@ -31,7 +31,9 @@ Usage:
                          [--rings] [--json] [--junit FILE] [--lava]
   amp-workbench monitor [--board ID | --profile FILE] [--link SPEC] [--out FOLDER] [--duration T]
                         [--poll-ms N] [--json]
-                       (watch a running driver and device read-only: never writes, rings no doorbell)
+                       (watch a running driver and device read-only: never writes, rings no doorbell;
+                        the native watcher thread follows mapped memory, the bridge agent a serial
+                        link; --poll-ms N follows from JavaScript every N ms instead)
   amp-workbench decode [--rev r0|r2|r3|r4|auto] [--dir to-device|to-driver] [--json] HEX...
                        (without HEX, one message per line on stdin)
   amp-workbench capture [--board ID | --profile FILE] [--link SPEC] [--out FOLDER]

@@ -47,7 +47,7 @@ export async function cmdMonitor(argv: string[]): Promise<number> {
     return stop.exitCode() ?? 1;
   }
   const { trace } = session;
-  if (!json) printNotices(session.link.notices);
+  if (!json) printNotices(session.notices);
   // On stderr also with --json: a script waiting for the watch to start reads this line.
   err(`monitoring ${profile.id} read-only; trace: ${trace.dir}${durationNs === null ? ' (Ctrl-C to stop)' : ''}`);
   const deadline = durationNs === null ? null : process.hrtime.bigint() + BigInt(durationNs);
@@ -66,6 +66,7 @@ export async function cmdMonitor(argv: string[]): Promise<number> {
     capture: trace.dir,
     board: profile.id,
     records: trace.records,
+    tap: session.tapDescription,
     messages: { driverToDevice: messages[0], deviceToDriver: messages[1] },
     dropped: { driverToDevice: dropped[0], deviceToDriver: dropped[1] },
     conformance: trace.recorder.findingCounts,

@@ -33,6 +33,8 @@ export interface IvshmemLinkOptions {
   handshakeTimeoutMs?: number;
   /** How often to look for peers joining and leaving (default 100 ms). */
   updateIntervalMs?: number;
+  /** A passive peer (the monitor): the shared memory mapped PROT_READ, so no byte can be written. */
+  readOnly?: boolean;
 }
 
 export interface IvshmemLink extends Link {
@@ -45,6 +47,8 @@ export interface IvshmemLink extends Link {
    * server, or the shared memory shrank under the mapping.
    */
   readonly lost: Promise<string>;
+  /** The shared memory's mapping and where the bus window starts in it (a monitor's native tap follows the rings there). */
+  readonly busMapping: { mapping: NativeMapping; base: number };
 }
 
 export class IvshmemLinkError extends Error {}
@@ -214,6 +218,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
     for (let m = reader.next(0); m !== null && m !== 'eof'; m = reader.next(0)) apply(m);
 
     const shmSize = fstatSync(shmFd).size;
+    let busBase = 0;
     const windows = new Map<string, MemoryWindow>();
     for (const region of profile.regions) {
       if (!('shm' in region.source)) fail(`region "${region.name}": an ivshmem peer reaches only the shared memory; expected source {"shm": offset}`);
@@ -222,11 +227,12 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
         fail(`region "${region.name}" [${hexNum(offset)}, ${hexNum(offset + region.size)}) does not fit the server's ${hexNum(shmSize)} bytes of shared memory: start the server with a larger -l`);
       }
       try {
-        mapping ??= addon.mapFd(shmFd, 0, shmSize);
+        mapping ??= addon.mapFd(shmFd, 0, shmSize, opts.readOnly ? { readOnly: true } : {});
       } catch (e) {
         fail(`cannot map the ${hexNum(shmSize)} bytes of shared memory the ivshmem-server at ${path} sent: ${systemErrorText(e)}`);
       }
       windows.set(region.name, new NativeWindow(mapping, offset, region.size, mappings.onGone));
+      if (region.name === profile.bus.region) busBase = offset + profile.bus.offset;
     }
     const busRegion = windows.get(profile.bus.region)!;
     const dataRegion = windows.get(profile.dataMemory.region)!;
@@ -284,6 +290,7 @@ export async function openIvshmemLink(profile: BoardProfile, socketPath?: string
       doorbellOut,
       doorbellIn,
       lost,
+      busMapping: { mapping: mapping!, base: busBase },
     };
   });
 }

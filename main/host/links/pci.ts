@@ -354,12 +354,14 @@ export async function openPciWatch(profile: BoardProfile, opts: PciLinkOptions =
   try {
     const at = profile.monitor?.busAddress;
     const windows = new Map<string, MemoryWindow>();
+    let busMapping: NativeMapping | undefined;
     for (const region of profile.regions) {
       // The bus region is where the driver published it, not where the profile's own driver would put it.
       if (at && region.name === profile.bus.region) continue;
       const m = mapRegion(addon, fn, region, notices, onGone, true);
       mapped.push(m);
       windows.set(region.name, m.window);
+      if (region.name === profile.bus.region) busMapping = m.mapping;
     }
     if (at) {
       const words = windows.get(at.region)!;
@@ -379,6 +381,7 @@ export async function openPciWatch(profile: BoardProfile, opts: PciLinkOptions =
       }
       const window = new NativeWindow(mapping, 0, mapping.size, onGone);
       mapped.push({ mapping, window });
+      busMapping = mapping;
       windows.set(profile.bus.region, window);
       notices.push(`queue area at ${hexNum(address)} in host memory, as the driver published it in ${where}`);
     }
@@ -390,6 +393,8 @@ export async function openPciWatch(profile: BoardProfile, opts: PciLinkOptions =
       dataPeerBase,
       notices,
       lost,
+      // Both ways the bus region is mapped from its start, bus.offset bytes before the rings.
+      tapSource: { kind: 'mapped', mapping: busMapping!, base: profile.bus.offset },
       close() {
         unmapAll();
         return Promise.resolve();

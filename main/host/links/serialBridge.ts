@@ -119,16 +119,79 @@ function describeWindows(caps: Capabilities): string {
  * (`bridge-notify`) or a register STORE (`ipcc`, `mmio-write`), doorbell in by a watched word
  * (`bridge-event` with `source`) or polling (`poll`).
  */
-export async function openSerialBridgeLink(profile: BoardProfile, portPath: string, opts: SerialBridgeOptions = {}): Promise<Link & { bridge: SerialBridge; lost: Promise<string> }> {
-  const fail = (field: string, message: string): never => {
+type RegionAddresses = Map<string, { base: bigint; size: number; registersOnly: boolean }>;
+
+function profileFail(profile: BoardProfile): (field: string, message: string) => never {
+  return (field, message) => {
     throw new SerialBridgeError(`profile ${profile.id}: ${field}: ${message}`);
   };
+}
+
+/** The agent address of each region of a `bridge` profile. */
+function regionAddresses(profile: BoardProfile): RegionAddresses {
+  const fail = profileFail(profile);
   if (profile.access.kind !== 'bridge') fail('access.kind', `expected "bridge" for a serial bridge link, saw "${profile.access.kind}"`);
-  const addr = new Map<string, { base: bigint; size: number; registersOnly: boolean }>();
+  const addr: RegionAddresses = new Map();
   profile.regions.forEach((r, i) => {
     if (!('bridgeAddr' in r.source)) fail(`regions[${i}].source`, `expected { "bridgeAddr": "0x…" } for region "${r.name}" of a bridge board, saw ${JSON.stringify(r.source)}`);
     else addr.set(r.name, { base: r.source.bridgeAddr, size: r.size, registersOnly: r.accessWidths !== undefined && !r.accessWidths.includes(8) });
   });
+  return addr;
+}
+
+/** One BridgeWindow per region, each checked to be served by the agent. */
+function regionWindows(profile: BoardProfile, addr: RegionAddresses, bridge: SerialBridge): Map<string, BridgeWindow> {
+  const { client, caps, path } = bridge;
+  for (const [name, r] of addr) {
+    const end = r.base + BigInt(r.size);
+    if (!caps.windows.some((w) => r.base >= w.base && end <= w.base + w.size)) {
+      profileFail(profile)(
+        'regions',
+        `region "${name}" [${hexNum(r.base, 8)}, ${hexNum(end, 8)}) is not served by agent ${caps.agentName} ${caps.agentVersion} on ${path} ` +
+          `(its windows: ${describeWindows(caps)}); start the agent with --window ${hexNum(r.base)}:${hexNum(r.size)}`,
+      );
+    }
+  }
+  return new Map([...addr].map(([name, r]) => [name, new BridgeWindow(client, r.base, r.size, r.registersOnly ? 32 : 0)]));
+}
+
+/** A bridge as a passive monitor uses it: the windows to read and the agent address of the bus window, no doorbell either way. */
+export interface SerialBridgeWatch extends Pick<Link, 'busWindow' | 'dataWindow' | 'dataPeerBase'> {
+  readonly description: string;
+  readonly bridge: SerialBridge;
+  /** Agent address of the bus window's offset 0 (where the agent's ring taps take their offsets from). */
+  readonly busBase: bigint;
+  readonly lost: Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the bridge for a monitor: no register is stored, no NOTIFY sent and no watch slot
+ * taken, so the board's own doorbells stay as they are; the agent's ring taps follow the rings
+ * (PROTOCOL.md §3.3).
+ */
+export async function openSerialBridgeWatch(profile: BoardProfile, portPath: string, opts: SerialBridgeOptions = {}): Promise<SerialBridgeWatch> {
+  const addr = regionAddresses(profile);
+  const bridge = await openSerialBridge(portPath, { ...opts, baudRate: opts.baudRate ?? profile.access.baud ?? 115200 });
+  try {
+    const windows = regionWindows(profile, addr, bridge);
+    return {
+      description: `${profile.id} over serial bridge ${portPath} (agent ${bridge.caps.agentName} ${bridge.caps.agentVersion})`,
+      ...profileWindows(profile, (name) => windows.get(name)!),
+      bridge,
+      busBase: addr.get(profile.bus.region)!.base + BigInt(profile.bus.offset),
+      lost: new Promise<string>((resolve) => bridge.client.onClosed(resolve)),
+      close: () => bridge.close(),
+    };
+  } catch (e) {
+    await bridge.close();
+    throw e;
+  }
+}
+
+export async function openSerialBridgeLink(profile: BoardProfile, portPath: string, opts: SerialBridgeOptions = {}): Promise<Link & { bridge: SerialBridge; lost: Promise<string> }> {
+  const fail = profileFail(profile);
+  const addr = regionAddresses(profile);
   const at = (region: string, offset: number) => addr.get(region)!.base + BigInt(offset);
   const register = (w: { region: string; offset: number; width: number; value: number | string }, field: string): BridgeRegisterWrite => {
     if (!addr.has(w.region)) fail(`${field}.region`, `expected one of the regions (${[...addr.keys()].join(', ')}), saw "${w.region}"`);
@@ -140,17 +203,7 @@ export async function openSerialBridgeLink(profile: BoardProfile, portPath: stri
   const bridge = await openSerialBridge(portPath, { ...opts, baudRate: opts.baudRate ?? profile.access.baud ?? 115200 });
   const { client, caps } = bridge;
   try {
-    for (const [name, r] of addr) {
-      const end = r.base + BigInt(r.size);
-      if (!caps.windows.some((w) => r.base >= w.base && end <= w.base + w.size)) {
-        fail(
-          'regions',
-          `region "${name}" [${hexNum(r.base, 8)}, ${hexNum(end, 8)}) is not served by agent ${caps.agentName} ${caps.agentVersion} on ${portPath} ` +
-            `(its windows: ${describeWindows(caps)}); start the agent with --window ${hexNum(r.base)}:${hexNum(r.size)}`,
-        );
-      }
-    }
-    const windows = new Map([...addr].map(([name, r]) => [name, new BridgeWindow(client, r.base, r.size, r.registersOnly ? 32 : 0)]));
+    const windows = regionWindows(profile, addr, bridge);
 
     // NOTIFY when the agent has the line (it fences and writes its configured register), else a
     // STORE of the register the profile names.

@@ -188,6 +188,8 @@ export interface ShmFileMapping {
   layout: ShmLayout;
   mapping: NativeMapping;
   busWindow: MemoryWindow;
+  /** Where busWindow starts in the mapping. */
+  busBase: number;
   dataWindow: MemoryWindow;
   /** Resolves with why, once an access found the file shrunk under the mapping (the peer truncated it). */
   lost: Promise<string>;
@@ -245,6 +247,7 @@ export function mapShmFile(profile: BoardProfile, filePath: string, addon: Nativ
     layout,
     mapping,
     busWindow: new SubWindow(regionWindow(busRegion.name, busRegion.size), profile.bus.offset, profile.bus.size),
+    busBase: placed.get(busRegion.name)!.offset + profile.bus.offset,
     dataWindow: regionWindow(profile.dataMemory.region, profile.dataMemory.size),
     lost,
   };

@@ -299,7 +299,7 @@ export class WorkbenchService implements WorkbenchApi {
         board: m.profile.id,
         link: m.link.description,
         capture: m.trace.dir,
-        notices: [...m.link.notices],
+        notices: m.notices,
         findings: [...m.monitor.queueProblems],
         devices: m.devices().map(deviceToJson),
       };
@@ -475,7 +475,7 @@ export class WorkbenchService implements WorkbenchApi {
     this.opened = null;
     this.monitor = monitor;
     this.unsubscribe = [this.followStore(store)];
-    void monitor.link.lost.then((reason) => {
+    void monitor.lost.then((reason) => {
       if (this.monitor === monitor) void this.stopMonitor(`lost the board: ${reason}. The trace so far is kept`, true);
     });
     this.emit('trace.reset', store.info());

@@ -330,14 +330,18 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   }
 }
 
-// mapFd(fd, offset, length): the fd stays open and owned by the caller.
+// mapFd(fd, offset, length, { readOnly? }): the fd stays open and owned by the caller. A
+// read-write fd is mapped PROT_READ when asked (a passive ivshmem peer gets a read-write fd
+// from the server but must never write the memory); a read-only fd always is.
 Napi::Value MapFd(const Napi::CallbackInfo& info) {
   uint64_t fd = IndexArg(info, 0, "fd");
   uint64_t offset = IndexArg(info, 1, "offset");
   uint64_t length = IndexArg(info, 2, "length");
+  bool readOnly = info[3].IsObject() && info[3].As<Napi::Object>().Get("readOnly").ToBoolean();
   int flags = fcntl(static_cast<int>(fd), F_GETFL);
   if (flags < 0) throw ErrnoError(info.Env(), "fd " + std::to_string(fd), errno);
-  return MapOpenFd(info.Env(), static_cast<int>(fd), offset, length, (flags & O_ACCMODE) == O_RDONLY, "fd " + std::to_string(fd));
+  readOnly = readOnly || (flags & O_ACCMODE) == O_RDONLY;
+  return MapOpenFd(info.Env(), static_cast<int>(fd), offset, length, readOnly, "fd " + std::to_string(fd));
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
  * - a 'note' marker when it joins a bus already running, naming what it could not see;
  * - the status words of the heads (vmamp INIT/READY/RUN/…, OpenAMP READY) as queue-state
  *   records whenever they change, and a side that re-initialised its head restarts the watch;
+ * - an spsc side that restarted (the format has no status word, so only the indices tell):
+ *   said once per restart, and the slots its producer index skipped back over are not taken
+ *   for new messages (`restartedSide`);
  * - device and queue state rebuilt from the observed messages (reconstruct.ts).
  */
 import { slotMessage } from '../../bus/endpoint';
@@ -50,6 +53,12 @@ export interface MonitorCounts {
  */
 const STALL_NS = 2_000_000n;
 
+/**
+ * A ring that stood still at least this long before its producer index went back across 0 may
+ * have a restarted producer: starting a process takes far longer, a busy bus never stands still.
+ */
+const RESTART_IDLE_NS = 50_000_000n;
+
 const ARROW: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
 
 export class Monitor {
@@ -67,6 +76,10 @@ export class Monitor {
   private readonly order: CausalOrder;
   private look: { seenNs: bigint; down: Copied[]; up: Copied[] } | null = null;
   private cancelFlush: (() => void) | null = null;
+  /** spsc only, per ring: what the monitor last knew each slot to hold (read at start, then every copy). */
+  private readonly slotBytes: (Uint8Array | null)[];
+  /** Per ring: when its producer index last moved (or the watch started). */
+  private readonly lastMove: bigint[] = [0n, 0n];
 
   constructor(
     private readonly observed: ObservedRings,
@@ -75,6 +88,8 @@ export class Monitor {
   ) {
     this.model = new BusModel(opts.revision);
     this.order = new CausalOrder(opts.revision);
+    const spsc = observed.format === 'spsc-v0' || observed.format === 'spsc-v1';
+    this.slotBytes = observed.rings.map((r) => (spsc ? new Uint8Array(r.slots.slots * r.slots.slotSize) : null));
   }
 
   /** Messages recorded and lost per ring, [driver→device, device→driver]. */
@@ -99,6 +114,10 @@ export class Monitor {
     this.noteStates(states);
     const joined = await this.joinedText(states);
     if (joined) recorder.marker('note', joined);
+    for (const [i, bytes] of this.slotBytes.entries()) {
+      const { slots } = this.observed.rings[i]!;
+      if (bytes) for (let k = 0; k < slots.slots; k++) bytes.set(await this.opts.window.read(slots.offset + k * slots.stride, slots.slotSize), k * slots.slotSize);
+    }
     this.running = true;
     this.follow();
     this.watchStates();
@@ -117,10 +136,54 @@ export class Monitor {
   private follow(): void {
     const now = this.opts.runtime.monoNs();
     this.lastSeen.fill(now);
+    this.lastMove.fill(now);
     this.tap.start(this.observed.rings, (b) => this.batch(b), (p) => this.problem(p));
   }
 
   private batch(b: TapBatch): void {
+    const stale = this.staleAfterRestart(b);
+    if (stale === 0) {
+      this.take(b);
+      return;
+    }
+    const ring = this.observed.rings[b.ring]!;
+    const side = ring.direction === 'driver-to-device' ? 'driver' : 'device';
+    this.flush();
+    this.opts.recorder.marker(
+      'note',
+      `monitor: the ${side} side restarted (${this.observed.format} has no status word): its ${ARROW[ring.direction]} ring stood still from ${this.at(this.lastMove[b.ring]!)}, ` +
+        `then its producer index went from ${b.first} back to 0; slots ${b.first} to ${ring.slots.slots - 1} hold no new message (unchanged or wiped) and are not taken for ${stale} new ones`,
+      { monoNs: b.seenNs },
+    );
+    this.lastMove[b.ring] = b.seenNs;
+    if (b.count > stale) this.take({ ...b, first: 0, count: b.count - stale, slots: b.slots.subarray(stale * ring.slots.slotSize) });
+  }
+
+  /**
+   * spsc rings have no status word: a side that restarts just zeroes its producer index
+   * (docs/amp-bus.md §4.1), which a tap reads as the producer running on to 0, i.e. N − P new
+   * messages. Taken for a restart: a ring that had stood still, a batch that crosses index 0,
+   * and every slot before 0 holding exactly what the monitor already knew it to hold (nothing
+   * was written there) or zeroes (the side wiped its ring, as ours does: a message is never all
+   * zeroes, its msg_size is at least the header). Returns how many slots of `b` are such
+   * leftovers (0: none).
+   */
+  private staleAfterRestart(b: TapBatch): number {
+    const bytes = this.slotBytes[b.ring];
+    const { slots } = this.observed.rings[b.ring]!;
+    const n = slots.slots;
+    if (!bytes || b.lost > 0 || b.first === 0 || b.first + b.count < n || b.seenNs - this.lastMove[b.ring]! < RESTART_IDLE_NS) return 0;
+    const stale = n - b.first;
+    const size = slots.slotSize;
+    for (let k = 0; k < stale; k++) {
+      const slot = b.slots.subarray(k * size, (k + 1) * size);
+      const known = bytes.subarray((b.first + k) * size, (b.first + k + 1) * size);
+      if (!slot.every((x, j) => x === known[j]) && !slot.every((x) => x === 0)) return 0;
+    }
+    return stale;
+  }
+
+  private take(b: TapBatch): void {
     const ring = this.observed.rings[b.ring]!;
     const { recorder, revision } = this.opts;
     const dir = ring.direction;
@@ -146,6 +209,9 @@ export class Monitor {
     const size = ring.slots.slotSize;
     for (let k = 0; k < b.count; k++) into.push({ dir, bytes: slotMessage(b.slots.subarray(k * size, (k + 1) * size), revision).bytes });
     this.counts.messages[i] += b.count;
+    if (b.count > 0) this.lastMove[b.ring] = b.seenNs;
+    const known = this.slotBytes[b.ring];
+    for (let k = 0; known && k < b.count; k++) known.set(b.slots.subarray(k * size, (k + 1) * size), ((b.first + k) % ring.slots.slots) * size);
     this.cancelFlush ??= this.opts.runtime.setTimer(0, () => this.flush());
   }
 

@@ -108,6 +108,44 @@ describe('Monitor', () => {
     expect(monitor.totals).toEqual({ messages: [0, 3], dropped: [0, 32] });
   });
 
+  it('spsc: a producer index back at 0 over slots that hold no new message is a restart, said once; new messages across 0 are not', async () => {
+    const { runtime, sink, recorder } = await setup();
+    const { window } = await attachPair('spsc-v1', undefined, undefined, runtime);
+    const observed = await observeRings('spsc-v1', window, { driverQueueOffset: 0x1000, deviceQueueOffset: 0x2000 }, fastOpts(runtime));
+    if (!observed.ok) throw new Error(observed.error.reason);
+    const n = 62;
+    /** Slots of EVENT_AVAIL messages numbered from `from`, or of zeroes. */
+    const slots = (from: number, count: number, zero = false) => {
+      const out = new Uint8Array(count * 64);
+      for (let k = 0; k < count && !zero; k++) out.set(encode('r4', { name: 'EVENT_AVAIL', kind: 'event', devNum: 1, fields: { vq_index: 0, next_offset: from + k } }), k * 64);
+      return out;
+    };
+    const ms = (x: number) => BigInt(x) * 1_000_000n;
+    const batches: TapBatch[] = [
+      { ring: 0, first: 0, count: 60, slots: slots(0, 60), lost: 0, seenNs: ms(1) },
+      // After standing still, new messages into slots 60, 61 and 0: taken, whatever the wait.
+      { ring: 0, first: 60, count: 3, slots: slots(60, 3), lost: 0, seenNs: ms(200) },
+      { ring: 0, first: 1, count: 10, slots: slots(63, 10), lost: 0, seenNs: ms(201) },
+    ];
+    // The driver restarts: slots 11..59 as the first lap left them, 60 and 61 wiped, then 2 new messages from 0.
+    const restart = new Uint8Array((n - 11 + 2) * 64);
+    restart.set(slots(0, 60).subarray(11 * 64), 0);
+    restart.set(slots(100, 2), (n - 11) * 64);
+    batches.push({ ring: 0, first: 11, count: n - 11 + 2, slots: restart, lost: 0, seenNs: ms(900) });
+    const tap: RingTap = { start: (_rings, onBatch) => batches.forEach(onBatch), stop: () => Promise.resolve() };
+    const monitor = new Monitor(observed.value, tap, { revision: 'r4', recorder, runtime, window, startMonoNs: 0n });
+    await monitor.start();
+    await monitor.stop();
+    recorder.close();
+    const rs = sink.records();
+    expect(markers(rs, 'note')).toEqual([
+      'monitor: the driver side restarted (spsc-v1 has no status word): its driver→device ring stood still from 201.000 ms, then its producer index went from 11 back to 0; slots 11 to 61 hold no new message (unchanged or wiped) and are not taken for 51 new ones',
+    ]);
+    expect(monitor.totals.messages).toEqual([60 + 3 + 10 + 2, 0]);
+    const offsets = rs.filter((r) => r.kind === 'message').map((r) => new DataView(r.data.buffer, r.data.byteOffset).getUint32(12, true));
+    expect(offsets.slice(-4)).toEqual([71, 72, 100, 101]);
+  });
+
   it('follows the rings afresh when a side re-initialises its queue head, and records the head states', async () => {
     const { runtime, sink, recorder } = await setup();
     const { window } = await attachPair('vmamp-shmem-v1', undefined, undefined, runtime);
