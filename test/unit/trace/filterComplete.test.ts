@@ -24,7 +24,7 @@ describe('completeFilter', () => {
     expect(texts('msg != event_u')).toEqual(['EVENT_USED']);
     // Names that contain the word follow the ones that start with it.
     expect(texts('msg == VQUEUE')).toEqual(['GET_VQUEUE', 'SET_VQUEUE', 'RESET_VQUEUE']);
-    expect(texts('kind == ')).toEqual(['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding']);
+    expect(texts('kind == ')).toEqual(['message', 'doorbell', 'queue-state', 'vq-index', 'marker', 'finding', 'buffer']);
     expect(texts('problem in {truncated, size')).toEqual(['size-mismatch', 'oversize']);
     expect(texts('finding == R4-token')).toEqual(['R4-token-echo']);
     expect(texts('time in 1s..')).toEqual(['10us', '10ms', '10s']);
