@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { e2eSkipReason, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
+import { e2eSkipReason, readRandomBytes, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
 import { expectFillsViewport, shellLayout } from './layout';
 
 const skip = e2eSkipReason();
@@ -21,13 +21,7 @@ describe.skipIf(skip !== null)(`analysis views in Chromium ${skip ?? ''}`, () =>
     wb = await startWorkbench({ board: 'sim-qemu-amp-pci' });
     opened = await wb.open();
     const { page } = opened;
-    // A virtqueue operation, as a user makes one: an rng read through the Devices view.
-    await page.getByRole('tab', { name: 'Devices' }).click();
-    const rng = page.locator('section.device-card', { has: page.getByLabel('Random bytes') });
-    await rng.getByLabel('Random bytes').fill('64');
-    await rng.getByRole('button', { name: 'Read' }).click();
-    const devNum = await rng.getAttribute('data-devnum');
-    await page.getByTestId(`workload-result-${devNum}`).getByText(/succeeded/).waitFor();
+    await readRandomBytes(page);
   });
   afterAll(async () => {
     await wb?.close();

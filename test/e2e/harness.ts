@@ -156,3 +156,17 @@ export async function startWorkbench(opts: ServeOptions = {}): Promise<Workbench
     },
   };
 }
+
+/**
+ * A virtqueue operation as a user makes one: an rng read of 64 bytes through the Devices view.
+ * Returns the rng device's dev_num once the read succeeded.
+ */
+export async function readRandomBytes(page: Page): Promise<string | null> {
+  await page.getByRole('tab', { name: 'Devices' }).click();
+  const rng = page.locator('section.device-card', { has: page.getByLabel('Random bytes') });
+  await rng.getByLabel('Random bytes').fill('64');
+  await rng.getByRole('button', { name: 'Read' }).click();
+  const devNum = await rng.getAttribute('data-devnum');
+  await page.getByTestId(`workload-result-${devNum}`).getByText(/succeeded/).waitFor();
+  return devNum;
+}

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadCapture } from '../../main/host/trace/load';
 import { blockCount } from '../../src/trace/block';
-import { e2eSkipReason, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
+import { e2eSkipReason, readRandomBytes, screenshot, startWorkbench, type OpenedPage, type Workbench } from './harness';
 import { expectFillsViewport, shellLayout } from './layout';
 
 const skip = e2eSkipReason();
@@ -131,13 +131,8 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
 
   it('draws the timeline from windowed queries, with a lane per virtqueue a workload used', async () => {
     const { page } = opened;
-    // An rng read through the Devices view, as a user would: descriptors go in flight on dev 0's queue.
-    await page.getByRole('tab', { name: 'Devices' }).click();
-    const rng = page.locator('section.device-card', { has: page.getByLabel('Random bytes') });
-    await rng.getByLabel('Random bytes').fill('64');
-    await rng.getByRole('button', { name: 'Read' }).click();
-    const devNum = await rng.getAttribute('data-devnum');
-    await page.getByTestId(`workload-result-${devNum}`).getByText(/succeeded/).waitFor();
+    // Descriptors go in flight on the rng device's queue.
+    const devNum = await readRandomBytes(page);
 
     await page.getByRole('tab', { name: 'Timeline' }).click();
     await page.locator('[data-lane="throughput"] canvas').first().waitFor();
