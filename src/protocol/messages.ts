@@ -476,3 +476,14 @@ export function flagNames(f: FieldDef, value: number): string[] {
 export function lookupMessage(rev: Revision, bus: boolean, msgId: number): MessageDef {
   return SPACE[rev][(bus ? 256 : 0) + (msgId & 0xff)]!;
 }
+
+/**
+ * The layout a message of `msgSize` bytes decodes with: its kind's, or a known peer's other
+ * request layout when msg_size is that layout's size and not the table's (MessageDef.seen; the
+ * rule codec.ts decode applies with its compiled plans).
+ */
+export function decodedLayout(def: MessageDef, kind: MessageKind, msgSize: number): Layout | undefined {
+  const table = def.layouts[kind];
+  const seen = kind === 'request' ? def.seen?.request?.layout : undefined;
+  return seen !== undefined && msgSize === seen.fixedSize && msgSize !== table?.fixedSize ? seen : table;
+}

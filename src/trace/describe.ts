@@ -4,10 +4,10 @@
  * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch, duplicate,
  * late, wrong-dev-num, wrong-msg-id, wrong-token, malformed-response).
  */
-import { decode, flagNames, lookupMessage } from '../protocol/index';
+import { decode, decodedLayout, flagNames, lookupMessage } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
 import { toHex } from '../util/hex';
-import { findingOf } from './conformance';
+import { absentProblems, findingOf, type AbsentField } from './conformance';
 import { decodeBuffer, decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
 
 export interface RecordDescription {
@@ -70,7 +70,11 @@ function line(head: string, detail: string): string {
   return detail === '' ? head : `${head} ${detail}`;
 }
 
-export function describeRecord(record: RecordView | TraceRecord): RecordDescription {
+/**
+ * `absent`: the fields the capture's source never held (CaptureMeta.absent); the problems their
+ * stand-in bytes raise are conformance's to drop (absentProblems), so none of them is listed.
+ */
+export function describeRecord(record: RecordView | TraceRecord, absent: readonly AbsentField[] = []): RecordDescription {
   const r = asSource(record);
   const data = r.data();
   const dev = r.devNum === NO_DEV ? '' : ` dev ${r.devNum}`;
@@ -116,7 +120,8 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
     .map((code): Problem => ({ offset: 0, code, reason: ENDPOINT_PROBLEMS[code]! }));
   if (r.rev === null) return { name: 'UNKNOWN', summary: `UNKNOWN ${data.length} bytes, revision unknown`, detail: 'revision unknown', problems: flagged, msg: null };
   const d = decode(data, r.rev, r.dir ? { direction: r.dir } : {});
-  const problems = [...d.problems, ...flagged];
+  const unheld = absentProblems(absent);
+  const problems = [...d.problems.filter((p) => !unheld.includes(p.code)), ...flagged];
   if (!d.msg) {
     const reason = d.problems[0]?.reason ?? 'no header';
     return { name: 'MALFORMED', summary: `MALFORMED ${data.length} bytes: ${reason}`, detail: reason, problems, msg: null };
@@ -125,7 +130,7 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
   const head = [m.name];
   if (!m.bus) head.push(`dev ${m.devNum}`);
   if (m.token !== 0) head.push(`token 0x${m.token.toString(16).padStart(4, '0')}`);
-  const defs = lookupMessage(m.revision, m.bus, m.msgId).layouts[m.kind]?.fields ?? [];
+  const defs = decodedLayout(lookupMessage(m.revision, m.bus, m.msgId), m.kind, m.msgSize)?.fields ?? [];
   const detail = Object.entries(m.fields)
     .slice(0, MAX_SUMMARY_FIELDS)
     .map(([k, v]) => {

@@ -4,9 +4,10 @@
  */
 import type { BufferContent, RecordDetail, TraceRow } from '../../../src/api/workbench';
 import { featureName } from '../../../src/devices/registry';
-import { HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
+import { decodedLayout, HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
 import { deviceDisplayName, statusNames } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
+import { absentProblems, uncheckedNote, type AbsentField } from '../../../src/trace/conformance';
 import { describeRecord, ENDPOINT_PROBLEMS } from '../../../src/trace/describe';
 import type { CaptureMeta } from '../../../src/trace/meta';
 import { decodeBuffer, decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
@@ -14,14 +15,18 @@ import { decodeBuffer, decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBa
 const FLAG_NAMES = Object.entries(RECORD_FLAGS);
 const utf8 = new TextDecoder();
 
-/** Problems recorded with the record (endpoint, recorder) and found in its bytes now, once each. */
-function problemList(view: RecordView, found: readonly { code: ProblemCode }[]): ProblemCode[] {
-  const codes = new Set(problemCodes(view.problems));
+/**
+ * Problems recorded with the record (endpoint, recorder) and found in its bytes now, once each;
+ * none about a field the capture does not hold (describeRecord drops those it finds).
+ */
+function problemList(view: RecordView, found: readonly { code: ProblemCode }[], absent: readonly AbsentField[]): ProblemCode[] {
+  const unheld = absentProblems(absent);
+  const codes = new Set(problemCodes(view.problems).filter((c) => !unheld.includes(c)));
   for (const p of found) codes.add(p.code);
   return [...codes];
 }
 
-function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof describeRecord>): TraceRow {
+function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof describeRecord>, absent: readonly AbsentField[]): TraceRow {
   const pair = view.pairSeq;
   const response = (view.flags & RECORD_FLAGS.response) !== 0;
   return {
@@ -39,12 +44,13 @@ function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof
     summary: d.detail,
     latencyNs: response && pair >= 0 ? view.latencyNs : null,
     pairSeq: pair >= 0 ? pair : null,
-    problems: problemList(view, d.problems),
+    problems: problemList(view, d.problems, absent),
   };
 }
 
-export function toRow(view: RecordView, index: number, base: bigint): TraceRow {
-  return row(view, index, base, describeRecord(view));
+/** `absent`: the fields the capture's source never held (CaptureMeta.absent). */
+export function toRow(view: RecordView, index: number, base: bigint, absent: readonly AbsentField[] = []): TraceRow {
+  return row(view, index, base, describeRecord(view, absent), absent);
 }
 
 /** Little-endian unsigned value of a header field (at most 4 bytes). */
@@ -100,9 +106,10 @@ function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record
   }
 }
 
-export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta, 'startMonoNs' | 'startWallNs'>): RecordDetail {
+export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta, 'startMonoNs' | 'startWallNs' | 'absent'>): RecordDetail {
   const base = meta.startMonoNs;
-  const d = describeRecord(view);
+  const absent = meta.absent ?? [];
+  const d = describeRecord(view, absent);
   const data = view.data();
   const fields: RecordDetail['fields'] = [];
   const msg = d.msg;
@@ -114,7 +121,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
       return { name: def.name, offset: def.offset, size: extent(def, end), value, part, ...(meaning === undefined ? {} : { meaning }) };
     };
     for (const def of HEADERS[msg.revision].fields) fields.push(field(def, readLe(data, def.offset, Math.min(def.size, 4)), 'header'));
-    const layout = lookupMessage(msg.revision, msg.bus, msg.msgId).layouts[msg.kind];
+    const layout = decodedLayout(lookupMessage(msg.revision, msg.bus, msg.msgId), msg.kind, msg.msgSize);
     for (const def of layout?.fields ?? []) {
       const value = values[def.name];
       if (value !== undefined) fields.push(field(def, value, 'payload'));
@@ -122,7 +129,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
   }
   const text = view.kind === 'marker' || view.kind === 'queue-state' || view.kind === 'finding' ? utf8.decode(data) : null;
   return {
-    row: row(view, index, base, d),
+    row: row(view, index, base, d, absent),
     fields,
     problems: d.problems.map((p) => ({ offset: p.code in ENDPOINT_PROBLEMS ? null : p.offset, code: p.code, reason: p.reason })),
     data: toHex(data, ''),
@@ -131,6 +138,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
     buffer: view.kind === 'buffer' ? bufferContent(view) : null,
     flags: FLAG_NAMES.filter(([, bit]) => (view.flags & bit) !== 0).map(([name]) => name),
     revision: view.rev,
+    unheld: view.kind === 'message' ? uncheckedNote(absent, 'the log this capture was imported from') : null,
     wallNs: (meta.startWallNs + BigInt(view.relNs(timeBase(base)))).toString(),
   };
 }

@@ -405,14 +405,14 @@ export class TraceStore {
   private rowAt(position: number): TraceRow | null {
     if (position < 0) return null;
     const v = this.at(position);
-    return v === null ? null : toRow(v, position, this.base);
+    return v === null ? null : toRow(v, position, this.base, this.src.meta.absent);
   }
 
   /** A request transaction from the record that ended it: a response, or the NO_RESPONSE marker of its timeout. */
   private requestTransaction(endPosition: number): TransactionRow | null {
     const v = this.at(endPosition);
     if (v === null) return null;
-    const end = toRow(v, endPosition, this.base);
+    const end = toRow(v, endPosition, this.base, this.src.meta.absent);
     const late = (v.flags & RECORD_FLAGS.late) !== 0;
     const timedOut = v.kind === 'marker';
     // A late response pairs with its request's NO_RESPONSE marker, which pairs with the request.

@@ -229,7 +229,7 @@ export class WorkbenchService implements WorkbenchApi {
       const prevNs = at > s.dropped ? s.at(at - 1)?.relNs(tb) : undefined;
       const v = s.at(at);
       if (!v) return [];
-      const row = toRow(v, at, base);
+      const row = toRow(v, at, base, s.source.meta.absent);
       const colour = rules.findIndex((test) => test(v));
       return [{ ...row, ...(prevNs === undefined ? {} : { deltaNs: row.timeNs - prevNs }), ...(colour < 0 ? {} : { colour }) }];
     });
