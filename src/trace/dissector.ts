@@ -164,6 +164,9 @@ function messageLua(d: MessageDef, layoutRef: (l: Layout) => string): string {
     const l = d.layouts[kind];
     if (l) parts.push(`${key}=${layoutRef(l)}`);
   }
+  // MessageDef.seen: a known peer's other request layout, told by its msg_size (codec.ts decode).
+  const seen = d.seen?.request;
+  if (seen) parts.push(`seen_req=${layoutRef(seen.layout)}`, `seen_who=${lua(seen.who)}`);
   return `[${(d.bus ? 256 : 0) + d.msgId}]={${parts.join(', ')}}`;
 }
 
@@ -454,6 +457,13 @@ local function decode_run(ctx, L, f, vals)
   return text
 end
 
+-- a layout's field names, as the codec's size-mismatch reason lists them
+local function field_names(L)
+  local names = {}
+  for _, f in ipairs(L.f) do names[#names + 1] = f.n end
+  return table.concat(names, ", ")
+end
+
 -- codec.ts decodeFields: every field the bytes reach; the first four go into the summary
 local function decode_fields(ctx, L, label)
   local tvb, off = ctx.tvb, ctx.off
@@ -570,6 +580,12 @@ local function dissect_message(tvb, off, n, rev, dir, tree, found)
   end
 
   local L = def.ev and def.evt or (kind == "response" and def.resp or def.req)
+  local seen = kind == "request" and def.seen_req or nil
+  if seen and ctx.size_checks and ctx.declared == seen.fixed and ctx.declared ~= L.fixed then
+    problem(ctx, "size-mismatch", string.format("%s request is %d bytes in %s (%s), but msg_size is %d: the %d-byte layout of %s (%s), decoded as such",
+      def.name, L.fixed, h.name, field_names(L), ctx.declared, seen.fixed, def.seen_who, field_names(seen)), tvb(off + h.msg_size, 2))
+    L = seen
+  end
   local shown = decode_fields(ctx, L, def.name .. " " .. kind)
   if h.msg_size < 0 and ctx.len > L.fixed then zero_run(ctx, L.fixed, ctx.len, "reserved-bits", "R0 unused payload bytes") end
 
