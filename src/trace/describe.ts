@@ -4,9 +4,9 @@
  * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch, duplicate,
  * late, wrong-dev-num, wrong-msg-id, wrong-token, malformed-response).
  */
-import { decode, decodedLayout, flagNames, lookupMessage } from '../protocol/index';
+import { decode, decodedLayout, flagNames, lookupMessage, statusNames, type FieldDef } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
-import { toHex } from '../util/hex';
+import { hexNum, toHex } from '../util/hex';
 import { absentProblems, findingOf, type AbsentField } from './conformance';
 import { decodeBuffer, decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
 
@@ -38,12 +38,18 @@ export const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
   'wrong-token': 'response to the request by dev_num and msg_id carries another token; the request failed',
 };
 
-const MAX_SUMMARY_FIELDS = 4;
+/** Fields a message's summary shows (the dissector's too). */
+export const MAX_SUMMARY_FIELDS = 4;
 
-function fieldText(v: FieldValue): string {
+/** Words of a u32[] field (feature blocks) the summary shows; more are elided. */
+export const MAX_SUMMARY_WORDS = 4;
+
+/** A field's value in the summary; the dissector's decode_fields/decode_run write the same text. */
+function fieldText(v: FieldValue, def: FieldDef | undefined): string {
   if (typeof v === 'bigint') return '0x' + v.toString(16);
   if (v instanceof Uint8Array) return v.length <= 8 ? toHex(v).replaceAll(' ', '') : `${v.length} bytes`;
-  if (Array.isArray(v)) return `[${v.length}]`;
+  if (Array.isArray(v)) return `[${v.slice(0, MAX_SUMMARY_WORDS).map((w) => hexNum(w, 8)).join(',')}${v.length > MAX_SUMMARY_WORDS ? ',…' : ''}]`;
+  if (def?.deviceStatus) return `${hexNum(v, 2)}(${statusNames(v).join('|') || 'reset'})`;
   return v > 0xffff ? '0x' + v.toString(16) : String(v);
 }
 
@@ -137,7 +143,7 @@ export function describeRecord(record: RecordView | TraceRecord, absent: readonl
       // Flags words by name too: "result=2(busy)", "features=5(direct_msg_rx|indirect_msg_rx)".
       const def = defs.find((f) => f.name === k);
       const names = def?.bits && typeof v === 'number' ? flagNames(def, v) : [];
-      return `${k}=${fieldText(v)}${names.length > 0 ? `(${names.join('|')})` : ''}`;
+      return `${k}=${fieldText(v, def)}${names.length > 0 ? `(${names.join('|')})` : ''}`;
     })
     .join(' ');
   return { name: m.name, summary: line(head.join(' '), detail), detail, problems, msg: m };

@@ -19,8 +19,10 @@
  * and `.record` (the offending frame), with expert info of the finding's severity.
  */
 import { HEADERS, MAX_MSG_SIZE, MESSAGES, R0_FRAME_SIZE, type FieldDef, type Layout, type MessageDef } from '../protocol/messages';
+import { STATUS } from '../protocol/names';
 import { PROBLEM_CODES, REVISIONS, type ProblemCode } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
+import { MAX_SUMMARY_FIELDS, MAX_SUMMARY_WORDS } from './describe';
 import { DISSECTOR_NAME, LINKTYPE_USER0 } from './pcapng';
 import {
   DIRECTION_CODES,
@@ -140,6 +142,7 @@ function layoutLua(l: Layout, kinds: Map<string, FieldKind>, bitFields: Map<stri
     if (f.values) parts.push(`vals=${luaValues(f.values)}`);
     if (f.implFrom !== undefined) parts.push(`impl=${f.implFrom}`);
     if (f.multipleOf !== undefined) parts.push(`mul=${f.multipleOf}`);
+    if (f.deviceStatus) parts.push('st=true');
     if (f.bits) {
       const bits = f.bits.map((b) => {
         const key = `${f.name}.${b.name}`;
@@ -309,6 +312,16 @@ proto.prefs.user0 = Pref.bool("Decode USER0 (DLT 147) as trace records", false,
 local function hex(v, digits) return string.format("0x%0" .. digits .. "x", v) end
 local function sized(v) return string.format("0x%04x (%d)", v, v) end
 local function num_text(v) if v > 0xffff then return string.format("0x%x", v) end return string.format("%d", v) end
+-- names.ts statusNames: device status bits lowest first, an undefined bit as hex; describe.ts fieldText
+local STATUS_BITS = {${Object.entries(STATUS).map(([name, bit]) => `[${bit}]=${lua(name)}`).join(', ')}}
+local function status_text(v)
+  local names = {}
+  for i = 0, 31 do
+    local b = 2 ^ i
+    if math.floor(v / b) % 2 == 1 then names[#names + 1] = STATUS_BITS[b] or string.format("0x%x", b) end
+  end
+  return hex(v, 2) .. "(" .. (#names > 0 and table.concat(names, "|") or "reset") .. ")"
+end
 local function u64_text(v)
   local s = string.lower(v:tohex()):gsub("^0+", "")
   if s == "" then s = "0" end
@@ -447,8 +460,13 @@ local function decode_run(ctx, L, f, vals)
   end
   if f.t == WORDS then
     local sub = ctx.tree:add(tvb(off + o, math.max(4 * take, 0)), string.format("%s [%d]", f.n, take))
-    for i = 0, take - 1 do sub:add_le(FLD[f.k], tvb(off + o + 4 * i, 4)) end
-    text = "[" .. take .. "]"
+    local words = {}
+    for i = 0, take - 1 do
+      local r = tvb(off + o + 4 * i, 4)
+      sub:add_le(FLD[f.k], r)
+      if i < ${MAX_SUMMARY_WORDS} then words[#words + 1] = hex(r:le_uint(), 8) end
+    end
+    text = "[" .. table.concat(words, ",") .. (take > ${MAX_SUMMARY_WORDS} and ",…" or "") .. "]"
   else
     if take > 0 then ctx.tree:add(FLD[f.k], tvb(off + o, take))
     else ctx.tree:add(tvb(off + o, 0), f.n .. ": (empty)") end
@@ -490,7 +508,7 @@ local function decode_fields(ctx, L, label)
         end
       end
       check_value(ctx, f, v, item)
-      text = num_text(v)
+      text = f.st and status_text(v) or num_text(v)
       if f.bits then
         local names = flag_names(f, v)
         if names ~= "" then text = text .. "(" .. names .. ")" end
@@ -505,7 +523,7 @@ local function decode_fields(ctx, L, label)
     else
       text = decode_run(ctx, L, f, vals)
     end
-    if #shown < 4 then shown[#shown + 1] = f.n .. "=" .. text end
+    if #shown < ${MAX_SUMMARY_FIELDS} then shown[#shown + 1] = f.n .. "=" .. text end
   end
   if ctx.size_checks and not L.tail and ctx.declared > L.fixed and not L.ext then
     problem(ctx, "size-mismatch", string.format("%s is %d bytes but msg_size is %d", label, L.fixed, ctx.declared), nil)

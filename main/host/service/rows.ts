@@ -79,7 +79,8 @@ function ascii(v: number): string | undefined {
  * header's type and id, device status bits, feature bits, a device type, a vendor id's letters.
  * Feature bits of a device-specific range stay BIT_n: a message does not say its device's type.
  */
-function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record<string, unknown>>): string | undefined {
+function meaningOf(def: FieldDef, value: Value, msg: Msg, fields: Readonly<Record<string, unknown>>): string | undefined {
+  const name = def.name;
   if (typeof value === 'string') return undefined;
   if (Array.isArray(value)) {
     if (name !== 'features') return undefined;
@@ -87,16 +88,13 @@ function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record
     const names = value.flatMap((word, w) => Array.from({ length: 32 }, (_, b) => b).filter((b) => ((word >>> b) & 1) === 1).map((b) => featureName(first + w * 32 + b)));
     return names.length > 0 ? names.join(', ') : 'none';
   }
+  if (def.deviceStatus) return statusNames(value).join(' | ') || '0 (reset)';
   switch (name) {
     case 'type':
       return msg.bus ? `${msg.kind}, bus message` : msg.kind;
     case 'msg_id':
     case 'id':
       return msg.name;
-    case 'device_status':
-      return statusNames(value).join(' | ') || '0 (reset)';
-    case 'status':
-      return msg.name.endsWith('_DEVICE_STATUS') ? statusNames(value).join(' | ') || '0 (reset)' : undefined;
     case 'device_id':
       return deviceDisplayName(value);
     case 'vendor_id':
@@ -117,7 +115,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
     const end = Math.min(data.length, msg.msgSize || data.length);
     const values = msgToJson(msg).fields;
     const field = (def: FieldDef, value: Value, part: 'header' | 'payload'): RecordDetail['fields'][number] => {
-      const meaning = meaningOf(def.name, value, msg, values);
+      const meaning = meaningOf(def, value, msg, values);
       return { name: def.name, offset: def.offset, size: extent(def, end), value, part, ...(meaning === undefined ? {} : { meaning }) };
     };
     for (const def of HEADERS[msg.revision].fields) fields.push(field(def, readLe(data, def.offset, Math.min(def.size, 4)), 'header'));
