@@ -17,6 +17,7 @@ import { fromRecords } from '../../src/trace/block';
 import { parseHex } from '../../src/util/hex';
 import type { TraceRecord } from '../../src/trace/record';
 import { SAMPLES } from '../unit/trace/import/samples';
+import { SampleBuilder } from '../unit/trace/sample';
 import { HAVE_TSHARK, runTool, toolDir } from './wiresharkTools';
 
 describe.skipIf(!HAVE_TSHARK)('tshark on FF-A bus messages (skipped when tshark is not installed)', () => {
@@ -93,5 +94,25 @@ describe.skipIf(!HAVE_TSHARK)('tshark on FF-A bus messages (skipped when tshark 
     got.forEach((text, i) => expect(d.problems[i]!.reason.startsWith(text) && text.length >= Math.min(150, d.problems[i]!.reason.length)).toBe(true));
     expect(d.summary).toBe('BUS_VERSION token 0x0005 driver_version=0x10000 vmsg_revision=1 vmsg_features=0 features=5(direct_msg_rx|indirect_msg_rx)');
     expect(d.problems.map((p) => p.code)).toEqual(['size-mismatch', 'bad-field']);
+  });
+
+  it('writes device status and feature words as describeRecord does: hex with bit names, words zero-padded, more than four elided', () => {
+    const b = new SampleBuilder();
+    const recs = [
+      b.message({ rev: 'r4', dir: 'driver-to-device', init: { name: 'SET_DEVICE_STATUS', kind: 'request', devNum: 1, token: 1, fields: { status: 0x8b } } }),
+      b.message({ rev: 'r4', dir: 'device-to-driver', init: { name: 'GET_DEVICE_STATUS', kind: 'response', devNum: 1, token: 2, fields: { status: 0 } } }),
+      b.message({ rev: 'r4', dir: 'driver-to-device', init: { name: 'SET_DRIVER_FEATURES', kind: 'request', devNum: 1, token: 3, fields: { block_index: 0, num_blocks: 5, features: [1, 2, 0x30, 4, 5] } } }),
+      b.message({ rev: 'r0', dir: 'device-to-driver', init: { name: 'GET_FEATURES', kind: 'response', type: 0, devNum: 0, fields: { index: 0, features: [0x31, 1, 0, 0, 0, 0, 0, 0] } } }),
+    ];
+    const out: Uint8Array[] = [];
+    exportRecords(new PcapngWriter((c) => out.push(c)), meta, fromRecords(recs));
+    const path = join(ws.dir, 'status-features.pcapng');
+    writeFileSync(path, Buffer.concat(out));
+    const r = runTool('tshark', ['-r', path, '-X', `lua_script:${lua}`, '-T', 'fields', '-e', 'virtio_msg.summary'], ws.home);
+    expect(r.stderr).toBe('');
+    const want = recs.map((x) => describeRecord(x).summary);
+    expect(want[0]).toBe('SET_DEVICE_STATUS dev 1 token 0x0001 status=0x8b(ACKNOWLEDGE|DRIVER|FEATURES_OK|FAILED)');
+    expect(want[2]).toBe('SET_DRIVER_FEATURES dev 1 token 0x0003 block_index=0 num_blocks=5 features=[0x00000001,0x00000002,0x00000030,0x00000004,…]');
+    expect(r.stdout.trimEnd().split('\n')).toEqual(want);
   });
 });
