@@ -283,6 +283,8 @@ export const recordDetailSchema = z.object({
   flags: z.array(z.string()),
   /** The message's protocol revision (r0, r2…); null for records without a header. */
   revision: z.string().nullable(),
+  /** A message's fields its capture's log did not print (CaptureMeta.absent) and the checks that skip them, said once; null when every field was held. */
+  unheld: z.string().nullable(),
   /** Wall-clock time of the record, ns since the Unix epoch (the capture's start wall time plus its offset), as a decimal string. */
   wallNs: z.string(),
 });

@@ -13,6 +13,7 @@ export {
   R0_FRAME_SIZE,
   flagNames,
   lookupMessage,
+  decodedLayout,
   type BitField,
   type FieldDef,
   type FieldType,

@@ -54,6 +54,8 @@ export interface FieldDef {
   implFrom?: number;
   /** The value must be a multiple of this. */
   multipleOf?: number;
+  /** Device status bits (docs/protocol.md Appendix C): shown in hex with their names. */
+  deviceStatus?: boolean;
 }
 
 export interface Layout {
@@ -126,6 +128,7 @@ const u16 = int('u16');
 const u24 = int('u24');
 const u32 = int('u32');
 const u64 = int('u64');
+const status = (name: string): FieldSpec => u32(name, { deviceStatus: true });
 const uuid = int('uuid');
 const rsv8 = (name: string): FieldSpec => u8(name, { mbz: true });
 const rsv32 = (name: string): FieldSpec => u32(name, { mbz: true });
@@ -200,8 +203,8 @@ const TRANSPORT: readonly MsgSpec[] = [
     id: 0x06, name: 'SET_CONFIG', ref: '§6.5', request: CONFIG_DATA,
     response: [u32('generation'), ...CONFIG_RANGE, bytes('data', 'length', { optional: true })],
   },
-  { id: 0x07, name: 'GET_DEVICE_STATUS', ref: '§6.6', request: NONE, response: [u32('status')] },
-  { id: 0x08, name: 'SET_DEVICE_STATUS', ref: '§6.6', request: [u32('status')], response: [u32('status')] },
+  { id: 0x07, name: 'GET_DEVICE_STATUS', ref: '§6.6', request: NONE, response: [status('status')] },
+  { id: 0x08, name: 'SET_DEVICE_STATUS', ref: '§6.6', request: [status('status')], response: [status('status')] },
   {
     // §6R2: the R2 vqueue messages have no alignment word.
     id: 0x09, name: 'GET_VQUEUE', ref: '§6.7, §6R2', request: [u32('index')],
@@ -228,7 +231,7 @@ const TRANSPORT: readonly MsgSpec[] = [
   {
     // §6.11: data is present iff msg_size = 24 + length.
     id: 0x40, name: 'EVENT_CONFIG', ref: '§6.11',
-    event: [u32('device_status'), u32('generation'), ...CONFIG_RANGE, bytes('data', 'length', { optional: true })],
+    event: [status('device_status'), u32('generation'), ...CONFIG_RANGE, bytes('data', 'length', { optional: true })],
   },
   {
     // §10.1: with VIRTIO_F_NOTIFICATION_DATA bits 30:0 = next_off, bit 31 = next_wrap.
@@ -337,8 +340,8 @@ const R0_MESSAGES: readonly MsgSpec[] = [
   { id: 0x06, name: 'GET_CONFIG', ref: R0_REF, request: R0_CONFIG.slice(0, 2), response: R0_CONFIG },
   { id: 0x07, name: 'SET_CONFIG', ref: R0_REF, request: R0_CONFIG, response: R0_CONFIG },
   { id: 0x08, name: 'GET_CONFIG_GEN', ref: R0_REF, request: NONE, response: [u32('generation')] },
-  { id: 0x09, name: 'GET_DEVICE_STATUS', ref: R0_REF, request: NONE, response: [u32('status')] },
-  { id: 0x0a, name: 'SET_DEVICE_STATUS', ref: R0_REF, request: [u32('status')], response: [u32('status')] },
+  { id: 0x09, name: 'GET_DEVICE_STATUS', ref: R0_REF, request: NONE, response: [status('status')] },
+  { id: 0x0a, name: 'SET_DEVICE_STATUS', ref: R0_REF, request: [status('status')], response: [status('status')] },
   { id: 0x0b, name: 'GET_VQUEUE', ref: R0_REF, request: [u32('index')], response: [u32('index'), u32('max_size')] },
   { id: 0x0c, name: 'SET_VQUEUE', ref: R0_REF, request: R0_SET_VQUEUE, response: R0_SET_VQUEUE },
   { id: 0x0d, name: 'RESET_VQUEUE', ref: R0_REF, request: [u32('index')], response: [u32('index')] },
@@ -475,4 +478,15 @@ export function flagNames(f: FieldDef, value: number): string[] {
 /** The definition of any (namespace, id): listed messages, else a RESERVED_/IMPL_ entry with an opaque payload. */
 export function lookupMessage(rev: Revision, bus: boolean, msgId: number): MessageDef {
   return SPACE[rev][(bus ? 256 : 0) + (msgId & 0xff)]!;
+}
+
+/**
+ * The layout a message of `msgSize` bytes decodes with: its kind's, or a known peer's other
+ * request layout when msg_size is that layout's size and not the table's (MessageDef.seen; the
+ * rule codec.ts decode applies with its compiled plans).
+ */
+export function decodedLayout(def: MessageDef, kind: MessageKind, msgSize: number): Layout | undefined {
+  const table = def.layouts[kind];
+  const seen = kind === 'request' ? def.seen?.request?.layout : undefined;
+  return seen !== undefined && msgSize === seen.fixedSize && msgSize !== table?.fixedSize ? seen : table;
 }

@@ -4,10 +4,10 @@
  * or recorder flagged when it happened (no-response, unmatched-response, token-mismatch, duplicate,
  * late, wrong-dev-num, wrong-msg-id, wrong-token, malformed-response).
  */
-import { decode, flagNames, lookupMessage } from '../protocol/index';
+import { decode, decodedLayout, flagNames, lookupMessage, statusNames, type FieldDef } from '../protocol/index';
 import type { FieldValue, Problem, VirtioMsg } from '../protocol/types';
-import { toHex } from '../util/hex';
-import { findingOf } from './conformance';
+import { hexNum, toHex } from '../util/hex';
+import { absentProblems, findingOf, type AbsentField } from './conformance';
 import { decodeBuffer, decodeVqIndex, MARKER_KINDS, NO_DEV, problemCodes, type RecordView, type TraceRecord } from './record';
 
 export interface RecordDescription {
@@ -38,12 +38,18 @@ export const ENDPOINT_PROBLEMS: Readonly<Record<string, string>> = {
   'wrong-token': 'response to the request by dev_num and msg_id carries another token; the request failed',
 };
 
-const MAX_SUMMARY_FIELDS = 4;
+/** Fields a message's summary shows (the dissector's too). */
+export const MAX_SUMMARY_FIELDS = 4;
 
-function fieldText(v: FieldValue): string {
+/** Words of a u32[] field (feature blocks) the summary shows; more are elided. */
+export const MAX_SUMMARY_WORDS = 4;
+
+/** A field's value in the summary; the dissector's decode_fields/decode_run write the same text. */
+function fieldText(v: FieldValue, def: FieldDef | undefined): string {
   if (typeof v === 'bigint') return '0x' + v.toString(16);
   if (v instanceof Uint8Array) return v.length <= 8 ? toHex(v).replaceAll(' ', '') : `${v.length} bytes`;
-  if (Array.isArray(v)) return `[${v.length}]`;
+  if (Array.isArray(v)) return `[${v.slice(0, MAX_SUMMARY_WORDS).map((w) => hexNum(w, 8)).join(',')}${v.length > MAX_SUMMARY_WORDS ? ',…' : ''}]`;
+  if (def?.deviceStatus) return `${hexNum(v, 2)}(${statusNames(v).join('|') || 'reset'})`;
   return v > 0xffff ? '0x' + v.toString(16) : String(v);
 }
 
@@ -70,7 +76,11 @@ function line(head: string, detail: string): string {
   return detail === '' ? head : `${head} ${detail}`;
 }
 
-export function describeRecord(record: RecordView | TraceRecord): RecordDescription {
+/**
+ * `absent`: the fields the capture's source never held (CaptureMeta.absent); the problems their
+ * stand-in bytes raise are conformance's to drop (absentProblems), so none of them is listed.
+ */
+export function describeRecord(record: RecordView | TraceRecord, absent: readonly AbsentField[] = []): RecordDescription {
   const r = asSource(record);
   const data = r.data();
   const dev = r.devNum === NO_DEV ? '' : ` dev ${r.devNum}`;
@@ -116,7 +126,8 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
     .map((code): Problem => ({ offset: 0, code, reason: ENDPOINT_PROBLEMS[code]! }));
   if (r.rev === null) return { name: 'UNKNOWN', summary: `UNKNOWN ${data.length} bytes, revision unknown`, detail: 'revision unknown', problems: flagged, msg: null };
   const d = decode(data, r.rev, r.dir ? { direction: r.dir } : {});
-  const problems = [...d.problems, ...flagged];
+  const unheld = absentProblems(absent);
+  const problems = [...d.problems.filter((p) => !unheld.includes(p.code)), ...flagged];
   if (!d.msg) {
     const reason = d.problems[0]?.reason ?? 'no header';
     return { name: 'MALFORMED', summary: `MALFORMED ${data.length} bytes: ${reason}`, detail: reason, problems, msg: null };
@@ -125,14 +136,14 @@ export function describeRecord(record: RecordView | TraceRecord): RecordDescript
   const head = [m.name];
   if (!m.bus) head.push(`dev ${m.devNum}`);
   if (m.token !== 0) head.push(`token 0x${m.token.toString(16).padStart(4, '0')}`);
-  const defs = lookupMessage(m.revision, m.bus, m.msgId).layouts[m.kind]?.fields ?? [];
+  const defs = decodedLayout(lookupMessage(m.revision, m.bus, m.msgId), m.kind, m.msgSize)?.fields ?? [];
   const detail = Object.entries(m.fields)
     .slice(0, MAX_SUMMARY_FIELDS)
     .map(([k, v]) => {
       // Flags words by name too: "result=2(busy)", "features=5(direct_msg_rx|indirect_msg_rx)".
       const def = defs.find((f) => f.name === k);
       const names = def?.bits && typeof v === 'number' ? flagNames(def, v) : [];
-      return `${k}=${fieldText(v)}${names.length > 0 ? `(${names.join('|')})` : ''}`;
+      return `${k}=${fieldText(v, def)}${names.length > 0 ? `(${names.join('|')})` : ''}`;
     })
     .join(' ');
   return { name: m.name, summary: line(head.join(' '), detail), detail, problems, msg: m };

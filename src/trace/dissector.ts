@@ -19,8 +19,10 @@
  * and `.record` (the offending frame), with expert info of the finding's severity.
  */
 import { HEADERS, MAX_MSG_SIZE, MESSAGES, R0_FRAME_SIZE, type FieldDef, type Layout, type MessageDef } from '../protocol/messages';
+import { STATUS } from '../protocol/names';
 import { PROBLEM_CODES, REVISIONS, type ProblemCode } from '../protocol/types';
 import { RULES, SEVERITIES } from './conformance';
+import { MAX_SUMMARY_FIELDS, MAX_SUMMARY_WORDS } from './describe';
 import { DISSECTOR_NAME, LINKTYPE_USER0 } from './pcapng';
 import {
   DIRECTION_CODES,
@@ -140,6 +142,7 @@ function layoutLua(l: Layout, kinds: Map<string, FieldKind>, bitFields: Map<stri
     if (f.values) parts.push(`vals=${luaValues(f.values)}`);
     if (f.implFrom !== undefined) parts.push(`impl=${f.implFrom}`);
     if (f.multipleOf !== undefined) parts.push(`mul=${f.multipleOf}`);
+    if (f.deviceStatus) parts.push('st=true');
     if (f.bits) {
       const bits = f.bits.map((b) => {
         const key = `${f.name}.${b.name}`;
@@ -164,6 +167,9 @@ function messageLua(d: MessageDef, layoutRef: (l: Layout) => string): string {
     const l = d.layouts[kind];
     if (l) parts.push(`${key}=${layoutRef(l)}`);
   }
+  // MessageDef.seen: a known peer's other request layout, told by its msg_size (codec.ts decode).
+  const seen = d.seen?.request;
+  if (seen) parts.push(`seen_req=${layoutRef(seen.layout)}`, `seen_who=${lua(seen.who)}`);
   return `[${(d.bus ? 256 : 0) + d.msgId}]={${parts.join(', ')}}`;
 }
 
@@ -306,6 +312,16 @@ proto.prefs.user0 = Pref.bool("Decode USER0 (DLT 147) as trace records", false,
 local function hex(v, digits) return string.format("0x%0" .. digits .. "x", v) end
 local function sized(v) return string.format("0x%04x (%d)", v, v) end
 local function num_text(v) if v > 0xffff then return string.format("0x%x", v) end return string.format("%d", v) end
+-- names.ts statusNames: device status bits lowest first, an undefined bit as hex; describe.ts fieldText
+local STATUS_BITS = {${Object.entries(STATUS).map(([name, bit]) => `[${bit}]=${lua(name)}`).join(', ')}}
+local function status_text(v)
+  local names = {}
+  for i = 0, 31 do
+    local b = 2 ^ i
+    if math.floor(v / b) % 2 == 1 then names[#names + 1] = STATUS_BITS[b] or string.format("0x%x", b) end
+  end
+  return hex(v, 2) .. "(" .. (#names > 0 and table.concat(names, "|") or "reset") .. ")"
+end
 local function u64_text(v)
   local s = string.lower(v:tohex()):gsub("^0+", "")
   if s == "" then s = "0" end
@@ -444,14 +460,26 @@ local function decode_run(ctx, L, f, vals)
   end
   if f.t == WORDS then
     local sub = ctx.tree:add(tvb(off + o, math.max(4 * take, 0)), string.format("%s [%d]", f.n, take))
-    for i = 0, take - 1 do sub:add_le(FLD[f.k], tvb(off + o + 4 * i, 4)) end
-    text = "[" .. take .. "]"
+    local words = {}
+    for i = 0, take - 1 do
+      local r = tvb(off + o + 4 * i, 4)
+      sub:add_le(FLD[f.k], r)
+      if i < ${MAX_SUMMARY_WORDS} then words[#words + 1] = hex(r:le_uint(), 8) end
+    end
+    text = "[" .. table.concat(words, ",") .. (take > ${MAX_SUMMARY_WORDS} and ",…" or "") .. "]"
   else
     if take > 0 then ctx.tree:add(FLD[f.k], tvb(off + o, take))
     else ctx.tree:add(tvb(off + o, 0), f.n .. ": (empty)") end
     text = bytes_text(tvb, off + o, take)
   end
   return text
+end
+
+-- a layout's field names, as the codec's size-mismatch reason lists them
+local function field_names(L)
+  local names = {}
+  for _, f in ipairs(L.f) do names[#names + 1] = f.n end
+  return table.concat(names, ", ")
 end
 
 -- codec.ts decodeFields: every field the bytes reach; the first four go into the summary
@@ -480,7 +508,7 @@ local function decode_fields(ctx, L, label)
         end
       end
       check_value(ctx, f, v, item)
-      text = num_text(v)
+      text = f.st and status_text(v) or num_text(v)
       if f.bits then
         local names = flag_names(f, v)
         if names ~= "" then text = text .. "(" .. names .. ")" end
@@ -495,7 +523,7 @@ local function decode_fields(ctx, L, label)
     else
       text = decode_run(ctx, L, f, vals)
     end
-    if #shown < 4 then shown[#shown + 1] = f.n .. "=" .. text end
+    if #shown < ${MAX_SUMMARY_FIELDS} then shown[#shown + 1] = f.n .. "=" .. text end
   end
   if ctx.size_checks and not L.tail and ctx.declared > L.fixed and not L.ext then
     problem(ctx, "size-mismatch", string.format("%s is %d bytes but msg_size is %d", label, L.fixed, ctx.declared), nil)
@@ -570,6 +598,12 @@ local function dissect_message(tvb, off, n, rev, dir, tree, found)
   end
 
   local L = def.ev and def.evt or (kind == "response" and def.resp or def.req)
+  local seen = kind == "request" and def.seen_req or nil
+  if seen and ctx.size_checks and ctx.declared == seen.fixed and ctx.declared ~= L.fixed then
+    problem(ctx, "size-mismatch", string.format("%s request is %d bytes in %s (%s), but msg_size is %d: the %d-byte layout of %s (%s), decoded as such",
+      def.name, L.fixed, h.name, field_names(L), ctx.declared, seen.fixed, def.seen_who, field_names(seen)), tvb(off + h.msg_size, 2))
+    L = seen
+  end
   local shown = decode_fields(ctx, L, def.name .. " " .. kind)
   if h.msg_size < 0 and ctx.len > L.fixed then zero_run(ctx, L.fixed, ctx.len, "reserved-bits", "R0 unused payload bytes") end
 

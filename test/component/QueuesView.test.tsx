@@ -194,4 +194,38 @@ describe('QueuesView: an opened capture', () => {
     await new Promise((r) => setTimeout(r, 1200));
     expect(api.callsOf('queue.inspect')).toHaveLength(1);
   });
+
+  it("says the rings' memory is not in the capture and shows what SET_VQUEUE said, without empty ring sections", async () => {
+    const capture = { connected: false, board: null, link: null, capture: '/tmp/cap', source: 'capture', role: 'driver' } as Partial<SessionStateJson>;
+    const reason = "the rings' memory is not in the capture: the size and addresses are SET_VQUEUE's; indices, descriptors and chains are unknown";
+    const known = inspectResult(3);
+    const api = fakeApi({
+      'session.state': () => ok(sessionState([device()], capture)),
+      'queue.inspect': () =>
+        ok({ ...known, ring: { ...known.ring, avail: null, used: null, lastSeenUsed: null, inFlight: null, descriptors: [], chains: [], problems: [{ code: 'not-captured', reason }] } }),
+      'trace.info': () => ({ ok: false, error: { code: 'no-session', message: 'no trace yet' } }),
+    });
+    render(<QueuesView api={api} />);
+    await screen.findByText(reason);
+    expect(screen.getByText('0x10000')).toBeTruthy();
+    expect(screen.queryByText(/not-captured/)).toBeNull();
+    expect(screen.queryByText(/Chains in flight/)).toBeNull();
+    expect(screen.queryByText(/the device has returned every chain/)).toBeNull();
+    expect(screen.queryByText(/Descriptor table/)).toBeNull();
+  });
+
+  it("reads session.state again when the capture's devices arrive, so the reading notice ends with them", async () => {
+    const capture = { connected: false, board: null, link: null, capture: '/tmp/cap', source: 'capture', role: 'driver' } as Partial<SessionStateJson>;
+    let read = false;
+    const api = fakeApi({
+      'session.state': () => ok(sessionState(read ? [device()] : [], { ...capture, notices: read ? [] : ["reading the devices from the capture's messages (0 of 9 records)"] })),
+      'queue.inspect': () => ok(inspectResult(3)),
+      'trace.info': () => ({ ok: false, error: { code: 'no-session', message: 'no trace yet' } }),
+    });
+    render(<QueuesView api={api} />);
+    await waitFor(() => expect(api.callsOf('session.state')).toHaveLength(1));
+    read = true;
+    act(() => api.emit({ event: 'session.device', data: { device: device() } }));
+    await waitFor(() => expect(api.callsOf('session.state')).toHaveLength(2));
+  });
 });

@@ -4,9 +4,10 @@
  */
 import type { BufferContent, RecordDetail, TraceRow } from '../../../src/api/workbench';
 import { featureName } from '../../../src/devices/registry';
-import { HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
+import { decodedLayout, HEADERS, lookupMessage, msgToJson, type FieldDef, type ProblemCode } from '../../../src/protocol/index';
 import { deviceDisplayName, statusNames } from '../../../src/protocol/names';
 import { toHex } from '../../../src/util/hex';
+import { absentProblems, uncheckedNote, type AbsentField } from '../../../src/trace/conformance';
 import { describeRecord, ENDPOINT_PROBLEMS } from '../../../src/trace/describe';
 import type { CaptureMeta } from '../../../src/trace/meta';
 import { decodeBuffer, decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBase, type RecordView } from '../../../src/trace/record';
@@ -14,14 +15,18 @@ import { decodeBuffer, decodeVqIndex, NO_DEV, problemCodes, RECORD_FLAGS, timeBa
 const FLAG_NAMES = Object.entries(RECORD_FLAGS);
 const utf8 = new TextDecoder();
 
-/** Problems recorded with the record (endpoint, recorder) and found in its bytes now, once each. */
-function problemList(view: RecordView, found: readonly { code: ProblemCode }[]): ProblemCode[] {
-  const codes = new Set(problemCodes(view.problems));
+/**
+ * Problems recorded with the record (endpoint, recorder) and found in its bytes now, once each;
+ * none about a field the capture does not hold (describeRecord drops those it finds).
+ */
+function problemList(view: RecordView, found: readonly { code: ProblemCode }[], absent: readonly AbsentField[]): ProblemCode[] {
+  const unheld = absentProblems(absent);
+  const codes = new Set(problemCodes(view.problems).filter((c) => !unheld.includes(c)));
   for (const p of found) codes.add(p.code);
   return [...codes];
 }
 
-function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof describeRecord>): TraceRow {
+function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof describeRecord>, absent: readonly AbsentField[]): TraceRow {
   const pair = view.pairSeq;
   const response = (view.flags & RECORD_FLAGS.response) !== 0;
   return {
@@ -39,12 +44,13 @@ function row(view: RecordView, index: number, base: bigint, d: ReturnType<typeof
     summary: d.detail,
     latencyNs: response && pair >= 0 ? view.latencyNs : null,
     pairSeq: pair >= 0 ? pair : null,
-    problems: problemList(view, d.problems),
+    problems: problemList(view, d.problems, absent),
   };
 }
 
-export function toRow(view: RecordView, index: number, base: bigint): TraceRow {
-  return row(view, index, base, describeRecord(view));
+/** `absent`: the fields the capture's source never held (CaptureMeta.absent). */
+export function toRow(view: RecordView, index: number, base: bigint, absent: readonly AbsentField[] = []): TraceRow {
+  return row(view, index, base, describeRecord(view, absent), absent);
 }
 
 /** Little-endian unsigned value of a header field (at most 4 bytes). */
@@ -73,7 +79,8 @@ function ascii(v: number): string | undefined {
  * header's type and id, device status bits, feature bits, a device type, a vendor id's letters.
  * Feature bits of a device-specific range stay BIT_n: a message does not say its device's type.
  */
-function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record<string, unknown>>): string | undefined {
+function meaningOf(def: FieldDef, value: Value, msg: Msg, fields: Readonly<Record<string, unknown>>): string | undefined {
+  const name = def.name;
   if (typeof value === 'string') return undefined;
   if (Array.isArray(value)) {
     if (name !== 'features') return undefined;
@@ -81,16 +88,13 @@ function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record
     const names = value.flatMap((word, w) => Array.from({ length: 32 }, (_, b) => b).filter((b) => ((word >>> b) & 1) === 1).map((b) => featureName(first + w * 32 + b)));
     return names.length > 0 ? names.join(', ') : 'none';
   }
+  if (def.deviceStatus) return statusNames(value).join(' | ') || '0 (reset)';
   switch (name) {
     case 'type':
       return msg.bus ? `${msg.kind}, bus message` : msg.kind;
     case 'msg_id':
     case 'id':
       return msg.name;
-    case 'device_status':
-      return statusNames(value).join(' | ') || '0 (reset)';
-    case 'status':
-      return msg.name.endsWith('_DEVICE_STATUS') ? statusNames(value).join(' | ') || '0 (reset)' : undefined;
     case 'device_id':
       return deviceDisplayName(value);
     case 'vendor_id':
@@ -100,9 +104,10 @@ function meaningOf(name: string, value: Value, msg: Msg, fields: Readonly<Record
   }
 }
 
-export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta, 'startMonoNs' | 'startWallNs'>): RecordDetail {
+export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta, 'startMonoNs' | 'startWallNs' | 'absent'>): RecordDetail {
   const base = meta.startMonoNs;
-  const d = describeRecord(view);
+  const absent = meta.absent ?? [];
+  const d = describeRecord(view, absent);
   const data = view.data();
   const fields: RecordDetail['fields'] = [];
   const msg = d.msg;
@@ -110,11 +115,11 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
     const end = Math.min(data.length, msg.msgSize || data.length);
     const values = msgToJson(msg).fields;
     const field = (def: FieldDef, value: Value, part: 'header' | 'payload'): RecordDetail['fields'][number] => {
-      const meaning = meaningOf(def.name, value, msg, values);
+      const meaning = meaningOf(def, value, msg, values);
       return { name: def.name, offset: def.offset, size: extent(def, end), value, part, ...(meaning === undefined ? {} : { meaning }) };
     };
     for (const def of HEADERS[msg.revision].fields) fields.push(field(def, readLe(data, def.offset, Math.min(def.size, 4)), 'header'));
-    const layout = lookupMessage(msg.revision, msg.bus, msg.msgId).layouts[msg.kind];
+    const layout = decodedLayout(lookupMessage(msg.revision, msg.bus, msg.msgId), msg.kind, msg.msgSize);
     for (const def of layout?.fields ?? []) {
       const value = values[def.name];
       if (value !== undefined) fields.push(field(def, value, 'payload'));
@@ -122,7 +127,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
   }
   const text = view.kind === 'marker' || view.kind === 'queue-state' || view.kind === 'finding' ? utf8.decode(data) : null;
   return {
-    row: row(view, index, base, d),
+    row: row(view, index, base, d, absent),
     fields,
     problems: d.problems.map((p) => ({ offset: p.code in ENDPOINT_PROBLEMS ? null : p.offset, code: p.code, reason: p.reason })),
     data: toHex(data, ''),
@@ -131,6 +136,7 @@ export function toDetail(view: RecordView, index: number, meta: Pick<CaptureMeta
     buffer: view.kind === 'buffer' ? bufferContent(view) : null,
     flags: FLAG_NAMES.filter(([, bit]) => (view.flags & bit) !== 0).map(([name]) => name),
     revision: view.rev,
+    unheld: view.kind === 'message' ? uncheckedNote(absent, 'the log this capture was imported from') : null,
     wallNs: (meta.startWallNs + BigInt(view.relNs(timeBase(base)))).toString(),
   };
 }

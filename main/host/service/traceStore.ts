@@ -16,7 +16,7 @@
  * `dropped` read as nothing. Row i of a view is its i-th record still held; filtered views and
  * statistics forget what went; windows and exports read only what is held.
  */
-import type { BufferContent, TraceInfo, TraceRow, TransactionRow } from '../../../src/api/workbench';
+import { deviceToJson, type BufferContent, type DeviceJson, type TraceInfo, type TraceRow, type TransactionRow } from '../../../src/api/workbench';
 import type { RecordBlock } from '../../../src/trace/block';
 import { compileFilter, type FilterError, type RecordPredicate } from '../../../src/trace/filter';
 import { dirCode, RECORD_FLAGS, RECORD_KINDS, RecordView } from '../../../src/trace/record';
@@ -27,6 +27,7 @@ import { ExpertAccumulator, type ExpertReport } from '../../../src/trace/expert'
 import { TransactionIndex, type QueueOperation } from '../../../src/trace/transactions';
 import { EventIndex, eventLane } from '../../../src/trace/events';
 import type { SavedAnalysis } from '../trace/analysisFile';
+import { BusModel } from '../../../src/roles/monitor/reconstruct';
 import { bufferContent, toRow } from './rows';
 
 export const DEFAULT_RESIDENT_BYTES = 256 << 20;
@@ -81,6 +82,7 @@ interface Restored {
   expert: ExpertReport;
   index: TransactionIndex;
   events: EventIndex;
+  devices: DeviceJson[];
 }
 
 interface Analysis {
@@ -88,6 +90,8 @@ interface Analysis {
   index: TransactionIndex;
   expert: ExpertAccumulator;
   events: EventIndex;
+  /** The devices as the messages left them (src/roles/monitor/reconstruct.ts); null when the capture's revision is unknown. */
+  devices: BusModel | null;
   from: number;
   scanned: number;
 }
@@ -122,7 +126,7 @@ export class TraceStore {
     if (a !== null && !a.ok) this.notes.push(`the analysis saved with the capture is not used (${a.error}); the capture is analysed again`);
     this.restored =
       a?.ok === true
-        ? { stats: a.value.stats, expert: a.value.expert, index: TransactionIndex.restore(a.value.transactions), events: EventIndex.restore(a.value.events, this.base) }
+        ? { stats: a.value.stats, expert: a.value.expert, index: TransactionIndex.restore(a.value.transactions), events: EventIndex.restore(a.value.events, this.base), devices: a.value.devices }
         : null;
     // A file source learns its index by being read through once; a journal has it already.
     for (const _ of this.src.blocks({ position: this.src.count }));
@@ -316,12 +320,13 @@ export class TraceStore {
         index: new TransactionIndex(this.base),
         expert: new ExpertAccumulator(peer === undefined ? {} : { peer }),
         events: new EventIndex(this.base),
+        devices: this.src.meta.revision === null ? null : new BusModel(this.src.meta.revision),
         from: dropped,
         scanned: dropped,
       };
     }
     const a = this.analysis;
-    const { stats, index, expert, events } = a;
+    const { stats, index, expert, events, devices } = a;
     const total = this.count;
     const spans = this.src.spans();
     const v = new RecordView(new Uint8Array(0));
@@ -336,6 +341,7 @@ export class TraceStore {
         index.add(v, s.first + i);
         expert.add(v);
         events.add(v);
+        if (devices !== null && v.kind === 'message' && v.dir !== null) devices.observe(v.dir, v.data());
       }
       a.scanned = Math.min(total, s.first + s.count);
       if (performance.now() - t0 >= budgetMs) break;
@@ -356,10 +362,28 @@ export class TraceStore {
    * once; the pass resumes where the slices stopped.
    */
   async prepare(wanted: () => boolean, sliceMs = 20): Promise<void> {
-    while (wanted() && !this.prepared) {
-      this.analysed(sliceMs);
+    // Each slice after a turn of the event loop: the request that started the pass is answered first.
+    for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!wanted() || this.prepared) return;
+      this.analysed(sliceMs);
     }
+  }
+
+  /**
+   * The devices the capture's messages leave (docs/protocol.md §14.2) once the analysis pass has
+   * read them all; null while it is still reading (the pass runs in prepare's slices, so a large
+   * capture never blocks the engine for them).
+   */
+  observedDevices(): DeviceJson[] | null {
+    if (this.restored !== null) return this.restored.devices;
+    if (!this.prepared) return null;
+    return this.analysis?.devices?.states().map(deviceToJson) ?? [];
+  }
+
+  /** Records the analysis pass has read, for "reading … (n of m records)". */
+  get analysedCount(): number {
+    return this.restored !== null ? this.count : (this.analysis?.scanned ?? 0);
   }
 
   /** Findings and session errors by severity and rule (src/trace/expert.ts), over what is held. */
@@ -382,7 +406,7 @@ export class TraceStore {
     if (this.live || this.dropped > 0 || fingerprint === null || !this.prepared) return null;
     if (this.restored !== null) return null;
     const a = this.analysed();
-    return { fingerprint, stats: a.stats.result(), expert: a.expert.result(), transactions: a.index.snapshot(), events: a.events.snapshot() };
+    return { fingerprint, stats: a.stats.result(), expert: a.expert.result(), transactions: a.index.snapshot(), events: a.events.snapshot(), devices: this.observedDevices() ?? [] };
   }
 
   /**
@@ -405,14 +429,14 @@ export class TraceStore {
   private rowAt(position: number): TraceRow | null {
     if (position < 0) return null;
     const v = this.at(position);
-    return v === null ? null : toRow(v, position, this.base);
+    return v === null ? null : toRow(v, position, this.base, this.src.meta.absent);
   }
 
   /** A request transaction from the record that ended it: a response, or the NO_RESPONSE marker of its timeout. */
   private requestTransaction(endPosition: number): TransactionRow | null {
     const v = this.at(endPosition);
     if (v === null) return null;
-    const end = toRow(v, endPosition, this.base);
+    const end = toRow(v, endPosition, this.base, this.src.meta.absent);
     const late = (v.flags & RECORD_FLAGS.late) !== 0;
     const timedOut = v.kind === 'marker';
     // A late response pairs with its request's NO_RESPONSE marker, which pairs with the request.

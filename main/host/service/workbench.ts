@@ -21,7 +21,6 @@ import {
   parseRequest,
   QUEUE_BUFFER_MAX,
   workbenchError,
-  type DeviceJson,
   type SessionStateJson,
   type WorkbenchApi,
   type WorkbenchError,
@@ -44,7 +43,6 @@ import { parseLinkSpec, type LinkSpec } from '../links/spec';
 import { openSession, SessionError, type Session } from '../session';
 import { openDeviceSession, servedAsDeviceState, servedDevices, deviceSideLinkProblem, type DeviceSession } from '../deviceSession';
 import { openMonitorSession, type MonitorSession } from '../monitorSession';
-import { replayCapture } from '../../../src/roles/monitor/reconstruct';
 import { exportCaptureAsync } from '../trace/export';
 import { loadCapture } from '../trace/load';
 import type { Result } from '../../../src/util/result';
@@ -108,7 +106,7 @@ export class WorkbenchService implements WorkbenchApi {
   private busy: string | null = null;
   private store: TraceStore | null = null;
   /** The capture opened with capture.open that the store holds, until the next connect: its devices rebuilt from its messages on first ask. */
-  private opened: { board: string; link: string; path: string; devices: () => DeviceJson[] } | null = null;
+  private opened: { board: string; link: string; path: string; store: TraceStore } | null = null;
   /** Shutting down: background work (an opened capture's analysis) stops. */
   private closed = false;
   /** The export running now (one at a time): its file and how to cancel it. */
@@ -229,7 +227,7 @@ export class WorkbenchService implements WorkbenchApi {
       const prevNs = at > s.dropped ? s.at(at - 1)?.relNs(tb) : undefined;
       const v = s.at(at);
       if (!v) return [];
-      const row = toRow(v, at, base);
+      const row = toRow(v, at, base, s.source.meta.absent);
       const colour = rules.findIndex((test) => test(v));
       return [{ ...row, ...(prevNs === undefined ? {} : { deltaNs: row.timeNs - prevNs }), ...(colour < 0 ? {} : { colour }) }];
     });
@@ -306,7 +304,11 @@ export class WorkbenchService implements WorkbenchApi {
     }
     if (!s) {
       const o = this.opened;
-      if (o) return { connected: false, role: 'driver', source: 'capture', board: o.board, link: o.link, capture: o.path, notices: [], findings: [], devices: o.devices() };
+      if (o) {
+        const devices = o.store.observedDevices();
+        const reading = `reading the devices from the capture's messages (${o.store.analysedCount} of ${o.store.count} records)`;
+        return { connected: false, role: 'driver', source: 'capture', board: o.board, link: o.link, capture: o.path, notices: devices === null ? [reading] : [], findings: [], devices: devices ?? [] };
+      }
       return { connected: false, role: 'driver', source: 'board', board: null, link: null, capture: null, notices: [], findings: [], devices: [] };
     }
     return {
@@ -685,6 +687,7 @@ export class WorkbenchService implements WorkbenchApi {
       }
       return ok({ devNum, queue, name: device.queues.find((q) => q.index === queue)!.name, ring: await ring });
     }
+    if (this.opened && !this.session) return this.inspectOpened(this.opened.store, devNum, queue);
     const s = this.onDevice(devNum);
     if (!s.ok) return s;
     const { driver } = s.value;
@@ -692,6 +695,27 @@ export class WorkbenchService implements WorkbenchApi {
     const model = driver.state(devNum)!.queues[queue];
     if (!ring || !model) return this.noQueue(s.value, devNum, queue);
     return ok({ devNum, queue, name: model.name, ring: await ring });
+  }
+
+  /**
+   * A virtqueue of an opened capture as its SET_VQUEUE left it: size and ring addresses; the
+   * rings' memory is not in the capture, so no index, descriptor or chain is known.
+   */
+  private inspectOpened(store: TraceStore, devNum: number, queue: number): Reply {
+    const devices = store.observedDevices();
+    if (devices === null) return workbenchError('busy', `the capture's devices are still being read (${store.analysedCount} of ${store.count} records); ask again when they are shown`);
+    const device = devices.find((d) => d.devNum === devNum);
+    const q = device?.queues.find((x) => x.index === queue);
+    if (!device || !q) {
+      return workbenchError('not-found', `the capture holds no SET_VQUEUE for device ${devNum} queue ${queue}, so its size and rings' addresses are unknown${device ? '' : ` (no message of device ${devNum} is in it)`}`, { field: 'params.queue' });
+    }
+    const reason = "the rings' memory is not in the capture: the size and addresses are SET_VQUEUE's; indices, descriptors and chains are unknown";
+    return ok({
+      devNum,
+      queue,
+      name: q.name,
+      ring: { size: q.size, descAddr: q.descAddr, driverAddr: q.driverAddr, deviceAddr: q.deviceAddr, avail: null, used: null, lastSeenUsed: null, inFlight: null, descriptors: [], chains: [], usedNotSeen: [], recent: [], problems: [{ code: 'not-captured', reason }] },
+    });
   }
 
   /** A served queue, read where the driver put its rings. */
@@ -760,18 +784,16 @@ export class WorkbenchService implements WorkbenchApi {
     const analysis = source.fingerprint ? readAnalysisFile(source.path, source.fingerprint()) : null;
     const store = new TraceStore(source, { ...this.residentOption(), analysis });
     this.store = store;
-    let devices: DeviceJson[] | null = null;
-    this.opened = {
-      board: source.meta.board,
-      link: source.meta.link,
-      path,
-      // Rebuilt once, on first ask: a large capture is read through only when a view wants its devices.
-      devices: () => (devices ??= (replayCapture(source.blocks(), source.meta.revision) ?? []).map(deviceToJson)),
-    };
+    this.opened = { board: source.meta.board, link: source.meta.link, path, store };
     const info = store.info();
     this.emit('trace.reset', info);
-    // Statistics, Expert and Transactions read one pass over the capture: make it now, in slices.
-    void store.prepare(() => this.store === store && !this.closed);
+    // Statistics, Expert, Transactions and the devices read one pass over the capture: make it now,
+    // in slices; the Devices and Queues views hear of the devices when it is done.
+    const wanted = (): boolean => this.store === store && !this.closed;
+    void store.prepare(wanted).then(() => {
+      if (!wanted()) return;
+      for (const device of store.observedDevices() ?? []) this.emit('session.device', { device });
+    });
     return ok(info);
   }
 }

@@ -18,6 +18,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { DeviceJson } from '../../../src/api/workbench';
 import type { EventLaneSnapshot } from '../../../src/trace/events';
 import type { ExpertReport } from '../../../src/trace/expert';
 import type { CaptureFingerprint } from '../../../src/trace/source';
@@ -28,7 +29,8 @@ import { fail, ok, type Result } from '../../../src/util/result';
 import { fileErrorText } from '../failure';
 
 export const ANALYSIS_FILE = 'analysis.ampa';
-export const ANALYSIS_FILE_VERSION = 1;
+/** 2: the observed devices joined the JSON part; a version 1 file is analysed again. */
+export const ANALYSIS_FILE_VERSION = 2;
 const MAGIC = 0x41504d41; // "AMPA" read little-endian
 const HEADER = 16;
 
@@ -39,6 +41,8 @@ export interface SavedAnalysis {
   expert: ExpertReport;
   transactions: TransactionSnapshot;
   events: EventLaneSnapshot[];
+  /** The devices as the capture's messages left them (Devices and Queues views of the opened capture). */
+  devices: DeviceJson[];
 }
 
 interface SavedJson {
@@ -50,6 +54,7 @@ interface SavedJson {
   operations: number;
   /** Events per lane. */
   events: number[];
+  devices: DeviceJson[];
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7;
@@ -58,7 +63,7 @@ export function encodeAnalysis(a: SavedAnalysis): Uint8Array<ArrayBuffer> {
   const t = a.transactions;
   const operations = t.columns[0]?.length ?? 0;
   const events = a.events.map((l) => l.times.length);
-  const json: SavedJson = { fingerprint: a.fingerprint, stats: a.stats, expert: a.expert, queueLatency: t.queueLatency, requests: t.ends.length, operations, events };
+  const json: SavedJson = { fingerprint: a.fingerprint, stats: a.stats, expert: a.expert, queueLatency: t.queueLatency, requests: t.ends.length, operations, events, devices: a.devices };
   const text = new TextEncoder().encode(JSON.stringify(json));
   const endsAt = HEADER + pad8(text.length);
   const columnsAt = endsAt + pad8(t.ends.length * 4);
@@ -117,7 +122,7 @@ export function decodeAnalysis(bytes: Uint8Array): Result<SavedAnalysis> {
     at += n * 16;
     return lane;
   });
-  return ok({ fingerprint: json.fingerprint, stats: json.stats, expert: json.expert, transactions: { ends, columns, queueLatency: json.queueLatency }, events });
+  return ok({ fingerprint: json.fingerprint, stats: json.stats, expert: json.expert, transactions: { ends, columns, queueLatency: json.queueLatency }, events, devices: json.devices });
 }
 
 /** Writes the analysis into capture folder `dir` (replacing a previous one whole, never half-written). */

@@ -2,7 +2,7 @@
  * The session as the engine reports it (session.state), kept current from events: a device that
  * changes (session.device), a session that ends (session.closed) or starts recording (trace.reset).
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 
 import type { DeviceJson, SessionStateJson, WorkbenchApi, WorkbenchError } from '../../../src/api/workbench';
 
@@ -24,6 +24,8 @@ export function withDevice(s: SessionStateJson, d: DeviceJson): SessionStateJson
 export function useSession(api: WorkbenchApi): SessionView {
   const [state, setState] = useState<SessionStateJson | null>(null);
   const [error, setError] = useState<WorkbenchError | null>(null);
+  const source = useRef<SessionStateJson['source'] | null>(null);
+  source.current = state?.source ?? null;
 
   const refresh = useCallback(async () => {
     const r = await api.call('session.state', {});
@@ -36,8 +38,11 @@ export function useSession(api: WorkbenchApi): SessionView {
   useEffect(() => {
     void refresh();
     return api.onEvent((e) => {
-      if (e.event === 'session.device') setState((s) => (s ? withDevice(s, e.data.device) : s));
-      else if (e.event === 'session.closed') setState((s) => (s ? { ...s, connected: false } : s));
+      if (e.event === 'session.device') {
+        setState((s) => (s ? withDevice(s, e.data.device) : s));
+        // An opened capture's devices come once its analysis pass has read them: its "reading" notice ends then.
+        if (source.current === 'capture') void refresh();
+      } else if (e.event === 'session.closed') setState((s) => (s ? { ...s, connected: false } : s));
       else if (e.event === 'trace.reset') void refresh();
     });
   }, [api, refresh]);

@@ -17,7 +17,6 @@ import { decode, decodeHeader, lookupMessage } from '../../protocol/index';
 import { deviceTypeName, STATUS } from '../../protocol/names';
 import type { Direction, FieldValue, Revision, VirtioMsg } from '../../protocol/types';
 import { bitmapDevices } from '../driver/dialect';
-import { forEachRecord, type RecordBlock } from '../../trace/block';
 
 /** What the model learnt a device's state from. */
 export type Evidence = 'enumeration' | 'info' | 'status' | 'features' | 'config' | 'queues';
@@ -277,19 +276,4 @@ export class BusModel {
   private featureWords(into: Map<number, number>, block: number, w: readonly number[]): void {
     w.forEach((word, i) => into.set(block + i, word >>> 0));
   }
-}
-
-/**
- * The state a capture's messages leave behind (a capture opened from disk, or a monitor's):
- * every message record fed to a BusModel in capture order. Null when the capture says no
- * revision (its messages cannot be decoded).
- */
-export function replayCapture(blocks: Iterable<RecordBlock>, revision: Revision | null): ObservedDevice[] | null {
-  if (revision === null) return null;
-  const model = new BusModel(revision);
-  forEachRecord(blocks, (v) => {
-    const dir = v.kind === 'message' ? v.dir : null;
-    if (dir) model.observe(dir, v.data());
-  });
-  return model.states();
 }

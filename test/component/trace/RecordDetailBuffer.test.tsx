@@ -25,3 +25,15 @@ describe('RecordDetail of a buffer record', () => {
     );
   });
 });
+
+describe('RecordDetail of a message from an imported log', () => {
+  it('says once which fields the log did not print', async () => {
+    const row = makeRow(0);
+    const unheld = 'the log this capture was imported from holds no token (recorded as 0): not checked: R4-token-echo';
+    const api = fakeApi({ 'trace.record': () => ({ ok: true, result: { ...makeDetail(row), unheld } }) });
+    render(<RecordDetail api={api} seq={row.seq} onJump={() => undefined} onClose={() => undefined} />);
+    const pane = await screen.findByRole('complementary', { name: 'record detail' });
+    expect((await within(pane).findAllByText(unheld)).length).toBe(1);
+    expect(within(pane).getByText('not in the log').tagName).toBe('DT');
+  });
+});

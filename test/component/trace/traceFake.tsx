@@ -47,6 +47,7 @@ export function makeDetail(row: TraceRow): RecordDetail {
     buffer: null,
     flags: row.name.startsWith('EVENT') ? ['event'] : row.pairSeq === null ? ['request'] : ['response'],
     revision: 'r4',
+    unheld: null,
     wallNs: (FAKE_START_WALL_NS + BigInt(row.timeNs)).toString(),
   };
 }

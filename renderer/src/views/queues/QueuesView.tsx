@@ -154,9 +154,17 @@ function QueueDetail({ api, devNum, queue, size, blocked, still }: { api: Workbe
       {ring && (
         <>
           <RingSummary inspect={inspect} />
-          {ring.problems.map((p, i) => (
-            <ErrorNote key={i} error={`${p.code}: ${p.reason}`} />
-          ))}
+          {ring.problems.map((p, i) =>
+            p.code === 'not-captured' ? (
+              <p key={i} className="muted">
+                {p.reason}
+              </p>
+            ) : (
+              <ErrorNote key={i} error={`${p.code}: ${p.reason}`} />
+            ),
+          )}
+          {ring.problems.some((p) => p.code === 'not-captured') ? null : (
+            <>
           <h4>
             Chains in flight <span className="muted">({ring.chains.length})</span>
           </h4>
@@ -200,6 +208,8 @@ function QueueDetail({ api, devNum, queue, size, blocked, still }: { api: Workbe
           </h4>
           <DescriptorTable ring={ring} all={all} selected={picked} onBytes={(d) => void showBytes(d)} />
           {buffer && <BufferBytes buffer={buffer} />}
+            </>
+          )}
         </>
       )}
       <OccupancyChart api={api} devNum={devNum} queue={queue} size={size} />

@@ -223,6 +223,12 @@ export const RecordDetail = memo(function RecordDetail({ api, seq, onJump, onClo
             <dd>{row.channel}</dd>
           </>
         ) : null}
+        {detail.unheld !== null ? (
+          <>
+            <dt>not in the log</dt>
+            <dd>{detail.unheld}</dd>
+          </>
+        ) : null}
         {row.latencyNs !== null ? (
           <>
             <dt>latency</dt>
