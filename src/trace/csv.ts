@@ -24,6 +24,7 @@
  * CSV is export-only: JSONL is the lossless text format.
  */
 import { hexNum, toHex } from '../util/hex';
+import type { AbsentField } from './conformance';
 import { describeRecord } from './describe';
 import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter } from './exportWriter';
 import type { CaptureMeta } from './meta';
@@ -72,6 +73,8 @@ export function isoNs(wallNs: bigint): string {
 }
 
 export class CsvWriter implements TraceWriter {
+  /** Fields the capture never held: no problem about them is written (docs/formats.md §5). */
+  private absent: readonly AbsentField[] = [];
   private readonly out: TextChunker;
   private start = 0n;
 
@@ -80,12 +83,13 @@ export class CsvWriter implements TraceWriter {
   }
 
   begin(meta: CaptureMeta): void {
+    this.absent = meta.absent ?? [];
     this.start = meta.startMonoNs;
     this.out.push(CSV_COLUMNS.join(',') + '\r\n');
   }
 
   write(v: RecordView): void {
-    const d = describeRecord(v);
+    const d = describeRecord(v, this.absent);
     const mono = v.monoNs;
     const header = v.kind === 'message' && v.rev !== null && (v.flags & RECORD_FLAGS.noHeader) === 0;
     const pair = v.pairSeq;

@@ -18,6 +18,7 @@ import { DIRECTIONS, PROBLEM_CODES, REVISIONS, type Direction, type Revision } f
 import { toHex } from '../util/hex';
 import { BlockBuilder, type RecordBlock } from './block';
 import { findingOf } from './conformance';
+import type { AbsentField } from './conformance';
 import { describeRecord } from './describe';
 import { DEFAULT_CHUNK_CHARS, TextChunker, type ExportByteSink, type TraceWriter } from './exportWriter';
 import { metaFromJson, metaToJson, type CaptureMeta } from './meta';
@@ -72,8 +73,8 @@ export function bufferFields(data: Uint8Array): { length: number; head: number; 
 }
 
 /** One record as the JSON object of its line. */
-export function recordToJson(v: RecordView): Record<string, unknown> {
-  const d = describeRecord(v);
+export function recordToJson(v: RecordView, absent: readonly AbsentField[] = []): Record<string, unknown> {
+  const d = describeRecord(v, absent);
   const data = v.data();
   const pair = v.pairSeq;
   let fields: unknown = null;
@@ -110,6 +111,8 @@ export function recordToJson(v: RecordView): Record<string, unknown> {
 }
 
 export class JsonlWriter implements TraceWriter {
+  /** Fields the capture never held: no problem about them is written (docs/formats.md §5). */
+  private absent: readonly AbsentField[] = [];
   private readonly out: TextChunker;
 
   constructor(emit: ExportByteSink, options: { chunkChars?: number } = {}) {
@@ -117,11 +120,12 @@ export class JsonlWriter implements TraceWriter {
   }
 
   begin(meta: CaptureMeta): void {
+    this.absent = meta.absent ?? [];
     this.out.push(JSON.stringify({ type: 'capture', ...metaToJson(meta) }) + '\n');
   }
 
   write(v: RecordView): void {
-    this.out.push(JSON.stringify(recordToJson(v)) + '\n');
+    this.out.push(JSON.stringify(recordToJson(v, this.absent)) + '\n');
   }
 
   end(): void {

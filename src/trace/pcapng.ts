@@ -14,6 +14,7 @@
  * callback. The reader takes the file's bytes and keeps every record before any damage.
  */
 import type { RecordBlock } from './block';
+import type { AbsentField } from './conformance';
 import { describeRecord } from './describe';
 import type { ExportByteSink, TraceWriter } from './exportWriter';
 import { CAPTURE_FORMAT, metaFromJson, metaToJson, type CaptureMeta } from './meta';
@@ -116,6 +117,8 @@ export class PcapngWriter implements TraceWriter {
   private readonly user0: boolean;
   private readonly infoText: boolean;
   private state: 'new' | 'open' | 'ended' = 'new';
+  /** Fields the capture never held: no problem about them is written (docs/formats.md §5). */
+  private absent: readonly AbsentField[] = [];
 
   constructor(
     private readonly emit: ExportByteSink,
@@ -135,6 +138,7 @@ export class PcapngWriter implements TraceWriter {
 
   /** The section header and interface descriptions. */
   begin(meta: CaptureMeta): void {
+    this.absent = meta.absent ?? [];
     if (this.state !== 'new') throw new Error('PcapngWriter.begin: called twice');
     this.state = 'open';
     const shbOptions: [number, string][] = [
@@ -178,7 +182,7 @@ export class PcapngWriter implements TraceWriter {
     const dir = v.dirCode;
     // Describing is the costly part: only for the Info tag, markers, findings and records with problems.
     const marker = v.kindCode === MARKER_KIND || v.kindCode === FINDING_KIND;
-    const d = this.infoText || marker || v.problems !== 0 ? describeRecord(v) : null;
+    const d = this.infoText || marker || v.problems !== 0 ? describeRecord(v, this.absent) : null;
     const info = d === null ? '' : d.summary.slice(0, MAX_INFO_CHARS);
     const comments = d === null ? [] : d.problems.map((p) => `${p.code}: ${p.reason}`.slice(0, MAX_COMMENT_CHARS));
     if (marker && d !== null) comments.unshift(d.summary.slice(0, MAX_COMMENT_CHARS));

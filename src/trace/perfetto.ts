@@ -26,6 +26,7 @@
 import { deviceDisplayName } from '../protocol/names';
 import type { Problem } from '../protocol/types';
 import { findingOf } from './conformance';
+import type { AbsentField } from './conformance';
 import { describeRecord, type RecordDescription } from './describe';
 import type { ExportByteSink, TraceWriter } from './exportWriter';
 import type { CaptureMeta } from './meta';
@@ -238,6 +239,8 @@ export interface PerfettoOptions {
 type Annotation = [AnnotationName, number | string];
 
 export class PerfettoWriter implements TraceWriter {
+  /** Fields the capture never held: no problem about them is written (docs/formats.md §5). */
+  private absent: readonly AbsentField[] = [];
   private readonly out: ProtoBuffer;
   private readonly chunkBytes: number;
   private nextUuid = 16;
@@ -259,6 +262,7 @@ export class PerfettoWriter implements TraceWriter {
   }
 
   begin(meta: CaptureMeta): void {
+    this.absent = meta.absent ?? [];
     const o = this.out;
     this.lastTs = meta.startMonoNs;
     // First packet: clears incremental state, interns the annotation names, ties our clock to the wall clock.
@@ -297,12 +301,12 @@ export class PerfettoWriter implements TraceWriter {
         this.message(v, ts);
         break;
       case 'doorbell': {
-        const d = describeRecord(v);
+        const d = describeRecord(v, this.absent);
         this.instant(ts, this.doorbellUuid, d.name, [['seq', v.seq], ['summary', d.summary]]);
         break;
       }
       case 'queue-state': {
-        const d = describeRecord(v);
+        const d = describeRecord(v, this.absent);
         this.instant(ts, this.bus.uuid, d.name, [['seq', v.seq], ['summary', d.summary]]);
         break;
       }
@@ -317,7 +321,7 @@ export class PerfettoWriter implements TraceWriter {
         break;
       case 'finding': {
         const f = findingOf(v);
-        const d = describeRecord(v);
+        const d = describeRecord(v, this.absent);
         const ann: Annotation[] = [['seq', v.seq], ['summary', d.detail]];
         if (f !== null && f.seq >= 0) ann.push(['offending_seq', f.seq]);
         this.instant(ts, this.rootUuid, f ? `${f.rule} ${f.severity}` : d.name, ann);
@@ -333,7 +337,7 @@ export class PerfettoWriter implements TraceWriter {
   }
 
   private message(v: RecordView, ts: bigint): void {
-    const d = describeRecord(v);
+    const d = describeRecord(v, this.absent);
     const flags = v.flags;
     const owner = v.devNum === NO_DEV || (flags & RECORD_FLAGS.bus) !== 0 ? this.bus : this.device(v.devNum);
     if (flags & RECORD_FLAGS.response) this.learnDeviceType(v, d, ts);
@@ -365,7 +369,7 @@ export class PerfettoWriter implements TraceWriter {
     const owner = v.devNum === NO_DEV ? this.bus : this.device(v.devNum);
     const idx = decodeVqIndex(v.data());
     if (!idx) {
-      const d = describeRecord(v);
+      const d = describeRecord(v, this.absent);
       this.instant(ts, owner.uuid, d.name, [['seq', v.seq], ['summary', d.summary]]);
       return;
     }
@@ -383,7 +387,7 @@ export class PerfettoWriter implements TraceWriter {
   /** A chain's bytes: an instant on its virtqueue's track, the bytes kept as a hex argument. */
   private buffer(v: RecordView, ts: bigint): void {
     const owner = v.devNum === NO_DEV ? this.bus : this.device(v.devNum);
-    const d = describeRecord(v);
+    const d = describeRecord(v, this.absent);
     const ann: Annotation[] = [['seq', v.seq], ['summary', d.summary]];
     const b = decodeBuffer(v.data());
     if (b !== null) ann.push(['length', b.length], ['head', b.head], ['bytes', toHex(b.bytes, '')]);
@@ -391,7 +395,7 @@ export class PerfettoWriter implements TraceWriter {
   }
 
   private marker(v: RecordView, ts: bigint): void {
-    const d = describeRecord(v);
+    const d = describeRecord(v, this.absent);
     const ann: Annotation[] = [['seq', v.seq], ['summary', d.summary]];
     const pair = v.pairSeq;
     if (v.msgId === NO_RESPONSE_MARKER && pair >= 0) {

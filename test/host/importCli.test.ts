@@ -3,7 +3,7 @@
  * that check and export read, whose exports (JSONL, pcapng) read back as the same records, and
  * that the UI's capture.open shows like any other capture (docs/formats.md §5).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,20 @@ describe.each(LOG_FORMATS)('import of a %s log', (format) => {
     const stats = runCli(['stats', join(dir, `${format}.jsonl`), '--json']);
     expect(stats.code).toBe(0);
     expect(JSON.parse(stats.stdout).records).toBe(journal.length);
+  }, 60_000);
+
+  it('exports say nothing about a field the log did not print, in every format', () => {
+    const records = toRecords(openCapture(cap).blocks()).filter((r) => r.kind === 'message');
+    // What the header-only OP-TEE records would be blamed for if their absent payload were judged.
+    const blamed = new Set(records.flatMap((r) => describeRecord(r).problems.map((p) => p.code)));
+    expect(blamed.size > 0).toBe(format === 'optee');
+    for (const fmt of ['jsonl', 'csv', 'perfetto', 'pcapng'] as const) {
+      const out = join(dir, `${format}-absent.${fmt}`);
+      const r = exportCapture(openCapture(cap), { format: fmt, out });
+      if (!r.ok) throw new Error(r.error);
+      const text = readFileSync(out).toString('latin1');
+      for (const code of blamed) expect(text, `${fmt} export`).not.toContain(code);
+    }
   }, 60_000);
 
   it("opens in the UI's engine with capture.open, rows as describeRecord gives them", async () => {
