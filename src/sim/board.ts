@@ -56,8 +56,15 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<Result<SimBo
     onStage: opts.onStage,
     observer: {
       ...(opts.onMessage ? { onMessage: opts.onMessage } : {}),
-      // What the endpoint refuses before the server sees it is dropped too: say so in the log.
-      onProblem: (p) => opts.log?.(`dropped: ${p.kind === 'handler' ? p.reason : `${p.problem.reason} (byte ${p.problem.offset})`}`),
+      // What the endpoint refuses before the server sees it is dropped too: say so in the log. A
+      // driver that stops (its head SHUTDOWN, PEER_DEAD or back to INIT) is the end of its session,
+      // not a fault of this side: it is told as such (docs/amp-bus.md §4.2).
+      onProblem: (p) =>
+        opts.log?.(
+          p.kind === 'handler' ? `dropped: ${p.reason}`
+          : p.problem.code === 'peer-state' ? `the driver stopped: ${p.problem.reason} (byte ${p.problem.offset})`
+          : `dropped: ${p.problem.reason} (byte ${p.problem.offset})`,
+        ),
     },
   });
   if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { loadCapture } from '../../main/host/trace/load';
 import { toRecords } from '../../src/trace/block';
+import { describeRecord } from '../../src/trace/describe';
 import { startServeDevice } from './loopbackRig';
 
 const BIN = resolve(__dirname, '../../main/host/cli/amp-workbench.cjs');
@@ -56,6 +57,18 @@ async function serveAndExercise(boardArgs: string[], link: string, driverLeaving
   const drv = messages(join(dir, 'driver'));
   expect(device['driver-to-device']!.length).toBeGreaterThan(20);
   expect(device).toEqual(drv);
+  // A driver that stops (its head SHUTDOWN) ends its session: no ERROR on the device side, whose
+  // Expert view would otherwise blame the board for a normal exit.
+  expect(markers(join(dir, 'device')).filter((m) => m.startsWith('ERROR'))).toEqual([]);
+}
+
+/** The capture's markers as describeRecord names them. */
+function markers(dir: string): string[] {
+  const c = loadCapture(dir);
+  if (!c.ok) throw new Error(c.error);
+  return toRecords(c.value.blocks())
+    .filter((r) => r.kind === 'marker')
+    .map((r) => describeRecord(r).summary);
 }
 
 describe('serve-device over shared memory', () => {
