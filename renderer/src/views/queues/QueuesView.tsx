@@ -165,49 +165,49 @@ function QueueDetail({ api, devNum, queue, size, blocked, still }: { api: Workbe
           )}
           {ring.problems.some((p) => p.code === 'not-captured') ? null : (
             <>
-          <h4>
-            Chains in flight <span className="muted">({ring.chains.length})</span>
-          </h4>
-          {ring.chains.length > 0 ? (
-            <ChainsTable
-              label="Chains"
-              head={['avail slot', 'head', 'descriptors', 'readable', 'writable', 'problem']}
-              rows={ring.chains.map((c) => ({
-                key: c.availSlot,
-                cells: [c.availSlot, c.head, c.descriptors.join(' → '), c.readableBytes, c.writableBytes, <span className="error-text">{c.problem ?? ''}</span>],
-              }))}
-            />
-          ) : (
-            <p className="muted">none at this instant: the device has returned every chain the driver made available</p>
-          )}
-          {ring.usedNotSeen.length > 0 && (
-            <p className="mono">
-              used, not yet collected: {ring.usedNotSeen.map((u) => `slot ${u.slot} id ${u.id} len ${u.len}`).join('; ')}
-            </p>
-          )}
-          <h4>
-            Returned last <span className="muted">(the newest used entries; descriptors as they are in the table now)</span>
-          </h4>
-          {ring.recent.length > 0 ? (
-            <ChainsTable
-              label="Returned chains"
-              head={['used slot', 'id (head)', 'descriptors', 'readable', 'writable', 'used len']}
-              rows={ring.recent.map((c) => ({
-                key: c.slot,
-                cells: [c.slot, c.id, c.problem ? <span className="muted">{c.problem}</span> : c.descriptors.join(' → '), c.readableBytes, c.writableBytes, c.len],
-              }))}
-            />
-          ) : (
-            <p className="muted">the device has not returned a chain since the queue was set up</p>
-          )}
-          <h4>
-            Descriptor table{' '}
-            <label className="muted q-all">
-              <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} /> show all {ring.size}
-            </label>
-          </h4>
-          <DescriptorTable ring={ring} all={all} selected={picked} onBytes={(d) => void showBytes(d)} />
-          {buffer && <BufferBytes buffer={buffer} />}
+              <h4>
+                Chains in flight <span className="muted">({ring.chains.length})</span>
+              </h4>
+              {ring.chains.length > 0 ? (
+                <ChainsTable
+                  label="Chains"
+                  head={['avail slot', 'head', 'descriptors', 'readable', 'writable', 'problem']}
+                  rows={ring.chains.map((c) => ({
+                    key: c.availSlot,
+                    cells: [c.availSlot, c.head, c.descriptors.join(' → '), c.readableBytes, c.writableBytes, <span className="error-text">{c.problem ?? ''}</span>],
+                  }))}
+                />
+              ) : (
+                <p className="muted">none at this instant: the device has returned every chain the driver made available</p>
+              )}
+              {ring.usedNotSeen.length > 0 && (
+                <p className="mono">
+                  used, not yet collected: {ring.usedNotSeen.map((u) => `slot ${u.slot} id ${u.id} len ${u.len}`).join('; ')}
+                </p>
+              )}
+              <h4>
+                Returned last <span className="muted">(the newest used entries; descriptors as they are in the table now)</span>
+              </h4>
+              {ring.recent.length > 0 ? (
+                <ChainsTable
+                  label="Returned chains"
+                  head={['used slot', 'id (head)', 'descriptors', 'readable', 'writable', 'used len']}
+                  rows={ring.recent.map((c) => ({
+                    key: c.slot,
+                    cells: [c.slot, c.id, c.problem ? <span className="muted">{c.problem}</span> : c.descriptors.join(' → '), c.readableBytes, c.writableBytes, c.len],
+                  }))}
+                />
+              ) : (
+                <p className="muted">the device has not returned a chain since the queue was set up</p>
+              )}
+              <h4>
+                Descriptor table{' '}
+                <label className="muted q-all">
+                  <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} /> show all {ring.size}
+                </label>
+              </h4>
+              <DescriptorTable ring={ring} all={all} selected={picked} onBytes={(d) => void showBytes(d)} />
+              {buffer && <BufferBytes buffer={buffer} />}
             </>
           )}
         </>
