@@ -12,11 +12,9 @@
  * in indices that wrap at N, so the poll interval must stay below the time the producer needs to
  * publish N − 1 messages.
  */
-import type { TapBatch, RingTap, TapRing } from '../../bus/tap';
+import { tapIndexProblem, type TapBatch, type RingTap, type TapRing } from '../../bus/tap';
 import type { QueueProblem } from '../../bus/queue';
 import type { MemoryWindow } from '../../bus/window';
-import { queueProblem } from '../../bus/formats/common';
-import { hexNum } from '../../util/hex';
 import type { Runtime } from '../../util/runtime';
 
 export interface PollingTapOptions {
@@ -147,7 +145,7 @@ export class PollingTap implements RingTap {
     }
     if (f.reportedBad !== raw) {
       f.reportedBad = raw;
-      onProblem(queueProblem('peer-index', producer.offset, `${f.ring.direction} producer index ${raw} at ${hexNum(producer.offset, 4)} is outside 0..${slots.slots - 1} (N = ${slots.slots}); its slots are not read until it is back in range`));
+      onProblem(tapIndexProblem(f.ring, raw));
     }
     return null;
   }
