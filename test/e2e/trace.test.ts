@@ -6,7 +6,7 @@
  * virtqueue lane on the Timeline. Both views fill the window exactly. Then the Trace view's
  * Wireshark-like tools: completion and the live check in the filter bar, "no record matches",
  * a row's context menu following a device, go to record N, marks, the detail's ASCII column,
- * sorting by latency, a colour rule, and keys 1–5 after a checkbox click. Screenshots of Trace (plain and with the row menu) and
+ * sorting by latency, a colour rule, and the number keys after a checkbox click. Screenshots of Trace (plain and with the row menu) and
  * Timeline go to test/output/screenshots/.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -256,7 +256,7 @@ describe.skipIf(skip !== null)(`trace views in Chromium ${skip ?? ''}`, () => {
     expect(opened.errors).toEqual([]);
   });
 
-  it('keys 1–5 switch views after a checkbox was clicked', async () => {
+  it('the number keys switch views after a checkbox was clicked', async () => {
     const { page } = opened;
     const markers = page.getByRole('checkbox', { name: 'markers' });
     await markers.click();
