@@ -75,7 +75,8 @@ describe('service: devices of an opened capture', () => {
     expect(early.ok ? null : early.error.code).toBe('busy');
     const state = await devicesRead(service);
     expect(state.devices.map(wire)).toEqual(connected.devices.map(wire));
-    expect(heard).toEqual(connected.devices.map((d) => d.devNum));
+    // The events follow the pass's end (its promise settles a turn after the state can show the devices).
+    await expect.poll(() => heard).toEqual(connected.devices.map((d) => d.devNum));
 
     const dev = connected.devices.find((d) => d.queues.length > 0)!;
     const q = dev.queues[0]!;
