@@ -58,12 +58,12 @@ export interface NativeRingSpec {
 /**
  * What a ring watch delivers, in order: copied slots (`lost`: published before `first` and
  * reused by the producer before the copy could be trusted; all of them published between the
- * looks at `previousLookNs` and `seenNs`), a producer index outside 0..N−1
+ * looks at `previousLookNs` and `seenNs`; `unreadFromNs`..`unreadToNs`: TapBatch.unread), a producer index outside 0..N−1
  * (once per value; nothing is copied until it is back in range), or the memory gone (the
  * watch has ended).
  */
 export type NativeRingEvent =
-  | { ring: number; first: number; count: number; lost: number; seenNs: bigint; previousLookNs: bigint; slots: Uint8Array }
+  | { ring: number; first: number; count: number; lost: number; seenNs: bigint; previousLookNs: bigint; unreadFromNs: bigint; unreadToNs: bigint; slots: Uint8Array }
   | { ring: number; badIndex: number }
   | { ring: number; gone: string };
 
@@ -208,7 +208,10 @@ export class NativeRingTap implements RingTap {
       (events) => {
         for (const e of events) {
           const ring = order[e.ring]!;
-          if ('slots' in e) onBatch({ ...e, ring });
+          if ('slots' in e) {
+            const { unreadFromNs, unreadToNs, ...batch } = e;
+            onBatch({ ...batch, ring, unread: { fromNs: unreadFromNs, toNs: unreadToNs } });
+          }
           else if ('badIndex' in e) onProblem(tapIndexProblem(rings[ring]!, e.badIndex));
           else this.opts.onGone?.(e.gone);
         }

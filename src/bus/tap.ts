@@ -41,6 +41,13 @@ export interface TapBatch {
    * `lost`, were published between the two looks. Absent: the previous batch's seenNs is taken.
    */
   previousLookNs?: bigint;
+  /**
+   * The longest time around this batch that the ring's producer index went unread (same clock):
+   * from before one read of it to after the next, covering the reads that found this batch's
+   * messages and checked their copy. Indices wrap at N, so a producer that published N or more
+   * messages in that time could not be seen doing so. Absent where the tap cannot time it.
+   */
+  unread?: { fromNs: bigint; toNs: bigint };
 }
 
 export interface RingTap {

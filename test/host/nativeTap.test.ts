@@ -64,6 +64,8 @@ describe.skipIf(!native.ok)('native ring tap over a shared file', () => {
     expect(batches.every((b, i) => i === 0 || b.seenNs >= batches[i - 1]!.seenNs)).toBe(true);
     const previous = (b: TapBatch) => (b as TapBatch & { previousLookNs?: bigint }).previousLookNs;
     expect(batches.filter((b, i) => !(previous(b)! < b.seenNs && previous(b)! >= t0 && (i === 0 || previous(b)! >= batches[i - 1]!.seenNs)))).toEqual([]);
+    // And the longest time its index went unread around it, timed at the reads themselves.
+    expect(batches.filter((b) => !(b.unread && t0 <= b.unread.fromNs && b.unread.fromNs < b.unread.toNs && b.unread.toNs <= t1))).toEqual([]);
   });
 
   it('never delivers a torn slot when outrun, and each lost count covers the messages missed', async () => {
@@ -102,6 +104,9 @@ describe.skipIf(!native.ok)('native ring tap over a shared file', () => {
     expect(batches.map((b) => [b.first, b.count, b.lost])).toEqual([[5, 3, 0]]);
     expect(seqs(batches[0]!)).toEqual([100, 101, 102]);
     expect(batches[0]!.seenNs >= before).toBe(true);
+    // The index went unread from the first look (before the 20 ms wait) to the stop's.
+    const { fromNs, toNs } = batches[0]!.unread!;
+    expect(fromNs < before - 20_000_000n && toNs >= before).toBe(true);
     // Stopped: nothing more arrives, and a second stop is harmless.
     producer.store(PRODUCER, 32, 2);
     await new Promise((r) => setTimeout(r, 20));

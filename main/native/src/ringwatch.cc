@@ -10,9 +10,11 @@
 // producer has reused the first e − (N − d) of them (N slots) and may be writing the next one,
 // so the first e + 1 − (N − d) are reported as lost, never delivered torn (with overlapping
 // slots only the newest can be whole, while nothing was published after it). The indices are known only modulo N, so a producer that publishes
-// N or more messages between two looks makes the count short by a multiple of N; a look every
-// few µs (RING_WATCH_POLL_US), at a real-time priority where allowed, keeps that to a thread
-// kept off the CPU for a lap of the ring.
+// N or more messages between two reads of its index makes the count short by a multiple of N; a
+// look every few µs (RING_WATCH_POLL_US), at a real-time priority where allowed, keeps that to a
+// thread kept off the CPU for a lap of the ring. Each batch says the longest time its ring's
+// index went unread around it, timed at every read (a thread can be preempted anywhere in a look,
+// not only between looks), so the monitor can say where such a loss would have gone uncounted.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -42,6 +44,14 @@ constexpr size_t kMaxQueuedBytes = 64u << 20;
 // 600 000 messages/s.
 constexpr uint64_t kIdleBackoff = 5;
 
+// A time the producer index went unread: from just before one read to just after the next.
+struct Gap {
+  uint64_t from = 0, to = 0;
+  void Widen(const Gap& g) {
+    if (g.to - g.from > to - from) *this = g;
+  }
+};
+
 struct Ring {
   uint64_t producer;
   uint32_t producerWidth;
@@ -63,6 +73,9 @@ struct Ring {
   uint64_t pendingSeenNs = 0;
   uint64_t pendingPreviousNs = 0;  // the look before the one that saw those slots published
   uint64_t lastLookNs = 0;
+  uint64_t lastReadNs = 0;         // just before the last index read (0: none yet)
+  Gap latest;                      // between the last two reads
+  Gap longest;                     // the longest since the read that settled the last batch
 };
 
 struct Event {
@@ -73,6 +86,8 @@ struct Event {
   uint32_t lost = 0;
   uint64_t seenNs = 0;
   uint64_t previousLookNs = 0;
+  uint64_t unreadFromNs = 0;
+  uint64_t unreadToNs = 0;
   uint32_t index = 0;
   std::vector<uint8_t> slots;
   std::string message;
@@ -130,6 +145,8 @@ class RingWatcher {
         o.Set("lost", e.lost);
         o.Set("seenNs", Napi::BigInt::New(env, e.seenNs));
         o.Set("previousLookNs", Napi::BigInt::New(env, e.previousLookNs));
+        o.Set("unreadFromNs", Napi::BigInt::New(env, e.unreadFromNs));
+        o.Set("unreadToNs", Napi::BigInt::New(env, e.unreadToNs));
         o.Set("slots", bytes);
       } else if (e.kind == Event::kBadIndex) {
         o.Set("badIndex", e.index);
@@ -204,6 +221,20 @@ class RingWatcher {
     Push(std::move(e));
   }
 
+  // LoadIndex, timed: from just before the ring's previous read to just after this one is an upper
+  // bound of the time its producer ran unseen.
+  bool ReadIndex(Ring& r, uint32_t* value) {
+    uint64_t before = MonotonicNs();
+    bool ok = LoadIndex(r, value);
+    uint64_t after = MonotonicNs();
+    if (r.lastReadNs != 0) {
+      r.latest = Gap{r.lastReadNs, after};
+      r.longest.Widen(r.latest);
+    }
+    r.lastReadNs = before;
+    return ok;
+  }
+
   bool LoadIndex(const Ring& r, uint32_t* value) {
     const void* p = memory.view + r.producer;
     uint32_t v = 0;
@@ -246,8 +277,10 @@ class RingWatcher {
     return e + 1 > n - d ? std::min(d, e + 1 - (n - d)) : 0;
   }
 
-  // The pending copy, checked against producer index `raw`: slots the producer has reused since are lost.
-  void Settle(uint32_t ring, Ring& r, uint32_t raw) {
+  // The pending copy, checked against producer index `raw`: slots the producer has reused since are
+  // lost. `since` is the gap ending at that read (and any after it), which also precedes the
+  // messages of the next batch.
+  void Settle(uint32_t ring, Ring& r, uint32_t raw, const Gap& since) {
     uint32_t d = r.pendingCount;
     uint32_t over = Reused(r, d, (raw + r.slots - r.next) % r.slots);
     Event b;
@@ -257,6 +290,9 @@ class RingWatcher {
     b.lost = r.pendingLost + over;
     b.seenNs = r.pendingSeenNs;
     b.previousLookNs = r.pendingPreviousNs;
+    b.unreadFromNs = r.longest.from;
+    b.unreadToNs = r.longest.to;
+    r.longest = since;
     b.slots.assign(r.pending.begin() + static_cast<ptrdiff_t>(over) * r.slotSize, r.pending.begin() + static_cast<ptrdiff_t>(d) * r.slotSize);
     r.hasPending = false;
     Push(std::move(b));
@@ -266,7 +302,7 @@ class RingWatcher {
   int Look(uint32_t ring, bool copy, uint64_t seen) {
     Ring& r = rings[ring];
     uint32_t raw;
-    if (!LoadIndex(r, &raw)) {
+    if (!ReadIndex(r, &raw)) {
       Gone();
       return -1;
     }
@@ -284,7 +320,7 @@ class RingWatcher {
         e.index = raw;
         Push(std::move(e));
       }
-      if (!copy && r.hasPending) Settle(ring, r, r.next);
+      if (!copy && r.hasPending) Settle(ring, r, r.next, r.latest);
       return 0;
     }
     r.reportedIndex = -1;
@@ -295,23 +331,25 @@ class RingWatcher {
     }
     bool moved = r.hasPending;
     if (!copy || raw == r.next) {
-      if (moved) Settle(ring, r, raw);
+      if (moved) Settle(ring, r, raw, r.latest);
       return moved ? 1 : 0;
     }
     // The copy comes first, right after the index read (the fewer ns between them, the fewer
     // slots the producer can reuse meanwhile), and is checked at once against the index as it
     // is after the copy; the next look checks it again for writes in progress now.
+    Gap since = r.latest;
     uint32_t n = r.slots;
     uint32_t d = (raw + n - r.next) % n;
     r.fresh.resize(static_cast<size_t>(d) * r.slotSize);
     uint32_t after;
-    if (!Copy(r, r.next, d, r.fresh.data()) || !LoadIndex(r, &after)) {
+    if (!Copy(r, r.next, d, r.fresh.data()) || !ReadIndex(r, &after)) {
       Gone();
       return -1;
     }
     after &= r.indexMask;
     uint32_t early = after < n ? Reused(r, d, (after + n - raw) % n) : 0;
-    if (moved) Settle(ring, r, raw);
+    since.Widen(r.latest);
+    if (moved) Settle(ring, r, raw, since);
     std::swap(r.pending, r.fresh);
     r.pending.erase(r.pending.begin(), r.pending.begin() + static_cast<ptrdiff_t>(early) * r.slotSize);
     r.hasPending = true;

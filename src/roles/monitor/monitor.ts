@@ -59,6 +59,15 @@ const STALL_NS = 2_000_000n;
  */
 const RESTART_IDLE_NS = 50_000_000n;
 
+type Unread = NonNullable<TapBatch['unread']>;
+/** Late looks at one ring: how many, the span they fall in, and the longest. */
+interface Stalls {
+  count: number;
+  fromNs: bigint;
+  toNs: bigint;
+  longest: Unread;
+}
+
 const ARROW: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
 
 export class Monitor {
@@ -73,6 +82,8 @@ export class Monitor {
   private readonly problems: string[] = [];
   /** Per ring, when a late look was last said (at most once a second each). */
   private readonly lastStallNote: bigint[] = [-(1n << 62n), -(1n << 62n)];
+  /** Per ring, late looks within a second of the last note, said with the next one or at stop. */
+  private readonly heldStalls: (Stalls | null)[] = [null, null];
   private readonly order: CausalOrder;
   private look: { seenNs: bigint; down: Copied[]; up: Copied[] } | null = null;
   private cancelFlush: (() => void) | null = null;
@@ -130,6 +141,7 @@ export class Monitor {
     await this.restarting;
     await this.tap.stop();
     this.flush();
+    for (const [i, held] of this.heldStalls.entries()) if (held) this.sayStalls(i, held);
     this.opts.recorder.flush();
   }
 
@@ -189,7 +201,10 @@ export class Monitor {
     const dir = ring.direction;
     const i = dir === 'driver-to-device' ? 0 : 1;
     const from = b.previousLookNs ?? this.lastSeen[i]!;
-    if (b.previousLookNs !== undefined) this.noteStall(i, ring.slots.slots, b.previousLookNs, b.seenNs);
+    // The messages of earlier looks are recorded first, so a DROPPED or late-look note sits
+    // between them and this batch's messages.
+    if (this.look && this.look.seenNs !== b.seenNs) this.flush();
+    if (b.unread) this.noteStall(i, b.unread);
     if (b.lost > 0) {
       this.counts.dropped[i] += b.lost;
       recorder.marker(
@@ -203,7 +218,6 @@ export class Monitor {
     this.lastSeen[i] = b.seenNs;
     // Batches of one look share its time: they are merged in protocol order (order.ts) once the
     // look is over (a batch of a later look, or the next macrotask).
-    if (this.look && this.look.seenNs !== b.seenNs) this.flush();
     const look = (this.look ??= { seenNs: b.seenNs, down: [], up: [] });
     const into = i === 0 ? look.down : look.up;
     const size = ring.slots.slotSize;
@@ -229,19 +243,35 @@ export class Monitor {
   }
 
   /**
-   * A look that came late (the host did not run the monitor) on a ring that moved: wrapping
-   * indices cannot tell whether the producer lapped it meanwhile, so the capture says the
-   * window in which a loss would have gone uncounted (at most once a second per ring).
+   * A ring whose producer index went unread for STALL_NS or more around a batch (the host did
+   * not run the monitor): wrapping indices cannot tell whether the producer lapped it meanwhile,
+   * so the capture says the window in which a loss would have gone uncounted. At most one note a
+   * second per ring; the pauses in between are said with the next note, or at stop.
    */
-  private noteStall(i: number, n: number, from: bigint, to: bigint): void {
-    if (to - from < STALL_NS || to - this.lastStallNote[i]! < 1_000_000_000n) return;
-    this.lastStallNote[i] = to;
-    const dir = this.observed.rings[i]!.direction;
+  private noteStall(i: number, u: Unread): void {
+    if (u.toNs - u.fromNs < STALL_NS) return;
+    const held = this.heldStalls[i];
+    const all: Stalls = held
+      ? { count: held.count + 1, fromNs: held.fromNs, toNs: u.toNs, longest: u.toNs - u.fromNs > held.longest.toNs - held.longest.fromNs ? u : held.longest }
+      : { count: 1, fromNs: u.fromNs, toNs: u.toNs, longest: u };
+    this.heldStalls[i] = all;
+    if (u.toNs - this.lastStallNote[i]! >= 1_000_000_000n) this.sayStalls(i, all);
+  }
+
+  private sayStalls(i: number, s: Stalls): void {
+    this.heldStalls[i] = null;
+    this.lastStallNote[i] = s.toNs;
+    const { direction, slots } = this.observed.rings[i]!;
+    const n = slots.slots;
+    const when =
+      s.count === 1
+        ? `between ${this.at(s.fromNs)} and ${this.at(s.toNs)}`
+        : `for ${Number(STALL_NS) / 1e6} ms or more at least ${s.count} times between ${this.at(s.fromNs)} and ${this.at(s.toNs)}, the longest from ${this.at(s.longest.fromNs)} to ${this.at(s.longest.toNs)}`;
     this.opts.recorder.marker(
       'note',
-      `the monitor could not look at the ${ARROW[dir]} ring between ${this.at(from)} and ${this.at(to)} (the host did not run it); ` +
-        `had the producer published more than ${n - 1} messages in that time, the ring's indices (N = ${n}) could not show it and they are missing without a DROPPED count`,
-      { monoNs: to },
+      `the monitor could not look at the ${ARROW[direction]} ring ${when} (the host did not run it); ` +
+        `had the producer published more than ${n - 1} messages in ${s.count === 1 ? 'that time' : 'one of those times'}, the ring's indices (N = ${n}) could not show it and they are missing without a DROPPED count`,
+      { monoNs: s.toNs },
     );
   }
 

@@ -39,9 +39,14 @@ interface Follow {
   next: number;
   /** Last out-of-range index reported, so a stuck one is said once. */
   reportedBad: number | null;
-  /** When the producer index was last loaded. */
+  /** When the look that last loaded the producer index began. */
   lookedNs: bigint;
+  /** The longest time the index went unread since the last batch (TapBatch.unread). */
+  unread: NonNullable<TapBatch['unread']> | null;
 }
+
+type Unread = NonNullable<TapBatch['unread']>;
+const longer = (a: Unread | null, b: Unread): Unread => (a && a.toNs - a.fromNs >= b.toNs - b.fromNs ? a : b);
 
 const dist = (from: number, to: number, n: number): number => (to - from + n) % n;
 
@@ -60,7 +65,7 @@ export class PollingTap implements RingTap {
   start(rings: readonly TapRing[], onBatch: (batch: TapBatch) => void, onProblem: (problem: QueueProblem) => void): void {
     if (this.running) throw new Error('PollingTap.start called twice without stop');
     this.running = true;
-    this.follows = rings.map((ring, index) => ({ ring, index, next: -1, reportedBad: null, lookedNs: this.opts.runtime.monoNs() }));
+    this.follows = rings.map((ring, index) => ({ ring, index, next: -1, reportedBad: null, lookedNs: this.opts.runtime.monoNs(), unread: null }));
     this.loop = this.run(onBatch, onProblem);
   }
 
@@ -82,13 +87,17 @@ export class PollingTap implements RingTap {
     while (this.running) {
       const seenNs = this.opts.runtime.monoNs();
       const seen = await this.cut(onProblem);
+      const cutNs = this.opts.runtime.monoNs();
       const before = new Map(this.follows.map((f) => [f, f.lookedNs]));
-      for (const f of this.follows) f.lookedNs = seenNs;
+      for (const f of this.follows) {
+        f.unread = longer(f.unread, { fromNs: f.lookedNs, toNs: cutNs });
+        f.lookedNs = seenNs;
+      }
       let busy = false;
       for (const f of deliverOrder) {
         const p = seen.get(f)!;
         if (p === null || p === f.next) continue;
-        onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: before.get(f)! });
+        onBatch(this.delivered(f, await this.copy(f, p, seenNs), before.get(f)!, seenNs));
         busy = true;
       }
       if (!this.running) break;
@@ -106,8 +115,15 @@ export class PollingTap implements RingTap {
     const seenNs = this.opts.runtime.monoNs();
     for (const f of deliverOrder) {
       const p = await this.loadProducer(f, onProblem);
-      if (p !== null && p !== f.next) onBatch({ ...(await this.copy(f, p, seenNs)), previousLookNs: f.lookedNs });
+      if (p !== null && p !== f.next) onBatch(this.delivered(f, await this.copy(f, p, seenNs), f.lookedNs, f.lookedNs));
     }
+  }
+
+  /** A copied batch with its look times; the copy's own index read ends its unread span. */
+  private delivered(f: Follow, batch: TapBatch, previousLookNs: bigint, lookNs: bigint): TapBatch {
+    const unread = longer(f.unread, { fromNs: lookNs, toNs: this.opts.runtime.monoNs() });
+    f.unread = null;
+    return { ...batch, previousLookNs, unread };
   }
 
   /**

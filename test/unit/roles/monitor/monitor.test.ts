@@ -84,9 +84,13 @@ describe('Monitor', () => {
     const batches: TapBatch[] = [
       { ring: 1, first: 5, count: 1, slots: slot, lost: 0, seenNs: 2_000_000n },
       { ring: 1, first: 40, count: 1, slots: slot, lost: 29, seenNs: 7_500_000n },
-      { ring: 1, first: 41, count: 1, slots: slot, lost: 3, seenNs: 9_000_000n, previousLookNs: 8_800_000n },
-      // Not looked at for 30 ms: said, since a lap in that time would leave no trace.
-      { ring: 0, first: 0, count: 0, slots: new Uint8Array(0), lost: 0, seenNs: 40_000_000n, previousLookNs: 10_000_000n },
+      { ring: 1, first: 41, count: 1, slots: slot, lost: 3, seenNs: 9_000_000n, previousLookNs: 8_800_000n, unread: { fromNs: 8_800_000n, toNs: 9_000_000n } },
+      // Its index not read for 30 ms: said, since a lap in that time would leave no trace; also
+      // when the looks themselves came in time (the thread was held up inside one).
+      { ring: 0, first: 0, count: 0, slots: new Uint8Array(0), lost: 0, seenNs: 40_000_000n, previousLookNs: 39_980_000n, unread: { fromNs: 10_000_000n, toNs: 40_000_000n } },
+      // Two more within the second: held, then said together at stop.
+      { ring: 0, first: 0, count: 0, slots: new Uint8Array(0), lost: 0, seenNs: 300_000_000n, previousLookNs: 299_980_000n, unread: { fromNs: 200_000_000n, toNs: 205_000_000n } },
+      { ring: 0, first: 0, count: 0, slots: new Uint8Array(0), lost: 0, seenNs: 600_000_000n, previousLookNs: 599_980_000n, unread: { fromNs: 500_000_000n, toNs: 520_000_000n } },
     ];
     const tap: RingTap = {
       start: (_rings, onBatch) => batches.forEach(onBatch),
@@ -103,7 +107,10 @@ describe('Monitor', () => {
     ]);
     expect(markers(rs, 'note')).toEqual([
       'the monitor could not look at the driver→device ring between 10.000 ms and 40.000 ms (the host did not run it); had the producer published more than 61 messages in that time, the ring\'s indices (N = 62) could not show it and they are missing without a DROPPED count',
+      'the monitor could not look at the driver→device ring for 2 ms or more at least 2 times between 200.000 ms and 520.000 ms, the longest from 500.000 ms to 520.000 ms (the host did not run it); had the producer published more than 61 messages in one of those times, the ring\'s indices (N = 62) could not show it and they are missing without a DROPPED count',
     ]);
+    // Each DROPPED marker sits where its messages were lost: after the earlier messages, before the batch's own.
+    expect(rs.filter((r) => r.kind === 'message' || (r.kind === 'marker' && MARKER_KINDS[r.msgId] === 'dropped')).map((r) => r.kind)).toEqual(['message', 'marker', 'message', 'marker', 'message']);
     expect(rs.filter((r) => r.kind === 'message')).toHaveLength(3);
     expect(monitor.totals).toEqual({ messages: [0, 3], dropped: [0, 32] });
   });
