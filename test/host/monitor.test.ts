@@ -106,6 +106,7 @@ const messages = (rs: TraceRecord[]) => rs.filter((r) => r.kind === 'message').m
 const markers = (rs: TraceRecord[], kind: string) => rs.filter((r) => r.kind === 'marker' && MARKER_KINDS[r.msgId] === kind).map((r) => new TextDecoder().decode(r.data));
 const along = (ms: string[], dir: string) => ms.filter((m) => m.startsWith(dir));
 const ARROWS: Record<string, string> = { 'driver-to-device': 'driver→device', 'device-to-driver': 'device→driver' };
+const DIRS = ['driver-to-device', 'device-to-driver'];
 
 /** Requests and responses per lane (the bus, or a dev_num), both directions in capture order. */
 function lanes(rs: TraceRecord[]): Record<string, string[]> {
@@ -125,13 +126,40 @@ function subsequenceOf(part: string[], whole: string[]): boolean {
   return i === part.length;
 }
 
-/** Whether `part` occurs in `whole` as one contiguous run. */
-function contiguousIn(part: string[], whole: string[]): boolean {
-  if (part.length === 0) return true;
-  for (let i = whole.indexOf(part[0]!); i >= 0; i = whole.indexOf(part[0]!, i + 1)) {
-    if (part.every((m, k) => whole[i + k] === m)) return true;
+/** Whether the capture says the host held the monitor up long enough for an uncounted lap of `dir`'s ring. */
+const saidLate = (rs: TraceRecord[], dir: string) => markers(rs, 'note').some((t) => t.startsWith(`the monitor could not look at the ${ARROWS[dir]} ring`));
+
+/**
+ * Whether the capture accounts exactly for a run of `whole` (the messages the bus carried in
+ * `dir`): read in capture order, each message is the next one the bus carried and each DROPPED
+ * marker skips exactly as many as it counts. The run starts at the beginning of `whole` when
+ * `fromStart`, and then must reach its end (messages after it must match `after`); otherwise it
+ * may start and end anywhere. A monitor the host held up is allowed to lose messages, never to
+ * lose them unsaid.
+ */
+function accounted(rs: TraceRecord[], dir: string, whole: string[], opts: { fromStart: boolean; after?: RegExp }): boolean {
+  const steps: ({ message: string } | { skip: number })[] = [];
+  for (const r of rs) {
+    if (r.kind === 'message' && r.dir === dir) steps.push({ message: `${r.dir} ${Buffer.from(r.data).toString('hex')}` });
+    const text = r.kind === 'marker' && MARKER_KINDS[r.msgId] === 'dropped' ? new TextDecoder().decode(r.data) : '';
+    if (text.includes(ARROWS[dir]!)) steps.push({ skip: Number(/^(\d+) /.exec(text)![1]) });
   }
-  return false;
+  const firstMessage = steps.findIndex((s) => 'message' in s);
+  if (firstMessage < 0) return !opts.fromStart || whole.length === 0;
+  const skippedFirst = steps.slice(0, firstMessage).reduce((n, s) => n + ('skip' in s ? s.skip : 0), 0);
+  const first = (steps[firstMessage] as { message: string }).message;
+  const starts = opts.fromStart ? [skippedFirst] : whole.flatMap((m, i) => (m === first ? [i] : []));
+  return starts.some((start) => {
+    let at = start - skippedFirst;
+    if (at < 0) return false;
+    for (const s of steps) {
+      if ('skip' in s) at += s.skip;
+      else if (at < whole.length ? whole[at] === s.message : opts.after?.test(s.message)) at++;
+      else return false;
+      if (at > whole.length && !opts.after) return false;
+    }
+    return !opts.fromStart || at >= whole.length;
+  });
 }
 
 async function exercise(args: string[], file: string, out: string): Promise<void> {
@@ -167,17 +195,18 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       // order between the directions that either side could see (the driver records a message
       // when it drains it, not when it was published).
       const got = messages(seen);
-      if (overlapping) {
-        for (const d of ['driver-to-device', 'device-to-driver']) {
-          const lost = markers(seen, 'dropped')
-            .filter((t) => t.includes(ARROWS[d]!))
-            .reduce((sum, t) => sum + Number(/^(\d+) /.exec(t)![1]), 0);
-          // A 4-slot ring laps in 4 messages: on a host that does not run the monitor for a
-          // while that cannot be counted, but the capture must say it happened.
-          const saidLate = markers(seen, 'note').some((t) => t.startsWith(`the monitor could not look at the ${ARROWS[d]} ring`));
-          if (!saidLate) expect(along(got, d).length + lost).toBe(along(expected, d).length);
-          else expect(along(got, d).length + lost).toBeLessThanOrEqual(along(expected, d).length);
-          expect(subsequenceOf(along(got, d), along(expected, d))).toBe(true);
+      const lost = (d: string) => markers(seen, 'dropped').filter((t) => t.includes(ARROWS[d]!)).reduce((sum, t) => sum + Number(/^(\d+) /.exec(t)![1]), 0);
+      expect(mon.stdout).toContain(`lost (DROPPED) ${lost('driver-to-device')} / ${lost('device-to-driver')}`);
+      // A monitor may be outrun (the overlapping slots always can be; on a host that runs it
+      // late, any ring): then the capture says exactly which messages it lost, where, or when
+      // it could not look (a lap of the ring in that time cannot be counted).
+      const outrun = markers(seen, 'dropped').length > 0 || DIRS.some((d) => saidLate(seen, d));
+      if (overlapping || outrun) {
+        if (!overlapping) console.log(`${args.join(' ')}: the monitor was outrun on this host; held to its accounting`);
+        for (const d of DIRS) {
+          const whole = along(expected, d);
+          if (saidLate(seen, d)) expect(subsequenceOf(along(got, d), whole)).toBe(true);
+          else expect(accounted(seen, d, whole, { fromStart: true, ...(d === 'device-to-driver' ? { after: /^device-to-driver 0042/ } : {}) }), d).toBe(true);
         }
         return;
       }
@@ -189,12 +218,10 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       expect(up.slice(0, drained.length)).toEqual(drained);
       expect(up.slice(drained.length).filter((m) => !/^device-to-driver 0042/.test(m))).toEqual([]);
       expect(lanes(seen)).toEqual(lanes(drv));
-      expect(markers(seen, 'dropped')).toEqual([]);
       expect(markers(seen, 'note').filter((t) => t.startsWith('joined mid-session'))).toEqual([]);
       // Pairing: every response the driver paired is paired by the monitor too.
       const paired = (rs: TraceRecord[]) => rs.filter((r) => r.kind === 'message' && r.pairSeq !== null).length;
       expect(paired(seen)).toBe(paired(drv));
-      expect(mon.stdout).toMatch(/lost \(DROPPED\) 0 \/ 0/);
     });
   });
 
@@ -225,13 +252,50 @@ describe.skipIf(!native.ok)(native.ok ? 'monitor over shm-file, three processes'
       expect(joined[0], joined[0]).toMatch(/heads: driver RUN, device RUN\)\. Not seen: everything before this point — the queue handshake, GET_DEVICES/);
       const got = messages(rs);
       expect(got.length).toBeGreaterThan(20);
-      for (const d of ['driver-to-device', 'device-to-driver']) {
-        // Contiguous, unless the capture says the host paused the monitor long enough to be lapped.
-        const saidLate = markers(rs, 'note').some((t) => t.startsWith(`the monitor could not look at the ${ARROWS[d]} ring`));
-        const fits = saidLate ? subsequenceOf(along(got, d), along(all, d)) : contiguousIn(along(got, d), along(all, d));
+      for (const d of DIRS) {
+        // A contiguous run of the bus, but for what the capture says it lost (DROPPED, exactly
+        // counted) or could not see (the host paused the monitor long enough to be lapped).
+        const fits = saidLate(rs, d) ? subsequenceOf(along(got, d), along(all, d)) : accounted(rs, d, along(all, d), { fromStart: false });
         expect(fits, `${d}: ${along(got, d).slice(0, 3).join(' | ')} … in ${along(all, d).length}`).toBe(true);
       }
-      expect(markers(rs, 'dropped')).toEqual([]);
+    }
+  });
+
+  it('a monitor the host holds up says when it could not look, and what it recorded is still the bus in order', { timeout: 60_000 }, async () => {
+    const args = ['--board', 'sim-qemu-amp-pci'];
+    const file = await board(args);
+    const watched = fresh('mon');
+    const mon = await monitor(args, file, watched);
+    const driven = fresh('drv');
+    const driver = start(['capture', ...args, '--link', `shm-file:${file}`, '--out', driven, '--exercise', '--duration', '3s']);
+    // The host does not run the monitor for 40 ms at a time (every thread of it, as a busy
+    // machine may): each pause is said, and nothing torn or out of order is recorded.
+    let pauses = 0;
+    const pausing = (async () => {
+      while (driver.child.exitCode === null && pauses < 20) {
+        await new Promise((r) => setTimeout(r, 60));
+        mon.child.kill('SIGSTOP');
+        await new Promise((r) => setTimeout(r, 40));
+        mon.child.kill('SIGCONT');
+        pauses++;
+      }
+    })();
+    await pausing;
+    driver.child.kill('SIGINT');
+    await finish(driver);
+    mon.child.kill('SIGINT');
+    expect(await finish(mon), mon.stderr).toBe(130);
+    const seen = records(watched);
+    const all = messages(records(driven));
+    const notes = markers(seen, 'note').filter((t) => /^the monitor could not look at the (driver→device|device→driver) ring /.test(t));
+    expect(pauses).toBe(20);
+    expect(notes.length).toBeGreaterThan(0);
+    // Every pause of 40 ms falls in a window a note names (at most one note a second per ring,
+    // the pauses between said together).
+    for (const t of notes) expect(t).toMatch(/ between [\d.]+ ms and [\d.]+ ms(, the longest from [\d.]+ ms to [\d.]+ ms)? \(the host did not run it\)/);
+    for (const d of DIRS) {
+      expect(along(messages(seen), d).length).toBeGreaterThan(20);
+      expect(subsequenceOf(along(messages(seen), d), along(all, d)), d).toBe(true);
     }
   });
 
