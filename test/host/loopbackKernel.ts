@@ -17,10 +17,10 @@
  * are JSON lines on stdout: { event: 'ready' }, { event: 'device', devId, kind, failures, checks },
  * { event: 'faults', failures, checks }, { event: 'bench', … }, { event: 'removed', devId, failures }.
  */
-import { mkdirSync, openSync, closeSync, ftruncateSync, writeFileSync, writeSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdirSync, open as openFd, openSync, closeSync, ftruncateSync, writeFileSync, writeSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { createServer, type Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 
@@ -446,26 +446,27 @@ async function main(): Promise<void> {
   const server = createServer(onControl);
   await new Promise<void>((resolve) => server.listen(join(cfg.dir, 'ctl.sock'), resolve));
   emit({ event: 'ready' });
+  // Opened on the pool: a FIFO's open waits for the other end (the serving process).
+  const open = promisify(openFd);
   const [td, first] = await Promise.all([open(toDevicePath, 'w'), open(toKernelPath, 'r')]);
-  let tk = first;
-  toDevice = td.fd;
-  let pending = Buffer.alloc(0);
-  const chunk = Buffer.alloc(MIN_SIZE * 64);
-  for (;;) {
-    const { bytesRead } = await tk.read(chunk, 0, chunk.length, null);
-    if (bytesRead === 0 && cfg.sessions !== undefined && --cfg.sessions > 0) {
-      // The kernel's device outlives a serving process: the next one opens it again.
-      await tk.close();
-      emit({ event: 'reopen' });
-      tk = await open(toKernelPath, 'r');
-      continue;
-    }
-    if (bytesRead === 0) break;
-    pending = Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
-    while (pending.length >= MIN_SIZE) {
-      onDeviceWrite(new Uint8Array(pending.subarray(0, MIN_SIZE)));
-      pending = pending.subarray(MIN_SIZE);
-    }
+  toDevice = td;
+  let pending: Buffer = Buffer.alloc(0);
+  // The device's writes are read as they arrive, on this process's own event loop (a pipe handle,
+  // not a pool thread): one wake-up per answer, as the kernel's transfer waiting on its completion.
+  for (let tk = first; ; ) {
+    const fifo = new Socket({ fd: tk, readable: true, writable: false });
+    fifo.on('data', (d: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, d]) : d;
+      while (pending.length >= MIN_SIZE) {
+        onDeviceWrite(new Uint8Array(pending.subarray(0, MIN_SIZE)));
+        pending = pending.subarray(MIN_SIZE);
+      }
+    });
+    await new Promise((resolve) => fifo.once('close', resolve));
+    if (cfg.sessions === undefined || --cfg.sessions <= 0) break;
+    // The kernel's device outlives a serving process: the next one opens it again.
+    emit({ event: 'reopen' });
+    tk = await open(toKernelPath, 'r');
   }
   if (pending.length) violations.push(`${pending.length} bytes left over: writes must be ${MIN_SIZE} bytes`);
   emit({ event: 'closed', violations });
