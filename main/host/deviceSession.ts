@@ -14,7 +14,7 @@ import { inspectRing, type RingState } from '../../src/virtio/inspect';
 import { windowTranslator } from '../../src/virtio/layout';
 import { LOOPBACK_REVISION, LoopbackDeviceSide, VIRTIO_MSG_MIN_SIZE } from '../../src/roles/device/loopback';
 import { DeviceServer, type ServedDeviceState } from '../../src/roles/device/server';
-import { startSimBoard, type SimBoard } from '../../src/sim/board';
+import { startSimBoard, type SimBoard, type SimBoardStart } from '../../src/sim/board';
 import { errorText } from '../../src/util/errorText';
 import { fail, ok, type Result } from '../../src/util/result';
 import type { Runtime } from '../../src/util/runtime';
@@ -325,44 +325,76 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
   // Offered once the queues are laid out (the driver may attach any time after); attached later.
   let laidOut: () => void = () => undefined;
   const layoutWritten = new Promise<void>((resolve) => (laidOut = resolve));
+  // The board serving the current driver; `shown` is what the Devices view shows: the last board's
+  // devices (reset once its driver stopped) until the next driver attached.
   let sim: SimBoard | null = null;
+  let shown: SimBoard | null = null;
   let closed = false;
   let loseLink: (why: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (loseLink = resolve));
   void link.lost?.then((why) => loseLink(why));
   // Nothing is served before a driver attached.
-  const state = (): ServedDeviceState[] => (sim ? (sim as SimBoard).server.devicesState() : []);
+  const state = (): ServedDeviceState[] => (shown ? (shown as SimBoard).server.devicesState() : []);
   const changes = changeListeners(state);
-  const attaching = startSimBoard({
-    profile: served,
-    busWindow: link.busWindow,
-    dataWindow: link.dataWindow,
-    doorbellIn: link.doorbellIn,
-    doorbellOut: link.doorbellOut,
-    runtime,
-    onStage: (stage, detail) => {
-      recorder.queueState(`${stage}: ${detail}`);
-      // The device's first write to the bus area: its layout (vmamp, OA) or its own ring (spsc).
-      if (stage === 'layout-written' || stage === 'own-head-init') laidOut();
-    },
-    onMessage: (m) => void recorder.message(m.direction, m.bytes, m.monoNs, m.match),
-    onDeviceChange: changes.changed,
-    log: (text) => {
-      recorder.marker(text.startsWith('dropped') ? 'error' : 'note', text);
-      log(text);
-    },
-  }).then((board) => {
+  const names = devices.map((d) => `${d.devNum}:${d.kind}`).join(' ');
+  /**
+   * Lays out the queues and serves the next driver once it attached; when that driver stops, does
+   * it again with fresh device models, for as long as the session runs, as firmware waits for its
+   * driver after a reboot or a module reload (docs/amp-bus.md §4.2).
+   */
+  const serveNextDriver = async (): Promise<SimBoardStart> => {
+    const board = await startSimBoard({
+      profile: served,
+      busWindow: link.busWindow,
+      dataWindow: link.dataWindow,
+      doorbellIn: link.doorbellIn,
+      doorbellOut: link.doorbellOut,
+      runtime,
+      onStage: (stage, detail) => {
+        recorder.queueState(`${stage}: ${detail}`);
+        // The device's first write to the bus area: its layout (vmamp, OA) or its own ring (spsc).
+        if (stage === 'layout-written' || stage === 'own-head-init') laidOut();
+      },
+      onMessage: (m) => void recorder.message(m.direction, m.bytes, m.monoNs, m.match),
+      onDeviceChange: changes.changed,
+      onDriverStopped: () => void rearm(),
+      log: (text) => {
+        recorder.marker(text.startsWith('dropped') ? 'error' : 'note', text);
+        log(text);
+      },
+      // A handshake still waiting when the session closes fails on the unmapped window: nothing to tell.
+    }).catch((e: unknown): SimBoardStart => fail(errorText(e)));
+    if (closed) {
+      if (board.ok) board.value.close();
+      return board;
+    }
     if (!board.ok) {
+      // A driver that stopped within the handshake is one more driver gone: wait for the next.
+      if (board.problem?.code === 'peer-state') {
+        recorder.marker('note', `${board.error}; waiting for the next driver`);
+        return serveNextDriver();
+      }
       recorder.marker('error', board.error);
       loseLink(board.error);
       return board;
     }
-    sim = board.value;
-    if (closed) sim.close();
-    else recorder.marker('attach', `a driver attached on ${link.description}; serving ${devices.map((d) => `${d.devNum}:${d.kind}`).join(' ')}`);
+    sim = shown = board.value;
+    recorder.marker('attach', `a driver attached on ${link.description}; serving ${names}`);
+    for (const d of devices) changes.changed(d.devNum);
     return board;
-  });
-  const first = await Promise.race([layoutWritten.then(() => null), attaching]);
+  };
+  const rearm = async (): Promise<void> => {
+    const finished = sim;
+    if (closed || !finished) return;
+    sim = null;
+    finished.close();
+    finished.server.resetAll();
+    const text = `the driver stopped; devices reset, queues laid out again: waiting for the next driver on ${link.description}`;
+    recorder.marker('note', text);
+    log(text);
+    await serveNextDriver();
+  };
+  const first = await Promise.race([layoutWritten.then(() => null), serveNextDriver()]);
   if (first && !first.ok) {
     trace.close();
     await link.close();

@@ -9,11 +9,11 @@ import type { BusEndpoint, WireMessage } from '../bus/endpoint';
 import type { BoardProfile } from '../api/boardProfile';
 import { attachProfileBus } from '../boards/bus';
 import type { DoorbellIn, DoorbellOut } from '../bus/link';
-import type { AttachStage } from '../bus/queue';
+import type { AttachStage, QueueProblem } from '../bus/queue';
 import type { MemoryWindow } from '../bus/window';
 import { DeviceServer } from '../roles/device/server';
 import { simulatedDevice } from '../devices/registry';
-import type { Result } from '../util/result';
+import type { Fail, Ok } from '../util/result';
 import type { Runtime } from '../util/runtime';
 import { errorText } from '../util/errorText';
 
@@ -36,6 +36,12 @@ export interface SimBoardOptions {
   onMessage?: (message: WireMessage) => void;
   /** A served device's state changed as the driver set it up (DeviceServerOptions.onChange). */
   onDeviceChange?: (devNum: number) => void;
+  /**
+   * The driver ended its session (its queue head SHUTDOWN or PEER_DEAD, back to INIT or wiped:
+   * a 'peer-state' problem, docs/amp-bus.md §4.2): called once, after everything it sent was
+   * served. The board serves nothing more; firmware would re-arm for the next driver.
+   */
+  onDriverStopped?: (problem: QueueProblem) => void;
 }
 
 export interface SimBoard {
@@ -46,9 +52,15 @@ export interface SimBoard {
   close(): void;
 }
 
-export async function startSimBoard(opts: SimBoardOptions): Promise<Result<SimBoard>> {
+/** The board, or why not; a queue problem of the handshake also as the value it was. */
+export type SimBoardStart = Ok<SimBoard> | (Fail & { problem?: QueueProblem });
+
+export async function startSimBoard(opts: SimBoardOptions): Promise<SimBoardStart> {
   const { profile, runtime } = opts;
   const devices = profile.sim?.devices ?? [];
+  let driverStopped: QueueProblem | null = null;
+  // Requests and events are served one at a time, in arrival order (§17.2: process in order).
+  let serving: Promise<void> = Promise.resolve();
   const bus = await attachProfileBus(profile, 'device', opts, {
     runtime,
     pollMs: 1,
@@ -59,15 +71,18 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<Result<SimBo
       // What the endpoint refuses before the server sees it is dropped too: say so in the log. A
       // driver that stops (its head SHUTDOWN, PEER_DEAD or back to INIT) is the end of its session,
       // not a fault of this side: it is told as such (docs/amp-bus.md §4.2).
-      onProblem: (p) =>
-        opts.log?.(
-          p.kind === 'handler' ? `dropped: ${p.reason}`
-          : p.problem.code === 'peer-state' ? `the driver stopped: ${p.problem.reason} (byte ${p.problem.offset})`
-          : `dropped: ${p.problem.reason} (byte ${p.problem.offset})`,
-        ),
+      onProblem: (p) => {
+        if (p.kind === 'queue' && p.problem.code === 'peer-state') {
+          opts.log?.(`the driver stopped: ${p.problem.reason} (byte ${p.problem.offset})`);
+          if (driverStopped) return;
+          const stop = (driverStopped = p.problem);
+          // Told once the requests it sent before stopping are answered (in order, below).
+          void serving.then(() => opts.onDriverStopped?.(stop));
+        } else opts.log?.(p.kind === 'handler' ? `dropped: ${p.reason}` : `dropped: ${p.problem.reason} (byte ${p.problem.offset})`);
+      },
     },
   });
-  if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})` };
+  if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})`, ...(bus.problem ? { problem: bus.problem } : {}) };
   const { endpoint, revision, queue } = bus.value;
   const send = async (bytes: Uint8Array): Promise<boolean> => {
     const r = await endpoint.send(bytes);
@@ -86,10 +101,9 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<Result<SimBo
     onDrop: (reason) => opts.log?.(`dropped: ${reason}`),
     ...(opts.onDeviceChange ? { onChange: opts.onDeviceChange } : {}),
   });
-  // Requests and events are served one at a time, in arrival order (§17.2: process in order).
   // Adding the devices is the first link of that chain, so the handlers below are registered
   // before the endpoint's first drain and a request arriving meanwhile waits instead of dropping.
-  let serving: Promise<void> = (async () => {
+  serving = (async () => {
     for (const d of devices) await server.addDevice(d.devNum, simulatedDevice(d.kind, { seed: d.seed ?? d.devNum + 1 }));
   })();
   const serve = (bytes: Uint8Array) => {

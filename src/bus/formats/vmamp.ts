@@ -306,7 +306,12 @@ class Handshake {
     const peer = await readHeadState(window, sides.peerHead);
     this.peerStatus = peer.status;
     if (peer.magic !== VMAMP_QUEUE_MAGIC) return 'wait-magic';
-    if (peer.status > VMAMP_STATUS.RUN) return 'shutdown';
+    if (peer.status > VMAMP_STATUS.RUN) {
+      // A device not yet READY meets the head its previous driver left (SHUTDOWN, PEER_DEAD): the
+      // next driver sets it INIT before it looks at ours (docs/amp-bus.md §4.2, driver steps 3–4),
+      // so firmware waits for that instead of giving up.
+      return this.role === 'device' && this.ownStatus === VMAMP_STATUS.INIT ? 'wait-peer' : 'shutdown';
+    }
     if (this.ownStatus === VMAMP_STATUS.INIT) await this.becomeReady(peer.status);
     if (peer.status === VMAMP_STATUS.INIT) return 'wait-peer';
     await this.setStatus(VMAMP_STATUS.RUN);

@@ -139,6 +139,14 @@ export class DeviceServer {
     await this.sendConfigEvent(devNum, d);
   }
 
+  /** Every device reset (status 0, no queues) as the driver's status write 0 does: what firmware does for a new driver. */
+  resetAll(): void {
+    for (const [devNum, d] of this.devices) {
+      this.setStatus(d, 0);
+      this.opts.onChange?.(devNum);
+    }
+  }
+
   devicesState(): ServedDeviceState[] {
     return [...this.devices].map(([devNum, d]) => ({
       devNum,
