@@ -19,6 +19,8 @@ export const LOOPBACK_BOARD = 'sim-linux-loopback';
 const USAGE = `Usage: amp-workbench serve-device --link SPEC [--board ID | --profile FILE] [--devices KIND[:DEV_NUM],…] [--out FOLDER]
 
 Serves the rng, i2c and console device models to a real driver until Ctrl-C, recording the session.
+On shm-file and ivshmem, a driver that stops is followed by the next: the devices are reset and the
+queues laid out again, in the same capture.
   --link linux-loopback[:CONTROL][,msg=DEV][,pool=PATH][,dt=DIR]   Linux's loopback bus (default board ${LOOPBACK_BOARD})
   --link shm-file:FILE[,poll]   the device side of a shm file (creates it, as sim --shm does)
   --link ivshmem[:SOCKET]       a peer of an ivshmem-server (e.g. beside a QEMU guest's driver)
