@@ -6,6 +6,7 @@
  */
 import type { BoardProfile } from '../../src/api/boardProfile';
 import type { Link } from '../../src/bus/link';
+import type { QueueProblem } from '../../src/bus/queue';
 import type { MemoryWindow } from '../../src/bus/window';
 import { deviceDescriptor, simulatedDevice, SIMULATED_DEVICE_NAMES } from '../../src/devices/registry';
 import { deviceTypeName, STATUS } from '../../src/protocol/names';
@@ -357,7 +358,7 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
       },
       onMessage: (m) => void recorder.message(m.direction, m.bytes, m.monoNs, m.match),
       onDeviceChange: changes.changed,
-      onDriverStopped: () => void rearm(),
+      onDriverStopped: (why) => void rearm(why),
       log: (text) => {
         recorder.marker(text.startsWith('dropped') ? 'error' : 'note', text);
         log(text);
@@ -383,13 +384,13 @@ export async function serveOnRingLink(profile: BoardProfile, link: Link & { lost
     for (const d of devices) changes.changed(d.devNum);
     return board;
   };
-  const rearm = async (): Promise<void> => {
+  const rearm = async (why: QueueProblem): Promise<void> => {
     const finished = sim;
     if (closed || !finished) return;
     sim = null;
     finished.close();
     finished.server.resetAll();
-    const text = `the driver stopped; devices reset, queues laid out again: waiting for the next driver on ${link.description}`;
+    const text = `the driver stopped (${why.reason}, byte ${why.offset}); devices reset, queues laid out again: waiting for the next driver on ${link.description}`;
     recorder.marker('note', text);
     log(text);
     await serveNextDriver();

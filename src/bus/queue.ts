@@ -72,6 +72,12 @@ export interface MessageQueue {
   readonly fault?: QueueProblem | undefined;
   /** Orderly stop of this side (vmamp: own status SHUTDOWN); later sends do nothing, later receives drain what was published up to the index last read. */
   shutdown?(): Promise<void>;
+  /**
+   * Device side, once its driver stopped: takes back the layout it published (zeroes the layout
+   * magic), so a driver that arrives before the queues are laid out again waits for them instead
+   * of attaching to the old ones (docs/amp-bus.md §4.2). Formats without a layout have none.
+   */
+  withdraw?(): Promise<void>;
 }
 
 export interface AttachOptions {

@@ -9,7 +9,7 @@ import type { BusEndpoint, WireMessage } from '../bus/endpoint';
 import type { BoardProfile } from '../api/boardProfile';
 import { attachProfileBus } from '../boards/bus';
 import type { DoorbellIn, DoorbellOut } from '../bus/link';
-import type { AttachStage, QueueProblem } from '../bus/queue';
+import type { AttachStage, MessageQueue, QueueProblem } from '../bus/queue';
 import type { MemoryWindow } from '../bus/window';
 import { DeviceServer } from '../roles/device/server';
 import { simulatedDevice } from '../devices/registry';
@@ -59,6 +59,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<SimBoardStar
   const { profile, runtime } = opts;
   const devices = profile.sim?.devices ?? [];
   let driverStopped: QueueProblem | null = null;
+  let attached: MessageQueue | null = null;
   // Requests and events are served one at a time, in arrival order (§17.2: process in order).
   let serving: Promise<void> = Promise.resolve();
   const bus = await attachProfileBus(profile, 'device', opts, {
@@ -73,9 +74,13 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<SimBoardStar
       // not a fault of this side: it is told as such (docs/amp-bus.md §4.2).
       onProblem: (p) => {
         if (p.kind === 'queue' && p.problem.code === 'peer-state') {
-          opts.log?.(`the driver stopped: ${p.problem.reason} (byte ${p.problem.offset})`);
+          // Said here unless the caller says it with what it does next.
+          if (!opts.onDriverStopped) opts.log?.(`the driver stopped: ${p.problem.reason} (byte ${p.problem.offset})`);
           if (driverStopped) return;
           const stop = (driverStopped = p.problem);
+          // At once, before the stopped driver's last requests are answered: a driver arriving
+          // meanwhile waits for the next layout rather than attaching to this one.
+          if (opts.onDriverStopped) void attached?.withdraw?.();
           // Told once the requests it sent before stopping are answered (in order, below).
           void serving.then(() => opts.onDriverStopped?.(stop));
         } else opts.log?.(p.kind === 'handler' ? `dropped: ${p.reason}` : `dropped: ${p.problem.reason} (byte ${p.problem.offset})`);
@@ -84,10 +89,20 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<SimBoardStar
   });
   if (!bus.ok) return { ok: false, error: `device-side bus set-up failed (${bus.error})`, ...(bus.problem ? { problem: bus.problem } : {}) };
   const { endpoint, revision, queue } = bus.value;
+  attached = queue;
+  let closed = false;
+  let saidUnsent = false;
   const send = async (bytes: Uint8Array): Promise<boolean> => {
-    const r = await endpoint.send(bytes);
-    if (!r.ok) opts.log?.(`send failed: ${r.error.message}`);
-    return r.ok;
+    const r = closed ? null : await endpoint.send(bytes);
+    if (r?.ok) return true;
+    if (closed) {
+      // Closed once its driver stopped: what the devices still answer has nobody to read it.
+      if (!saidUnsent) opts.log?.('answers the devices gave after the driver stopped were not sent: it no longer reads the queue');
+      saidUnsent = true;
+      return false;
+    }
+    opts.log?.(`send failed: ${r!.error.message}`);
+    return false;
   };
   const server = new DeviceServer({
     revision,
@@ -122,6 +137,7 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<SimBoardStar
       server,
       slotSize: queue.slotSize,
       close() {
+        closed = true;
         offRequest();
         offEvent();
         endpoint.close();

@@ -233,9 +233,15 @@ export async function attachOpenAmp(
       findings.push(queueProblem('timeout', base + peer, `${reason}; proceeding (tolerateStuckPeer)`));
     }
   } else {
-    peerReady = ((await window.load(peer + HEAD.status, 16)) & OA_READY) !== 0;
+    // Ours, unlike the firmware: the device reads the driver's ring only once the driver's head
+    // is READY (written after its indices are zeroed). A head a previous driver left (READY
+    // cleared, its indices kept) would otherwise be read as new messages (docs/amp-bus.md §4.3).
+    t.stage('peer-wait', `waiting for READY in the driver head at ${hexNum(base + peer, 4)}`);
+    const ready = await pollUntil(t.runtime, t.peerTimeoutMs, t.pollMs, async () => ((await window.load(peer + HEAD.status, 16)) & OA_READY ? true : undefined));
+    if (ready !== true) return { ok: false, error: queueProblem('timeout', base + peer, `driver head at ${hexNum(base + peer, 4)} not READY after ${t.peerTimeoutMs} ms`) };
+    peerReady = true;
   }
-  t.stage('run', role === 'driver' ? 'no handshake beyond READY in this format; queue in use' : 'definition and device head written; the driver attaches without a handshake');
+  t.stage('run', role === 'driver' ? 'no handshake beyond READY in this format; queue in use' : 'driver head READY; queue in use');
   return { ok: true, value: openAmpQueue(role, window, base, def, g.strideQuirk, peerReady), findings };
 }
 
@@ -278,6 +284,7 @@ function openAmpQueue(role: BusRole, window: MemoryWindow, base: number, def: Op
       return { problem, indicesKept: true };
     },
     shutdown: () => window.store(own.head + HEAD.status, 16, 0),
+    ...(role === 'device' ? { withdraw: () => window.store(OA_FIELD.magic, 32, 0) } : {}),
     cells: {
       d2dProducer: cell(drv.head + HEAD.wIdx),
       d2dConsumer: cell(dev.head + HEAD.rIdx),

@@ -70,6 +70,8 @@ export interface RingSpec {
   checkPeer?(): Promise<PeerStop | null>;
   /** Orderly stop of this side (vmamp: own status SHUTDOWN, OA: READY cleared). */
   shutdown?(): Promise<void>;
+  /** MessageQueue.withdraw: the device's layout magic zeroed. */
+  withdraw?(): Promise<void>;
   /** Indices of both directions and status words, read from memory. */
   cells: { d2dProducer: IndexCell; d2dConsumer: IndexCell; dev2drvProducer: IndexCell; dev2drvConsumer: IndexCell };
   statusNames?(): Promise<{ own: string; peer: string }>;
@@ -333,6 +335,10 @@ export class RingQueue implements MessageQueue {
     if (key === this.lastRaised) return;
     this.lastRaised = key;
     this.pending.push(problem);
+  }
+
+  async withdraw(): Promise<void> {
+    await this.spec.withdraw?.();
   }
 
   /** Stops this side: later sends place nothing, later receives read only what was published up to the index last read. */

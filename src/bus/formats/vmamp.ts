@@ -438,6 +438,7 @@ function vmampQueue(role: BusRole, window: MemoryWindow, layout: VmampLayout, si
           : window.store(sides.ownHead + QH.head, 16, consumer),
       checkPeer,
       shutdown: () => hs.setStatus(VMAMP_STATUS.SHUTDOWN),
+      ...(role === 'device' ? { withdraw: () => window.store(VMAMP_FIELD.magic, 16, 0) } : {}),
       cells: {
         d2dProducer: cell(drv + QH.tail),
         d2dConsumer: cell(dev + QH.head),

@@ -29,7 +29,16 @@ describe('openamp-static-v1 layout', () => {
     expect(hex(area.subarray(0x38, 0x40))).toBe(READY_HEAD);
     expect(hex(area.subarray(0xe0, 0xe8))).toBe(READY_HEAD);
     expect(stages.driver).toEqual(['layout-wait', 'layout-valid', 'ready', 'peer-wait', 'run']);
-    expect(stages.device).toEqual(['layout-written', 'ready', 'run']);
+    // The device reads the driver's ring only once its head is READY (docs/amp-bus.md §4.3, ours).
+    expect(stages.device).toEqual(['layout-written', 'ready', 'peer-wait', 'run']);
+  });
+
+  it('the device side withdraws its definition (magic 0): a driver arriving now waits for the next one', async () => {
+    const { driver, device, window } = await attachPair('openamp-static-v1', bytesWindow(0x1000), { strideQuirk: 'num_elts' });
+    await driver.withdraw?.();
+    expect(window.loadSync(OA_FIELD.magic, 32)).toBe(0x1a2b3c4d);
+    await device.withdraw?.();
+    expect(window.loadSync(OA_FIELD.magic, 32)).toBe(0);
   });
 
   it('honours defOffset (definition offsets relative to it, problems absolute)', async () => {

@@ -292,6 +292,15 @@ describe('vmamp during a session', () => {
     expect(await driver.recv()).toEqual({ messages: [] });
   });
 
+  it('the device side withdraws its layout (magic 0): a driver arriving now waits for the next one', async () => {
+    const { driver, device, window } = await attachPair('vmamp-shmem-v1');
+    expect(window.loadSync(F.magic, 16)).toBe(0x4c4f);
+    await driver.withdraw?.(); // the driver has no layout to take back
+    expect(window.loadSync(F.magic, 16)).toBe(0x4c4f);
+    await device.withdraw?.();
+    expect(window.loadSync(F.magic, 16)).toBe(0);
+  });
+
   it('orderly shutdown sets own SHUTDOWN; the peer sees it', async () => {
     const { driver, device, window } = await attachPair('vmamp-shmem-v1');
     await device.shutdown?.();
