@@ -19,12 +19,26 @@ afterEach(async () => {
   service = null;
 });
 
-function exercise(args: string[]): Promise<{ code: number | null; text: string }> {
+/** A driver in another process; `stop()` ends it as Ctrl-C does (its queue head SHUTDOWN). */
+function exercise(args: string[]): { text: () => string; stop: () => Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, 'exercise', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout.on('data', (d: Buffer) => (text += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (text += d.toString('utf8')));
-  return new Promise((done) => child.on('exit', (code) => done({ code, text })));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return {
+    text: () => text,
+    stop: () => {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+async function until(what: string, done: () => boolean | Promise<boolean>): Promise<void> {
+  for (const t0 = Date.now(); !(await done()); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for ${what}`);
+  }
 }
 
 describe('the service as the device side', () => {
@@ -38,13 +52,21 @@ describe('the service as the device side', () => {
     });
     const connected = await service.call('session.connect', { board: 'sim-versal', link: `shm-file:${file}`, role: 'device' });
     expect(connected.ok, JSON.stringify(connected)).toBe(true);
-    const driver = await exercise(['--board', 'sim-versal', '--link', `shm-file:${file}`, '--count', '2']);
-    expect(driver.code, driver.text).toBe(0);
-    // The views hear the bring-up as it happens: each device ends ready.
-    expect(changes.filter((c) => c.startsWith('0:')).at(-1)).toBe('0:ready');
+    // A driver that keeps exercising: the device side is looked at while it runs.
+    const driver = exercise(['--board', 'sim-versal', '--link', `shm-file:${file}`, '--count', '1000000']);
+    const deviceState = async () => {
+      const s = await service!.call('session.state', {});
+      if (!s.ok) throw new Error(JSON.stringify(s));
+      return s;
+    };
+    await until(`both devices ready and two rng requests served (driver: ${driver.text()})`, async () => {
+      const d = (await deviceState()).result.devices;
+      return d.length === 2 && d.every((x) => x.phase === 'ready') && d[0]!.queues[0]!.usedEvents >= 2;
+    });
+    // The views hear the bring-up as it happens.
     expect(changes).toContain('1:negotiating');
-    const state = await service.call('session.state', {});
-    if (!state.ok) throw new Error(JSON.stringify(state));
+    expect(changes).toContain('0:ready');
+    const state = await deviceState();
     expect((state.result as { role?: string }).role).toBe('device');
     expect(state.result.devices.map((d) => [d.devNum, d.deviceType, d.phase, d.statusNames.join('|')])).toEqual([
       [0, 'rng', 'ready', 'ACKNOWLEDGE|DRIVER|DRIVER_OK|FEATURES_OK'],
@@ -61,6 +83,10 @@ describe('the service as the device side', () => {
     const rows = await service.call('trace.rows', { from: 0, count: 1000 });
     if (!rows.ok) throw new Error(JSON.stringify(rows));
     expect(rows.result.total).toBeGreaterThan(30);
+    // The driver stops (SHUTDOWN): the devices are reset for the next driver, and the views hear it.
+    await driver.stop();
+    await until('the devices reset after the driver stopped', async () => (await deviceState()).result.devices.every((d) => d.phase === 'probing' && d.queues.length === 0));
+    expect(changes.filter((c) => c.startsWith('0:')).at(-1)).toBe('0:probing');
     const done = await service.call('session.disconnect', {});
     expect(done.ok).toBe(true);
   }, 60_000);
