@@ -28,6 +28,8 @@ export interface ProfileBusOptions {
   defaultTimeoutMs: number;
   onStage?: ((stage: AttachStage, detail: string) => void) | undefined;
   observer?: EndpointObserver | undefined;
+  /** AttachOptions.rearming. */
+  rearming?: boolean | undefined;
 }
 
 export interface AttachedBus {
@@ -51,6 +53,7 @@ export async function attachProfileBus(profile: BoardProfile, role: BusRole, end
     peerTimeoutMs: timeouts.peerMs ?? opts.defaultTimeoutMs,
     pollMs: opts.pollMs,
     ...(opts.onStage ? { onStage: opts.onStage } : {}),
+    ...(opts.rearming ? { rearming: true } : {}),
   });
   if (!attached.ok) {
     const p = attached.error;

@@ -94,4 +94,11 @@ export interface AttachOptions {
    * docs/peers.md §1.2), proceed after `peerTimeoutMs` with a finding instead of failing.
    */
   tolerateStuckPeer?: boolean;
+  /**
+   * Device side only: the workbench serving driver after driver (`serve-device`), not a board's
+   * firmware. It waits past the previous driver's stopped vmamp head instead of going SHUTDOWN,
+   * and reads an OpenAMP driver's ring only once that driver's head is READY (docs/amp-bus.md
+   * §4.2, §4.3). Simulated boards leave it off and behave as the firmware they stand for.
+   */
+  rearming?: boolean;
 }

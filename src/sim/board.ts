@@ -67,6 +67,8 @@ export async function startSimBoard(opts: SimBoardOptions): Promise<SimBoardStar
     pollMs: 1,
     defaultTimeoutMs: 5000,
     onStage: opts.onStage,
+    // A caller that takes the driver's stop re-arms for the next one (serve-device), unlike firmware.
+    rearming: opts.onDriverStopped !== undefined,
     observer: {
       ...(opts.onMessage ? { onMessage: opts.onMessage } : {}),
       // What the endpoint refuses before the server sees it is dropped too: say so in the log. A

@@ -52,9 +52,9 @@ export function attachQueue(
     case 'spsc-v1':
       return attachSpsc(format, role, window, spscGeometry(geometry), t);
     case 'vmamp-shmem-v1':
-      return attachVmamp(role, window, t, { areaSize: geometry.areaSize, tolerateStuckPeer: opts.tolerateStuckPeer });
+      return attachVmamp(role, window, t, { areaSize: geometry.areaSize, tolerateStuckPeer: opts.tolerateStuckPeer, rearming: opts.rearming });
     case 'openamp-static-v1':
-      return attachOpenAmp(role, window, openAmpGeometry(geometry), t, opts.tolerateStuckPeer ?? false);
+      return attachOpenAmp(role, window, openAmpGeometry(geometry), t, opts.tolerateStuckPeer ?? false, opts.rearming ?? false);
   }
 }
 

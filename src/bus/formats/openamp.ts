@@ -197,6 +197,7 @@ export async function attachOpenAmp(
   g: OpenAmpGeometry,
   t: Timing,
   tolerateStuckPeer: boolean,
+  rearming: boolean,
 ): Promise<AttachResult> {
   const base = g.defOffset;
   const area = openAmpArea(busWindow, base);
@@ -232,16 +233,19 @@ export async function attachOpenAmp(
       if (!tolerateStuckPeer) return { ok: false, error: queueProblem('timeout', base + peer, reason) };
       findings.push(queueProblem('timeout', base + peer, `${reason}; proceeding (tolerateStuckPeer)`));
     }
+  } else if (!rearming) {
+    // The firmware does not wait for its driver (the simulated board behaves the same).
+    peerReady = ((await window.load(peer + HEAD.status, 16)) & OA_READY) !== 0;
   } else {
-    // Ours, unlike the firmware: the device reads the driver's ring only once the driver's head
-    // is READY (written after its indices are zeroed). A head a previous driver left (READY
-    // cleared, its indices kept) would otherwise be read as new messages (docs/amp-bus.md §4.3).
+    // serve-device reads the driver's ring only once the driver's head is READY (written after its
+    // indices are zeroed): a head the previous driver left (READY cleared, its indices kept)
+    // would otherwise be read as new messages (docs/amp-bus.md §4.3).
     t.stage('peer-wait', `waiting for READY in the driver head at ${hexNum(base + peer, 4)}`);
     const ready = await pollUntil(t.runtime, t.peerTimeoutMs, t.pollMs, async () => ((await window.load(peer + HEAD.status, 16)) & OA_READY ? true : undefined));
     if (ready !== true) return { ok: false, error: queueProblem('timeout', base + peer, `driver head at ${hexNum(base + peer, 4)} not READY after ${t.peerTimeoutMs} ms`) };
     peerReady = true;
   }
-  t.stage('run', role === 'driver' ? 'no handshake beyond READY in this format; queue in use' : 'driver head READY; queue in use');
+  t.stage('run', role === 'driver' ? 'no handshake beyond READY in this format; queue in use' : rearming ? 'driver head READY; queue in use' : 'definition and device head written; the driver attaches without a handshake');
   return { ok: true, value: openAmpQueue(role, window, base, def, g.strideQuirk, peerReady), findings };
 }
 

@@ -287,6 +287,8 @@ class Handshake {
     private readonly layout: VmampLayout,
     private readonly t: Timing,
     private readonly role: BusRole,
+    /** AttachOptions.rearming. */
+    private readonly rearming: boolean,
   ) {}
 
   setStatus(status: number): Promise<void> {
@@ -307,10 +309,10 @@ class Handshake {
     this.peerStatus = peer.status;
     if (peer.magic !== VMAMP_QUEUE_MAGIC) return 'wait-magic';
     if (peer.status > VMAMP_STATUS.RUN) {
-      // A device not yet READY meets the head its previous driver left (SHUTDOWN, PEER_DEAD): the
-      // next driver sets it INIT before it looks at ours (docs/amp-bus.md §4.2, driver steps 3–4),
-      // so firmware waits for that instead of giving up.
-      return this.role === 'device' && this.ownStatus === VMAMP_STATUS.INIT ? 'wait-peer' : 'shutdown';
+      // serve-device, not yet READY, meets the head its previous driver left (SHUTDOWN,
+      // PEER_DEAD): the next driver sets it INIT before it looks at ours (docs/amp-bus.md §4.2,
+      // driver steps 3–4), so it waits for that. QEMU's device goes SHUTDOWN, as its double must.
+      return this.rearming && this.role === 'device' && this.ownStatus === VMAMP_STATUS.INIT ? 'wait-peer' : 'shutdown';
     }
     if (this.ownStatus === VMAMP_STATUS.INIT) await this.becomeReady(peer.status);
     if (peer.status === VMAMP_STATUS.INIT) return 'wait-peer';
@@ -345,6 +347,7 @@ class Handshake {
 export interface VmampOptions {
   areaSize?: number | undefined;
   tolerateStuckPeer?: boolean | undefined;
+  rearming?: boolean | undefined;
 }
 
 export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing, opts: VmampOptions): Promise<AttachResult> {
@@ -367,7 +370,7 @@ export async function attachVmamp(role: BusRole, window: MemoryWindow, t: Timing
   }
 
   const sides = sidesOf(layout, role);
-  const hs = new Handshake(window, sides, layout, t, role);
+  const hs = new Handshake(window, sides, layout, t, role, opts.rearming === true);
   const outcome = await pollUntil(t.runtime, t.peerTimeoutMs, t.pollMs, async () => {
     const step = await hs.step();
     return step === 'run' || step === 'shutdown' ? step : undefined;

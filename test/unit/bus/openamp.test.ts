@@ -29,8 +29,28 @@ describe('openamp-static-v1 layout', () => {
     expect(hex(area.subarray(0x38, 0x40))).toBe(READY_HEAD);
     expect(hex(area.subarray(0xe0, 0xe8))).toBe(READY_HEAD);
     expect(stages.driver).toEqual(['layout-wait', 'layout-valid', 'ready', 'peer-wait', 'run']);
-    // The device reads the driver's ring only once its head is READY (docs/amp-bus.md §4.3, ours).
-    expect(stages.device).toEqual(['layout-written', 'ready', 'peer-wait', 'run']);
+    // As the firmware: no handshake, the device does not wait for the driver.
+    expect(stages.device).toEqual(['layout-written', 'ready', 'run']);
+  });
+
+  it('re-arming (serve-device), the device reads the driver ring only once its head is READY, not what a previous driver left', async () => {
+    const rt = new VirtualRuntime();
+    const w = bytesWindow(0x1000);
+    // The previous driver's head: READY cleared, w_idx 1 kept, its slot 0 still holding a message.
+    w.storeSync(0xe0 + 4, 16, 1);
+    w.writeSync(0xe8, payload(9, 40));
+    const stages: string[] = [];
+    const device = attachQueue('openamp-static-v1', 'device', w, { strideQuirk: 'num_elts' }, fastOpts(rt, { rearming: true, pollMs: 1000, peerTimeoutMs: 1e12, onStage: (s) => stages.push(s) }));
+    await new Promise((r) => setTimeout(r, 20));
+    // Still waiting for a READY driver head: nothing of the old one is taken for a message.
+    expect(stages).toEqual(['layout-written', 'ready', 'peer-wait']);
+    const driver = await attachQueue('openamp-static-v1', 'driver', w, { strideQuirk: 'num_elts' }, fastOpts(rt));
+    const dev = await device;
+    if (!driver.ok || !dev.ok) throw new Error('attach failed');
+    expect(stages.at(-1)).toBe('run');
+    expect((await dev.value.recv()).messages).toEqual([]);
+    await driver.value.send(payload(1, 40));
+    expect((await dev.value.recv()).messages.map((m) => hex(m))).toEqual([hex(payload(1, 40))]);
   });
 
   it('the device side withdraws its definition (magic 0): a driver arriving now waits for the next one', async () => {

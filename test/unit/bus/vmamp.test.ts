@@ -200,12 +200,20 @@ describe('vmamp handshake', () => {
     expect(r.ok ? null : r.error.code).toBe('timeout');
   });
 
-  it('device: the head its previous driver left SHUTDOWN is waited past (the next driver sets it INIT), not a failure', async () => {
+  it('device re-arming (serve-device): the head its previous driver left SHUTDOWN is waited past (the next driver sets it INIT)', async () => {
+    const w = bytesWindow(0x2000);
+    w.storeSync(0x48, 32, 0x514f | (VMAMP_STATUS.SHUTDOWN << 16));
+    const r = await attachQueue('vmamp-shmem-v1', 'device', w, {}, fastOpts(new VirtualRuntime(), { peerTimeoutMs: 1000, rearming: true }));
+    expect(r.ok ? null : r.error.code).toBe('timeout');
+    expect(w.loadSync(0x40, 16)).toBe(0x514f);
+  });
+
+  it('device as QEMU (a simulated board): a driver head past RUN sends its own head SHUTDOWN (docs/amp-bus.md §4.2 [Q-VMAMP])', async () => {
     const w = bytesWindow(0x2000);
     w.storeSync(0x48, 32, 0x514f | (VMAMP_STATUS.SHUTDOWN << 16));
     const r = await attachQueue('vmamp-shmem-v1', 'device', w, {}, fastOpts(new VirtualRuntime(), { peerTimeoutMs: 1000 }));
-    expect(r.ok ? null : r.error.code).toBe('timeout');
-    expect(w.loadSync(0x40, 16)).toBe(0x514f);
+    expect(r.ok ? null : r.error.code).toBe('peer-state');
+    expect(w.loadSync(0x42, 16)).toBe(VMAMP_STATUS.SHUTDOWN);
   });
 
   it('a peer head in SHUTDOWN during the handshake fails it and sets own SHUTDOWN', async () => {
