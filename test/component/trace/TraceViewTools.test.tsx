@@ -15,6 +15,7 @@ import { filterFor, TraceView } from '../../../renderer/src/views/trace/TraceVie
 import { gridTemplate } from '../../../renderer/src/views/trace/TraceTable';
 import { formatOffset, formatTimeNs, formatWall, formatWallDate } from '../../../renderer/src/views/trace/traceFormat';
 import { fakeTrace, FAKE_START_WALL_NS, makeDetail, makeRow, SEQ_OFFSET, stubLayout } from './traceFake';
+import { traceInfo } from '../fixtures';
 
 let unstub: () => void;
 beforeAll(() => (unstub = stubLayout()));
@@ -30,25 +31,9 @@ const table = (): HTMLElement => screen.getByLabelText(/^trace table/);
 const filterInput = (): HTMLInputElement => screen.getByLabelText('filter');
 const cells = (index: number): string[] => within(rowEl(index)).getAllByRole('gridcell').map((c) => c.textContent ?? '');
 
-function info(source: TraceInfo['source']): TraceInfo {
-  return {
-    source,
-    path: '/captures/x',
-    count: 0,
-    dropped: 0,
-    board: 'sim',
-    revision: 'r4',
-    queueFormat: null,
-    link: 'sim',
-    startMonoNs: '0',
-    startWallNs: FAKE_START_WALL_NS.toString(),
-    firstNs: null,
-    lastNs: null,
-    notes: [],
-    residentBytes: 0,
-    residentLimit: 0,
-  };
-}
+/** trace.info as the fake trace's rows need it: its wall start, path and counts. */
+const info = (source: TraceInfo['source']): TraceInfo =>
+  traceInfo({ source, path: '/captures/x', count: 0, startWallNs: FAKE_START_WALL_NS.toString(), firstNs: null, lastNs: null, residentLimit: 0 });
 
 async function renderAtTop(api: ReturnType<typeof fakeTrace>, nav?: ViewNav): Promise<void> {
   render(<TraceView api={api} {...(nav ? { nav } : {})} />);
